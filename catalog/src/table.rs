@@ -1,0 +1,264 @@
+//! A table = a schema and a table config, checked against each other, with the effective
+//! per-column index plan that segment builders follow.
+
+use crate::error::{CatalogError, Problem, Result};
+use crate::schema::{FieldKind, Schema};
+use crate::table_config::{EncodingType, TableConfigJson, TableType};
+use crate::value::DataType;
+use serde_json::Value as Json;
+
+/// Pinot's default bloom filter false-positive probability.
+pub const DEFAULT_BLOOM_FPP: f64 = 0.05;
+
+/// What a segment stores for one column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnIndexing {
+    pub name: String,
+    /// Dictionary-encoded (ids bit-packed) or raw values in compressed chunks.
+    pub dictionary: bool,
+    pub inverted: bool,
+    pub sorted: bool,
+    pub range: bool,
+    /// The bloom filter's target false-positive probability, when the column has one.
+    pub bloom_fpp: Option<f64>,
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub schema: Schema,
+    pub config: TableConfigJson,
+    indexing: Vec<ColumnIndexing>,
+}
+
+impl Table {
+    pub fn new(schema: Schema, config: TableConfigJson) -> Result<Table> {
+        let mut problems = Vec::new();
+        check_columns_exist(&schema, &config, &mut problems);
+        let indexing = plan_indexing(&schema, &config, &mut problems);
+        check_time_column(&schema, &config, &mut problems);
+        if config.table_type == TableType::Realtime && config.stream_configs().is_empty() {
+            problems.push(Problem::new(
+                "ingestionConfig.streamIngestionConfig.streamConfigMaps",
+                "a REALTIME table needs stream configs (here or in tableIndexConfig.streamConfigs)",
+            ));
+        }
+        if config.table_name.trim().is_empty() {
+            problems.push(Problem::new("tableName", "must not be empty"));
+        }
+        if !problems.is_empty() {
+            return Err(CatalogError::Invalid { what: "table config", problems });
+        }
+        Ok(Table { schema, config, indexing })
+    }
+
+    pub fn name(&self) -> &str {
+        self.config.raw_table_name()
+    }
+
+    /// One entry per schema column, in schema order.
+    pub fn indexing(&self) -> &[ColumnIndexing] {
+        &self.indexing
+    }
+
+    pub fn column_indexing(&self, name: &str) -> Option<&ColumnIndexing> {
+        self.indexing.iter().find(|c| c.name == name)
+    }
+
+    pub fn sorted_column(&self) -> Option<&str> {
+        self.indexing.iter().find(|c| c.sorted).map(|c| c.name.as_str())
+    }
+}
+
+/// Every column named anywhere in the config must be in the schema.
+fn check_columns_exist(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<Problem>) {
+    let mut check = |path: String, column: &str| {
+        if schema.column(column).is_none() {
+            problems.push(Problem::new(path, format!("column \"{column}\" is not in schema \"{}\"", schema.name())));
+        }
+    };
+    if let Some(ix) = &config.table_index_config {
+        for (key, list) in [
+            ("invertedIndexColumns", &ix.inverted_index_columns),
+            ("sortedColumn", &ix.sorted_column),
+            ("rangeIndexColumns", &ix.range_index_columns),
+            ("bloomFilterColumns", &ix.bloom_filter_columns),
+            ("noDictionaryColumns", &ix.no_dictionary_columns),
+            ("jsonIndexColumns", &ix.json_index_columns),
+        ] {
+            for (i, column) in list.iter().flatten().enumerate() {
+                check(format!("tableIndexConfig.{key}[{i}]"), column);
+            }
+        }
+        for column in ix.bloom_filter_configs.iter().flatten().map(|(k, _)| k) {
+            check(format!("tableIndexConfig.bloomFilterConfigs.{column}"), column);
+        }
+        if let Some(partitioning) = &ix.segment_partition_config {
+            for column in partitioning.column_partition_map.keys() {
+                check(format!("tableIndexConfig.segmentPartitionConfig.columnPartitionMap.{column}"), column);
+            }
+        }
+    }
+    for (i, field) in config.field_config_list.iter().flatten().enumerate() {
+        check(format!("fieldConfigList[{i}].name"), &field.name);
+    }
+    for (i, transform) in config.transform_configs().iter().enumerate() {
+        check(format!("ingestionConfig.transformConfigs[{i}].columnName"), &transform.column_name);
+    }
+}
+
+fn check_time_column(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<Problem>) {
+    let Some(time_column) = config.time_column() else { return };
+    match schema.column(time_column) {
+        None => problems.push(Problem::new(
+            "segmentsConfig.timeColumnName",
+            format!("column \"{time_column}\" is not in schema \"{}\"", schema.name()),
+        )),
+        Some(c) if !matches!(c.kind, FieldKind::DateTime | FieldKind::Time) => problems.push(Problem::new(
+            "segmentsConfig.timeColumnName",
+            format!("column \"{time_column}\" must be a date-time field (dateTimeFieldSpecs), not a {:?} field", c.kind),
+        )),
+        Some(_) => {}
+    }
+}
+
+fn is_enabled(json: &Json) -> bool {
+    // `{}` and `{"enabled": true|"true"}` mean on; `{"enabled": false|"false"}` means off.
+    match json.get("enabled") {
+        None => !json.is_null(),
+        Some(Json::Bool(b)) => *b,
+        Some(Json::String(s)) => s.eq_ignore_ascii_case("true"),
+        Some(_) => true,
+    }
+}
+
+fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<Problem>) -> Vec<ColumnIndexing> {
+    let ix = config.indexing();
+    let listed = |list: &Option<Vec<String>>, name: &str| list.iter().flatten().any(|c| c == name);
+    let sorted_list = ix.sorted_column.clone().unwrap_or_default();
+    if sorted_list.len() > 1 {
+        problems.push(Problem::new("tableIndexConfig.sortedColumn", format!("at most one sorted column, got {}", sorted_list.len())));
+    }
+    let mut plan = Vec::new();
+    for column in schema.columns() {
+        let name = column.name.as_str();
+        let field = config.field_config_list.iter().flatten().find(|f| f.name == name);
+        let field_types: Vec<String> = field
+            .map(|f| f.index_types.iter().flatten().chain(f.index_type.iter()).map(|t| t.to_ascii_uppercase()).collect())
+            .unwrap_or_default();
+        let field_index = |key: &str| field.and_then(|f| f.indexes.as_ref()).and_then(|m| m.get(key)).map(is_enabled);
+        let has_type = |t: &str| field_types.iter().any(|x| x == t);
+
+        let raw_requested = listed(&ix.no_dictionary_columns, name) || field.and_then(|f| f.encoding_type) == Some(EncodingType::Raw);
+        let dictionary = field_index("dictionary").unwrap_or(!raw_requested);
+        let inverted = listed(&ix.inverted_index_columns, name) || has_type("INVERTED") || field_index("inverted") == Some(true);
+        let sorted = sorted_list.iter().any(|c| c == name);
+        let range = listed(&ix.range_index_columns, name) || has_type("RANGE") || field_index("range") == Some(true);
+        let bloom_configured = ix.bloom_filter_configs.as_ref().and_then(|m| m.get(name));
+        let bloom = listed(&ix.bloom_filter_columns, name) || bloom_configured.is_some() || has_type("BLOOM") || field_index("bloom") == Some(true);
+        let bloom_fpp = bloom.then(|| {
+            let from_field = field
+                .and_then(|f| f.indexes.as_ref())
+                .and_then(|m| m.get("bloom"))
+                .and_then(|b| b.get("fpp"))
+                .and_then(|f| f.as_f64().or_else(|| f.as_str().and_then(|s| s.parse().ok())));
+            bloom_configured.and_then(|b| b.fpp).or(from_field).unwrap_or(DEFAULT_BLOOM_FPP)
+        });
+        let json = listed(&ix.json_index_columns, name) || has_type("JSON") || field_index("json") == Some(true);
+
+        let path = format!("column \"{name}\"");
+        if inverted && !dictionary {
+            problems.push(Problem::new(&path, "an inverted index needs dictionary encoding, but the column is raw (noDictionaryColumns or encodingType RAW)"));
+        }
+        if sorted && !dictionary {
+            problems.push(Problem::new("tableIndexConfig.sortedColumn", format!("sorted column \"{name}\" must be dictionary-encoded")));
+        }
+        if sorted && !column.single_value {
+            problems.push(Problem::new("tableIndexConfig.sortedColumn", format!("sorted column \"{name}\" must be single-value")));
+        }
+        if range && !dictionary && !column.data_type.is_numeric() && column.data_type != DataType::Timestamp {
+            problems.push(Problem::new(&path, format!("a range index on a raw column needs a numeric type, not {}", column.data_type)));
+        }
+        if json && !matches!(column.data_type, DataType::Json | DataType::String) {
+            problems.push(Problem::new(&path, format!("a JSON index needs a JSON or STRING column, not {}", column.data_type)));
+        }
+        if let Some(fpp) = bloom_fpp {
+            if !(fpp > 0.0 && fpp < 1.0) {
+                problems.push(Problem::new(&path, format!("bloom filter fpp must be between 0 and 1, got {fpp}")));
+            }
+        }
+        plan.push(ColumnIndexing { name: name.to_string(), dictionary, inverted, sorted, range, bloom_fpp, json });
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        Schema::from_json(
+            r#"{"schemaName":"baseballStats","dimensionFieldSpecs":[
+                {"name":"playerID","dataType":"STRING"},{"name":"tags","dataType":"STRING","singleValueField":false},
+                {"name":"payload","dataType":"JSON"}],
+               "metricFieldSpecs":[{"name":"runs","dataType":"INT"}],
+               "dateTimeFieldSpecs":[{"name":"ts","dataType":"LONG","format":"1:MILLISECONDS:EPOCH","granularity":"1:MILLISECONDS"}]}"#,
+        )
+        .unwrap()
+    }
+
+    fn table(index_config: &str) -> Result<Table> {
+        let config = TableConfigJson::from_json(&format!(
+            r#"{{"tableName":"baseballStats","tableType":"OFFLINE","segmentsConfig":{{"timeColumnName":"ts"}},"tableIndexConfig":{index_config}}}"#
+        ))?;
+        Table::new(schema(), config)
+    }
+
+    #[test]
+    fn names_the_missing_column_and_its_path() {
+        let err = table(r#"{"invertedIndexColumns":["playerID","runs","foo"]}"#).unwrap_err().to_string();
+        assert!(err.contains(r#"tableIndexConfig.invertedIndexColumns[2]: column "foo" is not in schema "baseballStats""#), "{err}");
+    }
+
+    #[test]
+    fn cross_checks_indexes() {
+        let err = table(r#"{"sortedColumn":["tags"],"noDictionaryColumns":["playerID"],"invertedIndexColumns":["playerID"],"jsonIndexColumns":["runs"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sorted column \"tags\" must be single-value"), "{err}");
+        assert!(err.contains("inverted index needs dictionary encoding"), "{err}");
+        assert!(err.contains("JSON index needs a JSON or STRING column"), "{err}");
+    }
+
+    #[test]
+    fn time_column_must_be_date_time() {
+        let config = TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"runs"}}"#).unwrap();
+        let err = Table::new(schema(), config).unwrap_err().to_string();
+        assert!(err.contains("segmentsConfig.timeColumnName"), "{err}");
+    }
+
+    #[test]
+    fn merges_legacy_lists_and_field_configs() {
+        let config = TableConfigJson::from_json(
+            r#"{"tableName":"baseballStats","tableType":"OFFLINE",
+                "tableIndexConfig":{"sortedColumn":["playerID"],"bloomFilterColumns":["runs"],"noDictionaryColumns":["payload"]},
+                "fieldConfigList":[{"name":"runs","encodingType":"DICTIONARY","indexes":{"range":{},"inverted":{"enabled":"true"}}},
+                                   {"name":"ts","encodingType":"RAW","indexTypes":["RANGE"]}]}"#,
+        )
+        .unwrap();
+        let table = Table::new(schema(), config).unwrap();
+        let runs = table.column_indexing("runs").unwrap();
+        assert!(runs.dictionary && runs.inverted && runs.range);
+        assert_eq!(runs.bloom_fpp, Some(DEFAULT_BLOOM_FPP));
+        assert!(!table.column_indexing("ts").unwrap().dictionary);
+        assert!(!table.column_indexing("payload").unwrap().dictionary);
+        assert_eq!(table.sorted_column(), Some("playerID"));
+    }
+
+    #[test]
+    fn realtime_tables_need_stream_configs() {
+        let config = TableConfigJson::from_json(r#"{"tableName":"t","tableType":"REALTIME"}"#).unwrap();
+        let err = Table::new(schema(), config).unwrap_err().to_string();
+        assert!(err.contains("streamConfigMaps"), "{err}");
+    }
+}

@@ -1,0 +1,344 @@
+//! Pinot table config JSON. Sections cuvee acts on are typed; the rest are kept verbatim.
+//! Keys that Pinot itself knows but cuvee does not act on yet are kept and *not* reported as
+//! unrecognized; keys unknown to Pinot are kept and reported.
+
+use crate::error::{parse_json, Result};
+use crate::lenient::Flag;
+use crate::unknown::{collect_unknown, Extra};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TableType {
+    Offline,
+    Realtime,
+}
+
+impl TableType {
+    pub fn suffix(self) -> &'static str {
+        match self {
+            TableType::Offline => "OFFLINE",
+            TableType::Realtime => "REALTIME",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableConfigJson {
+    pub table_name: String,
+    pub table_type: TableType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments_config: Option<SegmentsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table_index_config: Option<IndexingConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_config_list: Option<Vec<FieldConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingestion_config: Option<IngestionConfig>,
+    /// Kept verbatim until upsert lands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upsert_config: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_config: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Json>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_time_unit: Option<String>,
+    /// Pinot writes numbers here as strings; either is accepted and kept as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_time_value: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas_per_partition: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_push_type: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexingConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inverted_index_columns: Option<Vec<String>>,
+    /// A list in Pinot's JSON, holding at most one column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorted_column: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range_index_columns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bloom_filter_columns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bloom_filter_configs: Option<BTreeMap<String, BloomFilterConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_dictionary_columns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json_index_columns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_handling_enabled: Option<Flag>,
+    /// Legacy place for stream settings; string values as Pinot writes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_configs: Option<BTreeMap<String, Json>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_partition_config: Option<SegmentPartitionConfig>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BloomFilterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fpp: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size_in_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_on_heap: Option<Flag>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentPartitionConfig {
+    #[serde(default)]
+    pub column_partition_map: BTreeMap<String, ColumnPartition>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnPartition {
+    pub function_name: String,
+    pub num_partitions: u32,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EncodingType {
+    Dictionary,
+    Raw,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding_type: Option<EncodingType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_types: Option<Vec<String>>,
+    /// The newer `{"inverted": {"enabled": "true"}, "bloom": {...}}` form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indexes: Option<BTreeMap<String, Json>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression_codec: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<BTreeMap<String, Json>>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestionConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform_configs: Option<Vec<TransformConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_config: Option<FilterConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_ingestion_config: Option<StreamIngestionConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_ingestion_config: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_on_error: Option<Flag>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransformConfig {
+    pub column_name: String,
+    pub transform_function: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter_function: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamIngestionConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_config_maps: Option<Vec<BTreeMap<String, Json>>>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Keys Pinot knows in each section that cuvee keeps verbatim without acting on them.
+mod pinot_known {
+    pub const TOP: &[&str] = &[
+        "task", "tierConfigs", "isMaterializedView", "isDimTable", "dimensionTableConfig", "tunerConfigs", "instanceAssignmentConfigMap",
+        "instancePartitionsMap", "segmentAssignmentConfigMap", "tableSamplers", "version",
+    ];
+    pub const SEGMENTS: &[&str] = &[
+        "deletedSegmentsRetentionPeriod", "segmentPushFrequency", "segmentAssignmentStrategy",
+        "replicaGroupStrategyConfig", "completionConfig", "crypterClassName", "peerSegmentDownloadScheme",
+        "minimizeDataMovement", "segmentNameGeneratorType", "timeType",
+    ];
+    pub const INDEXING: &[&str] = &[
+        "rangeIndexVersion", "onHeapDictionaryColumns", "varLengthDictionaryColumns", "jsonIndexConfigs",
+        "createInvertedIndexDuringSegmentGeneration", "starTreeIndexConfigs", "enableDefaultStarTree",
+        "enableDynamicStarTreeCreation", "aggregateMetrics", "optimizeDictionary", "optimizeDictionaryForMetrics",
+        "optimizeDictionaryType", "noDictionarySizeRatioThreshold", "noDictionaryConfig", "autoGeneratedInvertedIndex",
+        "columnMajorSegmentBuilderEnabled", "segmentFormatVersion", "segmentNameGeneratorType",
+        "columnMinMaxValueGeneratorMode", "fstIndexType", "tierOverwrites", "multiColumnTextIndexConfig",
+        "skipSegmentPreprocess", "optimizeNoDictStatsCollection", "h3IndexConfigs", "streamConfigs",
+    ];
+    pub const FIELD: &[&str] = &["timestampConfig", "tierOverwrites", "indexType"];
+    pub const STREAM_INGESTION: &[&str] = &["oomProtection", "columnMajorSegmentBuilderEnabled", "trackFilteredMessageOffsets", "pauselessConsumptionEnabled", "parallelSegmentConsumptionPolicy"];
+    pub const INGESTION: &[&str] = &[
+        "enrichmentConfigs", "complexTypeConfig", "schemaConformingTransformerConfig", "aggregationConfigs",
+        "rowTimeValueCheck", "segmentTimeValueCheck", "retryOnSegmentBuildPrecheckFailure", "segmentSizeBasedFlushThresholdConfig",
+    ];
+}
+
+fn collect_unknown_except(out: &mut BTreeMap<String, Json>, prefix: &str, extra: &Extra, known: &[&str]) {
+    let unknown: Extra = extra.iter().filter(|(k, _)| !known.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    collect_unknown(out, prefix, &unknown);
+}
+
+impl TableConfigJson {
+    pub fn from_json(text: &str) -> Result<TableConfigJson> {
+        parse_json("table config", text)
+    }
+
+    pub fn to_json(&self) -> Json {
+        serde_json::to_value(self).unwrap_or(Json::Null)
+    }
+
+    /// `baseballStats_OFFLINE`: the name Pinot uses for one physical table.
+    pub fn table_name_with_type(&self) -> String {
+        let raw = self.raw_table_name();
+        format!("{raw}_{}", self.table_type.suffix())
+    }
+
+    /// The table name without a `_OFFLINE`/`_REALTIME` suffix.
+    pub fn raw_table_name(&self) -> &str {
+        let name = self.table_name.as_str();
+        name.strip_suffix("_OFFLINE").or_else(|| name.strip_suffix("_REALTIME")).unwrap_or(name)
+    }
+
+    pub fn indexing(&self) -> IndexingConfig {
+        self.table_index_config.clone().unwrap_or_default()
+    }
+
+    pub fn time_column(&self) -> Option<&str> {
+        self.segments_config.as_ref()?.time_column_name.as_deref()
+    }
+
+    pub fn null_handling_enabled(&self) -> bool {
+        self.table_index_config.as_ref().and_then(|c| c.null_handling_enabled).is_some_and(|f| f.value)
+    }
+
+    pub fn transform_configs(&self) -> &[TransformConfig] {
+        self.ingestion_config.as_ref().and_then(|c| c.transform_configs.as_deref()).unwrap_or(&[])
+    }
+
+    pub fn filter_function(&self) -> Option<&str> {
+        self.ingestion_config.as_ref()?.filter_config.as_ref()?.filter_function.as_deref()
+    }
+
+    /// Every stream config map, from `ingestionConfig.streamIngestionConfig.streamConfigMaps`
+    /// or the legacy `tableIndexConfig.streamConfigs`, with values as strings.
+    pub fn stream_configs(&self) -> Vec<BTreeMap<String, String>> {
+        let to_strings = |map: &BTreeMap<String, Json>| {
+            map.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let modern = self
+            .ingestion_config
+            .as_ref()
+            .and_then(|c| c.stream_ingestion_config.as_ref())
+            .and_then(|s| s.stream_config_maps.as_ref());
+        if let Some(maps) = modern.filter(|m| !m.is_empty()) {
+            return maps.iter().map(to_strings).collect();
+        }
+        match self.table_index_config.as_ref().and_then(|c| c.stream_configs.as_ref()) {
+            Some(map) if !map.is_empty() => vec![to_strings(map)],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Keys Pinot does not know, by JSON pointer (Pinot's `unrecognizedProperties`).
+    pub fn unrecognized_properties(&self) -> BTreeMap<String, Json> {
+        let mut out = BTreeMap::new();
+        collect_unknown_except(&mut out, "", &self.extra, pinot_known::TOP);
+        if let Some(s) = &self.segments_config {
+            collect_unknown_except(&mut out, "/segmentsConfig", &s.extra, pinot_known::SEGMENTS);
+        }
+        if let Some(i) = &self.table_index_config {
+            collect_unknown_except(&mut out, "/tableIndexConfig", &i.extra, pinot_known::INDEXING);
+            for (column, bloom) in i.bloom_filter_configs.iter().flatten() {
+                collect_unknown(&mut out, &format!("/tableIndexConfig/bloomFilterConfigs/{column}"), &bloom.extra);
+            }
+        }
+        for (n, field) in self.field_config_list.iter().flatten().enumerate() {
+            collect_unknown_except(&mut out, &format!("/fieldConfigList/{n}"), &field.extra, pinot_known::FIELD);
+        }
+        if let Some(ing) = &self.ingestion_config {
+            collect_unknown_except(&mut out, "/ingestionConfig", &ing.extra, pinot_known::INGESTION);
+            for (n, t) in ing.transform_configs.iter().flatten().enumerate() {
+                collect_unknown(&mut out, &format!("/ingestionConfig/transformConfigs/{n}"), &t.extra);
+            }
+            if let Some(f) = &ing.filter_config {
+                collect_unknown(&mut out, "/ingestionConfig/filterConfig", &f.extra);
+            }
+            if let Some(s) = &ing.stream_ingestion_config {
+                collect_unknown_except(&mut out, "/ingestionConfig/streamIngestionConfig", &s.extra, pinot_known::STREAM_INGESTION);
+            }
+        }
+        out
+    }
+}
