@@ -1,1 +1,52 @@
-//! placeholder
+//! # cuvee-segments
+//!
+//! Answers: *which rows match, and what are their values?* — for one segment at a time.
+//! A segment holds the rows of one table for one time/partition range, column by column,
+//! with dictionaries, bit-packed forward indexes and the indexes the table config asks for
+//! (inverted, sorted, range, bloom, null). It evaluates a small predicate IR to roaring
+//! bitmaps of doc ids and decodes selected docs of selected columns to Arrow.
+//!
+//! Two kinds, one contract:
+//! - [`ImmutableSegment`]: one file, memory-mapped, checksummed, specified byte by byte in
+//!   [`format`].
+//! - [`MutableSegment`]: the consuming segment that ingestion appends to; readers query a
+//!   consistent prefix of it while it grows; sealing builds an immutable segment identical
+//!   to one built in batch from the same rows.
+//!
+//! Does not answer: SQL (that is `cuvee-query`, and this crate never imports DataFusion),
+//! where segments live in a cluster, or how rows are decoded from files and streams
+//! (`cuvee-ingest`).
+
+pub mod bitmap_index;
+pub mod bitpack;
+pub mod bloom;
+pub mod builder;
+pub mod decode;
+pub mod dictionary;
+pub mod error;
+pub mod eval;
+pub mod format;
+pub mod forward;
+pub mod immutable;
+mod immutable_eval;
+pub mod mutable;
+pub mod physical;
+pub mod predicate;
+pub mod row;
+
+pub use builder::{SegmentBuilder, SegmentIdentity};
+pub use decode::{arrow_type, DecodeOptions};
+pub use error::{Result, SegmentError};
+pub use eval::{Access, EvalOptions, Evaluation, IndexUse};
+pub use format::{ColumnMetadata, SegmentMetadata};
+pub use immutable::ImmutableSegment;
+pub use mutable::{MutableSegment, MutableSnapshot};
+pub use predicate::{CompareOp, Leaf, Matcher, Predicate};
+pub use row::{FieldValue, Row};
+
+impl ImmutableSegment {
+    /// The docs matching `predicate`, and how each leaf was answered.
+    pub fn evaluate(&self, predicate: &Predicate, options: EvalOptions) -> Result<Evaluation> {
+        eval::evaluate(self, predicate, options)
+    }
+}

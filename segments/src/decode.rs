@@ -1,0 +1,215 @@
+//! Decoding selected docs of selected columns to Arrow (late materialisation).
+//!
+//! Type mapping: INT → Int32, LONG → Int64, FLOAT → Float32, DOUBLE → Float64,
+//! BOOLEAN → Boolean, TIMESTAMP → Timestamp(ms), STRING and JSON → Utf8, BYTES → Binary,
+//! BIG_DECIMAL → Utf8 (its exact decimal text: Arrow decimals need a fixed scale, Pinot's
+//! BigDecimal has none). Multi-value columns → List of the value type.
+
+use crate::error::{Result, SegmentError};
+use crate::forward::RawValues;
+use crate::immutable::Forward;
+use crate::immutable::ImmutableSegment;
+use crate::physical::{self, FixedKind, Physical};
+use arrow_array::builder::{BinaryBuilder, StringBuilder};
+use arrow_array::{
+    ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, TimestampMillisecondArray,
+};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema, TimeUnit};
+use cuvee_catalog::DataType;
+use roaring::RoaringBitmap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Return nulls as Arrow nulls; otherwise as the column's default value (Pinot's default).
+    pub null_handling: bool,
+}
+
+pub fn arrow_value_type(data_type: DataType) -> ArrowType {
+    match data_type {
+        DataType::Int => ArrowType::Int32,
+        DataType::Long => ArrowType::Int64,
+        DataType::Float => ArrowType::Float32,
+        DataType::Double => ArrowType::Float64,
+        DataType::Boolean => ArrowType::Boolean,
+        DataType::Timestamp => ArrowType::Timestamp(TimeUnit::Millisecond, None),
+        DataType::String | DataType::Json | DataType::BigDecimal => ArrowType::Utf8,
+        DataType::Bytes => ArrowType::Binary,
+    }
+}
+
+pub fn arrow_type(data_type: DataType, single_value: bool) -> ArrowType {
+    let value = arrow_value_type(data_type);
+    if single_value {
+        value
+    } else {
+        ArrowType::List(Arc::new(Field::new("item", value, false)))
+    }
+}
+
+/// One column's values for a list of docs, in physical form.
+#[derive(Default)]
+pub(crate) struct Gathered {
+    pub keys: Vec<u64>,
+    pub bytes: Vec<u8>,
+    pub ends: Vec<usize>,
+    /// Multi-value columns: offsets of each doc's values (docs + 1 entries).
+    pub doc_offsets: Option<Vec<i32>>,
+}
+
+impl Gathered {
+    pub fn for_column(single_value: bool) -> Gathered {
+        Gathered { doc_offsets: (!single_value).then(|| vec![0]), ..Gathered::default() }
+    }
+
+    pub fn push_key(&mut self, key: u64) {
+        self.keys.push(key);
+    }
+
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+        self.ends.push(self.bytes.len());
+    }
+
+    pub fn end_doc(&mut self) {
+        let count = self.keys.len().max(self.ends.len()) as i32;
+        if let Some(offsets) = &mut self.doc_offsets {
+            offsets.push(count);
+        }
+    }
+}
+
+pub(crate) fn to_arrow(g: Gathered, data_type: DataType, validity: Option<NullBuffer>) -> Result<ArrayRef> {
+    let values: ArrayRef = match Physical::of(data_type) {
+        Physical::Fixed(kind) => fixed_array(kind, &g.keys),
+        Physical::Var(_) => {
+            let slices = g.ends.iter().scan(0usize, |start, &end| {
+                let s = *start;
+                *start = end;
+                Some((s, end))
+            });
+            if data_type == DataType::Bytes {
+                let mut b = BinaryBuilder::with_capacity(g.ends.len(), g.bytes.len());
+                for (s, e) in slices {
+                    b.append_value(&g.bytes[s..e]);
+                }
+                Arc::new(b.finish())
+            } else {
+                let mut b = StringBuilder::with_capacity(g.ends.len(), g.bytes.len());
+                for (s, e) in slices {
+                    b.append_value(String::from_utf8_lossy(&g.bytes[s..e]));
+                }
+                Arc::new(b.finish())
+            }
+        }
+    };
+    match g.doc_offsets {
+        None => Ok(match validity {
+            Some(v) => arrow_array::make_array(values.to_data().into_builder().nulls(Some(v)).build().map_err(arrow_err)?),
+            None => values,
+        }),
+        Some(offsets) => {
+            let field = Arc::new(Field::new("item", arrow_value_type(data_type), false));
+            let list = ListArray::try_new(field, OffsetBuffer::new(offsets.into()), values, validity).map_err(arrow_err)?;
+            Ok(Arc::new(list))
+        }
+    }
+}
+
+fn arrow_err(e: arrow_schema::ArrowError) -> SegmentError {
+    SegmentError::InvalidRequest(format!("building Arrow arrays: {e}"))
+}
+
+fn fixed_array(kind: FixedKind, keys: &[u64]) -> ArrayRef {
+    match kind {
+        FixedKind::Int => Arc::new(Int32Array::from_iter_values(keys.iter().map(|&k| physical::int_from_key(k)))),
+        FixedKind::Boolean => Arc::new(BooleanArray::from_iter(keys.iter().map(|&k| Some(physical::int_from_key(k) != 0)))),
+        FixedKind::Long => Arc::new(Int64Array::from_iter_values(keys.iter().map(|&k| physical::long_from_key(k)))),
+        FixedKind::Timestamp => Arc::new(TimestampMillisecondArray::from_iter_values(keys.iter().map(|&k| physical::long_from_key(k)))),
+        FixedKind::Float => Arc::new(Float32Array::from_iter_values(keys.iter().map(|&k| physical::float_from_key(k)))),
+        FixedKind::Double => Arc::new(Float64Array::from_iter_values(keys.iter().map(|&k| physical::double_from_key(k)))),
+    }
+}
+
+/// Validity of the selected docs, or `None` when no selected doc is null.
+pub(crate) fn validity(nulls: &RoaringBitmap, docs: &[u32], options: DecodeOptions) -> Option<NullBuffer> {
+    if !options.null_handling || nulls.is_empty() || !docs.iter().any(|d| nulls.contains(*d)) {
+        return None;
+    }
+    Some(NullBuffer::from_iter(docs.iter().map(|d| !nulls.contains(*d))))
+}
+
+pub(crate) fn batch(columns: Vec<(String, ArrowType, ArrayRef)>, rows: usize) -> Result<RecordBatch> {
+    let fields: Vec<Field> = columns.iter().map(|(name, t, _)| Field::new(name, t.clone(), true)).collect();
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, _, a)| a).collect();
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(Arc::new(ArrowSchema::new(fields)), arrays, &options).map_err(arrow_err)
+}
+
+impl ImmutableSegment {
+    /// Decodes `columns` for `docs` (ascending doc ids) into one record batch.
+    pub fn decode(&self, columns: &[&str], docs: &[u32], options: DecodeOptions) -> Result<RecordBatch> {
+        let mut out = Vec::with_capacity(columns.len());
+        for name in columns {
+            let reader = self.column(name)?;
+            if let Some(&last) = docs.last() {
+                if last >= self.num_docs() {
+                    return Err(SegmentError::InvalidRequest(format!("doc {last} is past the end of segment {}", self.name())));
+                }
+            }
+            let mut g = Gathered::for_column(reader.meta.single_value);
+            let corrupt = |e: String| self.corrupt(format!("column {name}: {e}"));
+            match (&reader.forward, &reader.dictionary) {
+                (Forward::Ids(ids), Some(dict)) => {
+                    for &doc in docs {
+                        push_dict(&mut g, dict, ids.get(doc as usize) as usize);
+                    }
+                }
+                (Forward::MvIds(mv), Some(dict)) => {
+                    for &doc in docs {
+                        let (start, end) = mv.range(doc as usize);
+                        for i in start..end {
+                            push_dict(&mut g, dict, mv.ids.get(i) as usize);
+                        }
+                        g.end_doc();
+                    }
+                }
+                (Forward::Raw(raw), _) => {
+                    let mut current: Option<(usize, crate::forward::RawChunk)> = None;
+                    for &doc in docs {
+                        let chunk_index = raw.chunk_of(doc as usize);
+                        if current.as_ref().is_none_or(|(c, _)| *c != chunk_index) {
+                            current = Some((chunk_index, raw.read_chunk(chunk_index).map_err(corrupt)?));
+                        }
+                        let Some((_, chunk)) = &current else { continue };
+                        match chunk.doc_values(doc as usize) {
+                            RawValues::Fixed(keys) => keys.into_iter().for_each(|k| g.push_key(k)),
+                            RawValues::Var(values) => values.iter().for_each(|v| g.push_bytes(v)),
+                        }
+                        g.end_doc();
+                    }
+                }
+                _ => return Err(corrupt("forward index without its dictionary".into())),
+            }
+            let validity = validity(reader.nulls, docs, options);
+            let data_type = reader.meta.data_type;
+            let array = to_arrow(g, data_type, validity)?;
+            out.push((name.to_string(), arrow_type(data_type, reader.meta.single_value), array));
+        }
+        batch(out, docs.len())
+    }
+
+    /// Decodes every doc.
+    pub fn decode_all(&self, columns: &[&str], options: DecodeOptions) -> Result<RecordBatch> {
+        let docs: Vec<u32> = (0..self.num_docs()).collect();
+        self.decode(columns, &docs, options)
+    }
+}
+
+fn push_dict(g: &mut Gathered, dict: &crate::dictionary::Dictionary, id: usize) {
+    match dict {
+        crate::dictionary::Dictionary::Fixed { .. } => g.push_key(dict.key(id)),
+        crate::dictionary::Dictionary::Var { .. } => g.push_bytes(dict.bytes(id)),
+    }
+}

@@ -1,0 +1,20 @@
+//! The one error type of the segments crate.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentError {
+    /// The file is damaged, truncated or not a segment. Names the segment and the file.
+    #[error("segment {segment} ({}) is corrupt: {reason}", .file.display())]
+    Corrupt { segment: String, file: PathBuf, reason: String },
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// A row that does not fit the schema (wrong type, wrong arity).
+    #[error("invalid row: {0}")]
+    InvalidRow(String),
+    /// A predicate or request that names something the segment does not have.
+    #[error("{0}")]
+    InvalidRequest(String),
+}
+
+pub type Result<T, E = SegmentError> = std::result::Result<T, E>;

@@ -1,0 +1,317 @@
+//! # The segment file, byte by byte (format version 1)
+//!
+//! One segment is one file, `<segment name>.cvs`, so that publishing it to a deep store is a
+//! single object put. All integers are little-endian; cuvee refuses to build on big-endian
+//! targets rather than silently writing another layout.
+//!
+//! ```text
+//! offset 0   header   8 bytes magic "CUVEESEG", u32 format version, u32 flags (0)
+//! 16         sections each starts at a multiple of 8 (zero padding between sections)
+//! F          footer   UTF-8 JSON: SegmentMetadata (below), including the section directory
+//! end - 32   trailer  u64 footer offset F, u64 footer length, u32 CRC32C of the footer,
+//!                     u32 format version, 8 bytes magic "CUVEEEND"
+//! ```
+//!
+//! The footer's `sections` list names, for every section, its column, kind, offset, length
+//! and CRC32C. A reader checks the trailer, the footer CRC and every section's CRC when it
+//! opens the file; any mismatch, truncation or out-of-range offset is an error naming the
+//! segment and file. Unknown section kinds are an error too (a newer writer), and so is a
+//! format version above the reader's.
+//!
+//! ## Section kinds
+//!
+//! | kind | used for | layout |
+//! |---|---|---|
+//! | `dictionary` | dictionary-encoded columns | fixed-width types: `count × width` native values, ascending. Variable-width: u32 count, `(count + 1) ×` u32 byte offsets, then the bytes; ascending (bytes order, BIG_DECIMAL numeric) |
+//! | `forward.ids` | dictionary-encoded single-value columns | u32 bit width `W`, u32 value count `n`, then `⌈n / 1024⌉` bit-packed blocks of `W × 128` bytes (see `bitpack`) |
+//! | `forward.mv_ids` | dictionary-encoded multi-value columns | u32 doc count `d`, `(d + 1) ×` u32 offsets into the flattened id list, padding to 8, then a `forward.ids` body for the flattened ids |
+//! | `forward.raw` | raw (no-dictionary) columns | u32 doc count, u32 docs per chunk, u32 chunk count `c`, u32 reserved, `(c + 1) ×` u64 chunk offsets relative to the end of this table, then `c` zstd frames. A frame decompresses to: for multi-value columns `(k + 1) ×` u32 value offsets first; then fixed-width values as `m × width` native values, or variable-width values as `(m + 1) ×` u32 byte offsets and the bytes |
+//! | `inverted` | inverted index | u32 id count `k`, u32 reserved, `(k + 1) ×` u64 offsets relative to the end of this table, then one roaring bitmap (portable serialisation) per dictionary id |
+//! | `sorted` | sorted index (the sorted column) | per dictionary id: u32 first doc, u32 end doc (exclusive) |
+//! | `range` | range index (bit-sliced) | u32 bit count `b`, u32 reserved, u64 base, `(b + 1) ×` u64 offsets relative to the end of this table, then `b` roaring bitmaps: bitmap `i` holds the docs whose value has bit `i` set. The value is the dictionary id (dictionary columns) or `key − base` (raw fixed-width columns; `key` is the order-preserving key of `physical`) |
+//! | `bloom` | bloom filter | u32 block count `m`, u32 reserved, then `m` blocks of 8 × u32 (split-block bloom filter over XXH3-64 of the value's bytes, see `bloom`) |
+//! | `nulls` | null bitmap (written when a column has nulls) | one roaring bitmap of the docs whose value is null |
+//!
+//! ## Versioning
+//!
+//! A reader opens every version up to its own. A change to a section layout or a new section
+//! kind that old readers cannot skip bumps the version; golden files under
+//! `segments/tests/golden/` are read by the test suite so that old segments keep opening.
+
+use crate::error::{Result, SegmentError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[cfg(target_endian = "big")]
+compile_error!("the cuvee segment format is little-endian; big-endian targets are not supported");
+
+pub const MAGIC: &[u8; 8] = b"CUVEESEG";
+pub const END_MAGIC: &[u8; 8] = b"CUVEEEND";
+pub const FORMAT_VERSION: u32 = 1;
+pub const HEADER_LEN: usize = 16;
+pub const TRAILER_LEN: usize = 32;
+pub const FILE_EXTENSION: &str = "cvs";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SectionKind {
+    #[serde(rename = "dictionary")]
+    Dictionary,
+    #[serde(rename = "forward.ids")]
+    ForwardIds,
+    #[serde(rename = "forward.mv_ids")]
+    ForwardMvIds,
+    #[serde(rename = "forward.raw")]
+    ForwardRaw,
+    #[serde(rename = "inverted")]
+    Inverted,
+    #[serde(rename = "sorted")]
+    Sorted,
+    #[serde(rename = "range")]
+    Range,
+    #[serde(rename = "bloom")]
+    Bloom,
+    #[serde(rename = "nulls")]
+    Nulls,
+}
+
+impl SectionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SectionKind::Dictionary => "dictionary",
+            SectionKind::ForwardIds => "forward.ids",
+            SectionKind::ForwardMvIds => "forward.mv_ids",
+            SectionKind::ForwardRaw => "forward.raw",
+            SectionKind::Inverted => "inverted",
+            SectionKind::Sorted => "sorted",
+            SectionKind::Range => "range",
+            SectionKind::Bloom => "bloom",
+            SectionKind::Nulls => "nulls",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SectionEntry {
+    pub column: String,
+    pub kind: SectionKind,
+    pub offset: u64,
+    pub length: u64,
+    pub crc32c: u32,
+}
+
+/// What a segment is: the footer of the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentMetadata {
+    pub name: String,
+    pub table: String,
+    pub format_version: u32,
+    pub num_docs: u32,
+    /// The schema the segment was built with, so a segment describes itself.
+    pub schema: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column: Option<String>,
+    /// Time range of the rows in epoch milliseconds (inclusive), when there is a time column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    /// Stream offsets `[start, end)` of the rows, filled by stream ingestion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_offset: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_offset: Option<i64>,
+    pub creation_time_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorted_column: Option<String>,
+    pub columns: Vec<ColumnMetadata>,
+    pub sections: Vec<SectionEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnMetadata {
+    pub name: String,
+    pub data_type: cuvee_catalog::DataType,
+    pub single_value: bool,
+    pub dictionary: bool,
+    /// Distinct values (the dictionary size for dictionary columns).
+    pub cardinality: u32,
+    /// Bits per dictionary id in the forward index (0 for raw columns).
+    pub bit_width: u32,
+    /// Smallest and largest stored value (nulls count as their default value, as stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<serde_json::Value>,
+    pub null_count: u32,
+    /// Values in the column (equals num_docs for single-value columns).
+    pub total_values: u64,
+    pub max_values_per_doc: u32,
+    /// True when values never decrease with the doc id.
+    pub is_sorted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bloom_fpp: Option<f64>,
+    /// Bytes on disk per section kind.
+    pub bytes: BTreeMap<String, u64>,
+}
+
+impl ColumnMetadata {
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes.values().sum()
+    }
+}
+
+/// Appends sections at 8-byte boundaries and records them in a directory.
+pub struct FileWriter {
+    pub buffer: Vec<u8>,
+    pub sections: Vec<SectionEntry>,
+}
+
+impl FileWriter {
+    pub fn new() -> FileWriter {
+        let mut buffer = Vec::with_capacity(1 << 20);
+        buffer.extend_from_slice(MAGIC);
+        buffer.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        buffer.extend_from_slice(&0u32.to_le_bytes());
+        FileWriter { buffer, sections: Vec::new() }
+    }
+
+    pub fn add(&mut self, column: &str, kind: SectionKind, bytes: &[u8]) -> u64 {
+        pad_to_8(&mut self.buffer);
+        let offset = self.buffer.len() as u64;
+        self.buffer.extend_from_slice(bytes);
+        self.sections.push(SectionEntry {
+            column: column.to_string(),
+            kind,
+            offset,
+            length: bytes.len() as u64,
+            crc32c: crc32c::crc32c(bytes),
+        });
+        bytes.len() as u64
+    }
+
+    /// Writes the footer and trailer and returns the whole file.
+    pub fn finish(mut self, metadata: &SegmentMetadata) -> Vec<u8> {
+        pad_to_8(&mut self.buffer);
+        let footer = serde_json::to_vec(metadata).unwrap_or_default();
+        let offset = self.buffer.len() as u64;
+        self.buffer.extend_from_slice(&footer);
+        self.buffer.extend_from_slice(&offset.to_le_bytes());
+        self.buffer.extend_from_slice(&(footer.len() as u64).to_le_bytes());
+        self.buffer.extend_from_slice(&crc32c::crc32c(&footer).to_le_bytes());
+        self.buffer.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        self.buffer.extend_from_slice(END_MAGIC);
+        self.buffer
+    }
+}
+
+impl Default for FileWriter {
+    fn default() -> Self {
+        FileWriter::new()
+    }
+}
+
+pub fn pad_to_8(buffer: &mut Vec<u8>) {
+    while buffer.len() % 8 != 0 {
+        buffer.push(0);
+    }
+}
+
+/// Reads the footer of a segment file, checking header, trailer and footer checksum.
+pub fn read_footer(bytes: &[u8], corrupt: &dyn Fn(String) -> SegmentError) -> Result<SegmentMetadata> {
+    if bytes.len() < HEADER_LEN + TRAILER_LEN {
+        return Err(corrupt(format!("file is {} bytes, too short to be a segment", bytes.len())));
+    }
+    if &bytes[..8] != MAGIC {
+        return Err(corrupt("not a cuvee segment (bad magic at start)".into()));
+    }
+    let trailer = &bytes[bytes.len() - TRAILER_LEN..];
+    if &trailer[24..32] != END_MAGIC {
+        return Err(corrupt("truncated or damaged (bad magic at end)".into()));
+    }
+    let version = u32_at(trailer, 20);
+    if version > FORMAT_VERSION {
+        return Err(corrupt(format!("format version {version} is newer than this reader ({FORMAT_VERSION})")));
+    }
+    let footer_offset = u64_at(trailer, 0);
+    let footer_len = u64_at(trailer, 8);
+    let end = footer_offset.checked_add(footer_len).filter(|&e| e <= (bytes.len() - TRAILER_LEN) as u64);
+    let Some(end) = end else {
+        return Err(corrupt(format!("footer at {footer_offset}+{footer_len} is outside the file")));
+    };
+    let footer = &bytes[footer_offset as usize..end as usize];
+    if crc32c::crc32c(footer) != u32_at(trailer, 16) {
+        return Err(corrupt("footer checksum mismatch".into()));
+    }
+    let metadata: SegmentMetadata =
+        serde_json::from_slice(footer).map_err(|e| corrupt(format!("footer is not valid metadata: {e}")))?;
+    for section in &metadata.sections {
+        let end = section.offset.checked_add(section.length).filter(|&e| e <= footer_offset);
+        if end.is_none() || section.offset < HEADER_LEN as u64 {
+            return Err(corrupt(format!("section {} of column {} is outside the data area", section.kind.name(), section.column)));
+        }
+        let data = &bytes[section.offset as usize..(section.offset + section.length) as usize];
+        if crc32c::crc32c(data) != section.crc32c {
+            return Err(corrupt(format!("checksum mismatch in section {} of column {}", section.kind.name(), section.column)));
+        }
+    }
+    Ok(metadata)
+}
+
+pub fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(b)
+}
+
+pub fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+pub fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+pub fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// A bounds-checked cursor over a section: every read past the end is a `Corrupt` error.
+pub struct Cursor<'a> {
+    pub bytes: &'a [u8],
+    pub at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn new(bytes: &'a [u8]) -> Cursor<'a> {
+        Cursor { bytes, at: 0 }
+    }
+
+    pub fn take(&mut self, len: usize) -> std::result::Result<&'a [u8], String> {
+        let end = self.at.checked_add(len).filter(|&e| e <= self.bytes.len()).ok_or_else(|| {
+            format!("needs {len} bytes at {} but the section has {}", self.at, self.bytes.len())
+        })?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    pub fn u32(&mut self) -> std::result::Result<u32, String> {
+        Ok(u32_at(self.take(4)?, 0))
+    }
+
+    pub fn u64(&mut self) -> std::result::Result<u64, String> {
+        Ok(u64_at(self.take(8)?, 0))
+    }
+
+    pub fn align8(&mut self) {
+        self.at = self.at.div_ceil(8) * 8;
+    }
+
+    pub fn rest(&self) -> &'a [u8] {
+        &self.bytes[self.at.min(self.bytes.len())..]
+    }
+}

@@ -1,0 +1,293 @@
+//! Forward indexes: doc id → value (or dictionary id).
+
+use crate::bitpack::{self, BLOCK};
+use crate::format::{pad_to_8, put_u32, put_u64, u32_at, u64_at, Cursor};
+use crate::physical::Physical;
+use std::borrow::Cow;
+
+/// Docs per zstd chunk of a raw column.
+pub const RAW_DOCS_PER_CHUNK_FIXED: u32 = 4096;
+pub const RAW_DOCS_PER_CHUNK_VAR: u32 = 1024;
+const ZSTD_LEVEL: i32 = 3;
+
+pub fn write_ids(ids: &[u32], width: u32, out: &mut Vec<u8>) {
+    put_u32(out, width);
+    put_u32(out, ids.len() as u32);
+    let mut packed = Vec::new();
+    bitpack::pack(ids, width, &mut packed);
+    out.extend_from_slice(bytemuck::cast_slice(&packed));
+}
+
+pub fn write_mv_ids(offsets: &[u32], ids: &[u32], width: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_u32(&mut out, (offsets.len() - 1) as u32);
+    for &o in offsets {
+        put_u32(&mut out, o);
+    }
+    pad_to_8(&mut out);
+    write_ids(ids, width, &mut out);
+    out
+}
+
+/// Bit-packed dictionary ids, read in place (copied only if the mapping is misaligned).
+pub struct PackedIds<'a> {
+    pub width: u32,
+    pub len: usize,
+    pub words: Cow<'a, [u32]>,
+}
+
+impl<'a> PackedIds<'a> {
+    pub fn open(cursor: &mut Cursor<'a>, max_id: usize) -> Result<PackedIds<'a>, String> {
+        let width = cursor.u32()?;
+        let len = cursor.u32()? as usize;
+        if width > 32 {
+            return Err(format!("bit width {width} is over 32"));
+        }
+        if max_id > 0 && (bitpack::width_for(max_id as u32 - 1)) > width && len > 0 {
+            return Err(format!("bit width {width} cannot hold {max_id} dictionary ids"));
+        }
+        let bytes = cursor.take(len.div_ceil(BLOCK) * bitpack::block_words(width) * 4)?;
+        let words = match bytemuck::try_cast_slice::<u8, u32>(bytes) {
+            Ok(words) => Cow::Borrowed(words),
+            Err(_) => Cow::Owned(bytes.chunks_exact(4).map(|c| u32_at(c, 0)).collect()),
+        };
+        Ok(PackedIds { width, len, words })
+    }
+
+    pub fn get(&self, index: usize) -> u32 {
+        bitpack::get(&self.words, self.width, index)
+    }
+
+    /// Unpacks block `b` (docs `b*1024 ..`); returns how many of its values are real.
+    pub fn unpack(&self, b: usize, out: &mut [u32; BLOCK]) -> usize {
+        let words = bitpack::block_words(self.width);
+        if words == 0 {
+            out.fill(0);
+        } else {
+            bitpack::unpack_block(&self.words[b * words..(b + 1) * words], self.width, out);
+        }
+        (self.len - b * BLOCK).min(BLOCK)
+    }
+
+    pub fn blocks(&self) -> usize {
+        self.len.div_ceil(BLOCK)
+    }
+}
+
+/// Multi-value ids: per-doc offsets into a flattened, bit-packed id list.
+pub struct MvIds<'a> {
+    pub num_docs: usize,
+    offsets: &'a [u8],
+    pub ids: PackedIds<'a>,
+}
+
+impl<'a> MvIds<'a> {
+    pub fn open(bytes: &'a [u8], max_id: usize) -> Result<MvIds<'a>, String> {
+        let mut cursor = Cursor::new(bytes);
+        let num_docs = cursor.u32()? as usize;
+        let offsets = cursor.take(4 * (num_docs + 1))?;
+        cursor.align8();
+        let ids = PackedIds::open(&mut cursor, max_id)?;
+        let mut previous = 0;
+        for d in 0..=num_docs {
+            let o = u32_at(offsets, 4 * d);
+            if o < previous || o as usize > ids.len {
+                return Err(format!("value offset {o} of doc {d} is out of order or past {} values", ids.len));
+            }
+            previous = o;
+        }
+        Ok(MvIds { num_docs, offsets, ids })
+    }
+
+    pub fn range(&self, doc: usize) -> (usize, usize) {
+        (u32_at(self.offsets, 4 * doc) as usize, u32_at(self.offsets, 4 * (doc + 1)) as usize)
+    }
+}
+
+/// The values of one doc of a raw column, in physical form.
+pub enum RawValues {
+    Fixed(Vec<u64>),
+    Var(Vec<Vec<u8>>),
+}
+
+/// Writes a raw forward index. `doc_values(d)` gives doc `d`'s values (one for single-value).
+pub fn write_raw(num_docs: usize, physical: Physical, multi_value: bool, mut doc_values: impl FnMut(usize, &mut ChunkWriter)) -> Vec<u8> {
+    let per_chunk = match physical {
+        Physical::Fixed(_) => RAW_DOCS_PER_CHUNK_FIXED,
+        Physical::Var(_) => RAW_DOCS_PER_CHUNK_VAR,
+    } as usize;
+    let chunks = num_docs.div_ceil(per_chunk);
+    let mut frames = Vec::new();
+    let mut offsets = vec![0u64];
+    for c in 0..chunks {
+        let mut writer = ChunkWriter { physical, doc_offsets: vec![0], values: Vec::new(), var_offsets: vec![0], count: 0 };
+        for d in c * per_chunk..((c + 1) * per_chunk).min(num_docs) {
+            doc_values(d, &mut writer);
+            writer.doc_offsets.push(writer.count);
+        }
+        let plain = writer.finish(multi_value);
+        let frame = zstd::bulk::compress(&plain, ZSTD_LEVEL).unwrap_or_default();
+        frames.extend_from_slice(&frame);
+        offsets.push(frames.len() as u64);
+    }
+    let mut out = Vec::with_capacity(16 + 8 * offsets.len() + frames.len());
+    put_u32(&mut out, num_docs as u32);
+    put_u32(&mut out, per_chunk as u32);
+    put_u32(&mut out, chunks as u32);
+    put_u32(&mut out, 0);
+    for o in offsets {
+        put_u64(&mut out, o);
+    }
+    out.extend_from_slice(&frames);
+    out
+}
+
+pub struct ChunkWriter {
+    physical: Physical,
+    doc_offsets: Vec<u32>,
+    values: Vec<u8>,
+    var_offsets: Vec<u32>,
+    count: u32,
+}
+
+impl ChunkWriter {
+    pub fn push_key(&mut self, key: u64) {
+        if let Physical::Fixed(kind) = self.physical {
+            kind.write_native(key, &mut self.values);
+            self.count += 1;
+        }
+    }
+
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        self.values.extend_from_slice(bytes);
+        self.var_offsets.push(self.values.len() as u32);
+        self.count += 1;
+    }
+
+    fn finish(self, multi_value: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if multi_value {
+            for o in &self.doc_offsets {
+                put_u32(&mut out, *o);
+            }
+        }
+        if let Physical::Var(_) = self.physical {
+            for o in &self.var_offsets {
+                put_u32(&mut out, *o);
+            }
+        }
+        out.extend_from_slice(&self.values);
+        out
+    }
+}
+
+/// A raw forward index, decompressed chunk by chunk on demand.
+pub struct RawForward<'a> {
+    pub num_docs: usize,
+    per_chunk: usize,
+    chunk_offsets: &'a [u8],
+    frames: &'a [u8],
+    physical: Physical,
+    multi_value: bool,
+}
+
+/// One decompressed chunk.
+pub struct RawChunk {
+    pub first_doc: usize,
+    doc_offsets: Vec<u32>,
+    var_offsets: Vec<u32>,
+    values: Vec<u8>,
+    physical: Physical,
+}
+
+impl<'a> RawForward<'a> {
+    pub fn open(bytes: &'a [u8], physical: Physical, multi_value: bool) -> Result<RawForward<'a>, String> {
+        let mut cursor = Cursor::new(bytes);
+        let num_docs = cursor.u32()? as usize;
+        let per_chunk = cursor.u32()? as usize;
+        let chunks = cursor.u32()? as usize;
+        cursor.u32()?;
+        if per_chunk == 0 || num_docs.div_ceil(per_chunk) != chunks {
+            return Err(format!("{chunks} chunks of {per_chunk} docs cannot hold {num_docs} docs"));
+        }
+        let chunk_offsets = cursor.take(8 * (chunks + 1))?;
+        let frames = cursor.rest();
+        if u64_at(chunk_offsets, 8 * chunks) as usize != frames.len() {
+            return Err("chunk table does not match the compressed data".into());
+        }
+        Ok(RawForward { num_docs, per_chunk, chunk_offsets, frames, physical, multi_value })
+    }
+
+    pub fn chunk_of(&self, doc: usize) -> usize {
+        doc / self.per_chunk
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.num_docs.div_ceil(self.per_chunk)
+    }
+
+    /// The docs chunk `chunk` holds.
+    pub fn chunk_docs(&self, chunk: usize) -> std::ops::Range<usize> {
+        chunk * self.per_chunk..((chunk + 1) * self.per_chunk).min(self.num_docs)
+    }
+
+    pub fn read_chunk(&self, chunk: usize) -> Result<RawChunk, String> {
+        let start = u64_at(self.chunk_offsets, 8 * chunk) as usize;
+        let end = u64_at(self.chunk_offsets, 8 * (chunk + 1)) as usize;
+        if start > end || end > self.frames.len() {
+            return Err(format!("chunk {chunk} offsets are out of range"));
+        }
+        let frame = &self.frames[start..end];
+        let capacity = zstd::bulk::Decompressor::upper_bound(frame).unwrap_or(64 << 20).min(1 << 30);
+        let plain = zstd::bulk::decompress(frame, capacity).map_err(|e| format!("chunk {chunk} does not decompress: {e}"))?;
+        let first_doc = chunk * self.per_chunk;
+        let docs = self.per_chunk.min(self.num_docs - first_doc);
+        let mut cursor = Cursor::new(&plain);
+        let doc_offsets: Vec<u32> = if self.multi_value {
+            (0..=docs).map(|_| cursor.u32()).collect::<Result<_, _>>()?
+        } else {
+            (0..=docs as u32).collect()
+        };
+        let count = *doc_offsets.last().unwrap_or(&0) as usize;
+        let var_offsets: Vec<u32> = match self.physical {
+            Physical::Var(_) => (0..=count).map(|_| cursor.u32()).collect::<Result<_, _>>()?,
+            Physical::Fixed(_) => Vec::new(),
+        };
+        let values = cursor.rest().to_vec();
+        let needed = match self.physical {
+            Physical::Fixed(kind) => count * kind.width(),
+            Physical::Var(_) => *var_offsets.last().unwrap_or(&0) as usize,
+        };
+        if values.len() != needed || doc_offsets.windows(2).any(|w| w[0] > w[1]) || var_offsets.windows(2).any(|w| w[0] > w[1]) {
+            return Err(format!("chunk {chunk} holds {} value bytes, expected {needed}", values.len()));
+        }
+        Ok(RawChunk { first_doc, doc_offsets, var_offsets, values, physical: self.physical })
+    }
+}
+
+impl RawChunk {
+    /// The physical values of `doc` (which must be in this chunk).
+    pub fn doc_values(&self, doc: usize) -> RawValues {
+        let i = doc - self.first_doc;
+        let (start, end) = (self.doc_offsets[i] as usize, self.doc_offsets[i + 1] as usize);
+        match self.physical {
+            Physical::Fixed(kind) => RawValues::Fixed((start..end).map(|v| kind.read_native(&self.values[v * kind.width()..])).collect()),
+            Physical::Var(_) => RawValues::Var(
+                (start..end).map(|v| self.values[self.var_offsets[v] as usize..self.var_offsets[v + 1] as usize].to_vec()).collect(),
+            ),
+        }
+    }
+
+    pub fn key(&self, doc: usize) -> u64 {
+        let i = self.doc_offsets[doc - self.first_doc] as usize;
+        match self.physical {
+            Physical::Fixed(kind) => kind.read_native(&self.values[i * kind.width()..]),
+            Physical::Var(_) => 0,
+        }
+    }
+
+    pub fn bytes(&self, doc: usize) -> &[u8] {
+        let i = self.doc_offsets[doc - self.first_doc] as usize;
+        &self.values[self.var_offsets[i] as usize..self.var_offsets[i + 1] as usize]
+    }
+}

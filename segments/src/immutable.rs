@@ -1,0 +1,216 @@
+//! The immutable segment: one file, memory-mapped, verified when opened.
+
+use crate::bitmap_index::{open_inverted, BitmapList, RangeIndex, SortedIndex};
+use crate::bloom::Bloom;
+use crate::dictionary::Dictionary;
+use crate::error::{Result, SegmentError};
+use crate::format::{read_footer, ColumnMetadata, Cursor, SectionKind, SegmentMetadata};
+use crate::forward::{MvIds, PackedIds, RawForward};
+use crate::physical::Physical;
+use cuvee_catalog::{Schema, SchemaConfig};
+use memmap2::Mmap;
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+enum Backing {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mapped(m) => m,
+            Backing::Owned(v) => v,
+        }
+    }
+}
+
+pub struct ImmutableSegment {
+    path: PathBuf,
+    backing: Backing,
+    metadata: SegmentMetadata,
+    schema: Schema,
+    sections: HashMap<(usize, SectionKind), (usize, usize)>,
+    nulls: Vec<RoaringBitmap>,
+}
+
+impl std::fmt::Debug for ImmutableSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ImmutableSegment({}, {} docs)", self.metadata.name, self.metadata.num_docs)
+    }
+}
+
+/// The forward index of a column, in whichever form the column has.
+pub enum Forward<'a> {
+    Ids(PackedIds<'a>),
+    MvIds(MvIds<'a>),
+    Raw(RawForward<'a>),
+}
+
+/// Everything stored for one column, read in place from the segment.
+pub struct ColumnReader<'a> {
+    pub index: usize,
+    pub meta: &'a ColumnMetadata,
+    pub physical: Physical,
+    pub dictionary: Option<Dictionary<'a>>,
+    pub forward: Forward<'a>,
+    pub inverted: Option<BitmapList<'a>>,
+    pub sorted: Option<SortedIndex<'a>>,
+    pub range: Option<RangeIndex<'a>>,
+    pub bloom: Option<Bloom<'a>>,
+    pub nulls: &'a RoaringBitmap,
+}
+
+impl ImmutableSegment {
+    /// Maps and verifies a segment file. Any damage is a `Corrupt` error naming the file.
+    pub fn open(path: &Path) -> Result<ImmutableSegment> {
+        let io = |e| SegmentError::Io { path: path.to_path_buf(), source: e };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // Safety of the mapping: segment files are immutable once published (written to a
+        // temporary name and renamed), and cuvee never writes to a published file.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(io)?;
+        Self::from_backing(path.to_path_buf(), Backing::Mapped(mmap))
+    }
+
+    /// A segment held in memory (tests, and segments fetched from an object store).
+    pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Result<ImmutableSegment> {
+        Self::from_backing(path, Backing::Owned(bytes))
+    }
+
+    fn from_backing(path: PathBuf, backing: Backing) -> Result<ImmutableSegment> {
+        let name_hint = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let corrupt = |reason: String| SegmentError::Corrupt { segment: name_hint.clone(), file: path.clone(), reason };
+        let metadata = read_footer(backing.bytes(), &corrupt)?;
+        let corrupt = |reason: String| SegmentError::Corrupt { segment: metadata.name.clone(), file: path.clone(), reason };
+        let schema_config: SchemaConfig =
+            serde_json::from_value(metadata.schema.clone()).map_err(|e| corrupt(format!("embedded schema: {e}")))?;
+        let schema = Schema::new(schema_config).map_err(|e| corrupt(format!("embedded schema: {e}")))?;
+        if schema.columns().len() != metadata.columns.len() {
+            return Err(corrupt("column list does not match the embedded schema".into()));
+        }
+        let mut sections = HashMap::new();
+        for section in &metadata.sections {
+            let column = metadata
+                .columns
+                .iter()
+                .position(|c| c.name == section.column)
+                .ok_or_else(|| corrupt(format!("section for unknown column {}", section.column)))?;
+            sections.insert((column, section.kind), (section.offset as usize, section.length as usize));
+        }
+        let mut segment = ImmutableSegment { path, backing, metadata, schema, sections, nulls: Vec::new() };
+        for column in 0..segment.metadata.columns.len() {
+            let nulls = match segment.section(column, SectionKind::Nulls) {
+                Some(bytes) => RoaringBitmap::deserialize_from(bytes).map_err(|e| segment.corrupt(format!("null bitmap of column {column}: {e}")))?,
+                None => RoaringBitmap::new(),
+            };
+            segment.nulls.push(nulls);
+        }
+        // Open every column once so that structural damage is found now, not mid-query.
+        for column in 0..segment.metadata.columns.len() {
+            segment.column_at(column)?;
+        }
+        Ok(segment)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn metadata(&self) -> &SegmentMetadata {
+        &self.metadata
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn num_docs(&self) -> u32 {
+        self.metadata.num_docs
+    }
+
+    pub fn size_bytes(&self) -> usize {
+        self.backing.bytes().len()
+    }
+
+    pub(crate) fn corrupt(&self, reason: String) -> SegmentError {
+        SegmentError::Corrupt { segment: self.metadata.name.clone(), file: self.path.clone(), reason }
+    }
+
+    fn section(&self, column: usize, kind: SectionKind) -> Option<&[u8]> {
+        self.sections.get(&(column, kind)).map(|&(offset, len)| &self.backing.bytes()[offset..offset + len])
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.metadata.columns.iter().position(|c| c.name == name)
+    }
+
+    pub fn column(&self, name: &str) -> Result<ColumnReader<'_>> {
+        let index = self
+            .column_index(name)
+            .ok_or_else(|| SegmentError::InvalidRequest(format!("segment {} has no column \"{name}\"", self.name())))?;
+        self.column_at(index)
+    }
+
+    pub fn column_at(&self, index: usize) -> Result<ColumnReader<'_>> {
+        let meta = &self.metadata.columns[index];
+        let physical = Physical::of(meta.data_type);
+        let wrap = |kind: SectionKind| {
+            let name = meta.name.clone();
+            move |reason: String| self.corrupt(format!("column {name}, section {}: {reason}", kind.name()))
+        };
+        let num_docs = self.metadata.num_docs;
+        let dictionary = match self.section(index, SectionKind::Dictionary) {
+            Some(bytes) => Some(Dictionary::open(bytes, physical).map_err(wrap(SectionKind::Dictionary))?),
+            None if meta.dictionary => return Err(self.corrupt(format!("column {} has no dictionary", meta.name))),
+            None => None,
+        };
+        let cardinality = dictionary.as_ref().map_or(0, |d| d.len());
+        if meta.dictionary && cardinality != meta.cardinality as usize {
+            return Err(self.corrupt(format!("column {}: dictionary has {cardinality} values, metadata says {}", meta.name, meta.cardinality)));
+        }
+        let forward = if let Some(bytes) = self.section(index, SectionKind::ForwardIds) {
+            let ids = PackedIds::open(&mut Cursor::new(bytes), cardinality).map_err(wrap(SectionKind::ForwardIds))?;
+            if ids.len != num_docs as usize {
+                return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, ids.len)));
+            }
+            Forward::Ids(ids)
+        } else if let Some(bytes) = self.section(index, SectionKind::ForwardMvIds) {
+            let ids = MvIds::open(bytes, cardinality).map_err(wrap(SectionKind::ForwardMvIds))?;
+            if ids.num_docs != num_docs as usize {
+                return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, ids.num_docs)));
+            }
+            Forward::MvIds(ids)
+        } else if let Some(bytes) = self.section(index, SectionKind::ForwardRaw) {
+            let raw = RawForward::open(bytes, physical, !meta.single_value).map_err(wrap(SectionKind::ForwardRaw))?;
+            if raw.num_docs != num_docs as usize {
+                return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, raw.num_docs)));
+            }
+            Forward::Raw(raw)
+        } else {
+            return Err(self.corrupt(format!("column {} has no forward index", meta.name)));
+        };
+        let inverted = match self.section(index, SectionKind::Inverted) {
+            Some(bytes) => Some(open_inverted(bytes, cardinality).map_err(wrap(SectionKind::Inverted))?),
+            None => None,
+        };
+        let sorted = match self.section(index, SectionKind::Sorted) {
+            Some(bytes) => Some(SortedIndex::open(bytes, cardinality, num_docs).map_err(wrap(SectionKind::Sorted))?),
+            None => None,
+        };
+        let range = match self.section(index, SectionKind::Range) {
+            Some(bytes) => Some(RangeIndex::open(bytes).map_err(wrap(SectionKind::Range))?),
+            None => None,
+        };
+        let bloom = match self.section(index, SectionKind::Bloom) {
+            Some(bytes) => Some(Bloom::open(bytes).map_err(wrap(SectionKind::Bloom))?),
+            None => None,
+        };
+        Ok(ColumnReader { index, meta, physical, dictionary, forward, inverted, sorted, range, bloom, nulls: &self.nulls[index] })
+    }
+}
