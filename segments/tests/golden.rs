@@ -1,0 +1,91 @@
+//! Golden segment files: format version 1 files checked in under `tests/golden/`. They must
+//! keep opening and answering the same after any change. If the writer's output changes on
+//! purpose, bump `FORMAT_VERSION`, keep the old golden file, and add a new one
+//! (`cargo test -p cuvee-segments --test golden -- --ignored write_golden`).
+
+use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
+use cuvee_segments::{DecodeOptions, EvalOptions, FieldValue, ImmutableSegment, Predicate, SegmentBuilder, SegmentIdentity};
+use std::path::PathBuf;
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn builder() -> SegmentBuilder {
+    let schema = Schema::from_json(
+        r#"{"schemaName":"golden","dimensionFieldSpecs":[
+              {"name":"s","dataType":"STRING"},{"name":"i","dataType":"INT"},{"name":"b","dataType":"BOOLEAN"},
+              {"name":"tags","dataType":"STRING","singleValueField":false},{"name":"j","dataType":"JSON"},
+              {"name":"bytes","dataType":"BYTES"},{"name":"dec","dataType":"BIG_DECIMAL"},{"name":"f","dataType":"FLOAT"}],
+            "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"d","dataType":"DOUBLE"}],
+            "dateTimeFieldSpecs":[{"name":"ts","dataType":"TIMESTAMP","format":"1:MILLISECONDS:TIMESTAMP","granularity":"1:SECONDS"}]}"#,
+    )
+    .unwrap();
+    let config = TableConfigJson::from_json(
+        r#"{"tableName":"golden","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"ts"},
+            "tableIndexConfig":{"invertedIndexColumns":["i","tags"],"sortedColumn":["s"],"rangeIndexColumns":["m","ts"],
+              "bloomFilterColumns":["s","j"],"noDictionaryColumns":["j","d"]}}"#,
+    )
+    .unwrap();
+    let table = Table::new(schema, config).unwrap();
+    let mut builder = SegmentBuilder::new(&table);
+    for k in 0..2100i64 {
+        let row = vec![
+            FieldValue::Single(Value::String(format!("s{:02}", k % 13))),
+            if k % 50 == 0 { FieldValue::Null } else { FieldValue::Single(Value::Int((k % 7) as i32 - 3)) },
+            FieldValue::Single(Value::Boolean(k % 2 == 0)),
+            FieldValue::Multi((0..k % 4).map(|t| Value::String(format!("t{t}"))).collect()),
+            FieldValue::Single(Value::Json(format!(r#"{{"k":{k}}}"#))),
+            FieldValue::Single(Value::Bytes(vec![(k % 256) as u8, 7])),
+            FieldValue::Single(Value::BigDecimal(format!("{}.{}", k % 11, k % 3))),
+            FieldValue::Single(Value::Float(k as f32 / 4.0)),
+            FieldValue::Single(Value::Long(k * 1000)),
+            FieldValue::Single(Value::Double(k as f64 * 0.5)),
+            FieldValue::Single(Value::Timestamp(1_600_000_000_000 + k * 60_000)),
+        ];
+        builder.push(&row).unwrap();
+    }
+    builder
+}
+
+fn identity() -> SegmentIdentity {
+    SegmentIdentity { name: "golden__0__0__20201001T0000Z".into(), partition: Some(0), start_offset: Some(0), end_offset: Some(2100), creation_time_ms: 1_600_000_000_000 }
+}
+
+#[test]
+fn version_1_golden_segment_still_reads() {
+    let segment = ImmutableSegment::open(&golden_dir().join("v1.cvs")).unwrap();
+    assert_eq!(segment.num_docs(), 2100);
+    assert_eq!(segment.metadata().format_version, 1);
+    assert_eq!(segment.metadata().end_offset, Some(2100));
+    assert_eq!(segment.metadata().start_time_ms, Some(1_600_000_000_000));
+    let options = EvalOptions::default();
+    let count = |p: Predicate| segment.evaluate(&p, options).unwrap().docs.len();
+    assert_eq!(count(Predicate::eq("s", Value::String("s03".into()))), 162);
+    assert_eq!(count(Predicate::eq("i", Value::Int(0))), 294);
+    assert_eq!(count(Predicate::is_null("i")), 42);
+    assert_eq!(count(Predicate::eq("tags", Value::String("t2".into()))), 525);
+    assert_eq!(count(Predicate::between("m", Value::Long(1000), Value::Long(5000))), 5);
+    assert_eq!(count(Predicate::eq("j", Value::Json(r#"{"k":7}"#.into()))), 1);
+    assert_eq!(count(Predicate::compare("dec", cuvee_segments::CompareOp::Ge, Value::BigDecimal("10".into()))), 190);
+    assert_eq!(count(Predicate::like("s", "s1%")), 3 * 161);
+    let batch = segment.decode(&["s", "d", "tags"], &[0, 2099], DecodeOptions::default()).unwrap();
+    assert_eq!(batch.num_rows(), 2);
+}
+
+#[test]
+fn the_writer_still_produces_the_golden_bytes() {
+    let golden = std::fs::read(golden_dir().join("v1.cvs")).unwrap();
+    let built = builder().build(&identity()).unwrap();
+    assert!(
+        built == golden,
+        "the segment writer's output changed: if on purpose, bump FORMAT_VERSION, keep v1.cvs and add a new golden file"
+    );
+}
+
+#[test]
+#[ignore]
+fn write_golden() {
+    let bytes = builder().build(&identity()).unwrap();
+    std::fs::write(golden_dir().join("v1.cvs"), bytes).unwrap();
+}
