@@ -1,1 +1,24 @@
-//! placeholder
+//! # cuvee-ingest
+//!
+//! Answers: *how do rows get in?* File readers (CSV, newline-delimited JSON, Avro container
+//! files, Parquet), Pinot's ingestion transforms and filter, conversion of records to rows of
+//! a table (types, nulls, `maxLength`, time formats), and batch import into segments.
+//! Stream ingestion from Kafka lands here next.
+//!
+//! Does not answer: how segments are laid out (`cuvee-segments`) or queried. Never imports
+//! DataFusion.
+//!
+//! Bad input never stops an import by default: a record that cannot be read or converted is
+//! counted and reported with its file, position and reason, and skipped
+//! ([`ImportOptions::strict`] makes the first one fatal).
+
+pub mod conform;
+pub mod error;
+pub mod import;
+pub mod readers;
+pub mod transform;
+
+pub use conform::{Conformed, Conformer};
+pub use error::IngestError;
+pub use import::{import, BadRow, ImportOptions, ImportReport};
+pub use readers::FileFormat;

@@ -33,6 +33,7 @@ pub mod mutable;
 pub mod physical;
 pub mod predicate;
 pub mod row;
+pub mod store;
 
 pub use builder::{SegmentBuilder, SegmentIdentity};
 pub use decode::{arrow_type, DecodeOptions};
@@ -43,6 +44,7 @@ pub use immutable::ImmutableSegment;
 pub use mutable::{MutableSegment, MutableSnapshot};
 pub use predicate::{CompareOp, Leaf, Matcher, Predicate};
 pub use row::{FieldValue, Row};
+pub use store::{Manifest, ManifestEntry, TableStore};
 
 impl ImmutableSegment {
     /// The docs matching `predicate`, and how each leaf was answered.

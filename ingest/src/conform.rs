@@ -1,0 +1,152 @@
+//! Turning an input record into a row of a table: transforms, filter, type conversion,
+//! nulls, `maxLength`, and a check that the time column's value matches its declared format.
+
+use crate::error::IngestError;
+use crate::transform::Expression;
+use cuvee_catalog::{ColumnSpec, DataType, MaxLengthStrategy, Problem, Table, Value};
+use cuvee_segments::{FieldValue, Row};
+use serde_json::{Map, Value as Json};
+
+pub enum Conformed {
+    /// The row, and its time in epoch milliseconds when the table has a time column.
+    Row(Row, Option<i64>),
+    /// The filter function returned true: Pinot skips such records.
+    Filtered,
+}
+
+pub struct Conformer {
+    table: Table,
+    /// (destination column, expression), in the order they run.
+    transforms: Vec<(String, Expression)>,
+    filter: Option<Expression>,
+    time_column: Option<usize>,
+}
+
+impl Conformer {
+    pub fn new(table: &Table) -> Result<Conformer, IngestError> {
+        let mut problems = Vec::new();
+        let mut transforms = Vec::new();
+        for (i, t) in table.config.transform_configs().iter().enumerate() {
+            match Expression::compile(&t.transform_function) {
+                Ok(e) => transforms.push((t.column_name.clone(), e)),
+                Err(reason) => problems.push(Problem::new(format!("ingestionConfig.transformConfigs[{i}].transformFunction"), reason)),
+            }
+        }
+        for column in table.schema.columns() {
+            let configured = transforms.iter().any(|(c, _)| c == &column.name);
+            if let (Some(text), false) = (&column.transform_function, configured) {
+                match Expression::compile(text) {
+                    Ok(e) => transforms.push((column.name.clone(), e)),
+                    Err(reason) => problems.push(Problem::new(format!("schema column {}.transformFunction", column.name), reason)),
+                }
+            }
+        }
+        let filter = match table.config.filter_function() {
+            None => None,
+            Some(text) => match Expression::compile(text) {
+                Ok(e) => Some(e),
+                Err(reason) => {
+                    problems.push(Problem::new("ingestionConfig.filterConfig.filterFunction", reason));
+                    None
+                }
+            },
+        };
+        if !problems.is_empty() {
+            return Err(IngestError::Config(cuvee_catalog::CatalogError::Invalid { what: "table config", problems }));
+        }
+        let time_column = table.config.time_column().and_then(|c| table.schema.column_index(c));
+        Ok(Conformer { table: table.clone(), transforms, filter, time_column })
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    /// Converts one record; the error says which column and why.
+    pub fn conform(&self, mut record: Map<String, Json>) -> Result<Conformed, String> {
+        for (column, expression) in &self.transforms {
+            let value = expression.eval(&record).map_err(|e| format!("transform of column {column} ({}): {e}", expression.text))?;
+            record.insert(column.clone(), value);
+        }
+        if let Some(filter) = &self.filter {
+            let skip = filter.eval(&record).map_err(|e| format!("filter function ({}): {e}", filter.text))?;
+            if skip == Json::Bool(true) {
+                return Ok(Conformed::Filtered);
+            }
+        }
+        let mut row = Vec::with_capacity(self.table.schema.columns().len());
+        let mut time_ms = None;
+        for (i, spec) in self.table.schema.columns().iter().enumerate() {
+            let json = record.get(&spec.name).unwrap_or(&Json::Null);
+            let field = field(spec, json).map_err(|e| format!("column {}: {e}", spec.name))?;
+            if Some(i) == self.time_column {
+                if let (FieldValue::Single(value), Some(format)) = (&field, &spec.time_format) {
+                    time_ms = Some(format.to_millis(value).map_err(|e| format!("time column {}: {e}", spec.name))?);
+                }
+            }
+            row.push(field);
+        }
+        Ok(Conformed::Row(row, time_ms))
+    }
+}
+
+fn field(spec: &ColumnSpec, json: &Json) -> Result<FieldValue, String> {
+    if json.is_null() {
+        return Ok(FieldValue::Null);
+    }
+    if spec.single_value {
+        let json = match json {
+            Json::Array(items) if spec.data_type != DataType::Json => match items.as_slice() {
+                [] => return Ok(FieldValue::Null),
+                [one] => one,
+                _ => return Err(format!("single-value column got a list of {} values", items.len())),
+            },
+            other => other,
+        };
+        if json.is_null() {
+            return Ok(FieldValue::Null);
+        }
+        return Ok(match limit_length(spec, spec.data_type.value_from_json(json)?)? {
+            Some(v) => FieldValue::Single(v),
+            None => FieldValue::Null,
+        });
+    }
+    let items: Vec<&Json> = match json {
+        Json::Array(items) => items.iter().filter(|v| !v.is_null()).collect(),
+        other => vec![other],
+    };
+    let mut values = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(v) = limit_length(spec, spec.data_type.value_from_json(item)?)? {
+            values.push(v);
+        }
+    }
+    Ok(FieldValue::Multi(values))
+}
+
+/// Applies `maxLength` with the column's strategy; `None` means "store the default".
+fn limit_length(spec: &ColumnSpec, value: Value) -> Result<Option<Value>, String> {
+    let max = spec.max_length as usize;
+    let too_long = match &value {
+        Value::String(s) | Value::Json(s) => s.chars().count() > max,
+        Value::Bytes(b) => b.len() > max,
+        _ => false,
+    };
+    if !too_long {
+        return Ok(Some(value));
+    }
+    match spec.max_length_strategy {
+        MaxLengthStrategy::NoAction => Ok(Some(value)),
+        MaxLengthStrategy::SubstituteDefault => Ok(Some(spec.default_null_value.clone())),
+        MaxLengthStrategy::Error => Err(format!("value is longer than maxLength {max}")),
+        MaxLengthStrategy::Trim => Ok(Some(match value {
+            Value::String(s) => Value::String(s.chars().take(max).collect()),
+            Value::Json(s) => Value::Json(s.chars().take(max).collect()),
+            Value::Bytes(mut b) => {
+                b.truncate(max);
+                Value::Bytes(b)
+            }
+            other => other,
+        })),
+    }
+}

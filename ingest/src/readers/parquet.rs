@@ -1,0 +1,126 @@
+//! Parquet files, read as Arrow record batches and turned into records row by row.
+
+use super::{BadRecord, RawRecord, Records};
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use cuvee_catalog::value::encode_hex;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Map, Value as Json};
+
+pub fn records(file: std::fs::File) -> Result<Records, String> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| format!("not a Parquet file: {e}"))?
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| format!("cannot read Parquet: {e}"))?;
+    let mut row = 0usize;
+    Ok(Box::new(reader.flat_map(move |batch| -> Vec<Result<RawRecord, BadRecord>> {
+        match batch {
+            Err(e) => {
+                row += 1;
+                vec![Err(BadRecord { position: format!("row group after row {row}"), reason: format!("unreadable Parquet data: {e}") })]
+            }
+            Ok(batch) => {
+                let first = row;
+                row += batch.num_rows();
+                rows(&batch, first)
+            }
+        }
+    })))
+}
+
+fn rows(batch: &RecordBatch, first: usize) -> Vec<Result<RawRecord, BadRecord>> {
+    let schema = batch.schema();
+    (0..batch.num_rows())
+        .map(|r| {
+            let mut fields = Map::new();
+            for (c, field) in schema.fields().iter().enumerate() {
+                fields.insert(field.name().clone(), cell(batch.column(c).as_ref(), r));
+            }
+            Ok(RawRecord { position: format!("row {}", first + r + 1), fields })
+        })
+        .collect()
+}
+
+fn float(f: f64) -> Json {
+    serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null)
+}
+
+/// One cell of an Arrow array as JSON.
+fn cell(array: &dyn Array, i: usize) -> Json {
+    if array.is_null(i) {
+        return Json::Null;
+    }
+    match array.data_type() {
+        DataType::Boolean => Json::Bool(array.as_boolean().value(i)),
+        DataType::Int8 => Json::from(array.as_primitive::<Int8Type>().value(i)),
+        DataType::Int16 => Json::from(array.as_primitive::<Int16Type>().value(i)),
+        DataType::Int32 => Json::from(array.as_primitive::<Int32Type>().value(i)),
+        DataType::Int64 => Json::from(array.as_primitive::<Int64Type>().value(i)),
+        DataType::UInt8 => Json::from(array.as_primitive::<UInt8Type>().value(i)),
+        DataType::UInt16 => Json::from(array.as_primitive::<UInt16Type>().value(i)),
+        DataType::UInt32 => Json::from(array.as_primitive::<UInt32Type>().value(i)),
+        DataType::UInt64 => Json::from(array.as_primitive::<UInt64Type>().value(i)),
+        DataType::Float32 => float(array.as_primitive::<Float32Type>().value(i) as f64),
+        DataType::Float64 => float(array.as_primitive::<Float64Type>().value(i)),
+        DataType::Utf8 => Json::String(array.as_string::<i32>().value(i).to_string()),
+        DataType::LargeUtf8 => Json::String(array.as_string::<i64>().value(i).to_string()),
+        DataType::Utf8View => Json::String(array.as_string_view().value(i).to_string()),
+        DataType::Binary => Json::String(encode_hex(array.as_binary::<i32>().value(i))),
+        DataType::LargeBinary => Json::String(encode_hex(array.as_binary::<i64>().value(i))),
+        DataType::BinaryView => Json::String(encode_hex(array.as_binary_view().value(i))),
+        DataType::FixedSizeBinary(_) => Json::String(encode_hex(array.as_fixed_size_binary().value(i))),
+        DataType::Date32 => Json::from(array.as_primitive::<Date32Type>().value(i) as i64 * 86_400_000),
+        DataType::Date64 => Json::from(array.as_primitive::<Date64Type>().value(i)),
+        DataType::Timestamp(unit, _) => {
+            let v = match unit {
+                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(i) * 1000,
+                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(i),
+                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i) / 1000,
+                TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(i) / 1_000_000,
+            };
+            Json::from(v)
+        }
+        DataType::Decimal128(_, scale) => {
+            let raw = array.as_primitive::<Decimal128Type>().value(i);
+            Json::String(decimal_text(raw, *scale))
+        }
+        DataType::List(_) => {
+            let list = array.as_list::<i32>().value(i);
+            Json::Array((0..list.len()).map(|j| cell(list.as_ref(), j)).collect())
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>().value(i);
+            Json::Array((0..list.len()).map(|j| cell(list.as_ref(), j)).collect())
+        }
+        DataType::Struct(fields) => {
+            let s = array.as_struct();
+            Json::Object(fields.iter().enumerate().map(|(c, f)| (f.name().clone(), cell(s.column(c).as_ref(), i))).collect())
+        }
+        DataType::Dictionary(_, _) => {
+            let values = arrow_cast_dictionary(array, i);
+            values.unwrap_or(Json::Null)
+        }
+        other => Json::String(format!("unsupported Parquet type {other}")),
+    }
+}
+
+fn arrow_cast_dictionary(array: &dyn Array, i: usize) -> Option<Json> {
+    let dict = array.as_any_dictionary_opt()?;
+    let key = dict.normalized_keys().get(i).copied()?;
+    Some(cell(dict.values().as_ref(), key))
+}
+
+fn decimal_text(raw: i128, scale: i8) -> String {
+    if scale <= 0 {
+        return format!("{}{}", raw, "0".repeat((-scale) as usize));
+    }
+    let negative = raw < 0;
+    let digits = raw.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let padded = if digits.len() <= scale { format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits) } else { digits };
+    let (int_part, frac) = padded.split_at(padded.len() - scale);
+    format!("{}{int_part}.{frac}", if negative { "-" } else { "" })
+}

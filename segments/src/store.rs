@@ -1,0 +1,137 @@
+//! A table's segments on local disk, and the manifest that publishes them.
+//!
+//! ```text
+//! <dir>/schema.json          the table's schema, as given
+//! <dir>/table_config.json    the table config, as given
+//! <dir>/manifest.json        the published segments (the only source of truth)
+//! <dir>/segments/<name>.cvs  segment files
+//! ```
+//!
+//! Publishing is two durable steps: the segment file is written (temporary name, fsync,
+//! rename), then the manifest is rewritten the same way with the new entry. A segment file
+//! that no manifest names (a crash between the steps) is not part of the table. Stream
+//! offsets travel in the manifest entry, so data and checkpoint are published together.
+
+use crate::builder::write_durably;
+use crate::error::{Result, SegmentError};
+use crate::format::FILE_EXTENSION;
+use crate::immutable::ImmutableSegment;
+use cuvee_catalog::Table;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: u32,
+    pub table: String,
+    pub segments: Vec<ManifestEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub name: String,
+    pub num_docs: u32,
+    pub size_bytes: u64,
+    pub crc32c: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_offset: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_offset: Option<i64>,
+    pub creation_time_ms: i64,
+}
+
+pub struct TableStore {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl TableStore {
+    /// Opens the table folder, creating it (with the schema and config) when it is new.
+    pub fn open_or_create(dir: &Path, table: &Table) -> Result<TableStore> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e| SegmentError::Io { path: path.clone(), source: e }
+        };
+        std::fs::create_dir_all(dir.join("segments")).map_err(io(dir))?;
+        let schema_path = dir.join("schema.json");
+        if !schema_path.exists() {
+            write_durably(&schema_path, pretty(&table.schema.to_json()).as_bytes())?;
+            write_durably(&dir.join("table_config.json"), pretty(&table.config.to_json()).as_bytes())?;
+        }
+        let manifest_path = dir.join("manifest.json");
+        let manifest = if manifest_path.exists() {
+            let text = std::fs::read(&manifest_path).map_err(io(&manifest_path))?;
+            serde_json::from_slice(&text).map_err(|e| SegmentError::Corrupt {
+                segment: "(manifest)".into(),
+                file: manifest_path.clone(),
+                reason: format!("not a valid manifest: {e}"),
+            })?
+        } else {
+            Manifest { version: MANIFEST_VERSION, table: table.name().to_string(), segments: Vec::new() }
+        };
+        Ok(TableStore { dir: dir.to_path_buf(), manifest })
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn segment_path(&self, name: &str) -> PathBuf {
+        self.dir.join("segments").join(format!("{name}.{FILE_EXTENSION}"))
+    }
+
+    /// Writes a segment file and publishes it in the manifest. A name already published is
+    /// refused, so a segment is never replaced behind a reader's back.
+    pub fn publish(&mut self, bytes: &[u8]) -> Result<ManifestEntry> {
+        let segment = ImmutableSegment::from_bytes(PathBuf::from("(new segment)"), bytes.to_vec())?;
+        let meta = segment.metadata();
+        if self.manifest.segments.iter().any(|s| s.name == meta.name) {
+            return Err(SegmentError::InvalidRequest(format!("segment {} is already published", meta.name)));
+        }
+        let entry = ManifestEntry {
+            name: meta.name.clone(),
+            num_docs: meta.num_docs,
+            size_bytes: bytes.len() as u64,
+            crc32c: crc32c::crc32c(bytes),
+            start_time_ms: meta.start_time_ms,
+            end_time_ms: meta.end_time_ms,
+            partition: meta.partition,
+            start_offset: meta.start_offset,
+            end_offset: meta.end_offset,
+            creation_time_ms: meta.creation_time_ms,
+        };
+        write_durably(&self.segment_path(&entry.name), bytes)?;
+        let mut next = self.manifest.clone();
+        next.segments.push(entry.clone());
+        write_durably(&self.dir.join("manifest.json"), pretty(&serde_json::to_value(&next).unwrap_or_default()).as_bytes())?;
+        self.manifest = next;
+        Ok(entry)
+    }
+
+    /// Opens every published segment. A damaged or missing one is reported and left out;
+    /// the others stay usable.
+    pub fn open_segments(&self) -> (Vec<ImmutableSegment>, Vec<SegmentError>) {
+        let mut segments = Vec::new();
+        let mut errors = Vec::new();
+        for entry in &self.manifest.segments {
+            match ImmutableSegment::open(&self.segment_path(&entry.name)) {
+                Ok(s) if s.num_docs() == entry.num_docs => segments.push(s),
+                Ok(s) => errors.push(s.corrupt(format!("has {} docs, the manifest says {}", s.num_docs(), entry.num_docs))),
+                Err(e) => errors.push(e),
+            }
+        }
+        (segments, errors)
+    }
+}
+
+fn pretty(json: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(json).unwrap_or_default()
+}
