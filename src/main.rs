@@ -1,1 +1,155 @@
-fn main() {}
+//! The `cuvee` command: one binary for every role.
+
+mod quickstart;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use cuvee_catalog::{Schema, Table, TableConfigJson};
+use cuvee_ingest::{import, FileFormat, ImportOptions};
+use cuvee_segments::ImmutableSegment;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "cuvee", version, about = "A real-time OLAP store in the family of Apache Pinot")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import the sample tables and answer questions on them, in one process.
+    Quickstart {
+        /// Where to keep the tables; tables already there are not imported again.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Pinot's examples folder (default: ./pinot-examples or ../shared/pinot-examples).
+        #[arg(long)]
+        examples: Option<PathBuf>,
+    },
+    /// Import CSV, JSON, Avro or Parquet files into a table.
+    Import {
+        /// Pinot schema JSON.
+        #[arg(long)]
+        schema: PathBuf,
+        /// Pinot table config JSON.
+        #[arg(long)]
+        table_config: PathBuf,
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// csv, json, avro or parquet (default: from each file's extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Stop at the first bad row instead of skipping it.
+        #[arg(long)]
+        strict: bool,
+        #[arg(long, default_value_t = 5_000_000)]
+        max_rows_per_segment: usize,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Look inside segment files.
+    Segment {
+        #[command(subcommand)]
+        command: SegmentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SegmentCommand {
+    /// Verify a segment file's checksums and print its metadata and per-index sizes.
+    Inspect { file: PathBuf },
+}
+
+fn main() {
+    if let Err(error) = run(Cli::parse()) {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Quickstart { data_dir, examples } => quickstart::run(data_dir, examples),
+        Command::Import { schema, table_config, data_dir, format, strict, max_rows_per_segment, files } => {
+            let table = load_table(&schema, &table_config)?;
+            let format = match format {
+                None => None,
+                Some(name) => Some(FileFormat::parse(&name).with_context(|| format!("unknown format \"{name}\" (expected csv, json, avro or parquet)"))?),
+            };
+            let options = ImportOptions { strict, max_rows_per_segment, format, progress: true };
+            let dir = table_dir(&data_dir, &table);
+            let report = import(&table, &files, &dir, &options)?;
+            println!(
+                "{}: read {} rows, imported {}, filtered {}, skipped {} bad rows into {} segment(s) in {}",
+                table.name(),
+                report.rows_read,
+                report.rows_imported,
+                report.rows_filtered,
+                report.bad_row_count,
+                report.segments.len(),
+                dir.display()
+            );
+            for bad in report.bad_rows.iter().take(20) {
+                println!("  bad row: {bad}");
+            }
+            if report.bad_row_count > 20 {
+                println!("  … and {} more bad rows", report.bad_row_count - 20);
+            }
+            Ok(())
+        }
+        Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
+    }
+}
+
+pub fn load_table(schema: &Path, table_config: &Path) -> Result<Table> {
+    let schema_text = std::fs::read_to_string(schema).with_context(|| format!("reading {}", schema.display()))?;
+    let config_text = std::fs::read_to_string(table_config).with_context(|| format!("reading {}", table_config.display()))?;
+    let schema = Schema::from_json(&schema_text).with_context(|| schema.display().to_string())?;
+    let config = TableConfigJson::from_json(&config_text).with_context(|| table_config.display().to_string())?;
+    for (path, value) in config.unrecognized_properties() {
+        eprintln!("warning: {}: unrecognized property {path} = {value}", table_config.display());
+    }
+    Ok(Table::new(schema, config)?)
+}
+
+pub fn table_dir(data_dir: &Path, table: &Table) -> PathBuf {
+    data_dir.join("tables").join(table.name())
+}
+
+fn inspect(file: &Path) -> Result<()> {
+    let segment = ImmutableSegment::open(file)?;
+    let meta = segment.metadata();
+    println!("segment   {}", meta.name);
+    println!("table     {}", meta.table);
+    println!("format    v{} ({} bytes, all {} section checksums verified)", meta.format_version, segment.size_bytes(), meta.sections.len());
+    println!("docs      {}", meta.num_docs);
+    if let (Some(start), Some(end)) = (meta.start_time_ms, meta.end_time_ms) {
+        println!("time      {start} .. {end} ms ({})", meta.time_column.as_deref().unwrap_or("?"));
+    }
+    if let (Some(start), Some(end)) = (meta.start_offset, meta.end_offset) {
+        println!("offsets   [{start}, {end}) partition {}", meta.partition.map_or("-".into(), |p| p.to_string()));
+    }
+    if let Some(sorted) = &meta.sorted_column {
+        println!("sorted by {sorted}");
+    }
+    println!();
+    println!("{:<28} {:<11} {:>3} {:>6} {:>10} {:>10}  indexes (bytes)", "column", "type", "sv", "dict", "card", "bytes");
+    for c in &meta.columns {
+        let indexes: Vec<String> = c.bytes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "{:<28} {:<11} {:>3} {:>6} {:>10} {:>10}  {}",
+            c.name,
+            c.data_type.name(),
+            if c.single_value { "y" } else { "n" },
+            if c.dictionary { "y" } else { "n" },
+            c.cardinality,
+            c.total_bytes(),
+            indexes.join(" ")
+        );
+    }
+    if meta.num_docs == 0 {
+        bail!("segment {} has no rows", meta.name);
+    }
+    Ok(())
+}

@@ -101,3 +101,32 @@ fn a_written_segment_reopens_from_disk() {
     assert_eq!(segment.metadata().columns[1].null_count, 1);
     assert!(!dir.path().join("t__0__7.tmp").exists());
 }
+
+#[test]
+fn a_damaged_segment_does_not_take_the_table_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = table();
+    let mut store = cuvee_segments::TableStore::open_or_create(dir.path(), &table).unwrap();
+    for name in ["t_0", "t_1", "t_2"] {
+        let mut b = SegmentBuilder::new(&table);
+        b.push(&[FieldValue::Single(Value::String(name.into())), FieldValue::Multi(vec![]), FieldValue::Null, FieldValue::Single(Value::Long(1)), FieldValue::Single(Value::Double(2.0))]).unwrap();
+        store.publish(&b.build(&SegmentIdentity { name: name.into(), ..Default::default() }).unwrap()).unwrap();
+    }
+    // Damage the middle one on disk.
+    let path = store.segment_path("t_1");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let reopened = cuvee_segments::TableStore::open_or_create(dir.path(), &table).unwrap();
+    let (segments, errors) = reopened.open_segments();
+    assert_eq!(segments.iter().map(|s| s.name().to_string()).collect::<Vec<_>>(), vec!["t_0", "t_2"]);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].to_string().contains("t_1"), "{}", errors[0]);
+    // Publishing the same name twice is refused.
+    let mut store = reopened;
+    let mut b = SegmentBuilder::new(&table);
+    b.push(&[FieldValue::Null, FieldValue::Null, FieldValue::Null, FieldValue::Null, FieldValue::Null]).unwrap();
+    let again = store.publish(&b.build(&SegmentIdentity { name: "t_0".into(), ..Default::default() }).unwrap());
+    assert!(again.unwrap_err().to_string().contains("already published"));
+}
