@@ -10,6 +10,8 @@ pub fn write_bitmap_list(header: &[u8], bitmaps: &[RoaringBitmap]) -> Vec<u8> {
     let mut offsets = Vec::with_capacity(bitmaps.len() + 1);
     offsets.push(0u64);
     for bitmap in bitmaps {
+        let mut bitmap = bitmap.clone();
+        bitmap.optimize();
         bitmap.serialize_into(&mut body).unwrap_or_default();
         offsets.push(body.len() as u64);
     }

@@ -441,7 +441,9 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
     }
     if !column.nulls.is_empty() {
         let mut data = Vec::new();
-        column.nulls.serialize_into(&mut data).map_err(|e| SegmentError::InvalidRow(e.to_string()))?;
+        let mut nulls = column.nulls.clone();
+        nulls.optimize();
+        nulls.serialize_into(&mut data).map_err(|e| SegmentError::InvalidRow(e.to_string()))?;
         add(writer, SectionKind::Nulls, &data);
     }
     Ok(ColumnMetadata {

@@ -1,4 +1,4 @@
-//! # The segment file, byte by byte (format version 1)
+//! # The segment file, byte by byte (format version 2)
 //!
 //! One segment is one file, `<segment name>.cvs`, so that publishing it to a deep store is a
 //! single object put. All integers are little-endian; cuvee refuses to build on big-endian
@@ -24,7 +24,7 @@
 //! |---|---|---|
 //! | `dictionary` | dictionary-encoded columns | fixed-width types: `count × width` native values, ascending. Variable-width: u32 count, `(count + 1) ×` u32 byte offsets, then the bytes; ascending (bytes order, BIG_DECIMAL numeric) |
 //! | `forward.ids` | dictionary-encoded single-value columns | u32 bit width `W`, u32 value count `n`, then `⌈n / 1024⌉` bit-packed blocks of `W × 128` bytes (see `bitpack`) |
-//! | `forward.mv_ids` | dictionary-encoded multi-value columns | u32 doc count `d`, `(d + 1) ×` u32 offsets into the flattened id list, padding to 8, then a `forward.ids` body for the flattened ids |
+//! | `forward.mv_ids` | dictionary-encoded multi-value columns | u32 doc count `d`, u32 reserved, a `forward.ids` body holding the `d + 1` offsets into the flattened id list (width = bits for the value count), padding to 8, then a `forward.ids` body for the flattened ids. (Version 1: `(d + 1) ×` u32 offsets right after the doc count.) |
 //! | `forward.raw` | raw (no-dictionary) columns | u32 doc count, u32 docs per chunk, u32 chunk count `c`, u32 reserved, `(c + 1) ×` u64 chunk offsets relative to the end of this table, then `c` zstd frames. A frame decompresses to: for multi-value columns `(k + 1) ×` u32 value offsets first; then fixed-width values as `m × width` native values, or variable-width values as `(m + 1) ×` u32 byte offsets and the bytes |
 //! | `inverted` | inverted index | u32 id count `k`, u32 reserved, `(k + 1) ×` u64 offsets relative to the end of this table, then one roaring bitmap (portable serialisation) per dictionary id |
 //! | `sorted` | sorted index (the sorted column) | per dictionary id: u32 first doc, u32 end doc (exclusive) |
@@ -32,11 +32,20 @@
 //! | `bloom` | bloom filter | u32 block count `m`, u32 reserved, then `m` blocks of 8 × u32 (split-block bloom filter over XXH3-64 of the value's bytes, see `bloom`) |
 //! | `nulls` | null bitmap (written when a column has nulls) | one roaring bitmap of the docs whose value is null |
 //!
+//! Roaring bitmaps use the portable serialisation, with run containers where they are smaller
+//! (`optimize()` before writing).
+//!
 //! ## Versioning
 //!
 //! A reader opens every version up to its own. A change to a section layout or a new section
 //! kind that old readers cannot skip bumps the version; golden files under
-//! `segments/tests/golden/` are read by the test suite so that old segments keep opening.
+//! `segments/tests/golden/` (one per version) are read by the test suite so that old segments
+//! keep opening.
+//!
+//! | version | change |
+//! |---|---|
+//! | 1 | first layout |
+//! | 2 | `forward.mv_ids` offsets bit-packed instead of u32 (4 → ~1–2 bytes per doc per multi-value column) |
 
 use crate::error::{Result, SegmentError};
 use serde::{Deserialize, Serialize};
@@ -47,7 +56,7 @@ compile_error!("the cuvee segment format is little-endian; big-endian targets ar
 
 pub const MAGIC: &[u8; 8] = b"CUVEESEG";
 pub const END_MAGIC: &[u8; 8] = b"CUVEEEND";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub const HEADER_LEN: usize = 16;
 pub const TRAILER_LEN: usize = 32;
 pub const FILE_EXTENSION: &str = "cvs";

@@ -18,12 +18,14 @@ pub fn write_ids(ids: &[u32], width: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(bytemuck::cast_slice(&packed));
 }
 
+/// Format v2: u32 doc count, u32 reserved, the `doc count + 1` offsets bit-packed (width =
+/// bits for the value count), then the bit-packed ids.
 pub fn write_mv_ids(offsets: &[u32], ids: &[u32], width: u32) -> Vec<u8> {
     let mut out = Vec::new();
     put_u32(&mut out, (offsets.len() - 1) as u32);
-    for &o in offsets {
-        put_u32(&mut out, o);
-    }
+    put_u32(&mut out, 0);
+    let total = offsets.last().copied().unwrap_or(0);
+    write_ids(offsets, bitpack::width_for(total), &mut out);
     pad_to_8(&mut out);
     write_ids(ids, width, &mut out);
     out
@@ -74,33 +76,58 @@ impl<'a> PackedIds<'a> {
     }
 }
 
+/// Where each doc's values start in the flattened list.
+enum MvOffsets<'a> {
+    /// Format v1: plain u32 per doc.
+    Plain(&'a [u8]),
+    /// Format v2: bit-packed.
+    Packed(PackedIds<'a>),
+}
+
 /// Multi-value ids: per-doc offsets into a flattened, bit-packed id list.
 pub struct MvIds<'a> {
     pub num_docs: usize,
-    offsets: &'a [u8],
+    offsets: MvOffsets<'a>,
     pub ids: PackedIds<'a>,
 }
 
 impl<'a> MvIds<'a> {
-    pub fn open(bytes: &'a [u8], max_id: usize) -> Result<MvIds<'a>, String> {
+    pub fn open(bytes: &'a [u8], max_id: usize, format_version: u32) -> Result<MvIds<'a>, String> {
         let mut cursor = Cursor::new(bytes);
         let num_docs = cursor.u32()? as usize;
-        let offsets = cursor.take(4 * (num_docs + 1))?;
+        let offsets = if format_version == 1 {
+            MvOffsets::Plain(cursor.take(4 * (num_docs + 1))?)
+        } else {
+            cursor.u32()?;
+            let packed = PackedIds::open(&mut cursor, 0)?;
+            if packed.len != num_docs + 1 {
+                return Err(format!("{} offsets for {num_docs} docs", packed.len));
+            }
+            MvOffsets::Packed(packed)
+        };
         cursor.align8();
         let ids = PackedIds::open(&mut cursor, max_id)?;
+        let mv = MvIds { num_docs, offsets, ids };
         let mut previous = 0;
         for d in 0..=num_docs {
-            let o = u32_at(offsets, 4 * d);
-            if o < previous || o as usize > ids.len {
-                return Err(format!("value offset {o} of doc {d} is out of order or past {} values", ids.len));
+            let o = mv.offset(d);
+            if o < previous || o > mv.ids.len {
+                return Err(format!("value offset {o} of doc {d} is out of order or past {} values", mv.ids.len));
             }
             previous = o;
         }
-        Ok(MvIds { num_docs, offsets, ids })
+        Ok(mv)
+    }
+
+    fn offset(&self, doc: usize) -> usize {
+        match &self.offsets {
+            MvOffsets::Plain(bytes) => u32_at(bytes, 4 * doc) as usize,
+            MvOffsets::Packed(packed) => packed.get(doc) as usize,
+        }
     }
 
     pub fn range(&self, doc: usize) -> (usize, usize) {
-        (u32_at(self.offsets, 4 * doc) as usize, u32_at(self.offsets, 4 * (doc + 1)) as usize)
+        (self.offset(doc), self.offset(doc + 1))
     }
 }
 

@@ -181,7 +181,7 @@ impl ImmutableSegment {
             }
             Forward::Ids(ids)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardMvIds) {
-            let ids = MvIds::open(bytes, cardinality).map_err(wrap(SectionKind::ForwardMvIds))?;
+            let ids = MvIds::open(bytes, cardinality, self.metadata.format_version).map_err(wrap(SectionKind::ForwardMvIds))?;
             if ids.num_docs != num_docs as usize {
                 return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, ids.num_docs)));
             }

@@ -2,10 +2,10 @@
 //! number of readers query it.
 //!
 //! Storage is append-only and chunked: a chunk, once allocated, never moves, and each slot is
-//! written once (`OnceLock`). The writer fills the slots of a row, then publishes the new row
-//! count with release ordering; a reader takes a [`MutableSnapshot`] — the row count and the
-//! list of chunks — and reads the first `num_docs` rows without any lock and without copying
-//! the segment. Rows appended after the snapshot are invisible to it.
+//! written once. The writer fills the slots of a row, then publishes the new row count with
+//! release ordering; a reader takes a [`MutableSnapshot`] — the row count and the lists of
+//! chunks — and reads the first `num_docs` rows without any lock and without copying the
+//! segment. Rows appended after the snapshot are invisible to it.
 //!
 //! Every column is dictionary-encoded while consuming (ids in arrival order, an unsorted
 //! dictionary); inverted-index columns also keep one bitmap per id. Sealing reads the rows
@@ -24,53 +24,100 @@ use arrow_array::RecordBatch;
 use cuvee_catalog::{DataType, Table, Value};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 const CHUNK: usize = 4096;
 
-/// Append-only storage with lock-free reads through a snapshot of its chunk list.
-struct AppendLog<T> {
-    chunks: RwLock<Vec<Arc<[OnceLock<T>]>>>,
+/// A write-once slot readers can read without a lock.
+trait Slot: Send + Sync {
+    type Value;
+    fn empty() -> Self;
+    fn put(&self, v: Self::Value);
+}
+
+impl Slot for AtomicU32 {
+    type Value = u32;
+    fn empty() -> Self {
+        AtomicU32::new(0)
+    }
+    fn put(&self, v: u32) {
+        self.store(v, Ordering::Relaxed)
+    }
+}
+
+impl Slot for AtomicU64 {
+    type Value = u64;
+    fn empty() -> Self {
+        AtomicU64::new(0)
+    }
+    fn put(&self, v: u64) {
+        self.store(v, Ordering::Relaxed)
+    }
+}
+
+impl<T: Send + Sync> Slot for OnceLock<T> {
+    type Value = T;
+    fn empty() -> Self {
+        OnceLock::new()
+    }
+    fn put(&self, v: T) {
+        let _ = self.set(v);
+    }
+}
+
+/// Append-only storage in fixed chunks. A slot is written before the length is published
+/// with release ordering, so a reader that acquired the length sees every slot below it.
+/// Integers use atomic slots (4 or 8 bytes); other values `OnceLock`.
+struct Log<S: Slot> {
+    chunks: RwLock<Vec<Arc<[S]>>>,
     len: AtomicU32,
 }
 
-impl<T> AppendLog<T> {
-    fn new() -> AppendLog<T> {
-        AppendLog { chunks: RwLock::new(Vec::new()), len: AtomicU32::new(0) }
+impl<S: Slot> Log<S> {
+    fn new() -> Log<S> {
+        Log { chunks: RwLock::new(Vec::new()), len: AtomicU32::new(0) }
     }
 
     /// Single writer only (callers hold the segment's writer lock).
-    fn push(&self, value: T) -> u32 {
+    fn push(&self, value: S::Value) -> u32 {
         let index = self.len.load(Ordering::Relaxed);
         let chunk = index as usize / CHUNK;
         let mut chunks = self.chunks.write().unwrap_or_else(|e| e.into_inner());
         if chunk == chunks.len() {
-            chunks.push((0..CHUNK).map(|_| OnceLock::new()).collect());
+            chunks.push((0..CHUNK).map(|_| S::empty()).collect());
         }
-        let _ = chunks[chunk][index as usize % CHUNK].set(value);
+        chunks[chunk][index as usize % CHUNK].put(value);
         drop(chunks);
         self.len.store(index + 1, Ordering::Release);
         index
     }
 
-    fn snapshot(&self) -> (u32, Vec<Arc<[OnceLock<T>]>>) {
+    fn snapshot(&self) -> (u32, Vec<Arc<[S]>>) {
         let len = self.len.load(Ordering::Acquire);
-        let chunks = self.chunks.read().unwrap_or_else(|e| e.into_inner()).clone();
-        (len, chunks)
+        (len, self.chunks.read().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
     fn bytes_allocated(&self) -> usize {
-        self.chunks.read().map(|c| c.len()).unwrap_or(0) * CHUNK * std::mem::size_of::<OnceLock<T>>()
+        self.chunks.read().map(|c| c.len()).unwrap_or(0) * CHUNK * std::mem::size_of::<S>()
     }
 }
 
-fn slot<T>(chunks: &[Arc<[OnceLock<T>]>], index: usize) -> Option<&T> {
-    chunks.get(index / CHUNK)?.get(index % CHUNK)?.get()
+fn slot<S>(chunks: &[Arc<[S]>], index: usize) -> Option<&S> {
+    chunks.get(index / CHUNK)?.get(index % CHUNK)
 }
 
-/// A dictionary entry: the order-preserving key or the bytes of a value.
-#[derive(Clone, PartialEq, Eq, Hash)]
+fn u32_at(chunks: &[Arc<[AtomicU32]>], index: usize) -> u32 {
+    slot(chunks, index).map_or(0, |a| a.load(Ordering::Relaxed))
+}
+
+/// The unsorted dictionary of a consuming column: values in first-seen order.
+enum Dictionary {
+    Fixed { keys: Log<AtomicU64>, lookup: Mutex<FxHashMap<u64, u32>> },
+    Var { values: Log<OnceLock<Arc<[u8]>>>, lookup: Mutex<FxHashMap<Arc<[u8]>, u32>> },
+}
+
+/// A value in physical form, before it has an id.
 enum Entry {
     Key(u64),
     Bytes(Arc<[u8]>),
@@ -82,14 +129,15 @@ struct MutableColumn {
     physical: Physical,
     single_value: bool,
     default: Value,
-    dictionary: AppendLog<Entry>,
-    lookup: Mutex<FxHashMap<Entry, u32>>,
-    /// Per doc: one id (single-value) or the doc's ids (multi-value).
-    ids: AppendLog<Box<[u32]>>,
-    sv_ids: AppendLog<u32>,
-    inverted: Option<AppendLog<Mutex<RoaringBitmap>>>,
+    dictionary: Dictionary,
+    /// Single-value columns: one id per doc.
+    sv_ids: Log<AtomicU32>,
+    /// Multi-value columns: all ids flattened, and where each doc's ids end.
+    mv_ids: Log<AtomicU32>,
+    mv_ends: Log<AtomicU32>,
+    inverted: Option<Log<OnceLock<Mutex<RoaringBitmap>>>>,
     nulls: Mutex<RoaringBitmap>,
-    value_bytes: std::sync::atomic::AtomicUsize,
+    value_bytes: AtomicUsize,
 }
 
 pub struct MutableSegment {
@@ -113,13 +161,16 @@ impl MutableSegment {
                 physical: Physical::of(spec.data_type),
                 single_value: spec.single_value,
                 default: spec.default_null_value.clone(),
-                dictionary: AppendLog::new(),
-                lookup: Mutex::new(FxHashMap::default()),
-                ids: AppendLog::new(),
-                sv_ids: AppendLog::new(),
-                inverted: ix.inverted.then(AppendLog::new),
+                dictionary: match Physical::of(spec.data_type) {
+                    Physical::Fixed(_) => Dictionary::Fixed { keys: Log::new(), lookup: Mutex::new(FxHashMap::default()) },
+                    Physical::Var(_) => Dictionary::Var { values: Log::new(), lookup: Mutex::new(FxHashMap::default()) },
+                },
+                sv_ids: Log::new(),
+                mv_ids: Log::new(),
+                mv_ends: Log::new(),
+                inverted: ix.inverted.then(Log::new),
                 nulls: Mutex::new(RoaringBitmap::new()),
-                value_bytes: Default::default(),
+                value_bytes: AtomicUsize::new(0),
             })
             .collect();
         MutableSegment { table: table.clone(), name: name.to_string(), columns, num_docs: AtomicU32::new(0), writer: Mutex::new(()) }
@@ -140,7 +191,6 @@ impl MutableSegment {
         if row.len() != self.columns.len() {
             return Err(SegmentError::InvalidRow(format!("row has {} fields, schema has {} columns", row.len(), self.columns.len())));
         }
-        // Convert every field first so that a bad one leaves the segment untouched.
         let mut converted = Vec::with_capacity(row.len());
         for (column, field) in self.columns.iter().zip(row) {
             converted.push(column.entries(field)?);
@@ -159,59 +209,50 @@ impl MutableSegment {
         let columns = self
             .columns
             .iter()
-            .map(|c| {
-                let (dict_len, dictionary) = c.dictionary.snapshot();
-                ColumnSnapshot {
-                    dict_len,
-                    dictionary,
-                    ids: c.ids.snapshot().1,
-                    sv_ids: c.sv_ids.snapshot().1,
-                    nulls: c.nulls.lock().map(|n| n.clone()).unwrap_or_default() & all_docs(num_docs),
-                }
+            .map(|c| ColumnSnapshot {
+                dictionary: match &c.dictionary {
+                    Dictionary::Fixed { keys, .. } => {
+                        let (len, chunks) = keys.snapshot();
+                        DictSnapshot::Fixed(len, chunks)
+                    }
+                    Dictionary::Var { values, .. } => {
+                        let (len, chunks) = values.snapshot();
+                        DictSnapshot::Var(len, chunks)
+                    }
+                },
+                sv_ids: c.sv_ids.snapshot().1,
+                mv_ids: c.mv_ids.snapshot().1,
+                mv_ends: c.mv_ends.snapshot().1,
+                nulls: c.nulls.lock().map(|n| n.clone()).unwrap_or_default() & all_docs(num_docs),
             })
             .collect();
         MutableSnapshot { segment: Arc::clone(self), num_docs, columns }
     }
 
-    /// Approximate bytes held (slots allocated, dictionary values, bitmaps).
+    /// Approximate bytes held: slots allocated, dictionary look-ups and values, bitmaps.
     pub fn memory_bytes(&self) -> usize {
-        self.columns
-            .iter()
-            .map(|c| {
-                let lookup = c.lookup.lock().map(|l| l.capacity() * (std::mem::size_of::<Entry>() + 8)).unwrap_or(0);
-                let inverted = c.inverted.as_ref().map_or(0, |inv| {
-                    let (len, chunks) = inv.snapshot();
-                    inv.bytes_allocated() + (0..len as usize).filter_map(|i| slot(&chunks, i)).map(|b| b.lock().map(|b| b.serialized_size()).unwrap_or(0)).sum::<usize>()
-                });
-                c.dictionary.bytes_allocated() + c.ids.bytes_allocated() + c.sv_ids.bytes_allocated() + lookup + inverted + c.value_bytes.load(Ordering::Relaxed)
-            })
-            .sum()
+        self.columns.iter().map(MutableColumn::memory_bytes).sum()
     }
 
     /// Builds the immutable segment file from the rows appended so far.
     pub fn seal(self: &Arc<Self>, identity: &SegmentIdentity) -> Result<Vec<u8>> {
         let snapshot = self.snapshot();
-        let buffers = self
-            .columns
-            .iter()
-            .zip(&snapshot.columns)
-            .zip(self.table.schema.columns().iter().zip(self.table.indexing()))
-            .map(|((column, snap), (spec, ix))| {
-                let mut buffer = ColumnBuffer::new(spec, ix);
-                for doc in 0..snapshot.num_docs as usize {
-                    let values: Vec<Value> = snap.doc_ids(column, doc).iter().map(|&id| column.value(snap, id)).collect();
-                    let field = if snap.nulls.contains(doc as u32) {
-                        FieldValue::Null
-                    } else if column.single_value {
-                        FieldValue::Single(values.into_iter().next().unwrap_or_else(|| column.default.clone()))
-                    } else {
-                        FieldValue::Multi(values)
-                    };
-                    buffer.push(&field).map_err(SegmentError::InvalidRow)?;
-                }
-                Ok(buffer)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut buffers = Vec::with_capacity(self.columns.len());
+        for ((column, snap), (spec, ix)) in self.columns.iter().zip(&snapshot.columns).zip(self.table.schema.columns().iter().zip(self.table.indexing())) {
+            let mut buffer = ColumnBuffer::new(spec, ix);
+            for doc in 0..snapshot.num_docs as usize {
+                let values: Vec<Value> = snap.doc_ids(column, doc).map(|id| snap.value(column, id)).collect();
+                let field = if snap.nulls.contains(doc as u32) {
+                    FieldValue::Null
+                } else if column.single_value {
+                    FieldValue::Single(values.into_iter().next().unwrap_or_else(|| column.default.clone()))
+                } else {
+                    FieldValue::Multi(values)
+                };
+                buffer.push(&field).map_err(SegmentError::InvalidRow)?;
+            }
+            buffers.push(buffer);
+        }
         SegmentBuilder::from_buffers(&self.table, buffers).build(identity)
     }
 }
@@ -229,8 +270,7 @@ impl MutableColumn {
         match field {
             FieldValue::Null => Ok((vec![entry(&self.default)?], true)),
             FieldValue::Single(v) => Ok((vec![entry(v)?], false)),
-            FieldValue::Multi(values) if self.single_value => {
-                let _ = values;
+            FieldValue::Multi(_) if self.single_value => {
                 Err(SegmentError::InvalidRow(format!("column \"{}\" is single-value but got a list", self.name)))
             }
             FieldValue::Multi(values) if values.is_empty() => Ok((vec![entry(&self.default)?], true)),
@@ -238,30 +278,46 @@ impl MutableColumn {
         }
     }
 
+    fn id_of(&self, entry: Entry) -> u32 {
+        let (id, is_new) = match (&self.dictionary, entry) {
+            (Dictionary::Fixed { keys, lookup }, Entry::Key(k)) => {
+                let mut lookup = lookup.lock().unwrap_or_else(|e| e.into_inner());
+                match lookup.get(&k) {
+                    Some(&id) => (id, false),
+                    None => {
+                        let id = keys.push(k);
+                        lookup.insert(k, id);
+                        (id, true)
+                    }
+                }
+            }
+            (Dictionary::Var { values, lookup }, Entry::Bytes(b)) => {
+                let mut lookup = lookup.lock().unwrap_or_else(|e| e.into_inner());
+                match lookup.get(&b) {
+                    Some(&id) => (id, false),
+                    None => {
+                        self.value_bytes.fetch_add(b.len() + 16, Ordering::Relaxed);
+                        let id = values.push(Arc::clone(&b));
+                        lookup.insert(b, id);
+                        (id, true)
+                    }
+                }
+            }
+            // entries() converts by the column's own physical type, so kinds always match.
+            _ => (0, false),
+        };
+        if let (true, Some(inverted)) = (is_new, &self.inverted) {
+            inverted.push(Mutex::new(RoaringBitmap::new()));
+        }
+        id
+    }
+
     fn append(&self, doc: u32, entries: Vec<Entry>, is_null: bool) {
-        let mut lookup = self.lookup.lock().unwrap_or_else(|e| e.into_inner());
-        let ids: Vec<u32> = entries
-            .into_iter()
-            .map(|entry| {
-                if let Some(&id) = lookup.get(&entry) {
-                    return id;
-                }
-                if let Entry::Bytes(b) = &entry {
-                    self.value_bytes.fetch_add(b.len() + 16, Ordering::Relaxed);
-                }
-                let id = self.dictionary.push(entry.clone());
-                if let Some(inverted) = &self.inverted {
-                    inverted.push(Mutex::new(RoaringBitmap::new()));
-                }
-                lookup.insert(entry, id);
-                id
-            })
-            .collect();
-        drop(lookup);
+        let ids: Vec<u32> = entries.into_iter().map(|e| self.id_of(e)).collect();
         if let Some(inverted) = &self.inverted {
             let (_, chunks) = inverted.snapshot();
             for &id in &ids {
-                if let Some(bitmap) = slot(&chunks, id as usize) {
+                if let Some(bitmap) = slot(&chunks, id as usize).and_then(OnceLock::get) {
                     let _ = bitmap.lock().map(|mut b| b.try_push(doc));
                 }
             }
@@ -272,34 +328,89 @@ impl MutableColumn {
         if self.single_value {
             self.sv_ids.push(ids[0]);
         } else {
-            self.value_bytes.fetch_add(ids.len() * 4 + 16, Ordering::Relaxed);
-            self.ids.push(ids.into_boxed_slice());
+            let mut end = self.mv_ids.len.load(Ordering::Relaxed);
+            for id in ids {
+                end = self.mv_ids.push(id) + 1;
+            }
+            self.mv_ends.push(end);
         }
     }
 
-    fn value(&self, snap: &ColumnSnapshot, id: u32) -> Value {
-        match (slot(&snap.dictionary, id as usize), self.physical) {
-            (Some(Entry::Key(k)), Physical::Fixed(kind)) => kind.value(*k),
-            (Some(Entry::Bytes(b)), Physical::Var(kind)) => kind.value(b),
-            _ => self.default.clone(),
-        }
+    fn memory_bytes(&self) -> usize {
+        let dictionary = match &self.dictionary {
+            Dictionary::Fixed { keys, lookup } => keys.bytes_allocated() + lookup.lock().map(|l| l.capacity() * 16).unwrap_or(0),
+            Dictionary::Var { values, lookup } => values.bytes_allocated() + lookup.lock().map(|l| l.capacity() * 24).unwrap_or(0),
+        };
+        let inverted = self.inverted.as_ref().map_or(0, |inverted| {
+            let (len, chunks) = inverted.snapshot();
+            let bitmaps: usize = (0..len as usize)
+                .filter_map(|i| slot(&chunks, i).and_then(OnceLock::get))
+                .map(|b| b.lock().map(|b| b.serialized_size() + 48).unwrap_or(0))
+                .sum();
+            inverted.bytes_allocated() + bitmaps
+        });
+        let ids = self.sv_ids.bytes_allocated() + self.mv_ids.bytes_allocated() + self.mv_ends.bytes_allocated();
+        let nulls = self.nulls.lock().map(|n| n.serialized_size()).unwrap_or(0);
+        dictionary + ids + inverted + nulls + self.value_bytes.load(Ordering::Relaxed)
     }
 }
 
+enum DictSnapshot {
+    Fixed(u32, Vec<Arc<[AtomicU64]>>),
+    Var(u32, Vec<Arc<[OnceLock<Arc<[u8]>>]>>),
+}
+
 struct ColumnSnapshot {
-    dict_len: u32,
-    dictionary: Vec<Arc<[OnceLock<Entry>]>>,
-    ids: Vec<Arc<[OnceLock<Box<[u32]>>]>>,
-    sv_ids: Vec<Arc<[OnceLock<u32>]>>,
+    dictionary: DictSnapshot,
+    sv_ids: Vec<Arc<[AtomicU32]>>,
+    mv_ids: Vec<Arc<[AtomicU32]>>,
+    mv_ends: Vec<Arc<[AtomicU32]>>,
     nulls: RoaringBitmap,
 }
 
 impl ColumnSnapshot {
-    fn doc_ids<'a>(&'a self, column: &MutableColumn, doc: usize) -> &'a [u32] {
-        if column.single_value {
-            slot(&self.sv_ids, doc).map(std::slice::from_ref).unwrap_or(&[])
+    fn doc_ids<'a>(&'a self, column: &MutableColumn, doc: usize) -> impl Iterator<Item = u32> + 'a {
+        let (start, end) = if column.single_value {
+            (doc, doc + 1)
         } else {
-            slot(&self.ids, doc).map(|b| &b[..]).unwrap_or(&[])
+            let start = if doc == 0 { 0 } else { u32_at(&self.mv_ends, doc - 1) as usize };
+            (start, u32_at(&self.mv_ends, doc) as usize)
+        };
+        let single_value = column.single_value;
+        (start..end).map(move |i| if single_value { u32_at(&self.sv_ids, i) } else { u32_at(&self.mv_ids, i) })
+    }
+
+    fn dict_len(&self) -> u32 {
+        match &self.dictionary {
+            DictSnapshot::Fixed(len, _) | DictSnapshot::Var(len, _) => *len,
+        }
+    }
+
+    fn key(&self, id: u32) -> u64 {
+        match &self.dictionary {
+            DictSnapshot::Fixed(_, chunks) => slot(chunks, id as usize).map_or(0, |k| k.load(Ordering::Relaxed)),
+            DictSnapshot::Var(..) => 0,
+        }
+    }
+
+    fn bytes(&self, id: u32) -> &[u8] {
+        match &self.dictionary {
+            DictSnapshot::Var(_, chunks) => slot(chunks, id as usize).and_then(OnceLock::get).map_or(&[][..], |b| &b[..]),
+            DictSnapshot::Fixed(..) => &[],
+        }
+    }
+
+    fn value(&self, column: &MutableColumn, id: u32) -> Value {
+        match column.physical {
+            Physical::Fixed(kind) => kind.value(self.key(id)),
+            Physical::Var(kind) => kind.value(self.bytes(id)),
+        }
+    }
+
+    fn matches(&self, column: &MutableColumn, matcher: &Matcher, id: u32) -> bool {
+        match column.physical {
+            Physical::Fixed(kind) => matcher.test_key(self.key(id), kind),
+            Physical::Var(_) => matcher.test_bytes(self.bytes(id)),
         }
     }
 }
@@ -335,11 +446,10 @@ impl MutableSnapshot {
                 if doc >= self.num_docs {
                     return Err(SegmentError::InvalidRequest(format!("doc {doc} is past the snapshot of {} docs", self.num_docs)));
                 }
-                for &id in snap.doc_ids(column, doc as usize) {
-                    match slot(&snap.dictionary, id as usize) {
-                        Some(Entry::Key(k)) => g.push_key(*k),
-                        Some(Entry::Bytes(b)) => g.push_bytes(b),
-                        None => {}
+                for id in snap.doc_ids(column, doc as usize) {
+                    match column.physical {
+                        Physical::Fixed(_) => g.push_key(snap.key(id)),
+                        Physical::Var(_) => g.push_bytes(snap.bytes(id)),
                     }
                 }
                 g.end_doc();
@@ -374,13 +484,7 @@ impl LeafSource for MutableSnapshot {
     fn any_match(&self, column: usize, matcher: &Matcher) -> Result<(RoaringBitmap, Access)> {
         let col = &self.segment.columns[column];
         let snap = &self.columns[column];
-        let matching: Vec<bool> = (0..snap.dict_len as usize)
-            .map(|id| match (slot(&snap.dictionary, id), col.physical) {
-                (Some(Entry::Key(k)), Physical::Fixed(kind)) => matcher.test_key(*k, kind),
-                (Some(Entry::Bytes(b)), Physical::Var(_)) => matcher.test_bytes(b),
-                _ => false,
-            })
-            .collect();
+        let matching: Vec<bool> = (0..snap.dict_len()).map(|id| snap.matches(col, matcher, id)).collect();
         let count = matching.iter().filter(|&&m| m).count();
         if count == 0 {
             return Ok((RoaringBitmap::new(), Access::Dictionary));
@@ -392,7 +496,7 @@ impl LeafSource for MutableSnapshot {
             let (_, chunks) = inverted.snapshot();
             let mut out = RoaringBitmap::new();
             for (id, _) in matching.iter().enumerate().filter(|(_, m)| **m) {
-                if let Some(bitmap) = slot(&chunks, id) {
+                if let Some(bitmap) = slot(&chunks, id).and_then(OnceLock::get) {
                     out |= &*bitmap.lock().unwrap_or_else(|e| e.into_inner());
                 }
             }
@@ -402,7 +506,7 @@ impl LeafSource for MutableSnapshot {
         }
         let mut out = RoaringBitmap::new();
         for doc in 0..self.num_docs as usize {
-            if snap.doc_ids(col, doc).iter().any(|&id| matching.get(id as usize).copied().unwrap_or(false)) {
+            if snap.doc_ids(col, doc).any(|id| matching.get(id as usize).copied().unwrap_or(false)) {
                 let _ = out.try_push(doc as u32);
             }
         }

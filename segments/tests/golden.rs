@@ -1,6 +1,8 @@
-//! Golden segment files: format version 1 files checked in under `tests/golden/`. They must
-//! keep opening and answering the same after any change. If the writer's output changes on
-//! purpose, bump `FORMAT_VERSION`, keep the old golden file, and add a new one
+//! Golden segment files, one per format version (`tests/golden/v<N>.cvs`), all built from the
+//! same rows. Every one must keep opening and answering the same after any change, and the
+//! writer must reproduce the newest byte for byte. If the writer's output changes on purpose:
+//! a layout change bumps `FORMAT_VERSION` and adds a file; a change that old readers can
+//! still read regenerates the newest file
 //! (`cargo test -p cuvee-segments --test golden -- --ignored write_golden`).
 
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
@@ -52,11 +54,21 @@ fn identity() -> SegmentIdentity {
     SegmentIdentity { name: "golden__0__0__20201001T0000Z".into(), partition: Some(0), start_offset: Some(0), end_offset: Some(2100), creation_time_ms: 1_600_000_000_000 }
 }
 
+fn newest() -> PathBuf {
+    golden_dir().join(format!("v{}.cvs", cuvee_segments::format::FORMAT_VERSION))
+}
+
 #[test]
-fn version_1_golden_segment_still_reads() {
-    let segment = ImmutableSegment::open(&golden_dir().join("v1.cvs")).unwrap();
+fn every_golden_segment_still_reads() {
+    for version in 1..=cuvee_segments::format::FORMAT_VERSION {
+        check_golden(version);
+    }
+}
+
+fn check_golden(version: u32) {
+    let segment = ImmutableSegment::open(&golden_dir().join(format!("v{version}.cvs"))).unwrap();
     assert_eq!(segment.num_docs(), 2100);
-    assert_eq!(segment.metadata().format_version, 1);
+    assert_eq!(segment.metadata().format_version, version);
     assert_eq!(segment.metadata().end_offset, Some(2100));
     assert_eq!(segment.metadata().start_time_ms, Some(1_600_000_000_000));
     let options = EvalOptions::default();
@@ -75,11 +87,11 @@ fn version_1_golden_segment_still_reads() {
 
 #[test]
 fn the_writer_still_produces_the_golden_bytes() {
-    let golden = std::fs::read(golden_dir().join("v1.cvs")).unwrap();
+    let golden = std::fs::read(newest()).unwrap();
     let built = builder().build(&identity()).unwrap();
     assert!(
         built == golden,
-        "the segment writer's output changed: if on purpose, bump FORMAT_VERSION, keep v1.cvs and add a new golden file"
+        "the segment writer's output changed: if on purpose, see this file's docs"
     );
 }
 
@@ -87,5 +99,5 @@ fn the_writer_still_produces_the_golden_bytes() {
 #[ignore]
 fn write_golden() {
     let bytes = builder().build(&identity()).unwrap();
-    std::fs::write(golden_dir().join("v1.cvs"), bytes).unwrap();
+    std::fs::write(newest(), bytes).unwrap();
 }
