@@ -124,11 +124,11 @@ fn inspect(file: &Path) -> Result<()> {
     println!("table     {}", meta.table);
     println!("format    v{} ({} bytes, all {} section checksums verified)", meta.format_version, segment.size_bytes(), meta.sections.len());
     println!("docs      {}", meta.num_docs);
-    if let (Some(start), Some(end)) = (meta.start_time_ms, meta.end_time_ms) {
+    if let (Some(start), Some(end)) = (meta.bounds.start_time_ms, meta.bounds.end_time_ms) {
         println!("time      {start} .. {end} ms ({})", meta.time_column.as_deref().unwrap_or("?"));
     }
-    if let (Some(start), Some(end)) = (meta.start_offset, meta.end_offset) {
-        println!("offsets   [{start}, {end}) partition {}", meta.partition.map_or("-".into(), |p| p.to_string()));
+    if let (Some(start), Some(end)) = (meta.bounds.start_offset, meta.bounds.end_offset) {
+        println!("offsets   [{start}, {end}) partition {}", meta.bounds.partition.map_or("-".into(), |p| p.to_string()));
     }
     if let Some(sorted) = &meta.sorted_column {
         println!("sorted by {sorted}");

@@ -37,8 +37,8 @@ fn bad_rows_are_reported_counted_and_skipped() {
     let names = segment.decode_all(&["name"], Default::default()).unwrap();
     let names = arrow_array::cast::AsArray::as_string::<i32>(names.column(0));
     assert_eq!(names.iter().flatten().collect::<Vec<_>>(), vec!["alph", "epsi"]);
-    assert_eq!(segment.metadata().start_time_ms, Some(1_704_067_200_000));
-    assert_eq!(segment.metadata().end_time_ms, Some(1_704_067_200_000 + 2 * 86_400_000));
+    assert_eq!(segment.metadata().bounds.start_time_ms, Some(1_704_067_200_000));
+    assert_eq!(segment.metadata().bounds.end_time_ms, Some(1_704_067_200_000 + 2 * 86_400_000));
 }
 
 #[test]

@@ -59,8 +59,8 @@ fn imports_airline_stats_from_avro_with_transforms() {
     assert_eq!((report.rows_read, report.rows_imported, report.bad_row_count), (9_746, 9_746, 0), "{:?}", report.bad_rows.first());
     let segment = &segments[0];
     assert_eq!(count(segment, Predicate::eq("Carrier", Value::String("AA".into()))).0, 905);
-    assert_eq!(segment.metadata().start_time_ms, Some(16_071 * 86_400_000));
-    assert_eq!(segment.metadata().end_time_ms, Some(16_101 * 86_400_000));
+    assert_eq!(segment.metadata().bounds.start_time_ms, Some(16_071 * 86_400_000));
+    assert_eq!(segment.metadata().bounds.end_time_ms, Some(16_101 * 86_400_000));
     // ts = fromEpochDays(DaysSinceEpoch), a transform from the table config.
     let days_16080 = count(segment, Predicate::eq("DaysSinceEpoch", Value::Int(16_080))).0;
     assert!(days_16080 > 0);
@@ -80,8 +80,8 @@ fn imports_github_events_from_json_with_date_parsing() {
     assert_eq!((report.rows_read, report.rows_imported, report.bad_row_count), (800, 800, 0), "{:?}", report.bad_rows.first());
     let segment = &segments[0];
     assert_eq!(count(segment, Predicate::eq("type", Value::String("PushEvent".into()))).0, 425);
-    assert_eq!(segment.metadata().start_time_ms, Some(1_626_847_200_000));
-    assert_eq!(segment.metadata().end_time_ms, Some(1_626_858_004_000));
+    assert_eq!(segment.metadata().bounds.start_time_ms, Some(1_626_847_200_000));
+    assert_eq!(segment.metadata().bounds.end_time_ms, Some(1_626_858_004_000));
     // payload is a raw JSON column (noDictionaryColumns).
     assert!(!segment.metadata().columns.iter().find(|c| c.name == "payload").unwrap().dictionary);
 }

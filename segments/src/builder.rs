@@ -5,7 +5,7 @@
 use crate::bitmap_index::{write_inverted, write_range, write_sorted};
 use crate::bitpack::width_for;
 use crate::error::{Result, SegmentError};
-use crate::format::{ColumnMetadata, FileWriter, SectionKind, SegmentMetadata, FILE_EXTENSION, FORMAT_VERSION};
+use crate::format::{ColumnMetadata, FileWriter, SectionKind, SegmentBounds, SegmentMetadata, FILE_EXTENSION, FORMAT_VERSION};
 use crate::physical::{FixedKind, Physical, VarKind};
 use crate::row::FieldValue;
 use crate::{bloom, dictionary, forward};
@@ -215,12 +215,14 @@ impl SegmentBuilder {
             num_docs,
             schema: self.table.schema.to_json(),
             time_column: self.table.config.time_column().map(str::to_string),
-            start_time_ms,
-            end_time_ms,
-            partition: identity.partition,
-            start_offset: identity.start_offset,
-            end_offset: identity.end_offset,
-            creation_time_ms: identity.creation_time_ms,
+            bounds: SegmentBounds {
+                start_time_ms,
+                end_time_ms,
+                partition: identity.partition,
+                start_offset: identity.start_offset,
+                end_offset: identity.end_offset,
+                creation_time_ms: identity.creation_time_ms,
+            },
             sorted_column,
             columns,
             sections: Vec::new(),

@@ -119,6 +119,18 @@ pub struct SegmentMetadata {
     pub schema: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_column: Option<String>,
+    #[serde(flatten)]
+    pub bounds: SegmentBounds,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorted_column: Option<String>,
+    pub columns: Vec<ColumnMetadata>,
+    pub sections: Vec<SectionEntry>,
+}
+
+/// What a segment covers: the facts routing and pruning need without opening it, kept in
+/// the segment's footer and repeated in the table manifest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SegmentBounds {
     /// Time range of the rows in epoch milliseconds (inclusive), when there is a time column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time_ms: Option<i64>,
@@ -132,10 +144,6 @@ pub struct SegmentMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_offset: Option<i64>,
     pub creation_time_ms: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sorted_column: Option<String>,
-    pub columns: Vec<ColumnMetadata>,
-    pub sections: Vec<SectionEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@
 
 use crate::builder::write_durably;
 use crate::error::{Result, SegmentError};
-use crate::format::FILE_EXTENSION;
+use crate::format::{SegmentBounds, FILE_EXTENSION};
 use crate::immutable::ImmutableSegment;
 use cuvee_catalog::Table;
 use serde::{Deserialize, Serialize};
@@ -35,17 +35,8 @@ pub struct ManifestEntry {
     pub num_docs: u32,
     pub size_bytes: u64,
     pub crc32c: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time_ms: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_time_ms: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partition: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_offset: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_offset: Option<i64>,
-    pub creation_time_ms: i64,
+    #[serde(flatten)]
+    pub bounds: SegmentBounds,
 }
 
 pub struct TableStore {
@@ -101,12 +92,7 @@ impl TableStore {
             num_docs: meta.num_docs,
             size_bytes: bytes.len() as u64,
             crc32c: crc32c::crc32c(bytes),
-            start_time_ms: meta.start_time_ms,
-            end_time_ms: meta.end_time_ms,
-            partition: meta.partition,
-            start_offset: meta.start_offset,
-            end_offset: meta.end_offset,
-            creation_time_ms: meta.creation_time_ms,
+            bounds: meta.bounds.clone(),
         };
         write_durably(&self.segment_path(&entry.name), bytes)?;
         let mut next = self.manifest.clone();

@@ -69,8 +69,8 @@ fn check_golden(version: u32) {
     let segment = ImmutableSegment::open(&golden_dir().join(format!("v{version}.cvs"))).unwrap();
     assert_eq!(segment.num_docs(), 2100);
     assert_eq!(segment.metadata().format_version, version);
-    assert_eq!(segment.metadata().end_offset, Some(2100));
-    assert_eq!(segment.metadata().start_time_ms, Some(1_600_000_000_000));
+    assert_eq!(segment.metadata().bounds.end_offset, Some(2100));
+    assert_eq!(segment.metadata().bounds.start_time_ms, Some(1_600_000_000_000));
     let options = EvalOptions::default();
     let count = |p: Predicate| segment.evaluate(&p, options).unwrap().docs.len();
     assert_eq!(count(Predicate::eq("s", Value::String("s03".into()))), 162);

@@ -364,27 +364,21 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let docs: Vec<u32> = (0..case.rows.len() as u32).collect();
     let mutable_batch = snapshot.decode(&names, &docs, decode_options).unwrap();
     for (c, choice) in case.columns.iter().enumerate() {
-        for (doc, &r) in order.iter().enumerate() {
-            let (values, is_null) = &stored(&table, &case.rows[r])[c];
-            let expected = if *is_null && case.null_handling {
+        let expected = |row: &[FieldValue]| {
+            let (values, is_null) = &stored(&table, row)[c];
+            if *is_null && case.null_handling {
                 FieldValue::Null
             } else if choice.single_value {
                 FieldValue::Single(values[0].clone())
             } else {
                 FieldValue::Multi(values.clone())
-            };
-            prop_assert_eq!(decoded_field(batch.column(c), doc, choice.data_type, choice.single_value), expected);
+            }
+        };
+        for (doc, &r) in order.iter().enumerate() {
+            prop_assert_eq!(decoded_field(batch.column(c), doc, choice.data_type, choice.single_value), expected(&case.rows[r]));
         }
         for (r, row) in case.rows.iter().enumerate() {
-            let (values, is_null) = &stored(&table, row)[c];
-            let expected = if *is_null && case.null_handling {
-                FieldValue::Null
-            } else if choice.single_value {
-                FieldValue::Single(values[0].clone())
-            } else {
-                FieldValue::Multi(values.clone())
-            };
-            prop_assert_eq!(decoded_field(mutable_batch.column(c), r, choice.data_type, choice.single_value), expected);
+            prop_assert_eq!(decoded_field(mutable_batch.column(c), r, choice.data_type, choice.single_value), expected(row));
         }
     }
     Ok(())
