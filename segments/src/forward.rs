@@ -74,6 +74,19 @@ impl<'a> PackedIds<'a> {
     pub fn blocks(&self) -> usize {
         self.len.div_ceil(BLOCK)
     }
+
+    /// Checks that every value is below `limit` (a dictionary id must name an entry). One
+    /// sequential unpack, done when a segment opens.
+    pub fn check_below(&self, limit: usize) -> Result<(), String> {
+        let mut block = [0u32; BLOCK];
+        for b in 0..self.blocks() {
+            let valid = self.unpack(b, &mut block);
+            if let Some(bad) = block[..valid].iter().find(|&&v| v as usize >= limit) {
+                return Err(format!("id {bad} in block {b} is past the dictionary's {limit} entries"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where each doc's values start in the flattened list.
@@ -92,7 +105,8 @@ pub struct MvIds<'a> {
 }
 
 impl<'a> MvIds<'a> {
-    pub fn open(bytes: &'a [u8], max_id: usize, format_version: u32) -> Result<MvIds<'a>, String> {
+    /// `deep` checks every doc's offsets (done once, when the segment opens).
+    pub fn open(bytes: &'a [u8], max_id: usize, format_version: u32, deep: bool) -> Result<MvIds<'a>, String> {
         let mut cursor = Cursor::new(bytes);
         let num_docs = cursor.u32()? as usize;
         let offsets = if format_version == 1 {
@@ -109,7 +123,7 @@ impl<'a> MvIds<'a> {
         let ids = PackedIds::open(&mut cursor, max_id)?;
         let mv = MvIds { num_docs, offsets, ids };
         let mut previous = 0;
-        for d in 0..=num_docs {
+        for d in (0..=num_docs).filter(|_| deep) {
             let o = mv.offset(d);
             if o < previous || o > mv.ids.len {
                 return Err(format!("value offset {o} of doc {d} is out of order or past {} values", mv.ids.len));

@@ -107,9 +107,10 @@ impl ImmutableSegment {
             };
             segment.nulls.push(nulls);
         }
-        // Open every column once so that structural damage is found now, not mid-query.
+        // Check every column's structure once, so that damage is found now, not mid-query;
+        // later accesses skip the O(cardinality) checks.
         for column in 0..segment.metadata.columns.len() {
-            segment.column_at(column)?;
+            segment.open_column(column, true)?;
         }
         Ok(segment)
     }
@@ -158,7 +159,15 @@ impl ImmutableSegment {
     }
 
     pub fn column_at(&self, index: usize) -> Result<ColumnReader<'_>> {
-        let meta = &self.metadata.columns[index];
+        self.open_column(index, false)
+    }
+
+    fn open_column(&self, index: usize, deep: bool) -> Result<ColumnReader<'_>> {
+        let meta = self
+            .metadata
+            .columns
+            .get(index)
+            .ok_or_else(|| SegmentError::InvalidRequest(format!("segment {} has no column {index}", self.name())))?;
         let physical = Physical::of(meta.data_type);
         let wrap = |kind: SectionKind| {
             let name = meta.name.clone();
@@ -166,7 +175,7 @@ impl ImmutableSegment {
         };
         let num_docs = self.metadata.num_docs;
         let dictionary = match self.section(index, SectionKind::Dictionary) {
-            Some(bytes) => Some(Dictionary::open(bytes, physical).map_err(wrap(SectionKind::Dictionary))?),
+            Some(bytes) => Some(Dictionary::open(bytes, physical, deep).map_err(wrap(SectionKind::Dictionary))?),
             None if meta.dictionary => return Err(self.corrupt(format!("column {} has no dictionary", meta.name))),
             None => None,
         };
@@ -176,12 +185,18 @@ impl ImmutableSegment {
         }
         let forward = if let Some(bytes) = self.section(index, SectionKind::ForwardIds) {
             let ids = PackedIds::open(&mut Cursor::new(bytes), cardinality).map_err(wrap(SectionKind::ForwardIds))?;
+            if deep {
+                ids.check_below(cardinality).map_err(wrap(SectionKind::ForwardIds))?;
+            }
             if ids.len != num_docs as usize {
                 return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, ids.len)));
             }
             Forward::Ids(ids)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardMvIds) {
-            let ids = MvIds::open(bytes, cardinality, self.metadata.format_version).map_err(wrap(SectionKind::ForwardMvIds))?;
+            let ids = MvIds::open(bytes, cardinality, self.metadata.format_version, deep).map_err(wrap(SectionKind::ForwardMvIds))?;
+            if deep {
+                ids.ids.check_below(cardinality).map_err(wrap(SectionKind::ForwardMvIds))?;
+            }
             if ids.num_docs != num_docs as usize {
                 return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, ids.num_docs)));
             }
@@ -196,15 +211,15 @@ impl ImmutableSegment {
             return Err(self.corrupt(format!("column {} has no forward index", meta.name)));
         };
         let inverted = match self.section(index, SectionKind::Inverted) {
-            Some(bytes) => Some(open_inverted(bytes, cardinality).map_err(wrap(SectionKind::Inverted))?),
+            Some(bytes) => Some(open_inverted(bytes, cardinality, deep).map_err(wrap(SectionKind::Inverted))?),
             None => None,
         };
         let sorted = match self.section(index, SectionKind::Sorted) {
-            Some(bytes) => Some(SortedIndex::open(bytes, cardinality, num_docs).map_err(wrap(SectionKind::Sorted))?),
+            Some(bytes) => Some(SortedIndex::open(bytes, cardinality, num_docs, deep).map_err(wrap(SectionKind::Sorted))?),
             None => None,
         };
         let range = match self.section(index, SectionKind::Range) {
-            Some(bytes) => Some(RangeIndex::open(bytes).map_err(wrap(SectionKind::Range))?),
+            Some(bytes) => Some(RangeIndex::open(bytes, deep).map_err(wrap(SectionKind::Range))?),
             None => None,
         };
         let bloom = match self.section(index, SectionKind::Bloom) {

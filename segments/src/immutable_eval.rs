@@ -222,8 +222,9 @@ impl ImmutableSegment {
         Ok((out, Access::ScanValues))
     }
 
-    /// Whether a segment may hold a doc matching `=`/`IN` on this value, by min/max and bloom
-    /// filter — false means the segment can be skipped without reading any column.
+    /// Whether the segment may hold a doc matching this leaf — false means it can be skipped
+    /// without reading any forward index. Dictionary columns answer exactly from the
+    /// dictionary; raw columns by min/max, then by the bloom filter for `=` and `IN`.
     pub fn may_contain(&self, column: &str, matcher: &Matcher) -> Result<bool> {
         let reader = self.column(column)?;
         if self.num_docs() == 0 {
@@ -232,6 +233,9 @@ impl ImmutableSegment {
         if let Some(dict) = &reader.dictionary {
             // The dictionary holds exactly the values present: a look-up is exact.
             return Ok(id_set(dict, matcher).len() > 0);
+        }
+        if !within_min_max(reader.meta, reader.physical, matcher) {
+            return Ok(false);
         }
         let Some(bloom) = &reader.bloom else { return Ok(true) };
         Ok(match (matcher, reader.physical) {
@@ -243,6 +247,27 @@ impl ImmutableSegment {
             (Matcher::Nothing, _) => false,
             _ => true,
         })
+    }
+}
+
+/// Whether any value the matcher accepts lies within the column's `[min, max]`.
+fn within_min_max(meta: &crate::format::ColumnMetadata, physical: Physical, matcher: &Matcher) -> bool {
+    let bound = |json: &Option<serde_json::Value>| json.as_ref().and_then(|j| meta.data_type.value_from_json(j).ok());
+    let (Some(min), Some(max)) = (bound(&meta.min), bound(&meta.max)) else { return true };
+    match (physical, matcher) {
+        (Physical::Fixed(kind), Matcher::KeyRange(lo, hi)) => match (kind.key(&min), kind.key(&max)) {
+            (Some(min), Some(max)) => *lo <= max && *hi >= min,
+            _ => true,
+        },
+        (Physical::Fixed(kind), Matcher::KeySet(keys)) => match (kind.key(&min), kind.key(&max)) {
+            (Some(min), Some(max)) => keys.iter().any(|k| (min..=max).contains(k)),
+            _ => true,
+        },
+        (Physical::Var(kind), Matcher::BytesSet { values, .. }) => match (kind.bytes(&min), kind.bytes(&max)) {
+            (Some(min), Some(max)) => values.iter().any(|v| kind.compare(v, min).is_ge() && kind.compare(v, max).is_le()),
+            _ => true,
+        },
+        _ => true,
     }
 }
 

@@ -51,3 +51,35 @@ fn each_index_is_used_when_present() {
     let missing = Predicate::eq("s", Value::String("nope".into()));
     assert_eq!(access(&sorted, &missing), (Access::Dictionary, 0));
 }
+
+#[test]
+fn bloom_filter_and_dictionary_skip_segments_without_false_negatives() {
+    let schema = Schema::from_json(r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"id","dataType":"STRING"},{"name":"n","dataType":"LONG"}]}"#).unwrap();
+    let config = TableConfigJson::from_json(
+        r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"noDictionaryColumns":["id","n"],"bloomFilterColumns":["id","n"]}}"#,
+    )
+    .unwrap();
+    let table = Table::new(schema, config).unwrap();
+    let mut builder = SegmentBuilder::new(&table);
+    for i in 0..10_000i64 {
+        builder.push(&[FieldValue::Single(Value::String(format!("id-{i}"))), FieldValue::Single(Value::Long(i * 2))]).unwrap();
+    }
+    let bytes = builder.build(&SegmentIdentity { name: "t_0".into(), ..Default::default() }).unwrap();
+    let segment = ImmutableSegment::from_bytes("t.cvs".into(), bytes).unwrap();
+    let eq = |column: &str, value: Value| {
+        let data_type = segment.schema().column(column).unwrap().data_type;
+        let matcher = cuvee_segments::Matcher::compile(&cuvee_segments::Leaf::Compare(cuvee_segments::CompareOp::Eq, value), data_type).unwrap();
+        segment.may_contain(column, &matcher).unwrap()
+    };
+    for i in (0..10_000).step_by(37) {
+        assert!(eq("id", Value::String(format!("id-{i}"))), "false negative for id-{i}");
+        assert!(eq("n", Value::Long(i * 2)), "false negative for {}", i * 2);
+    }
+    let false_positives = (0..2_000).filter(|i| eq("id", Value::String(format!("absent-{i}")))).count();
+    assert!(false_positives < 200, "{false_positives} of 2000 absent ids passed a 5% bloom filter");
+    // Odd numbers are absent; outside [min, max] is absent without consulting the filter.
+    let false_positives = (0..2_000).filter(|i| eq("n", Value::Long(i * 2 + 1))).count();
+    assert!(false_positives < 200, "{false_positives}");
+    assert!(!eq("n", Value::Long(-5)));
+    assert!(!eq("n", Value::Long(1_000_000)));
+}
