@@ -17,6 +17,17 @@ if [ ! -d ../shared/pinot-examples ]; then
   exit 1
 fi
 
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --locked 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
 # Benchmarks are not run in CI, but they must keep compiling.
 cargo check --workspace --benches --locked --quiet
+
+# One closing line for the whole workspace (cargo prints one per test target).
+passed=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{s += $6} END {print s + 0}')
+echo "tests: $passed passed, $failed failed"
+exit "$status"
