@@ -1,9 +1,35 @@
 //! # cuvee-query
 //!
-//! Will answer: *what is the result of this SQL?* — DataFusion over cuvee segments
-//! (TableProvider, SegmentScanExec, predicate pushdown into `cuvee-segments`' predicate IR,
-//! Pinot SQL functions and semantics, the plan-fragment codec).
+//! Answers: *what is the result of this SQL?* — DataFusion over cuvee segments. A
+//! [`SegmentTable`] is a `TableProvider` over a table's sealed segments and snapshots of its
+//! consuming ones; filters are translated into the segments' predicate IR ([`pushdown`]) and
+//! answered through their indexes by [`SegmentScanExec`], which decodes only the projected
+//! columns of matching docs.
 //!
-//! Empty until the "SQL over segments" issue: DataFusion is not a dependency yet, so that the
-//! storage layer builds and tests in seconds. `cuvee-segments` already exposes what this crate
-//! needs: `Predicate` evaluation to doc-id bitmaps, pruning by metadata, and decoding to Arrow.
+//! Does not answer yet (the rest of the SQL issue): Pinot's SQL dialect (SET options, default
+//! LIMIT, result naming, Pinot functions, multi-value semantics), index-only aggregations
+//! beyond `COUNT(*)` from row counts, the plan-fragment codec, and the HTTP API.
+
+pub mod pushdown;
+pub mod scan;
+pub mod table;
+
+pub use scan::{ScanSource, SegmentScanExec};
+pub use table::{arrow_schema, ScanOptions, SegmentTable};
+
+use datafusion::prelude::{SessionConfig, SessionContext};
+use std::sync::Arc;
+
+/// A DataFusion session configured for cuvee: identifiers keep their case, as in Pinot
+/// (`teamID` is the column `teamID`, not `teamid`), so Pinot queries run unquoted.
+pub fn session() -> SessionContext {
+    let mut config = SessionConfig::new().with_information_schema(true);
+    config.options_mut().sql_parser.enable_ident_normalization = false;
+    SessionContext::new_with_config(config)
+}
+
+/// Registers a table under its own name, case preserved.
+pub fn register(ctx: &SessionContext, table: Arc<SegmentTable>) -> datafusion::common::Result<()> {
+    let name = datafusion::common::TableReference::bare(table.table().name().to_string());
+    ctx.register_table(name, table).map(|_| ())
+}

@@ -1,0 +1,224 @@
+//! Translating DataFusion filter expressions into the segments' predicate IR.
+//!
+//! A translation is *exact* only when the segment scan returns precisely the rows DataFusion
+//! would keep; then DataFusion drops its own filter. Anything else is *inexact* (used to skip
+//! rows and segments, and DataFusion filters again) or not translated at all. Exact shapes:
+//! `col op literal` (either side) for `= <> < <= > >=`, `BETWEEN`, `IN`/`NOT IN` lists,
+//! `IS [NOT] NULL`, `LIKE`/`NOT LIKE` (case-sensitive, `\` escape), boolean literals, and
+//! `AND`/`OR`/`NOT` of exact parts. Inexact: a column under a cast (DataFusion's coercion
+//! semantics may differ from the segment's exact literal coercion), BIG_DECIMAL columns
+//! (compared numerically by segments, as text by DataFusion), literals that lose precision
+//! when converted, and an `AND` with an untranslatable side (the other side still prunes).
+
+use cuvee_catalog::{DataType, Table, Value};
+use cuvee_segments::{CompareOp, Leaf, Predicate};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
+
+/// A filter in the segments' terms, and whether the scan alone answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translation {
+    pub predicate: Predicate,
+    pub exact: bool,
+}
+
+pub fn translate(expr: &Expr, table: &Table) -> Option<Translation> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => match (translate(left, table), translate(right, table)) {
+            (Some(l), Some(r)) => Some(Translation { predicate: Predicate::And(vec![l.predicate, r.predicate]), exact: l.exact && r.exact }),
+            // One side alone still narrows the rows; DataFusion applies the whole filter.
+            (Some(one), None) | (None, Some(one)) => Some(Translation { predicate: one.predicate, exact: false }),
+            (None, None) => None,
+        },
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::Or, right }) => {
+            let (l, r) = (translate(left, table)?, translate(right, table)?);
+            Some(Translation { predicate: Predicate::Or(vec![l.predicate, r.predicate]), exact: l.exact && r.exact })
+        }
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => comparison(left, *op, right, table),
+        Expr::Not(inner) => {
+            let t = translate(inner, table)?;
+            Some(Translation { predicate: Predicate::Not(Box::new(t.predicate)), exact: t.exact })
+        }
+        Expr::Between(b) => {
+            let (column, mut exact) = column_of(&b.expr, table)?;
+            let (low, low_exact) = literal(&b.low, column.1)?;
+            let (high, high_exact) = literal(&b.high, column.1)?;
+            exact &= low_exact && high_exact;
+            let leaf = Predicate::Leaf { column: column.0, leaf: Leaf::Between(low, high), negated: false };
+            let predicate = if b.negated { Predicate::Not(Box::new(leaf)) } else { leaf };
+            Some(Translation { predicate, exact })
+        }
+        Expr::InList(list) => {
+            let (column, mut exact) = column_of(&list.expr, table)?;
+            let mut values = Vec::with_capacity(list.list.len());
+            for item in &list.list {
+                let (v, e) = literal(item, column.1)?;
+                exact &= e;
+                values.push(v);
+            }
+            Some(Translation { predicate: Predicate::Leaf { column: column.0, leaf: Leaf::In(values), negated: list.negated }, exact })
+        }
+        Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
+            let (column, exact) = column_of(inner, table)?;
+            Some(Translation { predicate: Predicate::IsNull { column: column.0, negated: matches!(expr, Expr::IsNotNull(_)) }, exact })
+        }
+        Expr::Like(like) => {
+            let (column, exact) = column_of(&like.expr, table)?;
+            let Expr::Literal(ScalarValue::Utf8(Some(pattern)) | ScalarValue::LargeUtf8(Some(pattern)) | ScalarValue::Utf8View(Some(pattern)), _) = like.pattern.as_ref()
+            else {
+                return None;
+            };
+            if like.case_insensitive || !matches!(like.escape_char, None | Some('\\')) || column.1 != DataType::String {
+                return None;
+            }
+            Some(Translation { predicate: Predicate::Leaf { column: column.0, leaf: Leaf::Like(pattern.clone()), negated: like.negated }, exact })
+        }
+        Expr::Literal(ScalarValue::Boolean(Some(b)), _) => Some(Translation { predicate: Predicate::Const(*b), exact: true }),
+        _ => None,
+    }
+}
+
+fn comparison(left: &Expr, op: Operator, right: &Expr, table: &Table) -> Option<Translation> {
+    let compare = match op {
+        Operator::Eq | Operator::NotEq => CompareOp::Eq,
+        Operator::Lt => CompareOp::Lt,
+        Operator::LtEq => CompareOp::Le,
+        Operator::Gt => CompareOp::Gt,
+        Operator::GtEq => CompareOp::Ge,
+        _ => return None,
+    };
+    // Put the column on the left: `5 < col` is `col > 5`.
+    let (column_side, literal_side, compare) = match (column_of(left, table), column_of(right, table)) {
+        (Some(_), _) => (left, right, compare),
+        (None, Some(_)) => (right, left, flip(compare)),
+        (None, None) => return None,
+    };
+    let ((name, data_type), column_exact) = column_of(column_side, table)?;
+    let (value, literal_exact) = literal(literal_side, data_type)?;
+    let leaf = Predicate::Leaf { column: name, leaf: Leaf::Compare(compare, value), negated: op == Operator::NotEq };
+    Some(Translation { predicate: leaf, exact: column_exact && literal_exact })
+}
+
+fn flip(op: CompareOp) -> CompareOp {
+    match op {
+        CompareOp::Lt => CompareOp::Gt,
+        CompareOp::Le => CompareOp::Ge,
+        CompareOp::Gt => CompareOp::Lt,
+        CompareOp::Ge => CompareOp::Le,
+        CompareOp::Eq => CompareOp::Eq,
+    }
+}
+
+/// The column an expression reads, and whether reading it is exact (no cast in between, and a
+/// type whose comparisons DataFusion and segments agree on).
+fn column_of(expr: &Expr, table: &Table) -> Option<((String, DataType), bool)> {
+    let (column, exact) = match expr {
+        Expr::Column(c) => (c, true),
+        Expr::Cast(cast) => match cast.expr.as_ref() {
+            Expr::Column(c) => (c, false),
+            _ => return None,
+        },
+        Expr::TryCast(cast) => match cast.expr.as_ref() {
+            Expr::Column(c) => (c, false),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let spec = table.schema.column(&column.name)?;
+    if !spec.single_value {
+        // Pinot's any-value semantics for multi-value columns need SQL rewriting first.
+        return None;
+    }
+    let exact = exact && spec.data_type != DataType::BigDecimal;
+    Some(((spec.name.clone(), spec.data_type), exact))
+}
+
+/// A non-null literal as a value, and whether the conversion kept it exactly.
+fn literal(expr: &Expr, column_type: DataType) -> Option<(Value, bool)> {
+    let Expr::Literal(scalar, _) = expr else { return None };
+    let exact_ms = |value: i64, per_ms: i64| (Value::Timestamp(value.div_euclid(per_ms)), value % per_ms == 0);
+    Some(match scalar {
+        ScalarValue::Boolean(Some(b)) => (Value::Boolean(*b), true),
+        ScalarValue::Int8(Some(v)) => (Value::Int(*v as i32), true),
+        ScalarValue::Int16(Some(v)) => (Value::Int(*v as i32), true),
+        ScalarValue::Int32(Some(v)) => (Value::Int(*v), true),
+        ScalarValue::Int64(Some(v)) => (Value::Long(*v), true),
+        ScalarValue::UInt8(Some(v)) => (Value::Int(*v as i32), true),
+        ScalarValue::UInt16(Some(v)) => (Value::Int(*v as i32), true),
+        ScalarValue::UInt32(Some(v)) => (Value::Long(*v as i64), true),
+        ScalarValue::UInt64(Some(v)) => (Value::Long(i64::try_from(*v).ok()?), true),
+        ScalarValue::Float32(Some(v)) if !v.is_nan() => (Value::Float(*v), true),
+        ScalarValue::Float64(Some(v)) if !v.is_nan() => (Value::Double(*v), true),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            // Text against a non-text column: DataFusion would have cast one side; stay inexact.
+            let text_column = matches!(column_type, DataType::String | DataType::Json);
+            (Value::String(s.clone()), text_column)
+        }
+        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => (Value::Bytes(b.clone()), true),
+        ScalarValue::TimestampMillisecond(Some(v), _) => (Value::Timestamp(*v), true),
+        ScalarValue::TimestampSecond(Some(v), _) => (Value::Timestamp(v.checked_mul(1000)?), true),
+        ScalarValue::TimestampMicrosecond(Some(v), _) => exact_ms(*v, 1000),
+        ScalarValue::TimestampNanosecond(Some(v), _) => exact_ms(*v, 1_000_000),
+        ScalarValue::Date32(Some(days)) => (Value::Timestamp(*days as i64 * 86_400_000), true),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cuvee_catalog::{Schema, TableConfigJson};
+    use datafusion::logical_expr::{cast, col, lit};
+    use datafusion::arrow::datatypes::DataType as ArrowType;
+
+    fn table() -> Table {
+        let schema = Schema::from_json(
+            r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"s","dataType":"STRING"},{"name":"i","dataType":"INT"},
+                  {"name":"tags","dataType":"STRING","singleValueField":false},{"name":"dec","dataType":"BIG_DECIMAL"}],
+                "dateTimeFieldSpecs":[{"name":"ts","dataType":"TIMESTAMP","format":"1:MILLISECONDS:TIMESTAMP","granularity":"1:SECONDS"}]}"#,
+        )
+        .unwrap();
+        Table::new(schema, TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE"}"#).unwrap()).unwrap()
+    }
+
+    fn exactness(expr: Expr) -> Option<bool> {
+        translate(&expr, &table()).map(|t| t.exact)
+    }
+
+    #[test]
+    fn exact_shapes() {
+        assert_eq!(exactness(col("s").eq(lit("a"))), Some(true));
+        assert_eq!(exactness(lit(3).lt(col("i"))), Some(true));
+        assert_eq!(exactness(col("i").not_eq(lit(3))), Some(true));
+        assert_eq!(exactness(col("i").between(lit(1), lit(5))), Some(true));
+        assert_eq!(exactness(col("i").not_between(lit(1), lit(5))), Some(true));
+        assert_eq!(exactness(col("s").in_list(vec![lit("a"), lit("b")], true)), Some(true));
+        assert_eq!(exactness(col("s").is_null()), Some(true));
+        assert_eq!(exactness(col("s").like(lit("a%"))), Some(true));
+        assert_eq!(exactness(col("s").eq(lit("a")).or(col("i").gt(lit(2))).and(col("i").lt(lit(9)))), Some(true));
+        assert_eq!(exactness(!col("s").eq(lit("a"))), Some(true));
+        assert_eq!(exactness(lit(true)), Some(true));
+        assert_eq!(exactness(col("ts").gt_eq(lit(ScalarValue::TimestampMillisecond(Some(5), None)))), Some(true));
+    }
+
+    #[test]
+    fn inexact_shapes() {
+        assert_eq!(exactness(cast(col("i"), ArrowType::Float64).lt(lit(5.5))), Some(false));
+        assert_eq!(exactness(col("dec").gt(lit("1.5"))), Some(false));
+        assert_eq!(exactness(col("i").eq(lit("3"))), Some(false));
+        assert_eq!(exactness(col("ts").eq(lit(ScalarValue::TimestampNanosecond(Some(5), None)))), Some(false));
+        // AND with an untranslatable side keeps the translatable side, inexactly.
+        assert_eq!(exactness(col("s").eq(lit("a")).and(col("i").eq(col("i")))), Some(false));
+    }
+
+    #[test]
+    fn untranslatable_shapes() {
+        assert_eq!(exactness(col("i").eq(col("i"))), None);
+        assert_eq!(exactness(col("s").ilike(lit("a%"))), None);
+        assert_eq!(exactness(col("s").eq(lit("a")).or(col("i").eq(col("i")))), None);
+        assert_eq!(exactness(col("tags").eq(lit("a"))), None);
+        assert_eq!(exactness(col("i").eq(lit(ScalarValue::Int32(None)))), None);
+        assert_eq!(exactness(col("nope").eq(lit(1))), None);
+        assert_eq!(exactness(col("d").eq(lit(f64::NAN))), None);
+    }
+}

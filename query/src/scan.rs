@@ -1,0 +1,227 @@
+//! `SegmentScanExec`: the leaf of every cuvee plan. For each segment it evaluates the pushed
+//! predicate to a bitmap through the segment's indexes, then decodes only the projected
+//! columns of the matching docs, batch by batch. Segments are spread over the partitions.
+
+use crate::table::ScanOptions;
+use cuvee_segments::{Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate, Result as SegmentResult};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result, Statistics};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::statistics::StatisticsArgs;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, ReplaceChildrenOptions,
+    SendableRecordBatchStream,
+};
+use roaring::RoaringBitmap;
+use std::fmt;
+use std::sync::Arc;
+
+/// A segment as a scan sees it: sealed, or a snapshot of the consuming one.
+#[derive(Clone)]
+pub enum ScanSource {
+    Sealed(Arc<ImmutableSegment>),
+    Consuming(Arc<MutableSnapshot>),
+}
+
+impl ScanSource {
+    fn num_docs(&self) -> u32 {
+        match self {
+            ScanSource::Sealed(s) => s.num_docs(),
+            ScanSource::Consuming(s) => s.num_docs(),
+        }
+    }
+
+    fn matching(&self, predicate: Option<&Predicate>, options: EvalOptions) -> SegmentResult<(RoaringBitmap, Vec<Access>)> {
+        let Some(predicate) = predicate else {
+            let mut all = RoaringBitmap::new();
+            all.insert_range(0..self.num_docs());
+            return Ok((all, Vec::new()));
+        };
+        let evaluation = match self {
+            ScanSource::Sealed(s) => s.evaluate(predicate, options)?,
+            ScanSource::Consuming(s) => s.evaluate(predicate, options)?,
+        };
+        Ok((evaluation.docs, evaluation.trace.iter().map(|t| t.access).collect()))
+    }
+
+    fn decode(&self, columns: &[&str], docs: &[u32], options: DecodeOptions) -> SegmentResult<RecordBatch> {
+        match self {
+            ScanSource::Sealed(s) => s.decode(columns, docs, options),
+            ScanSource::Consuming(s) => s.decode(columns, docs, options),
+        }
+    }
+}
+
+pub struct SegmentScanExec {
+    table: String,
+    sources: Vec<ScanSource>,
+    columns: Vec<String>,
+    schema: SchemaRef,
+    predicate: Option<Predicate>,
+    limit: Option<usize>,
+    options: ScanOptions,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl fmt::Debug for SegmentScanExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SegmentScanExec({}, {} segments)", self.table, self.sources.len())
+    }
+}
+
+impl SegmentScanExec {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        table: String,
+        sources: Vec<ScanSource>,
+        columns: Vec<String>,
+        schema: SchemaRef,
+        predicate: Option<Predicate>,
+        limit: Option<usize>,
+        options: ScanOptions,
+        target_partitions: usize,
+    ) -> SegmentScanExec {
+        let partitions = sources.len().clamp(1, target_partitions.max(1));
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            Partitioning::UnknownPartitioning(partitions),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        SegmentScanExec { table, sources, columns, schema, predicate, limit, options, properties: Arc::new(properties), metrics: ExecutionPlanMetricsSet::new() }
+    }
+
+    pub fn predicate(&self) -> Option<&Predicate> {
+        self.predicate.as_ref()
+    }
+
+    fn partition_sources(&self, partition: usize) -> Vec<ScanSource> {
+        let n = self.properties.partitioning.partition_count();
+        self.sources.iter().enumerate().filter(|(i, _)| i % n == partition).map(|(_, s)| s.clone()).collect()
+    }
+
+    fn counter(&self, name: &'static str, partition: usize) -> Count {
+        MetricBuilder::new(&self.metrics).counter(name, partition)
+    }
+}
+
+impl DisplayAs for SegmentScanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let consuming = self.sources.iter().filter(|s| matches!(s, ScanSource::Consuming(_))).count();
+        write!(f, "SegmentScanExec: table={}, segments={} (consuming {consuming}), columns=[{}]", self.table, self.sources.len(), self.columns.join(", "))?;
+        if let Some(p) = &self.predicate {
+            write!(f, ", predicate={p:?}")?;
+        }
+        if let Some(l) = self.limit {
+            write!(f, ", limit={l}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for SegmentScanExec {
+    fn name(&self) -> &'static str {
+        "SegmentScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(self: Arc<Self>, _: Vec<Arc<dyn ExecutionPlan>>, _: ReplaceChildrenOptions) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn statistics_from_inputs(&self, _inputs: &[Arc<Statistics>], args: &StatisticsArgs) -> Result<Arc<Statistics>> {
+        let sources = match args.partition() {
+            Some(p) => self.partition_sources(p),
+            None => self.sources.clone(),
+        };
+        let docs: usize = sources.iter().map(|s| s.num_docs() as usize).sum();
+        // Without a predicate the row count is known exactly (COUNT(*) needs no scan).
+        let rows = match (&self.predicate, self.limit) {
+            (None, None) => Precision::Exact(docs),
+            (None, Some(l)) => Precision::Exact(docs.min(l)),
+            _ => Precision::Inexact(docs),
+        };
+        Ok(Arc::new(Statistics::new_unknown(&self.schema).with_num_rows(rows)))
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let batch_size = context.session_config().batch_size().max(1);
+        let sources = self.partition_sources(partition);
+        let columns = self.columns.clone();
+        let predicate = self.predicate.clone();
+        let eval_options = EvalOptions { null_handling: self.options.null_handling };
+        let decode_options = DecodeOptions { null_handling: self.options.null_handling };
+        let mut remaining = self.limit.unwrap_or(usize::MAX);
+        let segments_scanned = self.counter("segments_scanned", partition);
+        let segments_matched = self.counter("segments_matched", partition);
+        let docs_total = self.counter("docs_total", partition);
+        let docs_matched = self.counter("docs_matched", partition);
+        let index_counters: Vec<(Access, Count)> = [
+            (Access::Dictionary, "leaves_by_dictionary"),
+            (Access::SortedIndex, "leaves_by_sorted_index"),
+            (Access::InvertedIndex, "leaves_by_inverted_index"),
+            (Access::RangeIndex, "leaves_by_range_index"),
+            (Access::ScanIds, "leaves_by_id_scan"),
+            (Access::ScanValues, "leaves_by_value_scan"),
+            (Access::NullBitmap, "leaves_by_null_bitmap"),
+        ]
+        .into_iter()
+        .map(|(a, name)| (a, self.counter(name, partition)))
+        .collect();
+        let batches = sources.into_iter().flat_map(move |source| -> Vec<Result<RecordBatch>> {
+            if remaining == 0 {
+                return Vec::new();
+            }
+            segments_scanned.add(1);
+            docs_total.add(source.num_docs() as usize);
+            let (docs, accesses) = match source.matching(predicate.as_ref(), eval_options) {
+                Ok(found) => found,
+                Err(e) => return vec![Err(DataFusionError::External(Box::new(e)))],
+            };
+            for access in accesses {
+                if let Some((_, c)) = index_counters.iter().find(|(a, _)| *a == access) {
+                    c.add(1);
+                }
+            }
+            if docs.is_empty() {
+                return Vec::new();
+            }
+            segments_matched.add(1);
+            let docs: Vec<u32> = docs.iter().take(remaining).collect();
+            remaining -= docs.len();
+            docs_matched.add(docs.len());
+            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            docs.chunks(batch_size)
+                .map(|chunk| source.decode(&names, chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e))))
+                .collect()
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), futures::stream::iter(batches))))
+    }
+}

@@ -1,0 +1,141 @@
+//! `SegmentTable`: a DataFusion table over all segments of one cuvee table — sealed ones and
+//! snapshots of consuming ones, taken when a query is planned.
+
+use crate::pushdown::translate;
+use crate::scan::{ScanSource, SegmentScanExec};
+use async_trait::async_trait;
+use cuvee_catalog::Table;
+use cuvee_segments::{arrow_type, ImmutableSegment, MutableSegment, Predicate, SegmentError, TableStore};
+use datafusion::arrow::datatypes::{Field, Schema as ArrowSchema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Result;
+use datafusion::datasource::TableType;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// SQL null semantics; off = nulls read as their column's default value (Pinot's default).
+    pub null_handling: bool,
+}
+
+pub struct SegmentTable {
+    table: Table,
+    schema: SchemaRef,
+    sealed: RwLock<Vec<Arc<ImmutableSegment>>>,
+    consuming: RwLock<Vec<Arc<MutableSegment>>>,
+    options: ScanOptions,
+}
+
+impl fmt::Debug for SegmentTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SegmentTable({})", self.table.name())
+    }
+}
+
+/// The Arrow schema of a table: every column nullable (nulls appear with null handling on).
+pub fn arrow_schema(table: &Table) -> SchemaRef {
+    let fields: Vec<Field> = table.schema.columns().iter().map(|c| Field::new(&c.name, arrow_type(c.data_type, c.single_value), true)).collect();
+    Arc::new(ArrowSchema::new(fields))
+}
+
+impl SegmentTable {
+    pub fn new(table: Table, options: ScanOptions) -> SegmentTable {
+        let schema = arrow_schema(&table);
+        SegmentTable { table, schema, sealed: RwLock::new(Vec::new()), consuming: RwLock::new(Vec::new()), options }
+    }
+
+    /// A table over every segment published in a store. Damaged segments are returned as
+    /// errors and left out; the rest are queryable.
+    pub fn open(store: &TableStore, table: Table, options: ScanOptions) -> (SegmentTable, Vec<SegmentError>) {
+        let this = SegmentTable::new(table, options);
+        let (segments, errors) = store.open_segments();
+        for segment in segments {
+            this.add_sealed(Arc::new(segment));
+        }
+        (this, errors)
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    pub fn add_sealed(&self, segment: Arc<ImmutableSegment>) {
+        self.sealed.write().unwrap_or_else(|e| e.into_inner()).push(segment);
+    }
+
+    pub fn add_consuming(&self, segment: Arc<MutableSegment>) {
+        self.consuming.write().unwrap_or_else(|e| e.into_inner()).push(segment);
+    }
+
+    fn sources(&self) -> Vec<ScanSource> {
+        let sealed = self.sealed.read().unwrap_or_else(|e| e.into_inner());
+        let consuming = self.consuming.read().unwrap_or_else(|e| e.into_inner());
+        sealed
+            .iter()
+            .map(|s| ScanSource::Sealed(Arc::clone(s)))
+            .chain(consuming.iter().map(|m| ScanSource::Consuming(Arc::new(m.snapshot()))))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl TableProvider for SegmentTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| match translate(f, &self.table) {
+                Some(t) if t.exact => TableProviderFilterPushDown::Exact,
+                Some(_) => TableProviderFilterPushDown::Inexact,
+                None => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
+    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut predicates = Vec::new();
+        let mut all_exact = true;
+        for filter in filters {
+            match translate(filter, &self.table) {
+                Some(t) => {
+                    all_exact &= t.exact;
+                    predicates.push(t.predicate);
+                }
+                None => all_exact = false,
+            }
+        }
+        let predicate = match predicates.len() {
+            0 => None,
+            1 => predicates.pop(),
+            _ => Some(Predicate::And(predicates)),
+        };
+        let indices: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let schema = Arc::new(self.schema.project(&indices)?);
+        let columns = indices.iter().map(|&i| self.schema.field(i).name().clone()).collect();
+        // A limit is only safe to apply while scanning when the scan answers every filter.
+        let limit = if all_exact { limit } else { None };
+        Ok(Arc::new(SegmentScanExec::new(
+            self.table.name().to_string(),
+            self.sources(),
+            columns,
+            schema,
+            predicate,
+            limit,
+            self.options,
+            state.config().target_partitions(),
+        )))
+    }
+}
