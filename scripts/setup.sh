@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing cuvee needs on a fresh Debian machine with a Rust
-# toolchain: the mold linker (halves link time; .cargo/config.toml uses it).
-# Idempotent and quiet when everything is already there.
+# toolchain: the mold linker (halves link time; .cargo/config.toml uses it) and the Python
+# clients the end-to-end tests drive (pinotdb, pytest). Idempotent and quiet when
+# everything is already there.
 set -euo pipefail
 
 need_apt=()
@@ -11,4 +12,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# Real clients for the end-to-end tests (versions pinned so CI runs are comparable).
+if ! python3 -c "import pinotdb, pytest" >/dev/null 2>&1; then
+  echo "setup: installing pinotdb and pytest"
+  python3 -m pip install --quiet --disable-pip-version-check "pinotdb==9.2.2" "pytest==8.*" 2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
 fi

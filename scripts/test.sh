@@ -26,8 +26,36 @@ set -e
 # Benchmarks are not run in CI, but they must keep compiling.
 cargo check --workspace --benches --locked --quiet
 
-# One closing line for the whole workspace (cargo prints one per test target).
-passed=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
-failed=$(grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{s += $6} END {print s + 0}')
-echo "tests: $passed passed, $failed failed"
-exit "$status"
+# End to end with real clients: pinotdb (unmodified, from PyPI) against `cuvee serve`.
+e2e_status=0
+if [ "$status" -eq 0 ]; then
+  cargo build --locked --quiet --bin cuvee
+  bin="$CARGO_TARGET_DIR/debug/cuvee"
+  data=$(mktemp -d)
+  examples=../shared/pinot-examples/baseballStats
+  "$bin" import --data-dir "$data" --schema "$examples/baseballStats_schema.json" \
+    --table-config "$examples/baseballStats_offline_table_config.json" "$examples/rawdata/baseballStats.zstd.parquet"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" &
+  server=$!
+  for _ in $(seq 1 100); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health')" 2>/dev/null && break
+    sleep 0.1
+  done
+  set +e
+  CUVEE_BROKER="127.0.0.1:$port" python3 -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee -a "$log"
+  e2e_status=${PIPESTATUS[0]}
+  set -e
+  kill "$server"; wait "$server" 2>/dev/null || true
+  rm -rf "$data"
+fi
+
+# One closing line for everything (cargo prints one per test target, pytest its own).
+cargo_passed=$( (grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" || true) | awk '{s += $4} END {print s + 0}')
+cargo_failed=$( (grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" || true) | awk '{s += $6} END {print s + 0}')
+py_failed=$( (grep -E ' in [0-9.]+s' "$log" | grep -v '^test result' | grep -oE '[0-9]+ failed' || true) | tail -1 | awk '{print $1 + 0}')
+# pytest's own summary line is the last "N passed ... in Xs" line.
+py_passed=$( (grep -E ' in [0-9.]+s' "$log" | grep -v '^test result' | grep -oE '[0-9]+ passed' || true) | tail -1 | awk '{print $1 + 0}')
+echo "tests: $((cargo_passed + ${py_passed:-0})) passed, $((cargo_failed + ${py_failed:-0})) failed"
+if [ "$status" -ne 0 ]; then exit "$status"; fi
+exit "$e2e_status"

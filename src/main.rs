@@ -1,6 +1,7 @@
 //! The `cuvee` command: one binary for every role.
 
 mod quickstart;
+mod serve;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -47,6 +48,14 @@ enum Command {
         max_rows_per_segment: usize,
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Serve every table in the data directory through Pinot's HTTP query API.
+    Serve {
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+        /// Address to listen on (Pinot's broker port by default).
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: String,
     },
     /// Look inside segment files.
     Segment {
@@ -98,6 +107,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Serve { data_dir, listen } => serve::run(&data_dir, &listen),
         Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
     }
 }

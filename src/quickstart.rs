@@ -92,7 +92,7 @@ pub fn run(data_dir: Option<PathBuf>, examples: Option<PathBuf>) -> Result<()> {
     ]), &["FlightDate", "Origin", "Dest", "CancellationCode"])?;
     let github = open(&data_dir, "githubEvents", &examples)?;
     answer(&github, "GitHub push events", &Predicate::eq("type", Value::String("PushEvent".into())), &["id", "created_at"])?;
-    println!("SQL over HTTP, Kafka ingestion and the Postgres door come next (see the README).");
+    println!("Query them with SQL over Pinot's HTTP API: cuvee serve --data-dir {}", data_dir.display());
     Ok(())
 }
 

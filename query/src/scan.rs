@@ -103,6 +103,28 @@ impl SegmentScanExec {
         self.predicate.as_ref()
     }
 
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Segments this scan reads (sealed and consuming).
+    pub fn segment_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    pub fn consuming_count(&self) -> usize {
+        self.sources.iter().filter(|s| matches!(s, ScanSource::Consuming(_))).count()
+    }
+
+    /// Docs in all the segments this scan reads.
+    pub fn total_docs(&self) -> u64 {
+        self.sources.iter().map(|s| s.num_docs() as u64).sum()
+    }
+
+    pub fn column_count(&self) -> usize {
+        self.columns.len()
+    }
+
     fn partition_sources(&self, partition: usize) -> Vec<ScanSource> {
         let n = self.properties.partitioning.partition_count();
         self.sources.iter().enumerate().filter(|(i, _)| i % n == partition).map(|(_, s)| s.clone()).collect()
@@ -183,6 +205,7 @@ impl ExecutionPlan for SegmentScanExec {
         let segments_matched = self.counter("segments_matched", partition);
         let docs_total = self.counter("docs_total", partition);
         let docs_matched = self.counter("docs_matched", partition);
+        let entries_in_filter = self.counter("entries_scanned_in_filter", partition);
         let index_counters: Vec<(Access, Count)> = [
             (Access::Dictionary, "leaves_by_dictionary"),
             (Access::SortedIndex, "leaves_by_sorted_index"),
@@ -208,6 +231,10 @@ impl ExecutionPlan for SegmentScanExec {
             for access in accesses {
                 if let Some((_, c)) = index_counters.iter().find(|(a, _)| *a == access) {
                     c.add(1);
+                }
+                // A scan reads one forward-index entry per doc; an index reads none.
+                if matches!(access, Access::ScanIds | Access::ScanValues) {
+                    entries_in_filter.add(source.num_docs() as usize);
                 }
             }
             if docs.is_empty() {

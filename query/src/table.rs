@@ -62,6 +62,13 @@ impl SegmentTable {
         &self.table
     }
 
+    /// Docs in every segment, consuming ones as of now.
+    pub fn total_docs(&self) -> u64 {
+        let sealed: u64 = self.sealed.read().unwrap_or_else(|e| e.into_inner()).iter().map(|s| s.num_docs() as u64).sum();
+        let consuming: u64 = self.consuming.read().unwrap_or_else(|e| e.into_inner()).iter().map(|m| m.num_docs() as u64).sum();
+        sealed + consuming
+    }
+
     pub fn add_sealed(&self, segment: Arc<ImmutableSegment>) {
         self.sealed.write().unwrap_or_else(|e| e.into_inner()).push(segment);
     }

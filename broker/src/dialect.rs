@@ -1,0 +1,124 @@
+//! Pinot's SQL dialect around a query: `SET key = value;` statements before it, the legacy
+//! `OPTION(key=value, …)` suffix, the request's `queryOptions` (`k=v;k2=v2`), and Pinot's
+//! default `LIMIT 10` for queries without one. SET wins over `queryOptions`, which wins over
+//! OPTION(...).
+
+use datafusion::sql::sqlparser::ast::{Expr, LimitClause, Statement, Value};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use std::collections::BTreeMap;
+
+/// Pinot's default row limit for selections and group-bys that have no LIMIT.
+pub const DEFAULT_LIMIT: u64 = 10;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinotQuery {
+    /// The query to plan, with Pinot's default limit applied.
+    pub sql: String,
+    /// Query options, keys as written (Pinot's are camelCase: `timeoutMs`).
+    pub options: BTreeMap<String, String>,
+}
+
+impl PinotQuery {
+    pub fn option(&self, key: &str) -> Option<&str> {
+        self.options.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn flag(&self, key: &str) -> bool {
+        self.option(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+}
+
+/// An error in the request's SQL, with the line and column when the parser gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DialectError(pub String);
+
+pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, DialectError> {
+    let mut options = BTreeMap::new();
+    let (text, option_suffix) = split_option_suffix(text);
+    if let Some(suffix) = option_suffix {
+        parse_pairs(&suffix, ',', &mut options);
+    }
+    if let Some(query_options) = query_options {
+        parse_pairs(query_options, ';', &mut options);
+    }
+    let statements = Parser::parse_sql(&GenericDialect {}, &text).map_err(parse_error)?;
+    let mut query = None;
+    for statement in statements {
+        match statement {
+            Statement::Set(set) => {
+                let text = set.to_string();
+                // `SET key = value`: keep the key as written and the value unquoted.
+                if let Some((key, value)) = text.trim_start_matches("SET ").split_once('=') {
+                    options.insert(key.trim().to_string(), value.trim().trim_matches('\'').trim_matches('"').to_string());
+                }
+            }
+            Statement::Query(q) if query.is_none() => query = Some(q),
+            Statement::Query(_) => return Err(DialectError("only one query per request".into())),
+            other => return Err(DialectError(format!("only SET statements and one query are accepted, not: {other}"))),
+        }
+    }
+    let Some(mut query) = query else { return Err(DialectError("the request has no query".into())) };
+    if query.limit_clause.is_none() {
+        query.limit_clause = Some(LimitClause::LimitOffset {
+            limit: Some(Expr::value(Value::Number(DEFAULT_LIMIT.to_string(), false))),
+            offset: None,
+            limit_by: vec![],
+        });
+    }
+    Ok(PinotQuery { sql: query.to_string(), options })
+}
+
+fn parse_error(e: ParserError) -> DialectError {
+    DialectError(match e {
+        ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,
+        ParserError::RecursionLimitExceeded => "the query is nested too deeply".into(),
+    })
+}
+
+/// Splits a trailing `OPTION(...)` (case-insensitive) off the query text.
+fn split_option_suffix(text: &str) -> (String, Option<String>) {
+    let trimmed = text.trim_end().trim_end_matches(';').trim_end();
+    let upper = trimmed.to_ascii_uppercase();
+    if let (Some(start), true) = (upper.rfind("OPTION("), trimmed.ends_with(')')) {
+        let inside = &trimmed[start + "OPTION(".len()..trimmed.len() - 1];
+        if !inside.contains(')') {
+            return (trimmed[..start].to_string(), Some(inside.to_string()));
+        }
+    }
+    (text.to_string(), None)
+}
+
+fn parse_pairs(text: &str, separator: char, out: &mut BTreeMap<String, String>) {
+    for pair in text.split(separator) {
+        if let Some((k, v)) = pair.split_once('=') {
+            out.entry(k.trim().to_string()).or_insert_with(|| v.trim().trim_matches('\'').to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_pinot_defaults_and_options() {
+        let q = prepare("SET timeoutMs = 500; SET enableNullHandling = true; SELECT a FROM t", Some("timeoutMs=9;maxRowsInResult=3")).unwrap();
+        assert_eq!(q.sql, "SELECT a FROM t LIMIT 10");
+        assert_eq!(q.option("timeoutMs"), Some("500"));
+        assert!(q.flag("enableNullHandling"));
+        assert_eq!(q.option("maxRowsInResult"), Some("3"));
+        let q = prepare("SELECT a FROM t LIMIT 3 OPTION(timeoutMs=20)", None).unwrap();
+        assert_eq!(q.sql, "SELECT a FROM t LIMIT 3");
+        assert_eq!(q.option("timeoutMs"), Some("20"));
+        let q = prepare("SELECT teamID, COUNT(*) FROM baseballStats GROUP BY teamID", None).unwrap();
+        assert!(q.sql.ends_with("LIMIT 10"), "{}", q.sql);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_query() {
+        assert!(prepare("SELEC a FROM t", None).unwrap_err().0.contains("Expected"));
+        assert!(prepare("DROP TABLE t", None).unwrap_err().0.contains("only SET statements"));
+        assert!(prepare("SET a = 1;", None).unwrap_err().0.contains("no query"));
+    }
+}

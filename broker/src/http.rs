@@ -1,0 +1,68 @@
+//! Pinot's broker HTTP API: `POST /query/sql` (`{"sql": "...", "queryOptions": "k=v;…"}`),
+//! `GET /query/sql?sql=…`, `GET /health`. Errors come back as HTTP 200 with `exceptions` and
+//! an `X-Pinot-Error-Code` header, or with a matching HTTP status when the client sends
+//! `Pinot-Use-Http-Status-For-Errors: true`, as Pinot does.
+
+use crate::response::{BrokerResponse, ErrorCode};
+use crate::service::QueryService;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value as Json_;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn router(service: Arc<QueryService>) -> Router {
+    Router::new()
+        .route("/query/sql", get(get_sql).post(post_sql))
+        .route("/health", get(|| async { "OK" }))
+        .with_state(service)
+}
+
+async fn post_sql(State(service): State<Arc<QueryService>>, headers: HeaderMap, body: Bytes) -> Response {
+    let request: Json_ = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return respond(BrokerResponse::error(ErrorCode::QueryValidation, format!("the request body is not valid JSON: {e}")), &headers),
+    };
+    let Some(sql) = request.get("sql").and_then(Json_::as_str) else {
+        return respond(BrokerResponse::error(ErrorCode::QueryValidation, "Payload is missing the query string field 'sql'"), &headers);
+    };
+    let options = request.get("queryOptions").and_then(Json_::as_str);
+    respond(service.query(sql, options).await, &headers)
+}
+
+async fn get_sql(State(service): State<Arc<QueryService>>, headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> Response {
+    let Some(sql) = params.get("sql") else {
+        return respond(BrokerResponse::error(ErrorCode::QueryValidation, "the query string parameter 'sql' is missing"), &headers);
+    };
+    respond(service.query(sql, params.get("queryOptions").map(String::as_str)).await, &headers)
+}
+
+fn respond(response: BrokerResponse, request_headers: &HeaderMap) -> Response {
+    let code = response.error_code();
+    let use_status = request_headers
+        .get("Pinot-Use-Http-Status-For-Errors")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let status = match (code, use_status) {
+        (Some(c), true) => StatusCode::from_u16(status_for(c)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        _ => StatusCode::OK,
+    };
+    let mut http = (status, Json(response)).into_response();
+    if let Some(c) = code {
+        if let Ok(value) = HeaderValue::from_str(&c.to_string()) {
+            http.headers_mut().insert("X-Pinot-Error-Code", value);
+        }
+    }
+    http
+}
+
+fn status_for(code: i32) -> u16 {
+    [ErrorCode::SqlParsing, ErrorCode::TableDoesNotExist, ErrorCode::QueryExecution, ErrorCode::ExecutionTimeout, ErrorCode::QueryValidation, ErrorCode::UnknownColumn]
+        .into_iter()
+        .find(|c| c.code() == code)
+        .map_or(500, ErrorCode::http_status)
+}

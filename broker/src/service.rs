@@ -1,0 +1,147 @@
+//! Running one Pinot query: dialect, planning and execution through DataFusion under the
+//! query's deadline, errors mapped to Pinot's codes, statistics from the scans' metrics.
+
+use crate::dialect::{prepare, PinotQuery};
+use crate::response::{result_table, BrokerResponse, ErrorCode};
+use cuvee_query::{SegmentScanExec, SegmentTable};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::{collect, ExecutionPlan};
+use datafusion::prelude::SessionContext;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Pinot's default query timeout.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+pub struct QueryService {
+    ctx: SessionContext,
+    tables: RwLock<BTreeMap<String, Arc<SegmentTable>>>,
+    broker_id: String,
+    requests: AtomicU64,
+}
+
+impl Default for QueryService {
+    fn default() -> Self {
+        QueryService::new()
+    }
+}
+
+impl QueryService {
+    pub fn new() -> QueryService {
+        QueryService { ctx: cuvee_query::session(), tables: RwLock::new(BTreeMap::new()), broker_id: format!("cuvee-broker-{}", std::process::id()), requests: AtomicU64::new(0) }
+    }
+
+    pub fn add_table(&self, table: Arc<SegmentTable>) -> Result<(), DataFusionError> {
+        cuvee_query::register(&self.ctx, Arc::clone(&table))?;
+        self.tables.write().unwrap_or_else(|e| e.into_inner()).insert(table.table().name().to_string(), table);
+        Ok(())
+    }
+
+    pub fn table_names(&self) -> Vec<String> {
+        self.tables.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
+    pub async fn query(&self, sql: &str, query_options: Option<&str>) -> BrokerResponse {
+        let started = Instant::now();
+        let request_id = self.requests.fetch_add(1, Ordering::Relaxed).to_string();
+        let mut response = match prepare(sql, query_options) {
+            Err(e) => BrokerResponse::error(ErrorCode::SqlParsing, format!("SQLParsingError: {}", e.0)),
+            Ok(query) => {
+                let timeout_ms = query.option("timeoutMs").and_then(|t| t.parse::<u64>().ok()).unwrap_or(DEFAULT_TIMEOUT_MS);
+                match tokio::time::timeout(Duration::from_millis(timeout_ms), self.run(&query)).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(e)) => {
+                        let (code, message) = classify(&e);
+                        BrokerResponse::error(code, message)
+                    }
+                    // Dropping the future cancels the query's streams.
+                    Err(_) => BrokerResponse::error(ErrorCode::ExecutionTimeout, format!("Query timed out after {timeout_ms} ms (timeoutMs)")),
+                }
+            }
+        };
+        response.request_id = request_id;
+        response.broker_id = self.broker_id.clone();
+        response.time_used_ms = started.elapsed().as_millis() as u64;
+        response
+    }
+
+    async fn run(&self, query: &PinotQuery) -> Result<BrokerResponse, DataFusionError> {
+        let frame = self.ctx.sql(&query.sql).await?;
+        let tables = tables_queried(frame.logical_plan());
+        let strip = |name: &str| tables.iter().fold(name.to_string(), |n, t| n.replace(&format!("{t}."), ""));
+        let names: Vec<String> = frame.schema().fields().iter().map(|f| strip(f.name())).collect();
+        let types: Vec<_> = frame.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+        let task = frame.task_ctx();
+        let plan = frame.create_physical_plan().await?;
+        let batches = collect(Arc::clone(&plan), Arc::new(task)).await?;
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let mut response = BrokerResponse {
+            result_table: Some(result_table(&names, &types, &batches)),
+            num_servers_queried: 1,
+            num_servers_responded: 1,
+            num_rows_result_set: rows as u64,
+            tables_queried: tables.clone(),
+            ..Default::default()
+        };
+        let registered = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        response.total_docs = tables.iter().filter_map(|t| registered.get(t)).map(|t| t.total_docs()).sum();
+        drop(registered);
+        add_scan_stats(plan.as_ref(), &mut response);
+        Ok(response)
+    }
+}
+
+fn tables_queried(plan: &LogicalPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            out.push(scan.table_name.table().to_string());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn add_scan_stats(plan: &dyn ExecutionPlan, response: &mut BrokerResponse) {
+    let any: &dyn std::any::Any = plan;
+    if let Some(scan) = any.downcast_ref::<SegmentScanExec>() {
+        let metric = |name: &str| scan.metrics().and_then(|m| m.sum_by_name(name)).map_or(0, |v| v.as_usize() as u64);
+        response.num_segments_queried += scan.segment_count() as u64;
+        response.num_segments_processed += metric("segments_scanned");
+        response.num_segments_matched += metric("segments_matched");
+        response.num_consuming_segments_queried += scan.consuming_count() as u64;
+        response.num_docs_scanned += metric("docs_matched");
+        response.num_entries_scanned_in_filter += metric("entries_scanned_in_filter");
+        response.num_entries_scanned_post_filter += metric("docs_matched") * scan.column_count() as u64;
+    }
+    for child in plan.children() {
+        add_scan_stats(child.as_ref(), response);
+    }
+}
+
+/// Pinot's error code for a DataFusion error.
+fn classify(error: &DataFusionError) -> (ErrorCode, String) {
+    let message = error.to_string();
+    let mut root = error;
+    loop {
+        match root {
+            DataFusionError::Diagnostic(_, inner) => root = inner,
+            DataFusionError::Context(_, inner) => root = inner,
+            _ => break,
+        }
+    }
+    let code = match root {
+        DataFusionError::SQL(..) => ErrorCode::SqlParsing,
+        DataFusionError::SchemaError(..) => ErrorCode::UnknownColumn,
+        DataFusionError::Plan(m) if m.contains("table") && m.contains("not found") => ErrorCode::TableDoesNotExist,
+        DataFusionError::Plan(_) | DataFusionError::NotImplemented(_) => ErrorCode::QueryValidation,
+        _ => ErrorCode::QueryExecution,
+    };
+    (code, message)
+}

@@ -1,0 +1,102 @@
+//! Pinot's HTTP query API over a real socket on 127.0.0.1, with baseballStats loaded.
+
+use cuvee_broker::QueryService;
+use cuvee_catalog::{Schema, Table, TableConfigJson};
+use cuvee_ingest::{import, ImportOptions};
+use cuvee_query::{ScanOptions, SegmentTable};
+use cuvee_segments::TableStore;
+use serde_json::{json, Value as Json};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn start() -> (tempfile::TempDir, std::net::SocketAddr) {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pinot-examples/baseballStats");
+    let schema = Schema::from_json(&std::fs::read_to_string(examples.join("baseballStats_schema.json")).unwrap()).unwrap();
+    let config = TableConfigJson::from_json(&std::fs::read_to_string(examples.join("baseballStats_offline_table_config.json")).unwrap()).unwrap();
+    let table = Table::new(schema, config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    import(&table, &[examples.join("rawdata/baseballStats.zstd.parquet")], dir.path(), &ImportOptions { progress: false, ..Default::default() }).unwrap();
+    let store = TableStore::open_or_create(dir.path(), &table).unwrap();
+    let (provider, _) = SegmentTable::open(&store, table, ScanOptions::default());
+    let service = Arc::new(QueryService::new());
+    service.add_table(Arc::new(provider)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(cuvee_broker::serve(listener, service));
+    (dir, addr)
+}
+
+/// One HTTP/1.1 request; returns (status, headers, JSON body).
+async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &str, extra_headers: &str) -> (u16, String, Json) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), serde_json::from_str(body).unwrap_or(Json::String(body.to_string())))
+}
+
+async fn sql(addr: std::net::SocketAddr, query: &str) -> Json {
+    let (status, _, body) = request(addr, "POST", "/query/sql", &json!({ "sql": query }).to_string(), "").await;
+    assert_eq!(status, 200);
+    body
+}
+
+#[tokio::test]
+async fn answers_in_pinots_response_format() {
+    let (_dir, addr) = start().await;
+    let body = sql(addr, "SELECT teamID, COUNT(*) AS n FROM baseballStats WHERE teamID IN ('SFN', 'NYA') GROUP BY teamID ORDER BY teamID").await;
+    assert_eq!(body["exceptions"], json!([]));
+    assert_eq!(body["resultTable"]["dataSchema"]["columnNames"], json!(["teamID", "n"]));
+    assert_eq!(body["resultTable"]["dataSchema"]["columnDataTypes"], json!(["STRING", "LONG"]));
+    assert_eq!(body["resultTable"]["rows"], json!([["NYA", 4069], ["SFN", 2206]]));
+    assert_eq!(body["numDocsScanned"], json!(4069 + 2206));
+    assert_eq!(body["totalDocs"], json!(97_889));
+    assert_eq!((body["numSegmentsQueried"].clone(), body["numSegmentsMatched"].clone()), (json!(1), json!(1)));
+    assert_eq!(body["numEntriesScannedInFilter"], json!(0), "the inverted index answered, no entries scanned");
+    assert_eq!(body["numRowsResultSet"], json!(2));
+    assert_eq!(body["tablesQueried"], json!(["baseballStats"]));
+    assert_eq!(body["numServersQueried"], body["numServersResponded"]);
+    // Pinot's default LIMIT 10 for a selection without one.
+    let body = sql(addr, "SELECT playerID FROM baseballStats").await;
+    assert_eq!(body["resultTable"]["rows"].as_array().unwrap().len(), 10);
+    // GET with the query in the URL, and queryOptions.
+    let (status, _, body) = request(addr, "GET", "/query/sql?sql=SELECT%20COUNT(*)%20FROM%20baseballStats", "", "").await;
+    assert_eq!((status, body["resultTable"]["rows"].clone()), (200, json!([[97_889]])));
+    let (_, _, health) = request(addr, "GET", "/health", "", "").await;
+    assert_eq!(health, json!("OK"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_pinot_error_codes_and_the_server_keeps_serving() {
+    let (_dir, addr) = start().await;
+    for (body, code, needle) in [
+        ("{not json", 700, "not valid JSON"),
+        ("{\"query\": \"SELECT 1\"}", 700, "missing the query string field 'sql'"),
+        ("{\"sql\": \"SELEC * FROM baseballStats\"}", 150, "SQLParsingError"),
+        ("{\"sql\": \"SELECT * FROM nope\"}", 190, "nope"),
+        ("{\"sql\": \"SELECT nope FROM baseballStats\"}", 710, "nope"),
+        ("{\"sql\": \"SELECT 1/0 FROM baseballStats\"}", 200, "Divide by zero"),
+    ] {
+        let (status, head, response) = request(addr, "POST", "/query/sql", body, "").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(response["exceptions"][0]["errorCode"], json!(code), "{body}: {response}");
+        assert!(response["exceptions"][0]["message"].as_str().unwrap().contains(needle), "{body}: {response}");
+        assert!(head.contains(&format!("x-pinot-error-code: {code}")), "{body}: {head}");
+    }
+    let (status, _, _) = request(addr, "POST", "/query/sql", "{\"sql\": \"SELECT * FROM nope\"}", "Pinot-Use-Http-Status-For-Errors: true\r\n").await;
+    assert_eq!(status, 404);
+    // A query over its time limit ends with code 250.
+    let slow = "SET timeoutMs = 1; SELECT COUNT(DISTINCT a.playerID) FROM baseballStats a JOIN baseballStats b ON a.yearID = b.yearID";
+    let response = sql(addr, slow).await;
+    assert_eq!(response["exceptions"][0]["errorCode"], json!(250), "{response}");
+    // Still serving.
+    assert_eq!(sql(addr, "SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN'").await["resultTable"]["rows"], json!([[2206]]));
+}
