@@ -14,7 +14,7 @@ use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::statistics::StatisticsArgs;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, ReplaceChildrenOptions,
     SendableRecordBatchStream,
@@ -249,6 +249,19 @@ impl ExecutionPlan for SegmentScanExec {
                 .map(|chunk| source.decode(&names, chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e))))
                 .collect()
         });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), futures::stream::iter(batches))))
+        // Index evaluation and decoding are CPU work: run them on the blocking pool, not on
+        // the async workers that also serve requests. A dropped stream (cancelled or timed
+        // out query) makes the send fail, and the scan stops.
+        let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&self.schema), 2);
+        let tx = builder.tx();
+        builder.spawn_blocking(move || {
+            for batch in batches {
+                if tx.blocking_send(batch).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        Ok(builder.build())
     }
 }
