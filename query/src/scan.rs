@@ -38,6 +38,31 @@ impl ScanSource {
         }
     }
 
+    /// False when segment metadata alone (dictionary, min/max, bloom filter) shows that no
+    /// doc can match a top-level conjunct: the segment is skipped without being evaluated.
+    fn may_match(&self, predicate: &Predicate) -> SegmentResult<bool> {
+        let ScanSource::Sealed(segment) = self else { return Ok(true) };
+        match predicate {
+            Predicate::And(parts) => {
+                for part in parts {
+                    if !self.may_match(part)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Predicate::Leaf { column, leaf, negated: false } => {
+                let Some(spec) = segment.schema().column(column) else { return Ok(true) };
+                match cuvee_segments::Matcher::compile(leaf, spec.data_type) {
+                    Ok(matcher) => segment.may_contain(column, &matcher),
+                    Err(_) => Ok(true),
+                }
+            }
+            Predicate::Const(b) => Ok(*b),
+            _ => Ok(true),
+        }
+    }
+
     fn matching(&self, predicate: Option<&Predicate>, options: EvalOptions) -> SegmentResult<(RoaringBitmap, Vec<Access>)> {
         let Some(predicate) = predicate else {
             let mut all = RoaringBitmap::new();
@@ -202,6 +227,7 @@ impl ExecutionPlan for SegmentScanExec {
         let decode_options = DecodeOptions { null_handling: self.options.null_handling };
         let mut remaining = self.limit.unwrap_or(usize::MAX);
         let segments_scanned = self.counter("segments_scanned", partition);
+        let segments_pruned = self.counter("segments_pruned", partition);
         let segments_matched = self.counter("segments_matched", partition);
         let docs_total = self.counter("docs_total", partition);
         let docs_matched = self.counter("docs_matched", partition);
@@ -221,6 +247,16 @@ impl ExecutionPlan for SegmentScanExec {
         let batches = sources.into_iter().flat_map(move |source| -> Vec<Result<RecordBatch>> {
             if remaining == 0 {
                 return Vec::new();
+            }
+            if let Some(p) = &predicate {
+                match source.may_match(p) {
+                    Ok(false) => {
+                        segments_pruned.add(1);
+                        return Vec::new();
+                    }
+                    Ok(true) => {}
+                    Err(e) => return vec![Err(DataFusionError::External(Box::new(e)))],
+                }
             }
             segments_scanned.add(1);
             docs_total.add(source.num_docs() as usize);

@@ -107,6 +107,10 @@ async fn explain_analyze_says_which_index_answered() {
     let text = analyzed.iter().map(|r| r.join(" ")).collect::<Vec<_>>().join("\n");
     assert!(text.contains("leaves_by_inverted_index=1"), "{text}");
     assert!(text.contains("docs_matched=2.21 K") && text.contains("docs_total=97.89 K"), "{text}");
+    // A value no segment holds: the segment is pruned by its dictionary before evaluation.
+    let analyzed = rows(&ctx, "EXPLAIN ANALYZE SELECT COUNT(*) FROM baseballStats WHERE teamID = 'XXX' AND yearID > 2000").await;
+    let text = analyzed.iter().map(|r| r.join(" ")).collect::<Vec<_>>().join("\n");
+    assert!(text.contains("segments_pruned=1") && text.contains("segments_scanned=0"), "{text}");
 }
 
 #[tokio::test]
