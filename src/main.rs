@@ -27,6 +27,12 @@ enum Command {
         /// Pinot's examples folder (default: ./pinot-examples or ../shared/pinot-examples).
         #[arg(long)]
         examples: Option<PathBuf>,
+        /// Where to serve Pinot's query API afterwards.
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: String,
+        /// Import and answer, then exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Import CSV, JSON, Avro or Parquet files into a table.
     Import {
@@ -79,7 +85,14 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Quickstart { data_dir, examples } => quickstart::run(data_dir, examples),
+        Command::Quickstart { data_dir, examples, listen, no_serve } => {
+            let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data"));
+            quickstart::run(&data_dir, examples)?;
+            if no_serve {
+                return Ok(());
+            }
+            serve::run(&data_dir, &listen)
+        }
         Command::Import { schema, table_config, data_dir, format, strict, max_rows_per_segment, files } => {
             let table = load_table(&schema, &table_config)?;
             let format = match format {

@@ -51,14 +51,13 @@ fn find_examples(given: Option<PathBuf>) -> Result<PathBuf> {
     bail!("Pinot's examples folder was not found; pass --examples DIR")
 }
 
-pub fn run(data_dir: Option<PathBuf>, examples: Option<PathBuf>) -> Result<()> {
+pub fn run(data_dir: &std::path::Path, examples: Option<PathBuf>) -> Result<()> {
     let examples = find_examples(examples)?;
-    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data"));
     println!("cuvee quickstart: importing Pinot's sample tables into {}", data_dir.display());
     for sample in &SAMPLES {
         let folder = examples.join(sample.folder);
         let table = load_table(&folder.join(sample.schema), &folder.join(sample.config))?;
-        let dir = table_dir(&data_dir, &table);
+        let dir = table_dir(data_dir, &table);
         if dir.join("manifest.json").exists() {
             println!("  {:<14} already imported", table.name());
             continue;
@@ -74,7 +73,7 @@ pub fn run(data_dir: Option<PathBuf>, examples: Option<PathBuf>) -> Result<()> {
         );
     }
     println!();
-    let baseball = open(&data_dir, "baseballStats", &examples)?;
+    let baseball = open(data_dir, "baseballStats", &examples)?;
     answer(&baseball, "Players' seasons with the San Francisco Giants (teamID = 'SFN')", &Predicate::eq("teamID", Value::String("SFN".into())), &["playerName", "yearID", "homeRuns"])?;
     answer(
         &baseball,
@@ -85,14 +84,17 @@ pub fn run(data_dir: Option<PathBuf>, examples: Option<PathBuf>) -> Result<()> {
         ]),
         &["playerName", "yearID", "teamID", "homeRuns"],
     )?;
-    let airline = open(&data_dir, "airlineStats", &examples)?;
+    let airline = open(data_dir, "airlineStats", &examples)?;
     answer(&airline, "American Airlines flights (Carrier = 'AA') that were cancelled", &Predicate::And(vec![
         Predicate::eq("Carrier", Value::String("AA".into())),
         Predicate::eq("Cancelled", Value::Int(1)),
     ]), &["FlightDate", "Origin", "Dest", "CancellationCode"])?;
-    let github = open(&data_dir, "githubEvents", &examples)?;
+    let github = open(data_dir, "githubEvents", &examples)?;
     answer(&github, "GitHub push events", &Predicate::eq("type", Value::String("PushEvent".into())), &["id", "created_at"])?;
-    println!("Query them with SQL over Pinot's HTTP API: cuvee serve --data-dir {}", data_dir.display());
+    println!();
+    println!("Now try SQL over Pinot's HTTP API (pinotdb works too), for example:");
+    println!("  curl -s -X POST localhost:8099/query/sql -H 'Content-Type: application/json' \\");
+    println!("    -d '{{\"sql\": \"SELECT teamID, SUM(homeRuns) AS hr FROM baseballStats GROUP BY teamID ORDER BY hr DESC\"}}'");
     Ok(())
 }
 
