@@ -15,7 +15,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # Real clients for the end-to-end tests (versions pinned so CI runs are comparable).
-if ! python3 -c "import pinotdb, pytest" >/dev/null 2>&1; then
-  echo "setup: installing pinotdb and pytest"
-  python3 -m pip install --quiet --disable-pip-version-check "pinotdb==9.2.2" "pytest==8.*" 2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
+if ! python3 -c "import pinotdb, pytest, sqlalchemy" >/dev/null 2>&1; then
+  echo "setup: installing pinotdb (with its SQLAlchemy dialect) and pytest"
+  python3 -m pip install --quiet --disable-pip-version-check "pinotdb[sqlalchemy]==9.2.2" "pytest==8.*" 2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
 fi

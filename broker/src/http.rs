@@ -19,6 +19,7 @@ pub fn router(service: Arc<QueryService>) -> Router {
     Router::new()
         .route("/query/sql", get(get_sql).post(post_sql))
         .route("/health", get(|| async { "OK" }))
+        .merge(crate::controller::routes())
         .with_state(service)
 }
 

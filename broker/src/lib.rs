@@ -4,9 +4,13 @@
 //! Pinot's broker HTTP API (`/query/sql`) with Pinot's request and response shapes, error
 //! codes, query options and default `LIMIT 10`, so `pinotdb` and Pinot-aware tools work.
 //!
-//! Not yet: the controller API (schemas, tables, segments), Pinot's result naming and
+//! Also the read side of Pinot's controller API (`/tables`, `/tables/{t}`,
+//! `/tables/{t}/schema`, `/schemas/{name}`) on the same port.
+//!
+//! Not yet: creating and changing tables and schemas over HTTP, Pinot's result naming and
 //! aggregate types, routing and scatter-gather to servers, the Postgres and Flight SQL doors.
 
+pub mod controller;
 pub mod dialect;
 pub mod http;
 pub mod response;

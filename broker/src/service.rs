@@ -45,6 +45,12 @@ impl QueryService {
         self.tables.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
     }
 
+    /// The schema and table config of a table, by its raw name or a schema name.
+    pub fn table(&self, name: &str) -> Option<cuvee_catalog::Table> {
+        let tables = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        tables.get(name).or_else(|| tables.values().find(|t| t.table().schema.name() == name)).map(|t| t.table().clone())
+    }
+
     pub async fn query(&self, sql: &str, query_options: Option<&str>) -> BrokerResponse {
         let started = Instant::now();
         let request_id = self.requests.fetch_add(1, Ordering::Relaxed).to_string();

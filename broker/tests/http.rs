@@ -72,6 +72,16 @@ async fn answers_in_pinots_response_format() {
     assert_eq!((status, body["resultTable"]["rows"].clone()), (200, json!([[97_889]])));
     let (_, _, health) = request(addr, "GET", "/health", "", "").await;
     assert_eq!(health, json!("OK"));
+    // The controller API's read side, as pinotdb's SQLAlchemy dialect uses it.
+    let (_, _, tables) = request(addr, "GET", "/tables", "", "").await;
+    assert_eq!(tables, json!({ "tables": ["baseballStats"] }));
+    let (_, _, schema) = request(addr, "GET", "/tables/baseballStats/schema", "", "").await;
+    assert_eq!(schema["schemaName"], json!("baseballStats"));
+    assert_eq!(schema["dimensionFieldSpecs"][0], json!({ "dataType": "STRING", "name": "playerID" }));
+    let (_, _, config) = request(addr, "GET", "/tables/baseballStats_OFFLINE", "", "").await;
+    assert_eq!(config["OFFLINE"]["tableIndexConfig"]["invertedIndexColumns"], json!(["playerID", "teamID"]));
+    let (status, _, missing) = request(addr, "GET", "/schemas/nope", "", "").await;
+    assert_eq!((status, missing["code"].clone()), (404, json!(404)));
 }
 
 #[tokio::test]

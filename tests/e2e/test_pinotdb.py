@@ -45,3 +45,17 @@ def test_errors_reach_the_client(cursor):
         cursor.execute("SELECT nope FROM baseballStats")
     with pytest.raises(DatabaseError, match="190"):
         cursor.execute("SELECT * FROM missingTable")
+
+
+def test_sqlalchemy_dialect_lists_tables_and_columns():
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(f"pinot://{HOST}:{PORT}/query/sql?controller=http://{HOST}:{PORT}/")
+    inspector = inspect(engine)
+    assert inspector.get_table_names() == ["baseballStats"]
+    columns = {c["name"]: str(c["type"]) for c in inspector.get_columns("baseballStats")}
+    assert len(columns) == 25
+    # pinotdb maps Pinot STRING to VARCHAR and INT to BIGINT.
+    assert columns["playerID"] == "VARCHAR" and columns["homeRuns"] == "BIGINT"
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM baseballStats")).fetchall() == [(97889,)]
