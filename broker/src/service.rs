@@ -75,8 +75,22 @@ impl QueryService {
         response
     }
 
+    /// The session a query runs in: the shared one, or — when the query asks for null
+    /// handling (`enableNullHandling=true`) — one whose tables read nulls as nulls.
+    fn session_for(&self, query: &PinotQuery) -> Result<SessionContext, DataFusionError> {
+        if !query.flag("enableNullHandling") {
+            return Ok(self.ctx.clone());
+        }
+        let ctx = cuvee_query::session();
+        for table in self.tables.read().unwrap_or_else(|e| e.into_inner()).values() {
+            cuvee_query::register(&ctx, Arc::new(table.with_options(cuvee_query::ScanOptions { null_handling: true })))?;
+        }
+        Ok(ctx)
+    }
+
     async fn run(&self, query: &PinotQuery) -> Result<BrokerResponse, DataFusionError> {
-        let frame = self.ctx.sql(&query.sql).await?;
+        let ctx = self.session_for(query)?;
+        let frame = ctx.sql(&query.sql).await?;
         let tables = tables_queried(frame.logical_plan());
         let strip = |name: &str| tables.iter().fold(name.to_string(), |n, t| n.replace(&format!("{t}."), ""));
         let names: Vec<String> = frame.schema().fields().iter().map(|f| strip(f.name())).collect();

@@ -85,6 +85,24 @@ async fn answers_in_pinots_response_format() {
 }
 
 #[tokio::test]
+async fn null_handling_is_a_query_option() {
+    let (_dir, addr) = start().await;
+    let rows = |body: Json| body["resultTable"]["rows"].clone();
+    // homeRuns is null in 6,413 rows. Pinot's default reads them as the metric default 0.
+    let query = "SELECT COUNT(homeRuns), SUM(homeRuns), COUNT(*) FROM baseballStats";
+    assert_eq!(rows(sql(addr, query).await), json!([[97_889, 274_578, 97_889]]));
+    let with_nulls = sql(addr, &format!("SET enableNullHandling = true; {query}")).await;
+    assert_eq!(rows(with_nulls), json!([[91_476, 274_578, 97_889]]));
+    let (_, _, body) = request(addr, "POST", "/query/sql", &json!({ "sql": "SELECT COUNT(*) FROM baseballStats WHERE homeRuns <> 0", "queryOptions": "enableNullHandling=true" }).to_string(), "").await;
+    let without = sql(addr, "SELECT COUNT(*) FROM baseballStats WHERE homeRuns <> 0").await;
+    // With null handling a null is neither 0 nor not 0; without it a null is 0.
+    assert_eq!(rows(body), rows(without));
+    let null_is_zero = sql(addr, "SELECT COUNT(*) FROM baseballStats WHERE homeRuns = 0").await;
+    let null_is_null = sql(addr, "SET enableNullHandling = true; SELECT COUNT(*) FROM baseballStats WHERE homeRuns = 0").await;
+    assert_eq!(rows(null_is_zero)[0][0].as_i64().unwrap() - rows(null_is_null)[0][0].as_i64().unwrap(), 6413);
+}
+
+#[tokio::test]
 async fn bad_input_gets_pinot_error_codes_and_the_server_keeps_serving() {
     let (_dir, addr) = start().await;
     for (body, code, needle) in [

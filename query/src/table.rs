@@ -24,8 +24,9 @@ pub struct ScanOptions {
 pub struct SegmentTable {
     table: Table,
     schema: SchemaRef,
-    sealed: RwLock<Vec<Arc<ImmutableSegment>>>,
-    consuming: RwLock<Vec<Arc<MutableSegment>>>,
+    /// Shared with every view of this table made by [`SegmentTable::with_options`].
+    sealed: Arc<RwLock<Vec<Arc<ImmutableSegment>>>>,
+    consuming: Arc<RwLock<Vec<Arc<MutableSegment>>>>,
     options: ScanOptions,
 }
 
@@ -44,7 +45,23 @@ pub fn arrow_schema(table: &Table) -> SchemaRef {
 impl SegmentTable {
     pub fn new(table: Table, options: ScanOptions) -> SegmentTable {
         let schema = arrow_schema(&table);
-        SegmentTable { table, schema, sealed: RwLock::new(Vec::new()), consuming: RwLock::new(Vec::new()), options }
+        SegmentTable { table, schema, sealed: Arc::default(), consuming: Arc::default(), options }
+    }
+
+    /// The same table (same segments, present and future) read with other options, such as
+    /// a query's `enableNullHandling`.
+    pub fn with_options(&self, options: ScanOptions) -> SegmentTable {
+        SegmentTable {
+            table: self.table.clone(),
+            schema: Arc::clone(&self.schema),
+            sealed: Arc::clone(&self.sealed),
+            consuming: Arc::clone(&self.consuming),
+            options,
+        }
+    }
+
+    pub fn options(&self) -> ScanOptions {
+        self.options
     }
 
     /// A table over every segment published in a store. Damaged segments are returned as
