@@ -1,9 +1,10 @@
 //! Pinot's SQL dialect around a query: `SET key = value;` statements before it, the legacy
-//! `OPTION(key=value, …)` suffix, the request's `queryOptions` (`k=v;k2=v2`), and Pinot's
-//! default `LIMIT 10` for queries without one. SET wins over `queryOptions`, which wins over
-//! OPTION(...).
+//! `OPTION(key=value, …)` suffix, the request's `queryOptions` (`k=v;k2=v2`), Pinot's
+//! default `LIMIT 10` for queries without one, and Pinot's result types for the plain
+//! aggregates (`SUM`, `AVG`, `MIN`, `MAX` return DOUBLE, named canonically as
+//! `sum(homeRuns)`). SET wins over `queryOptions`, which wins over OPTION(...).
 
-use datafusion::sql::sqlparser::ast::{Expr, LimitClause, Statement, Value};
+use datafusion::sql::sqlparser::ast::{CastKind, DataType, ExactNumberInfo, Expr, Ident, LimitClause, SelectItem, SetExpr, Statement, Value};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use std::collections::BTreeMap;
@@ -59,6 +60,11 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
         }
     }
     let Some(mut query) = query else { return Err(DialectError("the request has no query".into())) };
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        for item in select.projection.iter_mut() {
+            pinot_aggregate_type(item);
+        }
+    }
     if query.limit_clause.is_none() {
         query.limit_clause = Some(LimitClause::LimitOffset {
             limit: Some(Expr::value(Value::Number(DEFAULT_LIMIT.to_string(), false))),
@@ -67,6 +73,24 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
         });
     }
     Ok(PinotQuery { sql: query.to_string(), options })
+}
+
+/// `SUM(x)` → `CAST(SUM(x) AS DOUBLE) AS "sum(x)"`: Pinot's type and canonical name (an
+/// alias the user gave is kept).
+fn pinot_aggregate_type(item: &mut SelectItem) {
+    let (expr, alias) = match item {
+        SelectItem::UnnamedExpr(expr) => (expr, None),
+        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
+        _ => return,
+    };
+    let Expr::Function(function) = &*expr else { return };
+    let name = function.name.to_string().to_ascii_lowercase();
+    if !matches!(name.as_str(), "sum" | "avg" | "min" | "max") || function.over.is_some() || function.filter.is_some() {
+        return;
+    }
+    let alias = alias.unwrap_or_else(|| Ident::with_quote('"', format!("{name}{}", function.args)));
+    let cast = Expr::Cast { kind: CastKind::Cast, expr: Box::new(expr.clone()), data_type: DataType::Double(ExactNumberInfo::None), array: false, format: None };
+    *item = SelectItem::ExprWithAlias { expr: cast, alias };
 }
 
 fn parse_error(e: ParserError) -> DialectError {
@@ -113,6 +137,8 @@ mod tests {
         assert_eq!(q.option("timeoutMs"), Some("20"));
         let q = prepare("SELECT teamID, COUNT(*) FROM baseballStats GROUP BY teamID", None).unwrap();
         assert!(q.sql.ends_with("LIMIT 10"), "{}", q.sql);
+        let q = prepare("SELECT SUM(homeRuns), max(hits) AS best, COUNT(*) FROM b", None).unwrap();
+        assert_eq!(q.sql, r#"SELECT CAST(SUM(homeRuns) AS DOUBLE) AS "sum(homeRuns)", CAST(max(hits) AS DOUBLE) AS best, COUNT(*) FROM b LIMIT 10"#);
     }
 
     #[test]

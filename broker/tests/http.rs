@@ -90,9 +90,13 @@ async fn null_handling_is_a_query_option() {
     let rows = |body: Json| body["resultTable"]["rows"].clone();
     // homeRuns is null in 6,413 rows. Pinot's default reads them as the metric default 0.
     let query = "SELECT COUNT(homeRuns), SUM(homeRuns), COUNT(*) FROM baseballStats";
-    assert_eq!(rows(sql(addr, query).await), json!([[97_889, 274_578, 97_889]]));
+    let default = sql(addr, query).await;
+    // Pinot's result types and names: SUM is a DOUBLE named sum(homeRuns).
+    assert_eq!(default["resultTable"]["dataSchema"]["columnDataTypes"], json!(["LONG", "DOUBLE", "LONG"]));
+    assert_eq!(default["resultTable"]["dataSchema"]["columnNames"], json!(["count(homeRuns)", "sum(homeRuns)", "count(*)"]));
+    assert_eq!(rows(default), json!([[97_889, 274_578.0, 97_889]]));
     let with_nulls = sql(addr, &format!("SET enableNullHandling = true; {query}")).await;
-    assert_eq!(rows(with_nulls), json!([[91_476, 274_578, 97_889]]));
+    assert_eq!(rows(with_nulls), json!([[91_476, 274_578.0, 97_889]]));
     let (_, _, body) = request(addr, "POST", "/query/sql", &json!({ "sql": "SELECT COUNT(*) FROM baseballStats WHERE homeRuns <> 0", "queryOptions": "enableNullHandling=true" }).to_string(), "").await;
     let without = sql(addr, "SELECT COUNT(*) FROM baseballStats WHERE homeRuns <> 0").await;
     // With null handling a null is neither 0 nor not 0; without it a null is 0.
