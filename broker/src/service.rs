@@ -131,7 +131,8 @@ fn tables_queried(plan: &LogicalPlan) -> Vec<String> {
 fn add_scan_stats(plan: &dyn ExecutionPlan, response: &mut BrokerResponse) {
     let any: &dyn std::any::Any = plan;
     if let Some(scan) = any.downcast_ref::<SegmentScanExec>() {
-        let metric = |name: &str| scan.metrics().and_then(|m| m.sum_by_name(name)).map_or(0, |v| v.as_usize() as u64);
+        let metrics = scan.metrics();
+        let metric = |name: &str| metrics.as_ref().and_then(|m| m.sum_by_name(name)).map_or(0, |v| v.as_usize() as u64);
         response.num_segments_queried += scan.segment_count() as u64;
         response.num_segments_processed += metric("segments_scanned");
         response.num_segments_matched += metric("segments_matched");

@@ -14,7 +14,7 @@ pub mod pushdown;
 pub mod scan;
 pub mod table;
 
-pub use scan::{ScanSource, SegmentScanExec};
+pub use scan::{ScanRequest, ScanSource, SegmentScanExec};
 pub use table::{arrow_schema, ScanOptions, SegmentTable};
 
 use datafusion::prelude::{SessionConfig, SessionContext};

@@ -84,75 +84,63 @@ impl ScanSource {
     }
 }
 
+/// What to scan: the table's segments, the projected columns, the pushed-down predicate.
+pub struct ScanRequest {
+    pub table: String,
+    pub sources: Vec<ScanSource>,
+    pub columns: Vec<String>,
+    /// The projected schema (one field per column).
+    pub schema: SchemaRef,
+    pub predicate: Option<Predicate>,
+    pub limit: Option<usize>,
+    pub options: ScanOptions,
+}
+
 pub struct SegmentScanExec {
-    table: String,
-    sources: Vec<ScanSource>,
-    columns: Vec<String>,
-    schema: SchemaRef,
-    predicate: Option<Predicate>,
-    limit: Option<usize>,
-    options: ScanOptions,
+    request: ScanRequest,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl fmt::Debug for SegmentScanExec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SegmentScanExec({}, {} segments)", self.table, self.sources.len())
+        write!(f, "SegmentScanExec({}, {} segments)", self.request.table, self.request.sources.len())
     }
 }
 
 impl SegmentScanExec {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        table: String,
-        sources: Vec<ScanSource>,
-        columns: Vec<String>,
-        schema: SchemaRef,
-        predicate: Option<Predicate>,
-        limit: Option<usize>,
-        options: ScanOptions,
-        target_partitions: usize,
-    ) -> SegmentScanExec {
-        let partitions = sources.len().clamp(1, target_partitions.max(1));
+    pub fn new(request: ScanRequest, target_partitions: usize) -> SegmentScanExec {
+        let partitions = request.sources.len().clamp(1, target_partitions.max(1));
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
+            EquivalenceProperties::new(Arc::clone(&request.schema)),
             Partitioning::UnknownPartitioning(partitions),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        SegmentScanExec { table, sources, columns, schema, predicate, limit, options, properties: Arc::new(properties), metrics: ExecutionPlanMetricsSet::new() }
-    }
-
-    pub fn predicate(&self) -> Option<&Predicate> {
-        self.predicate.as_ref()
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
+        SegmentScanExec { request, properties: Arc::new(properties), metrics: ExecutionPlanMetricsSet::new() }
     }
 
     /// Segments this scan reads (sealed and consuming).
     pub fn segment_count(&self) -> usize {
-        self.sources.len()
+        self.request.sources.len()
     }
 
     pub fn consuming_count(&self) -> usize {
-        self.sources.iter().filter(|s| matches!(s, ScanSource::Consuming(_))).count()
+        self.request.sources.iter().filter(|s| matches!(s, ScanSource::Consuming(_))).count()
     }
 
     /// Docs in all the segments this scan reads.
     pub fn total_docs(&self) -> u64 {
-        self.sources.iter().map(|s| s.num_docs() as u64).sum()
+        self.request.sources.iter().map(|s| s.num_docs() as u64).sum()
     }
 
     pub fn column_count(&self) -> usize {
-        self.columns.len()
+        self.request.columns.len()
     }
 
     fn partition_sources(&self, partition: usize) -> Vec<ScanSource> {
         let n = self.properties.partitioning.partition_count();
-        self.sources.iter().enumerate().filter(|(i, _)| i % n == partition).map(|(_, s)| s.clone()).collect()
+        self.request.sources.iter().enumerate().filter(|(i, _)| i % n == partition).map(|(_, s)| s.clone()).collect()
     }
 
     fn counter(&self, name: &'static str, partition: usize) -> Count {
@@ -162,12 +150,12 @@ impl SegmentScanExec {
 
 impl DisplayAs for SegmentScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let consuming = self.sources.iter().filter(|s| matches!(s, ScanSource::Consuming(_))).count();
-        write!(f, "SegmentScanExec: table={}, segments={} (consuming {consuming}), columns=[{}]", self.table, self.sources.len(), self.columns.join(", "))?;
-        if let Some(p) = &self.predicate {
+        let r = &self.request;
+        write!(f, "SegmentScanExec: table={}, segments={} (consuming {}), columns=[{}]", r.table, r.sources.len(), self.consuming_count(), r.columns.join(", "))?;
+        if let Some(p) = &r.predicate {
             write!(f, ", predicate={p:?}")?;
         }
-        if let Some(l) = self.limit {
+        if let Some(l) = r.limit {
             write!(f, ", limit={l}")?;
         }
         Ok(())
@@ -206,26 +194,26 @@ impl ExecutionPlan for SegmentScanExec {
     fn statistics_from_inputs(&self, _inputs: &[Arc<Statistics>], args: &StatisticsArgs) -> Result<Arc<Statistics>> {
         let sources = match args.partition() {
             Some(p) => self.partition_sources(p),
-            None => self.sources.clone(),
+            None => self.request.sources.clone(),
         };
         let docs: usize = sources.iter().map(|s| s.num_docs() as usize).sum();
         // Without a predicate the row count is known exactly (COUNT(*) needs no scan).
-        let rows = match (&self.predicate, self.limit) {
+        let rows = match (&self.request.predicate, self.request.limit) {
             (None, None) => Precision::Exact(docs),
             (None, Some(l)) => Precision::Exact(docs.min(l)),
             _ => Precision::Inexact(docs),
         };
-        Ok(Arc::new(Statistics::new_unknown(&self.schema).with_num_rows(rows)))
+        Ok(Arc::new(Statistics::new_unknown(&self.request.schema).with_num_rows(rows)))
     }
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let batch_size = context.session_config().batch_size().max(1);
         let sources = self.partition_sources(partition);
-        let columns = self.columns.clone();
-        let predicate = self.predicate.clone();
-        let eval_options = EvalOptions { null_handling: self.options.null_handling };
-        let decode_options = DecodeOptions { null_handling: self.options.null_handling };
-        let mut remaining = self.limit.unwrap_or(usize::MAX);
+        let columns = self.request.columns.clone();
+        let predicate = self.request.predicate.clone();
+        let eval_options = EvalOptions { null_handling: self.request.options.null_handling };
+        let decode_options = DecodeOptions { null_handling: self.request.options.null_handling };
+        let mut remaining = self.request.limit.unwrap_or(usize::MAX);
         let segments_scanned = self.counter("segments_scanned", partition);
         let segments_pruned = self.counter("segments_pruned", partition);
         let segments_matched = self.counter("segments_matched", partition);
@@ -288,7 +276,7 @@ impl ExecutionPlan for SegmentScanExec {
         // Index evaluation and decoding are CPU work: run them on the blocking pool, not on
         // the async workers that also serve requests. A dropped stream (cancelled or timed
         // out query) makes the send fail, and the scan stops.
-        let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&self.schema), 2);
+        let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&self.request.schema), 2);
         let tx = builder.tx();
         builder.spawn_blocking(move || {
             for batch in batches {

@@ -2,7 +2,7 @@
 //! snapshots of consuming ones, taken when a query is planned.
 
 use crate::pushdown::translate;
-use crate::scan::{ScanSource, SegmentScanExec};
+use crate::scan::{ScanRequest, ScanSource, SegmentScanExec};
 use async_trait::async_trait;
 use cuvee_catalog::Table;
 use cuvee_segments::{arrow_type, ImmutableSegment, MutableSegment, Predicate, SegmentError, TableStore};
@@ -60,9 +60,6 @@ impl SegmentTable {
         }
     }
 
-    pub fn options(&self) -> ScanOptions {
-        self.options
-    }
 
     /// A table over every segment published in a store. Damaged segments are returned as
     /// errors and left out; the rest are queryable.
@@ -151,15 +148,7 @@ impl TableProvider for SegmentTable {
         let columns = indices.iter().map(|&i| self.schema.field(i).name().clone()).collect();
         // A limit is only safe to apply while scanning when the scan answers every filter.
         let limit = if all_exact { limit } else { None };
-        Ok(Arc::new(SegmentScanExec::new(
-            self.table.name().to_string(),
-            self.sources(),
-            columns,
-            schema,
-            predicate,
-            limit,
-            self.options,
-            state.config().target_partitions(),
-        )))
+        let request = ScanRequest { table: self.table.name().to_string(), sources: self.sources(), columns, schema, predicate, limit, options: self.options };
+        Ok(Arc::new(SegmentScanExec::new(request, state.config().target_partitions())))
     }
 }

@@ -189,15 +189,6 @@ pub fn double_from_key(key: u64) -> f64 {
     f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
 }
 
-/// Normalises a value the way the segment stores it (so a model can compare like with like).
-pub fn normalize(value: Value) -> Value {
-    match value {
-        Value::Float(f) if f == 0.0 => Value::Float(0.0),
-        Value::Double(f) if f == 0.0 => Value::Double(0.0),
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

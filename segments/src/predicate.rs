@@ -14,7 +14,6 @@
 //!   predicate nor its negation matches it.
 
 use crate::physical::{FixedKind, Physical, VarKind};
-use cuvee_catalog::value::compare_decimal;
 use cuvee_catalog::{DataType, Value};
 use regex::Regex;
 use std::cmp::Ordering;
@@ -384,12 +383,4 @@ pub fn like_to_regex(pattern: &str) -> String {
     }
     out.push('$');
     out
-}
-
-/// Compares two values of one column type the way the segment orders them (for models and tests).
-pub fn compare_values(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::BigDecimal(x), Value::BigDecimal(y)) => compare_decimal(x, y),
-        _ => a.total_cmp(b),
-    }
 }
