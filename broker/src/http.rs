@@ -4,7 +4,7 @@
 //! `Pinot-Use-Http-Status-For-Errors: true`, as Pinot does.
 
 use crate::response::{BrokerResponse, ErrorCode};
-use crate::service::QueryService;
+use crate::Broker;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -15,15 +15,15 @@ use serde_json::Value as Json_;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub fn router(service: Arc<QueryService>) -> Router {
+pub fn router(broker: Arc<Broker>) -> Router {
     Router::new()
         .route("/query/sql", get(get_sql).post(post_sql))
         .route("/health", get(|| async { "OK" }))
         .merge(crate::controller::routes())
-        .with_state(service)
+        .with_state(broker)
 }
 
-async fn post_sql(State(service): State<Arc<QueryService>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_sql(State(broker): State<Arc<Broker>>, headers: HeaderMap, body: Bytes) -> Response {
     let request: Json_ = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return respond(BrokerResponse::error(ErrorCode::QueryValidation, format!("the request body is not valid JSON: {e}")), &headers),
@@ -32,14 +32,14 @@ async fn post_sql(State(service): State<Arc<QueryService>>, headers: HeaderMap, 
         return respond(BrokerResponse::error(ErrorCode::QueryValidation, "Payload is missing the query string field 'sql'"), &headers);
     };
     let options = request.get("queryOptions").and_then(Json_::as_str);
-    respond(service.query(sql, options).await, &headers)
+    respond(broker.service.query(sql, options).await, &headers)
 }
 
-async fn get_sql(State(service): State<Arc<QueryService>>, headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn get_sql(State(broker): State<Arc<Broker>>, headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> Response {
     let Some(sql) = params.get("sql") else {
         return respond(BrokerResponse::error(ErrorCode::QueryValidation, "the query string parameter 'sql' is missing"), &headers);
     };
-    respond(service.query(sql, params.get("queryOptions").map(String::as_str)).await, &headers)
+    respond(broker.service.query(sql, params.get("queryOptions").map(String::as_str)).await, &headers)
 }
 
 fn respond(response: BrokerResponse, request_headers: &HeaderMap) -> Response {

@@ -4,11 +4,10 @@
 //! Pinot's broker HTTP API (`/query/sql`) with Pinot's request and response shapes, error
 //! codes, query options and default `LIMIT 10`, so `pinotdb` and Pinot-aware tools work.
 //!
-//! Also the read side of Pinot's controller API (`/tables`, `/tables/{t}`,
-//! `/tables/{t}/schema`, `/schemas/{name}`) on the same port.
+//! Also Pinot's controller API on the same port: schemas, tables, segments, sizes and batch
+//! upload ([`controller`]), over the data directory's tables ([`Metastore`]).
 //!
-//! Not yet: creating and changing tables and schemas over HTTP, Pinot's result naming and
-//! aggregate types, routing and scatter-gather to servers, the Postgres and Flight SQL doors.
+//! Not yet: routing and scatter-gather to servers, the Postgres and Flight SQL doors.
 
 pub mod controller;
 pub mod dialect;
@@ -16,11 +15,44 @@ pub mod http;
 pub mod response;
 pub mod service;
 
+pub use controller::metastore::{AdminError, Metastore};
 pub use http::router;
 pub use response::{BrokerResponse, ErrorCode};
 pub use service::QueryService;
 
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// One broker: the query service and the tables it serves, over one data directory.
+pub struct Broker {
+    pub service: Arc<QueryService>,
+    pub metastore: Arc<Metastore>,
+    address: OnceLock<(String, u16)>,
+}
+
+impl Broker {
+    /// Opens the data directory and makes its tables queryable; returns the problems met
+    /// loading it (a damaged table or segment is left out, the rest served).
+    pub fn open(data_dir: &Path) -> Result<(Broker, Vec<String>), AdminError> {
+        let service = Arc::new(QueryService::new());
+        let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service))?;
+        Ok((Broker { service, metastore: Arc::new(metastore), address: OnceLock::new() }, warnings))
+    }
+
+    pub fn instance_name(&self) -> String {
+        let (host, port) = self.address();
+        format!("Broker_{host}_{port}")
+    }
+
+    /// Where this broker listens, once it does.
+    pub fn address(&self) -> (String, u16) {
+        self.address.get().cloned().unwrap_or_else(|| ("localhost".to_string(), 0))
+    }
+}
+
 /// Serves the HTTP API on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, service: std::sync::Arc<QueryService>) -> std::io::Result<()> {
-    axum::serve(listener, router(service)).await
+pub async fn serve(listener: tokio::net::TcpListener, broker: Arc<Broker>) -> std::io::Result<()> {
+    let local = listener.local_addr()?;
+    let _ = broker.address.set((local.ip().to_string(), local.port()));
+    axum::serve(listener, router(broker)).await
 }

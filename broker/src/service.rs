@@ -35,10 +35,30 @@ impl QueryService {
         QueryService { ctx: cuvee_query::session(), tables: RwLock::new(BTreeMap::new()), broker_id: format!("cuvee-broker-{}", std::process::id()), requests: AtomicU64::new(0) }
     }
 
+    /// Makes a table queryable, replacing one of the same name.
     pub fn add_table(&self, table: Arc<SegmentTable>) -> Result<(), DataFusionError> {
+        let name = table.table().name().to_string();
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        if tables.contains_key(&name) {
+            self.ctx.deregister_table(datafusion::common::TableReference::bare(name.clone()))?;
+        }
         cuvee_query::register(&self.ctx, Arc::clone(&table))?;
-        self.tables.write().unwrap_or_else(|e| e.into_inner()).insert(table.table().name().to_string(), table);
+        tables.insert(name, table);
         Ok(())
+    }
+
+    pub fn remove_table(&self, name: &str) -> Result<Option<Arc<SegmentTable>>, DataFusionError> {
+        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        let removed = tables.remove(name);
+        if removed.is_some() {
+            self.ctx.deregister_table(datafusion::common::TableReference::bare(name.to_string()))?;
+        }
+        Ok(removed)
+    }
+
+    /// The queryable table of this name.
+    pub fn segment_table(&self, name: &str) -> Option<Arc<SegmentTable>> {
+        self.tables.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
     pub fn table_names(&self) -> Vec<String> {

@@ -1,14 +1,14 @@
 //! Pinot's HTTP query API over a real socket on 127.0.0.1, with baseballStats loaded.
 
-use cuvee_broker::QueryService;
+use cuvee_broker::Broker;
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::{import, ImportOptions};
-use cuvee_query::{ScanOptions, SegmentTable};
-use cuvee_segments::TableStore;
 use serde_json::{json, Value as Json};
 use std::path::Path;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod common;
+use common::request;
 
 async fn start() -> (tempfile::TempDir, std::net::SocketAddr) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pinot-examples/baseballStats");
@@ -16,31 +16,14 @@ async fn start() -> (tempfile::TempDir, std::net::SocketAddr) {
     let config = TableConfigJson::from_json(&std::fs::read_to_string(examples.join("baseballStats_offline_table_config.json")).unwrap()).unwrap();
     let table = Table::new(schema, config).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    import(&table, &[examples.join("rawdata/baseballStats.zstd.parquet")], dir.path(), &ImportOptions { progress: false, ..Default::default() }).unwrap();
-    let store = TableStore::open_or_create(dir.path(), &table).unwrap();
-    let (provider, _) = SegmentTable::open(&store, table, ScanOptions::default());
-    let service = Arc::new(QueryService::new());
-    service.add_table(Arc::new(provider)).unwrap();
+    let table_dir = dir.path().join("tables").join("baseballStats");
+    import(&table, &[examples.join("rawdata/baseballStats.zstd.parquet")], &table_dir, &ImportOptions { progress: false, ..Default::default() }).unwrap();
+    let (broker, warnings) = Broker::open(dir.path()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(cuvee_broker::serve(listener, service));
+    tokio::spawn(cuvee_broker::serve(listener, Arc::new(broker)));
     (dir, addr)
-}
-
-/// One HTTP/1.1 request; returns (status, headers, JSON body).
-async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &str, extra_headers: &str) -> (u16, String, Json) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_string(), serde_json::from_str(body).unwrap_or(Json::String(body.to_string())))
 }
 
 async fn sql(addr: std::net::SocketAddr, query: &str) -> Json {

@@ -15,6 +15,7 @@
 
 pub mod datetime;
 pub mod error;
+pub mod evolution;
 pub mod lenient;
 pub mod schema;
 pub mod table;

@@ -124,10 +124,15 @@ impl Batch {
 
     /// Names the segment as Pinot's simple name generator does: table, time range, sequence.
     fn publish(self, store: &mut TableStore, table: &Table, sequence: &mut usize, names: &mut Vec<String>) -> Result<u64, IngestError> {
-        let name = match (self.min_time, self.max_time) {
+        let name_at = |sequence: usize| match (self.min_time, self.max_time) {
             (Some(lo), Some(hi)) => format!("{}_{lo}_{hi}_{sequence}", table.name()),
             _ => format!("{}_{sequence}", table.name()),
         };
+        // Segments may have been deleted since the sequence was counted: skip taken names.
+        while store.manifest().segments.iter().any(|s| s.name == name_at(*sequence)) {
+            *sequence += 1;
+        }
+        let name = name_at(*sequence);
         *sequence += 1;
         let identity = SegmentIdentity { name: name.clone(), creation_time_ms: now_ms(), ..Default::default() };
         let bytes = self.builder.build(&identity)?;

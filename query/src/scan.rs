@@ -3,7 +3,8 @@
 //! columns of the matching docs, batch by batch. Segments are spread over the partitions.
 
 use crate::table::ScanOptions;
-use cuvee_segments::{Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate, Result as SegmentResult};
+use cuvee_catalog::ColumnSpec;
+use cuvee_segments::{absent_column, resolve_absent, Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate, Result as SegmentResult, SegmentError};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::stats::Precision;
@@ -36,6 +37,22 @@ impl ScanSource {
             ScanSource::Sealed(s) => s.num_docs(),
             ScanSource::Consuming(s) => s.num_docs(),
         }
+    }
+
+    fn has_column(&self, name: &str) -> bool {
+        match self {
+            ScanSource::Sealed(s) => s.schema().column(name).is_some(),
+            ScanSource::Consuming(s) => s.has_column(name),
+        }
+    }
+
+    /// The table's spec of each requested column this segment was built without (the
+    /// column was added to the schema later).
+    fn absent(&self, table_schema: &cuvee_catalog::Schema, name: &str) -> Option<ColumnSpec> {
+        if self.has_column(name) {
+            return None;
+        }
+        table_schema.column(name).cloned()
     }
 
     /// False when segment metadata alone (dictionary, min/max, bloom filter) shows that no
@@ -82,11 +99,28 @@ impl ScanSource {
             ScanSource::Consuming(s) => s.decode(columns, docs, options),
         }
     }
+
+    /// Decodes `columns` into `schema`'s shape, filling columns the segment lacks.
+    fn decode_into(&self, schema: &SchemaRef, table_schema: &cuvee_catalog::Schema, columns: &[&str], docs: &[u32], options: DecodeOptions) -> SegmentResult<RecordBatch> {
+        let present: Vec<&str> = columns.iter().copied().filter(|c| self.has_column(c)).collect();
+        let decoded = self.decode(&present, docs, options)?;
+        let mut arrays = Vec::with_capacity(columns.len());
+        for name in columns {
+            match self.absent(table_schema, name) {
+                Some(spec) => arrays.push(absent_column(&spec, docs.len(), options)?),
+                None => arrays.push(decoded.column_by_name(name).cloned().ok_or_else(|| SegmentError::InvalidRequest(format!("column {name} was not decoded")))?),
+            }
+        }
+        let options = datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(docs.len()));
+        RecordBatch::try_new_with_options(Arc::clone(schema), arrays, &options).map_err(|e| SegmentError::InvalidRequest(format!("assembling a batch: {e}")))
+    }
 }
 
 /// What to scan: the table's segments, the projected columns, the pushed-down predicate.
 pub struct ScanRequest {
     pub table: String,
+    /// The table's schema now, which may have columns older segments lack.
+    pub table_schema: cuvee_catalog::Schema,
     pub sources: Vec<ScanSource>,
     pub columns: Vec<String>,
     /// The projected schema (one field per column).
@@ -211,6 +245,8 @@ impl ExecutionPlan for SegmentScanExec {
         let sources = self.partition_sources(partition);
         let columns = self.request.columns.clone();
         let predicate = self.request.predicate.clone();
+        let schema = Arc::clone(&self.request.schema);
+        let table_schema = self.request.table_schema.clone();
         let eval_options = EvalOptions { null_handling: self.request.options.null_handling };
         let decode_options = DecodeOptions { null_handling: self.request.options.null_handling };
         let mut remaining = self.request.limit.unwrap_or(usize::MAX);
@@ -236,6 +272,11 @@ impl ExecutionPlan for SegmentScanExec {
             if remaining == 0 {
                 return Vec::new();
             }
+            let absent = |name: &str| source.absent(&table_schema, name);
+            let predicate = predicate.as_ref().map(|p| match p.columns().iter().any(|c| absent(c).is_some()) {
+                true => resolve_absent(p, &absent, eval_options.null_handling),
+                false => p.clone(),
+            });
             if let Some(p) = &predicate {
                 match source.may_match(p) {
                     Ok(false) => {
@@ -270,7 +311,7 @@ impl ExecutionPlan for SegmentScanExec {
             docs_matched.add(docs.len());
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
             docs.chunks(batch_size)
-                .map(|chunk| source.decode(&names, chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e))))
+                .map(|chunk| source.decode_into(&schema, &table_schema, &names, chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e))))
                 .collect()
         });
         // Index evaluation and decoding are CPU work: run them on the blocking pool, not on

@@ -60,6 +60,11 @@ impl SegmentTable {
         }
     }
 
+    /// The same segments under a changed definition (a compatible schema or config update):
+    /// segments built before it read columns they lack as null.
+    pub fn with_table(&self, table: Table) -> SegmentTable {
+        SegmentTable { schema: arrow_schema(&table), table, ..self.with_options(self.options) }
+    }
 
     /// A table over every segment published in a store. Damaged segments are returned as
     /// errors and left out; the rest are queryable.
@@ -85,6 +90,14 @@ impl SegmentTable {
 
     pub fn add_sealed(&self, segment: Arc<ImmutableSegment>) {
         self.sealed.write().unwrap_or_else(|e| e.into_inner()).push(segment);
+    }
+
+    /// Takes a sealed segment out of the table; queries planned from now on do not see it.
+    pub fn remove_sealed(&self, name: &str) -> bool {
+        let mut sealed = self.sealed.write().unwrap_or_else(|e| e.into_inner());
+        let before = sealed.len();
+        sealed.retain(|s| s.name() != name);
+        sealed.len() != before
     }
 
     pub fn add_consuming(&self, segment: Arc<MutableSegment>) {
@@ -148,7 +161,7 @@ impl TableProvider for SegmentTable {
         let columns = indices.iter().map(|&i| self.schema.field(i).name().clone()).collect();
         // A limit is only safe to apply while scanning when the scan answers every filter.
         let limit = if all_exact { limit } else { None };
-        let request = ScanRequest { table: self.table.name().to_string(), sources: self.sources(), columns, schema, predicate, limit, options: self.options };
+        let request = ScanRequest { table: self.table.name().to_string(), table_schema: self.table.schema.clone(), sources: self.sources(), columns, schema, predicate, limit, options: self.options };
         Ok(Arc::new(SegmentScanExec::new(request, state.config().target_partitions())))
     }
 }

@@ -17,6 +17,7 @@
 //! where segments live in a cluster, or how rows are decoded from files and streams
 //! (`cuvee-ingest`).
 
+pub mod absent;
 pub mod bitmap_index;
 pub mod bitpack;
 pub mod bloom;
@@ -35,6 +36,7 @@ pub mod predicate;
 pub mod row;
 pub mod store;
 
+pub use absent::{absent_column, resolve_absent};
 pub use builder::{SegmentBuilder, SegmentIdentity};
 pub use decode::{arrow_type, DecodeOptions};
 pub use error::{Result, SegmentError};

@@ -431,6 +431,10 @@ impl MutableSnapshot {
         &self.segment.name
     }
 
+    pub fn has_column(&self, name: &str) -> bool {
+        self.segment.columns.iter().any(|c| c.name == name)
+    }
+
     pub fn evaluate(&self, predicate: &Predicate, options: EvalOptions) -> Result<Evaluation> {
         eval::evaluate(self, predicate, options)
     }

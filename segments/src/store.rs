@@ -102,6 +102,27 @@ impl TableStore {
         Ok(entry)
     }
 
+    /// Rewrites the stored schema and table config (after a compatible change).
+    pub fn replace_definition(&self, table: &Table) -> Result<()> {
+        write_durably(&self.dir.join("schema.json"), pretty(&table.schema.to_json()).as_bytes())?;
+        write_durably(&self.dir.join("table_config.json"), pretty(&table.config.to_json()).as_bytes())
+    }
+
+    /// Takes a segment out of the table: the manifest stops naming it (the publish point),
+    /// then its file is removed. A crash in between leaves an unnamed file, which is ignored.
+    pub fn unpublish(&mut self, name: &str) -> Result<ManifestEntry> {
+        let Some(position) = self.manifest.segments.iter().position(|s| s.name == name) else {
+            return Err(SegmentError::InvalidRequest(format!("segment {name} is not published in table {}", self.manifest.table)));
+        };
+        let mut next = self.manifest.clone();
+        let entry = next.segments.remove(position);
+        write_durably(&self.dir.join("manifest.json"), pretty(&serde_json::to_value(&next).unwrap_or_default()).as_bytes())?;
+        self.manifest = next;
+        let path = self.segment_path(name);
+        std::fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(|e| SegmentError::Io { path, source: e })?;
+        Ok(entry)
+    }
+
     /// Opens every published segment. A damaged or missing one is reported and left out;
     /// the others stay usable.
     pub fn open_segments(&self) -> (Vec<ImmutableSegment>, Vec<SegmentError>) {
