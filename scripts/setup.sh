@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing cuvee needs on a fresh Debian machine with a Rust
 # toolchain: the mold linker (halves link time; .cargo/config.toml uses it) and the Python
-# clients the end-to-end tests drive (pinotdb, pytest). Idempotent and quiet when
+# clients the end-to-end tests drive (pinotdb, pytest) and the reference engine they
+# compare with (DuckDB, reading the sample Avro files through fastavro and pyarrow). Idempotent and quiet when
 # everything is already there.
 set -euo pipefail
 
@@ -15,7 +16,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # Real clients for the end-to-end tests (versions pinned so CI runs are comparable).
-if ! python3 -c "import pinotdb, pytest, sqlalchemy" >/dev/null 2>&1; then
-  echo "setup: installing pinotdb (with its SQLAlchemy dialect) and pytest"
-  python3 -m pip install --quiet --disable-pip-version-check "pinotdb[sqlalchemy]==9.2.2" "pytest==8.*" 2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
+if ! python3 -c "import pinotdb, pytest, sqlalchemy, duckdb, fastavro, pyarrow" >/dev/null 2>&1; then
+  echo "setup: installing pinotdb (with its SQLAlchemy dialect), pytest, duckdb, fastavro, pyarrow"
+  python3 -m pip install --quiet --disable-pip-version-check "pinotdb[sqlalchemy]==9.2.2" "pytest==8.*" \
+    "duckdb==2.0.*" "fastavro==1.13.*" "pyarrow==26.*" 2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
 fi

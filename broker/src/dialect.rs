@@ -64,6 +64,7 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
         for item in select.projection.iter_mut() {
             pinot_aggregate_type(item);
         }
+        name_repeated_items(&mut select.projection);
     }
     if query.limit_clause.is_none() {
         query.limit_clause = Some(LimitClause::LimitOffset {
@@ -91,6 +92,36 @@ fn pinot_aggregate_type(item: &mut SelectItem) {
     let alias = alias.unwrap_or_else(|| Ident::with_quote('"', format!("{name}{}", function.args)));
     let cast = Expr::Cast { kind: CastKind::Cast, expr: Box::new(expr.clone()), data_type: DataType::Double(ExactNumberInfo::None), array: false, format: None };
     *item = SelectItem::ExprWithAlias { expr: cast, alias };
+}
+
+/// Marks a result column name made unique for planning; the response shows the name
+/// before it. Pinot allows `SELECT a, a`; DataFusion needs distinct names.
+pub const REPEAT_MARK: char = '\u{1}';
+
+/// The column name as the response shows it.
+pub fn display_name(name: &str) -> &str {
+    name.split(REPEAT_MARK).next().unwrap_or(name)
+}
+
+fn name_repeated_items(items: &mut [SelectItem]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for item in items.iter_mut() {
+        let name = match item {
+            SelectItem::UnnamedExpr(expr) => expr.to_string(),
+            SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+            _ => continue,
+        };
+        let count = seen.entry(name.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            let expr = match item {
+                SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } => expr.clone(),
+                _ => continue,
+            };
+            let shown = name.trim_matches('"').to_string();
+            *item = SelectItem::ExprWithAlias { expr, alias: Ident::with_quote('"', format!("{shown}{REPEAT_MARK}{count}")) };
+        }
+    }
 }
 
 fn parse_error(e: ParserError) -> DialectError {

@@ -1,7 +1,7 @@
 //! Running one Pinot query: dialect, planning and execution through DataFusion under the
 //! query's deadline, errors mapped to Pinot's codes, statistics from the scans' metrics.
 
-use crate::dialect::{prepare, PinotQuery};
+use crate::dialect::{display_name, prepare, PinotQuery};
 use crate::response::{result_table, BrokerResponse, ErrorCode};
 use cuvee_query::{SegmentScanExec, SegmentTable};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -112,7 +112,7 @@ impl QueryService {
         let ctx = self.session_for(query)?;
         let frame = ctx.sql(&query.sql).await?;
         let tables = tables_queried(frame.logical_plan());
-        let strip = |name: &str| tables.iter().fold(name.to_string(), |n, t| n.replace(&format!("{t}."), ""));
+        let strip = |name: &str| tables.iter().fold(display_name(name).to_string(), |n, t| n.replace(&format!("{t}."), ""));
         let names: Vec<String> = frame.schema().fields().iter().map(|f| strip(f.name())).collect();
         let types: Vec<_> = frame.schema().fields().iter().map(|f| f.data_type().clone()).collect();
         let task = frame.task_ctx();

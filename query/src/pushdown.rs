@@ -13,6 +13,7 @@
 use cuvee_catalog::{DataType, Table, Value};
 use cuvee_segments::{CompareOp, Leaf, Predicate};
 use datafusion::common::ScalarValue;
+use crate::multi_value::{as_mv_any, MvOp};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 
 /// A filter in the segments' terms, and whether the scan alone answers it.
@@ -74,8 +75,35 @@ pub fn translate(expr: &Expr, table: &Table) -> Option<Translation> {
             Some(Translation { predicate: Predicate::Leaf { column: column.0, leaf: Leaf::Like(pattern.clone()), negated: like.negated }, exact })
         }
         Expr::Literal(ScalarValue::Boolean(Some(b)), _) => Some(Translation { predicate: Predicate::Const(*b), exact: true }),
+        Expr::ScalarFunction(_) => multi_value(expr, table),
         _ => None,
     }
+}
+
+/// `pinot_mv_any(column, op, values…)`: a leaf on a multi-value column, whose any-value
+/// semantics are the segments' own.
+fn multi_value(expr: &Expr, table: &Table) -> Option<Translation> {
+    let (column, op, values) = as_mv_any(expr)?;
+    let Expr::Column(column) = column else { return None };
+    let spec = table.schema.column(&column.name)?;
+    let mut exact = spec.data_type != DataType::BigDecimal;
+    let mut literals = Vec::with_capacity(values.len());
+    for value in values {
+        let (v, e) = literal(value, spec.data_type)?;
+        exact &= e;
+        literals.push(v);
+    }
+    let leaf = match (op, literals.as_slice()) {
+        (MvOp::Eq, [v]) => Leaf::Compare(CompareOp::Eq, v.clone()),
+        (MvOp::Lt, [v]) => Leaf::Compare(CompareOp::Lt, v.clone()),
+        (MvOp::LtEq, [v]) => Leaf::Compare(CompareOp::Le, v.clone()),
+        (MvOp::Gt, [v]) => Leaf::Compare(CompareOp::Gt, v.clone()),
+        (MvOp::GtEq, [v]) => Leaf::Compare(CompareOp::Ge, v.clone()),
+        (MvOp::Between, [low, high]) => Leaf::Between(low.clone(), high.clone()),
+        (MvOp::In, _) => Leaf::In(literals),
+        _ => return None,
+    };
+    Some(Translation { predicate: Predicate::Leaf { column: spec.name.clone(), leaf, negated: false }, exact })
 }
 
 fn comparison(left: &Expr, op: Operator, right: &Expr, table: &Table) -> Option<Translation> {
@@ -199,6 +227,23 @@ mod tests {
         assert_eq!(exactness(!col("s").eq(lit("a"))), Some(true));
         assert_eq!(exactness(lit(true)), Some(true));
         assert_eq!(exactness(col("ts").gt_eq(lit(ScalarValue::TimestampMillisecond(Some(5), None)))), Some(true));
+    }
+
+    #[test]
+    fn multi_value_calls_are_exact_leaves() {
+        use crate::multi_value::mv_any_udf;
+        let call = |op: &str, values: Vec<Expr>| {
+            let mut args = vec![col("tags"), lit(op)];
+            args.extend(values);
+            Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(mv_any_udf(), args))
+        };
+        let eq = call("=", vec![lit("a")]);
+        let t = translate(&eq, &table()).unwrap();
+        assert!(t.exact);
+        assert_eq!(t.predicate, Predicate::Leaf { column: "tags".into(), leaf: Leaf::Compare(CompareOp::Eq, Value::String("a".into())), negated: false });
+        assert_eq!(exactness(!call("in", vec![lit("a"), lit("b")])), Some(true));
+        assert_eq!(exactness(call("between", vec![lit("a"), lit("b")])), Some(true));
+        assert_eq!(exactness(call("between", vec![lit("a")])), None);
     }
 
     #[test]
