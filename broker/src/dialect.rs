@@ -1,10 +1,12 @@
 //! Pinot's SQL dialect around a query: `SET key = value;` statements before it, the legacy
 //! `OPTION(key=value, …)` suffix, the request's `queryOptions` (`k=v;k2=v2`), Pinot's
-//! default `LIMIT 10` for queries without one, and Pinot's result types for the plain
-//! aggregates (`SUM`, `AVG`, `MIN`, `MAX` return DOUBLE, named canonically as
-//! `sum(homeRuns)`). SET wins over `queryOptions`, which wins over OPTION(...).
+//! default `LIMIT 10` for queries without one, and Pinot's functions with their result
+//! types and canonical names (see [`crate::pinot_functions`]). SET wins over
+//! `queryOptions`, which wins over OPTION(...).
 
-use datafusion::sql::sqlparser::ast::{CastKind, DataType, ExactNumberInfo, Expr, Ident, LimitClause, SelectItem, SetExpr, Statement, Value};
+use crate::pinot_functions;
+use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Ident, LimitClause, Query, SelectItem, SetExpr, Statement, Value};
+use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use std::collections::BTreeMap;
@@ -62,10 +64,11 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
     let Some(mut query) = query else { return Err(DialectError("the request has no query".into())) };
     if let SetExpr::Select(select) = query.body.as_mut() {
         for item in select.projection.iter_mut() {
-            pinot_aggregate_type(item);
+            pinot_result_name(item);
         }
         name_repeated_items(&mut select.projection);
     }
+    rewrite_pinot_functions(&mut query);
     if query.limit_clause.is_none() {
         query.limit_clause = Some(LimitClause::LimitOffset {
             limit: Some(Expr::value(Value::Number(DEFAULT_LIMIT.to_string(), false))),
@@ -76,22 +79,25 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
     Ok(PinotQuery { sql: query.to_string(), options })
 }
 
-/// `SUM(x)` → `CAST(SUM(x) AS DOUBLE) AS "sum(x)"`: Pinot's type and canonical name (an
-/// alias the user gave is kept).
-fn pinot_aggregate_type(item: &mut SelectItem) {
-    let (expr, alias) = match item {
-        SelectItem::UnnamedExpr(expr) => (expr, None),
-        SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias.clone())),
-        _ => return,
-    };
+/// Pinot's result name for a select item that is a Pinot aggregate (an alias the user
+/// gave is kept); the call itself is rewritten with every other expression.
+fn pinot_result_name(item: &mut SelectItem) {
+    let SelectItem::UnnamedExpr(expr) = item else { return };
     let Expr::Function(function) = &*expr else { return };
-    let name = function.name.to_string().to_ascii_lowercase();
-    if !matches!(name.as_str(), "sum" | "avg" | "min" | "max") || function.over.is_some() || function.filter.is_some() {
-        return;
-    }
-    let alias = alias.unwrap_or_else(|| Ident::with_quote('"', format!("{name}{}", function.args)));
-    let cast = Expr::Cast { kind: CastKind::Cast, expr: Box::new(expr.clone()), data_type: DataType::Double(ExactNumberInfo::None), array: false, format: None };
-    *item = SelectItem::ExprWithAlias { expr: cast, alias };
+    let Some(rewrite) = pinot_functions::rewrite(function) else { return };
+    *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::with_quote('"', rewrite.name) };
+}
+
+/// Rewrites every Pinot function call in the query (select list, HAVING, ORDER BY, …).
+fn rewrite_pinot_functions(query: &mut Query) {
+    let _ = visit_expressions_mut(query, |expr| {
+        if let Expr::Function(function) = &*expr {
+            if let Some(rewrite) = pinot_functions::rewrite(function) {
+                *expr = rewrite.expr;
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 /// Marks a result column name made unique for planning; the response shows the name

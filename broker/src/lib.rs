@@ -12,6 +12,7 @@
 pub mod controller;
 pub mod dialect;
 pub mod http;
+pub mod pinot_functions;
 pub mod response;
 pub mod service;
 

@@ -128,3 +128,33 @@ async fn broken_admin_requests_get_clear_errors() {
     let (status, _, body) = request(addr, "POST", "/ingestFromURI?tableNameWithType=events_OFFLINE&sourceURIStr=http://x/y.csv", "", "").await;
     assert_eq!(status, 400, "{body}");
 }
+
+#[tokio::test]
+async fn multi_value_columns_follow_pinot_semantics() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = start(dir.path()).await;
+    let schema = r#"{"schemaName":"posts","dimensionFieldSpecs":[{"name":"id","dataType":"INT"},
+        {"name":"tags","dataType":"STRING","singleValueField":false},{"name":"scores","dataType":"INT","singleValueField":false}]}"#;
+    let table = r#"{"tableName":"posts","tableType":"OFFLINE","segmentsConfig":{},"tableIndexConfig":{"invertedIndexColumns":["tags"]},"metadata":{},"tenants":{}}"#;
+    assert_eq!(request(addr, "POST", "/schemas", schema, "").await.0, 200);
+    assert_eq!(request(addr, "POST", "/tables", table, "").await.0, 200);
+    let (content_type, body) = multipart_file("p.json", br#"{"id":1,"tags":["a","b"],"scores":[1,5]}
+{"id":2,"tags":["b"],"scores":[7]}
+{"id":3,"tags":["c","a","a"],"scores":[2,2,9]}
+"#);
+    let (status, response) = request_raw(addr, "POST", "/ingestFromFile?tableNameWithType=posts_OFFLINE", &content_type, &body).await;
+    assert_eq!(status, 200, "{response}");
+    let ids = |rows: Json| rows.as_array().unwrap().iter().map(|r| r[0].as_i64().unwrap()).collect::<Vec<_>>();
+    // Any value matches…
+    assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE tags = 'a' ORDER BY id").await), vec![1, 3]);
+    assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE scores > 6 ORDER BY id").await), vec![2, 3]);
+    assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE scores BETWEEN 3 AND 6 ORDER BY id").await), vec![1]);
+    assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE tags IN ('c', 'zz') OR id = 2 ORDER BY id").await), vec![2, 3]);
+    // …no value matches.
+    assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE tags <> 'a' ORDER BY id").await), vec![2]);
+    assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE tags NOT IN ('b') ORDER BY id").await), vec![3]);
+    // Aggregates over every value of every row.
+    let body = sql(addr, "SELECT COUNTMV(tags), DISTINCTCOUNTMV(tags), SUMMV(scores), MINMV(scores), MAXMV(scores), AVGMV(scores), PERCENTILEMV(scores, 50) FROM posts").await;
+    assert_eq!(body, json!([[6, 3, 26.0, 1.0, 9.0, 26.0 / 6.0, 5.0]]));
+    assert_eq!(sql(addr, "SELECT id, ARRAYLENGTH(tags) FROM posts ORDER BY id").await, json!([[1, 2], [2, 1], [3, 3]]));
+}

@@ -115,3 +115,34 @@ async fn bad_input_gets_pinot_error_codes_and_the_server_keeps_serving() {
     // Still serving.
     assert_eq!(sql(addr, "SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN'").await["resultTable"]["rows"], json!([[2206]]));
 }
+
+#[tokio::test]
+async fn pinot_aggregate_functions_with_pinot_names_and_types() {
+    let (_dir, addr) = start().await;
+    let schema = |body: &Json| (body["resultTable"]["dataSchema"]["columnNames"].clone(), body["resultTable"]["dataSchema"]["columnDataTypes"].clone());
+    // Reference numbers: DuckDB on the same Parquet file (homeRuns nulls read as 0).
+    let body = sql(addr, "SELECT DISTINCTCOUNT(playerID), COUNT(DISTINCT teamID), DISTINCTCOUNTBITMAP(teamID), MINMAXRANGE(homeRuns) FROM baseballStats").await;
+    assert_eq!(body["exceptions"], json!([]), "{body}");
+    assert_eq!(
+        schema(&body),
+        (json!(["distinctcount(playerID)", "distinctcount(teamID)", "distinctcountbitmap(teamID)", "minmaxrange(homeRuns)"]), json!(["INT", "INT", "INT", "DOUBLE"]))
+    );
+    assert_eq!(body["resultTable"]["rows"], json!([[18107, 149, 149, 73.0]]));
+    // Exact percentiles by Pinot's rule: the sorted value at index floor(n * p / 100).
+    let body = sql(addr, "SELECT PERCENTILE(homeRuns, 50), PERCENTILE(homeRuns, 90), PERCENTILE90(homeRuns), PERCENTILE(homeRuns, 99.9), PERCENTILE(homeRuns, 100) FROM baseballStats").await;
+    assert_eq!(body["exceptions"], json!([]), "{body}");
+    assert_eq!(body["resultTable"]["dataSchema"]["columnNames"][0], json!("percentile(homeRuns, 50.0)"));
+    assert_eq!(body["resultTable"]["dataSchema"]["columnNames"][2], json!("percentile90(homeRuns)"));
+    assert_eq!(body["resultTable"]["rows"], json!([[0.0, 9.0, 9.0, 46.0, 73.0]]));
+    // Estimates are estimates: HyperLogLog within 2 %, t-digest near the exact value.
+    let body = sql(addr, "SELECT DISTINCTCOUNTHLL(playerID), PERCENTILEEST(homeRuns, 90), PERCENTILETDIGEST(homeRuns, 90) FROM baseballStats").await;
+    assert_eq!(schema(&body).1, json!(["LONG", "LONG", "DOUBLE"]), "{body}");
+    let row = &body["resultTable"]["rows"][0];
+    assert!((row[0].as_f64().unwrap() - 18107.0).abs() < 18107.0 * 0.02, "{row}");
+    assert!((row[2].as_f64().unwrap() - 9.0).abs() <= 1.0, "{row}");
+    // In GROUP BY and ORDER BY, with an alias.
+    let body = sql(addr, "SELECT teamID, DISTINCTCOUNT(playerID) AS players FROM baseballStats GROUP BY teamID ORDER BY DISTINCTCOUNT(playerID) DESC, teamID LIMIT 3").await;
+    assert_eq!(body["exceptions"], json!([]), "{body}");
+    assert_eq!(body["resultTable"]["dataSchema"]["columnNames"], json!(["teamID", "players"]));
+    assert_eq!(body["resultTable"]["rows"], json!([["CHN", 1958], ["PHI", 1934], ["SLN", 1899]]));
+}

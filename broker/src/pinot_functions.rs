@@ -1,0 +1,129 @@
+//! Pinot's aggregate functions, rewritten into DataFusion SQL with Pinot's result types and
+//! canonical result names (`distinctcount(playerID)`, `percentile(homeRuns, 50.0)`).
+//!
+//! | Pinot                                  | rewritten to                                   | type   |
+//! |----------------------------------------|------------------------------------------------|--------|
+//! | SUM, AVG, MIN, MAX, MINMAXRANGE        | the same, cast                                 | DOUBLE |
+//! | COUNT(DISTINCT x), DISTINCTCOUNT, DISTINCTCOUNTBITMAP | exact `COUNT(DISTINCT x)`       | INT    |
+//! | DISTINCTCOUNTHLL, …HLLPLUS, …ULL, …THETASKETCH | `approx_distinct` (HyperLogLog)        | LONG   |
+//! | DISTINCTSUM, DISTINCTAVG               | `SUM/AVG(DISTINCT x)`                          | DOUBLE |
+//! | PERCENTILE(x, p), PERCENTILEnn(x)      | exact: sorted values, index ⌊n·p/100⌋ (Pinot's rule) | DOUBLE |
+//! | PERCENTILEEST, PERCENTILETDIGEST       | `approx_percentile_cont` (t-digest)            | LONG / DOUBLE |
+//! | COUNTMV, SUMMV, MINMV, MAXMV, AVGMV, MINMAXRANGEMV, DISTINCTCOUNTMV, PERCENTILEMV | over every value of every row | as above |
+//! | ARRAYLENGTH(mv)                        | `cardinality`                                  | INT    |
+//!
+//! Exact distinct counts and percentiles keep every value (as Pinot's do); the states are
+//! mergeable (`array_agg`), so a later cluster plan can split them at partial aggregation.
+
+use datafusion::sql::sqlparser::ast::{DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+/// A Pinot function call in DataFusion's terms, and the result name Pinot gives it.
+pub struct Rewrite {
+    pub expr: Expr,
+    pub name: String,
+}
+
+/// The rewrite of `function`, or `None` when DataFusion takes it as it is.
+pub fn rewrite(function: &Function) -> Option<Rewrite> {
+    if function.over.is_some() {
+        return None;
+    }
+    let FunctionArguments::List(list) = &function.args else { return None };
+    let name = function.name.to_string().to_ascii_lowercase();
+    let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
+    let args: Vec<String> = list
+        .args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.to_string()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let filter = function.filter.as_ref().map(|f| format!(" FILTER (WHERE {f})")).unwrap_or_default();
+    let canonical = |n: &str| format!("{n}({})", args.join(", "));
+    let one = || args.first().cloned();
+    let (text, result_name) = match name.as_str() {
+        "count" if distinct && args.len() == 1 => (format!("CAST(COUNT(DISTINCT {}){filter} AS INT)", one()?), canonical("distinctcount")),
+        "sum" | "avg" | "min" | "max" if !distinct => (format!("CAST({function} AS DOUBLE)"), canonical(&name)),
+        "minmaxrange" => {
+            let a = one()?;
+            (format!("CAST(MAX({a}){filter} - MIN({a}){filter} AS DOUBLE)"), canonical(&name))
+        }
+        "distinctcount" | "distinctcountbitmap" | "distinctcountsmarthll" | "segmentpartitioneddistinctcount" => {
+            (format!("CAST(COUNT(DISTINCT {}){filter} AS INT)", one()?), canonical(&name))
+        }
+        "distinctcounthll" | "distinctcounthllplus" | "distinctcountull" | "distinctcountthetasketch" | "distinctcountcpcsketch" => {
+            (format!("CAST(approx_distinct({}){filter} AS BIGINT)", one()?), canonical(&name))
+        }
+        "distinctsum" => (format!("CAST(SUM(DISTINCT {}){filter} AS DOUBLE)", one()?), canonical(&name)),
+        "distinctavg" => (format!("CAST(AVG(DISTINCT {}){filter} AS DOUBLE)", one()?), canonical(&name)),
+        "arraylength" | "cardinality" if args.len() == 1 => (format!("CAST(cardinality({}) AS INT)", one()?), canonical(&name)),
+        "countmv" => (format!("CAST(COALESCE(SUM(cardinality({})){filter}, 0) AS BIGINT)", one()?), canonical(&name)),
+        "summv" => (format!("CAST(SUM(array_sum({})){filter} AS DOUBLE)", one()?), canonical(&name)),
+        "minmv" => (format!("CAST(MIN(array_min({})){filter} AS DOUBLE)", one()?), canonical(&name)),
+        "maxmv" => (format!("CAST(MAX(array_max({})){filter} AS DOUBLE)", one()?), canonical(&name)),
+        "avgmv" => {
+            let a = one()?;
+            (format!("CAST(SUM(array_sum({a})){filter} AS DOUBLE) / SUM(cardinality({a})){filter}"), canonical(&name))
+        }
+        "minmaxrangemv" => {
+            let a = one()?;
+            (format!("CAST(MAX(array_max({a})){filter} - MIN(array_min({a})){filter} AS DOUBLE)"), canonical(&name))
+        }
+        "distinctcountmv" | "distinctcountbitmapmv" => {
+            (format!("CAST(cardinality(array_distinct(flatten(array_agg({}){filter}))) AS INT)", one()?), canonical(&name))
+        }
+        "distinctcounthllmv" => (format!("CAST(cardinality(array_distinct(flatten(array_agg({}){filter}))) AS BIGINT)", one()?), canonical(&name)),
+        _ => return percentile(&name, &args, &filter),
+    };
+    let expr = Parser::new(&GenericDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()?;
+    Some(Rewrite { expr, name: result_name })
+}
+
+/// PERCENTILE / PERCENTILEEST / PERCENTILETDIGEST (and their MV forms), as
+/// `f(x, p)` or the legacy `fNN(x)`.
+fn percentile(name: &str, args: &[String], filter: &str) -> Option<Rewrite> {
+    let (family, legacy_p) = ["percentiletdigest", "percentileest", "percentile"]
+        .iter()
+        .find_map(|f| name.strip_prefix(f).map(|rest| (*f, rest)))?;
+    let (multi_value, legacy_p) = match legacy_p.strip_suffix("mv") {
+        Some(p) => (true, p),
+        None => (false, legacy_p),
+    };
+    let column = args.first()?.clone();
+    let (p, result_name): (f64, String) = if legacy_p.is_empty() {
+        let p: f64 = args.get(1)?.trim_matches('\'').parse().ok()?;
+        let mv = if multi_value { "mv" } else { "" };
+        (p, format!("{family}{mv}({column}, {p:?})"))
+    } else {
+        (legacy_p.parse().ok()?, format!("{name}({column})"))
+    };
+    if !(0.0..=100.0).contains(&p) {
+        return None;
+    }
+    let values = if multi_value { format!("flatten(array_agg({column}) FILTER (WHERE {column} IS NOT NULL{}))", and_filter(filter)) } else { format!("array_agg({column} ORDER BY {column}) FILTER (WHERE {column} IS NOT NULL{})", and_filter(filter)) };
+    let text = match family {
+        "percentile" => {
+            let sorted = if multi_value { format!("array_sort({values})") } else { values };
+            // Pinot: the value at index ⌊n·p/100⌋ of the sorted values (the last one at 100).
+            let n = format!("CAST(cardinality({sorted}) AS BIGINT)");
+            format!("CAST(array_element({sorted}, LEAST(CAST(FLOOR({n} * {p:?} / 100.0) AS BIGINT) + 1, {n})) AS DOUBLE)")
+        }
+        // The estimates have no multi-value form here: approx_percentile_cont takes one
+        // value per row. The call is left as it is and fails as an unknown function.
+        _ if multi_value => return None,
+        _ => {
+            let target = if family == "percentileest" { "BIGINT" } else { "DOUBLE" };
+            format!("CAST(approx_percentile_cont({:?}) WITHIN GROUP (ORDER BY {column}){filter} AS {target})", p / 100.0)
+        }
+    };
+    let expr = Parser::new(&GenericDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()?;
+    Some(Rewrite { expr, name: result_name })
+}
+
+/// ` AND cond` for a `FILTER (WHERE cond)` clause, to merge it into another filter.
+fn and_filter(filter: &str) -> String {
+    filter.strip_prefix(" FILTER (WHERE ").and_then(|f| f.strip_suffix(')')).map(|f| format!(" AND {f}")).unwrap_or_default()
+}
