@@ -5,7 +5,7 @@
 //! `queryOptions`, which wins over OPTION(...).
 
 use crate::pinot_functions;
-use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Ident, LimitClause, Query, SelectItem, SetExpr, Statement, Value};
+use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, FunctionArguments, Ident, LimitClause, Query, SelectItem, SetExpr, Statement, Value};
 use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -84,8 +84,21 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
 fn pinot_result_name(item: &mut SelectItem) {
     let SelectItem::UnnamedExpr(expr) = item else { return };
     let Expr::Function(function) = &*expr else { return };
-    let Some(rewrite) = pinot_functions::rewrite(function) else { return };
-    *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::with_quote('"', rewrite.name) };
+    let name = match pinot_functions::rewrite(function) {
+        Some(rewrite) => rewrite.name,
+        // Any other call is named as Pinot prints it: `datetrunc('DAY',ts)`.
+        None if function.over.is_none() => canonical_call_name(function),
+        None => return,
+    };
+    *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::with_quote('"', name) };
+}
+
+fn canonical_call_name(function: &datafusion::sql::sqlparser::ast::Function) -> String {
+    let args = match &function.args {
+        FunctionArguments::List(list) => list.args.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(","),
+        _ => String::new(),
+    };
+    format!("{}({args})", function.name.to_string().to_ascii_lowercase())
 }
 
 /// Rewrites every Pinot function call in the query (select list, HAVING, ORDER BY, …).
@@ -175,7 +188,7 @@ mod tests {
         let q = prepare("SELECT teamID, COUNT(*) FROM baseballStats GROUP BY teamID", None).unwrap();
         assert!(q.sql.ends_with("LIMIT 10"), "{}", q.sql);
         let q = prepare("SELECT SUM(homeRuns), max(hits) AS best, COUNT(*) FROM b", None).unwrap();
-        assert_eq!(q.sql, r#"SELECT CAST(SUM(homeRuns) AS DOUBLE) AS "sum(homeRuns)", CAST(max(hits) AS DOUBLE) AS best, COUNT(*) FROM b LIMIT 10"#);
+        assert_eq!(q.sql, r#"SELECT CAST(SUM(homeRuns) AS DOUBLE) AS "sum(homeRuns)", CAST(max(hits) AS DOUBLE) AS best, COUNT(*) AS "count(*)" FROM b LIMIT 10"#);
     }
 
     #[test]

@@ -146,3 +146,27 @@ async fn pinot_aggregate_functions_with_pinot_names_and_types() {
     assert_eq!(body["resultTable"]["dataSchema"]["columnNames"], json!(["teamID", "players"]));
     assert_eq!(body["resultTable"]["rows"], json!([["CHN", 1958], ["PHI", 1934], ["SLN", 1899]]));
 }
+
+#[tokio::test]
+async fn pinot_scalar_functions_and_their_result_names() {
+    let (_dir, addr) = start().await;
+    let body = sql(
+        addr,
+        "SELECT toEpochDays(1389793530123), DATETRUNC('DAY', 1389793530123), JSON_EXTRACT_SCALAR('{\"a\":{\"b\":7}}', '$.a.b', 'LONG'), \
+         DATETIMECONVERT(yearID, '1:DAYS:EPOCH', '1:DAYS:SIMPLE_DATE_FORMAT:yyyy-MM-dd', '1:DAYS') AS d \
+         FROM baseballStats WHERE playerID = 'aardsda01' ORDER BY yearID LIMIT 1",
+    )
+    .await;
+    assert_eq!(body["exceptions"], json!([]), "{body}");
+    assert_eq!(
+        body["resultTable"]["dataSchema"]["columnNames"],
+        json!(["toepochdays(1389793530123)", "datetrunc('DAY',1389793530123)", "json_extract_scalar('{\"a\":{\"b\":7}}','$.a.b','LONG')", "d"])
+    );
+    assert_eq!(body["resultTable"]["dataSchema"]["columnDataTypes"], json!(["LONG", "LONG", "LONG", "STRING"]));
+    // aardsda01 first played in 2004, read here as day 2004 after the epoch.
+    assert_eq!(body["resultTable"]["rows"], json!([[16085, 1_389_744_000_000i64, 7, "1975-06-28"]]));
+    // A wrong argument is a query error that names the function, not a crash.
+    let body = sql(addr, "SELECT DATETRUNC('fortnight', 0) FROM baseballStats LIMIT 1").await;
+    assert_eq!(body["exceptions"][0]["errorCode"], json!(200), "{body}");
+    assert!(body["exceptions"][0]["message"].as_str().unwrap().contains("datetrunc: unknown unit fortnight"), "{body}");
+}

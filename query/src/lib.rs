@@ -11,6 +11,7 @@
 //! beyond `COUNT(*)` from row counts, the plan-fragment codec, and the HTTP API.
 
 pub mod multi_value;
+pub mod pinot_scalars;
 pub mod pushdown;
 pub mod scan;
 pub mod table;
@@ -35,6 +36,7 @@ pub fn session() -> SessionContext {
     let state = SessionStateBuilder::new().with_config(config).with_default_features().with_analyzer_rules(analyzer_rules).build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_udf(multi_value::mv_any_udf().as_ref().clone());
+    pinot_scalars::register(&ctx);
     ctx
 }
 

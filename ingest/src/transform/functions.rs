@@ -65,6 +65,20 @@ pub fn eval(expr: &Expr, record: &Map<String, Json>) -> Result<Json, String> {
     }
 }
 
+/// Calls a built-in function on values, with the same null rule as in an expression.
+pub fn call_function(name: &str, values: &[Json]) -> Result<Json, String> {
+    let Some((_, min, max)) = FUNCTIONS.iter().find(|(n, _, _)| *n == name) else {
+        return Err(format!("unknown function {name}"));
+    };
+    if values.len() < *min || values.len() > *max {
+        return Err(format!("{name} takes {min} to {max} arguments, got {}", values.len()));
+    }
+    if !matches!(name, "and" | "or" | "not" | "isnull" | "isnotnull" | "jsonpathstring" | "jsonpathlong" | "jsonpathdouble") && values.iter().any(Json::is_null) {
+        return Ok(Json::Null);
+    }
+    call(name, values)
+}
+
 fn float(f: f64) -> Json {
     serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null)
 }

@@ -5,7 +5,7 @@
 mod functions;
 mod parse;
 
-pub use functions::json_path;
+pub use functions::{call_function, json_path};
 pub use parse::Expr;
 use serde_json::{Map, Value as Json};
 
