@@ -5,6 +5,7 @@ mod serve;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use cuvee_broker::QueryLimits;
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::{import, FileFormat, ImportOptions};
 use cuvee_segments::ImmutableSegment;
@@ -62,6 +63,12 @@ enum Command {
         /// Address to listen on (Pinot's broker port by default).
         #[arg(long, default_value = "127.0.0.1:8099")]
         listen: String,
+        /// Memory one query may use, in MiB (operators spill or fail past it).
+        #[arg(long, default_value_t = 4096)]
+        query_memory_mb: usize,
+        /// Rows one result may have.
+        #[arg(long, default_value_t = 1_000_000)]
+        max_result_rows: usize,
     },
     /// Look inside segment files.
     Segment {
@@ -91,7 +98,7 @@ fn run(cli: Cli) -> Result<()> {
             if no_serve {
                 return Ok(());
             }
-            serve::run(&data_dir, &listen)
+            serve::run(&data_dir, &listen, QueryLimits::default())
         }
         Command::Import { schema, table_config, data_dir, format, strict, max_rows_per_segment, files } => {
             let table = load_table(&schema, &table_config)?;
@@ -120,7 +127,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { data_dir, listen } => serve::run(&data_dir, &listen),
+        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows } => {
+            serve::run(&data_dir, &listen, QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows })
+        }
         Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
     }
 }

@@ -2,12 +2,12 @@
 //! controller API.
 
 use anyhow::{Context, Result};
-use cuvee_broker::Broker;
+use cuvee_broker::{Broker, QueryLimits};
 use std::path::Path;
 use std::sync::Arc;
 
-pub fn run(data_dir: &Path, listen: &str) -> Result<()> {
-    let (broker, warnings) = Broker::open(data_dir)?;
+pub fn run(data_dir: &Path, listen: &str, limits: QueryLimits) -> Result<()> {
+    let (broker, warnings) = Broker::open(data_dir, limits)?;
     for warning in warnings {
         eprintln!("warning: {warning}");
     }

@@ -45,8 +45,8 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
     if let Some(query_options) = query_options {
         parse_pairs(query_options, ';', &mut options);
     }
-    let statements = Parser::parse_sql(&GenericDialect {}, &text).map_err(parse_error)?;
-    let mut query = None;
+    let statements = Parser::parse_sql(&GenericDialect {}, &pinot_explain(&text)).map_err(parse_error)?;
+    let mut query: Option<Statement> = None;
     for statement in statements {
         match statement {
             Statement::Set(set) => {
@@ -56,19 +56,47 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
                     options.insert(key.trim().to_string(), value.trim().trim_matches('\'').trim_matches('"').to_string());
                 }
             }
-            Statement::Query(q) if query.is_none() => query = Some(q),
-            Statement::Query(_) => return Err(DialectError("only one query per request".into())),
-            other => return Err(DialectError(format!("only SET statements and one query are accepted, not: {other}"))),
+            Statement::Query(_) | Statement::Explain { .. } if query.is_some() => return Err(DialectError("only one query per request".into())),
+            Statement::Query(_) => query = Some(statement),
+            Statement::Explain { statement: ref inner, .. } if matches!(inner.as_ref(), Statement::Query(_)) => query = Some(statement),
+            other => return Err(DialectError(format!("only SET statements and one query (or EXPLAIN of one) are accepted, not: {other}"))),
         }
     }
-    let Some(mut query) = query else { return Err(DialectError("the request has no query".into())) };
+    let Some(mut statement) = query else { return Err(DialectError("the request has no query".into())) };
+    match &mut statement {
+        Statement::Query(query) => apply_pinot_semantics(query),
+        Statement::Explain { statement: inner, .. } => {
+            if let Statement::Query(query) = inner.as_mut() {
+                apply_pinot_semantics(query);
+            }
+        }
+        _ => {}
+    }
+    Ok(PinotQuery { sql: statement.to_string(), options })
+}
+
+/// Pinot's `EXPLAIN PLAN FOR <query>` is DataFusion's `EXPLAIN <query>` (its plan text, with
+/// which index answered each predicate under `EXPLAIN ANALYZE`).
+fn pinot_explain(text: &str) -> String {
+    let trimmed = text.trim_start();
+    let upper = trimmed.to_ascii_uppercase();
+    let words: Vec<&str> = upper.split_whitespace().take(3).collect();
+    if words == ["EXPLAIN", "PLAN", "FOR"] {
+        let skip = upper.find("FOR").map_or(0, |i| i + 3);
+        return format!("EXPLAIN {}", &trimmed[skip..]);
+    }
+    text.to_string()
+}
+
+/// Result names, Pinot functions and the default LIMIT.
+fn apply_pinot_semantics(query: &mut Query) {
     if let SetExpr::Select(select) = query.body.as_mut() {
         for item in select.projection.iter_mut() {
             pinot_result_name(item);
         }
         name_repeated_items(&mut select.projection);
     }
-    rewrite_pinot_functions(&mut query);
+    rewrite_pinot_functions(query);
     if query.limit_clause.is_none() {
         query.limit_clause = Some(LimitClause::LimitOffset {
             limit: Some(Expr::value(Value::Number(DEFAULT_LIMIT.to_string(), false))),
@@ -76,7 +104,6 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
             limit_by: vec![],
         });
     }
-    Ok(PinotQuery { sql: query.to_string(), options })
 }
 
 /// Pinot's result name for a select item that is a Pinot aggregate (an alias the user

@@ -11,12 +11,14 @@
 
 pub mod controller;
 pub mod dialect;
+pub mod execution;
 pub mod http;
 pub mod pinot_functions;
 pub mod response;
 pub mod service;
 
 pub use controller::metastore::{AdminError, Metastore};
+pub use execution::QueryLimits;
 pub use http::router;
 pub use response::{BrokerResponse, ErrorCode};
 pub use service::QueryService;
@@ -34,8 +36,8 @@ pub struct Broker {
 impl Broker {
     /// Opens the data directory and makes its tables queryable; returns the problems met
     /// loading it (a damaged table or segment is left out, the rest served).
-    pub fn open(data_dir: &Path) -> Result<(Broker, Vec<String>), AdminError> {
-        let service = Arc::new(QueryService::new());
+    pub fn open(data_dir: &Path, limits: QueryLimits) -> Result<(Broker, Vec<String>), AdminError> {
+        let service = Arc::new(QueryService::new(limits).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
         let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service))?;
         Ok((Broker { service, metastore: Arc::new(metastore), address: OnceLock::new() }, warnings))
     }

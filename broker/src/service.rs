@@ -1,5 +1,6 @@
 //! Running one Pinot query: dialect, planning and execution through DataFusion under the
-//! query's deadline, errors mapped to Pinot's codes, statistics from the scans' metrics.
+//! query's deadline and limits (on the query runtime, see [`crate::execution`]), errors
+//! mapped to Pinot's codes, statistics from the scans' metrics.
 
 use crate::dialect::{display_name, prepare, PinotQuery};
 use crate::response::{result_table, BrokerResponse, ErrorCode};
@@ -7,8 +8,10 @@ use cuvee_query::{SegmentScanExec, SegmentTable};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::{collect, ExecutionPlan};
+use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
+use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -18,56 +21,72 @@ use std::time::{Duration, Instant};
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
 pub struct QueryService {
-    ctx: SessionContext,
-    tables: RwLock<BTreeMap<String, Arc<SegmentTable>>>,
+    engine: Engine,
+    runtime: QueryRuntime,
     broker_id: String,
     requests: AtomicU64,
 }
 
-impl Default for QueryService {
-    fn default() -> Self {
-        QueryService::new()
-    }
+/// What a running query needs, cheap to clone into its task.
+#[derive(Clone)]
+struct Engine {
+    ctx: SessionContext,
+    tables: Arc<RwLock<BTreeMap<String, Arc<SegmentTable>>>>,
+    limits: QueryLimits,
 }
 
 impl QueryService {
-    pub fn new() -> QueryService {
-        QueryService { ctx: cuvee_query::session(), tables: RwLock::new(BTreeMap::new()), broker_id: format!("cuvee-broker-{}", std::process::id()), requests: AtomicU64::new(0) }
+    pub fn new(limits: QueryLimits) -> std::io::Result<QueryService> {
+        Ok(QueryService {
+            engine: Engine { ctx: cuvee_query::session(), tables: Arc::default(), limits },
+            runtime: QueryRuntime::new()?,
+            broker_id: format!("cuvee-broker-{}", std::process::id()),
+            requests: AtomicU64::new(0),
+        })
+    }
+
+    /// Queries running now.
+    pub fn running_queries(&self) -> usize {
+        self.runtime.running()
+    }
+
+    fn tables(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<SegmentTable>>> {
+        self.engine.tables.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Makes a table queryable, replacing one of the same name.
     pub fn add_table(&self, table: Arc<SegmentTable>) -> Result<(), DataFusionError> {
         let name = table.table().name().to_string();
-        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        let mut tables = self.engine.tables.write().unwrap_or_else(|e| e.into_inner());
         if tables.contains_key(&name) {
-            self.ctx.deregister_table(datafusion::common::TableReference::bare(name.clone()))?;
+            self.engine.ctx.deregister_table(datafusion::common::TableReference::bare(name.clone()))?;
         }
-        cuvee_query::register(&self.ctx, Arc::clone(&table))?;
+        cuvee_query::register(&self.engine.ctx, Arc::clone(&table))?;
         tables.insert(name, table);
         Ok(())
     }
 
     pub fn remove_table(&self, name: &str) -> Result<Option<Arc<SegmentTable>>, DataFusionError> {
-        let mut tables = self.tables.write().unwrap_or_else(|e| e.into_inner());
+        let mut tables = self.engine.tables.write().unwrap_or_else(|e| e.into_inner());
         let removed = tables.remove(name);
         if removed.is_some() {
-            self.ctx.deregister_table(datafusion::common::TableReference::bare(name.to_string()))?;
+            self.engine.ctx.deregister_table(datafusion::common::TableReference::bare(name.to_string()))?;
         }
         Ok(removed)
     }
 
     /// The queryable table of this name.
     pub fn segment_table(&self, name: &str) -> Option<Arc<SegmentTable>> {
-        self.tables.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.tables().get(name).cloned()
     }
 
     pub fn table_names(&self) -> Vec<String> {
-        self.tables.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+        self.tables().keys().cloned().collect()
     }
 
     /// The schema and table config of a table, by its raw name or a schema name.
     pub fn table(&self, name: &str) -> Option<cuvee_catalog::Table> {
-        let tables = self.tables.read().unwrap_or_else(|e| e.into_inner());
+        let tables = self.tables();
         tables.get(name).or_else(|| tables.values().find(|t| t.table().schema.name() == name)).map(|t| t.table().clone())
     }
 
@@ -78,13 +97,16 @@ impl QueryService {
             Err(e) => BrokerResponse::error(ErrorCode::SqlParsing, format!("SQLParsingError: {}", e.0)),
             Ok(query) => {
                 let timeout_ms = query.option("timeoutMs").and_then(|t| t.parse::<u64>().ok()).unwrap_or(DEFAULT_TIMEOUT_MS);
-                match tokio::time::timeout(Duration::from_millis(timeout_ms), self.run(&query)).await {
-                    Ok(Ok(response)) => response,
-                    Ok(Err(e)) => {
+                let engine = self.engine.clone();
+                // Dropping the future (timeout, or the client went away) aborts the query's task.
+                let work = self.runtime.run(async move { engine.run(&query).await });
+                match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
+                    Ok(Some(Ok(response))) => response,
+                    Ok(Some(Err(e))) => {
                         let (code, message) = classify(&e);
                         BrokerResponse::error(code, message)
                     }
-                    // Dropping the future cancels the query's streams.
+                    Ok(None) => BrokerResponse::error(ErrorCode::QueryExecution, "the query task stopped before answering (the broker is shutting down?)"),
                     Err(_) => BrokerResponse::error(ErrorCode::ExecutionTimeout, format!("Query timed out after {timeout_ms} ms (timeoutMs)")),
                 }
             }
@@ -95,6 +117,9 @@ impl QueryService {
         response
     }
 
+}
+
+impl Engine {
     /// The session a query runs in: the shared one, or — when the query asks for null
     /// handling (`enableNullHandling=true`) — one whose tables read nulls as nulls.
     fn session_for(&self, query: &PinotQuery) -> Result<SessionContext, DataFusionError> {
@@ -115,15 +140,20 @@ impl QueryService {
         let strip = |name: &str| tables.iter().fold(display_name(name).to_string(), |n, t| n.replace(&format!("{t}."), ""));
         let names: Vec<String> = frame.schema().fields().iter().map(|f| strip(f.name())).collect();
         let types: Vec<_> = frame.schema().fields().iter().map(|f| f.data_type().clone()).collect();
-        let task = frame.task_ctx();
+        let task = bounded_task(frame.task_ctx(), &self.limits)?;
         let plan = frame.create_physical_plan().await?;
-        let batches = collect(Arc::clone(&plan), Arc::new(task)).await?;
+        let batches = collect_bounded(Arc::clone(&plan), task, self.limits.max_result_rows).await?;
+        let (batches, truncated) = match query.option("maxRowsInResult").and_then(|m| m.parse::<usize>().ok()) {
+            Some(max) => truncate(batches, max),
+            None => (batches, false),
+        };
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         let mut response = BrokerResponse {
             result_table: Some(result_table(&names, &types, &batches)),
             num_servers_queried: 1,
             num_servers_responded: 1,
             num_rows_result_set: rows as u64,
+            partial_result: truncated,
             tables_queried: tables.clone(),
             ..Default::default()
         };
@@ -133,6 +163,26 @@ impl QueryService {
         add_scan_stats(plan.as_ref(), &mut response);
         Ok(response)
     }
+}
+
+/// The first `max` rows, and whether any were cut (`maxRowsInResult`).
+fn truncate(batches: Vec<RecordBatch>, max: usize) -> (Vec<RecordBatch>, bool) {
+    let mut left = max;
+    let mut out = Vec::new();
+    let mut cut = false;
+    for batch in batches {
+        if batch.num_rows() <= left {
+            left -= batch.num_rows();
+            out.push(batch);
+        } else {
+            cut = true;
+            if left > 0 {
+                out.push(batch.slice(0, left));
+                left = 0;
+            }
+        }
+    }
+    (out, cut)
 }
 
 fn tables_queried(plan: &LogicalPlan) -> Vec<String> {
@@ -182,6 +232,7 @@ fn classify(error: &DataFusionError) -> (ErrorCode, String) {
         DataFusionError::SchemaError(..) => ErrorCode::UnknownColumn,
         DataFusionError::Plan(m) if m.contains("table") && m.contains("not found") => ErrorCode::TableDoesNotExist,
         DataFusionError::Plan(_) | DataFusionError::NotImplemented(_) => ErrorCode::QueryValidation,
+        DataFusionError::ResourcesExhausted(_) => ErrorCode::QueryExecution,
         _ => ErrorCode::QueryExecution,
     };
     (code, message)

@@ -4,12 +4,12 @@
 mod common;
 
 use common::{multipart_file, request, request_raw};
-use cuvee_broker::Broker;
+use cuvee_broker::{Broker, QueryLimits};
 use serde_json::{json, Value as Json};
 use std::sync::Arc;
 
 async fn start(dir: &std::path::Path) -> std::net::SocketAddr {
-    let (broker, warnings) = Broker::open(dir).unwrap();
+    let (broker, warnings) = Broker::open(dir, QueryLimits::default()).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

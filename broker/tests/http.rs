@@ -1,6 +1,6 @@
 //! Pinot's HTTP query API over a real socket on 127.0.0.1, with baseballStats loaded.
 
-use cuvee_broker::Broker;
+use cuvee_broker::{Broker, QueryLimits};
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::{import, ImportOptions};
 use serde_json::{json, Value as Json};
@@ -11,6 +11,11 @@ mod common;
 use common::request;
 
 async fn start() -> (tempfile::TempDir, std::net::SocketAddr) {
+    let (dir, addr, _) = start_with(QueryLimits::default()).await;
+    (dir, addr)
+}
+
+async fn start_with(limits: QueryLimits) -> (tempfile::TempDir, std::net::SocketAddr, Arc<Broker>) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pinot-examples/baseballStats");
     let schema = Schema::from_json(&std::fs::read_to_string(examples.join("baseballStats_schema.json")).unwrap()).unwrap();
     let config = TableConfigJson::from_json(&std::fs::read_to_string(examples.join("baseballStats_offline_table_config.json")).unwrap()).unwrap();
@@ -18,12 +23,13 @@ async fn start() -> (tempfile::TempDir, std::net::SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
     let table_dir = dir.path().join("tables").join("baseballStats");
     import(&table, &[examples.join("rawdata/baseballStats.zstd.parquet")], &table_dir, &ImportOptions { progress: false, ..Default::default() }).unwrap();
-    let (broker, warnings) = Broker::open(dir.path()).unwrap();
+    let (broker, warnings) = Broker::open(dir.path(), limits).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
+    let broker = Arc::new(broker);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(cuvee_broker::serve(listener, Arc::new(broker)));
-    (dir, addr)
+    tokio::spawn(cuvee_broker::serve(listener, Arc::clone(&broker)));
+    (dir, addr, broker)
 }
 
 async fn sql(addr: std::net::SocketAddr, query: &str) -> Json {
@@ -169,4 +175,52 @@ async fn pinot_scalar_functions_and_their_result_names() {
     let body = sql(addr, "SELECT DATETRUNC('fortnight', 0) FROM baseballStats LIMIT 1").await;
     assert_eq!(body["exceptions"][0]["errorCode"], json!(200), "{body}");
     assert!(body["exceptions"][0]["message"].as_str().unwrap().contains("datetrunc: unknown unit fortnight"), "{body}");
+}
+
+#[tokio::test]
+async fn limits_hold_under_abuse() {
+    let (_dir, addr, broker) = start_with(QueryLimits { memory_bytes: 256 << 10, max_result_rows: 50_000 }).await;
+    // A join whose hash table cannot fit the per-query memory: a clear error, no OOM.
+    let body = sql(addr, "SELECT COUNT(*) FROM baseballStats a JOIN baseballStats b ON a.playerID = b.playerID").await;
+    assert_eq!(body["exceptions"][0]["errorCode"], json!(200), "{body}");
+    assert!(body["exceptions"][0]["message"].as_str().unwrap().contains("Resources exhausted"), "{body}");
+    // A result past the broker's row limit fails and says how to narrow it.
+    let body = sql(addr, "SELECT playerID FROM baseballStats LIMIT 60000").await;
+    assert!(body["exceptions"][0]["message"].as_str().unwrap().contains("more than 50000 rows"), "{body}");
+    // maxRowsInResult cuts the result and says so.
+    let body = sql(addr, "SET maxRowsInResult = 3; SELECT playerID FROM baseballStats LIMIT 100").await;
+    assert_eq!((body["numRowsResultSet"].clone(), body["partialResult"].clone()), (json!(3), json!(true)), "{body}");
+    // A client that goes away cancels its query (billions of joined rows) long before its timeout.
+    let slow = json!({ "sql": "SET timeoutMs = 60000; SELECT COUNT(DISTINCT a.yearID + b.yearID) FROM baseballStats a JOIN baseballStats b ON a.league = b.league" }).to_string();
+    let (_dir2, addr2, broker2) = start_with(QueryLimits::default()).await;
+    let mut stream = tokio::net::TcpStream::connect(addr2).await.unwrap();
+    let request = format!("POST /query/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{slow}", slow.len());
+    tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    while broker2.service.running_queries() == 0 && started.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(broker2.service.running_queries(), 1, "the slow query started");
+    drop(stream);
+    let dropped = std::time::Instant::now();
+    while broker2.service.running_queries() > 0 && dropped.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(broker2.service.running_queries(), 0, "the query was cancelled when its client left");
+    assert!(dropped.elapsed() < std::time::Duration::from_secs(5), "cancelled in {:?}", dropped.elapsed());
+    assert_eq!(broker.service.running_queries(), 0);
+}
+
+#[tokio::test]
+async fn explain_shows_which_index_answered() {
+    let (_dir, addr) = start().await;
+    let plan = |body: &Json| body["resultTable"]["rows"].as_array().unwrap().iter().map(|r| r[1].as_str().unwrap().to_string()).collect::<Vec<_>>().join("\n");
+    let body = sql(addr, "EXPLAIN PLAN FOR SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN'").await;
+    assert_eq!(body["exceptions"], json!([]), "{body}");
+    assert!(plan(&body).contains("SegmentScanExec: table=baseballStats"), "{}", plan(&body));
+    let body = sql(addr, "EXPLAIN ANALYZE SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN' AND yearID > 2000").await;
+    let text = plan(&body);
+    for needle in ["leaves_by_inverted_index=1", "leaves_by_id_scan=1", "docs_matched=574", "segments_scanned=1", "segments_pruned=0"] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
 }
