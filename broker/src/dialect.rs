@@ -63,11 +63,13 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
         }
     }
     let Some(mut statement) = query else { return Err(DialectError("the request has no query".into())) };
+    // Pinot's multi-stage engine has no default LIMIT.
+    let default_limit = !options.iter().any(|(k, v)| k.eq_ignore_ascii_case("useMultistageEngine") && v.eq_ignore_ascii_case("true"));
     match &mut statement {
-        Statement::Query(query) => apply_pinot_semantics(query),
+        Statement::Query(query) => apply_pinot_semantics(query, default_limit),
         Statement::Explain { statement: inner, .. } => {
             if let Statement::Query(query) = inner.as_mut() {
-                apply_pinot_semantics(query);
+                apply_pinot_semantics(query, default_limit);
             }
         }
         _ => {}
@@ -88,8 +90,8 @@ fn pinot_explain(text: &str) -> String {
     text.to_string()
 }
 
-/// Result names, Pinot functions and the default LIMIT.
-fn apply_pinot_semantics(query: &mut Query) {
+/// Result names, Pinot functions and (single-stage) the default LIMIT.
+fn apply_pinot_semantics(query: &mut Query, default_limit: bool) {
     if let SetExpr::Select(select) = query.body.as_mut() {
         for item in select.projection.iter_mut() {
             pinot_result_name(item);
@@ -97,7 +99,7 @@ fn apply_pinot_semantics(query: &mut Query) {
         name_repeated_items(&mut select.projection);
     }
     rewrite_pinot_functions(query);
-    if query.limit_clause.is_none() {
+    if default_limit && query.limit_clause.is_none() {
         query.limit_clause = Some(LimitClause::LimitOffset {
             limit: Some(Expr::value(Value::Number(DEFAULT_LIMIT.to_string(), false))),
             offset: None,
@@ -214,6 +216,8 @@ mod tests {
         assert_eq!(q.option("timeoutMs"), Some("20"));
         let q = prepare("SELECT teamID, COUNT(*) FROM baseballStats GROUP BY teamID", None).unwrap();
         assert!(q.sql.ends_with("LIMIT 10"), "{}", q.sql);
+        let q = prepare("SELECT a FROM t", Some("useMultistageEngine=true")).unwrap();
+        assert_eq!(q.sql, "SELECT a FROM t", "no default LIMIT on the multi-stage engine");
         let q = prepare("SELECT SUM(homeRuns), max(hits) AS best, COUNT(*) FROM b", None).unwrap();
         assert_eq!(q.sql, r#"SELECT CAST(SUM(homeRuns) AS DOUBLE) AS "sum(homeRuns)", CAST(max(hits) AS DOUBLE) AS best, COUNT(*) AS "count(*)" FROM b LIMIT 10"#);
     }

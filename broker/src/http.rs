@@ -1,5 +1,6 @@
 //! Pinot's broker HTTP API: `POST /query/sql` (`{"sql": "...", "queryOptions": "k=v;…"}`),
-//! `GET /query/sql?sql=…`, `GET /health`. Errors come back as HTTP 200 with `exceptions` and
+//! `GET /query/sql?sql=…`, `POST /query` (Pinot's multi-stage endpoint, same engine here),
+//! `GET /health`. Errors come back as HTTP 200 with `exceptions` and
 //! an `X-Pinot-Error-Code` header, or with a matching HTTP status when the client sends
 //! `Pinot-Use-Http-Status-For-Errors: true`, as Pinot does.
 
@@ -9,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value as Json_;
 use std::collections::HashMap;
@@ -18,21 +19,33 @@ use std::sync::Arc;
 pub fn router(broker: Arc<Broker>) -> Router {
     Router::new()
         .route("/query/sql", get(get_sql).post(post_sql))
+        // Pinot's multi-stage endpoint: joins, subqueries and windows work on both here.
+        .route("/query", post(post_multi_stage))
         .route("/health", get(|| async { "OK" }))
         .merge(crate::controller::routes())
         .with_state(broker)
 }
 
 async fn post_sql(State(broker): State<Arc<Broker>>, headers: HeaderMap, body: Bytes) -> Response {
-    let request: Json_ = match serde_json::from_slice(&body) {
+    run_posted(&broker, &headers, &body, None).await
+}
+
+/// `POST /query`: as `/query/sql` with `useMultistageEngine=true` (no default LIMIT).
+async fn post_multi_stage(State(broker): State<Arc<Broker>>, headers: HeaderMap, body: Bytes) -> Response {
+    run_posted(&broker, &headers, &body, Some("useMultistageEngine=true")).await
+}
+
+async fn run_posted(broker: &Broker, headers: &HeaderMap, body: &[u8], forced_options: Option<&str>) -> Response {
+    let request: Json_ = match serde_json::from_slice(body) {
         Ok(r) => r,
-        Err(e) => return respond(BrokerResponse::error(ErrorCode::QueryValidation, format!("the request body is not valid JSON: {e}")), &headers),
+        Err(e) => return respond(BrokerResponse::error(ErrorCode::QueryValidation, format!("the request body is not valid JSON: {e}")), headers),
     };
     let Some(sql) = request.get("sql").and_then(Json_::as_str) else {
-        return respond(BrokerResponse::error(ErrorCode::QueryValidation, "Payload is missing the query string field 'sql'"), &headers);
+        return respond(BrokerResponse::error(ErrorCode::QueryValidation, "Payload is missing the query string field 'sql'"), headers);
     };
-    let options = request.get("queryOptions").and_then(Json_::as_str);
-    respond(broker.service.query(sql, options).await, &headers)
+    let options = [forced_options, request.get("queryOptions").and_then(Json_::as_str)].into_iter().flatten().collect::<Vec<_>>().join(";");
+    let options = (!options.is_empty()).then_some(options);
+    respond(broker.service.query(sql, options.as_deref()).await, headers)
 }
 
 async fn get_sql(State(broker): State<Arc<Broker>>, headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> Response {

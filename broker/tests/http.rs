@@ -59,6 +59,9 @@ async fn answers_in_pinots_response_format() {
     // GET with the query in the URL, and queryOptions.
     let (status, _, body) = request(addr, "GET", "/query/sql?sql=SELECT%20COUNT(*)%20FROM%20baseballStats", "", "").await;
     assert_eq!((status, body["resultTable"]["rows"].clone()), (200, json!([[97_889]])));
+    // Pinot's multi-stage endpoint takes the same body.
+    let (_, _, body) = request(addr, "POST", "/query", &json!({ "sql": "SELECT COUNT(*) FROM baseballStats b JOIN (SELECT DISTINCT teamID FROM baseballStats WHERE teamID = 'SFN') t ON b.teamID = t.teamID" }).to_string(), "").await;
+    assert_eq!(body["resultTable"]["rows"], json!([[2206]]), "{body}");
     let (_, _, health) = request(addr, "GET", "/health", "", "").await;
     assert_eq!(health, json!("OK"));
     // The controller API's read side, as pinotdb's SQLAlchemy dialect uses it.

@@ -136,7 +136,8 @@ impl fmt::Display for DataType {
 }
 
 /// One value of a column. Null is not a value: it is represented by the absence of one.
-#[derive(Debug, Clone, PartialEq)]
+/// Serialisable so predicates can travel in plan fragments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     Int(i32),
     Long(i64),

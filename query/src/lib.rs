@@ -10,6 +10,7 @@
 //! LIMIT, result naming, Pinot functions, multi-value semantics), index-only aggregations
 //! beyond `COUNT(*)` from row counts, the plan-fragment codec, and the HTTP API.
 
+pub mod codec;
 pub mod multi_value;
 pub mod pinot_scalars;
 pub mod pushdown;

@@ -104,6 +104,31 @@ impl SegmentTable {
         self.consuming.write().unwrap_or_else(|e| e.into_inner()).push(segment);
     }
 
+    pub fn schema_ref(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// The named segments (consuming ones as fresh snapshots); a name this table does not
+    /// hold is an error naming it.
+    pub fn sources_named(&self, sealed_names: &[String], consuming_names: &[String]) -> Result<Vec<ScanSource>> {
+        let sealed = self.sealed.read().unwrap_or_else(|e| e.into_inner());
+        let consuming = self.consuming.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::with_capacity(sealed_names.len() + consuming_names.len());
+        for name in sealed_names {
+            match sealed.iter().find(|s| s.name() == name) {
+                Some(s) => out.push(ScanSource::Sealed(Arc::clone(s))),
+                None => return datafusion::common::exec_err!("segment {name} of table {} is not on this server", self.table.name()),
+            }
+        }
+        for name in consuming_names {
+            match consuming.iter().find(|m| m.name() == name) {
+                Some(m) => out.push(ScanSource::Consuming(Arc::new(m.snapshot()))),
+                None => return datafusion::common::exec_err!("consuming segment {name} of table {} is not on this server", self.table.name()),
+            }
+        }
+        Ok(out)
+    }
+
     fn sources(&self) -> Vec<ScanSource> {
         let sealed = self.sealed.read().unwrap_or_else(|e| e.into_inner());
         let consuming = self.consuming.read().unwrap_or_else(|e| e.into_inner());

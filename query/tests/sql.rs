@@ -132,3 +132,16 @@ async fn consuming_rows_are_queryable_at_once() {
     let batches = ctx.sql("SELECT n FROM events WHERE kind = 'view' ORDER BY n").await.unwrap().collect().await.unwrap();
     assert_eq!(batches.iter().map(|b| b.column(0).len()).sum::<usize>(), 5);
 }
+
+#[tokio::test]
+async fn min_and_max_of_whole_segments_come_from_metadata() {
+    let (_dir, ctx) = baseball();
+    let sql = "SELECT MIN(yearID), MAX(yearID), MIN(teamID), MAX(teamID), MAX(homeRuns), COUNT(*) FROM baseballStats";
+    // DuckDB on the same file (null homeRuns read as the metric default 0).
+    assert_eq!(rows(&ctx, sql).await, vec![vec!["1871", "2013", "ALT", "WSU", "73", "97889"]]);
+    let plan = rows(&ctx, &format!("EXPLAIN {sql}")).await.into_iter().map(|r| r.join(" ")).collect::<Vec<_>>().join("\n");
+    assert!(!plan.contains("SegmentScanExec"), "answered from segment metadata, no scan:\n{plan}");
+    // With a filter the scan runs (metadata covers whole segments only).
+    let filtered = rows(&ctx, "EXPLAIN SELECT MAX(yearID) FROM baseballStats WHERE teamID = 'SFN'").await.into_iter().map(|r| r.join(" ")).collect::<Vec<_>>().join("\n");
+    assert!(filtered.contains("SegmentScanExec"), "{filtered}");
+}

@@ -16,9 +16,10 @@
 use crate::physical::{FixedKind, Physical, VarKind};
 use cuvee_catalog::{DataType, Value};
 use regex::Regex;
+use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CompareOp {
     Eq,
     Lt,
@@ -28,7 +29,7 @@ pub enum CompareOp {
 }
 
 /// The positive form of a leaf predicate on one column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Leaf {
     Compare(CompareOp, Value),
     /// Inclusive on both ends.
@@ -40,7 +41,7 @@ pub enum Leaf {
     Regexp(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Predicate {
     /// `negated` turns `=` into `<>`, `IN` into `NOT IN`, `LIKE` into `NOT LIKE` (all-values semantics).
     Leaf { column: String, leaf: Leaf, negated: bool },

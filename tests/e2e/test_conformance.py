@@ -41,7 +41,11 @@ def http(method, path, body=None, content_type="application/json"):
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        text = error.read()
+        try:
+            return error.code, json.loads(text or b"{}")
+        except ValueError:
+            return error.code, {"error": text.decode(errors="replace")}
 
 
 def pinot_default(data_type, kind):
