@@ -110,7 +110,10 @@ async fn main() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pinot-examples/airlineStats");
     let airline_config = r#"{"tableName":"airlineStats","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"DaysSinceEpoch"},
       "tableIndexConfig":{"sortedColumn":["DaysSinceEpoch"],"invertedIndexColumns":["Origin","Carrier"]},"metadata":{},"tenants":{}}"#;
-    let airline_schema = std::fs::read_to_string(examples.join("airlineStats_schema.json")).expect("schema");
+    // The conformance suite's copy of airlineStats' schema (the same columns, without the
+    // derived ts/tsRaw), which the DuckDB side loads the rows with.
+    let conformance = examples.join("../conformance/On_Time_On_Time_Performance_2014_100k_subset_nonulls.schema");
+    let airline_schema = std::fs::read_to_string(conformance).expect("schema").replace("\"mytable\"", "\"airlineStats\"");
     import_table(&data_dir, &airline_schema, airline_config, &[examples.join("rawdata/airlineStats_data.avro")], 5_000_000);
     let (broker, warnings) = Broker::open(&data_dir, QueryLimits::default()).expect("broker");
     assert!(warnings.is_empty(), "{warnings:?}");

@@ -11,6 +11,10 @@
 //! | PERCENTILEEST, PERCENTILETDIGEST       | `approx_percentile_cont` (t-digest)            | LONG / DOUBLE |
 //! | COUNTMV, SUMMV, MINMV, MAXMV, AVGMV, MINMAXRANGEMV, DISTINCTCOUNTMV, PERCENTILEMV | over every value of every row | as above |
 //! | ARRAYLENGTH(mv)                        | `cardinality`                                  | INT    |
+//! | CONCAT(a, b, separator)                | `concat(a, separator, b)`                      | STRING |
+//! | ADD/PLUS, SUB/MINUS, MULT/TIMES, DIV/DIVIDE, MOD | the operator on DOUBLEs               | DOUBLE |
+//!
+//! Names match as Pinot matches them: case and underscores ignored (`DISTINCT_SUM`).
 //!
 //! Exact distinct counts and percentiles keep every value (as Pinot's do); the states are
 //! mergeable (`array_agg`), so a later cluster plan can split them at partial aggregation.
@@ -31,7 +35,8 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
         return None;
     }
     let FunctionArguments::List(list) = &function.args else { return None };
-    let name = function.name.to_string().to_ascii_lowercase();
+    // Pinot ignores case and underscores in function names: DISTINCT_SUM is DISTINCTSUM.
+    let name = function.name.to_string().to_ascii_lowercase().replace('_', "");
     let distinct = matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct));
     let args: Vec<String> = list
         .args
@@ -60,6 +65,18 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
         "distinctsum" => (format!("CAST(SUM(DISTINCT {}){filter} AS DOUBLE)", one()?), canonical(&name)),
         "distinctavg" => (format!("CAST(AVG(DISTINCT {}){filter} AS DOUBLE)", one()?), canonical(&name)),
         "arraylength" | "cardinality" if args.len() == 1 => (format!("CAST(cardinality({}) AS INT)", one()?), canonical(&name)),
+        // Pinot's three-argument CONCAT is (first, second, separator).
+        "concat" if args.len() == 3 => (format!("concat({}, {}, {})", args[0], args[2], args[1]), format!("concat({})", args.join(","))),
+        "add" | "plus" | "minus" | "sub" | "times" | "mult" | "divide" | "div" | "mod" if args.len() == 2 => {
+            let op = match name.as_str() {
+                "add" | "plus" => "+",
+                "minus" | "sub" => "-",
+                "times" | "mult" => "*",
+                "divide" | "div" => "/",
+                _ => "%",
+            };
+            (format!("(CAST({} AS DOUBLE) {op} CAST({} AS DOUBLE))", args[0], args[1]), format!("{name}({})", args.join(",")))
+        }
         "countmv" => (format!("CAST(COALESCE(SUM(cardinality({})){filter}, 0) AS BIGINT)", one()?), canonical(&name)),
         "summv" => (format!("CAST(SUM(array_sum({})){filter} AS DOUBLE)", one()?), canonical(&name)),
         "minmv" => (format!("CAST(MIN(array_min({})){filter} AS DOUBLE)", one()?), canonical(&name)),

@@ -16,8 +16,8 @@ from pathlib import Path
 from test_conformance import EXAMPLES, http
 
 FOLDER = EXAMPLES / "conformance" / "mse-resource-queries"
-# Queries that agreed when this floor was last raised (of the cases with outputs).
-FLOOR = 0
+# Queries that agreed when this floor was last raised: 450 of 587 (76.7 %), 2026-11-25.
+FLOOR = 450
 
 
 def cases():
