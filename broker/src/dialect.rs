@@ -112,12 +112,17 @@ fn apply_pinot_semantics(query: &mut Query, default_limit: bool) {
 /// gave is kept); the call itself is rewritten with every other expression.
 fn pinot_result_name(item: &mut SelectItem) {
     let SelectItem::UnnamedExpr(expr) = item else { return };
-    let Expr::Function(function) = &*expr else { return };
-    let name = match pinot_functions::rewrite(function) {
-        Some(rewrite) => rewrite.name,
-        // Any other call is named as Pinot prints it: `datetrunc('DAY',ts)`.
-        None if function.over.is_none() => canonical_call_name(function),
-        None => return,
+    let name = match &*expr {
+        // Columns keep their names.
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => return,
+        Expr::Function(function) => match pinot_functions::rewrite(function) {
+            Some(rewrite) => rewrite.name,
+            // Any other call is named as Pinot prints it: `datetrunc('DAY',ts)`.
+            None if function.over.is_none() => canonical_call_name(function),
+            None => return,
+        },
+        // Other expressions are named as written, not as they read after rewriting.
+        other => other.to_string(),
     };
     *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::with_quote('"', name) };
 }

@@ -12,6 +12,7 @@
 //! | COUNTMV, SUMMV, MINMV, MAXMV, AVGMV, MINMAXRANGEMV, DISTINCTCOUNTMV, PERCENTILEMV | over every value of every row | as above |
 //! | ARRAYLENGTH(mv)                        | `cardinality`                                  | INT    |
 //! | CONCAT(a, b, separator)                | `concat(a, separator, b)`                      | STRING |
+//! | NOW()                                  | epoch milliseconds of `now()`                  | LONG   |
 //! | ADD/PLUS, SUB/MINUS, MULT/TIMES, DIV/DIVIDE, MOD | the operator on DOUBLEs               | DOUBLE |
 //!
 //! Names match as Pinot matches them: case and underscores ignored (`DISTINCT_SUM`).
@@ -65,6 +66,8 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
         "distinctsum" => (format!("CAST(SUM(DISTINCT {}){filter} AS DOUBLE)", one()?), canonical(&name)),
         "distinctavg" => (format!("CAST(AVG(DISTINCT {}){filter} AS DOUBLE)", one()?), canonical(&name)),
         "arraylength" | "cardinality" if args.len() == 1 => (format!("CAST(cardinality({}) AS INT)", one()?), canonical(&name)),
+        // Pinot's NOW() is epoch milliseconds (a LONG), so `ts > now() - 3600000` works.
+        "now" if args.is_empty() => ("CAST(date_part('epoch', now()) * 1000 AS BIGINT)".to_string(), "now()".to_string()),
         // Pinot's three-argument CONCAT is (first, second, separator).
         "concat" if args.len() == 3 => (format!("concat({}, {}, {})", args[0], args[2], args[1]), format!("concat({})", args.join(","))),
         "add" | "plus" | "minus" | "sub" | "times" | "mult" | "divide" | "div" | "mod" if args.len() == 2 => {

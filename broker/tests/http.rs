@@ -174,6 +174,10 @@ async fn pinot_scalar_functions_and_their_result_names() {
     assert_eq!(body["resultTable"]["dataSchema"]["columnDataTypes"], json!(["LONG", "LONG", "LONG", "STRING"]));
     // aardsda01 first played in 2004, read here as day 2004 after the epoch.
     assert_eq!(body["resultTable"]["rows"], json!([[16085, 1_389_744_000_000i64, 7, "1975-06-28"]]));
+    // NOW() and AGO() are epoch milliseconds, as in Pinot.
+    let body = sql(addr, "SELECT now() > 1700000000000, AGO('PT1H') < now(), now() - AGO('P1D') BETWEEN 86399000 AND 86401000 FROM baseballStats LIMIT 1").await;
+    assert_eq!(body["resultTable"]["rows"], json!([[true, true, true]]), "{body}");
+    assert_eq!(body["resultTable"]["dataSchema"]["columnNames"][0], json!("now() > 1700000000000"), "{body}");
     // A wrong argument is a query error that names the function, not a crash.
     let body = sql(addr, "SELECT DATETRUNC('fortnight', 0) FROM baseballStats LIMIT 1").await;
     assert_eq!(body["exceptions"][0]["errorCode"], json!(200), "{body}");
