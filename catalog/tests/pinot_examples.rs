@@ -113,3 +113,32 @@ fn every_example_config_parses_and_round_trips() {
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     assert!(paired >= 20, "only {paired} configs were paired with a schema");
 }
+
+/// Every realtime example's Kafka stream config reads as a consumer plan, as given; a
+/// non-Kafka stream (Kinesis) is refused with a reason naming `streamType`.
+#[test]
+fn every_realtime_example_has_a_readable_stream_config() {
+    let mut files = Vec::new();
+    walk(&examples_dir(), &mut files);
+    let (mut kafka, mut refused) = (0, 0);
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(config) = TableConfigJson::from_json(&text) else { continue };
+        for (i, map) in config.stream_configs().iter().enumerate() {
+            let is_kafka = map.get("streamType").is_some_and(|t| t == "kafka");
+            match cuvee_catalog::StreamConfig::from_map(map, &format!("streamConfigMaps[{i}]")) {
+                Ok(stream) => {
+                    assert!(is_kafka, "{}", path.display());
+                    assert!(!stream.topic.is_empty() && !stream.bootstrap_servers.is_empty(), "{}", path.display());
+                    kafka += 1;
+                }
+                Err(problems) => {
+                    assert!(!is_kafka, "{}: {problems:?}", path.display());
+                    assert!(problems.iter().any(|p| p.path.ends_with("streamType")), "{}: {problems:?}", path.display());
+                    refused += 1;
+                }
+            }
+        }
+    }
+    assert!(kafka >= 13 && refused >= 1, "kafka {kafka}, refused {refused}");
+}
