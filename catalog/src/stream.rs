@@ -20,7 +20,9 @@ pub enum Decoder {
     Json,
     /// Avro with the writer schema given inline (`stream.kafka.decoder.prop.schema`).
     Avro { schema: String },
-    Csv { delimiter: char },
+    /// CSV lines; `header` names the fields (`stream.kafka.decoder.prop.header`), else the
+    /// schema's column order is used. Multi-value cells split on `multi_value_delimiter`.
+    Csv { delimiter: char, header: Option<Vec<String>>, multi_value_delimiter: char },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +163,9 @@ fn decoder(map: &BTreeMap<String, String>, at: &dyn Fn(&str) -> String, problems
         }
         "CSVMessageDecoder" => {
             let delimiter = prop("delimiter").and_then(|d| d.chars().next()).unwrap_or(',');
-            Decoder::Csv { delimiter }
+            let header = prop("header").map(|h| h.split(delimiter).map(|c| c.trim().to_string()).collect());
+            let multi_value_delimiter = prop("multiValueDelimiter").and_then(|d| d.chars().next()).unwrap_or(';');
+            Decoder::Csv { delimiter, header, multi_value_delimiter }
         }
         other => {
             problems.push(Problem::new(at(key), format!("decoder {other} is not supported (JSON, Avro and CSV decoders are)")));

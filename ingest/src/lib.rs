@@ -15,10 +15,12 @@
 pub mod conform;
 pub mod error;
 pub mod import;
+pub mod message;
 pub mod readers;
 pub mod transform;
 
 pub use conform::{Conformed, Conformer};
 pub use error::IngestError;
 pub use import::{import, BadRow, ImportOptions, ImportReport};
+pub use message::{MessageDecoder, MessageMetadata};
 pub use readers::FileFormat;

@@ -17,7 +17,7 @@ pub fn records(file: std::fs::File) -> Result<Records, String> {
     })))
 }
 
-fn to_json(value: Avro) -> Json {
+pub(crate) fn to_json(value: Avro) -> Json {
     match value {
         Avro::Null => Json::Null,
         Avro::Boolean(b) => Json::Bool(b),

@@ -1,7 +1,7 @@
 //! File readers: each turns a file into records (field name → JSON value) with their position,
 //! so that a bad record can be reported by file and line or record number.
 
-mod avro;
+pub(crate) mod avro;
 mod csv;
 mod json;
 mod parquet;
