@@ -1,8 +1,10 @@
 //! # cuvee-broker
 //!
 //! Answers: *how do clients reach the data?* The front doors over the query engine. Today:
-//! Pinot's broker HTTP API (`/query/sql`) with Pinot's request and response shapes, error
-//! codes, query options and default `LIMIT 10`, so `pinotdb` and Pinot-aware tools work.
+//! Pinot's broker HTTP API (`/query/sql`, `/query`) with Pinot's dialect ([`dialect`],
+//! [`pinot_functions`]), request and response shapes, error codes and query options, so
+//! `pinotdb` and Pinot-aware tools work; queries run on their own runtime within per-query
+//! limits ([`execution`]).
 //!
 //! Also Pinot's controller API on the same port: schemas, tables, segments, sizes and batch
 //! upload ([`controller`]), over the data directory's tables ([`Metastore`]).

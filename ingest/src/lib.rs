@@ -3,7 +3,8 @@
 //! Answers: *how do rows get in?* File readers (CSV, newline-delimited JSON, Avro container
 //! files, Parquet), Pinot's ingestion transforms and filter, conversion of records to rows of
 //! a table (types, nulls, `maxLength`, time formats), and batch import into segments.
-//! Stream ingestion from Kafka lands here next.
+//! Stream messages decode into the same records ([`message`]); the Kafka consumer lands
+//! here next.
 //!
 //! Does not answer: how segments are laid out (`cuvee-segments`) or queried. Never imports
 //! DataFusion.

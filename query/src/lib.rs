@@ -6,9 +6,13 @@
 //! answered through their indexes by [`SegmentScanExec`], which decodes only the projected
 //! columns of matching docs.
 //!
-//! Does not answer yet (the rest of the SQL issue): Pinot's SQL dialect (SET options, default
-//! LIMIT, result naming, Pinot functions, multi-value semantics), index-only aggregations
-//! beyond `COUNT(*)` from row counts, the plan-fragment codec, and the HTTP API.
+//! Also here, because every door needs them: Pinot's multi-value predicate semantics
+//! ([`multi_value`]), Pinot's scalar functions ([`pinot_scalars`]), exact statistics from
+//! segment metadata (`COUNT(*)`, `MIN`, `MAX` without a scan) and the plan-fragment codec
+//! for the cluster ([`codec`]).
+//!
+//! Does not answer: Pinot's dialect, names and response format (`cuvee-broker`), nor
+//! group-by on dictionary ids (group-bys decode values today).
 
 pub mod codec;
 pub mod multi_value;
