@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 use std::sync::Arc;
 
-/// Bumped when [`ScanFragment`] changes incompatibly.
+/// Bumped when the fragment layout changes incompatibly; a server refuses other versions.
 pub const FRAGMENT_VERSION: u32 = 1;
 
 /// Finds a table's segments on the side that decodes a fragment.
