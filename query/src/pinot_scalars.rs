@@ -1,6 +1,7 @@
 //! Pinot's scalar functions that DataFusion lacks or names differently: the date-time
 //! family (`TOEPOCHSECONDS`…, `FROMEPOCHDAYS`…, `TODATETIME`, `FROMDATETIME`, `DATETRUNC`,
-//! `DATETIMECONVERT`, `AGO`) and JSON extraction (`JSONPATHSTRING`…, `JSON_EXTRACT_SCALAR`).
+//! `DATETIMECONVERT`, `AGO`) and JSON extraction (`JSONPATHSTRING`…, `JSON_EXTRACT_SCALAR`,
+//! `JSONEXTRACTKEY`).
 //! Functions DataFusion already has with Pinot's meaning (`lower`, `abs`, `regexp_like`,
 //! `concat`…) are left to DataFusion's vectorised versions.
 //!
@@ -25,6 +26,7 @@ enum Kind {
     DateTimeConvert,
     Ago,
     JsonExtractScalar,
+    JsonExtractKey,
 }
 
 const LIBRARY: &[(&str, DataType)] = &[
@@ -67,6 +69,8 @@ pub fn register(ctx: &SessionContext) {
         ("ago", Kind::Ago),
         ("json_extract_scalar", Kind::JsonExtractScalar),
         ("jsonextractscalar", Kind::JsonExtractScalar),
+        ("jsonextractkey", Kind::JsonExtractKey),
+        ("json_extract_key", Kind::JsonExtractKey),
     ] {
         ctx.register_udf(udf(name, kind));
     }
@@ -105,6 +109,7 @@ impl ScalarUDFImpl for PinotScalar {
         let data_type = match self.kind {
             Kind::Library => LIBRARY.iter().find(|(n, _)| *n == self.name).map(|(_, t)| t.clone()).unwrap_or(DataType::Utf8),
             Kind::DateTrunc | Kind::Ago => DataType::Int64,
+            Kind::JsonExtractKey => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
             Kind::DateTimeConvert => {
                 let Some(format) = literal(2) else { return plan_err!("DATETIMECONVERT: the output format must be a string literal") };
                 let spec = DateTimeFormatSpec::parse(&format).map_err(|e| datafusion::error::DataFusionError::Plan(format!("DATETIMECONVERT: {e}")))?;
@@ -151,6 +156,7 @@ impl PinotScalar {
             Kind::DateTimeConvert => date_time_convert(v),
             Kind::Ago => ago(v),
             Kind::JsonExtractScalar => json_extract_scalar(v),
+            Kind::JsonExtractKey => json_extract_key(v),
         }
     }
 }
@@ -202,6 +208,11 @@ fn from_json(value: &Json, data_type: &DataType) -> Result<ScalarValue> {
             Json::String(s) => Some(s.eq_ignore_ascii_case("true")),
             _ => None,
         }),
+        DataType::List(field) => {
+            let Json::Array(items) = value else { return exec_err!("expected a list, got {value}") };
+            let items = items.iter().map(|item| from_json(item, field.data_type())).collect::<Result<Vec<_>>>()?;
+            ScalarValue::List(ScalarValue::new_list_nullable(&items, field.data_type()))
+        }
         DataType::Utf8 => ScalarValue::Utf8(Some(match value {
             Json::String(s) => s.clone(),
             other => other.to_string(),
@@ -347,6 +358,68 @@ fn json_extract_scalar(v: &[Json]) -> Result<Json, String> {
     }
 }
 
+/// JSONEXTRACTKEY(json, path): the paths of the values `path` selects, written as
+/// `$['key']` / `$[0]`. Paths: `$`, `.name`, `['name']`, `[n]`, `.*`, `[*]`.
+fn json_extract_key(v: &[Json]) -> Result<Json, String> {
+    let [document, path] = v else { return Err(format!("takes 2 arguments, got {}", v.len())) };
+    let document: Json = match document {
+        Json::Null => return Ok(Json::Null),
+        Json::String(s) => serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))?,
+        other => other.clone(),
+    };
+    let mut current = vec![("$".to_string(), &document)];
+    for step in path_steps(text(path)?)? {
+        let mut next = Vec::new();
+        for (at, value) in current {
+            match (&step, value) {
+                (Step::Key(k), Json::Object(map)) => next.extend(map.get(k).map(|v| (format!("{at}['{k}']"), v))),
+                (Step::Index(i), Json::Array(items)) => next.extend(items.get(*i).map(|v| (format!("{at}[{i}]"), v))),
+                (Step::Any, Json::Object(map)) => next.extend(map.iter().map(|(k, v)| (format!("{at}['{k}']"), v))),
+                (Step::Any, Json::Array(items)) => next.extend(items.iter().enumerate().map(|(i, v)| (format!("{at}[{i}]"), v))),
+                _ => {}
+            }
+        }
+        current = next;
+    }
+    Ok(Json::Array(current.into_iter().map(|(at, _)| Json::String(at)).collect()))
+}
+
+enum Step {
+    Key(String),
+    Index(usize),
+    Any,
+}
+
+fn path_steps(path: &str) -> Result<Vec<Step>, String> {
+    let bad = || format!("JSON path {path:?} is not supported (use $, .name, ['name'], [n], .* or [*])");
+    let mut rest = path.trim().strip_prefix('$').ok_or_else(bad)?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix(".*").or_else(|| rest.strip_prefix("[*]")) {
+            steps.push(Step::Any);
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("['") {
+            let end = r.find("']").ok_or_else(bad)?;
+            steps.push(Step::Key(r[..end].to_string()));
+            rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').ok_or_else(bad)?;
+            steps.push(Step::Index(r[..end].trim().parse().map_err(|_| bad())?));
+            rest = &r[end + 1..];
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 {
+                return Err(bad());
+            }
+            steps.push(Step::Key(r[..end].to_string()));
+            rest = &r[end..];
+        } else {
+            return Err(bad());
+        }
+    }
+    Ok(steps)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,6 +447,9 @@ mod tests {
         let doc = json!(r#"{"a":{"b":[1,2]},"s":"x"}"#);
         assert_eq!(json_extract_scalar(&[doc.clone(), json!("$.a.b[1]"), json!("INT")]).unwrap(), json!(2));
         assert_eq!(json_extract_scalar(&[doc.clone(), json!("$.nope"), json!("STRING"), json!("none")]).unwrap(), json!("none"));
-        assert!(json_extract_scalar(&[doc, json!("$.nope"), json!("STRING")]).is_err());
+        assert!(json_extract_scalar(&[doc.clone(), json!("$.nope"), json!("STRING")]).is_err());
+        assert_eq!(json_extract_key(&[doc.clone(), json!("$.*")]).unwrap(), json!(["$['a']", "$['s']"]));
+        assert_eq!(json_extract_key(&[doc.clone(), json!("$.a.b[*]")]).unwrap(), json!(["$['a']['b'][0]", "$['a']['b'][1]"]));
+        assert!(json_extract_key(&[doc, json!("a.b")]).is_err());
     }
 }
