@@ -20,6 +20,7 @@ pub mod pinot_scalars;
 pub mod pushdown;
 pub mod scan;
 pub mod table;
+pub mod timestamps;
 
 pub use scan::{ScanRequest, ScanSource, SegmentScanExec};
 pub use table::{arrow_schema, ScanOptions, SegmentTable};
@@ -32,11 +33,12 @@ use std::sync::Arc;
 /// A DataFusion session configured for cuvee: identifiers keep their case, as in Pinot
 /// (`teamID` is the column `teamID`, not `teamid`), so Pinot queries run unquoted.
 ///
-/// Pinot's multi-value predicates are rewritten before type coercion (see [`multi_value`]).
+/// Pinot's multi-value predicates and number-vs-TIMESTAMP comparisons are rewritten before
+/// type coercion (see [`multi_value`], [`timestamps`]).
 pub fn session() -> SessionContext {
     let mut config = SessionConfig::new().with_information_schema(true);
     config.options_mut().sql_parser.enable_ident_normalization = false;
-    let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![Arc::new(multi_value::MultiValuePredicates)];
+    let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![Arc::new(multi_value::MultiValuePredicates), Arc::new(timestamps::TimestampComparisons)];
     analyzer_rules.extend(Analyzer::new().rules);
     let state = SessionStateBuilder::new().with_config(config).with_default_features().with_analyzer_rules(analyzer_rules).build();
     let ctx = SessionContext::new_with_state(state);
