@@ -14,6 +14,7 @@
 //! | CONCAT(a, b, separator)                | `concat(a, separator, b)`                      | STRING |
 //! | NOW()                                  | epoch milliseconds of `now()`                  | LONG   |
 //! | ADD/PLUS, SUB/MINUS, MULT/TIMES, DIV/DIVIDE, MOD | the operator on DOUBLEs               | DOUBLE |
+//! | SKEWNESS, KURTOSIS                     | bias-corrected, from power sums (as Commons Math) | DOUBLE |
 //!
 //! Names match as Pinot matches them: case and underscores ignored (`DISTINCT_SUM`).
 //!
@@ -80,6 +81,7 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
             };
             (format!("(CAST({} AS DOUBLE) {op} CAST({} AS DOUBLE))", args[0], args[1]), format!("{name}({})", args.join(",")))
         }
+        "skewness" | "kurtosis" if args.len() == 1 => (moments(&name, &args[0], &filter), canonical(&name)),
         "countmv" => (format!("CAST(COALESCE(SUM(cardinality({})){filter}, 0) AS BIGINT)", one()?), canonical(&name)),
         "summv" => (format!("CAST(SUM(array_sum({})){filter} AS DOUBLE)", one()?), canonical(&name)),
         "minmv" => (format!("CAST(MIN(array_min({})){filter} AS DOUBLE)", one()?), canonical(&name)),
@@ -141,6 +143,30 @@ fn percentile(name: &str, args: &[String], filter: &str) -> Option<Rewrite> {
     };
     let expr = Parser::new(&GenericDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()?;
     Some(Rewrite { expr, name: result_name })
+}
+
+/// Sample skewness and excess kurtosis as Pinot computes them (Apache Commons Math's
+/// bias-corrected estimators), from power sums so they stay ordinary mergeable aggregates.
+/// NULL below 3 (skewness) or 4 (kurtosis) values, 0 when all values are equal.
+fn moments(name: &str, column: &str, filter: &str) -> String {
+    let d = format!("CAST({column} AS DOUBLE)");
+    let n = format!("CAST(COUNT({d}){filter} AS DOUBLE)");
+    let mu = format!("AVG({d}){filter}");
+    let s2 = format!("SUM({d} * {d}){filter}");
+    let s3 = format!("SUM({d} * {d} * {d}){filter}");
+    let s4 = format!("SUM({d} * {d} * {d} * {d}){filter}");
+    let m2 = format!("({s2} - {n} * {mu} * {mu})");
+    let var = format!("({m2} / ({n} - 1))");
+    // All values equal: Pinot answers 0 (the power sums would only leave rounding noise).
+    let constant = format!("{m2} <= 1e-12 * abs({s2})");
+    if name == "skewness" {
+        let m3 = format!("({s3} - 3 * {mu} * {s2} + 2 * {n} * {mu} * {mu} * {mu})");
+        return format!("CASE WHEN {n} < 3 THEN NULL WHEN {constant} THEN 0.0 ELSE {n} / (({n} - 1) * ({n} - 2)) * {m3} / power({var}, 1.5) END");
+    }
+    let m4 = format!("({s4} - 4 * {mu} * {s3} + 6 * {mu} * {mu} * {s2} - 3 * {n} * {mu} * {mu} * {mu} * {mu})");
+    format!(
+        "CASE WHEN {n} < 4 THEN NULL WHEN {constant} THEN 0.0 ELSE {n} * ({n} + 1) / (({n} - 1) * ({n} - 2) * ({n} - 3)) * {m4} / ({var} * {var}) - 3 * ({n} - 1) * ({n} - 1) / (({n} - 2) * ({n} - 3)) END"
+    )
 }
 
 /// ` AND cond` for a `FILTER (WHERE cond)` clause, to merge it into another filter.
