@@ -15,6 +15,7 @@
 //! | NOW()                                  | epoch milliseconds of `now()`                  | LONG   |
 //! | ADD/PLUS, SUB/MINUS, MULT/TIMES, DIV/DIVIDE, MOD | the operator on DOUBLEs               | DOUBLE |
 //! | SKEWNESS, KURTOSIS                     | bias-corrected, from power sums (as Commons Math) | DOUBLE |
+//! | FIRSTWITHTIME, LASTWITHTIME            | `first_value`/`last_value` ordered by the time | the value's |
 //!
 //! Names match as Pinot matches them: case and underscores ignored (`DISTINCT_SUM`).
 //!
@@ -80,6 +81,11 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
                 _ => "%",
             };
             (format!("(CAST({} AS DOUBLE) {op} CAST({} AS DOUBLE))", args[0], args[1]), format!("{name}({})", args.join(",")))
+        }
+        // The value at the earliest / latest time; the type argument is implied by the column.
+        "firstwithtime" | "lastwithtime" if args.len() == 3 => {
+            let function = if name == "firstwithtime" { "first_value" } else { "last_value" };
+            (format!("{function}({} ORDER BY {}){filter}", args[0], args[1]), canonical(&name))
         }
         "skewness" | "kurtosis" if args.len() == 1 => (moments(&name, &args[0], &filter), canonical(&name)),
         "countmv" => (format!("CAST(COALESCE(SUM(cardinality({})){filter}, 0) AS BIGINT)", one()?), canonical(&name)),
