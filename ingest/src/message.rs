@@ -4,6 +4,7 @@
 //! A message that cannot be decoded gives a reason naming what is wrong; it is never
 //! half-decoded.
 
+use crate::readers::json::kind;
 use cuvee_catalog::{Decoder, Schema};
 use serde_json::{Map, Value as Json};
 
@@ -90,17 +91,6 @@ impl MessageDecoder {
             fields.insert("__metadata$recordTimestamp".into(), metadata.timestamp_ms.map_or(Json::Null, Json::from));
         }
         Ok(fields)
-    }
-}
-
-fn kind(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a boolean",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "an array",
-        Json::Object(_) => "an object",
     }
 }
 

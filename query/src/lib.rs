@@ -15,6 +15,7 @@
 //! group-by on dictionary ids (group-bys decode values today).
 
 pub mod codec;
+mod filter_rules;
 pub mod multi_value;
 pub mod pinot_scalars;
 pub mod pushdown;

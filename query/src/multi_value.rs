@@ -15,12 +15,13 @@ use datafusion::arrow::compute::kernels::{boolean, cmp};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{exec_err, plan_err, DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
     BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use crate::filter_rules::rewrite_filters;
 use datafusion::optimizer::AnalyzerRule;
 use std::sync::Arc;
 
@@ -86,17 +87,7 @@ impl AnalyzerRule for MultiValuePredicates {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|node| {
-            let LogicalPlan::Filter(mut filter) = node else { return Ok(Transformed::no(node)) };
-            let schema = Arc::clone(filter.input.schema());
-            let rewritten = filter.predicate.clone().transform_up(|e| rewrite(e, &schema))?;
-            if !rewritten.transformed {
-                return Ok(Transformed::no(LogicalPlan::Filter(filter)));
-            }
-            filter.predicate = rewritten.data;
-            Ok(Transformed::yes(LogicalPlan::Filter(filter)))
-        })
-        .map(|t| t.data)
+        rewrite_filters(plan, rewrite)
     }
 }
 

@@ -105,6 +105,9 @@ impl ScanSource {
     fn decode_into(&self, schema: &SchemaRef, table_schema: &cuvee_catalog::Schema, columns: &[&str], docs: &[u32], options: DecodeOptions) -> SegmentResult<RecordBatch> {
         let present: Vec<&str> = columns.iter().copied().filter(|c| self.has_column(c)).collect();
         let decoded = self.decode(&present, docs, options)?;
+        if present.len() == columns.len() {
+            return Ok(decoded);
+        }
         let mut arrays = Vec::with_capacity(columns.len());
         for name in columns {
             match self.absent(table_schema, name) {

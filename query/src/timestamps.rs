@@ -6,12 +6,12 @@
 
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Between, InList};
 use datafusion::logical_expr::{cast, BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
+use crate::filter_rules::rewrite_filters;
 use datafusion::optimizer::AnalyzerRule;
-use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct TimestampComparisons;
@@ -22,17 +22,7 @@ impl AnalyzerRule for TimestampComparisons {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|node| {
-            let LogicalPlan::Filter(mut filter) = node else { return Ok(Transformed::no(node)) };
-            let schema = Arc::clone(filter.input.schema());
-            let rewritten = filter.predicate.clone().transform_up(|e| rewrite(e, &schema))?;
-            if !rewritten.transformed {
-                return Ok(Transformed::no(LogicalPlan::Filter(filter)));
-            }
-            filter.predicate = rewritten.data;
-            Ok(Transformed::yes(LogicalPlan::Filter(filter)))
-        })
-        .map(|t| t.data)
+        rewrite_filters(plan, rewrite)
     }
 }
 

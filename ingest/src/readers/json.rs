@@ -41,7 +41,8 @@ fn object(value: Json, position: String) -> Result<RawRecord, BadRecord> {
     }
 }
 
-fn kind(v: &Json) -> &'static str {
+/// "a string", "an array"…: a JSON value's kind, for error messages.
+pub(crate) fn kind(v: &Json) -> &'static str {
     match v {
         Json::Null => "null",
         Json::Bool(_) => "a boolean",

@@ -3,7 +3,7 @@
 
 pub(crate) mod avro;
 mod csv;
-mod json;
+pub(crate) mod json;
 mod parquet;
 
 use crate::error::IngestError;
