@@ -25,6 +25,7 @@ pub use http::router;
 pub use response::{BrokerResponse, ErrorCode};
 pub use service::QueryService;
 
+pub use cuvee_ingest::realtime::RealtimeOptions;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -39,8 +40,13 @@ impl Broker {
     /// Opens the data directory and makes its tables queryable; returns the problems met
     /// loading it (a damaged table or segment is left out, the rest served).
     pub fn open(data_dir: &Path, limits: QueryLimits) -> Result<(Broker, Vec<String>), AdminError> {
+        Broker::open_with(data_dir, limits, RealtimeOptions::default())
+    }
+
+    /// [`Broker::open`], with realtime tables' ingestion tuned by `realtime`.
+    pub fn open_with(data_dir: &Path, limits: QueryLimits, realtime: RealtimeOptions) -> Result<(Broker, Vec<String>), AdminError> {
         let service = Arc::new(QueryService::new(limits).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
-        let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service))?;
+        let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service), realtime)?;
         Ok((Broker { service, metastore: Arc::new(metastore), address: OnceLock::new() }, warnings))
     }
 

@@ -207,6 +207,11 @@ fn add_scan_stats(plan: &dyn ExecutionPlan, response: &mut BrokerResponse) {
         response.num_segments_processed += metric("segments_scanned");
         response.num_segments_matched += metric("segments_matched");
         response.num_consuming_segments_queried += scan.consuming_count() as u64;
+        response.num_consuming_segments_processed += scan.consuming_count() as u64;
+        if let Some(fresh) = scan.min_consuming_freshness_ms() {
+            let current = response.min_consuming_freshness_time_ms;
+            response.min_consuming_freshness_time_ms = if current > 0 { current.min(fresh) } else { fresh };
+        }
         response.num_docs_scanned += metric("docs_matched");
         response.num_entries_scanned_in_filter += metric("entries_scanned_in_filter");
         response.num_entries_scanned_post_filter += metric("docs_matched") * scan.column_count() as u64;

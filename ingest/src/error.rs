@@ -16,6 +16,9 @@ pub enum IngestError {
     /// A bad row in strict mode.
     #[error("{}, {position}: {reason}", .path.display())]
     BadRow { path: PathBuf, position: String, reason: String },
+    /// A realtime table's stream cannot be consumed as configured.
+    #[error("{0}")]
+    Stream(String),
     #[error(transparent)]
     Segment(#[from] cuvee_segments::SegmentError),
 }

@@ -25,3 +25,4 @@ pub use error::IngestError;
 pub use import::{import, BadRow, ImportOptions, ImportReport};
 pub use message::{MessageDecoder, MessageMetadata};
 pub use readers::FileFormat;
+pub mod realtime;

@@ -171,6 +171,19 @@ impl SegmentScanExec {
         self.request.sources.iter().filter(|s| matches!(s, ScanSource::Consuming(_))).count()
     }
 
+    /// Pinot's `minConsumingFreshnessTimeMs`: the oldest "latest row" time among the
+    /// consuming segments read (the answer includes every row up to at least then).
+    pub fn min_consuming_freshness_ms(&self) -> Option<i64> {
+        self.request
+            .sources
+            .iter()
+            .filter_map(|s| match s {
+                ScanSource::Consuming(snapshot) => snapshot.latest_ingestion_ms(),
+                _ => None,
+            })
+            .min()
+    }
+
     /// Docs in all the segments this scan reads.
     pub fn total_docs(&self) -> u64 {
         self.request.sources.iter().map(|s| s.num_docs() as u64).sum()

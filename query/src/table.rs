@@ -5,6 +5,7 @@ use crate::pushdown::translate;
 use crate::scan::{ScanRequest, ScanSource, SegmentScanExec};
 use async_trait::async_trait;
 use cuvee_catalog::Table;
+use cuvee_ingest::realtime::SegmentHost;
 use cuvee_segments::{arrow_type, ImmutableSegment, MutableSegment, Predicate, SegmentError, TableStore};
 use datafusion::arrow::datatypes::{Field, Schema as ArrowSchema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
@@ -24,10 +25,16 @@ pub struct ScanOptions {
 pub struct SegmentTable {
     table: Table,
     schema: SchemaRef,
-    /// Shared with every view of this table made by [`SegmentTable::with_options`].
-    sealed: Arc<RwLock<Vec<Arc<ImmutableSegment>>>>,
-    consuming: Arc<RwLock<Vec<Arc<MutableSegment>>>>,
+    /// Shared with every view of this table made by [`SegmentTable::with_options`]. One
+    /// lock over both lists: a consuming segment is swapped for its sealed self atomically.
+    segments: Arc<RwLock<Segments>>,
     options: ScanOptions,
+}
+
+#[derive(Default)]
+struct Segments {
+    sealed: Vec<Arc<ImmutableSegment>>,
+    consuming: Vec<Arc<MutableSegment>>,
 }
 
 impl fmt::Debug for SegmentTable {
@@ -45,7 +52,7 @@ pub fn arrow_schema(table: &Table) -> SchemaRef {
 impl SegmentTable {
     pub fn new(table: Table, options: ScanOptions) -> SegmentTable {
         let schema = arrow_schema(&table);
-        SegmentTable { table, schema, sealed: Arc::default(), consuming: Arc::default(), options }
+        SegmentTable { table, schema, segments: Arc::default(), options }
     }
 
     /// The same table (same segments, present and future) read with other options, such as
@@ -54,8 +61,7 @@ impl SegmentTable {
         SegmentTable {
             table: self.table.clone(),
             schema: Arc::clone(&self.schema),
-            sealed: Arc::clone(&self.sealed),
-            consuming: Arc::clone(&self.consuming),
+            segments: Arc::clone(&self.segments),
             options,
         }
     }
@@ -81,27 +87,44 @@ impl SegmentTable {
         &self.table
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Segments> {
+        self.segments.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Segments> {
+        self.segments.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Docs in every segment, consuming ones as of now.
     pub fn total_docs(&self) -> u64 {
-        let sealed: u64 = self.sealed.read().unwrap_or_else(|e| e.into_inner()).iter().map(|s| s.num_docs() as u64).sum();
-        let consuming: u64 = self.consuming.read().unwrap_or_else(|e| e.into_inner()).iter().map(|m| m.num_docs() as u64).sum();
+        let segments = self.read();
+        let sealed: u64 = segments.sealed.iter().map(|s| s.num_docs() as u64).sum();
+        let consuming: u64 = segments.consuming.iter().map(|m| m.num_docs() as u64).sum();
         sealed + consuming
     }
 
     pub fn add_sealed(&self, segment: Arc<ImmutableSegment>) {
-        self.sealed.write().unwrap_or_else(|e| e.into_inner()).push(segment);
+        self.write().sealed.push(segment);
     }
 
     /// Takes a sealed segment out of the table; queries planned from now on do not see it.
     pub fn remove_sealed(&self, name: &str) -> bool {
-        let mut sealed = self.sealed.write().unwrap_or_else(|e| e.into_inner());
-        let before = sealed.len();
-        sealed.retain(|s| s.name() != name);
-        sealed.len() != before
+        let mut segments = self.write();
+        let before = segments.sealed.len();
+        segments.sealed.retain(|s| s.name() != name);
+        segments.sealed.len() != before
     }
 
     pub fn add_consuming(&self, segment: Arc<MutableSegment>) {
-        self.consuming.write().unwrap_or_else(|e| e.into_inner()).push(segment);
+        self.write().consuming.push(segment);
+    }
+
+    /// Names of the consuming segments, and the freshness of the stalest of them (the
+    /// latest ingestion time of each, minimum over them), as Pinot reports them.
+    pub fn consuming_freshness(&self) -> (usize, Option<i64>) {
+        let segments = self.read();
+        let freshness = segments.consuming.iter().filter_map(|m| m.latest_ingestion_ms()).min();
+        (segments.consuming.len(), freshness)
     }
 
     pub fn schema_ref(&self) -> SchemaRef {
@@ -111,8 +134,8 @@ impl SegmentTable {
     /// The named segments (consuming ones as fresh snapshots); a name this table does not
     /// hold is an error naming it.
     pub fn sources_named(&self, sealed_names: &[String], consuming_names: &[String]) -> Result<Vec<ScanSource>> {
-        let sealed = self.sealed.read().unwrap_or_else(|e| e.into_inner());
-        let consuming = self.consuming.read().unwrap_or_else(|e| e.into_inner());
+        let segments = self.read();
+        let (sealed, consuming) = (&segments.sealed, &segments.consuming);
         let mut out = Vec::with_capacity(sealed_names.len() + consuming_names.len());
         for name in sealed_names {
             match sealed.iter().find(|s| s.name() == name) {
@@ -130,13 +153,29 @@ impl SegmentTable {
     }
 
     fn sources(&self) -> Vec<ScanSource> {
-        let sealed = self.sealed.read().unwrap_or_else(|e| e.into_inner());
-        let consuming = self.consuming.read().unwrap_or_else(|e| e.into_inner());
-        sealed
+        let segments = self.read();
+        segments
+            .sealed
             .iter()
             .map(|s| ScanSource::Sealed(Arc::clone(s)))
-            .chain(consuming.iter().map(|m| ScanSource::Consuming(Arc::new(m.snapshot()))))
+            .chain(segments.consuming.iter().map(|m| ScanSource::Consuming(Arc::new(m.snapshot()))))
             .collect()
+    }
+}
+
+impl SegmentHost for SegmentTable {
+    fn add_consuming(&self, segment: Arc<MutableSegment>) {
+        SegmentTable::add_consuming(self, segment)
+    }
+
+    fn replace_consuming(&self, name: &str, sealed: Arc<ImmutableSegment>) {
+        let mut segments = self.write();
+        segments.consuming.retain(|m| m.name() != name);
+        segments.sealed.push(sealed);
+    }
+
+    fn remove_consuming(&self, name: &str) {
+        self.write().consuming.retain(|m| m.name() != name);
     }
 }
 

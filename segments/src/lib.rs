@@ -46,7 +46,7 @@ pub use immutable::ImmutableSegment;
 pub use mutable::{MutableSegment, MutableSnapshot};
 pub use predicate::{CompareOp, Leaf, Matcher, Predicate};
 pub use row::{FieldValue, Row};
-pub use store::{Manifest, ManifestEntry, TableStore};
+pub use store::{Manifest, ManifestEntry, PendingSegment, TableStore};
 
 impl ImmutableSegment {
     /// The docs matching `predicate`, and how each leaf was answered.

@@ -24,7 +24,7 @@ use arrow_array::RecordBatch;
 use cuvee_catalog::{DataType, Table, Value};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 const CHUNK: usize = 4096;
@@ -146,6 +146,8 @@ pub struct MutableSegment {
     columns: Vec<MutableColumn>,
     num_docs: AtomicU32,
     writer: Mutex<()>,
+    /// Wall-clock ms of the latest row appended (0 = none): the freshness queries report.
+    latest_ingestion_ms: AtomicI64,
 }
 
 impl MutableSegment {
@@ -173,7 +175,7 @@ impl MutableSegment {
                 value_bytes: AtomicUsize::new(0),
             })
             .collect();
-        MutableSegment { table: table.clone(), name: name.to_string(), columns, num_docs: AtomicU32::new(0), writer: Mutex::new(()) }
+        MutableSegment { table: table.clone(), name: name.to_string(), columns, num_docs: AtomicU32::new(0), writer: Mutex::new(()), latest_ingestion_ms: AtomicI64::new(0) }
     }
 
     pub fn name(&self) -> &str {
@@ -182,6 +184,16 @@ impl MutableSegment {
 
     pub fn num_docs(&self) -> u32 {
         self.num_docs.load(Ordering::Acquire)
+    }
+
+    /// Records when rows were last appended (epoch ms), for freshness reporting.
+    pub fn note_ingestion(&self, epoch_ms: i64) {
+        self.latest_ingestion_ms.store(epoch_ms, Ordering::Relaxed);
+    }
+
+    /// When rows were last appended (epoch ms), if ever.
+    pub fn latest_ingestion_ms(&self) -> Option<i64> {
+        Some(self.latest_ingestion_ms.load(Ordering::Relaxed)).filter(|&ms| ms > 0)
     }
 
     /// Appends one row (fields in schema order). A row that does not fit the schema is
@@ -429,6 +441,11 @@ impl MutableSnapshot {
 
     pub fn name(&self) -> &str {
         &self.segment.name
+    }
+
+    /// When the segment last took a row (epoch ms): how fresh a query over it is.
+    pub fn latest_ingestion_ms(&self) -> Option<i64> {
+        self.segment.latest_ingestion_ms()
     }
 
     pub fn has_column(&self, name: &str) -> bool {

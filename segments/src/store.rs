@@ -10,7 +10,14 @@
 //! Publishing is two durable steps: the segment file is written (temporary name, fsync,
 //! rename), then the manifest is rewritten the same way with the new entry. A segment file
 //! that no manifest names (a crash between the steps) is not part of the table. Stream
-//! offsets travel in the manifest entry, so data and checkpoint are published together.
+//! offsets travel in the manifest entry, so data and checkpoint are published together:
+//! the manifest is the only checkpoint stream ingestion has. The two steps are also
+//! offered apart ([`TableStore::write_segment`], [`TableStore::commit`]) so the ingester can
+//! prove the crash window between them harmless.
+//!
+//! For a realtime table the manifest also records where each partition began
+//! (`partitionStarts`), before its first segment is published: a table that starts at the
+//! partition's latest offset must resume there after a crash, not at a newer "latest".
 
 use crate::builder::write_durably;
 use crate::error::{Result, SegmentError};
@@ -27,6 +34,21 @@ pub struct Manifest {
     pub version: u32,
     pub table: String,
     pub segments: Vec<ManifestEntry>,
+    /// Stream partition → the offset its first consuming segment started at.
+    #[serde(default, rename = "partitionStarts", skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub partition_starts: std::collections::BTreeMap<u32, i64>,
+}
+
+/// A segment file written and fsynced, not yet named by the manifest.
+#[derive(Debug)]
+pub struct PendingSegment {
+    entry: ManifestEntry,
+}
+
+impl PendingSegment {
+    pub fn entry(&self) -> &ManifestEntry {
+        &self.entry
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,7 +88,7 @@ impl TableStore {
                 reason: format!("not a valid manifest: {e}"),
             })?
         } else {
-            Manifest { version: MANIFEST_VERSION, table: table.name().to_string(), segments: Vec::new() }
+            Manifest { version: MANIFEST_VERSION, table: table.name().to_string(), segments: Vec::new(), partition_starts: Default::default() }
         };
         Ok(TableStore { dir: dir.to_path_buf(), manifest })
     }
@@ -82,6 +104,13 @@ impl TableStore {
     /// Writes a segment file and publishes it in the manifest. A name already published is
     /// refused, so a segment is never replaced behind a reader's back.
     pub fn publish(&mut self, bytes: &[u8]) -> Result<ManifestEntry> {
+        let pending = self.write_segment(bytes)?;
+        self.commit(pending)
+    }
+
+    /// Step one of publishing: checks the segment and writes its file durably. Nothing is
+    /// published until [`TableStore::commit`].
+    pub fn write_segment(&self, bytes: &[u8]) -> Result<PendingSegment> {
         let segment = ImmutableSegment::from_bytes(PathBuf::from("(new segment)"), bytes.to_vec())?;
         let meta = segment.metadata();
         if self.manifest.segments.iter().any(|s| s.name == meta.name) {
@@ -95,11 +124,42 @@ impl TableStore {
             bounds: meta.bounds.clone(),
         };
         write_durably(&self.segment_path(&entry.name), bytes)?;
+        Ok(PendingSegment { entry })
+    }
+
+    /// Step two: the manifest names the segment (with its stream offsets). This rename is
+    /// the publish point.
+    pub fn commit(&mut self, pending: PendingSegment) -> Result<ManifestEntry> {
+        let entry = pending.entry;
+        if self.manifest.segments.iter().any(|s| s.name == entry.name) {
+            return Err(SegmentError::InvalidRequest(format!("segment {} is already published", entry.name)));
+        }
         let mut next = self.manifest.clone();
         next.segments.push(entry.clone());
+        self.write_manifest(next)?;
+        Ok(entry)
+    }
+
+    /// Records, durably, the offset a stream partition's consumption began at. A partition
+    /// that already has a start keeps it.
+    pub fn record_partition_start(&mut self, partition: u32, offset: i64) -> Result<()> {
+        if self.manifest.partition_starts.contains_key(&partition) {
+            return Ok(());
+        }
+        let mut next = self.manifest.clone();
+        next.partition_starts.insert(partition, offset);
+        self.write_manifest(next)
+    }
+
+    fn write_manifest(&mut self, next: Manifest) -> Result<()> {
         write_durably(&self.dir.join("manifest.json"), pretty(&serde_json::to_value(&next).unwrap_or_default()).as_bytes())?;
         self.manifest = next;
-        Ok(entry)
+        Ok(())
+    }
+
+    /// The folder of this table.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Rewrites the stored schema and table config (after a compatible change).
@@ -116,8 +176,7 @@ impl TableStore {
         };
         let mut next = self.manifest.clone();
         let entry = next.segments.remove(position);
-        write_durably(&self.dir.join("manifest.json"), pretty(&serde_json::to_value(&next).unwrap_or_default()).as_bytes())?;
-        self.manifest = next;
+        self.write_manifest(next)?;
         let path = self.segment_path(name);
         std::fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(|e| SegmentError::Io { path, source: e })?;
         Ok(entry)

@@ -8,16 +8,22 @@
 //!
 //! Writes are serialised by one lock: they are rare, and an import holds it while it runs
 //! so two uploads to one table never race on segment names. Queries never take it.
+//!
+//! A REALTIME table also has its stream ingestion running ([`RealtimeIngestion`]): started
+//! when the table is created or the directory is opened, told of definition changes, and
+//! stopped before the table is deleted. Its sealers publish into the same store, so each
+//! store sits behind its own lock, which ingestion shares.
 
 use crate::service::QueryService;
 use cuvee_catalog::evolution::incompatibilities;
 use cuvee_catalog::{CatalogError, Schema, Table, TableConfigJson, TableType};
+use cuvee_ingest::realtime::{RealtimeIngestion, RealtimeOptions, SharedStore};
 use cuvee_ingest::{import, FileFormat, ImportOptions, ImportReport};
 use cuvee_query::{ScanOptions, SegmentTable};
 use cuvee_segments::{ImmutableSegment, ManifestEntry, SegmentError, TableStore};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What went wrong with an admin request, with the HTTP status Pinot's controller answers.
 #[derive(Debug, thiserror::Error)]
@@ -65,20 +71,26 @@ pub fn raw_table_name(name: &str) -> &str {
 #[derive(Default)]
 struct State {
     schemas: BTreeMap<String, Schema>,
-    stores: BTreeMap<String, TableStore>,
+    stores: BTreeMap<String, SharedStore>,
+    ingestions: BTreeMap<String, Arc<RealtimeIngestion>>,
 }
 
 pub struct Metastore {
     data_dir: PathBuf,
     service: Arc<QueryService>,
     state: Mutex<State>,
+    realtime: RealtimeOptions,
+}
+
+fn lock(store: &SharedStore) -> MutexGuard<'_, TableStore> {
+    store.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Metastore {
     /// Loads every table and schema of `data_dir` and makes the tables queryable. A table
     /// that fails to load is reported and left out; a damaged segment leaves the rest of
     /// its table queryable. Returns the problems met.
-    pub fn open(data_dir: &Path, service: Arc<QueryService>) -> Result<(Metastore, Vec<String>), AdminError> {
+    pub fn open(data_dir: &Path, service: Arc<QueryService>, realtime: RealtimeOptions) -> Result<(Metastore, Vec<String>), AdminError> {
         let mut state = State::default();
         let mut warnings = Vec::new();
         for (path, text) in json_files(&data_dir.join("schemas"))? {
@@ -101,13 +113,24 @@ impl Metastore {
                     warnings.extend(errors.into_iter().map(|e| e.to_string()));
                     let schema = &table.table().schema;
                     state.schemas.entry(schema.name().to_string()).or_insert_with(|| schema.clone());
-                    service.add_table(Arc::new(table)).map_err(|e| AdminError::Internal(e.to_string()))?;
-                    state.stores.insert(store.manifest().table.clone(), store);
+                    let table = Arc::new(table);
+                    service.add_table(Arc::clone(&table)).map_err(|e| AdminError::Internal(e.to_string()))?;
+                    let name = store.manifest().table.clone();
+                    let store = Arc::new(Mutex::new(store));
+                    if table.table().config.table_type == TableType::Realtime {
+                        match start_ingestion(&table, &store, &dir, &realtime) {
+                            Ok(ingestion) => {
+                                state.ingestions.insert(name.clone(), ingestion);
+                            }
+                            Err(e) => warnings.push(format!("table {name}: stream ingestion not started: {e}")),
+                        }
+                    }
+                    state.stores.insert(name, store);
                 }
                 Err(e) => warnings.push(format!("table in {} not loaded: {e}", dir.display())),
             }
         }
-        Ok((Metastore { data_dir: data_dir.to_path_buf(), service, state: Mutex::new(state) }, warnings))
+        Ok((Metastore { data_dir: data_dir.to_path_buf(), service, state: Mutex::new(state), realtime }, warnings))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -143,8 +166,8 @@ impl Metastore {
         }
         // Tables using the schema must accept it with their configs before anything is written.
         let mut updated = Vec::new();
-        for store in state.stores.values() {
-            let Some(current) = self.service.segment_table(&store.manifest().table) else { continue };
+        for table_name in state.stores.keys() {
+            let Some(current) = self.service.segment_table(table_name) else { continue };
             if current.table().schema.name() != schema.name() {
                 continue;
             }
@@ -155,7 +178,10 @@ impl Metastore {
         write_json(&path, &schema.to_json())?;
         for (current, table) in updated {
             if let Some(store) = state.stores.get(table.name()) {
-                store.replace_definition(&table)?;
+                lock(store).replace_definition(&table)?;
+            }
+            if let Some(ingestion) = state.ingestions.get(table.name()) {
+                ingestion.update_definition(table.clone());
             }
             self.service.add_table(Arc::new(current.with_table(table))).map_err(|e| AdminError::Internal(e.to_string()))?;
         }
@@ -187,12 +213,6 @@ impl Metastore {
                 return Err(AdminError::Invalid(format!("Table name mismatch: the path names \"{path_name}\", the config \"{}\"", config.table_name)));
             }
         }
-        if config.table_type == TableType::Realtime {
-            return Err(AdminError::Invalid(format!(
-                "Table {}: REALTIME tables (stream ingestion) are not supported by this build yet; create an OFFLINE table and upload files",
-                config.table_name_with_type()
-            )));
-        }
         let mut state = self.state();
         let exists = state.stores.contains_key(&name);
         if create && exists {
@@ -208,16 +228,32 @@ impl Metastore {
             .cloned()
             .ok_or_else(|| AdminError::Invalid(format!("Invalid table config for {}: schema {schema_name} does not exist; add it first (POST /schemas)", config.table_name_with_type())))?;
         let table = Table::new(schema, config.clone()).map_err(invalid("table config"))?;
+        if table.config.table_type == TableType::Realtime {
+            cuvee_ingest::realtime::validate(&table).map_err(|e| AdminError::Invalid(e.to_string()))?;
+        }
         if exists {
+            let current = self.service.segment_table(&name).ok_or_else(|| AdminError::Internal(format!("table {name} is not registered")))?;
+            if current.table().config.table_type != table.config.table_type {
+                return Err(AdminError::Invalid(format!("Table {name} is {}; its type cannot change", current.table().config.table_type.suffix())));
+            }
             // Index changes apply to segments built from now on.
             if let Some(store) = state.stores.get(&name) {
-                store.replace_definition(&table)?;
+                lock(store).replace_definition(&table)?;
             }
-            let current = self.service.segment_table(&name).ok_or_else(|| AdminError::Internal(format!("table {name} is not registered")))?;
+            if let Some(ingestion) = state.ingestions.get(&name) {
+                ingestion.update_definition(table.clone());
+            }
             self.service.add_table(Arc::new(current.with_table(table))).map_err(|e| AdminError::Internal(e.to_string()))?;
         } else {
-            let store = TableStore::open_or_create(&self.table_dir(&name), &table)?;
-            self.service.add_table(Arc::new(SegmentTable::new(table, ScanOptions::default()))).map_err(|e| AdminError::Internal(e.to_string()))?;
+            let dir = self.table_dir(&name);
+            let store = Arc::new(Mutex::new(TableStore::open_or_create(&dir, &table)?));
+            let is_realtime = table.config.table_type == TableType::Realtime;
+            let segment_table = Arc::new(SegmentTable::new(table, ScanOptions::default()));
+            self.service.add_table(Arc::clone(&segment_table)).map_err(|e| AdminError::Internal(e.to_string()))?;
+            if is_realtime {
+                let ingestion = start_ingestion(&segment_table, &store, &dir, &self.realtime).map_err(|e| AdminError::Invalid(e.to_string()))?;
+                state.ingestions.insert(name.clone(), ingestion);
+            }
             state.stores.insert(name, store);
         }
         Ok(config)
@@ -230,6 +266,10 @@ impl Metastore {
         let Some(store) = state.stores.remove(raw) else {
             return Err(AdminError::NotFound(format!("Table {name} does not exist")));
         };
+        // Consumers and sealers stop before anything is removed under them.
+        if let Some(ingestion) = state.ingestions.remove(raw) {
+            ingestion.stop();
+        }
         let with_type = self.service.table(raw).map_or_else(|| raw.to_string(), |t| t.config.table_name_with_type());
         self.service.remove_table(raw).map_err(|e| AdminError::Internal(e.to_string()))?;
         drop(store);
@@ -242,13 +282,50 @@ impl Metastore {
     pub fn segments(&self, table: &str) -> Result<Vec<ManifestEntry>, AdminError> {
         let state = self.state();
         let store = state.stores.get(raw_table_name(table)).ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
-        Ok(store.manifest().segments.clone())
+        let segments = lock(store).manifest().segments.clone();
+        Ok(segments)
+    }
+
+    /// The stream ingestion of a realtime table.
+    pub fn ingestion(&self, table: &str) -> Result<Arc<RealtimeIngestion>, AdminError> {
+        let raw = raw_table_name(table);
+        let state = self.state();
+        if let Some(ingestion) = state.ingestions.get(raw) {
+            return Ok(Arc::clone(ingestion));
+        }
+        if state.stores.contains_key(raw) {
+            return Err(AdminError::Invalid(format!("Table {table} is not a REALTIME table consuming a stream")));
+        }
+        Err(AdminError::NotFound(format!("Table {table} does not exist")))
+    }
+
+    /// The folder of a table (its dead letters live there).
+    pub fn table_dir_of(&self, table: &str) -> Result<PathBuf, AdminError> {
+        let raw = raw_table_name(table);
+        if !self.state().stores.contains_key(raw) {
+            return Err(AdminError::NotFound(format!("Table {table} does not exist")));
+        }
+        Ok(self.table_dir(raw))
+    }
+
+    /// Stops every table's ingestion (at shutdown): sealers finish what they build.
+    pub fn stop_ingestion(&self) {
+        let ingestions: Vec<_> = std::mem::take(&mut self.state().ingestions).into_values().collect();
+        for ingestion in ingestions {
+            ingestion.stop();
+        }
     }
 
     pub fn delete_segment(&self, table: &str, segment: &str) -> Result<(), AdminError> {
         let raw = raw_table_name(table);
-        let mut state = self.state();
-        let store = state.stores.get_mut(raw).ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
+        let state = self.state();
+        let store = state.stores.get(raw).ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
+        if state.ingestions.contains_key(raw) {
+            return Err(AdminError::Invalid(format!(
+                "Segment {segment} belongs to REALTIME table {table}, whose published segments are its stream checkpoint; deleting one would make its partition consume it again"
+            )));
+        }
+        let mut store = lock(store);
         if !store.manifest().segments.iter().any(|s| s.name == segment) {
             return Err(AdminError::NotFound(format!("Segment {segment} of table {table} not found")));
         }
@@ -267,6 +344,9 @@ impl Metastore {
         if !state.stores.contains_key(raw) {
             return Err(AdminError::NotFound(format!("Table {table} does not exist")));
         }
+        if state.ingestions.contains_key(raw) {
+            return Err(AdminError::Invalid(format!("Table {table} is a REALTIME table fed by its stream; upload files to an OFFLINE table")));
+        }
         let target = self.service.segment_table(raw).ok_or_else(|| AdminError::Internal(format!("table {raw} is not registered")))?;
         let options = ImportOptions { format, progress: false, ..ImportOptions::default() };
         let dir = self.table_dir(raw);
@@ -277,7 +357,7 @@ impl Metastore {
             let segment = ImmutableSegment::open(&store.segment_path(name))?;
             target.add_sealed(Arc::new(segment));
         }
-        state.stores.insert(raw.to_string(), store);
+        state.stores.insert(raw.to_string(), Arc::new(Mutex::new(store)));
         Ok(report)
     }
 
@@ -298,6 +378,11 @@ fn load_table(dir: &Path) -> Result<(TableStore, SegmentTable, Vec<SegmentError>
     let store = TableStore::open_or_create(dir, &table)?;
     let (segment_table, errors) = SegmentTable::open(&store, table, ScanOptions::default());
     Ok((store, segment_table, errors))
+}
+
+fn start_ingestion(table: &Arc<SegmentTable>, store: &SharedStore, dir: &Path, options: &RealtimeOptions) -> Result<Arc<RealtimeIngestion>, cuvee_ingest::IngestError> {
+    let host: Arc<dyn cuvee_ingest::realtime::SegmentHost> = Arc::clone(table) as _;
+    RealtimeIngestion::start(table.table().clone(), Arc::clone(store), dir, host, options.clone()).map(Arc::new)
 }
 
 fn json_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, AdminError> {

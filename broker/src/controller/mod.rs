@@ -1,9 +1,11 @@
 //! Pinot's controller API, served on the broker's port (embedded cuvee has one process, so
 //! one port; Pinot's controller port 9000 can be given to a second listener later):
 //! schemas, tables, segments, sizes and batch upload, with Pinot's request and response
-//! shapes. Errors are `{"code": <http status>, "error": "..."}` as Pinot's controller sends.
+//! shapes, and the consuming-table controls (pause, resume, force commit, consuming
+//! segments' lag, dead letters). Errors are `{"code": <http status>, "error": "..."}` as Pinot's controller sends.
 
 pub mod metastore;
+mod realtime;
 mod upload;
 
 use crate::Broker;
@@ -29,6 +31,12 @@ pub fn routes() -> Router<Arc<Broker>> {
         .route("/tables/{table}", get(table_config).put(update_table).delete(delete_table))
         .route("/tables/{table}/schema", get(table_schema))
         .route("/tables/{table}/size", get(table_size))
+        .route("/tables/{table}/pauseConsumption", post(realtime::pause))
+        .route("/tables/{table}/resumeConsumption", post(realtime::resume))
+        .route("/tables/{table}/pauseStatus", get(realtime::status))
+        .route("/tables/{table}/forceCommit", post(realtime::force_commit))
+        .route("/tables/{table}/consumingSegmentsInfo", get(realtime::consuming_segments_info))
+        .route("/tables/{table}/deadLetters", get(realtime::dead_letters))
         .route("/schemas", get(list_schemas).post(create_schema))
         .route("/schemas/{schema}", get(schema).put(update_schema).delete(delete_schema))
         .route("/segments/{table}", get(list_segments))

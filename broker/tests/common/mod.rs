@@ -45,3 +45,4 @@ pub fn multipart_file(file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
+pub mod kafka;

@@ -1,0 +1,255 @@
+//! Realtime tables end to end: a real Kafka-protocol broker (tansu) on 127.0.0.1, a topic of
+//! several partitions, cuvee consuming it behind its HTTP API, and restarts in between.
+
+mod common;
+
+use common::kafka::{create_topic, Producer, Tansu};
+use common::request;
+use cuvee_broker::{Broker, QueryLimits, RealtimeOptions};
+use serde_json::{json, Value as Json};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SCHEMA: &str = r#"{"schemaName": "events",
+  "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}, {"name": "country", "dataType": "STRING"}],
+  "metricFieldSpecs": [{"name": "amount", "dataType": "DOUBLE"}],
+  "dateTimeFieldSpecs": [{"name": "ts", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
+
+fn table_config(topic: &str, bootstrap: &str, flush_rows: u32) -> String {
+    json!({
+        "tableName": "events",
+        "tableType": "REALTIME",
+        "segmentsConfig": {"timeColumnName": "ts", "schemaName": "events", "replication": "1"},
+        "tableIndexConfig": {
+            "invertedIndexColumns": ["country"],
+            "rangeIndexColumns": ["amount"],
+            "sortedColumn": ["id"],
+            "loadMode": "MMAP",
+            "streamConfigs": {
+                "streamType": "kafka",
+                "stream.kafka.topic.name": topic,
+                "stream.kafka.broker.list": bootstrap,
+                "stream.kafka.consumer.type": "lowlevel",
+                "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
+                "stream.kafka.consumer.factory.class.name": "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory",
+                "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+                "realtime.segment.flush.threshold.rows": flush_rows.to_string(),
+            }
+        },
+        "tenants": {}, "metadata": {}
+    })
+    .to_string()
+}
+
+struct Server {
+    addr: SocketAddr,
+    broker: Arc<Broker>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    async fn open(dir: &Path) -> Server {
+        let options = RealtimeOptions { partition_discovery_interval: Duration::from_millis(300) };
+        let (broker, warnings) = Broker::open_with(dir, QueryLimits::default(), options).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let broker = Arc::new(broker);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let serving = Arc::clone(&broker);
+        let task = tokio::spawn(async move {
+            let _ = cuvee_broker::serve(listener, serving).await;
+        });
+        Server { addr, broker, task }
+    }
+
+    async fn stop(self) {
+        self.task.abort();
+        let broker = self.broker;
+        tokio::task::spawn_blocking(move || broker.metastore.stop_ingestion()).await.unwrap();
+    }
+
+    async fn sql(&self, sql: &str) -> Json {
+        let (status, _, body) = request(self.addr, "POST", "/query/sql", &json!({ "sql": sql }).to_string(), "").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["exceptions"].as_array().is_none_or(|e| e.is_empty()), "{sql}: {body}");
+        body
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        self.sql(sql).await["resultTable"]["rows"][0][0].as_i64().unwrap_or(-1)
+    }
+
+    /// Polls until `sql` answers `expected` (ingestion is asynchronous by nature).
+    async fn wait_for(&self, sql: &str, expected: i64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = self.scalar(sql).await;
+            if got == expected {
+                return;
+            }
+            if Instant::now() > deadline {
+                let (_, _, info) = request(self.addr, "GET", "/tables/events/consumingSegmentsInfo", "", "").await;
+                panic!("{sql}: still {got}, expected {expected}; ingestion: {info:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn get(&self, path: &str) -> Json {
+        let (status, _, body) = request(self.addr, "GET", path, "", "").await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, body: &str) -> (u16, Json) {
+        let (status, _, body) = request(self.addr, "POST", path, body, "").await;
+        (status, body)
+    }
+}
+
+fn event(id: i64) -> Vec<u8> {
+    let countries = ["FR", "US", "DE", "JP", "BR"];
+    json!({ "id": id, "country": countries[id as usize % countries.len()], "amount": id as f64 / 4.0, "ts": 1_700_000_000_000i64 + id }).to_string().into_bytes()
+}
+
+fn produce(producer: &Producer, ids: std::ops::Range<i64>, partitions: i32) {
+    for id in ids {
+        producer.send((id % partitions as i64) as i32, &id.to_string(), &event(id));
+    }
+    producer.flush();
+}
+
+const COUNT: &str = "SELECT COUNT(*) FROM events";
+const DISTINCT: &str = "SELECT COUNT(DISTINCT id) FROM events";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_lands_once_across_seals_restarts_and_bad_input() {
+    let kafka = Tansu::start();
+    create_topic(&kafka.bootstrap, "events", 3).await;
+    let producer = Producer::new(&kafka.bootstrap, "events");
+    produce(&producer, 0..400, 3);
+    // Bad input: not JSON, a wrong type, a tombstone-like empty object missing nothing.
+    producer.send(0, "bad-1", b"{not json");
+    producer.send(1, "bad-2", br#"{"id": "forty-two", "country": "FR", "amount": 1, "ts": 1700000000000}"#);
+    producer.flush();
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(dir.path()).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let (status, body) = server.post("/tables", &table_config("events", &kafka.bootstrap, 50)).await;
+    assert_eq!(status, 200, "{body}");
+
+    server.wait_for(COUNT, 400).await;
+    assert_eq!(server.scalar(DISTINCT).await, 400);
+    assert_eq!(server.scalar("SELECT COUNT(*) FROM events WHERE country = 'FR'").await, 80);
+    let sum = server.sql("SELECT SUM(id) FROM events WHERE amount >= 50").await;
+    assert_eq!(sum["resultTable"]["rows"][0][0].as_f64(), Some((200..400).sum::<i64>() as f64), "{sum}");
+
+    // Sealed segments are published with Pinot's names and their offsets.
+    let segments = server.get("/segments/events").await;
+    let names = segments[0]["REALTIME"].as_array().unwrap().clone();
+    assert!(names.len() >= 6, "{segments}");
+    assert!(names.iter().all(|n| n.as_str().unwrap().starts_with("events__")), "{segments}");
+    let manifest: Json = serde_json::from_slice(&std::fs::read(dir.path().join("tables/events/manifest.json")).unwrap()).unwrap();
+    for entry in manifest["segments"].as_array().unwrap() {
+        assert!(entry["start_offset"].as_i64().unwrap() < entry["end_offset"].as_i64().unwrap(), "{entry}");
+    }
+
+    // Both bad messages are kept with partition, offset, reason and bytes.
+    let letters = server.get("/tables/events/deadLetters").await;
+    let letters = letters["deadLetters"].as_array().unwrap();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert!(letters.iter().any(|l| l["partition"] == 0 && l["reason"].as_str().unwrap().contains("not JSON")), "{letters:?}");
+    assert!(letters.iter().any(|l| l["partition"] == 1 && l["reason"].as_str().unwrap().contains("id")), "{letters:?}");
+
+    // Fresh rows are reported as such in query stats.
+    let body = server.sql("SELECT COUNT(*) FROM events WHERE amount >= 0").await;
+    assert!(body["numConsumingSegmentsQueried"].as_u64().unwrap() >= 3, "{body}");
+    let fresh = body["minConsumingFreshnessTimeMs"].as_i64().unwrap();
+    assert!(fresh > 1_700_000_000_000, "{body}");
+
+    let info = server.get("/tables/events/consumingSegmentsInfo").await;
+    let partitions = info["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 3, "{info}");
+    assert_eq!(partitions.iter().map(|p| p["deadLetters"].as_u64().unwrap()).sum::<u64>(), 2, "{info}");
+    assert!(partitions.iter().all(|p| p["recordsLag"] == 0), "{info}");
+    assert_eq!(info["_segmentToConsumingInfoMap"].as_object().unwrap().len(), 3, "{info}");
+
+    // Restart: the consuming rows are rebuilt from the published offsets, nothing twice.
+    server.stop().await;
+    produce(&producer, 400..700, 3);
+    let server = Server::open(dir.path()).await;
+    server.wait_for(COUNT, 700).await;
+    assert_eq!(server.scalar(DISTINCT).await, 700);
+    let letters = server.get("/tables/events/deadLetters").await;
+    assert_eq!(letters["deadLetters"].as_array().unwrap().len(), 2, "a restart lists each dead letter once");
+
+    // Deleting the table stops its consumers and removes its data.
+    let (status, _, body) = request(server.addr, "DELETE", "/tables/events", "", "").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!dir.path().join("tables/events").exists());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_and_force_commit() {
+    let kafka = Tansu::start();
+    create_topic(&kafka.bootstrap, "clicks", 1).await;
+    let producer = Producer::new(&kafka.bootstrap, "clicks");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(dir.path()).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let (status, body) = server.post("/tables", &table_config("clicks", &kafka.bootstrap, 1_000_000)).await;
+    assert_eq!(status, 200, "{body}");
+    produce(&producer, 0..100, 1);
+    server.wait_for(COUNT, 100).await;
+
+    // forceCommit seals the consuming segment although no threshold is reached.
+    let (status, body) = server.post("/tables/events/forceCommit", "").await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.get("/segments/events").await[0]["REALTIME"].as_array().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "forceCommit published nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server.scalar(COUNT).await, 100);
+
+    // Paused, the table takes nothing; resumed, it catches up.
+    let (status, body) = server.post("/tables/events/pauseConsumption", "").await;
+    assert_eq!((status, body["pauseFlag"].clone()), (200, json!(true)), "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    produce(&producer, 100..150, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(server.scalar(COUNT).await, 100);
+    assert_eq!(server.get("/tables/events/pauseStatus").await["pauseFlag"], json!(true));
+    let (status, body) = server.post("/tables/events/resumeConsumption", "").await;
+    assert_eq!((status, body["pauseFlag"].clone()), (200, json!(false)), "{body}");
+    server.wait_for(COUNT, 150).await;
+
+    // Published segments are the stream's checkpoint: deleting one by hand is refused.
+    let (status, _, body) = request(server.addr, "DELETE", "/segments/events/whatever", "", "").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("checkpoint"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_stream_configs_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(dir.path()).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let mut config: Json = serde_json::from_str(&table_config("t", "127.0.0.1:1", 10)).unwrap();
+    config["tableIndexConfig"]["streamConfigs"]["stream.kafka.consumer.prop.max.poll.records"] = json!("500");
+    let (status, body) = server.post("/tables", &config.to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("max.poll.records"), "{body}");
+    let mut config: Json = serde_json::from_str(&table_config("t", "127.0.0.1:1", 10)).unwrap();
+    config["tableIndexConfig"]["streamConfigs"]["stream.kafka.decoder.class.name"] = json!("com.example.ProtoDecoder");
+    let (status, body) = server.post("/tables", &config.to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("stream.kafka.decoder.class.name"), "{body}");
+    server.stop().await;
+}
+

@@ -1,0 +1,85 @@
+//! Realtime ingestion: a table's Kafka topic → consuming segments (queryable at once) →
+//! sealed segments published together with their offsets.
+//!
+//! ```text
+//! discovery thread ── every partition of the topic (new ones too) ──▶ one consumer thread each
+//! consumer thread  ── poll (librdkafka's own I/O threads behind it) → decode → transforms
+//!                     and filter → MutableSegment::append ── threshold ──▶ hand-off queue (1)
+//! sealer thread    ── build (sort, indexes) → write + fsync → manifest entry with
+//!                     [startOffset, endOffset) (the publish point) → swap in for readers
+//! ```
+//!
+//! Exactly once: the manifest is the only checkpoint. A partition resumes at the largest
+//! end offset published for it (segments of a partition are published in order), or where
+//! it first began (`partitionStarts`, recorded before its first row). Everything consumed
+//! after that point is consumed again after a crash, and nothing before it is. Kafka group
+//! offsets are not used.
+//!
+//! What readers see goes through a [`SegmentHost`] (the query side's table): a new
+//! consuming segment is added when it starts; a sealed one replaces its consuming segment
+//! in one step, so no row is seen twice or missed while a segment is built.
+
+mod consumer;
+pub mod dead_letter;
+pub mod failpoint;
+pub mod kafka;
+pub mod naming;
+mod sealer;
+pub mod status;
+mod table;
+
+pub use consumer::{resume_point, Resume};
+pub use dead_letter::DeadLetter;
+pub use status::{ConsumerState, PartitionStatus};
+pub use table::{stream_config, validate, IngestionStatus, PartitionReport, RealtimeIngestion, RealtimeOptions};
+
+use cuvee_catalog::{StreamConfig, Table};
+use cuvee_segments::{ImmutableSegment, MutableSegment, TableStore};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+/// Where ingestion puts segments for readers. Implemented by the query side's table.
+pub trait SegmentHost: Send + Sync {
+    /// A consuming segment begins; it is queryable from now on.
+    fn add_consuming(&self, segment: Arc<MutableSegment>);
+    /// The consuming segment `name` was sealed and published as `sealed`: readers see one
+    /// or the other, never both or neither.
+    fn replace_consuming(&self, name: &str, sealed: Arc<ImmutableSegment>);
+    /// Consuming segments of this table are dropped (the table stops).
+    fn remove_consuming(&self, name: &str);
+}
+
+/// A table's store, shared by its partitions' sealers and the admin API.
+pub type SharedStore = Arc<Mutex<TableStore>>;
+
+/// What every thread of one table's ingestion shares.
+pub(crate) struct Shared {
+    table_name: String,
+    stream: StreamConfig,
+    /// The Kafka group advisory commits go to (never joined).
+    group: String,
+    /// (generation, definition): the definition new consuming segments are made with.
+    definition: RwLock<(u64, Table)>,
+    store: SharedStore,
+    table_dir: PathBuf,
+    host: Arc<dyn SegmentHost>,
+    stop: AtomicBool,
+    paused: AtomicBool,
+    force_commits: AtomicU64,
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    fn store(&self) -> MutexGuard<'_, TableStore> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn definition(&self) -> (u64, Table) {
+        let guard = self.definition.read().unwrap_or_else(|e| e.into_inner());
+        (guard.0, guard.1.clone())
+    }
+}

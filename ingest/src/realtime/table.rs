@@ -1,0 +1,286 @@
+//! One realtime table's ingestion: its partitions' consumers, found and started by a
+//! discovery thread, and the controls and status the admin API exposes.
+
+use super::consumer::PartitionConsumer;
+use super::kafka::{create_consumer, TopicWatcher};
+use super::sealer;
+use super::status::{now_ms, PartitionStatus, SharedStatus};
+use super::{SegmentHost, Shared, SharedStore};
+use crate::conform::Conformer;
+use crate::error::IngestError;
+use crate::message::MessageDecoder;
+use cuvee_catalog::{StreamConfig, Table};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct RealtimeOptions {
+    /// How often the topic is asked for new partitions.
+    pub partition_discovery_interval: Duration,
+}
+
+impl Default for RealtimeOptions {
+    fn default() -> Self {
+        RealtimeOptions { partition_discovery_interval: Duration::from_secs(5) }
+    }
+}
+
+struct Partition {
+    status: SharedStatus,
+    /// Says when the consumer and its sealer are done (before the Kafka client is closed).
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+pub struct RealtimeIngestion {
+    shared: Arc<Shared>,
+    partitions: Arc<Mutex<BTreeMap<u32, Partition>>>,
+    topic_error: Arc<Mutex<Option<String>>>,
+    discovery: Mutex<Option<JoinHandle<()>>>,
+    watcher: Mutex<Option<TopicWatcher>>,
+}
+
+/// A partition's status with the stream's side of it (latest offset, lag).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartitionReport {
+    #[serde(flatten)]
+    pub status: PartitionStatus,
+    /// The next offset Kafka will write (its high watermark), when it answered.
+    pub latest_offset: Option<i64>,
+    pub records_lag: Option<i64>,
+    /// How long ago the newest consumed message was produced, when behind; 0 when caught up.
+    pub availability_lag_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestionStatus {
+    pub table: String,
+    pub topic: String,
+    pub paused: bool,
+    /// Why the topic's partitions cannot be listed, if they cannot.
+    pub topic_error: Option<String>,
+    pub partitions: Vec<PartitionReport>,
+}
+
+/// Reads the first stream config of a table (Pinot allows several — multi-topic tables —
+/// which cuvee does not consume yet).
+pub fn stream_config(table: &Table) -> Result<StreamConfig, IngestError> {
+    let maps = table.config.stream_configs();
+    if maps.len() > 1 {
+        return Err(IngestError::Stream(format!("table {}: {} stream configs given; consuming several topics into one table is not supported", table.name(), maps.len())));
+    }
+    let Some(map) = maps.first() else {
+        return Err(IngestError::Stream(format!("table {} has no stream config", table.name())));
+    };
+    let path = if table.config.ingestion_config.as_ref().and_then(|c| c.stream_ingestion_config.as_ref()).is_some() {
+        "ingestionConfig.streamIngestionConfig.streamConfigMaps[0]"
+    } else {
+        "tableIndexConfig.streamConfigs"
+    };
+    StreamConfig::from_map(map, path).map_err(|problems| {
+        let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        IngestError::Stream(format!("Invalid stream config of table {}: {}", table.name(), text.join("; ")))
+    })
+}
+
+/// Everything about a realtime table that can be checked without Kafka: the stream config,
+/// the decoder, transforms, and that librdkafka accepts every property.
+pub fn validate(table: &Table) -> Result<StreamConfig, IngestError> {
+    let stream = stream_config(table)?;
+    MessageDecoder::new(&stream.decoder, &table.schema, stream.populate_metadata).map_err(|e| IngestError::Stream(format!("table {}: {e}", table.name())))?;
+    Conformer::new(table)?;
+    create_consumer(&stream, "cuvee-validate", &group_of(&stream, table.name())).map_err(IngestError::Stream)?;
+    Ok(stream)
+}
+
+fn group_of(stream: &StreamConfig, table: &str) -> String {
+    stream.consumer_properties.get("group.id").cloned().unwrap_or_else(|| format!("cuvee-{table}"))
+}
+
+/// How long `stop` waits for a partition's threads (librdkafka's close can hang; a
+/// consumer that does is left behind rather than hang the caller).
+const STOP_WAIT: Duration = Duration::from_secs(15);
+
+impl RealtimeIngestion {
+    /// Starts consuming the table's topic into `host`, publishing into `store` (whose
+    /// folder is `table_dir`). Returns at once; Kafka is reached in the background.
+    pub fn start(table: Table, store: SharedStore, table_dir: &Path, host: Arc<dyn SegmentHost>, options: RealtimeOptions) -> Result<RealtimeIngestion, IngestError> {
+        let stream = validate(&table)?;
+        let group = group_of(&stream, table.name());
+        let watcher = TopicWatcher::new(&stream, &format!("cuvee-{}-watch", table.name()), &group).map_err(IngestError::Stream)?;
+        let shared = Arc::new(Shared {
+            table_name: table.name().to_string(),
+            stream,
+            group,
+            definition: RwLock::new((0, table)),
+            store,
+            table_dir: table_dir.to_path_buf(),
+            host,
+            stop: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            force_commits: AtomicU64::new(0),
+        });
+        let this = RealtimeIngestion {
+            shared: Arc::clone(&shared),
+            partitions: Arc::default(),
+            topic_error: Arc::default(),
+            discovery: Mutex::new(None),
+            watcher: Mutex::new(None),
+        };
+        let partitions = Arc::clone(&this.partitions);
+        let topic_error = Arc::clone(&this.topic_error);
+        let discovery = std::thread::Builder::new()
+            .name(format!("cuvee-discover-{}", shared.table_name))
+            .spawn(move || discover(shared, watcher, partitions, topic_error, options))
+            .map_err(|e| IngestError::Stream(format!("cannot start a thread: {e}")))?;
+        *this.discovery.lock().unwrap_or_else(|e| e.into_inner()) = Some(discovery);
+        Ok(this)
+    }
+
+    pub fn pause(&self) {
+        self.shared.paused.store(true, Ordering::Release);
+    }
+
+    pub fn resume(&self) {
+        self.shared.paused.store(false, Ordering::Release);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.shared.paused.load(Ordering::Acquire)
+    }
+
+    /// Asks every partition to seal its consuming segment now (if it has rows).
+    pub fn force_commit(&self) -> u64 {
+        self.shared.force_commits.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// New consuming segments use this definition (a compatible schema or config change).
+    pub fn update_definition(&self, table: Table) {
+        let mut guard = self.shared.definition.write().unwrap_or_else(|e| e.into_inner());
+        let generation = guard.0 + 1;
+        *guard = (generation, table);
+    }
+
+    /// Names of the consuming segments now.
+    pub fn consuming_segments(&self) -> Vec<String> {
+        self.partitions.lock().unwrap_or_else(|e| e.into_inner()).values().filter_map(|p| p.status.lock().consuming_segment.clone()).collect()
+    }
+
+    /// Status of every partition, with Kafka's latest offsets (asked now, briefly).
+    pub fn status(&self) -> IngestionStatus {
+        let statuses: Vec<PartitionStatus> = self.partitions.lock().unwrap_or_else(|e| e.into_inner()).values().map(|p| p.status.snapshot()).collect();
+        let mut watcher = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
+        if watcher.is_none() {
+            *watcher = TopicWatcher::new(&self.shared.stream, &format!("cuvee-{}-status", self.shared.table_name), &self.shared.group).ok();
+        }
+        let now = now_ms();
+        let partitions = statuses
+            .into_iter()
+            .map(|status| {
+                let latest = watcher.as_ref().and_then(|w| w.watermarks(status.partition, Duration::from_millis(1500)).ok()).map(|(_, high)| high);
+                let lag = latest.zip(status.current_offset).map(|(l, c)| (l - c).max(0));
+                let availability_lag_ms = lag.map(|l| if l == 0 { 0 } else { status.last_event_time_ms.map_or(0, |t| (now - t).max(0)) });
+                PartitionReport { status, latest_offset: latest, records_lag: lag, availability_lag_ms }
+            })
+            .collect();
+        IngestionStatus {
+            table: self.shared.table_name.clone(),
+            topic: self.shared.stream.topic.clone(),
+            paused: self.is_paused(),
+            topic_error: self.topic_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            partitions,
+        }
+    }
+
+    /// Stops every consumer and waits for them (a sealer finishes the segment it is
+    /// building). Consuming segments are taken out of the table; what they held is consumed
+    /// again from the published offsets next time.
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(discovery) = self.discovery.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = discovery.join();
+        }
+        let partitions = std::mem::take(&mut *self.partitions.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, partition) in partitions {
+            let consuming = partition.status.lock().consuming_segment.clone();
+            if partition.done.recv_timeout(STOP_WAIT).is_err() {
+                eprintln!("cuvee: table {}: a consumer did not stop within {STOP_WAIT:?}; leaving it", self.shared.table_name);
+            }
+            if let Some(name) = consuming {
+                self.shared.host.remove_consuming(&name);
+            }
+        }
+    }
+}
+
+impl Drop for RealtimeIngestion {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn discover(shared: Arc<Shared>, watcher: TopicWatcher, partitions: Arc<Mutex<BTreeMap<u32, Partition>>>, topic_error: Arc<Mutex<Option<String>>>, options: RealtimeOptions) {
+    let mut wait = Duration::from_millis(200);
+    while !shared.stopped() {
+        match watcher.partition_count(Duration::from_secs(5)) {
+            Ok(count) => {
+                *topic_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                let mut running = partitions.lock().unwrap_or_else(|e| e.into_inner());
+                for p in 0..count {
+                    if running.contains_key(&p) {
+                        continue;
+                    }
+                    match start_partition(&shared, p) {
+                        Ok(partition) => {
+                            running.insert(p, partition);
+                        }
+                        Err(e) => *topic_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e),
+                    }
+                }
+                wait = options.partition_discovery_interval;
+            }
+            Err(e) => {
+                eprintln!("cuvee: table {}: {e} (retrying in {wait:?})", shared.table_name);
+                *topic_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                wait = (wait * 2).min(options.partition_discovery_interval.max(Duration::from_millis(200)));
+            }
+        }
+        let until = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < until && !shared.stopped() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn start_partition(shared: &Arc<Shared>, partition: u32) -> Result<Partition, String> {
+    let status = SharedStatus::new(partition);
+    let (queue, jobs) = std::sync::mpsc::sync_channel(1);
+    let (finished, done) = std::sync::mpsc::channel();
+    {
+        let shared = Arc::clone(shared);
+        let status = status.clone();
+        std::thread::Builder::new().name(format!("cuvee-consume-{}-{partition}", shared.table_name)).spawn(move || {
+            let sealer = {
+                let shared = Arc::clone(&shared);
+                let status = status.clone();
+                std::thread::Builder::new().name(format!("cuvee-seal-{}-{partition}", shared.table_name)).spawn(move || sealer::run(shared, status, jobs))
+            };
+            let sealer = match sealer {
+                Ok(s) => s,
+                Err(e) => return status.lock().record_error(format!("cannot start the sealer thread: {e}")),
+            };
+            let reader = PartitionConsumer::start(shared, partition, status, queue).map(PartitionConsumer::run);
+            let _ = sealer.join();
+            let _ = finished.send(());
+            drop(reader);
+        })
+    }
+    .map_err(|e| format!("cannot start the consumer of partition {partition}: {e}"))?;
+    Ok(Partition { status, done })
+}
