@@ -1,5 +1,6 @@
 //! The `cuvee` command: one binary for every role.
 
+mod clickstream;
 mod quickstart;
 mod serve;
 
@@ -20,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Import the sample tables and answer questions on them, in one process.
+    /// One process, no setup: an embedded Kafka broker, a realtime table with events
+    /// streaming in, Pinot's sample tables, and the HTTP API to query them.
     Quickstart {
         /// Where to keep the tables; tables already there are not imported again.
         #[arg(long)]
@@ -31,9 +33,15 @@ enum Command {
         /// Where to serve Pinot's query API afterwards.
         #[arg(long, default_value = "127.0.0.1:8099")]
         listen: String,
-        /// Import and answer, then exit instead of serving.
+        /// Show the stream arriving and a few answers, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
+        /// Use this Kafka (host:port) instead of the embedded broker.
+        #[arg(long)]
+        kafka: Option<String>,
+        /// Events produced per second into the clickstream topic.
+        #[arg(long, default_value_t = 2_000)]
+        events_per_second: u32,
     },
     /// Import CSV, JSON, Avro or Parquet files into a table.
     Import {
@@ -69,6 +77,9 @@ enum Command {
         /// Rows one result may have.
         #[arg(long, default_value_t = 1_000_000)]
         max_result_rows: usize,
+        /// How often realtime tables look for partitions added to their topic, in ms.
+        #[arg(long, default_value_t = 5_000)]
+        partition_discovery_ms: u64,
     },
     /// Look inside segment files.
     Segment {
@@ -92,13 +103,9 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Quickstart { data_dir, examples, listen, no_serve } => {
+        Command::Quickstart { data_dir, examples, listen, no_serve, kafka, events_per_second } => {
             let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data"));
-            quickstart::run(&data_dir, examples)?;
-            if no_serve {
-                return Ok(());
-            }
-            serve::run(&data_dir, &listen, QueryLimits::default())
+            quickstart::run(quickstart::Options { data_dir, examples, listen, kafka, events_per_second, no_serve })
         }
         Command::Import { schema, table_config, data_dir, format, strict, max_rows_per_segment, files } => {
             let table = load_table(&schema, &table_config)?;
@@ -127,8 +134,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows } => {
-            serve::run(&data_dir, &listen, QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows })
+        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms } => {
+            let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)) };
+            serve::run(&data_dir, &listen, QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows }, realtime)
         }
         Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
     }

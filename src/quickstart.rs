@@ -1,14 +1,37 @@
-//! `cuvee quickstart`: import Pinot's sample tables into a local data folder and answer a few
-//! questions through the indexes. Until SQL and Kafka ingestion land, the questions are
-//! predicates evaluated by the segments directly; the answers are real, from real files.
+//! `cuvee quickstart`: one process, no setup. Imports Pinot's sample tables (when their
+//! folder is at hand), starts a Kafka-protocol broker inside the process (librdkafka's mock
+//! cluster, reachable by any Kafka client on 127.0.0.1) unless `--kafka` names one, creates
+//! a `clickstream` topic and a REALTIME table with indexes from the schema and config
+//! shipped in `quickstart/`, streams events into it, and serves Pinot's HTTP API: the
+//! count grows while you watch. Ctrl-C stops everything cleanly.
 
+use crate::clickstream::Stream;
 use crate::{load_table, table_dir};
 use anyhow::{bail, Context, Result};
-use cuvee_catalog::Value;
+use cuvee_broker::{Broker, QueryLimits, RealtimeOptions};
 use cuvee_ingest::{import, ImportOptions};
-use cuvee_segments::{DecodeOptions, EvalOptions, ImmutableSegment, Predicate, TableStore};
-use std::path::PathBuf;
-use std::time::Instant;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::types::RDKafkaErrorCode;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SCHEMA: &str = include_str!("../quickstart/clickstream_schema.json");
+const TABLE_CONFIG: &str = include_str!("../quickstart/clickstream_realtime_table_config.json");
+const TOPIC: &str = "clickstream";
+const PARTITIONS: i32 = 4;
+
+pub struct Options {
+    pub data_dir: PathBuf,
+    pub examples: Option<PathBuf>,
+    pub listen: String,
+    pub kafka: Option<String>,
+    pub events_per_second: u32,
+    /// Show the stream arriving for a few seconds, then exit (a smoke test).
+    pub no_serve: bool,
+}
 
 struct Sample {
     folder: &'static str,
@@ -18,149 +41,153 @@ struct Sample {
 }
 
 const SAMPLES: [Sample; 3] = [
-    Sample {
-        folder: "baseballStats",
-        schema: "baseballStats_schema.json",
-        config: "baseballStats_offline_table_config.json",
-        data: "rawdata/baseballStats.zstd.parquet",
-    },
-    Sample {
-        folder: "airlineStats",
-        schema: "airlineStats_schema.json",
-        config: "airlineStats_offline_table_config.json",
-        data: "rawdata/airlineStats_data.avro",
-    },
-    Sample {
-        folder: "githubEvents",
-        schema: "githubEvents_schema.json",
-        config: "githubEvents_offline_table_config.json",
-        data: "rawdata/2021-07-21-few-hours.json",
-    },
+    Sample { folder: "baseballStats", schema: "baseballStats_schema.json", config: "baseballStats_offline_table_config.json", data: "rawdata/baseballStats.zstd.parquet" },
+    Sample { folder: "airlineStats", schema: "airlineStats_schema.json", config: "airlineStats_offline_table_config.json", data: "rawdata/airlineStats_data.avro" },
+    Sample { folder: "githubEvents", schema: "githubEvents_schema.json", config: "githubEvents_offline_table_config.json", data: "rawdata/2021-07-21-few-hours.json" },
 ];
 
-fn find_examples(given: Option<PathBuf>) -> Result<PathBuf> {
+fn find_examples(given: Option<PathBuf>) -> Result<Option<PathBuf>> {
     if let Some(dir) = given {
-        return Ok(dir);
-    }
-    for candidate in ["pinot-examples", "../shared/pinot-examples", "../../shared/pinot-examples"] {
-        let dir = PathBuf::from(candidate);
-        if dir.join("baseballStats").is_dir() {
-            return Ok(dir);
+        if !dir.join("baseballStats").is_dir() {
+            bail!("{} is not Pinot's examples folder (no baseballStats in it)", dir.display());
         }
+        return Ok(Some(dir));
     }
-    bail!("Pinot's examples folder was not found; pass --examples DIR")
+    Ok(["pinot-examples", "../shared/pinot-examples", "../../shared/pinot-examples"].into_iter().map(PathBuf::from).find(|d| d.join("baseballStats").is_dir()))
 }
 
-pub fn run(data_dir: &std::path::Path, examples: Option<PathBuf>) -> Result<()> {
-    let examples = find_examples(examples)?;
-    println!("cuvee quickstart: importing Pinot's sample tables into {}", data_dir.display());
+fn import_samples(data_dir: &Path, examples: &Path) -> Result<()> {
     for sample in &SAMPLES {
         let folder = examples.join(sample.folder);
         let table = load_table(&folder.join(sample.schema), &folder.join(sample.config))?;
         let dir = table_dir(data_dir, &table);
         if dir.join("manifest.json").exists() {
-            println!("  {:<14} already imported", table.name());
             continue;
         }
         let started = Instant::now();
         let report = import(&table, &[folder.join(sample.data)], &dir, &ImportOptions::default())?;
-        println!(
-            "  {:<14} {:>7} rows in {:>5.0} ms ({} bad rows skipped)",
-            table.name(),
-            report.rows_imported,
-            started.elapsed().as_secs_f64() * 1000.0,
-            report.bad_row_count
-        );
+        println!("  imported {:<14} {:>7} rows in {:>5.0} ms", table.name(), report.rows_imported, started.elapsed().as_secs_f64() * 1000.0);
     }
-    println!();
-    let baseball = open(data_dir, "baseballStats", &examples)?;
-    answer(&baseball, "Players' seasons with the San Francisco Giants (teamID = 'SFN')", &Predicate::eq("teamID", Value::String("SFN".into())), &["playerName", "yearID", "homeRuns"])?;
-    answer(
-        &baseball,
-        "Seasons since 2000 with at least 40 home runs",
-        &Predicate::And(vec![
-            Predicate::compare("yearID", cuvee_segments::CompareOp::Ge, Value::Int(2000)),
-            Predicate::compare("homeRuns", cuvee_segments::CompareOp::Ge, Value::Int(40)),
-        ]),
-        &["playerName", "yearID", "teamID", "homeRuns"],
-    )?;
-    let airline = open(data_dir, "airlineStats", &examples)?;
-    answer(&airline, "American Airlines flights (Carrier = 'AA') that were cancelled", &Predicate::And(vec![
-        Predicate::eq("Carrier", Value::String("AA".into())),
-        Predicate::eq("Cancelled", Value::Int(1)),
-    ]), &["FlightDate", "Origin", "Dest", "CancellationCode"])?;
-    let github = open(data_dir, "githubEvents", &examples)?;
-    answer(&github, "GitHub push events", &Predicate::eq("type", Value::String("PushEvent".into())), &["id", "created_at"])?;
-    println!();
-    println!("Now try SQL over Pinot's HTTP API (pinotdb works too), for example:");
-    println!("  curl -s -X POST localhost:8099/query/sql -H 'Content-Type: application/json' \\");
-    println!("    -d '{{\"sql\": \"SELECT teamID, SUM(homeRuns) AS hr FROM baseballStats GROUP BY teamID ORDER BY hr DESC\"}}'");
     Ok(())
 }
 
-fn open(data_dir: &std::path::Path, name: &str, examples: &std::path::Path) -> Result<Vec<ImmutableSegment>> {
-    let folder = examples.join(name);
-    let sample = SAMPLES.iter().find(|s| s.folder == name).context("unknown sample")?;
-    let table = load_table(&folder.join(sample.schema), &folder.join(sample.config))?;
-    let store = TableStore::open_or_create(&table_dir(data_dir, &table), &table)?;
-    let (segments, errors) = store.open_segments();
-    for error in errors {
-        eprintln!("warning: {error}");
-    }
-    Ok(segments)
-}
-
-fn answer(segments: &[ImmutableSegment], question: &str, predicate: &Predicate, show: &[&str]) -> Result<()> {
-    let started = Instant::now();
-    let mut matched = 0;
-    let mut first_rows = Vec::new();
-    let mut how = Vec::new();
-    for segment in segments {
-        let evaluation = segment.evaluate(predicate, EvalOptions::default())?;
-        matched += evaluation.docs.len();
-        how.extend(evaluation.trace.iter().map(|t| format!("{} via {}", t.column, t.access)));
-        if first_rows.is_empty() && !evaluation.docs.is_empty() {
-            let docs: Vec<u32> = evaluation.docs.iter().take(3).collect();
-            let batch = segment.decode(show, &docs, DecodeOptions::default())?;
-            first_rows.push(arrow_rows(&batch));
-        }
-    }
-    how.dedup();
-    println!("{question}: {matched} rows ({:.2} ms; {})", started.elapsed().as_secs_f64() * 1000.0, how.join(", "));
-    for rows in first_rows {
-        for row in rows {
-            println!("    {row}");
+/// Creates the topic on an external broker; one that exists already is fine.
+async fn create_topic(bootstrap: &str) -> Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
+    let results = admin
+        .create_topics(&[NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(1))], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
+        .await
+        .with_context(|| format!("creating topic {TOPIC} on {bootstrap}"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => bail!("creating topic {topic} on {bootstrap}: {code}"),
         }
     }
     Ok(())
 }
 
-fn arrow_rows(batch: &arrow_array::RecordBatch) -> Vec<String> {
-    (0..batch.num_rows())
-        .map(|r| {
-            batch
-                .schema()
-                .fields()
-                .iter()
-                .enumerate()
-                .map(|(c, f)| format!("{}={}", f.name(), arrow_cast_display(batch.column(c), r)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
+pub fn run(options: Options) -> Result<()> {
+    let data_dir = &options.data_dir;
+    println!("cuvee quickstart — data in {}", data_dir.display());
+    match find_examples(options.examples.clone())? {
+        Some(examples) => import_samples(data_dir, &examples)?,
+        None => println!("  (Pinot's examples folder not found: only the streaming table; pass --examples DIR for the sample tables)"),
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    // The embedded broker lives (and its topic with it) as long as this process.
+    let embedded = match &options.kafka {
+        Some(_) => None,
+        None => Some(rdkafka::mocking::MockCluster::new(1).context("starting the embedded Kafka broker")?),
+    };
+    let bootstrap = match (&options.kafka, &embedded) {
+        (Some(kafka), _) => {
+            runtime.block_on(create_topic(kafka))?;
+            kafka.clone()
+        }
+        (None, Some(mock)) => {
+            mock.create_topic(TOPIC, PARTITIONS, 1).context("creating the topic on the embedded broker")?;
+            mock.bootstrap_servers()
+        }
+        (None, None) => unreachable!("an embedded broker exists when none is given"),
+    };
+    println!("  Kafka: {bootstrap}{} — topic {TOPIC}, {PARTITIONS} partitions", if embedded.is_some() { " (embedded)" } else { "" });
+
+    // An embedded broker's topic is new each run: the table's stored offsets belong to the
+    // last one, so the streaming table starts afresh.
+    let stale = data_dir.join("tables").join(TOPIC);
+    if embedded.is_some() && stale.exists() {
+        std::fs::remove_dir_all(&stale).with_context(|| format!("removing {}", stale.display()))?;
+    }
+    let (broker, warnings) = Broker::open_with(data_dir, QueryLimits::default(), RealtimeOptions::default())?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    let broker = Arc::new(broker);
+    broker.metastore.put_schema(SCHEMA, None)?;
+    if broker.service.table(TOPIC).is_none() {
+        broker.metastore.put_table(&TABLE_CONFIG.replace("${KAFKA}", &bootstrap), true, None)?;
+    }
+    let mut stream = Stream::start(&bootstrap, TOPIC, options.events_per_second)?;
+    println!("  streaming {} events/s into table {TOPIC}", options.events_per_second);
+
+    let result = if options.no_serve { runtime.block_on(watch(&broker)) } else { runtime.block_on(serve(&broker, &options.listen)) };
+    stream.stop();
+    println!("  {} events produced", stream.produced());
+    broker.metastore.stop_ingestion();
+    drop(embedded);
+    result
 }
 
-fn arrow_cast_display(array: &arrow_array::ArrayRef, row: usize) -> String {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::*;
-    use arrow_schema::DataType;
-    match array.data_type() {
-        DataType::Int32 => array.as_primitive::<Int32Type>().value(row).to_string(),
-        DataType::Int64 => array.as_primitive::<Int64Type>().value(row).to_string(),
-        DataType::Float32 => array.as_primitive::<Float32Type>().value(row).to_string(),
-        DataType::Float64 => array.as_primitive::<Float64Type>().value(row).to_string(),
-        DataType::Utf8 => array.as_string::<i32>().value(row).to_string(),
-        DataType::Boolean => array.as_boolean().value(row).to_string(),
-        other => format!("<{other}>"),
+const QUERIES: [&str; 3] = [
+    "SELECT COUNT(*) FROM clickstream",
+    "SELECT country, COUNT(*) AS events, SUM(revenue) AS revenue FROM clickstream GROUP BY country ORDER BY events DESC LIMIT 5",
+    "SELECT event_type, PERCENTILE(latency_ms, 99) AS p99 FROM clickstream WHERE device = 'mobile' GROUP BY event_type",
+];
+
+/// `--no-serve`: shows rows arriving for a few seconds, answering the sample queries.
+async fn watch(broker: &Broker) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut counts = Vec::new();
+    while counts.len() < 3 {
+        let response = broker.service.query(QUERIES[0], None).await;
+        if let Some(e) = response.exceptions.first() {
+            bail!("{}: {}", QUERIES[0], e.message);
+        }
+        let count = response.result_table.as_ref().and_then(|t| t["rows"][0][0].as_i64()).unwrap_or(0);
+        if count > 0 && counts.last() != Some(&count) {
+            println!("  {}  →  {count}", QUERIES[0]);
+            counts.push(count);
+        }
+        if Instant::now() > deadline {
+            bail!("the streaming table did not grow within 30 s (counts seen: {counts:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    for sql in &QUERIES[1..] {
+        let response = broker.service.query(sql, None).await;
+        if let Some(e) = response.exceptions.first() {
+            bail!("{sql}: {}", e.message);
+        }
+        println!("  {sql}\n    → {}", response.result_table.map(|t| t["rows"].to_string()).unwrap_or_default());
+    }
+    Ok(())
+}
+
+async fn serve(broker: &Arc<Broker>, listen: &str) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let address = listener.local_addr()?;
+    println!();
+    println!("Pinot's query API: http://{address}/query/sql (pinotdb works too). Ctrl-C stops.");
+    println!("Run this a few times and watch the count grow:");
+    println!("  curl -s -X POST {address}/query/sql -H 'Content-Type: application/json' -d '{{\"sql\": \"{}\"}}'", QUERIES[0]);
+    println!("More to try:");
+    for sql in &QUERIES[1..] {
+        println!("  {sql}");
+    }
+    println!("  SELECT teamID, SUM(homeRuns) AS hr FROM baseballStats GROUP BY teamID ORDER BY hr DESC");
+    println!("Consumers, offsets and lag: curl -s {address}/tables/clickstream/consumingSegmentsInfo");
+    cuvee_broker::serve_until(listener, Arc::clone(broker), crate::serve::shutdown_signal()).await?;
+    println!("cuvee: stopped");
+    Ok(())
 }

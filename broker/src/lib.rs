@@ -63,7 +63,15 @@ impl Broker {
 
 /// Serves the HTTP API on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, broker: Arc<Broker>) -> std::io::Result<()> {
+    serve_until(listener, broker, std::future::pending()).await
+}
+
+/// Serves the HTTP API until `shutdown` completes, then stops realtime ingestion (sealers
+/// finish the segment they build; consuming rows are consumed again at the next start).
+pub async fn serve_until(listener: tokio::net::TcpListener, broker: Arc<Broker>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let _ = broker.address.set((local.ip().to_string(), local.port()));
-    axum::serve(listener, router(broker)).await
+    axum::serve(listener, router(Arc::clone(&broker))).with_graceful_shutdown(shutdown).await?;
+    let metastore = Arc::clone(&broker.metastore);
+    tokio::task::spawn_blocking(move || metastore.stop_ingestion()).await.map_err(std::io::Error::other)
 }
