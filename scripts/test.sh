@@ -27,7 +27,8 @@ set -e
 # checking the whole workspace in the bench profile would re-check DataFusion).
 cargo check -p cuvee-segments -p cuvee-ingest --benches --locked --quiet
 
-# End to end with real clients: pinotdb (unmodified, from PyPI) against `cuvee serve`.
+# End to end with real clients: pinotdb (unmodified, from PyPI) against `cuvee serve`, and
+# the crash test, which runs its own `cuvee serve` processes against a tansu broker.
 e2e_status=0
 if [ "$status" -eq 0 ]; then
   # Built by `cargo test` for tests/cli.rs, with the same features (no second build).
@@ -44,7 +45,7 @@ if [ "$status" -eq 0 ]; then
     sleep 0.1
   done
   set +e
-  CUVEE_BROKER="127.0.0.1:$port" python3 -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee -a "$log"
+  CUVEE_BROKER="127.0.0.1:$port" CUVEE_BIN="$bin" python3 -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee -a "$log"
   e2e_status=${PIPESTATUS[0]}
   set -e
   kill "$server"; wait "$server" 2>/dev/null || true

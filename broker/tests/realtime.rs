@@ -253,3 +253,73 @@ async fn bad_stream_configs_are_refused_by_name() {
     server.stop().await;
 }
 
+
+/// Polls the ingestion report until `check` holds for partition 0's entry.
+async fn wait_for_status(server: &Server, what: &str, check: impl Fn(&Json) -> bool) -> Json {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = server.get("/tables/events/consumingSegmentsInfo").await;
+        if info["partitions"].as_array().and_then(|p| p.first()).is_some_and(&check) {
+            return info;
+        }
+        assert!(Instant::now() < deadline, "never saw {what}: {info:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// librdkafka's mock cluster takes its broker down and up again: the consumer reports the
+/// outage, retries, and loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_outage_is_reported_and_survived() {
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let bootstrap = mock.bootstrap_servers();
+    mock.create_topic("flaky", 1, 1).unwrap();
+    let producer = Producer::new(&bootstrap, "flaky");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(dir.path()).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let (status, body) = server.post("/tables", &table_config("flaky", &bootstrap, 40)).await;
+    assert_eq!(status, 200, "{body}");
+    produce(&producer, 0..100, 1);
+    server.wait_for(COUNT, 100).await;
+
+    mock.broker_down(1).unwrap();
+    wait_for_status(&server, "the outage", |p| p["lastError"].as_str().is_some_and(|e| e.contains("consuming partition 0"))).await;
+    mock.broker_up(1).unwrap();
+    produce(&producer, 100..200, 1);
+    server.wait_for(COUNT, 200).await;
+    assert_eq!(server.scalar(DISTINCT).await, 200);
+    server.stop().await;
+}
+
+/// The offset a partition must resume at is gone (here: beyond the end, as after retention
+/// or a recreated topic): the reset policy applies and the gap is reported, not hidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_offset_is_reset_by_policy_and_reported() {
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let bootstrap = mock.bootstrap_servers();
+    mock.create_topic("gone", 1, 1).unwrap();
+    let producer = Producer::new(&bootstrap, "gone");
+    produce(&producer, 0..50, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(dir.path()).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let (status, body) = server.post("/tables", &table_config("gone", &bootstrap, 1_000_000)).await;
+    assert_eq!(status, 200, "{body}");
+    server.wait_for(COUNT, 50).await;
+    server.stop().await;
+
+    // Nothing was published; the partition's recorded start now points past Kafka's end.
+    let path = dir.path().join("tables/events/manifest.json");
+    let mut manifest: Json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(manifest["partitionStarts"]["0"], json!(0), "{manifest}");
+    manifest["partitionStarts"]["0"] = json!(1000);
+    std::fs::write(&path, manifest.to_string()).unwrap();
+
+    let server = Server::open(dir.path()).await;
+    let info = wait_for_status(&server, "the gap", |p| p["offsetGaps"] == 1).await;
+    let gap = info["partitions"][0]["lastGap"].as_str().unwrap().to_string();
+    assert!(gap.contains("offset 1000 is not in Kafka") && gap.contains("smallest"), "{gap}");
+    server.wait_for(COUNT, 50).await;
+    server.stop().await;
+}

@@ -1,0 +1,180 @@
+"""Exactly once, proven the hard way: `cuvee serve` consumes a 3-partition topic while it is
+killed again and again — SIGKILL at random moments, and aborts at failpoints inside sealing
+(after the build, between segment write and manifest publish, after publish) and right after
+a row is appended. After the last restart every message id must be there exactly once.
+
+Needs CUVEE_BIN (the cuvee binary); scripts/test.sh sets it."""
+
+import json
+import os
+import random
+import resource
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+import pytest
+from confluent_kafka import Producer
+
+from kafka_broker import Tansu, free_port
+
+MESSAGES = 6000
+RATE = 600  # messages per second: production spans the crashes
+MIN_CRASHES = 10
+FAILPOINTS = "seal.after_build=0.05,seal.before_commit=0.15,seal.after_commit=0.05,consume.after_append=0.0004"
+
+SCHEMA = {
+    "schemaName": "crashy",
+    "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}, {"name": "kind", "dataType": "STRING"}],
+    "metricFieldSpecs": [{"name": "value", "dataType": "DOUBLE"}],
+    "dateTimeFieldSpecs": [{"name": "ts", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}],
+}
+
+
+def table_config(bootstrap):
+    return {
+        "tableName": "crashy",
+        "tableType": "REALTIME",
+        "segmentsConfig": {"timeColumnName": "ts", "schemaName": "crashy", "replication": "1"},
+        "tableIndexConfig": {
+            "invertedIndexColumns": ["kind"],
+            "sortedColumn": ["id"],
+            "streamConfigs": {
+                "streamType": "kafka",
+                "stream.kafka.topic.name": "crashy",
+                "stream.kafka.broker.list": bootstrap,
+                "stream.kafka.consumer.type": "lowlevel",
+                "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
+                "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+                "realtime.segment.flush.threshold.rows": "300",
+            },
+        },
+        "tenants": {},
+        "metadata": {},
+    }
+
+
+def http(port, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+    return json.loads(text) if text.strip().startswith((b"{", b"[")) else text.decode()
+
+
+def scalar(port, sql):
+    answer = http(port, "POST", "/query/sql", {"sql": sql})
+    assert not answer.get("exceptions"), answer
+    return answer["resultTable"]["rows"][0][0]
+
+
+def no_core_dumps():
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class Cuvee:
+    def __init__(self, binary, data_dir, failpoints):
+        self.port = free_port()
+        env = dict(os.environ)
+        if failpoints:
+            env["CUVEE_FAILPOINTS"] = failpoints
+        self.process = subprocess.Popen(
+            [binary, "serve", "--data-dir", data_dir, "--listen", f"127.0.0.1:{self.port}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=no_core_dumps,
+        )
+
+    def ready(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                http(self.port, "GET", "/health")
+                return True
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("cuvee serve did not become ready")
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        return self.process.wait()
+
+
+@pytest.fixture()
+def cuvee_binary():
+    binary = os.environ.get("CUVEE_BIN")
+    assert binary and os.path.exists(binary), "set CUVEE_BIN to the cuvee binary (scripts/test.sh does)"
+    return binary
+
+
+def test_every_message_exactly_once_through_repeated_crashes(cuvee_binary):
+    kafka = Tansu()
+    data_dir = tempfile.mkdtemp(prefix="cuvee-crash-")
+    rng = random.Random(20261125)
+    try:
+        kafka.create_topic("crashy", 3)
+        producer = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 2})
+
+        def produce():
+            started = time.time()
+            for i in range(MESSAGES):
+                delay = started + i / RATE - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                body = {"id": i, "kind": f"k{i % 7}", "value": i / 3, "ts": 1_700_000_000_000 + i}
+                producer.produce("crashy", json.dumps(body).encode(), key=str(i), partition=i % 3)
+                producer.poll(0)
+            producer.flush(30)
+
+        feeding = threading.Thread(target=produce)
+        feeding.start()
+
+        server = Cuvee(cuvee_binary, data_dir, FAILPOINTS)
+        assert server.ready()
+        http(server.port, "POST", "/schemas", SCHEMA)
+        http(server.port, "POST", "/tables", table_config(kafka.bootstrap))
+
+        killed = aborted = 0
+        while feeding.is_alive() or killed + aborted < MIN_CRASHES:
+            time.sleep(rng.uniform(0.2, 1.5))
+            code = server.kill()
+            if code == -signal.SIGKILL:
+                killed += 1
+            else:
+                aborted += 1  # a failpoint fired first (SIGABRT)
+            server = Cuvee(cuvee_binary, data_dir, FAILPOINTS)
+            server.ready()
+        feeding.join()
+        server.kill()
+
+        # The last life, without failpoints: it must catch up to exactly every message.
+        server = Cuvee(cuvee_binary, data_dir, None)
+        assert server.ready()
+        deadline = time.time() + 90
+        count = -1
+        while time.time() < deadline:
+            count = scalar(server.port, "SELECT COUNT(*) FROM crashy")
+            if count >= MESSAGES:
+                break
+            time.sleep(0.2)
+        time.sleep(1)  # anything still arriving would be a duplicate
+        assert scalar(server.port, "SELECT COUNT(*) FROM crashy") == MESSAGES, f"after {killed} kills and {aborted} aborts"
+        assert scalar(server.port, "SELECT COUNT(DISTINCT id) FROM crashy") == MESSAGES
+        twice = http(server.port, "POST", "/query/sql", {"sql": "SELECT id, COUNT(*) AS n FROM crashy GROUP BY id HAVING COUNT(*) > 1 LIMIT 5"})
+        assert twice["resultTable"]["rows"] == [], twice
+        assert scalar(server.port, "SELECT MIN(id) FROM crashy") == 0
+        assert scalar(server.port, "SELECT MAX(id) FROM crashy") == MESSAGES - 1
+        segments = http(server.port, "GET", "/segments/crashy")[0]["REALTIME"]
+        assert len(segments) >= MESSAGES // 300 // 2, segments
+        assert killed + aborted >= MIN_CRASHES
+        print(f"exactly once after {killed} SIGKILLs and {aborted} failpoint aborts; {len(segments)} segments published")
+        server.kill()
+    finally:
+        kafka.stop()
