@@ -80,6 +80,10 @@ enum Command {
         /// How often realtime tables look for partitions added to their topic, in ms.
         #[arg(long, default_value_t = 5_000)]
         partition_discovery_ms: u64,
+        /// Keep tables in this deep store too (s3://bucket/prefix, file:///dir); tables it
+        /// has and the data directory lacks are restored from it. S3 settings: AWS_* env.
+        #[arg(long)]
+        deep_store: Option<String>,
     },
     /// Look inside segment files.
     Segment {
@@ -134,9 +138,10 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms } => {
+        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms, deep_store } => {
             let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)) };
-            serve::run(&data_dir, &listen, QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows }, realtime)
+            let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
+            serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store })
         }
         Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
     }

@@ -8,7 +8,7 @@
 use crate::clickstream::Stream;
 use crate::{load_table, table_dir};
 use anyhow::{bail, Context, Result};
-use cuvee_broker::{Broker, QueryLimits, RealtimeOptions};
+use cuvee_broker::{Broker, BrokerOptions};
 use cuvee_ingest::{import, ImportOptions};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -119,7 +119,7 @@ pub fn run(options: Options) -> Result<()> {
     if embedded.is_some() && stale.exists() {
         std::fs::remove_dir_all(&stale).with_context(|| format!("removing {}", stale.display()))?;
     }
-    let (broker, warnings) = Broker::open_with(data_dir, QueryLimits::default(), RealtimeOptions::default())?;
+    let (broker, warnings) = Broker::open_with(data_dir, BrokerOptions::default())?;
     for warning in warnings {
         eprintln!("warning: {warning}");
     }

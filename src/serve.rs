@@ -2,12 +2,12 @@
 //! controller API.
 
 use anyhow::{Context, Result};
-use cuvee_broker::{Broker, QueryLimits, RealtimeOptions};
+use cuvee_broker::{Broker, BrokerOptions};
 use std::path::Path;
 use std::sync::Arc;
 
-pub fn run(data_dir: &Path, listen: &str, limits: QueryLimits, realtime: RealtimeOptions) -> Result<()> {
-    let (broker, warnings) = Broker::open_with(data_dir, limits, realtime)?;
+pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions) -> Result<()> {
+    let (broker, warnings) = Broker::open_with(data_dir, options)?;
     for warning in warnings {
         eprintln!("warning: {warning}");
     }

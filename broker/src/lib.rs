@@ -29,6 +29,15 @@ pub use cuvee_ingest::realtime::RealtimeOptions;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+/// How a broker is set up; the defaults suit one process on one machine.
+#[derive(Debug, Clone, Default)]
+pub struct BrokerOptions {
+    pub limits: QueryLimits,
+    pub realtime: RealtimeOptions,
+    /// Where tables are kept beyond this disk (`s3://…`, `file://…`); none by default.
+    pub deep_store: Option<String>,
+}
+
 /// One broker: the query service and the tables it serves, over one data directory.
 pub struct Broker {
     pub service: Arc<QueryService>,
@@ -40,13 +49,17 @@ impl Broker {
     /// Opens the data directory and makes its tables queryable; returns the problems met
     /// loading it (a damaged table or segment is left out, the rest served).
     pub fn open(data_dir: &Path, limits: QueryLimits) -> Result<(Broker, Vec<String>), AdminError> {
-        Broker::open_with(data_dir, limits, RealtimeOptions::default())
+        Broker::open_with(data_dir, BrokerOptions { limits, ..BrokerOptions::default() })
     }
 
-    /// [`Broker::open`], with realtime tables' ingestion tuned by `realtime`.
-    pub fn open_with(data_dir: &Path, limits: QueryLimits, realtime: RealtimeOptions) -> Result<(Broker, Vec<String>), AdminError> {
-        let service = Arc::new(QueryService::new(limits).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
-        let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service), realtime)?;
+    /// [`Broker::open`] with every option.
+    pub fn open_with(data_dir: &Path, options: BrokerOptions) -> Result<(Broker, Vec<String>), AdminError> {
+        let deep = match &options.deep_store {
+            None => None,
+            Some(url) => Some(Arc::new(cuvee_segments::DeepStore::open(url).map_err(|e| AdminError::Invalid(e.to_string()))?)),
+        };
+        let service = Arc::new(QueryService::new(options.limits).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
+        let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service), options.realtime, deep)?;
         Ok((Broker { service, metastore: Arc::new(metastore), address: OnceLock::new() }, warnings))
     }
 

@@ -5,7 +5,7 @@ mod common;
 
 use common::kafka::{create_topic, Producer, Tansu};
 use common::request;
-use cuvee_broker::{Broker, QueryLimits, RealtimeOptions};
+use cuvee_broker::{Broker, BrokerOptions, RealtimeOptions};
 use serde_json::{json, Value as Json};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -51,9 +51,14 @@ struct Server {
 
 impl Server {
     async fn open(dir: &Path) -> Server {
-        let options = RealtimeOptions { partition_discovery_interval: Duration::from_millis(300) };
-        let (broker, warnings) = Broker::open_with(dir, QueryLimits::default(), options).unwrap();
+        let (server, warnings) = Server::open_with(dir, None).await;
         assert!(warnings.is_empty(), "{warnings:?}");
+        server
+    }
+
+    async fn open_with(dir: &Path, deep_store: Option<String>) -> (Server, Vec<String>) {
+        let realtime = RealtimeOptions { partition_discovery_interval: Duration::from_millis(300) };
+        let (broker, warnings) = Broker::open_with(dir, BrokerOptions { realtime, deep_store, ..BrokerOptions::default() }).unwrap();
         let broker = Arc::new(broker);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -61,7 +66,7 @@ impl Server {
         let task = tokio::spawn(async move {
             let _ = cuvee_broker::serve(listener, serving).await;
         });
-        Server { addr, broker, task }
+        (Server { addr, broker, task }, warnings)
     }
 
     async fn stop(self) {
@@ -321,5 +326,44 @@ async fn a_vanished_offset_is_reset_by_policy_and_reported() {
     let gap = info["partitions"][0]["lastGap"].as_str().unwrap().to_string();
     assert!(gap.contains("offset 1000 is not in Kafka") && gap.contains("smallest"), "{gap}");
     server.wait_for(COUNT, 50).await;
+    server.stop().await;
+}
+
+/// With a deep store, a server whose disk is wiped gets its tables back: definition and
+/// published segments from the deep store, the rest from Kafka at the published offsets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wiped_disk_is_restored_from_the_deep_store() {
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let bootstrap = mock.bootstrap_servers();
+    mock.create_topic("durable", 2, 1).unwrap();
+    let producer = Producer::new(&bootstrap, "durable");
+    produce(&producer, 0..100, 2);
+    let deep = tempfile::tempdir().unwrap();
+    let deep_url = format!("file://{}/deep", deep.path().display());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::open_with(&data, Some(deep_url.clone())).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let (status, body) = server.post("/tables", &table_config("durable", &bootstrap, 20)).await;
+    assert_eq!(status, 200, "{body}");
+    server.wait_for(COUNT, 100).await;
+    let published = server.get("/segments/events").await[0]["REALTIME"].as_array().unwrap().len();
+    assert!(published >= 4, "{published}");
+    server.stop().await;
+
+    std::fs::remove_dir_all(&data).unwrap();
+    let (server, warnings) = Server::open_with(&data, Some(deep_url)).await;
+    assert!(warnings.iter().any(|w| w.contains("restored from the deep store")), "{warnings:?}");
+    server.wait_for(COUNT, 100).await;
+    assert_eq!(server.scalar(DISTINCT).await, 100);
+    assert!(server.get("/segments/events").await[0]["REALTIME"].as_array().unwrap().len() >= published);
+
+    // Deleting the table deletes it from the deep store too.
+    let (status, _, body) = request(server.addr, "DELETE", "/tables/events", "", "").await;
+    assert_eq!(status, 200, "{body}");
+    fn files_under(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| entries.flatten().map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum())
+    }
+    assert_eq!(files_under(&deep.path().join("deep/tables/events")), 0);
     server.stop().await;
 }

@@ -6,7 +6,8 @@
 //! Keys understood (Pinot's names): `streamType` (`kafka`), `stream.kafka.topic.name`,
 //! `stream.kafka.broker.list`, `stream.kafka.consumer.type` (`lowlevel`),
 //! `stream.kafka.decoder.class.name` (Pinot's JSON, Avro and CSV decoder classes),
-//! `stream.kafka.decoder.prop.*`, `stream.kafka.consumer.prop.*` (passed to librdkafka,
+//! `stream.kafka.decoder.prop.*` (Avro's writer schema inline as `schema`, or from a file
+//! named by `schema.path`), `stream.kafka.consumer.prop.*` (passed to librdkafka,
 //! `auto.offset.reset` read here), `realtime.segment.flush.threshold.rows` (legacy `.size`),
 //! `.time`, `.segment.size`, `stream.kafka.metadata.populate`, and top-level librdkafka
 //! security keys (`security.protocol`, `sasl.*`, `ssl.*`). Pinot-only keys without meaning
@@ -150,10 +151,22 @@ fn decoder(map: &BTreeMap<String, String>, at: &dyn Fn(&str) -> String, problems
     let simple = class.rsplit('.').next().unwrap_or(class);
     match simple {
         "KafkaJSONMessageDecoder" | "JSONMessageDecoder" => Decoder::Json,
-        "KafkaAvroMessageDecoder" | "SimpleAvroMessageDecoder" => match prop("schema") {
-            Some(schema) => Decoder::Avro { schema },
-            None => {
-                problems.push(Problem::new(at("stream.kafka.decoder.prop.schema"), "Avro messages need their writer schema here (inline JSON)"));
+        "KafkaAvroMessageDecoder" | "SimpleAvroMessageDecoder" => match (prop("schema"), prop("schema.path")) {
+            (Some(schema), _) => Decoder::Avro { schema },
+            // Read once, when the config is read: a later change to the file does not
+            // silently change how the stream decodes.
+            (None, Some(path)) => match std::fs::read_to_string(&path) {
+                Ok(schema) => Decoder::Avro { schema },
+                Err(e) => {
+                    problems.push(Problem::new(at("stream.kafka.decoder.prop.schema.path"), format!("cannot read the Avro schema file {path}: {e}")));
+                    Decoder::Json
+                }
+            },
+            (None, None) => {
+                problems.push(Problem::new(
+                    at("stream.kafka.decoder.prop.schema"),
+                    "Avro messages need their writer schema: inline JSON here, or a file in stream.kafka.decoder.prop.schema.path",
+                ));
                 Decoder::Json
             }
         },
@@ -255,5 +268,26 @@ mod tests {
         for needle in ["streamType", "stream.kafka.topic.name: missing", "stream.kafka.broker.list: missing", "ProtoDecoder is not supported", "\"soon\" is not a duration"] {
             assert!(text.iter().any(|t| t.contains(needle)), "{needle} in {text:?}");
         }
+    }
+
+    #[test]
+    fn avro_schema_comes_inline_or_from_a_file() {
+        let base = [
+            ("streamType", "kafka"),
+            ("stream.kafka.topic.name", "t"),
+            ("stream.kafka.broker.list", "b:9092"),
+            ("stream.kafka.decoder.class.name", "org.apache.pinot.plugin.inputformat.avro.SimpleAvroMessageDecoder"),
+        ];
+        let schema = r#"{"type": "record", "name": "r", "fields": [{"name": "a", "type": "int"}]}"#;
+        let file = std::env::temp_dir().join(format!("cuvee-avro-schema-{}.avsc", std::process::id()));
+        std::fs::write(&file, schema).unwrap();
+        let path = file.display().to_string();
+        let from_file = StreamConfig::from_map(&map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", path.as_str())]].concat()), "s").unwrap();
+        assert_eq!(from_file.decoder, Decoder::Avro { schema: schema.to_string() });
+        std::fs::remove_file(&file).unwrap();
+        let missing = StreamConfig::from_map(&map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", path.as_str())]].concat()), "s").unwrap_err();
+        assert!(missing[0].to_string().contains("schema.path") && missing[0].to_string().contains("cannot read"), "{missing:?}");
+        let none = StreamConfig::from_map(&map(&base), "s").unwrap_err();
+        assert!(none[0].to_string().contains("writer schema"), "{none:?}");
     }
 }

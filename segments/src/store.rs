@@ -15,17 +15,23 @@
 //! offered apart ([`TableStore::write_segment`], [`TableStore::commit`]) so the ingester can
 //! prove the crash window between them harmless.
 //!
+//! With a deep store attached ([`TableStore::attach_deep_store`]) each segment is uploaded
+//! before the manifest names it and the manifest after each change; a segment file missing
+//! here is fetched from there, and [`TableStore::restore`] rebuilds a lost table folder.
+//!
 //! For a realtime table the manifest also records where each partition began
 //! (`partitionStarts`), before its first segment is published: a table that starts at the
 //! partition's latest offset must resume there after a crash, not at a newer "latest".
 
 use crate::builder::write_durably;
+use crate::deep_store::DeepStore;
 use crate::error::{Result, SegmentError};
 use crate::format::{SegmentBounds, FILE_EXTENSION};
 use crate::immutable::ImmutableSegment;
 use cuvee_catalog::Table;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const MANIFEST_VERSION: u32 = 1;
 
@@ -64,6 +70,7 @@ pub struct ManifestEntry {
 pub struct TableStore {
     dir: PathBuf,
     manifest: Manifest,
+    deep: Option<Arc<DeepStore>>,
 }
 
 impl TableStore {
@@ -90,7 +97,44 @@ impl TableStore {
         } else {
             Manifest { version: MANIFEST_VERSION, table: table.name().to_string(), segments: Vec::new(), partition_starts: Default::default() }
         };
-        Ok(TableStore { dir: dir.to_path_buf(), manifest })
+        Ok(TableStore { dir: dir.to_path_buf(), manifest, deep: None })
+    }
+
+    /// Rebuilds the folder of table `name` from the deep store (its definition and
+    /// manifest; segments are fetched when opened). False when the deep store lacks it.
+    pub fn restore(dir: &Path, name: &str, deep: &DeepStore) -> Result<bool> {
+        let Some(manifest) = deep.get(name, "manifest.json")? else { return Ok(false) };
+        let (Some(schema), Some(config)) = (deep.get(name, "schema.json")?, deep.get(name, "table_config.json")?) else { return Ok(false) };
+        std::fs::create_dir_all(dir.join("segments")).map_err(|e| SegmentError::Io { path: dir.to_path_buf(), source: e })?;
+        write_durably(&dir.join("schema.json"), &schema)?;
+        write_durably(&dir.join("table_config.json"), &config)?;
+        write_durably(&dir.join("manifest.json"), &manifest)?;
+        Ok(true)
+    }
+
+    /// Keeps this table in `deep` from now on. A table the deep store does not have yet is
+    /// copied there whole (definition, segments, then manifest).
+    pub fn attach_deep_store(&mut self, deep: Arc<DeepStore>) -> Result<()> {
+        let table = self.manifest.table.clone();
+        for file in ["schema.json", "table_config.json"] {
+            let path = self.dir.join(file);
+            let bytes = std::fs::read(&path).map_err(|e| SegmentError::Io { path, source: e })?;
+            deep.put(&table, file, bytes)?;
+        }
+        if deep.get(&table, "manifest.json")?.is_none() {
+            for entry in &self.manifest.segments {
+                let path = self.segment_path(&entry.name);
+                let bytes = std::fs::read(&path).map_err(|e| SegmentError::Io { path, source: e })?;
+                deep.put_segment(&table, &entry.name, bytes)?;
+            }
+        }
+        deep.put(&table, "manifest.json", manifest_bytes(&self.manifest))?;
+        self.deep = Some(deep);
+        Ok(())
+    }
+
+    pub fn deep_store(&self) -> Option<&Arc<DeepStore>> {
+        self.deep.as_ref()
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -124,6 +168,9 @@ impl TableStore {
             bounds: meta.bounds.clone(),
         };
         write_durably(&self.segment_path(&entry.name), bytes)?;
+        if let Some(deep) = &self.deep {
+            deep.put_segment(&self.manifest.table, &entry.name, bytes.to_vec())?;
+        }
         Ok(PendingSegment { entry })
     }
 
@@ -151,9 +198,17 @@ impl TableStore {
         self.write_manifest(next)
     }
 
+    /// The local manifest is the publish point; the deep store's copy follows it. A failed
+    /// upload is reported and caught up by the next change (or the next attach).
     fn write_manifest(&mut self, next: Manifest) -> Result<()> {
-        write_durably(&self.dir.join("manifest.json"), pretty(&serde_json::to_value(&next).unwrap_or_default()).as_bytes())?;
+        let bytes = manifest_bytes(&next);
+        write_durably(&self.dir.join("manifest.json"), &bytes)?;
         self.manifest = next;
+        if let Some(deep) = &self.deep {
+            if let Err(e) = deep.put(&self.manifest.table, "manifest.json", bytes) {
+                eprintln!("cuvee: WARNING table {}: the deep store's manifest is behind: {e}", self.manifest.table);
+            }
+        }
         Ok(())
     }
 
@@ -164,8 +219,15 @@ impl TableStore {
 
     /// Rewrites the stored schema and table config (after a compatible change).
     pub fn replace_definition(&self, table: &Table) -> Result<()> {
-        write_durably(&self.dir.join("schema.json"), pretty(&table.schema.to_json()).as_bytes())?;
-        write_durably(&self.dir.join("table_config.json"), pretty(&table.config.to_json()).as_bytes())
+        let schema = pretty(&table.schema.to_json()).into_bytes();
+        let config = pretty(&table.config.to_json()).into_bytes();
+        write_durably(&self.dir.join("schema.json"), &schema)?;
+        write_durably(&self.dir.join("table_config.json"), &config)?;
+        if let Some(deep) = &self.deep {
+            deep.put(&self.manifest.table, "schema.json", schema)?;
+            deep.put(&self.manifest.table, "table_config.json", config)?;
+        }
+        Ok(())
     }
 
     /// Takes a segment out of the table: the manifest stops naming it (the publish point),
@@ -188,6 +250,10 @@ impl TableStore {
         let mut segments = Vec::new();
         let mut errors = Vec::new();
         for entry in &self.manifest.segments {
+            if let Err(e) = self.fetch_if_missing(entry) {
+                errors.push(e);
+                continue;
+            }
             match ImmutableSegment::open(&self.segment_path(&entry.name)) {
                 Ok(s) if s.num_docs() == entry.num_docs => segments.push(s),
                 Ok(s) => errors.push(s.corrupt(format!("has {} docs, the manifest says {}", s.num_docs(), entry.num_docs))),
@@ -200,4 +266,24 @@ impl TableStore {
 
 fn pretty(json: &serde_json::Value) -> String {
     serde_json::to_string_pretty(json).unwrap_or_default()
+}
+
+impl TableStore {
+    /// A published segment whose file is not here is fetched from the deep store.
+    fn fetch_if_missing(&self, entry: &ManifestEntry) -> Result<()> {
+        let path = self.segment_path(&entry.name);
+        let Some(deep) = &self.deep else { return Ok(()) };
+        if path.exists() {
+            return Ok(());
+        }
+        match deep.get_segment(&self.manifest.table, &entry.name)? {
+            Some(bytes) if crc32c::crc32c(&bytes) == entry.crc32c => write_durably(&path, &bytes),
+            Some(_) => Err(SegmentError::Corrupt { segment: entry.name.clone(), file: path, reason: format!("the deep store's copy ({}) does not match the manifest's checksum", deep.url()) }),
+            None => Err(SegmentError::Corrupt { segment: entry.name.clone(), file: path, reason: format!("missing here and in the deep store {}", deep.url()) }),
+        }
+    }
+}
+
+fn manifest_bytes(manifest: &Manifest) -> Vec<u8> {
+    pretty(&serde_json::to_value(manifest).unwrap_or_default()).into_bytes()
 }

@@ -20,7 +20,7 @@ use cuvee_catalog::{CatalogError, Schema, Table, TableConfigJson, TableType};
 use cuvee_ingest::realtime::{RealtimeIngestion, RealtimeOptions, SharedStore};
 use cuvee_ingest::{import, FileFormat, ImportOptions, ImportReport};
 use cuvee_query::{ScanOptions, SegmentTable};
-use cuvee_segments::{ImmutableSegment, ManifestEntry, SegmentError, TableStore};
+use cuvee_segments::{DeepStore, ImmutableSegment, ManifestEntry, SegmentError, TableStore};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -80,6 +80,7 @@ pub struct Metastore {
     service: Arc<QueryService>,
     state: Mutex<State>,
     realtime: RealtimeOptions,
+    deep: Option<Arc<DeepStore>>,
 }
 
 fn lock(store: &SharedStore) -> MutexGuard<'_, TableStore> {
@@ -90,9 +91,21 @@ impl Metastore {
     /// Loads every table and schema of `data_dir` and makes the tables queryable. A table
     /// that fails to load is reported and left out; a damaged segment leaves the rest of
     /// its table queryable. Returns the problems met.
-    pub fn open(data_dir: &Path, service: Arc<QueryService>, realtime: RealtimeOptions) -> Result<(Metastore, Vec<String>), AdminError> {
+    pub fn open(data_dir: &Path, service: Arc<QueryService>, realtime: RealtimeOptions, deep: Option<Arc<DeepStore>>) -> Result<(Metastore, Vec<String>), AdminError> {
         let mut state = State::default();
         let mut warnings = Vec::new();
+        // Tables the deep store has and this disk lacks (a new or wiped disk) come back first.
+        if let Some(deep) = &deep {
+            for name in deep.tables()? {
+                let dir = data_dir.join("tables").join(&name);
+                if !dir.join("manifest.json").exists() {
+                    match TableStore::restore(&dir, &name, deep) {
+                        Ok(_) => warnings.push(format!("table {name} restored from the deep store {}", deep.url())),
+                        Err(e) => warnings.push(format!("table {name} not restored from the deep store: {e}")),
+                    }
+                }
+            }
+        }
         for (path, text) in json_files(&data_dir.join("schemas"))? {
             match Schema::from_json(&text) {
                 Ok(schema) => {
@@ -108,7 +121,7 @@ impl Metastore {
             Err(e) => return Err(io(&tables_dir)(e)),
         };
         for dir in entries {
-            match load_table(&dir) {
+            match load_table(&dir, deep.as_ref()) {
                 Ok((store, table, errors)) => {
                     warnings.extend(errors.into_iter().map(|e| e.to_string()));
                     let schema = &table.table().schema;
@@ -130,7 +143,7 @@ impl Metastore {
                 Err(e) => warnings.push(format!("table in {} not loaded: {e}", dir.display())),
             }
         }
-        Ok((Metastore { data_dir: data_dir.to_path_buf(), service, state: Mutex::new(state), realtime }, warnings))
+        Ok((Metastore { data_dir: data_dir.to_path_buf(), service, state: Mutex::new(state), realtime, deep }, warnings))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -246,7 +259,11 @@ impl Metastore {
             self.service.add_table(Arc::new(current.with_table(table))).map_err(|e| AdminError::Internal(e.to_string()))?;
         } else {
             let dir = self.table_dir(&name);
-            let store = Arc::new(Mutex::new(TableStore::open_or_create(&dir, &table)?));
+            let mut store = TableStore::open_or_create(&dir, &table)?;
+            if let Some(deep) = &self.deep {
+                store.attach_deep_store(Arc::clone(deep))?;
+            }
+            let store = Arc::new(Mutex::new(store));
             let is_realtime = table.config.table_type == TableType::Realtime;
             let segment_table = Arc::new(SegmentTable::new(table, ScanOptions::default()));
             self.service.add_table(Arc::clone(&segment_table)).map_err(|e| AdminError::Internal(e.to_string()))?;
@@ -273,6 +290,9 @@ impl Metastore {
         let with_type = self.service.table(raw).map_or_else(|| raw.to_string(), |t| t.config.table_name_with_type());
         self.service.remove_table(raw).map_err(|e| AdminError::Internal(e.to_string()))?;
         drop(store);
+        if let Some(deep) = &self.deep {
+            deep.delete_table(raw)?;
+        }
         let dir = self.table_dir(raw);
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         Ok(with_type)
@@ -370,12 +390,15 @@ impl Metastore {
     }
 }
 
-fn load_table(dir: &Path) -> Result<(TableStore, SegmentTable, Vec<SegmentError>), AdminError> {
+fn load_table(dir: &Path, deep: Option<&Arc<DeepStore>>) -> Result<(TableStore, SegmentTable, Vec<SegmentError>), AdminError> {
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(io(&dir.join(name)));
     let schema = Schema::from_json(&read("schema.json")?).map_err(invalid("stored schema"))?;
     let config = TableConfigJson::from_json(&read("table_config.json")?).map_err(invalid("stored table config"))?;
     let table = Table::new(schema, config).map_err(invalid("stored table"))?;
-    let store = TableStore::open_or_create(dir, &table)?;
+    let mut store = TableStore::open_or_create(dir, &table)?;
+    if let Some(deep) = deep {
+        store.attach_deep_store(Arc::clone(deep))?;
+    }
     let (segment_table, errors) = SegmentTable::open(&store, table, ScanOptions::default());
     Ok((store, segment_table, errors))
 }

@@ -1,0 +1,163 @@
+//! The deep store: where a table's definition, manifest and published segments live beyond
+//! this machine's disk (Pinot's "deep store"), through the `object_store` crate. By default
+//! there is none and the data directory is the only copy; given a URL (`s3://bucket/prefix`,
+//! `file:///mnt/shared/cuvee`, `memory:///` for tests) every published segment is uploaded
+//! *before* the manifest names it, and the manifest after, so the deep store never names a
+//! segment it lacks. A server that lost its disk restores tables and segments from it.
+//!
+//! ```text
+//! <prefix>/tables/<table>/schema.json
+//! <prefix>/tables/<table>/table_config.json
+//! <prefix>/tables/<table>/manifest.json
+//! <prefix>/tables/<table>/segments/<segment>.cvs
+//! ```
+//!
+//! S3 credentials and region come from the usual `AWS_*` environment variables
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` for
+//! S3-compatible stores such as MinIO). Calls block the calling thread (segments are
+//! published from sealer threads); they run on the store's own small runtime.
+
+use crate::error::{Result, SegmentError};
+use crate::format::FILE_EXTENSION;
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub struct DeepStore {
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    /// Always `Some` until dropped (taken to shut it down without blocking).
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for DeepStore {
+    fn drop(&mut self) {
+        // The owner may be dropped inside an async context, where a blocking shutdown panics.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl std::fmt::Debug for DeepStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeepStore({})", self.url)
+    }
+}
+
+fn failed(url: &str, what: String) -> impl Fn(object_store::Error) -> SegmentError + '_ {
+    move |e| SegmentError::Io { path: PathBuf::from(url), source: std::io::Error::other(format!("deep store: {what}: {e}")) }
+}
+
+impl DeepStore {
+    pub fn open(url: &str) -> Result<DeepStore> {
+        let invalid = |reason: String| SegmentError::InvalidRequest(format!("deep store URL {url}: {reason}"));
+        let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+        let options = std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v));
+        let (store, prefix) = object_store::parse_url_opts(&parsed, options).map_err(|e| invalid(e.to_string()))?;
+        if parsed.scheme() == "file" {
+            std::fs::create_dir_all(parsed.path()).map_err(|e| SegmentError::Io { path: PathBuf::from(parsed.path()), source: e })?;
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("cuvee-deep-store").enable_all().build().map_err(|e| SegmentError::Io { path: PathBuf::from(url), source: e })?;
+        Ok(DeepStore { url: url.to_string(), store: Arc::from(store), prefix, runtime: Some(runtime) })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Runs a call to completion from any thread, async or not (a scoped thread keeps
+    /// `block_on` out of a caller's own runtime).
+    fn run<T: Send>(&self, call: impl Future<Output = T> + Send) -> T {
+        let Some(runtime) = &self.runtime else { unreachable!("the runtime lives until drop") };
+        std::thread::scope(|scope| scope.spawn(|| runtime.block_on(call)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    }
+
+    fn path(&self, table: &str, file: &str) -> ObjectPath {
+        let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_string()).collect();
+        parts.extend(["tables".to_string(), table.to_string()]);
+        parts.extend(file.split('/').map(str::to_string));
+        ObjectPath::from_iter(parts)
+    }
+
+    pub fn put(&self, table: &str, file: &str, bytes: Vec<u8>) -> Result<()> {
+        let path = self.path(table, file);
+        let store = Arc::clone(&self.store);
+        self.run(async move { store.put(&path, PutPayload::from(bytes)).await }).map_err(failed(&self.url, format!("writing {table}/{file}")))?;
+        Ok(())
+    }
+
+    /// The file's bytes, or `None` when the deep store does not have it.
+    pub fn get(&self, table: &str, file: &str) -> Result<Option<Vec<u8>>> {
+        let path = self.path(table, file);
+        let store = Arc::clone(&self.store);
+        let got = self.run(async move {
+            match store.get(&path).await {
+                Ok(result) => result.bytes().await.map(|b| Some(b.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        got.map_err(failed(&self.url, format!("reading {table}/{file}")))
+    }
+
+    pub fn put_segment(&self, table: &str, segment: &str, bytes: Vec<u8>) -> Result<()> {
+        self.put(table, &format!("segments/{segment}.{FILE_EXTENSION}"), bytes)
+    }
+
+    pub fn get_segment(&self, table: &str, segment: &str) -> Result<Option<Vec<u8>>> {
+        self.get(table, &format!("segments/{segment}.{FILE_EXTENSION}"))
+    }
+
+    /// Names of the tables the deep store holds a manifest for.
+    pub fn tables(&self) -> Result<Vec<String>> {
+        let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_string()).collect();
+        parts.push("tables".into());
+        let root = ObjectPath::from_iter(parts);
+        let store = Arc::clone(&self.store);
+        let listing = self.run(async move { store.list_with_delimiter(Some(&root)).await }).map_err(failed(&self.url, "listing tables".into()))?;
+        let mut names: Vec<String> = listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
+        names.retain(|name| matches!(self.get(name, "manifest.json"), Ok(Some(_))));
+        Ok(names)
+    }
+
+    /// Removes everything of a table.
+    pub fn delete_table(&self, table: &str) -> Result<()> {
+        let root = self.path(table, "");
+        let store = Arc::clone(&self.store);
+        self.run(async move {
+            let paths: Vec<ObjectPath> = store.list(Some(&root)).map_ok(|m| m.location).try_collect().await?;
+            for path in paths {
+                store.delete(&path).await?;
+            }
+            Ok::<(), object_store::Error>(())
+        })
+        .map_err(failed(&self.url, format!("deleting table {table}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_round_trip_and_tables_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}/deep", dir.path().display());
+        let deep = DeepStore::open(&url).unwrap();
+        assert_eq!(deep.get("t", "manifest.json").unwrap(), None);
+        deep.put("t", "manifest.json", b"{}".to_vec()).unwrap();
+        deep.put_segment("t", "t__0__0__x", vec![1, 2, 3]).unwrap();
+        deep.put("u", "schema.json", b"{}".to_vec()).unwrap();
+        assert_eq!(deep.get_segment("t", "t__0__0__x").unwrap(), Some(vec![1, 2, 3]));
+        assert_eq!(deep.tables().unwrap(), vec!["t".to_string()], "only tables with a manifest");
+        assert!(dir.path().join("deep/tables/t/segments/t__0__0__x.cvs").exists());
+        deep.delete_table("t").unwrap();
+        assert_eq!(deep.get("t", "manifest.json").unwrap(), None);
+        assert!(DeepStore::open("nope://x").is_err());
+    }
+}
