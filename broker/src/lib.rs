@@ -6,8 +6,10 @@
 //! `pinotdb` and Pinot-aware tools work; queries run on their own runtime within per-query
 //! limits ([`execution`]).
 //!
-//! Also Pinot's controller API on the same port: schemas, tables, segments, sizes and batch
-//! upload ([`controller`]), over the data directory's tables ([`Metastore`]).
+//! Also Pinot's controller API on the same port: schemas, tables, segments, sizes, batch
+//! upload, and the consuming-table controls (pause, resume, force commit, lag, dead
+//! letters) ([`controller`]), over the data directory's tables ([`Metastore`]), which also
+//! runs each REALTIME table's stream ingestion.
 //!
 //! Not yet: routing and scatter-gather to servers, the Postgres and Flight SQL doors.
 

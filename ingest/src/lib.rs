@@ -3,8 +3,9 @@
 //! Answers: *how do rows get in?* File readers (CSV, newline-delimited JSON, Avro container
 //! files, Parquet), Pinot's ingestion transforms and filter, conversion of records to rows of
 //! a table (types, nulls, `maxLength`, time formats), and batch import into segments.
-//! Stream messages decode into the same records ([`message`]); the Kafka consumer lands
-//! here next.
+//! Stream messages decode into the same records ([`message`]), and [`realtime`] consumes a
+//! REALTIME table's Kafka topic into consuming segments and publishes sealed ones with their
+//! offsets (exactly once).
 //!
 //! Does not answer: how segments are laid out (`cuvee-segments`) or queried. Never imports
 //! DataFusion.
