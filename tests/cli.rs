@@ -44,3 +44,25 @@ fn import_reports_config_errors_and_bad_rows() {
     assert!(ok, "{text}");
     assert!(text.contains("imported 2") && text.contains("skipped 1 bad rows") && text.contains("line 3"), "{text}");
 }
+
+/// The README's first command: an embedded broker, events streaming into a realtime table,
+/// the count growing, sample queries answered — and a second run over the same data folder.
+#[test]
+fn quickstart_streams_events_into_a_queryable_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/pinot-examples");
+    for run in 0..2 {
+        let (ok, text) = cuvee(&["quickstart", "--no-serve", "--data-dir", data.to_str().unwrap(), "--examples", examples]);
+        assert!(ok, "run {run}: {text}");
+        let counts: Vec<i64> = text
+            .lines()
+            .filter(|l| l.contains("SELECT COUNT(*) FROM clickstream  →"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+            .collect();
+        assert_eq!(counts.len(), 3, "run {run}: {text}");
+        assert!(counts.windows(2).all(|w| w[0] < w[1]), "the count grows: {counts:?}");
+        assert!(text.contains("GROUP BY country") && text.contains("PERCENTILE(latency_ms, 99)"), "{text}");
+    }
+    assert!(data.join("tables/baseballStats/manifest.json").exists());
+}

@@ -135,17 +135,18 @@ impl PartitionConsumer {
                 }
                 committed = published;
             }
-            if self.shared.paused.load(Ordering::Acquire) {
-                self.status.lock().state = ConsumerState::Paused;
-                std::thread::sleep(Duration::from_millis(20));
-                continue;
-            }
+            // Honoured while paused too: pause, then force-commit, seals what was consumed.
             let requested = self.shared.force_commits.load(Ordering::Acquire);
             if requested != self.force_commits_seen {
                 self.force_commits_seen = requested;
                 if self.consuming.num_docs() > 0 {
                     self.seal();
                 }
+            }
+            if self.shared.paused.load(Ordering::Acquire) {
+                self.status.lock().state = ConsumerState::Paused;
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
             }
             let reader = Arc::clone(&self.reader);
             let outcome = match reader.poll(POLL) {
