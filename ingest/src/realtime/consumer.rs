@@ -151,7 +151,10 @@ impl PartitionConsumer {
             let reader = Arc::clone(&self.reader);
             let outcome = match reader.poll(POLL) {
                 None => None,
-                Some(Ok(message)) => Some(Ok(self.handle(&message))),
+                Some(Ok(message)) => {
+                    self.handle(&message);
+                    Some(Ok(()))
+                }
                 Some(Err(e)) => Some(Err(e)),
             };
             match outcome {
@@ -232,7 +235,7 @@ impl PartitionConsumer {
             return true;
         }
         let Some(limit) = flush.segment_bytes else { return false };
-        if rows % SIZE_CHECK_ROWS != 0 {
+        if !rows.is_multiple_of(SIZE_CHECK_ROWS) {
             return false;
         }
         let bytes = self.consuming.memory_bytes();

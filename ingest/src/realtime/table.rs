@@ -180,10 +180,19 @@ impl RealtimeIngestion {
             *watcher = TopicWatcher::new(&self.shared.stream, &format!("cuvee-{}-status", self.shared.table_name), &self.shared.group).ok();
         }
         let now = now_ms();
+        // One unanswered request means Kafka is away: do not wait once per partition.
+        let mut kafka_answers = true;
         let partitions = statuses
             .into_iter()
             .map(|status| {
-                let latest = watcher.as_ref().and_then(|w| w.watermarks(status.partition, Duration::from_millis(1500)).ok()).map(|(_, high)| high);
+                let latest = match (kafka_answers, watcher.as_ref()) {
+                    (true, Some(w)) => {
+                        let high = w.watermarks(status.partition, Duration::from_millis(1500)).ok().map(|(_, high)| high);
+                        kafka_answers = high.is_some();
+                        high
+                    }
+                    _ => None,
+                };
                 let lag = latest.zip(status.current_offset).map(|(l, c)| (l - c).max(0));
                 let availability_lag_ms = lag.map(|l| if l == 0 { 0 } else { status.last_event_time_ms.map_or(0, |t| (now - t).max(0)) });
                 PartitionReport { status, latest_offset: latest, records_lag: lag, availability_lag_ms }
