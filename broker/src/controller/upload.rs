@@ -40,12 +40,12 @@ fn parse_request(params: &HashMap<String, String>) -> Result<UploadRequest, Admi
 
 pub async fn ingest_from_file(State(broker): State<Arc<Broker>>, Query(params): Query<HashMap<String, String>>, mut multipart: Multipart) -> Result<Json<Value>, AdminError> {
     let request = parse_request(&params)?;
+    // The first field is the file (Pinot sends one); anything after it is ignored.
     let mut upload = None;
-    while let Some(field) = multipart.next_field().await.map_err(|e| AdminError::Invalid(format!("reading the multipart body: {e}")))? {
+    if let Some(field) = multipart.next_field().await.map_err(|e| AdminError::Invalid(format!("reading the multipart body: {e}")))? {
         let file_name = field.file_name().map(str::to_string);
         let bytes = field.bytes().await.map_err(|e| AdminError::Invalid(format!("reading the uploaded file: {e}")))?;
         upload = Some((file_name, bytes));
-        break;
     }
     let (file_name, bytes) = upload.ok_or_else(|| AdminError::Invalid("the multipart body has no file".into()))?;
     let extension = file_name.as_deref().and_then(|n| std::path::Path::new(n).extension()).and_then(|e| e.to_str()).unwrap_or("upload").to_string();
