@@ -2,6 +2,7 @@
 
 use crate::conform::{Conformed, Conformer};
 use crate::error::IngestError;
+use crate::now_ms;
 use crate::readers::{self, FileFormat};
 use cuvee_catalog::Table;
 use cuvee_segments::{SegmentBuilder, SegmentIdentity, TableStore};
@@ -140,10 +141,6 @@ impl Batch {
         names.push(name);
         Ok(self.builder.num_docs() as u64)
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn progress_bar(options: &ImportOptions, files: &[PathBuf]) -> Option<indicatif::ProgressBar> {

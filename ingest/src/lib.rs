@@ -26,4 +26,9 @@ pub use error::IngestError;
 pub use import::{import, BadRow, ImportOptions, ImportReport};
 pub use message::{MessageDecoder, MessageMetadata};
 pub use readers::FileFormat;
+
+/// Wall-clock time in epoch milliseconds (segment creation times, ingestion times).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
 pub mod realtime;

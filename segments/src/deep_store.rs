@@ -120,9 +120,23 @@ impl DeepStore {
         let root = ObjectPath::from_iter(parts);
         let store = Arc::clone(&self.store);
         let listing = self.run(async move { store.list_with_delimiter(Some(&root)).await }).map_err(failed(&self.url, "listing tables".into()))?;
-        let mut names: Vec<String> = listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
-        names.retain(|name| matches!(self.get(name, "manifest.json"), Ok(Some(_))));
-        Ok(names)
+        let names: Vec<String> = listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
+        let mut with_manifest = Vec::with_capacity(names.len());
+        for name in names {
+            let path = self.path(&name, "manifest.json");
+            let store = Arc::clone(&self.store);
+            let exists = self.run(async move {
+                match store.head(&path).await {
+                    Ok(_) => Ok(true),
+                    Err(object_store::Error::NotFound { .. }) => Ok(false),
+                    Err(e) => Err(e),
+                }
+            });
+            if exists.map_err(failed(&self.url, format!("looking for table {name}")))? {
+                with_manifest.push(name);
+            }
+        }
+        Ok(with_manifest)
     }
 
     /// Removes everything of a table.

@@ -1,7 +1,7 @@
 //! Pinot's controller endpoints for consuming tables: pause, resume, force commit, the
 //! consuming segments' offsets and lag — plus cuvee's dead-letter listing.
 
-use crate::controller::metastore::AdminError;
+use crate::controller::metastore::{raw_table_name, AdminError};
 use crate::Broker;
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -39,11 +39,7 @@ pub async fn force_commit(State(broker): State<Arc<Broker>>, Path(table): Path<S
     let ingestion = broker.metastore.ingestion(&table)?;
     let segments = ingestion.consuming_segments();
     let job = ingestion.force_commit();
-    Ok(Json(json!({ "forceCommitJobId": format!("{}_forceCommit_{job}", cuvee_catalog_name(&table)), "consumingSegmentsToBeCommitted": segments })))
-}
-
-fn cuvee_catalog_name(table: &str) -> &str {
-    crate::controller::metastore::raw_table_name(table)
+    Ok(Json(json!({ "forceCommitJobId": format!("{}_forceCommit_{job}", raw_table_name(&table)), "consumingSegmentsToBeCommitted": segments })))
 }
 
 /// Pinot's `ConsumingSegmentsInfoMap`, and cuvee's fuller per-partition report beside it

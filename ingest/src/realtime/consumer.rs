@@ -8,7 +8,8 @@ use super::failpoint;
 use super::kafka::{is_offset_out_of_range, PartitionReader};
 use super::naming::{parse_segment_name, segment_name};
 use super::sealer::SealJob;
-use super::status::{now_ms, ConsumerState, SharedStatus};
+use super::status::{ConsumerState, SharedStatus};
+use crate::now_ms;
 use super::Shared;
 use crate::conform::{Conformed, Conformer};
 use crate::message::{MessageDecoder, MessageMetadata};
@@ -98,7 +99,7 @@ impl PartitionConsumer {
         if let Err(e) = reader.assign(start) {
             status.lock().record_error(format!("assigning partition {partition} at offset {start}: {e}"));
         }
-        let consuming = Arc::new(MutableSegment::new(&table, ""));
+        let (consuming, segment_created_ms) = new_segment(&table, &shared.table_name, partition, resume.sequence);
         let mut consumer = PartitionConsumer {
             dead_letters: DeadLetterWriter::new(&shared.table_dir, partition),
             force_commits_seen: shared.force_commits.load(Ordering::Acquire),
@@ -113,13 +114,13 @@ impl PartitionConsumer {
             consuming,
             segment_start: start,
             segment_started: Instant::now(),
-            segment_created_ms: 0,
+            segment_created_ms,
             sequence: resume.sequence,
             next_offset: start,
             seal_queue,
             backoff: Duration::from_millis(100),
         };
-        consumer.begin_segment();
+        consumer.announce_segment();
         Some(consumer)
     }
 
@@ -277,13 +278,16 @@ impl PartitionConsumer {
     }
 
     fn begin_segment(&mut self) {
-        self.segment_created_ms = now_ms();
+        (self.consuming, self.segment_created_ms) = new_segment(&self.table, &self.shared.table_name, self.partition, self.sequence);
         self.segment_started = Instant::now();
-        let name = segment_name(&self.shared.table_name, self.partition, self.sequence, self.segment_created_ms);
-        self.consuming = Arc::new(MutableSegment::new(&self.table, &name));
+        self.announce_segment();
+    }
+
+    /// Makes the consuming segment queryable and reports it.
+    fn announce_segment(&mut self) {
         self.shared.host.add_consuming(Arc::clone(&self.consuming));
         let mut status = self.status.lock();
-        status.consuming_segment = Some(name);
+        status.consuming_segment = Some(self.consuming.name().to_string());
         status.segment_start_offset = Some(self.segment_start);
         status.current_offset = Some(self.next_offset);
         status.rows_in_consuming_segment = 0;
@@ -361,6 +365,13 @@ impl PartitionConsumer {
         }
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// The next consuming segment of a partition, named as Pinot names it, and its creation time.
+fn new_segment(table: &Table, table_name: &str, partition: u32, sequence: u32) -> (Arc<MutableSegment>, i64) {
+    let created_ms = now_ms();
+    let name = segment_name(table_name, partition, sequence, created_ms);
+    (Arc::new(MutableSegment::new(table, &name)), created_ms)
 }
 
 /// Where a partition with no checkpoint starts, by `auto.offset.reset`; recorded in the

@@ -39,7 +39,7 @@ impl DeadLetter {
             offset,
             reason,
             timestamp_ms,
-            recorded_ms: super::status::now_ms(),
+            recorded_ms: crate::now_ms(),
             key_base64: key.map(|k| BASE64.encode(k)),
             payload_base64: BASE64.encode(payload),
         }

@@ -1,5 +1,6 @@
 //! What a partition consumer reports: where it is, how far behind, what went wrong.
 
+use crate::now_ms;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -101,8 +102,4 @@ impl SharedStatus {
     pub fn snapshot(&self) -> PartitionStatus {
         self.lock().clone()
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

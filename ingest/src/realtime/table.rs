@@ -4,7 +4,8 @@
 use super::consumer::PartitionConsumer;
 use super::kafka::{create_consumer, TopicWatcher};
 use super::sealer;
-use super::status::{now_ms, PartitionStatus, SharedStatus};
+use super::status::{PartitionStatus, SharedStatus};
+use crate::now_ms;
 use super::{SegmentHost, Shared, SharedStore};
 use crate::conform::Conformer;
 use crate::error::IngestError;
