@@ -42,6 +42,8 @@ enum Command {
         /// Events produced per second into the clickstream topic.
         #[arg(long, default_value_t = 2_000)]
         events_per_second: u32,
+        #[command(flatten)]
+        postgres: serve::PostgresArgs,
     },
     /// Import CSV, JSON, Avro or Parquet files into a table.
     Import {
@@ -84,6 +86,8 @@ enum Command {
         /// has and the data directory lacks are restored from it. S3 settings: AWS_* env.
         #[arg(long)]
         deep_store: Option<String>,
+        #[command(flatten)]
+        postgres: serve::PostgresArgs,
     },
     /// Look inside segment files.
     Segment {
@@ -107,9 +111,9 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Quickstart { data_dir, examples, listen, no_serve, kafka, events_per_second } => {
+        Command::Quickstart { data_dir, examples, listen, no_serve, kafka, events_per_second, postgres } => {
             let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data"));
-            quickstart::run(quickstart::Options { data_dir, examples, listen, kafka, events_per_second, no_serve })
+            quickstart::run(quickstart::Options { data_dir, examples, listen, kafka, events_per_second, no_serve, postgres })
         }
         Command::Import { schema, table_config, data_dir, format, strict, max_rows_per_segment, files } => {
             let table = load_table(&schema, &table_config)?;
@@ -138,10 +142,10 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms, deep_store } => {
+        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms, deep_store, postgres } => {
             let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)) };
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
-            serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store })
+            serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store }, &postgres)
         }
         Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
     }

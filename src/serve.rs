@@ -1,12 +1,70 @@
 //! `cuvee serve`: every table in the data directory behind Pinot's HTTP query and
-//! controller API.
+//! controller API and the Postgres door, until Ctrl-C or SIGTERM.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use cuvee_broker::{Broker, BrokerOptions};
-use std::path::Path;
+use cuvee_postgres::{Authentication, PostgresOptions};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
 
-pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions) -> Result<()> {
+/// The Postgres door's address when none is given: Postgres' own port, on loopback.
+pub const DEFAULT_POSTGRES_LISTEN: &str = "127.0.0.1:5432";
+
+/// The Postgres door's command-line settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PostgresArgs {
+    /// Where the Postgres door listens (`off` for nowhere). If the default port is taken
+    /// (a local PostgreSQL), another free port is used and printed.
+    #[arg(long)]
+    pub pg_listen: Option<String>,
+    /// A JSON users file ({"method": "scram-sha-256", "users": [{"name": …, "password"|"passwordEnv": …}]});
+    /// without one every login is trusted.
+    #[arg(long)]
+    pub pg_users: Option<PathBuf>,
+    /// PEM certificate chain for TLS on the Postgres door (with --pg-tls-key).
+    #[arg(long, requires = "pg_tls_key")]
+    pub pg_tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "pg_tls_cert")]
+    pub pg_tls_key: Option<PathBuf>,
+    /// A statement's time limit on the Postgres door when its session sets none, in ms (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub pg_statement_timeout_ms: u64,
+}
+
+impl PostgresArgs {
+    pub fn options(&self) -> Result<PostgresOptions> {
+        let authentication = match &self.pg_users {
+            None => Authentication::Trust,
+            Some(path) => Authentication::from_file(path)?,
+        };
+        let tls = self.pg_tls_cert.clone().zip(self.pg_tls_key.clone());
+        let statement_timeout = (self.pg_statement_timeout_ms > 0).then(|| Duration::from_millis(self.pg_statement_timeout_ms));
+        Ok(PostgresOptions { authentication, tls, statement_timeout })
+    }
+
+    /// The door's listener, or none when it is `off`.
+    pub async fn bind(&self) -> Result<Option<TcpListener>> {
+        let requested = self.pg_listen.as_deref();
+        if requested == Some("off") {
+            return Ok(None);
+        }
+        let address = requested.unwrap_or(DEFAULT_POSTGRES_LISTEN);
+        match TcpListener::bind(address).await {
+            Ok(listener) => Ok(Some(listener)),
+            Err(e) if requested.is_none() && e.kind() == std::io::ErrorKind::AddrInUse => {
+                let listener = TcpListener::bind("127.0.0.1:0").await.context("listening for the Postgres door")?;
+                eprintln!("note: {address} is taken (a local PostgreSQL?); the Postgres door listens on {} instead (--pg-listen chooses)", listener.local_addr()?);
+                Ok(Some(listener))
+            }
+            Err(e) => bail!("the Postgres door cannot listen on {address}: {e} (--pg-listen chooses another address, or off)"),
+        }
+    }
+}
+
+pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions, postgres: &PostgresArgs) -> Result<()> {
+    let postgres_options = postgres.options()?;
     let (broker, warnings) = Broker::open_with(data_dir, options)?;
     for warning in warnings {
         eprintln!("warning: {warning}");
@@ -15,12 +73,41 @@ pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions) -> Result<()> 
     let loaded = broker.service.table_names().len();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+        let pg_listener = postgres.bind().await?;
         println!("cuvee: {loaded} table(s) from {} — Pinot query API on http://{}/query/sql", data_dir.display(), listener.local_addr()?);
-        cuvee_broker::serve_until(listener, broker, shutdown_signal()).await?;
+        if let Some(pg) = &pg_listener {
+            println!("cuvee: Postgres door on {} (psql -h {} -p {} -d cuvee)", pg.local_addr()?, pg.local_addr()?.ip(), pg.local_addr()?.port());
+        }
+        serve_doors(broker, listener, pg_listener.map(|l| (l, postgres_options))).await?;
         println!("cuvee: stopped");
         Ok(())
     })
+}
+
+/// Serves the HTTP API and, when given, the Postgres door, until Ctrl-C or SIGTERM; then
+/// both stop taking connections and realtime ingestion stops.
+pub async fn serve_doors(broker: Arc<Broker>, http: TcpListener, postgres: Option<(TcpListener, PostgresOptions)>) -> Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let pg_door = match postgres {
+        None => None,
+        Some((listener, options)) => {
+            let door = cuvee_postgres::serve_until(listener, Arc::clone(&broker), options, until_stopped(stopped.clone()));
+            Some(tokio::spawn(door))
+        }
+    };
+    cuvee_broker::serve_until(http, broker, until_stopped(stopped)).await?;
+    if let Some(door) = pg_door {
+        door.await.context("the Postgres door's task")??;
+    }
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM (Kubernetes, systemd): stop taking requests, stop consumers cleanly.

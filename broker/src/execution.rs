@@ -48,6 +48,12 @@ impl QueryRuntime {
         Ok(QueryRuntime { runtime: Some(runtime), running: Arc::default() })
     }
 
+    /// Where work that should not compete with the HTTP workers is spawned (the Postgres
+    /// door runs its connections here); none once the runtime is shut down.
+    pub fn handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.as_ref().map(|runtime| runtime.handle().clone())
+    }
+
     /// Queries running now.
     pub fn running(&self) -> usize {
         self.running.load(Ordering::Relaxed)

@@ -45,6 +45,25 @@ impl QueryService {
         })
     }
 
+    /// The schema holding every queryable table (DataFusion's `public`), shared live with
+    /// other doors' sessions so a table added here is visible there at once.
+    pub fn table_schema(&self) -> Option<Arc<dyn datafusion::catalog::SchemaProvider>> {
+        let ctx = &self.engine.ctx;
+        let config = ctx.copied_config();
+        let defaults = &config.options().catalog;
+        ctx.catalog(&defaults.default_catalog)?.schema(&defaults.default_schema)
+    }
+
+    /// The query runtime's handle (see [`QueryRuntime::handle`]).
+    pub fn runtime_handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.handle()
+    }
+
+    /// The limits each query runs within.
+    pub fn limits(&self) -> QueryLimits {
+        self.engine.limits
+    }
+
     /// Queries running now.
     pub fn running_queries(&self) -> usize {
         self.runtime.running()

@@ -37,15 +37,26 @@ use std::sync::Arc;
 /// Pinot's multi-value predicates and number-vs-TIMESTAMP comparisons are rewritten before
 /// type coercion (see [`multi_value`], [`timestamps`]).
 pub fn session() -> SessionContext {
-    let mut config = SessionConfig::new().with_information_schema(true);
+    let ctx = SessionContext::new_with_state(session_state(SessionConfig::new()).build());
+    register_functions(&ctx);
+    ctx
+}
+
+/// The session state every door starts from: `config` with the information schema on,
+/// identifiers keeping their case, and Pinot's analyzer rules ahead of DataFusion's. A
+/// door adds its own runtime (memory pool) and catalog, then [`register_functions`].
+pub fn session_state(config: SessionConfig) -> SessionStateBuilder {
+    let mut config = config.with_information_schema(true);
     config.options_mut().sql_parser.enable_ident_normalization = false;
     let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![Arc::new(multi_value::MultiValuePredicates), Arc::new(timestamps::TimestampComparisons)];
     analyzer_rules.extend(Analyzer::new().rules);
-    let state = SessionStateBuilder::new().with_config(config).with_default_features().with_analyzer_rules(analyzer_rules).build();
-    let ctx = SessionContext::new_with_state(state);
+    SessionStateBuilder::new().with_config(config).with_default_features().with_analyzer_rules(analyzer_rules)
+}
+
+/// cuvee's functions: the multi-value predicate helper and Pinot's scalars.
+pub fn register_functions(ctx: &SessionContext) {
     ctx.register_udf(multi_value::mv_any_udf().as_ref().clone());
-    pinot_scalars::register(&ctx);
-    ctx
+    pinot_scalars::register(ctx);
 }
 
 /// Registers a table under its own name, case preserved.

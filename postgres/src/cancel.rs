@@ -1,0 +1,105 @@
+//! Stopping a statement while its rows stream: Postgres' cancel request, and
+//! `statement_timeout`.
+//!
+//! pgwire races a cancel request against *planning* only; the rows of a `SELECT` are
+//! computed while they are sent, after that race is over. So each connection also gets a
+//! [`CancelSignal`] here, bumped by the door's cancel handler, and every row stream
+//! watches it (and the statement's deadline) and ends with `57014` when either fires —
+//! dropping the stream drops the DataFusion plan, which stops its work.
+
+use crate::errors::{error, QUERY_CANCELED};
+use datafusion_postgres::pgwire::api::results::SendableRowStream;
+use datafusion_postgres::pgwire::api::ClientInfo;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Connections by (pid, secret key), for cancel requests.
+#[derive(Default)]
+pub struct Connections {
+    signals: Mutex<HashMap<(i32, Vec<u8>), watch::Sender<u64>>>,
+}
+
+impl Connections {
+    /// Fires the cancel signal of the connection with this pid and secret; false when none matches.
+    pub fn cancel(&self, pid: i32, secret: &[u8]) -> bool {
+        let signals = self.signals.lock().unwrap_or_else(|e| e.into_inner());
+        match signals.get(&(pid, secret.to_vec())) {
+            Some(signal) => {
+                signal.send_modify(|generation| *generation += 1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The connection's signal, registered on first use and removed when the connection ends.
+    pub fn signal_of(self: &Arc<Self>, client: &(impl ClientInfo + ?Sized)) -> Arc<CancelSignal> {
+        client.session_extensions().get_or_insert_with(|| {
+            let (pid, secret) = client.pid_and_secret_key();
+            let key = (pid, secret.to_bytes().to_vec());
+            let (sender, receiver) = watch::channel(0);
+            self.signals.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), sender);
+            CancelSignal { receiver, key, connections: Arc::clone(self) }
+        })
+    }
+}
+
+/// One connection's cancel signal; unregisters itself when the connection's session ends.
+pub struct CancelSignal {
+    receiver: watch::Receiver<u64>,
+    key: (i32, Vec<u8>),
+    connections: Arc<Connections>,
+}
+
+impl Drop for CancelSignal {
+    fn drop(&mut self) {
+        self.connections.signals.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+    }
+}
+
+/// Why a statement stops early.
+enum Stop {
+    Cancelled,
+    TimedOut(Duration),
+}
+
+/// `rows`, ended with `57014` if the connection is cancelled or `timeout` passes first.
+pub fn watch_rows(rows: SendableRowStream, signal: &CancelSignal, timeout: Option<Duration>) -> SendableRowStream {
+    let mut receiver = signal.receiver.clone();
+    receiver.mark_unchanged();
+    let stop = async move {
+        let cancelled = async {
+            // An error means the connection is gone; then nobody reads the rows either.
+            let _ = receiver.changed().await;
+        };
+        match timeout {
+            Some(limit) => tokio::select! {
+                _ = cancelled => Stop::Cancelled,
+                _ = tokio::time::sleep(limit) => Stop::TimedOut(limit),
+            },
+            None => {
+                cancelled.await;
+                Stop::Cancelled
+            }
+        }
+    };
+    let stop = futures::stream::once(stop).map(|stop| {
+        Err(match stop {
+            Stop::Cancelled => error(QUERY_CANCELED, "canceling statement due to user request"),
+            Stop::TimedOut(limit) => error(QUERY_CANCELED, format!("canceling statement due to statement timeout ({} ms)", limit.as_millis())),
+        })
+    });
+    // Rows first while they come; the stop item only if it fires before they end.
+    let rows = rows.map(Some).chain(futures::stream::once(async { None }));
+    let merged = futures::stream::select(rows, stop.map(Some)).take_while(|item| std::future::ready(item.is_some())).filter_map(std::future::ready);
+    // After the stop error nothing more may follow.
+    let mut stopped = false;
+    Box::pin(merged.take_while(move |item| {
+        let go = !stopped;
+        stopped |= item.is_err();
+        std::future::ready(go)
+    }))
+}
