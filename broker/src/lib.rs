@@ -11,7 +11,10 @@
 //! letters) ([`controller`]), over the data directory's tables ([`Metastore`]), which also
 //! runs each REALTIME table's stream ingestion.
 //!
-//! Not yet: routing and scatter-gather to servers, the Postgres and Flight SQL doors.
+//! The Postgres door is its own crate (`cuvee-postgres`) over this broker's tables and
+//! runtime ([`QueryService::table_schema`], [`QueryService::runtime_handle`]).
+//!
+//! Not yet: routing and scatter-gather to servers, the Flight SQL door.
 
 pub mod controller;
 pub mod dialect;
