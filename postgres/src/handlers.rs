@@ -7,6 +7,8 @@
 use crate::auth::Authentication;
 use crate::cancel::{watch_rows, Connections};
 use crate::errors::with_sqlstate;
+use crate::column_names::renamed;
+use crate::empty_catalog::empty_answer;
 use crate::scalar_subquery::{is_unplannable_subquery_error, plannable_subqueries};
 use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
@@ -123,6 +125,7 @@ impl Queries {
     fn watched(&self, response: Response, client: &impl ClientInfo) -> Response {
         match response {
             Response::Query(mut query) => {
+                query.row_schema = Arc::new(renamed(&query.row_schema));
                 let signal = self.connections.signal_of(client);
                 let rows = std::mem::replace(query.data_rows(), Box::pin(futures::stream::empty()));
                 *query.data_rows() = watch_rows(rows, &signal, self.timeout(client));
@@ -144,11 +147,11 @@ impl SimpleQueryHandler for Queries {
     {
         client.session_extensions().insert(CurrentQuery(Arc::from(query)));
         let responses = match SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await {
-            Err(e) if is_unplannable_subquery_error(&e.to_string()) => match plannable_subqueries(query) {
+            Err(e) => match repaired(query, &e.to_string()) {
                 Some(rewritten) => SimpleQueryHandler::do_query(self.inner.as_ref(), client, &rewritten).await?,
                 None => return Err(e),
             },
-            other => other?,
+            Ok(responses) => responses,
         };
         Ok(responses.into_iter().map(|response| self.watched(response, client)).collect())
     }
@@ -194,19 +197,19 @@ impl QueryParser for QueryTextParser {
         let parsed = self.inner.parse_sql(client, sql, types).await;
         // DataFusion finds an unplannable subquery only when it plans for execution; try that
         // now (parameters unbound) so a statement that needs the rewrite is stored rewritten.
-        let unplannable = match &parsed {
-            Err(e) => is_unplannable_subquery_error(&e.to_string()),
+        let failure = match &parsed {
+            Err(e) => Some(e.to_string()),
             Ok(Some((_, Some((_, plan))))) if sql.to_ascii_lowercase().contains("(select") => {
                 let state = self.ctx.state();
                 let planned = match state.optimize(plan) {
                     Ok(optimized) => state.create_physical_plan(&optimized).await.map(|_| ()),
                     Err(e) => Err(e),
                 };
-                planned.is_err_and(|e| is_unplannable_subquery_error(&e.to_string()))
+                planned.err().map(|e| e.to_string()).filter(|m| is_unplannable_subquery_error(m))
             }
-            Ok(_) => false,
+            Ok(_) => None,
         };
-        match plannable_subqueries(sql).filter(|_| unplannable) {
+        match failure.and_then(|message| repaired(sql, &message)) {
             Some(rewritten) => self.inner.parse_sql(client, &rewritten, types).await,
             None => parsed,
         }
@@ -217,6 +220,17 @@ impl QueryParser for QueryTextParser {
     }
 
     fn get_result_schema(&self, statement: &Self::Statement, column_format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
-        self.inner.get_result_schema(statement, column_format)
+        self.inner.get_result_schema(statement, column_format).map(|fields| renamed(&fields))
     }
+}
+
+/// A statement DataFusion could not plan (`message`), rewritten into one it can with the
+/// same answer; see [`crate::scalar_subquery`] and [`crate::empty_catalog`].
+fn repaired(sql: &str, message: &str) -> Option<String> {
+    if is_unplannable_subquery_error(message) {
+        if let Some(rewritten) = plannable_subqueries(sql) {
+            return Some(rewritten);
+        }
+    }
+    empty_answer(sql)
 }

@@ -25,6 +25,8 @@
 pub mod auth;
 pub mod cancel;
 mod catalog_functions;
+mod column_names;
+mod empty_catalog;
 pub mod errors;
 mod handlers;
 mod like_escape;

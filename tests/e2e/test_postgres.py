@@ -59,6 +59,9 @@ def test_psql_meta_commands():
     assert "public" in psql(r"\dn")
     assert "160006" in psql("SELECT current_setting('server_version_num')")
     assert "97889" in psql('SELECT count(*) FROM "baseballStats"')
+    # Unaliased expressions are named as Postgres names them.
+    header = psql('SELECT count(*), max("yearID"), 1 + 1, version() FROM "baseballStats"').splitlines()[0]
+    assert [h.strip() for h in header.split("|")] == ["count", "max", "?column?", "version"]
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -103,6 +106,12 @@ def test_sqlalchemy_inspector():
     assert inspector.get_table_names() == ["baseballStats"]
     columns = {c["name"]: str(c["type"]) for c in inspector.get_columns("baseballStats")}
     assert len(columns) == 25 and columns["homeRuns"] == "INTEGER" and columns["playerName"] == "TEXT"
+    # What Superset's table view asks next: cuvee tables have no keys or Postgres indexes.
+    assert inspector.get_pk_constraint("baseballStats")["constrained_columns"] == []
+    assert inspector.get_foreign_keys("baseballStats") == []
+    assert inspector.get_indexes("baseballStats") == []
+    assert inspector.get_unique_constraints("baseballStats") == []
+    assert inspector.get_table_comment("baseballStats") == {"text": None}
     engine.dispose()
 
 
