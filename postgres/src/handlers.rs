@@ -9,6 +9,7 @@ use crate::cancel::{watch_rows, Connections};
 use crate::errors::with_sqlstate;
 use crate::column_names::renamed;
 use crate::empty_catalog::empty_answer;
+use crate::parameter_types::typed_by_client;
 use crate::scalar_subquery::{is_unplannable_subquery_error, plannable_subqueries};
 use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
@@ -194,7 +195,18 @@ impl QueryParser for QueryTextParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         client.session_extensions().insert(CurrentQuery(Arc::from(sql)));
-        let parsed = self.inner.parse_sql(client, sql, types).await;
+        let mut parsed = self.inner.parse_sql(client, sql, types).await;
+        let client_typed = match &parsed {
+            Ok(Some((_, Some((_, plan))))) => typed_by_client(sql, plan, types),
+            _ => None,
+        };
+        let sql = match &client_typed {
+            Some(typed) => {
+                parsed = self.inner.parse_sql(client, typed, types).await;
+                typed.as_str()
+            }
+            None => sql,
+        };
         // DataFusion finds an unplannable subquery only when it plans for execution; try that
         // now (parameters unbound) so a statement that needs the rewrite is stored rewritten.
         let failure = match &parsed {

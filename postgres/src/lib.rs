@@ -29,6 +29,7 @@ mod column_names;
 mod empty_catalog;
 pub mod errors;
 mod handlers;
+mod parameter_types;
 mod like_escape;
 mod scalar_subquery;
 pub mod session;

@@ -75,6 +75,9 @@ def test_psycopg_answers_equal_the_http_api(binary):
             cursor.execute(TOP_TEAMS.format(year="%s", league="%s"), (2000, "AL"), prepare=prepare)
             assert [d.name for d in cursor.description] == ["teamID", "hr", "last_year"]
             assert [list(row) for row in cursor.fetchall()] == expected
+        # Parameters only the client types (nothing in the plan says what `$1` is).
+        cursor.execute("SELECT %s AS a, %s AS b, %s AS c", (1.5, 7, "x"), prepare=True)
+        assert cursor.fetchall() == [(1.5, 7, "x")]
         cursor.execute('SELECT "playerName", "yearID" FROM "baseballStats" WHERE "playerID" = %s ORDER BY "yearID" LIMIT 2', ("aardsda01",))
         assert cursor.fetchall() == [tuple(r) for r in http_rows("SELECT playerName, yearID FROM baseballStats WHERE playerID = 'aardsda01' ORDER BY yearID LIMIT 2")]
 
