@@ -16,10 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// What a cancel request names a connection by: its pid and secret key.
+type ConnectionKey = (i32, Vec<u8>);
+
 /// Connections by (pid, secret key), for cancel requests.
 #[derive(Default)]
 pub struct Connections {
-    signals: Mutex<HashMap<(i32, Vec<u8>), watch::Sender<u64>>>,
+    signals: Mutex<HashMap<ConnectionKey, watch::Sender<u64>>>,
 }
 
 impl Connections {
@@ -50,7 +53,7 @@ impl Connections {
 /// One connection's cancel signal; unregisters itself when the connection's session ends.
 pub struct CancelSignal {
     receiver: watch::Receiver<u64>,
-    key: (i32, Vec<u8>),
+    key: ConnectionKey,
     connections: Arc<Connections>,
 }
 

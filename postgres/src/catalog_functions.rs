@@ -115,7 +115,7 @@ impl ScalarUDFImpl for JsonBuildObject {
         Ok(DataType::Utf8)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> datafusion::common::Result<ColumnarValue> {
-        if args.args.len() % 2 != 0 {
+        if !args.args.len().is_multiple_of(2) {
             return datafusion::common::exec_err!("json_build_object: argument list must have even number of elements");
         }
         let arrays = args.args.iter().map(|a| a.to_array(args.number_rows)).collect::<datafusion::common::Result<Vec<_>>>()?;

@@ -11,11 +11,11 @@
 //! The stand-in keeps every `$n` the statement had (in a condition never evaluated for a
 //! row), so the client's Bind, which supplies parameters by position, still fits.
 
-use datafusion::sql::sqlparser::ast::{visit_expressions, visit_relations, Expr, Query, SelectItem, SetExpr, Statement, Value};
+use crate::sql_shape::{catalog_tables, placeholders};
+use datafusion::sql::sqlparser::ast::{Expr, Query, SelectItem, SetExpr, Statement};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use std::collections::BTreeSet;
-use std::ops::ControlFlow;
 
 /// Catalog tables that are empty for every cuvee table.
 const EMPTY_FOR_CUVEE: [&str; 4] = ["pg_constraint", "pg_index", "pg_inherits", "pg_trigger"];
@@ -24,38 +24,16 @@ const EMPTY_FOR_CUVEE: [&str; 4] = ["pg_constraint", "pg_index", "pg_inherits", 
 pub fn empty_answer(sql: &str) -> Option<String> {
     let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
     let [Statement::Query(query)] = statements.as_slice() else { return None };
-    let (only_catalog, touches_empty) = catalog_reach(&statements[0]);
-    if !only_catalog || !touches_empty {
+    let tables = catalog_tables(&statements[0])?;
+    if !tables.iter().any(|t| EMPTY_FOR_CUVEE.contains(&t.as_str())) {
         return None;
     }
     let names = output_names(query)?;
-    let mut placeholders = BTreeSet::new();
-    let _ = visit_expressions(&statements[0], |expr| {
-        if let Expr::Value(value) = expr {
-            if let Value::Placeholder(name) = &value.value {
-                if let Ok(n) = name.trim_start_matches('$').parse::<u32>() {
-                    placeholders.insert(n);
-                }
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
+    let placeholders: BTreeSet<u32> = placeholders(&statements[0]).iter().filter_map(|p| p.trim_start_matches('$').parse().ok()).collect();
     let columns = names.iter().map(|n| format!("CAST(NULL AS TEXT) AS \"{}\"", n.replace('"', "\"\""))).collect::<Vec<_>>().join(", ");
     let keep = placeholders.iter().map(|n| format!("${n} IS NULL")).collect::<Vec<_>>();
     let condition = if keep.is_empty() { "false".to_string() } else { format!("false AND ({})", keep.join(" OR ")) };
     Some(format!("SELECT {columns} WHERE {condition}"))
-}
-
-fn catalog_reach(statement: &Statement) -> (bool, bool) {
-    let (mut only_catalog, mut touches_empty) = (true, false);
-    let _ = visit_relations(statement, |name| {
-        let text = name.to_string().to_ascii_lowercase();
-        let table = text.rsplit('.').next().unwrap_or(&text).trim_matches('"').to_string();
-        only_catalog &= text.starts_with("pg_catalog.") || text.starts_with("information_schema.") || table.starts_with("pg_");
-        touches_empty |= EMPTY_FOR_CUVEE.contains(&table.as_str());
-        ControlFlow::<()>::Continue(())
-    });
-    (only_catalog, touches_empty)
 }
 
 /// The outermost select's column names, as Postgres would name them; `None` for `*`.

@@ -34,6 +34,7 @@ mod like_escape;
 mod scalar_subquery;
 pub mod session;
 pub mod settings;
+mod sql_shape;
 
 pub use auth::{Authentication, AuthConfigError};
 

@@ -13,7 +13,8 @@
 //! collation) and read tables that are empty here (`pg_attrdef`, `pg_sequence`), so
 //! [`null_case_subqueries`] answers them NULL — exactly what they would return.
 
-use datafusion::sql::sqlparser::ast::{visit_expressions_mut, visit_relations, Expr, GroupByExpr, Query, SelectItem, SetExpr, Statement, Value};
+use crate::sql_shape::{catalog_tables, placeholders};
+use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, GroupByExpr, Query, SelectItem, SetExpr, Value};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use std::ops::ControlFlow;
@@ -51,7 +52,7 @@ pub fn null_case_subqueries(sql: &str) -> Option<String> {
         return None;
     }
     let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
-    if !statements.iter().all(reads_only_catalog) {
+    if !statements.iter().all(|s| catalog_tables(s).is_some()) {
         return None;
     }
     let mut changed = false;
@@ -73,31 +74,12 @@ pub fn null_case_subqueries(sql: &str) -> Option<String> {
 /// NULL, still naming the subquery's parameters (`$n`) so the statement's parameter list
 /// — which the client binds by position — keeps its length.
 fn null_keeping_placeholders(subquery: &Expr) -> Expr {
-    let mut placeholders = Vec::new();
-    let _ = datafusion::sql::sqlparser::ast::visit_expressions(subquery, |expr| {
-        if let Expr::Value(value) = expr {
-            if let Value::Placeholder(name) = &value.value {
-                placeholders.push(name.clone());
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
+    let placeholders = placeholders(subquery);
     if placeholders.is_empty() {
         return Expr::value(Value::Null);
     }
     let keep = format!("CASE WHEN false THEN concat({}) END", placeholders.join(", "));
     Parser::new(&PostgreSqlDialect {}).try_with_sql(&keep).and_then(|mut p| p.parse_expr()).unwrap_or_else(|_| Expr::value(Value::Null))
-}
-
-fn reads_only_catalog(statement: &Statement) -> bool {
-    let mut only_catalog = true;
-    let _ = visit_relations(statement, |name| {
-        let text = name.to_string().to_ascii_lowercase();
-        let catalog = text.starts_with("pg_catalog.") || text.starts_with("information_schema.") || text.starts_with("pg_");
-        only_catalog &= catalog;
-        ControlFlow::<()>::Continue(())
-    });
-    only_catalog
 }
 
 fn aggregate_single_output(query: &mut Query) -> bool {
