@@ -10,6 +10,7 @@ use crate::errors::with_sqlstate;
 use crate::column_names::renamed;
 use crate::empty_catalog::empty_answer;
 use crate::parameter_types::typed_by_client;
+use crate::regproc::compare_regproc_by_name;
 use crate::scalar_subquery::{is_unplannable_subquery_error, plannable_subqueries};
 use async_trait::async_trait;
 use datafusion::logical_expr::LogicalPlan;
@@ -147,6 +148,9 @@ impl SimpleQueryHandler for Queries {
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
         client.session_extensions().insert(CurrentQuery(Arc::from(query)));
+        // Fails only while rows stream, too late to retry: repaired up front.
+        let by_name = compare_regproc_by_name(query);
+        let query = by_name.as_deref().unwrap_or(query);
         let responses = match SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await {
             Err(e) => match repaired(query, &e.to_string()) {
                 Some(rewritten) => SimpleQueryHandler::do_query(self.inner.as_ref(), client, &rewritten).await?,
@@ -195,6 +199,8 @@ impl QueryParser for QueryTextParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         client.session_extensions().insert(CurrentQuery(Arc::from(sql)));
+        let by_name = compare_regproc_by_name(sql);
+        let sql = by_name.as_deref().unwrap_or(sql);
         let mut parsed = self.inner.parse_sql(client, sql, types).await;
         let client_typed = match &parsed {
             Ok(Some((_, Some((_, plan))))) => typed_by_client(sql, plan, types),

@@ -30,6 +30,7 @@ mod empty_catalog;
 pub mod errors;
 mod handlers;
 mod parameter_types;
+mod regproc;
 mod like_escape;
 mod scalar_subquery;
 pub mod session;
