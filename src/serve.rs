@@ -31,6 +31,9 @@ pub struct PostgresArgs {
     /// A statement's time limit on the Postgres door when its session sets none, in ms (0: none).
     #[arg(long, default_value_t = 0)]
     pub pg_statement_timeout_ms: u64,
+    /// Connections the Postgres door serves at once (one more is refused with SQLSTATE 53300).
+    #[arg(long, default_value_t = cuvee_postgres::DEFAULT_MAX_CONNECTIONS)]
+    pub pg_max_connections: usize,
 }
 
 impl PostgresArgs {
@@ -41,7 +44,10 @@ impl PostgresArgs {
         };
         let tls = self.pg_tls_cert.clone().zip(self.pg_tls_key.clone());
         let statement_timeout = (self.pg_statement_timeout_ms > 0).then(|| Duration::from_millis(self.pg_statement_timeout_ms));
-        Ok(PostgresOptions { authentication, tls, statement_timeout })
+        if self.pg_max_connections == 0 {
+            bail!("--pg-max-connections must be at least 1 (use --pg-listen off to close the door)");
+        }
+        Ok(PostgresOptions { authentication, tls, statement_timeout, max_connections: self.pg_max_connections })
     }
 
     /// The door's listener, or none when it is `off`.

@@ -17,6 +17,7 @@ pub const QUERY_CANCELED: &str = "57014";
 pub const OUT_OF_MEMORY: &str = "53200";
 pub const DIVISION_BY_ZERO: &str = "22012";
 pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+pub const TOO_MANY_CONNECTIONS: &str = "53300";
 pub const INTERNAL_ERROR: &str = "XX000";
 
 /// An `ERROR` the client sees.

@@ -50,6 +50,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
+/// Postgres' own default `max_connections` is 100; a cuvee connection costs a task and a
+/// few buffers, and dashboards open many, so more.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
 /// How the door is set up.
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
@@ -58,11 +62,13 @@ pub struct PostgresOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// A statement's limit when its session sets none (`statement_timeout`); none by default, as in Postgres.
     pub statement_timeout: Option<Duration>,
+    /// Connections served at once; one more is refused with 53300, as Postgres does.
+    pub max_connections: usize,
 }
 
 impl Default for PostgresOptions {
     fn default() -> Self {
-        PostgresOptions { authentication: Authentication::Trust, tls: None, statement_timeout: None }
+        PostgresOptions { authentication: Authentication::Trust, tls: None, statement_timeout: None, max_connections: DEFAULT_MAX_CONNECTIONS }
     }
 }
 
@@ -94,6 +100,7 @@ pub async fn serve_until(listener: TcpListener, broker: Arc<Broker>, options: Po
     hooks.extend(default_hooks());
     let service = DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks);
     let handlers = Arc::new(Handlers::new(ctx, service, options.authentication.clone(), options.statement_timeout));
+    let connections = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
     tokio::pin!(shutdown);
     loop {
         let (socket, peer) = tokio::select! {
@@ -109,14 +116,38 @@ pub async fn serve_until(listener: TcpListener, broker: Arc<Broker>, options: Po
             },
         };
         let _ = socket.set_nodelay(true);
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            runtime.spawn(refuse_too_many(socket, options.max_connections));
+            continue;
+        };
         let handlers = Arc::clone(&handlers);
         let tls = tls.clone();
         runtime.spawn(async move {
+            let _permit = permit;
             if let Err(e) = process_socket(socket, tls, handlers).await {
                 log::info!("postgres door: connection from {peer} ended: {e}");
             }
         });
     }
+}
+
+/// Postgres' answer past `max_connections`: a FATAL ErrorResponse with SQLSTATE 53300, then
+/// the socket closes. Sent before reading the startup packet, as Postgres' postmaster does.
+async fn refuse_too_many(mut socket: tokio::net::TcpStream, limit: usize) {
+    use tokio::io::AsyncWriteExt;
+    let message = format!("sorry, too many clients already (the Postgres door serves {limit} connections at once)");
+    let mut fields = Vec::new();
+    for (code, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', errors::TOO_MANY_CONNECTIONS), (b'M', message.as_str())] {
+        fields.push(code);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut frame = vec![b'E'];
+    frame.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+    frame.extend_from_slice(&fields);
+    let _ = socket.write_all(&frame).await;
+    let _ = socket.shutdown().await;
 }
 
 /// datafusion-postgres' own hooks (cursors, `SET`, transactions), after cuvee's.

@@ -322,3 +322,32 @@ def test_logins_need_the_right_password(secured, method):
         assert conn.execute("SELECT 41 + 1").fetchall() == [(42,)]
     with psycopg.connect(f"{base} user=grafana password='s3cret pass' sslmode=disable") as conn:
         assert not conn.pgconn.ssl_in_use
+
+
+def test_connections_past_the_limit_are_refused_with_53300(tmp_path):
+    pg_port, http_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [os.environ["CUVEE_BIN"], "serve", "--data-dir", str(tmp_path), "--listen", f"127.0.0.1:{http_port}",
+         "--pg-listen", f"127.0.0.1:{pg_port}", "--pg-max-connections", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(pg_port, process)
+        dsn = f"host=127.0.0.1 port={pg_port} dbname=cuvee user=postgres connect_timeout=10 sslmode=disable"
+        first, second = psycopg.connect(dsn), psycopg.connect(dsn)
+        with pytest.raises(psycopg.OperationalError) as raised:
+            psycopg.connect(dsn)
+        assert "too many clients" in str(raised.value)
+        first.close()
+        for _ in range(100):  # the server notices the close asynchronously
+            try:
+                third = psycopg.connect(dsn)
+                break
+            except psycopg.OperationalError:
+                time.sleep(0.05)
+        assert third.execute("SELECT 1").fetchall() == [(1,)]
+        second.close()
+        third.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
