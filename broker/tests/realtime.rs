@@ -119,6 +119,15 @@ fn event(id: i64) -> Vec<u8> {
     json!({ "id": id, "country": countries[id as usize % countries.len()], "amount": id as f64 / 4.0, "ts": 1_700_000_000_000i64 + id }).to_string().into_bytes()
 }
 
+/// librdkafka's mock cluster with one topic, and a producer to it (for the fault tests).
+fn mock_topic(topic: &str, partitions: i32) -> (rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>, String, Producer) {
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    let bootstrap = mock.bootstrap_servers();
+    mock.create_topic(topic, partitions, 1).unwrap();
+    let producer = Producer::new(&bootstrap, topic);
+    (mock, bootstrap, producer)
+}
+
 fn produce(producer: &Producer, ids: std::ops::Range<i64>, partitions: i32) {
     for id in ids {
         producer.send((id % partitions as i64) as i32, &id.to_string(), &event(id));
@@ -276,10 +285,7 @@ async fn wait_for_status(server: &Server, what: &str, check: impl Fn(&Json) -> b
 /// outage, retries, and loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_outage_is_reported_and_survived() {
-    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
-    let bootstrap = mock.bootstrap_servers();
-    mock.create_topic("flaky", 1, 1).unwrap();
-    let producer = Producer::new(&bootstrap, "flaky");
+    let (mock, bootstrap, producer) = mock_topic("flaky", 1);
     let dir = tempfile::tempdir().unwrap();
     let server = Server::open(dir.path()).await;
     assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
@@ -301,10 +307,7 @@ async fn kafka_outage_is_reported_and_survived() {
 /// or a recreated topic): the reset policy applies and the gap is reported, not hidden.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vanished_offset_is_reset_by_policy_and_reported() {
-    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
-    let bootstrap = mock.bootstrap_servers();
-    mock.create_topic("gone", 1, 1).unwrap();
-    let producer = Producer::new(&bootstrap, "gone");
+    let (_mock, bootstrap, producer) = mock_topic("gone", 1);
     produce(&producer, 0..50, 1);
     let dir = tempfile::tempdir().unwrap();
     let server = Server::open(dir.path()).await;
@@ -333,10 +336,7 @@ async fn a_vanished_offset_is_reset_by_policy_and_reported() {
 /// published segments from the deep store, the rest from Kafka at the published offsets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wiped_disk_is_restored_from_the_deep_store() {
-    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
-    let bootstrap = mock.bootstrap_servers();
-    mock.create_topic("durable", 2, 1).unwrap();
-    let producer = Producer::new(&bootstrap, "durable");
+    let (_mock, bootstrap, producer) = mock_topic("durable", 2);
     produce(&producer, 0..100, 2);
     let deep = tempfile::tempdir().unwrap();
     let deep_url = format!("file://{}/deep", deep.path().display());

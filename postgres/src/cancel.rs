@@ -10,6 +10,7 @@
 use crate::errors::{error, QUERY_CANCELED};
 use datafusion_postgres::pgwire::api::results::SendableRowStream;
 use datafusion_postgres::pgwire::api::ClientInfo;
+use datafusion_postgres::pgwire::error::PgWireError;
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -69,11 +70,12 @@ enum Stop {
     TimedOut(Duration),
 }
 
-/// `rows`, ended with `57014` if the connection is cancelled or `timeout` passes first.
+/// `rows`, ended with `57014` if the connection is cancelled or `timeout` passes first;
+/// nothing follows an error.
 pub fn watch_rows(rows: SendableRowStream, signal: &CancelSignal, timeout: Option<Duration>) -> SendableRowStream {
     let mut receiver = signal.receiver.clone();
     receiver.mark_unchanged();
-    let stop = async move {
+    let stop = Box::pin(async move {
         let cancelled = async {
             // An error means the connection is gone; then nobody reads the rows either.
             let _ = receiver.changed().await;
@@ -88,21 +90,22 @@ pub fn watch_rows(rows: SendableRowStream, signal: &CancelSignal, timeout: Optio
                 Stop::Cancelled
             }
         }
-    };
-    let stop = futures::stream::once(stop).map(|stop| {
-        Err(match stop {
-            Stop::Cancelled => error(QUERY_CANCELED, "canceling statement due to user request"),
-            Stop::TimedOut(limit) => error(QUERY_CANCELED, format!("canceling statement due to statement timeout ({} ms)", limit.as_millis())),
-        })
     });
-    // Rows first while they come; the stop item only if it fires before they end.
-    let rows = rows.map(Some).chain(futures::stream::once(async { None }));
-    let merged = futures::stream::select(rows, stop.map(Some)).take_while(|item| std::future::ready(item.is_some())).filter_map(std::future::ready);
-    // After the stop error nothing more may follow.
-    let mut stopped = false;
-    Box::pin(merged.take_while(move |item| {
-        let go = !stopped;
-        stopped |= item.is_err();
-        std::future::ready(go)
+    Box::pin(futures::stream::unfold(Some((rows, stop)), |state| async move {
+        let (mut rows, mut stop) = state?;
+        let item = tokio::select! {
+            biased;
+            reason = &mut stop => return Some((Err(stopped(reason)), None)),
+            row = rows.next() => row?,
+        };
+        let next = item.is_ok().then_some((rows, stop));
+        Some((item, next))
     }))
+}
+
+fn stopped(reason: Stop) -> PgWireError {
+    match reason {
+        Stop::Cancelled => error(QUERY_CANCELED, "canceling statement due to user request"),
+        Stop::TimedOut(limit) => error(QUERY_CANCELED, format!("canceling statement due to statement timeout ({} ms)", limit.as_millis())),
+    }
 }

@@ -11,10 +11,8 @@
 //! The stand-in keeps every `$n` the statement had (in a condition never evaluated for a
 //! row), so the client's Bind, which supplies parameters by position, still fits.
 
-use crate::sql_shape::{catalog_tables, placeholders};
+use crate::sql_shape::{catalog_tables, naming_placeholders, parse, placeholders};
 use datafusion::sql::sqlparser::ast::{Expr, Query, SelectItem, SetExpr, Statement};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use std::collections::BTreeSet;
 
 /// Catalog tables that are empty for every cuvee table.
@@ -22,7 +20,7 @@ const EMPTY_FOR_CUVEE: [&str; 4] = ["pg_constraint", "pg_index", "pg_inherits", 
 
 /// The empty-result stand-in for `sql`, if it is a catalog-only query over an always-empty table.
 pub fn empty_answer(sql: &str) -> Option<String> {
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let statements = parse(sql)?;
     let [Statement::Query(query)] = statements.as_slice() else { return None };
     let tables = catalog_tables(&statements[0])?;
     if !tables.iter().any(|t| EMPTY_FOR_CUVEE.contains(&t.as_str())) {
@@ -31,8 +29,8 @@ pub fn empty_answer(sql: &str) -> Option<String> {
     let names = output_names(query)?;
     let placeholders: BTreeSet<u32> = placeholders(&statements[0]).iter().filter_map(|p| p.trim_start_matches('$').parse().ok()).collect();
     let columns = names.iter().map(|n| format!("CAST(NULL AS TEXT) AS \"{}\"", n.replace('"', "\"\""))).collect::<Vec<_>>().join(", ");
-    let keep = placeholders.iter().map(|n| format!("${n} IS NULL")).collect::<Vec<_>>();
-    let condition = if keep.is_empty() { "false".to_string() } else { format!("false AND ({})", keep.join(" OR ")) };
+    let names: Vec<String> = placeholders.iter().map(|n| format!("${n}")).collect();
+    let condition = naming_placeholders(&names).map_or_else(|| "false".to_string(), |named| format!("false AND ({named})"));
     Some(format!("SELECT {columns} WHERE {condition}"))
 }
 

@@ -190,6 +190,20 @@ pub struct QueryTextParser {
     ctx: Arc<SessionContext>,
 }
 
+impl QueryTextParser {
+    /// DataFusion finds an unplannable subquery only when it plans for execution; trying
+    /// that at Parse (parameters unbound) lets a statement that needs the rewrite be stored
+    /// rewritten. The planner's message, if it is that failure.
+    async fn unplannable_subquery(&self, plan: &LogicalPlan) -> Option<String> {
+        let state = self.ctx.state();
+        let planned = match state.optimize(plan) {
+            Ok(optimized) => state.create_physical_plan(&optimized).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        planned.err().map(|e| e.to_string()).filter(|m| is_unplannable_subquery_error(m))
+    }
+}
+
 #[async_trait]
 impl QueryParser for QueryTextParser {
     type Statement = DfStatement;
@@ -213,18 +227,9 @@ impl QueryParser for QueryTextParser {
             }
             None => sql,
         };
-        // DataFusion finds an unplannable subquery only when it plans for execution; try that
-        // now (parameters unbound) so a statement that needs the rewrite is stored rewritten.
         let failure = match &parsed {
             Err(e) => Some(e.to_string()),
-            Ok(Some((_, Some((_, plan))))) if sql.to_ascii_lowercase().contains("(select") => {
-                let state = self.ctx.state();
-                let planned = match state.optimize(plan) {
-                    Ok(optimized) => state.create_physical_plan(&optimized).await.map(|_| ()),
-                    Err(e) => Err(e),
-                };
-                planned.err().map(|e| e.to_string()).filter(|m| is_unplannable_subquery_error(m))
-            }
+            Ok(Some((_, Some((_, plan))))) if sql.to_ascii_lowercase().contains("(select") => self.unplannable_subquery(plan).await,
             Ok(_) => None,
         };
         match failure.and_then(|message| repaired(sql, &message)) {

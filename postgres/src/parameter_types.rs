@@ -6,9 +6,8 @@
 //! one the client left undeclared becomes text, as Postgres resolves `unknown`.
 
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Value};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use crate::sql_shape::{parse, parse_expr, placeholder_name, to_sql};
+use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr};
 use datafusion_postgres::pgwire::api::Type;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -53,17 +52,13 @@ pub fn typed_by_client(sql: &str, plan: &LogicalPlan, declared: &[Option<Type>])
     if casts.is_empty() {
         return None;
     }
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let mut statements = parse(sql)?;
     // A placeholder the statement casts itself (`$1::regclass`) is typed by that cast, and
     // datafusion-pg-catalog rewrites some such casts by their shape: leave those alone.
     let mut cast_by_statement = std::collections::HashSet::new();
     let _ = datafusion::sql::sqlparser::ast::visit_expressions(&statements, |expr| {
         if let Expr::Cast { expr: operand, .. } = expr {
-            if let Expr::Value(value) = operand.as_ref() {
-                if let Value::Placeholder(name) = &value.value {
-                    cast_by_statement.insert(name.clone());
-                }
-            }
+            cast_by_statement.extend(placeholder_name(operand).cloned());
         }
         ControlFlow::<()>::Continue(())
     });
@@ -72,16 +67,11 @@ pub fn typed_by_client(sql: &str, plan: &LogicalPlan, declared: &[Option<Type>])
         return None;
     }
     let _ = visit_expressions_mut(&mut statements, |expr| {
-        if let Expr::Value(value) = expr {
-            if let Value::Placeholder(name) = &value.value {
-                if let Some(target) = casts.get(name) {
-                    if let Ok(cast) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&format!("CAST({name} AS {target})")).and_then(|mut p| p.parse_expr()) {
-                        *expr = cast;
-                    }
-                }
-            }
+        let cast = placeholder_name(expr).and_then(|name| Some((name, casts.get(name)?))).and_then(|(name, target)| parse_expr(&format!("CAST({name} AS {target})")));
+        if let Some(cast) = cast {
+            *expr = cast;
         }
         ControlFlow::<()>::Continue(())
     });
-    Some(statements.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+    Some(to_sql(&statements))
 }

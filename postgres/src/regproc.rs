@@ -4,9 +4,8 @@
 //! every name to an integer and fail. Compared by name instead — the same test, since a
 //! regproc is equal exactly when the function named is.
 
+use crate::sql_shape::{parse, to_sql};
 use datafusion::sql::sqlparser::ast::{visit_expressions_mut, BinaryOperator, DataType, Expr, Value};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 /// `pg_type`'s regproc columns, which the catalog holds as names.
@@ -17,7 +16,7 @@ pub fn compare_regproc_by_name(sql: &str) -> Option<String> {
     if !sql.to_ascii_lowercase().contains("regproc") {
         return None;
     }
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let mut statements = parse(sql)?;
     let mut changed = false;
     let _ = visit_expressions_mut(&mut statements, |expr| {
         if let Expr::BinaryOp { left, op: BinaryOperator::Eq | BinaryOperator::NotEq, right } = expr {
@@ -29,7 +28,7 @@ pub fn compare_regproc_by_name(sql: &str) -> Option<String> {
         }
         ControlFlow::<()>::Continue(())
     });
-    changed.then(|| statements.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+    changed.then(|| to_sql(&statements))
 }
 
 fn replace_by_name(side: &mut Expr) -> bool {

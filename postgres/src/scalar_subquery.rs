@@ -13,10 +13,8 @@
 //! collation) and read tables that are empty here (`pg_attrdef`, `pg_sequence`), so
 //! [`null_case_subqueries`] answers them NULL — exactly what they would return.
 
-use crate::sql_shape::{catalog_tables, placeholders};
+use crate::sql_shape::{catalog_tables, naming_placeholders, parse, parse_expr, placeholders, to_sql};
 use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, GroupByExpr, Query, SelectItem, SetExpr, Value};
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 /// DataFusion's messages for the cases this handles.
@@ -33,8 +31,7 @@ pub fn plannable_subqueries(sql: &str) -> Option<String> {
 
 /// `sql` with its unaggregated scalar subqueries aggregated; `None` if there is nothing to change.
 pub fn aggregate_scalar_subqueries(sql: &str) -> Option<String> {
-    let dialect = PostgreSqlDialect {};
-    let mut statements = Parser::parse_sql(&dialect, sql).ok()?;
+    let mut statements = parse(sql)?;
     let mut changed = false;
     let _ = visit_expressions_mut(&mut statements, |expr| {
         if let Expr::Subquery(query) = expr {
@@ -42,7 +39,7 @@ pub fn aggregate_scalar_subqueries(sql: &str) -> Option<String> {
         }
         ControlFlow::<()>::Continue(())
     });
-    changed.then(|| statements.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+    changed.then(|| to_sql(&statements))
 }
 
 /// For a statement over catalog tables only: its scalar subqueries in `CASE` branches
@@ -51,7 +48,7 @@ pub fn null_case_subqueries(sql: &str) -> Option<String> {
     if !sql.to_ascii_lowercase().contains("case") {
         return None;
     }
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let mut statements = parse(sql)?;
     if !statements.iter().all(|s| catalog_tables(s).is_some()) {
         return None;
     }
@@ -68,18 +65,15 @@ pub fn null_case_subqueries(sql: &str) -> Option<String> {
         }
         ControlFlow::<()>::Continue(())
     });
-    changed.then(|| statements.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+    changed.then(|| to_sql(&statements))
 }
 
 /// NULL, still naming the subquery's parameters (`$n`) so the statement's parameter list
 /// — which the client binds by position — keeps its length.
 fn null_keeping_placeholders(subquery: &Expr) -> Expr {
-    let placeholders = placeholders(subquery);
-    if placeholders.is_empty() {
-        return Expr::value(Value::Null);
-    }
-    let keep = format!("CASE WHEN false THEN concat({}) END", placeholders.join(", "));
-    Parser::new(&PostgreSqlDialect {}).try_with_sql(&keep).and_then(|mut p| p.parse_expr()).unwrap_or_else(|_| Expr::value(Value::Null))
+    naming_placeholders(&placeholders(subquery))
+        .and_then(|named| parse_expr(&format!("CASE WHEN false AND ({named}) THEN NULL END")))
+        .unwrap_or_else(|| Expr::value(Value::Null))
 }
 
 fn aggregate_single_output(query: &mut Query) -> bool {
@@ -92,7 +86,7 @@ fn aggregate_single_output(query: &mut Query) -> bool {
     if is_aggregate(output) {
         return false;
     }
-    let Ok(wrapped) = Parser::new(&PostgreSqlDialect {}).try_with_sql(&format!("max({output})")).and_then(|mut p| p.parse_expr()) else { return false };
+    let Some(wrapped) = parse_expr(&format!("max({output})")) else { return false };
     *output = wrapped;
     true
 }

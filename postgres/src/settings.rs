@@ -46,19 +46,21 @@ pub fn startup_parameters() -> DefaultServerParameterProvider {
 
 /// A setting's value when the session has not changed it; `None` for a setting cuvee does not know.
 pub fn default_setting(name: &str) -> Option<String> {
-    let startup = startup_parameters();
+    // Read per row by current_setting(): build the startup parameters once.
+    static STARTUP: std::sync::LazyLock<DefaultServerParameterProvider> = std::sync::LazyLock::new(startup_parameters);
+    let startup = &*STARTUP;
     let on_off = |b: bool| if b { "on" } else { "off" }.to_string();
     let value = match name.to_ascii_lowercase().as_str() {
         "server_version" => server_version(),
         "server_version_num" => POSTGRES_VERSION_NUM.to_string(),
-        "server_encoding" => startup.server_encoding,
+        "server_encoding" => startup.server_encoding.clone(),
         "client_encoding" => "UTF8".to_string(),
-        "datestyle" => startup.date_style,
-        "timezone" => startup.time_zone,
-        "intervalstyle" => startup.interval_style,
+        "datestyle" => startup.date_style.clone(),
+        "timezone" => startup.time_zone.clone(),
+        "intervalstyle" => startup.interval_style.clone(),
         "integer_datetimes" => on_off(startup.integer_datetimes),
         "standard_conforming_strings" => on_off(startup.standard_conforming_strings),
-        "search_path" => startup.search_path,
+        "search_path" => startup.search_path.clone(),
         "is_superuser" => on_off(startup.is_superuser),
         "application_name" => String::new(),
         "transaction_isolation" | "default_transaction_isolation" => "read committed".to_string(),

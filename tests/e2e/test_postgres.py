@@ -17,6 +17,7 @@ import urllib.request
 
 import psycopg
 import pytest
+from kafka_broker import free_port
 
 PG_HOST, PG_PORT = os.environ["CUVEE_PG"].split(":")
 HTTP = os.environ["CUVEE_BROKER"]
@@ -289,12 +290,6 @@ def secured(tmp_path_factory):
     for _, process in servers.values():
         process.terminate()
         process.wait(timeout=30)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port, process):
