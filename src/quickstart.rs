@@ -125,9 +125,9 @@ pub fn run(options: Options) -> Result<()> {
         eprintln!("warning: {warning}");
     }
     let broker = Arc::new(broker);
-    broker.metastore.put_schema(SCHEMA, None)?;
+    broker.metastore()?.put_schema(SCHEMA, None)?;
     if broker.service.table(TOPIC).is_none() {
-        broker.metastore.put_table(&TABLE_CONFIG.replace("${KAFKA}", &bootstrap), true, None)?;
+        broker.metastore()?.put_table(&TABLE_CONFIG.replace("${KAFKA}", &bootstrap), true, None)?;
     }
     let mut stream = Stream::start(&bootstrap, TOPIC, options.events_per_second)?;
     println!("  streaming {} events/s into table {TOPIC}", options.events_per_second);
@@ -135,7 +135,7 @@ pub fn run(options: Options) -> Result<()> {
     let result = if options.no_serve { runtime.block_on(watch(&broker)) } else { runtime.block_on(serve(&broker, &options.listen, &options.postgres)) };
     stream.stop();
     println!("  {} events produced", stream.produced());
-    broker.metastore.stop_ingestion();
+    broker.metastore()?.stop_ingestion();
     drop(embedded);
     result
 }

@@ -16,6 +16,7 @@
 //!
 //! Not yet: routing and scatter-gather to servers, the Flight SQL door.
 
+pub mod cluster;
 pub mod controller;
 pub mod dialect;
 pub mod execution;
@@ -31,6 +32,8 @@ pub use response::{BrokerResponse, ErrorCode};
 pub use service::QueryService;
 
 pub use cuvee_ingest::realtime::RealtimeOptions;
+use cluster::routing::Discovery;
+use cluster::{Cluster, Routing};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -46,7 +49,9 @@ pub struct BrokerOptions {
 /// One broker: the query service and the tables it serves, over one data directory.
 pub struct Broker {
     pub service: Arc<QueryService>,
-    pub metastore: Arc<Metastore>,
+    /// The tables this process holds; none on a cluster broker (its servers hold them).
+    metastore: Option<Arc<Metastore>>,
+    routing: Option<Arc<Routing>>,
     address: OnceLock<(String, u16)>,
 }
 
@@ -65,7 +70,37 @@ impl Broker {
         };
         let service = Arc::new(QueryService::new(options.limits).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
         let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service), options.realtime, deep)?;
-        Ok((Broker { service, metastore: Arc::new(metastore), address: OnceLock::new() }, warnings))
+        Ok((Broker { service, metastore: Some(Arc::new(metastore)), routing: None, address: OnceLock::new() }, warnings))
+    }
+
+    /// A cluster broker: no tables of its own; it serves what the servers found through
+    /// `discovery` list, and scatters every query to them. Call [`Broker::refresh_routing`]
+    /// once before serving, and [`Broker::keep_routing`] to keep it fresh.
+    pub fn cluster(limits: QueryLimits, discovery: Discovery) -> Result<Broker, AdminError> {
+        let cluster = Arc::new(Cluster::remote());
+        let service = Arc::new(QueryService::with_cluster(limits, Arc::clone(&cluster)).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
+        let routing = Arc::new(Routing::new(cluster, Arc::clone(&service), discovery));
+        Ok(Broker { service, metastore: None, routing: Some(routing), address: OnceLock::new() })
+    }
+
+    /// The tables this process holds, for the controller API; a cluster broker has none.
+    pub fn metastore(&self) -> Result<&Arc<Metastore>, AdminError> {
+        self.metastore.as_ref().ok_or_else(|| AdminError::Invalid("this is a cluster broker: tables, schemas and segments are managed on the servers (their controller API), and appear here from their listings".into()))
+    }
+
+    /// Asks the servers for their listings now; returns the servers that did not answer.
+    pub async fn refresh_routing(&self) -> Vec<(String, String)> {
+        match &self.routing {
+            Some(routing) => routing.refresh().await,
+            None => Vec::new(),
+        }
+    }
+
+    /// Refreshes the routing every `interval` in the background (a cluster broker).
+    pub fn keep_routing(&self, interval: std::time::Duration) {
+        if let Some(routing) = &self.routing {
+            tokio::spawn(Arc::clone(routing).run(interval));
+        }
     }
 
     pub fn instance_name(&self) -> String {
@@ -90,6 +125,6 @@ pub async fn serve_until(listener: tokio::net::TcpListener, broker: Arc<Broker>,
     let local = listener.local_addr()?;
     let _ = broker.address.set((local.ip().to_string(), local.port()));
     axum::serve(listener, router(Arc::clone(&broker))).with_graceful_shutdown(shutdown).await?;
-    let metastore = Arc::clone(&broker.metastore);
+    let Some(metastore) = broker.metastore.clone() else { return Ok(()) };
     tokio::task::spawn_blocking(move || metastore.stop_ingestion()).await.map_err(std::io::Error::other)
 }

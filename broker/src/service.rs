@@ -4,12 +4,14 @@
 
 use crate::dialect::{display_name, prepare, PinotQuery};
 use crate::response::{result_table, BrokerResponse, ErrorCode};
-use cuvee_query::{SegmentScanExec, SegmentTable};
+use crate::cluster::{Cluster, Distribute, LocalServer, QueryScope};
+use crate::response::QueryException;
+use cuvee_query::codec::SegmentResolver;
+use cuvee_query::{FragmentStats, SegmentTable};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime};
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::BTreeMap;
@@ -22,6 +24,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 
 pub struct QueryService {
     engine: Engine,
+    cluster: Arc<Cluster>,
     runtime: QueryRuntime,
     broker_id: String,
     requests: AtomicU64,
@@ -33,12 +36,41 @@ struct Engine {
     ctx: SessionContext,
     tables: Arc<RwLock<BTreeMap<String, Arc<SegmentTable>>>>,
     limits: QueryLimits,
+    distribute: Arc<Distribute>,
 }
 
+impl std::fmt::Debug for QueryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QueryService({})", self.broker_id)
+    }
+}
+
+/// A server's view of this process's tables: fragments sent here resolve against them.
+impl SegmentResolver for QueryService {
+    fn table(&self, name: &str) -> Option<Arc<SegmentTable>> {
+        self.segment_table(name)
+    }
+
+    fn tables(&self) -> Vec<Arc<SegmentTable>> {
+        self.read_tables().values().cloned().collect()
+    }
+}
+
+/// The id of the in-process server in `numServersQueried` and `exceptions`.
+pub const LOCAL_SERVER: &str = "local";
+
 impl QueryService {
+    /// One process: queries run on this process's segments through its in-process server.
     pub fn new(limits: QueryLimits) -> std::io::Result<QueryService> {
+        QueryService::with_cluster(limits, Arc::new(Cluster::embedded(Arc::new(LocalServer::new(LOCAL_SERVER)))))
+    }
+
+    /// Queries scatter to `cluster`'s servers (a cluster broker: [`Cluster::remote`]).
+    pub fn with_cluster(limits: QueryLimits, cluster: Arc<Cluster>) -> std::io::Result<QueryService> {
+        let distribute = Arc::new(Distribute::new(Arc::clone(&cluster)));
         Ok(QueryService {
-            engine: Engine { ctx: cuvee_query::session(), tables: Arc::default(), limits },
+            engine: Engine { ctx: session_with(&distribute), tables: Arc::default(), limits, distribute },
+            cluster,
             runtime: QueryRuntime::new()?,
             broker_id: format!("cuvee-broker-{}", std::process::id()),
             requests: AtomicU64::new(0),
@@ -52,6 +84,16 @@ impl QueryService {
         let config = ctx.copied_config();
         let defaults = &config.options().catalog;
         ctx.catalog(&defaults.default_catalog)?.schema(&defaults.default_schema)
+    }
+
+    /// cuvee's session state with this broker's distribution rule, for other doors'
+    /// sessions (they add their own runtime and catalog).
+    pub fn session_state(&self, config: datafusion::prelude::SessionConfig) -> datafusion::execution::SessionStateBuilder {
+        cuvee_query::session_state(config).with_physical_optimizer_rule(Arc::clone(&self.engine.distribute) as _)
+    }
+
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
     }
 
     /// The query runtime's handle (see [`QueryRuntime::handle`]).
@@ -69,7 +111,7 @@ impl QueryService {
         self.runtime.running()
     }
 
-    fn tables(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<SegmentTable>>> {
+    fn read_tables(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<SegmentTable>>> {
         self.engine.tables.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -96,16 +138,16 @@ impl QueryService {
 
     /// The queryable table of this name.
     pub fn segment_table(&self, name: &str) -> Option<Arc<SegmentTable>> {
-        self.tables().get(name).cloned()
+        self.read_tables().get(name).cloned()
     }
 
     pub fn table_names(&self) -> Vec<String> {
-        self.tables().keys().cloned().collect()
+        self.read_tables().keys().cloned().collect()
     }
 
     /// The schema and table config of a table, by its raw name or a schema name.
     pub fn table(&self, name: &str) -> Option<cuvee_catalog::Table> {
-        let tables = self.tables();
+        let tables = self.read_tables();
         tables.get(name).or_else(|| tables.values().find(|t| t.table().schema.name() == name)).map(|t| t.table().clone())
     }
 
@@ -117,8 +159,9 @@ impl QueryService {
             Ok(query) => {
                 let timeout_ms = query.option("timeoutMs").and_then(|t| t.parse::<u64>().ok()).unwrap_or(DEFAULT_TIMEOUT_MS);
                 let engine = self.engine.clone();
+                let scope = Arc::new(QueryScope::new(request_id.clone(), Some(started + server_deadline(timeout_ms)), !query.option("allowPartialResults").is_some_and(|v| v.eq_ignore_ascii_case("false"))));
                 // Dropping the future (timeout, or the client went away) aborts the query's task.
-                let work = self.runtime.run(async move { engine.run(&query).await });
+                let work = self.runtime.run(async move { engine.run(&query, scope).await });
                 match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
                     Ok(Some(Ok(response))) => response,
                     Ok(Some(Err(e))) => {
@@ -145,21 +188,23 @@ impl Engine {
         if !query.flag("enableNullHandling") {
             return Ok(self.ctx.clone());
         }
-        let ctx = cuvee_query::session();
+        let ctx = session_with(&self.distribute);
         for table in self.tables.read().unwrap_or_else(|e| e.into_inner()).values() {
             cuvee_query::register(&ctx, Arc::new(table.with_options(cuvee_query::ScanOptions { null_handling: true })))?;
         }
         Ok(ctx)
     }
 
-    async fn run(&self, query: &PinotQuery) -> Result<BrokerResponse, DataFusionError> {
+    async fn run(&self, query: &PinotQuery, scope: Arc<QueryScope>) -> Result<BrokerResponse, DataFusionError> {
         let ctx = self.session_for(query)?;
         let frame = ctx.sql(&query.sql).await?;
         let tables = tables_queried(frame.logical_plan());
         let strip = |name: &str| tables.iter().fold(display_name(name).to_string(), |n, t| n.replace(&format!("{t}."), ""));
         let names: Vec<String> = frame.schema().fields().iter().map(|f| strip(f.name())).collect();
         let types: Vec<_> = frame.schema().fields().iter().map(|f| f.data_type().clone()).collect();
-        let task = bounded_task(frame.task_ctx(), &self.limits)?;
+        let task = frame.task_ctx();
+        let config = task.session_config().clone().with_extension(Arc::clone(&scope));
+        let task = bounded_task(task.with_session_config(config), &self.limits)?;
         let plan = frame.create_physical_plan().await?;
         let batches = collect_bounded(Arc::clone(&plan), task, self.limits.max_result_rows).await?;
         let (batches, truncated) = match query.option("maxRowsInResult").and_then(|m| m.parse::<usize>().ok()) {
@@ -167,19 +212,23 @@ impl Engine {
             None => (batches, false),
         };
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let gathered = scope.gathered();
         let mut response = BrokerResponse {
             result_table: Some(result_table(&names, &types, &batches)),
-            num_servers_queried: 1,
-            num_servers_responded: 1,
+            num_servers_queried: gathered.queried.len() as u64,
+            num_servers_responded: gathered.responded() as u64,
             num_rows_result_set: rows as u64,
-            partial_result: truncated,
+            partial_result: truncated || !gathered.failures.is_empty(),
+            exceptions: gathered.failures.iter().map(|f| QueryException { error_code: f.code as i32, message: f.message.clone() }).collect(),
             tables_queried: tables.clone(),
             ..Default::default()
         };
         let registered = self.tables.read().unwrap_or_else(|e| e.into_inner());
         response.total_docs = tables.iter().filter_map(|t| registered.get(t)).map(|t| t.total_docs()).sum();
         drop(registered);
-        add_scan_stats(plan.as_ref(), &mut response);
+        let mut stats = gathered.stats;
+        stats.add(&FragmentStats::of_plan_until(plan.as_ref(), &|node| node.name() == "ScatterExec"));
+        add_stats(&stats, &mut response);
         Ok(response)
     }
 }
@@ -217,27 +266,30 @@ fn tables_queried(plan: &LogicalPlan) -> Vec<String> {
     out
 }
 
-fn add_scan_stats(plan: &dyn ExecutionPlan, response: &mut BrokerResponse) {
-    let any: &dyn std::any::Any = plan;
-    if let Some(scan) = any.downcast_ref::<SegmentScanExec>() {
-        let metrics = scan.metrics();
-        let metric = |name: &str| metrics.as_ref().and_then(|m| m.sum_by_name(name)).map_or(0, |v| v.as_usize() as u64);
-        response.num_segments_queried += scan.segment_count() as u64;
-        response.num_segments_processed += metric("segments_scanned");
-        response.num_segments_matched += metric("segments_matched");
-        response.num_consuming_segments_queried += scan.consuming_count() as u64;
-        response.num_consuming_segments_processed += scan.consuming_count() as u64;
-        if let Some(fresh) = scan.min_consuming_freshness_ms() {
-            let current = response.min_consuming_freshness_time_ms;
-            response.min_consuming_freshness_time_ms = if current > 0 { current.min(fresh) } else { fresh };
-        }
-        response.num_docs_scanned += metric("docs_matched");
-        response.num_entries_scanned_in_filter += metric("entries_scanned_in_filter");
-        response.num_entries_scanned_post_filter += metric("docs_matched") * scan.column_count() as u64;
-    }
-    for child in plan.children() {
-        add_scan_stats(child.as_ref(), response);
-    }
+fn add_stats(stats: &FragmentStats, response: &mut BrokerResponse) {
+    response.num_segments_queried += stats.segments_queried;
+    response.num_segments_processed += stats.segments_processed;
+    response.num_segments_matched += stats.segments_matched;
+    response.num_consuming_segments_queried += stats.consuming_segments_queried;
+    response.num_consuming_segments_processed += stats.consuming_segments_queried;
+    response.min_consuming_freshness_time_ms = stats.min_consuming_freshness_ms.unwrap_or(0);
+    response.num_docs_scanned += stats.docs_scanned;
+    response.num_entries_scanned_in_filter += stats.entries_scanned_in_filter;
+    response.num_entries_scanned_post_filter += stats.entries_scanned_post_filter;
+}
+
+/// When the broker stops waiting for servers: a little before the query's timeout, so the
+/// rows it has can still be merged and answered as a partial result.
+fn server_deadline(timeout_ms: u64) -> Duration {
+    let margin = (timeout_ms / 20).clamp(5, 500);
+    Duration::from_millis(timeout_ms.saturating_sub(margin))
+}
+
+fn session_with(distribute: &Arc<Distribute>) -> SessionContext {
+    let state = cuvee_query::session_state(datafusion::prelude::SessionConfig::new()).with_physical_optimizer_rule(Arc::clone(distribute) as _).build();
+    let ctx = SessionContext::new_with_state(state);
+    cuvee_query::register_functions(&ctx);
+    ctx
 }
 
 /// Pinot's error code for a DataFusion error.

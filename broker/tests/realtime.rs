@@ -57,7 +57,7 @@ impl Server {
     }
 
     async fn open_with(dir: &Path, deep_store: Option<String>) -> (Server, Vec<String>) {
-        let realtime = RealtimeOptions { partition_discovery_interval: Duration::from_millis(300) };
+        let realtime = RealtimeOptions { partition_discovery_interval: Duration::from_millis(300), ..Default::default() };
         let (broker, warnings) = Broker::open_with(dir, BrokerOptions { realtime, deep_store, ..BrokerOptions::default() }).unwrap();
         let broker = Arc::new(broker);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -72,7 +72,7 @@ impl Server {
     async fn stop(self) {
         self.task.abort();
         let broker = self.broker;
-        tokio::task::spawn_blocking(move || broker.metastore.stop_ingestion()).await.unwrap();
+        tokio::task::spawn_blocking(move || broker.metastore().unwrap().stop_ingestion()).await.unwrap();
     }
 
     async fn sql(&self, sql: &str) -> Json {

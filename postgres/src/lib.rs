@@ -90,7 +90,7 @@ pub enum DoorError {
 /// on the broker's query runtime, beside its other queries and away from its HTTP workers.
 pub async fn serve_until(listener: TcpListener, broker: Arc<Broker>, options: PostgresOptions, shutdown: impl Future<Output = ()> + Send) -> Result<(), DoorError> {
     let tables = broker.service.table_schema().ok_or(DoorError::NoTables)?;
-    let ctx = Arc::new(session::postgres_session(tables, &broker.service.limits())?);
+    let ctx = Arc::new(session::postgres_session(tables, &broker.service)?);
     let runtime = broker.service.runtime_handle().ok_or(DoorError::NoRuntime)?;
     let tls = match &options.tls {
         None => None,

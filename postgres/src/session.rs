@@ -9,7 +9,7 @@
 //! from it on each read.
 
 use crate::settings::{version_udf, CurrentSetting};
-use cuvee_broker::QueryLimits;
+use cuvee_broker::QueryService;
 use datafusion::catalog::SchemaProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -22,11 +22,13 @@ use std::sync::Arc;
 pub const DATABASE: &str = "cuvee";
 pub const SCHEMA: &str = "public";
 
-/// A session over `tables`; its queries share one memory pool of `limits.memory_bytes`.
-pub fn postgres_session(tables: Arc<dyn SchemaProvider>, limits: &QueryLimits) -> Result<SessionContext, DataFusionError> {
+/// A session over the broker's tables, distributing plans as the broker does; its queries
+/// share one memory pool of the broker's `memory_bytes`.
+pub fn postgres_session(tables: Arc<dyn SchemaProvider>, service: &QueryService) -> Result<SessionContext, DataFusionError> {
+    let limits = service.limits();
     let config = SessionConfig::new().with_default_catalog_and_schema(DATABASE, SCHEMA).with_create_default_catalog_and_schema(true);
     let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.memory_bytes, 1.0).build_arc()?;
-    let state = cuvee_query::session_state(config).with_runtime_env(runtime).build();
+    let state = service.session_state(config).with_runtime_env(runtime).build();
     let mut ctx = SessionContext::new_with_state(state);
     cuvee_query::register_functions(&ctx);
     let catalog = ctx.catalog(DATABASE).ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {DATABASE}")))?;

@@ -7,12 +7,14 @@
 //! as JSON), the limit and the null-handling mode. The receiving side resolves the names
 //! against its own segments ([`SegmentResolver`]); a segment it does not hold is an error
 //! that names it. Consuming segments are snapshotted when the fragment is decoded, so a
-//! server answers with its freshest rows.
+//! server answers with its freshest rows; a consuming segment that sealed and rolled over
+//! since the broker listed it is read with its successors ([`SegmentTable::sources_named`]).
 //!
 //! Functions travel by name: cuvee's UDFs (`pinot_mv_any`, the Pinot scalars) are in every
 //! session ([`crate::session`]), so the default name lookup finds them on the other side.
 
 use crate::scan::{ScanRequest, ScanSource, SegmentScanExec};
+
 use crate::table::{ScanOptions, SegmentTable};
 use cuvee_segments::Predicate;
 use datafusion::common::{exec_err, Result};
@@ -24,11 +26,38 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 /// Bumped when the fragment layout changes incompatibly; a server refuses other versions.
-pub const FRAGMENT_VERSION: u32 = 1;
+pub const FRAGMENT_VERSION: u32 = 2;
 
 /// Finds a table's segments on the side that decodes a fragment.
 pub trait SegmentResolver: Debug + Send + Sync {
     fn table(&self, name: &str) -> Option<Arc<SegmentTable>>;
+    /// Every table held here (what a server lists for brokers).
+    fn tables(&self) -> Vec<Arc<SegmentTable>>;
+}
+
+/// A fragment as bytes for the wire (datafusion-proto with [`CuveeCodec`]).
+pub fn encode_fragment(fragment: Arc<dyn ExecutionPlan>) -> Result<Vec<u8>> {
+    let codec = CuveeCodec::new(Arc::new(NoTables));
+    datafusion_proto::bytes::physical_plan_to_bytes_with_extension_codec(fragment, &codec).map(|b| b.to_vec())
+}
+
+/// A fragment from the wire, its scans resolved against `resolver`'s segments.
+pub fn decode_fragment(bytes: &[u8], task: &TaskContext, resolver: Arc<dyn SegmentResolver>) -> Result<Arc<dyn ExecutionPlan>> {
+    datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(bytes, task, &CuveeCodec::new(resolver))
+}
+
+/// Encoding never resolves names.
+#[derive(Debug)]
+struct NoTables;
+
+impl SegmentResolver for NoTables {
+    fn table(&self, _name: &str) -> Option<Arc<SegmentTable>> {
+        None
+    }
+
+    fn tables(&self) -> Vec<Arc<SegmentTable>> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,10 +121,7 @@ impl PhysicalExtensionCodec for CuveeCodec {
             return exec_err!("cuvee's codec cannot encode {}", node.name());
         };
         let request = scan.request();
-        let name_of = |s: &ScanSource| match s {
-            ScanSource::Sealed(segment) => (true, segment.name().to_string()),
-            ScanSource::Consuming(snapshot) => (false, snapshot.name().to_string()),
-        };
+        let name_of = |s: &ScanSource| (!s.is_consuming(), s.name().to_string());
         let (sealed, consuming): (Vec<_>, Vec<_>) = request.sources.iter().map(name_of).partition(|(sealed, _)| *sealed);
         let fragment = ScanFragment {
             version: FRAGMENT_VERSION,

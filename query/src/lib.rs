@@ -16,15 +16,19 @@
 
 pub mod codec;
 mod filter_rules;
+pub mod fragment;
 pub mod multi_value;
 pub mod pinot_scalars;
 pub mod pushdown;
+pub mod remote;
 pub mod scan;
 pub mod table;
 pub mod timestamps;
 
 pub use scan::{ScanRequest, ScanSource, SegmentScanExec};
-pub use table::{arrow_schema, ScanOptions, SegmentTable};
+pub use fragment::FragmentStats;
+pub use remote::{RemoteKind, RemoteSegment};
+pub use table::{arrow_schema, ConsumingListing, Listing, ScanOptions, SegmentTable};
 
 use datafusion::execution::SessionStateBuilder;
 use datafusion::optimizer::{Analyzer, AnalyzerRule};

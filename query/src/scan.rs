@@ -2,9 +2,10 @@
 //! predicate to a bitmap through the segment's indexes, then decodes only the projected
 //! columns of the matching docs, batch by batch. Segments are spread over the partitions.
 
+use crate::remote::{RemoteKind, RemoteSegment};
 use crate::table::ScanOptions;
 use cuvee_catalog::ColumnSpec;
-use cuvee_segments::{absent_column, resolve_absent, Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate, Result as SegmentResult, SegmentError};
+use cuvee_segments::{absent_column, resolve_absent, Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate, SegmentMetadata, Result as SegmentResult, SegmentError};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::stats::Precision;
@@ -30,20 +31,68 @@ use std::sync::Arc;
 pub enum ScanSource {
     Sealed(Arc<ImmutableSegment>),
     Consuming(Arc<MutableSnapshot>),
+    /// Held by another process: planned over, never read here (see [`crate::remote`]).
+    Remote(Arc<RemoteSegment>),
 }
 
 impl ScanSource {
+    pub fn name(&self) -> &str {
+        match self {
+            ScanSource::Sealed(s) => s.name(),
+            ScanSource::Consuming(s) => s.name(),
+            ScanSource::Remote(r) => &r.name,
+        }
+    }
+
+    pub fn is_consuming(&self) -> bool {
+        match self {
+            ScanSource::Sealed(_) => false,
+            ScanSource::Consuming(_) => true,
+            ScanSource::Remote(r) => r.is_consuming(),
+        }
+    }
+
     fn num_docs(&self) -> u32 {
         match self {
             ScanSource::Sealed(s) => s.num_docs(),
             ScanSource::Consuming(s) => s.num_docs(),
+            ScanSource::Remote(r) => u32::try_from(r.num_docs()).unwrap_or(u32::MAX),
         }
+    }
+
+    /// The metadata of a whole sealed segment, wherever it is.
+    fn sealed_metadata(&self) -> Option<&SegmentMetadata> {
+        match self {
+            ScanSource::Sealed(s) => Some(s.metadata()),
+            ScanSource::Consuming(_) => None,
+            ScanSource::Remote(r) => r.metadata(),
+        }
+    }
+
+    fn latest_ingestion_ms(&self) -> Option<i64> {
+        match self {
+            ScanSource::Sealed(_) => None,
+            ScanSource::Consuming(s) => s.latest_ingestion_ms(),
+            ScanSource::Remote(r) => match r.kind {
+                RemoteKind::Consuming { latest_ingestion_ms, .. } => latest_ingestion_ms,
+                RemoteKind::Sealed(_) => None,
+            },
+        }
+    }
+
+    fn not_here(&self) -> SegmentError {
+        let servers = match self {
+            ScanSource::Remote(r) => r.servers.join(", "),
+            _ => String::new(),
+        };
+        SegmentError::InvalidRequest(format!("segment {} is held by server(s) [{servers}], not by this process; its plan must run there", self.name()))
     }
 
     fn has_column(&self, name: &str) -> bool {
         match self {
             ScanSource::Sealed(s) => s.schema().column(name).is_some(),
             ScanSource::Consuming(s) => s.has_column(name),
+            ScanSource::Remote(_) => true,
         }
     }
 
@@ -82,6 +131,9 @@ impl ScanSource {
     }
 
     fn matching(&self, predicate: Option<&Predicate>, options: EvalOptions) -> SegmentResult<(RoaringBitmap, Vec<Access>)> {
+        if let ScanSource::Remote(_) = self {
+            return Err(self.not_here());
+        }
         let Some(predicate) = predicate else {
             let mut all = RoaringBitmap::new();
             all.insert_range(0..self.num_docs());
@@ -90,6 +142,7 @@ impl ScanSource {
         let evaluation = match self {
             ScanSource::Sealed(s) => s.evaluate(predicate, options)?,
             ScanSource::Consuming(s) => s.evaluate(predicate, options)?,
+            ScanSource::Remote(_) => return Err(self.not_here()),
         };
         Ok((evaluation.docs, evaluation.trace.iter().map(|t| t.access).collect()))
     }
@@ -98,6 +151,7 @@ impl ScanSource {
         match self {
             ScanSource::Sealed(s) => s.decode(columns, docs, options),
             ScanSource::Consuming(s) => s.decode(columns, docs, options),
+            ScanSource::Remote(_) => Err(self.not_here()),
         }
     }
 
@@ -158,6 +212,22 @@ impl SegmentScanExec {
         SegmentScanExec { request, properties: Arc::new(properties), metrics: ExecutionPlanMetricsSet::new() }
     }
 
+    /// The same scan over other segments (one server's share of them).
+    pub fn with_sources(&self, sources: Vec<ScanSource>) -> SegmentScanExec {
+        let r = &self.request;
+        let request = ScanRequest {
+            table: r.table.clone(),
+            table_schema: r.table_schema.clone(),
+            sources,
+            columns: r.columns.clone(),
+            schema: Arc::clone(&r.schema),
+            predicate: r.predicate.clone(),
+            limit: r.limit,
+            options: r.options,
+        };
+        SegmentScanExec::new(request, self.properties.partitioning.partition_count())
+    }
+
     pub fn request(&self) -> &ScanRequest {
         &self.request
     }
@@ -168,20 +238,13 @@ impl SegmentScanExec {
     }
 
     pub fn consuming_count(&self) -> usize {
-        self.request.sources.iter().filter(|s| matches!(s, ScanSource::Consuming(_))).count()
+        self.request.sources.iter().filter(|s| s.is_consuming()).count()
     }
 
     /// Pinot's `minConsumingFreshnessTimeMs`: the oldest "latest row" time among the
     /// consuming segments read (the answer includes every row up to at least then).
     pub fn min_consuming_freshness_ms(&self) -> Option<i64> {
-        self.request
-            .sources
-            .iter()
-            .filter_map(|s| match s {
-                ScanSource::Consuming(snapshot) => snapshot.latest_ingestion_ms(),
-                _ => None,
-            })
-            .min()
+        self.request.sources.iter().filter_map(ScanSource::latest_ingestion_ms).min()
     }
 
     /// Docs in all the segments this scan reads.
@@ -210,14 +273,14 @@ fn metadata_statistics(sources: &[ScanSource], column: &str, data_type: &ArrowTy
     let mut max: Option<ScalarValue> = None;
     let mut nulls = 0usize;
     for source in sources {
-        let ScanSource::Sealed(segment) = source else { return ColumnStatistics::new_unknown() };
-        let Some(meta) = segment.metadata().columns.iter().find(|c| c.name == column) else { return ColumnStatistics::new_unknown() };
+        let Some(segment) = source.sealed_metadata() else { return ColumnStatistics::new_unknown() };
+        let Some(meta) = segment.columns.iter().find(|c| c.name == column) else { return ColumnStatistics::new_unknown() };
         // BIG_DECIMAL is ordered numerically in segments but read as text.
         if !meta.single_value || meta.data_type == cuvee_catalog::DataType::BigDecimal {
             return ColumnStatistics::new_unknown();
         }
         nulls += meta.null_count as usize;
-        if segment.num_docs() == 0 {
+        if segment.num_docs == 0 {
             continue;
         }
         let (Some(lo), Some(hi)) = (meta.min.as_ref().and_then(|v| json_scalar(v, data_type)), meta.max.as_ref().and_then(|v| json_scalar(v, data_type))) else {
@@ -301,8 +364,11 @@ impl ExecutionPlan for SegmentScanExec {
             None => self.request.sources.clone(),
         };
         let docs: usize = sources.iter().map(|s| s.num_docs() as usize).sum();
-        // Without a predicate the row count is known exactly (COUNT(*) needs no scan).
+        // Without a predicate the row count is known exactly (COUNT(*) needs no scan) —
+        // unless a consuming segment is elsewhere and grows while the broker plans.
+        let growing = sources.iter().any(|s| matches!(s, ScanSource::Remote(r) if r.is_consuming()));
         let rows = match (&self.request.predicate, self.request.limit) {
+            _ if growing => Precision::Inexact(docs),
             (None, None) => Precision::Exact(docs),
             (None, Some(l)) => Precision::Exact(docs.min(l)),
             _ => Precision::Inexact(docs),

@@ -2,7 +2,9 @@
 //! snapshots of consuming ones, taken when a query is planned.
 
 use crate::pushdown::translate;
+use crate::remote::{RemoteKind, RemoteSegment};
 use crate::scan::{ScanRequest, ScanSource, SegmentScanExec};
+use cuvee_ingest::realtime::naming::parse_segment_name;
 use async_trait::async_trait;
 use cuvee_catalog::Table;
 use cuvee_ingest::realtime::SegmentHost;
@@ -35,6 +37,23 @@ pub struct SegmentTable {
 struct Segments {
     sealed: Vec<Arc<ImmutableSegment>>,
     consuming: Vec<Arc<MutableSegment>>,
+    /// On a cluster broker: the table's segments as the servers list them.
+    remote: Vec<Arc<RemoteSegment>>,
+}
+
+/// What a server tells a broker about one table's segments.
+pub struct Listing {
+    pub sealed: Vec<Arc<ImmutableSegment>>,
+    /// Consuming segments: name, partition, sequence, docs, latest ingestion time.
+    pub consuming: Vec<ConsumingListing>,
+}
+
+pub struct ConsumingListing {
+    pub name: String,
+    pub partition: u32,
+    pub sequence: u32,
+    pub num_docs: u64,
+    pub latest_ingestion_ms: Option<i64>,
 }
 
 impl fmt::Debug for SegmentTable {
@@ -100,7 +119,30 @@ impl SegmentTable {
         let segments = self.read();
         let sealed: u64 = segments.sealed.iter().map(|s| s.num_docs() as u64).sum();
         let consuming: u64 = segments.consuming.iter().map(|m| m.num_docs() as u64).sum();
-        sealed + consuming
+        let remote: u64 = segments.remote.iter().map(|r| r.num_docs()).sum();
+        sealed + consuming + remote
+    }
+
+    /// Replaces the segments other processes hold for this table (a broker's routing
+    /// refresh).
+    pub fn set_remote(&self, remote: Vec<Arc<RemoteSegment>>) {
+        self.write().remote = remote;
+    }
+
+    /// The local segments, as a server lists them for brokers. Consuming segments whose
+    /// names do not follow the stream naming (none today) are left out.
+    pub fn listing(&self) -> Listing {
+        let segments = self.read();
+        let table = self.table.name();
+        let consuming = segments
+            .consuming
+            .iter()
+            .filter_map(|m| {
+                let (partition, sequence) = parse_segment_name(table, m.name())?;
+                Some(ConsumingListing { name: m.name().to_string(), partition, sequence, num_docs: m.num_docs() as u64, latest_ingestion_ms: m.latest_ingestion_ms() })
+            })
+            .collect();
+        Listing { sealed: segments.sealed.clone(), consuming }
     }
 
     pub fn add_sealed(&self, segment: Arc<ImmutableSegment>) {
@@ -123,8 +165,13 @@ impl SegmentTable {
     /// latest ingestion time of each, minimum over them), as Pinot reports them.
     pub fn consuming_freshness(&self) -> (usize, Option<i64>) {
         let segments = self.read();
-        let freshness = segments.consuming.iter().filter_map(|m| m.latest_ingestion_ms()).min();
-        (segments.consuming.len(), freshness)
+        let remote = segments.remote.iter().filter_map(|r| match r.kind {
+            RemoteKind::Consuming { latest_ingestion_ms, .. } => Some(latest_ingestion_ms),
+            RemoteKind::Sealed(_) => None,
+        });
+        let local = segments.consuming.iter().map(|m| m.latest_ingestion_ms());
+        let all: Vec<Option<i64>> = local.chain(remote).collect();
+        (all.len(), all.into_iter().flatten().min())
     }
 
     pub fn schema_ref(&self) -> SchemaRef {
@@ -133,20 +180,43 @@ impl SegmentTable {
 
     /// The named segments (consuming ones as fresh snapshots); a name this table does not
     /// hold is an error naming it.
+    ///
+    /// A consuming segment named by a broker may have sealed and rolled over since the broker
+    /// listed it: it is read under its sealed self, and every later segment of its partition
+    /// on this server is read too, so the rows a broker routes here are all the partition's
+    /// rows from that segment on — none twice, none missed.
     pub fn sources_named(&self, sealed_names: &[String], consuming_names: &[String]) -> Result<Vec<ScanSource>> {
         let segments = self.read();
         let (sealed, consuming) = (&segments.sealed, &segments.consuming);
+        let table = self.table.name();
         let mut out = Vec::with_capacity(sealed_names.len() + consuming_names.len());
         for name in sealed_names {
             match sealed.iter().find(|s| s.name() == name) {
                 Some(s) => out.push(ScanSource::Sealed(Arc::clone(s))),
-                None => return datafusion::common::exec_err!("segment {name} of table {} is not on this server", self.table.name()),
+                None => return datafusion::common::exec_err!("segment {name} of table {table} is not on this server"),
             }
         }
+        let mut taken: Vec<&str> = Vec::new();
         for name in consuming_names {
-            match consuming.iter().find(|m| m.name() == name) {
-                Some(m) => out.push(ScanSource::Consuming(Arc::new(m.snapshot()))),
-                None => return datafusion::common::exec_err!("consuming segment {name} of table {} is not on this server", self.table.name()),
+            let Some((partition, first)) = parse_segment_name(table, name) else {
+                return datafusion::common::exec_err!("consuming segment {name} of table {table} does not have a stream segment name");
+            };
+            let from_here = |candidate: &str| matches!(parse_segment_name(table, candidate), Some((p, s)) if p == partition && s >= first);
+            let before = out.len();
+            for s in sealed.iter().filter(|s| from_here(s.name())) {
+                if !taken.contains(&s.name()) {
+                    taken.push(s.name());
+                    out.push(ScanSource::Sealed(Arc::clone(s)));
+                }
+            }
+            for m in consuming.iter().filter(|m| from_here(m.name())) {
+                if !taken.contains(&m.name()) {
+                    taken.push(m.name());
+                    out.push(ScanSource::Consuming(Arc::new(m.snapshot())));
+                }
+            }
+            if out.len() == before && !consuming_names.iter().any(|other| other != name && from_here(other)) {
+                return datafusion::common::exec_err!("consuming segment {name} of table {table} is not on this server");
             }
         }
         Ok(out)
@@ -159,6 +229,7 @@ impl SegmentTable {
             .iter()
             .map(|s| ScanSource::Sealed(Arc::clone(s)))
             .chain(segments.consuming.iter().map(|m| ScanSource::Consuming(Arc::new(m.snapshot()))))
+            .chain(segments.remote.iter().map(|r| ScanSource::Remote(Arc::clone(r))))
             .collect()
     }
 }

@@ -21,6 +21,10 @@ impl SegmentResolver for Tables {
     fn table(&self, name: &str) -> Option<Arc<SegmentTable>> {
         self.0.get(name).cloned()
     }
+
+    fn tables(&self) -> Vec<Arc<SegmentTable>> {
+        self.0.values().cloned().collect()
+    }
 }
 
 fn setup() -> (tempfile::TempDir, SessionContext, Arc<Tables>) {

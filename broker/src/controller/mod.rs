@@ -69,7 +69,11 @@ async fn list_tables(State(broker): State<Arc<Broker>>) -> Json<Value> {
 }
 
 async fn list_schemas(State(broker): State<Arc<Broker>>) -> Json<Value> {
-    Json(json!(broker.metastore.schema_names()))
+    match broker.metastore() {
+        Ok(metastore) => Json(json!(metastore.schema_names())),
+        // A cluster broker: the schemas of the tables its servers serve.
+        Err(_) => Json(json!(broker.service.table_names().iter().filter_map(|t| broker.service.table(t)).map(|t| t.schema.name().to_string()).collect::<Vec<_>>())),
+    }
 }
 
 async fn table_config(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
@@ -84,55 +88,55 @@ async fn table_schema(State(broker): State<Arc<Broker>>, Path(table): Path<Strin
 }
 
 async fn schema(State(broker): State<Arc<Broker>>, Path(name): Path<String>) -> Result<Json<Value>, AdminError> {
-    let schema = broker.metastore.schema(&name).ok_or_else(|| AdminError::NotFound(format!("Schema {name} not found")))?;
+    let schema = broker.metastore()?.schema(&name).ok_or_else(|| AdminError::NotFound(format!("Schema {name} not found")))?;
     Ok(Json(schema.to_json()))
 }
 
 async fn create_schema(State(broker): State<Arc<Broker>>, body: Bytes) -> Result<Json<Value>, AdminError> {
-    let schema = broker.metastore.put_schema(text(&body)?, None)?;
+    let schema = broker.metastore()?.put_schema(text(&body)?, None)?;
     Ok(added(schema.unrecognized_properties(), format!("{} successfully added", schema.name())))
 }
 
 async fn update_schema(State(broker): State<Arc<Broker>>, Path(name): Path<String>, body: Bytes) -> Result<Json<Value>, AdminError> {
-    let schema = broker.metastore.put_schema(text(&body)?, Some(&name))?;
+    let schema = broker.metastore()?.put_schema(text(&body)?, Some(&name))?;
     Ok(added(schema.unrecognized_properties(), format!("{} successfully added", schema.name())))
 }
 
 async fn delete_schema(State(broker): State<Arc<Broker>>, Path(name): Path<String>) -> Result<Json<Value>, AdminError> {
-    broker.metastore.delete_schema(&name)?;
+    broker.metastore()?.delete_schema(&name)?;
     Ok(status(format!("Schema {name} deleted")))
 }
 
 async fn create_table(State(broker): State<Arc<Broker>>, body: Bytes) -> Result<Json<Value>, AdminError> {
-    let config = broker.metastore.put_table(text(&body)?, true, None)?;
+    let config = broker.metastore()?.put_table(text(&body)?, true, None)?;
     Ok(added(config.unrecognized_properties(), format!("Table {} successfully added", config.table_name_with_type())))
 }
 
 async fn update_table(State(broker): State<Arc<Broker>>, Path(table): Path<String>, body: Bytes) -> Result<Json<Value>, AdminError> {
-    let config = broker.metastore.put_table(text(&body)?, false, Some(&table))?;
+    let config = broker.metastore()?.put_table(text(&body)?, false, Some(&table))?;
     Ok(added(config.unrecognized_properties(), format!("Table config updated for {}", config.table_name_with_type())))
 }
 
 async fn delete_table(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    let deleted = broker.metastore.delete_table(&table)?;
+    let deleted = broker.metastore()?.delete_table(&table)?;
     Ok(status(format!("Tables: [{deleted}] deleted")))
 }
 
 async fn list_segments(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    let segments = broker.metastore.segments(&table)?;
+    let segments = broker.metastore()?.segments(&table)?;
     let names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
     let kind = broker.service.table(raw_table_name(&table)).map_or("OFFLINE", |t| t.config.table_type.suffix());
     Ok(Json(json!([{ kind: names }])))
 }
 
 async fn delete_segment(State(broker): State<Arc<Broker>>, Path((table, segment)): Path<(String, String)>) -> Result<Json<Value>, AdminError> {
-    broker.metastore.delete_segment(&table, &segment)?;
+    broker.metastore()?.delete_segment(&table, &segment)?;
     Ok(status(format!("Segment {segment} deleted")))
 }
 
 /// Pinot's `TableSizeReader` answer: one server (this process) reports every segment.
 async fn table_size(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    let segments = broker.metastore.segments(&table)?;
+    let segments = broker.metastore()?.segments(&table)?;
     let raw = raw_table_name(&table);
     let total: u64 = segments.iter().map(|s| s.size_bytes).sum();
     let per_segment: serde_json::Map<String, Value> = segments

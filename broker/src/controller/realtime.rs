@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 fn pause_status(broker: &Broker, table: &str) -> Result<Value, AdminError> {
-    let ingestion = broker.metastore.ingestion(table)?;
+    let ingestion = broker.metastore()?.ingestion(table)?;
     Ok(json!({
         "pauseFlag": ingestion.is_paused(),
         "consumingSegments": ingestion.consuming_segments(),
@@ -21,12 +21,12 @@ fn pause_status(broker: &Broker, table: &str) -> Result<Value, AdminError> {
 }
 
 pub async fn pause(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    broker.metastore.ingestion(&table)?.pause();
+    broker.metastore()?.ingestion(&table)?.pause();
     Ok(Json(pause_status(&broker, &table)?))
 }
 
 pub async fn resume(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    broker.metastore.ingestion(&table)?.resume();
+    broker.metastore()?.ingestion(&table)?.resume();
     Ok(Json(pause_status(&broker, &table)?))
 }
 
@@ -36,7 +36,7 @@ pub async fn status(State(broker): State<Arc<Broker>>, Path(table): Path<String>
 
 /// Seals every consuming segment now; the answer names the job as Pinot does.
 pub async fn force_commit(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    let ingestion = broker.metastore.ingestion(&table)?;
+    let ingestion = broker.metastore()?.ingestion(&table)?;
     let segments = ingestion.consuming_segments();
     let job = ingestion.force_commit();
     Ok(Json(json!({ "forceCommitJobId": format!("{}_forceCommit_{job}", raw_table_name(&table)), "consumingSegmentsToBeCommitted": segments })))
@@ -45,7 +45,7 @@ pub async fn force_commit(State(broker): State<Arc<Broker>>, Path(table): Path<S
 /// Pinot's `ConsumingSegmentsInfoMap`, and cuvee's fuller per-partition report beside it
 /// (`partitions`: dead letters, offset gaps, last error, rows and bytes consuming).
 pub async fn consuming_segments_info(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    let ingestion = broker.metastore.ingestion(&table)?;
+    let ingestion = broker.metastore()?.ingestion(&table)?;
     // Asking Kafka for the latest offsets blocks briefly: not on the async workers.
     let report = tokio::task::spawn_blocking(move || ingestion.status()).await.map_err(|e| AdminError::Internal(e.to_string()))?;
     Ok(Json(consuming_info(&broker.instance_name(), &report)))
@@ -91,7 +91,7 @@ fn consuming_info(server: &str, report: &IngestionStatus) -> Value {
 /// `GET /tables/{t}/deadLetters?partition=&limit=`: messages that could not be ingested,
 /// with their partition, offset, reason and raw bytes (base64), newest first.
 pub async fn dead_letters(State(broker): State<Arc<Broker>>, Path(table): Path<String>, Query(params): Query<HashMap<String, String>>) -> Result<Json<Value>, AdminError> {
-    let dir = broker.metastore.table_dir_of(&table)?;
+    let dir = broker.metastore()?.table_dir_of(&table)?;
     let partition = match params.get("partition") {
         None => None,
         Some(p) => Some(p.parse::<u32>().map_err(|_| AdminError::Invalid(format!("partition must be a partition number, got \"{p}\"")))?),

@@ -49,7 +49,7 @@ pub async fn ingest_from_file(State(broker): State<Arc<Broker>>, Query(params): 
     }
     let (file_name, bytes) = upload.ok_or_else(|| AdminError::Invalid("the multipart body has no file".into()))?;
     let extension = file_name.as_deref().and_then(|n| std::path::Path::new(n).extension()).and_then(|e| e.to_str()).unwrap_or("upload").to_string();
-    let dir = broker.metastore.upload_dir();
+    let dir = broker.metastore()?.upload_dir();
     std::fs::create_dir_all(&dir).map_err(|e| AdminError::Internal(format!("{}: {e}", dir.display())))?;
     let path = dir.join(format!("{}-{}.{extension}", std::process::id(), UPLOADS.fetch_add(1, Ordering::Relaxed)));
     std::fs::write(&path, &bytes).map_err(|e| AdminError::Internal(format!("{}: {e}", path.display())))?;
@@ -68,7 +68,7 @@ pub async fn ingest_from_uri(State(broker): State<Arc<Broker>>, Query(params): Q
 }
 
 async fn run_import(broker: &Arc<Broker>, request: &UploadRequest, path: PathBuf) -> Result<Json<Value>, AdminError> {
-    let metastore = Arc::clone(&broker.metastore);
+    let metastore = Arc::clone(broker.metastore()?);
     let table = request.table.clone();
     let format = request.format;
     let report: ImportReport = tokio::task::spawn_blocking(move || metastore.import(&table, &[path], format))

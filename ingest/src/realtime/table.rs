@@ -23,11 +23,37 @@ use std::time::Duration;
 pub struct RealtimeOptions {
     /// How often the topic is asked for new partitions.
     pub partition_discovery_interval: Duration,
+    /// Which partitions this process consumes.
+    pub share: PartitionShare,
 }
 
 impl Default for RealtimeOptions {
     fn default() -> Self {
-        RealtimeOptions { partition_discovery_interval: Duration::from_secs(5) }
+        RealtimeOptions { partition_discovery_interval: Duration::from_secs(5), share: PartitionShare::ALL }
+    }
+}
+
+/// Partition ownership without consensus: server `ordinal` of `servers` consumes the
+/// partitions `p` with `p mod servers = ordinal` (Kubernetes gives a StatefulSet's pods
+/// stable ordinals). One process alone is ordinal 0 of 1: every partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionShare {
+    pub ordinal: u32,
+    pub servers: u32,
+}
+
+impl PartitionShare {
+    pub const ALL: PartitionShare = PartitionShare { ordinal: 0, servers: 1 };
+
+    pub fn new(ordinal: u32, servers: u32) -> Result<PartitionShare, String> {
+        if servers == 0 || ordinal >= servers {
+            return Err(format!("server ordinal {ordinal} of {servers} servers: the ordinal must be below the server count"));
+        }
+        Ok(PartitionShare { ordinal, servers })
+    }
+
+    pub fn owns(&self, partition: u32) -> bool {
+        partition % self.servers == self.ordinal
     }
 }
 
@@ -242,7 +268,7 @@ fn discover(shared: Arc<Shared>, watcher: TopicWatcher, partitions: Arc<Mutex<BT
             Ok(count) => {
                 *topic_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 let mut running = partitions.lock().unwrap_or_else(|e| e.into_inner());
-                for p in 0..count {
+                for p in (0..count).filter(|p| options.share.owns(*p)) {
                     if running.contains_key(&p) {
                         continue;
                     }

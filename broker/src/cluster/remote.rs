@@ -1,0 +1,162 @@
+//! A server in another process, over gRPC (`proto/cuvee.proto`).
+//!
+//! The fragment travels as datafusion-proto bytes with cuvee's codec; the answer comes
+//! back as Arrow IPC messages and ends with the server's statistics. A server that cannot
+//! be reached, refuses the protocol version, lacks a segment or breaks off mid-answer is
+//! [`Unreachable`] (a server failure, reported per server); an error of the query itself
+//! (`INVALID_ARGUMENT`, `RESOURCE_EXHAUSTED` from the server) fails the query as it would in
+//! one process.
+
+use super::scatter::Unreachable;
+use super::server::{FragmentAnswer, FragmentRequest, SegmentServer};
+use cuvee_proto::v1::fragment_response::Item;
+use cuvee_proto::v1::segment_server_client::SegmentServerClient;
+use cuvee_proto::v1::{ExecutionStats, ListSegmentsRequest, ListSegmentsResponse};
+use cuvee_query::{codec, fragment, FragmentStats};
+use datafusion::arrow::buffer::Buffer;
+use datafusion::arrow::ipc::reader::StreamDecoder;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+#[derive(Debug, Clone)]
+pub struct RemoteServer {
+    id: String,
+    client: SegmentServerClient<Channel>,
+}
+
+impl RemoteServer {
+    /// A server at `host:port`; connects on first use and reconnects after failures.
+    pub fn connect(address: &str) -> std::result::Result<RemoteServer, String> {
+        let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| format!("{address} is not a server address: {e}"))?;
+        let channel = endpoint.connect_timeout(Duration::from_secs(1)).tcp_nodelay(true).connect_lazy();
+        // Plan fragments are small; answers are record batches, which may be large.
+        let client = SegmentServerClient::new(channel).max_decoding_message_size(256 << 20);
+        Ok(RemoteServer { id: address.to_string(), client })
+    }
+
+    /// The server's tables and segments.
+    pub async fn list(&self, timeout: Duration) -> std::result::Result<ListSegmentsResponse, String> {
+        let mut request = tonic::Request::new(ListSegmentsRequest {});
+        request.set_timeout(timeout);
+        match tokio::time::timeout(timeout, self.client.clone().list_segments(request)).await {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(format!("listing segments: {}", status.message())),
+            Err(_) => Err(format!("listing segments: no answer within {} ms", timeout.as_millis())),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SegmentServer for RemoteServer {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn execute(&self, request: FragmentRequest) -> Result<FragmentAnswer> {
+        let schema = request.fragment.schema();
+        let segments = fragment::sources(request.fragment.as_ref()).iter().map(|s| s.name().to_string()).collect();
+        let bytes = codec::encode_fragment(request.fragment)?;
+        let deadline_unix_ms = request.deadline.map_or(0, |d| unix_ms(SystemTime::now() + d.saturating_duration_since(Instant::now())));
+        let message = cuvee_proto::v1::FragmentRequest {
+            protocol_version: cuvee_proto::PROTOCOL_VERSION,
+            query_id: request.query_id,
+            deadline_unix_ms,
+            table: request.table,
+            segments,
+            fragment: bytes,
+        };
+        let mut grpc = tonic::Request::new(message);
+        if let Some(deadline) = request.deadline {
+            grpc.set_timeout(deadline.saturating_duration_since(Instant::now()));
+        }
+        let answer = self.client.clone().execute_fragment(grpc).await.map_err(|status| from_status(status))?.into_inner();
+        let stats = Arc::new(OnceLock::new());
+        let reader = Reader { answer, decoder: StreamDecoder::new(), pending: VecDeque::new(), stats: Arc::clone(&stats) };
+        let batches = futures::stream::unfold(Some(reader), |reader| async move {
+            let mut reader = reader?;
+            match reader.next().await {
+                Ok(Some(batch)) => Some((Ok(batch), Some(reader))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        Ok(FragmentAnswer { batches: Box::pin(RecordBatchStreamAdapter::new(schema, batches)), stats })
+    }
+}
+
+struct Reader {
+    answer: tonic::Streaming<cuvee_proto::v1::FragmentResponse>,
+    decoder: StreamDecoder,
+    pending: VecDeque<RecordBatch>,
+    stats: Arc<OnceLock<FragmentStats>>,
+}
+
+impl Reader {
+    async fn next(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if let Some(batch) = self.pending.pop_front() {
+                return Ok(Some(batch));
+            }
+            let Some(message) = self.answer.message().await.map_err(from_status)? else {
+                if self.stats.get().is_none() {
+                    return Err(unreachable("the answer ended without its statistics (the server stopped mid-answer?)".into()));
+                }
+                return Ok(None);
+            };
+            match message.item {
+                Some(Item::ArrowIpc(bytes)) => {
+                    let mut buffer = Buffer::from(bytes);
+                    while !buffer.is_empty() {
+                        match self.decoder.decode(&mut buffer) {
+                            Ok(Some(batch)) => self.pending.push_back(batch),
+                            Ok(None) => {}
+                            Err(e) => return Err(unreachable(format!("undecodable Arrow IPC in the answer: {e}"))),
+                        }
+                    }
+                }
+                Some(Item::Stats(stats)) => {
+                    let _ = self.stats.set(stats_from(&stats));
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+fn unreachable(message: String) -> DataFusionError {
+    DataFusionError::External(Box::new(Unreachable(message)))
+}
+
+/// The query's own errors stay query errors; everything else is the server's failure.
+fn from_status(status: Status) -> DataFusionError {
+    match status.code() {
+        Code::InvalidArgument => DataFusionError::Execution(status.message().to_string()),
+        Code::ResourceExhausted => DataFusionError::ResourcesExhausted(status.message().to_string()),
+        Code::Unavailable => unreachable(format!("unreachable: {}", status.message())),
+        _ => unreachable(status.message().to_string()),
+    }
+}
+
+fn stats_from(s: &ExecutionStats) -> FragmentStats {
+    FragmentStats {
+        segments_queried: s.segments_queried,
+        segments_processed: s.segments_processed,
+        segments_matched: s.segments_matched,
+        segments_pruned: s.segments_pruned,
+        consuming_segments_queried: s.consuming_segments_queried,
+        min_consuming_freshness_ms: (s.min_consuming_freshness_ms > 0).then_some(s.min_consuming_freshness_ms),
+        docs_scanned: s.docs_scanned,
+        entries_scanned_in_filter: s.entries_scanned_in_filter,
+        entries_scanned_post_filter: s.entries_scanned_post_filter,
+    }
+}
+
+fn unix_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

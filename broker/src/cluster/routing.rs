@@ -1,0 +1,263 @@
+//! Which server holds which segment.
+//!
+//! [`Cluster`] answers, for the segments a fragment reads, which servers to send it to: the
+//! in-process server for local segments, one of the listed holders for remote ones. A
+//! cluster broker's [`Routing`] keeps its tables and their remote segments up to date from
+//! the servers' listings (every `refresh`): a server that cannot be listed keeps its last
+//! listing, so queries still go to it and report it as failed rather than silently reading
+//! less; a table disappears only when no server lists it.
+
+use super::remote::RemoteServer;
+use super::scatter::Target;
+use super::server::SegmentServer;
+use crate::service::QueryService;
+use cuvee_catalog::{Schema, Table, TableConfigJson};
+use cuvee_proto::v1::{ListSegmentsResponse, TableListing};
+use cuvee_query::{fragment, RemoteKind, RemoteSegment, ScanOptions, ScanSource, SegmentTable};
+use datafusion::common::{exec_err, Result};
+use datafusion::physical_plan::ExecutionPlan;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// The servers a broker sends fragments to.
+#[derive(Debug, Default)]
+pub struct Cluster {
+    local: Option<Arc<dyn SegmentServer>>,
+    remote: RwLock<BTreeMap<String, Arc<RemoteServer>>>,
+    /// Servers whose last listing failed: replicas elsewhere are preferred.
+    unhealthy: RwLock<BTreeSet<String>>,
+    turn: AtomicUsize,
+}
+
+impl Cluster {
+    /// One process: every segment is local.
+    pub fn embedded(local: Arc<dyn SegmentServer>) -> Cluster {
+        Cluster { local: Some(local), ..Cluster::default() }
+    }
+
+    /// A broker of remote servers only.
+    pub fn remote() -> Cluster {
+        Cluster::default()
+    }
+
+    pub fn add_server(&self, server: Arc<RemoteServer>) {
+        self.remote.write().unwrap_or_else(|e| e.into_inner()).insert(server.id().to_string(), server);
+    }
+
+    pub fn server_ids(&self) -> Vec<String> {
+        self.remote.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+    }
+
+    fn set_health(&self, id: &str, healthy: bool) {
+        let mut unhealthy = self.unhealthy.write().unwrap_or_else(|e| e.into_inner());
+        if healthy {
+            unhealthy.remove(id);
+        } else {
+            unhealthy.insert(id.to_string());
+        }
+    }
+
+    /// One fragment per server holding some of `sources`, each restricted to its share.
+    pub fn targets(&self, fragment: &Arc<dyn ExecutionPlan>, sources: &[ScanSource]) -> Result<Vec<Target>> {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        let remote = self.remote.read().unwrap_or_else(|e| e.into_inner());
+        let unhealthy = self.unhealthy.read().unwrap_or_else(|e| e.into_inner());
+        let mut shares: BTreeMap<String, (Arc<dyn SegmentServer>, BTreeSet<String>)> = BTreeMap::new();
+        for source in sources {
+            let server = match source {
+                ScanSource::Remote(segment) => {
+                    let healthy: Vec<&String> = segment.servers.iter().filter(|s| !unhealthy.contains(*s) && remote.contains_key(*s)).collect();
+                    let candidates: Vec<&String> = if healthy.is_empty() { segment.servers.iter().collect() } else { healthy };
+                    let Some(id) = candidates.get(turn % candidates.len().max(1)) else {
+                        return exec_err!("segment {} has no server to read it from", segment.name);
+                    };
+                    match remote.get(*id) {
+                        Some(server) => Arc::clone(server) as Arc<dyn SegmentServer>,
+                        None => return exec_err!("segment {} is on server {id}, which this broker does not know", segment.name),
+                    }
+                }
+                _ => match &self.local {
+                    Some(local) => Arc::clone(local),
+                    None => return exec_err!("segment {} is local but this broker runs no server", source.name()),
+                },
+            };
+            let id = server.id().to_string();
+            shares.entry(id).or_insert_with(|| (server, BTreeSet::new())).1.insert(source.name().to_string());
+        }
+        let whole = shares.len() == 1;
+        shares
+            .into_values()
+            .map(|(server, names)| {
+                let fragment = if whole { Arc::clone(fragment) } else { fragment::restrict(Arc::clone(fragment), &|s: &ScanSource| names.contains(s.name()))? };
+                Ok(Target { server, fragment })
+            })
+            .collect()
+    }
+}
+
+/// A cluster broker's background view of its servers.
+pub struct Routing {
+    cluster: Arc<Cluster>,
+    service: Arc<QueryService>,
+    discovery: Discovery,
+    listings: tokio::sync::Mutex<BTreeMap<String, ListSegmentsResponse>>,
+}
+
+/// Where the servers are: fixed addresses, or a DNS name whose addresses are the servers
+/// (a Kubernetes headless Service), looked up at every refresh.
+#[derive(Debug, Clone)]
+pub enum Discovery {
+    Static(Vec<String>),
+    Dns { name: String, port: u16 },
+}
+
+impl Discovery {
+    /// `host:port,host:port` or `dns:name:port`.
+    pub fn parse(text: &str) -> std::result::Result<Discovery, String> {
+        if let Some(rest) = text.strip_prefix("dns:") {
+            let (name, port) = rest.rsplit_once(':').ok_or_else(|| format!("--servers {text}: expected dns:NAME:PORT"))?;
+            let port = port.parse().map_err(|_| format!("--servers {text}: {port} is not a port"))?;
+            return Ok(Discovery::Dns { name: name.to_string(), port });
+        }
+        let addresses: Vec<String> = text.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
+        if addresses.is_empty() {
+            return Err("--servers: no server address given".into());
+        }
+        if let Some(bad) = addresses.iter().find(|a| a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none()) {
+            return Err(format!("--servers: {bad} is not host:port"));
+        }
+        Ok(Discovery::Static(addresses))
+    }
+
+    async fn addresses(&self) -> Vec<String> {
+        match self {
+            Discovery::Static(addresses) => addresses.clone(),
+            Discovery::Dns { name, port } => match tokio::net::lookup_host((name.as_str(), *port)).await {
+                Ok(found) => {
+                    let mut addresses: Vec<String> = found.map(|a| a.to_string()).collect();
+                    addresses.sort();
+                    addresses.dedup();
+                    addresses
+                }
+                Err(_) => Vec::new(),
+            },
+        }
+    }
+}
+
+impl Routing {
+    pub fn new(cluster: Arc<Cluster>, service: Arc<QueryService>, discovery: Discovery) -> Routing {
+        Routing { cluster, service, discovery, listings: tokio::sync::Mutex::default() }
+    }
+
+    /// Asks every server for its listing and applies them; returns the servers that did not
+    /// answer, with why.
+    pub async fn refresh(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut listings = self.listings.lock().await;
+        for address in self.discovery.addresses().await {
+            if !self.cluster.server_ids().contains(&address) {
+                match RemoteServer::connect(&address) {
+                    Ok(server) => self.cluster.add_server(Arc::new(server)),
+                    Err(e) => {
+                        problems.push((address, e));
+                        continue;
+                    }
+                }
+            }
+            let Some(server) = self.cluster.remote.read().unwrap_or_else(|e| e.into_inner()).get(&address).cloned() else { continue };
+            match server.list(Duration::from_secs(2)).await {
+                Ok(listing) => {
+                    self.cluster.set_health(&address, true);
+                    listings.insert(address, listing);
+                }
+                Err(e) => {
+                    self.cluster.set_health(&address, false);
+                    problems.push((address, e));
+                }
+            }
+        }
+        problems.extend(self.apply(&listings));
+        problems
+    }
+
+    /// Refreshes every `interval` until the process ends.
+    pub async fn run(self: Arc<Self>, interval: Duration) {
+        loop {
+            self.refresh().await;
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    fn apply(&self, listings: &BTreeMap<String, ListSegmentsResponse>) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut tables: BTreeMap<String, (Table, Vec<RemoteSegment>)> = BTreeMap::new();
+        for (server, listing) in listings {
+            for table in &listing.tables {
+                match table_of(table) {
+                    Ok(definition) => {
+                        let entry = tables.entry(definition.name().to_string()).or_insert_with(|| (definition, Vec::new()));
+                        entry.1.extend(segments_of(server, table, &mut problems));
+                    }
+                    Err(e) => problems.push((server.clone(), e)),
+                }
+            }
+        }
+        for (name, (definition, segments)) in tables {
+            let segments = merge_replicas(segments);
+            match self.service.segment_table(&name) {
+                Some(existing) if existing.table() == &definition => existing.set_remote(segments),
+                _ => {
+                    let table = Arc::new(SegmentTable::new(definition, ScanOptions::default()));
+                    table.set_remote(segments);
+                    if let Err(e) = self.service.add_table(table) {
+                        problems.push((name, e.to_string()));
+                    }
+                }
+            }
+        }
+        let listed: BTreeSet<String> = listings.values().flat_map(|l| l.tables.iter().filter_map(|t| table_of(t).ok().map(|d| d.name().to_string()))).collect();
+        for gone in self.service.table_names().into_iter().filter(|n| !listed.contains(n)) {
+            let _ = self.service.remove_table(&gone);
+        }
+        problems
+    }
+}
+
+fn table_of(listing: &TableListing) -> std::result::Result<Table, String> {
+    let schema = Schema::from_json(&listing.schema_json).map_err(|e| format!("a listed schema: {e}"))?;
+    let config = TableConfigJson::from_json(&listing.table_config_json).map_err(|e| format!("a listed table config: {e}"))?;
+    Table::new(schema, config).map_err(|e| format!("a listed table: {e}"))
+}
+
+fn segments_of(server: &str, table: &TableListing, problems: &mut Vec<(String, String)>) -> Vec<RemoteSegment> {
+    let mut out = Vec::new();
+    for sealed in &table.sealed {
+        match serde_json::from_str(&sealed.metadata_json) {
+            Ok(metadata) => out.push(RemoteSegment { name: sealed.name.clone(), servers: vec![server.to_string()], kind: RemoteKind::Sealed(Box::new(metadata)) }),
+            Err(e) => problems.push((server.to_string(), format!("segment {}: unreadable metadata: {e}", sealed.name))),
+        }
+    }
+    for c in &table.consuming {
+        let latest_ingestion_ms = (c.latest_ingestion_ms > 0).then_some(c.latest_ingestion_ms);
+        let kind = RemoteKind::Consuming { partition: c.partition, sequence: c.sequence, num_docs: c.num_docs, latest_ingestion_ms };
+        out.push(RemoteSegment { name: c.name.clone(), servers: vec![server.to_string()], kind });
+    }
+    out
+}
+
+/// One entry per segment name, listing every server that holds it.
+fn merge_replicas(segments: Vec<RemoteSegment>) -> Vec<Arc<RemoteSegment>> {
+    let mut by_name: BTreeMap<String, RemoteSegment> = BTreeMap::new();
+    for segment in segments {
+        match by_name.get_mut(&segment.name) {
+            Some(known) => known.servers.extend(segment.servers),
+            None => {
+                by_name.insert(segment.name.clone(), segment);
+            }
+        }
+    }
+    by_name.into_values().map(Arc::new).collect()
+}

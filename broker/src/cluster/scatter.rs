@@ -1,0 +1,243 @@
+//! `ScatterExec`: where a distributed plan leaves the broker. Each of its output partitions
+//! is one server's answer to the fragment over that server's segments; the operators above
+//! it (final aggregation, merge, limit) run on the broker as planned.
+//!
+//! A server that fails or does not answer by the query's deadline is recorded in the
+//! query's [`QueryScope`]; with partial results allowed its partition just ends (the answer
+//! is flagged partial, never silently short), otherwise the query fails naming the server.
+
+use super::server::{FragmentRequest, SegmentServer};
+use cuvee_query::FragmentStats;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{internal_err, DataFusionError, Result, Statistics};
+use datafusion::execution::TaskContext;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::statistics::StatisticsArgs;
+use datafusion::physical_plan::{ExecutionPlanProperties, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
+use futures::StreamExt;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Pinot's error codes for a server that could not be reached, and one that did not answer.
+pub const BROKER_REQUEST_SEND_ERROR: u32 = 425;
+pub const SERVER_NOT_RESPONDING_ERROR: u32 = 427;
+
+/// One query's account of its servers, carried in its task context's configuration.
+#[derive(Debug)]
+pub struct QueryScope {
+    pub query_id: String,
+    /// When the broker stops waiting for servers (a little before the query's timeout, so
+    /// the rows it has can still be merged and sent).
+    pub deadline: Option<Instant>,
+    /// A failed server leaves the answer partial (flagged) instead of failing the query.
+    pub allow_partial: bool,
+    gathered: Mutex<Gathered>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    pub queried: BTreeSet<String>,
+    pub failures: Vec<ServerFailure>,
+    pub stats: FragmentStats,
+}
+
+impl Gathered {
+    /// Servers that answered every fragment sent to them.
+    pub fn responded(&self) -> usize {
+        let failed: BTreeSet<&str> = self.failures.iter().map(|f| f.server.as_str()).collect();
+        self.queried.iter().filter(|s| !failed.contains(s.as_str())).count()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerFailure {
+    pub server: String,
+    pub code: u32,
+    pub message: String,
+}
+
+impl QueryScope {
+    pub fn new(query_id: impl Into<String>, deadline: Option<Instant>, allow_partial: bool) -> QueryScope {
+        QueryScope { query_id: query_id.into(), deadline, allow_partial, gathered: Mutex::default() }
+    }
+
+    pub fn gathered(&self) -> Gathered {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gathered> {
+        self.gathered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queried(&self, server: &str) {
+        self.lock().queried.insert(server.to_string());
+    }
+
+    fn answered(&self, stats: Option<&FragmentStats>) {
+        if let Some(stats) = stats {
+            self.lock().stats.add(stats);
+        }
+    }
+
+    /// A server's error: the query's own (a bad cast, a memory limit) fails the query as it
+    /// would in one process; an unreachable server is a failure of that server.
+    fn error(&self, server: &str, code: u32, error: DataFusionError) -> Option<DataFusionError> {
+        match unreachable(&error) {
+            Some(why) => self.failed(server, code, why.to_string()),
+            None => Some(error),
+        }
+    }
+
+    /// Records a failure; the error to raise unless partial results are allowed.
+    fn failed(&self, server: &str, code: u32, message: String) -> Option<DataFusionError> {
+        let message = format!("server {server}: {message}");
+        self.lock().failures.push(ServerFailure { server: server.to_string(), code, message: message.clone() });
+        (!self.allow_partial).then(|| DataFusionError::Execution(message))
+    }
+}
+
+/// The error a [`SegmentServer`] raises when the server itself failed (down, unreachable,
+/// gone mid-answer) rather than the query.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
+fn unreachable(error: &DataFusionError) -> Option<&Unreachable> {
+    match error {
+        DataFusionError::External(e) => e.downcast_ref::<Unreachable>(),
+        DataFusionError::Context(_, inner) => unreachable(inner),
+        DataFusionError::Shared(inner) => unreachable(inner),
+        _ => None,
+    }
+}
+
+/// One server's share of a scatter.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub server: Arc<dyn SegmentServer>,
+    /// The fragment restricted to this server's segments.
+    pub fragment: Arc<dyn ExecutionPlan>,
+}
+
+#[derive(Debug)]
+pub struct ScatterExec {
+    table: String,
+    /// The whole fragment (every server's segments): what EXPLAIN shows under this node.
+    fragment: Arc<dyn ExecutionPlan>,
+    targets: Vec<Target>,
+    properties: Arc<PlanProperties>,
+}
+
+impl ScatterExec {
+    pub fn new(table: String, fragment: Arc<dyn ExecutionPlan>, targets: Vec<Target>) -> ScatterExec {
+        // Each server merges its partitions in order, so an ordered fragment stays ordered
+        // within each of this node's partitions.
+        let properties = PlanProperties::new(
+            fragment.equivalence_properties().clone(),
+            Partitioning::UnknownPartitioning(targets.len().max(1)),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        );
+        ScatterExec { table, fragment, targets, properties: Arc::new(properties) }
+    }
+
+    pub fn servers(&self) -> Vec<&str> {
+        self.targets.iter().map(|t| t.server.id()).collect()
+    }
+}
+
+impl DisplayAs for ScatterExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "ScatterExec: table={}, servers=[{}]", self.table, self.servers().join(", "))
+    }
+}
+
+impl ExecutionPlan for ScatterExec {
+    fn name(&self) -> &'static str {
+        "ScatterExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    /// The fragment is shown as the child but never executed here.
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.fragment]
+    }
+
+    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        match children.as_slice() {
+            [fragment] if Arc::ptr_eq(fragment, &self.fragment) => Ok(self),
+            _ => internal_err!("a scatter's fragment is fixed once the plan is distributed"),
+        }
+    }
+
+    fn statistics_from_inputs(&self, inputs: &[Arc<Statistics>], args: &StatisticsArgs) -> Result<Arc<Statistics>> {
+        match (args.partition(), inputs) {
+            (None, [fragment]) => Ok(Arc::clone(fragment)),
+            _ => Ok(Arc::new(Statistics::new_unknown(&self.schema()))),
+        }
+    }
+
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let schema = self.schema();
+        let Some(target) = self.targets.get(partition).cloned() else {
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty())));
+        };
+        // Outside a broker query (a door that sets no scope) a server failure fails the query.
+        let scope = context.session_config().get_extension::<QueryScope>().unwrap_or_else(|| Arc::new(QueryScope::new("", None, false)));
+        scope.queried(target.server.id());
+        let request = FragmentRequest { query_id: scope.query_id.clone(), deadline: scope.deadline, table: self.table.clone(), fragment: target.fragment, task: context };
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, gather(target.server, request, scope))))
+    }
+}
+
+enum Gather {
+    Start(Arc<dyn SegmentServer>, FragmentRequest),
+    Streaming(Arc<dyn SegmentServer>, super::server::FragmentAnswer),
+}
+
+/// One server's batches, each awaited no later than the query's deadline.
+fn gather(server: Arc<dyn SegmentServer>, request: FragmentRequest, scope: Arc<QueryScope>) -> impl futures::Stream<Item = Result<datafusion::arrow::record_batch::RecordBatch>> {
+    futures::stream::unfold(Some(Gather::Start(server, request)), move |state| {
+        let scope = Arc::clone(&scope);
+        async move {
+            let mut state = state?;
+            loop {
+                match state {
+                    Gather::Start(server, request) => match within(scope.deadline, server.execute(request)).await {
+                        Some(Ok(answer)) => state = Gather::Streaming(server, answer),
+                        Some(Err(e)) => return scope.error(server.id(), BROKER_REQUEST_SEND_ERROR, e).map(|e| (Err(e), None)),
+                        None => return scope.failed(server.id(), SERVER_NOT_RESPONDING_ERROR, "no answer within the query's deadline".into()).map(|e| (Err(e), None)),
+                    },
+                    Gather::Streaming(server, mut answer) => match within(scope.deadline, answer.batches.next()).await {
+                        Some(Some(Ok(batch))) => return Some((Ok(batch), Some(Gather::Streaming(server, answer)))),
+                        Some(Some(Err(e))) => return scope.error(server.id(), SERVER_NOT_RESPONDING_ERROR, e).map(|e| (Err(e), None)),
+                        Some(None) => {
+                            scope.answered(answer.stats.get());
+                            return None;
+                        }
+                        None => return scope.failed(server.id(), SERVER_NOT_RESPONDING_ERROR, "did not finish within the query's deadline".into()).map(|e| (Err(e), None)),
+                    },
+                }
+            }
+        }
+    })
+}
+
+/// `work`'s output, or `None` once `deadline` passes.
+async fn within<T>(deadline: Option<Instant>, work: impl std::future::Future<Output = T>) -> Option<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), work).await.ok(),
+        None => Some(work.await),
+    }
+}

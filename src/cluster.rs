@@ -1,0 +1,106 @@
+//! `cuvee server` and `cuvee broker`: the two roles of a cluster. A server holds tables
+//! (its data directory, its share of each topic's partitions) and answers brokers over
+//! gRPC, besides its own HTTP API; a broker holds nothing, learns the tables from the
+//! servers' listings and scatters every query to them.
+
+use crate::serve::{serve_doors, PostgresArgs};
+use anyhow::{bail, Context, Result};
+use cuvee_broker::cluster::routing::Discovery;
+use cuvee_broker::{Broker, BrokerOptions, QueryLimits};
+use cuvee_ingest::realtime::PartitionShare;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A server's ordinal: given, or from `CUVEE_SERVER_ORDINAL`, or the `-N` ending of the
+/// host name (a StatefulSet pod `cuvee-server-2` is ordinal 2).
+pub fn ordinal(given: Option<u32>) -> Result<u32> {
+    if let Some(ordinal) = given {
+        return Ok(ordinal);
+    }
+    if let Ok(value) = std::env::var("CUVEE_SERVER_ORDINAL") {
+        return value.trim().parse().with_context(|| format!("CUVEE_SERVER_ORDINAL={value} is not a number"));
+    }
+    let host = std::env::var("HOSTNAME").or_else(|_| std::fs::read_to_string("/etc/hostname")).unwrap_or_default();
+    match host.trim().rsplit_once('-').and_then(|(_, n)| n.parse().ok()) {
+        Some(ordinal) => Ok(ordinal),
+        None => Ok(0),
+    }
+}
+
+pub struct ServerRole<'a> {
+    pub data_dir: &'a Path,
+    pub listen: &'a str,
+    pub grpc_listen: &'a str,
+    pub options: BrokerOptions,
+    pub share: PartitionShare,
+}
+
+pub fn run_server(role: ServerRole) -> Result<()> {
+    let mut options = role.options;
+    options.realtime.share = role.share;
+    let memory_bytes = options.limits.memory_bytes;
+    let (broker, warnings) = Broker::open_with(role.data_dir, options)?;
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+    let broker = Arc::new(broker);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let http = TcpListener::bind(role.listen).await.with_context(|| format!("listening on {}", role.listen))?;
+        let grpc = TcpListener::bind(role.grpc_listen).await.with_context(|| format!("listening for brokers on {}", role.grpc_listen))?;
+        let grpc_address = grpc.local_addr()?;
+        let server_id = format!("Server_{}_{}", grpc_address.ip(), grpc_address.port());
+        let Some(query_runtime) = broker.service.runtime_handle() else { bail!("the query runtime is not running") };
+        let service = cuvee_server::FragmentService::new(cuvee_server::ServerOptions { server_id, memory_bytes }, Arc::clone(&broker.service) as _, query_runtime);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let grpc_task = tokio::spawn(cuvee_server::serve_until(grpc, service, async move {
+            let mut stopped = stopped;
+            let _ = stopped.wait_for(|s| *s).await;
+        }));
+        println!(
+            "cuvee server {} of {}: {} table(s) from {} — brokers on {grpc_address}, HTTP API on http://{}",
+            role.share.ordinal,
+            role.share.servers,
+            broker.service.table_names().len(),
+            role.data_dir.display(),
+            http.local_addr()?
+        );
+        serve_doors(broker, http, None).await?;
+        let _ = stop.send(true);
+        grpc_task.await.context("the gRPC server's task")??;
+        println!("cuvee: stopped");
+        Ok(())
+    })
+}
+
+pub struct BrokerRole<'a> {
+    pub listen: &'a str,
+    pub servers: &'a str,
+    pub limits: QueryLimits,
+    pub routing_refresh: Duration,
+    pub postgres: &'a PostgresArgs,
+}
+
+pub fn run_broker(role: BrokerRole) -> Result<()> {
+    let discovery = Discovery::parse(role.servers).map_err(anyhow::Error::msg)?;
+    let postgres_options = role.postgres.options()?;
+    let broker = Arc::new(Broker::cluster(role.limits, discovery)?);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        for (server, problem) in broker.refresh_routing().await {
+            eprintln!("warning: server {server}: {problem}");
+        }
+        broker.keep_routing(role.routing_refresh);
+        let http = TcpListener::bind(role.listen).await.with_context(|| format!("listening on {}", role.listen))?;
+        let pg = role.postgres.bind().await?;
+        println!("cuvee broker: {} table(s) from servers {} — Pinot query API on http://{}/query/sql", broker.service.table_names().len(), role.servers, http.local_addr()?);
+        if let Some(pg) = &pg {
+            println!("cuvee: Postgres door on {}", pg.local_addr()?);
+        }
+        serve_doors(broker, http, pg.map(|l| (l, postgres_options))).await?;
+        println!("cuvee: stopped");
+        Ok(())
+    })
+}
