@@ -1,0 +1,230 @@
+"""A cluster on 127.0.0.1: one `cuvee broker` and three `cuvee server` processes consuming a
+6-partition topic on tansu (server i of 3 consumes partitions p with p mod 3 = i). Answers
+through the broker equal the rows produced, exactly; a killed server makes answers partial
+(flagged, with the server named) but never hangs them; restarted, it reloads its segments,
+resumes from its published offsets, and the counts are exact again.
+
+Needs CUVEE_BIN (the cuvee binary); scripts/test.sh sets it."""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import psycopg
+import pytest
+from confluent_kafka import Producer
+
+from kafka_broker import Tansu, free_port
+
+PARTITIONS = 6
+SERVERS = 3
+MESSAGES = 6000
+KINDS = ["click", "view", "buy", "share", "like"]
+
+SCHEMA = {
+    "schemaName": "events",
+    "dimensionFieldSpecs": [{"name": "id", "dataType": "LONG"}, {"name": "kind", "dataType": "STRING"}],
+    "metricFieldSpecs": [{"name": "value", "dataType": "DOUBLE"}],
+    "dateTimeFieldSpecs": [{"name": "ts", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}],
+}
+
+
+def table_config(bootstrap):
+    return {
+        "tableName": "events",
+        "tableType": "REALTIME",
+        "segmentsConfig": {"timeColumnName": "ts", "schemaName": "events", "replication": "1"},
+        "tableIndexConfig": {
+            "invertedIndexColumns": ["kind"],
+            "streamConfigs": {
+                "streamType": "kafka",
+                "stream.kafka.topic.name": "events",
+                "stream.kafka.broker.list": bootstrap,
+                "stream.kafka.consumer.type": "lowlevel",
+                "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
+                "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
+                "realtime.segment.flush.threshold.rows": "400",
+            },
+        },
+        "tenants": {},
+        "metadata": {},
+    }
+
+
+def http(port, method, path, body=None, timeout=30):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        text = response.read()
+    return json.loads(text) if text.strip().startswith((b"{", b"[")) else text.decode()
+
+
+def query(port, sql, options=None, timeout=30):
+    body = {"sql": sql}
+    if options:
+        body["queryOptions"] = options
+    return http(port, "POST", "/query/sql", body, timeout)
+
+
+def wait_for_port(port, deadline=30):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            http(port, "GET", "/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def wait_until(check, what, deadline=60):
+    end = time.time() + deadline
+    last = None
+    while time.time() < end:
+        last = check()
+        if last is True:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: still {last!r} after {deadline} s")
+
+
+class Server:
+    def __init__(self, binary, ordinal, root):
+        self.binary, self.ordinal = binary, ordinal
+        self.data_dir = os.path.join(root, f"server-{ordinal}")
+        self.port, self.grpc = free_port(), free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "server", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}", "--grpc-listen", f"127.0.0.1:{self.grpc}",
+             "--ordinal", str(self.ordinal), "--servers", str(SERVERS), "--partition-discovery-ms", "300"],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    binary = os.environ["CUVEE_BIN"]
+    kafka = Tansu()
+    root = tempfile.mkdtemp(prefix="cuvee-cluster-")
+    servers = [Server(binary, i, root) for i in range(SERVERS)]
+    broker = None
+    try:
+        kafka.create_topic("events", PARTITIONS)
+        for server in servers:
+            server.start()
+            http(server.port, "POST", "/schemas", SCHEMA)
+            http(server.port, "POST", "/tables", table_config(kafka.bootstrap))
+        broker_port, pg_port = free_port(), free_port()
+        addresses = ",".join(f"127.0.0.1:{s.grpc}" for s in servers)
+        broker = subprocess.Popen(
+            [binary, "broker", "--servers", addresses, "--listen", f"127.0.0.1:{broker_port}", "--pg-listen", f"127.0.0.1:{pg_port}", "--routing-refresh-ms", "200"],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for_port(broker_port)
+        producer = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 5})
+        rows = []
+        for i in range(MESSAGES):
+            row = {"id": i, "kind": KINDS[i % len(KINDS)], "value": (i % 97) * 0.5, "ts": 1_700_000_000_000 + i}
+            rows.append(row)
+            producer.produce("events", json.dumps(row).encode(), partition=i % PARTITIONS)
+        assert producer.flush(30) == 0
+        yield {"broker": broker_port, "pg": pg_port, "servers": servers, "rows": rows}
+    finally:
+        if broker:
+            broker.terminate()
+            broker.wait(timeout=20)
+        for server in servers:
+            server.stop()
+        kafka.stop()
+
+
+def all_rows_visible(port):
+    rows = count(port)[1]
+    return rows == MESSAGES or rows
+
+
+def count(port, options=None):
+    answer = query(port, "SELECT COUNT(*) FROM events WHERE id >= 0", options)
+    return answer, (answer["resultTable"]["rows"][0][0] if answer.get("resultTable") else None)
+
+
+def test_answers_through_the_broker_are_exact(cluster):
+    port, rows = cluster["broker"], cluster["rows"]
+    wait_until(lambda: all_rows_visible(port), "rows visible through the broker")
+    answer = query(port, "SELECT kind, COUNT(*), SUM(value), MIN(id), MAX(id) FROM events GROUP BY kind ORDER BY kind")
+    assert answer["exceptions"] == []
+    assert (answer["numServersQueried"], answer["numServersResponded"], answer["partialResult"]) == (SERVERS, SERVERS, False)
+    expected = []
+    for kind in sorted(KINDS):
+        mine = [r for r in rows if r["kind"] == kind]
+        expected.append([kind, len(mine), sum(r["value"] for r in mine), min(r["id"] for r in mine), max(r["id"] for r in mine)])
+    assert answer["resultTable"]["rows"] == expected
+    distinct = query(port, "SELECT COUNT(DISTINCT id), PERCENTILE(value, 90) FROM events")
+    values = sorted(r["value"] for r in rows)
+    assert distinct["resultTable"]["rows"] == [[MESSAGES, values[int(MESSAGES * 90 / 100)]]]
+    top = query(port, "SELECT id, value FROM events WHERE kind = 'buy' ORDER BY value DESC, id ASC LIMIT 4")
+    buys = sorted((r for r in rows if r["kind"] == "buy"), key=lambda r: (-r["value"], r["id"]))[:4]
+    assert top["resultTable"]["rows"] == [[r["id"], r["value"]] for r in buys]
+
+
+def test_each_server_consumes_its_share_of_the_partitions(cluster):
+    port = cluster["broker"]
+    wait_until(lambda: all_rows_visible(port), "rows visible through the broker")
+    for server in cluster["servers"]:
+        mine = [p for p in range(PARTITIONS) if p % SERVERS == server.ordinal]
+        expected = sum(1 for i in range(MESSAGES) if i % PARTITIONS in mine)
+        assert count(server.port)[1] == expected
+
+
+def test_postgres_door_of_the_broker_scatters_too(cluster):
+    wait_until(lambda: all_rows_visible(cluster["broker"]), "rows visible through the broker")
+    with psycopg.connect(host="127.0.0.1", port=cluster["pg"], dbname="cuvee", user="cuvee", autocommit=True) as connection:
+        got = connection.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind").fetchall()
+    assert got == [(kind, MESSAGES // len(KINDS)) for kind in sorted(KINDS)]
+
+
+def test_a_killed_server_makes_answers_partial_then_exact_after_restart(cluster):
+    port, victim = cluster["broker"], cluster["servers"][1]
+    wait_until(lambda: all_rows_visible(port), "rows visible through the broker")
+    victim.kill()
+    started = time.time()
+    answer, rows = count(port)
+    assert time.time() - started < 10
+    assert answer["partialResult"] is True
+    assert (answer["numServersQueried"], answer["numServersResponded"]) == (SERVERS, SERVERS - 1)
+    assert [e["errorCode"] for e in answer["exceptions"]] == [425]
+    assert f"127.0.0.1:{victim.grpc}" in answer["exceptions"][0]["message"]
+    assert rows < MESSAGES
+    strict = query(port, "SELECT COUNT(*) FROM events WHERE id >= 0", "allowPartialResults=false")
+    assert strict["exceptions"] and not strict.get("resultTable"), strict
+    # A short deadline still answers, with what the other servers had.
+    quick = query(port, "SELECT COUNT(*) FROM events WHERE id >= 0", "timeoutMs=500")
+    assert quick["partialResult"] is True
+
+    victim.start()
+    def exact():
+        answer, rows = count(port)
+        return (rows, answer["partialResult"]) == (MESSAGES, False) or (rows, answer["exceptions"])
+
+    wait_until(exact, "exact counts after the restart")
+    answer = query(port, "SELECT COUNT(DISTINCT id) FROM events")
+    assert answer["resultTable"]["rows"] == [[MESSAGES]] and answer["exceptions"] == []
