@@ -181,6 +181,13 @@ async fn sql_logic_tests_through_a_cluster() {
     let broker = Arc::new(broker);
     run_suite(Arc::clone(&broker)).await;
     check_plans(&broker, &addresses).await;
+
+    // The rows come mostly sorted by player, so segments hold ranges of them: the broker
+    // rules out by min/max the segments (and so the servers) that cannot hold the player.
+    let response = serde_json::to_value(broker.service.query("SELECT COUNT(*), SUM(homeRuns) FROM baseballStats WHERE playerID = 'aaronha01'", None).await).unwrap();
+    assert_eq!(response["resultTable"]["rows"], serde_json::json!([[23, 755.0]]), "{response}");
+    assert_eq!(response["numServersQueried"].as_u64(), Some(1), "{response}");
+    assert!(response["numSegmentsQueried"].as_u64() < Some(4), "{response}");
 }
 
 /// EXPLAIN of the distributed plans, against `tests/plans/*.txt` (`UPDATE_PLANS=1` rewrites

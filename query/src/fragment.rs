@@ -114,6 +114,23 @@ pub fn restrict(fragment: Arc<dyn ExecutionPlan>, keep: &dyn Fn(&ScanSource) -> 
         .map(|t| t.data)
 }
 
+/// The plan without the remote segments its scans' predicates rule out by metadata: a
+/// broker does not ask a server to read what cannot match.
+pub fn prune_remote(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        let any: &dyn std::any::Any = node.as_ref();
+        let Some(scan) = any.downcast_ref::<SegmentScanExec>() else { return Ok(Transformed::no(node)) };
+        let Some(predicate) = &scan.request().predicate else { return Ok(Transformed::no(node)) };
+        let ruled_out = |s: &ScanSource| matches!(s, ScanSource::Remote(_)) && matches!(s.may_match(predicate), Ok(false));
+        if !scan.request().sources.iter().any(ruled_out) {
+            return Ok(Transformed::no(node));
+        }
+        let kept = scan.request().sources.iter().filter(|s| !ruled_out(s)).cloned().collect();
+        Ok(Transformed::yes(Arc::new(scan.with_sources(kept)) as Arc<dyn ExecutionPlan>))
+    })
+    .map(|t| t.data)
+}
+
 /// The sources of every segment scan in a plan.
 pub fn sources(plan: &dyn ExecutionPlan) -> Vec<ScanSource> {
     let any: &dyn std::any::Any = plan;

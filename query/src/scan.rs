@@ -107,8 +107,8 @@ impl ScanSource {
 
     /// False when segment metadata alone (dictionary, min/max, bloom filter) shows that no
     /// doc can match a top-level conjunct: the segment is skipped without being evaluated.
-    fn may_match(&self, predicate: &Predicate) -> SegmentResult<bool> {
-        let ScanSource::Sealed(segment) = self else { return Ok(true) };
+    /// A remote segment is judged by the min/max of its listed metadata.
+    pub fn may_match(&self, predicate: &Predicate) -> SegmentResult<bool> {
         match predicate {
             Predicate::And(parts) => {
                 for part in parts {
@@ -118,13 +118,24 @@ impl ScanSource {
                 }
                 Ok(true)
             }
-            Predicate::Leaf { column, leaf, negated: false } => {
-                let Some(spec) = segment.schema().column(column) else { return Ok(true) };
-                match cuvee_segments::Matcher::compile(leaf, spec.data_type) {
-                    Ok(matcher) => segment.may_contain(column, &matcher),
-                    Err(_) => Ok(true),
+            Predicate::Leaf { column, leaf, negated: false } => match self {
+                ScanSource::Sealed(segment) => {
+                    let Some(spec) = segment.schema().column(column) else { return Ok(true) };
+                    match cuvee_segments::Matcher::compile(leaf, spec.data_type) {
+                        Ok(matcher) => segment.may_contain(column, &matcher),
+                        Err(_) => Ok(true),
+                    }
                 }
-            }
+                ScanSource::Remote(remote) => {
+                    let Some(meta) = remote.metadata() else { return Ok(true) };
+                    let Some(column_meta) = meta.columns.iter().find(|c| &c.name == column) else { return Ok(true) };
+                    match cuvee_segments::Matcher::compile(leaf, column_meta.data_type) {
+                        Ok(matcher) => Ok(meta.may_contain(column, &matcher)),
+                        Err(_) => Ok(true),
+                    }
+                }
+                ScanSource::Consuming(_) => Ok(true),
+            },
             Predicate::Const(b) => Ok(*b),
             _ => Ok(true),
         }

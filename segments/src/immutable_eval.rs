@@ -250,6 +250,21 @@ impl ImmutableSegment {
     }
 }
 
+impl crate::format::SegmentMetadata {
+    /// False when the column's recorded min/max alone show that no doc matches — what a
+    /// broker knows of a segment another process holds. Multi-value columns and columns
+    /// the segment lacks are never ruled out.
+    pub fn may_contain(&self, column: &str, matcher: &Matcher) -> bool {
+        if self.num_docs == 0 {
+            return false;
+        }
+        match self.columns.iter().find(|c| c.name == column) {
+            Some(meta) if meta.single_value => within_min_max(meta, Physical::of(meta.data_type), matcher),
+            _ => true,
+        }
+    }
+}
+
 /// Whether any value the matcher accepts lies within the column's `[min, max]`.
 fn within_min_max(meta: &crate::format::ColumnMetadata, physical: Physical, matcher: &Matcher) -> bool {
     let bound = |json: &Option<serde_json::Value>| json.as_ref().and_then(|j| meta.data_type.value_from_json(j).ok());

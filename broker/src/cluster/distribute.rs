@@ -47,10 +47,11 @@ impl PhysicalOptimizerRule for Distribute {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_down(|node| {
             let Some(Shape { table, .. }) = shippable(node.as_ref()) else { return Ok(Transformed::no(node)) };
+            let node = fragment::prune_remote(node)?;
             let sources = fragment::sources(node.as_ref());
             // Nothing to read: the empty scan runs here, with no server to ask.
             if sources.is_empty() {
-                return Ok(Transformed::new(node, false, TreeNodeRecursion::Jump));
+                return Ok(Transformed::new(node, true, TreeNodeRecursion::Jump));
             }
             let targets = self.cluster.targets(&node, &sources)?;
             let scatter: Arc<dyn ExecutionPlan> = Arc::new(ScatterExec::new(table, Arc::clone(&node), targets));
