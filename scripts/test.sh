@@ -28,8 +28,9 @@ set -e
 cargo check -p cuvee-segments -p cuvee-ingest --benches --locked --quiet
 
 # End to end with real clients: pinotdb (unmodified, from PyPI) and the Postgres clients
-# (psql, psycopg, SQLAlchemy, pgjdbc, node-postgres) against `cuvee serve`, and
-# the crash test, which runs its own `cuvee serve` processes against a tansu broker.
+# (psql, psycopg, SQLAlchemy, pgjdbc, node-postgres) and Flight SQL clients (pyarrow.flight,
+# ADBC) against `cuvee serve`; the crash and cluster tests run their own processes against
+# a tansu broker; the Kubernetes manifests are validated against the API schemas.
 e2e_status=0
 if [ "$status" -eq 0 ]; then
   # Built by `cargo test` for tests/cli.rs, with the same features (no second build).
@@ -41,14 +42,15 @@ if [ "$status" -eq 0 ]; then
   free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
   port=$(free_port)
   pg_port=$(free_port)
-  "$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" --pg-listen "127.0.0.1:$pg_port" &
+  flight_port=$(free_port)
+  "$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" --pg-listen "127.0.0.1:$pg_port" --flight-listen "127.0.0.1:$flight_port" &
   server=$!
   for _ in $(seq 1 100); do
     python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health')" 2>/dev/null && break
     sleep 0.1
   done
   set +e
-  CUVEE_BROKER="127.0.0.1:$port" CUVEE_PG="127.0.0.1:$pg_port" CUVEE_BIN="$bin" python3 -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee -a "$log"
+  CUVEE_BROKER="127.0.0.1:$port" CUVEE_PG="127.0.0.1:$pg_port" CUVEE_FLIGHT="127.0.0.1:$flight_port" CUVEE_BIN="$bin" python3 -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee -a "$log"
   e2e_status=${PIPESTATUS[0]}
   set -e
   kill "$server"; wait "$server" 2>/dev/null || true

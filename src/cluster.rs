@@ -3,7 +3,7 @@
 //! gRPC, besides its own HTTP API; a broker holds nothing, learns the tables from the
 //! servers' listings and scatters every query to them.
 
-use crate::serve::{serve_doors, PostgresArgs};
+use crate::serve::{serve_doors, Doors, FlightArgs, PostgresArgs};
 use anyhow::{bail, Context, Result};
 use cuvee_broker::cluster::routing::Discovery;
 use cuvee_broker::{Broker, BrokerOptions, QueryLimits};
@@ -67,7 +67,7 @@ pub fn run_server(role: ServerRole) -> Result<()> {
             role.data_dir.display(),
             http.local_addr()?
         );
-        serve_doors(broker, http, None).await?;
+        serve_doors(broker, http, Doors::default()).await?;
         let _ = stop.send(true);
         grpc_task.await.context("the gRPC server's task")??;
         println!("cuvee: stopped");
@@ -81,11 +81,11 @@ pub struct BrokerRole<'a> {
     pub limits: QueryLimits,
     pub routing_refresh: Duration,
     pub postgres: &'a PostgresArgs,
+    pub flight: &'a FlightArgs,
 }
 
 pub fn run_broker(role: BrokerRole) -> Result<()> {
     let discovery = Discovery::parse(role.servers).map_err(anyhow::Error::msg)?;
-    let postgres_options = role.postgres.options()?;
     let broker = Arc::new(Broker::cluster(role.limits, discovery)?);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
@@ -94,12 +94,10 @@ pub fn run_broker(role: BrokerRole) -> Result<()> {
         }
         broker.keep_routing(role.routing_refresh);
         let http = TcpListener::bind(role.listen).await.with_context(|| format!("listening on {}", role.listen))?;
-        let pg = role.postgres.bind().await?;
+        let doors = Doors::bind(role.postgres, role.flight).await?;
         println!("cuvee broker: {} table(s) from servers {} — Pinot query API on http://{}/query/sql", broker.service.table_names().len(), role.servers, http.local_addr()?);
-        if let Some(pg) = &pg {
-            println!("cuvee: Postgres door on {}", pg.local_addr()?);
-        }
-        serve_doors(broker, http, pg.map(|l| (l, postgres_options))).await?;
+        doors.announce()?;
+        serve_doors(broker, http, doors).await?;
         println!("cuvee: stopped");
         Ok(())
     })

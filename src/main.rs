@@ -45,6 +45,8 @@ enum Command {
         events_per_second: u32,
         #[command(flatten)]
         postgres: serve::PostgresArgs,
+        #[command(flatten)]
+        flight: serve::FlightArgs,
     },
     /// Import CSV, JSON, Avro or Parquet files into a table.
     Import {
@@ -89,6 +91,8 @@ enum Command {
         deep_store: Option<String>,
         #[command(flatten)]
         postgres: serve::PostgresArgs,
+        #[command(flatten)]
+        flight: serve::FlightArgs,
     },
     /// A cluster's server: holds the data directory's tables, consumes its share of each
     /// topic's partitions, answers brokers' plan fragments over gRPC (and its own HTTP API).
@@ -131,6 +135,8 @@ enum Command {
         routing_refresh_ms: u64,
         #[command(flatten)]
         postgres: serve::PostgresArgs,
+        #[command(flatten)]
+        flight: serve::FlightArgs,
     },
     /// Look inside segment files.
     Segment {
@@ -154,9 +160,9 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Quickstart { data_dir, examples, listen, no_serve, kafka, events_per_second, postgres } => {
+        Command::Quickstart { data_dir, examples, listen, no_serve, kafka, events_per_second, postgres, flight } => {
             let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data"));
-            quickstart::run(quickstart::Options { data_dir, examples, listen, kafka, events_per_second, no_serve, postgres })
+            quickstart::run(quickstart::Options { data_dir, examples, listen, kafka, events_per_second, no_serve, postgres, flight })
         }
         Command::Import { schema, table_config, data_dir, format, strict, max_rows_per_segment, files } => {
             let table = load_table(&schema, &table_config)?;
@@ -185,10 +191,10 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms, deep_store, postgres } => {
+        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms, deep_store, postgres, flight } => {
             let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)), ..Default::default() };
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
-            serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store }, &postgres)
+            serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store }, &postgres, &flight)
         }
         Command::Server { data_dir, listen, grpc_listen, ordinal, servers, query_memory_mb, partition_discovery_ms, deep_store } => {
             let share = cuvee_ingest::realtime::PartitionShare::new(cluster::ordinal(ordinal)?, servers).map_err(anyhow::Error::msg)?;
@@ -197,10 +203,10 @@ fn run(cli: Cli) -> Result<()> {
             let options = cuvee_broker::BrokerOptions { limits, realtime, deep_store };
             cluster::run_server(cluster::ServerRole { data_dir: &data_dir, listen: &listen, grpc_listen: &grpc_listen, options, share })
         }
-        Command::Broker { servers, listen, query_memory_mb, max_result_rows, routing_refresh_ms, postgres } => {
+        Command::Broker { servers, listen, query_memory_mb, max_result_rows, routing_refresh_ms, postgres, flight } => {
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
             let routing_refresh = std::time::Duration::from_millis(routing_refresh_ms.max(100));
-            cluster::run_broker(cluster::BrokerRole { listen: &listen, servers: &servers, limits, routing_refresh, postgres: &postgres })
+            cluster::run_broker(cluster::BrokerRole { listen: &listen, servers: &servers, limits, routing_refresh, postgres: &postgres, flight: &flight })
         }
         Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
     }

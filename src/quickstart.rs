@@ -32,6 +32,7 @@ pub struct Options {
     /// Show the stream arriving for a few seconds, then exit (a smoke test).
     pub no_serve: bool,
     pub postgres: crate::serve::PostgresArgs,
+    pub flight: crate::serve::FlightArgs,
 }
 
 struct Sample {
@@ -132,7 +133,7 @@ pub fn run(options: Options) -> Result<()> {
     let mut stream = Stream::start(&bootstrap, TOPIC, options.events_per_second)?;
     println!("  streaming {} events/s into table {TOPIC}", options.events_per_second);
 
-    let result = if options.no_serve { runtime.block_on(watch(&broker)) } else { runtime.block_on(serve(&broker, &options.listen, &options.postgres)) };
+    let result = if options.no_serve { runtime.block_on(watch(&broker)) } else { runtime.block_on(serve(&broker, &options.listen, &options.postgres, &options.flight)) };
     stream.stop();
     println!("  {} events produced", stream.produced());
     broker.metastore()?.stop_ingestion();
@@ -175,11 +176,10 @@ async fn watch(broker: &Broker) -> Result<()> {
     Ok(())
 }
 
-async fn serve(broker: &Arc<Broker>, listen: &str, postgres: &crate::serve::PostgresArgs) -> Result<()> {
+async fn serve(broker: &Arc<Broker>, listen: &str, postgres: &crate::serve::PostgresArgs, flight: &crate::serve::FlightArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr()?;
-    let pg_options = postgres.options()?;
-    let pg_listener = postgres.bind().await?;
+    let doors = crate::serve::Doors::bind(postgres, flight).await?;
     println!();
     println!("Pinot's query API: http://{address}/query/sql (pinotdb works too). Ctrl-C stops.");
     println!("Run this a few times and watch the count grow:");
@@ -190,12 +190,15 @@ async fn serve(broker: &Arc<Broker>, listen: &str, postgres: &crate::serve::Post
     }
     println!("  SELECT teamID, SUM(homeRuns) AS hr FROM baseballStats GROUP BY teamID ORDER BY hr DESC");
     println!("Consumers, offsets and lag: curl -s {address}/tables/clickstream/consumingSegmentsInfo");
-    if let Some(pg) = &pg_listener {
+    if let Some((pg, _)) = &doors.postgres {
         let pg = pg.local_addr()?;
         println!("Postgres door (psql, Grafana, Superset, DBeaver, any driver):");
         println!("  psql -h {} -p {} -d cuvee -c 'SELECT country, count(*) FROM clickstream GROUP BY country'", pg.ip(), pg.port());
     }
-    crate::serve::serve_doors(Arc::clone(broker), listener, pg_listener.map(|l| (l, pg_options))).await?;
+    if let Some(flight) = &doors.flight {
+        println!("Arrow Flight SQL door (pyarrow, ADBC, Flight SQL JDBC): grpc://{}", flight.local_addr()?);
+    }
+    crate::serve::serve_doors(Arc::clone(broker), listener, doors).await?;
     println!("cuvee: stopped");
     Ok(())
 }

@@ -11,6 +11,68 @@ use tokio::net::TcpListener;
 
 /// The Postgres door's address when none is given: Postgres' own port, on loopback.
 pub const DEFAULT_POSTGRES_LISTEN: &str = "127.0.0.1:5432";
+/// The Flight SQL door's address when none is given (the port Arrow's examples use).
+pub const DEFAULT_FLIGHT_LISTEN: &str = "127.0.0.1:8815";
+
+/// The Arrow Flight SQL door's command-line settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FlightArgs {
+    /// Where the Arrow Flight SQL door listens (`off` for nowhere). If the default port is
+    /// taken, another free port is used and printed.
+    #[arg(long)]
+    pub flight_listen: Option<String>,
+}
+
+impl FlightArgs {
+    pub async fn bind(&self) -> Result<Option<TcpListener>> {
+        bind_door("Flight SQL", "--flight-listen", self.flight_listen.as_deref(), DEFAULT_FLIGHT_LISTEN).await
+    }
+}
+
+/// A door's listener: none when `off`; on the default address unless it is taken, then on
+/// a free port (printed); an address asked for that cannot be had is an error.
+async fn bind_door(door: &str, flag: &str, requested: Option<&str>, default: &str) -> Result<Option<TcpListener>> {
+    if requested == Some("off") {
+        return Ok(None);
+    }
+    let address = requested.unwrap_or(default);
+    match TcpListener::bind(address).await {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e) if requested.is_none() && e.kind() == std::io::ErrorKind::AddrInUse => {
+            let listener = TcpListener::bind("127.0.0.1:0").await.with_context(|| format!("listening for the {door} door"))?;
+            eprintln!("note: {address} is taken; the {door} door listens on {} instead ({flag} chooses)", listener.local_addr()?);
+            Ok(Some(listener))
+        }
+        Err(e) => bail!("the {door} door cannot listen on {address}: {e} ({flag} chooses another address, or off)"),
+    }
+}
+
+/// The doors besides the HTTP API.
+#[derive(Default)]
+pub struct Doors {
+    pub postgres: Option<(TcpListener, PostgresOptions)>,
+    pub flight: Option<TcpListener>,
+}
+
+impl Doors {
+    pub async fn bind(postgres: &PostgresArgs, flight: &FlightArgs) -> Result<Doors> {
+        let options = postgres.options()?;
+        let pg = postgres.bind().await?;
+        let flight = flight.bind().await?;
+        Ok(Doors { postgres: pg.map(|l| (l, options)), flight })
+    }
+
+    /// Prints where each door listens.
+    pub fn announce(&self) -> Result<()> {
+        if let Some((pg, _)) = &self.postgres {
+            println!("cuvee: Postgres door on {} (psql -h {} -p {} -d cuvee)", pg.local_addr()?, pg.local_addr()?.ip(), pg.local_addr()?.port());
+        }
+        if let Some(flight) = &self.flight {
+            println!("cuvee: Arrow Flight SQL door on grpc://{}", flight.local_addr()?);
+        }
+        Ok(())
+    }
+}
 
 /// The Postgres door's command-line settings.
 #[derive(clap::Args, Debug, Clone)]
@@ -52,25 +114,13 @@ impl PostgresArgs {
 
     /// The door's listener, or none when it is `off`.
     pub async fn bind(&self) -> Result<Option<TcpListener>> {
-        let requested = self.pg_listen.as_deref();
-        if requested == Some("off") {
-            return Ok(None);
-        }
-        let address = requested.unwrap_or(DEFAULT_POSTGRES_LISTEN);
-        match TcpListener::bind(address).await {
-            Ok(listener) => Ok(Some(listener)),
-            Err(e) if requested.is_none() && e.kind() == std::io::ErrorKind::AddrInUse => {
-                let listener = TcpListener::bind("127.0.0.1:0").await.context("listening for the Postgres door")?;
-                eprintln!("note: {address} is taken (a local PostgreSQL?); the Postgres door listens on {} instead (--pg-listen chooses)", listener.local_addr()?);
-                Ok(Some(listener))
-            }
-            Err(e) => bail!("the Postgres door cannot listen on {address}: {e} (--pg-listen chooses another address, or off)"),
-        }
+        let address = self.pg_listen.as_deref();
+        let listener = bind_door("Postgres", "--pg-listen", address, DEFAULT_POSTGRES_LISTEN).await?;
+        Ok(listener)
     }
 }
 
-pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions, postgres: &PostgresArgs) -> Result<()> {
-    let postgres_options = postgres.options()?;
+pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions, postgres: &PostgresArgs, flight: &FlightArgs) -> Result<()> {
     let (broker, warnings) = Broker::open_with(data_dir, options)?;
     for warning in warnings {
         eprintln!("warning: {warning}");
@@ -80,20 +130,18 @@ pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions, postgres: &Pos
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-        let pg_listener = postgres.bind().await?;
+        let doors = Doors::bind(postgres, flight).await?;
         println!("cuvee: {loaded} table(s) from {} — Pinot query API on http://{}/query/sql", data_dir.display(), listener.local_addr()?);
-        if let Some(pg) = &pg_listener {
-            println!("cuvee: Postgres door on {} (psql -h {} -p {} -d cuvee)", pg.local_addr()?, pg.local_addr()?.ip(), pg.local_addr()?.port());
-        }
-        serve_doors(broker, listener, pg_listener.map(|l| (l, postgres_options))).await?;
+        doors.announce()?;
+        serve_doors(broker, listener, doors).await?;
         println!("cuvee: stopped");
         Ok(())
     })
 }
 
-/// Serves the HTTP API and, when given, the Postgres door, until Ctrl-C or SIGTERM; then
-/// both stop taking connections and realtime ingestion stops.
-pub async fn serve_doors(broker: Arc<Broker>, http: TcpListener, postgres: Option<(TcpListener, PostgresOptions)>) -> Result<()> {
+/// Serves the HTTP API and the other doors given, until Ctrl-C or SIGTERM; then all stop
+/// taking connections and realtime ingestion stops.
+pub async fn serve_doors(broker: Arc<Broker>, http: TcpListener, doors: Doors) -> Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -102,7 +150,14 @@ pub async fn serve_doors(broker: Arc<Broker>, http: TcpListener, postgres: Optio
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let pg_door = match postgres {
+    let flight_door = match doors.flight {
+        None => None,
+        Some(listener) => {
+            let door = cuvee_broker::flight_sql::FlightSqlDoor::new(Arc::clone(&broker.service)).context("starting the Flight SQL door")?;
+            Some(tokio::spawn(cuvee_broker::flight_sql::serve_until(listener, door, until_stopped(stopped.clone()))))
+        }
+    };
+    let pg_door = match doors.postgres {
         None => None,
         Some((listener, options)) => {
             let door = cuvee_postgres::serve_until(listener, Arc::clone(&broker), options, until_stopped(stopped.clone()));
@@ -112,6 +167,9 @@ pub async fn serve_doors(broker: Arc<Broker>, http: TcpListener, postgres: Optio
     cuvee_broker::serve_until(http, broker, until_stopped(stopped)).await?;
     if let Some(door) = pg_door {
         door.await.context("the Postgres door's task")??;
+    }
+    if let Some(door) = flight_door {
+        door.await.context("the Flight SQL door's task")??;
     }
     Ok(())
 }

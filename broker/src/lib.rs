@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod controller;
 pub mod dialect;
 pub mod execution;
+pub mod flight_sql;
 pub mod http;
 pub mod pinot_functions;
 pub mod response;

@@ -133,10 +133,11 @@ def cluster():
             server.start()
             http(server.port, "POST", "/schemas", SCHEMA)
             http(server.port, "POST", "/tables", table_config(kafka.bootstrap))
-        broker_port, pg_port = free_port(), free_port()
+        broker_port, pg_port, flight_port = free_port(), free_port(), free_port()
         addresses = ",".join(f"127.0.0.1:{s.grpc}" for s in servers)
         broker = subprocess.Popen(
-            [binary, "broker", "--servers", addresses, "--listen", f"127.0.0.1:{broker_port}", "--pg-listen", f"127.0.0.1:{pg_port}", "--routing-refresh-ms", "200"],
+            [binary, "broker", "--servers", addresses, "--listen", f"127.0.0.1:{broker_port}", "--pg-listen", f"127.0.0.1:{pg_port}",
+             "--flight-listen", f"127.0.0.1:{flight_port}", "--routing-refresh-ms", "200"],
             stdout=subprocess.DEVNULL,
         )
         wait_for_port(broker_port)
@@ -147,7 +148,7 @@ def cluster():
             rows.append(row)
             producer.produce("events", json.dumps(row).encode(), partition=i % PARTITIONS)
         assert producer.flush(30) == 0
-        yield {"broker": broker_port, "pg": pg_port, "servers": servers, "rows": rows}
+        yield {"broker": broker_port, "pg": pg_port, "flight": flight_port, "servers": servers, "rows": rows}
     finally:
         if broker:
             broker.terminate()
@@ -200,6 +201,21 @@ def test_postgres_door_of_the_broker_scatters_too(cluster):
     with psycopg.connect(host="127.0.0.1", port=cluster["pg"], dbname="cuvee", user="cuvee", autocommit=True) as connection:
         got = connection.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind").fetchall()
     assert got == [(kind, MESSAGES // len(KINDS)) for kind in sorted(KINDS)]
+
+
+@pytest.mark.filterwarnings("ignore:Cannot disable autocommit")
+def test_flight_sql_door_of_the_broker_scatters_too(cluster):
+    import adbc_driver_flightsql.dbapi as flight_sql
+    from flight_sql import run_with_pyarrow
+
+    wait_until(lambda: all_rows_visible(cluster["broker"]), "rows visible through the broker")
+    sql = "SELECT kind, COUNT(*) AS n, MAX(id) AS last FROM events GROUP BY kind ORDER BY kind"
+    expected = [tuple(row) for row in query(cluster["broker"], sql)["resultTable"]["rows"]]
+    with flight_sql.connect(f"grpc://127.0.0.1:{cluster['flight']}") as connection, connection.cursor() as cursor:
+        cursor.execute(sql)
+        assert cursor.fetchall() == expected
+    _, tables = run_with_pyarrow(f"127.0.0.1:{cluster['flight']}", sql)
+    assert [tuple(r.values()) for t in tables for r in t.to_pylist()] == expected
 
 
 def test_a_killed_server_makes_answers_partial_then_exact_after_restart(cluster):

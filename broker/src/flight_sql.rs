@@ -1,0 +1,263 @@
+//! The Arrow Flight SQL door: standard SQL (no Pinot dialect, no default LIMIT), results as
+//! Arrow record batches, so `pyarrow.flight`, the ADBC Flight SQL driver and JDBC/ODBC
+//! Flight SQL drivers work. Statements, prepared statements (without parameters), and the
+//! metadata calls tools start with: catalogs, schemas, tables (with their Arrow schemas),
+//! table types, SQL info.
+//!
+//! Queries plan in a session over the broker's live tables (`cuvee.public`, as on the
+//! Postgres door) with the broker's distribution rule, and run on the query runtime within
+//! the broker's per-query memory limit. A server that fails fails the query (Flight has no
+//! place for a partial flag); a client that goes away stops it.
+
+use crate::execution::bounded_task;
+use crate::service::QueryService;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::flight_service_server::FlightServiceServer;
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
+use arrow_flight::sql::server::FlightSqlService;
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas,
+    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery, CommandStatementQuery, ProstMessageExt, SqlInfo, TicketStatementQuery,
+};
+use arrow_flight::{Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket};
+use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::ipc::writer::IpcWriteOptions;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::{Stream, StreamExt, TryStreamExt};
+use prost::Message;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tonic::{Request, Response, Status, Streaming};
+
+pub const CATALOG: &str = "cuvee";
+pub const SCHEMA: &str = "public";
+
+pub struct FlightSqlDoor {
+    service: Arc<QueryService>,
+    session: SessionContext,
+    prepared: Mutex<HashMap<Vec<u8>, String>>,
+    next_handle: AtomicU64,
+}
+
+impl FlightSqlDoor {
+    pub fn new(service: Arc<QueryService>) -> Result<FlightSqlDoor, DataFusionError> {
+        let config = SessionConfig::new().with_default_catalog_and_schema(CATALOG, SCHEMA).with_create_default_catalog_and_schema(true);
+        let session = SessionContext::new_with_state(service.session_state(config).build());
+        cuvee_query::register_functions(&session);
+        let tables = service.table_schema().ok_or_else(|| DataFusionError::Internal("the broker has no table schema".into()))?;
+        let catalog = session.catalog(CATALOG).ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {CATALOG}")))?;
+        catalog.register_schema(SCHEMA, tables)?;
+        Ok(FlightSqlDoor { service, session, prepared: Mutex::default(), next_handle: AtomicU64::new(1) })
+    }
+
+    /// The tonic service to add to a server.
+    pub fn into_service(self) -> FlightServiceServer<FlightSqlDoor> {
+        FlightServiceServer::new(self).max_encoding_message_size(256 << 20)
+    }
+
+    async fn schema_of(&self, sql: &str) -> Result<Schema, Status> {
+        let frame = self.session.sql(sql).await.map_err(to_status)?;
+        Ok(frame.schema().as_arrow().clone())
+    }
+
+    /// Plans and runs `sql` on the query runtime; batches come through a channel so a
+    /// client that stops reading (or goes away) stops the query.
+    async fn run(&self, sql: String) -> Result<Response<FlightStream>, Status> {
+        let frame = self.session.sql(&sql).await.map_err(to_status)?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let task = bounded_task(frame.task_ctx(), &self.service.limits()).map_err(to_status)?;
+        let plan = frame.create_physical_plan().await.map_err(to_status)?;
+        let runtime = self.service.runtime_handle().ok_or_else(|| Status::unavailable("the broker is shutting down"))?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, arrow_flight::error::FlightError>>(2);
+        runtime.spawn(async move {
+            let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    let _ = tx.send(Err(arrow_flight::error::FlightError::Tonic(Box::new(to_status(e))))).await;
+                    return;
+                }
+            };
+            while let Some(batch) = stream.next().await {
+                let item = batch.map_err(|e| arrow_flight::error::FlightError::Tonic(Box::new(to_status(e))));
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let batches = tokio_stream::wrappers::ReceiverStream::new(rx);
+        Ok(Response::new(encode(schema, batches)))
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.service.table_names();
+        names.sort();
+        names
+    }
+}
+
+type FlightStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send + 'static>>;
+
+fn encode(schema: Arc<Schema>, batches: impl Stream<Item = Result<RecordBatch, arrow_flight::error::FlightError>> + Send + 'static) -> FlightStream {
+    Box::pin(FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from))
+}
+
+fn one_batch<E: std::fmt::Display>(schema: Arc<Schema>, batch: Result<RecordBatch, E>) -> Result<Response<FlightStream>, Status> {
+    let batch = batch.map_err(|e| Status::internal(e.to_string()))?;
+    Ok(Response::new(encode(schema, futures::stream::once(async move { Ok(batch) }))))
+}
+
+/// A query's own error is the client's problem (`INVALID_ARGUMENT`), memory is
+/// `RESOURCE_EXHAUSTED`; the message is DataFusion's, naming what was wrong.
+fn to_status(error: DataFusionError) -> Status {
+    match error.find_root() {
+        DataFusionError::ResourcesExhausted(m) => Status::resource_exhausted(m.clone()),
+        DataFusionError::SQL(..) | DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_) => Status::invalid_argument(error.to_string()),
+        _ => Status::internal(error.to_string()),
+    }
+}
+
+fn info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor) -> Result<Response<FlightInfo>, Status> {
+    let endpoint = FlightEndpoint::new().with_ticket(Ticket { ticket: ticket.into() });
+    let info = FlightInfo::new().try_with_schema(schema).map_err(|e| Status::internal(format!("encoding the schema: {e}")))?.with_endpoint(endpoint).with_descriptor(descriptor);
+    Ok(Response::new(info))
+}
+
+fn sql_info() -> &'static SqlInfoData {
+    static DATA: OnceLock<SqlInfoData> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let mut builder = SqlInfoDataBuilder::new();
+        builder.append(SqlInfo::FlightSqlServerName, "cuvee");
+        builder.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
+        builder.append(SqlInfo::FlightSqlServerArrowVersion, "1.3");
+        builder.append(SqlInfo::FlightSqlServerReadOnly, true);
+        builder.append(SqlInfo::FlightSqlServerSql, true);
+        builder.append(SqlInfo::FlightSqlServerSubstrait, false);
+        builder.append(SqlInfo::FlightSqlServerTransaction, 0i32);
+        builder.append(SqlInfo::FlightSqlServerCancel, false);
+        builder.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
+        builder.build().unwrap_or_else(|_| SqlInfoDataBuilder::new().build().expect("an empty SQL info"))
+    })
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for FlightSqlDoor {
+    type FlightService = FlightSqlDoor;
+
+    /// No authentication (the door listens on loopback by default); answered so clients
+    /// that always handshake can connect.
+    async fn do_handshake(&self, _request: Request<Streaming<HandshakeRequest>>) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
+        let response = HandshakeResponse { protocol_version: 0, payload: Default::default() };
+        Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(response) }))))
+    }
+
+    async fn get_flight_info_statement(&self, query: CommandStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let schema = self.schema_of(&query.query).await?;
+        let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
+        info(&schema, ticket.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_statement(&self, ticket: TicketStatementQuery, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+        let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("the statement ticket is not UTF-8 SQL"))?;
+        self.run(sql).await
+    }
+
+    async fn do_action_create_prepared_statement(&self, query: ActionCreatePreparedStatementRequest, _request: Request<Action>) -> Result<ActionCreatePreparedStatementResult, Status> {
+        let schema = self.schema_of(&query.query).await?;
+        let IpcMessage(dataset_schema) = SchemaAsIpc::new(&schema, &IpcWriteOptions::default()).try_into().map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
+        let handle = format!("cuvee-prepared-{}", self.next_handle.fetch_add(1, Ordering::Relaxed)).into_bytes();
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(handle.clone(), query.query);
+        Ok(ActionCreatePreparedStatementResult { prepared_statement_handle: handle.into(), dataset_schema, parameter_schema: Default::default() })
+    }
+
+    async fn do_action_close_prepared_statement(&self, query: ActionClosePreparedStatementRequest, _request: Request<Action>) -> Result<(), Status> {
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).remove(query.prepared_statement_handle.as_ref());
+        Ok(())
+    }
+
+    async fn get_flight_info_prepared_statement(&self, query: CommandPreparedStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        let sql = self.prepared_sql(&query)?;
+        let schema = self.schema_of(&sql).await?;
+        info(&schema, query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_prepared_statement(&self, query: CommandPreparedStatementQuery, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+        let sql = self.prepared_sql(&query)?;
+        self.run(sql).await
+    }
+
+    async fn get_flight_info_catalogs(&self, query: CommandGetCatalogs, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_catalogs(&self, query: CommandGetCatalogs, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+        let mut builder = query.into_builder();
+        builder.append(CATALOG);
+        one_batch(builder.schema(), builder.build())
+    }
+
+    async fn get_flight_info_schemas(&self, query: CommandGetDbSchemas, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_schemas(&self, query: CommandGetDbSchemas, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+        let mut builder = query.into_builder();
+        builder.append(CATALOG, SCHEMA);
+        one_batch(builder.schema(), builder.build())
+    }
+
+    async fn get_flight_info_tables(&self, query: CommandGetTables, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_tables(&self, query: CommandGetTables, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+        let mut builder = query.into_builder();
+        for name in self.table_names() {
+            let Some(table) = self.service.segment_table(&name) else { continue };
+            builder.append(CATALOG, SCHEMA, &name, "TABLE", table.schema_ref().as_ref()).map_err(Status::from)?;
+        }
+        one_batch(builder.schema(), builder.build())
+    }
+
+    async fn get_flight_info_table_types(&self, query: CommandGetTableTypes, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        info(&table_types_schema(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_table_types(&self, _query: CommandGetTableTypes, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+        let schema = Arc::new(table_types_schema());
+        let types = Arc::new(datafusion::arrow::array::StringArray::from(vec!["TABLE"]));
+        one_batch(Arc::clone(&schema), RecordBatch::try_new(schema, vec![types]))
+    }
+
+    async fn get_flight_info_sql_info(&self, query: CommandGetSqlInfo, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        info(query.clone().into_builder(sql_info()).schema().as_ref(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_sql_info(&self, query: CommandGetSqlInfo, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+        let builder = query.into_builder(sql_info());
+        one_batch(builder.schema(), builder.build())
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+impl FlightSqlDoor {
+    fn prepared_sql(&self, query: &CommandPreparedStatementQuery) -> Result<String, Status> {
+        let prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        prepared.get(query.prepared_statement_handle.as_ref()).cloned().ok_or_else(|| Status::not_found("no such prepared statement (closed, or made on another broker)"))
+    }
+}
+
+fn table_types_schema() -> Schema {
+    Schema::new(vec![datafusion::arrow::datatypes::Field::new("table_type", datafusion::arrow::datatypes::DataType::Utf8, false)])
+}
+
+/// Serves the door on `listener` until `shutdown` completes.
+pub async fn serve_until(listener: tokio::net::TcpListener, door: FlightSqlDoor, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), tonic::transport::Error> {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder().add_service(door.into_service()).serve_with_incoming_shutdown(incoming, shutdown).await
+}
