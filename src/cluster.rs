@@ -35,6 +35,8 @@ pub struct ServerRole<'a> {
     pub grpc_listen: &'a str,
     pub options: BrokerOptions,
     pub share: PartitionShare,
+    /// Table definitions to apply at start.
+    pub tables: Option<&'a Path>,
 }
 
 pub fn run_server(role: ServerRole) -> Result<()> {
@@ -44,6 +46,10 @@ pub fn run_server(role: ServerRole) -> Result<()> {
     let (broker, warnings) = Broker::open_with(role.data_dir, options)?;
     for warning in warnings {
         eprintln!("warning: {warning}");
+    }
+    if let Some(dir) = role.tables {
+        let defined = crate::definitions::apply(&broker, dir)?;
+        println!("cuvee server: applied table definitions from {}: {}", dir.display(), defined.join(", "));
     }
     let broker = Arc::new(broker);
     let runtime = tokio::runtime::Runtime::new()?;

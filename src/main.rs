@@ -2,6 +2,7 @@
 
 mod clickstream;
 mod cluster;
+mod definitions;
 mod quickstart;
 mod serve;
 
@@ -97,26 +98,29 @@ enum Command {
     /// A cluster's server: holds the data directory's tables, consumes its share of each
     /// topic's partitions, answers brokers' plan fragments over gRPC (and its own HTTP API).
     Server {
-        #[arg(long, default_value = "data")]
+        #[arg(long, env = "CUVEE_DATA_DIR", default_value = "data")]
         data_dir: PathBuf,
-        /// The HTTP API (controller and local queries).
-        #[arg(long, default_value = "127.0.0.1:8097")]
+        /// The HTTP API (controller, local queries, /health for probes).
+        #[arg(long, env = "CUVEE_LISTEN", default_value = "127.0.0.1:8097")]
         listen: String,
         /// Where brokers reach this server.
-        #[arg(long, default_value = "127.0.0.1:8090")]
+        #[arg(long, env = "CUVEE_GRPC_LISTEN", default_value = "127.0.0.1:8090")]
         grpc_listen: String,
         /// This server's ordinal (default: CUVEE_SERVER_ORDINAL, or the host name's -N ending).
         #[arg(long)]
         ordinal: Option<u32>,
         /// How many servers share the partitions: this one consumes p with p mod N = ordinal.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, env = "CUVEE_SERVER_COUNT", default_value_t = 1)]
         servers: u32,
-        #[arg(long, default_value_t = 4096)]
+        /// Schema and table config JSON files to apply at start (see `definitions`).
+        #[arg(long, env = "CUVEE_TABLES")]
+        tables: Option<PathBuf>,
+        #[arg(long, env = "CUVEE_QUERY_MEMORY_MB", default_value_t = 4096)]
         query_memory_mb: usize,
         #[arg(long, default_value_t = 5_000)]
         partition_discovery_ms: u64,
         /// Shared deep store URL (s3://bucket/prefix, file:///dir).
-        #[arg(long)]
+        #[arg(long, env = "CUVEE_DEEP_STORE")]
         deep_store: Option<String>,
     },
     /// A cluster's broker: takes queries on every door and scatters them to the servers.
@@ -124,9 +128,9 @@ enum Command {
         /// host:port,host:port — or dns:NAME:PORT (a Kubernetes headless Service).
         #[arg(long, env = "CUVEE_SERVERS")]
         servers: String,
-        #[arg(long, default_value = "127.0.0.1:8099")]
+        #[arg(long, env = "CUVEE_LISTEN", default_value = "127.0.0.1:8099")]
         listen: String,
-        #[arg(long, default_value_t = 4096)]
+        #[arg(long, env = "CUVEE_QUERY_MEMORY_MB", default_value_t = 4096)]
         query_memory_mb: usize,
         #[arg(long, default_value_t = 1_000_000)]
         max_result_rows: usize,
@@ -196,12 +200,12 @@ fn run(cli: Cli) -> Result<()> {
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
             serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store }, &postgres, &flight)
         }
-        Command::Server { data_dir, listen, grpc_listen, ordinal, servers, query_memory_mb, partition_discovery_ms, deep_store } => {
+        Command::Server { data_dir, listen, grpc_listen, ordinal, servers, tables, query_memory_mb, partition_discovery_ms, deep_store } => {
             let share = cuvee_ingest::realtime::PartitionShare::new(cluster::ordinal(ordinal)?, servers).map_err(anyhow::Error::msg)?;
             let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)), share };
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, ..QueryLimits::default() };
             let options = cuvee_broker::BrokerOptions { limits, realtime, deep_store };
-            cluster::run_server(cluster::ServerRole { data_dir: &data_dir, listen: &listen, grpc_listen: &grpc_listen, options, share })
+            cluster::run_server(cluster::ServerRole { data_dir: &data_dir, listen: &listen, grpc_listen: &grpc_listen, options, share, tables: tables.as_deref() })
         }
         Command::Broker { servers, listen, query_memory_mb, max_result_rows, routing_refresh_ms, postgres, flight } => {
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };

@@ -93,8 +93,8 @@ def wait_until(check, what, deadline=60):
 
 
 class Server:
-    def __init__(self, binary, ordinal, root):
-        self.binary, self.ordinal = binary, ordinal
+    def __init__(self, binary, ordinal, root, tables, kafka):
+        self.binary, self.ordinal, self.tables, self.kafka = binary, ordinal, tables, kafka
         self.data_dir = os.path.join(root, f"server-{ordinal}")
         self.port, self.grpc = free_port(), free_port()
         self.process = None
@@ -102,8 +102,9 @@ class Server:
     def start(self):
         self.process = subprocess.Popen(
             [self.binary, "server", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}", "--grpc-listen", f"127.0.0.1:{self.grpc}",
-             "--ordinal", str(self.ordinal), "--servers", str(SERVERS), "--partition-discovery-ms", "300"],
+             "--ordinal", str(self.ordinal), "--servers", str(SERVERS), "--partition-discovery-ms", "300", "--tables", self.tables],
             stdout=subprocess.DEVNULL,
+            env={**os.environ, "KAFKA_BOOTSTRAP": self.kafka},
         )
         wait_for_port(self.port)
 
@@ -125,14 +126,20 @@ def cluster():
     binary = os.environ["CUVEE_BIN"]
     kafka = Tansu()
     root = tempfile.mkdtemp(prefix="cuvee-cluster-")
-    servers = [Server(binary, i, root) for i in range(SERVERS)]
+    # The table definitions as a ConfigMap would mount them; the Kafka address from the
+    # environment.
+    tables = os.path.join(root, "tables")
+    os.makedirs(tables)
+    with open(os.path.join(tables, "events_schema.json"), "w") as f:
+        json.dump(SCHEMA, f)
+    with open(os.path.join(tables, "events_realtime_table_config.json"), "w") as f:
+        json.dump(table_config("${KAFKA_BOOTSTRAP}"), f)
+    servers = [Server(binary, i, root, tables, kafka.bootstrap) for i in range(SERVERS)]
     broker = None
     try:
         kafka.create_topic("events", PARTITIONS)
         for server in servers:
             server.start()
-            http(server.port, "POST", "/schemas", SCHEMA)
-            http(server.port, "POST", "/tables", table_config(kafka.bootstrap))
         broker_port, pg_port, flight_port = free_port(), free_port(), free_port()
         addresses = ",".join(f"127.0.0.1:{s.grpc}" for s in servers)
         broker = subprocess.Popen(
