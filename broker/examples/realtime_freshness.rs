@@ -68,8 +68,8 @@ async fn count(broker: &Broker, sql: &str) -> i64 {
 }
 
 fn create(broker: &Broker, table: &str, bootstrap: &str) {
-    broker.metastore.put_schema(&SCHEMA.replace("SCHEMA_NAME", table), None).expect("schema");
-    broker.metastore.put_table(&config(table, bootstrap), true, None).expect("table");
+    broker.metastore().expect("a data directory").put_schema(&SCHEMA.replace("SCHEMA_NAME", table), None).expect("schema");
+    broker.metastore().expect("a data directory").put_table(&config(table, bootstrap), true, None).expect("table");
 }
 
 fn start_tansu() -> Option<(std::process::Child, String)> {
@@ -133,7 +133,7 @@ async fn main() {
             break;
         }
         if last_report.elapsed() > Duration::from_secs(2) {
-            let status = broker.metastore.ingestion("bulk").map(|i| serde_json::to_string(&i.status()).unwrap_or_default());
+            let status = broker.metastore().expect("a data directory").ingestion("bulk").map(|i| serde_json::to_string(&i.status()).unwrap_or_default());
             eprintln!("  {seen} rows so far: {status:?}");
             last_report = Instant::now();
         }
@@ -141,7 +141,7 @@ async fn main() {
     }
     let seconds = started.elapsed().as_secs_f64();
     println!("throughput: {n} events of {:.0} B on 1 partition in {seconds:.2} s = {:.0} rows/s", bytes as f64 / n as f64, n as f64 / seconds);
-    broker.metastore.delete_table("bulk").expect("drop");
+    broker.metastore().expect("a data directory").delete_table("bulk").expect("drop");
     if let Some((mut child, _)) = tansu {
         let _ = child.kill();
         let _ = child.wait();
@@ -201,5 +201,5 @@ async fn main() {
             latencies.len()
         );
     }
-    broker.metastore.stop_ingestion();
+    broker.metastore().expect("a data directory").stop_ingestion();
 }

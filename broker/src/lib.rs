@@ -14,7 +14,9 @@
 //! The Postgres door is its own crate (`cuvee-postgres`) over this broker's tables and
 //! runtime ([`QueryService::table_schema`], [`QueryService::runtime_handle`]).
 //!
-//! Not yet: routing and scatter-gather to servers, the Flight SQL door.
+//! Every plan is cut where partial aggregation ends and scattered to the servers holding its
+//! segments ([`cluster`]): the in-process server in one process, gRPC servers in a cluster
+//! ([`Broker::cluster`]). The Arrow Flight SQL door ([`flight_sql`]) serves standard SQL.
 
 pub mod cluster;
 pub mod controller;

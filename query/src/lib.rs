@@ -8,8 +8,9 @@
 //!
 //! Also here, because every door needs them: Pinot's multi-value predicate semantics
 //! ([`multi_value`]), Pinot's scalar functions ([`pinot_scalars`]), exact statistics from
-//! segment metadata (`COUNT(*)`, `MIN`, `MAX` without a scan) and the plan-fragment codec
-//! for the cluster ([`codec`]).
+//! segment metadata (`COUNT(*)`, `MIN`, `MAX` without a scan), the plan-fragment codec
+//! for the cluster ([`codec`]), segments held elsewhere ([`remote`]) and running a fragment
+//! where its segments are ([`fragment`]).
 //!
 //! Does not answer: Pinot's dialect, names and response format (`cuvee-broker`), nor
 //! group-by on dictionary ids (group-bys decode values today).

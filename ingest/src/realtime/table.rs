@@ -320,3 +320,19 @@ fn start_partition(shared: &Arc<Shared>, partition: u32) -> Result<Partition, St
     .map_err(|e| format!("cannot start the consumer of partition {partition}: {e}"))?;
     Ok(Partition { status, done })
 }
+
+#[cfg(test)]
+mod share_tests {
+    use super::PartitionShare;
+
+    #[test]
+    fn each_partition_has_exactly_one_owner() {
+        let shares: Vec<PartitionShare> = (0..3).map(|i| PartitionShare::new(i, 3).unwrap()).collect();
+        for p in 0..12 {
+            assert_eq!(shares.iter().filter(|s| s.owns(p)).count(), 1);
+        }
+        assert!(PartitionShare::ALL.owns(7));
+        assert!(PartitionShare::new(3, 3).unwrap_err().contains("ordinal 3 of 3"));
+        assert!(PartitionShare::new(0, 0).is_err());
+    }
+}
