@@ -22,6 +22,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
 from kafka_broker import Tansu, free_port  # noqa: E402
+from realtime_table import realtime_table  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 
 BIN = os.environ["CUVEE_BIN"]
@@ -45,26 +46,7 @@ SCHEMA = {
 
 
 def table_config(bootstrap):
-    return {
-        "tableName": "events",
-        "tableType": "REALTIME",
-        "segmentsConfig": {"timeColumnName": "ts", "schemaName": "events", "replication": "1"},
-        "tableIndexConfig": {
-            "invertedIndexColumns": ["country", "device"],
-            "sortedColumn": ["user_id"],
-            "streamConfigs": {
-                "streamType": "kafka",
-                "stream.kafka.topic.name": "events",
-                "stream.kafka.broker.list": bootstrap,
-                "stream.kafka.consumer.type": "lowlevel",
-                "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
-                "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-                "realtime.segment.flush.threshold.rows": "250000",
-            },
-        },
-        "tenants": {},
-        "metadata": {},
-    }
+    return realtime_table("events", bootstrap, flush_rows=250_000, inverted=["country", "device"], sorted_column="user_id")
 
 
 def event(rng, i):

@@ -19,6 +19,7 @@ import pytest
 from confluent_kafka import Producer
 
 from kafka_broker import Tansu, free_port
+from realtime_table import realtime_table
 
 PARTITIONS = 6
 SERVERS = 3
@@ -34,25 +35,7 @@ SCHEMA = {
 
 
 def table_config(bootstrap):
-    return {
-        "tableName": "events",
-        "tableType": "REALTIME",
-        "segmentsConfig": {"timeColumnName": "ts", "schemaName": "events", "replication": "1"},
-        "tableIndexConfig": {
-            "invertedIndexColumns": ["kind"],
-            "streamConfigs": {
-                "streamType": "kafka",
-                "stream.kafka.topic.name": "events",
-                "stream.kafka.broker.list": bootstrap,
-                "stream.kafka.consumer.type": "lowlevel",
-                "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
-                "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-                "realtime.segment.flush.threshold.rows": "400",
-            },
-        },
-        "tenants": {},
-        "metadata": {},
-    }
+    return realtime_table("events", bootstrap, flush_rows=400, inverted=["kind"])
 
 
 def http(port, method, path, body=None, timeout=30):

@@ -20,6 +20,7 @@ import pytest
 from confluent_kafka import Producer
 
 from kafka_broker import Tansu, free_port
+from realtime_table import realtime_table
 
 MESSAGES = 6000
 RATE = 600  # messages per second: production spans the crashes
@@ -35,26 +36,7 @@ SCHEMA = {
 
 
 def table_config(bootstrap):
-    return {
-        "tableName": "crashy",
-        "tableType": "REALTIME",
-        "segmentsConfig": {"timeColumnName": "ts", "schemaName": "crashy", "replication": "1"},
-        "tableIndexConfig": {
-            "invertedIndexColumns": ["kind"],
-            "sortedColumn": ["id"],
-            "streamConfigs": {
-                "streamType": "kafka",
-                "stream.kafka.topic.name": "crashy",
-                "stream.kafka.broker.list": bootstrap,
-                "stream.kafka.consumer.type": "lowlevel",
-                "stream.kafka.decoder.class.name": "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder",
-                "stream.kafka.consumer.prop.auto.offset.reset": "smallest",
-                "realtime.segment.flush.threshold.rows": "300",
-            },
-        },
-        "tenants": {},
-        "metadata": {},
-    }
+    return realtime_table("crashy", bootstrap, flush_rows=300, inverted=["kind"], sorted_column="id")
 
 
 def http(port, method, path, body=None):
