@@ -252,3 +252,48 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Two servers holding the same segments: with one of them down, every answer is still
+/// whole — the broker sends that server's share to the replica — and says so truthfully
+/// (the dead server counted as queried, not as responded; no partial flag, no exception).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_answers_for_a_server_that_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    load_examples(dir.path());
+    let mut addresses = Vec::new();
+    let mut stops = Vec::new();
+    let mut servers = Vec::new();
+    for ordinal in 0..2 {
+        let server_dir = dir.path().join(format!("replica-{ordinal}"));
+        copy_tree(&dir.path().join("tables"), &server_dir.join("tables"));
+        let (server, _) = Broker::open(&server_dir, QueryLimits::default()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addresses.push(listener.local_addr().unwrap().to_string());
+        let options = cuvee_server::ServerOptions { server_id: format!("replica-{ordinal}"), memory_bytes: 1 << 30 };
+        let service = cuvee_server::FragmentService::new(options, Arc::clone(&server.service) as _, server.service.runtime_handle().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop);
+        tokio::spawn(cuvee_server::serve_until(listener, service, async move {
+            let _ = stopped.await;
+        }));
+        servers.push(server);
+    }
+    let broker = Broker::cluster(QueryLimits::default(), Discovery::Static(addresses.clone())).unwrap();
+    assert!(broker.refresh_routing().await.is_empty());
+    let sql = "SELECT teamID, SUM(homeRuns) FROM baseballStats WHERE yearID >= 2000 GROUP BY teamID ORDER BY 2 DESC LIMIT 3";
+    let whole = serde_json::to_value(broker.service.query(sql, None).await).unwrap();
+    assert_eq!(whole["numServersQueried"], 1, "{whole}");
+    let _ = stops.remove(0).send(());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut failed_over = 0;
+    for _ in 0..4 {
+        let answer = serde_json::to_value(broker.service.query(sql, None).await).unwrap();
+        assert_eq!(answer["resultTable"]["rows"], whole["resultTable"]["rows"], "{answer}");
+        assert_eq!((answer["partialResult"].as_bool(), answer["exceptions"].as_array().map(Vec::len)), (Some(false), Some(0)), "{answer}");
+        if answer["numServersQueried"] == 2 {
+            assert_eq!(answer["numServersResponded"], 1, "{answer}");
+            failed_over += 1;
+        }
+    }
+    assert!(failed_over > 0, "no query was sent to the stopped server first");
+}

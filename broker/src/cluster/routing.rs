@@ -65,6 +65,8 @@ impl Cluster {
         let remote = self.remote.read().unwrap_or_else(|e| e.into_inner());
         let unhealthy = self.unhealthy.read().unwrap_or_else(|e| e.into_inner());
         let mut shares: BTreeMap<String, (Arc<dyn SegmentServer>, BTreeSet<String>)> = BTreeMap::new();
+        // Per share, the servers holding every one of its segments (replica candidates).
+        let mut holders: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
         for source in sources {
             let server = match source {
                 ScanSource::Remote(segment) => {
@@ -84,14 +86,27 @@ impl Cluster {
                 },
             };
             let id = server.id().to_string();
+            let held_by: BTreeSet<String> = match source {
+                ScanSource::Remote(segment) => segment.servers.iter().filter(|s| **s != id).cloned().collect(),
+                _ => BTreeSet::new(),
+            };
+            let common = holders.entry(id.clone()).or_insert(None);
+            *common = Some(match common.take() {
+                None => held_by,
+                Some(so_far) => so_far.intersection(&held_by).cloned().collect(),
+            });
             shares.entry(id).or_insert_with(|| (server, BTreeSet::new())).1.insert(source.name().to_string());
         }
         let whole = shares.len() == 1;
         shares
-            .into_values()
-            .map(|(server, names)| {
+            .into_iter()
+            .map(|(id, (server, names))| {
                 let fragment = if whole { Arc::clone(fragment) } else { fragment::restrict(Arc::clone(fragment), &|s: &ScanSource| names.contains(s.name()))? };
-                Ok(Target { server, fragment })
+                let mut candidates: Vec<String> = holders.remove(&id).flatten().unwrap_or_default().into_iter().collect();
+                // Healthy replicas first.
+                candidates.sort_by_key(|c| unhealthy.contains(c));
+                let replicas = candidates.iter().filter_map(|c| remote.get(c)).map(|r| Arc::clone(r) as Arc<dyn SegmentServer>).collect();
+                Ok(Target { server, fragment, replicas })
             })
             .collect()
     }

@@ -42,13 +42,15 @@ pub struct QueryScope {
 pub struct Gathered {
     pub queried: BTreeSet<String>,
     pub failures: Vec<ServerFailure>,
+    /// Servers that could not be reached and whose segments a replica answered for.
+    pub failed_over: Vec<String>,
     pub stats: FragmentStats,
 }
 
 impl Gathered {
     /// Servers that answered every fragment sent to them.
     pub fn responded(&self) -> usize {
-        let failed: BTreeSet<&str> = self.failures.iter().map(|f| f.server.as_str()).collect();
+        let failed: BTreeSet<&str> = self.failures.iter().map(|f| f.server.as_str()).chain(self.failed_over.iter().map(String::as_str)).collect();
         self.queried.iter().filter(|s| !failed.contains(s.as_str())).count()
     }
 }
@@ -92,6 +94,12 @@ impl QueryScope {
         }
     }
 
+    fn replaced(&self, server: &str, replica: &str) {
+        let mut gathered = self.lock();
+        gathered.failed_over.push(server.to_string());
+        gathered.queried.insert(replica.to_string());
+    }
+
     /// Records a failure; the error to raise unless partial results are allowed.
     fn failed(&self, server: &str, code: u32, message: String) -> Option<DataFusionError> {
         let message = format!("server {server}: {message}");
@@ -121,6 +129,9 @@ pub struct Target {
     pub server: Arc<dyn SegmentServer>,
     /// The fragment restricted to this server's segments.
     pub fragment: Arc<dyn ExecutionPlan>,
+    /// Other servers holding every one of those segments (replicas), tried in order when
+    /// `server` cannot be reached — before any row came, so nothing is read twice.
+    pub replicas: Vec<Arc<dyn SegmentServer>>,
 }
 
 #[derive(Debug)]
@@ -197,25 +208,37 @@ impl ExecutionPlan for ScatterExec {
         let scope = context.session_config().get_extension::<QueryScope>().unwrap_or_else(|| Arc::new(QueryScope::new("", None, false)));
         scope.queried(target.server.id());
         let request = FragmentRequest { query_id: scope.query_id.clone(), deadline: scope.deadline, table: self.table.clone(), fragment: target.fragment, task: context };
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, gather(target.server, request, scope))))
+        let replicas = target.replicas.into_iter().collect();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, gather(target.server, replicas, request, scope))))
     }
 }
 
 enum Gather {
-    Start(Arc<dyn SegmentServer>, FragmentRequest),
+    Start(Arc<dyn SegmentServer>, std::collections::VecDeque<Arc<dyn SegmentServer>>, FragmentRequest),
     Streaming(Arc<dyn SegmentServer>, super::server::FragmentAnswer),
 }
 
-/// One server's batches, each awaited no later than the query's deadline.
-fn gather(server: Arc<dyn SegmentServer>, request: FragmentRequest, scope: Arc<QueryScope>) -> impl futures::Stream<Item = Result<datafusion::arrow::record_batch::RecordBatch>> {
-    futures::stream::unfold(Some(Gather::Start(server, request)), move |state| {
+/// One server's batches, each awaited no later than the query's deadline; a replica's if
+/// the server cannot be reached.
+fn gather(
+    server: Arc<dyn SegmentServer>,
+    replicas: std::collections::VecDeque<Arc<dyn SegmentServer>>,
+    request: FragmentRequest,
+    scope: Arc<QueryScope>,
+) -> impl futures::Stream<Item = Result<datafusion::arrow::record_batch::RecordBatch>> {
+    futures::stream::unfold(Some(Gather::Start(server, replicas, request)), move |state| {
         let scope = Arc::clone(&scope);
         async move {
             let mut state = state?;
             loop {
                 match state {
-                    Gather::Start(server, request) => match within(scope.deadline, server.execute(request)).await {
+                    Gather::Start(server, mut replicas, request) => match within(scope.deadline, server.execute(request.clone())).await {
                         Some(Ok(answer)) => state = Gather::Streaming(server, answer),
+                        Some(Err(e)) if unreachable(&e).is_some() && !replicas.is_empty() => {
+                            let Some(replica) = replicas.pop_front() else { return None };
+                            scope.replaced(server.id(), replica.id());
+                            state = Gather::Start(replica, replicas, request);
+                        }
                         Some(Err(e)) => return scope.error(server.id(), BROKER_REQUEST_SEND_ERROR, e).map(|e| (Err(e), None)),
                         None => return scope.failed(server.id(), SERVER_NOT_RESPONDING_ERROR, "no answer within the query's deadline".into()).map(|e| (Err(e), None)),
                     },

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 /// A fragment for one server: the lower half of a plan, over that server's segments.
+#[derive(Clone)]
 pub struct FragmentRequest {
     pub query_id: String,
     /// After this the broker stops waiting; the server should stop working too.
