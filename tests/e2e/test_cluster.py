@@ -208,6 +208,24 @@ def test_flight_sql_door_of_the_broker_scatters_too(cluster):
     assert [tuple(r.values()) for t in tables for r in t.to_pylist()] == expected
 
 
+def test_a_stalled_server_is_reported_at_the_deadline_not_waited_for(cluster):
+    port, stalled = cluster["broker"], cluster["servers"][2]
+    wait_until(lambda: all_rows_visible(port), "rows visible through the broker")
+    stalled.process.send_signal(signal.SIGSTOP)  # connections open, nothing answers
+    try:
+        started = time.time()
+        answer = query(port, "SELECT COUNT(*) FROM events WHERE id >= 0", "timeoutMs=1000")
+        took = time.time() - started
+    finally:
+        stalled.process.send_signal(signal.SIGCONT)
+    assert took < 5, took
+    assert answer["partialResult"] is True, answer
+    assert [e["errorCode"] for e in answer["exceptions"]] == [427], answer
+    assert f"127.0.0.1:{stalled.grpc}" in answer["exceptions"][0]["message"]
+    assert (answer["numServersQueried"], answer["numServersResponded"]) == (SERVERS, SERVERS - 1)
+    wait_until(lambda: all_rows_visible(port), "whole answers once the server goes on")
+
+
 def test_a_killed_server_makes_answers_partial_then_exact_after_restart(cluster):
     port, victim = cluster["broker"], cluster["servers"][1]
     wait_until(lambda: all_rows_visible(port), "rows visible through the broker")
