@@ -106,6 +106,34 @@ fn multi_value(expr: &Expr, table: &Table) -> Option<Translation> {
     Some(Translation { predicate: Predicate::Leaf { column: spec.name.clone(), leaf, negated: false }, exact })
 }
 
+/// Top-level conjuncts with `col >= a` and `col <= b` on the same single-value column made
+/// one `col BETWEEN a AND b`: DataFusion hands a `BETWEEN` over as those two conjuncts, and
+/// one range leaf is evaluated once (a range index or a consuming segment's scan) instead
+/// of twice and intersected. Multi-value columns keep both leaves: there each is "any
+/// value", and two values may satisfy the two sides.
+pub fn merge_ranges(conjuncts: Vec<Predicate>, table: &Table) -> Vec<Predicate> {
+    let single_value = |column: &str| table.schema.column(column).is_some_and(|c| c.single_value);
+    let mut out: Vec<Predicate> = Vec::with_capacity(conjuncts.len());
+    for predicate in conjuncts {
+        let Predicate::Leaf { column, leaf: Leaf::Compare(op @ (CompareOp::Ge | CompareOp::Le), value), negated: false } = &predicate else {
+            out.push(predicate);
+            continue;
+        };
+        let partner = out.iter().position(|p| {
+            matches!(p, Predicate::Leaf { column: c, leaf: Leaf::Compare(other, _), negated: false }
+                if c == column && single_value(c) && matches!((op, other), (CompareOp::Ge, CompareOp::Le) | (CompareOp::Le, CompareOp::Ge)))
+        });
+        let Some(index) = partner else {
+            out.push(predicate);
+            continue;
+        };
+        let Predicate::Leaf { leaf: Leaf::Compare(_, other), .. } = &out[index] else { continue };
+        let (low, high) = if *op == CompareOp::Ge { (value.clone(), other.clone()) } else { (other.clone(), value.clone()) };
+        out[index] = Predicate::Leaf { column: column.clone(), leaf: Leaf::Between(low, high), negated: false };
+    }
+    out
+}
+
 fn comparison(left: &Expr, op: Operator, right: &Expr, table: &Table) -> Option<Translation> {
     let compare = match op {
         Operator::Eq | Operator::NotEq => CompareOp::Eq,
@@ -211,6 +239,18 @@ mod tests {
 
     fn exactness(expr: Expr) -> Option<bool> {
         translate(&expr, &table()).map(|t| t.exact)
+    }
+
+    #[test]
+    fn a_range_in_two_conjuncts_becomes_one_between_on_single_value_columns_only() {
+        let ge = |c: &str, v: i64| Predicate::Leaf { column: c.into(), leaf: Leaf::Compare(CompareOp::Ge, Value::Long(v)), negated: false };
+        let le = |c: &str, v: i64| Predicate::Leaf { column: c.into(), leaf: Leaf::Compare(CompareOp::Le, Value::Long(v)), negated: false };
+        let between = Predicate::Leaf { column: "i".into(), leaf: Leaf::Between(Value::Long(3), Value::Long(9)), negated: false };
+        assert_eq!(merge_ranges(vec![ge("i", 3), le("i", 9)], &table()), vec![between.clone()]);
+        assert_eq!(merge_ranges(vec![le("i", 9), ge("i", 3)], &table()), vec![between]);
+        assert_eq!(merge_ranges(vec![ge("i", 3), le("s", 9)], &table()).len(), 2);
+        assert_eq!(merge_ranges(vec![ge("tags", 3), le("tags", 9)], &table()).len(), 2);
+        assert_eq!(merge_ranges(vec![ge("i", 3), ge("i", 4)], &table()).len(), 2);
     }
 
     #[test]

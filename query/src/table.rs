@@ -283,6 +283,7 @@ impl TableProvider for SegmentTable {
                 None => all_exact = false,
             }
         }
+        let mut predicates = crate::pushdown::merge_ranges(predicates, &self.table);
         let predicate = match predicates.len() {
             0 => None,
             1 => predicates.pop(),

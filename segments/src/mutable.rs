@@ -526,6 +526,24 @@ impl LeafSource for MutableSnapshot {
             return Ok((out, Access::InvertedIndex));
         }
         let mut out = RoaringBitmap::new();
+        if col.single_value {
+            // One id per doc, chunk by chunk: no per-doc iterator (the hot loop of a range
+            // on a consuming segment).
+            let docs = self.num_docs as usize;
+            for (c, chunk) in snap.sv_ids.iter().enumerate() {
+                let base = c * CHUNK;
+                if base >= docs {
+                    break;
+                }
+                let len = (docs - base).min(chunk.len());
+                for (i, id) in chunk[..len].iter().enumerate() {
+                    if matching.get(id.load(Ordering::Relaxed) as usize).copied().unwrap_or(false) {
+                        let _ = out.try_push((base + i) as u32);
+                    }
+                }
+            }
+            return Ok((out, Access::ScanIds));
+        }
         for doc in 0..self.num_docs as usize {
             if snap.doc_ids(col, doc).any(|id| matching.get(id as usize).copied().unwrap_or(false)) {
                 let _ = out.try_push(doc as u32);

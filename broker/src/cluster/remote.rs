@@ -130,7 +130,7 @@ impl Reader {
 }
 
 fn unreachable(message: String) -> DataFusionError {
-    DataFusionError::External(Box::new(Unreachable(message)))
+    DataFusionError::External(Box::new(Unreachable { message, timed_out: false }))
 }
 
 /// The query's own errors stay query errors; everything else is the server's failure.
@@ -139,6 +139,8 @@ fn from_status(status: Status) -> DataFusionError {
         Code::InvalidArgument => DataFusionError::Execution(status.message().to_string()),
         Code::ResourceExhausted => DataFusionError::ResourcesExhausted(status.message().to_string()),
         Code::Unavailable => unreachable(format!("unreachable: {}", status.message())),
+        // The request's deadline passed: the server did not answer in time.
+        Code::DeadlineExceeded | Code::Cancelled => DataFusionError::External(Box::new(Unreachable { message: format!("no answer in time: {}", status.message()), timed_out: true })),
         _ => unreachable(status.message().to_string()),
     }
 }

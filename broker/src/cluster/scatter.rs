@@ -89,6 +89,7 @@ impl QueryScope {
     /// would in one process; an unreachable server is a failure of that server.
     fn error(&self, server: &str, code: u32, error: DataFusionError) -> Option<DataFusionError> {
         match unreachable(&error) {
+            Some(why) if why.timed_out => self.failed(server, SERVER_NOT_RESPONDING_ERROR, why.to_string()),
             Some(why) => self.failed(server, code, why.to_string()),
             None => Some(error),
         }
@@ -109,10 +110,14 @@ impl QueryScope {
 }
 
 /// The error a [`SegmentServer`] raises when the server itself failed (down, unreachable,
-/// gone mid-answer) rather than the query.
+/// gone mid-answer, out of time) rather than the query.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Unreachable(pub String);
+#[error("{message}")]
+pub struct Unreachable {
+    pub message: String,
+    /// The server did not answer in time (Pinot's 427), as opposed to not being reachable.
+    pub timed_out: bool,
+}
 
 fn unreachable(error: &DataFusionError) -> Option<&Unreachable> {
     match error {
