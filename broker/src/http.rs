@@ -22,6 +22,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         // Pinot's multi-stage endpoint: joins, subqueries and windows work on both here.
         .route("/query", post(post_multi_stage))
         .route("/health", get(|| async { "OK" }))
+        .route("/debug/routing", get(|State(broker): State<Arc<Broker>>| async move { axum::Json(broker.routing_report().await) }))
         .merge(crate::controller::routes())
         .with_state(broker)
 }

@@ -99,6 +99,14 @@ impl Broker {
         }
     }
 
+    /// The routing as operators see it (`GET /debug/routing`).
+    pub async fn routing_report(&self) -> serde_json::Value {
+        match &self.routing {
+            Some(routing) => routing.report().await,
+            None => serde_json::json!({ "mode": "embedded", "servers": [{ "server": service::LOCAL_SERVER, "healthy": true, "tables": self.service.table_names() }] }),
+        }
+    }
+
     /// Refreshes the routing every `interval` in the background (a cluster broker).
     pub fn keep_routing(&self, interval: std::time::Duration) {
         if let Some(routing) = &self.routing {

@@ -230,6 +230,13 @@ def test_a_killed_server_makes_answers_partial_then_exact_after_restart(cluster)
     port, victim = cluster["broker"], cluster["servers"][1]
     wait_until(lambda: all_rows_visible(port), "rows visible through the broker")
     victim.kill()
+    address = f"127.0.0.1:{victim.grpc}"
+
+    def marked_down():
+        servers = {s["server"]: s for s in http(port, "GET", "/debug/routing")["servers"]}
+        return servers[address]["healthy"] is False or servers[address]
+
+    wait_until(marked_down, "the routing shows the killed server as down", deadline=10)
     started = time.time()
     answer, rows = count(port)
     assert time.time() - started < 10
@@ -252,3 +259,9 @@ def test_a_killed_server_makes_answers_partial_then_exact_after_restart(cluster)
     wait_until(exact, "exact counts after the restart")
     answer = query(port, "SELECT COUNT(DISTINCT id) FROM events")
     assert answer["resultTable"]["rows"] == [[MESSAGES]] and answer["exceptions"] == []
+
+    def all_healthy():
+        routing = http(port, "GET", "/debug/routing")
+        return all(s["healthy"] and s["tables"][0]["table"] == "events" for s in routing["servers"]) or routing
+
+    wait_until(all_healthy, "the routing shows every server healthy again", deadline=10)

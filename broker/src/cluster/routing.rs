@@ -206,6 +206,34 @@ impl Routing {
         }
     }
 
+    /// What this broker knows of its servers, for operators: each server's health, its
+    /// tables and segment counts from its last listing.
+    pub async fn report(&self) -> serde_json::Value {
+        let listings = self.listings.lock().await;
+        let unhealthy = self.cluster.unhealthy.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let servers: Vec<serde_json::Value> = self
+            .cluster
+            .server_ids()
+            .into_iter()
+            .map(|id| {
+                let tables: Vec<serde_json::Value> = listings
+                    .get(&id)
+                    .map(|l| {
+                        l.tables
+                            .iter()
+                            .map(|t| {
+                                let name = table_of(t).map(|d| d.name().to_string()).unwrap_or_default();
+                                serde_json::json!({ "table": name, "sealedSegments": t.sealed.len(), "consumingSegments": t.consuming.len() })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                serde_json::json!({ "server": id, "healthy": !unhealthy.contains(&id), "listed": listings.contains_key(&id), "tables": tables })
+            })
+            .collect();
+        serde_json::json!({ "mode": "cluster", "servers": servers })
+    }
+
     fn apply(&self, listings: &BTreeMap<String, ListSegmentsResponse>) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         let mut tables: BTreeMap<String, (Table, Vec<RemoteSegment>)> = BTreeMap::new();
