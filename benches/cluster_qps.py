@@ -23,6 +23,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "e2e"))
 from kafka_broker import Tansu, free_port  # noqa: E402
 from realtime_table import realtime_table  # noqa: E402
+from cuvee_http import wait_for_health  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 
 BIN = os.environ["CUVEE_BIN"]
@@ -63,16 +64,6 @@ def post(port, path, body):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.load(response)
-
-
-def wait_health(port):
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"no answer on {port}")
 
 
 def wait_rows(port, rows, deadline=600):
@@ -136,7 +127,7 @@ def main():
         # One process.
         port = free_port()
         processes.append(subprocess.Popen([BIN, "serve", "--data-dir", os.path.join(root, "embedded"), "--listen", f"127.0.0.1:{port}", "--pg-listen", "off", "--flight-listen", "off"], stdout=subprocess.DEVNULL))
-        wait_health(port)
+        wait_for_health(port)
         post(port, "/schemas", SCHEMA)
         post(port, "/tables", table_config(kafka.bootstrap))
         wait_rows(port, ROWS)
@@ -150,12 +141,12 @@ def main():
             http, g = free_port(), free_port()
             grpc.append(f"127.0.0.1:{g}")
             processes.append(subprocess.Popen([BIN, "server", "--ordinal", str(ordinal), "--servers", "2", "--data-dir", os.path.join(root, f"server-{ordinal}"), "--listen", f"127.0.0.1:{http}", "--grpc-listen", f"127.0.0.1:{g}"], stdout=subprocess.DEVNULL))
-            wait_health(http)
+            wait_for_health(http)
             post(http, "/schemas", SCHEMA)
             post(http, "/tables", table_config(kafka.bootstrap))
         port = free_port()
         processes.append(subprocess.Popen([BIN, "broker", "--servers", ",".join(grpc), "--listen", f"127.0.0.1:{port}", "--pg-listen", "off", "--flight-listen", "off"], stdout=subprocess.DEVNULL))
-        wait_health(port)
+        wait_for_health(port)
         wait_rows(port, ROWS)
         results["broker + 2 servers, 1 client"] = load(port, 1)
         results["broker + 2 servers, 16 clients"] = load(port, 16)

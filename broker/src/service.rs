@@ -4,7 +4,7 @@
 
 use crate::dialect::{display_name, prepare, PinotQuery};
 use crate::response::{result_table, BrokerResponse, ErrorCode};
-use crate::cluster::{Cluster, Distribute, LocalServer, QueryScope};
+use crate::cluster::{Cluster, Distribute, LocalServer, QueryScope, ScatterExec};
 use crate::response::QueryException;
 use cuvee_query::codec::SegmentResolver;
 use cuvee_query::{FragmentStats, SegmentTable};
@@ -227,7 +227,8 @@ impl Engine {
         response.total_docs = tables.iter().filter_map(|t| registered.get(t)).map(|t| t.total_docs()).sum();
         drop(registered);
         let mut stats = gathered.stats;
-        stats.add(&FragmentStats::of_plan_until(plan.as_ref(), &|node| node.name() == "ScatterExec"));
+        // Scatters report their servers' statistics through the scope; their fragments did not run here.
+        stats.add(&FragmentStats::of_plan_until(plan.as_ref(), &|node| (node as &dyn std::any::Any).is::<ScatterExec>()));
         add_stats(&stats, &mut response);
         Ok(response)
     }

@@ -11,7 +11,7 @@ use cuvee_query::{fragment, FragmentStats};
 use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::prelude::SessionContext;
+use datafusion::execution::SessionState;
 use futures::StreamExt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,14 +29,15 @@ pub struct ServerOptions {
 pub struct FragmentService {
     options: ServerOptions,
     tables: Arc<dyn SegmentResolver>,
-    session: SessionContext,
+    /// cuvee's functions and settings, built once: each fragment's task context starts here.
+    state: SessionState,
     /// Where fragments run (the process's query runtime), not on the gRPC workers.
     runtime: tokio::runtime::Handle,
 }
 
 impl FragmentService {
     pub fn new(options: ServerOptions, tables: Arc<dyn SegmentResolver>, runtime: tokio::runtime::Handle) -> FragmentService {
-        FragmentService { options, tables, session: cuvee_query::session(), runtime }
+        FragmentService { options, tables, state: cuvee_query::session().state(), runtime }
     }
 }
 
@@ -56,7 +57,7 @@ impl SegmentServer for FragmentService {
         }
         let left = time_left(request.deadline_unix_ms).ok_or_else(|| Status::deadline_exceeded(format!("query {}: the deadline passed before the fragment arrived", request.query_id)))?;
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.options.memory_bytes, 1.0).build_arc().map_err(|e| Status::internal(e.to_string()))?;
-        let task = Arc::new(datafusion::execution::TaskContext::from(&self.session.state()).with_runtime(runtime));
+        let task = Arc::new(datafusion::execution::TaskContext::from(&self.state).with_runtime(runtime));
         let plan = decode_fragment(&request.fragment, &task, Arc::clone(&self.tables)).map_err(|e| missing_or_invalid(&request, e))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<FragmentResponse, Status>>(4);
         let query_id = request.query_id.clone();

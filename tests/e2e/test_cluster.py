@@ -12,12 +12,12 @@ import signal
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 import psycopg
 import pytest
 from confluent_kafka import Producer
 
+from cuvee_http import http, wait_for_health
 from kafka_broker import Tansu, free_port
 from realtime_table import realtime_table
 
@@ -38,30 +38,11 @@ def table_config(bootstrap):
     return realtime_table("events", bootstrap, flush_rows=400, inverted=["kind"])
 
 
-def http(port, method, path, body=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        text = response.read()
-    return json.loads(text) if text.strip().startswith((b"{", b"[")) else text.decode()
-
-
 def query(port, sql, options=None, timeout=30):
     body = {"sql": sql}
     if options:
         body["queryOptions"] = options
     return http(port, "POST", "/query/sql", body, timeout)
-
-
-def wait_for_port(port, deadline=30):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            http(port, "GET", "/health", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on port {port}")
 
 
 def wait_until(check, what, deadline=60):
@@ -89,7 +70,7 @@ class Server:
             stdout=subprocess.DEVNULL,
             env={**os.environ, "KAFKA_BOOTSTRAP": self.kafka},
         )
-        wait_for_port(self.port)
+        wait_for_health(self.port)
 
     def kill(self):
         self.process.send_signal(signal.SIGKILL)
@@ -130,7 +111,7 @@ def cluster():
              "--flight-listen", f"127.0.0.1:{flight_port}", "--routing-refresh-ms", "200"],
             stdout=subprocess.DEVNULL,
         )
-        wait_for_port(broker_port)
+        wait_for_health(broker_port)
         producer = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 5})
         rows = []
         for i in range(MESSAGES):

@@ -10,13 +10,13 @@ import json
 import os
 import subprocess
 import tempfile
-import time
 import urllib.request
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from cuvee_http import wait_for_health
 from kafka_broker import free_port
 
 BASE = os.path.join(os.path.dirname(__file__), "..", "..", "k8s", "base")
@@ -81,17 +81,6 @@ def local(args, replacements):
     return out
 
 
-def wait_for(port, deadline=30):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing answered on {port}")
-
-
 def test_the_containers_arguments_run_and_the_broker_finds_servers_by_dns():
     binary = os.environ.get("CUVEE_BIN")
     if not binary:
@@ -115,11 +104,11 @@ def test_the_containers_arguments_run_and_the_broker_finds_servers_by_dns():
     processes = []
     try:
         processes.append(subprocess.Popen([binary, *server_args], env=env, stdout=subprocess.DEVNULL))
-        wait_for(http)
+        wait_for_health(http)
         listed = json.load(urllib.request.urlopen(f"http://127.0.0.1:{http}/tables"))
         assert listed["tables"] == ["events"]
         processes.append(subprocess.Popen([binary, *broker_args], env=env, stdout=subprocess.DEVNULL))
-        wait_for(broker_http)
+        wait_for_health(broker_http)
         request = urllib.request.Request(f"http://127.0.0.1:{broker_http}/query/sql", data=json.dumps({"sql": "SELECT COUNT(*) FROM events"}).encode(), headers={"Content-Type": "application/json"})
         answer = json.load(urllib.request.urlopen(request))
         assert answer["exceptions"] == [] and answer["resultTable"]["rows"] == [[0]], answer

@@ -248,6 +248,9 @@ impl Routing {
                 }
             }
         }
+        for gone in self.service.table_names().into_iter().filter(|n| !tables.contains_key(n)) {
+            let _ = self.service.remove_table(&gone);
+        }
         for (name, (definition, segments)) in tables {
             let segments = merge_replicas(segments);
             match self.service.segment_table(&name) {
@@ -260,10 +263,6 @@ impl Routing {
                     }
                 }
             }
-        }
-        let listed: BTreeSet<String> = listings.values().flat_map(|l| l.tables.iter().filter_map(|t| table_of(t).ok().map(|d| d.name().to_string()))).collect();
-        for gone in self.service.table_names().into_iter().filter(|n| !listed.contains(n)) {
-            let _ = self.service.remove_table(&gone);
         }
         problems
     }
