@@ -67,6 +67,15 @@ impl QueryScope {
         QueryScope { query_id: query_id.into(), deadline, allow_partial, gathered: Mutex::default() }
     }
 
+    /// How long to wait for `server`: remote servers until the deadline; the in-process
+    /// server for as long as the query runs (its own timeout ends it).
+    fn deadline_for(&self, server: &dyn SegmentServer) -> Option<Instant> {
+        if server.in_process() {
+            return None;
+        }
+        self.deadline
+    }
+
     pub fn gathered(&self) -> Gathered {
         self.lock().clone()
     }
@@ -237,7 +246,7 @@ fn gather(
             let mut state = state?;
             loop {
                 match state {
-                    Gather::Start(server, mut replicas, request) => match within(scope.deadline, server.execute(request.clone())).await {
+                    Gather::Start(server, mut replicas, request) => match within(scope.deadline_for(server.as_ref()), server.execute(request.clone())).await {
                         Some(Ok(answer)) => state = Gather::Streaming(server, answer),
                         Some(Err(e)) if unreachable(&e).is_some() && !replicas.is_empty() => {
                             let Some(replica) = replicas.pop_front() else { return None };
@@ -247,7 +256,7 @@ fn gather(
                         Some(Err(e)) => return scope.error(server.id(), BROKER_REQUEST_SEND_ERROR, e).map(|e| (Err(e), None)),
                         None => return scope.failed(server.id(), SERVER_NOT_RESPONDING_ERROR, "no answer within the query's deadline".into()).map(|e| (Err(e), None)),
                     },
-                    Gather::Streaming(server, mut answer) => match within(scope.deadline, answer.batches.next()).await {
+                    Gather::Streaming(server, mut answer) => match within(scope.deadline_for(server.as_ref()), answer.batches.next()).await {
                         Some(Some(Ok(batch))) => return Some((Ok(batch), Some(Gather::Streaming(server, answer)))),
                         Some(Some(Err(e))) => return scope.error(server.id(), SERVER_NOT_RESPONDING_ERROR, e).map(|e| (Err(e), None)),
                         Some(None) => {

@@ -34,6 +34,13 @@ pub trait SegmentServer: Debug + Send + Sync {
     /// How the broker names this server in routing and in `exceptions`.
     fn id(&self) -> &str;
 
+    /// Whether the fragment runs in the broker's own process. Such a server is the query
+    /// itself, not a peer that may be down: it gets the query's whole time and, when that
+    /// runs out, the query times out (Pinot's 250) instead of being answered partially.
+    fn in_process(&self) -> bool {
+        false
+    }
+
     /// Starts the fragment. An error here is the server's refusal or unreachability; errors
     /// while running come through the batch stream.
     async fn execute(&self, request: FragmentRequest) -> Result<FragmentAnswer>;
@@ -56,6 +63,10 @@ impl LocalServer {
 impl SegmentServer for LocalServer {
     fn id(&self) -> &str {
         &self.id
+    }
+
+    fn in_process(&self) -> bool {
+        true
     }
 
     async fn execute(&self, request: FragmentRequest) -> Result<FragmentAnswer> {
