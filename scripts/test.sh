@@ -57,12 +57,32 @@ if [ "$status" -eq 0 ]; then
   rm -rf "$data"
 fi
 
+# The benchmark harness at its smoke size (20 k rows, every system): every statement's
+# answers must agree across cuvee (in process, HTTP, broker + 2 servers, Kafka-loaded) and
+# DuckDB, chDB, DataFusion. Timings are printed, never asserted.
+bench_status=0 bench_passed=0 bench_failed=0
+if [ "$status" -eq 0 ]; then
+  bench_work=$(mktemp -d)
+  set +e
+  python3 benches/harness/run.py --smoke --bin "$bin" --tool "$CARGO_TARGET_DIR/debug/examples/bench" \
+    --load "$CARGO_TARGET_DIR/debug/examples/http_load" --work "$bench_work" --out "$bench_work/results" 2>&1 | tail -15
+  bench_status=${PIPESTATUS[0]}
+  set -e
+  rm -rf "$bench_work"
+  if [ "$bench_status" -eq 0 ]; then
+    bench_passed=1; echo "bench smoke: answers agree"
+  else
+    bench_failed=1; echo "bench smoke: FAILED (exit $bench_status)"
+  fi
+fi
+
 # One closing line for everything (cargo prints one per test target, pytest its own).
 cargo_passed=$( (grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" || true) | awk '{s += $4} END {print s + 0}')
 cargo_failed=$( (grep -oE '^test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" || true) | awk '{s += $6} END {print s + 0}')
 py_failed=$( (grep -E ' in [0-9.]+s' "$log" | grep -v '^test result' | grep -oE '[0-9]+ failed' || true) | tail -1 | awk '{print $1 + 0}')
 # pytest's own summary line is the last "N passed ... in Xs" line.
 py_passed=$( (grep -E ' in [0-9.]+s' "$log" | grep -v '^test result' | grep -oE '[0-9]+ passed' || true) | tail -1 | awk '{print $1 + 0}')
-echo "tests: $((cargo_passed + ${py_passed:-0})) passed, $((cargo_failed + ${py_failed:-0})) failed"
+echo "tests: $((cargo_passed + ${py_passed:-0} + bench_passed)) passed, $((cargo_failed + ${py_failed:-0} + bench_failed)) failed"
 if [ "$status" -ne 0 ]; then exit "$status"; fi
-exit "$e2e_status"
+if [ "$e2e_status" -ne 0 ]; then exit "$e2e_status"; fi
+exit "$bench_status"
