@@ -73,7 +73,7 @@ def say(text):
 
 
 def tool(a, *args):
-    out = subprocess.run([a.tool, *map(str, args)], check=True, capture_output=True, text=True)
+    out = subprocess.run([a.tool, *map(str, args)], check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else None
 
 

@@ -7,7 +7,7 @@
 //! | COUNT(DISTINCT x), DISTINCTCOUNT, DISTINCTCOUNTBITMAP | exact `COUNT(DISTINCT x)`       | INT    |
 //! | DISTINCTCOUNTHLL, …HLLPLUS, …ULL, …THETASKETCH | `approx_distinct` (HyperLogLog)        | LONG   |
 //! | DISTINCTSUM, DISTINCTAVG               | `SUM/AVG(DISTINCT x)`                          | DOUBLE |
-//! | PERCENTILE(x, p), PERCENTILEnn(x)      | exact: sorted values, index ⌊n·p/100⌋ (Pinot's rule) | DOUBLE |
+//! | PERCENTILE(x, p), PERCENTILEnn(x)      | exact: `pinot_percentile` keeps every value, picks index ⌊n·p/100⌋ (Pinot's rule) | DOUBLE |
 //! | PERCENTILEEST, PERCENTILETDIGEST       | `approx_percentile_cont` (t-digest)            | LONG / DOUBLE |
 //! | COUNTMV, SUMMV, MINMV, MAXMV, AVGMV, MINMAXRANGEMV, DISTINCTCOUNTMV, PERCENTILEMV | over every value of every row | as above |
 //! | ARRAYLENGTH(mv)                        | `cardinality`                                  | INT    |
@@ -131,10 +131,16 @@ fn percentile(name: &str, args: &[String], filter: &str) -> Option<Rewrite> {
     if !(0.0..=100.0).contains(&p) {
         return None;
     }
-    let values = if multi_value { format!("flatten(array_agg({column}) FILTER (WHERE {column} IS NOT NULL{}))", and_filter(filter)) } else { format!("array_agg({column} ORDER BY {column}) FILTER (WHERE {column} IS NOT NULL{})", and_filter(filter)) };
+    if family == "percentile" && !multi_value {
+        // Pinot: the value at index ⌊n·p/100⌋ of the sorted values (the last one at 100).
+        let text = format!("{}({column}, {p:?}){filter}", cuvee_query::percentile::NAME);
+        let expr = Parser::new(&GenericDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()?;
+        return Some(Rewrite { expr, name: result_name });
+    }
+    let values = format!("flatten(array_agg({column}) FILTER (WHERE {column} IS NOT NULL{}))", and_filter(filter));
     let text = match family {
         "percentile" => {
-            let sorted = if multi_value { format!("array_sort({values})") } else { values };
+            let sorted = format!("array_sort({values})");
             // Pinot: the value at index ⌊n·p/100⌋ of the sorted values (the last one at 100).
             let n = format!("CAST(cardinality({sorted}) AS BIGINT)");
             format!("CAST(array_element({sorted}, LEAST(CAST(FLOOR({n} * {p:?} / 100.0) AS BIGINT) + 1, {n})) AS DOUBLE)")

@@ -19,6 +19,7 @@ pub mod codec;
 mod filter_rules;
 pub mod fragment;
 pub mod multi_value;
+pub mod percentile;
 pub mod pinot_scalars;
 pub mod pushdown;
 pub mod remote;
@@ -58,9 +59,11 @@ pub fn session_state(config: SessionConfig) -> SessionStateBuilder {
     SessionStateBuilder::new().with_config(config).with_default_features().with_analyzer_rules(analyzer_rules)
 }
 
-/// cuvee's functions: the multi-value predicate helper and Pinot's scalars.
+/// cuvee's functions: the multi-value predicate helper, Pinot's scalars and its exact
+/// percentile.
 pub fn register_functions(ctx: &SessionContext) {
     ctx.register_udf(multi_value::mv_any_udf().as_ref().clone());
+    ctx.register_udaf(percentile::udaf());
     pinot_scalars::register(ctx);
 }
 
