@@ -12,9 +12,9 @@ use crate::immutable::ImmutableSegment;
 use crate::physical::{self, FixedKind, Physical};
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{
-    ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, TimestampMillisecondArray,
+    ArrayRef, BinaryArray, BooleanArray, StringArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, TimestampMillisecondArray,
 };
-use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema, TimeUnit};
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
@@ -83,26 +83,7 @@ impl Gathered {
 pub(crate) fn to_arrow(g: Gathered, data_type: DataType, validity: Option<NullBuffer>) -> Result<ArrayRef> {
     let values: ArrayRef = match Physical::of(data_type) {
         Physical::Fixed(kind) => fixed_array(kind, &g.keys),
-        Physical::Var(_) => {
-            let slices = g.ends.iter().scan(0usize, |start, &end| {
-                let s = *start;
-                *start = end;
-                Some((s, end))
-            });
-            if data_type == DataType::Bytes {
-                let mut b = BinaryBuilder::with_capacity(g.ends.len(), g.bytes.len());
-                for (s, e) in slices {
-                    b.append_value(&g.bytes[s..e]);
-                }
-                Arc::new(b.finish())
-            } else {
-                let mut b = StringBuilder::with_capacity(g.ends.len(), g.bytes.len());
-                for (s, e) in slices {
-                    b.append_value(String::from_utf8_lossy(&g.bytes[s..e]));
-                }
-                Arc::new(b.finish())
-            }
-        }
+        Physical::Var(_) => var_array(data_type, g.bytes, &g.ends)?,
     };
     match g.doc_offsets {
         None => Ok(match validity {
@@ -115,6 +96,39 @@ pub(crate) fn to_arrow(g: Gathered, data_type: DataType, validity: Option<NullBu
             Ok(Arc::new(list))
         }
     }
+}
+
+/// Strings or bytes from one buffer and the end of each value: the buffer becomes the
+/// array's values as it is (one UTF-8 check for all of it, no copy per value).
+fn var_array(data_type: DataType, bytes: Vec<u8>, ends: &[usize]) -> Result<ArrayRef> {
+    let offsets: Option<Vec<i32>> = std::iter::once(Some(0)).chain(ends.iter().map(|&e| i32::try_from(e).ok())).collect();
+    let Some(offsets) = offsets else { return Ok(var_array_by_value(data_type, &bytes, ends)) };
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    if data_type == DataType::Bytes {
+        return Ok(Arc::new(BinaryArray::try_new(offsets, Buffer::from_vec(bytes), None).map_err(arrow_err)?));
+    }
+    let utf8 = std::str::from_utf8(&bytes).is_ok_and(|text| ends.iter().all(|&e| text.is_char_boundary(e)));
+    if !utf8 {
+        // A damaged segment: replace what is not UTF-8, value by value.
+        return Ok(var_array_by_value(data_type, &bytes, ends));
+    }
+    Ok(Arc::new(StringArray::try_new(offsets, Buffer::from_vec(bytes), None).map_err(arrow_err)?))
+}
+
+fn var_array_by_value(data_type: DataType, bytes: &[u8], ends: &[usize]) -> ArrayRef {
+    let slices = ends.iter().scan(0usize, |start, &end| {
+        let s = *start;
+        *start = end;
+        Some(&bytes[s..end])
+    });
+    if data_type == DataType::Bytes {
+        let mut b = BinaryBuilder::with_capacity(ends.len(), bytes.len());
+        slices.for_each(|v| b.append_value(v));
+        return Arc::new(b.finish());
+    }
+    let mut b = StringBuilder::with_capacity(ends.len(), bytes.len());
+    slices.for_each(|v| b.append_value(String::from_utf8_lossy(v)));
+    Arc::new(b.finish())
 }
 
 fn arrow_err(e: arrow_schema::ArrowError) -> SegmentError {
@@ -162,8 +176,8 @@ impl ImmutableSegment {
             let corrupt = |e: String| self.corrupt(format!("column {name}: {e}"));
             match (&reader.forward, &reader.dictionary) {
                 (Forward::Ids(ids), Some(dict)) => {
-                    for &doc in docs {
-                        push_dict(&mut g, dict, ids.get(doc as usize) as usize);
+                    for id in dictionary_ids(ids, docs) {
+                        push_dict(&mut g, dict, id as usize);
                     }
                 }
                 (Forward::MvIds(mv), Some(dict)) => {
@@ -205,6 +219,25 @@ impl ImmutableSegment {
         let docs: Vec<u32> = (0..self.num_docs()).collect();
         self.decode(columns, &docs, options)
     }
+}
+
+/// The dictionary ids of `docs`: whole blocks unpacked at once when the docs are one
+/// contiguous run (a scan without a selective filter), one lookup per doc otherwise.
+fn dictionary_ids(ids: &crate::forward::PackedIds, docs: &[u32]) -> Vec<u32> {
+    let (Some(&first), Some(&last)) = (docs.first(), docs.last()) else { return Vec::new() };
+    if (last - first) as usize + 1 != docs.len() {
+        return docs.iter().map(|&doc| ids.get(doc as usize)).collect();
+    }
+    let (first, end) = (first as usize, last as usize + 1);
+    let mut out = Vec::with_capacity(docs.len());
+    let mut block = [0u32; crate::bitpack::BLOCK];
+    for b in first / crate::bitpack::BLOCK..end.div_ceil(crate::bitpack::BLOCK) {
+        ids.unpack(b, &mut block);
+        let base = b * crate::bitpack::BLOCK;
+        let (from, to) = (first.max(base) - base, end.min(base + crate::bitpack::BLOCK) - base);
+        out.extend_from_slice(&block[from..to]);
+    }
+    out
 }
 
 fn push_dict(g: &mut Gathered, dict: &crate::dictionary::Dictionary, id: usize) {

@@ -4,7 +4,7 @@
 
 use crate::bitmap_index::all_docs;
 use crate::error::{Result, SegmentError};
-use crate::predicate::{Matcher, Predicate};
+use crate::predicate::{CompareOp, Leaf, Matcher, Predicate};
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
 use std::fmt;
@@ -64,6 +64,13 @@ pub(crate) trait LeafSource {
     fn nulls(&self, column: usize) -> RoaringBitmap;
     /// Docs (among `0..num_docs`) with at least one value matching.
     fn any_match(&self, column: usize, matcher: &Matcher) -> Result<(RoaringBitmap, Access)>;
+
+    /// Docs among `candidates` with a value matching, when testing just those docs is
+    /// cheaper than answering the leaf for the whole segment; `None` otherwise. Docs
+    /// outside `candidates` may be anything: the caller ANDs them away.
+    fn any_match_within(&self, _column: usize, _matcher: &Matcher, _candidates: &RoaringBitmap) -> Result<Option<(RoaringBitmap, Access)>> {
+        Ok(None)
+    }
 }
 
 /// Docs where the predicate is true, and where it is unknown (null involved).
@@ -74,11 +81,23 @@ struct Truth {
 
 pub(crate) fn evaluate(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions) -> Result<Evaluation> {
     let mut trace = Vec::new();
-    let truth = eval(source, predicate, options, &mut trace)?;
+    let truth = eval(source, predicate, options, &mut trace, None)?;
     Ok(Evaluation { docs: truth.t, trace })
 }
 
-fn eval(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions, trace: &mut Vec<IndexUse>) -> Result<Truth> {
+/// Exact-value leaves first in a conjunction: they are answered from an index or a
+/// dictionary look-up, and the few docs they leave narrow what the other parts test.
+fn cost_rank(predicate: &Predicate) -> u8 {
+    match predicate {
+        Predicate::Leaf { leaf: Leaf::Compare(CompareOp::Eq, _) | Leaf::In(_), negated: false, .. } => 0,
+        Predicate::Leaf { .. } | Predicate::IsNull { .. } | Predicate::Const(_) => 1,
+        _ => 2,
+    }
+}
+
+/// The truth of `predicate`, exact on the docs of `within` (all docs when `None`); outside
+/// `within` it may be anything, because the caller (a conjunction) discards those docs.
+fn eval(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions, trace: &mut Vec<IndexUse>, within: Option<&RoaringBitmap>) -> Result<Truth> {
     let n = source.num_docs();
     Ok(match predicate {
         Predicate::Const(b) => Truth { t: if *b { all_docs(n) } else { RoaringBitmap::new() }, u: RoaringBitmap::new() },
@@ -92,7 +111,14 @@ fn eval(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions, tr
         Predicate::Leaf { column, leaf, negated } => {
             let (index, data_type) = source.column_type(column)?;
             let matcher = Matcher::compile(leaf, data_type).map_err(SegmentError::InvalidRequest)?;
-            let (any, access) = source.any_match(index, &matcher)?;
+            let narrowed = match within {
+                Some(candidates) => source.any_match_within(index, &matcher, candidates)?,
+                None => None,
+            };
+            let (any, access) = match narrowed {
+                Some(found) => found,
+                None => source.any_match(index, &matcher)?,
+            };
             let unknown = if options.null_handling { source.nulls(index) } else { RoaringBitmap::new() };
             let t = if *negated { all_docs(n) - any - &unknown } else { any - &unknown };
             trace.push(IndexUse { column: column.clone(), access, matched_docs: t.len() });
@@ -100,8 +126,15 @@ fn eval(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions, tr
         }
         Predicate::And(parts) => {
             let mut acc = Truth { t: all_docs(n), u: RoaringBitmap::new() };
-            for part in parts {
-                let p = eval(source, part, options, trace)?;
+            let mut ordered: Vec<&Predicate> = parts.iter().collect();
+            ordered.sort_by_key(|p| cost_rank(p));
+            for (i, part) in ordered.into_iter().enumerate() {
+                // After the first part only the docs it may keep matter to the others.
+                let narrowed = (i > 0).then(|| match within {
+                    Some(w) => (&acc.t | &acc.u) & w,
+                    None => &acc.t | &acc.u,
+                });
+                let p = eval(source, part, options, trace, narrowed.as_ref().or(within))?;
                 // unknown AND x: unknown unless x is false.
                 let acc_maybe = &acc.t | &acc.u;
                 let p_maybe = &p.t | &p.u;
@@ -116,7 +149,7 @@ fn eval(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions, tr
         Predicate::Or(parts) => {
             let mut acc = Truth { t: RoaringBitmap::new(), u: RoaringBitmap::new() };
             for part in parts {
-                let p = eval(source, part, options, trace)?;
+                let p = eval(source, part, options, trace, within)?;
                 let t = acc.t | p.t;
                 let u = (acc.u | p.u) - &t;
                 acc = Truth { t, u };
@@ -124,7 +157,7 @@ fn eval(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions, tr
             acc
         }
         Predicate::Not(inner) => {
-            let p = eval(source, inner, options, trace)?;
+            let p = eval(source, inner, options, trace, within)?;
             Truth { t: all_docs(n) - p.t - &p.u, u: p.u }
         }
     })

@@ -17,7 +17,7 @@ use crate::builder::{ColumnBuffer, SegmentBuilder, SegmentIdentity};
 use crate::decode::{self, arrow_type, DecodeOptions, Gathered};
 use crate::error::{Result, SegmentError};
 use crate::eval::{self, Access, EvalOptions, Evaluation, LeafSource};
-use crate::physical::Physical;
+use crate::physical::{Physical, VarKind};
 use crate::predicate::{Matcher, Predicate};
 use crate::row::FieldValue;
 use arrow_array::RecordBatch;
@@ -93,6 +93,12 @@ impl<S: Slot> Log<S> {
         index
     }
 
+    /// The slot at `index`, already pushed (single writer).
+    fn with_slot<R>(&self, index: u32, f: impl FnOnce(&S) -> R) -> Option<R> {
+        let chunks = self.chunks.read().unwrap_or_else(|e| e.into_inner());
+        slot(&chunks, index as usize).map(f)
+    }
+
     fn snapshot(&self) -> (u32, Vec<Arc<[S]>>) {
         let len = self.len.load(Ordering::Acquire);
         (len, self.chunks.read().unwrap_or_else(|e| e.into_inner()).clone())
@@ -136,6 +142,11 @@ struct MutableColumn {
     mv_ids: Log<AtomicU32>,
     mv_ends: Log<AtomicU32>,
     inverted: Option<Log<OnceLock<Mutex<RoaringBitmap>>>>,
+    /// Fixed-width single-value columns: the smallest and largest key of each chunk of
+    /// docs, so a range skips chunks (or takes them whole) without testing each doc —
+    /// time columns arrive nearly in order.
+    zone_min: Log<AtomicU64>,
+    zone_max: Log<AtomicU64>,
     nulls: Mutex<RoaringBitmap>,
     value_bytes: AtomicUsize,
 }
@@ -171,6 +182,8 @@ impl MutableSegment {
                 mv_ids: Log::new(),
                 mv_ends: Log::new(),
                 inverted: ix.inverted.then(Log::new),
+                zone_min: Log::new(),
+                zone_max: Log::new(),
                 nulls: Mutex::new(RoaringBitmap::new()),
                 value_bytes: AtomicUsize::new(0),
             })
@@ -233,6 +246,8 @@ impl MutableSegment {
                     }
                 },
                 sv_ids: c.sv_ids.snapshot().1,
+                zone_min: c.zone_min.snapshot().1,
+                zone_max: c.zone_max.snapshot().1,
                 mv_ids: c.mv_ids.snapshot().1,
                 mv_ends: c.mv_ends.snapshot().1,
                 nulls: c.nulls.lock().map(|n| n.clone()).unwrap_or_default() & all_docs(num_docs),
@@ -338,6 +353,9 @@ impl MutableColumn {
             let _ = self.nulls.lock().map(|mut n| n.insert(doc));
         }
         if self.single_value {
+            if let Dictionary::Fixed { keys, .. } = &self.dictionary {
+                self.note_zone(doc, keys.with_slot(ids[0], |k| k.load(Ordering::Relaxed)).unwrap_or(0));
+            }
             self.sv_ids.push(ids[0]);
         } else {
             let mut end = self.mv_ids.len.load(Ordering::Relaxed);
@@ -346,6 +364,39 @@ impl MutableColumn {
             }
             self.mv_ends.push(end);
         }
+    }
+
+    fn note_zone(&self, doc: u32, key: u64) {
+        let zone = doc / CHUNK as u32;
+        if doc as usize % CHUNK == 0 {
+            self.zone_min.push(key);
+            self.zone_max.push(key);
+            return;
+        }
+        self.zone_min.with_slot(zone, |m| m.fetch_min(key, Ordering::Relaxed));
+        self.zone_max.with_slot(zone, |m| m.fetch_max(key, Ordering::Relaxed));
+    }
+
+    /// The dictionary ids of exactly the values `matcher` accepts, when it names values
+    /// (equality, IN): a hash look-up instead of testing every entry. Ids past `dict_len`
+    /// arrived after the snapshot and are left out.
+    fn exact_ids(&self, matcher: &Matcher, dict_len: u32) -> Option<Vec<u32>> {
+        let ids: Vec<u32> = match (&self.dictionary, matcher) {
+            (Dictionary::Fixed { lookup, .. }, Matcher::KeyRange(lo, hi)) if lo == hi => {
+                lookup.lock().unwrap_or_else(|e| e.into_inner()).get(lo).copied().into_iter().collect()
+            }
+            (Dictionary::Fixed { lookup, .. }, Matcher::KeySet(keys)) => {
+                let lookup = lookup.lock().unwrap_or_else(|e| e.into_inner());
+                keys.iter().filter_map(|k| lookup.get(k).copied()).collect()
+            }
+            // BIG_DECIMAL compares numerically ("1.0" = "1.00"): bytes would miss equals.
+            (Dictionary::Var { lookup, .. }, Matcher::BytesSet { kind, values }) if *kind != VarKind::BigDecimal => {
+                let lookup = lookup.lock().unwrap_or_else(|e| e.into_inner());
+                values.iter().filter_map(|v| lookup.get(v.as_slice()).copied()).collect()
+            }
+            _ => return None,
+        };
+        Some(ids.into_iter().filter(|&id| id < dict_len).collect())
     }
 
     fn memory_bytes(&self) -> usize {
@@ -375,6 +426,8 @@ enum DictSnapshot {
 struct ColumnSnapshot {
     dictionary: DictSnapshot,
     sv_ids: Vec<Arc<[AtomicU32]>>,
+    zone_min: Vec<Arc<[AtomicU64]>>,
+    zone_max: Vec<Arc<[AtomicU64]>>,
     mv_ids: Vec<Arc<[AtomicU32]>>,
     mv_ends: Vec<Arc<[AtomicU32]>>,
     nulls: RoaringBitmap,
@@ -505,6 +558,14 @@ impl LeafSource for MutableSnapshot {
     fn any_match(&self, column: usize, matcher: &Matcher) -> Result<(RoaringBitmap, Access)> {
         let col = &self.segment.columns[column];
         let snap = &self.columns[column];
+        if let Some(ids) = col.exact_ids(matcher, snap.dict_len()) {
+            return Ok(self.docs_with_ids(column, &ids));
+        }
+        if let (Matcher::KeyRange(lo, hi), true) = (matcher, col.single_value) {
+            if let DictSnapshot::Fixed(..) = snap.dictionary {
+                return Ok((self.docs_in_key_range(column, *lo, *hi), Access::ScanValues));
+            }
+        }
         let matching: Vec<bool> = (0..snap.dict_len()).map(|id| snap.matches(col, matcher, id)).collect();
         let count = matching.iter().filter(|&&m| m).count();
         if count == 0 {
@@ -550,5 +611,83 @@ impl LeafSource for MutableSnapshot {
             }
         }
         Ok((out, Access::ScanIds))
+    }
+
+    fn any_match_within(&self, column: usize, matcher: &Matcher, candidates: &RoaringBitmap) -> Result<Option<(RoaringBitmap, Access)>> {
+        // Worth it while the candidates are few next to the docs a full answer would touch.
+        if candidates.len() * 16 > self.num_docs as u64 {
+            return Ok(None);
+        }
+        let col = &self.segment.columns[column];
+        let snap = &self.columns[column];
+        let mut out = RoaringBitmap::new();
+        for doc in candidates.iter().take_while(|&d| d < self.num_docs) {
+            if snap.doc_ids(col, doc as usize).any(|id| snap.matches(col, matcher, id)) {
+                let _ = out.try_push(doc);
+            }
+        }
+        Ok(Some((out, Access::ScanValues)))
+    }
+}
+
+impl MutableSnapshot {
+    /// Docs holding any of `ids`: from the inverted index, or one pass over the ids.
+    fn docs_with_ids(&self, column: usize, ids: &[u32]) -> (RoaringBitmap, Access) {
+        let col = &self.segment.columns[column];
+        let snap = &self.columns[column];
+        if ids.is_empty() {
+            return (RoaringBitmap::new(), Access::Dictionary);
+        }
+        let mut out = RoaringBitmap::new();
+        if let Some(inverted) = &col.inverted {
+            let (_, chunks) = inverted.snapshot();
+            for &id in ids {
+                if let Some(bitmap) = slot(&chunks, id as usize).and_then(OnceLock::get) {
+                    out |= &*bitmap.lock().unwrap_or_else(|e| e.into_inner());
+                }
+            }
+            // Bitmaps may already hold docs appended after this snapshot.
+            out.remove_range(self.num_docs..);
+            return (out, Access::InvertedIndex);
+        }
+        for doc in 0..self.num_docs as usize {
+            if snap.doc_ids(col, doc).any(|id| ids.contains(&id)) {
+                let _ = out.try_push(doc as u32);
+            }
+        }
+        (out, Access::ScanIds)
+    }
+
+    /// Docs of a fixed-width single-value column with a key in `lo..=hi`, chunk by chunk:
+    /// a chunk whose keys all fall outside is skipped, one whose keys all fall inside is
+    /// taken whole, and only the others are tested doc by doc.
+    fn docs_in_key_range(&self, column: usize, lo: u64, hi: u64) -> RoaringBitmap {
+        let snap = &self.columns[column];
+        let docs = self.num_docs as usize;
+        let mut out = RoaringBitmap::new();
+        for (c, chunk) in snap.sv_ids.iter().enumerate() {
+            let base = c * CHUNK;
+            if base >= docs {
+                break;
+            }
+            let len = (docs - base).min(chunk.len());
+            let zone = (slot(&snap.zone_min, c).map(|m| m.load(Ordering::Relaxed)), slot(&snap.zone_max, c).map(|m| m.load(Ordering::Relaxed)));
+            if let (Some(min), Some(max)) = zone {
+                if max < lo || min > hi {
+                    continue;
+                }
+                if lo <= min && max <= hi {
+                    out.insert_range(base as u32..(base + len) as u32);
+                    continue;
+                }
+            }
+            for (i, id) in chunk[..len].iter().enumerate() {
+                let key = snap.key(id.load(Ordering::Relaxed));
+                if lo <= key && key <= hi {
+                    let _ = out.try_push((base + i) as u32);
+                }
+            }
+        }
+        out
     }
 }
