@@ -423,9 +423,11 @@ impl ExecutionPlan for SegmentScanExec {
         .into_iter()
         .map(|(a, name)| (a, self.counter(name, partition)))
         .collect();
-        let batches = sources.into_iter().flat_map(move |source| -> Vec<Result<RecordBatch>> {
+        let batches = sources.into_iter().flat_map(move |source| -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> {
+            let none = || -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> { Box::new(std::iter::empty()) };
+            let failed = |e: SegmentError| -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> { Box::new(std::iter::once(Err(DataFusionError::External(Box::new(e))))) };
             if remaining == 0 {
-                return Vec::new();
+                return none();
             }
             let absent = |name: &str| source.absent(&table_schema, name);
             let predicate = predicate.as_ref().map(|p| match p.columns().iter().any(|c| absent(c).is_some()) {
@@ -436,17 +438,17 @@ impl ExecutionPlan for SegmentScanExec {
                 match source.may_match(p) {
                     Ok(false) => {
                         segments_pruned.add(1);
-                        return Vec::new();
+                        return none();
                     }
                     Ok(true) => {}
-                    Err(e) => return vec![Err(DataFusionError::External(Box::new(e)))],
+                    Err(e) => return failed(e),
                 }
             }
             segments_scanned.add(1);
             docs_total.add(source.num_docs() as usize);
             let (docs, accesses) = match source.matching(predicate.as_ref(), eval_options) {
                 Ok(found) => found,
-                Err(e) => return vec![Err(DataFusionError::External(Box::new(e)))],
+                Err(e) => return failed(e),
             };
             for access in accesses {
                 if let Some((_, c)) = index_counters.iter().find(|(a, _)| *a == access) {
@@ -458,16 +460,20 @@ impl ExecutionPlan for SegmentScanExec {
                 }
             }
             if docs.is_empty() {
-                return Vec::new();
+                return none();
             }
             segments_matched.add(1);
             let docs: Vec<u32> = docs.iter().take(remaining).collect();
             remaining -= docs.len();
             docs_matched.add(docs.len());
-            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-            docs.chunks(batch_size)
-                .map(|chunk| source.decode_into(&schema, &table_schema, &names, chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e))))
-                .collect()
+            // Batch by batch as the consumer takes them: each stays in cache while it is
+            // aggregated, instead of a whole segment decoded up front.
+            let (columns, schema, table_schema) = (columns.clone(), Arc::clone(&schema), table_schema.clone());
+            Box::new((0..docs.len()).step_by(batch_size).map(move |start| {
+                let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+                let chunk = &docs[start..(start + batch_size).min(docs.len())];
+                source.decode_into(&schema, &table_schema, &names, chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e)))
+            }))
         });
         // Index evaluation and decoding are CPU work: run them on the blocking pool, not on
         // the async workers that also serve requests. A dropped stream (cancelled or timed

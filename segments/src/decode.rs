@@ -86,16 +86,47 @@ pub(crate) fn to_arrow(g: Gathered, data_type: DataType, validity: Option<NullBu
         Physical::Var(_) => var_array(data_type, g.bytes, &g.ends)?,
     };
     match g.doc_offsets {
-        None => Ok(match validity {
-            Some(v) => arrow_array::make_array(values.to_data().into_builder().nulls(Some(v)).build().map_err(arrow_err)?),
-            None => values,
-        }),
+        None => with_validity(values, validity),
         Some(offsets) => {
             let field = Arc::new(Field::new("item", arrow_value_type(data_type), false));
             let list = ListArray::try_new(field, OffsetBuffer::new(offsets.into()), values, validity).map_err(arrow_err)?;
             Ok(Arc::new(list))
         }
     }
+}
+
+fn with_validity(values: ArrayRef, validity: Option<NullBuffer>) -> Result<ArrayRef> {
+    Ok(match validity {
+        Some(v) => arrow_array::make_array(values.to_data().into_builder().nulls(Some(v)).build().map_err(arrow_err)?),
+        None => values,
+    })
+}
+
+/// Numbers straight from a fixed-width dictionary (stored as native little-endian values)
+/// into a typed array: one indexed load per doc. `None` for other dictionaries, or when the
+/// bytes are not aligned for the type (then the generic path decodes them).
+fn typed_values(dict: &crate::dictionary::Dictionary, ids: &[u32]) -> Option<ArrayRef> {
+    let crate::dictionary::Dictionary::Fixed { kind, bytes, .. } = dict else { return None };
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    fn gather<T: bytemuck::Pod>(bytes: &[u8], ids: &[u32]) -> Option<Vec<T>> {
+        let values: &[T] = bytemuck::try_cast_slice(bytes).ok()?;
+        // Ids were checked against the dictionary when the segment opened; checking again
+        // (cheap) keeps a bad id on the generic path's error, never a panic.
+        if ids.iter().any(|&id| id as usize >= values.len()) {
+            return None;
+        }
+        Some(ids.iter().map(|&id| values[id as usize]).collect())
+    }
+    Some(match kind {
+        FixedKind::Int => Arc::new(Int32Array::from(gather::<i32>(bytes, ids)?)),
+        FixedKind::Long => Arc::new(Int64Array::from(gather::<i64>(bytes, ids)?)),
+        FixedKind::Timestamp => Arc::new(TimestampMillisecondArray::from(gather::<i64>(bytes, ids)?)),
+        FixedKind::Float => Arc::new(Float32Array::from(gather::<f32>(bytes, ids)?)),
+        FixedKind::Double => Arc::new(Float64Array::from(gather::<f64>(bytes, ids)?)),
+        FixedKind::Boolean => return None,
+    })
 }
 
 /// Strings or bytes from one buffer and the end of each value: the buffer becomes the
@@ -176,7 +207,13 @@ impl ImmutableSegment {
             let corrupt = |e: String| self.corrupt(format!("column {name}: {e}"));
             match (&reader.forward, &reader.dictionary) {
                 (Forward::Ids(ids), Some(dict)) => {
-                    for id in dictionary_ids(ids, docs) {
+                    let ids = dictionary_ids(ids, docs);
+                    if let Some(values) = typed_values(dict, &ids) {
+                        let array = with_validity(values, validity(reader.nulls, docs, options))?;
+                        out.push((name.to_string(), arrow_type(reader.meta.data_type, true), array));
+                        continue;
+                    }
+                    for id in ids {
                         push_dict(&mut g, dict, id as usize);
                     }
                 }
