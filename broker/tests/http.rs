@@ -144,6 +144,17 @@ async fn pinot_aggregate_functions_with_pinot_names_and_types() {
     assert_eq!(body["resultTable"]["dataSchema"]["columnNames"][2], json!("percentile90(homeRuns)"));
     assert_eq!(body["resultTable"]["rows"], json!([[0.0, 9.0, 9.0, 46.0, 73.0]]));
     // Estimates are estimates: HyperLogLog within 2 %, t-digest near the exact value.
+    // Grouped, the percentile runs one vector per group (a GroupsAccumulator): each group's
+    // answer must equal the ungrouped answer over that group's rows, filtered or not.
+    let grouped = sql(addr, "SELECT teamID, PERCENTILE(homeRuns, 90), PERCENTILE(homeRuns, 50) FILTER (WHERE yearID > 1990) FROM baseballStats GROUP BY teamID ORDER BY teamID LIMIT 40").await;
+    assert_eq!(grouped["exceptions"], json!([]), "{grouped}");
+    for row in grouped["resultTable"]["rows"].as_array().unwrap() {
+        let team = row[0].as_str().unwrap();
+        let alone = sql(addr, &format!("SELECT PERCENTILE(homeRuns, 90) FROM baseballStats WHERE teamID = '{team}'")).await;
+        let recent = sql(addr, &format!("SELECT PERCENTILE(homeRuns, 50) FROM baseballStats WHERE teamID = '{team}' AND yearID > 1990")).await;
+        assert_eq!(row[1], alone["resultTable"]["rows"][0][0], "{team}");
+        assert_eq!(row[2], recent["resultTable"]["rows"][0][0], "{team}");
+    }
     let body = sql(addr, "SELECT DISTINCTCOUNTHLL(playerID), PERCENTILEEST(homeRuns, 90), PERCENTILETDIGEST(homeRuns, 90) FROM baseballStats").await;
     assert_eq!(schema(&body).1, json!(["LONG", "LONG", "DOUBLE"]), "{body}");
     let row = &body["resultTable"]["rows"][0];

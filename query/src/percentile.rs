@@ -6,14 +6,15 @@
 //! with a selection (O(n)), not a sort. It replaces `array_agg(x ORDER BY x)` + indexing,
 //! which made DataFusion sort every input row of every group.
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, ListArray};
+use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::cast::{as_float64_array, as_list_array};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
 use datafusion::physical_expr::expressions::Literal;
 use std::sync::Arc;
 
@@ -45,19 +46,108 @@ impl AggregateUDFImpl for PinotPercentile {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        let p = args.exprs.get(1).and_then(|e| (e.as_ref() as &dyn std::any::Any).downcast_ref::<Literal>()).and_then(|l| match l.value().cast_to(&DataType::Float64) {
-            Ok(ScalarValue::Float64(Some(p))) => Some(p),
-            _ => None,
-        });
-        match p {
-            Some(p) if (0.0..=100.0).contains(&p) => Ok(Box::new(Values { p, values: Vec::new() })),
-            _ => plan_err!("{NAME}: the percentile must be a number literal from 0 to 100"),
-        }
+        Ok(Box::new(Values { p: percent(&args)?, values: Vec::new() }))
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(GroupedValues { p: percent(&args)?, groups: Vec::new() }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let item = Arc::new(Field::new_list_field(DataType::Float64, true));
         Ok(vec![Arc::new(Field::new(format!("{}[values]", args.name), DataType::List(item), true))])
+    }
+}
+
+/// The percentile argument: a number literal from 0 to 100.
+fn percent(args: &AccumulatorArgs) -> Result<f64> {
+    let p = args.exprs.get(1).and_then(|e| (e.as_ref() as &dyn std::any::Any).downcast_ref::<Literal>()).and_then(|l| match l.value().cast_to(&DataType::Float64) {
+        Ok(ScalarValue::Float64(Some(p))) => Some(p),
+        _ => None,
+    });
+    match p {
+        Some(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => plan_err!("{NAME}: the percentile must be a number literal from 0 to 100"),
+    }
+}
+
+/// Pinot's pick: the value at index ⌊n · p / 100⌋ of the sorted values, by selection.
+fn pick(values: &mut [f64], p: f64) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let index = ((n as f64 * p / 100.0).floor() as usize).min(n - 1);
+    let (_, value, _) = values.select_nth_unstable_by(index, f64::total_cmp);
+    Some(*value)
+}
+
+/// Every group's values at once (a GROUP BY): one vector per group, filled row by row,
+/// instead of DataFusion slicing the batch per group for one accumulator each.
+#[derive(Debug)]
+struct GroupedValues {
+    p: f64,
+    groups: Vec<Vec<f64>>,
+}
+
+impl GroupsAccumulator for GroupedValues {
+    fn update_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], opt_filter: Option<&BooleanArray>, total_num_groups: usize) -> Result<()> {
+        self.groups.resize_with(total_num_groups, Vec::new);
+        let doubles = cast(&values[0], &DataType::Float64)?;
+        let doubles = as_float64_array(&doubles)?;
+        for (row, &group) in group_indices.iter().enumerate() {
+            if doubles.is_null(row) || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+                continue;
+            }
+            self.groups[group].push(doubles.value(row));
+        }
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.groups.resize_with(total_num_groups, Vec::new);
+        let lists = as_list_array(&values[0])?;
+        for (row, &group) in group_indices.iter().enumerate() {
+            if lists.is_null(row) {
+                continue;
+            }
+            let list = lists.value(row);
+            let doubles = as_float64_array(&list)?;
+            self.groups[group].extend(doubles.iter().flatten());
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let p = self.p;
+        let picked: Float64Array = emit_to.take_needed(&mut self.groups).into_iter().map(|mut values| pick(&mut values, p)).collect();
+        Ok(Arc::new(picked))
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let groups = emit_to.take_needed(&mut self.groups);
+        let offsets = OffsetBuffer::from_lengths(groups.iter().map(Vec::len));
+        let values = Float64Array::from(groups.into_iter().flatten().collect::<Vec<f64>>());
+        let item = Arc::new(Field::new_list_field(DataType::Float64, true));
+        Ok(vec![Arc::new(ListArray::try_new(item, offsets, Arc::new(values), None)?)])
+    }
+
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        let doubles = cast(&values[0], &DataType::Float64)?;
+        let doubles = as_float64_array(&doubles)?;
+        let keep = |row: usize| !doubles.is_null(row) && opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
+        let offsets = OffsetBuffer::from_lengths((0..doubles.len()).map(|row| keep(row) as usize));
+        let kept = Float64Array::from((0..doubles.len()).filter(|&row| keep(row)).map(|row| doubles.value(row)).collect::<Vec<f64>>());
+        let item = Arc::new(Field::new_list_field(DataType::Float64, true));
+        Ok(vec![Arc::new(ListArray::try_new(item, offsets, Arc::new(kept), None)?)])
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.groups.capacity() * std::mem::size_of::<Vec<f64>>() + self.groups.iter().map(|g| g.capacity() * 8).sum::<usize>()
     }
 }
 
@@ -98,13 +188,7 @@ impl Accumulator for Values {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let n = self.values.len();
-        if n == 0 {
-            return Ok(ScalarValue::Float64(None));
-        }
-        let index = ((n as f64 * self.p / 100.0).floor() as usize).min(n - 1);
-        let (_, value, _) = self.values.select_nth_unstable_by(index, f64::total_cmp);
-        Ok(ScalarValue::Float64(Some(*value)))
+        Ok(ScalarValue::Float64(pick(&mut self.values, self.p)))
     }
 
     fn size(&self) -> usize {

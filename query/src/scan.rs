@@ -463,7 +463,7 @@ impl ExecutionPlan for SegmentScanExec {
                 return none();
             }
             segments_matched.add(1);
-            let docs: Vec<u32> = docs.iter().take(remaining).collect();
+            let docs = DocList::new(&docs, remaining);
             remaining -= docs.len();
             docs_matched.add(docs.len());
             // Batch by batch as the consumer takes them: each stays in cache while it is
@@ -471,8 +471,8 @@ impl ExecutionPlan for SegmentScanExec {
             let (columns, schema, table_schema) = (columns.clone(), Arc::clone(&schema), table_schema.clone());
             Box::new((0..docs.len()).step_by(batch_size).map(move |start| {
                 let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-                let chunk = &docs[start..(start + batch_size).min(docs.len())];
-                source.decode_into(&schema, &table_schema, &names, chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e)))
+                let chunk = docs.chunk(start, (start + batch_size).min(docs.len()));
+                source.decode_into(&schema, &table_schema, &names, &chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e)))
             }))
         });
         // Index evaluation and decoding are CPU work: run them on the blocking pool, not on
@@ -489,5 +489,36 @@ impl ExecutionPlan for SegmentScanExec {
             Ok(())
         });
         Ok(builder.build())
+    }
+}
+
+/// The docs a segment answers with: one run (every doc of a segment, a sorted-column
+/// range) is kept as its bounds, so a full scan never lists millions of doc ids.
+enum DocList {
+    Run { first: u32, len: usize },
+    Listed(Vec<u32>),
+}
+
+impl DocList {
+    fn new(docs: &RoaringBitmap, limit: usize) -> DocList {
+        let len = (docs.len() as usize).min(limit);
+        match (docs.min(), docs.max()) {
+            (Some(first), Some(last)) if u64::from(last - first) + 1 == docs.len() => DocList::Run { first, len },
+            _ => DocList::Listed(docs.iter().take(len).collect()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            DocList::Run { len, .. } => *len,
+            DocList::Listed(docs) => docs.len(),
+        }
+    }
+
+    fn chunk(&self, start: usize, end: usize) -> std::borrow::Cow<'_, [u32]> {
+        match self {
+            DocList::Run { first, .. } => std::borrow::Cow::Owned((*first + start as u32..*first + end as u32).collect()),
+            DocList::Listed(docs) => std::borrow::Cow::Borrowed(&docs[start..end]),
+        }
     }
 }
