@@ -106,10 +106,14 @@ fn with_validity(values: ArrayRef, validity: Option<NullBuffer>) -> Result<Array
 /// into a typed array: one indexed load per doc. `None` for other dictionaries, or when the
 /// bytes are not aligned for the type (then the generic path decodes them).
 fn typed_values(dict: &crate::dictionary::Dictionary, ids: &[u32]) -> Option<ArrayRef> {
-    let crate::dictionary::Dictionary::Fixed { kind, bytes, .. } = dict else { return None };
+    // Dictionaries hold little-endian numbers and offsets, read here in place.
     if cfg!(target_endian = "big") {
         return None;
     }
+    if let crate::dictionary::Dictionary::Var { kind, offsets, data, .. } = dict {
+        return typed_strings(*kind, offsets, data, ids);
+    }
+    let crate::dictionary::Dictionary::Fixed { kind, bytes, .. } = dict else { return None };
     fn gather<T: bytemuck::Pod>(bytes: &[u8], ids: &[u32]) -> Option<Vec<T>> {
         let values: &[T] = bytemuck::try_cast_slice(bytes).ok()?;
         // Ids were checked against the dictionary when the segment opened; checking again
@@ -127,6 +131,26 @@ fn typed_values(dict: &crate::dictionary::Dictionary, ids: &[u32]) -> Option<Arr
         FixedKind::Double => Arc::new(Float64Array::from(gather::<f64>(bytes, ids)?)),
         FixedKind::Boolean => return None,
     })
+}
+
+/// Strings (or bytes) straight from a variable-width dictionary: each value copied once
+/// into the array's buffer, offsets written as it goes. `None` if the dictionary's offsets
+/// are unaligned or out of range (the generic path then reports the damage).
+fn typed_strings(kind: crate::physical::VarKind, offsets: &[u8], data: &[u8], ids: &[u32]) -> Option<ArrayRef> {
+    let offsets: &[u32] = bytemuck::try_cast_slice(offsets).ok()?;
+    let mut ends = Vec::with_capacity(ids.len() + 1);
+    ends.push(0i32);
+    let mut bytes = Vec::new();
+    for &id in ids {
+        let (start, end) = (*offsets.get(id as usize)? as usize, *offsets.get(id as usize + 1)? as usize);
+        bytes.extend_from_slice(data.get(start..end)?);
+        ends.push(i32::try_from(bytes.len()).ok()?);
+    }
+    let ends = OffsetBuffer::new(ScalarBuffer::from(ends));
+    if kind == crate::physical::VarKind::Bytes {
+        return Some(Arc::new(BinaryArray::try_new(ends, Buffer::from_vec(bytes), None).ok()?));
+    }
+    Some(Arc::new(StringArray::try_new(ends, Buffer::from_vec(bytes), None).ok()?))
 }
 
 /// Strings or bytes from one buffer and the end of each value: the buffer becomes the
