@@ -118,7 +118,7 @@ async fn main() {
     let tally = Arc::new(Mutex::new(Tally::default()));
     let mut tasks = Vec::new();
     for client in 0..args.clients {
-        let (args, measuring, stop, tally) = (Arc::clone(&args), Arc::clone(&measuring), Arc::clone(&stop), Arc::clone(&tally));
+        let (args, measuring, stop) = (Arc::clone(&args), Arc::clone(&measuring), Arc::clone(&stop));
         tasks.push(tokio::spawn(async move {
             let mut rng = Rng(0xC0FFEE + client as u64);
             let mut mine = Tally::default();
