@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """cuvee against DuckDB, chDB and DataFusion on Pinot's workload, in one run.
 
-    benches/bench.sh                 # full size: 10 M rows (--rows 100000000 to opt in)
+    benches/bench.sh                 # full size: 10 M rows (--rows 100000000 to opt in;
+                                     # with --no-kafka under ~32 GiB: tansu holds the topic in memory)
     benches/bench.sh --smoke         # CI size: 20 k rows, answers checked, timings ignored
 
 Builds in release mode (unless --bin/--tool/--load name built binaries), generates the
