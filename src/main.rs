@@ -156,6 +156,7 @@ enum SegmentCommand {
 }
 
 fn main() {
+    cuvee_broker::execution::keep_freed_memory();
     if let Err(error) = run(Cli::parse()) {
         eprintln!("error: {error:#}");
         std::process::exit(1);

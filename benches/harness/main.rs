@@ -97,6 +97,8 @@ fn generate(flags: &Flags) -> Result<(), Error> {
 }
 
 fn main() {
+    // The allocator settings of the `cuvee` binary, so in-process numbers match it.
+    cuvee_broker::execution::keep_freed_memory();
     let mut args = std::env::args().skip(1);
     let command = args.next().unwrap_or_default();
     let result = Flags::parse(args).and_then(|flags| match command.as_str() {
