@@ -16,7 +16,7 @@ use crate::bitmap_index::all_docs;
 use crate::builder::{ColumnBuffer, SegmentBuilder, SegmentIdentity};
 use crate::decode::{self, arrow_type, DecodeOptions, Gathered};
 use crate::error::{Result, SegmentError};
-use crate::eval::{self, Access, EvalOptions, Evaluation, LeafSource};
+use crate::eval::{self, EvalOptions, Evaluation, LeafSource};
 use crate::physical::{Physical, VarKind};
 use crate::predicate::{Matcher, Predicate};
 use crate::row::FieldValue;
@@ -26,6 +26,8 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+mod leaves;
 
 const CHUNK: usize = 4096;
 
@@ -533,161 +535,5 @@ impl MutableSnapshot {
             out.push((name.to_string(), arrow_type(column.data_type, column.single_value), array));
         }
         decode::batch(out, docs.len())
-    }
-}
-
-impl LeafSource for MutableSnapshot {
-    fn num_docs(&self) -> u32 {
-        self.num_docs
-    }
-
-    fn column_type(&self, column: &str) -> Result<(usize, DataType)> {
-        let index = self
-            .segment
-            .columns
-            .iter()
-            .position(|c| c.name == column)
-            .ok_or_else(|| SegmentError::InvalidRequest(format!("segment {} has no column \"{column}\"", self.segment.name)))?;
-        Ok((index, self.segment.columns[index].data_type))
-    }
-
-    fn nulls(&self, column: usize) -> RoaringBitmap {
-        self.columns[column].nulls.clone()
-    }
-
-    fn any_match(&self, column: usize, matcher: &Matcher) -> Result<(RoaringBitmap, Access)> {
-        let col = &self.segment.columns[column];
-        let snap = &self.columns[column];
-        if let Some(ids) = col.exact_ids(matcher, snap.dict_len()) {
-            return Ok(self.docs_with_ids(column, &ids));
-        }
-        if let (Matcher::KeyRange(lo, hi), true) = (matcher, col.single_value) {
-            if let DictSnapshot::Fixed(..) = snap.dictionary {
-                return Ok((self.docs_in_key_range(column, *lo, *hi), Access::ScanValues));
-            }
-        }
-        let matching: Vec<bool> = (0..snap.dict_len()).map(|id| snap.matches(col, matcher, id)).collect();
-        let count = matching.iter().filter(|&&m| m).count();
-        if count == 0 {
-            return Ok((RoaringBitmap::new(), Access::Dictionary));
-        }
-        if count == matching.len() {
-            return Ok((all_docs(self.num_docs), Access::Dictionary));
-        }
-        if let Some(inverted) = &col.inverted {
-            let (_, chunks) = inverted.snapshot();
-            let mut out = RoaringBitmap::new();
-            for (id, _) in matching.iter().enumerate().filter(|(_, m)| **m) {
-                if let Some(bitmap) = slot(&chunks, id).and_then(OnceLock::get) {
-                    out |= &*bitmap.lock().unwrap_or_else(|e| e.into_inner());
-                }
-            }
-            // Bitmaps may already hold docs appended after this snapshot.
-            out.remove_range(self.num_docs..);
-            return Ok((out, Access::InvertedIndex));
-        }
-        let mut out = RoaringBitmap::new();
-        if col.single_value {
-            // One id per doc, chunk by chunk: no per-doc iterator (the hot loop of a range
-            // on a consuming segment).
-            let docs = self.num_docs as usize;
-            for (c, chunk) in snap.sv_ids.iter().enumerate() {
-                let base = c * CHUNK;
-                if base >= docs {
-                    break;
-                }
-                let len = (docs - base).min(chunk.len());
-                for (i, id) in chunk[..len].iter().enumerate() {
-                    if matching.get(id.load(Ordering::Relaxed) as usize).copied().unwrap_or(false) {
-                        let _ = out.try_push((base + i) as u32);
-                    }
-                }
-            }
-            return Ok((out, Access::ScanIds));
-        }
-        for doc in 0..self.num_docs as usize {
-            if snap.doc_ids(col, doc).any(|id| matching.get(id as usize).copied().unwrap_or(false)) {
-                let _ = out.try_push(doc as u32);
-            }
-        }
-        Ok((out, Access::ScanIds))
-    }
-
-    fn any_match_within(&self, column: usize, matcher: &Matcher, candidates: &RoaringBitmap) -> Result<Option<(RoaringBitmap, Access)>> {
-        // Worth it while the candidates are few next to the docs a full answer would touch.
-        if candidates.len() * 16 > self.num_docs as u64 {
-            return Ok(None);
-        }
-        let col = &self.segment.columns[column];
-        let snap = &self.columns[column];
-        let mut out = RoaringBitmap::new();
-        for doc in candidates.iter().take_while(|&d| d < self.num_docs) {
-            if snap.doc_ids(col, doc as usize).any(|id| snap.matches(col, matcher, id)) {
-                let _ = out.try_push(doc);
-            }
-        }
-        Ok(Some((out, Access::ScanValues)))
-    }
-}
-
-impl MutableSnapshot {
-    /// Docs holding any of `ids`: from the inverted index, or one pass over the ids.
-    fn docs_with_ids(&self, column: usize, ids: &[u32]) -> (RoaringBitmap, Access) {
-        let col = &self.segment.columns[column];
-        let snap = &self.columns[column];
-        if ids.is_empty() {
-            return (RoaringBitmap::new(), Access::Dictionary);
-        }
-        let mut out = RoaringBitmap::new();
-        if let Some(inverted) = &col.inverted {
-            let (_, chunks) = inverted.snapshot();
-            for &id in ids {
-                if let Some(bitmap) = slot(&chunks, id as usize).and_then(OnceLock::get) {
-                    out |= &*bitmap.lock().unwrap_or_else(|e| e.into_inner());
-                }
-            }
-            // Bitmaps may already hold docs appended after this snapshot.
-            out.remove_range(self.num_docs..);
-            return (out, Access::InvertedIndex);
-        }
-        for doc in 0..self.num_docs as usize {
-            if snap.doc_ids(col, doc).any(|id| ids.contains(&id)) {
-                let _ = out.try_push(doc as u32);
-            }
-        }
-        (out, Access::ScanIds)
-    }
-
-    /// Docs of a fixed-width single-value column with a key in `lo..=hi`, chunk by chunk:
-    /// a chunk whose keys all fall outside is skipped, one whose keys all fall inside is
-    /// taken whole, and only the others are tested doc by doc.
-    fn docs_in_key_range(&self, column: usize, lo: u64, hi: u64) -> RoaringBitmap {
-        let snap = &self.columns[column];
-        let docs = self.num_docs as usize;
-        let mut out = RoaringBitmap::new();
-        for (c, chunk) in snap.sv_ids.iter().enumerate() {
-            let base = c * CHUNK;
-            if base >= docs {
-                break;
-            }
-            let len = (docs - base).min(chunk.len());
-            let zone = (slot(&snap.zone_min, c).map(|m| m.load(Ordering::Relaxed)), slot(&snap.zone_max, c).map(|m| m.load(Ordering::Relaxed)));
-            if let (Some(min), Some(max)) = zone {
-                if max < lo || min > hi {
-                    continue;
-                }
-                if lo <= min && max <= hi {
-                    out.insert_range(base as u32..(base + len) as u32);
-                    continue;
-                }
-            }
-            for (i, id) in chunk[..len].iter().enumerate() {
-                let key = snap.key(id.load(Ordering::Relaxed));
-                if lo <= key && key <= hi {
-                    let _ = out.try_push((base + i) as u32);
-                }
-            }
-        }
-        out
     }
 }
