@@ -48,24 +48,16 @@ fn args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// SplitMix64: a seeded stream per client, the same every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+#[path = "harness/rng.rs"]
+#[allow(dead_code)] // http_load draws only integers
+mod rng;
+use rng::Rng;
 
 fn fill(template: &str, rng: &mut Rng, a: &Args) -> String {
-    let user = rng.next() % a.users;
+    let user = rng.next_u64() % a.users;
     template
-        .replace("{country}", &format!("c{}", rng.next() % a.countries))
-        .replace("{device}", &format!("d{}", rng.next() % a.devices))
+        .replace("{country}", &format!("c{}", rng.next_u64() % a.countries))
+        .replace("{device}", &format!("d{}", rng.next_u64() % a.devices))
         .replace("{user_hi}", &(user + 100).to_string())
         .replace("{user}", &user.to_string())
 }
@@ -120,7 +112,7 @@ async fn main() {
     for client in 0..args.clients {
         let (args, measuring, stop) = (Arc::clone(&args), Arc::clone(&measuring), Arc::clone(&stop));
         tasks.push(tokio::spawn(async move {
-            let mut rng = Rng(0xC0FFEE + client as u64);
+            let mut rng = Rng::new(0xC0FFEE + client as u64);
             let mut mine = Tally::default();
             let mut buffer = Vec::with_capacity(1 << 16);
             let mut stream = match TcpStream::connect(&args.target).await {

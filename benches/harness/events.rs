@@ -20,6 +20,8 @@ use arrow_array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, S
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::sync::Arc;
 
+pub use crate::rng::Rng;
+
 pub const START_MS: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 pub const STEP_US: i64 = 86_400;
 pub const USERS: usize = 1_000_000;
@@ -29,32 +31,6 @@ const DEVICES: [(&str, u32); 10] = [
     ("phone", 40), ("desktop", 25), ("tablet", 12), ("tv", 6), ("watch", 5),
     ("car", 4), ("console", 3), ("kiosk", 2), ("bot", 2), ("other", 1),
 ];
-
-/// SplitMix64: tiny, fast and good enough for workload data.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    pub fn unit(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
 
 /// Zipf by inverse CDF over a precomputed table: exact, and fast enough (a binary search).
 pub struct Zipf {

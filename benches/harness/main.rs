@@ -17,6 +17,7 @@ mod events;
 mod ingest;
 mod produce;
 mod queries;
+mod rng;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

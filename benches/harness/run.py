@@ -281,9 +281,9 @@ def main():
         say("importing into cuvee (one process, two servers)")
         one, broker, import_s = start_cuvee(a, procs, logs)
         say("cuvee in process")
-        procs_free = a.work / "embedded.json"
-        tool(a, "embedded", "--data-dir", a.work / "cuvee-one", "--queries", a.work / "queries.json", "--runs", a.runs, "--out", procs_free)
-        embedded = json.loads(procs_free.read_text())
+        embedded_out = a.work / "embedded.json"
+        tool(a, "embedded", "--data-dir", a.work / "cuvee-one", "--queries", a.work / "queries.json", "--runs", a.runs, "--out", embedded_out)
+        embedded = json.loads(embedded_out.read_text())
         errors = {k: v["error"] for k, v in embedded.items() if v["error"]}
         if errors:
             raise SystemExit(f"cuvee in process failed: {errors}")

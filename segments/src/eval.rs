@@ -129,14 +129,16 @@ fn eval(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions, tr
             let mut ordered: Vec<&Predicate> = parts.iter().collect();
             ordered.sort_by_key(|p| cost_rank(p));
             for (i, part) in ordered.into_iter().enumerate() {
-                // After the first part only the docs it may keep matter to the others.
-                let narrowed = (i > 0).then(|| match within {
-                    Some(w) => (&acc.t | &acc.u) & w,
-                    None => &acc.t | &acc.u,
-                });
-                let p = eval(source, part, options, trace, narrowed.as_ref().or(within))?;
-                // unknown AND x: unknown unless x is false.
                 let acc_maybe = &acc.t | &acc.u;
+                // After the first part only the docs it may keep matter to the others.
+                let narrowed = match (i, within) {
+                    (0, _) => None,
+                    (_, Some(w)) => Some(&acc_maybe & w),
+                    (_, None) => None,
+                };
+                let candidates = if i == 0 { within } else { narrowed.as_ref().or(Some(&acc_maybe)) };
+                let p = eval(source, part, options, trace, candidates)?;
+                // unknown AND x: unknown unless x is false.
                 let p_maybe = &p.t | &p.u;
                 let u = (&acc.u | &p.u) & acc_maybe & p_maybe;
                 acc = Truth { t: acc.t & p.t, u };

@@ -342,6 +342,10 @@ impl MutableColumn {
     }
 
     fn append(&self, doc: u32, entries: Vec<Entry>, is_null: bool) {
+        let first_key = match entries.first() {
+            Some(Entry::Key(key)) => Some(*key),
+            _ => None,
+        };
         let ids: Vec<u32> = entries.into_iter().map(|e| self.id_of(e)).collect();
         if let Some(inverted) = &self.inverted {
             let (_, chunks) = inverted.snapshot();
@@ -355,8 +359,8 @@ impl MutableColumn {
             let _ = self.nulls.lock().map(|mut n| n.insert(doc));
         }
         if self.single_value {
-            if let Dictionary::Fixed { keys, .. } = &self.dictionary {
-                self.note_zone(doc, keys.with_slot(ids[0], |k| k.load(Ordering::Relaxed)).unwrap_or(0));
+            if let Some(key) = first_key {
+                self.note_zone(doc, key);
             }
             self.sv_ids.push(ids[0]);
         } else {
