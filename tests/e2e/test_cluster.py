@@ -56,6 +56,29 @@ def wait_until(check, what, deadline=60):
     raise AssertionError(f"{what}: still {last!r} after {deadline} s")
 
 
+def start_broker(binary, addresses, attempts=3):
+    """A broker on free ports. A port found free can be taken before the broker binds it
+    (the servers' Kafka clients open ephemeral ports all the time): then the broker exits
+    naming the address, and it starts again on other ports."""
+    for _ in range(attempts):
+        broker_port, pg_port, flight_port = free_port(), free_port(), free_port()
+        broker = subprocess.Popen(
+            [binary, "broker", "--servers", addresses, "--listen", f"127.0.0.1:{broker_port}", "--pg-listen", f"127.0.0.1:{pg_port}",
+             "--flight-listen", f"127.0.0.1:{flight_port}", "--routing-refresh-ms", "200"],
+            stdout=subprocess.DEVNULL,
+        )
+        end = time.time() + 30
+        while time.time() < end and broker.poll() is None:
+            try:
+                http(broker_port, "GET", "/health", timeout=1)
+                return broker, broker_port, pg_port, flight_port
+            except OSError:
+                time.sleep(0.1)
+        broker.kill()
+        broker.wait()
+    raise RuntimeError(f"the broker did not start in {attempts} attempts")
+
+
 class Server:
     def __init__(self, binary, ordinal, root, tables, kafka):
         self.binary, self.ordinal, self.tables, self.kafka = binary, ordinal, tables, kafka
@@ -104,14 +127,8 @@ def cluster():
         kafka.create_topic("events", PARTITIONS)
         for server in servers:
             server.start()
-        broker_port, pg_port, flight_port = free_port(), free_port(), free_port()
         addresses = ",".join(f"127.0.0.1:{s.grpc}" for s in servers)
-        broker = subprocess.Popen(
-            [binary, "broker", "--servers", addresses, "--listen", f"127.0.0.1:{broker_port}", "--pg-listen", f"127.0.0.1:{pg_port}",
-             "--flight-listen", f"127.0.0.1:{flight_port}", "--routing-refresh-ms", "200"],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for_health(broker_port)
+        broker, broker_port, pg_port, flight_port = start_broker(binary, addresses)
         producer = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 5})
         rows = []
         for i in range(MESSAGES):
