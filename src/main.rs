@@ -112,6 +112,10 @@ enum Command {
         /// How many servers share the partitions: this one consumes p with p mod N = ordinal.
         #[arg(long, env = "CUVEE_SERVER_COUNT", default_value_t = 1)]
         servers: u32,
+        /// How many servers consume each partition (1 to --servers). Above 1, replicas agree
+        /// on segments through the deep store, which is then required.
+        #[arg(long, env = "CUVEE_REPLICAS", default_value_t = 1)]
+        replicas: u32,
         /// Schema and table config JSON files to apply at start (see `definitions`).
         #[arg(long, env = "CUVEE_TABLES")]
         tables: Option<PathBuf>,
@@ -199,13 +203,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms, deep_store, postgres, flight } => {
             let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)), ..Default::default() };
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
-            serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store }, &postgres, &flight)
+            serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store, deep_store_owner: None }, &postgres, &flight)
         }
-        Command::Server { data_dir, listen, grpc_listen, ordinal, servers, tables, query_memory_mb, partition_discovery_ms, deep_store } => {
-            let share = cuvee_ingest::realtime::PartitionShare::new(cluster::ordinal(ordinal)?, servers).map_err(anyhow::Error::msg)?;
+        Command::Server { data_dir, listen, grpc_listen, ordinal, servers, replicas, tables, query_memory_mb, partition_discovery_ms, deep_store } => {
+            let share = cuvee_ingest::realtime::PartitionShare::replicated(cluster::ordinal(ordinal)?, servers, replicas).map_err(anyhow::Error::msg)?;
+            if replicas > 1 && deep_store.is_none() {
+                anyhow::bail!("--replicas {replicas}: replicas consuming one partition agree on its segments through the deep store; give --deep-store (or CUVEE_DEEP_STORE)");
+            }
             let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)), share };
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, ..QueryLimits::default() };
-            let options = cuvee_broker::BrokerOptions { limits, realtime, deep_store };
+            // Each server keeps its own manifest in the shared deep store.
+            let deep_store_owner = Some(format!("server-{}", share.ordinal));
+            let options = cuvee_broker::BrokerOptions { limits, realtime, deep_store, deep_store_owner };
             cluster::run_server(cluster::ServerRole { data_dir: &data_dir, listen: &listen, grpc_listen: &grpc_listen, options, share, tables: tables.as_deref() })
         }
         Command::Broker { servers, listen, query_memory_mb, max_result_rows, routing_refresh_ms, postgres, flight } => {

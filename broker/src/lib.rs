@@ -47,6 +47,9 @@ pub struct BrokerOptions {
     pub realtime: RealtimeOptions,
     /// Where tables are kept beyond this disk (`s3://…`, `file://…`); none by default.
     pub deep_store: Option<String>,
+    /// Whose manifests this process keeps in the deep store (`server-<ordinal>` for a
+    /// cluster server); `None` for one process alone.
+    pub deep_store_owner: Option<String>,
 }
 
 /// One broker: the query service and the tables it serves, over one data directory.
@@ -69,7 +72,7 @@ impl Broker {
     pub fn open_with(data_dir: &Path, options: BrokerOptions) -> Result<(Broker, Vec<String>), AdminError> {
         let deep = match &options.deep_store {
             None => None,
-            Some(url) => Some(Arc::new(cuvee_segments::DeepStore::open(url).map_err(|e| AdminError::Invalid(e.to_string()))?)),
+            Some(url) => Some(Arc::new(cuvee_segments::DeepStore::open_as(url, options.deep_store_owner.as_deref()).map_err(|e| AdminError::Invalid(e.to_string()))?)),
         };
         let service = Arc::new(QueryService::new(options.limits).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
         let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service), options.realtime, deep)?;

@@ -57,8 +57,14 @@ impl Server {
     }
 
     async fn open_with(dir: &Path, deep_store: Option<String>) -> (Server, Vec<String>) {
+        Server::open_as(dir, deep_store, None).await
+    }
+
+    /// A server keeping its manifest in the deep store as `owner` (a cluster server).
+    async fn open_as(dir: &Path, deep_store: Option<String>, deep_store_owner: Option<&str>) -> (Server, Vec<String>) {
         let realtime = RealtimeOptions { partition_discovery_interval: Duration::from_millis(300), ..Default::default() };
-        let (broker, warnings) = Broker::open_with(dir, BrokerOptions { realtime, deep_store, ..BrokerOptions::default() }).unwrap();
+        let deep_store_owner = deep_store_owner.map(str::to_string);
+        let (broker, warnings) = Broker::open_with(dir, BrokerOptions { realtime, deep_store, deep_store_owner, ..BrokerOptions::default() }).unwrap();
         let broker = Arc::new(broker);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -366,4 +372,82 @@ async fn a_wiped_disk_is_restored_from_the_deep_store() {
     }
     assert_eq!(files_under(&deep.path().join("deep/tables/events")), 0);
     server.stop().await;
+}
+
+/// The published segments of a server's table, as its manifest names them.
+fn published(data: &Path) -> Vec<Json> {
+    let text = std::fs::read(data.join("tables/events/manifest.json")).unwrap_or_default();
+    let manifest: Json = serde_json::from_slice(&text).unwrap_or(Json::Null);
+    let mut segments = manifest["segments"].as_array().cloned().unwrap_or_default();
+    segments.sort_by_key(|s| s["name"].as_str().unwrap_or_default().to_string());
+    segments
+}
+
+/// Waits until the server has published every offset below `end` of each partition.
+async fn wait_published(data: &Path, partitions: u32, end: i64) -> Vec<Json> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let segments = published(data);
+        let done = (0..partitions).all(|p| segments.iter().filter(|s| s["partition"] == p).filter_map(|s| s["end_offset"].as_i64()).max() == Some(end));
+        if done {
+            return segments;
+        }
+        assert!(Instant::now() < deadline, "{} did not publish up to {end}: {segments:#?}", data.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two servers consuming the same partitions (replicas) with their own flush thresholds
+/// publish the same segments, byte for byte: each segment is claimed in the deep store
+/// first, and the other server follows the claim (consumes up to its end, takes the
+/// published copy, or consumes its range again). A replica whose disk is wiped comes back
+/// from its own manifest in the deep store and takes what its peer published meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_consuming_one_partition_publish_the_same_segments() {
+    let (_mock, bootstrap, producer) = mock_topic("replicated", 2);
+    let deep = tempfile::tempdir().unwrap();
+    let deep_url = format!("file://{}/deep", deep.path().display());
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, data_b) = (dir.path().join("a"), dir.path().join("b"));
+    let (a, _) = Server::open_as(&data_a, Some(deep_url.clone()), Some("server-0")).await;
+    let (b, _) = Server::open_as(&data_b, Some(deep_url.clone()), Some("server-1")).await;
+    for (server, flush_rows) in [(&a, 50), (&b, 70)] {
+        assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+        let (status, body) = server.post("/tables", &table_config("replicated", &bootstrap, flush_rows)).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    produce(&producer, 0..400, 2);
+    for server in [&a, &b] {
+        server.wait_for(COUNT, 400).await;
+        assert_eq!(server.scalar(DISTINCT).await, 400);
+    }
+    // The tails are below both thresholds: a seals its own, and b follows a's claim.
+    assert_eq!(a.post("/tables/events/forceCommit", "").await.0, 200);
+    let on_a = wait_published(&data_a, 2, 200).await;
+    let on_b = wait_published(&data_b, 2, 200).await;
+    assert_eq!(on_a, on_b, "both replicas publish the same segments (names, offsets, checksums)");
+    let mut ends: Vec<(i64, i64, i64)> = on_a.iter().map(|s| (s["partition"].as_i64().unwrap(), s["start_offset"].as_i64().unwrap(), s["end_offset"].as_i64().unwrap())).collect();
+    ends.sort();
+    for pair in ends.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            assert_eq!(pair[0].2, pair[1].1, "a partition's segments follow each other: {ends:?}");
+        }
+    }
+
+    // b loses its disk while a goes on; it comes back from the deep store and catches up.
+    b.stop().await;
+    std::fs::remove_dir_all(&data_b).unwrap();
+    produce(&producer, 400..600, 2);
+    a.wait_for(COUNT, 600).await;
+    let on_a = wait_published(&data_a, 2, 300).await;
+    let (b, warnings) = Server::open_as(&data_b, Some(deep_url.clone()), Some("server-1")).await;
+    assert!(warnings.iter().any(|w| w.contains("restored from the deep store")), "{warnings:?}");
+    b.wait_for(COUNT, 600).await;
+    assert_eq!(b.scalar(DISTINCT).await, 600);
+    assert_eq!(wait_published(&data_b, 2, 300).await, on_a);
+    let info = b.get("/tables/events/consumingSegmentsInfo").await;
+    let adopted: i64 = info["partitions"].as_array().unwrap().iter().map(|p| p["segmentsAdopted"].as_i64().unwrap()).sum();
+    assert!(adopted >= 4, "b takes a's segments of each partition from the deep store: {info:#}");
+    a.stop().await;
+    b.stop().await;
 }

@@ -8,9 +8,17 @@
 //! ```text
 //! <prefix>/tables/<table>/schema.json
 //! <prefix>/tables/<table>/table_config.json
-//! <prefix>/tables/<table>/manifest.json
+//! <prefix>/tables/<table>/manifest.json             one process's manifest
+//! <prefix>/tables/<table>/manifests/<owner>.json     or a cluster server's (owner = server-<ordinal>)
 //! <prefix>/tables/<table>/segments/<segment>.cvs
+//! <prefix>/tables/<table>/claims/<partition>/...     who publishes a stream segment (ingest's claims)
 //! ```
+//!
+//! Every server of a cluster keeps its own manifest (servers hold different partitions, so
+//! one shared `manifest.json` would be whoever wrote last). Segments and claims are shared:
+//! replicas consuming one partition publish the same segments, and the first to create a
+//! file wins ([`DeepStore::put_if_absent`], a conditional create: `If-None-Match` on S3,
+//! an atomic link on a file system).
 //!
 //! S3 credentials and region come from the usual `AWS_*` environment variables
 //! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT` for
@@ -21,7 +29,7 @@ use crate::error::{Result, SegmentError};
 use crate::format::FILE_EXTENSION;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutPayload};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,6 +38,8 @@ pub struct DeepStore {
     url: String,
     store: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
+    /// The file under `tables/<table>/` holding this process's manifest.
+    manifest_file: String,
     /// Always `Some` until dropped (taken to shut it down without blocking).
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -54,7 +64,14 @@ fn failed(url: &str, what: String) -> impl Fn(object_store::Error) -> SegmentErr
 }
 
 impl DeepStore {
+    /// The deep store at `url`, as one process's (its manifest is `manifest.json`).
     pub fn open(url: &str) -> Result<DeepStore> {
+        DeepStore::open_as(url, None)
+    }
+
+    /// The deep store at `url`, for `owner` (a cluster server, `server-<ordinal>`): its
+    /// manifests are its own, its segments shared.
+    pub fn open_as(url: &str, owner: Option<&str>) -> Result<DeepStore> {
         let invalid = |reason: String| SegmentError::InvalidRequest(format!("deep store URL {url}: {reason}"));
         let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
         let options = std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v));
@@ -63,11 +80,21 @@ impl DeepStore {
             std::fs::create_dir_all(parsed.path()).map_err(|e| SegmentError::Io { path: PathBuf::from(parsed.path()), source: e })?;
         }
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("cuvee-deep-store").enable_all().build().map_err(|e| SegmentError::Io { path: PathBuf::from(url), source: e })?;
-        Ok(DeepStore { url: url.to_string(), store: Arc::from(store), prefix, runtime: Some(runtime) })
+        let manifest_file = match owner {
+            None => "manifest.json".to_string(),
+            Some(owner) if !owner.is_empty() && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => format!("manifests/{owner}.json"),
+            Some(owner) => return Err(invalid(format!("the owner {owner:?} must be letters, digits, '-' or '_'"))),
+        };
+        Ok(DeepStore { url: url.to_string(), store: Arc::from(store), prefix, manifest_file, runtime: Some(runtime) })
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Where this process's manifest of a table lives, under the table's folder.
+    pub fn manifest_file(&self) -> &str {
+        &self.manifest_file
     }
 
     /// Runs a call to completion from any thread, async or not (a scoped thread keeps
@@ -91,6 +118,21 @@ impl DeepStore {
         Ok(())
     }
 
+    /// Creates the file unless it exists: true when this call created it. Atomic, so of
+    /// several callers racing for one file exactly one gets true.
+    pub fn put_if_absent(&self, table: &str, file: &str, bytes: Vec<u8>) -> Result<bool> {
+        let path = self.path(table, file);
+        let store = Arc::clone(&self.store);
+        let created = self.run(async move {
+            match store.put_opts(&path, PutPayload::from(bytes), PutMode::Create.into()).await {
+                Ok(_) => Ok(true),
+                Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        });
+        created.map_err(failed(&self.url, format!("creating {table}/{file}")))
+    }
+
     /// The file's bytes, or `None` when the deep store does not have it.
     pub fn get(&self, table: &str, file: &str) -> Result<Option<Vec<u8>>> {
         let path = self.path(table, file);
@@ -109,6 +151,11 @@ impl DeepStore {
         self.put(table, &format!("segments/{segment}.{FILE_EXTENSION}"), bytes)
     }
 
+    /// Uploads a segment unless a peer already has: true when this copy is the published one.
+    pub fn put_segment_if_absent(&self, table: &str, segment: &str, bytes: Vec<u8>) -> Result<bool> {
+        self.put_if_absent(table, &format!("segments/{segment}.{FILE_EXTENSION}"), bytes)
+    }
+
     pub fn get_segment(&self, table: &str, segment: &str) -> Result<Option<Vec<u8>>> {
         self.get(table, &format!("segments/{segment}.{FILE_EXTENSION}"))
     }
@@ -123,7 +170,7 @@ impl DeepStore {
         let names: Vec<String> = listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
         let mut with_manifest = Vec::with_capacity(names.len());
         for name in names {
-            let path = self.path(&name, "manifest.json");
+            let path = self.path(&name, &self.manifest_file);
             let store = Arc::clone(&self.store);
             let exists = self.run(async move {
                 match store.head(&path).await {
@@ -173,5 +220,20 @@ mod tests {
         deep.delete_table("t").unwrap();
         assert_eq!(deep.get("t", "manifest.json").unwrap(), None);
         assert!(DeepStore::open("nope://x").is_err());
+    }
+
+    #[test]
+    fn the_first_create_wins_and_owners_keep_their_own_manifests() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}/deep", dir.path().display());
+        let a = DeepStore::open_as(&url, Some("server-0")).unwrap();
+        let b = DeepStore::open_as(&url, Some("server-1")).unwrap();
+        assert!(a.put_segment_if_absent("t", "t__0__0__x", vec![1]).unwrap());
+        assert!(!b.put_segment_if_absent("t", "t__0__0__x", vec![2]).unwrap());
+        assert_eq!(b.get_segment("t", "t__0__0__x").unwrap(), Some(vec![1]), "the loser's bytes never land");
+        a.put("t", a.manifest_file(), b"{}".to_vec()).unwrap();
+        assert_eq!(a.tables().unwrap(), vec!["t".to_string()]);
+        assert!(b.tables().unwrap().is_empty(), "server-1 has no manifest of t");
+        assert!(DeepStore::open_as(&url, Some("../x")).is_err());
     }
 }

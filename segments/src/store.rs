@@ -103,7 +103,7 @@ impl TableStore {
     /// Rebuilds the folder of table `name` from the deep store (its definition and
     /// manifest; segments are fetched when opened). False when the deep store lacks it.
     pub fn restore(dir: &Path, name: &str, deep: &DeepStore) -> Result<bool> {
-        let Some(manifest) = deep.get(name, "manifest.json")? else { return Ok(false) };
+        let Some(manifest) = deep.get(name, deep.manifest_file())? else { return Ok(false) };
         let (Some(schema), Some(config)) = (deep.get(name, "schema.json")?, deep.get(name, "table_config.json")?) else { return Ok(false) };
         std::fs::create_dir_all(dir.join("segments")).map_err(|e| SegmentError::Io { path: dir.to_path_buf(), source: e })?;
         write_durably(&dir.join("schema.json"), &schema)?;
@@ -121,14 +121,15 @@ impl TableStore {
             let bytes = std::fs::read(&path).map_err(|e| SegmentError::Io { path, source: e })?;
             deep.put(&table, file, bytes)?;
         }
-        if deep.get(&table, "manifest.json")?.is_none() {
+        if deep.get(&table, deep.manifest_file())?.is_none() {
             for entry in &self.manifest.segments {
                 let path = self.segment_path(&entry.name);
                 let bytes = std::fs::read(&path).map_err(|e| SegmentError::Io { path, source: e })?;
-                deep.put_segment(&table, &entry.name, bytes)?;
+                // A replica may have published this segment already: its copy stays.
+                deep.put_segment_if_absent(&table, &entry.name, bytes)?;
             }
         }
-        deep.put(&table, "manifest.json", manifest_bytes(&self.manifest))?;
+        deep.put(&table, deep.manifest_file(), manifest_bytes(&self.manifest))?;
         self.deep = Some(deep);
         Ok(())
     }
@@ -155,6 +156,36 @@ impl TableStore {
     /// Step one of publishing: checks the segment and writes its file durably. Nothing is
     /// published until [`TableStore::commit`].
     pub fn write_segment(&self, bytes: &[u8]) -> Result<PendingSegment> {
+        let pending = self.write_local(bytes)?;
+        if let Some(deep) = &self.deep {
+            deep.put_segment(&self.manifest.table, &pending.entry.name, bytes.to_vec())?;
+        }
+        Ok(pending)
+    }
+
+    /// [`TableStore::write_segment`] for a segment peers may publish too (replicas
+    /// consuming one partition): the deep store's copy wins. Ours is uploaded only if no
+    /// copy is there yet; otherwise theirs is the one written here, so every replica holds
+    /// the same bytes. Without a deep store this is `write_segment`.
+    pub fn write_segment_first_wins(&self, bytes: Vec<u8>) -> Result<PendingSegment> {
+        let Some(deep) = &self.deep else { return self.write_segment(&bytes) };
+        let name = ImmutableSegment::from_bytes(PathBuf::from("(new segment)"), bytes.clone())?.metadata().name.clone();
+        if deep.put_segment_if_absent(&self.manifest.table, &name, bytes.clone())? {
+            return self.write_local(&bytes);
+        }
+        match deep.get_segment(&self.manifest.table, &name)? {
+            Some(theirs) => self.write_local(&theirs),
+            None => Err(SegmentError::InvalidRequest(format!("segment {name} exists in the deep store {} and cannot be read back", deep.url()))),
+        }
+    }
+
+    /// Step one for a segment a peer published (its bytes from the deep store): written
+    /// here only, nothing uploaded.
+    pub fn write_adopted_segment(&self, bytes: &[u8]) -> Result<PendingSegment> {
+        self.write_local(bytes)
+    }
+
+    fn write_local(&self, bytes: &[u8]) -> Result<PendingSegment> {
         let segment = ImmutableSegment::from_bytes(PathBuf::from("(new segment)"), bytes.to_vec())?;
         let meta = segment.metadata();
         if self.manifest.segments.iter().any(|s| s.name == meta.name) {
@@ -168,9 +199,6 @@ impl TableStore {
             bounds: meta.bounds.clone(),
         };
         write_durably(&self.segment_path(&entry.name), bytes)?;
-        if let Some(deep) = &self.deep {
-            deep.put_segment(&self.manifest.table, &entry.name, bytes.to_vec())?;
-        }
         Ok(PendingSegment { entry })
     }
 
@@ -205,7 +233,7 @@ impl TableStore {
         write_durably(&self.dir.join("manifest.json"), &bytes)?;
         self.manifest = next;
         if let Some(deep) = &self.deep {
-            if let Err(e) = deep.put(&self.manifest.table, "manifest.json", bytes) {
+            if let Err(e) = deep.put(&self.manifest.table, deep.manifest_file(), bytes) {
                 eprintln!("cuvee: WARNING table {}: the deep store's manifest is behind: {e}", self.manifest.table);
             }
         }

@@ -9,11 +9,13 @@
 //! - [`scatter`]: sends each server the fragment for its segments, streams the answers
 //!   back, and keeps the query's account of them ([`QueryScope`]: servers queried and
 //!   responded, failures, statistics) under the query's deadline.
+//! - [`replicas`]: one view of segments several servers hold (replicas), read once.
 //! - [`routing`]: a cluster broker's view of the servers — their tables and segments from
 //!   their listings, refreshed in the background.
 
 pub mod distribute;
 pub mod remote;
+pub mod replicas;
 pub mod routing;
 pub mod scatter;
 pub mod server;

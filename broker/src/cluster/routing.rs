@@ -72,7 +72,10 @@ impl Cluster {
                 ScanSource::Remote(segment) => {
                     let healthy: Vec<&String> = segment.servers.iter().filter(|s| !unhealthy.contains(*s) && remote.contains_key(*s)).collect();
                     let candidates: Vec<&String> = if healthy.is_empty() { segment.servers.iter().collect() } else { healthy };
-                    let Some(id) = candidates.get(turn % candidates.len().max(1)) else {
+                    // Sealed copies are equal: take turns. Consuming ones differ in
+                    // freshness: the freshest (listed first) unless it is unhealthy.
+                    let pick = if segment.is_consuming() { 0 } else { turn % candidates.len().max(1) };
+                    let Some(id) = candidates.get(pick) else {
                         return exec_err!("segment {} has no server to read it from", segment.name);
                     };
                     match remote.get(*id) {
@@ -252,7 +255,7 @@ impl Routing {
             let _ = self.service.remove_table(&gone);
         }
         for (name, (definition, segments)) in tables {
-            let segments = merge_replicas(segments);
+            let segments = super::replicas::reconcile(&name, segments);
             match self.service.segment_table(&name) {
                 Some(existing) if existing.table() == &definition => existing.set_remote(segments),
                 _ => {
@@ -288,18 +291,4 @@ fn segments_of(server: &str, table: &TableListing, problems: &mut Vec<(String, S
         out.push(RemoteSegment { name: c.name.clone(), servers: vec![server.to_string()], kind });
     }
     out
-}
-
-/// One entry per segment name, listing every server that holds it.
-fn merge_replicas(segments: Vec<RemoteSegment>) -> Vec<Arc<RemoteSegment>> {
-    let mut by_name: BTreeMap<String, RemoteSegment> = BTreeMap::new();
-    for segment in segments {
-        match by_name.get_mut(&segment.name) {
-            Some(known) => known.servers.extend(segment.servers),
-            None => {
-                by_name.insert(segment.name.clone(), segment);
-            }
-        }
-    }
-    by_name.into_values().map(Arc::new).collect()
 }

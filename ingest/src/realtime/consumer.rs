@@ -7,7 +7,8 @@ use super::dead_letter::{DeadLetter, DeadLetterWriter};
 use super::failpoint;
 use super::kafka::{is_offset_out_of_range, PartitionReader};
 use super::naming::{parse_segment_name, segment_name};
-use super::sealer::SealJob;
+use super::claims::SegmentClaim;
+use super::sealer::{SealJob, SealWork};
 use super::status::{ConsumerState, SharedStatus};
 use crate::now_ms;
 use super::Shared;
@@ -25,6 +26,9 @@ const POLL: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The consuming segment's size is measured every this many rows (it walks every column).
 const SIZE_CHECK_ROWS: u32 = 1024;
+/// How often a replica asks the deep store whether a peer claimed its consuming segment
+/// (so it follows within this long, not only at its own threshold).
+const CLAIM_CHECK: Duration = Duration::from_secs(2);
 
 /// Where a partition resumes: after its last published segment, else where it first began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +74,12 @@ pub struct PartitionConsumer {
     seal_queue: SyncSender<SealJob>,
     force_commits_seen: u64,
     backoff: Duration,
+    /// A replica's claim on the consuming segment: it is sealed exactly at its end offset.
+    target: Option<SegmentClaim>,
+    /// While the claimed range is consumed again into a segment readers do not see yet: the
+    /// consuming segment they see (frozen), which the claimed one will replace.
+    shown: Option<String>,
+    last_claim_check: Instant,
 }
 
 impl PartitionConsumer {
@@ -100,7 +110,7 @@ impl PartitionConsumer {
             status.lock().record_error(format!("assigning partition {partition} at offset {start}: {e}"));
         }
         let (consuming, segment_created_ms) = new_segment(&table, &shared.table_name, partition, resume.sequence);
-        let mut consumer = PartitionConsumer {
+        let consumer = PartitionConsumer {
             dead_letters: DeadLetterWriter::new(&shared.table_dir, partition),
             force_commits_seen: shared.force_commits.load(Ordering::Acquire),
             shared,
@@ -119,8 +129,12 @@ impl PartitionConsumer {
             next_offset: start,
             seal_queue,
             backoff: Duration::from_millis(100),
+            target: None,
+            shown: None,
+            last_claim_check: Instant::now(),
         };
-        consumer.announce_segment();
+        let mut consumer = consumer;
+        consumer.begin_segment(start);
         Some(consumer)
     }
 
@@ -221,6 +235,13 @@ impl PartitionConsumer {
     }
 
     fn flush_due(&mut self) -> bool {
+        if let Some(target) = &self.target {
+            // A replica's claim decides where this segment ends, not our thresholds.
+            return self.next_offset >= target.end_offset;
+        }
+        if self.peer_claimed() {
+            return true;
+        }
         let flush = self.shared.stream.flush;
         let rows = self.consuming.num_docs();
         let elapsed = self.segment_started.elapsed().as_millis() as u64;
@@ -244,43 +265,172 @@ impl PartitionConsumer {
         bytes as u64 >= limit
     }
 
+    /// Whether a replica has claimed the consuming segment (checked every [`CLAIM_CHECK`]);
+    /// sealing then follows its claim.
+    fn peer_claimed(&mut self) -> bool {
+        let Some(claims) = &self.shared.claims else { return false };
+        if self.last_claim_check.elapsed() < CLAIM_CHECK {
+            return false;
+        }
+        self.last_claim_check = Instant::now();
+        // A failed look-up is not an error here: the claim at our own threshold will say.
+        matches!(claims.get(self.partition, self.sequence), Ok(Some(_)))
+    }
+
     /// Hands the consuming segment to the sealer and starts the next one at the next offset.
+    /// With a deep store the segment is claimed first, and a replica's earlier claim on it
+    /// is followed instead (see [`super::claims`]).
     fn seal(&mut self) {
         if let Err(e) = self.dead_letters.sync() {
             self.status.lock().record_error(format!("syncing dead letters of partition {}: {e}", self.partition));
             return;
         }
-        let job = SealJob {
-            segment: Arc::clone(&self.consuming),
-            identity: SegmentIdentity {
-                name: self.consuming.name().to_string(),
-                partition: Some(self.partition),
-                start_offset: Some(self.segment_start),
-                end_offset: Some(self.next_offset),
-                creation_time_ms: self.segment_created_ms,
-            },
+        let mut identity = SegmentIdentity {
+            name: self.consuming.name().to_string(),
+            partition: Some(self.partition),
+            start_offset: Some(self.segment_start),
+            end_offset: Some(self.next_offset),
+            creation_time_ms: self.segment_created_ms,
         };
+        if let Some(claims) = &self.shared.claims {
+            let ours = SegmentClaim { segment: identity.name.clone(), start_offset: self.segment_start, end_offset: self.next_offset, creation_time_ms: self.segment_created_ms, claimed_by: String::new() };
+            let claim = match claims.claim(self.partition, self.sequence, &ours) {
+                Ok(claim) => claim,
+                Err(e) => return self.retry_after(format!("claiming segment {} of partition {} in the deep store: {e}", self.sequence, self.partition)),
+            };
+            if !claim.same_offsets(&ours) {
+                return self.follow(claim);
+            }
+            identity.name = claim.segment;
+            identity.creation_time_ms = claim.creation_time_ms;
+        }
+        // A segment consumed again out of readers' sight replaces the one they see before
+        // the next one starts, so they never see a range twice.
+        let wait = self.shown.is_some();
+        let replaces = self.shown.take().unwrap_or_else(|| self.consuming.name().to_string());
+        let (done, published) = std::sync::mpsc::channel();
+        let job = SealJob { work: SealWork::Build { segment: Arc::clone(&self.consuming), identity }, replaces, done: wait.then_some(done) };
+        if !self.hand_off(job) || (wait && published.recv().is_err()) {
+            return;
+        }
+        self.target = None;
         self.refresh_definition();
         self.sequence += 1;
         self.segment_start = self.next_offset;
-        self.begin_segment();
-        let mut job = job;
+        self.begin_segment(self.next_offset);
+    }
+
+    /// Our segment does not match a replica's claim on it: consume up to its end if it
+    /// only ends later; else take its published copy, or consume its range again.
+    fn follow(&mut self, claim: SegmentClaim) {
+        if claim.start_offset == self.segment_start && claim.end_offset > self.next_offset {
+            self.target = Some(claim);
+            return;
+        }
+        let published = self.shared.claims.as_ref().map(|claims| claims.published_segment(&claim));
+        if let Some(Ok(Some(bytes))) = published {
+            let replaces = self.shown.take().unwrap_or_else(|| self.consuming.name().to_string());
+            if !self.adopt(&claim, bytes, replaces) {
+                return;
+            }
+            self.target = None;
+            self.refresh_definition();
+            self.sequence += 1;
+            self.segment_start = claim.end_offset;
+            self.begin_segment(self.next_offset);
+            return;
+        }
+        // Not uploaded yet (the claimant may be building it, or gone): the claimed range is
+        // consumed again into a segment readers see only once it is published.
+        if self.shown.is_none() {
+            self.shown = Some(self.consuming.name().to_string());
+        }
+        self.consuming = Arc::new(MutableSegment::new(&self.table, &claim.segment));
+        self.segment_created_ms = claim.creation_time_ms;
+        self.segment_start = claim.start_offset;
+        self.seek(claim.start_offset);
+        self.status.lock().segments_reconsumed += 1;
+        self.target = Some(claim);
+    }
+
+    /// Publishes a replica's segment as ours and waits until readers see it.
+    fn adopt(&mut self, claim: &SegmentClaim, bytes: Vec<u8>, replaces: String) -> bool {
+        let (done, published) = std::sync::mpsc::channel();
+        let work = SealWork::Adopt { bytes, name: claim.segment.clone(), end_offset: Some(claim.end_offset) };
+        self.hand_off(SealJob { work, replaces, done: Some(done) }) && published.recv().is_ok()
+    }
+
+    fn hand_off(&self, mut job: SealJob) -> bool {
         loop {
             match self.seal_queue.try_send(job) {
-                Ok(()) => return,
+                Ok(()) => return true,
                 Err(TrySendError::Full(back)) if !self.shared.stopped() => {
                     job = back;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err(_) => return,
+                Err(_) => return false,
             }
         }
     }
 
-    fn begin_segment(&mut self) {
-        (self.consuming, self.segment_created_ms) = new_segment(&self.table, &self.shared.table_name, self.partition, self.sequence);
+    /// Starts consuming segment `self.sequence` at `self.segment_start` (the reader is at
+    /// `reader_at`). A replica's claim on it is followed: its copy taken when published
+    /// (again for the next sequence, so a replica that was away catches up from the deep
+    /// store), else its range consumed under its name.
+    fn begin_segment(&mut self, reader_at: i64) {
+        let mut name = None;
+        while let Some(claim) = self.existing_claim() {
+            if claim.start_offset != self.segment_start {
+                let problem = format!(
+                    "partition {}: a replica's segment {} starts at offset {} where this server's segments end at {}; following the replica",
+                    self.partition, claim.segment, claim.start_offset, self.segment_start
+                );
+                eprintln!("cuvee: WARNING table {}: {problem}", self.shared.table_name);
+                self.status.lock().record_error(problem);
+                self.segment_start = claim.start_offset;
+            }
+            let published = self.shared.claims.as_ref().map(|claims| claims.published_segment(&claim));
+            let Some(Ok(Some(bytes))) = published else {
+                name = Some((claim.segment.clone(), claim.creation_time_ms));
+                self.target = Some(claim);
+                break;
+            };
+            if !self.adopt(&claim, bytes, claim.segment.clone()) {
+                return;
+            }
+            self.sequence += 1;
+            self.segment_start = claim.end_offset;
+        }
+        if self.segment_start != reader_at {
+            self.seek(self.segment_start);
+        }
+        self.next_offset = self.segment_start;
+        (self.consuming, self.segment_created_ms) = match name {
+            Some((name, created_ms)) => (Arc::new(MutableSegment::new(&self.table, &name)), created_ms),
+            None => new_segment(&self.table, &self.shared.table_name, self.partition, self.sequence),
+        };
         self.segment_started = Instant::now();
         self.announce_segment();
+    }
+
+    /// A replica's claim on the segment about to start, retried while the deep store does
+    /// not answer; `None` without a deep store.
+    fn existing_claim(&mut self) -> Option<SegmentClaim> {
+        loop {
+            let claims = self.shared.claims.as_ref()?;
+            match claims.get(self.partition, self.sequence) {
+                Ok(claim) => return claim,
+                Err(e) if !self.shared.stopped() => self.retry_after(format!("reading the claim on segment {} of partition {} in the deep store: {e}", self.sequence, self.partition)),
+                Err(_) => return None,
+            }
+        }
+    }
+
+    fn seek(&mut self, offset: i64) {
+        self.next_offset = offset;
+        if let Err(e) = self.reader.assign(offset) {
+            self.retry_after(format!("assigning partition {} at offset {offset}: {e}", self.partition));
+        }
     }
 
     /// Makes the consuming segment queryable and reports it.
@@ -388,8 +538,14 @@ fn initial_offset(shared: &Shared, partition: u32, reader: &PartitionReader, sta
                     OffsetReset::Smallest => low,
                     OffsetReset::Largest => high,
                 };
-                match shared.store().record_partition_start(partition, offset) {
-                    Ok(()) => return Some(offset),
+                // Replicas begin where the first of them did.
+                let offset = match shared.claims.as_ref().map(|claims| claims.partition_start(partition, offset)) {
+                    None => Ok(offset),
+                    Some(agreed) => agreed,
+                };
+                let recorded = offset.and_then(|offset| shared.store().record_partition_start(partition, offset).map(|()| offset).map_err(|e| e.to_string()));
+                match recorded {
+                    Ok(offset) => return Some(offset),
                     Err(e) => status.lock().record_error(format!("recording where partition {partition} starts: {e}")),
                 }
             }

@@ -9,6 +9,9 @@
 //!                     [startOffset, endOffset) (the publish point) → swap in for readers
 //! ```
 //!
+//! With a deep store, every segment is claimed there before it is built ([`claims`]), so
+//! replicas consuming the same partition publish the same segments.
+//!
 //! Exactly once: the manifest is the only checkpoint. A partition resumes at the largest
 //! end offset published for it (segments of a partition are published in order), or where
 //! it first began (`partitionStarts`, recorded before its first row). Everything consumed
@@ -19,6 +22,7 @@
 //! consuming segment is added when it starts; a sealed one replaces its consuming segment
 //! in one step, so no row is seen twice or missed while a segment is built.
 
+pub mod claims;
 mod consumer;
 pub mod dead_letter;
 pub mod failpoint;
@@ -64,6 +68,8 @@ pub(crate) struct Shared {
     store: SharedStore,
     table_dir: PathBuf,
     host: Arc<dyn SegmentHost>,
+    /// With a deep store: replicas of a partition agree on its segments there.
+    claims: Option<claims::Claims>,
     stop: AtomicBool,
     paused: AtomicBool,
     force_commits: AtomicU64,

@@ -1,19 +1,48 @@
 //! The sealer of one partition: builds each handed-off consuming segment into an immutable
 //! one (sorted, every index), writes it, publishes it with its offsets, and swaps it in for
 //! the consuming segment in one step for readers. Segments of a partition are published in
-//! order, so the last published end offset is always a safe place to resume.
+//! order, so the last published end offset is always a safe place to resume. A segment a
+//! replica published first (see [`super::claims`]) is taken as it is, through the same
+//! queue, so the order holds for those too.
 
 use super::failpoint;
 use super::status::{ConsumerState, SharedStatus};
 use super::Shared;
-use cuvee_segments::{ImmutableSegment, MutableSegment, SegmentIdentity};
-use std::sync::mpsc::Receiver;
+use cuvee_segments::{ImmutableSegment, MutableSegment, PendingSegment, SegmentIdentity};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub struct SealJob {
-    pub segment: Arc<MutableSegment>,
-    pub identity: SegmentIdentity,
+    pub work: SealWork,
+    /// The consuming segment readers see now, which the published one replaces.
+    pub replaces: String,
+    /// Told when the segment is published (the consumer waits when what it does next
+    /// depends on it).
+    pub done: Option<Sender<()>>,
+}
+
+pub enum SealWork {
+    /// Build this consuming segment under `identity` and publish it.
+    Build { segment: Arc<MutableSegment>, identity: SegmentIdentity },
+    /// Publish a replica's segment (its bytes from the deep store) as ours.
+    Adopt { bytes: Vec<u8>, name: String, end_offset: Option<i64> },
+}
+
+impl SealJob {
+    fn name(&self) -> &str {
+        match &self.work {
+            SealWork::Build { identity, .. } => &identity.name,
+            SealWork::Adopt { name, .. } => name,
+        }
+    }
+
+    fn end_offset(&self) -> Option<i64> {
+        match &self.work {
+            SealWork::Build { identity, .. } => identity.end_offset,
+            SealWork::Adopt { end_offset, .. } => *end_offset,
+        }
+    }
 }
 
 pub fn run(shared: Arc<Shared>, status: SharedStatus, queue: Receiver<SealJob>) {
@@ -24,12 +53,15 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, queue: Receiver<SealJob>) 
                 Ok(()) => {
                     let mut status = status.lock();
                     status.segments_published += 1;
-                    status.last_published_segment = Some(job.identity.name.clone());
-                    status.published_end_offset = job.identity.end_offset;
+                    status.last_published_segment = Some(job.name().to_string());
+                    status.published_end_offset = job.end_offset();
+                    if matches!(job.work, SealWork::Adopt { .. }) {
+                        status.segments_adopted += 1;
+                    }
                     break;
                 }
                 Err(e) => {
-                    let error = format!("sealing segment {}: {e}", job.identity.name);
+                    let error = format!("sealing segment {}: {e}", job.name());
                     eprintln!("cuvee: table {}: {error} (retrying in {backoff:?})", shared.table_name);
                     status.lock().record_error(error);
                     if shared.stopped() {
@@ -40,6 +72,9 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, queue: Receiver<SealJob>) 
                 }
             }
         }
+        if let Some(done) = &job.done {
+            let _ = done.send(());
+        }
     }
     let mut status = status.lock();
     if status.state != ConsumerState::Stopped {
@@ -48,15 +83,28 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, queue: Receiver<SealJob>) 
 }
 
 fn seal_and_publish(shared: &Shared, job: &SealJob) -> Result<(), String> {
-    let bytes = job.segment.seal(&job.identity).map_err(|e| e.to_string())?;
-    failpoint::hit("seal.after_build");
-    let pending = shared.store().write_segment(&bytes).map_err(|e| e.to_string())?;
+    let pending = write(shared, &job.work).map_err(|e| e.to_string())?;
     failpoint::hit("seal.before_commit");
     // Opened before publishing: a file that cannot be read back is never published.
-    let path = shared.store().segment_path(&job.identity.name);
+    let path = shared.store().segment_path(&pending.entry().name);
     let sealed = ImmutableSegment::open(&path).map_err(|e| e.to_string())?;
     shared.store().commit(pending).map_err(|e| e.to_string())?;
     failpoint::hit("seal.after_commit");
-    shared.host.replace_consuming(&job.identity.name, Arc::new(sealed));
+    shared.host.replace_consuming(&job.replaces, Arc::new(sealed));
     Ok(())
+}
+
+fn write(shared: &Shared, work: &SealWork) -> cuvee_segments::Result<PendingSegment> {
+    match work {
+        SealWork::Build { segment, identity } => {
+            let bytes = segment.seal(identity)?;
+            failpoint::hit("seal.after_build");
+            if shared.claims.is_some() {
+                // Replicas may publish this segment too: the deep store's first copy wins.
+                return shared.store().write_segment_first_wins(bytes);
+            }
+            shared.store().write_segment(&bytes)
+        }
+        SealWork::Adopt { bytes, .. } => shared.store().write_adopted_segment(bytes),
+    }
 }

@@ -39,6 +39,10 @@ pub struct PartitionStatus {
     pub messages_skipped_by_gaps: u64,
     pub last_gap: Option<String>,
     pub segments_published: u64,
+    /// Of those, segments a replica published first and this server took as they were.
+    pub segments_adopted: u64,
+    /// Segments whose range this server consumed again to match a replica's claim.
+    pub segments_reconsumed: u64,
     pub last_published_segment: Option<String>,
     /// End offset of the last segment published: where a restart resumes.
     pub published_end_offset: Option<i64>,
@@ -69,6 +73,8 @@ impl PartitionStatus {
             messages_skipped_by_gaps: 0,
             last_gap: None,
             segments_published: 0,
+            segments_adopted: 0,
+            segments_reconsumed: 0,
             last_published_segment: None,
             published_end_offset: None,
             last_event_time_ms: None,

@@ -35,25 +35,38 @@ impl Default for RealtimeOptions {
 
 /// Partition ownership without consensus: server `ordinal` of `servers` consumes the
 /// partitions `p` with `p mod servers = ordinal` (Kubernetes gives a StatefulSet's pods
-/// stable ordinals). One process alone is ordinal 0 of 1: every partition.
+/// stable ordinals), and with `replicas` R > 1 also those of the R − 1 servers before it:
+/// partition `p` is consumed by servers `p mod N, p mod N + 1, …` (mod N), R of them, which
+/// agree on its segments through the deep store's claims. One process alone is ordinal 0
+/// of 1: every partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionShare {
     pub ordinal: u32,
     pub servers: u32,
+    pub replicas: u32,
 }
 
 impl PartitionShare {
-    pub const ALL: PartitionShare = PartitionShare { ordinal: 0, servers: 1 };
+    pub const ALL: PartitionShare = PartitionShare { ordinal: 0, servers: 1, replicas: 1 };
 
     pub fn new(ordinal: u32, servers: u32) -> Result<PartitionShare, String> {
+        PartitionShare::replicated(ordinal, servers, 1)
+    }
+
+    pub fn replicated(ordinal: u32, servers: u32, replicas: u32) -> Result<PartitionShare, String> {
         if servers == 0 || ordinal >= servers {
             return Err(format!("server ordinal {ordinal} of {servers} servers: the ordinal must be below the server count"));
         }
-        Ok(PartitionShare { ordinal, servers })
+        if replicas == 0 || replicas > servers {
+            return Err(format!("{replicas} replicas of each partition on {servers} servers: replicas must be between 1 and the server count"));
+        }
+        Ok(PartitionShare { ordinal, servers, replicas })
     }
 
     pub fn owns(&self, partition: u32) -> bool {
-        partition % self.servers == self.ordinal
+        // How many servers after the partition's first owner this one is.
+        let behind = (self.ordinal + self.servers - partition % self.servers) % self.servers;
+        behind < self.replicas
     }
 }
 
@@ -141,7 +154,9 @@ impl RealtimeIngestion {
         let stream = validate(&table)?;
         let group = group_of(&stream, table.name());
         let watcher = TopicWatcher::new(&stream, &format!("cuvee-{}-watch", table.name()), &group).map_err(IngestError::Stream)?;
+        let claims = store.lock().unwrap_or_else(|e| e.into_inner()).deep_store().map(|deep| super::claims::Claims::new(Arc::clone(deep), table.name()));
         let shared = Arc::new(Shared {
+            claims,
             table_name: table.name().to_string(),
             stream,
             group,
@@ -334,5 +349,20 @@ mod share_tests {
         assert!(PartitionShare::ALL.owns(7));
         assert!(PartitionShare::new(3, 3).unwrap_err().contains("ordinal 3 of 3"));
         assert!(PartitionShare::new(0, 0).is_err());
+    }
+
+    #[test]
+    fn each_partition_has_as_many_owners_as_replicas() {
+        for (servers, replicas) in [(3, 2), (3, 3), (4, 2), (2, 2)] {
+            let shares: Vec<PartitionShare> = (0..servers).map(|i| PartitionShare::replicated(i, servers, replicas).unwrap()).collect();
+            for p in 0..12 {
+                assert_eq!(shares.iter().filter(|s| s.owns(p)).count(), replicas as usize, "{servers} servers, {replicas} replicas, partition {p}");
+            }
+            // Every server consumes the same number of partitions of a round number of them.
+            let per_server: Vec<usize> = shares.iter().map(|s| (0..servers * 4).filter(|p| s.owns(*p)).count()).collect();
+            assert!(per_server.iter().all(|n| *n == per_server[0]), "{per_server:?}");
+        }
+        assert!(PartitionShare::replicated(0, 2, 3).unwrap_err().contains("3 replicas"));
+        assert!(PartitionShare::replicated(0, 2, 0).is_err());
     }
 }

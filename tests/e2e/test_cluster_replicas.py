@@ -1,0 +1,144 @@
+"""Replicas consuming one partition: two `cuvee server` processes with `--servers 2
+--replicas 2` both consume every partition of a 4-partition tansu topic, with a shared deep
+store (file://) and each its own flush threshold (`${FLUSH_ROWS}` in the mounted table
+config), so their own seal points differ as time thresholds would make them differ. Each
+segment is claimed in the deep store first and the other replica follows the claim: both
+publish the same segments, the broker reads every row once, and with one replica killed the
+other answers everything — whole, not partial. Restarted, the killed one takes what its peer
+published meanwhile from the deep store.
+
+Needs CUVEE_BIN (the cuvee binary); scripts/test.sh sets it."""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+from confluent_kafka import Producer
+
+from cuvee_http import http, wait_for_health
+from kafka_broker import Tansu, free_port
+from realtime_table import realtime_table
+from test_cluster import SCHEMA, query, start_broker, wait_until
+
+PARTITIONS = 4
+MESSAGES = 4000
+FLUSH_ROWS = [300, 420]
+
+
+class Replica:
+    def __init__(self, binary, ordinal, root, tables, kafka, deep):
+        self.binary, self.ordinal, self.tables, self.kafka, self.deep = binary, ordinal, tables, kafka, deep
+        self.data_dir = os.path.join(root, f"server-{ordinal}")
+        self.port, self.grpc = free_port(), free_port()
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, "server", "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}", "--grpc-listen", f"127.0.0.1:{self.grpc}",
+             "--ordinal", str(self.ordinal), "--servers", "2", "--replicas", "2", "--deep-store", self.deep,
+             "--partition-discovery-ms", "300", "--tables", self.tables],
+            stdout=subprocess.DEVNULL,
+            env={**os.environ, "KAFKA_BOOTSTRAP": self.kafka, "FLUSH_ROWS": str(FLUSH_ROWS[self.ordinal])},
+        )
+        wait_for_health(self.port)
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def sealed_segments(self):
+        listing = http(self.port, "GET", "/segments/events")
+        return sorted(name for entry in listing for names in entry.values() for name in names)
+
+
+def produce(kafka, ids):
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "linger.ms": 5})
+    for i in ids:
+        producer.produce("events", json.dumps({"id": i, "kind": "k", "value": i % 10, "ts": 1_700_000_000_000 + i}).encode(), partition=i % PARTITIONS)
+    assert producer.flush(30) == 0
+
+
+@pytest.fixture(scope="module")
+def replicas():
+    binary = os.environ["CUVEE_BIN"]
+    kafka = Tansu()
+    root = tempfile.mkdtemp(prefix="cuvee-replicas-")
+    deep = f"file://{root}/deep"
+    tables = os.path.join(root, "tables")
+    os.makedirs(tables)
+    with open(os.path.join(tables, "events_schema.json"), "w") as f:
+        json.dump(SCHEMA, f)
+    with open(os.path.join(tables, "events_realtime_table_config.json"), "w") as f:
+        json.dump(realtime_table("events", "${KAFKA_BOOTSTRAP}", flush_rows="${FLUSH_ROWS}"), f)
+    servers = [Replica(binary, i, root, tables, kafka.bootstrap, deep) for i in range(2)]
+    broker = None
+    try:
+        kafka.create_topic("events", PARTITIONS)
+        for server in servers:
+            server.start()
+        broker, broker_port, _, _ = start_broker(binary, ",".join(f"127.0.0.1:{s.grpc}" for s in servers))
+        produce(kafka, range(MESSAGES))
+        yield {"broker": broker_port, "servers": servers, "kafka": kafka}
+    finally:
+        if broker:
+            broker.terminate()
+            broker.wait(timeout=20)
+        for server in servers:
+            server.stop()
+        kafka.stop()
+
+
+def counted(port, expected):
+    answer = query(port, "SELECT COUNT(*), COUNT(DISTINCT id) FROM events")
+    rows = answer.get("resultTable", {}).get("rows")
+    return (rows == [[expected, expected]] and not answer["partialResult"]) or answer
+
+
+def test_every_row_is_read_once_and_both_replicas_hold_them_all(replicas):
+    port = replicas["broker"]
+    wait_until(lambda: counted(port, MESSAGES), "exact counts through the broker")
+    for server in replicas["servers"]:
+        wait_until(lambda: counted(server.port, MESSAGES), f"replica {server.ordinal} holds every row")
+    answer = query(port, "SELECT SUM(value), MIN(id), MAX(id) FROM events")
+    assert answer["resultTable"]["rows"] == [[sum(i % 10 for i in range(MESSAGES)), 0, MESSAGES - 1]]
+
+
+def test_replicas_publish_the_same_segments(replicas):
+    first, second = replicas["servers"]
+    wait_until(lambda: counted(first.port, MESSAGES), "every row on the first replica")
+    # The tails are below the thresholds: one replica seals them; the other follows its claim.
+    http(first.port, "POST", "/tables/events/forceCommit")
+    wait_until(lambda: (first.sealed_segments() == second.sealed_segments() and len(first.sealed_segments()) >= 2 * PARTITIONS) or (first.sealed_segments(), second.sealed_segments()), "the same sealed segments on both replicas")
+    for server in replicas["servers"]:
+        partitions = http(server.port, "GET", "/tables/events/consumingSegmentsInfo")["partitions"]
+        assert all(p["publishedEndOffset"] == MESSAGES // PARTITIONS for p in partitions), partitions
+
+
+def test_a_killed_replica_leaves_whole_answers_and_catches_up(replicas):
+    port, kafka = replicas["broker"], replicas["kafka"]
+    victim, survivor = replicas["servers"]
+    wait_until(lambda: counted(port, MESSAGES), "exact counts through the broker")
+    victim.kill()
+    for _ in range(5):
+        answer = query(port, "SELECT COUNT(*) FROM events")
+        assert answer["partialResult"] is False and answer["exceptions"] == [], answer
+        assert answer["resultTable"]["rows"] == [[MESSAGES]]
+    produce(kafka, range(MESSAGES, MESSAGES + 1000))
+    wait_until(lambda: counted(port, MESSAGES + 1000), "new rows through the surviving replica")
+    victim.start()
+    wait_until(lambda: counted(victim.port, MESSAGES + 1000), "the restarted replica holds every row")
+    wait_until(lambda: counted(port, MESSAGES + 1000), "exact counts with both replicas")
+    http(survivor.port, "POST", "/tables/events/forceCommit")
+    wait_until(lambda: victim.sealed_segments() == survivor.sealed_segments() or (victim.sealed_segments(), survivor.sealed_segments()), "the same sealed segments after the restart")
