@@ -120,10 +120,16 @@ def test_replicas_publish_the_same_segments(replicas):
     wait_until(lambda: counted(first.port, MESSAGES), "every row on the first replica")
     # The tails are below the thresholds: one replica seals them; the other follows its claim.
     http(first.port, "POST", "/tables/events/forceCommit")
-    wait_until(lambda: (first.sealed_segments() == second.sealed_segments() and len(first.sealed_segments()) >= 2 * PARTITIONS) or (first.sealed_segments(), second.sealed_segments()), "the same sealed segments on both replicas")
-    for server in replicas["servers"]:
+
+    def published_everything(server):
         partitions = http(server.port, "GET", "/tables/events/consumingSegmentsInfo")["partitions"]
-        assert all(p["publishedEndOffset"] == MESSAGES // PARTITIONS for p in partitions), partitions
+        return len(partitions) == PARTITIONS and all(p["publishedEndOffset"] == MESSAGES // PARTITIONS for p in partitions)
+
+    def same_segments():
+        done = all(published_everything(s) for s in (first, second))
+        return (done and first.sealed_segments() == second.sealed_segments()) or (first.sealed_segments(), second.sealed_segments())
+
+    wait_until(same_segments, "the same sealed segments on both replicas, up to the last offset")
 
 
 def test_a_killed_replica_leaves_whole_answers_and_catches_up(replicas):
@@ -141,4 +147,10 @@ def test_a_killed_replica_leaves_whole_answers_and_catches_up(replicas):
     wait_until(lambda: counted(victim.port, MESSAGES + 1000), "the restarted replica holds every row")
     wait_until(lambda: counted(port, MESSAGES + 1000), "exact counts with both replicas")
     http(survivor.port, "POST", "/tables/events/forceCommit")
-    wait_until(lambda: victim.sealed_segments() == survivor.sealed_segments() or (victim.sealed_segments(), survivor.sealed_segments()), "the same sealed segments after the restart")
+
+    def same_segments():
+        ends = [[p["publishedEndOffset"] for p in http(s.port, "GET", "/tables/events/consumingSegmentsInfo")["partitions"]] for s in (victim, survivor)]
+        done = all(e == [(MESSAGES + 1000) // PARTITIONS] * PARTITIONS for e in ends)
+        return (done and victim.sealed_segments() == survivor.sealed_segments()) or (ends, victim.sealed_segments(), survivor.sealed_segments())
+
+    wait_until(same_segments, "the same sealed segments after the restart, up to the last offset")
