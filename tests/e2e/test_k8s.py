@@ -68,6 +68,7 @@ def test_probes_and_ports_line_up():
     assert service["spec"]["clusterIP"] == "None" and statefulset["spec"]["serviceName"] == service["metadata"]["name"]
     (config,) = manifests["config.yaml"]
     assert int(config["data"]["CUVEE_SERVER_COUNT"]) == statefulset["spec"]["replicas"]
+    assert 1 <= int(config["data"]["CUVEE_REPLICAS"]) <= statefulset["spec"]["replicas"]
     _, broker = container(manifests, "broker-deployment.yaml")
     assert f"--servers=dns:{service['metadata']['name']}:8090" in broker["args"]
 
@@ -97,7 +98,7 @@ def test_the_containers_arguments_run_and_the_broker_finds_servers_by_dns():
         with open(os.path.join(tables_dir, key), "w") as f:
             f.write(text)
     http, grpc, broker_http = free_port(), free_port(), free_port()
-    env = {**os.environ, **config["data"], "KAFKA_BOOTSTRAP": "127.0.0.1:1", "CUVEE_SERVER_COUNT": "1", "HOSTNAME": "cuvee-server-0"}
+    env = {**os.environ, **config["data"], "KAFKA_BOOTSTRAP": "127.0.0.1:1", "CUVEE_SERVER_COUNT": "1", "CUVEE_REPLICAS": "1", "HOSTNAME": "cuvee-server-0"}
     env.pop("CUVEE_DEEP_STORE")
     server_args = local(server["args"], {"0.0.0.0:8097": f"127.0.0.1:{http}", "0.0.0.0:8090": f"127.0.0.1:{grpc}", "/var/lib/cuvee": os.path.join(root, "data"), "/etc/cuvee/tables": tables_dir})
     broker_args = local(broker["args"], {"dns:cuvee-server:8090": f"dns:localhost:{grpc}", "0.0.0.0:8099": f"127.0.0.1:{broker_http}", "0.0.0.0:5432": "off", "0.0.0.0:8815": "off"})
