@@ -224,6 +224,26 @@ def test_a_stalled_server_is_reported_at_the_deadline_not_waited_for(cluster):
     wait_until(lambda: all_rows_visible(port), "whole answers once the server goes on")
 
 
+def test_a_stalled_server_fails_a_postgres_statement_instead_of_hanging_it(cluster):
+    """A Postgres statement has no deadline unless the session sets one; a server that stops
+    answering must still end it (HTTP/2 pings find it), as an error naming the server."""
+    stalled = cluster["servers"][0]
+    wait_until(lambda: all_rows_visible(cluster["broker"]), "rows visible through the broker")
+    stalled.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.time()
+        with psycopg.connect(host="127.0.0.1", port=cluster["pg"], dbname="cuvee", user="cuvee", autocommit=True) as connection:
+            with pytest.raises(psycopg.Error) as failure:
+                connection.execute("SELECT COUNT(*) FROM events WHERE id >= 0").fetchall()
+        took = time.time() - started
+    finally:
+        stalled.process.send_signal(signal.SIGCONT)
+    assert took < 30, took
+    assert f"127.0.0.1:{stalled.grpc}" in str(failure.value), str(failure.value)
+    print(f"stalled server: the Postgres statement failed after {took:.1f} s: {failure.value}")
+    wait_until(lambda: all_rows_visible(cluster["broker"]), "whole answers once the server goes on")
+
+
 def test_a_killed_server_makes_answers_partial_then_exact_after_restart(cluster):
     port, victim = cluster["broker"], cluster["servers"][1]
     wait_until(lambda: all_rows_visible(port), "rows visible through the broker")

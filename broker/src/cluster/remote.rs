@@ -24,6 +24,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(3);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct RemoteServer {
     id: String,
@@ -34,7 +37,18 @@ impl RemoteServer {
     /// A server at `host:port`; connects on first use and reconnects after failures.
     pub fn connect(address: &str) -> std::result::Result<RemoteServer, String> {
         let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| format!("{address} is not a server address: {e}"))?;
-        let channel = endpoint.connect_timeout(Duration::from_secs(1)).tcp_nodelay(true).connect_lazy();
+        // HTTP/2 pings find a server that stopped answering (a hung process, a partition)
+        // while a statement waits on it with no deadline of its own (Postgres and Flight
+        // SQL statements without a timeout): the stream then fails as a server failure
+        // instead of waiting forever. A busy server still answers pings (its gRPC runtime is
+        // not the query runtime).
+        let channel = endpoint
+            .connect_timeout(Duration::from_secs(1))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+            .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+            .keep_alive_while_idle(true)
+            .connect_lazy();
         // Plan fragments are small; answers are record batches, which may be large.
         let client = SegmentServerClient::new(channel).max_decoding_message_size(256 << 20);
         Ok(RemoteServer { id: address.to_string(), client })
