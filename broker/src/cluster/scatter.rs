@@ -17,7 +17,8 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::{ExecutionPlanProperties, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
 use futures::StreamExt;
-use std::collections::BTreeSet;
+use datafusion::arrow::record_batch::RecordBatch;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -222,24 +223,50 @@ impl ExecutionPlan for ScatterExec {
         let scope = context.session_config().get_extension::<QueryScope>().unwrap_or_else(|| Arc::new(QueryScope::new("", None, false)));
         scope.queried(target.server.id());
         let request = FragmentRequest { query_id: scope.query_id.clone(), deadline: scope.deadline, table: self.table.clone(), fragment: target.fragment, task: context };
-        let replicas = target.replicas.into_iter().collect();
+        let replicas: VecDeque<_> = target.replicas.into_iter().collect();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, gather(target.server, replicas, request, scope))))
     }
 }
 
+/// How much of a server's answer the broker holds back while a replica could still take
+/// over: a server that breaks off before this much arrived is replaced as if it had never
+/// answered (its rows are dropped, the replica's read instead). Past it, the rows flow and a
+/// break leaves the answer partial. Partial aggregates fit easily; only long selections
+/// from replicated segments outgrow it.
+const REPLICA_HOLD_BYTES: usize = 32 << 20;
+
 enum Gather {
-    Start(Arc<dyn SegmentServer>, std::collections::VecDeque<Arc<dyn SegmentServer>>, FragmentRequest),
-    Streaming(Arc<dyn SegmentServer>, super::server::FragmentAnswer),
+    Start(Arc<dyn SegmentServer>, VecDeque<Arc<dyn SegmentServer>>, FragmentRequest),
+    Streaming(Streaming),
+    /// Held-back batches still to hand on, then the end.
+    Draining(VecDeque<RecordBatch>),
+}
+
+struct Streaming {
+    server: Arc<dyn SegmentServer>,
+    answer: super::server::FragmentAnswer,
+    /// Who can take over if `server` breaks off, and what they would be asked.
+    replicas: VecDeque<Arc<dyn SegmentServer>>,
+    request: FragmentRequest,
+    held: VecDeque<RecordBatch>,
+    held_bytes: usize,
+}
+
+impl Streaming {
+    /// Whether a break now can still be mended by a replica.
+    fn holding(&self) -> bool {
+        !self.replicas.is_empty() && self.held_bytes <= REPLICA_HOLD_BYTES
+    }
 }
 
 /// One server's batches, each awaited no later than the query's deadline; a replica's if
-/// the server cannot be reached.
+/// the server cannot be reached, or breaks off before the broker passed any of its rows on.
 fn gather(
     server: Arc<dyn SegmentServer>,
-    replicas: std::collections::VecDeque<Arc<dyn SegmentServer>>,
+    replicas: VecDeque<Arc<dyn SegmentServer>>,
     request: FragmentRequest,
     scope: Arc<QueryScope>,
-) -> impl futures::Stream<Item = Result<datafusion::arrow::record_batch::RecordBatch>> {
+) -> impl futures::Stream<Item = Result<RecordBatch>> {
     futures::stream::unfold(Some(Gather::Start(server, replicas, request)), move |state| {
         let scope = Arc::clone(&scope);
         async move {
@@ -247,7 +274,7 @@ fn gather(
             loop {
                 match state {
                     Gather::Start(server, mut replicas, request) => match within(scope.deadline_for(server.as_ref()), server.execute(request.clone())).await {
-                        Some(Ok(answer)) => state = Gather::Streaming(server, answer),
+                        Some(Ok(answer)) => state = Gather::Streaming(Streaming { server, answer, replicas, request, held: VecDeque::new(), held_bytes: 0 }),
                         Some(Err(e)) if unreachable(&e).is_some() && !replicas.is_empty() => {
                             let Some(replica) = replicas.pop_front() else { return None };
                             scope.replaced(server.id(), replica.id());
@@ -256,15 +283,35 @@ fn gather(
                         Some(Err(e)) => return scope.error(server.id(), BROKER_REQUEST_SEND_ERROR, e).map(|e| (Err(e), None)),
                         None => return scope.failed(server.id(), SERVER_NOT_RESPONDING_ERROR, "no answer within the query's deadline".into()).map(|e| (Err(e), None)),
                     },
-                    Gather::Streaming(server, mut answer) => match within(scope.deadline_for(server.as_ref()), answer.batches.next()).await {
-                        Some(Some(Ok(batch))) => return Some((Ok(batch), Some(Gather::Streaming(server, answer)))),
-                        Some(Some(Err(e))) => return scope.error(server.id(), SERVER_NOT_RESPONDING_ERROR, e).map(|e| (Err(e), None)),
-                        Some(None) => {
-                            scope.answered(answer.stats.get());
-                            return None;
+                    Gather::Streaming(mut streaming) if !streaming.holding() && !streaming.held.is_empty() => {
+                        // Past the hold: what was held goes on first, in order.
+                        let first = streaming.held.pop_front()?;
+                        return Some((Ok(first), Some(Gather::Streaming(streaming))));
+                    }
+                    Gather::Streaming(mut streaming) => match within(scope.deadline_for(streaming.server.as_ref()), streaming.answer.batches.next()).await {
+                        Some(Some(Ok(batch))) if streaming.holding() => {
+                            streaming.held_bytes += batch.get_array_memory_size();
+                            streaming.held.push_back(batch);
+                            state = Gather::Streaming(streaming);
                         }
-                        None => return scope.failed(server.id(), SERVER_NOT_RESPONDING_ERROR, "did not finish within the query's deadline".into()).map(|e| (Err(e), None)),
+                        Some(Some(Ok(batch))) => return Some((Ok(batch), Some(Gather::Streaming(streaming)))),
+                        Some(Some(Err(e))) if unreachable(&e).is_some() && streaming.holding() => {
+                            let Streaming { server, mut replicas, request, .. } = streaming;
+                            let Some(replica) = replicas.pop_front() else { return None };
+                            scope.replaced(server.id(), replica.id());
+                            state = Gather::Start(replica, replicas, request);
+                        }
+                        Some(Some(Err(e))) => return scope.error(streaming.server.id(), SERVER_NOT_RESPONDING_ERROR, e).map(|e| (Err(e), None)),
+                        Some(None) => {
+                            scope.answered(streaming.answer.stats.get());
+                            state = Gather::Draining(streaming.held);
+                        }
+                        None => return scope.failed(streaming.server.id(), SERVER_NOT_RESPONDING_ERROR, "did not finish within the query's deadline".into()).map(|e| (Err(e), None)),
                     },
+                    Gather::Draining(mut held) => {
+                        let batch = held.pop_front()?;
+                        return Some((Ok(batch), Some(Gather::Draining(held))));
+                    }
                 }
             }
         }
@@ -276,5 +323,79 @@ async fn within<T>(deadline: Option<Instant>, work: impl std::future::Future<Out
     match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline.into(), work).await.ok(),
         None => Some(work.await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+    use datafusion::physical_plan::empty::EmptyExec;
+
+    /// Answers `rows` one batch each, then breaks off (as a killed server's stream does) if
+    /// `breaks`.
+    #[derive(Debug)]
+    struct Scripted {
+        id: String,
+        rows: Vec<i64>,
+        breaks: bool,
+    }
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]))
+    }
+
+    #[async_trait::async_trait]
+    impl SegmentServer for Scripted {
+        fn id(&self) -> &str {
+            &self.id
+        }
+
+        async fn execute(&self, _: FragmentRequest) -> Result<super::super::server::FragmentAnswer> {
+            let batches: Vec<Result<RecordBatch>> = self.rows.iter().map(|x| Ok(RecordBatch::try_new(schema(), vec![Arc::new(Int64Array::from(vec![*x]))])?)).collect();
+            let broken = self.breaks.then(|| Err(DataFusionError::External(Box::new(Unreachable { message: "connection reset".into(), timed_out: false }))));
+            let stream = futures::stream::iter(batches.into_iter().chain(broken));
+            let stats = Arc::new(std::sync::OnceLock::new());
+            let _ = stats.set(FragmentStats::default());
+            Ok(super::super::server::FragmentAnswer { batches: Box::pin(RecordBatchStreamAdapter::new(schema(), stream)), stats })
+        }
+    }
+
+    async fn run(primary: Scripted, replicas: Vec<Scripted>) -> (Vec<i64>, Vec<String>, Gathered) {
+        let scope = Arc::new(QueryScope::new("q", None, true));
+        scope.queried(&primary.id);
+        let request = FragmentRequest { query_id: "q".into(), deadline: None, table: "t".into(), fragment: Arc::new(EmptyExec::new(schema())), task: Arc::new(TaskContext::default()) };
+        let replicas: VecDeque<Arc<dyn SegmentServer>> = replicas.into_iter().map(|r| Arc::new(r) as Arc<dyn SegmentServer>).collect();
+        let items: Vec<Result<RecordBatch>> = gather(Arc::new(primary), replicas, request, Arc::clone(&scope)).collect().await;
+        let mut rows = Vec::new();
+        let mut errors = Vec::new();
+        for item in items {
+            match item {
+                Ok(batch) => rows.extend(batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().iter().copied()),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        (rows, errors, scope.gathered())
+    }
+
+    #[tokio::test]
+    async fn a_server_breaking_off_mid_answer_is_replaced_by_its_replica() {
+        let primary = Scripted { id: "a".into(), rows: vec![1, 2], breaks: true };
+        let replica = Scripted { id: "b".into(), rows: vec![1, 2, 3], breaks: false };
+        let (rows, errors, gathered) = run(primary, vec![replica]).await;
+        assert_eq!(rows, vec![1, 2, 3], "the replica's whole answer, none of the broken one's rows");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(gathered.failures.is_empty());
+        assert_eq!((gathered.queried.len(), gathered.responded()), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn without_a_replica_a_break_leaves_the_answer_partial() {
+        let primary = Scripted { id: "a".into(), rows: vec![1, 2], breaks: true };
+        let (rows, _, gathered) = run(primary, vec![]).await;
+        assert_eq!(rows, vec![1, 2]);
+        assert_eq!(gathered.failures.len(), 1);
+        assert_eq!(gathered.responded(), 0);
     }
 }
