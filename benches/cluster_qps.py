@@ -1,5 +1,7 @@
 """QPS and latency of a selective query mix on a table ingesting from Kafka, one process
-(`cuvee serve`) against a cluster (`cuvee broker` + 2 `cuvee server`), on this machine.
+(`cuvee serve`) against a cluster (`cuvee broker` + 2 `cuvee server` splitting the
+partitions, then 2 servers each consuming every partition with `--replicas 2`), on this
+machine.
 
 The table: `events` (user_id sorted, country and device inverted), preloaded with ROWS rows
 from a 4-partition topic on tansu, then fed RATE more events/s while the load runs. The mix
@@ -135,21 +137,30 @@ def main():
         results["one process, 16 clients"] = load(port, 16)
         processes.pop().terminate()
 
-        # The cluster.
-        grpc = []
-        for ordinal in range(2):
-            http, g = free_port(), free_port()
-            grpc.append(f"127.0.0.1:{g}")
-            processes.append(subprocess.Popen([BIN, "server", "--ordinal", str(ordinal), "--servers", "2", "--data-dir", os.path.join(root, f"server-{ordinal}"), "--listen", f"127.0.0.1:{http}", "--grpc-listen", f"127.0.0.1:{g}"], stdout=subprocess.DEVNULL))
-            wait_for_health(http)
-            post(http, "/schemas", SCHEMA)
-            post(http, "/tables", table_config(kafka.bootstrap))
-        port = free_port()
-        processes.append(subprocess.Popen([BIN, "broker", "--servers", ",".join(grpc), "--listen", f"127.0.0.1:{port}", "--pg-listen", "off", "--flight-listen", "off"], stdout=subprocess.DEVNULL))
-        wait_for_health(port)
-        wait_rows(port, ROWS)
-        results["broker + 2 servers, 1 client"] = load(port, 1)
-        results["broker + 2 servers, 16 clients"] = load(port, 16)
+        # The cluster: 2 servers splitting the partitions, then 2 replicas of every partition.
+        for name, replicas in [("broker + 2 servers", 1), ("broker + 2 replicas", 2)]:
+            grpc = []
+            for ordinal in range(2):
+                http, g = free_port(), free_port()
+                grpc.append(f"127.0.0.1:{g}")
+                args = [BIN, "server", "--ordinal", str(ordinal), "--servers", "2", "--replicas", str(replicas), "--data-dir", os.path.join(root, f"{replicas}-server-{ordinal}"),
+                        "--listen", f"127.0.0.1:{http}", "--grpc-listen", f"127.0.0.1:{g}"]
+                if replicas > 1:
+                    args += ["--deep-store", f"file://{root}/deep"]
+                processes.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
+                wait_for_health(http)
+                post(http, "/schemas", SCHEMA)
+                post(http, "/tables", table_config(kafka.bootstrap))
+            port = free_port()
+            processes.append(subprocess.Popen([BIN, "broker", "--servers", ",".join(grpc), "--listen", f"127.0.0.1:{port}", "--pg-listen", "off", "--flight-listen", "off"], stdout=subprocess.DEVNULL))
+            wait_for_health(port)
+            wait_rows(port, ROWS)
+            results[f"{name}, 1 client"] = load(port, 1)
+            results[f"{name}, 16 clients"] = load(port, 16)
+            for _ in range(3):
+                p = processes.pop()
+                p.terminate()
+                p.wait(timeout=30)
         feed.close()
 
         print(f"| setup (ingesting {RATE:,} events/s, {ROWS:,} preloaded) | QPS | p50 ms | p99 ms | errors | partial |")

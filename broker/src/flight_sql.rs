@@ -1,6 +1,7 @@
 //! The Arrow Flight SQL door: standard SQL (no Pinot dialect, no default LIMIT), results as
 //! Arrow record batches, so `pyarrow.flight`, the ADBC Flight SQL driver and JDBC/ODBC
-//! Flight SQL drivers work. Statements, prepared statements (without parameters), and the
+//! Flight SQL drivers work. Statements, prepared statements (with parameters: `$1`, `$2`,
+//! or `?` in order — the ADBC driver's style — bound by `DoPut` with one row), and the
 //! metadata calls tools start with: catalogs, schemas, tables (with their Arrow schemas),
 //! table types, SQL info.
 //!
@@ -14,13 +15,17 @@ use crate::service::QueryService;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
-use arrow_flight::sql::server::FlightSqlService;
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas,
-    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery, CommandStatementQuery, ProstMessageExt, SqlInfo, TicketStatementQuery,
+    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
 };
 use arrow_flight::{Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket};
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::dataframe::DataFrame;
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
@@ -36,10 +41,17 @@ use tonic::{Request, Response, Status, Streaming};
 pub const CATALOG: &str = "cuvee";
 pub const SCHEMA: &str = "public";
 
+/// A prepared statement: its SQL (`?` already numbered) and the parameters last bound.
+#[derive(Debug, Clone)]
+struct Prepared {
+    sql: String,
+    parameters: Option<Vec<ScalarValue>>,
+}
+
 pub struct FlightSqlDoor {
     service: Arc<QueryService>,
     session: SessionContext,
-    prepared: Mutex<HashMap<Vec<u8>, String>>,
+    prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
     next_handle: AtomicU64,
 }
 
@@ -59,15 +71,24 @@ impl FlightSqlDoor {
         FlightServiceServer::new(self).max_encoding_message_size(256 << 20)
     }
 
-    async fn schema_of(&self, sql: &str) -> Result<Schema, Status> {
+    /// `sql` planned, with `parameters` bound to its placeholders when given.
+    async fn plan(&self, sql: &str, parameters: Option<Vec<ScalarValue>>) -> Result<DataFrame, Status> {
         let frame = self.session.sql(sql).await.map_err(to_status)?;
+        match parameters {
+            Some(values) => frame.with_param_values(ParamValues::List(values.into_iter().map(Into::into).collect())).map_err(to_status),
+            None => Ok(frame),
+        }
+    }
+
+    async fn schema_of(&self, sql: &str) -> Result<Schema, Status> {
+        let frame = self.plan(sql, None).await?;
         Ok(frame.schema().as_arrow().clone())
     }
 
     /// Plans and runs `sql` on the query runtime; batches come through a channel so a
     /// client that stops reading (or goes away) stops the query.
-    async fn run(&self, sql: String) -> Result<Response<FlightStream>, Status> {
-        let frame = self.session.sql(&sql).await.map_err(to_status)?;
+    async fn run(&self, sql: String, parameters: Option<Vec<ScalarValue>>) -> Result<Response<FlightStream>, Status> {
+        let frame = self.plan(&sql, parameters).await?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let task = bounded_task(frame.task_ctx(), &self.service.limits()).map_err(to_status)?;
         let plan = frame.create_physical_plan().await.map_err(to_status)?;
@@ -163,15 +184,42 @@ impl FlightSqlService for FlightSqlDoor {
 
     async fn do_get_statement(&self, ticket: TicketStatementQuery, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
         let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("the statement ticket is not UTF-8 SQL"))?;
-        self.run(sql).await
+        self.run(sql, None).await
     }
 
     async fn do_action_create_prepared_statement(&self, query: ActionCreatePreparedStatementRequest, _request: Request<Action>) -> Result<ActionCreatePreparedStatementResult, Status> {
-        let schema = self.schema_of(&query.query).await?;
-        let IpcMessage(dataset_schema) = SchemaAsIpc::new(&schema, &IpcWriteOptions::default()).try_into().map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
+        let sql = number_placeholders(&query.query).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let frame = self.plan(&sql, None).await?;
+        let ipc = |schema: &Schema| -> Result<prost::bytes::Bytes, Status> {
+            let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default()).try_into().map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
+            Ok(bytes)
+        };
+        let dataset_schema = ipc(frame.schema().as_arrow())?;
+        let parameter_schema = match parameter_fields(frame.logical_plan()).map_err(to_status)? {
+            fields if fields.is_empty() => Default::default(),
+            fields => ipc(&Schema::new(fields))?,
+        };
         let handle = format!("cuvee-prepared-{}", self.next_handle.fetch_add(1, Ordering::Relaxed)).into_bytes();
-        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(handle.clone(), query.query);
-        Ok(ActionCreatePreparedStatementResult { prepared_statement_handle: handle.into(), dataset_schema, parameter_schema: Default::default() })
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(handle.clone(), Prepared { sql, parameters: None });
+        Ok(ActionCreatePreparedStatementResult { prepared_statement_handle: handle.into(), dataset_schema, parameter_schema })
+    }
+
+    /// Binds parameters: one row, a column per placeholder in order.
+    async fn do_put_prepared_statement_query(&self, query: CommandPreparedStatementQuery, request: Request<PeekableFlightDataStream>) -> Result<DoPutPreparedStatementResult, Status> {
+        let data = request.into_inner().map_err(arrow_flight::error::FlightError::from);
+        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(data).try_collect().await.map_err(|e| Status::invalid_argument(format!("reading the parameters: {e}")))?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+            return Err(Status::invalid_argument("no parameter values were sent (one row is needed)"));
+        };
+        if rows != 1 {
+            return Err(Status::invalid_argument(format!("a prepared query takes one row of parameters; {rows} were sent")));
+        }
+        let values = batch.columns().iter().map(|column| ScalarValue::try_from_array(column, 0)).collect::<Result<Vec<_>, _>>().map_err(to_status)?;
+        let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        let statement = prepared.get_mut(query.prepared_statement_handle.as_ref()).ok_or_else(no_such_statement)?;
+        statement.parameters = Some(values);
+        Ok(DoPutPreparedStatementResult { prepared_statement_handle: None })
     }
 
     async fn do_action_close_prepared_statement(&self, query: ActionClosePreparedStatementRequest, _request: Request<Action>) -> Result<(), Status> {
@@ -180,14 +228,15 @@ impl FlightSqlService for FlightSqlDoor {
     }
 
     async fn get_flight_info_prepared_statement(&self, query: CommandPreparedStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        let sql = self.prepared_sql(&query)?;
-        let schema = self.schema_of(&sql).await?;
+        let Prepared { sql, parameters } = self.prepared(&query)?;
+        let frame = self.plan(&sql, parameters).await?;
+        let schema = frame.schema().as_arrow().clone();
         info(&schema, query.as_any().encode_to_vec(), request.into_inner())
     }
 
     async fn do_get_prepared_statement(&self, query: CommandPreparedStatementQuery, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
-        let sql = self.prepared_sql(&query)?;
-        self.run(sql).await
+        let Prepared { sql, parameters } = self.prepared(&query)?;
+        self.run(sql, parameters).await
     }
 
     async fn get_flight_info_catalogs(&self, query: CommandGetCatalogs, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
@@ -246,10 +295,48 @@ impl FlightSqlService for FlightSqlDoor {
 }
 
 impl FlightSqlDoor {
-    fn prepared_sql(&self, query: &CommandPreparedStatementQuery) -> Result<String, Status> {
+    fn prepared(&self, query: &CommandPreparedStatementQuery) -> Result<Prepared, Status> {
         let prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
-        prepared.get(query.prepared_statement_handle.as_ref()).cloned().ok_or_else(|| Status::not_found("no such prepared statement (closed, or made on another broker)"))
+        prepared.get(query.prepared_statement_handle.as_ref()).cloned().ok_or_else(no_such_statement)
     }
+}
+
+fn no_such_statement() -> Status {
+    Status::not_found("no such prepared statement (closed, or made on another broker)")
+}
+
+/// `?` placeholders (JDBC's and the ADBC driver's style) as DataFusion's `$1`, `$2`, … in
+/// the order they appear; the rest of the text as it was.
+fn number_placeholders(sql: &str) -> Result<String, datafusion::sql::sqlparser::tokenizer::TokenizerError> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize()?;
+    if !tokens.iter().any(|t| matches!(t, Token::Placeholder(p) if p == "?")) {
+        return Ok(sql.to_string());
+    }
+    let mut next = 0;
+    Ok(tokens
+        .into_iter()
+        .map(|token| match token {
+            Token::Placeholder(p) if p == "?" => {
+                next += 1;
+                format!("${next}")
+            }
+            other => other.to_string(),
+        })
+        .collect())
+}
+
+/// The parameters of a plan as Arrow fields `$1`, `$2`, … with their inferred types (Null
+/// where the plan does not say).
+fn parameter_fields(plan: &datafusion::logical_expr::LogicalPlan) -> Result<Vec<Field>, DataFusionError> {
+    let mut types: Vec<(usize, Option<DataType>)> = plan
+        .get_parameter_types()?
+        .into_iter()
+        .filter_map(|(name, data_type)| Some((name.strip_prefix('$')?.parse::<usize>().ok()?, data_type)))
+        .collect();
+    types.sort_by_key(|(position, _)| *position);
+    Ok(types.into_iter().map(|(position, data_type)| Field::new(format!("${position}"), data_type.unwrap_or(DataType::Null), true)).collect())
 }
 
 fn table_types_schema() -> Schema {

@@ -136,6 +136,15 @@ def test_a_killed_replica_leaves_whole_answers_and_catches_up(replicas):
     port, kafka = replicas["broker"], replicas["kafka"]
     victim, survivor = replicas["servers"]
     wait_until(lambda: counted(port, MESSAGES), "exact counts through the broker")
+
+    def broker_sees_both_holding_everything():
+        # The broker can only fail over to a replica its listings show holding the segments.
+        servers = http(port, "GET", "/debug/routing")["servers"]
+        sealed = [[t["sealedSegments"] for t in s["tables"]] for s in servers]
+        expected = [len(victim.sealed_segments())]
+        return (len(servers) == 2 and all(s == expected for s in sealed)) or (sealed, expected)
+
+    wait_until(broker_sees_both_holding_everything, "the broker's listings show both replicas holding every segment")
     victim.kill()
     for _ in range(5):
         answer = query(port, "SELECT COUNT(*) FROM events")

@@ -94,3 +94,19 @@ def test_errors_name_what_was_wrong_and_the_connection_goes_on(connection):
             cursor.execute('SELECT nope FROM "baseballStats"')
         cursor.execute('SELECT COUNT(*) FROM "baseballStats"')
         assert cursor.fetchone() == (97889,)
+
+
+def test_prepared_statements_take_parameters(connection):
+    sql = 'SELECT COUNT(*), MAX("homeRuns") FROM "baseballStats" WHERE "teamID" = ? AND "yearID" >= ?'
+    with connection.cursor() as cursor:
+        for team, year in [("SFN", 2000), ("NYA", 1990)]:
+            cursor.execute(sql, (team, year))
+            got = cursor.fetchall()
+            expected = http_rows(f"SELECT COUNT(*), MAX(homeRuns) FROM baseballStats WHERE teamID = '{team}' AND yearID >= {year}")
+            assert normalized(got) == normalized(expected)
+        # The same statement with $n placeholders, and a bound value that does not fit.
+        cursor.execute('SELECT COUNT(*) FROM "baseballStats" WHERE "yearID" = $1', (2004,))
+        assert cursor.fetchone() == http_rows("SELECT COUNT(*) FROM baseballStats WHERE yearID = 2004")[0]
+        with pytest.raises(flight_sql.Error):
+            cursor.execute('SELECT COUNT(*) FROM "baseballStats" WHERE "yearID" = ?', ("not a year",))
+            cursor.fetchall()
