@@ -94,3 +94,25 @@ async fn a_fragment_naming_a_missing_segment_is_refused() {
     let error = physical_plan_from_bytes_with_extension_codec(&bytes, &task, &CuveeCodec::new(Arc::new(Tables::default()))).unwrap_err();
     assert!(error.to_string().contains("table baseballStats is not on this server"), "{error}");
 }
+
+/// A broker that listed a partition while a segment was being sealed names both it and the
+/// next one; the first name's successors already cover the second: every row once, no error
+/// (this was the "consuming segment … is not on this server" flake of the cluster test).
+#[test]
+fn a_sealing_segment_and_its_successor_named_together_are_read_once() {
+    let (_dir, _ctx, tables) = setup();
+    let posts = tables.0.get("posts").unwrap();
+    let next = Arc::new(MutableSegment::new(posts.table(), "posts__0__1__20260101T0001Z"));
+    next.append(&[FieldValue::Single(Value::Int(4)), FieldValue::Multi(vec![])]).unwrap();
+    posts.add_consuming(next);
+    let first = "posts__0__0__20260101T0000Z".to_string();
+    let second = "posts__0__1__20260101T0001Z".to_string();
+    for names in [vec![first.clone(), second.clone()], vec![second.clone(), first.clone()]] {
+        let sources = posts.sources_named(&[], &names).unwrap();
+        let mut read: Vec<&str> = sources.iter().map(|s| s.name()).collect();
+        read.sort();
+        assert_eq!(read, vec![first.as_str(), second.as_str()], "{names:?}");
+    }
+    let Err(missing) = posts.sources_named(&[], &["posts__1__0__20260101T0000Z".to_string()]) else { panic!("a partition the server lacks is refused") };
+    assert!(missing.to_string().contains("not on this server"), "{missing}");
+}
