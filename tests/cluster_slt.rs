@@ -1,7 +1,7 @@
 //! The sqllogictest suite (`broker/tests/slt/*.slt`) through a cluster of separate
-//! processes on 127.0.0.1: one `cuvee broker` and three `cuvee server`s, each server holding
-//! some of the imported segments (the third none of baseballStats' four... the split is
-//! `i mod 3`), every query over HTTP to the broker process. Same files and expected answers
+//! processes on 127.0.0.1: one `cuvee broker` and three `cuvee server`s, server i holding
+//! the imported segments number j with j mod 3 = i (two hold none of airlineStats' single
+//! segment), every query over HTTP to the broker process. Same files and expected answers
 //! as in one process (`broker/tests/sqllogictest.rs`). Processes bind port 0 and print
 //! where they listen, so no port is guessed.
 
