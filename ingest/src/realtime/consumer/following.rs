@@ -1,0 +1,80 @@
+//! The consumer's side of replication (see [`super::super::claims`]): noticing a peer's
+//! claim on the consuming segment, and following a claim that does not match ours —
+//! catching up to its end, taking the peer's published copy, or consuming its range again.
+
+use super::{PartitionConsumer, SegmentClaim};
+use crate::realtime::sealer::{SealJob, SealWork};
+use cuvee_segments::MutableSegment;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often a replica asks the deep store whether a peer claimed its consuming segment
+/// (so it follows within this long, not only at its own threshold).
+const CLAIM_CHECK: Duration = Duration::from_secs(2);
+
+impl PartitionConsumer {
+    /// Whether a replica has claimed the consuming segment (checked every [`CLAIM_CHECK`]);
+    /// sealing then follows its claim.
+    pub(super) fn peer_claimed(&mut self) -> bool {
+        let Some(claims) = &self.shared.claims else { return false };
+        if self.last_claim_check.elapsed() < CLAIM_CHECK {
+            return false;
+        }
+        self.last_claim_check = Instant::now();
+        // A failed look-up is not an error here: the claim at our own threshold will say.
+        matches!(claims.get(self.partition, self.sequence), Ok(Some(_)))
+    }
+
+    /// Our segment does not match a replica's claim on it: consume up to its end if it
+    /// only ends later; else take its published copy, or consume its range again.
+    pub(super) fn follow(&mut self, claim: SegmentClaim) {
+        if claim.start_offset == self.segment_start && claim.end_offset > self.next_offset {
+            self.target = Some(claim);
+            return;
+        }
+        let published = self.shared.claims.as_ref().map(|claims| claims.published_segment(&claim));
+        if let Some(Ok(Some(bytes))) = published {
+            let replaces = self.shown.take().unwrap_or_else(|| self.consuming.name().to_string());
+            if !self.adopt(&claim, bytes, replaces) {
+                return;
+            }
+            self.target = None;
+            self.refresh_definition();
+            self.sequence += 1;
+            self.segment_start = claim.end_offset;
+            self.begin_segment(self.next_offset);
+            return;
+        }
+        // Not uploaded yet (the claimant may be building it, or gone): the claimed range is
+        // consumed again into a segment readers see only once it is published.
+        if self.shown.is_none() {
+            self.shown = Some(self.consuming.name().to_string());
+        }
+        self.consuming = Arc::new(MutableSegment::new(&self.table, &claim.segment));
+        self.segment_created_ms = claim.creation_time_ms;
+        self.segment_start = claim.start_offset;
+        self.seek(claim.start_offset);
+        self.status.lock().segments_reconsumed += 1;
+        self.target = Some(claim);
+    }
+
+    /// Publishes a replica's segment as ours and waits until readers see it.
+    pub(super) fn adopt(&mut self, claim: &SegmentClaim, bytes: Vec<u8>, replaces: String) -> bool {
+        let (done, published) = std::sync::mpsc::channel();
+        let work = SealWork::Adopt { bytes, name: claim.segment.clone(), end_offset: Some(claim.end_offset) };
+        self.hand_off(SealJob { work, replaces, done: Some(done) }) && published.recv().is_ok()
+    }
+
+    /// A replica's claim on the segment about to start, retried while the deep store does
+    /// not answer; `None` without a deep store.
+    pub(super) fn existing_claim(&mut self) -> Option<SegmentClaim> {
+        loop {
+            let claims = self.shared.claims.as_ref()?;
+            match claims.get(self.partition, self.sequence) {
+                Ok(claim) => return claim,
+                Err(e) if !self.shared.stopped() => self.retry_after(format!("reading the claim on segment {} of partition {} in the deep store: {e}", self.sequence, self.partition)),
+                Err(_) => return None,
+            }
+        }
+    }
+}
