@@ -451,3 +451,114 @@ async fn replicas_consuming_one_partition_publish_the_same_segments() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A replica that claimed a segment and died before uploading it leaves a claim, not a
+/// hole: the next replica to reach that segment consumes exactly the claimed range and
+/// publishes it under the claimed name; its own segments follow from the claim's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_whose_claimant_died_is_fulfilled_by_another_replica() {
+    let (_mock, bootstrap, producer) = mock_topic("orphaned", 1);
+    produce(&producer, 0..100, 1);
+    let deep = tempfile::tempdir().unwrap();
+    let claims = deep.path().join("deep/tables/events/claims/0");
+    std::fs::create_dir_all(&claims).unwrap();
+    let orphan = json!({"segment": "events__0__0__20200101T0000Z", "startOffset": 0, "endOffset": 30, "creationTimeMs": 1_577_836_800_000i64, "claimedBy": "server-9"});
+    std::fs::write(claims.join("0.json"), orphan.to_string()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::open_as(&data, Some(format!("file://{}/deep", deep.path().display())), Some("server-0")).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let (status, body) = server.post("/tables", &table_config("orphaned", &bootstrap, 50)).await;
+    assert_eq!(status, 200, "{body}");
+    server.wait_for(COUNT, 100).await;
+    assert_eq!(server.scalar(DISTINCT).await, 100);
+    let segments = wait_published(&data, 1, 80).await;
+    let ranges: Vec<(&str, i64, i64)> = segments.iter().map(|s| (s["name"].as_str().unwrap(), s["start_offset"].as_i64().unwrap(), s["end_offset"].as_i64().unwrap())).collect();
+    assert_eq!(ranges[0], ("events__0__0__20200101T0000Z", 0, 30), "{ranges:?}");
+    assert_eq!((ranges[1].1, ranges[1].2), (30, 80), "{ranges:?}");
+    assert!(deep.path().join("deep/tables/events/segments/events__0__0__20200101T0000Z.cvs").exists());
+    server.stop().await;
+}
+
+/// A replica's claim that ends before where this server already is (its threshold came
+/// first, its upload has not): the claimed range is consumed again out of readers' sight
+/// and replaces what they see in one step — no row is ever counted twice meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_claim_is_followed_by_consuming_its_range_again() {
+    let (_mock, bootstrap, producer) = mock_topic("overtaken", 1);
+    produce(&producer, 0..40, 1);
+    let deep = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (server, _) = Server::open_as(&data, Some(format!("file://{}/deep", deep.path().display())), Some("server-0")).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let (status, body) = server.post("/tables", &table_config("overtaken", &bootstrap, 50)).await;
+    assert_eq!(status, 200, "{body}");
+    server.wait_for(COUNT, 40).await;
+    // A peer claims the first 30 offsets and has not uploaded them yet.
+    let claims = deep.path().join("deep/tables/events/claims/0");
+    std::fs::create_dir_all(&claims).unwrap();
+    let claim = json!({"segment": "events__0__0__20200101T0000Z", "startOffset": 0, "endOffset": 30, "creationTimeMs": 1_577_836_800_000i64, "claimedBy": "server-1"});
+    std::fs::write(claims.join("0.json"), claim.to_string()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while published(&data).is_empty() {
+        assert!(server.scalar(COUNT).await <= 40, "a row counted twice while the claim was followed");
+        assert!(Instant::now() < deadline, "the claim was not followed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.wait_for(COUNT, 40).await;
+    produce(&producer, 40..100, 1);
+    server.wait_for(COUNT, 100).await;
+    assert_eq!(server.scalar(DISTINCT).await, 100);
+    let segments = wait_published(&data, 1, 80).await;
+    let ranges: Vec<(&str, i64, i64)> = segments.iter().map(|s| (s["name"].as_str().unwrap(), s["start_offset"].as_i64().unwrap(), s["end_offset"].as_i64().unwrap())).collect();
+    assert_eq!(ranges[0], ("events__0__0__20200101T0000Z", 0, 30), "{ranges:?}");
+    assert_eq!((ranges[1].1, ranges[1].2), (30, 80), "{ranges:?}");
+    let info = server.get("/tables/events/consumingSegmentsInfo").await;
+    assert_eq!(info["partitions"][0]["segmentsReconsumed"], 1, "{info:#}");
+    server.stop().await;
+}
+
+/// A replica's claim that ends before where this server already is, with the peer's
+/// segment already uploaded: that copy is taken (the same bytes as the peer's) and
+/// consumption goes on from its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_published_segment_is_adopted() {
+    let (_mock, bootstrap, producer) = mock_topic("adopted", 1);
+    produce(&producer, 0..40, 1);
+    let dir = tempfile::tempdir().unwrap();
+    // The peer: flush at 30 rows, its own deep store (copied over below, as if shared).
+    let (peer_deep, peer_data) = (dir.path().join("peer-deep"), dir.path().join("peer"));
+    let (peer, _) = Server::open_as(&peer_data, Some(format!("file://{}", peer_deep.display())), Some("server-1")).await;
+    assert_eq!(peer.post("/schemas", SCHEMA).await.0, 200);
+    assert_eq!(peer.post("/tables", &table_config("adopted", &bootstrap, 30)).await.0, 200);
+    let theirs = wait_published(&peer_data, 1, 30).await;
+    peer.stop().await;
+
+    let (deep, data) = (dir.path().join("deep"), dir.path().join("data"));
+    let (server, _) = Server::open_as(&data, Some(format!("file://{}", deep.display())), Some("server-0")).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    assert_eq!(server.post("/tables", &table_config("adopted", &bootstrap, 50)).await.0, 200);
+    server.wait_for(COUNT, 40).await;
+    let name = theirs[0]["name"].as_str().unwrap();
+    for file in ["claims/0/0.json".to_string(), format!("segments/{name}.cvs")] {
+        let (from, to) = (peer_deep.join("tables/events").join(&file), deep.join("tables/events").join(&file));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while published(&data).is_empty() {
+        assert!(server.scalar(COUNT).await <= 40, "a row counted twice while the peer's segment was adopted");
+        assert!(Instant::now() < deadline, "the peer's segment was not adopted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    produce(&producer, 40..100, 1);
+    server.wait_for(COUNT, 100).await;
+    assert_eq!(server.scalar(DISTINCT).await, 100);
+    let ours = wait_published(&data, 1, 80).await;
+    assert_eq!(ours[0], theirs[0], "the peer's segment as it published it");
+    assert_eq!((ours[1]["start_offset"].as_i64(), ours[1]["end_offset"].as_i64()), (Some(30), Some(80)));
+    let info = server.get("/tables/events/consumingSegmentsInfo").await;
+    assert_eq!(info["partitions"][0]["segmentsAdopted"], 1, "{info:#}");
+    server.stop().await;
+}
