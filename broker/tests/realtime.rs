@@ -562,3 +562,33 @@ async fn a_shorter_published_segment_is_adopted() {
     assert_eq!(info["partitions"][0]["segmentsAdopted"], 1, "{info:#}");
     server.stop().await;
 }
+
+/// The deep store failing to take a claim does not stop consumption: fresh rows stay
+/// queryable (the segment outgrows its threshold), the error is reported, and the segment
+/// is claimed and published once the deep store answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_store_outage_delays_seals_not_rows() {
+    let (_mock, bootstrap, producer) = mock_topic("outage", 1);
+    produce(&producer, 0..10, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let (deep, data) = (dir.path().join("deep"), dir.path().join("data"));
+    let (server, _) = Server::open_as(&data, Some(format!("file://{}", deep.display())), Some("server-0")).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    assert_eq!(server.post("/tables", &table_config("outage", &bootstrap, 30)).await.0, 200);
+    server.wait_for(COUNT, 10).await;
+    // Claims cannot be written: a file stands where their folder should be.
+    let claims = deep.join("tables/events/claims");
+    std::fs::rename(&claims, deep.join("claims.away")).unwrap();
+    std::fs::write(&claims, b"not a folder").unwrap();
+    produce(&producer, 10..60, 1);
+    server.wait_for(COUNT, 60).await;
+    let info = wait_for_status(&server, "the failed claim reported", |p| p["lastError"].as_str().is_some_and(|e| e.contains("claiming segment 0"))).await;
+    assert_eq!(info["partitions"][0]["segmentsPublished"], 0, "{info:#}");
+    assert!(published(&data).is_empty());
+    std::fs::remove_file(&claims).unwrap();
+    std::fs::rename(deep.join("claims.away"), &claims).unwrap();
+    let segments = wait_published(&data, 1, 60).await;
+    assert_eq!((segments[0]["start_offset"].as_i64(), segments[0]["end_offset"].as_i64()), (Some(0), Some(60)), "{segments:?}");
+    assert_eq!(server.scalar(DISTINCT).await, 60);
+    server.stop().await;
+}

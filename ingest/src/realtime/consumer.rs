@@ -79,6 +79,8 @@ pub struct PartitionConsumer {
     /// consuming segment they see (frozen), which the claimed one will replace.
     shown: Option<String>,
     last_claim_check: Instant,
+    /// After a failed claim: when to try again, and the backoff that led there.
+    claim_retry: Option<(Instant, Duration)>,
 }
 
 impl PartitionConsumer {
@@ -131,6 +133,7 @@ impl PartitionConsumer {
             target: None,
             shown: None,
             last_claim_check: Instant::now(),
+            claim_retry: None,
         };
         let mut consumer = consumer;
         consumer.begin_segment(start);
@@ -281,10 +284,16 @@ impl PartitionConsumer {
         };
         if let Some(claims) = &self.shared.claims {
             let ours = SegmentClaim { segment: identity.name.clone(), start_offset: self.segment_start, end_offset: self.next_offset, creation_time_ms: self.segment_created_ms, claimed_by: String::new() };
+            if self.claim_retry.is_some_and(|(at, _)| Instant::now() < at) {
+                return;
+            }
             let claim = match claims.claim(self.partition, self.sequence, &ours) {
                 Ok(claim) => claim,
-                Err(e) => return self.retry_after(format!("claiming segment {} of partition {} in the deep store: {e}", self.sequence, self.partition)),
+                // Consumption goes on (fresh rows stay queryable; the segment outgrows its
+                // threshold) and the claim is tried again after a backoff.
+                Err(e) => return self.claim_failed(format!("claiming segment {} of partition {} in the deep store: {e}", self.sequence, self.partition)),
             };
+            self.claim_retry = None;
             if !claim.same_offsets(&ours) {
                 return self.follow(claim);
             }

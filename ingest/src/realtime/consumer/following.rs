@@ -65,16 +65,27 @@ impl PartitionConsumer {
         self.hand_off(SealJob { work, replaces, done: Some(done) }) && published.recv().is_ok()
     }
 
-    /// A replica's claim on the segment about to start, retried while the deep store does
-    /// not answer; `None` without a deep store.
+    /// A replica's claim on the segment about to start; `None` without a deep store. A
+    /// deep store that does not answer is reported, not waited for: the claim made at
+    /// this segment's seal finds any peer's claim anyway.
     pub(super) fn existing_claim(&mut self) -> Option<SegmentClaim> {
-        loop {
-            let claims = self.shared.claims.as_ref()?;
-            match claims.get(self.partition, self.sequence) {
-                Ok(claim) => return claim,
-                Err(e) if !self.shared.stopped() => self.retry_after(format!("reading the claim on segment {} of partition {} in the deep store: {e}", self.sequence, self.partition)),
-                Err(_) => return None,
+        let claims = self.shared.claims.as_ref()?;
+        match claims.get(self.partition, self.sequence) {
+            Ok(claim) => claim,
+            Err(e) => {
+                let error = format!("reading the claim on segment {} of partition {} in the deep store: {e}", self.sequence, self.partition);
+                eprintln!("cuvee: table {}: {error}", self.shared.table_name);
+                self.status.lock().record_error(error);
+                None
             }
         }
+    }
+
+    /// A claim could not be made: reported, and tried again after a growing backoff.
+    pub(super) fn claim_failed(&mut self, error: String) {
+        let backoff = self.claim_retry.map_or(Duration::from_millis(200), |(_, previous)| (previous * 2).min(Duration::from_secs(10)));
+        eprintln!("cuvee: table {}: {error} (retrying in {backoff:?})", self.shared.table_name);
+        self.status.lock().record_error(error);
+        self.claim_retry = Some((Instant::now() + backoff, backoff));
     }
 }
