@@ -169,13 +169,13 @@ impl TableStore {
     /// the same bytes. Without a deep store this is `write_segment`.
     pub fn write_segment_first_wins(&self, bytes: Vec<u8>) -> Result<PendingSegment> {
         let Some(deep) = &self.deep else { return self.write_segment(&bytes) };
-        let name = ImmutableSegment::from_bytes(PathBuf::from("(new segment)"), bytes.clone())?.metadata().name.clone();
-        if deep.put_segment_if_absent(&self.manifest.table, &name, bytes.clone())? {
-            return self.write_local(&bytes);
+        let entry = self.checked_entry(&bytes)?;
+        if deep.put_segment_if_absent(&self.manifest.table, &entry.name, bytes.clone())? {
+            return self.write_entry(entry, &bytes);
         }
-        match deep.get_segment(&self.manifest.table, &name)? {
+        match deep.get_segment(&self.manifest.table, &entry.name)? {
             Some(theirs) => self.write_local(&theirs),
-            None => Err(SegmentError::InvalidRequest(format!("segment {name} exists in the deep store {} and cannot be read back", deep.url()))),
+            None => Err(SegmentError::InvalidRequest(format!("segment {} exists in the deep store {} and cannot be read back", entry.name, deep.url()))),
         }
     }
 
@@ -186,18 +186,28 @@ impl TableStore {
     }
 
     fn write_local(&self, bytes: &[u8]) -> Result<PendingSegment> {
+        let entry = self.checked_entry(bytes)?;
+        self.write_entry(entry, bytes)
+    }
+
+    /// The manifest entry of a segment's bytes, once they read back as a segment not
+    /// published yet.
+    fn checked_entry(&self, bytes: &[u8]) -> Result<ManifestEntry> {
         let segment = ImmutableSegment::from_bytes(PathBuf::from("(new segment)"), bytes.to_vec())?;
         let meta = segment.metadata();
         if self.manifest.segments.iter().any(|s| s.name == meta.name) {
             return Err(SegmentError::InvalidRequest(format!("segment {} is already published", meta.name)));
         }
-        let entry = ManifestEntry {
+        Ok(ManifestEntry {
             name: meta.name.clone(),
             num_docs: meta.num_docs,
             size_bytes: bytes.len() as u64,
             crc32c: crc32c::crc32c(bytes),
             bounds: meta.bounds.clone(),
-        };
+        })
+    }
+
+    fn write_entry(&self, entry: ManifestEntry, bytes: &[u8]) -> Result<PendingSegment> {
         write_durably(&self.segment_path(&entry.name), bytes)?;
         Ok(PendingSegment { entry })
     }

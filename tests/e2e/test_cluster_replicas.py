@@ -11,7 +11,6 @@ Needs CUVEE_BIN (the cuvee binary); scripts/test.sh sets it."""
 
 import json
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -20,21 +19,22 @@ import pytest
 from confluent_kafka import Producer
 
 from cuvee_http import http, wait_for_health
-from kafka_broker import Tansu, free_port
+from kafka_broker import Tansu
 from realtime_table import realtime_table
-from test_cluster import SCHEMA, query, start_broker, wait_until
+from test_cluster import SCHEMA, Server, query, start_broker, wait_until
 
 PARTITIONS = 4
 MESSAGES = 4000
 FLUSH_ROWS = [300, 420]
 
 
-class Replica:
+class Replica(Server):
+    """A cluster server of `--servers 2 --replicas 2` with the shared deep store and its own
+    flush threshold; killed and stopped as test_cluster's servers are."""
+
     def __init__(self, binary, ordinal, root, tables, kafka, deep):
-        self.binary, self.ordinal, self.tables, self.kafka, self.deep = binary, ordinal, tables, kafka, deep
-        self.data_dir = os.path.join(root, f"server-{ordinal}")
-        self.port, self.grpc = free_port(), free_port()
-        self.process = None
+        super().__init__(binary, ordinal, root, tables, kafka)
+        self.deep = deep
 
     def start(self):
         self.process = subprocess.Popen(
@@ -45,18 +45,6 @@ class Replica:
             env={**os.environ, "KAFKA_BOOTSTRAP": self.kafka, "FLUSH_ROWS": str(FLUSH_ROWS[self.ordinal])},
         )
         wait_for_health(self.port)
-
-    def kill(self):
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def sealed_segments(self):
         listing = http(self.port, "GET", "/segments/events")

@@ -309,10 +309,15 @@ impl PartitionConsumer {
         if !self.hand_off(job) || (wait && published.recv().is_err()) {
             return;
         }
+        self.next_segment(self.next_offset);
+    }
+
+    /// The segment after the one just handed off (or adopted) starts at `start`.
+    fn next_segment(&mut self, start: i64) {
         self.target = None;
         self.refresh_definition();
         self.sequence += 1;
-        self.segment_start = self.next_offset;
+        self.segment_start = start;
         self.begin_segment(self.next_offset);
     }
 

@@ -38,11 +38,7 @@ impl PartitionConsumer {
             if !self.adopt(&claim, bytes, replaces) {
                 return;
             }
-            self.target = None;
-            self.refresh_definition();
-            self.sequence += 1;
-            self.segment_start = claim.end_offset;
-            self.begin_segment(self.next_offset);
+            self.next_segment(claim.end_offset);
             return;
         }
         // Not uploaded yet (the claimant may be building it, or gone): the claimed range is
