@@ -24,7 +24,16 @@ struct Args {
 }
 
 fn args() -> Result<Args, String> {
-    let mut args = Args { target: "127.0.0.1:8099".into(), clients: 16, seconds: 20, warmup: 3, queries: Vec::new(), countries: 200, devices: 10, users: 1_000_000 };
+    let mut args = Args {
+        target: "127.0.0.1:8099".into(),
+        clients: 16,
+        seconds: 20,
+        warmup: 3,
+        queries: Vec::new(),
+        countries: 200,
+        devices: 10,
+        users: 1_000_000,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -37,7 +46,12 @@ fn args() -> Result<Args, String> {
             "--queries" => {
                 let path = value()?;
                 let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
-                args.queries = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("--")).map(String::from).collect();
+                args.queries = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with("--"))
+                    .map(String::from)
+                    .collect();
             }
             other => return Err(format!("unknown flag {other}")),
         }
@@ -84,7 +98,11 @@ async fn ask(stream: &mut TcpStream, host: &str, sql: &str, buffer: &mut Vec<u8>
         buffer.extend_from_slice(&chunk[..n]);
         let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
         let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
-        let length: usize = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
         while buffer.len() < end + 4 + length {
             let n = stream.read(&mut chunk).await?;
             if n == 0 {
@@ -178,7 +196,11 @@ async fn main() {
     }
     let mut all = tally.lock().unwrap_or_else(|e| e.into_inner());
     all.latencies_us.sort_unstable();
-    let pct = |p: f64| all.latencies_us.get(((all.latencies_us.len() as f64 * p) as usize).min(all.latencies_us.len().saturating_sub(1))).map_or(0.0, |&us| us as f64 / 1000.0);
+    let pct = |p: f64| {
+        all.latencies_us
+            .get(((all.latencies_us.len() as f64 * p) as usize).min(all.latencies_us.len().saturating_sub(1)))
+            .map_or(0.0, |&us| us as f64 / 1000.0)
+    };
     let report = serde_json::json!({
         "clients": args.clients,
         "seconds": elapsed,

@@ -69,7 +69,8 @@ pub struct Stream {
 impl Stream {
     /// Produces `per_second` events a second to `topic` until stopped.
     pub fn start(bootstrap: &str, topic: &str, per_second: u32) -> anyhow::Result<Stream> {
-        let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "5").create()?;
+        let producer: BaseProducer =
+            ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "5").create()?;
         let stop = Arc::new(AtomicBool::new(false));
         let produced = Arc::new(AtomicU64::new(0));
         let topic = topic.to_string();
@@ -82,7 +83,10 @@ impl Stream {
                 while !stop.load(Ordering::Relaxed) {
                     let due = (started.elapsed().as_secs_f64() * per_second as f64) as u64;
                     while sent < due {
-                        let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+                        let now_ms = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis() as i64)
+                            .unwrap_or(0);
                         let (key, body) = event(&mut rng, sent, now_ms);
                         if producer.send(BaseRecord::to(&topic).key(&key).payload(&body)).is_err() {
                             break; // queue full: try again on the next tick

@@ -55,11 +55,17 @@ pub fn run_server(role: ServerRole) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let http = TcpListener::bind(role.listen).await.with_context(|| format!("listening on {}", role.listen))?;
-        let grpc = TcpListener::bind(role.grpc_listen).await.with_context(|| format!("listening for brokers on {}", role.grpc_listen))?;
+        let grpc = TcpListener::bind(role.grpc_listen)
+            .await
+            .with_context(|| format!("listening for brokers on {}", role.grpc_listen))?;
         let grpc_address = grpc.local_addr()?;
         let server_id = format!("Server_{}_{}", grpc_address.ip(), grpc_address.port());
         let Some(query_runtime) = broker.service.runtime_handle() else { bail!("the query runtime is not running") };
-        let service = cuvee_server::FragmentService::new(cuvee_server::ServerOptions { server_id, memory_bytes }, Arc::clone(&broker.service) as _, query_runtime);
+        let service = cuvee_server::FragmentService::new(
+            cuvee_server::ServerOptions { server_id, memory_bytes },
+            Arc::clone(&broker.service) as _,
+            query_runtime,
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let grpc_task = tokio::spawn(cuvee_server::serve_until(grpc, service, async move {
             let mut stopped = stopped;
@@ -101,7 +107,12 @@ pub fn run_broker(role: BrokerRole) -> Result<()> {
         broker.keep_routing(role.routing_refresh);
         let http = TcpListener::bind(role.listen).await.with_context(|| format!("listening on {}", role.listen))?;
         let doors = Doors::bind(role.postgres, role.flight).await?;
-        println!("cuvee broker: {} table(s) from servers {} — Pinot query API on http://{}/query/sql", broker.service.table_names().len(), role.servers, http.local_addr()?);
+        println!(
+            "cuvee broker: {} table(s) from servers {} — Pinot query API on http://{}/query/sql",
+            broker.service.table_names().len(),
+            role.servers,
+            http.local_addr()?
+        );
         doors.announce()?;
         serve_doors(broker, http, doors).await?;
         println!("cuvee: stopped");

@@ -19,7 +19,10 @@ pub fn apply(broker: &Broker, dir: &Path) -> Result<Vec<String>> {
     let mut tables = Vec::new();
     for path in files.iter().filter(|p| file_name(p).contains("table_config")) {
         let text = read(path)?;
-        let name = cuvee_catalog::TableConfigJson::from_json(&text).with_context(|| path.display().to_string())?.raw_table_name().to_string();
+        let name = cuvee_catalog::TableConfigJson::from_json(&text)
+            .with_context(|| path.display().to_string())?
+            .raw_table_name()
+            .to_string();
         let exists = broker.service.segment_table(&name).is_some();
         metastore.put_table(&text, !exists, None).with_context(|| format!("applying {}", path.display()))?;
         tables.push(name);
@@ -28,8 +31,13 @@ pub fn apply(broker: &Broker, dir: &Path) -> Result<Vec<String>> {
 }
 
 fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("reading table definitions from {}", dir.display()))?;
-    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file()).collect();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("reading table definitions from {}", dir.display()))?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
     files.sort();
     Ok(files)
 }
@@ -69,7 +77,10 @@ mod tests {
     #[test]
     fn variables_are_replaced_and_a_missing_one_is_named() {
         let lookup = |n: &str| (n == "KAFKA").then(|| "kafka:9092".to_string());
-        assert_eq!(substitute(r#"{"broker": "${KAFKA}", "n": 1}"#, lookup).unwrap(), r#"{"broker": "kafka:9092", "n": 1}"#);
+        assert_eq!(
+            substitute(r#"{"broker": "${KAFKA}", "n": 1}"#, lookup).unwrap(),
+            r#"{"broker": "kafka:9092", "n": 1}"#
+        );
         let error = substitute("${NOPE}", lookup).unwrap_err().to_string();
         assert!(error.contains("NOPE"), "{error}");
         assert!(substitute("${KAFKA", lookup).is_err());

@@ -171,13 +171,25 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Quickstart { data_dir, examples, listen, no_serve, kafka, events_per_second, postgres, flight } => {
             let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data"));
-            quickstart::run(quickstart::Options { data_dir, examples, listen, kafka, events_per_second, no_serve, postgres, flight })
+            quickstart::run(quickstart::Options {
+                data_dir,
+                examples,
+                listen,
+                kafka,
+                events_per_second,
+                no_serve,
+                postgres,
+                flight,
+            })
         }
         Command::Import { schema, table_config, data_dir, format, strict, max_rows_per_segment, files } => {
             let table = load_table(&schema, &table_config)?;
             let format = match format {
                 None => None,
-                Some(name) => Some(FileFormat::parse(&name).with_context(|| format!("unknown format \"{name}\" (expected csv, json, avro or parquet)"))?),
+                Some(name) => Some(
+                    FileFormat::parse(&name)
+                        .with_context(|| format!("unknown format \"{name}\" (expected csv, json, avro or parquet)"))?,
+                ),
             };
             let options = ImportOptions { strict, max_rows_per_segment, format, progress: true };
             let dir = table_dir(&data_dir, &table);
@@ -200,27 +212,75 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { data_dir, listen, query_memory_mb, max_result_rows, partition_discovery_ms, deep_store, postgres, flight } => {
-            let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)), ..Default::default() };
+        Command::Serve {
+            data_dir,
+            listen,
+            query_memory_mb,
+            max_result_rows,
+            partition_discovery_ms,
+            deep_store,
+            postgres,
+            flight,
+        } => {
+            let realtime = cuvee_broker::RealtimeOptions {
+                partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)),
+                ..Default::default()
+            };
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
-            serve::run(&data_dir, &listen, cuvee_broker::BrokerOptions { limits, realtime, deep_store, deep_store_owner: None }, &postgres, &flight)
+            serve::run(
+                &data_dir,
+                &listen,
+                cuvee_broker::BrokerOptions { limits, realtime, deep_store, deep_store_owner: None },
+                &postgres,
+                &flight,
+            )
         }
-        Command::Server { data_dir, listen, grpc_listen, ordinal, servers, replicas, tables, query_memory_mb, partition_discovery_ms, deep_store } => {
-            let share = cuvee_ingest::realtime::PartitionShare::replicated(cluster::ordinal(ordinal)?, servers, replicas).map_err(anyhow::Error::msg)?;
+        Command::Server {
+            data_dir,
+            listen,
+            grpc_listen,
+            ordinal,
+            servers,
+            replicas,
+            tables,
+            query_memory_mb,
+            partition_discovery_ms,
+            deep_store,
+        } => {
+            let share =
+                cuvee_ingest::realtime::PartitionShare::replicated(cluster::ordinal(ordinal)?, servers, replicas)
+                    .map_err(anyhow::Error::msg)?;
             if replicas > 1 && deep_store.is_none() {
                 anyhow::bail!("--replicas {replicas}: replicas consuming one partition agree on its segments through the deep store; give --deep-store (or CUVEE_DEEP_STORE)");
             }
-            let realtime = cuvee_broker::RealtimeOptions { partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)), share };
+            let realtime = cuvee_broker::RealtimeOptions {
+                partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)),
+                share,
+            };
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, ..QueryLimits::default() };
             // Each server keeps its own manifest in the shared deep store.
             let deep_store_owner = Some(format!("server-{}", share.ordinal));
             let options = cuvee_broker::BrokerOptions { limits, realtime, deep_store, deep_store_owner };
-            cluster::run_server(cluster::ServerRole { data_dir: &data_dir, listen: &listen, grpc_listen: &grpc_listen, options, share, tables: tables.as_deref() })
+            cluster::run_server(cluster::ServerRole {
+                data_dir: &data_dir,
+                listen: &listen,
+                grpc_listen: &grpc_listen,
+                options,
+                share,
+                tables: tables.as_deref(),
+            })
         }
         Command::Broker { servers, listen, query_memory_mb, max_result_rows, routing_refresh_ms, postgres, flight } => {
             let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
             let routing_refresh = std::time::Duration::from_millis(routing_refresh_ms.max(100));
-            cluster::run_broker(cluster::BrokerRole { listen: &listen, servers: &servers, limits, routing_refresh, postgres: &postgres, flight: &flight })
+            cluster::run_broker(cluster::BrokerRole {
+                listen: &listen,
+                servers: &servers,
+                limits,
+                routing_refresh,
+                postgres: &postgres,
+                flight: &flight,
+            })
         }
         Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
     }
@@ -228,7 +288,8 @@ fn run(cli: Cli) -> Result<()> {
 
 pub fn load_table(schema: &Path, table_config: &Path) -> Result<Table> {
     let schema_text = std::fs::read_to_string(schema).with_context(|| format!("reading {}", schema.display()))?;
-    let config_text = std::fs::read_to_string(table_config).with_context(|| format!("reading {}", table_config.display()))?;
+    let config_text =
+        std::fs::read_to_string(table_config).with_context(|| format!("reading {}", table_config.display()))?;
     let schema = Schema::from_json(&schema_text).with_context(|| schema.display().to_string())?;
     let config = TableConfigJson::from_json(&config_text).with_context(|| table_config.display().to_string())?;
     for (path, value) in config.unrecognized_properties() {
@@ -246,19 +307,30 @@ fn inspect(file: &Path) -> Result<()> {
     let meta = segment.metadata();
     println!("segment   {}", meta.name);
     println!("table     {}", meta.table);
-    println!("format    v{} ({} bytes, all {} section checksums verified)", meta.format_version, segment.size_bytes(), meta.sections.len());
+    println!(
+        "format    v{} ({} bytes, all {} section checksums verified)",
+        meta.format_version,
+        segment.size_bytes(),
+        meta.sections.len()
+    );
     println!("docs      {}", meta.num_docs);
     if let (Some(start), Some(end)) = (meta.bounds.start_time_ms, meta.bounds.end_time_ms) {
         println!("time      {start} .. {end} ms ({})", meta.time_column.as_deref().unwrap_or("?"));
     }
     if let (Some(start), Some(end)) = (meta.bounds.start_offset, meta.bounds.end_offset) {
-        println!("offsets   [{start}, {end}) partition {}", meta.bounds.partition.map_or("-".into(), |p| p.to_string()));
+        println!(
+            "offsets   [{start}, {end}) partition {}",
+            meta.bounds.partition.map_or("-".into(), |p| p.to_string())
+        );
     }
     if let Some(sorted) = &meta.sorted_column {
         println!("sorted by {sorted}");
     }
     println!();
-    println!("{:<28} {:<11} {:>3} {:>6} {:>10} {:>10}  indexes (bytes)", "column", "type", "sv", "dict", "card", "bytes");
+    println!(
+        "{:<28} {:<11} {:>3} {:>6} {:>10} {:>10}  indexes (bytes)",
+        "column", "type", "sv", "dict", "card", "bytes"
+    );
     for c in &meta.columns {
         let indexes: Vec<String> = c.bytes.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(

@@ -43,9 +43,24 @@ struct Sample {
 }
 
 const SAMPLES: [Sample; 3] = [
-    Sample { folder: "baseballStats", schema: "baseballStats_schema.json", config: "baseballStats_offline_table_config.json", data: "rawdata/baseballStats.zstd.parquet" },
-    Sample { folder: "airlineStats", schema: "airlineStats_schema.json", config: "airlineStats_offline_table_config.json", data: "rawdata/airlineStats_data.avro" },
-    Sample { folder: "githubEvents", schema: "githubEvents_schema.json", config: "githubEvents_offline_table_config.json", data: "rawdata/2021-07-21-few-hours.json" },
+    Sample {
+        folder: "baseballStats",
+        schema: "baseballStats_schema.json",
+        config: "baseballStats_offline_table_config.json",
+        data: "rawdata/baseballStats.zstd.parquet",
+    },
+    Sample {
+        folder: "airlineStats",
+        schema: "airlineStats_schema.json",
+        config: "airlineStats_offline_table_config.json",
+        data: "rawdata/airlineStats_data.avro",
+    },
+    Sample {
+        folder: "githubEvents",
+        schema: "githubEvents_schema.json",
+        config: "githubEvents_offline_table_config.json",
+        data: "rawdata/2021-07-21-few-hours.json",
+    },
 ];
 
 fn find_examples(given: Option<PathBuf>) -> Result<Option<PathBuf>> {
@@ -55,7 +70,10 @@ fn find_examples(given: Option<PathBuf>) -> Result<Option<PathBuf>> {
         }
         return Ok(Some(dir));
     }
-    Ok(["pinot-examples", "../shared/pinot-examples", "../../shared/pinot-examples"].into_iter().map(PathBuf::from).find(|d| d.join("baseballStats").is_dir()))
+    Ok(["pinot-examples", "../shared/pinot-examples", "../../shared/pinot-examples"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|d| d.join("baseballStats").is_dir()))
 }
 
 fn import_samples(data_dir: &Path, examples: &Path) -> Result<()> {
@@ -68,7 +86,12 @@ fn import_samples(data_dir: &Path, examples: &Path) -> Result<()> {
         }
         let started = Instant::now();
         let report = import(&table, &[folder.join(sample.data)], &dir, &ImportOptions::default())?;
-        println!("  imported {:<14} {:>7} rows in {:>5.0} ms", table.name(), report.rows_imported, started.elapsed().as_secs_f64() * 1000.0);
+        println!(
+            "  imported {:<14} {:>7} rows in {:>5.0} ms",
+            table.name(),
+            report.rows_imported,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
     }
     Ok(())
 }
@@ -77,7 +100,10 @@ fn import_samples(data_dir: &Path, examples: &Path) -> Result<()> {
 async fn create_topic(bootstrap: &str) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
     let results = admin
-        .create_topics(&[NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(1))], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
+        .create_topics(
+            &[NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(1))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
         .await
         .with_context(|| format!("creating topic {TOPIC} on {bootstrap}"))?;
     for result in results {
@@ -113,7 +139,10 @@ pub fn run(options: Options) -> Result<()> {
         }
         (None, None) => unreachable!("an embedded broker exists when none is given"),
     };
-    println!("  Kafka: {bootstrap}{} — topic {TOPIC}, {PARTITIONS} partitions", if embedded.is_some() { " (embedded)" } else { "" });
+    println!(
+        "  Kafka: {bootstrap}{} — topic {TOPIC}, {PARTITIONS} partitions",
+        if embedded.is_some() { " (embedded)" } else { "" }
+    );
 
     // An embedded broker's topic is new each run: the table's stored offsets belong to the
     // last one, so the streaming table starts afresh.
@@ -133,7 +162,11 @@ pub fn run(options: Options) -> Result<()> {
     let mut stream = Stream::start(&bootstrap, TOPIC, options.events_per_second)?;
     println!("  streaming {} events/s into table {TOPIC}", options.events_per_second);
 
-    let result = if options.no_serve { runtime.block_on(watch(&broker)) } else { runtime.block_on(serve(&broker, &options.listen, &options.postgres, &options.flight)) };
+    let result = if options.no_serve {
+        runtime.block_on(watch(&broker))
+    } else {
+        runtime.block_on(serve(&broker, &options.listen, &options.postgres, &options.flight))
+    };
     stream.stop();
     println!("  {} events produced", stream.produced());
     broker.metastore()?.stop_ingestion();
@@ -176,14 +209,22 @@ async fn watch(broker: &Broker) -> Result<()> {
     Ok(())
 }
 
-async fn serve(broker: &Arc<Broker>, listen: &str, postgres: &crate::serve::PostgresArgs, flight: &crate::serve::FlightArgs) -> Result<()> {
+async fn serve(
+    broker: &Arc<Broker>,
+    listen: &str,
+    postgres: &crate::serve::PostgresArgs,
+    flight: &crate::serve::FlightArgs,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
     let address = listener.local_addr()?;
     let doors = crate::serve::Doors::bind(postgres, flight).await?;
     println!();
     println!("Pinot's query API: http://{address}/query/sql (pinotdb works too). Ctrl-C stops.");
     println!("Run this a few times and watch the count grow:");
-    println!("  curl -s -X POST {address}/query/sql -H 'Content-Type: application/json' -d '{{\"sql\": \"{}\"}}'", QUERIES[0]);
+    println!(
+        "  curl -s -X POST {address}/query/sql -H 'Content-Type: application/json' -d '{{\"sql\": \"{}\"}}'",
+        QUERIES[0]
+    );
     println!("More to try:");
     for sql in &QUERIES[1..] {
         println!("  {sql}");
@@ -193,7 +234,11 @@ async fn serve(broker: &Arc<Broker>, listen: &str, postgres: &crate::serve::Post
     if let Some((pg, _)) = &doors.postgres {
         let pg = pg.local_addr()?;
         println!("Postgres door (psql, Grafana, Superset, DBeaver, any driver):");
-        println!("  psql -h {} -p {} -d cuvee -c 'SELECT country, count(*) FROM clickstream GROUP BY country'", pg.ip(), pg.port());
+        println!(
+            "  psql -h {} -p {} -d cuvee -c 'SELECT country, count(*) FROM clickstream GROUP BY country'",
+            pg.ip(),
+            pg.port()
+        );
     }
     if let Some(flight) = &doors.flight {
         println!("Arrow Flight SQL door (pyarrow, ADBC, Flight SQL JDBC): grpc://{}", flight.local_addr()?);

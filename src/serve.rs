@@ -39,8 +39,12 @@ async fn bind_door(door: &str, flag: &str, requested: Option<&str>, default: &st
     match TcpListener::bind(address).await {
         Ok(listener) => Ok(Some(listener)),
         Err(e) if requested.is_none() && e.kind() == std::io::ErrorKind::AddrInUse => {
-            let listener = TcpListener::bind("127.0.0.1:0").await.with_context(|| format!("listening for the {door} door"))?;
-            eprintln!("note: {address} is taken; the {door} door listens on {} instead ({flag} chooses)", listener.local_addr()?);
+            let listener =
+                TcpListener::bind("127.0.0.1:0").await.with_context(|| format!("listening for the {door} door"))?;
+            eprintln!(
+                "note: {address} is taken; the {door} door listens on {} instead ({flag} chooses)",
+                listener.local_addr()?
+            );
             Ok(Some(listener))
         }
         Err(e) => bail!("the {door} door cannot listen on {address}: {e} ({flag} chooses another address, or off)"),
@@ -65,7 +69,12 @@ impl Doors {
     /// Prints where each door listens.
     pub fn announce(&self) -> Result<()> {
         if let Some((pg, _)) = &self.postgres {
-            println!("cuvee: Postgres door on {} (psql -h {} -p {} -d cuvee)", pg.local_addr()?, pg.local_addr()?.ip(), pg.local_addr()?.port());
+            println!(
+                "cuvee: Postgres door on {} (psql -h {} -p {} -d cuvee)",
+                pg.local_addr()?,
+                pg.local_addr()?.ip(),
+                pg.local_addr()?.port()
+            );
         }
         if let Some(flight) = &self.flight {
             println!("cuvee: Arrow Flight SQL door on grpc://{}", flight.local_addr()?);
@@ -105,7 +114,8 @@ impl PostgresArgs {
             Some(path) => Authentication::from_file(path)?,
         };
         let tls = self.pg_tls_cert.clone().zip(self.pg_tls_key.clone());
-        let statement_timeout = (self.pg_statement_timeout_ms > 0).then(|| Duration::from_millis(self.pg_statement_timeout_ms));
+        let statement_timeout =
+            (self.pg_statement_timeout_ms > 0).then(|| Duration::from_millis(self.pg_statement_timeout_ms));
         if self.pg_max_connections == 0 {
             bail!("--pg-max-connections must be at least 1 (use --pg-listen off to close the door)");
         }
@@ -120,7 +130,13 @@ impl PostgresArgs {
     }
 }
 
-pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions, postgres: &PostgresArgs, flight: &FlightArgs) -> Result<()> {
+pub fn run(
+    data_dir: &Path,
+    listen: &str,
+    options: BrokerOptions,
+    postgres: &PostgresArgs,
+    flight: &FlightArgs,
+) -> Result<()> {
     let (broker, warnings) = Broker::open_with(data_dir, options)?;
     for warning in warnings {
         eprintln!("warning: {warning}");
@@ -131,7 +147,11 @@ pub fn run(data_dir: &Path, listen: &str, options: BrokerOptions, postgres: &Pos
     runtime.block_on(async {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
         let doors = Doors::bind(postgres, flight).await?;
-        println!("cuvee: {loaded} table(s) from {} — Pinot query API on http://{}/query/sql", data_dir.display(), listener.local_addr()?);
+        println!(
+            "cuvee: {loaded} table(s) from {} — Pinot query API on http://{}/query/sql",
+            data_dir.display(),
+            listener.local_addr()?
+        );
         doors.announce()?;
         serve_doors(broker, listener, doors).await?;
         println!("cuvee: stopped");
@@ -153,14 +173,16 @@ pub async fn serve_doors(broker: Arc<Broker>, http: TcpListener, doors: Doors) -
     let flight_door = match doors.flight {
         None => None,
         Some(listener) => {
-            let door = cuvee_broker::flight_sql::FlightSqlDoor::new(Arc::clone(&broker.service)).context("starting the Flight SQL door")?;
+            let door = cuvee_broker::flight_sql::FlightSqlDoor::new(Arc::clone(&broker.service))
+                .context("starting the Flight SQL door")?;
             Some(tokio::spawn(cuvee_broker::flight_sql::serve_until(listener, door, until_stopped(stopped.clone()))))
         }
     };
     let pg_door = match doors.postgres {
         None => None,
         Some((listener, options)) => {
-            let door = cuvee_postgres::serve_until(listener, Arc::clone(&broker), options, until_stopped(stopped.clone()));
+            let door =
+                cuvee_postgres::serve_until(listener, Arc::clone(&broker), options, until_stopped(stopped.clone()));
             Some(tokio::spawn(door))
         }
     };

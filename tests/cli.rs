@@ -36,11 +36,29 @@ fn import_reports_config_errors_and_bad_rows() {
     let rows = dir.path().join("rows.csv");
     std::fs::write(&rows, "a\n1\nx\n3\n").unwrap();
     let data = dir.path().join("data");
-    let (ok, text) = cuvee(&["import", "--schema", schema.to_str().unwrap(), "--table-config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), rows.to_str().unwrap()]);
+    let (ok, text) = cuvee(&[
+        "import",
+        "--schema",
+        schema.to_str().unwrap(),
+        "--table-config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        rows.to_str().unwrap(),
+    ]);
     assert!(!ok);
     assert!(text.contains("dimensionFieldSpecs[0].dataType"), "{text}");
     std::fs::write(&schema, r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"a","dataType":"INT"}]}"#).unwrap();
-    let (ok, text) = cuvee(&["import", "--schema", schema.to_str().unwrap(), "--table-config", config.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), rows.to_str().unwrap()]);
+    let (ok, text) = cuvee(&[
+        "import",
+        "--schema",
+        schema.to_str().unwrap(),
+        "--table-config",
+        config.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        rows.to_str().unwrap(),
+    ]);
     assert!(ok, "{text}");
     assert!(text.contains("imported 2") && text.contains("skipped 1 bad rows") && text.contains("line 3"), "{text}");
 }
@@ -53,7 +71,8 @@ fn quickstart_streams_events_into_a_queryable_table() {
     let data = dir.path().join("data");
     let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/pinot-examples");
     for run in 0..2 {
-        let (ok, text) = cuvee(&["quickstart", "--no-serve", "--data-dir", data.to_str().unwrap(), "--examples", examples]);
+        let (ok, text) =
+            cuvee(&["quickstart", "--no-serve", "--data-dir", data.to_str().unwrap(), "--examples", examples]);
         assert!(ok, "run {run}: {text}");
         let counts: Vec<i64> = text
             .lines()

@@ -42,9 +42,13 @@ impl Process {
     /// of where it listens).
     fn address_after(&self, marker: &str) -> SocketAddr {
         loop {
-            let line = self.lines.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("no line with {marker:?} within 60 s"));
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no line with {marker:?} within 60 s"));
             if let Some((_, rest)) = line.split_once(marker) {
-                let address: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+                let address: String =
+                    rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
                 return address.parse().unwrap_or_else(|e| panic!("{address:?} in {line:?}: {e}"));
             }
         }
@@ -68,15 +72,41 @@ async fn sql_logic_tests_through_separate_processes() {
         let data = server_share(dir.path(), ordinal, 3);
         let data = data.to_str().unwrap().to_string();
         let ordinal = ordinal.to_string();
-        let server = Process::start(&["server", "--data-dir", &data, "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--ordinal", &ordinal, "--servers", "3"]);
+        let server = Process::start(&[
+            "server",
+            "--data-dir",
+            &data,
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--ordinal",
+            &ordinal,
+            "--servers",
+            "3",
+        ]);
         grpc.push(server.address_after("brokers on ").to_string());
         servers.push(server);
     }
-    let broker = Process::start(&["broker", "--servers", &grpc.join(","), "--listen", "127.0.0.1:0", "--pg-listen", "off", "--flight-listen", "off"]);
+    let broker = Process::start(&[
+        "broker",
+        "--servers",
+        &grpc.join(","),
+        "--listen",
+        "127.0.0.1:0",
+        "--pg-listen",
+        "off",
+        "--flight-listen",
+        "off",
+    ]);
     let address = broker.address_after("Pinot query API on http://");
     let (status, _, tables) = common::request(address, "GET", "/tables", "", "").await;
     assert_eq!(status, 200, "{tables}");
-    assert_eq!(tables["tables"], serde_json::json!(["airlineStats", "baseballStats"]), "the broker learned both tables from its first listing");
+    assert_eq!(
+        tables["tables"],
+        serde_json::json!(["airlineStats", "baseballStats"]),
+        "the broker learned both tables from its first listing"
+    );
     run_suite(Endpoint::Http(address)).await;
     drop(broker);
     drop(servers);

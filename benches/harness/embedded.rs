@@ -23,7 +23,8 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
     let mut results = serde_json::Map::new();
     for query in &queries {
         let id = query["id"].as_str().ok_or("a query without an id")?;
-        let statements: Vec<&str> = query["sql"].as_array().ok_or("a query without sql")?.iter().filter_map(|s| s.as_str()).collect();
+        let statements: Vec<&str> =
+            query["sql"].as_array().ok_or("a query without sql")?.iter().filter_map(|s| s.as_str()).collect();
         let mut answers = Vec::new();
         let mut error = None;
         for sql in &statements {

@@ -28,8 +28,16 @@ pub const USERS: usize = 1_000_000;
 const BLOCK: u64 = 65_536;
 const SEED: u64 = 0x00C0_FFEE;
 const DEVICES: [(&str, u32); 10] = [
-    ("phone", 40), ("desktop", 25), ("tablet", 12), ("tv", 6), ("watch", 5),
-    ("car", 4), ("console", 3), ("kiosk", 2), ("bot", 2), ("other", 1),
+    ("phone", 40),
+    ("desktop", 25),
+    ("tablet", 12),
+    ("tv", 6),
+    ("watch", 5),
+    ("car", 4),
+    ("console", 3),
+    ("kiosk", 2),
+    ("bot", 2),
+    ("other", 1),
 ];
 
 /// Zipf by inverse CDF over a precomputed table: exact, and fast enough (a binary search).
@@ -133,9 +141,17 @@ pub fn events(vocabulary: &Vocabulary, from: u64, to: u64) -> Vec<Event> {
 fn event(v: &Vocabulary, rng: &mut Rng, row: u64) -> Event {
     let ts = START_MS + (row as i64 * STEP_US) / 1000 + rng.below(2_000) as i64;
     let user_id = v.user(rng);
-    let session = (user_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((ts / 1_800_000) as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let session = (user_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ ((ts / 1_800_000) as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     let weight = rng.below(100) as u32;
-    let device = DEVICES.iter().scan(0, |sum, (_, w)| { *sum += w; Some(*sum) }).position(|sum| weight < sum).unwrap_or(0);
+    let device = DEVICES
+        .iter()
+        .scan(0, |sum, (_, w)| {
+            *sum += w;
+            Some(*sum)
+        })
+        .position(|sum| weight < sum)
+        .unwrap_or(0);
     let latency = -40.0 * (rng.unit().ln() + rng.unit().ln());
     let revenue = (-25.0 * rng.unit().ln() * 100.0).round() / 100.0;
     let mut tags = Vec::new();
@@ -179,7 +195,8 @@ pub fn arrow_schema() -> SchemaRef {
 }
 
 pub fn record_batch(v: &Vocabulary, events: &[Event]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let mut tags = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let mut tags =
+        ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", DataType::Utf8, true)));
     for event in events {
         for &tag in &event.tags {
             tags.values().append_value(&v.tag_names[tag]);

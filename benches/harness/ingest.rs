@@ -24,7 +24,10 @@ fn table(realtime: bool) -> Result<Table, Error> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/harness");
     let schema = Schema::from_json(&std::fs::read_to_string(here.join("events_schema.json"))?)?;
     let config = if realtime { "events_realtime_table_config.json" } else { "events_offline_table_config.json" };
-    let config = std::fs::read_to_string(here.join(config))?.replace("${KAFKA}", "127.0.0.1:9092").replace("${TOPIC}", "events").replace("${FLUSH_ROWS}", "1000000");
+    let config = std::fs::read_to_string(here.join(config))?
+        .replace("${KAFKA}", "127.0.0.1:9092")
+        .replace("${TOPIC}", "events")
+        .replace("${FLUSH_ROWS}", "1000000");
     Ok(Table::new(schema, TableConfigJson::from_json(&config)?)?)
 }
 
@@ -34,7 +37,8 @@ fn consume(table: &Table, decoder: &MessageDecoder, payloads: &[Vec<u8>]) -> Res
     let segment = Arc::new(MutableSegment::new(table, "bench"));
     let started = Instant::now();
     for (offset, payload) in payloads.iter().enumerate() {
-        let record = decoder.decode(payload, &MessageMetadata { key: None, offset: offset as i64, timestamp_ms: None })?;
+        let record =
+            decoder.decode(payload, &MessageMetadata { key: None, offset: offset as i64, timestamp_ms: None })?;
         if let Conformed::Row(row, _) = conformer.conform(record)? {
             segment.append(&row)?;
         }
@@ -51,15 +55,22 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
     let realtime = table(true)?;
     let json: Vec<Vec<u8>> = values.iter().map(serde_json::to_vec).collect::<Result<_, _>>()?;
     let json_bytes = json.iter().map(Vec::len).sum::<usize>() as f64 / rows as f64;
-    let (json_rate, segment) = consume(&realtime, &MessageDecoder::new(&Decoder::Json, &realtime.schema, false)?, &json)?;
+    let (json_rate, segment) =
+        consume(&realtime, &MessageDecoder::new(&Decoder::Json, &realtime.schema, false)?, &json)?;
     drop(json);
     let avro_schema = apache_avro::Schema::parse_str(AVRO_SCHEMA)?;
     let avro: Vec<Vec<u8>> = values
         .iter()
-        .map(|v| -> Result<Vec<u8>, Error> { Ok(apache_avro::to_avro_datum(&avro_schema, apache_avro::to_value(v)?.resolve(&avro_schema)?)?) })
+        .map(|v| -> Result<Vec<u8>, Error> {
+            Ok(apache_avro::to_avro_datum(&avro_schema, apache_avro::to_value(v)?.resolve(&avro_schema)?)?)
+        })
         .collect::<Result<_, _>>()?;
     let avro_bytes = avro.iter().map(Vec::len).sum::<usize>() as f64 / rows as f64;
-    let (avro_rate, _) = consume(&realtime, &MessageDecoder::new(&Decoder::Avro { schema: AVRO_SCHEMA.to_string() }, &realtime.schema, false)?, &avro)?;
+    let (avro_rate, _) = consume(
+        &realtime,
+        &MessageDecoder::new(&Decoder::Avro { schema: AVRO_SCHEMA.to_string() }, &realtime.schema, false)?,
+        &avro,
+    )?;
     drop(avro);
     let consuming_bytes = segment.memory_bytes() as f64 / rows as f64;
     let started = Instant::now();
@@ -104,6 +115,9 @@ fn imported_sizes(data_dir: &Path, parquet_dir: &Path) -> Result<serde_json::Val
     for entry in std::fs::read_dir(parquet_dir)? {
         parquet += entry?.metadata()?.len() as f64;
     }
-    let by_kind: serde_json::Map<String, serde_json::Value> = by_kind.into_iter().map(|(k, b)| (k, serde_json::json!(b / rows))).collect();
-    Ok(serde_json::json!({ "rows": rows, "bytes_per_row": total / rows, "parquet_zstd_bytes_per_row": parquet / rows, "by_index": by_kind }))
+    let by_kind: serde_json::Map<String, serde_json::Value> =
+        by_kind.into_iter().map(|(k, b)| (k, serde_json::json!(b / rows))).collect();
+    Ok(
+        serde_json::json!({ "rows": rows, "bytes_per_row": total / rows, "parquet_zstd_bytes_per_row": parquet / rows, "by_index": by_kind }),
+    )
 }

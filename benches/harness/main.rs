@@ -34,7 +34,9 @@ impl Flags {
         let mut flags = HashMap::new();
         let mut args = args.peekable();
         while let Some(flag) = args.next() {
-            let Some(name) = flag.strip_prefix("--") else { return Err(format!("expected a --flag, got {flag:?}").into()) };
+            let Some(name) = flag.strip_prefix("--") else {
+                return Err(format!("expected a --flag, got {flag:?}").into());
+            };
             let value = args.next().ok_or_else(|| format!("--{name} needs a value"))?;
             flags.insert(name.to_string(), value);
         }
@@ -79,7 +81,11 @@ fn generate(flags: &Flags) -> Result<(), Error> {
     for file in 0..files {
         let (from, to) = (file * per_file, ((file + 1) * per_file).min(rows));
         let path = parquet_dir.join(format!("events-{file:03}.parquet"));
-        let mut writer = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path)?, events::arrow_schema(), Some(properties.clone()))?;
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path)?,
+            events::arrow_schema(),
+            Some(properties.clone()),
+        )?;
         let mut at = from;
         while at < to {
             let end = (at + 262_144).min(to);
@@ -89,7 +95,8 @@ fn generate(flags: &Flags) -> Result<(), Error> {
         writer.close()?;
         bytes += std::fs::metadata(&path)?.len();
     }
-    let queries: Vec<serde_json::Value> = queries::queries(&vocabulary, rows, draws).iter().map(queries::Query::to_json).collect();
+    let queries: Vec<serde_json::Value> =
+        queries::queries(&vocabulary, rows, draws).iter().map(queries::Query::to_json).collect();
     std::fs::write(out.join("queries.json"), serde_json::to_string_pretty(&queries)?)?;
     let facts = serde_json::json!({ "rows": rows, "files": files, "parquet_bytes": bytes, "seconds": started.elapsed().as_secs_f64() });
     std::fs::write(out.join("generated.json"), facts.to_string())?;

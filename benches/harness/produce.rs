@@ -3,8 +3,8 @@
 
 use crate::{events, Error, Flags};
 use rdkafka::config::ClientConfig;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::time::{Duration, Instant};
 
 const SLICE: Duration = Duration::from_millis(10);
@@ -45,7 +45,10 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
     }
     producer.flush(Duration::from_secs(60))?;
     let seconds = started.elapsed().as_secs_f64();
-    println!("{}", serde_json::json!({ "rows": to - from, "seconds": seconds, "rows_per_second": (to - from) as f64 / seconds }));
+    println!(
+        "{}",
+        serde_json::json!({ "rows": to - from, "seconds": seconds, "rows_per_second": (to - from) as f64 / seconds })
+    );
     Ok(())
 }
 

@@ -54,7 +54,8 @@ fn write_events(path: &Path, rows: usize) {
         let ts: Vec<i64> = (done..done + n).map(|i| start_ms + i as i64 * 10).collect();
         // Skewed ids: a few heavy users, a long tail (a power law over 1 M ids).
         let users: Vec<i64> = (0..n).map(|_| (1_000_000f64.powf(rng.unit()) as i64).min(999_999)).collect();
-        let country: Vec<&str> = (0..n).map(|_| countries[(200f64.powf(rng.unit()) as usize).min(199)].as_str()).collect();
+        let country: Vec<&str> =
+            (0..n).map(|_| countries[(200f64.powf(rng.unit()) as usize).min(199)].as_str()).collect();
         let device: Vec<&str> = (0..n).map(|_| devices[(rng.next() % 10) as usize]).collect();
         let latency: Vec<f64> = (0..n).map(|_| (-rng.unit().max(1e-12).ln() * 80.0).round()).collect();
         let batch = RecordBatch::try_new(
@@ -83,7 +84,9 @@ const EVENTS_TABLE: &str = r#"{"tableName":"events","tableType":"OFFLINE","segme
   "metadata":{},"tenants":{}}"#;
 
 fn import_table(data_dir: &Path, schema: &str, config: &str, files: &[PathBuf], rows_per_segment: usize) {
-    let table = Table::new(Schema::from_json(schema).expect("schema"), TableConfigJson::from_json(config).expect("config")).expect("table");
+    let table =
+        Table::new(Schema::from_json(schema).expect("schema"), TableConfigJson::from_json(config).expect("config"))
+            .expect("table");
     let options = ImportOptions { progress: false, max_rows_per_segment: rows_per_segment, ..Default::default() };
     let started = Instant::now();
     let report = import(&table, files, &data_dir.join("tables").join(table.name()), &options).expect("import");
@@ -113,8 +116,15 @@ async fn main() {
     // The conformance suite's copy of airlineStats' schema (the same columns, without the
     // derived ts/tsRaw), which the DuckDB side loads the rows with.
     let conformance = examples.join("../conformance/On_Time_On_Time_Performance_2014_100k_subset_nonulls.schema");
-    let airline_schema = std::fs::read_to_string(conformance).expect("schema").replace("\"mytable\"", "\"airlineStats\"");
-    import_table(&data_dir, &airline_schema, airline_config, &[examples.join("rawdata/airlineStats_data.avro")], 5_000_000);
+    let airline_schema =
+        std::fs::read_to_string(conformance).expect("schema").replace("\"mytable\"", "\"airlineStats\"");
+    import_table(
+        &data_dir,
+        &airline_schema,
+        airline_config,
+        &[examples.join("rawdata/airlineStats_data.avro")],
+        5_000_000,
+    );
     let (broker, warnings) = Broker::open(&data_dir, QueryLimits::default()).expect("broker");
     assert!(warnings.is_empty(), "{warnings:?}");
     let queries = [

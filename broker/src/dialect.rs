@@ -5,11 +5,13 @@
 //! `queryOptions`, which wins over OPTION(...).
 
 use crate::pinot_functions;
-use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, FunctionArguments, Ident, LimitClause, Query, SelectItem, SetExpr, Statement, Value};
-use std::ops::ControlFlow;
+use datafusion::sql::sqlparser::ast::{
+    visit_expressions_mut, Expr, FunctionArguments, Ident, LimitClause, Query, SelectItem, SetExpr, Statement, Value,
+};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 /// Pinot's default row limit for selections and group-bys that have no LIMIT.
 pub const DEFAULT_LIMIT: u64 = 10;
@@ -53,18 +55,28 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
                 let text = set.to_string();
                 // `SET key = value`: keep the key as written and the value unquoted.
                 if let Some((key, value)) = text.trim_start_matches("SET ").split_once('=') {
-                    options.insert(key.trim().to_string(), value.trim().trim_matches('\'').trim_matches('"').to_string());
+                    options
+                        .insert(key.trim().to_string(), value.trim().trim_matches('\'').trim_matches('"').to_string());
                 }
             }
-            Statement::Query(_) | Statement::Explain { .. } if query.is_some() => return Err(DialectError("only one query per request".into())),
+            Statement::Query(_) | Statement::Explain { .. } if query.is_some() => {
+                return Err(DialectError("only one query per request".into()))
+            }
             Statement::Query(_) => query = Some(statement),
-            Statement::Explain { statement: ref inner, .. } if matches!(inner.as_ref(), Statement::Query(_)) => query = Some(statement),
-            other => return Err(DialectError(format!("only SET statements and one query (or EXPLAIN of one) are accepted, not: {other}"))),
+            Statement::Explain { statement: ref inner, .. } if matches!(inner.as_ref(), Statement::Query(_)) => {
+                query = Some(statement)
+            }
+            other => {
+                return Err(DialectError(format!(
+                    "only SET statements and one query (or EXPLAIN of one) are accepted, not: {other}"
+                )))
+            }
         }
     }
     let Some(mut statement) = query else { return Err(DialectError("the request has no query".into())) };
     // Pinot's multi-stage engine has no default LIMIT.
-    let default_limit = !options.iter().any(|(k, v)| k.eq_ignore_ascii_case("useMultistageEngine") && v.eq_ignore_ascii_case("true"));
+    let default_limit =
+        !options.iter().any(|(k, v)| k.eq_ignore_ascii_case("useMultistageEngine") && v.eq_ignore_ascii_case("true"));
     match &mut statement {
         Statement::Query(query) => apply_pinot_semantics(query, default_limit),
         Statement::Explain { statement: inner, .. } => {
@@ -172,7 +184,10 @@ fn name_repeated_items(items: &mut [SelectItem]) {
                 _ => continue,
             };
             let shown = name.trim_matches('"').to_string();
-            *item = SelectItem::ExprWithAlias { expr, alias: Ident::with_quote('"', format!("{shown}{REPEAT_MARK}{count}")) };
+            *item = SelectItem::ExprWithAlias {
+                expr,
+                alias: Ident::with_quote('"', format!("{shown}{REPEAT_MARK}{count}")),
+            };
         }
     }
 }
@@ -211,7 +226,11 @@ mod tests {
 
     #[test]
     fn applies_pinot_defaults_and_options() {
-        let q = prepare("SET timeoutMs = 500; SET enableNullHandling = true; SELECT a FROM t", Some("timeoutMs=9;maxRowsInResult=3")).unwrap();
+        let q = prepare(
+            "SET timeoutMs = 500; SET enableNullHandling = true; SELECT a FROM t",
+            Some("timeoutMs=9;maxRowsInResult=3"),
+        )
+        .unwrap();
         assert_eq!(q.sql, "SELECT a FROM t LIMIT 10");
         assert_eq!(q.option("timeoutMs"), Some("500"));
         assert!(q.flag("enableNullHandling"));
@@ -224,7 +243,10 @@ mod tests {
         let q = prepare("SELECT a FROM t", Some("useMultistageEngine=true")).unwrap();
         assert_eq!(q.sql, "SELECT a FROM t", "no default LIMIT on the multi-stage engine");
         let q = prepare("SELECT SUM(homeRuns), max(hits) AS best, COUNT(*) FROM b", None).unwrap();
-        assert_eq!(q.sql, r#"SELECT CAST(SUM(homeRuns) AS DOUBLE) AS "sum(homeRuns)", CAST(max(hits) AS DOUBLE) AS best, COUNT(*) AS "count(*)" FROM b LIMIT 10"#);
+        assert_eq!(
+            q.sql,
+            r#"SELECT CAST(SUM(homeRuns) AS DOUBLE) AS "sum(homeRuns)", CAST(max(hits) AS DOUBLE) AS best, COUNT(*) AS "count(*)" FROM b LIMIT 10"#
+        );
     }
 
     #[test]

@@ -11,11 +11,11 @@
 //! - Result size: at most `QueryLimits::max_result_rows` rows are gathered; past that the
 //!   query fails and says how to narrow it.
 
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::{execute_stream, ExecutionPlan};
-use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -44,7 +44,11 @@ pub struct QueryRuntime {
 impl QueryRuntime {
     pub fn new() -> std::io::Result<QueryRuntime> {
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).thread_name("cuvee-query").enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("cuvee-query")
+            .enable_all()
+            .build()?;
         Ok(QueryRuntime { runtime: Some(runtime), running: Arc::default() })
     }
 
@@ -111,7 +115,11 @@ pub fn bounded_task(task: TaskContext, limits: &QueryLimits) -> Result<Arc<TaskC
 }
 
 /// Runs a plan and gathers its result, failing once it passes `max_rows`.
-pub async fn collect_bounded(plan: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>, max_rows: usize) -> Result<Vec<RecordBatch>, DataFusionError> {
+pub async fn collect_bounded(
+    plan: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+    max_rows: usize,
+) -> Result<Vec<RecordBatch>, DataFusionError> {
     let mut stream = execute_stream(plan, task)?;
     let mut batches = Vec::new();
     let mut rows = 0usize;

@@ -12,22 +12,26 @@
 
 use crate::execution::bounded_task;
 use crate::service::QueryService;
+use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
-use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
-    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, CommandGetCatalogs, CommandGetDbSchemas,
-    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
     TicketStatementQuery,
 };
-use arrow_flight::{Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket};
+use arrow_flight::{
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc,
+    Ticket,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::common::{ParamValues, ScalarValue};
-use datafusion::dataframe::DataFrame;
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -57,11 +61,16 @@ pub struct FlightSqlDoor {
 
 impl FlightSqlDoor {
     pub fn new(service: Arc<QueryService>) -> Result<FlightSqlDoor, DataFusionError> {
-        let config = SessionConfig::new().with_default_catalog_and_schema(CATALOG, SCHEMA).with_create_default_catalog_and_schema(true);
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, SCHEMA)
+            .with_create_default_catalog_and_schema(true);
         let session = SessionContext::new_with_state(service.session_state(config).build());
         cuvee_query::register_functions(&session);
-        let tables = service.table_schema().ok_or_else(|| DataFusionError::Internal("the broker has no table schema".into()))?;
-        let catalog = session.catalog(CATALOG).ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {CATALOG}")))?;
+        let tables =
+            service.table_schema().ok_or_else(|| DataFusionError::Internal("the broker has no table schema".into()))?;
+        let catalog = session
+            .catalog(CATALOG)
+            .ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {CATALOG}")))?;
         catalog.register_schema(SCHEMA, tables)?;
         Ok(FlightSqlDoor { service, session, prepared: Mutex::default(), next_handle: AtomicU64::new(1) })
     }
@@ -75,7 +84,9 @@ impl FlightSqlDoor {
     async fn plan(&self, sql: &str, parameters: Option<Vec<ScalarValue>>) -> Result<DataFrame, Status> {
         let frame = self.session.sql(sql).await.map_err(to_status)?;
         match parameters {
-            Some(values) => frame.with_param_values(ParamValues::List(values.into_iter().map(Into::into).collect())).map_err(to_status),
+            Some(values) => frame
+                .with_param_values(ParamValues::List(values.into_iter().map(Into::into).collect()))
+                .map_err(to_status),
             None => Ok(frame),
         }
     }
@@ -92,7 +103,8 @@ impl FlightSqlDoor {
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let task = bounded_task(frame.task_ctx(), &self.service.limits()).map_err(to_status)?;
         let plan = frame.create_physical_plan().await.map_err(to_status)?;
-        let runtime = self.service.runtime_handle().ok_or_else(|| Status::unavailable("the broker is shutting down"))?;
+        let runtime =
+            self.service.runtime_handle().ok_or_else(|| Status::unavailable("the broker is shutting down"))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, arrow_flight::error::FlightError>>(2);
         runtime.spawn(async move {
             let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
@@ -123,11 +135,17 @@ impl FlightSqlDoor {
 
 type FlightStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send + 'static>>;
 
-fn encode(schema: Arc<Schema>, batches: impl Stream<Item = Result<RecordBatch, arrow_flight::error::FlightError>> + Send + 'static) -> FlightStream {
+fn encode(
+    schema: Arc<Schema>,
+    batches: impl Stream<Item = Result<RecordBatch, arrow_flight::error::FlightError>> + Send + 'static,
+) -> FlightStream {
     Box::pin(FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from))
 }
 
-fn one_batch<E: std::fmt::Display>(schema: Arc<Schema>, batch: Result<RecordBatch, E>) -> Result<Response<FlightStream>, Status> {
+fn one_batch<E: std::fmt::Display>(
+    schema: Arc<Schema>,
+    batch: Result<RecordBatch, E>,
+) -> Result<Response<FlightStream>, Status> {
     let batch = batch.map_err(|e| Status::internal(e.to_string()))?;
     Ok(Response::new(encode(schema, futures::stream::once(async move { Ok(batch) }))))
 }
@@ -137,14 +155,21 @@ fn one_batch<E: std::fmt::Display>(schema: Arc<Schema>, batch: Result<RecordBatc
 fn to_status(error: DataFusionError) -> Status {
     match error.find_root() {
         DataFusionError::ResourcesExhausted(m) => Status::resource_exhausted(m.clone()),
-        DataFusionError::SQL(..) | DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_) => Status::invalid_argument(error.to_string()),
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_) => Status::invalid_argument(error.to_string()),
         _ => Status::internal(error.to_string()),
     }
 }
 
 fn info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor) -> Result<Response<FlightInfo>, Status> {
     let endpoint = FlightEndpoint::new().with_ticket(Ticket { ticket: ticket.into() });
-    let info = FlightInfo::new().try_with_schema(schema).map_err(|e| Status::internal(format!("encoding the schema: {e}")))?.with_endpoint(endpoint).with_descriptor(descriptor);
+    let info = FlightInfo::new()
+        .try_with_schema(schema)
+        .map_err(|e| Status::internal(format!("encoding the schema: {e}")))?
+        .with_endpoint(endpoint)
+        .with_descriptor(descriptor);
     Ok(Response::new(info))
 }
 
@@ -171,27 +196,45 @@ impl FlightSqlService for FlightSqlDoor {
 
     /// No authentication (the door listens on loopback by default); answered so clients
     /// that always handshake can connect.
-    async fn do_handshake(&self, _request: Request<Streaming<HandshakeRequest>>) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
+    async fn do_handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
         let response = HandshakeResponse { protocol_version: 0, payload: Default::default() };
         Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(response) }))))
     }
 
-    async fn get_flight_info_statement(&self, query: CommandStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
         let schema = self.schema_of(&query.query).await?;
         let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
         info(&schema, ticket.as_any().encode_to_vec(), request.into_inner())
     }
 
-    async fn do_get_statement(&self, ticket: TicketStatementQuery, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
-        let sql = String::from_utf8(ticket.statement_handle.to_vec()).map_err(|_| Status::invalid_argument("the statement ticket is not UTF-8 SQL"))?;
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
+        let sql = String::from_utf8(ticket.statement_handle.to_vec())
+            .map_err(|_| Status::invalid_argument("the statement ticket is not UTF-8 SQL"))?;
         self.run(sql, None).await
     }
 
-    async fn do_action_create_prepared_statement(&self, query: ActionCreatePreparedStatementRequest, _request: Request<Action>) -> Result<ActionCreatePreparedStatementResult, Status> {
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let sql = number_placeholders(&query.query).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let frame = self.plan(&sql, None).await?;
         let ipc = |schema: &Schema| -> Result<prost::bytes::Bytes, Status> {
-            let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default()).try_into().map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
+            let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
+                .try_into()
+                .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
             Ok(bytes)
         };
         let dataset_schema = ipc(frame.schema().as_arrow())?;
@@ -200,70 +243,127 @@ impl FlightSqlService for FlightSqlDoor {
             fields => ipc(&Schema::new(fields))?,
         };
         let handle = format!("cuvee-prepared-{}", self.next_handle.fetch_add(1, Ordering::Relaxed)).into_bytes();
-        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).insert(handle.clone(), Prepared { sql, parameters: None });
-        Ok(ActionCreatePreparedStatementResult { prepared_statement_handle: handle.into(), dataset_schema, parameter_schema })
+        self.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(handle.clone(), Prepared { sql, parameters: None });
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: handle.into(),
+            dataset_schema,
+            parameter_schema,
+        })
     }
 
     /// Binds parameters: one row, a column per placeholder in order.
-    async fn do_put_prepared_statement_query(&self, query: CommandPreparedStatementQuery, request: Request<PeekableFlightDataStream>) -> Result<DoPutPreparedStatementResult, Status> {
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
         let data = request.into_inner().map_err(arrow_flight::error::FlightError::from);
-        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(data).try_collect().await.map_err(|e| Status::invalid_argument(format!("reading the parameters: {e}")))?;
+        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(data)
+            .try_collect()
+            .await
+            .map_err(|e| Status::invalid_argument(format!("reading the parameters: {e}")))?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
             return Err(Status::invalid_argument("no parameter values were sent (one row is needed)"));
         };
         if rows != 1 {
-            return Err(Status::invalid_argument(format!("a prepared query takes one row of parameters; {rows} were sent")));
+            return Err(Status::invalid_argument(format!(
+                "a prepared query takes one row of parameters; {rows} were sent"
+            )));
         }
-        let values = batch.columns().iter().map(|column| ScalarValue::try_from_array(column, 0)).collect::<Result<Vec<_>, _>>().map_err(to_status)?;
+        let values = batch
+            .columns()
+            .iter()
+            .map(|column| ScalarValue::try_from_array(column, 0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_status)?;
         let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
         let statement = prepared.get_mut(query.prepared_statement_handle.as_ref()).ok_or_else(no_such_statement)?;
         statement.parameters = Some(values);
         Ok(DoPutPreparedStatementResult { prepared_statement_handle: None })
     }
 
-    async fn do_action_close_prepared_statement(&self, query: ActionClosePreparedStatementRequest, _request: Request<Action>) -> Result<(), Status> {
+    async fn do_action_close_prepared_statement(
+        &self,
+        query: ActionClosePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
         self.prepared.lock().unwrap_or_else(|e| e.into_inner()).remove(query.prepared_statement_handle.as_ref());
         Ok(())
     }
 
-    async fn get_flight_info_prepared_statement(&self, query: CommandPreparedStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
         let Prepared { sql, parameters } = self.prepared(&query)?;
         let frame = self.plan(&sql, parameters).await?;
         let schema = frame.schema().as_arrow().clone();
         info(&schema, query.as_any().encode_to_vec(), request.into_inner())
     }
 
-    async fn do_get_prepared_statement(&self, query: CommandPreparedStatementQuery, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
         let Prepared { sql, parameters } = self.prepared(&query)?;
         self.run(sql, parameters).await
     }
 
-    async fn get_flight_info_catalogs(&self, query: CommandGetCatalogs, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
         info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
     }
 
-    async fn do_get_catalogs(&self, query: CommandGetCatalogs, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
         let mut builder = query.into_builder();
         builder.append(CATALOG);
         one_batch(builder.schema(), builder.build())
     }
 
-    async fn get_flight_info_schemas(&self, query: CommandGetDbSchemas, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
         info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
     }
 
-    async fn do_get_schemas(&self, query: CommandGetDbSchemas, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
         let mut builder = query.into_builder();
         builder.append(CATALOG, SCHEMA);
         one_batch(builder.schema(), builder.build())
     }
 
-    async fn get_flight_info_tables(&self, query: CommandGetTables, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
         info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
     }
 
-    async fn do_get_tables(&self, query: CommandGetTables, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
         let mut builder = query.into_builder();
         for name in self.table_names() {
             let Some(table) = self.service.segment_table(&name) else { continue };
@@ -272,21 +372,41 @@ impl FlightSqlService for FlightSqlDoor {
         one_batch(builder.schema(), builder.build())
     }
 
-    async fn get_flight_info_table_types(&self, query: CommandGetTableTypes, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
         info(&table_types_schema(), query.as_any().encode_to_vec(), request.into_inner())
     }
 
-    async fn do_get_table_types(&self, _query: CommandGetTableTypes, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+    async fn do_get_table_types(
+        &self,
+        _query: CommandGetTableTypes,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
         let schema = Arc::new(table_types_schema());
         let types = Arc::new(datafusion::arrow::array::StringArray::from(vec!["TABLE"]));
         one_batch(Arc::clone(&schema), RecordBatch::try_new(schema, vec![types]))
     }
 
-    async fn get_flight_info_sql_info(&self, query: CommandGetSqlInfo, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        info(query.clone().into_builder(sql_info()).schema().as_ref(), query.as_any().encode_to_vec(), request.into_inner())
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        info(
+            query.clone().into_builder(sql_info()).schema().as_ref(),
+            query.as_any().encode_to_vec(),
+            request.into_inner(),
+        )
     }
 
-    async fn do_get_sql_info(&self, query: CommandGetSqlInfo, _request: Request<Ticket>) -> Result<Response<FlightStream>, Status> {
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
         let builder = query.into_builder(sql_info());
         one_batch(builder.schema(), builder.build())
     }
@@ -336,15 +456,29 @@ fn parameter_fields(plan: &datafusion::logical_expr::LogicalPlan) -> Result<Vec<
         .filter_map(|(name, data_type)| Some((name.strip_prefix('$')?.parse::<usize>().ok()?, data_type)))
         .collect();
     types.sort_by_key(|(position, _)| *position);
-    Ok(types.into_iter().map(|(position, data_type)| Field::new(format!("${position}"), data_type.unwrap_or(DataType::Null), true)).collect())
+    Ok(types
+        .into_iter()
+        .map(|(position, data_type)| Field::new(format!("${position}"), data_type.unwrap_or(DataType::Null), true))
+        .collect())
 }
 
 fn table_types_schema() -> Schema {
-    Schema::new(vec![datafusion::arrow::datatypes::Field::new("table_type", datafusion::arrow::datatypes::DataType::Utf8, false)])
+    Schema::new(vec![datafusion::arrow::datatypes::Field::new(
+        "table_type",
+        datafusion::arrow::datatypes::DataType::Utf8,
+        false,
+    )])
 }
 
 /// Serves the door on `listener` until `shutdown` completes.
-pub async fn serve_until(listener: tokio::net::TcpListener, door: FlightSqlDoor, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), tonic::transport::Error> {
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    door: FlightSqlDoor,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder().add_service(door.into_service()).serve_with_incoming_shutdown(incoming, shutdown).await
+    tonic::transport::Server::builder()
+        .add_service(door.into_service())
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
 }

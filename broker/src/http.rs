@@ -39,19 +39,38 @@ async fn post_multi_stage(State(broker): State<Arc<Broker>>, headers: HeaderMap,
 async fn run_posted(broker: &Broker, headers: &HeaderMap, body: &[u8], forced_options: Option<&str>) -> Response {
     let request: Json_ = match serde_json::from_slice(body) {
         Ok(r) => r,
-        Err(e) => return respond(BrokerResponse::error(ErrorCode::QueryValidation, format!("the request body is not valid JSON: {e}")), headers),
+        Err(e) => {
+            return respond(
+                BrokerResponse::error(ErrorCode::QueryValidation, format!("the request body is not valid JSON: {e}")),
+                headers,
+            )
+        }
     };
     let Some(sql) = request.get("sql").and_then(Json_::as_str) else {
-        return respond(BrokerResponse::error(ErrorCode::QueryValidation, "Payload is missing the query string field 'sql'"), headers);
+        return respond(
+            BrokerResponse::error(ErrorCode::QueryValidation, "Payload is missing the query string field 'sql'"),
+            headers,
+        );
     };
-    let options = [forced_options, request.get("queryOptions").and_then(Json_::as_str)].into_iter().flatten().collect::<Vec<_>>().join(";");
+    let options = [forced_options, request.get("queryOptions").and_then(Json_::as_str)]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(";");
     let options = (!options.is_empty()).then_some(options);
     respond(broker.service.query(sql, options.as_deref()).await, headers)
 }
 
-async fn get_sql(State(broker): State<Arc<Broker>>, headers: HeaderMap, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn get_sql(
+    State(broker): State<Arc<Broker>>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
     let Some(sql) = params.get("sql") else {
-        return respond(BrokerResponse::error(ErrorCode::QueryValidation, "the query string parameter 'sql' is missing"), &headers);
+        return respond(
+            BrokerResponse::error(ErrorCode::QueryValidation, "the query string parameter 'sql' is missing"),
+            &headers,
+        );
     };
     respond(broker.service.query(sql, params.get("queryOptions").map(String::as_str)).await, &headers)
 }
@@ -76,8 +95,15 @@ fn respond(response: BrokerResponse, request_headers: &HeaderMap) -> Response {
 }
 
 fn status_for(code: i32) -> u16 {
-    [ErrorCode::SqlParsing, ErrorCode::TableDoesNotExist, ErrorCode::QueryExecution, ErrorCode::ExecutionTimeout, ErrorCode::QueryValidation, ErrorCode::UnknownColumn]
-        .into_iter()
-        .find(|c| c.code() == code)
-        .map_or(500, ErrorCode::http_status)
+    [
+        ErrorCode::SqlParsing,
+        ErrorCode::TableDoesNotExist,
+        ErrorCode::QueryExecution,
+        ErrorCode::ExecutionTimeout,
+        ErrorCode::QueryValidation,
+        ErrorCode::UnknownColumn,
+    ]
+    .into_iter()
+    .find(|c| c.code() == code)
+    .map_or(500, ErrorCode::http_status)
 }

@@ -34,9 +34,9 @@ pub use http::router;
 pub use response::{BrokerResponse, ErrorCode};
 pub use service::QueryService;
 
-pub use cuvee_ingest::realtime::RealtimeOptions;
 use cluster::routing::Discovery;
 use cluster::{Cluster, Routing};
+pub use cuvee_ingest::realtime::RealtimeOptions;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -72,11 +72,20 @@ impl Broker {
     pub fn open_with(data_dir: &Path, options: BrokerOptions) -> Result<(Broker, Vec<String>), AdminError> {
         let deep = match &options.deep_store {
             None => None,
-            Some(url) => Some(Arc::new(cuvee_segments::DeepStore::open_as(url, options.deep_store_owner.as_deref()).map_err(|e| AdminError::Invalid(e.to_string()))?)),
+            Some(url) => Some(Arc::new(
+                cuvee_segments::DeepStore::open_as(url, options.deep_store_owner.as_deref())
+                    .map_err(|e| AdminError::Invalid(e.to_string()))?,
+            )),
         };
-        let service = Arc::new(QueryService::new(options.limits).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
+        let service = Arc::new(
+            QueryService::new(options.limits)
+                .map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?,
+        );
         let (metastore, warnings) = Metastore::open(data_dir, Arc::clone(&service), options.realtime, deep)?;
-        Ok((Broker { service, metastore: Some(Arc::new(metastore)), routing: None, address: OnceLock::new() }, warnings))
+        Ok((
+            Broker { service, metastore: Some(Arc::new(metastore)), routing: None, address: OnceLock::new() },
+            warnings,
+        ))
     }
 
     /// A cluster broker: no tables of its own; it serves what the servers found through
@@ -84,7 +93,10 @@ impl Broker {
     /// once before serving, and [`Broker::keep_routing`] to keep it fresh.
     pub fn cluster(limits: QueryLimits, discovery: Discovery) -> Result<Broker, AdminError> {
         let cluster = Arc::new(Cluster::remote());
-        let service = Arc::new(QueryService::with_cluster(limits, Arc::clone(&cluster)).map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?);
+        let service = Arc::new(
+            QueryService::with_cluster(limits, Arc::clone(&cluster))
+                .map_err(|e| AdminError::Internal(format!("starting the query runtime: {e}")))?,
+        );
         let routing = Arc::new(Routing::new(cluster, Arc::clone(&service), discovery));
         Ok(Broker { service, metastore: None, routing: Some(routing), address: OnceLock::new() })
     }
@@ -106,7 +118,9 @@ impl Broker {
     pub async fn routing_report(&self) -> serde_json::Value {
         match &self.routing {
             Some(routing) => routing.report().await,
-            None => serde_json::json!({ "mode": "embedded", "servers": [{ "server": service::LOCAL_SERVER, "healthy": true, "tables": self.service.table_names() }] }),
+            None => {
+                serde_json::json!({ "mode": "embedded", "servers": [{ "server": service::LOCAL_SERVER, "healthy": true, "tables": self.service.table_names() }] })
+            }
         }
     }
 
@@ -135,7 +149,11 @@ pub async fn serve(listener: tokio::net::TcpListener, broker: Arc<Broker>) -> st
 
 /// Serves the HTTP API until `shutdown` completes, then stops realtime ingestion (sealers
 /// finish the segment they build; consuming rows are consumed again at the next start).
-pub async fn serve_until(listener: tokio::net::TcpListener, broker: Arc<Broker>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    broker: Arc<Broker>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let _ = broker.address.set((local.ip().to_string(), local.port()));
     axum::serve(listener, router(Arc::clone(&broker))).with_graceful_shutdown(shutdown).await?;

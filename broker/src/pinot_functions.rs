@@ -22,7 +22,9 @@
 //! Exact distinct counts and percentiles keep every value (as Pinot's do); the states are
 //! mergeable (`array_agg`), so a later cluster plan can split them at partial aggregation.
 
-use datafusion::sql::sqlparser::ast::{DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments};
+use datafusion::sql::sqlparser::ast::{
+    DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
+};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -53,7 +55,9 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
     let canonical = |n: &str| format!("{n}({})", args.join(", "));
     let one = || args.first().cloned();
     let (text, result_name) = match name.as_str() {
-        "count" if distinct && args.len() == 1 => (format!("CAST(COUNT(DISTINCT {}){filter} AS INT)", one()?), canonical("distinctcount")),
+        "count" if distinct && args.len() == 1 => {
+            (format!("CAST(COUNT(DISTINCT {}){filter} AS INT)", one()?), canonical("distinctcount"))
+        }
         "sum" | "avg" | "min" | "max" if !distinct => (format!("CAST({function} AS DOUBLE)"), canonical(&name)),
         "minmaxrange" => {
             let a = one()?;
@@ -62,16 +66,26 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
         "distinctcount" | "distinctcountbitmap" | "distinctcountsmarthll" | "segmentpartitioneddistinctcount" => {
             (format!("CAST(COUNT(DISTINCT {}){filter} AS INT)", one()?), canonical(&name))
         }
-        "distinctcounthll" | "distinctcounthllplus" | "distinctcountull" | "distinctcountthetasketch" | "distinctcountcpcsketch" => {
+        "distinctcounthll"
+        | "distinctcounthllplus"
+        | "distinctcountull"
+        | "distinctcountthetasketch"
+        | "distinctcountcpcsketch" => {
             (format!("CAST(approx_distinct({}){filter} AS BIGINT)", one()?), canonical(&name))
         }
         "distinctsum" => (format!("CAST(SUM(DISTINCT {}){filter} AS DOUBLE)", one()?), canonical(&name)),
         "distinctavg" => (format!("CAST(AVG(DISTINCT {}){filter} AS DOUBLE)", one()?), canonical(&name)),
-        "arraylength" | "cardinality" if args.len() == 1 => (format!("CAST(cardinality({}) AS INT)", one()?), canonical(&name)),
+        "arraylength" | "cardinality" if args.len() == 1 => {
+            (format!("CAST(cardinality({}) AS INT)", one()?), canonical(&name))
+        }
         // Pinot's NOW() is epoch milliseconds (a LONG), so `ts > now() - 3600000` works.
-        "now" if args.is_empty() => ("CAST(date_part('epoch', now()) * 1000 AS BIGINT)".to_string(), "now()".to_string()),
+        "now" if args.is_empty() => {
+            ("CAST(date_part('epoch', now()) * 1000 AS BIGINT)".to_string(), "now()".to_string())
+        }
         // Pinot's three-argument CONCAT is (first, second, separator).
-        "concat" if args.len() == 3 => (format!("concat({}, {}, {})", args[0], args[2], args[1]), format!("concat({})", args.join(","))),
+        "concat" if args.len() == 3 => {
+            (format!("concat({}, {}, {})", args[0], args[2], args[1]), format!("concat({})", args.join(",")))
+        }
         "add" | "plus" | "minus" | "sub" | "times" | "mult" | "divide" | "div" | "mod" if args.len() == 2 => {
             let op = match name.as_str() {
                 "add" | "plus" => "+",
@@ -80,7 +94,10 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
                 "divide" | "div" => "/",
                 _ => "%",
             };
-            (format!("(CAST({} AS DOUBLE) {op} CAST({} AS DOUBLE))", args[0], args[1]), format!("{name}({})", args.join(",")))
+            (
+                format!("(CAST({} AS DOUBLE) {op} CAST({} AS DOUBLE))", args[0], args[1]),
+                format!("{name}({})", args.join(",")),
+            )
         }
         // The value at the earliest / latest time; the type argument is implied by the column.
         "firstwithtime" | "lastwithtime" if args.len() == 3 => {
@@ -100,10 +117,14 @@ pub fn rewrite(function: &Function) -> Option<Rewrite> {
             let a = one()?;
             (format!("CAST(MAX(array_max({a})){filter} - MIN(array_min({a})){filter} AS DOUBLE)"), canonical(&name))
         }
-        "distinctcountmv" | "distinctcountbitmapmv" => {
-            (format!("CAST(cardinality(array_distinct(flatten(array_agg({}){filter}))) AS INT)", one()?), canonical(&name))
-        }
-        "distinctcounthllmv" => (format!("CAST(cardinality(array_distinct(flatten(array_agg({}){filter}))) AS BIGINT)", one()?), canonical(&name)),
+        "distinctcountmv" | "distinctcountbitmapmv" => (
+            format!("CAST(cardinality(array_distinct(flatten(array_agg({}){filter}))) AS INT)", one()?),
+            canonical(&name),
+        ),
+        "distinctcounthllmv" => (
+            format!("CAST(cardinality(array_distinct(flatten(array_agg({}){filter}))) AS BIGINT)", one()?),
+            canonical(&name),
+        ),
         _ => return percentile(&name, &args, &filter),
     };
     let expr = Parser::new(&GenericDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()?;
@@ -143,14 +164,19 @@ fn percentile(name: &str, args: &[String], filter: &str) -> Option<Rewrite> {
             let sorted = format!("array_sort({values})");
             // Pinot: the value at index ⌊n·p/100⌋ of the sorted values (the last one at 100).
             let n = format!("CAST(cardinality({sorted}) AS BIGINT)");
-            format!("CAST(array_element({sorted}, LEAST(CAST(FLOOR({n} * {p:?} / 100.0) AS BIGINT) + 1, {n})) AS DOUBLE)")
+            format!(
+                "CAST(array_element({sorted}, LEAST(CAST(FLOOR({n} * {p:?} / 100.0) AS BIGINT) + 1, {n})) AS DOUBLE)"
+            )
         }
         // The estimates have no multi-value form here: approx_percentile_cont takes one
         // value per row. The call is left as it is and fails as an unknown function.
         _ if multi_value => return None,
         _ => {
             let target = if family == "percentileest" { "BIGINT" } else { "DOUBLE" };
-            format!("CAST(approx_percentile_cont({:?}) WITHIN GROUP (ORDER BY {column}){filter} AS {target})", p / 100.0)
+            format!(
+                "CAST(approx_percentile_cont({:?}) WITHIN GROUP (ORDER BY {column}){filter} AS {target})",
+                p / 100.0
+            )
         }
     };
     let expr = Parser::new(&GenericDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()?;
@@ -183,5 +209,9 @@ fn moments(name: &str, column: &str, filter: &str) -> String {
 
 /// ` AND cond` for a `FILTER (WHERE cond)` clause, to merge it into another filter.
 fn and_filter(filter: &str) -> String {
-    filter.strip_prefix(" FILTER (WHERE ").and_then(|f| f.strip_suffix(')')).map(|f| format!(" AND {f}")).unwrap_or_default()
+    filter
+        .strip_prefix(" FILTER (WHERE ")
+        .and_then(|f| f.strip_suffix(')'))
+        .map(|f| format!(" AND {f}"))
+        .unwrap_or_default()
 }

@@ -2,7 +2,9 @@
 //! execution statistics, and `exceptions` with Pinot's error codes.
 
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit, UInt16Type, UInt32Type, UInt64Type, UInt8Type};
+use datafusion::arrow::datatypes::{
+    DataType, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
+};
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::Serialize;
 use serde_json::{json, Value as Json};
@@ -73,7 +75,10 @@ pub struct BrokerResponse {
 
 impl BrokerResponse {
     pub fn error(code: ErrorCode, message: impl Into<String>) -> BrokerResponse {
-        BrokerResponse { exceptions: vec![QueryException { error_code: code.code(), message: message.into() }], ..Default::default() }
+        BrokerResponse {
+            exceptions: vec![QueryException { error_code: code.code(), message: message.into() }],
+            ..Default::default()
+        }
     }
 
     pub fn error_code(&self) -> Option<i32> {
@@ -88,10 +93,14 @@ pub fn pinot_type(t: &DataType) -> String {
         DataType::Int64 | DataType::UInt32 | DataType::UInt64 => "LONG".into(),
         DataType::Float16 | DataType::Float32 => "FLOAT".into(),
         DataType::Float64 => "DOUBLE".into(),
-        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => "BIG_DECIMAL".into(),
+        DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..) | DataType::Decimal256(..) => {
+            "BIG_DECIMAL".into()
+        }
         DataType::Boolean => "BOOLEAN".into(),
         DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => "TIMESTAMP".into(),
-        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => "BYTES".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            "BYTES".into()
+        }
         DataType::List(f) | DataType::LargeList(f) => format!("{}_ARRAY", pinot_type(f.data_type())),
         _ => "STRING".into(),
     }
@@ -152,7 +161,9 @@ fn cell(array: &dyn Array, i: usize) -> Json {
         DataType::Utf8View => Json::String(array.as_string_view().value(i).to_string()),
         DataType::Binary => Json::String(cuvee_catalog::value::encode_hex(array.as_binary::<i32>().value(i))),
         DataType::Timestamp(unit, _) => {
-            use datafusion::arrow::datatypes::{TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType};
+            use datafusion::arrow::datatypes::{
+                TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+            };
             let ms = match unit {
                 TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(i).saturating_mul(1000),
                 TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(i),
@@ -182,6 +193,13 @@ mod tests {
         assert_eq!(timestamp(1_388_534_400_120), json!("2014-01-01 00:00:00.12"));
         assert_eq!(float(2174.0).to_string(), "2174.0");
         assert_eq!(float(f64::NEG_INFINITY), json!("-Infinity"));
-        assert_eq!(pinot_type(&DataType::List(std::sync::Arc::new(datafusion::arrow::datatypes::Field::new("item", DataType::Utf8, false)))), "STRING_ARRAY");
+        assert_eq!(
+            pinot_type(&DataType::List(std::sync::Arc::new(datafusion::arrow::datatypes::Field::new(
+                "item",
+                DataType::Utf8,
+                false
+            )))),
+            "STRING_ARRAY"
+        );
     }
 }

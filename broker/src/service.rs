@@ -2,18 +2,18 @@
 //! query's deadline and limits (on the query runtime, see [`crate::execution`]), errors
 //! mapped to Pinot's codes, statistics from the scans' metrics.
 
-use crate::dialect::{display_name, prepare, PinotQuery};
-use crate::response::{result_table, BrokerResponse, ErrorCode};
 use crate::cluster::{Cluster, Distribute, LocalServer, QueryScope, ScatterExec};
+use crate::dialect::{display_name, prepare, PinotQuery};
+use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime};
 use crate::response::QueryException;
+use crate::response::{result_table, BrokerResponse, ErrorCode};
 use cuvee_query::codec::SegmentResolver;
 use cuvee_query::{FragmentStats, SegmentTable};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
-use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime};
 use datafusion::prelude::SessionContext;
-use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -88,7 +88,10 @@ impl QueryService {
 
     /// cuvee's session state with this broker's distribution rule, for other doors'
     /// sessions (they add their own runtime and catalog).
-    pub fn session_state(&self, config: datafusion::prelude::SessionConfig) -> datafusion::execution::SessionStateBuilder {
+    pub fn session_state(
+        &self,
+        config: datafusion::prelude::SessionConfig,
+    ) -> datafusion::execution::SessionStateBuilder {
         cuvee_query::session_state(config).with_physical_optimizer_rule(Arc::clone(&self.engine.distribute) as _)
     }
 
@@ -148,7 +151,10 @@ impl QueryService {
     /// The schema and table config of a table, by its raw name or a schema name.
     pub fn table(&self, name: &str) -> Option<cuvee_catalog::Table> {
         let tables = self.read_tables();
-        tables.get(name).or_else(|| tables.values().find(|t| t.table().schema.name() == name)).map(|t| t.table().clone())
+        tables
+            .get(name)
+            .or_else(|| tables.values().find(|t| t.table().schema.name() == name))
+            .map(|t| t.table().clone())
     }
 
     pub async fn query(&self, sql: &str, query_options: Option<&str>) -> BrokerResponse {
@@ -157,9 +163,14 @@ impl QueryService {
         let mut response = match prepare(sql, query_options) {
             Err(e) => BrokerResponse::error(ErrorCode::SqlParsing, format!("SQLParsingError: {}", e.0)),
             Ok(query) => {
-                let timeout_ms = query.option("timeoutMs").and_then(|t| t.parse::<u64>().ok()).unwrap_or(DEFAULT_TIMEOUT_MS);
+                let timeout_ms =
+                    query.option("timeoutMs").and_then(|t| t.parse::<u64>().ok()).unwrap_or(DEFAULT_TIMEOUT_MS);
                 let engine = self.engine.clone();
-                let scope = Arc::new(QueryScope::new(request_id.clone(), Some(started + server_deadline(timeout_ms)), !query.option("allowPartialResults").is_some_and(|v| v.eq_ignore_ascii_case("false"))));
+                let scope = Arc::new(QueryScope::new(
+                    request_id.clone(),
+                    Some(started + server_deadline(timeout_ms)),
+                    !query.option("allowPartialResults").is_some_and(|v| v.eq_ignore_ascii_case("false")),
+                ));
                 // Dropping the future (timeout, or the client went away) aborts the query's task.
                 let work = self.runtime.run(async move { engine.run(&query, scope).await });
                 match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
@@ -168,8 +179,14 @@ impl QueryService {
                         let (code, message) = classify(&e);
                         BrokerResponse::error(code, message)
                     }
-                    Ok(None) => BrokerResponse::error(ErrorCode::QueryExecution, "the query task stopped before answering (the broker is shutting down?)"),
-                    Err(_) => BrokerResponse::error(ErrorCode::ExecutionTimeout, format!("Query timed out after {timeout_ms} ms (timeoutMs)")),
+                    Ok(None) => BrokerResponse::error(
+                        ErrorCode::QueryExecution,
+                        "the query task stopped before answering (the broker is shutting down?)",
+                    ),
+                    Err(_) => BrokerResponse::error(
+                        ErrorCode::ExecutionTimeout,
+                        format!("Query timed out after {timeout_ms} ms (timeoutMs)"),
+                    ),
                 }
             }
         };
@@ -178,7 +195,6 @@ impl QueryService {
         response.time_used_ms = started.elapsed().as_millis() as u64;
         response
     }
-
 }
 
 impl Engine {
@@ -190,7 +206,10 @@ impl Engine {
         }
         let ctx = session_with(&self.distribute);
         for table in self.tables.read().unwrap_or_else(|e| e.into_inner()).values() {
-            cuvee_query::register(&ctx, Arc::new(table.with_options(cuvee_query::ScanOptions { null_handling: true })))?;
+            cuvee_query::register(
+                &ctx,
+                Arc::new(table.with_options(cuvee_query::ScanOptions { null_handling: true })),
+            )?;
         }
         Ok(ctx)
     }
@@ -199,7 +218,8 @@ impl Engine {
         let ctx = self.session_for(query)?;
         let frame = ctx.sql(&query.sql).await?;
         let tables = tables_queried(frame.logical_plan());
-        let strip = |name: &str| tables.iter().fold(display_name(name).to_string(), |n, t| n.replace(&format!("{t}."), ""));
+        let strip =
+            |name: &str| tables.iter().fold(display_name(name).to_string(), |n, t| n.replace(&format!("{t}."), ""));
         let names: Vec<String> = frame.schema().fields().iter().map(|f| strip(f.name())).collect();
         let types: Vec<_> = frame.schema().fields().iter().map(|f| f.data_type().clone()).collect();
         let task = frame.task_ctx();
@@ -219,7 +239,11 @@ impl Engine {
             num_servers_responded: gathered.responded() as u64,
             num_rows_result_set: rows as u64,
             partial_result: truncated || !gathered.failures.is_empty(),
-            exceptions: gathered.failures.iter().map(|f| QueryException { error_code: f.code as i32, message: f.message.clone() }).collect(),
+            exceptions: gathered
+                .failures
+                .iter()
+                .map(|f| QueryException { error_code: f.code as i32, message: f.message.clone() })
+                .collect(),
             tables_queried: tables.clone(),
             ..Default::default()
         };
@@ -228,7 +252,9 @@ impl Engine {
         drop(registered);
         let mut stats = gathered.stats;
         // Scatters report their servers' statistics through the scope; their fragments did not run here.
-        stats.add(&FragmentStats::of_plan_until(plan.as_ref(), &|node| (node as &dyn std::any::Any).is::<ScatterExec>()));
+        stats.add(&FragmentStats::of_plan_until(plan.as_ref(), &|node| {
+            (node as &dyn std::any::Any).is::<ScatterExec>()
+        }));
         add_stats(&stats, &mut response);
         Ok(response)
     }
@@ -287,7 +313,9 @@ fn server_deadline(timeout_ms: u64) -> Duration {
 }
 
 fn session_with(distribute: &Arc<Distribute>) -> SessionContext {
-    let state = cuvee_query::session_state(datafusion::prelude::SessionConfig::new()).with_physical_optimizer_rule(Arc::clone(distribute) as _).build();
+    let state = cuvee_query::session_state(datafusion::prelude::SessionConfig::new())
+        .with_physical_optimizer_rule(Arc::clone(distribute) as _)
+        .build();
     let ctx = SessionContext::new_with_state(state);
     cuvee_query::register_functions(&ctx);
     ctx

@@ -63,17 +63,30 @@ async fn a_table_is_created_filled_evolved_and_dropped_over_http() {
     assert_eq!(body["rowsImported"], json!(3));
     let (status, body) = upload(addr, "b.csv", "id,country,amount\n4,US,7\nfive,US,1\n").await;
     assert_eq!((status, body["rowsImported"].clone(), body["badRows"].clone()), (200, json!(1), json!(1)), "{body}");
-    assert_eq!(sql(addr, "SELECT country, COUNT(*), SUM(amount) FROM events GROUP BY country ORDER BY country").await, json!([["DE", 1, 3.0], ["FR", 2, 12.0], ["US", 1, 7.0]]));
+    assert_eq!(
+        sql(addr, "SELECT country, COUNT(*), SUM(amount) FROM events GROUP BY country ORDER BY country").await,
+        json!([["DE", 1, 3.0], ["FR", 2, 12.0], ["US", 1, 7.0]])
+    );
 
     // Adding a column is compatible; old segments read it as its default ("null").
     let (status, _, body) = request(addr, "PUT", "/schemas/events", &schema(true), "").await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = upload(addr, "c.csv", "id,country,amount,device\n5,FR,2,phone\n").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(sql(addr, "SELECT device, COUNT(*) FROM events GROUP BY device ORDER BY device").await, json!([["null", 4], ["phone", 1]]));
+    assert_eq!(
+        sql(addr, "SELECT device, COUNT(*) FROM events GROUP BY device ORDER BY device").await,
+        json!([["null", 4], ["phone", 1]])
+    );
     assert_eq!(sql(addr, "SELECT COUNT(*) FROM events WHERE device = 'null'").await, json!([[4]]));
     assert_eq!(sql(addr, "SELECT id FROM events WHERE device = 'phone'").await, json!([[5]]));
-    let (_, _, body) = request(addr, "POST", "/query/sql", &json!({ "sql": "SET enableNullHandling=true; SELECT COUNT(*) FROM events WHERE device IS NULL" }).to_string(), "").await;
+    let (_, _, body) = request(
+        addr,
+        "POST",
+        "/query/sql",
+        &json!({ "sql": "SET enableNullHandling=true; SELECT COUNT(*) FROM events WHERE device IS NULL" }).to_string(),
+        "",
+    )
+    .await;
     assert_eq!(body["resultTable"]["rows"], json!([[4]]), "{body}");
     // Retyping or removing a column is not, and says why.
     let retyped = schema(true).replace(r#""name":"id","dataType":"INT""#, r#""name":"id","dataType":"LONG""#);
@@ -107,7 +120,8 @@ async fn a_table_is_created_filled_evolved_and_dropped_over_http() {
     assert_eq!((status, body["status"].clone()), (200, json!("Tables: [events_OFFLINE] deleted")));
     let (status, _, _) = request(again, "DELETE", "/schemas/events", "", "").await;
     assert_eq!(status, 200);
-    let (_, _, body) = request(again, "POST", "/query/sql", &json!({ "sql": "SELECT * FROM events" }).to_string(), "").await;
+    let (_, _, body) =
+        request(again, "POST", "/query/sql", &json!({ "sql": "SELECT * FROM events" }).to_string(), "").await;
     assert_eq!(body["exceptions"][0]["errorCode"], json!(190));
 }
 
@@ -118,14 +132,23 @@ async fn broken_admin_requests_get_clear_errors() {
     let (status, _, body) = request(addr, "POST", "/schemas", "{not json", "").await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().starts_with("Invalid schema"), "{body}");
-    let (status, _, body) = request(addr, "POST", "/schemas", r#"{"schemaName":"x","dimensionFieldSpecs":[{"name":"a","dataType":"NOPE"}]}"#, "").await;
+    let (status, _, body) = request(
+        addr,
+        "POST",
+        "/schemas",
+        r#"{"schemaName":"x","dimensionFieldSpecs":[{"name":"a","dataType":"NOPE"}]}"#,
+        "",
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("NOPE"), "{body}");
     let (status, _, _) = request(addr, "DELETE", "/tables/nope", "", "").await;
     assert_eq!(status, 404);
     let (status, body) = upload(addr, "a.csv", "id\n1\n").await;
     assert_eq!(status, 404, "{body}");
-    let (status, _, body) = request(addr, "POST", "/ingestFromURI?tableNameWithType=events_OFFLINE&sourceURIStr=http://x/y.csv", "", "").await;
+    let (status, _, body) =
+        request(addr, "POST", "/ingestFromURI?tableNameWithType=events_OFFLINE&sourceURIStr=http://x/y.csv", "", "")
+            .await;
     assert_eq!(status, 400, "{body}");
 }
 
@@ -138,18 +161,25 @@ async fn multi_value_columns_follow_pinot_semantics() {
     let table = r#"{"tableName":"posts","tableType":"OFFLINE","segmentsConfig":{},"tableIndexConfig":{"invertedIndexColumns":["tags"]},"metadata":{},"tenants":{}}"#;
     assert_eq!(request(addr, "POST", "/schemas", schema, "").await.0, 200);
     assert_eq!(request(addr, "POST", "/tables", table, "").await.0, 200);
-    let (content_type, body) = multipart_file("p.json", br#"{"id":1,"tags":["a","b"],"scores":[1,5]}
+    let (content_type, body) = multipart_file(
+        "p.json",
+        br#"{"id":1,"tags":["a","b"],"scores":[1,5]}
 {"id":2,"tags":["b"],"scores":[7]}
 {"id":3,"tags":["c","a","a"],"scores":[2,2,9]}
-"#);
-    let (status, response) = request_raw(addr, "POST", "/ingestFromFile?tableNameWithType=posts_OFFLINE", &content_type, &body).await;
+"#,
+    );
+    let (status, response) =
+        request_raw(addr, "POST", "/ingestFromFile?tableNameWithType=posts_OFFLINE", &content_type, &body).await;
     assert_eq!(status, 200, "{response}");
     let ids = |rows: Json| rows.as_array().unwrap().iter().map(|r| r[0].as_i64().unwrap()).collect::<Vec<_>>();
     // Any value matches…
     assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE tags = 'a' ORDER BY id").await), vec![1, 3]);
     assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE scores > 6 ORDER BY id").await), vec![2, 3]);
     assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE scores BETWEEN 3 AND 6 ORDER BY id").await), vec![1]);
-    assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE tags IN ('c', 'zz') OR id = 2 ORDER BY id").await), vec![2, 3]);
+    assert_eq!(
+        ids(sql(addr, "SELECT id FROM posts WHERE tags IN ('c', 'zz') OR id = 2 ORDER BY id").await),
+        vec![2, 3]
+    );
     // …no value matches.
     assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE tags <> 'a' ORDER BY id").await), vec![2]);
     assert_eq!(ids(sql(addr, "SELECT id FROM posts WHERE tags NOT IN ('b') ORDER BY id").await), vec![3]);

@@ -17,12 +17,22 @@ async fn start() -> (tempfile::TempDir, std::net::SocketAddr) {
 
 async fn start_with(limits: QueryLimits) -> (tempfile::TempDir, std::net::SocketAddr, Arc<Broker>) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pinot-examples/baseballStats");
-    let schema = Schema::from_json(&std::fs::read_to_string(examples.join("baseballStats_schema.json")).unwrap()).unwrap();
-    let config = TableConfigJson::from_json(&std::fs::read_to_string(examples.join("baseballStats_offline_table_config.json")).unwrap()).unwrap();
+    let schema =
+        Schema::from_json(&std::fs::read_to_string(examples.join("baseballStats_schema.json")).unwrap()).unwrap();
+    let config = TableConfigJson::from_json(
+        &std::fs::read_to_string(examples.join("baseballStats_offline_table_config.json")).unwrap(),
+    )
+    .unwrap();
     let table = Table::new(schema, config).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let table_dir = dir.path().join("tables").join("baseballStats");
-    import(&table, &[examples.join("rawdata/baseballStats.zstd.parquet")], &table_dir, &ImportOptions { progress: false, ..Default::default() }).unwrap();
+    import(
+        &table,
+        &[examples.join("rawdata/baseballStats.zstd.parquet")],
+        &table_dir,
+        &ImportOptions { progress: false, ..Default::default() },
+    )
+    .unwrap();
     let (broker, warnings) = Broker::open(dir.path(), limits).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     let broker = Arc::new(broker);
@@ -57,7 +67,8 @@ async fn answers_in_pinots_response_format() {
     let body = sql(addr, "SELECT playerID FROM baseballStats").await;
     assert_eq!(body["resultTable"]["rows"].as_array().unwrap().len(), 10);
     // GET with the query in the URL, and queryOptions.
-    let (status, _, body) = request(addr, "GET", "/query/sql?sql=SELECT%20COUNT(*)%20FROM%20baseballStats", "", "").await;
+    let (status, _, body) =
+        request(addr, "GET", "/query/sql?sql=SELECT%20COUNT(*)%20FROM%20baseballStats", "", "").await;
     assert_eq!((status, body["resultTable"]["rows"].clone()), (200, json!([[97_889]])));
     // Pinot's multi-stage endpoint takes the same body.
     let (_, _, body) = request(addr, "POST", "/query", &json!({ "sql": "SELECT COUNT(*) FROM baseballStats b JOIN (SELECT DISTINCT teamID FROM baseballStats WHERE teamID = 'SFN') t ON b.teamID = t.teamID" }).to_string(), "").await;
@@ -85,7 +96,10 @@ async fn null_handling_is_a_query_option() {
     let default = sql(addr, query).await;
     // Pinot's result types and names: SUM is a DOUBLE named sum(homeRuns).
     assert_eq!(default["resultTable"]["dataSchema"]["columnDataTypes"], json!(["LONG", "DOUBLE", "LONG"]));
-    assert_eq!(default["resultTable"]["dataSchema"]["columnNames"], json!(["count(homeRuns)", "sum(homeRuns)", "count(*)"]));
+    assert_eq!(
+        default["resultTable"]["dataSchema"]["columnNames"],
+        json!(["count(homeRuns)", "sum(homeRuns)", "count(*)"])
+    );
     assert_eq!(rows(default), json!([[97_889, 274_578.0, 97_889]]));
     let with_nulls = sql(addr, &format!("SET enableNullHandling = true; {query}")).await;
     assert_eq!(rows(with_nulls), json!([[91_476, 274_578.0, 97_889]]));
@@ -94,7 +108,8 @@ async fn null_handling_is_a_query_option() {
     // With null handling a null is neither 0 nor not 0; without it a null is 0.
     assert_eq!(rows(body), rows(without));
     let null_is_zero = sql(addr, "SELECT COUNT(*) FROM baseballStats WHERE homeRuns = 0").await;
-    let null_is_null = sql(addr, "SET enableNullHandling = true; SELECT COUNT(*) FROM baseballStats WHERE homeRuns = 0").await;
+    let null_is_null =
+        sql(addr, "SET enableNullHandling = true; SELECT COUNT(*) FROM baseballStats WHERE homeRuns = 0").await;
     assert_eq!(rows(null_is_zero)[0][0].as_i64().unwrap() - rows(null_is_null)[0][0].as_i64().unwrap(), 6413);
 }
 
@@ -115,26 +130,49 @@ async fn bad_input_gets_pinot_error_codes_and_the_server_keeps_serving() {
         assert!(response["exceptions"][0]["message"].as_str().unwrap().contains(needle), "{body}: {response}");
         assert!(head.contains(&format!("x-pinot-error-code: {code}")), "{body}: {head}");
     }
-    let (status, _, _) = request(addr, "POST", "/query/sql", "{\"sql\": \"SELECT * FROM nope\"}", "Pinot-Use-Http-Status-For-Errors: true\r\n").await;
+    let (status, _, _) = request(
+        addr,
+        "POST",
+        "/query/sql",
+        "{\"sql\": \"SELECT * FROM nope\"}",
+        "Pinot-Use-Http-Status-For-Errors: true\r\n",
+    )
+    .await;
     assert_eq!(status, 404);
     // A query over its time limit ends with code 250.
     let slow = "SET timeoutMs = 1; SELECT COUNT(DISTINCT a.playerID) FROM baseballStats a JOIN baseballStats b ON a.yearID = b.yearID";
     let response = sql(addr, slow).await;
     assert_eq!(response["exceptions"][0]["errorCode"], json!(250), "{response}");
     // Still serving.
-    assert_eq!(sql(addr, "SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN'").await["resultTable"]["rows"], json!([[2206]]));
+    assert_eq!(
+        sql(addr, "SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN'").await["resultTable"]["rows"],
+        json!([[2206]])
+    );
 }
 
 #[tokio::test]
 async fn pinot_aggregate_functions_with_pinot_names_and_types() {
     let (_dir, addr) = start().await;
-    let schema = |body: &Json| (body["resultTable"]["dataSchema"]["columnNames"].clone(), body["resultTable"]["dataSchema"]["columnDataTypes"].clone());
+    let schema = |body: &Json| {
+        (
+            body["resultTable"]["dataSchema"]["columnNames"].clone(),
+            body["resultTable"]["dataSchema"]["columnDataTypes"].clone(),
+        )
+    };
     // Reference numbers: DuckDB on the same Parquet file (homeRuns nulls read as 0).
     let body = sql(addr, "SELECT DISTINCTCOUNT(playerID), COUNT(DISTINCT teamID), DISTINCTCOUNTBITMAP(teamID), MINMAXRANGE(homeRuns) FROM baseballStats").await;
     assert_eq!(body["exceptions"], json!([]), "{body}");
     assert_eq!(
         schema(&body),
-        (json!(["distinctcount(playerID)", "distinctcount(teamID)", "distinctcountbitmap(teamID)", "minmaxrange(homeRuns)"]), json!(["INT", "INT", "INT", "DOUBLE"]))
+        (
+            json!([
+                "distinctcount(playerID)",
+                "distinctcount(teamID)",
+                "distinctcountbitmap(teamID)",
+                "minmaxrange(homeRuns)"
+            ]),
+            json!(["INT", "INT", "INT", "DOUBLE"])
+        )
     );
     assert_eq!(body["resultTable"]["rows"], json!([[18107, 149, 149, 73.0]]));
     // Exact percentiles by Pinot's rule: the sorted value at index floor(n * p / 100).
@@ -150,8 +188,13 @@ async fn pinot_aggregate_functions_with_pinot_names_and_types() {
     assert_eq!(grouped["exceptions"], json!([]), "{grouped}");
     for row in grouped["resultTable"]["rows"].as_array().unwrap() {
         let team = row[0].as_str().unwrap();
-        let alone = sql(addr, &format!("SELECT PERCENTILE(homeRuns, 90) FROM baseballStats WHERE teamID = '{team}'")).await;
-        let recent = sql(addr, &format!("SELECT PERCENTILE(homeRuns, 50) FROM baseballStats WHERE teamID = '{team}' AND yearID > 1990")).await;
+        let alone =
+            sql(addr, &format!("SELECT PERCENTILE(homeRuns, 90) FROM baseballStats WHERE teamID = '{team}'")).await;
+        let recent = sql(
+            addr,
+            &format!("SELECT PERCENTILE(homeRuns, 50) FROM baseballStats WHERE teamID = '{team}' AND yearID > 1990"),
+        )
+        .await;
         assert_eq!(row[1], alone["resultTable"]["rows"][0][0], "{team}");
         assert_eq!(row[2], recent["resultTable"]["rows"][0][0], "{team}");
     }
@@ -180,7 +223,12 @@ async fn pinot_scalar_functions_and_their_result_names() {
     assert_eq!(body["exceptions"], json!([]), "{body}");
     assert_eq!(
         body["resultTable"]["dataSchema"]["columnNames"],
-        json!(["toepochdays(1389793530123)", "datetrunc('DAY',1389793530123)", "json_extract_scalar('{\"a\":{\"b\":7}}','$.a.b','LONG')", "d"])
+        json!([
+            "toepochdays(1389793530123)",
+            "datetrunc('DAY',1389793530123)",
+            "json_extract_scalar('{\"a\":{\"b\":7}}','$.a.b','LONG')",
+            "d"
+        ])
     );
     assert_eq!(body["resultTable"]["dataSchema"]["columnDataTypes"], json!(["LONG", "LONG", "LONG", "STRING"]));
     // aardsda01 first played in 2004, read here as day 2004 after the epoch.
@@ -212,7 +260,10 @@ async fn limits_hold_under_abuse() {
     let slow = json!({ "sql": "SET timeoutMs = 60000; SELECT COUNT(DISTINCT a.yearID + b.yearID) FROM baseballStats a JOIN baseballStats b ON a.league = b.league" }).to_string();
     let (_dir2, addr2, broker2) = start_with(QueryLimits::default()).await;
     let mut stream = tokio::net::TcpStream::connect(addr2).await.unwrap();
-    let request = format!("POST /query/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{slow}", slow.len());
+    let request = format!(
+        "POST /query/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{slow}",
+        slow.len()
+    );
     tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.unwrap();
     let started = std::time::Instant::now();
     while broker2.service.running_queries() == 0 && started.elapsed() < std::time::Duration::from_secs(5) {
@@ -232,13 +283,28 @@ async fn limits_hold_under_abuse() {
 #[tokio::test]
 async fn explain_shows_which_index_answered() {
     let (_dir, addr) = start().await;
-    let plan = |body: &Json| body["resultTable"]["rows"].as_array().unwrap().iter().map(|r| r[1].as_str().unwrap().to_string()).collect::<Vec<_>>().join("\n");
+    let plan = |body: &Json| {
+        body["resultTable"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[1].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     let body = sql(addr, "EXPLAIN PLAN FOR SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN'").await;
     assert_eq!(body["exceptions"], json!([]), "{body}");
     assert!(plan(&body).contains("SegmentScanExec: table=baseballStats"), "{}", plan(&body));
-    let body = sql(addr, "EXPLAIN ANALYZE SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN' AND yearID > 2000").await;
+    let body =
+        sql(addr, "EXPLAIN ANALYZE SELECT COUNT(*) FROM baseballStats WHERE teamID = 'SFN' AND yearID > 2000").await;
     let text = plan(&body);
-    for needle in ["leaves_by_inverted_index=1", "leaves_by_id_scan=1", "docs_matched=574", "segments_scanned=1", "segments_pruned=0"] {
+    for needle in [
+        "leaves_by_inverted_index=1",
+        "leaves_by_id_scan=1",
+        "docs_matched=574",
+        "segments_scanned=1",
+        "segments_pruned=0",
+    ] {
         assert!(text.contains(needle), "{needle} in {text}");
     }
 }

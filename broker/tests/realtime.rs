@@ -40,7 +40,8 @@ async fn every_message_lands_once_across_seals_restarts_and_bad_input() {
     let names = segments[0]["REALTIME"].as_array().unwrap().clone();
     assert!(names.len() >= 6, "{segments}");
     assert!(names.iter().all(|n| n.as_str().unwrap().starts_with("events__")), "{segments}");
-    let manifest: Json = serde_json::from_slice(&std::fs::read(dir.path().join("tables/events/manifest.json")).unwrap()).unwrap();
+    let manifest: Json =
+        serde_json::from_slice(&std::fs::read(dir.path().join("tables/events/manifest.json")).unwrap()).unwrap();
     for entry in manifest["segments"].as_array().unwrap() {
         assert!(entry["start_offset"].as_i64().unwrap() < entry["end_offset"].as_i64().unwrap(), "{entry}");
     }
@@ -49,7 +50,10 @@ async fn every_message_lands_once_across_seals_restarts_and_bad_input() {
     let letters = server.get("/tables/events/deadLetters").await;
     let letters = letters["deadLetters"].as_array().unwrap();
     assert_eq!(letters.len(), 2, "{letters:?}");
-    assert!(letters.iter().any(|l| l["partition"] == 0 && l["reason"].as_str().unwrap().contains("not JSON")), "{letters:?}");
+    assert!(
+        letters.iter().any(|l| l["partition"] == 0 && l["reason"].as_str().unwrap().contains("not JSON")),
+        "{letters:?}"
+    );
     assert!(letters.iter().any(|l| l["partition"] == 1 && l["reason"].as_str().unwrap().contains("id")), "{letters:?}");
 
     // Fresh rows are reported as such in query stats.
@@ -141,7 +145,6 @@ async fn bad_stream_configs_are_refused_by_name() {
     server.stop().await;
 }
 
-
 /// librdkafka's mock cluster takes its broker down and up again: the consumer reports the
 /// outage, retries, and loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +159,10 @@ async fn kafka_outage_is_reported_and_survived() {
     server.wait_for(COUNT, 100).await;
 
     mock.broker_down(1).unwrap();
-    wait_for_status(&server, "the outage", |p| p["lastError"].as_str().is_some_and(|e| e.contains("consuming partition 0"))).await;
+    wait_for_status(&server, "the outage", |p| {
+        p["lastError"].as_str().is_some_and(|e| e.contains("consuming partition 0"))
+    })
+    .await;
     mock.broker_up(1).unwrap();
     produce(&producer, 100..200, 1);
     server.wait_for(COUNT, 200).await;
@@ -223,7 +229,9 @@ async fn a_wiped_disk_is_restored_from_the_deep_store() {
     let (status, _, body) = request(server.addr, "DELETE", "/tables/events", "", "").await;
     assert_eq!(status, 200, "{body}");
     fn files_under(dir: &Path) -> usize {
-        std::fs::read_dir(dir).map_or(0, |entries| entries.flatten().map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum())
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries.flatten().map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum()
+        })
     }
     assert_eq!(files_under(&deep.path().join("deep/tables/events")), 0);
     server.stop().await;

@@ -22,7 +22,16 @@ async fn replica(data: &Path, deep: &Path, owner: &str, topic: &str, bootstrap: 
 
 /// (name, start offset, end offset) of published segments.
 fn ranges(segments: &[Json]) -> Vec<(&str, i64, i64)> {
-    segments.iter().map(|s| (s["name"].as_str().unwrap_or_default(), s["start_offset"].as_i64().unwrap_or(-1), s["end_offset"].as_i64().unwrap_or(-1))).collect()
+    segments
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default(),
+                s["start_offset"].as_i64().unwrap_or(-1),
+                s["end_offset"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect()
 }
 
 /// Two servers consuming the same partitions (replicas) with their own flush thresholds
@@ -49,7 +58,12 @@ async fn replicas_consuming_one_partition_publish_the_same_segments() {
     let on_a = wait_published(&data_a, 2, 200).await;
     let on_b = wait_published(&data_b, 2, 200).await;
     assert_eq!(on_a, on_b, "both replicas publish the same segments (names, offsets, checksums)");
-    let mut ends: Vec<(i64, i64, i64)> = on_a.iter().map(|s| (s["partition"].as_i64().unwrap(), s["start_offset"].as_i64().unwrap(), s["end_offset"].as_i64().unwrap())).collect();
+    let mut ends: Vec<(i64, i64, i64)> = on_a
+        .iter()
+        .map(|s| {
+            (s["partition"].as_i64().unwrap(), s["start_offset"].as_i64().unwrap(), s["end_offset"].as_i64().unwrap())
+        })
+        .collect();
     ends.sort();
     for pair in ends.windows(2) {
         if pair[0].0 == pair[1].0 {
@@ -69,7 +83,8 @@ async fn replicas_consuming_one_partition_publish_the_same_segments() {
     assert_eq!(b.scalar(DISTINCT).await, 600);
     assert_eq!(wait_published(&data_b, 2, 300).await, on_a);
     let info = b.get("/tables/events/consumingSegmentsInfo").await;
-    let adopted: i64 = info["partitions"].as_array().unwrap().iter().map(|p| p["segmentsAdopted"].as_i64().unwrap()).sum();
+    let adopted: i64 =
+        info["partitions"].as_array().unwrap().iter().map(|p| p["segmentsAdopted"].as_i64().unwrap()).sum();
     assert!(adopted >= 4, "b takes a's segments of each partition from the deep store: {info:#}");
     a.stop().await;
     b.stop().await;
@@ -183,13 +198,20 @@ async fn a_deep_store_outage_delays_seals_not_rows() {
     std::fs::write(&claims, b"not a folder").unwrap();
     produce(&producer, 10..60, 1);
     server.wait_for(COUNT, 60).await;
-    let info = wait_for_status(&server, "the failed claim reported", |p| p["lastError"].as_str().is_some_and(|e| e.contains("claiming segment 0"))).await;
+    let info = wait_for_status(&server, "the failed claim reported", |p| {
+        p["lastError"].as_str().is_some_and(|e| e.contains("claiming segment 0"))
+    })
+    .await;
     assert_eq!(info["partitions"][0]["segmentsPublished"], 0, "{info:#}");
     assert!(published(&data).is_empty());
     std::fs::remove_file(&claims).unwrap();
     std::fs::rename(deep.join("claims.away"), &claims).unwrap();
     let segments = wait_published(&data, 1, 60).await;
-    assert_eq!((segments[0]["start_offset"].as_i64(), segments[0]["end_offset"].as_i64()), (Some(0), Some(60)), "{segments:?}");
+    assert_eq!(
+        (segments[0]["start_offset"].as_i64(), segments[0]["end_offset"].as_i64()),
+        (Some(0), Some(60)),
+        "{segments:?}"
+    );
     assert_eq!(server.scalar(DISTINCT).await, 60);
     server.stop().await;
 }

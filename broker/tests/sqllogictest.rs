@@ -45,7 +45,11 @@ async fn sql_logic_tests_through_a_cluster() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         addresses.push(listener.local_addr().unwrap().to_string());
         let options = cuvee_server::ServerOptions { server_id: format!("server-{ordinal}"), memory_bytes: 1 << 30 };
-        let service = cuvee_server::FragmentService::new(options, Arc::clone(&server.service) as _, server.service.runtime_handle().unwrap());
+        let service = cuvee_server::FragmentService::new(
+            options,
+            Arc::clone(&server.service) as _,
+            server.service.runtime_handle().unwrap(),
+        );
         tokio::spawn(cuvee_server::serve_until(listener, service, std::future::pending()));
         servers.push(server);
     }
@@ -59,7 +63,13 @@ async fn sql_logic_tests_through_a_cluster() {
 
     // The rows come mostly sorted by player, so segments hold ranges of them: the broker
     // rules out by min/max the segments (and so the servers) that cannot hold the player.
-    let response = serde_json::to_value(broker.service.query("SELECT COUNT(*), SUM(homeRuns) FROM baseballStats WHERE playerID = 'aaronha01'", None).await).unwrap();
+    let response = serde_json::to_value(
+        broker
+            .service
+            .query("SELECT COUNT(*), SUM(homeRuns) FROM baseballStats WHERE playerID = 'aaronha01'", None)
+            .await,
+    )
+    .unwrap();
     assert_eq!(response["resultTable"]["rows"], serde_json::json!([[23, 755.0]]), "{response}");
     assert_eq!(response["numServersQueried"].as_u64(), Some(1), "{response}");
     assert!(response["numSegmentsQueried"].as_u64() < Some(4), "{response}");
@@ -78,7 +88,8 @@ async fn check_plans(broker: &Broker, addresses: &[String]) {
     let plans = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans");
     let mut mismatches = Vec::new();
     for (name, sql) in queries {
-        let response = serde_json::to_value(broker.service.query(&format!("EXPLAIN PLAN FOR {sql}"), None).await).unwrap();
+        let response =
+            serde_json::to_value(broker.service.query(&format!("EXPLAIN PLAN FOR {sql}"), None).await).unwrap();
         assert_eq!(response["exceptions"], serde_json::json!([]), "{name}: {response}");
         let rows = response["resultTable"]["rows"].as_array().unwrap();
         let physical = rows.iter().find(|r| r[0] == "physical_plan").unwrap()[1].as_str().unwrap().to_string();
@@ -116,7 +127,6 @@ fn sorted_server_lists(plan: &str) -> String {
         .join("\n")
 }
 
-
 /// Two servers holding the same segments: with one of them down, every answer is still
 /// whole — the broker sends that server's share to the replica — and says so truthfully
 /// (the dead server counted as queried, not as responded; no partial flag, no exception).
@@ -134,7 +144,11 @@ async fn a_replica_answers_for_a_server_that_is_down() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         addresses.push(listener.local_addr().unwrap().to_string());
         let options = cuvee_server::ServerOptions { server_id: format!("replica-{ordinal}"), memory_bytes: 1 << 30 };
-        let service = cuvee_server::FragmentService::new(options, Arc::clone(&server.service) as _, server.service.runtime_handle().unwrap());
+        let service = cuvee_server::FragmentService::new(
+            options,
+            Arc::clone(&server.service) as _,
+            server.service.runtime_handle().unwrap(),
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         stops.push(stop);
         tokio::spawn(cuvee_server::serve_until(listener, service, async move {
@@ -144,7 +158,8 @@ async fn a_replica_answers_for_a_server_that_is_down() {
     }
     let broker = Broker::cluster(QueryLimits::default(), Discovery::Static(addresses.clone())).unwrap();
     assert!(broker.refresh_routing().await.is_empty());
-    let sql = "SELECT teamID, SUM(homeRuns) FROM baseballStats WHERE yearID >= 2000 GROUP BY teamID ORDER BY 2 DESC LIMIT 3";
+    let sql =
+        "SELECT teamID, SUM(homeRuns) FROM baseballStats WHERE yearID >= 2000 GROUP BY teamID ORDER BY 2 DESC LIMIT 3";
     let whole = serde_json::to_value(broker.service.query(sql, None).await).unwrap();
     assert_eq!(whole["numServersQueried"], 1, "{whole}");
     let _ = stops.remove(0).send(());
@@ -153,7 +168,11 @@ async fn a_replica_answers_for_a_server_that_is_down() {
     for _ in 0..4 {
         let answer = serde_json::to_value(broker.service.query(sql, None).await).unwrap();
         assert_eq!(answer["resultTable"]["rows"], whole["resultTable"]["rows"], "{answer}");
-        assert_eq!((answer["partialResult"].as_bool(), answer["exceptions"].as_array().map(Vec::len)), (Some(false), Some(0)), "{answer}");
+        assert_eq!(
+            (answer["partialResult"].as_bool(), answer["exceptions"].as_array().map(Vec::len)),
+            (Some(false), Some(0)),
+            "{answer}"
+        );
         if answer["numServersQueried"] == 2 {
             assert_eq!(answer["numServersResponded"], 1, "{answer}");
             failed_over += 1;

@@ -150,7 +150,11 @@ impl DateTimeFormatSpec {
                     };
                     simple_date(pattern, zone).map_err(bad)?
                 }
-                other => return Err(bad(format!("unknown time format \"{other}\" (expected EPOCH, TIMESTAMP or SIMPLE_DATE_FORMAT)"))),
+                other => {
+                    return Err(bad(format!(
+                        "unknown time format \"{other}\" (expected EPOCH, TIMESTAMP or SIMPLE_DATE_FORMAT)"
+                    )))
+                }
             }
         } else {
             let parts: Vec<&str> = text.splitn(4, ':').collect();
@@ -166,7 +170,11 @@ impl DateTimeFormatSpec {
                     let pattern = parts.get(3).ok_or_else(|| bad("SIMPLE_DATE_FORMAT needs a pattern".into()))?;
                     simple_date(pattern, utc()).map_err(bad)?
                 }
-                other => return Err(bad(format!("unknown time format \"{other}\" (expected EPOCH, TIMESTAMP or SIMPLE_DATE_FORMAT)"))),
+                other => {
+                    return Err(bad(format!(
+                        "unknown time format \"{other}\" (expected EPOCH, TIMESTAMP or SIMPLE_DATE_FORMAT)"
+                    )))
+                }
             }
         };
         Ok(DateTimeFormatSpec { text: text.to_string(), format })
@@ -191,12 +199,7 @@ impl DateTimeFormatSpec {
             TimeFormat::Timestamp => match value {
                 Value::Long(v) | Value::Timestamp(v) => Ok(*v),
                 Value::Int(v) => Ok(*v as i64),
-                Value::String(s) => s
-                    .trim()
-                    .parse::<i64>()
-                    .ok()
-                    .or_else(|| parse_timestamp_text(s))
-                    .ok_or_else(bad),
+                Value::String(s) => s.trim().parse::<i64>().ok().or_else(|| parse_timestamp_text(s)).ok_or_else(bad),
                 _ => Err(bad()),
             },
             TimeFormat::SimpleDate { .. } => match value {
@@ -288,7 +291,8 @@ fn parse_zone(text: &str) -> std::result::Result<FixedOffset, String> {
     if hours > 18 || minutes > 59 {
         return Err(format!("time zone offset \"{t}\" is out of range"));
     }
-    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(|| format!("time zone offset \"{t}\" is out of range"))
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+        .ok_or_else(|| format!("time zone offset \"{t}\" is out of range"))
 }
 
 fn simple_date(pattern: &str, zone: FixedOffset) -> std::result::Result<TimeFormat, String> {

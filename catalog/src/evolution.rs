@@ -14,10 +14,15 @@ pub fn incompatibilities(current: &Schema, next: &Schema) -> Vec<String> {
     }
     for old in current.columns() {
         let Some(new) = next.column(&old.name) else {
-            problems.push(format!("column \"{}\" is removed; existing segments hold it (drop the table or keep the column)", old.name));
+            problems.push(format!(
+                "column \"{}\" is removed; existing segments hold it (drop the table or keep the column)",
+                old.name
+            ));
             continue;
         };
-        problems.extend(changes(old, new).into_iter().map(|c| format!("column \"{}\": {c}; existing segments hold the old form (add a new column instead)", old.name)));
+        problems.extend(changes(old, new).into_iter().map(|c| {
+            format!("column \"{}\": {c}; existing segments hold the old form (add a new column instead)", old.name)
+        }));
     }
     problems
 }

@@ -30,8 +30,12 @@ impl<'de> Deserialize<'de> for Flag {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Flag, D::Error> {
         match serde_json::Value::deserialize(deserializer)? {
             serde_json::Value::Bool(value) => Ok(Flag { value, written_as_text: false }),
-            serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Flag { value: true, written_as_text: true }),
-            serde_json::Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Flag { value: false, written_as_text: true }),
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("true") => {
+                Ok(Flag { value: true, written_as_text: true })
+            }
+            serde_json::Value::String(s) if s.eq_ignore_ascii_case("false") => {
+                Ok(Flag { value: false, written_as_text: true })
+            }
             other => Err(de::Error::custom(format!("expected true or false, got {other}"))),
         }
     }

@@ -1,8 +1,8 @@
 //! Pinot schema JSON: field specs, defaults, and the validated column list derived from them.
 
 use crate::datetime::{DateTimeFormatSpec, Granularity};
-use crate::lenient::Flag;
 use crate::error::{parse_json, CatalogError, Problem, Result};
+use crate::lenient::Flag;
 use crate::unknown::{collect_unknown, Extra};
 use crate::value::{DataType, Value};
 use serde::{Deserialize, Serialize};
@@ -273,7 +273,10 @@ fn resolve_field(spec: &FieldSpec, kind: FieldKind, path: &str, problems: &mut V
         },
     };
     if spec.max_length.is_some() && !spec.data_type.is_variable_length() {
-        problems.push(Problem::new(format!("{path}.maxLength"), format!("applies to STRING, JSON and BYTES columns, not {}", spec.data_type)));
+        problems.push(Problem::new(
+            format!("{path}.maxLength"),
+            format!("applies to STRING, JSON and BYTES columns, not {}", spec.data_type),
+        ));
     }
     let max_length_strategy = match spec.max_length_exceed_strategy.as_deref() {
         None => default_length_strategy(spec.data_type),
@@ -293,14 +296,18 @@ fn resolve_field(spec: &FieldSpec, kind: FieldKind, path: &str, problems: &mut V
     };
     let (time_format, granularity) = if kind == FieldKind::DateTime {
         let format = match &spec.format {
-            Some(f) => DateTimeFormatSpec::parse(f).map_err(|e| problems.push(Problem::new(format!("{path}.format"), e.to_string()))).ok(),
+            Some(f) => DateTimeFormatSpec::parse(f)
+                .map_err(|e| problems.push(Problem::new(format!("{path}.format"), e.to_string())))
+                .ok(),
             None => {
                 problems.push(Problem::new(format!("{path}.format"), "a date-time field needs a format"));
                 None
             }
         };
         let granularity = match &spec.granularity {
-            Some(g) => Granularity::parse(g).map_err(|e| problems.push(Problem::new(format!("{path}.granularity"), e.to_string()))).ok(),
+            Some(g) => Granularity::parse(g)
+                .map_err(|e| problems.push(Problem::new(format!("{path}.granularity"), e.to_string())))
+                .ok(),
             None => {
                 problems.push(Problem::new(format!("{path}.granularity"), "a date-time field needs a granularity"));
                 None
@@ -347,12 +354,15 @@ fn resolve_legacy_time(time: &TimeFieldSpec, problems: &mut Vec<Problem>) -> Opt
         }
         _ => format!("{size}:{}:EPOCH", spec.time_type),
     };
-    let time_format = DateTimeFormatSpec::parse(&format_text)
-        .map_err(|e| problems.push(Problem::new(path, e.to_string())))
-        .ok()?;
+    let time_format =
+        DateTimeFormatSpec::parse(&format_text).map_err(|e| problems.push(Problem::new(path, e.to_string()))).ok()?;
     let granularity = Granularity::parse(&format!("{size}:{}", spec.time_type)).ok();
     let default_null_value = match &time.default_null_value {
-        Some(json) => spec.data_type.value_from_json(json).map_err(|r| problems.push(Problem::new(format!("{path}.defaultNullValue"), r))).ok()?,
+        Some(json) => spec
+            .data_type
+            .value_from_json(json)
+            .map_err(|r| problems.push(Problem::new(format!("{path}.defaultNullValue"), r)))
+            .ok()?,
         None => pinot_default_null(spec.data_type, FieldKind::Time),
     };
     Some(ColumnSpec {

@@ -20,10 +20,16 @@ use std::collections::BTreeMap;
 pub enum Decoder {
     Json,
     /// Avro with the writer schema given inline (`stream.kafka.decoder.prop.schema`).
-    Avro { schema: String },
+    Avro {
+        schema: String,
+    },
     /// CSV lines; `header` names the fields (`stream.kafka.decoder.prop.header`), else the
     /// schema's column order is used. Multi-value cells split on `multi_value_delimiter`.
-    Csv { delimiter: char, header: Option<Vec<String>>, multi_value_delimiter: char },
+    Csv {
+        delimiter: char,
+        header: Option<Vec<String>>,
+        multi_value_delimiter: char,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +74,10 @@ impl StreamConfig {
         let get = |key: &str| map.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
         match get("streamType") {
             Some(t) if t.eq_ignore_ascii_case("kafka") => {}
-            Some(t) => problems.push(Problem::new(at("streamType"), format!("stream type \"{t}\" is not supported; cuvee consumes Kafka (and Kafka-protocol brokers)"))),
+            Some(t) => problems.push(Problem::new(
+                at("streamType"),
+                format!("stream type \"{t}\" is not supported; cuvee consumes Kafka (and Kafka-protocol brokers)"),
+            )),
             None => problems.push(Problem::new(at("streamType"), "missing; set it to \"kafka\"")),
         }
         let mut required = |key: &str| match get(key) {
@@ -86,14 +95,18 @@ impl StreamConfig {
             }
         }
         let decoder = decoder(map, &at, &mut problems);
-        let offset_reset = match get(&format!("{CONSUMER_PROP}auto.offset.reset")).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("largest") | Some("latest") => OffsetReset::Largest,
-            Some("smallest") | Some("earliest") => OffsetReset::Smallest,
-            Some(other) => {
-                problems.push(Problem::new(at("stream.kafka.consumer.prop.auto.offset.reset"), format!("\"{other}\": expected smallest or largest")));
-                OffsetReset::Largest
-            }
-        };
+        let offset_reset =
+            match get(&format!("{CONSUMER_PROP}auto.offset.reset")).map(str::to_ascii_lowercase).as_deref() {
+                None | Some("largest") | Some("latest") => OffsetReset::Largest,
+                Some("smallest") | Some("earliest") => OffsetReset::Smallest,
+                Some(other) => {
+                    problems.push(Problem::new(
+                        at("stream.kafka.consumer.prop.auto.offset.reset"),
+                        format!("\"{other}\": expected smallest or largest"),
+                    ));
+                    OffsetReset::Largest
+                }
+            };
         let mut flush = FlushThresholds { rows: None, time_ms: None, segment_bytes: None };
         for key in ["realtime.segment.flush.threshold.rows", "realtime.segment.flush.threshold.size"] {
             if let Some(v) = get(key) {
@@ -108,7 +121,10 @@ impl StreamConfig {
         if let Some(v) = get("realtime.segment.flush.threshold.time") {
             match duration_ms(v) {
                 Some(ms) => flush.time_ms = Some(ms),
-                None => problems.push(Problem::new(at("realtime.segment.flush.threshold.time"), format!("\"{v}\" is not a duration such as 6h, 30m, 90s or milliseconds"))),
+                None => problems.push(Problem::new(
+                    at("realtime.segment.flush.threshold.time"),
+                    format!("\"{v}\" is not a duration such as 6h, 30m, 90s or milliseconds"),
+                )),
             }
         }
         for key in ["realtime.segment.flush.threshold.segment.size", "realtime.segment.flush.desired.size"] {
@@ -137,7 +153,15 @@ impl StreamConfig {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(StreamConfig { topic, bootstrap_servers, decoder, offset_reset, flush, populate_metadata, consumer_properties })
+        Ok(StreamConfig {
+            topic,
+            bootstrap_servers,
+            decoder,
+            offset_reset,
+            flush,
+            populate_metadata,
+            consumer_properties,
+        })
     }
 }
 
@@ -145,7 +169,8 @@ fn decoder(map: &BTreeMap<String, String>, at: &dyn Fn(&str) -> String, problems
     let key = "stream.kafka.decoder.class.name";
     let prop = |name: &str| map.get(&format!("{DECODER_PROP}{name}")).cloned();
     let Some(class) = map.get(key).map(|c| c.trim()) else {
-        problems.push(Problem::new(at(key), "missing; e.g. org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder"));
+        problems
+            .push(Problem::new(at(key), "missing; e.g. org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder"));
         return Decoder::Json;
     };
     let simple = class.rsplit('.').next().unwrap_or(class);
@@ -158,7 +183,10 @@ fn decoder(map: &BTreeMap<String, String>, at: &dyn Fn(&str) -> String, problems
             (None, Some(path)) => match std::fs::read_to_string(&path) {
                 Ok(schema) => Decoder::Avro { schema },
                 Err(e) => {
-                    problems.push(Problem::new(at("stream.kafka.decoder.prop.schema.path"), format!("cannot read the Avro schema file {path}: {e}")));
+                    problems.push(Problem::new(
+                        at("stream.kafka.decoder.prop.schema.path"),
+                        format!("cannot read the Avro schema file {path}: {e}"),
+                    ));
                     Decoder::Json
                 }
             },
@@ -181,7 +209,10 @@ fn decoder(map: &BTreeMap<String, String>, at: &dyn Fn(&str) -> String, problems
             Decoder::Csv { delimiter, header, multi_value_delimiter }
         }
         other => {
-            problems.push(Problem::new(at(key), format!("decoder {other} is not supported (JSON, Avro and CSV decoders are)")));
+            problems.push(Problem::new(
+                at(key),
+                format!("decoder {other} is not supported (JSON, Avro and CSV decoders are)"),
+            ));
             Decoder::Json
         }
     }
@@ -248,8 +279,14 @@ mod tests {
             "streamConfigs",
         )
         .unwrap();
-        assert_eq!((config.topic.as_str(), config.offset_reset, config.decoder.clone()), ("events", OffsetReset::Smallest, Decoder::Json));
-        assert_eq!(config.flush, FlushThresholds { rows: None, time_ms: Some(1_800_000), segment_bytes: Some(150 << 20) });
+        assert_eq!(
+            (config.topic.as_str(), config.offset_reset, config.decoder.clone()),
+            ("events", OffsetReset::Smallest, Decoder::Json)
+        );
+        assert_eq!(
+            config.flush,
+            FlushThresholds { rows: None, time_ms: Some(1_800_000), segment_bytes: Some(150 << 20) }
+        );
         assert_eq!(config.consumer_properties, map(&[("fetch.wait.max.ms", "10"), ("security.protocol", "SASL_SSL")]));
     }
 
@@ -265,7 +302,13 @@ mod tests {
         )
         .unwrap_err();
         let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        for needle in ["streamType", "stream.kafka.topic.name: missing", "stream.kafka.broker.list: missing", "ProtoDecoder is not supported", "\"soon\" is not a duration"] {
+        for needle in [
+            "streamType",
+            "stream.kafka.topic.name: missing",
+            "stream.kafka.broker.list: missing",
+            "ProtoDecoder is not supported",
+            "\"soon\" is not a duration",
+        ] {
             assert!(text.iter().any(|t| t.contains(needle)), "{needle} in {text:?}");
         }
     }
@@ -282,11 +325,22 @@ mod tests {
         let file = std::env::temp_dir().join(format!("cuvee-avro-schema-{}.avsc", std::process::id()));
         std::fs::write(&file, schema).unwrap();
         let path = file.display().to_string();
-        let from_file = StreamConfig::from_map(&map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", path.as_str())]].concat()), "s").unwrap();
+        let from_file = StreamConfig::from_map(
+            &map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", path.as_str())]].concat()),
+            "s",
+        )
+        .unwrap();
         assert_eq!(from_file.decoder, Decoder::Avro { schema: schema.to_string() });
         std::fs::remove_file(&file).unwrap();
-        let missing = StreamConfig::from_map(&map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", path.as_str())]].concat()), "s").unwrap_err();
-        assert!(missing[0].to_string().contains("schema.path") && missing[0].to_string().contains("cannot read"), "{missing:?}");
+        let missing = StreamConfig::from_map(
+            &map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", path.as_str())]].concat()),
+            "s",
+        )
+        .unwrap_err();
+        assert!(
+            missing[0].to_string().contains("schema.path") && missing[0].to_string().contains("cannot read"),
+            "{missing:?}"
+        );
         let none = StreamConfig::from_map(&map(&base), "s").unwrap_err();
         assert!(none[0].to_string().contains("writer schema"), "{none:?}");
     }

@@ -116,7 +116,10 @@ fn check_time_column(schema: &Schema, config: &TableConfigJson, problems: &mut V
         )),
         Some(c) if !matches!(c.kind, FieldKind::DateTime | FieldKind::Time) => problems.push(Problem::new(
             "segmentsConfig.timeColumnName",
-            format!("column \"{time_column}\" must be a date-time field (dateTimeFieldSpecs), not a {:?} field", c.kind),
+            format!(
+                "column \"{time_column}\" must be a date-time field (dateTimeFieldSpecs), not a {:?} field",
+                c.kind
+            ),
         )),
         Some(_) => {}
     }
@@ -137,25 +140,35 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
     let listed = |list: &Option<Vec<String>>, name: &str| list.iter().flatten().any(|c| c == name);
     let sorted_list = ix.sorted_column.clone().unwrap_or_default();
     if sorted_list.len() > 1 {
-        problems.push(Problem::new("tableIndexConfig.sortedColumn", format!("at most one sorted column, got {}", sorted_list.len())));
+        problems.push(Problem::new(
+            "tableIndexConfig.sortedColumn",
+            format!("at most one sorted column, got {}", sorted_list.len()),
+        ));
     }
     let mut plan = Vec::new();
     for column in schema.columns() {
         let name = column.name.as_str();
         let field = config.field_config_list.iter().flatten().find(|f| f.name == name);
         let field_types: Vec<String> = field
-            .map(|f| f.index_types.iter().flatten().chain(f.index_type.iter()).map(|t| t.to_ascii_uppercase()).collect())
+            .map(|f| {
+                f.index_types.iter().flatten().chain(f.index_type.iter()).map(|t| t.to_ascii_uppercase()).collect()
+            })
             .unwrap_or_default();
         let field_index = |key: &str| field.and_then(|f| f.indexes.as_ref()).and_then(|m| m.get(key)).map(is_enabled);
         let has_type = |t: &str| field_types.iter().any(|x| x == t);
 
-        let raw_requested = listed(&ix.no_dictionary_columns, name) || field.and_then(|f| f.encoding_type) == Some(EncodingType::Raw);
+        let raw_requested =
+            listed(&ix.no_dictionary_columns, name) || field.and_then(|f| f.encoding_type) == Some(EncodingType::Raw);
         let dictionary = field_index("dictionary").unwrap_or(!raw_requested);
-        let inverted = listed(&ix.inverted_index_columns, name) || has_type("INVERTED") || field_index("inverted") == Some(true);
+        let inverted =
+            listed(&ix.inverted_index_columns, name) || has_type("INVERTED") || field_index("inverted") == Some(true);
         let sorted = sorted_list.iter().any(|c| c == name);
         let range = listed(&ix.range_index_columns, name) || has_type("RANGE") || field_index("range") == Some(true);
         let bloom_configured = ix.bloom_filter_configs.as_ref().and_then(|m| m.get(name));
-        let bloom = listed(&ix.bloom_filter_columns, name) || bloom_configured.is_some() || has_type("BLOOM") || field_index("bloom") == Some(true);
+        let bloom = listed(&ix.bloom_filter_columns, name)
+            || bloom_configured.is_some()
+            || has_type("BLOOM")
+            || field_index("bloom") == Some(true);
         let bloom_fpp = bloom.then(|| {
             let from_field = field
                 .and_then(|f| f.indexes.as_ref())
@@ -171,16 +184,28 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
             problems.push(Problem::new(&path, "an inverted index needs dictionary encoding, but the column is raw (noDictionaryColumns or encodingType RAW)"));
         }
         if sorted && !dictionary {
-            problems.push(Problem::new("tableIndexConfig.sortedColumn", format!("sorted column \"{name}\" must be dictionary-encoded")));
+            problems.push(Problem::new(
+                "tableIndexConfig.sortedColumn",
+                format!("sorted column \"{name}\" must be dictionary-encoded"),
+            ));
         }
         if sorted && !column.single_value {
-            problems.push(Problem::new("tableIndexConfig.sortedColumn", format!("sorted column \"{name}\" must be single-value")));
+            problems.push(Problem::new(
+                "tableIndexConfig.sortedColumn",
+                format!("sorted column \"{name}\" must be single-value"),
+            ));
         }
         if range && !dictionary && !column.data_type.is_numeric() && column.data_type != DataType::Timestamp {
-            problems.push(Problem::new(&path, format!("a range index on a raw column needs a numeric type, not {}", column.data_type)));
+            problems.push(Problem::new(
+                &path,
+                format!("a range index on a raw column needs a numeric type, not {}", column.data_type),
+            ));
         }
         if json && !matches!(column.data_type, DataType::Json | DataType::String) {
-            problems.push(Problem::new(&path, format!("a JSON index needs a JSON or STRING column, not {}", column.data_type)));
+            problems.push(Problem::new(
+                &path,
+                format!("a JSON index needs a JSON or STRING column, not {}", column.data_type),
+            ));
         }
         if let Some(fpp) = bloom_fpp {
             if !(fpp > 0.0 && fpp < 1.0) {
@@ -217,7 +242,10 @@ mod tests {
     #[test]
     fn names_the_missing_column_and_its_path() {
         let err = table(r#"{"invertedIndexColumns":["playerID","runs","foo"]}"#).unwrap_err().to_string();
-        assert!(err.contains(r#"tableIndexConfig.invertedIndexColumns[2]: column "foo" is not in schema "baseballStats""#), "{err}");
+        assert!(
+            err.contains(r#"tableIndexConfig.invertedIndexColumns[2]: column "foo" is not in schema "baseballStats""#),
+            "{err}"
+        );
     }
 
     #[test]
@@ -232,7 +260,10 @@ mod tests {
 
     #[test]
     fn time_column_must_be_date_time() {
-        let config = TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"runs"}}"#).unwrap();
+        let config = TableConfigJson::from_json(
+            r#"{"tableName":"t","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"runs"}}"#,
+        )
+        .unwrap();
         let err = Table::new(schema(), config).unwrap_err().to_string();
         assert!(err.contains("segmentsConfig.timeColumnName"), "{err}");
     }

@@ -99,10 +99,7 @@ impl DataType {
         let trimmed = text.trim();
         let bad = || format!("\"{}\" is not a {}", truncate(text, 64), self.name());
         match self {
-            DataType::Int => parse_integer(trimmed)
-                .and_then(|v| i32::try_from(v).ok())
-                .map(Value::Int)
-                .ok_or_else(bad),
+            DataType::Int => parse_integer(trimmed).and_then(|v| i32::try_from(v).ok()).map(Value::Int).ok_or_else(bad),
             DataType::Long => parse_integer(trimmed).map(Value::Long).ok_or_else(bad),
             DataType::Float => parse_float(trimmed).map(|f| Value::Float(f as f32)).ok_or_else(bad),
             DataType::Double => parse_float(trimmed).map(Value::Double).ok_or_else(bad),
@@ -270,7 +267,15 @@ pub fn compare_decimal(a: &str, b: &str) -> Ordering {
     let (neg_b, digits_b, exp_b) = normalize_decimal(b);
     let zero_a = digits_a.is_empty();
     let zero_b = digits_b.is_empty();
-    let sign = |neg: bool, zero: bool| if zero { 0 } else if neg { -1 } else { 1 };
+    let sign = |neg: bool, zero: bool| {
+        if zero {
+            0
+        } else if neg {
+            -1
+        } else {
+            1
+        }
+    };
     let (sa, sb) = (sign(neg_a, zero_a), sign(neg_b, zero_b));
     if sa != sb || sa == 0 {
         return sa.cmp(&sb);

@@ -31,7 +31,11 @@ enum Kind {
 
 fn kind(json: &Json) -> Kind {
     let Some(object) = json.as_object() else { return Kind::Other };
-    if object.contains_key("schemaName") && (object.contains_key("dimensionFieldSpecs") || object.contains_key("metricFieldSpecs") || object.contains_key("dateTimeFieldSpecs")) {
+    if object.contains_key("schemaName")
+        && (object.contains_key("dimensionFieldSpecs")
+            || object.contains_key("metricFieldSpecs")
+            || object.contains_key("dateTimeFieldSpecs"))
+    {
         Kind::Schema
     } else if object.contains_key("tableName") && object.contains_key("tableType") {
         Kind::TableConfig
@@ -96,11 +100,8 @@ fn every_example_config_parses_and_round_trips() {
             .map(|(_, s)| s)
             .collect();
         // Prefer the realtime variant of a schema for a realtime table, as the examples do.
-        let schema = candidates
-            .iter()
-            .find(|_| realtime && candidates.len() > 1)
-            .copied()
-            .or(candidates.first().copied());
+        let schema =
+            candidates.iter().find(|_| realtime && candidates.len() > 1).copied().or(candidates.first().copied());
         let Some(schema) = schema else { continue };
         let ok = candidates.iter().any(|s| Table::new((*s).clone(), config.clone()).is_ok());
         if !ok {
@@ -134,7 +135,11 @@ fn every_realtime_example_has_a_readable_stream_config() {
                 }
                 Err(problems) => {
                     assert!(!is_kafka, "{}: {problems:?}", path.display());
-                    assert!(problems.iter().any(|p| p.path.ends_with("streamType")), "{}: {problems:?}", path.display());
+                    assert!(
+                        problems.iter().any(|p| p.path.ends_with("streamType")),
+                        "{}: {problems:?}",
+                        path.display()
+                    );
                     refused += 1;
                 }
             }

@@ -11,8 +11,20 @@ fn import_samples(c: &mut Criterion) {
     let mut group = c.benchmark_group("import");
     group.sample_size(10);
     for (name, schema, config, data, rows) in [
-        ("baseballStats_parquet", "baseballStats/baseballStats_schema.json", "baseballStats/baseballStats_offline_table_config.json", "baseballStats/rawdata/baseballStats.zstd.parquet", 97_889u64),
-        ("airlineStats_avro", "airlineStats/airlineStats_schema.json", "airlineStats/airlineStats_offline_table_config.json", "airlineStats/rawdata/airlineStats_data.avro", 9_746),
+        (
+            "baseballStats_parquet",
+            "baseballStats/baseballStats_schema.json",
+            "baseballStats/baseballStats_offline_table_config.json",
+            "baseballStats/rawdata/baseballStats.zstd.parquet",
+            97_889u64,
+        ),
+        (
+            "airlineStats_avro",
+            "airlineStats/airlineStats_schema.json",
+            "airlineStats/airlineStats_offline_table_config.json",
+            "airlineStats/rawdata/airlineStats_data.avro",
+            9_746,
+        ),
     ] {
         let schema = Schema::from_json(&std::fs::read_to_string(examples.join(schema)).unwrap()).unwrap();
         let config = TableConfigJson::from_json(&std::fs::read_to_string(examples.join(config)).unwrap()).unwrap();
@@ -21,7 +33,13 @@ fn import_samples(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let dir = tempfile::tempdir().unwrap();
-                import(&table, &[examples.join(data)], dir.path(), &ImportOptions { progress: false, ..Default::default() }).unwrap()
+                import(
+                    &table,
+                    &[examples.join(data)],
+                    dir.path(),
+                    &ImportOptions { progress: false, ..Default::default() },
+                )
+                .unwrap()
             })
         });
     }

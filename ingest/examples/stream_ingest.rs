@@ -21,7 +21,10 @@ const AVRO_SCHEMA: &str = r#"{"type": "record", "name": "click", "fields": [
 
 fn table() -> Table {
     let schema = Schema::from_json(include_str!("../../quickstart/clickstream_schema.json")).expect("schema");
-    let config = TableConfigJson::from_json(&include_str!("../../quickstart/clickstream_realtime_table_config.json").replace("${KAFKA}", "127.0.0.1:9092")).expect("config");
+    let config = TableConfigJson::from_json(
+        &include_str!("../../quickstart/clickstream_realtime_table_config.json").replace("${KAFKA}", "127.0.0.1:9092"),
+    )
+    .expect("config");
     Table::new(schema, config).expect("table")
 }
 
@@ -55,7 +58,9 @@ fn ingest(label: &str, table: &Table, decoder: &MessageDecoder, payloads: &[Vec<
     let segment = Arc::new(MutableSegment::new(table, "bench"));
     let started = Instant::now();
     for (offset, payload) in payloads.iter().enumerate() {
-        let record = decoder.decode(payload, &MessageMetadata { key: None, offset: offset as i64, timestamp_ms: None }).expect("decodes");
+        let record = decoder
+            .decode(payload, &MessageMetadata { key: None, offset: offset as i64, timestamp_ms: None })
+            .expect("decodes");
         match conformer.conform(record).expect("conforms") {
             Conformed::Row(row, _) => segment.append(&row).expect("appends"),
             Conformed::Filtered => {}
@@ -89,7 +94,9 @@ fn main() {
             apache_avro::to_avro_datum(&avro_schema, value).expect("datum")
         })
         .collect();
-    let avro_decoder = MessageDecoder::new(&cuvee_catalog::Decoder::Avro { schema: AVRO_SCHEMA.to_string() }, &table.schema, false).expect("decoder");
+    let avro_decoder =
+        MessageDecoder::new(&cuvee_catalog::Decoder::Avro { schema: AVRO_SCHEMA.to_string() }, &table.schema, false)
+            .expect("decoder");
     ingest("Avro", &table, &avro_decoder, &avro);
 
     let memory = segment.memory_bytes();

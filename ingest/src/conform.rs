@@ -29,7 +29,8 @@ impl Conformer {
         for (i, t) in table.config.transform_configs().iter().enumerate() {
             match Expression::compile(&t.transform_function) {
                 Ok(e) => transforms.push((t.column_name.clone(), e)),
-                Err(reason) => problems.push(Problem::new(format!("ingestionConfig.transformConfigs[{i}].transformFunction"), reason)),
+                Err(reason) => problems
+                    .push(Problem::new(format!("ingestionConfig.transformConfigs[{i}].transformFunction"), reason)),
             }
         }
         for column in table.schema.columns() {
@@ -37,7 +38,9 @@ impl Conformer {
             if let (Some(text), false) = (&column.transform_function, configured) {
                 match Expression::compile(text) {
                     Ok(e) => transforms.push((column.name.clone(), e)),
-                    Err(reason) => problems.push(Problem::new(format!("schema column {}.transformFunction", column.name), reason)),
+                    Err(reason) => {
+                        problems.push(Problem::new(format!("schema column {}.transformFunction", column.name), reason))
+                    }
                 }
             }
         }
@@ -65,7 +68,9 @@ impl Conformer {
     /// Converts one record; the error says which column and why.
     pub fn conform(&self, mut record: Map<String, Json>) -> Result<Conformed, String> {
         for (column, expression) in &self.transforms {
-            let value = expression.eval(&record).map_err(|e| format!("transform of column {column} ({}): {e}", expression.text))?;
+            let value = expression
+                .eval(&record)
+                .map_err(|e| format!("transform of column {column} ({}): {e}", expression.text))?;
             record.insert(column.clone(), value);
         }
         if let Some(filter) = &self.filter {

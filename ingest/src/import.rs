@@ -55,7 +55,12 @@ pub struct ImportReport {
 const BAD_ROWS_KEPT: usize = 100;
 
 /// Imports `files` into the table stored at `table_dir`.
-pub fn import(table: &Table, files: &[PathBuf], table_dir: &Path, options: &ImportOptions) -> Result<ImportReport, IngestError> {
+pub fn import(
+    table: &Table,
+    files: &[PathBuf],
+    table_dir: &Path,
+    options: &ImportOptions,
+) -> Result<ImportReport, IngestError> {
     let conformer = Conformer::new(table)?;
     let mut store = TableStore::open_or_create(table_dir, table)?;
     let mut report = ImportReport::default();
@@ -73,14 +78,17 @@ pub fn import(table: &Table, files: &[PathBuf], table_dir: &Path, options: &Impo
             if let Some(p) = &progress {
                 p.inc(1);
             }
-            let outcome = record.map_err(|bad| (bad.position, bad.reason)).and_then(|r| conformer.conform(r.fields).map_err(|reason| (r.position, reason)));
+            let outcome = record
+                .map_err(|bad| (bad.position, bad.reason))
+                .and_then(|r| conformer.conform(r.fields).map_err(|reason| (r.position, reason)));
             match outcome {
                 Ok(Conformed::Filtered) => report.rows_filtered += 1,
                 Ok(Conformed::Row(row, time_ms)) => {
                     batch.builder.push(&row).map_err(IngestError::Segment)?;
                     batch.note_time(time_ms);
                     if batch.builder.num_docs() as usize >= options.max_rows_per_segment {
-                        report.rows_imported += batch.publish(&mut store, table, &mut sequence, &mut report.segments)?;
+                        report.rows_imported +=
+                            batch.publish(&mut store, table, &mut sequence, &mut report.segments)?;
                         batch = Batch::new(table);
                     }
                 }
@@ -124,7 +132,13 @@ impl Batch {
     }
 
     /// Names the segment as Pinot's simple name generator does: table, time range, sequence.
-    fn publish(self, store: &mut TableStore, table: &Table, sequence: &mut usize, names: &mut Vec<String>) -> Result<u64, IngestError> {
+    fn publish(
+        self,
+        store: &mut TableStore,
+        table: &Table,
+        sequence: &mut usize,
+        names: &mut Vec<String>,
+    ) -> Result<u64, IngestError> {
         let name_at = |sequence: usize| match (self.min_time, self.max_time) {
             (Some(lo), Some(hi)) => format!("{}_{lo}_{hi}_{sequence}", table.name()),
             _ => format!("{}_{sequence}", table.name()),
@@ -149,6 +163,9 @@ fn progress_bar(options: &ImportOptions, files: &[PathBuf]) -> Option<indicatif:
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_message(format!("importing {} file(s)", files.len()));
-    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} rows ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} rows ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
     Some(bar)
 }

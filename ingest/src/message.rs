@@ -33,11 +33,16 @@ impl MessageDecoder {
     pub fn new(decoder: &Decoder, schema: &Schema, populate_metadata: bool) -> Result<MessageDecoder, String> {
         let format = match decoder {
             Decoder::Json => Format::Json,
-            Decoder::Avro { schema } => Format::Avro(Box::new(apache_avro::Schema::parse_str(schema).map_err(|e| format!("stream.kafka.decoder.prop.schema is not a usable Avro schema: {e}"))?)),
+            Decoder::Avro { schema } => Format::Avro(Box::new(
+                apache_avro::Schema::parse_str(schema)
+                    .map_err(|e| format!("stream.kafka.decoder.prop.schema is not a usable Avro schema: {e}"))?,
+            )),
             Decoder::Csv { delimiter, header, multi_value_delimiter } => {
-                let header: Vec<String> = header.clone().unwrap_or_else(|| schema.columns().iter().map(|c| c.name.clone()).collect());
+                let header: Vec<String> =
+                    header.clone().unwrap_or_else(|| schema.columns().iter().map(|c| c.name.clone()).collect());
                 let multi_value = header.iter().map(|h| schema.column(h).is_some_and(|c| !c.single_value)).collect();
-                let delimiter = u8::try_from(*delimiter).map_err(|_| format!("CSV delimiter {delimiter:?} must be one byte"))?;
+                let delimiter =
+                    u8::try_from(*delimiter).map_err(|_| format!("CSV delimiter {delimiter:?} must be one byte"))?;
                 Format::Csv { delimiter, header, multi_value, multi_value_delimiter: *multi_value_delimiter }
             }
         };
@@ -57,13 +62,19 @@ impl MessageDecoder {
                     Ok(apache_avro::types::Value::Record(fields)) if reader.is_empty() => {
                         fields.into_iter().map(|(k, v)| (k, crate::readers::avro::to_json(v))).collect()
                     }
-                    Ok(apache_avro::types::Value::Record(_)) => return Err(format!("{} bytes left after the Avro record (a different writer schema?)", reader.len())),
+                    Ok(apache_avro::types::Value::Record(_)) => {
+                        return Err(format!(
+                            "{} bytes left after the Avro record (a different writer schema?)",
+                            reader.len()
+                        ))
+                    }
                     Ok(other) => return Err(format!("expected an Avro record, got {other:?}")),
                     Err(e) => return Err(format!("not an Avro datum of the configured schema: {e}")),
                 }
             }
             Format::Csv { delimiter, header, multi_value, multi_value_delimiter } => {
-                let mut reader = ::csv::ReaderBuilder::new().has_headers(false).delimiter(*delimiter).from_reader(payload);
+                let mut reader =
+                    ::csv::ReaderBuilder::new().has_headers(false).delimiter(*delimiter).from_reader(payload);
                 let record = match reader.records().next() {
                     Some(Ok(record)) => record,
                     Some(Err(e)) => return Err(format!("not a CSV line: {e}")),
@@ -76,7 +87,9 @@ impl MessageDecoder {
                 for ((name, cell), multi) in header.iter().zip(record.iter()).zip(multi_value) {
                     let value = match (cell.is_empty(), multi) {
                         (true, _) => Json::Null,
-                        (false, true) => Json::Array(cell.split(*multi_value_delimiter).map(|v| Json::String(v.to_string())).collect()),
+                        (false, true) => Json::Array(
+                            cell.split(*multi_value_delimiter).map(|v| Json::String(v.to_string())).collect(),
+                        ),
                         (false, false) => Json::String(cell.to_string()),
                     };
                     fields.insert(name.clone(), value);
@@ -85,7 +98,8 @@ impl MessageDecoder {
             }
         };
         if self.populate_metadata {
-            let key = metadata.key.as_ref().map_or(Json::Null, |k| Json::String(String::from_utf8_lossy(k).into_owned()));
+            let key =
+                metadata.key.as_ref().map_or(Json::Null, |k| Json::String(String::from_utf8_lossy(k).into_owned()));
             fields.insert("__key".into(), key);
             fields.insert("__metadata$offset".into(), Json::from(metadata.offset));
             fields.insert("__metadata$recordTimestamp".into(), metadata.timestamp_ms.map_or(Json::Null, Json::from));
@@ -132,11 +146,18 @@ mod tests {
 
     #[test]
     fn csv_lines_by_header_or_schema_order() {
-        let decoder = MessageDecoder::new(&Decoder::Csv { delimiter: ',', header: None, multi_value_delimiter: ';' }, &schema(), false).unwrap();
+        let decoder = MessageDecoder::new(
+            &Decoder::Csv { delimiter: ',', header: None, multi_value_delimiter: ';' },
+            &schema(),
+            false,
+        )
+        .unwrap();
         assert_eq!(Json::Object(decoder.decode(b"3,a;b", &META).unwrap()), json!({"id": "3", "tags": ["a", "b"]}));
         assert!(decoder.decode(b"3", &META).unwrap_err().contains("1 fields, the header has 2"));
         let header = Some(vec!["tags".to_string(), "id".to_string()]);
-        let decoder = MessageDecoder::new(&Decoder::Csv { delimiter: '|', header, multi_value_delimiter: ';' }, &schema(), false).unwrap();
+        let decoder =
+            MessageDecoder::new(&Decoder::Csv { delimiter: '|', header, multi_value_delimiter: ';' }, &schema(), false)
+                .unwrap();
         assert_eq!(Json::Object(decoder.decode(b"a|9", &META).unwrap()), json!({"id": "9", "tags": ["a"]}));
     }
 }

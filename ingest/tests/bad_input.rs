@@ -12,7 +12,9 @@ fn table(config_extra: &str) -> Table {
             "dateTimeFieldSpecs":[{"name":"day","dataType":"STRING","format":"1:DAYS:SIMPLE_DATE_FORMAT:yyyy-MM-dd","granularity":"1:DAYS"}]}"#,
     )
     .unwrap();
-    let config = format!(r#"{{"tableName":"t","tableType":"OFFLINE","segmentsConfig":{{"timeColumnName":"day"}}{config_extra}}}"#);
+    let config = format!(
+        r#"{{"tableName":"t","tableType":"OFFLINE","segmentsConfig":{{"timeColumnName":"day"}}{config_extra}}}"#
+    );
     Table::new(schema, TableConfigJson::from_json(&config).unwrap()).unwrap()
 }
 
@@ -24,7 +26,8 @@ fn bad_rows_are_reported_counted_and_skipped() {
     let file = dir.path().join("rows.csv");
     std::fs::write(&file, CSV).unwrap();
     let out = dir.path().join("table");
-    let report = import(&table(""), &[file.clone()], &out, &ImportOptions { progress: false, ..Default::default() }).unwrap();
+    let report =
+        import(&table(""), &[file.clone()], &out, &ImportOptions { progress: false, ..Default::default() }).unwrap();
     assert_eq!((report.rows_read, report.rows_imported, report.bad_row_count), (5, 2, 3));
     let reasons: Vec<String> = report.bad_rows.iter().map(|b| b.to_string()).collect();
     assert!(reasons[0].contains("rows.csv, line 3: column n: \"x\" is not a INT"), "{reasons:?}");
@@ -46,7 +49,13 @@ fn strict_mode_stops_at_the_first_bad_row() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rows.csv");
     std::fs::write(&file, CSV).unwrap();
-    let err = import(&table(""), &[file], &dir.path().join("t"), &ImportOptions { strict: true, progress: false, ..Default::default() }).unwrap_err();
+    let err = import(
+        &table(""),
+        &[file],
+        &dir.path().join("t"),
+        &ImportOptions { strict: true, progress: false, ..Default::default() },
+    )
+    .unwrap_err();
     assert!(matches!(err, IngestError::BadRow { .. }));
     assert!(err.to_string().contains("line 3"), "{err}");
 }
@@ -57,7 +66,9 @@ fn filter_and_transforms_apply() {
     let file = dir.path().join("rows.json");
     std::fs::write(&file, "{\"raw\":\"Alpha\",\"n\":1,\"day\":\"2024-01-01\"}\nnot json\n[1]\n{\"raw\":\"Beta\",\"n\":20,\"day\":\"2024-01-01\"}\n").unwrap();
     let extra = r#","ingestionConfig":{"transformConfigs":[{"columnName":"name","transformFunction":"lower(raw)"}],"filterConfig":{"filterFunction":"n > 10"}}"#;
-    let report = import(&table(extra), &[file], &dir.path().join("t"), &ImportOptions { progress: false, ..Default::default() }).unwrap();
+    let report =
+        import(&table(extra), &[file], &dir.path().join("t"), &ImportOptions { progress: false, ..Default::default() })
+            .unwrap();
     assert_eq!((report.rows_imported, report.rows_filtered, report.bad_row_count), (1, 1, 2));
     assert!(report.bad_rows[0].to_string().contains("line 2: not valid JSON"), "{:?}", report.bad_rows);
     assert!(report.bad_rows[1].to_string().contains("line 3: expected a JSON object, got an array"));
@@ -65,7 +76,9 @@ fn filter_and_transforms_apply() {
 
 #[test]
 fn broken_configs_and_files_name_the_problem() {
-    let err = match cuvee_ingest::Conformer::new(&table(r#","ingestionConfig":{"transformConfigs":[{"columnName":"name","transformFunction":"Groovy({raw}, raw)"}]}"#)) {
+    let err = match cuvee_ingest::Conformer::new(&table(
+        r#","ingestionConfig":{"transformConfigs":[{"columnName":"name","transformFunction":"Groovy({raw}, raw)"}]}"#,
+    )) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a Groovy transform was accepted"),
     };
@@ -73,10 +86,16 @@ fn broken_configs_and_files_name_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let fake = dir.path().join("fake.parquet");
     std::fs::write(&fake, b"definitely not parquet").unwrap();
-    let err = import(&table(""), &[fake], &dir.path().join("t"), &ImportOptions { progress: false, ..Default::default() }).unwrap_err().to_string();
+    let err =
+        import(&table(""), &[fake], &dir.path().join("t"), &ImportOptions { progress: false, ..Default::default() })
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("fake.parquet") && err.contains("not a Parquet file"), "{err}");
     let odd = dir.path().join("rows.xlsx");
     std::fs::write(&odd, b"").unwrap();
-    let err = import(&table(""), &[odd], &dir.path().join("t"), &ImportOptions { progress: false, ..Default::default() }).unwrap_err().to_string();
+    let err =
+        import(&table(""), &[odd], &dir.path().join("t"), &ImportOptions { progress: false, ..Default::default() })
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("cannot tell the format"), "{err}");
 }

@@ -21,7 +21,9 @@ fn table(schema: &str, config: &str) -> Table {
 
 fn import_one(table: &Table, file: &str) -> (tempfile::TempDir, Vec<ImmutableSegment>, cuvee_ingest::ImportReport) {
     let dir = tempfile::tempdir().unwrap();
-    let report = import(table, &[examples().join(file)], dir.path(), &ImportOptions { progress: false, ..Default::default() }).unwrap();
+    let report =
+        import(table, &[examples().join(file)], dir.path(), &ImportOptions { progress: false, ..Default::default() })
+            .unwrap();
     let store = TableStore::open_or_create(dir.path(), table).unwrap();
     let (segments, errors) = store.open_segments();
     assert!(errors.is_empty(), "{errors:?}");
@@ -35,7 +37,8 @@ fn count(segment: &ImmutableSegment, p: Predicate) -> (u64, Access) {
 
 #[test]
 fn imports_baseball_stats_from_parquet() {
-    let table = table("baseballStats/baseballStats_schema.json", "baseballStats/baseballStats_offline_table_config.json");
+    let table =
+        table("baseballStats/baseballStats_schema.json", "baseballStats/baseballStats_offline_table_config.json");
     let (_dir, segments, report) = import_one(&table, "baseballStats/rawdata/baseballStats.zstd.parquet");
     assert_eq!((report.rows_read, report.rows_imported, report.bad_row_count), (97_889, 97_889, 0));
     let segment = &segments[0];
@@ -56,7 +59,12 @@ fn imports_baseball_stats_from_parquet() {
 fn imports_airline_stats_from_avro_with_transforms() {
     let table = table("airlineStats/airlineStats_schema.json", "airlineStats/airlineStats_offline_table_config.json");
     let (_dir, segments, report) = import_one(&table, "airlineStats/rawdata/airlineStats_data.avro");
-    assert_eq!((report.rows_read, report.rows_imported, report.bad_row_count), (9_746, 9_746, 0), "{:?}", report.bad_rows.first());
+    assert_eq!(
+        (report.rows_read, report.rows_imported, report.bad_row_count),
+        (9_746, 9_746, 0),
+        "{:?}",
+        report.bad_rows.first()
+    );
     let segment = &segments[0];
     assert_eq!(count(segment, Predicate::eq("Carrier", Value::String("AA".into()))).0, 905);
     assert_eq!(segment.metadata().bounds.start_time_ms, Some(16_071 * 86_400_000));
@@ -77,7 +85,12 @@ fn imports_airline_stats_from_avro_with_transforms() {
 fn imports_github_events_from_json_with_date_parsing() {
     let table = table("githubEvents/githubEvents_schema.json", "githubEvents/githubEvents_offline_table_config.json");
     let (_dir, segments, report) = import_one(&table, "githubEvents/rawdata/2021-07-21-few-hours.json");
-    assert_eq!((report.rows_read, report.rows_imported, report.bad_row_count), (800, 800, 0), "{:?}", report.bad_rows.first());
+    assert_eq!(
+        (report.rows_read, report.rows_imported, report.bad_row_count),
+        (800, 800, 0),
+        "{:?}",
+        report.bad_rows.first()
+    );
     let segment = &segments[0];
     assert_eq!(count(segment, Predicate::eq("type", Value::String("PushEvent".into()))).0, 425);
     assert_eq!(segment.metadata().bounds.start_time_ms, Some(1_626_847_200_000));

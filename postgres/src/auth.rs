@@ -13,8 +13,13 @@ use datafusion_postgres::pgwire::api::auth::cleartext::CleartextPasswordAuthStar
 use datafusion_postgres::pgwire::api::auth::md5pass::{hash_md5_password, Md5PasswordAuthStartupHandler};
 use datafusion_postgres::pgwire::api::auth::sasl::scram::{gen_salted_password, ScramAuth};
 use datafusion_postgres::pgwire::api::auth::sasl::SASLAuthStartupHandler;
-use datafusion_postgres::pgwire::api::auth::{finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata, AuthSource, DefaultServerParameterProvider, LoginInfo, Password, StartupHandler};
-use datafusion_postgres::pgwire::api::{ClientInfo, ConnectionManager, PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
+use datafusion_postgres::pgwire::api::auth::{
+    finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata, AuthSource,
+    DefaultServerParameterProvider, LoginInfo, Password, StartupHandler,
+};
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, ConnectionManager, PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
+};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use serde::Deserialize;
@@ -71,14 +76,19 @@ pub struct UserEntry {
 pub enum Authentication {
     /// Anyone, under any name.
     Trust,
-    Users { method: Method, users: Arc<UserPasswords> },
+    Users {
+        method: Method,
+        users: Arc<UserPasswords>,
+    },
 }
 
 impl Authentication {
     pub fn from_file(path: &Path) -> Result<Authentication, AuthConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| AuthConfigError::Read { path: shown.clone(), source })?;
-        let file: UsersFile = serde_json::from_str(&text).map_err(|source| AuthConfigError::Parse { path: shown, source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| AuthConfigError::Read { path: shown.clone(), source })?;
+        let file: UsersFile =
+            serde_json::from_str(&text).map_err(|source| AuthConfigError::Parse { path: shown, source })?;
         Authentication::from_users(file)
     }
 
@@ -87,8 +97,16 @@ impl Authentication {
         for entry in file.users {
             let password = match (entry.password, entry.password_env) {
                 (Some(password), None) => password,
-                (None, Some(variable)) => std::env::var(&variable).map_err(|_| AuthConfigError::User { user: entry.name.clone(), problem: format!("the environment variable {variable} (passwordEnv) is not set") })?,
-                _ => return Err(AuthConfigError::User { user: entry.name, problem: "give exactly one of password and passwordEnv".into() }),
+                (None, Some(variable)) => std::env::var(&variable).map_err(|_| AuthConfigError::User {
+                    user: entry.name.clone(),
+                    problem: format!("the environment variable {variable} (passwordEnv) is not set"),
+                })?,
+                _ => {
+                    return Err(AuthConfigError::User {
+                        user: entry.name,
+                        problem: "give exactly one of password and passwordEnv".into(),
+                    })
+                }
             };
             if password.is_empty() {
                 return Err(AuthConfigError::User { user: entry.name, problem: "the password is empty".into() });
@@ -100,7 +118,10 @@ impl Authentication {
             }
         }
         if users.is_empty() {
-            return Err(AuthConfigError::User { user: String::new(), problem: "the users file lists no users (leave it out to trust every login)".into() });
+            return Err(AuthConfigError::User {
+                user: String::new(),
+                problem: "the users file lists no users (leave it out to trust every login)".into(),
+            });
         }
         Ok(Authentication::Users { method: file.method, users: Arc::new(UserPasswords { method: file.method, users }) })
     }
@@ -109,18 +130,26 @@ impl Authentication {
     pub fn handler(&self, manager: Arc<ConnectionManager>) -> Login {
         let parameters = startup_parameters();
         match self {
-            Authentication::Trust => Login::Trust(TrustLogin { parameters, manager, pids: RandomPidSecretKeyGenerator::default() }),
+            Authentication::Trust => {
+                Login::Trust(TrustLogin { parameters, manager, pids: RandomPidSecretKeyGenerator::default() })
+            }
             Authentication::Users { method: Method::ScramSha256, users } => {
                 let mut scram = ScramAuth::new(Arc::clone(users) as Arc<dyn AuthSource>);
                 scram.set_iterations(SCRAM_ITERATIONS);
-                Login::Scram(Box::new(SASLAuthStartupHandler::new(Arc::new(parameters)).with_scram(scram).with_connection_manager(manager)))
+                Login::Scram(Box::new(
+                    SASLAuthStartupHandler::new(Arc::new(parameters))
+                        .with_scram(scram)
+                        .with_connection_manager(manager),
+                ))
             }
-            Authentication::Users { method: Method::Md5, users } => {
-                Login::Md5(Md5PasswordAuthStartupHandler::new(Arc::clone(users), Arc::new(parameters)).with_connection_manager(manager))
-            }
-            Authentication::Users { method: Method::Password, users } => {
-                Login::Password(CleartextPasswordAuthStartupHandler::new(SharedUsers(Arc::clone(users)), parameters).with_connection_manager(manager))
-            }
+            Authentication::Users { method: Method::Md5, users } => Login::Md5(
+                Md5PasswordAuthStartupHandler::new(Arc::clone(users), Arc::new(parameters))
+                    .with_connection_manager(manager),
+            ),
+            Authentication::Users { method: Method::Password, users } => Login::Password(
+                CleartextPasswordAuthStartupHandler::new(SharedUsers(Arc::clone(users)), parameters)
+                    .with_connection_manager(manager),
+            ),
         }
     }
 }
@@ -139,7 +168,10 @@ pub struct UserPasswords {
 
 impl Debug for UserPasswords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserPasswords").field("method", &self.method).field("users", &self.users.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("UserPasswords")
+            .field("method", &self.method)
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -182,7 +214,8 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     for (i, chunk) in out.chunks_mut(8).enumerate() {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_usize(i);
-        hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        hasher
+            .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
         let bytes = hasher.finish().to_le_bytes();
         chunk.copy_from_slice(&bytes[..chunk.len()]);
     }

@@ -106,6 +106,8 @@ pub fn watch_rows(rows: SendableRowStream, signal: &CancelSignal, timeout: Optio
 fn stopped(reason: Stop) -> PgWireError {
     match reason {
         Stop::Cancelled => error(QUERY_CANCELED, "canceling statement due to user request"),
-        Stop::TimedOut(limit) => error(QUERY_CANCELED, format!("canceling statement due to statement timeout ({} ms)", limit.as_millis())),
+        Stop::TimedOut(limit) => {
+            error(QUERY_CANCELED, format!("canceling statement due to statement timeout ({} ms)", limit.as_millis()))
+        }
     }
 }

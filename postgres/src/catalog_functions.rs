@@ -6,7 +6,9 @@
 use datafusion::arrow::array::{Array, BooleanArray, Int32Array, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    create_udf, ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use datafusion::prelude::SessionContext;
 use std::sync::Arc;
 
@@ -14,11 +16,30 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(to_regtype());
     ctx.register_udf(ScalarUDF::new_from_impl(JsonBuildObject::new()));
     // No sequences here: every column's serial sequence is NULL.
-    ctx.register_udf(create_udf("pg_get_serial_sequence", vec![DataType::Utf8, DataType::Utf8], DataType::Utf8, Volatility::Stable, Arc::new(|args: &[ColumnarValue]| {
-        let rows = args.iter().find_map(|a| match a { ColumnarValue::Array(a) => Some(a.len()), _ => None }).unwrap_or(1);
-        Ok(ColumnarValue::Array(Arc::new(StringArray::from(vec![None::<&str>; rows]))))
-    })));
-    for name in ["pg_function_is_visible", "pg_type_is_visible", "pg_operator_is_visible", "pg_opclass_is_visible", "pg_collation_is_visible", "pg_conversion_is_visible"] {
+    ctx.register_udf(create_udf(
+        "pg_get_serial_sequence",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let rows = args
+                .iter()
+                .find_map(|a| match a {
+                    ColumnarValue::Array(a) => Some(a.len()),
+                    _ => None,
+                })
+                .unwrap_or(1);
+            Ok(ColumnarValue::Array(Arc::new(StringArray::from(vec![None::<&str>; rows]))))
+        }),
+    ));
+    for name in [
+        "pg_function_is_visible",
+        "pg_type_is_visible",
+        "pg_operator_is_visible",
+        "pg_opclass_is_visible",
+        "pg_collation_is_visible",
+        "pg_conversion_is_visible",
+    ] {
         ctx.register_udf(always(name, DataType::Boolean));
     }
     for name in ["pg_get_function_result", "pg_get_function_arguments", "pg_get_function_identity_arguments"] {
@@ -84,7 +105,10 @@ fn to_regtype() -> ScalarUDF {
         Volatility::Stable,
         Arc::new(|args: &[ColumnarValue]| {
             let names = args[0].to_array(1)?;
-            let names = names.as_any().downcast_ref::<StringArray>().ok_or_else(|| datafusion::error::DataFusionError::Internal("to_regtype: name is not text".into()))?;
+            let names = names
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| datafusion::error::DataFusionError::Internal("to_regtype: name is not text".into()))?;
             let oids: Int32Array = names.iter().map(|name| name.and_then(type_oid)).collect();
             Ok(ColumnarValue::Array(Arc::new(oids)))
         }),
@@ -118,7 +142,8 @@ impl ScalarUDFImpl for JsonBuildObject {
         if !args.args.len().is_multiple_of(2) {
             return datafusion::common::exec_err!("json_build_object: argument list must have even number of elements");
         }
-        let arrays = args.args.iter().map(|a| a.to_array(args.number_rows)).collect::<datafusion::common::Result<Vec<_>>>()?;
+        let arrays =
+            args.args.iter().map(|a| a.to_array(args.number_rows)).collect::<datafusion::common::Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(args.number_rows);
         for row in 0..args.number_rows {
             let mut object = serde_json::Map::new();

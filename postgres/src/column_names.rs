@@ -10,8 +10,27 @@ use datafusion_postgres::pgwire::api::results::FieldInfo;
 
 /// DataFusion's display prefixes for literals (`Int64(1)`, `Utf8("a")`).
 const LITERALS: [&str; 21] = [
-    "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "Float16", "Float32", "Float64", "Utf8", "Utf8View", "LargeUtf8",
-    "Boolean", "Decimal128", "Decimal256", "Date32", "Date64", "Binary", "IntervalMonthDayNano",
+    "Int8",
+    "Int16",
+    "Int32",
+    "Int64",
+    "UInt8",
+    "UInt16",
+    "UInt32",
+    "UInt64",
+    "Float16",
+    "Float32",
+    "Float64",
+    "Utf8",
+    "Utf8View",
+    "LargeUtf8",
+    "Boolean",
+    "Decimal128",
+    "Decimal256",
+    "Date32",
+    "Date64",
+    "Binary",
+    "IntervalMonthDayNano",
 ];
 
 /// The Postgres name for a DataFusion output name.
@@ -79,10 +98,12 @@ pub fn renamed(fields: &[FieldInfo]) -> Vec<FieldInfo> {
         .iter()
         .map(|field| match postgres_name(field.name()) {
             None => field.clone(),
-            Some(name) => FieldInfo::new(name, field.table_id(), field.column_id(), field.datatype().clone(), field.format())
-                .with_format_options(field.format_options().clone())
-                .with_type_size(field.type_size())
-                .with_type_modifier(field.type_modifier()),
+            Some(name) => {
+                FieldInfo::new(name, field.table_id(), field.column_id(), field.datatype().clone(), field.format())
+                    .with_format_options(field.format_options().clone())
+                    .with_type_size(field.type_size())
+                    .with_type_modifier(field.type_modifier())
+            }
         })
         .collect()
 }

@@ -27,10 +27,16 @@ pub fn empty_answer(sql: &str) -> Option<String> {
         return None;
     }
     let names = output_names(query)?;
-    let placeholders: BTreeSet<u32> = placeholders(&statements[0]).iter().filter_map(|p| p.trim_start_matches('$').parse().ok()).collect();
-    let columns = names.iter().map(|n| format!("CAST(NULL AS TEXT) AS \"{}\"", n.replace('"', "\"\""))).collect::<Vec<_>>().join(", ");
+    let placeholders: BTreeSet<u32> =
+        placeholders(&statements[0]).iter().filter_map(|p| p.trim_start_matches('$').parse().ok()).collect();
+    let columns = names
+        .iter()
+        .map(|n| format!("CAST(NULL AS TEXT) AS \"{}\"", n.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(", ");
     let names: Vec<String> = placeholders.iter().map(|n| format!("${n}")).collect();
-    let condition = naming_placeholders(&names).map_or_else(|| "false".to_string(), |named| format!("false AND ({named})"));
+    let condition =
+        naming_placeholders(&names).map_or_else(|| "false".to_string(), |named| format!("false AND ({named})"));
     Some(format!("SELECT {columns} WHERE {condition}"))
 }
 
@@ -59,7 +65,11 @@ fn expr_name(expr: &Expr) -> String {
     match expr {
         Expr::Identifier(ident) => ident.value.clone(),
         Expr::CompoundIdentifier(parts) => parts.last().map_or_else(|| "?column?".to_string(), |p| p.value.clone()),
-        Expr::Function(function) => function.name.0.last().map_or_else(|| "?column?".to_string(), |p| p.to_string().trim_matches('"').to_string()),
+        Expr::Function(function) => function
+            .name
+            .0
+            .last()
+            .map_or_else(|| "?column?".to_string(), |p| p.to_string().trim_matches('"').to_string()),
         Expr::Cast { expr, .. } | Expr::Nested(expr) => expr_name(expr),
         _ => "?column?".to_string(),
     }

@@ -58,7 +58,9 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> (&'static str, String)
         DataFusionError::NotImplemented(_) => FEATURE_NOT_SUPPORTED,
         DataFusionError::ArrowError(e, _) => arrow_code(e),
         DataFusionError::Plan(m) => plan_code(m),
-        DataFusionError::Execution(m) if m.contains("Cast error") || m.contains("Cannot cast") => INVALID_TEXT_REPRESENTATION,
+        DataFusionError::Execution(m) if m.contains("Cast error") || m.contains("Cannot cast") => {
+            INVALID_TEXT_REPRESENTATION
+        }
         _ => INTERNAL_ERROR,
     };
     (code, message)
@@ -79,7 +81,10 @@ fn plan_code(message: &str) -> &'static str {
         UNDEFINED_TABLE
     } else if message.contains("No field named") {
         UNDEFINED_COLUMN
-    } else if message.contains("Invalid function") || message.contains("No function matches") || message.contains("Unknown function") {
+    } else if message.contains("Invalid function")
+        || message.contains("No function matches")
+        || message.contains("Unknown function")
+    {
         UNDEFINED_FUNCTION
     } else if message.contains("does not support") || message.contains("Unsupported") {
         FEATURE_NOT_SUPPORTED
@@ -100,7 +105,10 @@ fn postgres_wording(code: &str, message: String) -> (String, Option<String>) {
     };
     match code {
         UNDEFINED_TABLE => match message.split('\'').nth(1) {
-            Some(name) => (format!("relation \"{}\" does not exist", name.rsplit('.').next().unwrap_or(name)), Some(message.clone())),
+            Some(name) => (
+                format!("relation \"{}\" does not exist", name.rsplit('.').next().unwrap_or(name)),
+                Some(message.clone()),
+            ),
             None => (message, None),
         },
         UNDEFINED_COLUMN => match quoted("No field named ") {
@@ -112,7 +120,11 @@ fn postgres_wording(code: &str, message: String) -> (String, Option<String>) {
 }
 
 fn quote_if_bare(name: &str) -> String {
-    if name.starts_with('"') { name.to_string() } else { format!("\"{name}\"") }
+    if name.starts_with('"') {
+        name.to_string()
+    } else {
+        format!("\"{name}\"")
+    }
 }
 
 /// The 1-based character position of sqlparser's "at Line: L, Column: C".
@@ -145,8 +157,17 @@ mod tests {
         assert_eq!(classify(&function).0, UNDEFINED_FUNCTION);
         let memory = DataFusionError::Context("q".into(), Box::new(DataFusionError::ResourcesExhausted("x".into())));
         assert_eq!(classify(&memory).0, OUT_OF_MEMORY);
-        assert_eq!(postgres_wording(UNDEFINED_TABLE, "table 'cuvee.public.nope' not found".into()).0, "relation \"nope\" does not exist");
-        assert_eq!(postgres_wording(UNDEFINED_COLUMN, "No field named nope.\nValid fields are x.".into()).0, "column \"nope\" does not exist");
-        assert_eq!(postgres_wording(UNDEFINED_COLUMN, "No field named \"t\".\"Nope\".".into()).0, "column \"Nope\" does not exist");
+        assert_eq!(
+            postgres_wording(UNDEFINED_TABLE, "table 'cuvee.public.nope' not found".into()).0,
+            "relation \"nope\" does not exist"
+        );
+        assert_eq!(
+            postgres_wording(UNDEFINED_COLUMN, "No field named nope.\nValid fields are x.".into()).0,
+            "column \"nope\" does not exist"
+        );
+        assert_eq!(
+            postgres_wording(UNDEFINED_COLUMN, "No field named \"t\".\"Nope\".".into()).0,
+            "column \"Nope\" does not exist"
+        );
     }
 }

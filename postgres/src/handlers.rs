@@ -6,9 +6,9 @@
 
 use crate::auth::Authentication;
 use crate::cancel::{watch_rows, Connections};
-use crate::errors::with_sqlstate;
 use crate::column_names::renamed;
 use crate::empty_catalog::empty_answer;
+use crate::errors::with_sqlstate;
 use crate::parameter_types::typed_by_client;
 use crate::regproc::compare_regproc_by_name;
 use crate::scalar_subquery::{is_unplannable_subquery_error, plannable_subqueries};
@@ -23,7 +23,9 @@ use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryH
 use datafusion_postgres::pgwire::api::results::{FieldInfo, Response};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::PortalStore;
-use datafusion_postgres::pgwire::api::{ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type};
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type,
+};
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::cancel::CancelRequest;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
@@ -49,15 +51,28 @@ pub struct Handlers {
 }
 
 impl Handlers {
-    pub fn new(ctx: Arc<SessionContext>, service: DfSessionService, authentication: Authentication, default_timeout: Option<Duration>) -> Handlers {
+    pub fn new(
+        ctx: Arc<SessionContext>,
+        service: DfSessionService,
+        authentication: Authentication,
+        default_timeout: Option<Duration>,
+    ) -> Handlers {
         let service = Arc::new(service);
         let connections = Arc::new(Connections::default());
         let manager = Arc::new(ConnectionManager::new());
         let parser = Arc::new(QueryTextParser { inner: service.query_parser(), ctx });
         Handlers {
-            queries: Arc::new(Queries { inner: service, parser, connections: Arc::clone(&connections), default_timeout }),
+            queries: Arc::new(Queries {
+                inner: service,
+                parser,
+                connections: Arc::clone(&connections),
+                default_timeout,
+            }),
             authentication: Arc::new(authentication),
-            cancel: Arc::new(Cancel { planning: DefaultCancelHandler::new(Arc::clone(&manager)), streaming: connections }),
+            cancel: Arc::new(Cancel {
+                planning: DefaultCancelHandler::new(Arc::clone(&manager)),
+                streaming: connections,
+            }),
             manager,
         }
     }
@@ -171,7 +186,12 @@ impl ExtendedQueryHandler for Queries {
         Arc::clone(&self.parser)
     }
 
-    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Self::Statement>, max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
@@ -229,7 +249,9 @@ impl QueryParser for QueryTextParser {
         };
         let failure = match &parsed {
             Err(e) => Some(e.to_string()),
-            Ok(Some((_, Some((_, plan))))) if sql.to_ascii_lowercase().contains("(select") => self.unplannable_subquery(plan).await,
+            Ok(Some((_, Some((_, plan))))) if sql.to_ascii_lowercase().contains("(select") => {
+                self.unplannable_subquery(plan).await
+            }
             Ok(_) => None,
         };
         match failure.and_then(|message| repaired(sql, &message)) {
@@ -242,7 +264,11 @@ impl QueryParser for QueryTextParser {
         self.inner.get_parameter_types(statement)
     }
 
-    fn get_result_schema(&self, statement: &Self::Statement, column_format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+    fn get_result_schema(
+        &self,
+        statement: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
         self.inner.get_result_schema(statement, column_format).map(|fields| renamed(&fields))
     }
 }

@@ -29,15 +29,15 @@ mod column_names;
 mod empty_catalog;
 pub mod errors;
 mod handlers;
+mod like_escape;
 mod parameter_types;
 mod regproc;
-mod like_escape;
 mod scalar_subquery;
 pub mod session;
 pub mod settings;
 mod sql_shape;
 
-pub use auth::{Authentication, AuthConfigError};
+pub use auth::{AuthConfigError, Authentication};
 
 use cuvee_broker::Broker;
 use datafusion_postgres::pgwire::tokio::process_socket;
@@ -68,7 +68,12 @@ pub struct PostgresOptions {
 
 impl Default for PostgresOptions {
     fn default() -> Self {
-        PostgresOptions { authentication: Authentication::Trust, tls: None, statement_timeout: None, max_connections: DEFAULT_MAX_CONNECTIONS }
+        PostgresOptions {
+            authentication: Authentication::Trust,
+            tls: None,
+            statement_timeout: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
     }
 }
 
@@ -88,7 +93,12 @@ pub enum DoorError {
 
 /// Serves the Postgres protocol on `listener` until `shutdown` completes. Connections run
 /// on the broker's query runtime, beside its other queries and away from its HTTP workers.
-pub async fn serve_until(listener: TcpListener, broker: Arc<Broker>, options: PostgresOptions, shutdown: impl Future<Output = ()> + Send) -> Result<(), DoorError> {
+pub async fn serve_until(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    options: PostgresOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), DoorError> {
     let tables = broker.service.table_schema().ok_or(DoorError::NoTables)?;
     let ctx = Arc::new(session::postgres_session(tables, &broker.service)?);
     let runtime = broker.service.runtime_handle().ok_or(DoorError::NoRuntime)?;
@@ -137,7 +147,9 @@ async fn refuse_too_many(mut socket: tokio::net::TcpStream, limit: usize) {
     use tokio::io::AsyncWriteExt;
     let message = format!("sorry, too many clients already (the Postgres door serves {limit} connections at once)");
     let mut fields = Vec::new();
-    for (code, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', errors::TOO_MANY_CONNECTIONS), (b'M', message.as_str())] {
+    for (code, value) in
+        [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', errors::TOO_MANY_CONNECTIONS), (b'M', message.as_str())]
+    {
         fields.push(code);
         fields.extend_from_slice(value.as_bytes());
         fields.push(0);
@@ -152,13 +164,18 @@ async fn refuse_too_many(mut socket: tokio::net::TcpStream, limit: usize) {
 
 /// datafusion-postgres' own hooks (cursors, `SET`, transactions), after cuvee's.
 fn default_hooks() -> Vec<Arc<dyn QueryHook>> {
-    use datafusion_postgres::hooks::{cursor::CursorStatementHook, set_show::SetShowHook, transactions::TransactionStatementHook};
+    use datafusion_postgres::hooks::{
+        cursor::CursorStatementHook, set_show::SetShowHook, transactions::TransactionStatementHook,
+    };
     vec![Arc::new(CursorStatementHook), Arc::new(SetShowHook), Arc::new(TransactionStatementHook)]
 }
 
 fn tls_acceptor(certificate: &PathBuf, key: &PathBuf) -> Result<tokio_rustls::TlsAcceptor, DoorError> {
-    let read = |path: &PathBuf| std::fs::read(path).map_err(|e| DoorError::Tls(format!("reading {}: {e}", path.display())));
-    let chain = rustls_pemfile::certs(&mut read(certificate)?.as_slice()).collect::<Result<Vec<_>, _>>().map_err(|e| DoorError::Tls(format!("{}: {e}", certificate.display())))?;
+    let read =
+        |path: &PathBuf| std::fs::read(path).map_err(|e| DoorError::Tls(format!("reading {}: {e}", path.display())));
+    let chain = rustls_pemfile::certs(&mut read(certificate)?.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| DoorError::Tls(format!("{}: {e}", certificate.display())))?;
     if chain.is_empty() {
         return Err(DoorError::Tls(format!("{} holds no PEM certificate", certificate.display())));
     }

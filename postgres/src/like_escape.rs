@@ -18,7 +18,8 @@ pub struct LikeEscapes;
 
 impl AnalyzerRule for LikeEscapes {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| plan.map_expressions(|expr| expr.transform_up(rewrite))).map(|t| t.data)
+        plan.transform_up_with_subqueries(|plan| plan.map_expressions(|expr| expr.transform_up(rewrite)))
+            .map(|t| t.data)
     }
 
     fn name(&self) -> &str {

@@ -5,8 +5,8 @@
 //! placeholder is rewritten to `CAST($n AS <declared type>)`, which types it in the plan;
 //! one the client left undeclared becomes text, as Postgres resolves `unknown`.
 
-use datafusion::logical_expr::LogicalPlan;
 use crate::sql_shape::{parse, parse_expr, placeholder_name, to_sql};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr};
 use datafusion_postgres::pgwire::api::Type;
 use std::collections::HashMap;
@@ -62,12 +62,15 @@ pub fn typed_by_client(sql: &str, plan: &LogicalPlan, declared: &[Option<Type>])
         }
         ControlFlow::<()>::Continue(())
     });
-    let casts: HashMap<String, &'static str> = casts.into_iter().filter(|(name, _)| !cast_by_statement.contains(name)).collect();
+    let casts: HashMap<String, &'static str> =
+        casts.into_iter().filter(|(name, _)| !cast_by_statement.contains(name)).collect();
     if casts.is_empty() {
         return None;
     }
     let _ = visit_expressions_mut(&mut statements, |expr| {
-        let cast = placeholder_name(expr).and_then(|name| Some((name, casts.get(name)?))).and_then(|(name, target)| parse_expr(&format!("CAST({name} AS {target})")));
+        let cast = placeholder_name(expr)
+            .and_then(|name| Some((name, casts.get(name)?)))
+            .and_then(|(name, target)| parse_expr(&format!("CAST({name} AS {target})")));
         if let Some(cast) = cast {
             *expr = cast;
         }

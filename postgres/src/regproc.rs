@@ -9,7 +9,8 @@ use datafusion::sql::sqlparser::ast::{visit_expressions_mut, BinaryOperator, Dat
 use std::ops::ControlFlow;
 
 /// `pg_type`'s regproc columns, which the catalog holds as names.
-const NAME_HELD_REGPROC_COLUMNS: [&str; 7] = ["typinput", "typoutput", "typreceive", "typsend", "typmodin", "typmodout", "typanalyze"];
+const NAME_HELD_REGPROC_COLUMNS: [&str; 7] =
+    ["typinput", "typoutput", "typreceive", "typsend", "typmodin", "typmodout", "typanalyze"];
 
 /// `sql` with such comparisons made by name; `None` when it has none.
 pub fn compare_regproc_by_name(sql: &str) -> Option<String> {
@@ -71,7 +72,10 @@ mod tests {
     #[test]
     fn compares_name_held_columns_by_name_only() {
         let sql = "SELECT typinput = 'pg_catalog.array_in'::regproc AS is_array FROM pg_catalog.pg_type";
-        assert_eq!(compare_regproc_by_name(sql).as_deref(), Some("SELECT typinput = 'array_in' AS is_array FROM pg_catalog.pg_type"));
+        assert_eq!(
+            compare_regproc_by_name(sql).as_deref(),
+            Some("SELECT typinput = 'array_in' AS is_array FROM pg_catalog.pg_type")
+        );
         assert_eq!(compare_regproc_by_name("SELECT p.oid = 'array_in'::regproc FROM pg_catalog.pg_proc p"), None);
         assert_eq!(compare_regproc_by_name("SELECT 1"), None);
     }

@@ -19,7 +19,8 @@ use std::ops::ControlFlow;
 
 /// DataFusion's messages for the cases this handles.
 pub fn is_unplannable_subquery_error(message: &str) -> bool {
-    message.contains("Correlated scalar subquery must be aggregated") || message.contains("does not support logical expression ScalarSubquery")
+    message.contains("Correlated scalar subquery must be aggregated")
+        || message.contains("does not support logical expression ScalarSubquery")
 }
 
 /// `sql` rewritten by both rules below; `None` if neither changes it.
@@ -55,7 +56,8 @@ pub fn null_case_subqueries(sql: &str) -> Option<String> {
     let mut changed = false;
     let _ = visit_expressions_mut(&mut statements, |expr| {
         if let Expr::Case { conditions, else_result, .. } = expr {
-            let branches = conditions.iter_mut().map(|when| &mut when.result).chain(else_result.iter_mut().map(|e| e.as_mut()));
+            let branches =
+                conditions.iter_mut().map(|when| &mut when.result).chain(else_result.iter_mut().map(|e| e.as_mut()));
             for branch in branches {
                 if matches!(branch, Expr::Subquery(_)) {
                     *branch = null_keeping_placeholders(branch);
@@ -82,7 +84,10 @@ fn aggregate_single_output(query: &mut Query) -> bool {
     if select.projection.len() != 1 || !ungrouped {
         return false;
     }
-    let (SelectItem::UnnamedExpr(output) | SelectItem::ExprWithAlias { expr: output, .. }) = &mut select.projection[0] else { return false };
+    let (SelectItem::UnnamedExpr(output) | SelectItem::ExprWithAlias { expr: output, .. }) = &mut select.projection[0]
+    else {
+        return false;
+    };
     if is_aggregate(output) {
         return false;
     }
@@ -92,7 +97,8 @@ fn aggregate_single_output(query: &mut Query) -> bool {
 }
 
 fn is_aggregate(expr: &Expr) -> bool {
-    const AGGREGATES: [&str; 10] = ["count", "sum", "min", "max", "avg", "array_agg", "string_agg", "bool_and", "bool_or", "json_agg"];
+    const AGGREGATES: [&str; 10] =
+        ["count", "sum", "min", "max", "avg", "array_agg", "string_agg", "bool_and", "bool_or", "json_agg"];
     match expr {
         Expr::Function(function) => {
             let name = function.name.to_string().to_ascii_lowercase();

@@ -24,14 +24,21 @@ pub const SCHEMA: &str = "public";
 
 /// A session over the broker's tables, distributing plans as the broker does; its queries
 /// share one memory pool of the broker's `memory_bytes`.
-pub fn postgres_session(tables: Arc<dyn SchemaProvider>, service: &QueryService) -> Result<SessionContext, DataFusionError> {
+pub fn postgres_session(
+    tables: Arc<dyn SchemaProvider>,
+    service: &QueryService,
+) -> Result<SessionContext, DataFusionError> {
     let limits = service.limits();
-    let config = SessionConfig::new().with_default_catalog_and_schema(DATABASE, SCHEMA).with_create_default_catalog_and_schema(true);
+    let config = SessionConfig::new()
+        .with_default_catalog_and_schema(DATABASE, SCHEMA)
+        .with_create_default_catalog_and_schema(true);
     let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.memory_bytes, 1.0).build_arc()?;
     let state = service.session_state(config).with_runtime_env(runtime).build();
     let mut ctx = SessionContext::new_with_state(state);
     cuvee_query::register_functions(&ctx);
-    let catalog = ctx.catalog(DATABASE).ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {DATABASE}")))?;
+    let catalog = ctx
+        .catalog(DATABASE)
+        .ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {DATABASE}")))?;
     catalog.register_schema(SCHEMA, tables)?;
     setup_pg_catalog(&ctx, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
     datafusion_postgres::datafusion_pg_functions::register_all(&mut ctx);

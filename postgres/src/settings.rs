@@ -12,7 +12,10 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{exec_err, ParamValues, ToDFSchema};
-use datafusion::logical_expr::{ColumnarValue, EmptyRelation, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, EmptyRelation, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
+};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{Set, Statement};
 use datafusion_postgres::hooks::{HookClient, QueryHook};
@@ -34,7 +37,11 @@ pub fn server_version() -> String {
 
 /// What `version()` answers: Postgres' shape, so tools that parse it find a version.
 pub fn version_string() -> String {
-    format!("PostgreSQL {POSTGRES_VERSION} (cuvee {}) on {}-linux, compiled by rustc, 64-bit", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH)
+    format!(
+        "PostgreSQL {POSTGRES_VERSION} (cuvee {}) on {}-linux, compiled by rustc, 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    )
 }
 
 /// The parameters reported at startup (those Postgres marks `GUC_REPORT`).
@@ -126,7 +133,9 @@ impl SessionStatements {
             }
             Statement::Discard { .. } => Some(Answer::Tag("DISCARD ALL")),
             Statement::Deallocate { .. } => Some(Answer::Tag("DEALLOCATE")),
-            Statement::Set(Set::SingleAssignment { variable, .. }) if variable.to_string().to_ascii_lowercase().starts_with("datafusion.") => {
+            Statement::Set(Set::SingleAssignment { variable, .. })
+                if variable.to_string().to_ascii_lowercase().starts_with("datafusion.") =>
+            {
                 // One session context serves every connection: a session may not retune it for all.
                 Some(Answer::Refuse(format!("the engine setting {variable} cannot be changed from a Postgres session")))
             }
@@ -155,21 +164,40 @@ impl SessionStatements {
 
 #[async_trait]
 impl QueryHook for SessionStatements {
-    async fn handle_simple_query(&self, statement: &Statement, _ctx: &SessionContext, client: &mut dyn HookClient) -> Option<PgWireResult<Response>> {
+    async fn handle_simple_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
         let answer = Self::answer(statement)?;
         Some(Self::respond(answer, client))
     }
 
-    async fn handle_extended_parse_query(&self, statement: &Statement, _ctx: &SessionContext, _client: &(dyn ClientInfo + Send + Sync)) -> Option<PgWireResult<LogicalPlan>> {
+    async fn handle_extended_parse_query(
+        &self,
+        statement: &Statement,
+        _ctx: &SessionContext,
+        _client: &(dyn ClientInfo + Send + Sync),
+    ) -> Option<PgWireResult<LogicalPlan>> {
         let fields = match Self::answer(statement)? {
             Answer::Show(name) => vec![Field::new(name, DataType::Utf8, false)],
             Answer::Tag(_) | Answer::StillInTransaction(_) | Answer::Refuse(_) => vec![],
         };
-        let plan = Schema::new(fields).to_dfschema().map(|schema| LogicalPlan::EmptyRelation(EmptyRelation { produce_one_row: true, schema: Arc::new(schema) }));
+        let plan = Schema::new(fields).to_dfschema().map(|schema| {
+            LogicalPlan::EmptyRelation(EmptyRelation { produce_one_row: true, schema: Arc::new(schema) })
+        });
         Some(plan.map_err(|e| datafusion_postgres::pgwire::error::PgWireError::ApiError(Box::new(e))))
     }
 
-    async fn handle_extended_query(&self, statement: &Statement, _plan: &LogicalPlan, _params: &ParamValues, _ctx: &SessionContext, client: &mut dyn HookClient) -> Option<PgWireResult<Response>> {
+    async fn handle_extended_query(
+        &self,
+        statement: &Statement,
+        _plan: &LogicalPlan,
+        _params: &ParamValues,
+        _ctx: &SessionContext,
+        client: &mut dyn HookClient,
+    ) -> Option<PgWireResult<Response>> {
         let answer = Self::answer(statement)?;
         Some(Self::respond(answer, client))
     }
@@ -178,7 +206,13 @@ impl QueryHook for SessionStatements {
 /// `version()` in Postgres' shape (DataFusion's own names DataFusion).
 pub fn version_udf() -> ScalarUDF {
     let version = version_string();
-    datafusion::logical_expr::create_udf("version", vec![], DataType::Utf8, Volatility::Immutable, Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(version.clone().into()))))
+    datafusion::logical_expr::create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(version.clone().into()))),
+    )
 }
 
 /// `current_setting(name [, missing_ok])`.
@@ -189,7 +223,13 @@ pub struct CurrentSetting {
 
 impl CurrentSetting {
     pub fn udf() -> ScalarUDF {
-        let signature = Signature::one_of(vec![TypeSignature::Exact(vec![DataType::Utf8]), TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean])], Volatility::Stable);
+        let signature = Signature::one_of(
+            vec![
+                TypeSignature::Exact(vec![DataType::Utf8]),
+                TypeSignature::Exact(vec![DataType::Utf8, DataType::Boolean]),
+            ],
+            Volatility::Stable,
+        );
         ScalarUDF::new_from_impl(CurrentSetting { signature })
     }
 }
@@ -210,7 +250,10 @@ impl ScalarUDFImpl for CurrentSetting {
             _ => false,
         };
         let names = args.args[0].to_array(args.number_rows)?;
-        let names = names.as_any().downcast_ref::<StringArray>().ok_or_else(|| datafusion::error::DataFusionError::Internal("current_setting: name is not text".into()))?;
+        let names = names
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| datafusion::error::DataFusionError::Internal("current_setting: name is not text".into()))?;
         let mut values = Vec::with_capacity(names.len());
         for name in names.iter() {
             match name.map(|n| (n, default_setting(n))) {

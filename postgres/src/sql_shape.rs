@@ -44,7 +44,8 @@ pub fn placeholders<V: Visit>(node: &V) -> Vec<String> {
 /// A condition naming every one of `names` without constraining their types, for a
 /// rewritten statement that must keep the parameter list the client binds by position.
 pub fn naming_placeholders<S: AsRef<str>>(names: &[S]) -> Option<String> {
-    (!names.is_empty()).then(|| names.iter().map(|n| format!("{} IS NULL", n.as_ref())).collect::<Vec<_>>().join(" OR "))
+    (!names.is_empty())
+        .then(|| names.iter().map(|n| format!("{} IS NULL", n.as_ref())).collect::<Vec<_>>().join(" OR "))
 }
 
 /// The tables `statement` reads (lowercase, unqualified) if all are catalog tables
@@ -55,7 +56,8 @@ pub fn catalog_tables(statement: &Statement) -> Option<Vec<String>> {
     let _ = visit_relations(statement, |name| {
         let text = name.to_string().to_ascii_lowercase();
         let table = text.rsplit('.').next().unwrap_or(&text).trim_matches('"').to_string();
-        only_catalog &= text.starts_with("pg_catalog.") || text.starts_with("information_schema.") || table.starts_with("pg_");
+        only_catalog &=
+            text.starts_with("pg_catalog.") || text.starts_with("information_schema.") || table.starts_with("pg_");
         tables.push(table);
         ControlFlow::<()>::Continue(())
     });

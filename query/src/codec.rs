@@ -42,7 +42,11 @@ pub fn encode_fragment(fragment: Arc<dyn ExecutionPlan>) -> Result<Vec<u8>> {
 }
 
 /// A fragment from the wire, its scans resolved against `resolver`'s segments.
-pub fn decode_fragment(bytes: &[u8], task: &TaskContext, resolver: Arc<dyn SegmentResolver>) -> Result<Arc<dyn ExecutionPlan>> {
+pub fn decode_fragment(
+    bytes: &[u8],
+    task: &TaskContext,
+    resolver: Arc<dyn SegmentResolver>,
+) -> Result<Arc<dyn ExecutionPlan>> {
     datafusion_proto::bytes::physical_plan_from_bytes_with_extension_codec(bytes, task, &CuveeCodec::new(resolver))
 }
 
@@ -84,13 +88,23 @@ impl CuveeCodec {
 }
 
 impl PhysicalExtensionCodec for CuveeCodec {
-    fn try_decode(&self, buf: &[u8], inputs: &[Arc<dyn ExecutionPlan>], ctx: &TaskContext, _converter: &dyn PhysicalProtoConverterExtension) -> Result<Arc<dyn ExecutionPlan>> {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        _converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         if !inputs.is_empty() {
             return exec_err!("a segment scan has no inputs, the fragment gives {}", inputs.len());
         }
-        let fragment: ScanFragment = serde_json::from_slice(buf).map_err(|e| datafusion::error::DataFusionError::Execution(format!("not a cuvee scan fragment: {e}")))?;
+        let fragment: ScanFragment = serde_json::from_slice(buf)
+            .map_err(|e| datafusion::error::DataFusionError::Execution(format!("not a cuvee scan fragment: {e}")))?;
         if fragment.version != FRAGMENT_VERSION {
-            return exec_err!("scan fragment version {} is not this server's version {FRAGMENT_VERSION}", fragment.version);
+            return exec_err!(
+                "scan fragment version {} is not this server's version {FRAGMENT_VERSION}",
+                fragment.version
+            );
         }
         let Some(table) = self.resolver.table(&fragment.table) else {
             return exec_err!("table {} is not on this server", fragment.table);
@@ -100,7 +114,11 @@ impl PhysicalExtensionCodec for CuveeCodec {
         let indices = fragment
             .columns
             .iter()
-            .map(|c| full.index_of(c).map_err(|_| datafusion::error::DataFusionError::Execution(format!("table {} has no column {c}", fragment.table))))
+            .map(|c| {
+                full.index_of(c).map_err(|_| {
+                    datafusion::error::DataFusionError::Execution(format!("table {} has no column {c}", fragment.table))
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let request = ScanRequest {
             table: fragment.table,
@@ -115,14 +133,20 @@ impl PhysicalExtensionCodec for CuveeCodec {
         Ok(Arc::new(SegmentScanExec::new(request, ctx.session_config().target_partitions())))
     }
 
-    fn try_encode(&self, node: Arc<dyn ExecutionPlan>, buf: &mut Vec<u8>, _converter: &dyn PhysicalProtoConverterExtension) -> Result<()> {
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        _converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
         let any: &dyn std::any::Any = node.as_ref();
         let Some(scan) = any.downcast_ref::<SegmentScanExec>() else {
             return exec_err!("cuvee's codec cannot encode {}", node.name());
         };
         let request = scan.request();
         let name_of = |s: &ScanSource| (!s.is_consuming(), s.name().to_string());
-        let (sealed, consuming): (Vec<_>, Vec<_>) = request.sources.iter().map(name_of).partition(|(sealed, _)| *sealed);
+        let (sealed, consuming): (Vec<_>, Vec<_>) =
+            request.sources.iter().map(name_of).partition(|(sealed, _)| *sealed);
         let fragment = ScanFragment {
             version: FRAGMENT_VERSION,
             table: request.table.clone(),
@@ -133,6 +157,7 @@ impl PhysicalExtensionCodec for CuveeCodec {
             limit: request.limit,
             null_handling: request.options.null_handling,
         };
-        serde_json::to_writer(buf, &fragment).map_err(|e| datafusion::error::DataFusionError::Execution(format!("encoding a scan fragment: {e}")))
+        serde_json::to_writer(buf, &fragment)
+            .map_err(|e| datafusion::error::DataFusionError::Execution(format!("encoding a scan fragment: {e}")))
     }
 }

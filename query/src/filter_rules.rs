@@ -7,7 +7,10 @@ use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use std::sync::Arc;
 
-pub fn rewrite_filters(plan: LogicalPlan, rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>) -> Result<LogicalPlan> {
+pub fn rewrite_filters(
+    plan: LogicalPlan,
+    rewrite: impl Fn(Expr, &DFSchema) -> Result<Transformed<Expr>>,
+) -> Result<LogicalPlan> {
     plan.transform_up_with_subqueries(|node| {
         let LogicalPlan::Filter(mut filter) = node else { return Ok(Transformed::no(node)) };
         let schema = Arc::clone(filter.input.schema());

@@ -62,7 +62,8 @@ impl FragmentStats {
         let any: &dyn std::any::Any = plan;
         if let Some(scan) = any.downcast_ref::<SegmentScanExec>() {
             let metrics = scan.metrics();
-            let metric = |name: &str| metrics.as_ref().and_then(|m| m.sum_by_name(name)).map_or(0, |v| v.as_usize() as u64);
+            let metric =
+                |name: &str| metrics.as_ref().and_then(|m| m.sum_by_name(name)).map_or(0, |v| v.as_usize() as u64);
             stats.segments_queried = scan.segment_count() as u64;
             stats.segments_processed = metric("segments_scanned");
             stats.segments_matched = metric("segments_matched");
@@ -96,14 +97,20 @@ pub fn single_partition(fragment: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPl
 
 /// Starts a fragment; the caller reads its statistics with [`FragmentStats::of_plan`] on
 /// the returned plan once the stream has ended.
-pub fn run(fragment: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>) -> Result<(Arc<dyn ExecutionPlan>, SendableRecordBatchStream)> {
+pub fn run(
+    fragment: Arc<dyn ExecutionPlan>,
+    task: Arc<TaskContext>,
+) -> Result<(Arc<dyn ExecutionPlan>, SendableRecordBatchStream)> {
     let plan = single_partition(fragment);
     let stream = plan.execute(0, task)?;
     Ok((plan, stream))
 }
 
 /// The fragment reading only the sources `keep` accepts (the segments one server is sent).
-pub fn restrict(fragment: Arc<dyn ExecutionPlan>, keep: &dyn Fn(&ScanSource) -> bool) -> Result<Arc<dyn ExecutionPlan>> {
+pub fn restrict(
+    fragment: Arc<dyn ExecutionPlan>,
+    keep: &dyn Fn(&ScanSource) -> bool,
+) -> Result<Arc<dyn ExecutionPlan>> {
     fragment
         .transform_up(|node| {
             let any: &dyn std::any::Any = node.as_ref();
@@ -121,7 +128,8 @@ pub fn prune_remote(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPla
         let any: &dyn std::any::Any = node.as_ref();
         let Some(scan) = any.downcast_ref::<SegmentScanExec>() else { return Ok(Transformed::no(node)) };
         let Some(predicate) = &scan.request().predicate else { return Ok(Transformed::no(node)) };
-        let ruled_out = |s: &ScanSource| matches!(s, ScanSource::Remote(_)) && matches!(s.may_match(predicate), Ok(false));
+        let ruled_out =
+            |s: &ScanSource| matches!(s, ScanSource::Remote(_)) && matches!(s.may_match(predicate), Ok(false));
         if !scan.request().sources.iter().any(ruled_out) {
             return Ok(Transformed::no(node));
         }

@@ -27,9 +27,9 @@ pub mod scan;
 pub mod table;
 pub mod timestamps;
 
-pub use scan::{ScanRequest, ScanSource, SegmentScanExec};
 pub use fragment::FragmentStats;
 pub use remote::{RemoteKind, RemoteSegment};
+pub use scan::{ScanRequest, ScanSource, SegmentScanExec};
 pub use table::{arrow_schema, ConsumingListing, Listing, ScanOptions, SegmentTable};
 
 use datafusion::execution::SessionStateBuilder;
@@ -54,7 +54,8 @@ pub fn session() -> SessionContext {
 pub fn session_state(config: SessionConfig) -> SessionStateBuilder {
     let mut config = config.with_information_schema(true);
     config.options_mut().sql_parser.enable_ident_normalization = false;
-    let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![Arc::new(multi_value::MultiValuePredicates), Arc::new(timestamps::TimestampComparisons)];
+    let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> =
+        vec![Arc::new(multi_value::MultiValuePredicates), Arc::new(timestamps::TimestampComparisons)];
     analyzer_rules.extend(Analyzer::new().rules);
     SessionStateBuilder::new().with_config(config).with_default_features().with_analyzer_rules(analyzer_rules)
 }

@@ -10,18 +10,19 @@
 //! Only filters (`WHERE`, `HAVING`) are rewritten; a multi-value comparison in a select
 //! list is still an error, as it is in Pinot's single-stage engine.
 
+use crate::filter_rules::rewrite_filters;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Datum, Scalar};
-use datafusion::arrow::compute::kernels::{boolean, cmp};
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::kernels::{boolean, cmp};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{exec_err, plan_err, DFSchema, Result, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
-    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    BinaryExpr, ColumnarValue, Expr, ExprSchemable, LogicalPlan, Operator, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
 };
-use crate::filter_rules::rewrite_filters;
 use datafusion::optimizer::AnalyzerRule;
 use std::sync::Arc;
 
@@ -53,7 +54,9 @@ impl MvOp {
     }
 
     pub fn parse(name: &str) -> Option<MvOp> {
-        [MvOp::Eq, MvOp::Lt, MvOp::LtEq, MvOp::Gt, MvOp::GtEq, MvOp::Between, MvOp::In].into_iter().find(|op| op.name() == name)
+        [MvOp::Eq, MvOp::Lt, MvOp::LtEq, MvOp::Gt, MvOp::GtEq, MvOp::Between, MvOp::In]
+            .into_iter()
+            .find(|op| op.name() == name)
     }
 }
 
@@ -117,10 +120,13 @@ fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
             };
             negate_if(call(column.clone(), mv_op, vec![value.clone()]), negated)
         }
-        Expr::InList(list) if is_list_column(&list.expr, schema) => negate_if(call(list.expr.as_ref().clone(), MvOp::In, list.list.clone()), list.negated),
-        Expr::Between(b) if is_list_column(&b.expr, schema) => {
-            negate_if(call(b.expr.as_ref().clone(), MvOp::Between, vec![b.low.as_ref().clone(), b.high.as_ref().clone()]), b.negated)
+        Expr::InList(list) if is_list_column(&list.expr, schema) => {
+            negate_if(call(list.expr.as_ref().clone(), MvOp::In, list.list.clone()), list.negated)
         }
+        Expr::Between(b) if is_list_column(&b.expr, schema) => negate_if(
+            call(b.expr.as_ref().clone(), MvOp::Between, vec![b.low.as_ref().clone(), b.high.as_ref().clone()]),
+            b.negated,
+        ),
         _ => return Ok(Transformed::no(expr)),
     };
     Ok(Transformed::yes(rewritten))
@@ -158,8 +164,12 @@ impl ScalarUDFImpl for MvAny {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
         let list = args.args[0].clone().into_array(rows)?;
-        let Some(list) = list.as_list_opt::<i32>() else { return exec_err!("{MV_ANY}: the first argument is not a list") };
-        let ColumnarValue::Scalar(ScalarValue::Utf8(Some(op))) = &args.args[1] else { return exec_err!("{MV_ANY}: the operator is not a string") };
+        let Some(list) = list.as_list_opt::<i32>() else {
+            return exec_err!("{MV_ANY}: the first argument is not a list");
+        };
+        let ColumnarValue::Scalar(ScalarValue::Utf8(Some(op))) = &args.args[1] else {
+            return exec_err!("{MV_ANY}: the operator is not a string");
+        };
         let Some(op) = MvOp::parse(op) else { return exec_err!("{MV_ANY}: unknown operator {op}") };
         let mut scalars = Vec::new();
         for value in &args.args[2..] {
@@ -183,7 +193,12 @@ impl ScalarUDFImpl for MvAny {
 
 /// Whether each flattened value satisfies `op` with the literals.
 fn per_value_matches(values: &ArrayRef, op: MvOp, literals: &[ScalarValue]) -> Result<BooleanArray> {
-    let compare = |kernel: fn(&dyn Datum, &dyn Datum) -> std::result::Result<BooleanArray, datafusion::arrow::error::ArrowError>, literal: &ScalarValue| -> Result<BooleanArray> {
+    let compare = |kernel: fn(
+        &dyn Datum,
+        &dyn Datum,
+    ) -> std::result::Result<BooleanArray, datafusion::arrow::error::ArrowError>,
+                   literal: &ScalarValue|
+     -> Result<BooleanArray> {
         let (values, literal) = common_type(values, literal)?;
         Ok(kernel(&values, &Scalar::new(literal))?)
     };
@@ -228,8 +243,16 @@ mod tests {
     use datafusion::logical_expr::{col, lit};
 
     fn run(op: MvOp, literals: Vec<ScalarValue>) -> Vec<Option<bool>> {
-        let list = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![Some(vec![Some(1), Some(5)]), Some(vec![Some(7)]), None, Some(vec![])]);
-        let mut args = vec![ColumnarValue::Array(Arc::new(list)), ColumnarValue::Scalar(ScalarValue::Utf8(Some(op.name().into())))];
+        let list = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+            Some(vec![Some(1), Some(5)]),
+            Some(vec![Some(7)]),
+            None,
+            Some(vec![]),
+        ]);
+        let mut args = vec![
+            ColumnarValue::Array(Arc::new(list)),
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(op.name().into()))),
+        ];
         args.extend(literals.into_iter().map(ColumnarValue::Scalar));
         let arg_fields = args.iter().map(|a| Arc::new(Field::new("a", a.data_type(), true))).collect();
         let udf = MvAny { signature: Signature::variadic_any(Volatility::Immutable) };
@@ -250,9 +273,18 @@ mod tests {
     #[test]
     fn any_value_semantics_row_by_row() {
         assert_eq!(run(MvOp::Eq, vec![ScalarValue::Int64(Some(5))]), vec![Some(true), Some(false), None, Some(false)]);
-        assert_eq!(run(MvOp::Gt, vec![ScalarValue::Float64(Some(4.5))]), vec![Some(true), Some(true), None, Some(false)]);
-        assert_eq!(run(MvOp::Between, vec![ScalarValue::Int32(Some(2)), ScalarValue::Int32(Some(6))]), vec![Some(true), Some(false), None, Some(false)]);
-        assert_eq!(run(MvOp::In, vec![ScalarValue::Int32(Some(7)), ScalarValue::Int32(Some(9))]), vec![Some(false), Some(true), None, Some(false)]);
+        assert_eq!(
+            run(MvOp::Gt, vec![ScalarValue::Float64(Some(4.5))]),
+            vec![Some(true), Some(true), None, Some(false)]
+        );
+        assert_eq!(
+            run(MvOp::Between, vec![ScalarValue::Int32(Some(2)), ScalarValue::Int32(Some(6))]),
+            vec![Some(true), Some(false), None, Some(false)]
+        );
+        assert_eq!(
+            run(MvOp::In, vec![ScalarValue::Int32(Some(7)), ScalarValue::Int32(Some(9))]),
+            vec![Some(false), Some(true), None, Some(false)]
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use datafusion::common::cast::{as_float64_array, as_list_array};
 use datafusion::common::utils::SingleRowListArrayBuilder;
 use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
+};
 use datafusion::physical_expr::expressions::Literal;
 use std::sync::Arc;
 
@@ -65,10 +67,13 @@ impl AggregateUDFImpl for PinotPercentile {
 
 /// The percentile argument: a number literal from 0 to 100.
 fn percent(args: &AccumulatorArgs) -> Result<f64> {
-    let p = args.exprs.get(1).and_then(|e| (e.as_ref() as &dyn std::any::Any).downcast_ref::<Literal>()).and_then(|l| match l.value().cast_to(&DataType::Float64) {
-        Ok(ScalarValue::Float64(Some(p))) => Some(p),
-        _ => None,
-    });
+    let p =
+        args.exprs.get(1).and_then(|e| (e.as_ref() as &dyn std::any::Any).downcast_ref::<Literal>()).and_then(|l| {
+            match l.value().cast_to(&DataType::Float64) {
+                Ok(ScalarValue::Float64(Some(p))) => Some(p),
+                _ => None,
+            }
+        });
     match p {
         Some(p) if (0.0..=100.0).contains(&p) => Ok(p),
         _ => plan_err!("{NAME}: the percentile must be a number literal from 0 to 100"),
@@ -95,7 +100,13 @@ struct GroupedValues {
 }
 
 impl GroupsAccumulator for GroupedValues {
-    fn update_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], opt_filter: Option<&BooleanArray>, total_num_groups: usize) -> Result<()> {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
         self.groups.resize_with(total_num_groups, Vec::new);
         let doubles = cast(&values[0], &DataType::Float64)?;
         let doubles = as_float64_array(&doubles)?;
@@ -124,7 +135,8 @@ impl GroupsAccumulator for GroupedValues {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let p = self.p;
-        let picked: Float64Array = emit_to.take_needed(&mut self.groups).into_iter().map(|mut values| pick(&mut values, p)).collect();
+        let picked: Float64Array =
+            emit_to.take_needed(&mut self.groups).into_iter().map(|mut values| pick(&mut values, p)).collect();
         Ok(Arc::new(picked))
     }
 
@@ -141,13 +153,17 @@ impl GroupsAccumulator for GroupedValues {
         let doubles = as_float64_array(&doubles)?;
         let keep = |row: usize| !doubles.is_null(row) && opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row));
         let offsets = OffsetBuffer::from_lengths((0..doubles.len()).map(|row| keep(row) as usize));
-        let kept = Float64Array::from((0..doubles.len()).filter(|&row| keep(row)).map(|row| doubles.value(row)).collect::<Vec<f64>>());
+        let kept = Float64Array::from(
+            (0..doubles.len()).filter(|&row| keep(row)).map(|row| doubles.value(row)).collect::<Vec<f64>>(),
+        );
         let item = Arc::new(Field::new_list_field(DataType::Float64, true));
         Ok(vec![Arc::new(ListArray::try_new(item, offsets, Arc::new(kept), None)?)])
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.groups.capacity() * std::mem::size_of::<Vec<f64>>() + self.groups.iter().map(|g| g.capacity() * 8).sum::<usize>()
+        std::mem::size_of_val(self)
+            + self.groups.capacity() * std::mem::size_of::<Vec<f64>>()
+            + self.groups.iter().map(|g| g.capacity() * 8).sum::<usize>()
     }
 }
 

@@ -13,7 +13,9 @@ use cuvee_catalog::{DateTimeFormatSpec, FormattedTime, Granularity, Value};
 use cuvee_ingest::transform::{call_function, json_path};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
-use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 use datafusion::prelude::SessionContext;
 use serde_json::Value as Json;
 use std::sync::Arc;
@@ -78,7 +80,11 @@ pub fn register(ctx: &SessionContext) {
 
 fn udf(name: &str, kind: Kind) -> ScalarUDF {
     let volatility = if kind == Kind::Ago { Volatility::Stable } else { Volatility::Immutable };
-    ScalarUDF::new_from_impl(PinotScalar { name: name.to_string(), kind, signature: Signature::variadic_any(volatility) })
+    ScalarUDF::new_from_impl(PinotScalar {
+        name: name.to_string(),
+        kind,
+        signature: Signature::variadic_any(volatility),
+    })
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -103,7 +109,9 @@ impl ScalarUDFImpl for PinotScalar {
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         let literal = |i: usize| match args.scalar_arguments.get(i).copied().flatten() {
-            Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => Some(s.clone()),
+            Some(ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s))) => {
+                Some(s.clone())
+            }
             _ => None,
         };
         let data_type = match self.kind {
@@ -137,8 +145,13 @@ impl ScalarUDFImpl for PinotScalar {
         let arrays: Vec<_> = args.args.iter().map(|a| a.clone().into_array(rows)).collect::<Result<_>>()?;
         let mut out = Vec::with_capacity(rows);
         for row in 0..rows {
-            let values = arrays.iter().map(|a| ScalarValue::try_from_array(a, row).map(|s| to_json(&s))).collect::<Result<Vec<_>>>()?;
-            let result = self.call(&values).map_err(|e| datafusion::error::DataFusionError::Execution(format!("{}: {e}", self.name)))?;
+            let values = arrays
+                .iter()
+                .map(|a| ScalarValue::try_from_array(a, row).map(|s| to_json(&s)))
+                .collect::<Result<Vec<_>>>()?;
+            let result = self
+                .call(&values)
+                .map_err(|e| datafusion::error::DataFusionError::Execution(format!("{}: {e}", self.name)))?;
             out.push(from_json(&result, &out_type)?);
         }
         if out.is_empty() {
@@ -177,7 +190,9 @@ fn to_json(value: &ScalarValue) -> Json {
         ScalarValue::UInt64(Some(v)) => Json::from(*v),
         ScalarValue::Float32(Some(v)) => serde_json::Number::from_f64(*v as f64).map_or(Json::Null, Json::Number),
         ScalarValue::Float64(Some(v)) => serde_json::Number::from_f64(*v).map_or(Json::Null, Json::Number),
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => Json::String(s.clone()),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            Json::String(s.clone())
+        }
         ScalarValue::TimestampMillisecond(Some(v), _) => Json::from(*v),
         other => Json::String(other.to_string()),
     }
@@ -259,7 +274,8 @@ fn date_trunc(v: &[Json]) -> Result<Json, String> {
         }
     }
     let output_ms = v.get(4).map(|u| text(u).and_then(unit_ms)).transpose()?.unwrap_or(input_ms);
-    let value = v[1].as_i64().or_else(|| v[1].as_f64().map(|f| f as i64)).ok_or_else(|| format!("{} is not a number", v[1]))?;
+    let value =
+        v[1].as_i64().or_else(|| v[1].as_f64().map(|f| f as i64)).ok_or_else(|| format!("{} is not a number", v[1]))?;
     let millis = value.checked_mul(input_ms).ok_or("the value overflows")?;
     let truncated = truncate_millis(millis, text(&v[0])?)?;
     Ok(Json::from(truncated.div_euclid(output_ms)))
@@ -280,12 +296,18 @@ fn truncate_millis(millis: i64, unit: &str) -> Result<i64, String> {
             let start = match unit.to_ascii_lowercase().as_str() {
                 "week" => date - chrono::Duration::days(date.weekday().num_days_from_monday() as i64),
                 "month" => date.with_day(1).ok_or("bad date")?,
-                "quarter" => chrono::NaiveDate::from_ymd_opt(date.year(), (date.month0() / 3) * 3 + 1, 1).ok_or("bad date")?,
+                "quarter" => {
+                    chrono::NaiveDate::from_ymd_opt(date.year(), (date.month0() / 3) * 3 + 1, 1).ok_or("bad date")?
+                }
                 _ => chrono::NaiveDate::from_ymd_opt(date.year(), 1, 1).ok_or("bad date")?,
             };
             start.and_hms_opt(0, 0, 0).ok_or("bad date")?.and_utc().timestamp_millis()
         }
-        other => return Err(format!("unknown unit {other} (millisecond, second, minute, hour, day, week, month, quarter, year)")),
+        other => {
+            return Err(format!(
+                "unknown unit {other} (millisecond, second, minute, hour, day, week, month, quarter, year)"
+            ))
+        }
     })
 }
 
@@ -311,7 +333,8 @@ fn date_time_convert(v: &[Json]) -> Result<Json, String> {
 fn ago(v: &[Json]) -> Result<Json, String> {
     let [period] = v else { return Err(format!("takes 1 argument, got {}", v.len())) };
     let duration = iso_duration_ms(text(period)?)?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?.as_millis() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?.as_millis()
+        as i64;
     Ok(Json::from(now - duration))
 }
 
@@ -332,7 +355,11 @@ fn iso_duration_ms(text: &str) -> Result<i64, String> {
             total += number.parse::<f64>().map_err(|_| bad())? * ms;
             number.clear();
         }
-        if number.is_empty() { Ok(()) } else { Err(bad()) }
+        if number.is_empty() {
+            Ok(())
+        } else {
+            Err(bad())
+        }
     };
     parse(days, &[('W', 604_800_000.0), ('D', 86_400_000.0)])?;
     parse(time, &[('H', 3_600_000.0), ('M', 60_000.0), ('S', 1_000.0)])?;
@@ -375,7 +402,9 @@ fn json_extract_key(v: &[Json]) -> Result<Json, String> {
                 (Step::Key(k), Json::Object(map)) => next.extend(map.get(k).map(|v| (format!("{at}['{k}']"), v))),
                 (Step::Index(i), Json::Array(items)) => next.extend(items.get(*i).map(|v| (format!("{at}[{i}]"), v))),
                 (Step::Any, Json::Object(map)) => next.extend(map.iter().map(|(k, v)| (format!("{at}['{k}']"), v))),
-                (Step::Any, Json::Array(items)) => next.extend(items.iter().enumerate().map(|(i, v)| (format!("{at}[{i}]"), v))),
+                (Step::Any, Json::Array(items)) => {
+                    next.extend(items.iter().enumerate().map(|(i, v)| (format!("{at}[{i}]"), v)))
+                }
                 _ => {}
             }
         }
@@ -433,9 +462,17 @@ mod tests {
         assert_eq!(date_trunc(&[json!("month"), json!(ms)]).unwrap(), json!(1_388_534_400_000i64));
         assert_eq!(date_trunc(&[json!("week"), json!(ms / 1000), json!("SECONDS")]).unwrap(), json!(1_389_571_200i64));
         assert!(date_trunc(&[json!("day"), json!(ms), json!("MILLISECONDS"), json!("America/New_York")]).is_err());
-        let converted = date_time_convert(&[json!(ms), json!("1:MILLISECONDS:EPOCH"), json!("1:HOURS:EPOCH"), json!("1:HOURS")]).unwrap();
+        let converted =
+            date_time_convert(&[json!(ms), json!("1:MILLISECONDS:EPOCH"), json!("1:HOURS:EPOCH"), json!("1:HOURS")])
+                .unwrap();
         assert_eq!(converted, json!(ms / 3_600_000));
-        let text = date_time_convert(&[json!(ms), json!("1:MILLISECONDS:EPOCH"), json!("1:DAYS:SIMPLE_DATE_FORMAT:yyyy-MM-dd"), json!("1:DAYS")]).unwrap();
+        let text = date_time_convert(&[
+            json!(ms),
+            json!("1:MILLISECONDS:EPOCH"),
+            json!("1:DAYS:SIMPLE_DATE_FORMAT:yyyy-MM-dd"),
+            json!("1:DAYS"),
+        ])
+        .unwrap();
         assert_eq!(text, json!("2014-01-15"));
         assert_eq!(iso_duration_ms("PT1H30M").unwrap(), 5_400_000);
         assert_eq!(iso_duration_ms("P2D").unwrap(), 172_800_000);
@@ -446,10 +483,16 @@ mod tests {
     fn json_extraction() {
         let doc = json!(r#"{"a":{"b":[1,2]},"s":"x"}"#);
         assert_eq!(json_extract_scalar(&[doc.clone(), json!("$.a.b[1]"), json!("INT")]).unwrap(), json!(2));
-        assert_eq!(json_extract_scalar(&[doc.clone(), json!("$.nope"), json!("STRING"), json!("none")]).unwrap(), json!("none"));
+        assert_eq!(
+            json_extract_scalar(&[doc.clone(), json!("$.nope"), json!("STRING"), json!("none")]).unwrap(),
+            json!("none")
+        );
         assert!(json_extract_scalar(&[doc.clone(), json!("$.nope"), json!("STRING")]).is_err());
         assert_eq!(json_extract_key(&[doc.clone(), json!("$.*")]).unwrap(), json!(["$['a']", "$['s']"]));
-        assert_eq!(json_extract_key(&[doc.clone(), json!("$.a.b[*]")]).unwrap(), json!(["$['a']['b'][0]", "$['a']['b'][1]"]));
+        assert_eq!(
+            json_extract_key(&[doc.clone(), json!("$.a.b[*]")]).unwrap(),
+            json!(["$['a']['b'][0]", "$['a']['b'][1]"])
+        );
         assert!(json_extract_key(&[doc, json!("a.b")]).is_err());
     }
 }

@@ -10,10 +10,10 @@
 //! (compared numerically by segments, as text by DataFusion), literals that lose precision
 //! when converted, and an `AND` with an untranslatable side (the other side still prunes).
 
+use crate::multi_value::{as_mv_any, MvOp};
 use cuvee_catalog::{DataType, Table, Value};
 use cuvee_segments::{CompareOp, Leaf, Predicate};
 use datafusion::common::ScalarValue;
-use crate::multi_value::{as_mv_any, MvOp};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 
 /// A filter in the segments' terms, and whether the scan alone answers it.
@@ -25,12 +25,17 @@ pub struct Translation {
 
 pub fn translate(expr: &Expr, table: &Table) -> Option<Translation> {
     match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => match (translate(left, table), translate(right, table)) {
-            (Some(l), Some(r)) => Some(Translation { predicate: Predicate::And(vec![l.predicate, r.predicate]), exact: l.exact && r.exact }),
-            // One side alone still narrows the rows; DataFusion applies the whole filter.
-            (Some(one), None) | (None, Some(one)) => Some(Translation { predicate: one.predicate, exact: false }),
-            (None, None) => None,
-        },
+        Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+            match (translate(left, table), translate(right, table)) {
+                (Some(l), Some(r)) => Some(Translation {
+                    predicate: Predicate::And(vec![l.predicate, r.predicate]),
+                    exact: l.exact && r.exact,
+                }),
+                // One side alone still narrows the rows; DataFusion applies the whole filter.
+                (Some(one), None) | (None, Some(one)) => Some(Translation { predicate: one.predicate, exact: false }),
+                (None, None) => None,
+            }
+        }
         Expr::BinaryExpr(BinaryExpr { left, op: Operator::Or, right }) => {
             let (l, r) = (translate(left, table)?, translate(right, table)?);
             Some(Translation { predicate: Predicate::Or(vec![l.predicate, r.predicate]), exact: l.exact && r.exact })
@@ -57,24 +62,44 @@ pub fn translate(expr: &Expr, table: &Table) -> Option<Translation> {
                 exact &= e;
                 values.push(v);
             }
-            Some(Translation { predicate: Predicate::Leaf { column: column.0, leaf: Leaf::In(values), negated: list.negated }, exact })
+            Some(Translation {
+                predicate: Predicate::Leaf { column: column.0, leaf: Leaf::In(values), negated: list.negated },
+                exact,
+            })
         }
         Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
             let (column, exact) = column_of(inner, table)?;
-            Some(Translation { predicate: Predicate::IsNull { column: column.0, negated: matches!(expr, Expr::IsNotNull(_)) }, exact })
+            Some(Translation {
+                predicate: Predicate::IsNull { column: column.0, negated: matches!(expr, Expr::IsNotNull(_)) },
+                exact,
+            })
         }
         Expr::Like(like) => {
             let (column, exact) = column_of(&like.expr, table)?;
-            let Expr::Literal(ScalarValue::Utf8(Some(pattern)) | ScalarValue::LargeUtf8(Some(pattern)) | ScalarValue::Utf8View(Some(pattern)), _) = like.pattern.as_ref()
+            let Expr::Literal(
+                ScalarValue::Utf8(Some(pattern))
+                | ScalarValue::LargeUtf8(Some(pattern))
+                | ScalarValue::Utf8View(Some(pattern)),
+                _,
+            ) = like.pattern.as_ref()
             else {
                 return None;
             };
             if like.case_insensitive || !matches!(like.escape_char, None | Some('\\')) || column.1 != DataType::String {
                 return None;
             }
-            Some(Translation { predicate: Predicate::Leaf { column: column.0, leaf: Leaf::Like(pattern.clone()), negated: like.negated }, exact })
+            Some(Translation {
+                predicate: Predicate::Leaf {
+                    column: column.0,
+                    leaf: Leaf::Like(pattern.clone()),
+                    negated: like.negated,
+                },
+                exact,
+            })
         }
-        Expr::Literal(ScalarValue::Boolean(Some(b)), _) => Some(Translation { predicate: Predicate::Const(*b), exact: true }),
+        Expr::Literal(ScalarValue::Boolean(Some(b)), _) => {
+            Some(Translation { predicate: Predicate::Const(*b), exact: true })
+        }
         Expr::ScalarFunction(_) => multi_value(expr, table),
         _ => None,
     }
@@ -115,7 +140,12 @@ pub fn merge_ranges(conjuncts: Vec<Predicate>, table: &Table) -> Vec<Predicate> 
     let single_value = |column: &str| table.schema.column(column).is_some_and(|c| c.single_value);
     let mut out: Vec<Predicate> = Vec::with_capacity(conjuncts.len());
     for predicate in conjuncts {
-        let Predicate::Leaf { column, leaf: Leaf::Compare(op @ (CompareOp::Ge | CompareOp::Le), value), negated: false } = &predicate else {
+        let Predicate::Leaf {
+            column,
+            leaf: Leaf::Compare(op @ (CompareOp::Ge | CompareOp::Le), value),
+            negated: false,
+        } = &predicate
+        else {
             out.push(predicate);
             continue;
         };
@@ -128,7 +158,8 @@ pub fn merge_ranges(conjuncts: Vec<Predicate>, table: &Table) -> Vec<Predicate> 
             continue;
         };
         let Predicate::Leaf { leaf: Leaf::Compare(_, other), .. } = &out[index] else { continue };
-        let (low, high) = if *op == CompareOp::Ge { (value.clone(), other.clone()) } else { (other.clone(), value.clone()) };
+        let (low, high) =
+            if *op == CompareOp::Ge { (value.clone(), other.clone()) } else { (other.clone(), value.clone()) };
         out[index] = Predicate::Leaf { column: column.clone(), leaf: Leaf::Between(low, high), negated: false };
     }
     out
@@ -210,7 +241,9 @@ fn literal(expr: &Expr, column_type: DataType) -> Option<(Value, bool)> {
             let text_column = matches!(column_type, DataType::String | DataType::Json);
             (Value::String(s.clone()), text_column)
         }
-        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => (Value::Bytes(b.clone()), true),
+        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => {
+            (Value::Bytes(b.clone()), true)
+        }
         ScalarValue::TimestampMillisecond(Some(v), _) => (Value::Timestamp(*v), true),
         ScalarValue::TimestampSecond(Some(v), _) => (Value::Timestamp(v.checked_mul(1000)?), true),
         ScalarValue::TimestampMicrosecond(Some(v), _) => exact_ms(*v, 1000),
@@ -224,8 +257,8 @@ fn literal(expr: &Expr, column_type: DataType) -> Option<(Value, bool)> {
 mod tests {
     use super::*;
     use cuvee_catalog::{Schema, TableConfigJson};
-    use datafusion::logical_expr::{cast, col, lit};
     use datafusion::arrow::datatypes::DataType as ArrowType;
+    use datafusion::logical_expr::{cast, col, lit};
 
     fn table() -> Table {
         let schema = Schema::from_json(
@@ -243,9 +276,18 @@ mod tests {
 
     #[test]
     fn a_range_in_two_conjuncts_becomes_one_between_on_single_value_columns_only() {
-        let ge = |c: &str, v: i64| Predicate::Leaf { column: c.into(), leaf: Leaf::Compare(CompareOp::Ge, Value::Long(v)), negated: false };
-        let le = |c: &str, v: i64| Predicate::Leaf { column: c.into(), leaf: Leaf::Compare(CompareOp::Le, Value::Long(v)), negated: false };
-        let between = Predicate::Leaf { column: "i".into(), leaf: Leaf::Between(Value::Long(3), Value::Long(9)), negated: false };
+        let ge = |c: &str, v: i64| Predicate::Leaf {
+            column: c.into(),
+            leaf: Leaf::Compare(CompareOp::Ge, Value::Long(v)),
+            negated: false,
+        };
+        let le = |c: &str, v: i64| Predicate::Leaf {
+            column: c.into(),
+            leaf: Leaf::Compare(CompareOp::Le, Value::Long(v)),
+            negated: false,
+        };
+        let between =
+            Predicate::Leaf { column: "i".into(), leaf: Leaf::Between(Value::Long(3), Value::Long(9)), negated: false };
         assert_eq!(merge_ranges(vec![ge("i", 3), le("i", 9)], &table()), vec![between.clone()]);
         assert_eq!(merge_ranges(vec![le("i", 9), ge("i", 3)], &table()), vec![between]);
         assert_eq!(merge_ranges(vec![ge("i", 3), le("s", 9)], &table()).len(), 2);
@@ -280,7 +322,14 @@ mod tests {
         let eq = call("=", vec![lit("a")]);
         let t = translate(&eq, &table()).unwrap();
         assert!(t.exact);
-        assert_eq!(t.predicate, Predicate::Leaf { column: "tags".into(), leaf: Leaf::Compare(CompareOp::Eq, Value::String("a".into())), negated: false });
+        assert_eq!(
+            t.predicate,
+            Predicate::Leaf {
+                column: "tags".into(),
+                leaf: Leaf::Compare(CompareOp::Eq, Value::String("a".into())),
+                negated: false
+            }
+        );
         assert_eq!(exactness(!call("in", vec![lit("a"), lit("b")])), Some(true));
         assert_eq!(exactness(call("between", vec![lit("a"), lit("b")])), Some(true));
         assert_eq!(exactness(call("between", vec![lit("a")])), None);

@@ -5,12 +5,15 @@
 use crate::remote::{RemoteKind, RemoteSegment};
 use crate::table::ScanOptions;
 use cuvee_catalog::ColumnSpec;
-use cuvee_segments::{absent_column, resolve_absent, Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate, SegmentMetadata, Result as SegmentResult, SegmentError};
+use cuvee_segments::{
+    absent_column, resolve_absent, Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate,
+    Result as SegmentResult, SegmentError, SegmentMetadata,
+};
+use datafusion::arrow::datatypes::DataType as ArrowType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::arrow::datatypes::DataType as ArrowType;
 use datafusion::common::{ColumnStatistics, DataFusionError, Result, ScalarValue, Statistics};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -19,8 +22,8 @@ use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricB
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, ReplaceChildrenOptions,
-    SendableRecordBatchStream,
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
 };
 use roaring::RoaringBitmap;
 use std::fmt;
@@ -85,7 +88,10 @@ impl ScanSource {
             ScanSource::Remote(r) => r.servers.join(", "),
             _ => String::new(),
         };
-        SegmentError::InvalidRequest(format!("segment {} is held by server(s) [{servers}], not by this process; its plan must run there", self.name()))
+        SegmentError::InvalidRequest(format!(
+            "segment {} is held by server(s) [{servers}], not by this process; its plan must run there",
+            self.name()
+        ))
     }
 
     fn has_column(&self, name: &str) -> bool {
@@ -141,7 +147,11 @@ impl ScanSource {
         }
     }
 
-    fn matching(&self, predicate: Option<&Predicate>, options: EvalOptions) -> SegmentResult<(RoaringBitmap, Vec<Access>)> {
+    fn matching(
+        &self,
+        predicate: Option<&Predicate>,
+        options: EvalOptions,
+    ) -> SegmentResult<(RoaringBitmap, Vec<Access>)> {
         if let ScanSource::Remote(_) = self {
             return Err(self.not_here());
         }
@@ -167,7 +177,14 @@ impl ScanSource {
     }
 
     /// Decodes `columns` into `schema`'s shape, filling columns the segment lacks.
-    fn decode_into(&self, schema: &SchemaRef, table_schema: &cuvee_catalog::Schema, columns: &[&str], docs: &[u32], options: DecodeOptions) -> SegmentResult<RecordBatch> {
+    fn decode_into(
+        &self,
+        schema: &SchemaRef,
+        table_schema: &cuvee_catalog::Schema,
+        columns: &[&str],
+        docs: &[u32],
+        options: DecodeOptions,
+    ) -> SegmentResult<RecordBatch> {
         let present: Vec<&str> = columns.iter().copied().filter(|c| self.has_column(c)).collect();
         let decoded = self.decode(&present, docs, options)?;
         if present.len() == columns.len() {
@@ -177,11 +194,17 @@ impl ScanSource {
         for name in columns {
             match self.absent(table_schema, name) {
                 Some(spec) => arrays.push(absent_column(&spec, docs.len(), options)?),
-                None => arrays.push(decoded.column_by_name(name).cloned().ok_or_else(|| SegmentError::InvalidRequest(format!("column {name} was not decoded")))?),
+                None => arrays.push(
+                    decoded
+                        .column_by_name(name)
+                        .cloned()
+                        .ok_or_else(|| SegmentError::InvalidRequest(format!("column {name} was not decoded")))?,
+                ),
             }
         }
         let options = datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(docs.len()));
-        RecordBatch::try_new_with_options(Arc::clone(schema), arrays, &options).map_err(|e| SegmentError::InvalidRequest(format!("assembling a batch: {e}")))
+        RecordBatch::try_new_with_options(Arc::clone(schema), arrays, &options)
+            .map_err(|e| SegmentError::InvalidRequest(format!("assembling a batch: {e}")))
     }
 }
 
@@ -279,13 +302,20 @@ impl SegmentScanExec {
 
 /// A column's exact statistics over whole sealed segments, from their metadata; unknown
 /// when a segment is consuming or lacks the column, or for multi-value columns.
-fn metadata_statistics(sources: &[ScanSource], column: &str, data_type: &ArrowType, null_handling: bool) -> ColumnStatistics {
+fn metadata_statistics(
+    sources: &[ScanSource],
+    column: &str,
+    data_type: &ArrowType,
+    null_handling: bool,
+) -> ColumnStatistics {
     let mut min: Option<ScalarValue> = None;
     let mut max: Option<ScalarValue> = None;
     let mut nulls = 0usize;
     for source in sources {
         let Some(segment) = source.sealed_metadata() else { return ColumnStatistics::new_unknown() };
-        let Some(meta) = segment.columns.iter().find(|c| c.name == column) else { return ColumnStatistics::new_unknown() };
+        let Some(meta) = segment.columns.iter().find(|c| c.name == column) else {
+            return ColumnStatistics::new_unknown();
+        };
         // BIG_DECIMAL is ordered numerically in segments but read as text.
         if !meta.single_value || meta.data_type == cuvee_catalog::DataType::BigDecimal {
             return ColumnStatistics::new_unknown();
@@ -294,7 +324,10 @@ fn metadata_statistics(sources: &[ScanSource], column: &str, data_type: &ArrowTy
         if segment.num_docs == 0 {
             continue;
         }
-        let (Some(lo), Some(hi)) = (meta.min.as_ref().and_then(|v| json_scalar(v, data_type)), meta.max.as_ref().and_then(|v| json_scalar(v, data_type))) else {
+        let (Some(lo), Some(hi)) = (
+            meta.min.as_ref().and_then(|v| json_scalar(v, data_type)),
+            meta.max.as_ref().and_then(|v| json_scalar(v, data_type)),
+        ) else {
             return ColumnStatistics::new_unknown();
         };
         min = Some(match min {
@@ -312,7 +345,10 @@ fn metadata_statistics(sources: &[ScanSource], column: &str, data_type: &ArrowTy
         return ColumnStatistics::new_unknown().with_null_count(Precision::Exact(nulls));
     }
     let exact = |v: Option<ScalarValue>| v.map_or(Precision::Absent, Precision::Exact);
-    ColumnStatistics::new_unknown().with_null_count(Precision::Exact(0)).with_min_value(exact(min)).with_max_value(exact(max))
+    ColumnStatistics::new_unknown()
+        .with_null_count(Precision::Exact(0))
+        .with_min_value(exact(min))
+        .with_max_value(exact(max))
 }
 
 fn json_scalar(value: &serde_json::Value, data_type: &ArrowType) -> Option<ScalarValue> {
@@ -329,7 +365,14 @@ fn json_scalar(value: &serde_json::Value, data_type: &ArrowType) -> Option<Scala
 impl DisplayAs for SegmentScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let r = &self.request;
-        write!(f, "SegmentScanExec: table={}, segments={} (consuming {}), columns=[{}]", r.table, r.sources.len(), self.consuming_count(), r.columns.join(", "))?;
+        write!(
+            f,
+            "SegmentScanExec: table={}, segments={} (consuming {}), columns=[{}]",
+            r.table,
+            r.sources.len(),
+            self.consuming_count(),
+            r.columns.join(", ")
+        )?;
         if let Some(p) = &r.predicate {
             write!(f, ", predicate={p:?}")?;
         }
@@ -353,11 +396,18 @@ impl ExecutionPlan for SegmentScanExec {
         vec![]
     }
 
-    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    fn replace_children(self: Arc<Self>, _: Vec<Arc<dyn ExecutionPlan>>, _: ReplaceChildrenOptions) -> Result<Arc<dyn ExecutionPlan>> {
+    fn replace_children(
+        self: Arc<Self>,
+        _: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         Ok(self)
     }
 
@@ -389,7 +439,8 @@ impl ExecutionPlan for SegmentScanExec {
         // metadata exactly, so MIN/MAX of a column are answered without reading it.
         if self.request.predicate.is_none() && self.request.limit.is_none() {
             for (i, field) in self.request.schema.fields().iter().enumerate() {
-                statistics.column_statistics[i] = metadata_statistics(&sources, field.name(), field.data_type(), self.request.options.null_handling);
+                statistics.column_statistics[i] =
+                    metadata_statistics(&sources, field.name(), field.data_type(), self.request.options.null_handling);
             }
         }
         Ok(Arc::new(statistics))
@@ -423,58 +474,63 @@ impl ExecutionPlan for SegmentScanExec {
         .into_iter()
         .map(|(a, name)| (a, self.counter(name, partition)))
         .collect();
-        let batches = sources.into_iter().flat_map(move |source| -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> {
-            let none = || -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> { Box::new(std::iter::empty()) };
-            let failed = |e: SegmentError| -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> { Box::new(std::iter::once(Err(DataFusionError::External(Box::new(e))))) };
-            if remaining == 0 {
-                return none();
-            }
-            let absent = |name: &str| source.absent(&table_schema, name);
-            let predicate = predicate.as_ref().map(|p| match p.columns().iter().any(|c| absent(c).is_some()) {
-                true => resolve_absent(p, &absent, eval_options.null_handling),
-                false => p.clone(),
-            });
-            if let Some(p) = &predicate {
-                match source.may_match(p) {
-                    Ok(false) => {
-                        segments_pruned.add(1);
-                        return none();
+        let batches =
+            sources.into_iter().flat_map(move |source| -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> {
+                let none = || -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> { Box::new(std::iter::empty()) };
+                let failed = |e: SegmentError| -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> {
+                    Box::new(std::iter::once(Err(DataFusionError::External(Box::new(e)))))
+                };
+                if remaining == 0 {
+                    return none();
+                }
+                let absent = |name: &str| source.absent(&table_schema, name);
+                let predicate = predicate.as_ref().map(|p| match p.columns().iter().any(|c| absent(c).is_some()) {
+                    true => resolve_absent(p, &absent, eval_options.null_handling),
+                    false => p.clone(),
+                });
+                if let Some(p) = &predicate {
+                    match source.may_match(p) {
+                        Ok(false) => {
+                            segments_pruned.add(1);
+                            return none();
+                        }
+                        Ok(true) => {}
+                        Err(e) => return failed(e),
                     }
-                    Ok(true) => {}
+                }
+                segments_scanned.add(1);
+                docs_total.add(source.num_docs() as usize);
+                let (docs, accesses) = match source.matching(predicate.as_ref(), eval_options) {
+                    Ok(found) => found,
                     Err(e) => return failed(e),
+                };
+                for access in accesses {
+                    if let Some((_, c)) = index_counters.iter().find(|(a, _)| *a == access) {
+                        c.add(1);
+                    }
+                    // A scan reads one forward-index entry per doc; an index reads none.
+                    if matches!(access, Access::ScanIds | Access::ScanValues) {
+                        entries_in_filter.add(source.num_docs() as usize);
+                    }
                 }
-            }
-            segments_scanned.add(1);
-            docs_total.add(source.num_docs() as usize);
-            let (docs, accesses) = match source.matching(predicate.as_ref(), eval_options) {
-                Ok(found) => found,
-                Err(e) => return failed(e),
-            };
-            for access in accesses {
-                if let Some((_, c)) = index_counters.iter().find(|(a, _)| *a == access) {
-                    c.add(1);
+                if docs.is_empty() {
+                    return none();
                 }
-                // A scan reads one forward-index entry per doc; an index reads none.
-                if matches!(access, Access::ScanIds | Access::ScanValues) {
-                    entries_in_filter.add(source.num_docs() as usize);
-                }
-            }
-            if docs.is_empty() {
-                return none();
-            }
-            segments_matched.add(1);
-            let docs = DocList::new(&docs, remaining);
-            remaining -= docs.len();
-            docs_matched.add(docs.len());
-            // Batch by batch as the consumer takes them: each stays in cache while it is
-            // aggregated, instead of a whole segment decoded up front.
-            let (columns, schema, table_schema) = (columns.clone(), Arc::clone(&schema), table_schema.clone());
-            Box::new((0..docs.len()).step_by(batch_size).map(move |start| {
-                let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-                let chunk = docs.chunk(start, (start + batch_size).min(docs.len()));
-                source.decode_into(&schema, &table_schema, &names, &chunk, decode_options).map_err(|e| DataFusionError::External(Box::new(e)))
-            }))
-        });
+                segments_matched.add(1);
+                let docs = DocList::new(&docs, remaining);
+                remaining -= docs.len();
+                docs_matched.add(docs.len());
+                // Batch by batch as the consumer takes them: each stays in cache while it is
+                // aggregated, instead of a whole segment decoded up front.
+                let (columns, schema, table_schema) = (columns.clone(), Arc::clone(&schema), table_schema.clone());
+                Box::new((0..docs.len()).step_by(batch_size).map(move |start| {
+                    let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+                    let chunk = docs.chunk(start, (start + batch_size).min(docs.len()));
+                    source
+                        .decode_into(&schema, &table_schema, &names, &chunk, decode_options)
+                        .map_err(|e| DataFusionError::External(Box::new(e)))
+                }))
+            });
         // Index evaluation and decoding are CPU work: run them on the blocking pool, not on
         // the async workers that also serve requests. A dropped stream (cancelled or timed
         // out query) makes the send fail, and the scan stops.
@@ -517,7 +573,9 @@ impl DocList {
 
     fn chunk(&self, start: usize, end: usize) -> std::borrow::Cow<'_, [u32]> {
         match self {
-            DocList::Run { first, .. } => std::borrow::Cow::Owned((*first + start as u32..*first + end as u32).collect()),
+            DocList::Run { first, .. } => {
+                std::borrow::Cow::Owned((*first + start as u32..*first + end as u32).collect())
+            }
             DocList::Listed(docs) => std::borrow::Cow::Borrowed(&docs[start..end]),
         }
     }

@@ -4,9 +4,9 @@
 use crate::pushdown::translate;
 use crate::remote::{RemoteKind, RemoteSegment};
 use crate::scan::{ScanRequest, ScanSource, SegmentScanExec};
-use cuvee_ingest::realtime::naming::parse_segment_name;
 use async_trait::async_trait;
 use cuvee_catalog::Table;
+use cuvee_ingest::realtime::naming::parse_segment_name;
 use cuvee_ingest::realtime::SegmentHost;
 use cuvee_segments::{arrow_type, ImmutableSegment, MutableSegment, Predicate, SegmentError, TableStore};
 use datafusion::arrow::datatypes::{Field, Schema as ArrowSchema, SchemaRef};
@@ -64,7 +64,12 @@ impl fmt::Debug for SegmentTable {
 
 /// The Arrow schema of a table: every column nullable (nulls appear with null handling on).
 pub fn arrow_schema(table: &Table) -> SchemaRef {
-    let fields: Vec<Field> = table.schema.columns().iter().map(|c| Field::new(&c.name, arrow_type(c.data_type, c.single_value), true)).collect();
+    let fields: Vec<Field> = table
+        .schema
+        .columns()
+        .iter()
+        .map(|c| Field::new(&c.name, arrow_type(c.data_type, c.single_value), true))
+        .collect();
     Arc::new(ArrowSchema::new(fields))
 }
 
@@ -139,7 +144,13 @@ impl SegmentTable {
             .iter()
             .filter_map(|m| {
                 let (partition, sequence) = parse_segment_name(table, m.name())?;
-                Some(ConsumingListing { name: m.name().to_string(), partition, sequence, num_docs: m.num_docs() as u64, latest_ingestion_ms: m.latest_ingestion_ms() })
+                Some(ConsumingListing {
+                    name: m.name().to_string(),
+                    partition,
+                    sequence,
+                    num_docs: m.num_docs() as u64,
+                    latest_ingestion_ms: m.latest_ingestion_ms(),
+                })
             })
             .collect();
         Listing { sealed: segments.sealed.clone(), consuming }
@@ -199,7 +210,9 @@ impl SegmentTable {
         let mut taken: Vec<&str> = Vec::new();
         for name in consuming_names {
             let Some((partition, first)) = parse_segment_name(table, name) else {
-                return datafusion::common::exec_err!("consuming segment {name} of table {table} does not have a stream segment name");
+                return datafusion::common::exec_err!(
+                    "consuming segment {name} of table {table} does not have a stream segment name"
+                );
             };
             let from_here = |candidate: &str| matches!(parse_segment_name(table, candidate), Some((p, s)) if p == partition && s >= first);
             let before = out.len();
@@ -218,7 +231,9 @@ impl SegmentTable {
             // Nothing new is fine when an earlier name's successors already covered this one
             // (a broker that listed both a sealing segment and the next names both).
             if out.len() == before && !taken.iter().any(|t| from_here(t)) {
-                return datafusion::common::exec_err!("consuming segment {name} of table {table} is not on this server");
+                return datafusion::common::exec_err!(
+                    "consuming segment {name} of table {table} is not on this server"
+                );
             }
         }
         Ok(out)
@@ -273,7 +288,13 @@ impl TableProvider for SegmentTable {
             .collect())
     }
 
-    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
         let mut predicates = Vec::new();
         let mut all_exact = true;
         for filter in filters {
@@ -299,7 +320,16 @@ impl TableProvider for SegmentTable {
         let columns = indices.iter().map(|&i| self.schema.field(i).name().clone()).collect();
         // A limit is only safe to apply while scanning when the scan answers every filter.
         let limit = if all_exact { limit } else { None };
-        let request = ScanRequest { table: self.table.name().to_string(), table_schema: self.table.schema.clone(), sources: self.sources(), columns, schema, predicate, limit, options: self.options };
+        let request = ScanRequest {
+            table: self.table.name().to_string(),
+            table_schema: self.table.schema.clone(),
+            sources: self.sources(),
+            columns,
+            schema,
+            predicate,
+            limit,
+            options: self.options,
+        };
         Ok(Arc::new(SegmentScanExec::new(request, state.config().target_partitions())))
     }
 }

@@ -4,13 +4,13 @@
 //! casts the integer side to `TIMESTAMP` in milliseconds (Arrow's integer-to-timestamp cast
 //! keeps the number as the count of the target unit). Only filters are rewritten.
 
+use crate::filter_rules::rewrite_filters;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Between, InList};
 use datafusion::logical_expr::{cast, BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
-use crate::filter_rules::rewrite_filters;
 use datafusion::optimizer::AnalyzerRule;
 
 #[derive(Debug, Default)]
@@ -40,16 +40,35 @@ fn as_millis(expr: Expr) -> Expr {
 
 fn rewrite(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     Ok(match expr {
-        Expr::BinaryExpr(BinaryExpr { left, op, right }) if matches!(op, Operator::Eq | Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq) => {
-            match (is_timestamp(&left, schema) && is_integer(&right, schema), is_integer(&left, schema) && is_timestamp(&right, schema)) {
-                (true, _) => Transformed::yes(Expr::BinaryExpr(BinaryExpr { left, op, right: Box::new(as_millis(*right)) })),
-                (_, true) => Transformed::yes(Expr::BinaryExpr(BinaryExpr { left: Box::new(as_millis(*left)), op, right })),
+        Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if matches!(
+                op,
+                Operator::Eq | Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+            ) =>
+        {
+            match (
+                is_timestamp(&left, schema) && is_integer(&right, schema),
+                is_integer(&left, schema) && is_timestamp(&right, schema),
+            ) {
+                (true, _) => {
+                    Transformed::yes(Expr::BinaryExpr(BinaryExpr { left, op, right: Box::new(as_millis(*right)) }))
+                }
+                (_, true) => {
+                    Transformed::yes(Expr::BinaryExpr(BinaryExpr { left: Box::new(as_millis(*left)), op, right }))
+                }
                 _ => Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })),
             }
         }
-        Expr::Between(b) if is_timestamp(&b.expr, schema) && (is_integer(&b.low, schema) || is_integer(&b.high, schema)) => {
+        Expr::Between(b)
+            if is_timestamp(&b.expr, schema) && (is_integer(&b.low, schema) || is_integer(&b.high, schema)) =>
+        {
             let fix = |e: Box<Expr>| if is_integer(&e, schema) { Box::new(as_millis(*e)) } else { e };
-            Transformed::yes(Expr::Between(Between { expr: b.expr, negated: b.negated, low: fix(b.low), high: fix(b.high) }))
+            Transformed::yes(Expr::Between(Between {
+                expr: b.expr,
+                negated: b.negated,
+                low: fix(b.low),
+                high: fix(b.high),
+            }))
         }
         Expr::InList(list) if is_timestamp(&list.expr, schema) && list.list.iter().any(|e| is_integer(e, schema)) => {
             let items = list.list.into_iter().map(|e| if is_integer(&e, schema) { as_millis(e) } else { e }).collect();

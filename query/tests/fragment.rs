@@ -9,7 +9,9 @@ use cuvee_segments::{FieldValue, MutableSegment, TableStore};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::physical_plan::{collect, displayable};
 use datafusion::prelude::SessionContext;
-use datafusion_proto::bytes::{physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec};
+use datafusion_proto::bytes::{
+    physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -29,8 +31,12 @@ impl SegmentResolver for Tables {
 
 fn setup() -> (tempfile::TempDir, SessionContext, Arc<Tables>) {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/pinot-examples/baseballStats");
-    let schema = Schema::from_json(&std::fs::read_to_string(examples.join("baseballStats_schema.json")).unwrap()).unwrap();
-    let config = TableConfigJson::from_json(&std::fs::read_to_string(examples.join("baseballStats_offline_table_config.json")).unwrap()).unwrap();
+    let schema =
+        Schema::from_json(&std::fs::read_to_string(examples.join("baseballStats_schema.json")).unwrap()).unwrap();
+    let config = TableConfigJson::from_json(
+        &std::fs::read_to_string(examples.join("baseballStats_offline_table_config.json")).unwrap(),
+    )
+    .unwrap();
     let table = Table::new(schema, config).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let options = ImportOptions { progress: false, max_rows_per_segment: 40_000, ..Default::default() };
@@ -91,7 +97,9 @@ async fn a_fragment_naming_a_missing_segment_is_refused() {
     let plan = frame.create_physical_plan().await.unwrap();
     let bytes = physical_plan_to_bytes_with_extension_codec(plan, &CuveeCodec::new(tables)).unwrap();
     // A server that holds no tables.
-    let error = physical_plan_from_bytes_with_extension_codec(&bytes, &task, &CuveeCodec::new(Arc::new(Tables::default()))).unwrap_err();
+    let error =
+        physical_plan_from_bytes_with_extension_codec(&bytes, &task, &CuveeCodec::new(Arc::new(Tables::default())))
+            .unwrap_err();
     assert!(error.to_string().contains("table baseballStats is not on this server"), "{error}");
 }
 
@@ -113,6 +121,8 @@ fn a_sealing_segment_and_its_successor_named_together_are_read_once() {
         read.sort();
         assert_eq!(read, vec![first.as_str(), second.as_str()], "{names:?}");
     }
-    let Err(missing) = posts.sources_named(&[], &["posts__1__0__20260101T0000Z".to_string()]) else { panic!("a partition the server lacks is refused") };
+    let Err(missing) = posts.sources_named(&[], &["posts__1__0__20260101T0000Z".to_string()]) else {
+        panic!("a partition the server lacks is refused")
+    };
     assert!(missing.to_string().contains("not on this server"), "{missing}");
 }

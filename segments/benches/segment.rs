@@ -18,7 +18,10 @@ fn table(index_config: &str) -> Table {
             "metricFieldSpecs":[{"name":"latency","dataType":"LONG"}]}"#,
     )
     .unwrap();
-    let config = TableConfigJson::from_json(&format!(r#"{{"tableName":"events","tableType":"OFFLINE","tableIndexConfig":{index_config}}}"#)).unwrap();
+    let config = TableConfigJson::from_json(&format!(
+        r#"{{"tableName":"events","tableType":"OFFLINE","tableIndexConfig":{index_config}}}"#
+    ))
+    .unwrap();
     Table::new(schema, config).unwrap()
 }
 
@@ -67,7 +70,12 @@ fn unpack(c: &mut Criterion) {
 
 fn filters(c: &mut Criterion) {
     let n = rows();
-    let indexed = build(&table(r#"{"invertedIndexColumns":["user","country"],"rangeIndexColumns":["latency"],"noDictionaryColumns":["latency"]}"#), n);
+    let indexed = build(
+        &table(
+            r#"{"invertedIndexColumns":["user","country"],"rangeIndexColumns":["latency"],"noDictionaryColumns":["latency"]}"#,
+        ),
+        n,
+    );
     let plain = build(&table(r#"{"noDictionaryColumns":["latency"]}"#), n);
     let mut group = c.benchmark_group(format!("filter_{n}_rows"));
     group.throughput(Throughput::Elements(n as u64));
@@ -76,18 +84,26 @@ fn filters(c: &mut Criterion) {
     let country = Predicate::eq("country", Value::String("c17".into()));
     let latency = Predicate::between("latency", Value::Long(100), Value::Long(149));
     for (name, segment) in [("inverted", &indexed), ("scan", &plain)] {
-        group.bench_function(format!("user_eq/{name}"), |b| b.iter(|| black_box(segment.evaluate(&user, EvalOptions::default()).unwrap().docs.len())));
-        group.bench_function(format!("country_eq/{name}"), |b| b.iter(|| black_box(segment.evaluate(&country, EvalOptions::default()).unwrap().docs.len())));
+        group.bench_function(format!("user_eq/{name}"), |b| {
+            b.iter(|| black_box(segment.evaluate(&user, EvalOptions::default()).unwrap().docs.len()))
+        });
+        group.bench_function(format!("country_eq/{name}"), |b| {
+            b.iter(|| black_box(segment.evaluate(&country, EvalOptions::default()).unwrap().docs.len()))
+        });
     }
     for (name, segment) in [("range_index", &indexed), ("scan_raw", &plain)] {
-        group.bench_function(format!("latency_1pct/{name}"), |b| b.iter(|| black_box(segment.evaluate(&latency, EvalOptions::default()).unwrap().docs.len())));
+        group.bench_function(format!("latency_1pct/{name}"), |b| {
+            b.iter(|| black_box(segment.evaluate(&latency, EvalOptions::default()).unwrap().docs.len()))
+        });
     }
     group.finish();
 }
 
 fn build_speed(c: &mut Criterion) {
     let n = 1_000_000;
-    let table = table(r#"{"invertedIndexColumns":["user","country"],"rangeIndexColumns":["latency"],"noDictionaryColumns":["latency"]}"#);
+    let table = table(
+        r#"{"invertedIndexColumns":["user","country"],"rangeIndexColumns":["latency"],"noDictionaryColumns":["latency"]}"#,
+    );
     let mut group = c.benchmark_group("segment_build");
     group.throughput(Throughput::Elements(n as u64));
     group.sample_size(10);

@@ -15,7 +15,12 @@ use cuvee_catalog::ColumnSpec;
 pub fn absent_column(spec: &ColumnSpec, rows: usize, options: DecodeOptions) -> Result<ArrayRef> {
     let mut gathered = Gathered::for_column(spec.single_value);
     let physical = Physical::of(spec.data_type);
-    let unusable = || SegmentError::InvalidRequest(format!("column {}: default value {} does not fit its type", spec.name, spec.default_null_value));
+    let unusable = || {
+        SegmentError::InvalidRequest(format!(
+            "column {}: default value {} does not fit its type",
+            spec.name, spec.default_null_value
+        ))
+    };
     for _ in 0..rows {
         match physical {
             Physical::Fixed(kind) => gathered.push_key(kind.key(&spec.default_null_value).ok_or_else(unusable)?),
@@ -34,14 +39,27 @@ pub fn absent_column(spec: &ColumnSpec, rows: usize, options: DecodeOptions) -> 
 /// tested against it. With null handling each leaf is *unknown*; a doc matches only where the
 /// whole predicate is true, so an unknown leaf becomes `false` where it counts positively and
 /// `true` under an odd number of NOTs (NOT unknown is unknown, never true).
-pub fn resolve_absent(predicate: &Predicate, spec_of_absent: &dyn Fn(&str) -> Option<ColumnSpec>, null_handling: bool) -> Predicate {
+pub fn resolve_absent(
+    predicate: &Predicate,
+    spec_of_absent: &dyn Fn(&str) -> Option<ColumnSpec>,
+    null_handling: bool,
+) -> Predicate {
     resolve(predicate, spec_of_absent, null_handling, true)
 }
 
-fn resolve(predicate: &Predicate, absent: &dyn Fn(&str) -> Option<ColumnSpec>, null_handling: bool, positive: bool) -> Predicate {
+fn resolve(
+    predicate: &Predicate,
+    absent: &dyn Fn(&str) -> Option<ColumnSpec>,
+    null_handling: bool,
+    positive: bool,
+) -> Predicate {
     match predicate {
-        Predicate::And(parts) => Predicate::And(parts.iter().map(|p| resolve(p, absent, null_handling, positive)).collect()),
-        Predicate::Or(parts) => Predicate::Or(parts.iter().map(|p| resolve(p, absent, null_handling, positive)).collect()),
+        Predicate::And(parts) => {
+            Predicate::And(parts.iter().map(|p| resolve(p, absent, null_handling, positive)).collect())
+        }
+        Predicate::Or(parts) => {
+            Predicate::Or(parts.iter().map(|p| resolve(p, absent, null_handling, positive)).collect())
+        }
         Predicate::Not(inner) => Predicate::Not(Box::new(resolve(inner, absent, null_handling, !positive))),
         Predicate::IsNull { column, negated } => match absent(column) {
             Some(_) => Predicate::Const(!negated),
@@ -68,7 +86,9 @@ mod tests {
     use cuvee_catalog::{Schema, Value};
 
     fn spec() -> ColumnSpec {
-        let schema = Schema::from_json(r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"added","dataType":"INT"}]}"#).expect("schema");
+        let schema =
+            Schema::from_json(r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"added","dataType":"INT"}]}"#)
+                .expect("schema");
         schema.column("added").cloned().expect("column")
     }
 

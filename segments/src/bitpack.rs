@@ -115,7 +115,8 @@ mod tests {
     fn round_trips_every_width() {
         for width in 0..=32u32 {
             let max = if width == 32 { u32::MAX } else { (1u64 << width) as u32 - (width > 0) as u32 };
-            let values: Vec<u32> = (0..2500u32).map(|i| if width == 0 { 0 } else { i.wrapping_mul(2_654_435_761) & max }).collect();
+            let values: Vec<u32> =
+                (0..2500u32).map(|i| if width == 0 { 0 } else { i.wrapping_mul(2_654_435_761) & max }).collect();
             let mut packed = Vec::new();
             pack(&values, width, &mut packed);
             assert_eq!(packed.len(), values.len().div_ceil(BLOCK) * block_words(width));

@@ -5,7 +5,9 @@
 use crate::bitmap_index::{write_inverted, write_range, write_sorted};
 use crate::bitpack::width_for;
 use crate::error::{Result, SegmentError};
-use crate::format::{ColumnMetadata, FileWriter, SectionKind, SegmentBounds, SegmentMetadata, FILE_EXTENSION, FORMAT_VERSION};
+use crate::format::{
+    ColumnMetadata, FileWriter, SectionKind, SegmentBounds, SegmentMetadata, FILE_EXTENSION, FORMAT_VERSION,
+};
 use crate::physical::{FixedKind, Physical, VarKind};
 use crate::row::FieldValue;
 use crate::{bloom, dictionary, forward};
@@ -77,7 +79,12 @@ impl ColumnBuffer {
     }
 
     fn type_error(&self, value: &Value) -> String {
-        format!("column \"{}\" is {} but the value {value} is {}", self.spec.name, self.spec.data_type, value.data_type())
+        format!(
+            "column \"{}\" is {} but the value {value} is {}",
+            self.spec.name,
+            self.spec.data_type,
+            value.data_type()
+        )
     }
 
     pub fn push(&mut self, field: &FieldValue) -> std::result::Result<(), String> {
@@ -94,7 +101,9 @@ impl ColumnBuffer {
                 self.push_value(&default)
             }
             (FieldValue::Multi(values), false) => values.iter().try_for_each(|v| self.push_value(v)),
-            (FieldValue::Multi(_), true) => Err(format!("column \"{}\" is single-value but got a list", self.spec.name)),
+            (FieldValue::Multi(_), true) => {
+                Err(format!("column \"{}\" is single-value but got a list", self.spec.name))
+            }
         };
         if let Err(reason) = outcome {
             // Leave the column as it was before this doc.
@@ -126,7 +135,14 @@ impl ColumnBuffer {
 
     /// The same column with its docs in `order`.
     fn permute(&self, order: &[u32]) -> ColumnBuffer {
-        let mut out = ColumnBuffer { keys: Vec::new(), bytes: Vec::new(), ends: Vec::new(), doc_ends: Vec::new(), nulls: RoaringBitmap::new(), ..self.clone() };
+        let mut out = ColumnBuffer {
+            keys: Vec::new(),
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            doc_ends: Vec::new(),
+            nulls: RoaringBitmap::new(),
+            ..self.clone()
+        };
         for (new_doc, &old_doc) in order.iter().enumerate() {
             let (start, end) = self.doc_range(old_doc as usize);
             for i in start..end {
@@ -157,7 +173,8 @@ pub struct SegmentBuilder {
 
 impl SegmentBuilder {
     pub fn new(table: &Table) -> SegmentBuilder {
-        let columns = table.schema.columns().iter().zip(table.indexing()).map(|(spec, ix)| ColumnBuffer::new(spec, ix)).collect();
+        let columns =
+            table.schema.columns().iter().zip(table.indexing()).map(|(spec, ix)| ColumnBuffer::new(spec, ix)).collect();
         SegmentBuilder { table: table.clone(), columns }
     }
 
@@ -172,7 +189,11 @@ impl SegmentBuilder {
     /// Adds one row; a value of the wrong type is refused and the row is not added.
     pub fn push(&mut self, row: &[FieldValue]) -> Result<()> {
         if row.len() != self.columns.len() {
-            return Err(SegmentError::InvalidRow(format!("row has {} fields, schema has {} columns", row.len(), self.columns.len())));
+            return Err(SegmentError::InvalidRow(format!(
+                "row has {} fields, schema has {} columns",
+                row.len(),
+                self.columns.len()
+            )));
         }
         if self.num_docs() == u32::MAX - 1 {
             return Err(SegmentError::InvalidRow("segment is full (2^32 - 1 docs)".into()));
@@ -193,7 +214,8 @@ impl SegmentBuilder {
     pub fn build(&self, identity: &SegmentIdentity) -> Result<Vec<u8>> {
         let num_docs = self.num_docs();
         let sorted_column = self.table.sorted_column().map(str::to_string);
-        let order = sorted_column.as_ref().and_then(|name| self.columns.iter().find(|c| &c.spec.name == name)).map(sort_order);
+        let order =
+            sorted_column.as_ref().and_then(|name| self.columns.iter().find(|c| &c.spec.name == name)).map(sort_order);
         let mut writer = FileWriter::new();
         let mut columns = Vec::with_capacity(self.columns.len());
         for column in &self.columns {
@@ -241,7 +263,9 @@ impl SegmentBuilder {
 
     fn time_range(&self, columns: &[ColumnMetadata]) -> (Option<i64>, Option<i64>) {
         let Some(time_column) = self.table.config.time_column() else { return (None, None) };
-        let (Some(spec), Some(meta)) = (self.table.schema.column(time_column), columns.iter().find(|c| c.name == time_column)) else {
+        let (Some(spec), Some(meta)) =
+            (self.table.schema.column(time_column), columns.iter().find(|c| c.name == time_column))
+        else {
             return (None, None);
         };
         let Some(format) = &spec.time_format else { return (None, None) };
@@ -314,10 +338,14 @@ fn encode(column: &ColumnBuffer) -> Encoded {
     match column.physical {
         Physical::Fixed(_) => {
             let mut first_seen: FxHashMap<u64, u32> = FxHashMap::default();
-            let temp_ids: Vec<u32> = column.keys.iter().map(|&k| {
-                let next = first_seen.len() as u32;
-                *first_seen.entry(k).or_insert(next)
-            }).collect();
+            let temp_ids: Vec<u32> = column
+                .keys
+                .iter()
+                .map(|&k| {
+                    let next = first_seen.len() as u32;
+                    *first_seen.entry(k).or_insert(next)
+                })
+                .collect();
             let mut dict_keys: Vec<u64> = first_seen.keys().copied().collect();
             dict_keys.sort_unstable();
             let mut remap = vec![0u32; dict_keys.len()];
@@ -329,21 +357,28 @@ fn encode(column: &ColumnBuffer) -> Encoded {
         Physical::Var(kind) => {
             let mut first_seen: FxHashMap<&[u8], u32> = FxHashMap::default();
             let mut distinct: Vec<&[u8]> = Vec::new();
-            let temp_ids: Vec<u32> = (0..column.ends.len()).map(|i| {
-                let value = column.var(i);
-                *first_seen.entry(value).or_insert_with(|| {
-                    distinct.push(value);
-                    distinct.len() as u32 - 1
+            let temp_ids: Vec<u32> = (0..column.ends.len())
+                .map(|i| {
+                    let value = column.var(i);
+                    *first_seen.entry(value).or_insert_with(|| {
+                        distinct.push(value);
+                        distinct.len() as u32 - 1
+                    })
                 })
-            }).collect();
+                .collect();
             let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
-            order.sort_by(|&a, &b| kind.compare(distinct[a as usize], distinct[b as usize]).then_with(|| distinct[a as usize].cmp(distinct[b as usize])));
+            order.sort_by(|&a, &b| {
+                kind.compare(distinct[a as usize], distinct[b as usize])
+                    .then_with(|| distinct[a as usize].cmp(distinct[b as usize]))
+            });
             // BIG_DECIMAL: numerically equal spellings ("1.0", "1") share one entry.
             let mut remap = vec![0u32; distinct.len()];
             let mut dict_bytes: Vec<Vec<u8>> = Vec::new();
             for &t in &order {
                 let value = distinct[t as usize];
-                let same = dict_bytes.last().is_some_and(|last| kind == VarKind::BigDecimal && kind.compare(last, value).is_eq());
+                let same = dict_bytes
+                    .last()
+                    .is_some_and(|last| kind == VarKind::BigDecimal && kind.compare(last, value).is_eq());
                 if !same {
                     dict_bytes.push(value.to_vec());
                 }
@@ -377,7 +412,9 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
         bit_width = width_for(cardinality.saturating_sub(1) as u32);
         let dict = match column.physical {
             Physical::Fixed(kind) => dictionary::write_fixed(&encoded.dict_keys, kind),
-            Physical::Var(_) => dictionary::write_var(&encoded.dict_bytes.iter().map(Vec::as_slice).collect::<Vec<_>>()),
+            Physical::Var(_) => {
+                dictionary::write_var(&encoded.dict_bytes.iter().map(Vec::as_slice).collect::<Vec<_>>())
+            }
         };
         add(writer, SectionKind::Dictionary, &dict);
         if single_value {

@@ -12,7 +12,8 @@ use crate::immutable::ImmutableSegment;
 use crate::physical::{self, FixedKind, Physical};
 use arrow_array::builder::{BinaryBuilder, StringBuilder};
 use arrow_array::{
-    ArrayRef, BinaryArray, BooleanArray, StringArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, TimestampMillisecondArray,
+    ArrayRef, BinaryArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch,
+    StringArray, TimestampMillisecondArray,
 };
 use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType as ArrowType, Field, Schema as ArrowSchema, TimeUnit};
@@ -89,7 +90,8 @@ pub(crate) fn to_arrow(g: Gathered, data_type: DataType, validity: Option<NullBu
         None => with_validity(values, validity),
         Some(offsets) => {
             let field = Arc::new(Field::new("item", arrow_value_type(data_type), false));
-            let list = ListArray::try_new(field, OffsetBuffer::new(offsets.into()), values, validity).map_err(arrow_err)?;
+            let list =
+                ListArray::try_new(field, OffsetBuffer::new(offsets.into()), values, validity).map_err(arrow_err)?;
             Ok(Arc::new(list))
         }
     }
@@ -156,7 +158,8 @@ fn typed_strings(kind: crate::physical::VarKind, offsets: &[u8], data: &[u8], id
 /// Strings or bytes from one buffer and the end of each value: the buffer becomes the
 /// array's values as it is (one UTF-8 check for all of it, no copy per value).
 fn var_array(data_type: DataType, bytes: Vec<u8>, ends: &[usize]) -> Result<ArrayRef> {
-    let offsets: Option<Vec<i32>> = std::iter::once(Some(0)).chain(ends.iter().map(|&e| i32::try_from(e).ok())).collect();
+    let offsets: Option<Vec<i32>> =
+        std::iter::once(Some(0)).chain(ends.iter().map(|&e| i32::try_from(e).ok())).collect();
     let Some(offsets) = offsets else { return Ok(var_array_by_value(data_type, &bytes, ends)) };
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
     if data_type == DataType::Bytes {
@@ -193,11 +196,17 @@ fn arrow_err(e: arrow_schema::ArrowError) -> SegmentError {
 fn fixed_array(kind: FixedKind, keys: &[u64]) -> ArrayRef {
     match kind {
         FixedKind::Int => Arc::new(Int32Array::from_iter_values(keys.iter().map(|&k| physical::int_from_key(k)))),
-        FixedKind::Boolean => Arc::new(BooleanArray::from_iter(keys.iter().map(|&k| Some(physical::int_from_key(k) != 0)))),
+        FixedKind::Boolean => {
+            Arc::new(BooleanArray::from_iter(keys.iter().map(|&k| Some(physical::int_from_key(k) != 0))))
+        }
         FixedKind::Long => Arc::new(Int64Array::from_iter_values(keys.iter().map(|&k| physical::long_from_key(k)))),
-        FixedKind::Timestamp => Arc::new(TimestampMillisecondArray::from_iter_values(keys.iter().map(|&k| physical::long_from_key(k)))),
+        FixedKind::Timestamp => {
+            Arc::new(TimestampMillisecondArray::from_iter_values(keys.iter().map(|&k| physical::long_from_key(k))))
+        }
         FixedKind::Float => Arc::new(Float32Array::from_iter_values(keys.iter().map(|&k| physical::float_from_key(k)))),
-        FixedKind::Double => Arc::new(Float64Array::from_iter_values(keys.iter().map(|&k| physical::double_from_key(k)))),
+        FixedKind::Double => {
+            Arc::new(Float64Array::from_iter_values(keys.iter().map(|&k| physical::double_from_key(k))))
+        }
     }
 }
 
@@ -224,7 +233,10 @@ impl ImmutableSegment {
             let reader = self.column(name)?;
             if let Some(&last) = docs.last() {
                 if last >= self.num_docs() {
-                    return Err(SegmentError::InvalidRequest(format!("doc {last} is past the end of segment {}", self.name())));
+                    return Err(SegmentError::InvalidRequest(format!(
+                        "doc {last} is past the end of segment {}",
+                        self.name()
+                    )));
                 }
             }
             let mut g = Gathered::for_column(reader.meta.single_value);

@@ -60,7 +60,10 @@ impl std::fmt::Debug for DeepStore {
 }
 
 fn failed(url: &str, what: String) -> impl Fn(object_store::Error) -> SegmentError + '_ {
-    move |e| SegmentError::Io { path: PathBuf::from(url), source: std::io::Error::other(format!("deep store: {what}: {e}")) }
+    move |e| SegmentError::Io {
+        path: PathBuf::from(url),
+        source: std::io::Error::other(format!("deep store: {what}: {e}")),
+    }
 }
 
 impl DeepStore {
@@ -77,12 +80,22 @@ impl DeepStore {
         let options = std::env::vars().filter(|(k, _)| k.starts_with("AWS_")).map(|(k, v)| (k.to_ascii_lowercase(), v));
         let (store, prefix) = object_store::parse_url_opts(&parsed, options).map_err(|e| invalid(e.to_string()))?;
         if parsed.scheme() == "file" {
-            std::fs::create_dir_all(parsed.path()).map_err(|e| SegmentError::Io { path: PathBuf::from(parsed.path()), source: e })?;
+            std::fs::create_dir_all(parsed.path())
+                .map_err(|e| SegmentError::Io { path: PathBuf::from(parsed.path()), source: e })?;
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("cuvee-deep-store").enable_all().build().map_err(|e| SegmentError::Io { path: PathBuf::from(url), source: e })?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("cuvee-deep-store")
+            .enable_all()
+            .build()
+            .map_err(|e| SegmentError::Io { path: PathBuf::from(url), source: e })?;
         let manifest_file = match owner {
             None => "manifest.json".to_string(),
-            Some(owner) if !owner.is_empty() && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => format!("manifests/{owner}.json"),
+            Some(owner)
+                if !owner.is_empty() && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                format!("manifests/{owner}.json")
+            }
             Some(owner) => return Err(invalid(format!("the owner {owner:?} must be letters, digits, '-' or '_'"))),
         };
         Ok(DeepStore { url: url.to_string(), store: Arc::from(store), prefix, manifest_file, runtime: Some(runtime) })
@@ -101,7 +114,9 @@ impl DeepStore {
     /// `block_on` out of a caller's own runtime).
     fn run<T: Send>(&self, call: impl Future<Output = T> + Send) -> T {
         let Some(runtime) = &self.runtime else { unreachable!("the runtime lives until drop") };
-        std::thread::scope(|scope| scope.spawn(|| runtime.block_on(call)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        std::thread::scope(|scope| {
+            scope.spawn(|| runtime.block_on(call)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 
     fn path(&self, table: &str, file: &str) -> ObjectPath {
@@ -114,7 +129,8 @@ impl DeepStore {
     pub fn put(&self, table: &str, file: &str, bytes: Vec<u8>) -> Result<()> {
         let path = self.path(table, file);
         let store = Arc::clone(&self.store);
-        self.run(async move { store.put(&path, PutPayload::from(bytes)).await }).map_err(failed(&self.url, format!("writing {table}/{file}")))?;
+        self.run(async move { store.put(&path, PutPayload::from(bytes)).await })
+            .map_err(failed(&self.url, format!("writing {table}/{file}")))?;
         Ok(())
     }
 
@@ -166,8 +182,11 @@ impl DeepStore {
         parts.push("tables".into());
         let root = ObjectPath::from_iter(parts);
         let store = Arc::clone(&self.store);
-        let listing = self.run(async move { store.list_with_delimiter(Some(&root)).await }).map_err(failed(&self.url, "listing tables".into()))?;
-        let names: Vec<String> = listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
+        let listing = self
+            .run(async move { store.list_with_delimiter(Some(&root)).await })
+            .map_err(failed(&self.url, "listing tables".into()))?;
+        let names: Vec<String> =
+            listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
         let mut with_manifest = Vec::with_capacity(names.len());
         for name in names {
             let path = self.path(&name, &self.manifest_file);

@@ -68,7 +68,12 @@ pub(crate) trait LeafSource {
     /// Docs among `candidates` with a value matching, when testing just those docs is
     /// cheaper than answering the leaf for the whole segment; `None` otherwise. Docs
     /// outside `candidates` may be anything: the caller ANDs them away.
-    fn any_match_within(&self, _column: usize, _matcher: &Matcher, _candidates: &RoaringBitmap) -> Result<Option<(RoaringBitmap, Access)>> {
+    fn any_match_within(
+        &self,
+        _column: usize,
+        _matcher: &Matcher,
+        _candidates: &RoaringBitmap,
+    ) -> Result<Option<(RoaringBitmap, Access)>> {
         Ok(None)
     }
 }
@@ -97,10 +102,18 @@ fn cost_rank(predicate: &Predicate) -> u8 {
 
 /// The truth of `predicate`, exact on the docs of `within` (all docs when `None`); outside
 /// `within` it may be anything, because the caller (a conjunction) discards those docs.
-fn eval(source: &dyn LeafSource, predicate: &Predicate, options: EvalOptions, trace: &mut Vec<IndexUse>, within: Option<&RoaringBitmap>) -> Result<Truth> {
+fn eval(
+    source: &dyn LeafSource,
+    predicate: &Predicate,
+    options: EvalOptions,
+    trace: &mut Vec<IndexUse>,
+    within: Option<&RoaringBitmap>,
+) -> Result<Truth> {
     let n = source.num_docs();
     Ok(match predicate {
-        Predicate::Const(b) => Truth { t: if *b { all_docs(n) } else { RoaringBitmap::new() }, u: RoaringBitmap::new() },
+        Predicate::Const(b) => {
+            Truth { t: if *b { all_docs(n) } else { RoaringBitmap::new() }, u: RoaringBitmap::new() }
+        }
         Predicate::IsNull { column, negated } => {
             let (index, _) = source.column_type(column)?;
             let nulls = source.nulls(index);

@@ -266,11 +266,19 @@ pub fn read_footer(bytes: &[u8], corrupt: &dyn Fn(String) -> SegmentError) -> Re
     for section in &metadata.sections {
         let end = section.offset.checked_add(section.length).filter(|&e| e <= footer_offset);
         if end.is_none() || section.offset < HEADER_LEN as u64 {
-            return Err(corrupt(format!("section {} of column {} is outside the data area", section.kind.name(), section.column)));
+            return Err(corrupt(format!(
+                "section {} of column {} is outside the data area",
+                section.kind.name(),
+                section.column
+            )));
         }
         let data = &bytes[section.offset as usize..(section.offset + section.length) as usize];
         if crc32c::crc32c(data) != section.crc32c {
-            return Err(corrupt(format!("checksum mismatch in section {} of column {}", section.kind.name(), section.column)));
+            return Err(corrupt(format!(
+                "checksum mismatch in section {} of column {}",
+                section.kind.name(),
+                section.column
+            )));
         }
     }
     Ok(metadata)
@@ -308,9 +316,11 @@ impl<'a> Cursor<'a> {
     }
 
     pub fn take(&mut self, len: usize) -> std::result::Result<&'a [u8], String> {
-        let end = self.at.checked_add(len).filter(|&e| e <= self.bytes.len()).ok_or_else(|| {
-            format!("needs {len} bytes at {} but the section has {}", self.at, self.bytes.len())
-        })?;
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| format!("needs {len} bytes at {} but the section has {}", self.at, self.bytes.len()))?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)

@@ -152,7 +152,12 @@ pub enum RawValues {
 }
 
 /// Writes a raw forward index. `doc_values(d)` gives doc `d`'s values (one for single-value).
-pub fn write_raw(num_docs: usize, physical: Physical, multi_value: bool, mut doc_values: impl FnMut(usize, &mut ChunkWriter)) -> Vec<u8> {
+pub fn write_raw(
+    num_docs: usize,
+    physical: Physical,
+    multi_value: bool,
+    mut doc_values: impl FnMut(usize, &mut ChunkWriter),
+) -> Vec<u8> {
     let per_chunk = match physical {
         Physical::Fixed(_) => RAW_DOCS_PER_CHUNK_FIXED,
         Physical::Var(_) => RAW_DOCS_PER_CHUNK_VAR,
@@ -161,7 +166,8 @@ pub fn write_raw(num_docs: usize, physical: Physical, multi_value: bool, mut doc
     let mut frames = Vec::new();
     let mut offsets = vec![0u64];
     for c in 0..chunks {
-        let mut writer = ChunkWriter { physical, doc_offsets: vec![0], values: Vec::new(), var_offsets: vec![0], count: 0 };
+        let mut writer =
+            ChunkWriter { physical, doc_offsets: vec![0], values: Vec::new(), var_offsets: vec![0], count: 0 };
         for d in c * per_chunk..((c + 1) * per_chunk).min(num_docs) {
             doc_values(d, &mut writer);
             writer.doc_offsets.push(writer.count);
@@ -280,7 +286,8 @@ impl<'a> RawForward<'a> {
         }
         let frame = &self.frames[start..end];
         let capacity = zstd::bulk::Decompressor::upper_bound(frame).unwrap_or(64 << 20).min(1 << 30);
-        let plain = zstd::bulk::decompress(frame, capacity).map_err(|e| format!("chunk {chunk} does not decompress: {e}"))?;
+        let plain =
+            zstd::bulk::decompress(frame, capacity).map_err(|e| format!("chunk {chunk} does not decompress: {e}"))?;
         let first_doc = chunk * self.per_chunk;
         let docs = self.per_chunk.min(self.num_docs - first_doc);
         let mut cursor = Cursor::new(&plain);
@@ -299,7 +306,10 @@ impl<'a> RawForward<'a> {
             Physical::Fixed(kind) => count * kind.width(),
             Physical::Var(_) => *var_offsets.last().unwrap_or(&0) as usize,
         };
-        if values.len() != needed || doc_offsets.windows(2).any(|w| w[0] > w[1]) || var_offsets.windows(2).any(|w| w[0] > w[1]) {
+        if values.len() != needed
+            || doc_offsets.windows(2).any(|w| w[0] > w[1])
+            || var_offsets.windows(2).any(|w| w[0] > w[1])
+        {
             return Err(format!("chunk {chunk} holds {} value bytes, expected {needed}", values.len()));
         }
         Ok(RawChunk { first_doc, doc_offsets, var_offsets, values, physical: self.physical })
@@ -312,9 +322,13 @@ impl RawChunk {
         let i = doc - self.first_doc;
         let (start, end) = (self.doc_offsets[i] as usize, self.doc_offsets[i + 1] as usize);
         match self.physical {
-            Physical::Fixed(kind) => RawValues::Fixed((start..end).map(|v| kind.read_native(&self.values[v * kind.width()..])).collect()),
+            Physical::Fixed(kind) => {
+                RawValues::Fixed((start..end).map(|v| kind.read_native(&self.values[v * kind.width()..])).collect())
+            }
             Physical::Var(_) => RawValues::Var(
-                (start..end).map(|v| self.values[self.var_offsets[v] as usize..self.var_offsets[v + 1] as usize].to_vec()).collect(),
+                (start..end)
+                    .map(|v| self.values[self.var_offsets[v] as usize..self.var_offsets[v + 1] as usize].to_vec())
+                    .collect(),
             ),
         }
     }

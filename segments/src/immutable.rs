@@ -83,7 +83,8 @@ impl ImmutableSegment {
         let name_hint = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let corrupt = |reason: String| SegmentError::Corrupt { segment: name_hint.clone(), file: path.clone(), reason };
         let metadata = read_footer(backing.bytes(), &corrupt)?;
-        let corrupt = |reason: String| SegmentError::Corrupt { segment: metadata.name.clone(), file: path.clone(), reason };
+        let corrupt =
+            |reason: String| SegmentError::Corrupt { segment: metadata.name.clone(), file: path.clone(), reason };
         let schema_config: SchemaConfig =
             serde_json::from_value(metadata.schema.clone()).map_err(|e| corrupt(format!("embedded schema: {e}")))?;
         let schema = Schema::new(schema_config).map_err(|e| corrupt(format!("embedded schema: {e}")))?;
@@ -102,7 +103,8 @@ impl ImmutableSegment {
         let mut segment = ImmutableSegment { path, backing, metadata, schema, sections, nulls: Vec::new() };
         for column in 0..segment.metadata.columns.len() {
             let nulls = match segment.section(column, SectionKind::Nulls) {
-                Some(bytes) => RoaringBitmap::deserialize_from(bytes).map_err(|e| segment.corrupt(format!("null bitmap of column {column}: {e}")))?,
+                Some(bytes) => RoaringBitmap::deserialize_from(bytes)
+                    .map_err(|e| segment.corrupt(format!("null bitmap of column {column}: {e}")))?,
                 None => RoaringBitmap::new(),
             };
             segment.nulls.push(nulls);
@@ -163,11 +165,10 @@ impl ImmutableSegment {
     }
 
     fn open_column(&self, index: usize, deep: bool) -> Result<ColumnReader<'_>> {
-        let meta = self
-            .metadata
-            .columns
-            .get(index)
-            .ok_or_else(|| SegmentError::InvalidRequest(format!("segment {} has no column {index}", self.name())))?;
+        let meta =
+            self.metadata.columns.get(index).ok_or_else(|| {
+                SegmentError::InvalidRequest(format!("segment {} has no column {index}", self.name()))
+            })?;
         let physical = Physical::of(meta.data_type);
         let wrap = |kind: SectionKind| {
             let name = meta.name.clone();
@@ -181,7 +182,10 @@ impl ImmutableSegment {
         };
         let cardinality = dictionary.as_ref().map_or(0, |d| d.len());
         if meta.dictionary && cardinality != meta.cardinality as usize {
-            return Err(self.corrupt(format!("column {}: dictionary has {cardinality} values, metadata says {}", meta.name, meta.cardinality)));
+            return Err(self.corrupt(format!(
+                "column {}: dictionary has {cardinality} values, metadata says {}",
+                meta.name, meta.cardinality
+            )));
         }
         let forward = if let Some(bytes) = self.section(index, SectionKind::ForwardIds) {
             let ids = PackedIds::open(&mut Cursor::new(bytes), cardinality).map_err(wrap(SectionKind::ForwardIds))?;
@@ -189,22 +193,32 @@ impl ImmutableSegment {
                 ids.check_below(cardinality).map_err(wrap(SectionKind::ForwardIds))?;
             }
             if ids.len != num_docs as usize {
-                return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, ids.len)));
+                return Err(self.corrupt(format!(
+                    "column {}: forward index has {} docs, segment has {num_docs}",
+                    meta.name, ids.len
+                )));
             }
             Forward::Ids(ids)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardMvIds) {
-            let ids = MvIds::open(bytes, cardinality, self.metadata.format_version, deep).map_err(wrap(SectionKind::ForwardMvIds))?;
+            let ids = MvIds::open(bytes, cardinality, self.metadata.format_version, deep)
+                .map_err(wrap(SectionKind::ForwardMvIds))?;
             if deep {
                 ids.ids.check_below(cardinality).map_err(wrap(SectionKind::ForwardMvIds))?;
             }
             if ids.num_docs != num_docs as usize {
-                return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, ids.num_docs)));
+                return Err(self.corrupt(format!(
+                    "column {}: forward index has {} docs, segment has {num_docs}",
+                    meta.name, ids.num_docs
+                )));
             }
             Forward::MvIds(ids)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardRaw) {
             let raw = RawForward::open(bytes, physical, !meta.single_value).map_err(wrap(SectionKind::ForwardRaw))?;
             if raw.num_docs != num_docs as usize {
-                return Err(self.corrupt(format!("column {}: forward index has {} docs, segment has {num_docs}", meta.name, raw.num_docs)));
+                return Err(self.corrupt(format!(
+                    "column {}: forward index has {} docs, segment has {num_docs}",
+                    meta.name, raw.num_docs
+                )));
             }
             Forward::Raw(raw)
         } else {
@@ -215,7 +229,9 @@ impl ImmutableSegment {
             None => None,
         };
         let sorted = match self.section(index, SectionKind::Sorted) {
-            Some(bytes) => Some(SortedIndex::open(bytes, cardinality, num_docs, deep).map_err(wrap(SectionKind::Sorted))?),
+            Some(bytes) => {
+                Some(SortedIndex::open(bytes, cardinality, num_docs, deep).map_err(wrap(SectionKind::Sorted))?)
+            }
             None => None,
         };
         let range = match self.section(index, SectionKind::Range) {
@@ -226,6 +242,17 @@ impl ImmutableSegment {
             Some(bytes) => Some(Bloom::open(bytes).map_err(wrap(SectionKind::Bloom))?),
             None => None,
         };
-        Ok(ColumnReader { index, meta, physical, dictionary, forward, inverted, sorted, range, bloom, nulls: &self.nulls[index] })
+        Ok(ColumnReader {
+            index,
+            meta,
+            physical,
+            dictionary,
+            forward,
+            inverted,
+            sorted,
+            range,
+            bloom,
+            nulls: &self.nulls[index],
+        })
     }
 }

@@ -38,14 +38,17 @@ fn id_set(dict: &Dictionary, matcher: &Matcher) -> IdSet {
         Matcher::Nothing => IdSet::Range(0, 0),
         Matcher::Everything => IdSet::Range(0, card),
         Matcher::KeyRange(lo, hi) => IdSet::Range(bound(Probe::Key(*lo), false), bound(Probe::Key(*hi), true)),
-        Matcher::KeySet(keys) => IdSet::List(keys.iter().filter_map(|k| dict.find(&Probe::Key(*k)).map(|id| id as u32)).collect()),
+        Matcher::KeySet(keys) => {
+            IdSet::List(keys.iter().filter_map(|k| dict.find(&Probe::Key(*k)).map(|id| id as u32)).collect())
+        }
         Matcher::BytesRange { lo, hi, .. } => {
             let start = lo.as_ref().map_or(0, |(b, inclusive)| bound(Probe::Bytes(b.clone()), !inclusive));
             let end = hi.as_ref().map_or(card, |(b, inclusive)| bound(Probe::Bytes(b.clone()), *inclusive));
             IdSet::Range(start, end.max(start))
         }
         Matcher::BytesSet { values, .. } => {
-            let mut ids: Vec<u32> = values.iter().filter_map(|v| dict.find(&Probe::Bytes(v.clone())).map(|id| id as u32)).collect();
+            let mut ids: Vec<u32> =
+                values.iter().filter_map(|v| dict.find(&Probe::Bytes(v.clone())).map(|id| id as u32)).collect();
             ids.sort_unstable();
             ids.dedup();
             IdSet::List(ids)
@@ -120,7 +123,12 @@ fn scan_sv(ids: &PackedIds, test: &IdTest) -> RoaringBitmap {
 }
 
 impl ImmutableSegment {
-    fn dictionary_match(&self, column: &ColumnReader, dict: &Dictionary, matcher: &Matcher) -> Result<(RoaringBitmap, Access)> {
+    fn dictionary_match(
+        &self,
+        column: &ColumnReader,
+        dict: &Dictionary,
+        matcher: &Matcher,
+    ) -> Result<(RoaringBitmap, Access)> {
         let n = self.num_docs();
         let card = dict.len();
         let set = id_set(dict, matcher);
@@ -209,7 +217,9 @@ impl ImmutableSegment {
                     (Physical::Fixed(kind), true) => matcher.test_key(chunk.key(d), kind),
                     (Physical::Var(_), true) => matcher.test_bytes(chunk.bytes(d)),
                     (_, false) => match (chunk.doc_values(d), column.physical) {
-                        (RawValues::Fixed(keys), Physical::Fixed(kind)) => keys.iter().any(|&k| matcher.test_key(k, kind)),
+                        (RawValues::Fixed(keys), Physical::Fixed(kind)) => {
+                            keys.iter().any(|&k| matcher.test_key(k, kind))
+                        }
                         (RawValues::Var(values), _) => values.iter().any(|v| matcher.test_bytes(v)),
                         _ => false,
                     },
@@ -239,8 +249,12 @@ impl ImmutableSegment {
         }
         let Some(bloom) = &reader.bloom else { return Ok(true) };
         Ok(match (matcher, reader.physical) {
-            (Matcher::KeySet(keys), Physical::Fixed(kind)) => keys.iter().any(|&k| bloom.might_contain(crate::bloom::hash(&crate::builder::native(kind, k)))),
-            (Matcher::KeyRange(lo, hi), Physical::Fixed(kind)) if lo == hi => bloom.might_contain(crate::bloom::hash(&crate::builder::native(kind, *lo))),
+            (Matcher::KeySet(keys), Physical::Fixed(kind)) => {
+                keys.iter().any(|&k| bloom.might_contain(crate::bloom::hash(&crate::builder::native(kind, k))))
+            }
+            (Matcher::KeyRange(lo, hi), Physical::Fixed(kind)) if lo == hi => {
+                bloom.might_contain(crate::bloom::hash(&crate::builder::native(kind, *lo)))
+            }
             (Matcher::BytesSet { kind, values }, _) if *kind != crate::physical::VarKind::BigDecimal => {
                 values.iter().any(|v| bloom.might_contain(crate::bloom::hash(v)))
             }
@@ -279,7 +293,9 @@ fn within_min_max(meta: &crate::format::ColumnMetadata, physical: Physical, matc
             _ => true,
         },
         (Physical::Var(kind), Matcher::BytesSet { values, .. }) => match (kind.bytes(&min), kind.bytes(&max)) {
-            (Some(min), Some(max)) => values.iter().any(|v| kind.compare(v, min).is_ge() && kind.compare(v, max).is_le()),
+            (Some(min), Some(max)) => {
+                values.iter().any(|v| kind.compare(v, min).is_ge() && kind.compare(v, max).is_le())
+            }
             _ => true,
         },
         _ => true,
@@ -292,9 +308,9 @@ impl LeafSource for ImmutableSegment {
     }
 
     fn column_type(&self, column: &str) -> Result<(usize, DataType)> {
-        let index = self
-            .column_index(column)
-            .ok_or_else(|| SegmentError::InvalidRequest(format!("segment {} has no column \"{column}\"", self.name())))?;
+        let index = self.column_index(column).ok_or_else(|| {
+            SegmentError::InvalidRequest(format!("segment {} has no column \"{column}\"", self.name()))
+        })?;
         Ok((index, self.metadata().columns[index].data_type))
     }
 

@@ -177,8 +177,12 @@ impl MutableSegment {
                 single_value: spec.single_value,
                 default: spec.default_null_value.clone(),
                 dictionary: match Physical::of(spec.data_type) {
-                    Physical::Fixed(_) => Dictionary::Fixed { keys: Log::new(), lookup: Mutex::new(FxHashMap::default()) },
-                    Physical::Var(_) => Dictionary::Var { values: Log::new(), lookup: Mutex::new(FxHashMap::default()) },
+                    Physical::Fixed(_) => {
+                        Dictionary::Fixed { keys: Log::new(), lookup: Mutex::new(FxHashMap::default()) }
+                    }
+                    Physical::Var(_) => {
+                        Dictionary::Var { values: Log::new(), lookup: Mutex::new(FxHashMap::default()) }
+                    }
                 },
                 sv_ids: Log::new(),
                 mv_ids: Log::new(),
@@ -190,7 +194,14 @@ impl MutableSegment {
                 value_bytes: AtomicUsize::new(0),
             })
             .collect();
-        MutableSegment { table: table.clone(), name: name.to_string(), columns, num_docs: AtomicU32::new(0), writer: Mutex::new(()), latest_ingestion_ms: AtomicI64::new(0) }
+        MutableSegment {
+            table: table.clone(),
+            name: name.to_string(),
+            columns,
+            num_docs: AtomicU32::new(0),
+            writer: Mutex::new(()),
+            latest_ingestion_ms: AtomicI64::new(0),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -216,7 +227,11 @@ impl MutableSegment {
     pub fn append(&self, row: &[FieldValue]) -> Result<()> {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if row.len() != self.columns.len() {
-            return Err(SegmentError::InvalidRow(format!("row has {} fields, schema has {} columns", row.len(), self.columns.len())));
+            return Err(SegmentError::InvalidRow(format!(
+                "row has {} fields, schema has {} columns",
+                row.len(),
+                self.columns.len()
+            )));
         }
         let mut converted = Vec::with_capacity(row.len());
         for (column, field) in self.columns.iter().zip(row) {
@@ -267,7 +282,12 @@ impl MutableSegment {
     pub fn seal(self: &Arc<Self>, identity: &SegmentIdentity) -> Result<Vec<u8>> {
         let snapshot = self.snapshot();
         let mut buffers = Vec::with_capacity(self.columns.len());
-        for ((column, snap), (spec, ix)) in self.columns.iter().zip(&snapshot.columns).zip(self.table.schema.columns().iter().zip(self.table.indexing())) {
+        for ((column, snap), (spec, ix)) in self
+            .columns
+            .iter()
+            .zip(&snapshot.columns)
+            .zip(self.table.schema.columns().iter().zip(self.table.indexing()))
+        {
             let mut buffer = ColumnBuffer::new(spec, ix);
             for doc in 0..snapshot.num_docs as usize {
                 let values: Vec<Value> = snap.doc_ids(column, doc).map(|id| snap.value(column, id)).collect();
@@ -294,7 +314,14 @@ impl MutableColumn {
                 Physical::Fixed(kind) => kind.key(value).map(Entry::Key),
                 Physical::Var(kind) => kind.bytes(value).map(|b| Entry::Bytes(b.into())),
             }
-            .ok_or_else(|| SegmentError::InvalidRow(format!("column \"{}\" is {} but the value {value} is {}", self.name, self.data_type, value.data_type())))
+            .ok_or_else(|| {
+                SegmentError::InvalidRow(format!(
+                    "column \"{}\" is {} but the value {value} is {}",
+                    self.name,
+                    self.data_type,
+                    value.data_type()
+                ))
+            })
         };
         match field {
             FieldValue::Null => Ok((vec![entry(&self.default)?], true)),
@@ -407,8 +434,12 @@ impl MutableColumn {
 
     fn memory_bytes(&self) -> usize {
         let dictionary = match &self.dictionary {
-            Dictionary::Fixed { keys, lookup } => keys.bytes_allocated() + lookup.lock().map(|l| l.capacity() * 16).unwrap_or(0),
-            Dictionary::Var { values, lookup } => values.bytes_allocated() + lookup.lock().map(|l| l.capacity() * 24).unwrap_or(0),
+            Dictionary::Fixed { keys, lookup } => {
+                keys.bytes_allocated() + lookup.lock().map(|l| l.capacity() * 16).unwrap_or(0)
+            }
+            Dictionary::Var { values, lookup } => {
+                values.bytes_allocated() + lookup.lock().map(|l| l.capacity() * 24).unwrap_or(0)
+            }
         };
         let inverted = self.inverted.as_ref().map_or(0, |inverted| {
             let (len, chunks) = inverted.snapshot();
@@ -466,7 +497,9 @@ impl ColumnSnapshot {
 
     fn bytes(&self, id: u32) -> &[u8] {
         match &self.dictionary {
-            DictSnapshot::Var(_, chunks) => slot(chunks, id as usize).and_then(OnceLock::get).map_or(&[][..], |b| &b[..]),
+            DictSnapshot::Var(_, chunks) => {
+                slot(chunks, id as usize).and_then(OnceLock::get).map_or(&[][..], |b| &b[..])
+            }
             DictSnapshot::Fixed(..) => &[],
         }
     }
@@ -524,7 +557,10 @@ impl MutableSnapshot {
             let mut g = Gathered::for_column(column.single_value);
             for &doc in docs {
                 if doc >= self.num_docs {
-                    return Err(SegmentError::InvalidRequest(format!("doc {doc} is past the snapshot of {} docs", self.num_docs)));
+                    return Err(SegmentError::InvalidRequest(format!(
+                        "doc {doc} is past the snapshot of {} docs",
+                        self.num_docs
+                    )));
                 }
                 for id in snap.doc_ids(column, doc as usize) {
                     match column.physical {

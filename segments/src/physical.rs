@@ -121,9 +121,9 @@ fn first8(bytes: &[u8]) -> [u8; 8] {
 impl VarKind {
     pub fn bytes<'v>(self, value: &'v Value) -> Option<&'v [u8]> {
         match (self, value) {
-            (VarKind::String, Value::String(s)) | (VarKind::Json, Value::Json(s)) | (VarKind::BigDecimal, Value::BigDecimal(s)) => {
-                Some(s.as_bytes())
-            }
+            (VarKind::String, Value::String(s))
+            | (VarKind::Json, Value::Json(s))
+            | (VarKind::BigDecimal, Value::BigDecimal(s)) => Some(s.as_bytes()),
             (VarKind::Bytes, Value::Bytes(b)) => Some(b),
             _ => None,
         }
@@ -141,7 +141,9 @@ impl VarKind {
 
     pub fn compare(self, a: &[u8], b: &[u8]) -> Ordering {
         match self {
-            VarKind::BigDecimal => compare_decimal(std::str::from_utf8(a).unwrap_or(""), std::str::from_utf8(b).unwrap_or("")),
+            VarKind::BigDecimal => {
+                compare_decimal(std::str::from_utf8(a).unwrap_or(""), std::str::from_utf8(b).unwrap_or(""))
+            }
             _ => a.cmp(b),
         }
     }

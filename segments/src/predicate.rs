@@ -44,8 +44,15 @@ pub enum Leaf {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Predicate {
     /// `negated` turns `=` into `<>`, `IN` into `NOT IN`, `LIKE` into `NOT LIKE` (all-values semantics).
-    Leaf { column: String, leaf: Leaf, negated: bool },
-    IsNull { column: String, negated: bool },
+    Leaf {
+        column: String,
+        leaf: Leaf,
+        negated: bool,
+    },
+    IsNull {
+        column: String,
+        negated: bool,
+    },
     And(Vec<Predicate>),
     Or(Vec<Predicate>),
     Not(Box<Predicate>),
@@ -112,8 +119,15 @@ pub enum Matcher {
     KeyRange(u64, u64),
     KeySet(Vec<u64>),
     /// Variable-width values between two bounds (each inclusive or not).
-    BytesRange { kind: VarKind, lo: Option<(Vec<u8>, bool)>, hi: Option<(Vec<u8>, bool)> },
-    BytesSet { kind: VarKind, values: Vec<Vec<u8>> },
+    BytesRange {
+        kind: VarKind,
+        lo: Option<(Vec<u8>, bool)>,
+        hi: Option<(Vec<u8>, bool)>,
+    },
+    BytesSet {
+        kind: VarKind,
+        values: Vec<Vec<u8>>,
+    },
     /// A regular expression over the value's text.
     Pattern(Regex),
 }
@@ -129,26 +143,43 @@ impl Matcher {
                 Ok(intersect(a, b))
             }
             Leaf::In(values) => {
-                let parts: Vec<Matcher> = values.iter().map(|v| compare(CompareOp::Eq, v, data_type, physical)).collect();
+                let parts: Vec<Matcher> =
+                    values.iter().map(|v| compare(CompareOp::Eq, v, data_type, physical)).collect();
                 Ok(match physical {
                     Physical::Fixed(_) => {
-                        let mut keys: Vec<u64> = parts.iter().filter_map(|m| if let Matcher::KeyRange(k, _) = m { Some(*k) } else { None }).collect();
+                        let mut keys: Vec<u64> = parts
+                            .iter()
+                            .filter_map(|m| if let Matcher::KeyRange(k, _) = m { Some(*k) } else { None })
+                            .collect();
                         keys.sort_unstable();
                         keys.dedup();
-                        if keys.is_empty() { Matcher::Nothing } else { Matcher::KeySet(keys) }
+                        if keys.is_empty() {
+                            Matcher::Nothing
+                        } else {
+                            Matcher::KeySet(keys)
+                        }
                     }
                     Physical::Var(kind) => {
-                        let mut values: Vec<Vec<u8>> = parts.into_iter().flat_map(|m| if let Matcher::BytesSet { values, .. } = m { values } else { Vec::new() }).collect();
+                        let mut values: Vec<Vec<u8>> = parts
+                            .into_iter()
+                            .flat_map(|m| if let Matcher::BytesSet { values, .. } = m { values } else { Vec::new() })
+                            .collect();
                         values.sort_by(|a, b| kind.compare(a, b));
                         values.dedup_by(|a, b| kind.compare(a, b).is_eq());
-                        if values.is_empty() { Matcher::Nothing } else { Matcher::BytesSet { kind, values } }
+                        if values.is_empty() {
+                            Matcher::Nothing
+                        } else {
+                            Matcher::BytesSet { kind, values }
+                        }
                     }
                 })
             }
             Leaf::Like(pattern) => Regex::new(&like_to_regex(pattern))
                 .map(Matcher::Pattern)
                 .map_err(|e| format!("LIKE pattern \"{pattern}\": {e}")),
-            Leaf::Regexp(pattern) => Regex::new(pattern).map(Matcher::Pattern).map_err(|e| format!("REGEXP_LIKE pattern \"{pattern}\": {e}")),
+            Leaf::Regexp(pattern) => {
+                Regex::new(pattern).map(Matcher::Pattern).map_err(|e| format!("REGEXP_LIKE pattern \"{pattern}\": {e}"))
+            }
         }
     }
 
@@ -193,7 +224,11 @@ fn intersect(a: Matcher, b: Matcher) -> Matcher {
         (Matcher::Everything, m) | (m, Matcher::Everything) => m,
         (Matcher::KeyRange(a0, a1), Matcher::KeyRange(b0, b1)) => {
             let (lo, hi) = (a0.max(b0), a1.min(b1));
-            if lo <= hi { Matcher::KeyRange(lo, hi) } else { Matcher::Nothing }
+            if lo <= hi {
+                Matcher::KeyRange(lo, hi)
+            } else {
+                Matcher::Nothing
+            }
         }
         (Matcher::BytesRange { kind, lo, .. }, Matcher::BytesRange { hi, .. }) => {
             if let (Some((l, li)), Some((h, hi_inc))) = (&lo, &hi) {
@@ -205,10 +240,15 @@ fn intersect(a: Matcher, b: Matcher) -> Matcher {
             }
             Matcher::BytesRange { kind, lo, hi }
         }
-        (Matcher::BytesSet { kind, values }, Matcher::BytesRange { hi, .. }) | (Matcher::BytesRange { hi, .. }, Matcher::BytesSet { kind, values }) => {
+        (Matcher::BytesSet { kind, values }, Matcher::BytesRange { hi, .. })
+        | (Matcher::BytesRange { hi, .. }, Matcher::BytesSet { kind, values }) => {
             let range = Matcher::BytesRange { kind, lo: None, hi };
             let kept: Vec<Vec<u8>> = values.into_iter().filter(|v| range.test_bytes(v)).collect();
-            if kept.is_empty() { Matcher::Nothing } else { Matcher::BytesSet { kind, values: kept } }
+            if kept.is_empty() {
+                Matcher::Nothing
+            } else {
+                Matcher::BytesSet { kind, values: kept }
+            }
         }
         (a, _) => a,
     }

@@ -95,7 +95,12 @@ impl TableStore {
                 reason: format!("not a valid manifest: {e}"),
             })?
         } else {
-            Manifest { version: MANIFEST_VERSION, table: table.name().to_string(), segments: Vec::new(), partition_starts: Default::default() }
+            Manifest {
+                version: MANIFEST_VERSION,
+                table: table.name().to_string(),
+                segments: Vec::new(),
+                partition_starts: Default::default(),
+            }
         };
         Ok(TableStore { dir: dir.to_path_buf(), manifest, deep: None })
     }
@@ -104,8 +109,12 @@ impl TableStore {
     /// manifest; segments are fetched when opened). False when the deep store lacks it.
     pub fn restore(dir: &Path, name: &str, deep: &DeepStore) -> Result<bool> {
         let Some(manifest) = deep.get(name, deep.manifest_file())? else { return Ok(false) };
-        let (Some(schema), Some(config)) = (deep.get(name, "schema.json")?, deep.get(name, "table_config.json")?) else { return Ok(false) };
-        std::fs::create_dir_all(dir.join("segments")).map_err(|e| SegmentError::Io { path: dir.to_path_buf(), source: e })?;
+        let (Some(schema), Some(config)) = (deep.get(name, "schema.json")?, deep.get(name, "table_config.json")?)
+        else {
+            return Ok(false);
+        };
+        std::fs::create_dir_all(dir.join("segments"))
+            .map_err(|e| SegmentError::Io { path: dir.to_path_buf(), source: e })?;
         write_durably(&dir.join("schema.json"), &schema)?;
         write_durably(&dir.join("table_config.json"), &config)?;
         write_durably(&dir.join("manifest.json"), &manifest)?;
@@ -175,7 +184,11 @@ impl TableStore {
         }
         match deep.get_segment(&self.manifest.table, &entry.name)? {
             Some(theirs) => self.write_local(&theirs),
-            None => Err(SegmentError::InvalidRequest(format!("segment {} exists in the deep store {} and cannot be read back", entry.name, deep.url()))),
+            None => Err(SegmentError::InvalidRequest(format!(
+                "segment {} exists in the deep store {} and cannot be read back",
+                entry.name,
+                deep.url()
+            ))),
         }
     }
 
@@ -272,13 +285,18 @@ impl TableStore {
     /// then its file is removed. A crash in between leaves an unnamed file, which is ignored.
     pub fn unpublish(&mut self, name: &str) -> Result<ManifestEntry> {
         let Some(position) = self.manifest.segments.iter().position(|s| s.name == name) else {
-            return Err(SegmentError::InvalidRequest(format!("segment {name} is not published in table {}", self.manifest.table)));
+            return Err(SegmentError::InvalidRequest(format!(
+                "segment {name} is not published in table {}",
+                self.manifest.table
+            )));
         };
         let mut next = self.manifest.clone();
         let entry = next.segments.remove(position);
         self.write_manifest(next)?;
         let path = self.segment_path(name);
-        std::fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(|e| SegmentError::Io { path, source: e })?;
+        std::fs::remove_file(&path)
+            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .map_err(|e| SegmentError::Io { path, source: e })?;
         Ok(entry)
     }
 
@@ -294,7 +312,9 @@ impl TableStore {
             }
             match ImmutableSegment::open(&self.segment_path(&entry.name)) {
                 Ok(s) if s.num_docs() == entry.num_docs => segments.push(s),
-                Ok(s) => errors.push(s.corrupt(format!("has {} docs, the manifest says {}", s.num_docs(), entry.num_docs))),
+                Ok(s) => {
+                    errors.push(s.corrupt(format!("has {} docs, the manifest says {}", s.num_docs(), entry.num_docs)))
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -316,8 +336,16 @@ impl TableStore {
         }
         match deep.get_segment(&self.manifest.table, &entry.name)? {
             Some(bytes) if crc32c::crc32c(&bytes) == entry.crc32c => write_durably(&path, &bytes),
-            Some(_) => Err(SegmentError::Corrupt { segment: entry.name.clone(), file: path, reason: format!("the deep store's copy ({}) does not match the manifest's checksum", deep.url()) }),
-            None => Err(SegmentError::Corrupt { segment: entry.name.clone(), file: path, reason: format!("missing here and in the deep store {}", deep.url()) }),
+            Some(_) => Err(SegmentError::Corrupt {
+                segment: entry.name.clone(),
+                file: path,
+                reason: format!("the deep store's copy ({}) does not match the manifest's checksum", deep.url()),
+            }),
+            None => Err(SegmentError::Corrupt {
+                segment: entry.name.clone(),
+                file: path,
+                reason: format!("missing here and in the deep store {}", deep.url()),
+            }),
         }
     }
 }

@@ -12,7 +12,10 @@ fn readers_see_consistent_prefixes_while_the_writer_appends() {
         r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"k","dataType":"INT"},{"name":"tags","dataType":"STRING","singleValueField":false}]}"#,
     )
     .unwrap();
-    let config = TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["k","tags"]}}"#).unwrap();
+    let config = TableConfigJson::from_json(
+        r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["k","tags"]}}"#,
+    )
+    .unwrap();
     let table = Table::new(schema, config).unwrap();
     let segment = Arc::new(MutableSegment::new(&table, "t__0__0"));
     let done = Arc::new(AtomicBool::new(false));
@@ -38,7 +41,8 @@ fn readers_see_consistent_prefixes_while_the_writer_appends() {
         let got = snapshot.evaluate(&Predicate::eq("k", Value::Int(3)), EvalOptions::default()).unwrap().docs;
         assert_eq!(got.len(), expected, "snapshot of {n} docs");
         assert!(got.max().is_none_or(|m| m < n));
-        let with_t1 = snapshot.evaluate(&Predicate::eq("tags", Value::String("t1".into())), EvalOptions::default()).unwrap().docs;
+        let with_t1 =
+            snapshot.evaluate(&Predicate::eq("tags", Value::String("t1".into())), EvalOptions::default()).unwrap().docs;
         assert_eq!(with_t1.len(), (0..n as i32).filter(|i| i % 3 == 2).count() as u64);
         if n > 0 {
             let last = snapshot.decode(&["k"], &[n - 1], DecodeOptions::default()).unwrap();

@@ -51,7 +51,10 @@ fn every_truncation_is_an_error() {
     let bytes = segment_bytes();
     let step = (bytes.len() / 200).max(1);
     for len in (0..bytes.len()).step_by(step) {
-        assert_corrupt(ImmutableSegment::from_bytes("t__0__7.cvs".into(), bytes[..len].to_vec()), &format!("truncated to {len}"));
+        assert_corrupt(
+            ImmutableSegment::from_bytes("t__0__7.cvs".into(), bytes[..len].to_vec()),
+            &format!("truncated to {len}"),
+        );
     }
 }
 
@@ -74,7 +77,10 @@ fn a_flipped_byte_in_any_section_is_an_error() {
         let mut damaged = bytes.clone();
         let at = damaged.len() - back;
         damaged[at] ^= 0x01;
-        assert_corrupt(ImmutableSegment::from_bytes("t__0__7.cvs".into(), damaged), &format!("{back} bytes from the end"));
+        assert_corrupt(
+            ImmutableSegment::from_bytes("t__0__7.cvs".into(), damaged),
+            &format!("{back} bytes from the end"),
+        );
     }
 }
 
@@ -92,7 +98,14 @@ fn a_written_segment_reopens_from_disk() {
     let dir = tempfile::tempdir().unwrap();
     let builder = {
         let mut b = SegmentBuilder::new(&table());
-        b.push(&[FieldValue::Single(Value::String("x".into())), FieldValue::Multi(vec![]), FieldValue::Null, FieldValue::Single(Value::Long(1)), FieldValue::Single(Value::Double(2.0))]).unwrap();
+        b.push(&[
+            FieldValue::Single(Value::String("x".into())),
+            FieldValue::Multi(vec![]),
+            FieldValue::Null,
+            FieldValue::Single(Value::Long(1)),
+            FieldValue::Single(Value::Double(2.0)),
+        ])
+        .unwrap();
         b
     };
     let path = builder.write(dir.path(), &SegmentIdentity { name: "t__0__7".into(), ..Default::default() }).unwrap();
@@ -109,7 +122,14 @@ fn a_damaged_segment_does_not_take_the_table_down() {
     let mut store = cuvee_segments::TableStore::open_or_create(dir.path(), &table).unwrap();
     for name in ["t_0", "t_1", "t_2"] {
         let mut b = SegmentBuilder::new(&table);
-        b.push(&[FieldValue::Single(Value::String(name.into())), FieldValue::Multi(vec![]), FieldValue::Null, FieldValue::Single(Value::Long(1)), FieldValue::Single(Value::Double(2.0))]).unwrap();
+        b.push(&[
+            FieldValue::Single(Value::String(name.into())),
+            FieldValue::Multi(vec![]),
+            FieldValue::Null,
+            FieldValue::Single(Value::Long(1)),
+            FieldValue::Single(Value::Double(2.0)),
+        ])
+        .unwrap();
         store.publish(&b.build(&SegmentIdentity { name: name.into(), ..Default::default() }).unwrap()).unwrap();
     }
     // Damage the middle one on disk.

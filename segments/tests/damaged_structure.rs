@@ -6,7 +6,9 @@
 
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
 use cuvee_segments::format::{SegmentMetadata, TRAILER_LEN};
-use cuvee_segments::{DecodeOptions, EvalOptions, FieldValue, ImmutableSegment, Predicate, SegmentBuilder, SegmentIdentity};
+use cuvee_segments::{
+    DecodeOptions, EvalOptions, FieldValue, ImmutableSegment, Predicate, SegmentBuilder, SegmentIdentity,
+};
 
 fn segment_bytes() -> Vec<u8> {
     let schema = Schema::from_json(
@@ -74,7 +76,14 @@ fn exercise(segment: &ImmutableSegment) {
         }
     }
     let _ = segment.decode_all(&["s", "tags", "j", "i", "m"], DecodeOptions::default());
-    let _ = segment.may_contain("j", &cuvee_segments::Matcher::compile(&cuvee_segments::Leaf::Compare(cuvee_segments::CompareOp::Eq, Value::Json("x".into())), cuvee_catalog::DataType::Json).unwrap());
+    let _ = segment.may_contain(
+        "j",
+        &cuvee_segments::Matcher::compile(
+            &cuvee_segments::Leaf::Compare(cuvee_segments::CompareOp::Eq, Value::Json("x".into())),
+            cuvee_catalog::DataType::Json,
+        )
+        .unwrap(),
+    );
 }
 
 #[test]

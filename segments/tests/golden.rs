@@ -6,7 +6,9 @@
 //! (`cargo test -p cuvee-segments --test golden -- --ignored write_golden`).
 
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
-use cuvee_segments::{DecodeOptions, EvalOptions, FieldValue, ImmutableSegment, Predicate, SegmentBuilder, SegmentIdentity};
+use cuvee_segments::{
+    DecodeOptions, EvalOptions, FieldValue, ImmutableSegment, Predicate, SegmentBuilder, SegmentIdentity,
+};
 use std::path::PathBuf;
 
 fn golden_dir() -> PathBuf {
@@ -51,7 +53,13 @@ fn builder() -> SegmentBuilder {
 }
 
 fn identity() -> SegmentIdentity {
-    SegmentIdentity { name: "golden__0__0__20201001T0000Z".into(), partition: Some(0), start_offset: Some(0), end_offset: Some(2100), creation_time_ms: 1_600_000_000_000 }
+    SegmentIdentity {
+        name: "golden__0__0__20201001T0000Z".into(),
+        partition: Some(0),
+        start_offset: Some(0),
+        end_offset: Some(2100),
+        creation_time_ms: 1_600_000_000_000,
+    }
 }
 
 fn newest() -> PathBuf {
@@ -89,10 +97,7 @@ fn check_golden(version: u32) {
 fn the_writer_still_produces_the_golden_bytes() {
     let golden = std::fs::read(newest()).unwrap();
     let built = builder().build(&identity()).unwrap();
-    assert!(
-        built == golden,
-        "the segment writer's output changed: if on purpose, see this file's docs"
-    );
+    assert!(built == golden, "the segment writer's output changed: if on purpose, see this file's docs");
 }
 
 #[test]

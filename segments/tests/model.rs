@@ -9,7 +9,8 @@ use arrow_array::{Array, ArrayRef};
 use cuvee_catalog::value::compare_decimal;
 use cuvee_catalog::{DataType, Schema, Table, TableConfigJson, Value};
 use cuvee_segments::{
-    CompareOp, DecodeOptions, EvalOptions, FieldValue, ImmutableSegment, Leaf, MutableSegment, Predicate, SegmentBuilder, SegmentIdentity,
+    CompareOp, DecodeOptions, EvalOptions, FieldValue, ImmutableSegment, Leaf, MutableSegment, Predicate,
+    SegmentBuilder, SegmentIdentity,
 };
 use proptest::prelude::*;
 use std::cmp::Ordering;
@@ -38,16 +39,34 @@ struct Case {
 
 fn domain(t: DataType) -> Vec<Value> {
     match t {
-        DataType::Int => vec![Value::Int(-3), Value::Int(-1), Value::Int(0), Value::Int(2), Value::Int(3), Value::Int(i32::MAX)],
-        DataType::Long => vec![Value::Long(-3000), Value::Long(0), Value::Long(1000), Value::Long(2000), Value::Long(i64::MIN + 1)],
-        DataType::Float => vec![Value::Float(-1.5), Value::Float(0.0), Value::Float(0.5), Value::Float(2.25), Value::Float(1e10)],
-        DataType::Double => vec![Value::Double(-1.5), Value::Double(0.0), Value::Double(0.1), Value::Double(2.25), Value::Double(f64::INFINITY)],
+        DataType::Int => {
+            vec![Value::Int(-3), Value::Int(-1), Value::Int(0), Value::Int(2), Value::Int(3), Value::Int(i32::MAX)]
+        }
+        DataType::Long => {
+            vec![Value::Long(-3000), Value::Long(0), Value::Long(1000), Value::Long(2000), Value::Long(i64::MIN + 1)]
+        }
+        DataType::Float => {
+            vec![Value::Float(-1.5), Value::Float(0.0), Value::Float(0.5), Value::Float(2.25), Value::Float(1e10)]
+        }
+        DataType::Double => vec![
+            Value::Double(-1.5),
+            Value::Double(0.0),
+            Value::Double(0.1),
+            Value::Double(2.25),
+            Value::Double(f64::INFINITY),
+        ],
         DataType::Boolean => vec![Value::Boolean(false), Value::Boolean(true)],
-        DataType::Timestamp => vec![Value::Timestamp(0), Value::Timestamp(1000), Value::Timestamp(5000), Value::Timestamp(-86_400_000)],
-        DataType::String => ["", "a", "ab", "b", "ba", "é", "null", "a%b"].iter().map(|s| Value::String(s.to_string())).collect(),
+        DataType::Timestamp => {
+            vec![Value::Timestamp(0), Value::Timestamp(1000), Value::Timestamp(5000), Value::Timestamp(-86_400_000)]
+        }
+        DataType::String => {
+            ["", "a", "ab", "b", "ba", "é", "null", "a%b"].iter().map(|s| Value::String(s.to_string())).collect()
+        }
         DataType::Json => [r#"{"a":1}"#, "[]", "null", r#""x""#].iter().map(|s| Value::Json(s.to_string())).collect(),
         DataType::Bytes => [vec![], vec![0u8], vec![0, 1], vec![1], vec![255]].into_iter().map(Value::Bytes).collect(),
-        DataType::BigDecimal => ["-1.5", "0", "0.5", "1", "10", "2.25", "1e3"].iter().map(|s| Value::BigDecimal(s.to_string())).collect(),
+        DataType::BigDecimal => {
+            ["-1.5", "0", "0.5", "1", "10", "2.25", "1e3"].iter().map(|s| Value::BigDecimal(s.to_string())).collect()
+        }
     }
 }
 
@@ -55,10 +74,16 @@ fn domain(t: DataType) -> Vec<Value> {
 fn literals(t: DataType) -> Vec<Value> {
     let mut out = domain(t);
     match t {
-        DataType::Int | DataType::Long | DataType::Timestamp => {
-            out.extend([Value::Double(0.5), Value::Double(-2.5), Value::Double(2.0), Value::Long(10_000_000_000), Value::Long(-10_000_000_000)])
+        DataType::Int | DataType::Long | DataType::Timestamp => out.extend([
+            Value::Double(0.5),
+            Value::Double(-2.5),
+            Value::Double(2.0),
+            Value::Long(10_000_000_000),
+            Value::Long(-10_000_000_000),
+        ]),
+        DataType::Float => {
+            out.extend([Value::Double(0.1), Value::Double(2.25), Value::Int(0), Value::Double(-1.4999999)])
         }
-        DataType::Float => out.extend([Value::Double(0.1), Value::Double(2.25), Value::Int(0), Value::Double(-1.4999999)]),
         DataType::Double => out.extend([Value::Int(2), Value::Float(0.5)]),
         DataType::String => out.extend([Value::String("aa".into()), Value::String("c".into())]),
         DataType::BigDecimal => out.extend([Value::BigDecimal("1.000".into()), Value::BigDecimal("0.25".into())]),
@@ -72,7 +97,14 @@ fn column_strategy() -> impl Strategy<Value = ColumnChoice> {
         |(t, mv, raw, inverted, range, bloom, _)| {
             let data_type = TYPES[t];
             let raw = raw && !inverted;
-            ColumnChoice { data_type, single_value: !mv, raw, inverted, range: range && (!raw || data_type.is_numeric()), bloom }
+            ColumnChoice {
+                data_type,
+                single_value: !mv,
+                raw,
+                inverted,
+                range: range && (!raw || data_type.is_numeric()),
+                bloom,
+            }
         },
     )
 }
@@ -83,7 +115,8 @@ fn field_strategy(c: &ColumnChoice) -> BoxedStrategy<FieldValue> {
     if c.single_value {
         prop_oneof![1 => Just(FieldValue::Null), 6 => one.prop_map(FieldValue::Single)].boxed()
     } else {
-        prop_oneof![1 => Just(FieldValue::Null), 6 => proptest::collection::vec(one, 0..4).prop_map(FieldValue::Multi)].boxed()
+        prop_oneof![1 => Just(FieldValue::Null), 6 => proptest::collection::vec(one, 0..4).prop_map(FieldValue::Multi)]
+            .boxed()
     }
 }
 
@@ -95,13 +128,22 @@ fn leaf_strategy(columns: &[ColumnChoice]) -> BoxedStrategy<Predicate> {
             let name = format!("c{i}");
             let lits = literals(c.data_type);
             let lit = proptest::sample::select(lits.clone());
-            let ops = proptest::sample::select(vec![CompareOp::Eq, CompareOp::Lt, CompareOp::Le, CompareOp::Gt, CompareOp::Ge]);
+            let ops = proptest::sample::select(vec![
+                CompareOp::Eq,
+                CompareOp::Lt,
+                CompareOp::Le,
+                CompareOp::Gt,
+                CompareOp::Ge,
+            ]);
             let n1 = name.clone();
             let n2 = name.clone();
             let n3 = name.clone();
             let n4 = name.clone();
-            let compare = (ops, lit.clone(), any::<bool>())
-                .prop_map(move |(op, v, neg)| Predicate::Leaf { column: n1.clone(), leaf: Leaf::Compare(op, v), negated: neg && op == CompareOp::Eq });
+            let compare = (ops, lit.clone(), any::<bool>()).prop_map(move |(op, v, neg)| Predicate::Leaf {
+                column: n1.clone(),
+                leaf: Leaf::Compare(op, v),
+                negated: neg && op == CompareOp::Eq,
+            });
             let between = (lit.clone(), lit.clone()).prop_map(move |(a, b)| Predicate::between(&n2, a, b));
             let within = (proptest::collection::vec(lit, 0..4), any::<bool>())
                 .prop_map(move |(vs, neg)| Predicate::Leaf { column: n3.clone(), leaf: Leaf::In(vs), negated: neg });
@@ -110,8 +152,13 @@ fn leaf_strategy(columns: &[ColumnChoice]) -> BoxedStrategy<Predicate> {
                 let n5 = name.clone();
                 let n6 = name.clone();
                 let like = (proptest::sample::select(vec!["a%", "%a", "_", "%", "a\\%b", "_a%"]), any::<bool>())
-                    .prop_map(move |(p, neg)| Predicate::Leaf { column: n5.clone(), leaf: Leaf::Like(p.into()), negated: neg });
-                let regexp = proptest::sample::select(vec!["^a", "b", "é$", "^$"]).prop_map(move |p| Predicate::regexp_like(&n6, p));
+                    .prop_map(move |(p, neg)| Predicate::Leaf {
+                        column: n5.clone(),
+                        leaf: Leaf::Like(p.into()),
+                        negated: neg,
+                    });
+                let regexp = proptest::sample::select(vec!["^a", "b", "é$", "^$"])
+                    .prop_map(move |p| Predicate::regexp_like(&n6, p));
                 prop_oneof![4 => compare, 2 => between, 2 => within, 1 => null, 2 => like, 1 => regexp].boxed()
             } else {
                 prop_oneof![4 => compare, 2 => between, 2 => within, 1 => null].boxed()
@@ -134,13 +181,22 @@ fn predicate_strategy(columns: &[ColumnChoice]) -> BoxedStrategy<Predicate> {
 }
 
 fn case_strategy() -> impl Strategy<Value = Case> {
-    (proptest::collection::vec(column_strategy(), 1..5), any::<bool>(), any::<bool>()).prop_flat_map(|(columns, sorted, null_handling)| {
-        let row = columns.iter().map(field_strategy).collect::<Vec<_>>();
-        let rows = proptest::collection::vec(row, 0..300);
-        let predicates = proptest::collection::vec(predicate_strategy(&columns), 1..6);
-        (Just(columns), Just(sorted), rows, predicates, Just(null_handling))
-            .prop_map(|(columns, sorted, rows, predicates, null_handling)| Case { columns, sorted, rows, predicates, null_handling })
-    })
+    (proptest::collection::vec(column_strategy(), 1..5), any::<bool>(), any::<bool>()).prop_flat_map(
+        |(columns, sorted, null_handling)| {
+            let row = columns.iter().map(field_strategy).collect::<Vec<_>>();
+            let rows = proptest::collection::vec(row, 0..300);
+            let predicates = proptest::collection::vec(predicate_strategy(&columns), 1..6);
+            (Just(columns), Just(sorted), rows, predicates, Just(null_handling)).prop_map(
+                |(columns, sorted, rows, predicates, null_handling)| Case {
+                    columns,
+                    sorted,
+                    rows,
+                    predicates,
+                    null_handling,
+                },
+            )
+        },
+    )
 }
 
 fn table(case: &Case) -> Table {
@@ -148,11 +204,15 @@ fn table(case: &Case) -> Table {
         .columns
         .iter()
         .enumerate()
-        .map(|(i, c)| format!(r#"{{"name":"c{i}","dataType":"{}","singleValueField":{}}}"#, c.data_type.name(), c.single_value))
+        .map(|(i, c)| {
+            format!(r#"{{"name":"c{i}","dataType":"{}","singleValueField":{}}}"#, c.data_type.name(), c.single_value)
+        })
         .collect();
-    let schema = Schema::from_json(&format!(r#"{{"schemaName":"t","dimensionFieldSpecs":[{}]}}"#, specs.join(","))).unwrap();
+    let schema =
+        Schema::from_json(&format!(r#"{{"schemaName":"t","dimensionFieldSpecs":[{}]}}"#, specs.join(","))).unwrap();
     let list = |pick: &dyn Fn(&ColumnChoice) -> bool| {
-        let names: Vec<String> = case.columns.iter().enumerate().filter(|(_, c)| pick(c)).map(|(i, _)| format!("\"c{i}\"")).collect();
+        let names: Vec<String> =
+            case.columns.iter().enumerate().filter(|(_, c)| pick(c)).map(|(i, _)| format!("\"c{i}\"")).collect();
         format!("[{}]", names.join(","))
     };
     let sorted = sorted_column(case).map(|i| format!("[\"c{i}\"]")).unwrap_or_else(|| "[]".into());
@@ -242,7 +302,8 @@ fn leaf_matches(value: &Value, leaf: &Leaf) -> bool {
             CompareOp::Ge => o != Ordering::Less,
         }),
         Leaf::Between(a, b) => {
-            model_cmp(value, a).is_some_and(|o| o != Ordering::Less) && model_cmp(value, b).is_some_and(|o| o != Ordering::Greater)
+            model_cmp(value, a).is_some_and(|o| o != Ordering::Less)
+                && model_cmp(value, b).is_some_and(|o| o != Ordering::Greater)
         }
         Leaf::In(values) => values.iter().any(|l| model_cmp(value, l) == Some(Ordering::Equal)),
         Leaf::Like(p) => like(&value.to_string().chars().collect::<Vec<_>>(), &p.chars().collect::<Vec<_>>()),
@@ -263,16 +324,20 @@ fn model_eval(p: &Predicate, doc: &[(Vec<Value>, bool)], null_handling: bool) ->
             let any = values.iter().any(|v| leaf_matches(v, leaf));
             Some(any != *negated)
         }
-        Predicate::And(ps) => ps.iter().map(|p| model_eval(p, doc, null_handling)).fold(Some(true), |acc, x| match (acc, x) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        }),
-        Predicate::Or(ps) => ps.iter().map(|p| model_eval(p, doc, null_handling)).fold(Some(false), |acc, x| match (acc, x) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), Some(false)) => Some(false),
-            _ => None,
-        }),
+        Predicate::And(ps) => {
+            ps.iter().map(|p| model_eval(p, doc, null_handling)).fold(Some(true), |acc, x| match (acc, x) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            })
+        }
+        Predicate::Or(ps) => {
+            ps.iter().map(|p| model_eval(p, doc, null_handling)).fold(Some(false), |acc, x| match (acc, x) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (Some(false), Some(false)) => Some(false),
+                _ => None,
+            })
+        }
         Predicate::Not(p) => model_eval(p, doc, null_handling).map(|b| !b),
     }
 }
@@ -288,7 +353,9 @@ fn segment_order(case: &Case, table: &Table) -> Vec<usize> {
                 (Value::BigDecimal(p), Value::BigDecimal(q)) => compare_decimal(p, q),
                 (Value::Float(p), Value::Float(q)) => p.total_cmp(q),
                 (Value::Double(p), Value::Double(q)) => p.total_cmp(q),
-                (Value::String(p), Value::String(q)) | (Value::Json(p), Value::Json(q)) => p.as_bytes().cmp(q.as_bytes()),
+                (Value::String(p), Value::String(q)) | (Value::Json(p), Value::Json(q)) => {
+                    p.as_bytes().cmp(q.as_bytes())
+                }
                 _ => x.total_cmp(&y),
             }
         });
@@ -375,10 +442,16 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             }
         };
         for (doc, &r) in order.iter().enumerate() {
-            prop_assert_eq!(decoded_field(batch.column(c), doc, choice.data_type, choice.single_value), expected(&case.rows[r]));
+            prop_assert_eq!(
+                decoded_field(batch.column(c), doc, choice.data_type, choice.single_value),
+                expected(&case.rows[r])
+            );
         }
         for (r, row) in case.rows.iter().enumerate() {
-            prop_assert_eq!(decoded_field(mutable_batch.column(c), r, choice.data_type, choice.single_value), expected(row));
+            prop_assert_eq!(
+                decoded_field(mutable_batch.column(c), r, choice.data_type, choice.single_value),
+                expected(row)
+            );
         }
     }
     Ok(())

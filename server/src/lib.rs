@@ -20,7 +20,11 @@ use cuvee_proto::v1::segment_server_server::SegmentServerServer;
 use std::future::Future;
 
 /// Serves `service` on `listener` until `shutdown` completes.
-pub async fn serve_until(listener: tokio::net::TcpListener, service: FragmentService, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), tonic::transport::Error> {
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    service: FragmentService,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     // Answers may be large record batches.
     let server = SegmentServerServer::new(service).max_encoding_message_size(256 << 20);

@@ -3,7 +3,8 @@
 use cuvee_proto::v1::fragment_response::Item;
 use cuvee_proto::v1::segment_server_server::SegmentServer;
 use cuvee_proto::v1::{
-    ConsumingSegment, ExecutionStats, FragmentRequest, FragmentResponse, HealthRequest, HealthResponse, ListSegmentsRequest, ListSegmentsResponse, SealedSegment, TableListing,
+    ConsumingSegment, ExecutionStats, FragmentRequest, FragmentResponse, HealthRequest, HealthResponse,
+    ListSegmentsRequest, ListSegmentsResponse, SealedSegment, TableListing,
 };
 use cuvee_proto::PROTOCOL_VERSION;
 use cuvee_query::codec::{decode_fragment, SegmentResolver};
@@ -36,7 +37,11 @@ pub struct FragmentService {
 }
 
 impl FragmentService {
-    pub fn new(options: ServerOptions, tables: Arc<dyn SegmentResolver>, runtime: tokio::runtime::Handle) -> FragmentService {
+    pub fn new(
+        options: ServerOptions,
+        tables: Arc<dyn SegmentResolver>,
+        runtime: tokio::runtime::Handle,
+    ) -> FragmentService {
         FragmentService { options, tables, state: cuvee_query::session().state(), runtime }
     }
 }
@@ -55,16 +60,29 @@ impl SegmentServer for FragmentService {
                 request.protocol_version
             )));
         }
-        let left = time_left(request.deadline_unix_ms).ok_or_else(|| Status::deadline_exceeded(format!("query {}: the deadline passed before the fragment arrived", request.query_id)))?;
-        let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.options.memory_bytes, 1.0).build_arc().map_err(|e| Status::internal(e.to_string()))?;
+        let left = time_left(request.deadline_unix_ms).ok_or_else(|| {
+            Status::deadline_exceeded(format!(
+                "query {}: the deadline passed before the fragment arrived",
+                request.query_id
+            ))
+        })?;
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(self.options.memory_bytes, 1.0)
+            .build_arc()
+            .map_err(|e| Status::internal(e.to_string()))?;
         let task = Arc::new(datafusion::execution::TaskContext::from(&self.state).with_runtime(runtime));
-        let plan = decode_fragment(&request.fragment, &task, Arc::clone(&self.tables)).map_err(|e| missing_or_invalid(&request, e))?;
+        let plan = decode_fragment(&request.fragment, &task, Arc::clone(&self.tables))
+            .map_err(|e| missing_or_invalid(&request, e))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<FragmentResponse, Status>>(4);
         let query_id = request.query_id.clone();
         self.runtime.spawn(async move {
             let work = answer(plan, task, tx.clone());
             let outcome = match left {
-                Some(left) => tokio::time::timeout(left, work).await.unwrap_or_else(|_| Err(Status::deadline_exceeded(format!("query {query_id}: the fragment did not finish by its deadline")))),
+                Some(left) => tokio::time::timeout(left, work).await.unwrap_or_else(|_| {
+                    Err(Status::deadline_exceeded(format!(
+                        "query {query_id}: the fragment did not finish by its deadline"
+                    )))
+                }),
                 None => work.await,
             };
             if let Err(status) = outcome {
@@ -74,19 +92,31 @@ impl SegmentServer for FragmentService {
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
-    async fn list_segments(&self, _request: Request<ListSegmentsRequest>) -> Result<Response<ListSegmentsResponse>, Status> {
+    async fn list_segments(
+        &self,
+        _request: Request<ListSegmentsRequest>,
+    ) -> Result<Response<ListSegmentsResponse>, Status> {
         let mut tables = Vec::new();
         for table in self.tables.tables() {
             let listing = table.listing();
             let sealed = listing
                 .sealed
                 .iter()
-                .map(|s| SealedSegment { name: s.name().to_string(), metadata_json: serde_json::to_string(s.metadata()).unwrap_or_default() })
+                .map(|s| SealedSegment {
+                    name: s.name().to_string(),
+                    metadata_json: serde_json::to_string(s.metadata()).unwrap_or_default(),
+                })
                 .collect();
             let consuming = listing
                 .consuming
                 .into_iter()
-                .map(|c| ConsumingSegment { name: c.name, partition: c.partition, sequence: c.sequence, num_docs: c.num_docs, latest_ingestion_ms: c.latest_ingestion_ms.unwrap_or(0) })
+                .map(|c| ConsumingSegment {
+                    name: c.name,
+                    partition: c.partition,
+                    sequence: c.sequence,
+                    num_docs: c.num_docs,
+                    latest_ingestion_ms: c.latest_ingestion_ms.unwrap_or(0),
+                })
                 .collect();
             let definition = table.table();
             tables.push(TableListing {
@@ -100,15 +130,24 @@ impl SegmentServer for FragmentService {
     }
 
     async fn health(&self, _request: Request<HealthRequest>) -> Result<Response<HealthResponse>, Status> {
-        Ok(Response::new(HealthResponse { server_id: self.options.server_id.clone(), protocol_version: PROTOCOL_VERSION, status: "ready".into() }))
+        Ok(Response::new(HealthResponse {
+            server_id: self.options.server_id.clone(),
+            protocol_version: PROTOCOL_VERSION,
+            status: "ready".into(),
+        }))
     }
 }
 
 /// Runs the fragment and sends its batches as Arrow IPC, then its statistics. Stops when
 /// the broker goes away (the channel closes).
-async fn answer(plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>, task: Arc<datafusion::execution::TaskContext>, tx: tokio::sync::mpsc::Sender<Result<FragmentResponse, Status>>) -> Result<(), Status> {
+async fn answer(
+    plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+    task: Arc<datafusion::execution::TaskContext>,
+    tx: tokio::sync::mpsc::Sender<Result<FragmentResponse, Status>>,
+) -> Result<(), Status> {
     let (plan, mut stream) = fragment::run(plan, task).map_err(query_error)?;
-    let mut writer = StreamWriter::try_new(Vec::new(), &stream.schema()).map_err(|e| Status::internal(format!("encoding the answer: {e}")))?;
+    let mut writer = StreamWriter::try_new(Vec::new(), &stream.schema())
+        .map_err(|e| Status::internal(format!("encoding the answer: {e}")))?;
     let send = |bytes: Vec<u8>| FragmentResponse { item: Some(Item::ArrowIpc(bytes)) };
     if tx.send(Ok(send(std::mem::take(writer.get_mut())))).await.is_err() {
         return Ok(());

@@ -23,7 +23,10 @@ impl SegmentResolver for OneTable {
 }
 
 fn table() -> Arc<SegmentTable> {
-    let schema = cuvee_catalog::Schema::from_json(r#"{"schemaName": "t", "dimensionFieldSpecs": [{"name": "a", "dataType": "INT"}]}"#).unwrap();
+    let schema = cuvee_catalog::Schema::from_json(
+        r#"{"schemaName": "t", "dimensionFieldSpecs": [{"name": "a", "dataType": "INT"}]}"#,
+    )
+    .unwrap();
     let config = cuvee_catalog::TableConfigJson::from_json(r#"{"tableName": "t", "tableType": "OFFLINE", "segmentsConfig": {}, "tableIndexConfig": {}, "tenants": {}, "metadata": {}}"#).unwrap();
     Arc::new(SegmentTable::new(cuvee_catalog::Table::new(schema, config).unwrap(), ScanOptions::default()))
 }
@@ -39,7 +42,14 @@ async fn start() -> SegmentServerClient<tonic::transport::Channel> {
 }
 
 fn request(version: u32, deadline_unix_ms: i64, fragment: Vec<u8>) -> FragmentRequest {
-    FragmentRequest { protocol_version: version, query_id: "q1".into(), deadline_unix_ms, table: "t".into(), segments: vec![], fragment }
+    FragmentRequest {
+        protocol_version: version,
+        query_id: "q1".into(),
+        deadline_unix_ms,
+        table: "t".into(),
+        segments: vec![],
+        fragment,
+    }
 }
 
 fn now_ms() -> i64 {
@@ -51,7 +61,11 @@ async fn another_protocol_version_is_refused_naming_both() {
     let mut client = start().await;
     let status = client.execute_fragment(request(cuvee_proto::PROTOCOL_VERSION + 1, 0, vec![])).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
-    assert!(status.message().contains(&format!("protocol version {}", cuvee_proto::PROTOCOL_VERSION + 1)), "{}", status.message());
+    assert!(
+        status.message().contains(&format!("protocol version {}", cuvee_proto::PROTOCOL_VERSION + 1)),
+        "{}",
+        status.message()
+    );
     assert!(status.message().contains(&format!("({})", cuvee_proto::PROTOCOL_VERSION)), "{}", status.message());
 }
 
@@ -60,7 +74,10 @@ async fn a_passed_deadline_and_undecodable_fragments_are_refused() {
     let mut client = start().await;
     let late = client.execute_fragment(request(cuvee_proto::PROTOCOL_VERSION, now_ms() - 1, vec![])).await.unwrap_err();
     assert_eq!(late.code(), Code::DeadlineExceeded, "{late:?}");
-    let garbage = client.execute_fragment(request(cuvee_proto::PROTOCOL_VERSION, now_ms() + 10_000, vec![0xff, 0x00, 0x13])).await.unwrap_err();
+    let garbage = client
+        .execute_fragment(request(cuvee_proto::PROTOCOL_VERSION, now_ms() + 10_000, vec![0xff, 0x00, 0x13]))
+        .await
+        .unwrap_err();
     assert_eq!(garbage.code(), Code::InvalidArgument, "{garbage:?}");
     assert!(garbage.message().contains("cannot decode the fragment"), "{}", garbage.message());
 }
@@ -69,7 +86,10 @@ async fn a_passed_deadline_and_undecodable_fragments_are_refused() {
 async fn health_and_listing() {
     let mut client = start().await;
     let health = client.health(HealthRequest {}).await.unwrap().into_inner();
-    assert_eq!((health.server_id.as_str(), health.status.as_str(), health.protocol_version), ("s0", "ready", cuvee_proto::PROTOCOL_VERSION));
+    assert_eq!(
+        (health.server_id.as_str(), health.status.as_str(), health.protocol_version),
+        ("s0", "ready", cuvee_proto::PROTOCOL_VERSION)
+    );
     let listing = client.list_segments(ListSegmentsRequest {}).await.unwrap().into_inner();
     assert_eq!(listing.tables.len(), 1);
     let schema: serde_json::Value = serde_json::from_str(&listing.tables[0].schema_json).unwrap();

@@ -90,7 +90,9 @@ fn shippable(node: &dyn ExecutionPlan) -> Option<Shape> {
         || any.is::<ProjectionExec>()
         || any.is::<LocalLimitExec>()
         || any.is::<SortExec>()
-        || any.downcast_ref::<RepartitionExec>().is_some_and(|r| matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)))
+        || any
+            .downcast_ref::<RepartitionExec>()
+            .is_some_and(|r| matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)))
         || node.name() == "CoalesceBatchesExec";
     if row_local {
         return Some(below);
@@ -107,7 +109,9 @@ fn merged_like(scatter: Arc<dyn ExecutionPlan>, replaced: &dyn ExecutionPlan) ->
         return scatter;
     }
     match replaced.output_ordering() {
-        Some(ordering) => Arc::new(SortPreservingMergeExec::new(ordering.clone(), scatter).with_fetch(replaced.fetch())),
+        Some(ordering) => {
+            Arc::new(SortPreservingMergeExec::new(ordering.clone(), scatter).with_fetch(replaced.fetch()))
+        }
         None => Arc::new(CoalescePartitionsExec::new(scatter)),
     }
 }

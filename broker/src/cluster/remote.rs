@@ -36,7 +36,8 @@ pub struct RemoteServer {
 impl RemoteServer {
     /// A server at `host:port`; connects on first use and reconnects after failures.
     pub fn connect(address: &str) -> std::result::Result<RemoteServer, String> {
-        let endpoint = Endpoint::from_shared(format!("http://{address}")).map_err(|e| format!("{address} is not a server address: {e}"))?;
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| format!("{address} is not a server address: {e}"))?;
         // HTTP/2 pings find a server that stopped answering (a hung process, a partition)
         // while a statement waits on it with no deadline of its own (Postgres and Flight
         // SQL statements without a timeout): the stream then fails as a server failure
@@ -76,7 +77,8 @@ impl SegmentServer for RemoteServer {
         let schema = request.fragment.schema();
         let segments = fragment::sources(request.fragment.as_ref()).iter().map(|s| s.name().to_string()).collect();
         let bytes = codec::encode_fragment(request.fragment)?;
-        let deadline_unix_ms = request.deadline.map_or(0, |d| unix_ms(SystemTime::now() + d.saturating_duration_since(Instant::now())));
+        let deadline_unix_ms =
+            request.deadline.map_or(0, |d| unix_ms(SystemTime::now() + d.saturating_duration_since(Instant::now())));
         let message = cuvee_proto::v1::FragmentRequest {
             protocol_version: cuvee_proto::PROTOCOL_VERSION,
             query_id: request.query_id,
@@ -89,9 +91,11 @@ impl SegmentServer for RemoteServer {
         if let Some(deadline) = request.deadline {
             grpc.set_timeout(deadline.saturating_duration_since(Instant::now()));
         }
-        let answer = self.client.clone().execute_fragment(grpc).await.map_err(|status| from_status(status))?.into_inner();
+        let answer =
+            self.client.clone().execute_fragment(grpc).await.map_err(|status| from_status(status))?.into_inner();
         let stats = Arc::new(OnceLock::new());
-        let reader = Reader { answer, decoder: StreamDecoder::new(), pending: VecDeque::new(), stats: Arc::clone(&stats) };
+        let reader =
+            Reader { answer, decoder: StreamDecoder::new(), pending: VecDeque::new(), stats: Arc::clone(&stats) };
         let batches = futures::stream::unfold(Some(reader), |reader| async move {
             let mut reader = reader?;
             match reader.next().await {
@@ -119,7 +123,9 @@ impl Reader {
             }
             let Some(message) = self.answer.message().await.map_err(from_status)? else {
                 if self.stats.get().is_none() {
-                    return Err(unreachable("the answer ended without its statistics (the server stopped mid-answer?)".into()));
+                    return Err(unreachable(
+                        "the answer ended without its statistics (the server stopped mid-answer?)".into(),
+                    ));
                 }
                 return Ok(None);
             };
@@ -154,7 +160,10 @@ fn from_status(status: Status) -> DataFusionError {
         Code::ResourceExhausted => DataFusionError::ResourcesExhausted(status.message().to_string()),
         Code::Unavailable => unreachable(format!("unreachable: {}", status.message())),
         // The request's deadline passed: the server did not answer in time.
-        Code::DeadlineExceeded | Code::Cancelled => DataFusionError::External(Box::new(Unreachable { message: format!("no answer in time: {}", status.message()), timed_out: true })),
+        Code::DeadlineExceeded | Code::Cancelled => DataFusionError::External(Box::new(Unreachable {
+            message: format!("no answer in time: {}", status.message()),
+            timed_out: true,
+        })),
         _ => unreachable(status.message().to_string()),
     }
 }

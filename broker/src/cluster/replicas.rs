@@ -81,7 +81,11 @@ mod tests {
     use super::*;
 
     fn consuming(name: &str, server: &str, partition: u32, sequence: u32, num_docs: u64) -> RemoteSegment {
-        RemoteSegment { name: name.into(), servers: vec![server.into()], kind: RemoteKind::Consuming { partition, sequence, num_docs, latest_ingestion_ms: None } }
+        RemoteSegment {
+            name: name.into(),
+            servers: vec![server.into()],
+            kind: RemoteKind::Consuming { partition, sequence, num_docs, latest_ingestion_ms: None },
+        }
     }
 
     fn sealed(name: &str, server: &str) -> RemoteSegment {

@@ -70,8 +70,10 @@ impl Cluster {
         for source in sources {
             let server = match source {
                 ScanSource::Remote(segment) => {
-                    let healthy: Vec<&String> = segment.servers.iter().filter(|s| !unhealthy.contains(*s) && remote.contains_key(*s)).collect();
-                    let candidates: Vec<&String> = if healthy.is_empty() { segment.servers.iter().collect() } else { healthy };
+                    let healthy: Vec<&String> =
+                        segment.servers.iter().filter(|s| !unhealthy.contains(*s) && remote.contains_key(*s)).collect();
+                    let candidates: Vec<&String> =
+                        if healthy.is_empty() { segment.servers.iter().collect() } else { healthy };
                     // Sealed copies are equal: take turns. Consuming ones differ in
                     // freshness: the freshest (listed first) unless it is unhealthy.
                     let pick = if segment.is_consuming() { 0 } else { turn % candidates.len().max(1) };
@@ -80,7 +82,12 @@ impl Cluster {
                     };
                     match remote.get(*id) {
                         Some(server) => Arc::clone(server) as Arc<dyn SegmentServer>,
-                        None => return exec_err!("segment {} is on server {id}, which this broker does not know", segment.name),
+                        None => {
+                            return exec_err!(
+                                "segment {} is on server {id}, which this broker does not know",
+                                segment.name
+                            )
+                        }
                     }
                 }
                 _ => match &self.local {
@@ -104,11 +111,20 @@ impl Cluster {
         shares
             .into_iter()
             .map(|(id, (server, names))| {
-                let fragment = if whole { Arc::clone(fragment) } else { fragment::restrict(Arc::clone(fragment), &|s: &ScanSource| names.contains(s.name()))? };
-                let mut candidates: Vec<String> = holders.remove(&id).flatten().unwrap_or_default().into_iter().collect();
+                let fragment = if whole {
+                    Arc::clone(fragment)
+                } else {
+                    fragment::restrict(Arc::clone(fragment), &|s: &ScanSource| names.contains(s.name()))?
+                };
+                let mut candidates: Vec<String> =
+                    holders.remove(&id).flatten().unwrap_or_default().into_iter().collect();
                 // Healthy replicas first.
                 candidates.sort_by_key(|c| unhealthy.contains(c));
-                let replicas = candidates.iter().filter_map(|c| remote.get(c)).map(|r| Arc::clone(r) as Arc<dyn SegmentServer>).collect();
+                let replicas = candidates
+                    .iter()
+                    .filter_map(|c| remote.get(c))
+                    .map(|r| Arc::clone(r) as Arc<dyn SegmentServer>)
+                    .collect();
                 Ok(Target { server, fragment, replicas })
             })
             .collect()
@@ -135,15 +151,19 @@ impl Discovery {
     /// `host:port,host:port` or `dns:name:port`.
     pub fn parse(text: &str) -> std::result::Result<Discovery, String> {
         if let Some(rest) = text.strip_prefix("dns:") {
-            let (name, port) = rest.rsplit_once(':').ok_or_else(|| format!("--servers {text}: expected dns:NAME:PORT"))?;
+            let (name, port) =
+                rest.rsplit_once(':').ok_or_else(|| format!("--servers {text}: expected dns:NAME:PORT"))?;
             let port = port.parse().map_err(|_| format!("--servers {text}: {port} is not a port"))?;
             return Ok(Discovery::Dns { name: name.to_string(), port });
         }
-        let addresses: Vec<String> = text.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
+        let addresses: Vec<String> =
+            text.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
         if addresses.is_empty() {
             return Err("--servers: no server address given".into());
         }
-        if let Some(bad) = addresses.iter().find(|a| a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none()) {
+        if let Some(bad) =
+            addresses.iter().find(|a| a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none())
+        {
             return Err(format!("--servers: {bad} is not host:port"));
         }
         Ok(Discovery::Static(addresses))
@@ -185,7 +205,10 @@ impl Routing {
                     }
                 }
             }
-            let Some(server) = self.cluster.remote.read().unwrap_or_else(|e| e.into_inner()).get(&address).cloned() else { continue };
+            let Some(server) = self.cluster.remote.read().unwrap_or_else(|e| e.into_inner()).get(&address).cloned()
+            else {
+                continue;
+            };
             match server.list(Duration::from_secs(2)).await {
                 Ok(listing) => {
                     self.cluster.set_health(&address, true);
@@ -244,7 +267,8 @@ impl Routing {
             for table in &listing.tables {
                 match table_of(table) {
                     Ok(definition) => {
-                        let entry = tables.entry(definition.name().to_string()).or_insert_with(|| (definition, Vec::new()));
+                        let entry =
+                            tables.entry(definition.name().to_string()).or_insert_with(|| (definition, Vec::new()));
                         entry.1.extend(segments_of(server, table, &mut problems));
                     }
                     Err(e) => problems.push((server.clone(), e)),
@@ -273,7 +297,8 @@ impl Routing {
 
 fn table_of(listing: &TableListing) -> std::result::Result<Table, String> {
     let schema = Schema::from_json(&listing.schema_json).map_err(|e| format!("a listed schema: {e}"))?;
-    let config = TableConfigJson::from_json(&listing.table_config_json).map_err(|e| format!("a listed table config: {e}"))?;
+    let config =
+        TableConfigJson::from_json(&listing.table_config_json).map_err(|e| format!("a listed table config: {e}"))?;
     Table::new(schema, config).map_err(|e| format!("a listed table: {e}"))
 }
 
@@ -281,13 +306,22 @@ fn segments_of(server: &str, table: &TableListing, problems: &mut Vec<(String, S
     let mut out = Vec::new();
     for sealed in &table.sealed {
         match serde_json::from_str(&sealed.metadata_json) {
-            Ok(metadata) => out.push(RemoteSegment { name: sealed.name.clone(), servers: vec![server.to_string()], kind: RemoteKind::Sealed(Box::new(metadata)) }),
+            Ok(metadata) => out.push(RemoteSegment {
+                name: sealed.name.clone(),
+                servers: vec![server.to_string()],
+                kind: RemoteKind::Sealed(Box::new(metadata)),
+            }),
             Err(e) => problems.push((server.to_string(), format!("segment {}: unreadable metadata: {e}", sealed.name))),
         }
     }
     for c in &table.consuming {
         let latest_ingestion_ms = (c.latest_ingestion_ms > 0).then_some(c.latest_ingestion_ms);
-        let kind = RemoteKind::Consuming { partition: c.partition, sequence: c.sequence, num_docs: c.num_docs, latest_ingestion_ms };
+        let kind = RemoteKind::Consuming {
+            partition: c.partition,
+            sequence: c.sequence,
+            num_docs: c.num_docs,
+            latest_ingestion_ms,
+        };
         out.push(RemoteSegment { name: c.name.clone(), servers: vec![server.to_string()], kind });
     }
     out

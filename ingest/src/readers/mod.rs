@@ -61,7 +61,11 @@ pub fn open(path: &Path, format: FileFormat, schema: &Schema) -> Result<Records,
     match format {
         FileFormat::Csv => csv::records(file, schema),
         FileFormat::Json => json::records(file),
-        FileFormat::Avro => avro::records(file).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason }),
-        FileFormat::Parquet => parquet::records(file).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason }),
+        FileFormat::Avro => {
+            avro::records(file).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason })
+        }
+        FileFormat::Parquet => {
+            parquet::records(file).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason })
+        }
     }
 }

@@ -20,7 +20,10 @@ pub fn records(file: std::fs::File) -> Result<Records, String> {
         match batch {
             Err(e) => {
                 row += 1;
-                vec![Err(BadRecord { position: format!("row group after row {row}"), reason: format!("unreadable Parquet data: {e}") })]
+                vec![Err(BadRecord {
+                    position: format!("row group after row {row}"),
+                    reason: format!("unreadable Parquet data: {e}"),
+                })]
             }
             Ok(batch) => {
                 let first = row;
@@ -97,7 +100,9 @@ fn cell(array: &dyn Array, i: usize) -> Json {
         }
         DataType::Struct(fields) => {
             let s = array.as_struct();
-            Json::Object(fields.iter().enumerate().map(|(c, f)| (f.name().clone(), cell(s.column(c).as_ref(), i))).collect())
+            Json::Object(
+                fields.iter().enumerate().map(|(c, f)| (f.name().clone(), cell(s.column(c).as_ref(), i))).collect(),
+            )
         }
         DataType::Dictionary(_, _) => {
             let values = arrow_cast_dictionary(array, i);
@@ -120,7 +125,8 @@ fn decimal_text(raw: i128, scale: i8) -> String {
     let negative = raw < 0;
     let digits = raw.unsigned_abs().to_string();
     let scale = scale as usize;
-    let padded = if digits.len() <= scale { format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits) } else { digits };
+    let padded =
+        if digits.len() <= scale { format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits) } else { digits };
     let (int_part, frac) = padded.split_at(padded.len() - scale);
     format!("{}{int_part}.{frac}", if negative { "-" } else { "" })
 }

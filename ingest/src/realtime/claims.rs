@@ -79,14 +79,17 @@ impl Claims {
         if self.deep.put_if_absent(&self.table, &file, bytes).map_err(|e| e.to_string())? {
             return Ok(ours);
         }
-        self.get(partition, sequence)?.ok_or_else(|| format!("claim {file} of table {} exists but cannot be read back", self.table))
+        self.get(partition, sequence)?
+            .ok_or_else(|| format!("claim {file} of table {} exists but cannot be read back", self.table))
     }
 
     /// The claim of segment `sequence` of `partition`, if a replica made one.
     pub fn get(&self, partition: u32, sequence: u32) -> Result<Option<SegmentClaim>, String> {
         let file = claim_file(partition, sequence);
         let Some(bytes) = self.deep.get(&self.table, &file).map_err(|e| e.to_string())? else { return Ok(None) };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| format!("claim {file} of table {} in the deep store is not valid: {e}", self.table))
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| format!("claim {file} of table {} in the deep store is not valid: {e}", self.table))
     }
 
     /// Where the partition's consumption begins: `proposed`, unless a replica said first.
@@ -96,8 +99,13 @@ impl Claims {
         if self.deep.put_if_absent(&self.table, &file, bytes).map_err(|e| e.to_string())? {
             return Ok(proposed);
         }
-        let bytes = self.deep.get(&self.table, &file).map_err(|e| e.to_string())?.ok_or_else(|| format!("{file} of table {} exists but cannot be read back", self.table))?;
-        let start: PartitionStart = serde_json::from_slice(&bytes).map_err(|e| format!("{file} of table {} in the deep store is not valid: {e}", self.table))?;
+        let bytes = self
+            .deep
+            .get(&self.table, &file)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{file} of table {} exists but cannot be read back", self.table))?;
+        let start: PartitionStart = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{file} of table {} in the deep store is not valid: {e}", self.table))?;
         Ok(start.offset)
     }
 
@@ -116,7 +124,13 @@ mod tests {
     use super::*;
 
     fn claim(segment: &str, start: i64, end: i64) -> SegmentClaim {
-        SegmentClaim { segment: segment.into(), start_offset: start, end_offset: end, creation_time_ms: 1, claimed_by: String::new() }
+        SegmentClaim {
+            segment: segment.into(),
+            start_offset: start,
+            end_offset: end,
+            creation_time_ms: 1,
+            claimed_by: String::new(),
+        }
     }
 
     #[test]

@@ -3,17 +3,17 @@
 //! at the next offset (consumption never waits for a build, only for a full hand-off
 //! queue: that is the backpressure).
 
+use super::claims::SegmentClaim;
 use super::dead_letter::{DeadLetter, DeadLetterWriter};
 use super::failpoint;
 use super::kafka::{is_offset_out_of_range, PartitionReader};
 use super::naming::{parse_segment_name, segment_name};
-use super::claims::SegmentClaim;
 use super::sealer::{SealJob, SealWork};
 use super::status::{ConsumerState, SharedStatus};
-use crate::now_ms;
 use super::Shared;
 use crate::conform::{Conformed, Conformer};
 use crate::message::{MessageDecoder, MessageMetadata};
+use crate::now_ms;
 use cuvee_catalog::{OffsetReset, Table};
 use cuvee_segments::{Manifest, MutableSegment, SegmentIdentity};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -85,7 +85,12 @@ pub struct PartitionConsumer {
 
 impl PartitionConsumer {
     /// Connects and finds the start offset, retrying until it can or the table stops.
-    pub fn start(shared: Arc<Shared>, partition: u32, status: SharedStatus, seal_queue: SyncSender<SealJob>) -> Option<PartitionConsumer> {
+    pub fn start(
+        shared: Arc<Shared>,
+        partition: u32,
+        status: SharedStatus,
+        seal_queue: SyncSender<SealJob>,
+    ) -> Option<PartitionConsumer> {
         let client_id = format!("cuvee-{}-{partition}", shared.table_name);
         let (definition_generation, table) = shared.definition();
         let reader = PartitionReader::new(&shared.stream, &client_id, &shared.group, partition);
@@ -95,7 +100,11 @@ impl PartitionConsumer {
             (Ok(r), Ok(d), Ok(c)) => (r, d, c),
             (r, d, c) => {
                 // Checked when the table was created; only a changed environment gets here.
-                let reason = [r.err(), d.err(), c.err().map(|e| e.to_string())].into_iter().flatten().collect::<Vec<_>>().join("; ");
+                let reason = [r.err(), d.err(), c.err().map(|e| e.to_string())]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 status.lock().record_error(reason);
                 status.lock().state = super::status::ConsumerState::Stopped;
                 return None;
@@ -207,11 +216,21 @@ impl PartitionConsumer {
         };
         let now = now_ms();
         if let Err(reason) = &outcome {
-            let letter = DeadLetter::new(self.partition, offset, reason.clone(), timestamp_ms, message.key(), message.payload().unwrap_or_default());
+            let letter = DeadLetter::new(
+                self.partition,
+                offset,
+                reason.clone(),
+                timestamp_ms,
+                message.key(),
+                message.payload().unwrap_or_default(),
+            );
             if let Err(e) = self.dead_letters.record(&letter) {
                 // Never skip a message we could not keep: read it again after a pause.
                 let _ = self.reader.assign(offset);
-                self.retry_after(format!("writing a dead letter of partition {} at offset {offset}: {e}", self.partition));
+                self.retry_after(format!(
+                    "writing a dead letter of partition {} at offset {offset}: {e}",
+                    self.partition
+                ));
                 return;
             }
         }
@@ -283,7 +302,13 @@ impl PartitionConsumer {
             creation_time_ms: self.segment_created_ms,
         };
         if let Some(claims) = &self.shared.claims {
-            let ours = SegmentClaim { segment: identity.name.clone(), start_offset: self.segment_start, end_offset: self.next_offset, creation_time_ms: self.segment_created_ms, claimed_by: String::new() };
+            let ours = SegmentClaim {
+                segment: identity.name.clone(),
+                start_offset: self.segment_start,
+                end_offset: self.next_offset,
+                creation_time_ms: self.segment_created_ms,
+                claimed_by: String::new(),
+            };
             if self.claim_retry.is_some_and(|(at, _)| Instant::now() < at) {
                 return;
             }
@@ -291,7 +316,12 @@ impl PartitionConsumer {
                 Ok(claim) => claim,
                 // Consumption goes on (fresh rows stay queryable; the segment outgrows its
                 // threshold) and the claim is tried again after a backoff.
-                Err(e) => return self.claim_failed(format!("claiming segment {} of partition {} in the deep store: {e}", self.sequence, self.partition)),
+                Err(e) => {
+                    return self.claim_failed(format!(
+                        "claiming segment {} of partition {} in the deep store: {e}",
+                        self.sequence, self.partition
+                    ))
+                }
             };
             self.claim_retry = None;
             if !claim.same_offsets(&ours) {
@@ -305,7 +335,11 @@ impl PartitionConsumer {
         let wait = self.shown.is_some();
         let replaces = self.shown.take().unwrap_or_else(|| self.consuming.name().to_string());
         let (done, published) = std::sync::mpsc::channel();
-        let job = SealJob { work: SealWork::Build { segment: Arc::clone(&self.consuming), identity }, replaces, done: wait.then_some(done) };
+        let job = SealJob {
+            work: SealWork::Build { segment: Arc::clone(&self.consuming), identity },
+            replaces,
+            done: wait.then_some(done),
+        };
         if !self.hand_off(job) || (wait && published.recv().is_err()) {
             return;
         }
@@ -399,7 +433,8 @@ impl PartitionConsumer {
         if generation == self.definition_generation {
             return;
         }
-        let decoder = MessageDecoder::new(&self.shared.stream.decoder, &table.schema, self.shared.stream.populate_metadata);
+        let decoder =
+            MessageDecoder::new(&self.shared.stream.decoder, &table.schema, self.shared.stream.populate_metadata);
         match (decoder, Conformer::new(&table)) {
             (Ok(decoder), Ok(conformer)) => {
                 self.decoder = decoder;
@@ -408,7 +443,8 @@ impl PartitionConsumer {
                 self.definition_generation = generation;
             }
             (d, c) => {
-                let reason = [d.err(), c.err().map(|e| e.to_string())].into_iter().flatten().collect::<Vec<_>>().join("; ");
+                let reason =
+                    [d.err(), c.err().map(|e| e.to_string())].into_iter().flatten().collect::<Vec<_>>().join("; ");
                 self.status.lock().record_error(format!("the new table definition cannot be applied: {reason}"));
             }
         }
@@ -419,7 +455,12 @@ impl PartitionConsumer {
     fn skip_gap(&mut self) {
         let (low, high) = match self.reader.watermarks(Duration::from_secs(5)) {
             Ok(w) => w,
-            Err(e) => return self.retry_after(format!("partition {} offset {} is out of range and its watermarks cannot be read: {e}", self.partition, self.next_offset)),
+            Err(e) => {
+                return self.retry_after(format!(
+                    "partition {} offset {} is out of range and its watermarks cannot be read: {e}",
+                    self.partition, self.next_offset
+                ))
+            }
         };
         let target = match self.shared.stream.offset_reset {
             OffsetReset::Smallest => low,
@@ -491,7 +532,9 @@ fn initial_offset(shared: &Shared, partition: u32, reader: &PartitionReader, sta
                     None => Ok(offset),
                     Some(agreed) => agreed,
                 };
-                let recorded = offset.and_then(|offset| shared.store().record_partition_start(partition, offset).map(|()| offset).map_err(|e| e.to_string()));
+                let recorded = offset.and_then(|offset| {
+                    shared.store().record_partition_start(partition, offset).map(|()| offset).map_err(|e| e.to_string())
+                });
                 match recorded {
                     Ok(offset) => return Some(offset),
                     Err(e) => status.lock().record_error(format!("recording where partition {partition} starts: {e}")),

@@ -33,7 +33,14 @@ pub struct DeadLetter {
 }
 
 impl DeadLetter {
-    pub fn new(partition: u32, offset: i64, reason: String, timestamp_ms: Option<i64>, key: Option<&[u8]>, payload: &[u8]) -> DeadLetter {
+    pub fn new(
+        partition: u32,
+        offset: i64,
+        reason: String,
+        timestamp_ms: Option<i64>,
+        key: Option<&[u8]>,
+        payload: &[u8],
+    ) -> DeadLetter {
         DeadLetter {
             partition,
             offset,
@@ -55,7 +62,11 @@ pub struct DeadLetterWriter {
 
 impl DeadLetterWriter {
     pub fn new(table_dir: &Path, partition: u32) -> DeadLetterWriter {
-        DeadLetterWriter { path: table_dir.join(DIR).join(format!("partition-{partition}.jsonl")), file: None, unsynced: false }
+        DeadLetterWriter {
+            path: table_dir.join(DIR).join(format!("partition-{partition}.jsonl")),
+            file: None,
+            unsynced: false,
+        }
     }
 
     pub fn record(&mut self, letter: &DeadLetter) -> std::io::Result<()> {
@@ -95,7 +106,12 @@ pub fn list(table_dir: &Path, partition: Option<u32>, limit: usize) -> std::io::
     };
     let mut letters: BTreeMap<(u32, i64), DeadLetter> = BTreeMap::new();
     for path in entries.flatten().map(|e| e.path()) {
-        let Some(p) = path.file_stem().and_then(|s| s.to_str()).and_then(|s| s.strip_prefix("partition-")).and_then(|p| p.parse::<u32>().ok()) else {
+        let Some(p) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("partition-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
             continue;
         };
         if partition.is_some_and(|want| want != p) {
@@ -109,7 +125,9 @@ pub fn list(table_dir: &Path, partition: Option<u32>, limit: usize) -> std::io::
         }
     }
     let mut out: Vec<DeadLetter> = letters.into_values().collect();
-    out.sort_by(|a, b| b.recorded_ms.cmp(&a.recorded_ms).then(a.partition.cmp(&b.partition)).then(b.offset.cmp(&a.offset)));
+    out.sort_by(|a, b| {
+        b.recorded_ms.cmp(&a.recorded_ms).then(a.partition.cmp(&b.partition)).then(b.offset.cmp(&a.offset))
+    });
     out.truncate(limit);
     Ok(out)
 }

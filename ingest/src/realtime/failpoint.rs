@@ -25,7 +25,10 @@ fn random_unit() -> f64 {
     static STATE: AtomicU64 = AtomicU64::new(0);
     let mut seed = STATE.load(Ordering::Relaxed);
     if seed == 0 {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         seed = nanos ^ ((std::process::id() as u64) << 32) | 1;
     }
     // splitmix64

@@ -12,7 +12,13 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::time::Duration;
 
 /// Properties cuvee owns: offsets are published with segments, never by librdkafka.
-const OWNED: &[&str] = &["auto.offset.reset", "enable.auto.commit", "enable.auto.offset.store", "enable.partition.eof", "group.instance.id"];
+const OWNED: &[&str] = &[
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "enable.partition.eof",
+    "group.instance.id",
+];
 
 /// The librdkafka configuration for a table's stream. The user's
 /// `stream.kafka.consumer.prop.*` and security properties pass through; a property
@@ -47,7 +53,9 @@ pub fn client_config(stream: &StreamConfig, client_id: &str, group: &str) -> Cli
 }
 
 pub fn create_consumer(stream: &StreamConfig, client_id: &str, group: &str) -> Result<BaseConsumer, String> {
-    client_config(stream, client_id, group).create::<BaseConsumer>().map_err(|e| format!("cannot create a Kafka consumer for topic {}: {e}", stream.topic))
+    client_config(stream, client_id, group)
+        .create::<BaseConsumer>()
+        .map_err(|e| format!("cannot create a Kafka consumer for topic {}: {e}", stream.topic))
 }
 
 /// A consumer that reads one partition.
@@ -59,7 +67,11 @@ pub struct PartitionReader {
 
 impl PartitionReader {
     pub fn new(stream: &StreamConfig, client_id: &str, group: &str, partition: u32) -> Result<PartitionReader, String> {
-        Ok(PartitionReader { consumer: create_consumer(stream, client_id, group)?, topic: stream.topic.clone(), partition: partition as i32 })
+        Ok(PartitionReader {
+            consumer: create_consumer(stream, client_id, group)?,
+            topic: stream.topic.clone(),
+            partition: partition as i32,
+        })
     }
 
     /// Reads from `offset` on (replacing any previous position).
@@ -107,7 +119,10 @@ impl TopicWatcher {
     }
 
     pub fn partition_count(&self, timeout: Duration) -> Result<u32, String> {
-        let metadata = self.consumer.fetch_metadata(Some(&self.topic), timeout).map_err(|e| format!("reading metadata of topic {}: {e}", self.topic))?;
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), timeout)
+            .map_err(|e| format!("reading metadata of topic {}: {e}", self.topic))?;
         let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
             return Err(format!("topic {} not found", self.topic));
         };

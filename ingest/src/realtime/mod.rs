@@ -35,7 +35,9 @@ mod table;
 pub use consumer::{resume_point, Resume};
 pub use dead_letter::DeadLetter;
 pub use status::{ConsumerState, PartitionStatus};
-pub use table::{stream_config, validate, IngestionStatus, PartitionReport, PartitionShare, RealtimeIngestion, RealtimeOptions};
+pub use table::{
+    stream_config, validate, IngestionStatus, PartitionReport, PartitionShare, RealtimeIngestion, RealtimeOptions,
+};
 
 use cuvee_catalog::{StreamConfig, Table};
 use cuvee_segments::{ImmutableSegment, MutableSegment, TableStore};

@@ -5,11 +5,11 @@ use super::consumer::PartitionConsumer;
 use super::kafka::{create_consumer, TopicWatcher};
 use super::sealer;
 use super::status::{PartitionStatus, SharedStatus};
-use crate::now_ms;
 use super::{SegmentHost, Shared, SharedStore};
 use crate::conform::Conformer;
 use crate::error::IngestError;
 use crate::message::MessageDecoder;
+use crate::now_ms;
 use cuvee_catalog::{StreamConfig, Table};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -55,7 +55,9 @@ impl PartitionShare {
 
     pub fn replicated(ordinal: u32, servers: u32, replicas: u32) -> Result<PartitionShare, String> {
         if servers == 0 || ordinal >= servers {
-            return Err(format!("server ordinal {ordinal} of {servers} servers: the ordinal must be below the server count"));
+            return Err(format!(
+                "server ordinal {ordinal} of {servers} servers: the ordinal must be below the server count"
+            ));
         }
         if replicas == 0 || replicas > servers {
             return Err(format!("{replicas} replicas of each partition on {servers} servers: replicas must be between 1 and the server count"));
@@ -113,7 +115,11 @@ pub struct IngestionStatus {
 pub fn stream_config(table: &Table) -> Result<StreamConfig, IngestError> {
     let maps = table.config.stream_configs();
     if maps.len() > 1 {
-        return Err(IngestError::Stream(format!("table {}: {} stream configs given; consuming several topics into one table is not supported", table.name(), maps.len())));
+        return Err(IngestError::Stream(format!(
+            "table {}: {} stream configs given; consuming several topics into one table is not supported",
+            table.name(),
+            maps.len()
+        )));
     }
     let Some(map) = maps.first() else {
         return Err(IngestError::Stream(format!("table {} has no stream config", table.name())));
@@ -133,7 +139,8 @@ pub fn stream_config(table: &Table) -> Result<StreamConfig, IngestError> {
 /// the decoder, transforms, and that librdkafka accepts every property.
 pub fn validate(table: &Table) -> Result<StreamConfig, IngestError> {
     let stream = stream_config(table)?;
-    MessageDecoder::new(&stream.decoder, &table.schema, stream.populate_metadata).map_err(|e| IngestError::Stream(format!("table {}: {e}", table.name())))?;
+    MessageDecoder::new(&stream.decoder, &table.schema, stream.populate_metadata)
+        .map_err(|e| IngestError::Stream(format!("table {}: {e}", table.name())))?;
     Conformer::new(table)?;
     create_consumer(&stream, "cuvee-validate", &group_of(&stream, table.name())).map_err(IngestError::Stream)?;
     Ok(stream)
@@ -150,11 +157,22 @@ const STOP_WAIT: Duration = Duration::from_secs(15);
 impl RealtimeIngestion {
     /// Starts consuming the table's topic into `host`, publishing into `store` (whose
     /// folder is `table_dir`). Returns at once; Kafka is reached in the background.
-    pub fn start(table: Table, store: SharedStore, table_dir: &Path, host: Arc<dyn SegmentHost>, options: RealtimeOptions) -> Result<RealtimeIngestion, IngestError> {
+    pub fn start(
+        table: Table,
+        store: SharedStore,
+        table_dir: &Path,
+        host: Arc<dyn SegmentHost>,
+        options: RealtimeOptions,
+    ) -> Result<RealtimeIngestion, IngestError> {
         let stream = validate(&table)?;
         let group = group_of(&stream, table.name());
-        let watcher = TopicWatcher::new(&stream, &format!("cuvee-{}-watch", table.name()), &group).map_err(IngestError::Stream)?;
-        let claims = store.lock().unwrap_or_else(|e| e.into_inner()).deep_store().map(|deep| super::claims::Claims::new(Arc::clone(deep), table.name()));
+        let watcher = TopicWatcher::new(&stream, &format!("cuvee-{}-watch", table.name()), &group)
+            .map_err(IngestError::Stream)?;
+        let claims = store
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .deep_store()
+            .map(|deep| super::claims::Claims::new(Arc::clone(deep), table.name()));
         let shared = Arc::new(Shared {
             claims,
             table_name: table.name().to_string(),
@@ -211,15 +229,26 @@ impl RealtimeIngestion {
 
     /// Names of the consuming segments now.
     pub fn consuming_segments(&self) -> Vec<String> {
-        self.partitions.lock().unwrap_or_else(|e| e.into_inner()).values().filter_map(|p| p.status.lock().consuming_segment.clone()).collect()
+        self.partitions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(|p| p.status.lock().consuming_segment.clone())
+            .collect()
     }
 
     /// Status of every partition, with Kafka's latest offsets (asked now, briefly).
     pub fn status(&self) -> IngestionStatus {
-        let statuses: Vec<PartitionStatus> = self.partitions.lock().unwrap_or_else(|e| e.into_inner()).values().map(|p| p.status.snapshot()).collect();
+        let statuses: Vec<PartitionStatus> =
+            self.partitions.lock().unwrap_or_else(|e| e.into_inner()).values().map(|p| p.status.snapshot()).collect();
         let mut watcher = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
         if watcher.is_none() {
-            *watcher = TopicWatcher::new(&self.shared.stream, &format!("cuvee-{}-status", self.shared.table_name), &self.shared.group).ok();
+            *watcher = TopicWatcher::new(
+                &self.shared.stream,
+                &format!("cuvee-{}-status", self.shared.table_name),
+                &self.shared.group,
+            )
+            .ok();
         }
         let now = now_ms();
         // One unanswered request means Kafka is away: do not wait once per partition.
@@ -229,14 +258,16 @@ impl RealtimeIngestion {
             .map(|status| {
                 let latest = match (kafka_answers, watcher.as_ref()) {
                     (true, Some(w)) => {
-                        let high = w.watermarks(status.partition, Duration::from_millis(1500)).ok().map(|(_, high)| high);
+                        let high =
+                            w.watermarks(status.partition, Duration::from_millis(1500)).ok().map(|(_, high)| high);
                         kafka_answers = high.is_some();
                         high
                     }
                     _ => None,
                 };
                 let lag = latest.zip(status.current_offset).map(|(l, c)| (l - c).max(0));
-                let availability_lag_ms = lag.map(|l| if l == 0 { 0 } else { status.last_event_time_ms.map_or(0, |t| (now - t).max(0)) });
+                let availability_lag_ms =
+                    lag.map(|l| if l == 0 { 0 } else { status.last_event_time_ms.map_or(0, |t| (now - t).max(0)) });
                 PartitionReport { status, latest_offset: latest, records_lag: lag, availability_lag_ms }
             })
             .collect();
@@ -261,7 +292,10 @@ impl RealtimeIngestion {
         for (_, partition) in partitions {
             let consuming = partition.status.lock().consuming_segment.clone();
             if partition.done.recv_timeout(STOP_WAIT).is_err() {
-                eprintln!("cuvee: table {}: a consumer did not stop within {STOP_WAIT:?}; leaving it", self.shared.table_name);
+                eprintln!(
+                    "cuvee: table {}: a consumer did not stop within {STOP_WAIT:?}; leaving it",
+                    self.shared.table_name
+                );
             }
             if let Some(name) = consuming {
                 self.shared.host.remove_consuming(&name);
@@ -276,7 +310,13 @@ impl Drop for RealtimeIngestion {
     }
 }
 
-fn discover(shared: Arc<Shared>, watcher: TopicWatcher, partitions: Arc<Mutex<BTreeMap<u32, Partition>>>, topic_error: Arc<Mutex<Option<String>>>, options: RealtimeOptions) {
+fn discover(
+    shared: Arc<Shared>,
+    watcher: TopicWatcher,
+    partitions: Arc<Mutex<BTreeMap<u32, Partition>>>,
+    topic_error: Arc<Mutex<Option<String>>>,
+    options: RealtimeOptions,
+) {
     let mut wait = Duration::from_millis(200);
     while !shared.stopped() {
         match watcher.partition_count(Duration::from_secs(5)) {
@@ -320,7 +360,9 @@ fn start_partition(shared: &Arc<Shared>, partition: u32) -> Result<Partition, St
             let sealer = {
                 let shared = Arc::clone(&shared);
                 let status = status.clone();
-                std::thread::Builder::new().name(format!("cuvee-seal-{}-{partition}", shared.table_name)).spawn(move || sealer::run(shared, status, jobs))
+                std::thread::Builder::new()
+                    .name(format!("cuvee-seal-{}-{partition}", shared.table_name))
+                    .spawn(move || sealer::run(shared, status, jobs))
             };
             let sealer = match sealer {
                 Ok(s) => s,
@@ -354,12 +396,18 @@ mod share_tests {
     #[test]
     fn each_partition_has_as_many_owners_as_replicas() {
         for (servers, replicas) in [(3, 2), (3, 3), (4, 2), (2, 2)] {
-            let shares: Vec<PartitionShare> = (0..servers).map(|i| PartitionShare::replicated(i, servers, replicas).unwrap()).collect();
+            let shares: Vec<PartitionShare> =
+                (0..servers).map(|i| PartitionShare::replicated(i, servers, replicas).unwrap()).collect();
             for p in 0..12 {
-                assert_eq!(shares.iter().filter(|s| s.owns(p)).count(), replicas as usize, "{servers} servers, {replicas} replicas, partition {p}");
+                assert_eq!(
+                    shares.iter().filter(|s| s.owns(p)).count(),
+                    replicas as usize,
+                    "{servers} servers, {replicas} replicas, partition {p}"
+                );
             }
             // Every server consumes the same number of partitions of a round number of them.
-            let per_server: Vec<usize> = shares.iter().map(|s| (0..servers * 4).filter(|p| s.owns(*p)).count()).collect();
+            let per_server: Vec<usize> =
+                shares.iter().map(|s| (0..servers * 4).filter(|p| s.owns(*p)).count()).collect();
             assert!(per_server.iter().all(|n| *n == per_server[0]), "{per_server:?}");
         }
         assert!(PartitionShare::replicated(0, 2, 3).unwrap_err().contains("3 replicas"));

@@ -14,19 +14,76 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 
 /// (name, min args, max args)
 const FUNCTIONS: &[(&str, usize, usize)] = &[
-    ("jsonpathstring", 2, 3), ("jsonpathlong", 2, 3), ("jsonpathdouble", 2, 3), ("jsonpath", 2, 2), ("jsonpatharray", 2, 2),
-    ("jsonformat", 1, 1), ("toepochseconds", 1, 1), ("toepochminutes", 1, 1), ("toepochhours", 1, 1), ("toepochdays", 1, 1),
-    ("toepochsecondsrounded", 2, 2), ("toepochminutesrounded", 2, 2), ("toepochhoursrounded", 2, 2), ("toepochdaysrounded", 2, 2),
-    ("toepochsecondsbucket", 2, 2), ("toepochminutesbucket", 2, 2), ("toepochhoursbucket", 2, 2), ("toepochdaysbucket", 2, 2),
-    ("fromepochseconds", 1, 1), ("fromepochminutes", 1, 1), ("fromepochhours", 1, 1), ("fromepochdays", 1, 1),
-    ("fromepochsecondsbucket", 2, 2), ("fromepochminutesbucket", 2, 2), ("fromepochhoursbucket", 2, 2), ("fromepochdaysbucket", 2, 2),
-    ("fromdatetime", 2, 3), ("todatetime", 2, 3), ("now", 0, 0),
-    ("lower", 1, 1), ("upper", 1, 1), ("trim", 1, 1), ("ltrim", 1, 1), ("rtrim", 1, 1), ("length", 1, 1), ("reverse", 1, 1),
-    ("concat", 2, 3), ("substr", 2, 3), ("replace", 3, 3), ("split", 2, 2), ("strpos", 2, 2), ("startswith", 2, 2), ("endswith", 2, 2),
-    ("contains", 2, 2), ("plus", 2, 2), ("add", 2, 2), ("minus", 2, 2), ("sub", 2, 2), ("times", 2, 2), ("mult", 2, 2),
-    ("divide", 2, 2), ("div", 2, 2), ("mod", 2, 2), ("abs", 1, 1), ("ceil", 1, 1), ("floor", 1, 1), ("round", 1, 2), ("sqrt", 1, 1),
-    ("equals", 2, 2), ("notequals", 2, 2), ("lessthan", 2, 2), ("lessthanorequal", 2, 2), ("greaterthan", 2, 2), ("greaterthanorequal", 2, 2),
-    ("and", 2, 2), ("or", 2, 2), ("not", 1, 1), ("arraylength", 1, 1), ("isnull", 1, 1), ("isnotnull", 1, 1),
+    ("jsonpathstring", 2, 3),
+    ("jsonpathlong", 2, 3),
+    ("jsonpathdouble", 2, 3),
+    ("jsonpath", 2, 2),
+    ("jsonpatharray", 2, 2),
+    ("jsonformat", 1, 1),
+    ("toepochseconds", 1, 1),
+    ("toepochminutes", 1, 1),
+    ("toepochhours", 1, 1),
+    ("toepochdays", 1, 1),
+    ("toepochsecondsrounded", 2, 2),
+    ("toepochminutesrounded", 2, 2),
+    ("toepochhoursrounded", 2, 2),
+    ("toepochdaysrounded", 2, 2),
+    ("toepochsecondsbucket", 2, 2),
+    ("toepochminutesbucket", 2, 2),
+    ("toepochhoursbucket", 2, 2),
+    ("toepochdaysbucket", 2, 2),
+    ("fromepochseconds", 1, 1),
+    ("fromepochminutes", 1, 1),
+    ("fromepochhours", 1, 1),
+    ("fromepochdays", 1, 1),
+    ("fromepochsecondsbucket", 2, 2),
+    ("fromepochminutesbucket", 2, 2),
+    ("fromepochhoursbucket", 2, 2),
+    ("fromepochdaysbucket", 2, 2),
+    ("fromdatetime", 2, 3),
+    ("todatetime", 2, 3),
+    ("now", 0, 0),
+    ("lower", 1, 1),
+    ("upper", 1, 1),
+    ("trim", 1, 1),
+    ("ltrim", 1, 1),
+    ("rtrim", 1, 1),
+    ("length", 1, 1),
+    ("reverse", 1, 1),
+    ("concat", 2, 3),
+    ("substr", 2, 3),
+    ("replace", 3, 3),
+    ("split", 2, 2),
+    ("strpos", 2, 2),
+    ("startswith", 2, 2),
+    ("endswith", 2, 2),
+    ("contains", 2, 2),
+    ("plus", 2, 2),
+    ("add", 2, 2),
+    ("minus", 2, 2),
+    ("sub", 2, 2),
+    ("times", 2, 2),
+    ("mult", 2, 2),
+    ("divide", 2, 2),
+    ("div", 2, 2),
+    ("mod", 2, 2),
+    ("abs", 1, 1),
+    ("ceil", 1, 1),
+    ("floor", 1, 1),
+    ("round", 1, 2),
+    ("sqrt", 1, 1),
+    ("equals", 2, 2),
+    ("notequals", 2, 2),
+    ("lessthan", 2, 2),
+    ("lessthanorequal", 2, 2),
+    ("greaterthan", 2, 2),
+    ("greaterthanorequal", 2, 2),
+    ("and", 2, 2),
+    ("or", 2, 2),
+    ("not", 1, 1),
+    ("arraylength", 1, 1),
+    ("isnull", 1, 1),
+    ("isnotnull", 1, 1),
 ];
 
 /// Checks every call in `expr` names a known function with a valid number of arguments.
@@ -39,7 +96,11 @@ pub fn check(expr: &Expr) -> Result<(), String> {
         return Err(format!("unknown function {name}"));
     };
     if args.len() < *min || args.len() > *max {
-        return Err(format!("{name} takes {min}{} arguments, got {}", if min == max { String::new() } else { format!(" to {max}") }, args.len()));
+        return Err(format!(
+            "{name} takes {min}{} arguments, got {}",
+            if min == max { String::new() } else { format!(" to {max}") },
+            args.len()
+        ));
     }
     args.iter().try_for_each(check)
 }
@@ -55,8 +116,10 @@ pub fn eval(expr: &Expr, record: &Map<String, Json>) -> Result<Json, String> {
         Expr::Call(name, args) => {
             // Boolean connectives see nulls; every other function returns null on a null.
             let values = args.iter().map(|a| eval(a, record)).collect::<Result<Vec<_>, _>>()?;
-            if !matches!(name.as_str(), "and" | "or" | "not" | "isnull" | "isnotnull" | "jsonpathstring" | "jsonpathlong" | "jsonpathdouble")
-                && values.iter().any(Json::is_null)
+            if !matches!(
+                name.as_str(),
+                "and" | "or" | "not" | "isnull" | "isnotnull" | "jsonpathstring" | "jsonpathlong" | "jsonpathdouble"
+            ) && values.iter().any(Json::is_null)
             {
                 return Ok(Json::Null);
             }
@@ -73,7 +136,11 @@ pub fn call_function(name: &str, values: &[Json]) -> Result<Json, String> {
     if values.len() < *min || values.len() > *max {
         return Err(format!("{name} takes {min} to {max} arguments, got {}", values.len()));
     }
-    if !matches!(name, "and" | "or" | "not" | "isnull" | "isnotnull" | "jsonpathstring" | "jsonpathlong" | "jsonpathdouble") && values.iter().any(Json::is_null) {
+    if !matches!(
+        name,
+        "and" | "or" | "not" | "isnull" | "isnotnull" | "jsonpathstring" | "jsonpathlong" | "jsonpathdouble"
+    ) && values.iter().any(Json::is_null)
+    {
         return Ok(Json::Null);
     }
     call(name, values)
@@ -94,7 +161,9 @@ fn num(v: &Json) -> Result<f64, String> {
 
 fn int(v: &Json) -> Result<i64, String> {
     match v {
-        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).ok_or_else(|| format!("{n} is not an integer")),
+        Json::Number(n) => {
+            n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).ok_or_else(|| format!("{n} is not an integer"))
+        }
         other => num(other).map(|f| f as i64),
     }
 }
@@ -130,7 +199,8 @@ fn date_format(pattern: &Json, zone: Option<&Json>) -> Result<DateTimeFormatSpec
 
 fn call(name: &str, v: &[Json]) -> Result<Json, String> {
     const MS: [(&str, i64); 4] = [("seconds", 1000), ("minutes", 60_000), ("hours", 3_600_000), ("days", 86_400_000)];
-    let unit = |prefix: &str, suffix: &str| MS.iter().find(|(u, _)| name == format!("{prefix}{u}{suffix}")).map(|(_, ms)| *ms);
+    let unit =
+        |prefix: &str, suffix: &str| MS.iter().find(|(u, _)| name == format!("{prefix}{u}{suffix}")).map(|(_, ms)| *ms);
     if let Some(ms) = unit("toepoch", "") {
         return Ok(Json::from(int(&v[0])?.div_euclid(ms)));
     }
@@ -166,12 +236,21 @@ fn call(name: &str, v: &[Json]) -> Result<Json, String> {
             Json::String(s) => s.clone(),
             other => other.to_string(),
         }),
-        "fromdatetime" => Json::from(date_format(&v[1], v.get(2))?.to_millis(&cuvee_catalog::Value::String(text(&v[0]))).map_err(|e| e.to_string())?),
+        "fromdatetime" => Json::from(
+            date_format(&v[1], v.get(2))?
+                .to_millis(&cuvee_catalog::Value::String(text(&v[0])))
+                .map_err(|e| e.to_string())?,
+        ),
         "todatetime" => match date_format(&v[1], v.get(2))?.from_millis(int(&v[0])?) {
             cuvee_catalog::FormattedTime::Text(t) => Json::String(t),
             cuvee_catalog::FormattedTime::Number(n) => Json::from(n),
         },
-        "now" => Json::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)),
+        "now" => Json::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+        ),
         "lower" => Json::String(text(&v[0]).to_lowercase()),
         "upper" => Json::String(text(&v[0]).to_uppercase()),
         "trim" => Json::String(text(&v[0]).trim().to_string()),

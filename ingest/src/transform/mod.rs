@@ -57,11 +57,23 @@ mod tests {
 
     #[test]
     fn evaluates_pinot_transforms() {
-        assert_eq!(eval("fromDateTime(created_at, 'yyyy-MM-dd''T''HH:mm:ss''Z''')", json!({"created_at": "2021-07-21T06:00:00Z"})), Ok(json!(1_626_847_200_000i64)));
+        assert_eq!(
+            eval(
+                "fromDateTime(created_at, 'yyyy-MM-dd''T''HH:mm:ss''Z''')",
+                json!({"created_at": "2021-07-21T06:00:00Z"})
+            ),
+            Ok(json!(1_626_847_200_000i64))
+        );
         assert_eq!(eval("toEpochDays(\"timestamp\")", json!({"timestamp": 86_400_001})), Ok(json!(1)));
         assert_eq!(eval("fromEpochDays(DaysSinceEpoch)", json!({"DaysSinceEpoch": 2})), Ok(json!(172_800_000)));
-        assert_eq!(eval("jsonPathString(payload, '$.commits[0].url')", json!({"payload": {"commits": [{"url": "u"}]}})), Ok(json!("u")));
-        assert_eq!(eval("jsonPathString(payload, '$.missing', 'none')", json!({"payload": "{\"a\":1}"})), Ok(json!("none")));
+        assert_eq!(
+            eval("jsonPathString(payload, '$.commits[0].url')", json!({"payload": {"commits": [{"url": "u"}]}})),
+            Ok(json!("u"))
+        );
+        assert_eq!(
+            eval("jsonPathString(payload, '$.missing', 'none')", json!({"payload": "{\"a\":1}"})),
+            Ok(json!("none"))
+        );
         assert_eq!(eval("jsonFormat(payload)", json!({"payload": {"a": [1]}})), Ok(json!("{\"a\":[1]}")));
         assert_eq!(eval("lower(upper(x))", json!({"x": "AbC"})), Ok(json!("abc")));
         assert_eq!(eval("split(tags, ',')", json!({"tags": "a,b"})), Ok(json!(["a", "b"])));
@@ -74,7 +86,9 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_run() {
-        assert!(Expression::compile("Groovy({a + b}, a, b)").unwrap_err().contains("Groovy transforms are not supported"));
+        assert!(Expression::compile("Groovy({a + b}, a, b)")
+            .unwrap_err()
+            .contains("Groovy transforms are not supported"));
         assert!(Expression::compile("frobnicate(a)").unwrap_err().contains("unknown function frobnicate"));
         assert!(Expression::compile("lower(a, b)").unwrap_err().contains("lower takes 1 arguments, got 2"));
         assert!(eval("a / b", json!({"a": 1, "b": 0})).unwrap_err().contains("division by zero"));

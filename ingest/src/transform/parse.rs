@@ -81,7 +81,11 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
             }
             c if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit())) => {
                 let start = i;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.' || ((chars[i] == '-' || chars[i] == '+') && matches!(chars[i - 1], 'e' | 'E'))) {
+                while i < chars.len()
+                    && (chars[i].is_ascii_alphanumeric()
+                        || chars[i] == '.'
+                        || ((chars[i] == '-' || chars[i] == '+') && matches!(chars[i - 1], 'e' | 'E')))
+                {
                     i += 1;
                 }
                 out.push(Token::Number(chars[start..i].iter().collect()));
@@ -282,9 +286,15 @@ mod tests {
     fn parses_pinot_examples() {
         assert_eq!(
             parse("fromDateTime(created_at, 'yyyy-MM-dd''T''HH:mm:ss''Z''')").unwrap(),
-            Expr::Call("fromdatetime".into(), vec![Expr::Column("created_at".into()), Expr::Text("yyyy-MM-dd'T'HH:mm:ss'Z'".into())])
+            Expr::Call(
+                "fromdatetime".into(),
+                vec![Expr::Column("created_at".into()), Expr::Text("yyyy-MM-dd'T'HH:mm:ss'Z'".into())]
+            )
         );
-        assert_eq!(parse("toEpochDays(\"timestamp\")").unwrap(), Expr::Call("toepochdays".into(), vec![Expr::Column("timestamp".into())]));
+        assert_eq!(
+            parse("toEpochDays(\"timestamp\")").unwrap(),
+            Expr::Call("toepochdays".into(), vec![Expr::Column("timestamp".into())])
+        );
         assert_eq!(parse("1704067200000").unwrap(), Expr::Integer(1_704_067_200_000));
         assert_eq!(
             parse("a + b * 2 > 3 AND NOT c = 'x'").unwrap(),
@@ -294,11 +304,20 @@ mod tests {
                     Expr::Call(
                         "greaterthan".into(),
                         vec![
-                            Expr::Call("plus".into(), vec![Expr::Column("a".into()), Expr::Call("times".into(), vec![Expr::Column("b".into()), Expr::Integer(2)])]),
+                            Expr::Call(
+                                "plus".into(),
+                                vec![
+                                    Expr::Column("a".into()),
+                                    Expr::Call("times".into(), vec![Expr::Column("b".into()), Expr::Integer(2)])
+                                ]
+                            ),
                             Expr::Integer(3)
                         ]
                     ),
-                    Expr::Call("not".into(), vec![Expr::Call("equals".into(), vec![Expr::Column("c".into()), Expr::Text("x".into())])]),
+                    Expr::Call(
+                        "not".into(),
+                        vec![Expr::Call("equals".into(), vec![Expr::Column("c".into()), Expr::Text("x".into())])]
+                    ),
                 ]
             )
         );

@@ -5,7 +5,7 @@
 //! each dictionary entry once, then read bitmaps or scan ids. Within a conjunction, a leaf
 //! may test just the docs still possible (`any_match_within`).
 
-use super::{DictSnapshot, MutableSnapshot, CHUNK, slot};
+use super::{slot, DictSnapshot, MutableSnapshot, CHUNK};
 use crate::bitmap_index::all_docs;
 use crate::error::{Result, SegmentError};
 use crate::eval::{Access, LeafSource};
@@ -21,12 +21,9 @@ impl LeafSource for MutableSnapshot {
     }
 
     fn column_type(&self, column: &str) -> Result<(usize, DataType)> {
-        let index = self
-            .segment
-            .columns
-            .iter()
-            .position(|c| c.name == column)
-            .ok_or_else(|| SegmentError::InvalidRequest(format!("segment {} has no column \"{column}\"", self.segment.name)))?;
+        let index = self.segment.columns.iter().position(|c| c.name == column).ok_or_else(|| {
+            SegmentError::InvalidRequest(format!("segment {} has no column \"{column}\"", self.segment.name))
+        })?;
         Ok((index, self.segment.columns[index].data_type))
     }
 
@@ -92,7 +89,12 @@ impl LeafSource for MutableSnapshot {
         Ok((out, Access::ScanIds))
     }
 
-    fn any_match_within(&self, column: usize, matcher: &Matcher, candidates: &RoaringBitmap) -> Result<Option<(RoaringBitmap, Access)>> {
+    fn any_match_within(
+        &self,
+        column: usize,
+        matcher: &Matcher,
+        candidates: &RoaringBitmap,
+    ) -> Result<Option<(RoaringBitmap, Access)>> {
         // Worth it while the candidates are few next to the docs a full answer would touch.
         if candidates.len() * 16 > self.num_docs as u64 {
             return Ok(None);
@@ -150,7 +152,10 @@ impl MutableSnapshot {
                 break;
             }
             let len = (docs - base).min(chunk.len());
-            let zone = (slot(&snap.zone_min, c).map(|m| m.load(Ordering::Relaxed)), slot(&snap.zone_max, c).map(|m| m.load(Ordering::Relaxed)));
+            let zone = (
+                slot(&snap.zone_min, c).map(|m| m.load(Ordering::Relaxed)),
+                slot(&snap.zone_max, c).map(|m| m.load(Ordering::Relaxed)),
+            );
             if let (Some(min), Some(max)) = zone {
                 if max < lo || min > hi {
                     continue;

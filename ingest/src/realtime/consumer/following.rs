@@ -69,7 +69,10 @@ impl PartitionConsumer {
         match claims.get(self.partition, self.sequence) {
             Ok(claim) => claim,
             Err(e) => {
-                let error = format!("reading the claim on segment {} of partition {} in the deep store: {e}", self.sequence, self.partition);
+                let error = format!(
+                    "reading the claim on segment {} of partition {} in the deep store: {e}",
+                    self.sequence, self.partition
+                );
                 eprintln!("cuvee: table {}: {error}", self.shared.table_name);
                 self.status.lock().record_error(error);
                 None
@@ -79,7 +82,9 @@ impl PartitionConsumer {
 
     /// A claim could not be made: reported, and tried again after a growing backoff.
     pub(super) fn claim_failed(&mut self, error: String) {
-        let backoff = self.claim_retry.map_or(Duration::from_millis(200), |(_, previous)| (previous * 2).min(Duration::from_secs(10)));
+        let backoff = self
+            .claim_retry
+            .map_or(Duration::from_millis(200), |(_, previous)| (previous * 2).min(Duration::from_secs(10)));
         eprintln!("cuvee: table {}: {error} (retrying in {backoff:?})", self.shared.table_name);
         self.status.lock().record_error(error);
         self.claim_retry = Some((Instant::now() + backoff, backoff));
