@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release --bin cuvee --example http_load
+cargo build --release --bin cuvee && cargo build --release -p cuvee-bench --bin http_load
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(git rev-parse --short HEAD)"
-CUVEE_BIN="$target/release/cuvee" HTTP_LOAD="$target/release/examples/http_load" python3 benches/cluster_qps.py
+CUVEE_BIN="$target/release/cuvee" HTTP_LOAD="$target/release/http_load" python3 benches/cluster_qps.py

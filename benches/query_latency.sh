@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows="${1:-10000000}"
 out="${CARGO_TARGET_DIR:-target}/query-latency"
-cargo run --release --quiet -p cuvee-broker --example query_latency -- "$out" "$rows" >/dev/null
+cargo run --release --quiet -p cuvee-bench --bin query_latency -- "$out" "$rows" >/dev/null
 python3 benches/query_latency.py "$out"

@@ -20,12 +20,15 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --locked 2>&1 | tee "$log"
+# The crash test's failpoints are compiled into this build only (the `failpoints` feature).
+cargo test --workspace --locked --features cuvee/failpoints 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # Benchmarks are not run in CI, but they must keep compiling (only these crates have any;
-# checking the whole workspace in the bench profile would re-check DataFusion).
+# checking the whole workspace in the bench profile would re-check DataFusion), and the
+# benchmark's tools are built for the smoke run below.
 cargo check -p cuvee-segments -p cuvee-ingest --benches --locked --quiet
+cargo build -p cuvee-bench --locked --quiet --features cuvee/failpoints
 
 # End to end with real clients: pinotdb (unmodified, from PyPI) and the Postgres clients
 # (psql, psycopg, SQLAlchemy, pgjdbc, node-postgres) and Flight SQL clients (pyarrow.flight,
@@ -64,8 +67,8 @@ bench_status=0 bench_passed=0 bench_failed=0
 if [ "$status" -eq 0 ]; then
   bench_work=$(mktemp -d)
   set +e
-  python3 benches/harness/run.py --smoke --bin "$bin" --tool "$CARGO_TARGET_DIR/debug/examples/bench" \
-    --load "$CARGO_TARGET_DIR/debug/examples/http_load" --work "$bench_work" --out "$bench_work/results" 2>&1 | tail -15
+  python3 benches/harness/run.py --smoke --bin "$bin" --tool "$CARGO_TARGET_DIR/debug/bench" \
+    --load "$CARGO_TARGET_DIR/debug/http_load" --work "$bench_work" --out "$bench_work/results" 2>&1 | tail -15
   bench_status=${PIPESTATUS[0]}
   set -e
   rm -rf "$bench_work"

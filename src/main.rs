@@ -1,17 +1,15 @@
-//! The `cuvee` command: one binary for every role.
+//! The `cuvee` command: one binary for every role. It prints to its terminal (what a person
+//! asked for) and logs through `tracing` (what an operator collects).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
-mod clickstream;
-mod cluster;
-mod definitions;
-mod quickstart;
-mod serve;
+mod cli;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use cuvee_broker::QueryLimits;
+use cli::options::{LogArgs, NodeArgs, QueryArgs};
+use cli::serve::{FlightArgs, PostgresArgs};
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::{import, FileFormat, ImportOptions};
-use cuvee_segments::ImmutableSegment;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
@@ -19,6 +17,8 @@ use std::path::{Path, PathBuf};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 #[derive(Subcommand)]
@@ -26,28 +26,29 @@ enum Command {
     /// One process, no setup: an embedded Kafka broker, a realtime table with events
     /// streaming in, Pinot's sample tables, and the HTTP API to query them.
     Quickstart {
-        /// Where to keep the tables; tables already there are not imported again.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        node: NodeArgs,
+        #[command(flatten)]
+        query: QueryArgs,
         /// Pinot's examples folder (default: ./pinot-examples or ../shared/pinot-examples).
         #[arg(long)]
         examples: Option<PathBuf>,
         /// Where to serve Pinot's query API afterwards.
-        #[arg(long, default_value = "127.0.0.1:8099")]
+        #[arg(long, env = "CUVEE_LISTEN", default_value = "127.0.0.1:8099")]
         listen: String,
         /// Show the stream arriving and a few answers, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
         /// Use this Kafka (host:port) instead of the embedded broker.
-        #[arg(long)]
+        #[arg(long, env = "CUVEE_KAFKA")]
         kafka: Option<String>,
         /// Events produced per second into the clickstream topic.
         #[arg(long, default_value_t = 2_000)]
         events_per_second: u32,
         #[command(flatten)]
-        postgres: serve::PostgresArgs,
+        postgres: PostgresArgs,
         #[command(flatten)]
-        flight: serve::FlightArgs,
+        flight: FlightArgs,
     },
     /// Import CSV, JSON, Avro or Parquet files into a table.
     Import {
@@ -57,7 +58,7 @@ enum Command {
         /// Pinot table config JSON.
         #[arg(long)]
         table_config: PathBuf,
-        #[arg(long, default_value = "data")]
+        #[arg(long, env = "CUVEE_DATA_DIR", default_value = "data")]
         data_dir: PathBuf,
         /// csv, json, avro or parquet (default: from each file's extension).
         #[arg(long)]
@@ -72,34 +73,25 @@ enum Command {
     },
     /// Serve every table in the data directory through Pinot's HTTP query API.
     Serve {
-        #[arg(long, default_value = "data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
+        #[command(flatten)]
+        query: QueryArgs,
         /// Address to listen on (Pinot's broker port by default).
-        #[arg(long, default_value = "127.0.0.1:8099")]
+        #[arg(long, env = "CUVEE_LISTEN", default_value = "127.0.0.1:8099")]
         listen: String,
-        /// Memory one query may use, in MiB (operators spill or fail past it).
-        #[arg(long, default_value_t = 4096)]
-        query_memory_mb: usize,
-        /// Rows one result may have.
-        #[arg(long, default_value_t = 1_000_000)]
-        max_result_rows: usize,
-        /// How often realtime tables look for partitions added to their topic, in ms.
-        #[arg(long, default_value_t = 5_000)]
-        partition_discovery_ms: u64,
-        /// Keep tables in this deep store too (s3://bucket/prefix, file:///dir); tables it
-        /// has and the data directory lacks are restored from it. S3 settings: AWS_* env.
-        #[arg(long)]
-        deep_store: Option<String>,
         #[command(flatten)]
-        postgres: serve::PostgresArgs,
+        postgres: PostgresArgs,
         #[command(flatten)]
-        flight: serve::FlightArgs,
+        flight: FlightArgs,
     },
     /// A cluster's server: holds the data directory's tables, consumes its share of each
     /// topic's partitions, answers brokers' plan fragments over gRPC (and its own HTTP API).
     Server {
-        #[arg(long, env = "CUVEE_DATA_DIR", default_value = "data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        node: NodeArgs,
+        #[command(flatten)]
+        query: QueryArgs,
         /// The HTTP API (controller, local queries, /health for probes).
         #[arg(long, env = "CUVEE_LISTEN", default_value = "127.0.0.1:8097")]
         listen: String,
@@ -119,32 +111,23 @@ enum Command {
         /// Schema and table config JSON files to apply at start (see `definitions`).
         #[arg(long, env = "CUVEE_TABLES")]
         tables: Option<PathBuf>,
-        #[arg(long, env = "CUVEE_QUERY_MEMORY_MB", default_value_t = 4096)]
-        query_memory_mb: usize,
-        #[arg(long, default_value_t = 5_000)]
-        partition_discovery_ms: u64,
-        /// Shared deep store URL (s3://bucket/prefix, file:///dir).
-        #[arg(long, env = "CUVEE_DEEP_STORE")]
-        deep_store: Option<String>,
     },
     /// A cluster's broker: takes queries on every door and scatters them to the servers.
     Broker {
+        #[command(flatten)]
+        query: QueryArgs,
         /// host:port,host:port — or dns:NAME:PORT (a Kubernetes headless Service).
         #[arg(long, env = "CUVEE_SERVERS")]
         servers: String,
         #[arg(long, env = "CUVEE_LISTEN", default_value = "127.0.0.1:8099")]
         listen: String,
-        #[arg(long, env = "CUVEE_QUERY_MEMORY_MB", default_value_t = 4096)]
-        query_memory_mb: usize,
-        #[arg(long, default_value_t = 1_000_000)]
-        max_result_rows: usize,
         /// How often the servers are asked for their segments, in ms.
-        #[arg(long, default_value_t = 1_000)]
+        #[arg(long, env = "CUVEE_ROUTING_REFRESH_MS", default_value_t = 1_000)]
         routing_refresh_ms: u64,
         #[command(flatten)]
-        postgres: serve::PostgresArgs,
+        postgres: PostgresArgs,
         #[command(flatten)]
-        flight: serve::FlightArgs,
+        flight: FlightArgs,
     },
     /// Look inside segment files.
     Segment {
@@ -160,19 +143,25 @@ enum SegmentCommand {
 }
 
 fn main() {
-    cuvee_broker::execution::keep_freed_memory();
-    if let Err(error) = run(Cli::parse()) {
+    cuvee::keep_freed_memory();
+    let cli = Cli::parse();
+    cli::logging::init(&cli.log);
+    #[cfg(feature = "failpoints")]
+    if let Ok(spec) = std::env::var("CUVEE_FAILPOINTS") {
+        cuvee_ingest::realtime::failpoint::configure(&spec);
+    }
+    if let Err(error) = run(cli.command) {
         eprintln!("error: {error:#}");
         std::process::exit(1);
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Quickstart { data_dir, examples, listen, no_serve, kafka, events_per_second, postgres, flight } => {
-            let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("data"));
-            quickstart::run(quickstart::Options {
-                data_dir,
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Quickstart { node, query, examples, listen, no_serve, kafka, events_per_second, postgres, flight } => {
+            cli::quickstart::run(cli::quickstart::Options {
+                node,
+                query,
                 examples,
                 listen,
                 kafka,
@@ -212,80 +201,39 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve {
-            data_dir,
-            listen,
-            query_memory_mb,
-            max_result_rows,
-            partition_discovery_ms,
-            deep_store,
-            postgres,
-            flight,
-        } => {
-            let realtime = cuvee_broker::RealtimeOptions {
-                partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)),
-                ..Default::default()
-            };
-            let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
-            serve::run(
-                &data_dir,
-                &listen,
-                cuvee_broker::BrokerOptions { limits, realtime, deep_store, deep_store_owner: None },
-                &postgres,
-                &flight,
-            )
+        Command::Serve { node, query, listen, postgres, flight } => {
+            let options = cuvee::ProcessOptions { limits: query.limits()?, node: node.options(None) };
+            cli::serve::run(&node.data_dir, &listen, options, &postgres, &flight)
         }
-        Command::Server {
-            data_dir,
-            listen,
-            grpc_listen,
-            ordinal,
-            servers,
-            replicas,
-            tables,
-            query_memory_mb,
-            partition_discovery_ms,
-            deep_store,
-        } => {
-            let share =
-                cuvee_ingest::realtime::PartitionShare::replicated(cluster::ordinal(ordinal)?, servers, replicas)
-                    .map_err(anyhow::Error::msg)?;
-            if replicas > 1 && deep_store.is_none() {
-                anyhow::bail!("--replicas {replicas}: replicas consuming one partition agree on its segments through the deep store; give --deep-store (or CUVEE_DEEP_STORE)");
-            }
-            let realtime = cuvee_broker::RealtimeOptions {
-                partition_discovery_interval: std::time::Duration::from_millis(partition_discovery_ms.max(100)),
-                share,
-            };
-            let limits = QueryLimits { memory_bytes: query_memory_mb << 20, ..QueryLimits::default() };
-            // Each server keeps its own manifest in the shared deep store.
-            let deep_store_owner = Some(format!("server-{}", share.ordinal));
-            let options = cuvee_broker::BrokerOptions { limits, realtime, deep_store, deep_store_owner };
-            cluster::run_server(cluster::ServerRole {
-                data_dir: &data_dir,
+        Command::Server { node, query, listen, grpc_listen, ordinal, servers, replicas, tables } => {
+            cli::cluster::run_server(cli::cluster::ServerRole {
+                node: &node,
+                limits: query.limits()?,
                 listen: &listen,
                 grpc_listen: &grpc_listen,
-                options,
-                share,
+                ordinal,
+                servers,
+                replicas,
                 tables: tables.as_deref(),
             })
         }
-        Command::Broker { servers, listen, query_memory_mb, max_result_rows, routing_refresh_ms, postgres, flight } => {
-            let limits = QueryLimits { memory_bytes: query_memory_mb << 20, max_result_rows };
+        Command::Broker { query, servers, listen, routing_refresh_ms, postgres, flight } => {
             let routing_refresh = std::time::Duration::from_millis(routing_refresh_ms.max(100));
-            cluster::run_broker(cluster::BrokerRole {
+            cli::cluster::run_broker(cli::cluster::BrokerRole {
                 listen: &listen,
                 servers: &servers,
-                limits,
+                limits: query.limits()?,
                 routing_refresh,
                 postgres: &postgres,
                 flight: &flight,
             })
         }
-        Command::Segment { command: SegmentCommand::Inspect { file } } => inspect(&file),
+        Command::Segment { command: SegmentCommand::Inspect { file } } => cli::inspect::inspect(&file),
     }
 }
 
+/// A table from its schema and table config files; properties Pinot does not know are
+/// warned about.
 pub fn load_table(schema: &Path, table_config: &Path) -> Result<Table> {
     let schema_text = std::fs::read_to_string(schema).with_context(|| format!("reading {}", schema.display()))?;
     let config_text =
@@ -300,52 +248,4 @@ pub fn load_table(schema: &Path, table_config: &Path) -> Result<Table> {
 
 pub fn table_dir(data_dir: &Path, table: &Table) -> PathBuf {
     data_dir.join("tables").join(table.name())
-}
-
-fn inspect(file: &Path) -> Result<()> {
-    let segment = ImmutableSegment::open(file)?;
-    let meta = segment.metadata();
-    println!("segment   {}", meta.name);
-    println!("table     {}", meta.table);
-    println!(
-        "format    v{} ({} bytes, all {} section checksums verified)",
-        meta.format_version,
-        segment.size_bytes(),
-        meta.sections.len()
-    );
-    println!("docs      {}", meta.num_docs);
-    if let (Some(start), Some(end)) = (meta.bounds.start_time_ms, meta.bounds.end_time_ms) {
-        println!("time      {start} .. {end} ms ({})", meta.time_column.as_deref().unwrap_or("?"));
-    }
-    if let (Some(start), Some(end)) = (meta.bounds.start_offset, meta.bounds.end_offset) {
-        println!(
-            "offsets   [{start}, {end}) partition {}",
-            meta.bounds.partition.map_or("-".into(), |p| p.to_string())
-        );
-    }
-    if let Some(sorted) = &meta.sorted_column {
-        println!("sorted by {sorted}");
-    }
-    println!();
-    println!(
-        "{:<28} {:<11} {:>3} {:>6} {:>10} {:>10}  indexes (bytes)",
-        "column", "type", "sv", "dict", "card", "bytes"
-    );
-    for c in &meta.columns {
-        let indexes: Vec<String> = c.bytes.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        println!(
-            "{:<28} {:<11} {:>3} {:>6} {:>10} {:>10}  {}",
-            c.name,
-            c.data_type.name(),
-            if c.single_value { "y" } else { "n" },
-            if c.dictionary { "y" } else { "n" },
-            c.cardinality,
-            c.total_bytes(),
-            indexes.join(" ")
-        );
-    }
-    if meta.num_docs == 0 {
-        bail!("segment {} has no rows", meta.name);
-    }
-    Ok(())
 }

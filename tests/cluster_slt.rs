@@ -1,13 +1,11 @@
-//! The sqllogictest suite (`broker/tests/slt/*.slt`) through a cluster of separate
+//! The sqllogictest suite (`tests/slt/*.slt`) through a cluster of separate
 //! processes on 127.0.0.1: one `cuvee broker` and three `cuvee server`s, server i holding
 //! the imported segments number j with j mod 3 = i (two hold none of airlineStats' single
 //! segment), every query over HTTP to the broker process. Same files and expected answers
-//! as in one process (`broker/tests/sqllogictest.rs`). Processes bind port 0 and print
+//! as in one process (`tests/sqllogictest.rs`). Processes bind port 0 and print
 //! where they listen, so no port is guessed.
 
-#[path = "../broker/tests/common/mod.rs"]
 mod common;
-#[path = "../broker/tests/slt_support/mod.rs"]
 mod slt_support;
 
 use slt_support::{load_examples, run_suite, server_share, Endpoint};
@@ -16,8 +14,6 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-const BROKER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/broker");
 
 /// A child process killed when dropped, with its stdout lines on a channel.
 struct Process {

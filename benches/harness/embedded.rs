@@ -3,7 +3,8 @@
 //! warm-up), then `--runs` timed runs cycle through the statements.
 
 use crate::{percentile, Error, Flags};
-use cuvee_broker::{Broker, QueryLimits};
+use cuvee::Process as Broker;
+use cuvee_broker::QueryLimits;
 use std::time::{Duration, Instant};
 
 /// A query stops being timed after this long if it has at least `MIN_RUNS` runs.

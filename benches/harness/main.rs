@@ -10,7 +10,7 @@
 //!   for JSON and Avro, consuming-segment bytes per row, seal time, and the imported
 //!   table's bytes per row by index next to Parquet+zstd.
 //!
-//!   cargo run --release --example bench -- generate --out target/bench --rows 10000000
+//!   cargo run --release -p cuvee-bench --bin bench -- generate --out target/bench --rows 10000000
 
 mod embedded;
 mod events;
@@ -106,7 +106,7 @@ fn generate(flags: &Flags) -> Result<(), Error> {
 
 fn main() {
     // The allocator settings of the `cuvee` binary, so in-process numbers match it.
-    cuvee_broker::execution::keep_freed_memory();
+    cuvee::keep_freed_memory();
     let mut args = std::env::args().skip(1);
     let command = args.next().unwrap_or_default();
     let result = Flags::parse(args).and_then(|flags| match command.as_str() {

@@ -52,8 +52,8 @@ def parse_args():
     p.add_argument("--work", type=Path, help="scratch folder for data (default: $CARGO_TARGET_DIR/bench)")
     p.add_argument("--out", type=Path, help="results folder (default: benches/results/<date>-<rows>)")
     p.add_argument("--bin", help="a built cuvee binary (skips the release build)")
-    p.add_argument("--tool", help="the built bench example")
-    p.add_argument("--load", help="the built http_load example")
+    p.add_argument("--tool", help="the built bench tool (cuvee-bench)")
+    p.add_argument("--load", help="the built http_load tool (cuvee-bench)")
     a = p.parse_args()
     if a.smoke:
         a.rows, a.runs, a.qps_seconds, a.clients, a.rate = 20_000, 3, 1, "1,4", 2_000
@@ -63,9 +63,11 @@ def parse_args():
     a.out = a.out or ROOT / "benches" / "results" / f"{datetime.date.today()}-{a.rows}{'-smoke' if a.smoke else ''}"
     if not (a.bin and a.tool and a.load):
         print("bench: building cuvee, the harness and the load generator (release)", file=sys.stderr)
-        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "cuvee", "--example", "bench", "--example", "http_load"], cwd=ROOT, check=True)
+        # The quickstart's build first, then the tools, which reuse all of it (benches/Cargo.toml).
+        subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "cuvee"], cwd=ROOT, check=True)
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "cuvee-bench"], cwd=ROOT, check=True)
         release = target / "release"
-        a.bin, a.tool, a.load = a.bin or str(release / "cuvee"), a.tool or str(release / "examples" / "bench"), a.load or str(release / "examples" / "http_load")
+        a.bin, a.tool, a.load = a.bin or str(release / "cuvee"), a.tool or str(release / "bench"), a.load or str(release / "http_load")
     return a
 
 

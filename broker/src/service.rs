@@ -7,16 +7,14 @@ use crate::dialect::{display_name, prepare, PinotQuery};
 use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime};
 use crate::response::QueryException;
 use crate::response::{result_table, BrokerResponse, ErrorCode};
-use cuvee_query::codec::SegmentResolver;
-use cuvee_query::{FragmentStats, SegmentTable};
+use cuvee_query::{FragmentStats, SegmentTable, Tables};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Pinot's default query timeout.
@@ -34,7 +32,7 @@ pub struct QueryService {
 #[derive(Clone)]
 struct Engine {
     ctx: SessionContext,
-    tables: Arc<RwLock<BTreeMap<String, Arc<SegmentTable>>>>,
+    tables: Arc<Tables>,
     limits: QueryLimits,
     distribute: Arc<Distribute>,
 }
@@ -45,31 +43,27 @@ impl std::fmt::Debug for QueryService {
     }
 }
 
-/// A server's view of this process's tables: fragments sent here resolve against them.
-impl SegmentResolver for QueryService {
-    fn table(&self, name: &str) -> Option<Arc<SegmentTable>> {
-        self.segment_table(name)
-    }
-
-    fn tables(&self) -> Vec<Arc<SegmentTable>> {
-        self.read_tables().values().cloned().collect()
-    }
-}
-
 /// The id of the in-process server in `numServersQueried` and `exceptions`.
 pub const LOCAL_SERVER: &str = "local";
 
 impl QueryService {
-    /// One process: queries run on this process's segments through its in-process server.
-    pub fn new(limits: QueryLimits) -> std::io::Result<QueryService> {
-        QueryService::with_cluster(limits, Arc::new(Cluster::embedded(Arc::new(LocalServer::new(LOCAL_SERVER)))))
+    /// One process: queries run over `tables` (a node's) through the in-process server.
+    pub fn new(tables: Arc<Tables>, limits: QueryLimits) -> std::io::Result<QueryService> {
+        let cluster = Arc::new(Cluster::embedded(Arc::new(LocalServer::new(LOCAL_SERVER))));
+        QueryService::with_cluster(tables, limits, cluster)
     }
 
-    /// Queries scatter to `cluster`'s servers (a cluster broker: [`Cluster::remote`]).
-    pub fn with_cluster(limits: QueryLimits, cluster: Arc<Cluster>) -> std::io::Result<QueryService> {
+    /// Queries scatter to `cluster`'s servers (a cluster broker: [`Cluster::remote`], whose
+    /// routing keeps `tables` to what the servers list).
+    pub fn with_cluster(
+        tables: Arc<Tables>,
+        limits: QueryLimits,
+        cluster: Arc<Cluster>,
+    ) -> std::io::Result<QueryService> {
         let distribute = Arc::new(Distribute::new(Arc::clone(&cluster)));
+        let ctx = session_with(&distribute, Arc::clone(&tables) as _).map_err(std::io::Error::other)?;
         Ok(QueryService {
-            engine: Engine { ctx: session_with(&distribute), tables: Arc::default(), limits, distribute },
+            engine: Engine { ctx, tables, limits, distribute },
             cluster,
             runtime: QueryRuntime::new()?,
             broker_id: format!("cuvee-broker-{}", std::process::id()),
@@ -77,13 +71,10 @@ impl QueryService {
         })
     }
 
-    /// The schema holding every queryable table (DataFusion's `public`), shared live with
-    /// other doors' sessions so a table added here is visible there at once.
-    pub fn table_schema(&self) -> Option<Arc<dyn datafusion::catalog::SchemaProvider>> {
-        let ctx = &self.engine.ctx;
-        let config = ctx.copied_config();
-        let defaults = &config.options().catalog;
-        ctx.catalog(&defaults.default_catalog)?.schema(&defaults.default_schema)
+    /// Every queryable table, shared live with other doors' sessions (their `public`
+    /// schema) so a table added here is visible there at once.
+    pub fn tables(&self) -> &Arc<Tables> {
+        &self.engine.tables
     }
 
     /// cuvee's session state with this broker's distribution rule, for other doors'
@@ -114,47 +105,18 @@ impl QueryService {
         self.runtime.running()
     }
 
-    fn read_tables(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<SegmentTable>>> {
-        self.engine.tables.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Makes a table queryable, replacing one of the same name.
-    pub fn add_table(&self, table: Arc<SegmentTable>) -> Result<(), DataFusionError> {
-        let name = table.table().name().to_string();
-        let mut tables = self.engine.tables.write().unwrap_or_else(|e| e.into_inner());
-        if tables.contains_key(&name) {
-            self.engine.ctx.deregister_table(datafusion::common::TableReference::bare(name.clone()))?;
-        }
-        cuvee_query::register(&self.engine.ctx, Arc::clone(&table))?;
-        tables.insert(name, table);
-        Ok(())
-    }
-
-    pub fn remove_table(&self, name: &str) -> Result<Option<Arc<SegmentTable>>, DataFusionError> {
-        let mut tables = self.engine.tables.write().unwrap_or_else(|e| e.into_inner());
-        let removed = tables.remove(name);
-        if removed.is_some() {
-            self.engine.ctx.deregister_table(datafusion::common::TableReference::bare(name.to_string()))?;
-        }
-        Ok(removed)
-    }
-
     /// The queryable table of this name.
     pub fn segment_table(&self, name: &str) -> Option<Arc<SegmentTable>> {
-        self.read_tables().get(name).cloned()
+        self.engine.tables.get(name)
     }
 
     pub fn table_names(&self) -> Vec<String> {
-        self.read_tables().keys().cloned().collect()
+        self.engine.tables.names()
     }
 
     /// The schema and table config of a table, by its raw name or a schema name.
     pub fn table(&self, name: &str) -> Option<cuvee_catalog::Table> {
-        let tables = self.read_tables();
-        tables
-            .get(name)
-            .or_else(|| tables.values().find(|t| t.table().schema.name() == name))
-            .map(|t| t.table().clone())
+        self.engine.tables.definition(name)
     }
 
     pub async fn query(&self, sql: &str, query_options: Option<&str>) -> BrokerResponse {
@@ -204,14 +166,7 @@ impl Engine {
         if !query.flag("enableNullHandling") {
             return Ok(self.ctx.clone());
         }
-        let ctx = session_with(&self.distribute);
-        for table in self.tables.read().unwrap_or_else(|e| e.into_inner()).values() {
-            cuvee_query::register(
-                &ctx,
-                Arc::new(table.with_options(cuvee_query::ScanOptions { null_handling: true })),
-            )?;
-        }
-        Ok(ctx)
+        session_with(&self.distribute, self.tables.with_options(cuvee_query::ScanOptions { null_handling: true }))
     }
 
     async fn run(&self, query: &PinotQuery, scope: Arc<QueryScope>) -> Result<BrokerResponse, DataFusionError> {
@@ -247,9 +202,7 @@ impl Engine {
             tables_queried: tables.clone(),
             ..Default::default()
         };
-        let registered = self.tables.read().unwrap_or_else(|e| e.into_inner());
-        response.total_docs = tables.iter().filter_map(|t| registered.get(t)).map(|t| t.total_docs()).sum();
-        drop(registered);
+        response.total_docs = tables.iter().filter_map(|t| self.tables.get(t)).map(|t| t.total_docs()).sum();
         let mut stats = gathered.stats;
         // Scatters report their servers' statistics through the scope; their fragments did not run here.
         stats.add(&FragmentStats::of_plan_until(plan.as_ref(), &|node| {
@@ -312,13 +265,17 @@ fn server_deadline(timeout_ms: u64) -> Duration {
     Duration::from_millis(timeout_ms.saturating_sub(margin))
 }
 
-fn session_with(distribute: &Arc<Distribute>) -> SessionContext {
+fn session_with(
+    distribute: &Arc<Distribute>,
+    tables: Arc<dyn datafusion::catalog::SchemaProvider>,
+) -> Result<SessionContext, DataFusionError> {
     let state = cuvee_query::session_state(datafusion::prelude::SessionConfig::new())
         .with_physical_optimizer_rule(Arc::clone(distribute) as _)
         .build();
     let ctx = SessionContext::new_with_state(state);
     cuvee_query::register_functions(&ctx);
-    ctx
+    cuvee_query::use_tables(&ctx, tables)?;
+    Ok(ctx)
 }
 
 /// Pinot's error code for a DataFusion error.

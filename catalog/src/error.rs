@@ -68,3 +68,10 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(what: &'static str, tex
         }
     }
 }
+
+impl cuvee_error::ErrorExt for CatalogError {
+    fn kind(&self) -> cuvee_error::ErrorKind {
+        // Every catalog error is a definition or value the caller gave.
+        cuvee_error::ErrorKind::InvalidArgument
+    }
+}

@@ -29,8 +29,10 @@ impl Conformer {
         for (i, t) in table.config.transform_configs().iter().enumerate() {
             match Expression::compile(&t.transform_function) {
                 Ok(e) => transforms.push((t.column_name.clone(), e)),
-                Err(reason) => problems
-                    .push(Problem::new(format!("ingestionConfig.transformConfigs[{i}].transformFunction"), reason)),
+                Err(reason) => problems.push(Problem::new(
+                    format!("ingestionConfig.transformConfigs[{i}].transformFunction"),
+                    reason.to_string(),
+                )),
             }
         }
         for column in table.schema.columns() {
@@ -38,9 +40,10 @@ impl Conformer {
             if let (Some(text), false) = (&column.transform_function, configured) {
                 match Expression::compile(text) {
                     Ok(e) => transforms.push((column.name.clone(), e)),
-                    Err(reason) => {
-                        problems.push(Problem::new(format!("schema column {}.transformFunction", column.name), reason))
-                    }
+                    Err(reason) => problems.push(Problem::new(
+                        format!("schema column {}.transformFunction", column.name),
+                        reason.to_string(),
+                    )),
                 }
             }
         }
@@ -49,7 +52,7 @@ impl Conformer {
             Some(text) => match Expression::compile(text) {
                 Ok(e) => Some(e),
                 Err(reason) => {
-                    problems.push(Problem::new("ingestionConfig.filterConfig.filterFunction", reason));
+                    problems.push(Problem::new("ingestionConfig.filterConfig.filterFunction", reason.to_string()));
                     None
                 }
             },

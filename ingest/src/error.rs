@@ -22,3 +22,18 @@ pub enum IngestError {
     #[error(transparent)]
     Segment(#[from] cuvee_segments::SegmentError),
 }
+
+impl cuvee_error::ErrorExt for IngestError {
+    fn kind(&self) -> cuvee_error::ErrorKind {
+        use cuvee_error::ErrorKind;
+        match self {
+            IngestError::Config(e) => e.kind(),
+            IngestError::Io { .. } => ErrorKind::Storage,
+            IngestError::Unreadable { .. }
+            | IngestError::UnknownFormat(_)
+            | IngestError::BadRow { .. }
+            | IngestError::Stream(_) => ErrorKind::InvalidArgument,
+            IngestError::Segment(e) => e.kind(),
+        }
+    }
+}

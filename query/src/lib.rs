@@ -12,8 +12,12 @@
 //! for the cluster ([`codec`]), segments held elsewhere ([`remote`]) and running a fragment
 //! where its segments are ([`fragment`]).
 //!
-//! Does not answer: Pinot's dialect, names and response format (`cuvee-broker`), nor
-//! group-by on dictionary ids (group-bys decode values today).
+//! The process's tables live in [`Tables`], which every door's session reads as its default
+//! schema and which fragments resolve against.
+//!
+//! Does not answer: Pinot's dialect, names and response format (`cuvee-broker`), where
+//! tables come from (`cuvee-node`), nor group-by on dictionary ids (group-bys decode values
+//! today).
 
 pub mod codec;
 mod filter_rules;
@@ -25,12 +29,14 @@ pub mod pushdown;
 pub mod remote;
 pub mod scan;
 pub mod table;
+mod tables;
 pub mod timestamps;
 
 pub use fragment::FragmentStats;
 pub use remote::{RemoteKind, RemoteSegment};
 pub use scan::{ScanRequest, ScanSource, SegmentScanExec};
 pub use table::{arrow_schema, ConsumingListing, Listing, ScanOptions, SegmentTable};
+pub use tables::Tables;
 
 use datafusion::execution::SessionStateBuilder;
 use datafusion::optimizer::{Analyzer, AnalyzerRule};
@@ -68,8 +74,24 @@ pub fn register_functions(ctx: &SessionContext) {
     pinot_scalars::register(ctx);
 }
 
-/// Registers a table under its own name, case preserved.
+/// Registers a table under its own name, case preserved (a session of its own, as tests
+/// make; a process's doors read [`Tables`] instead, see [`use_tables`]).
 pub fn register(ctx: &SessionContext, table: Arc<SegmentTable>) -> datafusion::common::Result<()> {
     let name = datafusion::common::TableReference::bare(table.table().name().to_string());
     ctx.register_table(name, table).map(|_| ())
+}
+
+/// Makes `schema` (a [`Tables`], or a view of it) the session's default schema, so tables
+/// are found there by their bare names.
+pub fn use_tables(
+    ctx: &SessionContext,
+    schema: Arc<dyn datafusion::catalog::SchemaProvider>,
+) -> datafusion::common::Result<()> {
+    let config = ctx.copied_config();
+    let defaults = &config.options().catalog;
+    let Some(catalog) = ctx.catalog(&defaults.default_catalog) else {
+        return datafusion::common::plan_err!("the session has no catalog {}", defaults.default_catalog);
+    };
+    catalog.register_schema(&defaults.default_schema, schema)?;
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! The one error type of the segments crate.
 
+use cuvee_error::{ErrorExt, ErrorKind};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,20 @@ pub enum SegmentError {
     /// A predicate or request that names something the segment does not have.
     #[error("{0}")]
     InvalidRequest(String),
+    /// The table's mirror (its deep store) failed; the kind says how.
+    #[error("{reason}")]
+    Mirror { url: String, kind: ErrorKind, reason: String },
+}
+
+impl ErrorExt for SegmentError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SegmentError::Corrupt { .. } => ErrorKind::Corrupt,
+            SegmentError::Io { .. } => ErrorKind::Storage,
+            SegmentError::InvalidRow(_) | SegmentError::InvalidRequest(_) => ErrorKind::InvalidArgument,
+            SegmentError::Mirror { kind, .. } => *kind,
+        }
+    }
 }
 
 pub type Result<T, E = SegmentError> = std::result::Result<T, E>;

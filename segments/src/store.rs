@@ -24,10 +24,10 @@
 //! partition's latest offset must resume there after a crash, not at a newer "latest".
 
 use crate::builder::write_durably;
-use crate::deep_store::DeepStore;
 use crate::error::{Result, SegmentError};
 use crate::format::{SegmentBounds, FILE_EXTENSION};
 use crate::immutable::ImmutableSegment;
+use crate::mirror::Mirror;
 use cuvee_catalog::Table;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -70,7 +70,7 @@ pub struct ManifestEntry {
 pub struct TableStore {
     dir: PathBuf,
     manifest: Manifest,
-    deep: Option<Arc<DeepStore>>,
+    deep: Option<Arc<dyn Mirror>>,
 }
 
 impl TableStore {
@@ -107,7 +107,7 @@ impl TableStore {
 
     /// Rebuilds the folder of table `name` from the deep store (its definition and
     /// manifest; segments are fetched when opened). False when the deep store lacks it.
-    pub fn restore(dir: &Path, name: &str, deep: &DeepStore) -> Result<bool> {
+    pub fn restore(dir: &Path, name: &str, deep: &dyn Mirror) -> Result<bool> {
         let Some(manifest) = deep.get(name, deep.manifest_file())? else { return Ok(false) };
         let (Some(schema), Some(config)) = (deep.get(name, "schema.json")?, deep.get(name, "table_config.json")?)
         else {
@@ -123,7 +123,7 @@ impl TableStore {
 
     /// Keeps this table in `deep` from now on. A table the deep store does not have yet is
     /// copied there whole (definition, segments, then manifest).
-    pub fn attach_deep_store(&mut self, deep: Arc<DeepStore>) -> Result<()> {
+    pub fn attach_deep_store(&mut self, deep: Arc<dyn Mirror>) -> Result<()> {
         let table = self.manifest.table.clone();
         for file in ["schema.json", "table_config.json"] {
             let path = self.dir.join(file);
@@ -143,7 +143,7 @@ impl TableStore {
         Ok(())
     }
 
-    pub fn deep_store(&self) -> Option<&Arc<DeepStore>> {
+    pub fn deep_store(&self) -> Option<&Arc<dyn Mirror>> {
         self.deep.as_ref()
     }
 

@@ -16,8 +16,8 @@
 //!   could read a range twice. Its holders are the servers consuming that sequence, the
 //!   one with the most rows first (the freshest answer; the others are failover).
 
-use cuvee_ingest::realtime::naming::parse_segment_name;
 use cuvee_query::{RemoteKind, RemoteSegment};
+use cuvee_segments::naming::parse_segment_name;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -10,9 +10,9 @@
 use super::remote::RemoteServer;
 use super::scatter::Target;
 use super::server::SegmentServer;
-use crate::service::QueryService;
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_proto::v1::{ListSegmentsResponse, TableListing};
+use cuvee_query::Tables;
 use cuvee_query::{fragment, RemoteKind, RemoteSegment, ScanOptions, ScanSource, SegmentTable};
 use datafusion::common::{exec_err, Result};
 use datafusion::physical_plan::ExecutionPlan;
@@ -134,7 +134,7 @@ impl Cluster {
 /// A cluster broker's background view of its servers.
 pub struct Routing {
     cluster: Arc<Cluster>,
-    service: Arc<QueryService>,
+    tables: Arc<Tables>,
     discovery: Discovery,
     listings: tokio::sync::Mutex<BTreeMap<String, ListSegmentsResponse>>,
 }
@@ -186,8 +186,8 @@ impl Discovery {
 }
 
 impl Routing {
-    pub fn new(cluster: Arc<Cluster>, service: Arc<QueryService>, discovery: Discovery) -> Routing {
-        Routing { cluster, service, discovery, listings: tokio::sync::Mutex::default() }
+    pub fn new(cluster: Arc<Cluster>, tables: Arc<Tables>, discovery: Discovery) -> Routing {
+        Routing { cluster, tables, discovery, listings: tokio::sync::Mutex::default() }
     }
 
     /// Asks every server for its listing and applies them; returns the servers that did not
@@ -275,19 +275,17 @@ impl Routing {
                 }
             }
         }
-        for gone in self.service.table_names().into_iter().filter(|n| !tables.contains_key(n)) {
-            let _ = self.service.remove_table(&gone);
+        for gone in self.tables.names().into_iter().filter(|n| !tables.contains_key(n)) {
+            self.tables.remove(&gone);
         }
         for (name, (definition, segments)) in tables {
             let segments = super::replicas::reconcile(&name, segments);
-            match self.service.segment_table(&name) {
+            match self.tables.get(&name) {
                 Some(existing) if existing.table() == &definition => existing.set_remote(segments),
                 _ => {
                     let table = Arc::new(SegmentTable::new(definition, ScanOptions::default()));
                     table.set_remote(segments);
-                    if let Err(e) = self.service.add_table(table) {
-                        problems.push((name, e.to_string()));
-                    }
+                    self.tables.insert(table);
                 }
             }
         }

@@ -24,7 +24,7 @@
 //! `start.json` makes replicas begin a partition at the same offset (`auto.offset.reset`
 //! = largest would otherwise give each its own start).
 
-use cuvee_segments::DeepStore;
+use cuvee_segments::Mirror;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -52,13 +52,13 @@ struct PartitionStart {
 }
 
 pub struct Claims {
-    deep: Arc<DeepStore>,
+    deep: Arc<dyn Mirror>,
     table: String,
     who: String,
 }
 
 impl Claims {
-    pub fn new(deep: Arc<DeepStore>, table: &str) -> Claims {
+    pub fn new(deep: Arc<dyn Mirror>, table: &str) -> Claims {
         let who = match deep.manifest_file().strip_prefix("manifests/").and_then(|f| f.strip_suffix(".json")) {
             Some(owner) => owner.to_string(),
             None => format!("process {}", std::process::id()),
@@ -122,6 +122,11 @@ fn claim_file(partition: u32, sequence: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cuvee_deep_store::{DeepStore, DeepStoreSettings};
+
+    fn open(url: &str, owner: &str) -> DeepStore {
+        DeepStore::open_with(url, DeepStoreSettings { owner: Some(owner.to_string()), options: Vec::new() }).unwrap()
+    }
 
     fn claim(segment: &str, start: i64, end: i64) -> SegmentClaim {
         SegmentClaim {
@@ -137,8 +142,8 @@ mod tests {
     fn the_first_claim_holds_for_everyone() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("file://{}/deep", dir.path().display());
-        let a = Claims::new(Arc::new(DeepStore::open_as(&url, Some("server-0")).unwrap()), "t");
-        let b = Claims::new(Arc::new(DeepStore::open_as(&url, Some("server-1")).unwrap()), "t");
+        let a = Claims::new(Arc::new(open(&url, "server-0")), "t");
+        let b = Claims::new(Arc::new(open(&url, "server-1")), "t");
         assert_eq!(b.get(0, 0).unwrap(), None);
         let won = a.claim(0, 0, &claim("t__0__0__a", 0, 100)).unwrap();
         assert_eq!(won.claimed_by, "server-0");

@@ -27,7 +27,6 @@ mod consumer;
 pub mod dead_letter;
 pub mod failpoint;
 pub mod kafka;
-pub mod naming;
 mod sealer;
 pub mod status;
 mod table;
@@ -40,21 +39,10 @@ pub use table::{
 };
 
 use cuvee_catalog::{StreamConfig, Table};
-use cuvee_segments::{ImmutableSegment, MutableSegment, TableStore};
+use cuvee_segments::{SegmentHost, TableStore};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-
-/// Where ingestion puts segments for readers. Implemented by the query side's table.
-pub trait SegmentHost: Send + Sync {
-    /// A consuming segment begins; it is queryable from now on.
-    fn add_consuming(&self, segment: Arc<MutableSegment>);
-    /// The consuming segment `name` was sealed and published as `sealed`: readers see one
-    /// or the other, never both or neither.
-    fn replace_consuming(&self, name: &str, sealed: Arc<ImmutableSegment>);
-    /// Consuming segments of this table are dropped (the table stops).
-    fn remove_consuming(&self, name: &str);
-}
 
 /// A table's store, shared by its partitions' sealers and the admin API.
 pub type SharedStore = Arc<Mutex<TableStore>>;

@@ -1,48 +1,95 @@
 //! Ingestion transforms (`ingestionConfig.transformConfigs`, field-spec `transformFunction`)
 //! and the filter (`ingestionConfig.filterConfig.filterFunction`): Pinot's expression syntax
-//! over the fields of an input record.
+//! over the fields of an input record, calling Pinot's functions (`cuvee-functions`, the
+//! same code queries call). Function names are resolved once, when the expression compiles.
 
-mod functions;
 mod parse;
 
-pub use functions::{call_function, json_path};
+use cuvee_functions::{Datum, Function, FunctionError};
 pub use parse::Expr;
 use serde_json::{Map, Value as Json};
+
+/// Why an expression does not compile: the expression and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("\"{text}\": {reason}")]
+pub struct ExpressionError {
+    pub text: String,
+    pub reason: String,
+}
 
 /// A parsed, checked expression.
 #[derive(Debug, Clone)]
 pub struct Expression {
     pub text: String,
-    expr: Expr,
+    node: Node,
+}
+
+/// An expression with its functions resolved.
+#[derive(Debug, Clone)]
+enum Node {
+    Column(String),
+    Constant(Datum),
+    Call(&'static Function, Vec<Node>),
 }
 
 impl Expression {
     /// Parses and checks an expression; the error says what is wrong with it.
-    pub fn compile(text: &str) -> Result<Expression, String> {
+    pub fn compile(text: &str) -> Result<Expression, ExpressionError> {
+        let error = |reason: String| ExpressionError { text: text.to_string(), reason };
+        // Groovy's body is not an expression of ours: refuse it by name before parsing.
         if text.trim_start().to_ascii_lowercase().starts_with("groovy(") {
-            return Err(format!("\"{}\": Groovy transforms are not supported (they need a JVM and run arbitrary code); use built-in functions", text));
+            if let Err(refused) = cuvee_functions::lookup("groovy") {
+                return Err(error(refused.to_string()));
+            }
         }
-        let expr = parse::parse(text).map_err(|e| format!("\"{text}\": {e}"))?;
-        functions::check(&expr).map_err(|e| format!("\"{text}\": {e}"))?;
-        Ok(Expression { text: text.to_string(), expr })
+        let expr = parse::parse(text).map_err(error)?;
+        let node = resolve(&expr).map_err(|e| error(e.to_string()))?;
+        Ok(Expression { text: text.to_string(), node })
     }
 
-    pub fn eval(&self, record: &Map<String, Json>) -> Result<Json, String> {
-        functions::eval(&self.expr, record)
+    pub fn eval(&self, record: &Map<String, Json>) -> Result<Json, FunctionError> {
+        Ok(eval(&self.node, record)?.to_json())
     }
 
     /// The input fields the expression reads.
     pub fn columns(&self) -> Vec<String> {
-        fn walk(e: &Expr, out: &mut Vec<String>) {
-            match e {
-                Expr::Column(c) => out.push(c.clone()),
-                Expr::Call(_, args) => args.iter().for_each(|a| walk(a, out)),
-                _ => {}
+        fn walk(node: &Node, out: &mut Vec<String>) {
+            match node {
+                Node::Column(c) => out.push(c.clone()),
+                Node::Call(_, args) => args.iter().for_each(|a| walk(a, out)),
+                Node::Constant(_) => {}
             }
         }
         let mut out = Vec::new();
-        walk(&self.expr, &mut out);
+        walk(&self.node, &mut out);
         out
+    }
+}
+
+fn resolve(expr: &Expr) -> Result<Node, FunctionError> {
+    Ok(match expr {
+        Expr::Column(name) => Node::Column(name.clone()),
+        Expr::Text(s) => Node::Constant(Datum::Text(s.clone())),
+        Expr::Integer(i) => Node::Constant(Datum::Long(*i)),
+        Expr::Number(n) => Node::Constant(Datum::Double(*n)),
+        Expr::Bool(b) => Node::Constant(Datum::Bool(*b)),
+        Expr::Null => Node::Constant(Datum::Null),
+        Expr::Call(name, args) => {
+            let function = cuvee_functions::lookup(name)?;
+            function.check_arity(args.len())?;
+            Node::Call(function, args.iter().map(resolve).collect::<Result<_, _>>()?)
+        }
+    })
+}
+
+fn eval(node: &Node, record: &Map<String, Json>) -> Result<Datum, FunctionError> {
+    match node {
+        Node::Column(name) => Ok(record.get(name).map_or(Datum::Null, Datum::from_json)),
+        Node::Constant(datum) => Ok(datum.clone()),
+        Node::Call(function, args) => {
+            let values = args.iter().map(|a| eval(a, record)).collect::<Result<Vec<_>, _>>()?;
+            function.call(&values)
+        }
     }
 }
 
@@ -52,7 +99,8 @@ mod tests {
     use serde_json::json;
 
     fn eval(text: &str, record: Json) -> Result<Json, String> {
-        Expression::compile(text)?.eval(record.as_object().unwrap())
+        let expression = Expression::compile(text).map_err(|e| e.to_string())?;
+        expression.eval(record.as_object().unwrap()).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -86,11 +134,10 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_run() {
-        assert!(Expression::compile("Groovy({a + b}, a, b)")
-            .unwrap_err()
-            .contains("Groovy transforms are not supported"));
-        assert!(Expression::compile("frobnicate(a)").unwrap_err().contains("unknown function frobnicate"));
-        assert!(Expression::compile("lower(a, b)").unwrap_err().contains("lower takes 1 arguments, got 2"));
+        let compile = |text: &str| Expression::compile(text).unwrap_err().to_string();
+        assert!(compile("Groovy({a + b}, a, b)").contains("Groovy transforms are not supported"));
+        assert!(compile("frobnicate(a)").contains("unknown function frobnicate"));
+        assert!(compile("lower(a, b)").contains("lower takes 1 arguments, got 2"));
         assert!(eval("a / b", json!({"a": 1, "b": 0})).unwrap_err().contains("division by zero"));
     }
 }

@@ -1,0 +1,485 @@
+//! # cuvee-flight
+//!
+//! Answers: *can an Arrow client query cuvee?* The Arrow Flight SQL door: standard SQL (no Pinot dialect, no default LIMIT), results as
+//! Arrow record batches, so `pyarrow.flight`, the ADBC Flight SQL driver and JDBC/ODBC
+//! Flight SQL drivers work. Statements, prepared statements (with parameters: `$1`, `$2`,
+//! or `?` in order — the ADBC driver's style — bound by `DoPut` with one row), and the
+//! metadata calls tools start with: catalogs, schemas, tables (with their Arrow schemas),
+//! table types, SQL info.
+//!
+//! Queries plan in a session over the broker's live tables (`cuvee.public`, as on the
+//! Postgres door) with the broker's distribution rule, and run on the query runtime within
+//! the broker's per-query memory limit. A server that fails fails the query (Flight has no
+//! place for a partial flag); a client that goes away stops it.
+
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::flight_service_server::FlightServiceServer;
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
+    TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc,
+    Ticket,
+};
+use cuvee_broker::execution::bounded_task;
+use cuvee_broker::QueryService;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::ipc::writer::IpcWriteOptions;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{ParamValues, ScalarValue};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::{Stream, StreamExt, TryStreamExt};
+use prost::Message;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tonic::{Request, Response, Status, Streaming};
+
+pub const CATALOG: &str = "cuvee";
+pub const SCHEMA: &str = "public";
+
+/// A prepared statement: its SQL (`?` already numbered) and the parameters last bound.
+#[derive(Debug, Clone)]
+struct Prepared {
+    sql: String,
+    parameters: Option<Vec<ScalarValue>>,
+}
+
+pub struct FlightSqlDoor {
+    service: Arc<QueryService>,
+    session: SessionContext,
+    prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
+    next_handle: AtomicU64,
+}
+
+impl FlightSqlDoor {
+    pub fn new(service: Arc<QueryService>) -> Result<FlightSqlDoor, DataFusionError> {
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, SCHEMA)
+            .with_create_default_catalog_and_schema(true);
+        let session = SessionContext::new_with_state(service.session_state(config).build());
+        cuvee_query::register_functions(&session);
+        let tables = Arc::clone(service.tables()) as Arc<dyn datafusion::catalog::SchemaProvider>;
+        let catalog = session
+            .catalog(CATALOG)
+            .ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {CATALOG}")))?;
+        catalog.register_schema(SCHEMA, tables)?;
+        Ok(FlightSqlDoor { service, session, prepared: Mutex::default(), next_handle: AtomicU64::new(1) })
+    }
+
+    /// The tonic service to add to a server.
+    pub fn into_service(self) -> FlightServiceServer<FlightSqlDoor> {
+        FlightServiceServer::new(self).max_encoding_message_size(256 << 20)
+    }
+
+    /// `sql` planned, with `parameters` bound to its placeholders when given.
+    async fn plan(&self, sql: &str, parameters: Option<Vec<ScalarValue>>) -> Result<DataFrame, Status> {
+        let frame = self.session.sql(sql).await.map_err(to_status)?;
+        match parameters {
+            Some(values) => frame
+                .with_param_values(ParamValues::List(values.into_iter().map(Into::into).collect()))
+                .map_err(to_status),
+            None => Ok(frame),
+        }
+    }
+
+    async fn schema_of(&self, sql: &str) -> Result<Schema, Status> {
+        let frame = self.plan(sql, None).await?;
+        Ok(frame.schema().as_arrow().clone())
+    }
+
+    /// Plans and runs `sql` on the query runtime; batches come through a channel so a
+    /// client that stops reading (or goes away) stops the query.
+    async fn run(&self, sql: String, parameters: Option<Vec<ScalarValue>>) -> Result<Response<FlightStream>, Status> {
+        let frame = self.plan(&sql, parameters).await?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let task = bounded_task(frame.task_ctx(), &self.service.limits()).map_err(to_status)?;
+        let plan = frame.create_physical_plan().await.map_err(to_status)?;
+        let runtime =
+            self.service.runtime_handle().ok_or_else(|| Status::unavailable("the broker is shutting down"))?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, arrow_flight::error::FlightError>>(2);
+        runtime.spawn(async move {
+            let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
+                Ok(stream) => stream,
+                Err(e) => {
+                    let _ = tx.send(Err(arrow_flight::error::FlightError::Tonic(Box::new(to_status(e))))).await;
+                    return;
+                }
+            };
+            while let Some(batch) = stream.next().await {
+                let item = batch.map_err(|e| arrow_flight::error::FlightError::Tonic(Box::new(to_status(e))));
+                let failed = item.is_err();
+                if tx.send(item).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let batches = tokio_stream::wrappers::ReceiverStream::new(rx);
+        Ok(Response::new(encode(schema, batches)))
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        let mut names = self.service.table_names();
+        names.sort();
+        names
+    }
+}
+
+type FlightStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send + 'static>>;
+
+fn encode(
+    schema: Arc<Schema>,
+    batches: impl Stream<Item = Result<RecordBatch, arrow_flight::error::FlightError>> + Send + 'static,
+) -> FlightStream {
+    Box::pin(FlightDataEncoderBuilder::new().with_schema(schema).build(batches).map_err(Status::from))
+}
+
+fn one_batch<E: std::fmt::Display>(
+    schema: Arc<Schema>,
+    batch: Result<RecordBatch, E>,
+) -> Result<Response<FlightStream>, Status> {
+    let batch = batch.map_err(|e| Status::internal(e.to_string()))?;
+    Ok(Response::new(encode(schema, futures::stream::once(async move { Ok(batch) }))))
+}
+
+/// A query's own error is the client's problem (`INVALID_ARGUMENT`), memory is
+/// `RESOURCE_EXHAUSTED`; the message is DataFusion's, naming what was wrong.
+fn to_status(error: DataFusionError) -> Status {
+    match error.find_root() {
+        DataFusionError::ResourcesExhausted(m) => Status::resource_exhausted(m.clone()),
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_) => Status::invalid_argument(error.to_string()),
+        _ => Status::internal(error.to_string()),
+    }
+}
+
+fn info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor) -> Result<Response<FlightInfo>, Status> {
+    let endpoint = FlightEndpoint::new().with_ticket(Ticket { ticket: ticket.into() });
+    let info = FlightInfo::new()
+        .try_with_schema(schema)
+        .map_err(|e| Status::internal(format!("encoding the schema: {e}")))?
+        .with_endpoint(endpoint)
+        .with_descriptor(descriptor);
+    Ok(Response::new(info))
+}
+
+fn sql_info() -> &'static SqlInfoData {
+    static DATA: OnceLock<SqlInfoData> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let mut builder = SqlInfoDataBuilder::new();
+        builder.append(SqlInfo::FlightSqlServerName, "cuvee");
+        builder.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
+        builder.append(SqlInfo::FlightSqlServerArrowVersion, "1.3");
+        builder.append(SqlInfo::FlightSqlServerReadOnly, true);
+        builder.append(SqlInfo::FlightSqlServerSql, true);
+        builder.append(SqlInfo::FlightSqlServerSubstrait, false);
+        builder.append(SqlInfo::FlightSqlServerTransaction, 0i32);
+        builder.append(SqlInfo::FlightSqlServerCancel, false);
+        builder.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
+        builder.build().unwrap_or_else(|_| SqlInfoDataBuilder::new().build().expect("an empty SQL info"))
+    })
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for FlightSqlDoor {
+    type FlightService = FlightSqlDoor;
+
+    /// No authentication (the door listens on loopback by default); answered so clients
+    /// that always handshake can connect.
+    async fn do_handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
+        let response = HandshakeResponse { protocol_version: 0, payload: Default::default() };
+        Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(response) }))))
+    }
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = self.schema_of(&query.query).await?;
+        let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
+        info(&schema, ticket.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
+        let sql = String::from_utf8(ticket.statement_handle.to_vec())
+            .map_err(|_| Status::invalid_argument("the statement ticket is not UTF-8 SQL"))?;
+        self.run(sql, None).await
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        let sql = number_placeholders(&query.query).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let frame = self.plan(&sql, None).await?;
+        let ipc = |schema: &Schema| -> Result<prost::bytes::Bytes, Status> {
+            let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
+                .try_into()
+                .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
+            Ok(bytes)
+        };
+        let dataset_schema = ipc(frame.schema().as_arrow())?;
+        let parameter_schema = match parameter_fields(frame.logical_plan()).map_err(to_status)? {
+            fields if fields.is_empty() => Default::default(),
+            fields => ipc(&Schema::new(fields))?,
+        };
+        let handle = format!("cuvee-prepared-{}", self.next_handle.fetch_add(1, Ordering::Relaxed)).into_bytes();
+        self.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(handle.clone(), Prepared { sql, parameters: None });
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: handle.into(),
+            dataset_schema,
+            parameter_schema,
+        })
+    }
+
+    /// Binds parameters: one row, a column per placeholder in order.
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        let data = request.into_inner().map_err(arrow_flight::error::FlightError::from);
+        let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(data)
+            .try_collect()
+            .await
+            .map_err(|e| Status::invalid_argument(format!("reading the parameters: {e}")))?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+            return Err(Status::invalid_argument("no parameter values were sent (one row is needed)"));
+        };
+        if rows != 1 {
+            return Err(Status::invalid_argument(format!(
+                "a prepared query takes one row of parameters; {rows} were sent"
+            )));
+        }
+        let values = batch
+            .columns()
+            .iter()
+            .map(|column| ScalarValue::try_from_array(column, 0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(to_status)?;
+        let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        let statement = prepared.get_mut(query.prepared_statement_handle.as_ref()).ok_or_else(no_such_statement)?;
+        statement.parameters = Some(values);
+        Ok(DoPutPreparedStatementResult { prepared_statement_handle: None })
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        query: ActionClosePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).remove(query.prepared_statement_handle.as_ref());
+        Ok(())
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let Prepared { sql, parameters } = self.prepared(&query)?;
+        let frame = self.plan(&sql, parameters).await?;
+        let schema = frame.schema().as_arrow().clone();
+        info(&schema, query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
+        let Prepared { sql, parameters } = self.prepared(&query)?;
+        self.run(sql, parameters).await
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
+        let mut builder = query.into_builder();
+        builder.append(CATALOG);
+        one_batch(builder.schema(), builder.build())
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
+        let mut builder = query.into_builder();
+        builder.append(CATALOG, SCHEMA);
+        one_batch(builder.schema(), builder.build())
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
+        let mut builder = query.into_builder();
+        for name in self.table_names() {
+            let Some(table) = self.service.segment_table(&name) else { continue };
+            builder.append(CATALOG, SCHEMA, &name, "TABLE", table.schema_ref().as_ref()).map_err(Status::from)?;
+        }
+        one_batch(builder.schema(), builder.build())
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        info(&table_types_schema(), query.as_any().encode_to_vec(), request.into_inner())
+    }
+
+    async fn do_get_table_types(
+        &self,
+        _query: CommandGetTableTypes,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
+        let schema = Arc::new(table_types_schema());
+        let types = Arc::new(datafusion::arrow::array::StringArray::from(vec!["TABLE"]));
+        one_batch(Arc::clone(&schema), RecordBatch::try_new(schema, vec![types]))
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        info(
+            query.clone().into_builder(sql_info()).schema().as_ref(),
+            query.as_any().encode_to_vec(),
+            request.into_inner(),
+        )
+    }
+
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<FlightStream>, Status> {
+        let builder = query.into_builder(sql_info());
+        one_batch(builder.schema(), builder.build())
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+impl FlightSqlDoor {
+    fn prepared(&self, query: &CommandPreparedStatementQuery) -> Result<Prepared, Status> {
+        let prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        prepared.get(query.prepared_statement_handle.as_ref()).cloned().ok_or_else(no_such_statement)
+    }
+}
+
+fn no_such_statement() -> Status {
+    Status::not_found("no such prepared statement (closed, or made on another broker)")
+}
+
+/// `?` placeholders (JDBC's and the ADBC driver's style) as DataFusion's `$1`, `$2`, … in
+/// the order they appear; the rest of the text as it was.
+fn number_placeholders(sql: &str) -> Result<String, datafusion::sql::sqlparser::tokenizer::TokenizerError> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize()?;
+    if !tokens.iter().any(|t| matches!(t, Token::Placeholder(p) if p == "?")) {
+        return Ok(sql.to_string());
+    }
+    let mut next = 0;
+    Ok(tokens
+        .into_iter()
+        .map(|token| match token {
+            Token::Placeholder(p) if p == "?" => {
+                next += 1;
+                format!("${next}")
+            }
+            other => other.to_string(),
+        })
+        .collect())
+}
+
+/// The parameters of a plan as Arrow fields `$1`, `$2`, … with their inferred types (Null
+/// where the plan does not say).
+fn parameter_fields(plan: &datafusion::logical_expr::LogicalPlan) -> Result<Vec<Field>, DataFusionError> {
+    let mut types: Vec<(usize, Option<DataType>)> = plan
+        .get_parameter_types()?
+        .into_iter()
+        .filter_map(|(name, data_type)| Some((name.strip_prefix('$')?.parse::<usize>().ok()?, data_type)))
+        .collect();
+    types.sort_by_key(|(position, _)| *position);
+    Ok(types
+        .into_iter()
+        .map(|(position, data_type)| Field::new(format!("${position}"), data_type.unwrap_or(DataType::Null), true))
+        .collect())
+}
+
+fn table_types_schema() -> Schema {
+    Schema::new(vec![datafusion::arrow::datatypes::Field::new(
+        "table_type",
+        datafusion::arrow::datatypes::DataType::Utf8,
+        false,
+    )])
+}
+
+/// Serves the door on `listener` until `shutdown` completes.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    door: FlightSqlDoor,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    tonic::transport::Server::builder()
+        .add_service(door.into_service())
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}

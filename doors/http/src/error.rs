@@ -1,0 +1,83 @@
+//! Errors of the HTTP API, each answered with one status chosen by its kind: the one place
+//! the controller's statuses come from. Bodies are `{"code": <status>, "error": "..."}`, as
+//! Pinot's controller sends. (Query errors keep Pinot's broker shape: see `query`.)
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use cuvee_error::{ErrorExt, ErrorKind};
+use cuvee_node::NodeError;
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(
+        "this is a cluster broker: tables, schemas and segments are managed on the servers (their controller API), and appear here from their listings"
+    )]
+    ClusterBroker,
+    #[error("the request stopped before it finished: {0}")]
+    Interrupted(String),
+}
+
+impl ErrorExt for ApiError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ApiError::Node(e) => e.kind(),
+            ApiError::BadRequest(_) | ApiError::ClusterBroker => ErrorKind::InvalidArgument,
+            ApiError::Interrupted(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// The HTTP status of a kind of failure.
+pub fn http_status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Syntax
+        | ErrorKind::InvalidArgument
+        | ErrorKind::InvalidValue
+        | ErrorKind::DivisionByZero
+        | ErrorKind::ColumnNotFound
+        | ErrorKind::FunctionNotFound => StatusCode::BAD_REQUEST,
+        ErrorKind::TableNotFound | ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::AlreadyExists => StatusCode::CONFLICT,
+        ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorKind::ResourceExhausted => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
+        ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Corrupt | ErrorKind::Storage | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = http_status(self.kind());
+        (status, Json(json!({ "code": status.as_u16(), "error": self.to_string() }))).into_response()
+    }
+}
+
+/// Runs blocking node work (disk, deep store, stopping consumers) off the async workers.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Interrupted(e.to_string()))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_status() {
+        for kind in ErrorKind::ALL {
+            let status = http_status(kind);
+            assert!(status.is_client_error() || status.is_server_error(), "{kind}: {status}");
+        }
+    }
+}

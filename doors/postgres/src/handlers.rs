@@ -1,0 +1,285 @@
+//! The door's pgwire handlers: datafusion-postgres' session service (parsing with its
+//! Postgres rewrites, hooks, planning, Arrow → Postgres encoding) wrapped so that every
+//! statement's rows can be cancelled or timed out ([`crate::cancel`]), every error gets
+//! its SQLSTATE ([`crate::errors`]), and logins go through the configured method
+//! ([`crate::auth`]).
+
+use crate::auth::Authentication;
+use crate::cancel::{watch_rows, Connections};
+use crate::column_names::renamed;
+use crate::empty_catalog::empty_answer;
+use crate::errors::with_sqlstate;
+use crate::parameter_types::typed_by_client;
+use crate::regproc::compare_regproc_by_name;
+use crate::scalar_subquery::{is_unplannable_subquery_error, plannable_subqueries};
+use async_trait::async_trait;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion_postgres::pgwire::api::auth::StartupHandler;
+use datafusion_postgres::pgwire::api::cancel::{CancelHandler, DefaultCancelHandler};
+use datafusion_postgres::pgwire::api::portal::{Format, Portal};
+use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::results::{FieldInfo, Response};
+use datafusion_postgres::pgwire::api::stmt::QueryParser;
+use datafusion_postgres::pgwire::api::store::PortalStore;
+use datafusion_postgres::pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type,
+};
+use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::cancel::CancelRequest;
+use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
+use datafusion_postgres::{DfSessionService, Parser};
+use std::sync::Arc;
+use std::time::Duration;
+
+type DfStatement = (String, Option<(Statement, LogicalPlan)>);
+
+/// datafusion-postgres keeps a session's `SET statement_timeout` here (milliseconds).
+const STATEMENT_TIMEOUT_KEY: &str = "statement_timeout_ms";
+
+/// The statement being run on a connection, for the error position.
+#[derive(Clone)]
+struct CurrentQuery(Arc<str>);
+
+/// Everything a connection needs; one per door, shared by its connections.
+pub struct Handlers {
+    queries: Arc<Queries>,
+    authentication: Arc<Authentication>,
+    manager: Arc<ConnectionManager>,
+    cancel: Arc<Cancel>,
+}
+
+impl Handlers {
+    pub fn new(
+        ctx: Arc<SessionContext>,
+        service: DfSessionService,
+        authentication: Authentication,
+        default_timeout: Option<Duration>,
+    ) -> Handlers {
+        let service = Arc::new(service);
+        let connections = Arc::new(Connections::default());
+        let manager = Arc::new(ConnectionManager::new());
+        let parser = Arc::new(QueryTextParser { inner: service.query_parser(), ctx });
+        Handlers {
+            queries: Arc::new(Queries {
+                inner: service,
+                parser,
+                connections: Arc::clone(&connections),
+                default_timeout,
+            }),
+            authentication: Arc::new(authentication),
+            cancel: Arc::new(Cancel {
+                planning: DefaultCancelHandler::new(Arc::clone(&manager)),
+                streaming: connections,
+            }),
+            manager,
+        }
+    }
+}
+
+impl PgWireServerHandlers for Handlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.queries)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.queries)
+    }
+
+    /// Called once per connection: login handlers keep per-connection state.
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        Arc::new(self.authentication.handler(Arc::clone(&self.manager)))
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        Arc::new(Sqlstates)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        Arc::clone(&self.cancel)
+    }
+}
+
+/// Gives engine errors their SQLSTATE before they are sent.
+struct Sqlstates;
+
+impl ErrorHandler for Sqlstates {
+    fn on_error<C: ClientInfo>(&self, client: &C, error: &mut PgWireError) {
+        let query = client.session_extensions().get::<CurrentQuery>();
+        with_sqlstate(error, query.as_ref().map(|q| q.0.as_ref()));
+        tracing::debug!("postgres door: {error}");
+    }
+}
+
+/// A cancel request stops the statement wherever it is: planning (pgwire's race) or streaming.
+struct Cancel {
+    planning: DefaultCancelHandler,
+    streaming: Arc<Connections>,
+}
+
+#[async_trait]
+impl CancelHandler for Cancel {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        self.streaming.cancel(request.pid, &request.secret_key.to_bytes());
+        self.planning.on_cancel_request(request).await;
+    }
+}
+
+pub struct Queries {
+    inner: Arc<DfSessionService>,
+    parser: Arc<QueryTextParser>,
+    connections: Arc<Connections>,
+    default_timeout: Option<Duration>,
+}
+
+impl Queries {
+    fn timeout(&self, client: &impl ClientInfo) -> Option<Duration> {
+        let session = client.metadata().get(STATEMENT_TIMEOUT_KEY).and_then(|ms| ms.parse::<u64>().ok());
+        session.map(Duration::from_millis).or(self.default_timeout)
+    }
+
+    fn watched(&self, response: Response, client: &impl ClientInfo) -> Response {
+        match response {
+            Response::Query(mut query) => {
+                query.row_schema = Arc::new(renamed(&query.row_schema));
+                let signal = self.connections.signal_of(client);
+                let rows = std::mem::replace(query.data_rows(), Box::pin(futures::stream::empty()));
+                *query.data_rows() = watch_rows(rows, &signal, self.timeout(client));
+                Response::Query(query)
+            }
+            other => other,
+        }
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for Queries {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.session_extensions().insert(CurrentQuery(Arc::from(query)));
+        // Fails only while rows stream, too late to retry: repaired up front.
+        let by_name = compare_regproc_by_name(query);
+        let query = by_name.as_deref().unwrap_or(query);
+        let responses = match SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await {
+            Err(e) => match repaired(query, &e.to_string()) {
+                Some(rewritten) => SimpleQueryHandler::do_query(self.inner.as_ref(), client, &rewritten).await?,
+                None => return Err(e),
+            },
+            Ok(responses) => responses,
+        };
+        Ok(responses.into_iter().map(|response| self.watched(response, client)).collect())
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for Queries {
+    type Statement = DfStatement;
+    type QueryParser = QueryTextParser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + futures::Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: std::fmt::Debug,
+        PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.session_extensions().insert(CurrentQuery(Arc::from(portal.statement.statement.0.as_str())));
+        let response = ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
+        Ok(self.watched(response, client))
+    }
+}
+
+/// datafusion-postgres' parser, remembering the statement text for error positions.
+pub struct QueryTextParser {
+    inner: Arc<Parser>,
+    ctx: Arc<SessionContext>,
+}
+
+impl QueryTextParser {
+    /// DataFusion finds an unplannable subquery only when it plans for execution; trying
+    /// that at Parse (parameters unbound) lets a statement that needs the rewrite be stored
+    /// rewritten. The planner's message, if it is that failure.
+    async fn unplannable_subquery(&self, plan: &LogicalPlan) -> Option<String> {
+        let state = self.ctx.state();
+        let planned = match state.optimize(plan) {
+            Ok(optimized) => state.create_physical_plan(&optimized).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        planned.err().map(|e| e.to_string()).filter(|m| is_unplannable_subquery_error(m))
+    }
+}
+
+#[async_trait]
+impl QueryParser for QueryTextParser {
+    type Statement = DfStatement;
+
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        client.session_extensions().insert(CurrentQuery(Arc::from(sql)));
+        let by_name = compare_regproc_by_name(sql);
+        let sql = by_name.as_deref().unwrap_or(sql);
+        let mut parsed = self.inner.parse_sql(client, sql, types).await;
+        let client_typed = match &parsed {
+            Ok(Some((_, Some((_, plan))))) => typed_by_client(sql, plan, types),
+            _ => None,
+        };
+        let sql = match &client_typed {
+            Some(typed) => {
+                parsed = self.inner.parse_sql(client, typed, types).await;
+                typed.as_str()
+            }
+            None => sql,
+        };
+        let failure = match &parsed {
+            Err(e) => Some(e.to_string()),
+            Ok(Some((_, Some((_, plan))))) if sql.to_ascii_lowercase().contains("(select") => {
+                self.unplannable_subquery(plan).await
+            }
+            Ok(_) => None,
+        };
+        match failure.and_then(|message| repaired(sql, &message)) {
+            Some(rewritten) => self.inner.parse_sql(client, &rewritten, types).await,
+            None => parsed,
+        }
+    }
+
+    fn get_parameter_types(&self, statement: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        self.inner.get_parameter_types(statement)
+    }
+
+    fn get_result_schema(
+        &self,
+        statement: &Self::Statement,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        self.inner.get_result_schema(statement, column_format).map(|fields| renamed(&fields))
+    }
+}
+
+/// A statement DataFusion could not plan (`message`), rewritten into one it can with the
+/// same answer; see [`crate::scalar_subquery`] and [`crate::empty_catalog`].
+fn repaired(sql: &str, message: &str) -> Option<String> {
+    if is_unplannable_subquery_error(message) {
+        if let Some(rewritten) = plannable_subqueries(sql) {
+            return Some(rewritten);
+        }
+    }
+    empty_answer(sql)
+}

@@ -1,0 +1,95 @@
+//! The values Pinot's functions take and return.
+
+use serde_json::Value as Json;
+
+/// One argument or result of a function. Numbers are LONG or DOUBLE (Pinot's functions
+/// widen INT and FLOAT); `Document` is a JSON object or array read as a whole (the input of
+/// the JSON functions), `List` a multi-value result (`split`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Datum {
+    Null,
+    Bool(bool),
+    Long(i64),
+    Double(f64),
+    Text(String),
+    List(Vec<Datum>),
+    Document(Json),
+}
+
+impl Datum {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Datum::Null)
+    }
+
+    /// A JSON value as a function sees it: numbers stay integers when they are.
+    pub fn from_json(json: &Json) -> Datum {
+        match json {
+            Json::Null => Datum::Null,
+            Json::Bool(b) => Datum::Bool(*b),
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => Datum::Long(i),
+                None => Datum::Double(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Json::String(s) => Datum::Text(s.clone()),
+            Json::Array(items) => Datum::List(items.iter().map(Datum::from_json).collect()),
+            Json::Object(_) => Datum::Document(json.clone()),
+        }
+    }
+
+    /// The datum as JSON (a NaN or infinite double is null, as JSON has no such number).
+    pub fn to_json(&self) -> Json {
+        match self {
+            Datum::Null => Json::Null,
+            Datum::Bool(b) => Json::Bool(*b),
+            Datum::Long(i) => Json::from(*i),
+            Datum::Double(f) => float(*f),
+            Datum::Text(s) => Json::String(s.clone()),
+            Datum::List(items) => Json::Array(items.iter().map(Datum::to_json).collect()),
+            Datum::Document(json) => json.clone(),
+        }
+    }
+
+    /// The datum as a number, as Pinot's functions coerce: text is parsed, booleans are 0/1.
+    pub fn as_double(&self) -> Result<f64, String> {
+        match self {
+            Datum::Long(i) => Ok(*i as f64),
+            Datum::Double(f) => Ok(*f),
+            Datum::Bool(b) => Ok(f64::from(u8::from(*b))),
+            Datum::Text(s) => s.trim().parse::<f64>().map_err(|_| format!("\"{s}\" is not a number")),
+            other => Err(format!("{} is not a number", other.to_json())),
+        }
+    }
+
+    /// The datum as an integer; a fractional number is truncated, as Pinot's casts do.
+    pub fn as_long(&self) -> Result<i64, String> {
+        match self {
+            Datum::Long(i) => Ok(*i),
+            other => other.as_double().map(|f| f as i64),
+        }
+    }
+
+    /// The datum as text: text as it is, anything else as its JSON.
+    pub fn as_text(&self) -> String {
+        match self {
+            Datum::Text(s) => s.clone(),
+            other => other.to_json().to_string(),
+        }
+    }
+
+    /// SQL's truth of a datum (null is unknown).
+    pub fn truth(&self) -> Option<bool> {
+        match self {
+            Datum::Null => None,
+            Datum::Bool(b) => Some(*b),
+            Datum::Long(i) => Some(*i != 0),
+            Datum::Double(f) => Some(*f != 0.0),
+            Datum::Text(s) => Some(s.eq_ignore_ascii_case("true")),
+            Datum::List(_) | Datum::Document(_) => Some(true),
+        }
+    }
+}
+
+/// A double as JSON; NaN and infinities are null.
+pub fn float(f: f64) -> Json {
+    serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
+}

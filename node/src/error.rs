@@ -1,0 +1,58 @@
+//! The one error type of the node: what an admin request (or opening the data directory)
+//! met, each variant with its kind.
+
+use cuvee_error::{ErrorExt, ErrorKind};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("Table {0} does not exist")]
+    TableNotFound(String),
+    #[error("Schema {0} not found")]
+    SchemaNotFound(String),
+    #[error("Segment {segment} of table {table} not found")]
+    SegmentNotFound { table: String, segment: String },
+    #[error("Table {0} already exists")]
+    TableExists(String),
+    #[error("Cannot delete schema {schema}, as it is associated with table {table}")]
+    SchemaInUse { schema: String, table: String },
+    /// A definition that does not parse or validate.
+    #[error("Invalid {what}: {source}")]
+    Definition { what: &'static str, source: cuvee_catalog::CatalogError },
+    /// A request that is valid on its own but not for this table (its name, its type, its
+    /// state); the message says which rule.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Ingestion into {table} failed: {source}")]
+    Import { table: String, source: cuvee_ingest::IngestError },
+    #[error(transparent)]
+    Ingest(#[from] cuvee_ingest::IngestError),
+    #[error(transparent)]
+    Segment(#[from] cuvee_segments::SegmentError),
+    #[error(transparent)]
+    DeepStore(#[from] cuvee_deep_store::DeepStoreError),
+    #[error("{}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ErrorExt for NodeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            NodeError::TableNotFound(_) => ErrorKind::TableNotFound,
+            NodeError::SchemaNotFound(_) | NodeError::SegmentNotFound { .. } => ErrorKind::NotFound,
+            NodeError::TableExists(_) | NodeError::SchemaInUse { .. } => ErrorKind::AlreadyExists,
+            NodeError::Definition { .. } | NodeError::Invalid(_) | NodeError::Import { .. } => {
+                ErrorKind::InvalidArgument
+            }
+            NodeError::Ingest(e) => e.kind(),
+            NodeError::Segment(e) => e.kind(),
+            NodeError::DeepStore(e) => e.kind(),
+            NodeError::Io { .. } => ErrorKind::Storage,
+            NodeError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+pub type Result<T, E = NodeError> = std::result::Result<T, E>;

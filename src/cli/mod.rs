@@ -1,0 +1,10 @@
+//! The `cuvee` command's roles and their settings.
+
+pub mod clickstream;
+pub mod cluster;
+pub mod definitions;
+pub mod inspect;
+pub mod logging;
+pub mod options;
+pub mod quickstart;
+pub mod serve;
