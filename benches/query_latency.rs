@@ -5,6 +5,8 @@
 //! in the same run.
 //!
 //!     cargo run --release -p cuvee-broker --example query_latency -- <out-dir> [rows]
+// A measuring tool: its output is what it is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use arrow_array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};

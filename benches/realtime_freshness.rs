@@ -12,6 +12,8 @@
 //!    visible.
 //!
 //! `cargo run --release -p cuvee-broker --example realtime_freshness [N]`
+// A measuring tool: its output is what it is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use cuvee::{Process as Broker, ProcessOptions};
 use rdkafka::config::ClientConfig;

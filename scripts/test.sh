@@ -19,6 +19,11 @@ fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+
+# Formatting and lints are part of the test: a change that breaks them fails here.
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked --features cuvee/failpoints --quiet -- -D warnings
+
 set +e
 # The crash test's failpoints are compiled into this build only (the `failpoints` feature).
 cargo test --workspace --locked --features cuvee/failpoints 2>&1 | tee "$log"

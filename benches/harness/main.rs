@@ -11,6 +11,8 @@
 //!   table's bytes per row by index next to Parquet+zstd.
 //!
 //!   cargo run --release -p cuvee-bench --bin bench -- generate --out target/bench --rows 10000000
+// A measuring tool: its output is what it is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod embedded;
 mod events;

@@ -1,6 +1,7 @@
 //! Pinot's broker response: `resultTable` with Pinot type names and value formats, the
 //! execution statistics, and `exceptions` with Pinot's error codes.
 
+use cuvee_error::ErrorKind;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{
     DataType, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
@@ -9,29 +10,86 @@ use datafusion::arrow::record_batch::RecordBatch;
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
-/// Pinot's query error codes (`QueryErrorCode`).
+/// Pinot's query error codes (`QueryErrorCode`), the ones cuvee answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     SqlParsing = 150,
+    AccessDenied = 180,
     TableDoesNotExist = 190,
     QueryExecution = 200,
+    ServerSegmentMissing = 235,
     ExecutionTimeout = 250,
+    BrokerRequestSend = 425,
+    ServerNotResponding = 427,
+    TooManyRequests = 429,
+    QueryCancellation = 503,
     QueryValidation = 700,
     UnknownColumn = 710,
 }
 
 impl ErrorCode {
+    /// Pinot's code for a kind of failure: the one mapping the Pinot door uses.
+    pub fn of(kind: ErrorKind) -> ErrorCode {
+        match kind {
+            ErrorKind::Syntax => ErrorCode::SqlParsing,
+            ErrorKind::TableNotFound => ErrorCode::TableDoesNotExist,
+            ErrorKind::ColumnNotFound => ErrorCode::UnknownColumn,
+            ErrorKind::InvalidArgument
+            | ErrorKind::TypeMismatch
+            | ErrorKind::FunctionNotFound
+            | ErrorKind::AlreadyExists
+            | ErrorKind::Unsupported => ErrorCode::QueryValidation,
+            ErrorKind::Unauthenticated | ErrorKind::PermissionDenied => ErrorCode::AccessDenied,
+            ErrorKind::NotFound => ErrorCode::ServerSegmentMissing,
+            ErrorKind::Timeout => ErrorCode::ExecutionTimeout,
+            ErrorKind::Cancelled => ErrorCode::QueryCancellation,
+            ErrorKind::Unavailable => ErrorCode::ServerNotResponding,
+            // A memory or result limit is the query's execution failing, as in Pinot.
+            ErrorKind::ResourceExhausted
+            | ErrorKind::InvalidValue
+            | ErrorKind::DivisionByZero
+            | ErrorKind::Corrupt
+            | ErrorKind::Storage
+            | ErrorKind::Internal => ErrorCode::QueryExecution,
+        }
+    }
+
     pub fn code(self) -> i32 {
         self as i32
     }
 
-    /// The HTTP status when the client asks for statuses (`Pinot-Use-Http-Status-For-Errors`).
+    /// The code of this number, if it is one of cuvee's.
+    pub fn from_code(code: i32) -> Option<ErrorCode> {
+        use ErrorCode::*;
+        [
+            SqlParsing,
+            AccessDenied,
+            TableDoesNotExist,
+            QueryExecution,
+            ServerSegmentMissing,
+            ExecutionTimeout,
+            BrokerRequestSend,
+            ServerNotResponding,
+            TooManyRequests,
+            QueryCancellation,
+            QueryValidation,
+            UnknownColumn,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
+
+    /// The HTTP status when the client asks for statuses (`Pinot-Use-Http-Status-For-Errors`),
+    /// as Pinot's `QueryErrorCode` gives them.
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::SqlParsing | ErrorCode::QueryValidation | ErrorCode::UnknownColumn => 400,
-            ErrorCode::TableDoesNotExist => 404,
+            ErrorCode::AccessDenied => 403,
+            ErrorCode::TableDoesNotExist | ErrorCode::ServerSegmentMissing => 404,
             ErrorCode::ExecutionTimeout => 408,
+            ErrorCode::TooManyRequests => 429,
             ErrorCode::QueryExecution => 500,
+            ErrorCode::BrokerRequestSend | ErrorCode::ServerNotResponding | ErrorCode::QueryCancellation => 503,
         }
     }
 }

@@ -278,24 +278,7 @@ fn session_with(
     Ok(ctx)
 }
 
-/// Pinot's error code for a DataFusion error.
+/// Pinot's error code for a query's error, by its kind.
 fn classify(error: &DataFusionError) -> (ErrorCode, String) {
-    let message = error.to_string();
-    let mut root = error;
-    loop {
-        match root {
-            DataFusionError::Diagnostic(_, inner) => root = inner,
-            DataFusionError::Context(_, inner) => root = inner,
-            _ => break,
-        }
-    }
-    let code = match root {
-        DataFusionError::SQL(..) => ErrorCode::SqlParsing,
-        DataFusionError::SchemaError(..) => ErrorCode::UnknownColumn,
-        DataFusionError::Plan(m) if m.contains("table") && m.contains("not found") => ErrorCode::TableDoesNotExist,
-        DataFusionError::Plan(_) | DataFusionError::NotImplemented(_) => ErrorCode::QueryValidation,
-        DataFusionError::ResourcesExhausted(_) => ErrorCode::QueryExecution,
-        _ => ErrorCode::QueryExecution,
-    };
-    (code, message)
+    (ErrorCode::of(cuvee_query::kind_of(error)), error.to_string())
 }

@@ -261,7 +261,7 @@ fn resolve_field(spec: &FieldSpec, kind: FieldKind, path: &str, problems: &mut V
             format!("metric column \"{}\" must be numeric or BYTES, not {}", spec.name, spec.data_type),
         ));
     }
-    let single_value = spec.single_value_field.map_or(true, |f| f.value);
+    let single_value = spec.single_value_field.is_none_or(|f| f.value);
     let default_null_value = match &spec.default_null_value {
         None | Some(Json::Null) => pinot_default_null(spec.data_type, kind),
         Some(json) => match spec.data_type.value_from_json(json) {

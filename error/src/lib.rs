@@ -19,6 +19,8 @@ pub enum ErrorKind {
     /// A request or statement that parses but is not valid: a bad option, config, type or
     /// argument.
     InvalidArgument,
+    /// Values of types that do not go together (`'a' + 1`, a non-boolean filter).
+    TypeMismatch,
     /// An operation on values that has no answer (a cast of `'x'` to a number).
     InvalidValue,
     DivisionByZero,
@@ -60,6 +62,7 @@ impl ErrorKind {
         match self {
             ErrorKind::Syntax => "syntax",
             ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::TypeMismatch => "type_mismatch",
             ErrorKind::InvalidValue => "invalid_value",
             ErrorKind::DivisionByZero => "division_by_zero",
             ErrorKind::TableNotFound => "table_not_found",
@@ -81,9 +84,10 @@ impl ErrorKind {
     }
 
     /// Every kind, for doors' tests that check each one is mapped.
-    pub const ALL: [ErrorKind; 19] = [
+    pub const ALL: [ErrorKind; 20] = [
         ErrorKind::Syntax,
         ErrorKind::InvalidArgument,
+        ErrorKind::TypeMismatch,
         ErrorKind::InvalidValue,
         ErrorKind::DivisionByZero,
         ErrorKind::TableNotFound,

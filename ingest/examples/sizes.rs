@@ -1,6 +1,8 @@
 //! Bytes per row of cuvee segments for Pinot's sample tables, total and per index, next to
 //! the same rows written as Parquet with zstd.
 //! `cargo run --release -p cuvee-ingest --example sizes [EXAMPLES_DIR]`
+// A measuring tool: its output is what it is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::{import, ImportOptions};

@@ -4,6 +4,8 @@
 //! time to seal a million rows.
 //!
 //! `cargo run --release -p cuvee-ingest --example stream_ingest [rows]`
+// A measuring tool: its output is what it is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::conform::{Conformed, Conformer};

@@ -27,7 +27,8 @@ fn bad_rows_are_reported_counted_and_skipped() {
     std::fs::write(&file, CSV).unwrap();
     let out = dir.path().join("table");
     let report =
-        import(&table(""), &[file.clone()], &out, &ImportOptions { progress: false, ..Default::default() }).unwrap();
+        import(&table(""), std::slice::from_ref(&file), &out, &ImportOptions { progress: false, ..Default::default() })
+            .unwrap();
     assert_eq!((report.rows_read, report.rows_imported, report.bad_row_count), (5, 2, 3));
     let reasons: Vec<String> = report.bad_rows.iter().map(|b| b.to_string()).collect();
     assert!(reasons[0].contains("rows.csv, line 3: column n: \"x\" is not a INT"), "{reasons:?}");

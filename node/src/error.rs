@@ -24,13 +24,13 @@ pub enum NodeError {
     #[error("{0}")]
     Invalid(String),
     #[error("Ingestion into {table} failed: {source}")]
-    Import { table: String, source: cuvee_ingest::IngestError },
+    Import { table: String, source: Box<cuvee_ingest::IngestError> },
     #[error(transparent)]
-    Ingest(#[from] cuvee_ingest::IngestError),
+    Ingest(Box<cuvee_ingest::IngestError>),
     #[error(transparent)]
     Segment(#[from] cuvee_segments::SegmentError),
     #[error(transparent)]
-    DeepStore(#[from] cuvee_deep_store::DeepStoreError),
+    DeepStore(Box<cuvee_deep_store::DeepStoreError>),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
@@ -52,6 +52,19 @@ impl ErrorExt for NodeError {
             NodeError::Io { .. } => ErrorKind::Storage,
             NodeError::Internal(_) => ErrorKind::Internal,
         }
+    }
+}
+
+// Boxed: a Kafka or object-store error is large, and every admin call returns this.
+impl From<cuvee_ingest::IngestError> for NodeError {
+    fn from(e: cuvee_ingest::IngestError) -> Self {
+        NodeError::Ingest(Box::new(e))
+    }
+}
+
+impl From<cuvee_deep_store::DeepStoreError> for NodeError {
+    fn from(e: cuvee_deep_store::DeepStoreError) -> Self {
+        NodeError::DeepStore(Box::new(e))
     }
 }
 

@@ -122,7 +122,7 @@ impl Node {
                     let table = Arc::new(table);
                     tables.insert(Arc::clone(&table));
                     let name = store.manifest().table.clone();
-                    let store = Arc::new(std::sync::Mutex::new(store));
+                    let store = Arc::new(parking_lot::Mutex::new(store));
                     if table.table().config.table_type == TableType::Realtime {
                         match start_ingestion(&table, &store, &dir, &options.realtime) {
                             Ok(ingestion) => {
@@ -299,7 +299,7 @@ impl Node {
             if let Some(deep) = &self.deep {
                 store.attach_deep_store(Arc::clone(deep) as Arc<dyn Mirror>)?;
             }
-            let store = Arc::new(std::sync::Mutex::new(store));
+            let store = Arc::new(parking_lot::Mutex::new(store));
             let is_realtime = table.config.table_type == TableType::Realtime;
             let segment_table = Arc::new(SegmentTable::new(table, ScanOptions::default()));
             self.tables.insert(Arc::clone(&segment_table));
@@ -431,7 +431,7 @@ impl Node {
         let options = ImportOptions { format, progress: false, ..ImportOptions::default() };
         let dir = self.table_dir(raw);
         let report = import(target.table(), files, &dir, &options)
-            .map_err(|source| NodeError::Import { table: table.to_string(), source })?;
+            .map_err(|source| NodeError::Import { table: table.to_string(), source: Box::new(source) })?;
         // The importer published through its own handle on the store; read the manifest back.
         let mut reopened = TableStore::open_or_create(&dir, target.table())?;
         if let Some(deep) = store.deep_store() {
@@ -454,8 +454,8 @@ impl Node {
     }
 }
 
-fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, TableStore> {
-    store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn lock(store: &SharedStore) -> parking_lot::MutexGuard<'_, TableStore> {
+    store.lock()
 }
 
 fn load_table(dir: &Path, deep: Option<&Arc<dyn Mirror>>) -> Result<(TableStore, SegmentTable, Vec<SegmentError>)> {

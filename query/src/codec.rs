@@ -13,6 +13,7 @@
 //! Functions travel by name: cuvee's UDFs (`pinot_mv_any`, the Pinot scalars) are in every
 //! session ([`crate::session`]), so the default name lookup finds them on the other side.
 
+use crate::error::QueryError;
 use crate::scan::{ScanRequest, ScanSource, SegmentScanExec};
 
 use crate::table::{ScanOptions, SegmentTable};
@@ -98,8 +99,8 @@ impl PhysicalExtensionCodec for CuveeCodec {
         if !inputs.is_empty() {
             return exec_err!("a segment scan has no inputs, the fragment gives {}", inputs.len());
         }
-        let fragment: ScanFragment = serde_json::from_slice(buf)
-            .map_err(|e| datafusion::error::DataFusionError::Execution(format!("not a cuvee scan fragment: {e}")))?;
+        let fragment: ScanFragment =
+            serde_json::from_slice(buf).map_err(|e| QueryError::Fragment(format!("not a cuvee scan fragment: {e}")))?;
         if fragment.version != FRAGMENT_VERSION {
             return exec_err!(
                 "scan fragment version {} is not this server's version {FRAGMENT_VERSION}",
@@ -107,7 +108,7 @@ impl PhysicalExtensionCodec for CuveeCodec {
             );
         }
         let Some(table) = self.resolver.table(&fragment.table) else {
-            return exec_err!("table {} is not on this server", fragment.table);
+            return Err(QueryError::TableNotHere(fragment.table.clone()).into());
         };
         let sources = table.sources_named(&fragment.sealed, &fragment.consuming)?;
         let full = table.schema_ref();

@@ -20,6 +20,7 @@
 //! today).
 
 pub mod codec;
+pub mod error;
 mod filter_rules;
 pub mod fragment;
 pub mod multi_value;
@@ -32,6 +33,7 @@ pub mod table;
 mod tables;
 pub mod timestamps;
 
+pub use error::{kind_of, QueryError};
 pub use fragment::FragmentStats;
 pub use remote::{RemoteKind, RemoteSegment};
 pub use scan::{ScanRequest, ScanSource, SegmentScanExec};

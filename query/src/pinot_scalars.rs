@@ -10,6 +10,7 @@
 //! constant arguments (`toEpochHoursBucket(ts, 4)`, `DATETRUNC('hour', ts)`) run as one
 //! kernel over the whole array ([`Function::long_kernel`]).
 
+use crate::error::QueryError;
 use cuvee_functions::{Datum, Function, ResultType};
 use datafusion::arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Array,
@@ -17,7 +18,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::kernels::arity::try_unary;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit};
-use datafusion::common::{exec_datafusion_err, plan_datafusion_err, Result, ScalarValue};
+use datafusion::common::{plan_datafusion_err, Result, ScalarValue};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -107,8 +108,10 @@ impl ScalarUDFImpl for PinotScalar {
             for array in &arrays {
                 values.push(datum(array.as_ref(), row)?);
             }
-            let result =
-                self.function.call(&values).map_err(|e| exec_datafusion_err!("{}: {e}", self.function.name))?;
+            let result = self
+                .function
+                .call(&values)
+                .map_err(|source| QueryError::Function { name: self.function.name, source })?;
             out.push(&result);
         }
         Ok(ColumnarValue::Array(out.finish()))
@@ -150,7 +153,9 @@ impl PinotScalar {
         debug_assert_eq!(longs.len(), rows);
         let name = self.function.name;
         let out: Int64Array = try_unary(&longs, |v| {
-            kernel.apply(v).map_err(|e| datafusion::arrow::error::ArrowError::ComputeError(format!("{name}: {e}")))
+            kernel.apply(v).map_err(|source| {
+                datafusion::arrow::error::ArrowError::ExternalError(Box::new(QueryError::Function { name, source }))
+            })
         })?;
         Ok(Some(Arc::new(out)))
     }

@@ -1,6 +1,7 @@
 //! `SegmentTable`: a DataFusion table over all segments of one cuvee table — sealed ones and
 //! snapshots of consuming ones, taken when a query is planned.
 
+use crate::error::QueryError;
 use crate::pushdown::translate;
 use crate::remote::{RemoteKind, RemoteSegment};
 use crate::scan::{ScanRequest, ScanSource, SegmentScanExec};
@@ -203,15 +204,23 @@ impl SegmentTable {
         for name in sealed_names {
             match sealed.iter().find(|s| s.name() == name) {
                 Some(s) => out.push(ScanSource::Sealed(Arc::clone(s))),
-                None => return datafusion::common::exec_err!("segment {name} of table {table} is not on this server"),
+                None => {
+                    return Err(QueryError::SegmentNotHere {
+                        table: table.to_string(),
+                        segment: name.clone(),
+                        consuming: false,
+                    }
+                    .into())
+                }
             }
         }
         let mut taken: Vec<&str> = Vec::new();
         for name in consuming_names {
             let Some((partition, first)) = parse_segment_name(table, name) else {
-                return datafusion::common::exec_err!(
+                return Err(QueryError::Fragment(format!(
                     "consuming segment {name} of table {table} does not have a stream segment name"
-                );
+                ))
+                .into());
             };
             let from_here = |candidate: &str| matches!(parse_segment_name(table, candidate), Some((p, s)) if p == partition && s >= first);
             let before = out.len();
@@ -230,9 +239,12 @@ impl SegmentTable {
             // Nothing new is fine when an earlier name's successors already covered this one
             // (a broker that listed both a sealing segment and the next names both).
             if out.len() == before && !taken.iter().any(|t| from_here(t)) {
-                return datafusion::common::exec_err!(
-                    "consuming segment {name} of table {table} is not on this server"
-                );
+                return Err(QueryError::SegmentNotHere {
+                    table: table.to_string(),
+                    segment: name.clone(),
+                    consuming: true,
+                }
+                .into());
             }
         }
         Ok(out)

@@ -4,10 +4,11 @@
 //! planned afterwards see the change at once, on every door.
 
 use crate::codec::SegmentResolver;
+use crate::error::QueryError;
 use crate::table::{ScanOptions, SegmentTable};
 use async_trait::async_trait;
 use datafusion::catalog::{SchemaProvider, TableProvider};
-use datafusion::common::{exec_err, Result};
+use datafusion::common::Result;
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,11 +63,6 @@ impl Tables {
     }
 }
 
-/// Tables are made and dropped through the controller API, never by SQL: `CREATE TABLE`,
-/// `CREATE EXTERNAL TABLE` and `DROP TABLE` fail here, on every door.
-const READ_ONLY: &str =
-    "tables are created and dropped through the controller API (POST /tables, DELETE /tables/{name}), not by SQL";
-
 #[async_trait]
 impl SchemaProvider for Tables {
     fn table_names(&self) -> Vec<String> {
@@ -82,11 +78,15 @@ impl SchemaProvider for Tables {
     }
 
     fn register_table(&self, _name: String, _table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
-        exec_err!("{READ_ONLY}")
+        // Tables are made and dropped through the controller API, never by SQL:
+        // `CREATE TABLE`, `CREATE EXTERNAL TABLE` and `DROP TABLE` fail here, on every door.
+        Err(QueryError::ReadOnly.into())
     }
 
     fn deregister_table(&self, _name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        exec_err!("{READ_ONLY}")
+        // Tables are made and dropped through the controller API, never by SQL:
+        // `CREATE TABLE`, `CREATE EXTERNAL TABLE` and `DROP TABLE` fail here, on every door.
+        Err(QueryError::ReadOnly.into())
     }
 }
 
@@ -122,10 +122,14 @@ impl SchemaProvider for TablesView {
     }
 
     fn register_table(&self, _name: String, _table: Arc<dyn TableProvider>) -> Result<Option<Arc<dyn TableProvider>>> {
-        exec_err!("{READ_ONLY}")
+        // Tables are made and dropped through the controller API, never by SQL:
+        // `CREATE TABLE`, `CREATE EXTERNAL TABLE` and `DROP TABLE` fail here, on every door.
+        Err(QueryError::ReadOnly.into())
     }
 
     fn deregister_table(&self, _name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        exec_err!("{READ_ONLY}")
+        // Tables are made and dropped through the controller API, never by SQL:
+        // `CREATE TABLE`, `CREATE EXTERNAL TABLE` and `DROP TABLE` fail here, on every door.
+        Err(QueryError::ReadOnly.into())
     }
 }

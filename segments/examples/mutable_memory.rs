@@ -1,5 +1,7 @@
 //! Memory per row of a consuming (mutable) segment, against the sealed segment's bytes per row.
 //! `cargo run --release -p cuvee-segments --example mutable_memory [ROWS]`
+// A measuring tool: its output is what it is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
 use cuvee_segments::{FieldValue, MutableSegment, SegmentIdentity};

@@ -41,7 +41,7 @@ impl<'a> Dictionary<'a> {
     pub fn open(bytes: &'a [u8], physical: Physical, deep: bool) -> Result<Dictionary<'a>, String> {
         match physical {
             Physical::Fixed(kind) => {
-                if bytes.len() % kind.width() != 0 {
+                if !bytes.len().is_multiple_of(kind.width()) {
                     return Err(format!("{} bytes is not a whole number of {}-byte values", bytes.len(), kind.width()));
                 }
                 Ok(Dictionary::Fixed { kind, bytes, len: bytes.len() / kind.width() })

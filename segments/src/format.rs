@@ -230,7 +230,7 @@ impl Default for FileWriter {
 }
 
 pub fn pad_to_8(buffer: &mut Vec<u8>) {
-    while buffer.len() % 8 != 0 {
+    while !buffer.len().is_multiple_of(8) {
         buffer.push(0);
     }
 }

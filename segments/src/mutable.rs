@@ -401,7 +401,7 @@ impl MutableColumn {
 
     fn note_zone(&self, doc: u32, key: u64) {
         let zone = doc / CHUNK as u32;
-        if doc as usize % CHUNK == 0 {
+        if (doc as usize).is_multiple_of(CHUNK) {
             self.zone_min.push(key);
             self.zone_max.push(key);
             return;
@@ -455,9 +455,12 @@ impl MutableColumn {
     }
 }
 
+/// Chunks of slots, as the writer allocated them.
+type Chunks<T> = Vec<Arc<[T]>>;
+
 enum DictSnapshot {
-    Fixed(u32, Vec<Arc<[AtomicU64]>>),
-    Var(u32, Vec<Arc<[OnceLock<Arc<[u8]>>]>>),
+    Fixed(u32, Chunks<AtomicU64>),
+    Var(u32, Chunks<OnceLock<Arc<[u8]>>>),
 }
 
 struct ColumnSnapshot {

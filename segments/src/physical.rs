@@ -119,7 +119,7 @@ fn first8(bytes: &[u8]) -> [u8; 8] {
 }
 
 impl VarKind {
-    pub fn bytes<'v>(self, value: &'v Value) -> Option<&'v [u8]> {
+    pub fn bytes(self, value: &Value) -> Option<&[u8]> {
         match (self, value) {
             (VarKind::String, Value::String(s))
             | (VarKind::Json, Value::Json(s))

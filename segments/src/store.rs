@@ -257,7 +257,7 @@ impl TableStore {
         self.manifest = next;
         if let Some(deep) = &self.deep {
             if let Err(e) = deep.put(&self.manifest.table, deep.manifest_file(), bytes) {
-                eprintln!("cuvee: WARNING table {}: the deep store's manifest is behind: {e}", self.manifest.table);
+                tracing::warn!(table = %self.manifest.table, error = %e, "the deep store's manifest is behind (the next change catches it up)");
             }
         }
         Ok(())

@@ -311,6 +311,8 @@ fn leaf_matches(value: &Value, leaf: &Leaf) -> bool {
     }
 }
 
+// Three-valued logic: an unknown (None) does not end the fold, so try_fold would be wrong.
+#[allow(clippy::manual_try_fold)]
 fn model_eval(p: &Predicate, doc: &[(Vec<Value>, bool)], null_handling: bool) -> Option<bool> {
     let col = |name: &str| name[1..].parse::<usize>().unwrap();
     match p {

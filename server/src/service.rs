@@ -164,22 +164,20 @@ async fn answer(
     Ok(())
 }
 
-/// The query's own error: the broker fails the query with it, as one process would.
+/// The query's own error: the broker fails the query with it (and its kind), as one
+/// process would.
 fn query_error(error: DataFusionError) -> Status {
-    match error.find_root() {
-        DataFusionError::ResourcesExhausted(m) => Status::resource_exhausted(m.clone()),
-        _ => Status::invalid_argument(error.to_string()),
-    }
+    cuvee_proto::status(cuvee_query::kind_of(&error), error.to_string())
 }
 
-/// A fragment naming segments this server does not hold is the routing's problem (the
-/// broker reports this server as failed); anything else undecodable is the query's.
+/// A fragment naming segments this server does not hold is the routing's problem (NOT_FOUND:
+/// the broker reports this server as failed); anything else undecodable is the query's.
 fn missing_or_invalid(request: &FragmentRequest, error: DataFusionError) -> Status {
-    let message = error.to_string();
-    if message.contains("is not on this server") {
-        return Status::not_found(format!("query {}: {message}", request.query_id));
+    let kind = cuvee_query::kind_of(&error);
+    if kind == cuvee_error::ErrorKind::NotFound {
+        return cuvee_proto::status(kind, format!("query {}: {error}", request.query_id));
     }
-    Status::invalid_argument(format!("query {}: cannot decode the fragment: {message}", request.query_id))
+    cuvee_proto::status(kind, format!("query {}: cannot decode the fragment: {error}", request.query_id))
 }
 
 /// Time until the deadline (`None` inside: no deadline); `None` outside when it has passed.

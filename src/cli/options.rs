@@ -57,7 +57,7 @@ impl QueryArgs {
         if self.query_memory_mb == 0 || self.max_result_rows == 0 {
             bail!("--query-memory-mb and --max-result-rows must be at least 1");
         }
-        let memory_bytes = self.query_memory_mb.checked_mul(1 << 20).unwrap_or(usize::MAX);
+        let memory_bytes = self.query_memory_mb.saturating_mul(1 << 20);
         Ok(QueryLimits { memory_bytes, max_result_rows: self.max_result_rows })
     }
 }

@@ -12,6 +12,7 @@ use super::server::{FragmentAnswer, FragmentRequest, SegmentServer};
 use cuvee_proto::v1::fragment_response::Item;
 use cuvee_proto::v1::segment_server_client::SegmentServerClient;
 use cuvee_proto::v1::{ExecutionStats, ListSegmentsRequest, ListSegmentsResponse};
+use cuvee_query::QueryError;
 use cuvee_query::{codec, fragment, FragmentStats};
 use datafusion::arrow::buffer::Buffer;
 use datafusion::arrow::ipc::reader::StreamDecoder;
@@ -91,8 +92,7 @@ impl SegmentServer for RemoteServer {
         if let Some(deadline) = request.deadline {
             grpc.set_timeout(deadline.saturating_duration_since(Instant::now()));
         }
-        let answer =
-            self.client.clone().execute_fragment(grpc).await.map_err(|status| from_status(status))?.into_inner();
+        let answer = self.client.clone().execute_fragment(grpc).await.map_err(from_status)?.into_inner();
         let stats = Arc::new(OnceLock::new());
         let reader =
             Reader { answer, decoder: StreamDecoder::new(), pending: VecDeque::new(), stats: Arc::clone(&stats) };
@@ -153,11 +153,13 @@ fn unreachable(message: String) -> DataFusionError {
     DataFusionError::External(Box::new(Unreachable { message, timed_out: false }))
 }
 
-/// The query's own errors stay query errors; everything else is the server's failure.
+/// The query's own errors stay query errors, with the kind they had on the server;
+/// everything else is the server's failure.
 fn from_status(status: Status) -> DataFusionError {
     match status.code() {
-        Code::InvalidArgument => DataFusionError::Execution(status.message().to_string()),
-        Code::ResourceExhausted => DataFusionError::ResourcesExhausted(status.message().to_string()),
+        Code::InvalidArgument | Code::ResourceExhausted | Code::Unimplemented | Code::PermissionDenied => {
+            QueryError::Remote { kind: cuvee_proto::kind_of(&status), message: status.message().to_string() }.into()
+        }
         Code::Unavailable => unreachable(format!("unreachable: {}", status.message())),
         // The request's deadline passed: the server did not answer in time.
         Code::DeadlineExceeded | Code::Cancelled => DataFusionError::External(Box::new(Unreachable {

@@ -8,6 +8,7 @@
 
 use super::server::{FragmentRequest, SegmentServer};
 use cuvee_query::FragmentStats;
+use cuvee_query::QueryError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{internal_err, DataFusionError, Result, Statistics};
@@ -123,7 +124,7 @@ impl QueryScope {
     fn failed(&self, server: &str, code: u32, message: String) -> Option<DataFusionError> {
         let message = format!("server {server}: {message}");
         self.lock().failures.push(ServerFailure { server: server.to_string(), code, message: message.clone() });
-        (!self.allow_partial).then(|| DataFusionError::Execution(message))
+        (!self.allow_partial).then(|| QueryError::Remote { kind: cuvee_error::ErrorKind::Unavailable, message }.into())
     }
 }
 
@@ -306,7 +307,7 @@ fn gather(
                                 })
                             }
                             Some(Err(e)) if unreachable(&e).is_some() && !replicas.is_empty() => {
-                                let Some(replica) = replicas.pop_front() else { return None };
+                                let replica = replicas.pop_front()?;
                                 scope.replaced(server.id(), replica.id());
                                 state = Gather::Start(replica, replicas, request);
                             }
@@ -341,7 +342,7 @@ fn gather(
                             Some(Some(Ok(batch))) => return Some((Ok(batch), Some(Gather::Streaming(streaming)))),
                             Some(Some(Err(e))) if unreachable(&e).is_some() && streaming.holding() => {
                                 let Streaming { server, mut replicas, request, .. } = streaming;
-                                let Some(replica) = replicas.pop_front() else { return None };
+                                let replica = replicas.pop_front()?;
                                 scope.replaced(server.id(), replica.id());
                                 state = Gather::Start(replica, replicas, request);
                             }

@@ -151,17 +151,10 @@ fn one_batch<E: std::fmt::Display>(
     Ok(Response::new(encode(schema, futures::stream::once(async move { Ok(batch) }))))
 }
 
-/// A query's own error is the client's problem (`INVALID_ARGUMENT`), memory is
-/// `RESOURCE_EXHAUSTED`; the message is DataFusion's, naming what was wrong.
+/// A query's error as a Flight status: the code by its kind (the one gRPC mapping,
+/// `cuvee_proto::code`), the message DataFusion's or cuvee's, naming what was wrong.
 fn to_status(error: DataFusionError) -> Status {
-    match error.find_root() {
-        DataFusionError::ResourcesExhausted(m) => Status::resource_exhausted(m.clone()),
-        DataFusionError::SQL(..)
-        | DataFusionError::Plan(_)
-        | DataFusionError::SchemaError(..)
-        | DataFusionError::NotImplemented(_) => Status::invalid_argument(error.to_string()),
-        _ => Status::internal(error.to_string()),
-    }
+    cuvee_proto::status(cuvee_query::kind_of(&error), error.to_string())
 }
 
 fn info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor) -> Result<Response<FlightInfo>, Status> {
@@ -321,7 +314,7 @@ impl FlightSqlService for FlightSqlDoor {
         query: CommandGetCatalogs,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        info(&query.clone().into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
+        info(&query.into_builder().schema(), query.as_any().encode_to_vec(), request.into_inner())
     }
 
     async fn do_get_catalogs(

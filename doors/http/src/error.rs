@@ -38,6 +38,7 @@ pub fn http_status(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::Syntax
         | ErrorKind::InvalidArgument
+        | ErrorKind::TypeMismatch
         | ErrorKind::InvalidValue
         | ErrorKind::DivisionByZero
         | ErrorKind::ColumnNotFound

@@ -91,15 +91,5 @@ fn respond(response: BrokerResponse, request_headers: &HeaderMap) -> Response {
 }
 
 fn status_for(code: i32) -> u16 {
-    [
-        ErrorCode::SqlParsing,
-        ErrorCode::TableDoesNotExist,
-        ErrorCode::QueryExecution,
-        ErrorCode::ExecutionTimeout,
-        ErrorCode::QueryValidation,
-        ErrorCode::UnknownColumn,
-    ]
-    .into_iter()
-    .find(|c| c.code() == code)
-    .map_or(500, ErrorCode::http_status)
+    ErrorCode::from_code(code).map_or(500, ErrorCode::http_status)
 }

@@ -1,7 +1,8 @@
-//! Every error the door sends, with its SQLSTATE: mapped once, here, from DataFusion's
-//! errors (and the parser's), so clients can tell a typo from a missing table from a
-//! cancelled statement by code rather than by message.
+//! Every error the door sends, with its SQLSTATE: mapped once, here, from an error's kind
+//! (`cuvee_query::kind_of` gives a query error its kind), so clients can tell a typo from
+//! a missing table from a cancelled statement by code rather than by message.
 
+use cuvee_error::ErrorKind;
 use datafusion::error::DataFusionError;
 use datafusion::sql::sqlparser::parser::ParserError;
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
@@ -19,6 +20,38 @@ pub const DIVISION_BY_ZERO: &str = "22012";
 pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
 pub const TOO_MANY_CONNECTIONS: &str = "53300";
 pub const INTERNAL_ERROR: &str = "XX000";
+pub const SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: &str = "42000";
+pub const DUPLICATE_OBJECT: &str = "42710";
+pub const INVALID_AUTHORIZATION: &str = "28000";
+pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+pub const CANNOT_CONNECT_NOW: &str = "57P03";
+pub const DATA_CORRUPTED: &str = "XX001";
+pub const IO_ERROR: &str = "58030";
+
+/// The SQLSTATE of a kind of failure: the one mapping the Postgres door uses.
+pub fn sqlstate(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Syntax => SYNTAX_ERROR,
+        ErrorKind::InvalidArgument => SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION,
+        ErrorKind::TypeMismatch => DATATYPE_MISMATCH,
+        ErrorKind::InvalidValue => INVALID_TEXT_REPRESENTATION,
+        ErrorKind::DivisionByZero => DIVISION_BY_ZERO,
+        ErrorKind::TableNotFound => UNDEFINED_TABLE,
+        ErrorKind::ColumnNotFound => UNDEFINED_COLUMN,
+        ErrorKind::FunctionNotFound => UNDEFINED_FUNCTION,
+        ErrorKind::NotFound => UNDEFINED_OBJECT,
+        ErrorKind::AlreadyExists => DUPLICATE_OBJECT,
+        ErrorKind::Unsupported => FEATURE_NOT_SUPPORTED,
+        ErrorKind::Unauthenticated => INVALID_AUTHORIZATION,
+        ErrorKind::PermissionDenied => INSUFFICIENT_PRIVILEGE,
+        ErrorKind::ResourceExhausted => OUT_OF_MEMORY,
+        ErrorKind::Timeout | ErrorKind::Cancelled => QUERY_CANCELED,
+        ErrorKind::Unavailable => CANNOT_CONNECT_NOW,
+        ErrorKind::Corrupt => DATA_CORRUPTED,
+        ErrorKind::Storage => IO_ERROR,
+        ErrorKind::Internal => INTERNAL_ERROR,
+    }
+}
 
 /// An `ERROR` the client sees.
 pub fn error(code: &str, message: impl Into<String>) -> PgWireError {
@@ -46,53 +79,7 @@ fn classify(error: &(dyn std::error::Error + 'static)) -> (&'static str, String)
     let Some(df) = error.downcast_ref::<DataFusionError>() else {
         return (INTERNAL_ERROR, error.to_string());
     };
-    let root = df.find_root();
-    let message = root.message().to_string();
-    let code = match root {
-        DataFusionError::SQL(_, _) => SYNTAX_ERROR,
-        DataFusionError::SchemaError(e, _) => match e.as_ref() {
-            datafusion::common::SchemaError::FieldNotFound { .. } => UNDEFINED_COLUMN,
-            _ => DATATYPE_MISMATCH,
-        },
-        DataFusionError::ResourcesExhausted(_) => OUT_OF_MEMORY,
-        DataFusionError::NotImplemented(_) => FEATURE_NOT_SUPPORTED,
-        DataFusionError::ArrowError(e, _) => arrow_code(e),
-        DataFusionError::Plan(m) => plan_code(m),
-        DataFusionError::Execution(m) if m.contains("Cast error") || m.contains("Cannot cast") => {
-            INVALID_TEXT_REPRESENTATION
-        }
-        _ => INTERNAL_ERROR,
-    };
-    (code, message)
-}
-
-fn arrow_code(error: &datafusion::arrow::error::ArrowError) -> &'static str {
-    use datafusion::arrow::error::ArrowError;
-    match error {
-        ArrowError::DivideByZero => DIVISION_BY_ZERO,
-        ArrowError::CastError(_) | ArrowError::ParseError(_) => INVALID_TEXT_REPRESENTATION,
-        _ => INTERNAL_ERROR,
-    }
-}
-
-/// DataFusion's planning errors are one variant; the message says which kind.
-fn plan_code(message: &str) -> &'static str {
-    if message.contains("not found") && message.starts_with("table ") {
-        UNDEFINED_TABLE
-    } else if message.contains("No field named") {
-        UNDEFINED_COLUMN
-    } else if message.contains("Invalid function")
-        || message.contains("No function matches")
-        || message.contains("Unknown function")
-    {
-        UNDEFINED_FUNCTION
-    } else if message.contains("does not support") || message.contains("Unsupported") {
-        FEATURE_NOT_SUPPORTED
-    } else if message.contains("Cannot") || message.contains("coerce") || message.contains("type") {
-        DATATYPE_MISMATCH
-    } else {
-        SYNTAX_ERROR
-    }
+    (sqlstate(cuvee_query::kind_of(df)), df.find_root().message().to_string())
 }
 
 /// Postgres' wording for the errors tools match on text (`relation "x" does not exist`),

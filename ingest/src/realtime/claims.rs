@@ -24,6 +24,7 @@
 //! `start.json` makes replicas begin a partition at the same offset (`auto.offset.reset`
 //! = largest would otherwise give each its own start).
 
+use crate::error::IngestError;
 use cuvee_segments::Mirror;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -72,46 +73,47 @@ impl Claims {
 
     /// Claims segment `sequence` of `partition` for `ours` (its `claimed_by` is set here);
     /// returns the claim that holds — ours, or the one a replica made first.
-    pub fn claim(&self, partition: u32, sequence: u32, ours: &SegmentClaim) -> Result<SegmentClaim, String> {
+    pub fn claim(&self, partition: u32, sequence: u32, ours: &SegmentClaim) -> Result<SegmentClaim, IngestError> {
         let ours = SegmentClaim { claimed_by: self.who.clone(), ..ours.clone() };
-        let bytes = serde_json::to_vec(&ours).map_err(|e| e.to_string())?;
         let file = claim_file(partition, sequence);
-        if self.deep.put_if_absent(&self.table, &file, bytes).map_err(|e| e.to_string())? {
+        let bytes = serde_json::to_vec(&ours).map_err(|e| self.invalid(&file, e.to_string()))?;
+        if self.deep.put_if_absent(&self.table, &file, bytes)? {
             return Ok(ours);
         }
-        self.get(partition, sequence)?
-            .ok_or_else(|| format!("claim {file} of table {} exists but cannot be read back", self.table))
+        self.get(partition, sequence)?.ok_or_else(|| self.invalid(&file, "exists but cannot be read back".into()))
+    }
+
+    fn invalid(&self, file: &str, reason: String) -> IngestError {
+        IngestError::Claim { table: self.table.clone(), file: file.to_string(), reason }
     }
 
     /// The claim of segment `sequence` of `partition`, if a replica made one.
-    pub fn get(&self, partition: u32, sequence: u32) -> Result<Option<SegmentClaim>, String> {
+    pub fn get(&self, partition: u32, sequence: u32) -> Result<Option<SegmentClaim>, IngestError> {
         let file = claim_file(partition, sequence);
-        let Some(bytes) = self.deep.get(&self.table, &file).map_err(|e| e.to_string())? else { return Ok(None) };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| format!("claim {file} of table {} in the deep store is not valid: {e}", self.table))
+        let Some(bytes) = self.deep.get(&self.table, &file)? else { return Ok(None) };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| self.invalid(&file, format!("not valid: {e}")))
     }
 
     /// Where the partition's consumption begins: `proposed`, unless a replica said first.
-    pub fn partition_start(&self, partition: u32, proposed: i64) -> Result<i64, String> {
+    pub fn partition_start(&self, partition: u32, proposed: i64) -> Result<i64, IngestError> {
         let file = format!("claims/{partition}/start.json");
-        let bytes = serde_json::to_vec(&PartitionStart { offset: proposed }).map_err(|e| e.to_string())?;
-        if self.deep.put_if_absent(&self.table, &file, bytes).map_err(|e| e.to_string())? {
+        let bytes =
+            serde_json::to_vec(&PartitionStart { offset: proposed }).map_err(|e| self.invalid(&file, e.to_string()))?;
+        if self.deep.put_if_absent(&self.table, &file, bytes)? {
             return Ok(proposed);
         }
         let bytes = self
             .deep
-            .get(&self.table, &file)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{file} of table {} exists but cannot be read back", self.table))?;
-        let start: PartitionStart = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{file} of table {} in the deep store is not valid: {e}", self.table))?;
+            .get(&self.table, &file)?
+            .ok_or_else(|| self.invalid(&file, "exists but cannot be read back".into()))?;
+        let start: PartitionStart =
+            serde_json::from_slice(&bytes).map_err(|e| self.invalid(&file, format!("not valid: {e}")))?;
         Ok(start.offset)
     }
 
     /// A published segment's bytes, if the claimant has uploaded it.
-    pub fn published_segment(&self, claim: &SegmentClaim) -> Result<Option<Vec<u8>>, String> {
-        self.deep.get_segment(&self.table, &claim.segment).map_err(|e| e.to_string())
+    pub fn published_segment(&self, claim: &SegmentClaim) -> Result<Option<Vec<u8>>, IngestError> {
+        Ok(self.deep.get_segment(&self.table, &claim.segment)?)
     }
 }
 

@@ -2,6 +2,7 @@
 //! group, no rebalancing in the data path), and a watcher for the topic's partitions and
 //! offsets. librdkafka runs its network I/O on its own threads; these wrappers only poll.
 
+use crate::error::IngestError;
 use cuvee_catalog::StreamConfig;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -52,10 +53,16 @@ pub fn client_config(stream: &StreamConfig, client_id: &str, group: &str) -> Cli
     config
 }
 
-pub fn create_consumer(stream: &StreamConfig, client_id: &str, group: &str) -> Result<BaseConsumer, String> {
-    client_config(stream, client_id, group)
-        .create::<BaseConsumer>()
-        .map_err(|e| format!("cannot create a Kafka consumer for topic {}: {e}", stream.topic))
+pub fn create_consumer(stream: &StreamConfig, client_id: &str, group: &str) -> Result<BaseConsumer, IngestError> {
+    client_config(stream, client_id, group).create::<BaseConsumer>().map_err(|source| match source {
+        // librdkafka refuses a property it does not know, or a bad value: the config's fault.
+        KafkaError::ClientConfig(..) => {
+            IngestError::Stream(format!("cannot create a Kafka consumer for topic {}: {source}", stream.topic))
+        }
+        source => {
+            IngestError::Kafka { context: format!("creating a Kafka consumer for topic {}", stream.topic), source }
+        }
+    })
 }
 
 /// A consumer that reads one partition.
@@ -66,7 +73,12 @@ pub struct PartitionReader {
 }
 
 impl PartitionReader {
-    pub fn new(stream: &StreamConfig, client_id: &str, group: &str, partition: u32) -> Result<PartitionReader, String> {
+    pub fn new(
+        stream: &StreamConfig,
+        client_id: &str,
+        group: &str,
+        partition: u32,
+    ) -> Result<PartitionReader, IngestError> {
         Ok(PartitionReader {
             consumer: create_consumer(stream, client_id, group)?,
             topic: stream.topic.clone(),
@@ -114,23 +126,22 @@ pub struct TopicWatcher {
 }
 
 impl TopicWatcher {
-    pub fn new(stream: &StreamConfig, client_id: &str, group: &str) -> Result<TopicWatcher, String> {
+    pub fn new(stream: &StreamConfig, client_id: &str, group: &str) -> Result<TopicWatcher, IngestError> {
         Ok(TopicWatcher { consumer: create_consumer(stream, client_id, group)?, topic: stream.topic.clone() })
     }
 
-    pub fn partition_count(&self, timeout: Duration) -> Result<u32, String> {
-        let metadata = self
-            .consumer
-            .fetch_metadata(Some(&self.topic), timeout)
-            .map_err(|e| format!("reading metadata of topic {}: {e}", self.topic))?;
+    pub fn partition_count(&self, timeout: Duration) -> Result<u32, IngestError> {
+        let metadata = self.consumer.fetch_metadata(Some(&self.topic), timeout).map_err(|source| {
+            IngestError::Kafka { context: format!("reading metadata of topic {}", self.topic), source }
+        })?;
         let Some(topic) = metadata.topics().iter().find(|t| t.name() == self.topic) else {
-            return Err(format!("topic {} not found", self.topic));
+            return Err(IngestError::Topic(format!("topic {} not found", self.topic)));
         };
         if let Some(error) = topic.error() {
-            return Err(format!("topic {}: {}", self.topic, RDKafkaErrorCode::from(error)));
+            return Err(IngestError::Topic(format!("topic {}: {}", self.topic, RDKafkaErrorCode::from(error))));
         }
         if topic.partitions().is_empty() {
-            return Err(format!("topic {} has no partitions (does it exist?)", self.topic));
+            return Err(IngestError::Topic(format!("topic {} has no partitions (does it exist?)", self.topic)));
         }
         Ok(topic.partitions().len() as u32)
     }

@@ -33,6 +33,7 @@ mod table;
 
 pub use consumer::{resume_point, Resume};
 pub use dead_letter::DeadLetter;
+pub use status::SharedStatus;
 pub use status::{ConsumerState, PartitionStatus};
 pub use table::{
     stream_config, validate, IngestionStatus, PartitionReport, PartitionShare, RealtimeIngestion, RealtimeOptions,
@@ -40,9 +41,10 @@ pub use table::{
 
 use cuvee_catalog::{StreamConfig, Table};
 use cuvee_segments::{SegmentHost, TableStore};
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::Arc;
 
 /// A table's store, shared by its partitions' sealers and the admin API.
 pub type SharedStore = Arc<Mutex<TableStore>>;
@@ -71,11 +73,11 @@ impl Shared {
     }
 
     fn store(&self) -> MutexGuard<'_, TableStore> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        self.store.lock()
     }
 
     fn definition(&self) -> (u64, Table) {
-        let guard = self.definition.read().unwrap_or_else(|e| e.into_inner());
+        let guard = self.definition.read();
         (guard.0, guard.1.clone())
     }
 }

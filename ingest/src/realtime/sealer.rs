@@ -8,6 +8,7 @@
 use super::failpoint;
 use super::status::{ConsumerState, SharedStatus};
 use super::Shared;
+use crate::error::IngestError;
 use cuvee_segments::{ImmutableSegment, MutableSegment, PendingSegment, SegmentIdentity};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
@@ -45,26 +46,33 @@ impl SealJob {
     }
 }
 
-pub fn run(shared: Arc<Shared>, status: SharedStatus, queue: Receiver<SealJob>) {
+pub fn run(shared: Arc<Shared>, status: SharedStatus, partition: u32, queue: Receiver<SealJob>) {
+    tracing::info!(table = %shared.table_name, partition, "sealer started");
     while let Ok(job) = queue.recv() {
         let mut backoff = Duration::from_millis(200);
         loop {
+            let started = std::time::Instant::now();
             match seal_and_publish(&shared, &job) {
                 Ok(()) => {
-                    let mut status = status.lock();
-                    status.segments_published += 1;
-                    status.last_published_segment = Some(job.name().to_string());
-                    status.published_end_offset = job.end_offset();
-                    if matches!(job.work, SealWork::Adopt { .. }) {
-                        status.segments_adopted += 1;
+                    tracing::info!(table = %shared.table_name, partition, segment = %job.name(), end_offset = ?job.end_offset(), millis = started.elapsed().as_millis() as u64, adopted = matches!(job.work, SealWork::Adopt { .. }), "segment published");
+                    {
+                        let mut status = status.transitions();
+                        status.segments_published += 1;
+                        status.last_published_segment = Some(job.name().to_string());
+                        if matches!(job.work, SealWork::Adopt { .. }) {
+                            status.segments_adopted += 1;
+                        }
+                    }
+                    if let Some(end) = job.end_offset() {
+                        status.counters().published_end_offset.store(end, std::sync::atomic::Ordering::Release);
                     }
                     break;
                 }
                 Err(e) => {
-                    let error = format!("sealing segment {}: {e}", job.name());
-                    eprintln!("cuvee: table {}: {error} (retrying in {backoff:?})", shared.table_name);
-                    status.lock().record_error(error);
+                    tracing::warn!(table = %shared.table_name, partition, segment = %job.name(), error = %e, retry_in = ?backoff, "sealing failed");
+                    status.record_error(format!("sealing segment {}: {e}", job.name()));
                     if shared.stopped() {
+                        tracing::info!(table = %shared.table_name, partition, "sealer stopped");
                         return;
                     }
                     std::thread::sleep(backoff);
@@ -76,19 +84,17 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, queue: Receiver<SealJob>) 
             let _ = done.send(());
         }
     }
-    let mut status = status.lock();
-    if status.state != ConsumerState::Stopped {
-        status.state = ConsumerState::Stopped;
-    }
+    status.set_state(ConsumerState::Stopped);
+    tracing::info!(table = %shared.table_name, partition, "sealer stopped");
 }
 
-fn seal_and_publish(shared: &Shared, job: &SealJob) -> Result<(), String> {
-    let pending = write(shared, &job.work).map_err(|e| e.to_string())?;
+fn seal_and_publish(shared: &Shared, job: &SealJob) -> Result<(), IngestError> {
+    let pending = write(shared, &job.work)?;
     failpoint::hit("seal.before_commit");
     // Opened before publishing: a file that cannot be read back is never published.
     let path = shared.store().segment_path(&pending.entry().name);
-    let sealed = ImmutableSegment::open(&path).map_err(|e| e.to_string())?;
-    shared.store().commit(pending).map_err(|e| e.to_string())?;
+    let sealed = ImmutableSegment::open(&path)?;
+    shared.store().commit(pending)?;
     failpoint::hit("seal.after_commit");
     shared.host.replace_consuming(&job.replaces, Arc::new(sealed));
     Ok(())

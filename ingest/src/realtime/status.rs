@@ -1,8 +1,14 @@
 //! What a partition consumer reports: where it is, how far behind, what went wrong.
+//!
+//! The consumer updates its counters for every message, so those are atomics written with
+//! no lock; what changes on a transition (its state, its segment, an error, a gap, a
+//! publish) sits behind a short lock. A reader takes a [`PartitionStatus`] snapshot of both.
 
 use crate::now_ms;
+use parking_lot::{Mutex, MutexGuard};
 use serde::Serialize;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -11,7 +17,7 @@ pub enum ConsumerState {
     Starting,
     Consuming,
     Paused,
-    /// Kafka answered with an error; retrying with backoff.
+    /// Kafka (or the disk) answered with an error; retrying with backoff.
     Retrying,
     Stopped,
 }
@@ -55,36 +61,25 @@ pub struct PartitionStatus {
     pub errors: u64,
 }
 
-impl PartitionStatus {
-    fn new(partition: u32) -> PartitionStatus {
-        PartitionStatus {
-            partition,
-            state: ConsumerState::Starting,
-            consuming_segment: None,
-            segment_start_offset: None,
-            current_offset: None,
-            rows_in_consuming_segment: 0,
-            consuming_segment_bytes: 0,
-            messages_consumed: 0,
-            rows_indexed: 0,
-            rows_filtered: 0,
-            dead_letters: 0,
-            offset_gaps: 0,
-            messages_skipped_by_gaps: 0,
-            last_gap: None,
-            segments_published: 0,
-            segments_adopted: 0,
-            segments_reconsumed: 0,
-            last_published_segment: None,
-            published_end_offset: None,
-            last_event_time_ms: None,
-            last_ingest_time_ms: None,
-            last_error: None,
-            last_error_time_ms: None,
-            errors: 0,
-        }
-    }
+/// What changes on a transition, not per message.
+#[derive(Debug, Clone)]
+pub struct Transitions {
+    pub state: ConsumerState,
+    pub consuming_segment: Option<String>,
+    pub segment_start_offset: Option<i64>,
+    pub offset_gaps: u64,
+    pub messages_skipped_by_gaps: u64,
+    pub last_gap: Option<String>,
+    pub segments_published: u64,
+    pub segments_adopted: u64,
+    pub segments_reconsumed: u64,
+    pub last_published_segment: Option<String>,
+    pub last_error: Option<String>,
+    pub last_error_time_ms: Option<i64>,
+    pub errors: u64,
+}
 
+impl Transitions {
     pub fn record_error(&mut self, error: String) {
         self.errors += 1;
         self.last_error = Some(error);
@@ -92,20 +87,145 @@ impl PartitionStatus {
     }
 }
 
+/// `None` in an atomic slot.
+const NONE: i64 = i64::MIN;
+
+fn optional(v: i64) -> Option<i64> {
+    (v != NONE).then_some(v)
+}
+
+/// Written by the consumer for every message; read by anyone without a lock.
+#[derive(Debug)]
+pub struct Counters {
+    pub current_offset: AtomicI64,
+    pub rows_in_consuming_segment: AtomicU32,
+    pub consuming_segment_bytes: AtomicUsize,
+    pub messages_consumed: AtomicU64,
+    pub rows_indexed: AtomicU64,
+    pub rows_filtered: AtomicU64,
+    pub dead_letters: AtomicU64,
+    pub last_event_time_ms: AtomicI64,
+    pub last_ingest_time_ms: AtomicI64,
+    /// Written by the sealer; the consumer reads it for its advisory commits.
+    pub published_end_offset: AtomicI64,
+}
+
+impl Counters {
+    pub fn set_offset(&self, offset: i64) {
+        self.current_offset.store(offset, Ordering::Relaxed);
+    }
+
+    pub fn published_end_offset(&self) -> Option<i64> {
+        optional(self.published_end_offset.load(Ordering::Acquire))
+    }
+
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_time(slot: &AtomicI64, ms: Option<i64>) {
+        if let Some(ms) = ms {
+            slot.store(ms, Ordering::Relaxed);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Cell {
+    partition: u32,
+    counters: Counters,
+    transitions: Mutex<Transitions>,
+}
+
 /// A partition's status, shared between its consumer, its sealer and readers.
 #[derive(Debug, Clone)]
-pub struct SharedStatus(Arc<Mutex<PartitionStatus>>);
+pub struct SharedStatus(Arc<Cell>);
 
 impl SharedStatus {
     pub fn new(partition: u32) -> SharedStatus {
-        SharedStatus(Arc::new(Mutex::new(PartitionStatus::new(partition))))
+        let counters = Counters {
+            current_offset: AtomicI64::new(NONE),
+            rows_in_consuming_segment: AtomicU32::new(0),
+            consuming_segment_bytes: AtomicUsize::new(0),
+            messages_consumed: AtomicU64::new(0),
+            rows_indexed: AtomicU64::new(0),
+            rows_filtered: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+            last_event_time_ms: AtomicI64::new(NONE),
+            last_ingest_time_ms: AtomicI64::new(NONE),
+            published_end_offset: AtomicI64::new(NONE),
+        };
+        let transitions = Transitions {
+            state: ConsumerState::Starting,
+            consuming_segment: None,
+            segment_start_offset: None,
+            offset_gaps: 0,
+            messages_skipped_by_gaps: 0,
+            last_gap: None,
+            segments_published: 0,
+            segments_adopted: 0,
+            segments_reconsumed: 0,
+            last_published_segment: None,
+            last_error: None,
+            last_error_time_ms: None,
+            errors: 0,
+        };
+        SharedStatus(Arc::new(Cell { partition, counters, transitions: Mutex::new(transitions) }))
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, PartitionStatus> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    pub fn counters(&self) -> &Counters {
+        &self.0.counters
+    }
+
+    /// The part that changes on transitions; hold the guard briefly.
+    pub fn transitions(&self) -> MutexGuard<'_, Transitions> {
+        self.0.transitions.lock()
+    }
+
+    pub fn set_state(&self, state: ConsumerState) {
+        self.transitions().state = state;
+    }
+
+    pub fn state(&self) -> ConsumerState {
+        self.transitions().state
+    }
+
+    pub fn record_error(&self, error: String) {
+        self.transitions().record_error(error);
+    }
+
+    pub fn consuming_segment(&self) -> Option<String> {
+        self.transitions().consuming_segment.clone()
     }
 
     pub fn snapshot(&self) -> PartitionStatus {
-        self.lock().clone()
+        let c = &self.0.counters;
+        let t = self.transitions().clone();
+        PartitionStatus {
+            partition: self.0.partition,
+            state: t.state,
+            consuming_segment: t.consuming_segment,
+            segment_start_offset: t.segment_start_offset,
+            current_offset: optional(c.current_offset.load(Ordering::Relaxed)),
+            rows_in_consuming_segment: c.rows_in_consuming_segment.load(Ordering::Relaxed),
+            consuming_segment_bytes: c.consuming_segment_bytes.load(Ordering::Relaxed),
+            messages_consumed: c.messages_consumed.load(Ordering::Relaxed),
+            rows_indexed: c.rows_indexed.load(Ordering::Relaxed),
+            rows_filtered: c.rows_filtered.load(Ordering::Relaxed),
+            dead_letters: c.dead_letters.load(Ordering::Relaxed),
+            offset_gaps: t.offset_gaps,
+            messages_skipped_by_gaps: t.messages_skipped_by_gaps,
+            last_gap: t.last_gap,
+            segments_published: t.segments_published,
+            segments_adopted: t.segments_adopted,
+            segments_reconsumed: t.segments_reconsumed,
+            last_published_segment: t.last_published_segment,
+            published_end_offset: c.published_end_offset(),
+            last_event_time_ms: optional(c.last_event_time_ms.load(Ordering::Relaxed)),
+            last_ingest_time_ms: optional(c.last_ingest_time_ms.load(Ordering::Relaxed)),
+            last_error: t.last_error,
+            last_error_time_ms: t.last_error_time_ms,
+            errors: t.errors,
+        }
     }
 }

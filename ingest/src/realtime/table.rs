@@ -12,11 +12,12 @@ use crate::message::MessageDecoder;
 use crate::now_ms;
 use cuvee_catalog::{StreamConfig, Table};
 use cuvee_segments::SegmentHost;
+use parking_lot::{Mutex, RwLock};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -50,18 +51,20 @@ pub struct PartitionShare {
 impl PartitionShare {
     pub const ALL: PartitionShare = PartitionShare { ordinal: 0, servers: 1, replicas: 1 };
 
-    pub fn new(ordinal: u32, servers: u32) -> Result<PartitionShare, String> {
+    pub fn new(ordinal: u32, servers: u32) -> Result<PartitionShare, IngestError> {
         PartitionShare::replicated(ordinal, servers, 1)
     }
 
-    pub fn replicated(ordinal: u32, servers: u32, replicas: u32) -> Result<PartitionShare, String> {
+    pub fn replicated(ordinal: u32, servers: u32, replicas: u32) -> Result<PartitionShare, IngestError> {
         if servers == 0 || ordinal >= servers {
-            return Err(format!(
+            return Err(IngestError::Share(format!(
                 "server ordinal {ordinal} of {servers} servers: the ordinal must be below the server count"
-            ));
+            )));
         }
         if replicas == 0 || replicas > servers {
-            return Err(format!("{replicas} replicas of each partition on {servers} servers: replicas must be between 1 and the server count"));
+            return Err(IngestError::Share(format!(
+                "{replicas} replicas of each partition on {servers} servers: replicas must be between 1 and the server count"
+            )));
         }
         Ok(PartitionShare { ordinal, servers, replicas })
     }
@@ -143,7 +146,7 @@ pub fn validate(table: &Table) -> Result<StreamConfig, IngestError> {
     MessageDecoder::new(&stream.decoder, &table.schema, stream.populate_metadata)
         .map_err(|e| IngestError::Stream(format!("table {}: {e}", table.name())))?;
     Conformer::new(table)?;
-    create_consumer(&stream, "cuvee-validate", &group_of(&stream, table.name())).map_err(IngestError::Stream)?;
+    create_consumer(&stream, "cuvee-validate", &group_of(&stream, table.name()))?;
     Ok(stream)
 }
 
@@ -167,13 +170,8 @@ impl RealtimeIngestion {
     ) -> Result<RealtimeIngestion, IngestError> {
         let stream = validate(&table)?;
         let group = group_of(&stream, table.name());
-        let watcher = TopicWatcher::new(&stream, &format!("cuvee-{}-watch", table.name()), &group)
-            .map_err(IngestError::Stream)?;
-        let claims = store
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .deep_store()
-            .map(|deep| super::claims::Claims::new(Arc::clone(deep), table.name()));
+        let watcher = TopicWatcher::new(&stream, &format!("cuvee-{}-watch", table.name()), &group)?;
+        let claims = store.lock().deep_store().map(|deep| super::claims::Claims::new(Arc::clone(deep), table.name()));
         let shared = Arc::new(Shared {
             claims,
             table_name: table.name().to_string(),
@@ -199,8 +197,8 @@ impl RealtimeIngestion {
         let discovery = std::thread::Builder::new()
             .name(format!("cuvee-discover-{}", shared.table_name))
             .spawn(move || discover(shared, watcher, partitions, topic_error, options))
-            .map_err(|e| IngestError::Stream(format!("cannot start a thread: {e}")))?;
-        *this.discovery.lock().unwrap_or_else(|e| e.into_inner()) = Some(discovery);
+            .map_err(IngestError::Thread)?;
+        *this.discovery.lock() = Some(discovery);
         Ok(this)
     }
 
@@ -223,26 +221,20 @@ impl RealtimeIngestion {
 
     /// New consuming segments use this definition (a compatible schema or config change).
     pub fn update_definition(&self, table: Table) {
-        let mut guard = self.shared.definition.write().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.shared.definition.write();
         let generation = guard.0 + 1;
         *guard = (generation, table);
     }
 
     /// Names of the consuming segments now.
     pub fn consuming_segments(&self) -> Vec<String> {
-        self.partitions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter_map(|p| p.status.lock().consuming_segment.clone())
-            .collect()
+        self.partitions.lock().values().filter_map(|p| p.status.consuming_segment()).collect()
     }
 
     /// Status of every partition, with Kafka's latest offsets (asked now, briefly).
     pub fn status(&self) -> IngestionStatus {
-        let statuses: Vec<PartitionStatus> =
-            self.partitions.lock().unwrap_or_else(|e| e.into_inner()).values().map(|p| p.status.snapshot()).collect();
-        let mut watcher = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
+        let statuses: Vec<PartitionStatus> = self.partitions.lock().values().map(|p| p.status.snapshot()).collect();
+        let mut watcher = self.watcher.lock();
         if watcher.is_none() {
             *watcher = TopicWatcher::new(
                 &self.shared.stream,
@@ -276,7 +268,7 @@ impl RealtimeIngestion {
             table: self.shared.table_name.clone(),
             topic: self.shared.stream.topic.clone(),
             paused: self.is_paused(),
-            topic_error: self.topic_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            topic_error: self.topic_error.lock().clone(),
             partitions,
         }
     }
@@ -286,17 +278,14 @@ impl RealtimeIngestion {
     /// again from the published offsets next time.
     pub fn stop(&self) {
         self.shared.stop.store(true, Ordering::Release);
-        if let Some(discovery) = self.discovery.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(discovery) = self.discovery.lock().take() {
             let _ = discovery.join();
         }
-        let partitions = std::mem::take(&mut *self.partitions.lock().unwrap_or_else(|e| e.into_inner()));
+        let partitions = std::mem::take(&mut *self.partitions.lock());
         for (_, partition) in partitions {
-            let consuming = partition.status.lock().consuming_segment.clone();
+            let consuming = partition.status.consuming_segment();
             if partition.done.recv_timeout(STOP_WAIT).is_err() {
-                eprintln!(
-                    "cuvee: table {}: a consumer did not stop within {STOP_WAIT:?}; leaving it",
-                    self.shared.table_name
-                );
+                tracing::warn!(table = %self.shared.table_name, partition = partition.status.snapshot().partition, wait = ?STOP_WAIT, "a consumer did not stop in time; leaving it");
             }
             if let Some(name) = consuming {
                 self.shared.host.remove_consuming(&name);
@@ -318,12 +307,13 @@ fn discover(
     topic_error: Arc<Mutex<Option<String>>>,
     options: RealtimeOptions,
 ) {
+    tracing::info!(table = %shared.table_name, topic = %shared.stream.topic, "partition discovery started");
     let mut wait = Duration::from_millis(200);
     while !shared.stopped() {
         match watcher.partition_count(Duration::from_secs(5)) {
             Ok(count) => {
-                *topic_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                let mut running = partitions.lock().unwrap_or_else(|e| e.into_inner());
+                *topic_error.lock() = None;
+                let mut running = partitions.lock();
                 for p in (0..count).filter(|p| options.share.owns(*p)) {
                     if running.contains_key(&p) {
                         continue;
@@ -332,14 +322,17 @@ fn discover(
                         Ok(partition) => {
                             running.insert(p, partition);
                         }
-                        Err(e) => *topic_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e),
+                        Err(e) => {
+                            tracing::error!(table = %shared.table_name, partition = p, error = %e, "cannot start the partition's consumer");
+                            *topic_error.lock() = Some(e.to_string());
+                        }
                     }
                 }
                 wait = options.partition_discovery_interval;
             }
             Err(e) => {
-                eprintln!("cuvee: table {}: {e} (retrying in {wait:?})", shared.table_name);
-                *topic_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
+                tracing::warn!(table = %shared.table_name, topic = %shared.stream.topic, error = %e, retry_in = ?wait, "cannot list the topic's partitions");
+                *topic_error.lock() = Some(e.to_string());
                 wait = (wait * 2).min(options.partition_discovery_interval.max(Duration::from_millis(200)));
             }
         }
@@ -348,9 +341,10 @@ fn discover(
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    tracing::info!(table = %shared.table_name, "partition discovery stopped");
 }
 
-fn start_partition(shared: &Arc<Shared>, partition: u32) -> Result<Partition, String> {
+fn start_partition(shared: &Arc<Shared>, partition: u32) -> Result<Partition, IngestError> {
     let status = SharedStatus::new(partition);
     let (queue, jobs) = std::sync::mpsc::sync_channel(1);
     let (finished, done) = std::sync::mpsc::channel();
@@ -363,19 +357,22 @@ fn start_partition(shared: &Arc<Shared>, partition: u32) -> Result<Partition, St
                 let status = status.clone();
                 std::thread::Builder::new()
                     .name(format!("cuvee-seal-{}-{partition}", shared.table_name))
-                    .spawn(move || sealer::run(shared, status, jobs))
+                    .spawn(move || sealer::run(shared, status, partition, jobs))
             };
             let sealer = match sealer {
                 Ok(s) => s,
-                Err(e) => return status.lock().record_error(format!("cannot start the sealer thread: {e}")),
+                Err(e) => {
+                    tracing::error!(table = %shared.table_name, partition, error = %e, "cannot start the sealer thread");
+                    return status.record_error(format!("cannot start the sealer thread: {e}"));
+                }
             };
-            let reader = PartitionConsumer::start(shared, partition, status, queue).map(PartitionConsumer::run);
+            let reader = PartitionConsumer::new(shared, partition, status, queue).map(PartitionConsumer::run);
             let _ = sealer.join();
             let _ = finished.send(());
             drop(reader);
         })
     }
-    .map_err(|e| format!("cannot start the consumer of partition {partition}: {e}"))?;
+    .map_err(IngestError::Thread)?;
     Ok(Partition { status, done })
 }
 
@@ -390,7 +387,7 @@ mod share_tests {
             assert_eq!(shares.iter().filter(|s| s.owns(p)).count(), 1);
         }
         assert!(PartitionShare::ALL.owns(7));
-        assert!(PartitionShare::new(3, 3).unwrap_err().contains("ordinal 3 of 3"));
+        assert!(PartitionShare::new(3, 3).unwrap_err().to_string().contains("ordinal 3 of 3"));
         assert!(PartitionShare::new(0, 0).is_err());
     }
 
@@ -411,7 +408,7 @@ mod share_tests {
                 shares.iter().map(|s| (0..servers * 4).filter(|p| s.owns(*p)).count()).collect();
             assert!(per_server.iter().all(|n| *n == per_server[0]), "{per_server:?}");
         }
-        assert!(PartitionShare::replicated(0, 2, 3).unwrap_err().contains("3 replicas"));
+        assert!(PartitionShare::replicated(0, 2, 3).unwrap_err().to_string().contains("3 replicas"));
         assert!(PartitionShare::replicated(0, 2, 0).is_err());
     }
 }
