@@ -15,8 +15,9 @@ use datafusion::common::Result;
 use datafusion::datasource::TableType;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanOptions {
@@ -111,12 +112,12 @@ impl SegmentTable {
         &self.table
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Segments> {
-        self.segments.read().unwrap_or_else(|e| e.into_inner())
+    fn read(&self) -> RwLockReadGuard<'_, Segments> {
+        self.segments.read()
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Segments> {
-        self.segments.write().unwrap_or_else(|e| e.into_inner())
+    fn write(&self) -> RwLockWriteGuard<'_, Segments> {
+        self.segments.write()
     }
 
     /// Docs in every segment, consuming ones as of now.

@@ -22,10 +22,11 @@ use crate::predicate::{Matcher, Predicate};
 use crate::row::FieldValue;
 use arrow_array::RecordBatch;
 use cuvee_catalog::{DataType, Table, Value};
+use parking_lot::{Mutex, RwLock};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 mod leaves;
 
@@ -85,7 +86,7 @@ impl<S: Slot> Log<S> {
     fn push(&self, value: S::Value) -> u32 {
         let index = self.len.load(Ordering::Relaxed);
         let chunk = index as usize / CHUNK;
-        let mut chunks = self.chunks.write().unwrap_or_else(|e| e.into_inner());
+        let mut chunks = self.chunks.write();
         if chunk == chunks.len() {
             chunks.push((0..CHUNK).map(|_| S::empty()).collect());
         }
@@ -97,17 +98,17 @@ impl<S: Slot> Log<S> {
 
     /// The slot at `index`, already pushed (single writer).
     fn with_slot<R>(&self, index: u32, f: impl FnOnce(&S) -> R) -> Option<R> {
-        let chunks = self.chunks.read().unwrap_or_else(|e| e.into_inner());
+        let chunks = self.chunks.read();
         slot(&chunks, index as usize).map(f)
     }
 
     fn snapshot(&self) -> (u32, Vec<Arc<[S]>>) {
         let len = self.len.load(Ordering::Acquire);
-        (len, self.chunks.read().unwrap_or_else(|e| e.into_inner()).clone())
+        (len, self.chunks.read().clone())
     }
 
     fn bytes_allocated(&self) -> usize {
-        self.chunks.read().map(|c| c.len()).unwrap_or(0) * CHUNK * std::mem::size_of::<S>()
+        self.chunks.read().len() * CHUNK * std::mem::size_of::<S>()
     }
 }
 
@@ -225,7 +226,7 @@ impl MutableSegment {
     /// Appends one row (fields in schema order). A row that does not fit the schema is
     /// refused whole: no column is changed.
     pub fn append(&self, row: &[FieldValue]) -> Result<()> {
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let _writer = self.writer.lock();
         if row.len() != self.columns.len() {
             return Err(SegmentError::InvalidRow(format!(
                 "row has {} fields, schema has {} columns",
@@ -267,7 +268,7 @@ impl MutableSegment {
                 zone_max: c.zone_max.snapshot().1,
                 mv_ids: c.mv_ids.snapshot().1,
                 mv_ends: c.mv_ends.snapshot().1,
-                nulls: c.nulls.lock().map(|n| n.clone()).unwrap_or_default() & all_docs(num_docs),
+                nulls: c.nulls.lock().clone() & all_docs(num_docs),
             })
             .collect();
         MutableSnapshot { segment: Arc::clone(self), num_docs, columns }
@@ -337,7 +338,7 @@ impl MutableColumn {
     fn id_of(&self, entry: Entry) -> u32 {
         let (id, is_new) = match (&self.dictionary, entry) {
             (Dictionary::Fixed { keys, lookup }, Entry::Key(k)) => {
-                let mut lookup = lookup.lock().unwrap_or_else(|e| e.into_inner());
+                let mut lookup = lookup.lock();
                 match lookup.get(&k) {
                     Some(&id) => (id, false),
                     None => {
@@ -348,7 +349,7 @@ impl MutableColumn {
                 }
             }
             (Dictionary::Var { values, lookup }, Entry::Bytes(b)) => {
-                let mut lookup = lookup.lock().unwrap_or_else(|e| e.into_inner());
+                let mut lookup = lookup.lock();
                 match lookup.get(&b) {
                     Some(&id) => (id, false),
                     None => {
@@ -378,12 +379,13 @@ impl MutableColumn {
             let (_, chunks) = inverted.snapshot();
             for &id in &ids {
                 if let Some(bitmap) = slot(&chunks, id as usize).and_then(OnceLock::get) {
-                    let _ = bitmap.lock().map(|mut b| b.try_push(doc));
+                    // Docs arrive in increasing order from the one writer: the push always fits.
+                    let _ = bitmap.lock().try_push(doc);
                 }
             }
         }
         if is_null {
-            let _ = self.nulls.lock().map(|mut n| n.insert(doc));
+            self.nulls.lock().insert(doc);
         }
         if self.single_value {
             if let Some(key) = first_key {
@@ -416,15 +418,15 @@ impl MutableColumn {
     fn exact_ids(&self, matcher: &Matcher, dict_len: u32) -> Option<Vec<u32>> {
         let ids: Vec<u32> = match (&self.dictionary, matcher) {
             (Dictionary::Fixed { lookup, .. }, Matcher::KeyRange(lo, hi)) if lo == hi => {
-                lookup.lock().unwrap_or_else(|e| e.into_inner()).get(lo).copied().into_iter().collect()
+                lookup.lock().get(lo).copied().into_iter().collect()
             }
             (Dictionary::Fixed { lookup, .. }, Matcher::KeySet(keys)) => {
-                let lookup = lookup.lock().unwrap_or_else(|e| e.into_inner());
+                let lookup = lookup.lock();
                 keys.iter().filter_map(|k| lookup.get(k).copied()).collect()
             }
             // BIG_DECIMAL compares numerically ("1.0" = "1.00"): bytes would miss equals.
             (Dictionary::Var { lookup, .. }, Matcher::BytesSet { kind, values }) if *kind != VarKind::BigDecimal => {
-                let lookup = lookup.lock().unwrap_or_else(|e| e.into_inner());
+                let lookup = lookup.lock();
                 values.iter().filter_map(|v| lookup.get(v.as_slice()).copied()).collect()
             }
             _ => return None,
@@ -434,23 +436,19 @@ impl MutableColumn {
 
     fn memory_bytes(&self) -> usize {
         let dictionary = match &self.dictionary {
-            Dictionary::Fixed { keys, lookup } => {
-                keys.bytes_allocated() + lookup.lock().map(|l| l.capacity() * 16).unwrap_or(0)
-            }
-            Dictionary::Var { values, lookup } => {
-                values.bytes_allocated() + lookup.lock().map(|l| l.capacity() * 24).unwrap_or(0)
-            }
+            Dictionary::Fixed { keys, lookup } => keys.bytes_allocated() + lookup.lock().capacity() * 16,
+            Dictionary::Var { values, lookup } => values.bytes_allocated() + lookup.lock().capacity() * 24,
         };
         let inverted = self.inverted.as_ref().map_or(0, |inverted| {
             let (len, chunks) = inverted.snapshot();
             let bitmaps: usize = (0..len as usize)
                 .filter_map(|i| slot(&chunks, i).and_then(OnceLock::get))
-                .map(|b| b.lock().map(|b| b.serialized_size() + 48).unwrap_or(0))
+                .map(|b| b.lock().serialized_size() + 48)
                 .sum();
             inverted.bytes_allocated() + bitmaps
         });
         let ids = self.sv_ids.bytes_allocated() + self.mv_ids.bytes_allocated() + self.mv_ends.bytes_allocated();
-        let nulls = self.nulls.lock().map(|n| n.serialized_size()).unwrap_or(0);
+        let nulls = self.nulls.lock().serialized_size();
         dictionary + ids + inverted + nulls + self.value_bytes.load(Ordering::Relaxed)
     }
 }

@@ -16,9 +16,10 @@ use cuvee_query::Tables;
 use cuvee_query::{fragment, RemoteKind, RemoteSegment, ScanOptions, ScanSource, SegmentTable};
 use datafusion::common::{exec_err, Result};
 use datafusion::physical_plan::ExecutionPlan;
+use parking_lot::RwLock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The servers a broker sends fragments to.
@@ -43,15 +44,15 @@ impl Cluster {
     }
 
     pub fn add_server(&self, server: Arc<RemoteServer>) {
-        self.remote.write().unwrap_or_else(|e| e.into_inner()).insert(server.id().to_string(), server);
+        self.remote.write().insert(server.id().to_string(), server);
     }
 
     pub fn server_ids(&self) -> Vec<String> {
-        self.remote.read().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect()
+        self.remote.read().keys().cloned().collect()
     }
 
     fn set_health(&self, id: &str, healthy: bool) {
-        let mut unhealthy = self.unhealthy.write().unwrap_or_else(|e| e.into_inner());
+        let mut unhealthy = self.unhealthy.write();
         if healthy {
             unhealthy.remove(id);
         } else {
@@ -62,8 +63,8 @@ impl Cluster {
     /// One fragment per server holding some of `sources`, each restricted to its share.
     pub fn targets(&self, fragment: &Arc<dyn ExecutionPlan>, sources: &[ScanSource]) -> Result<Vec<Target>> {
         let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-        let remote = self.remote.read().unwrap_or_else(|e| e.into_inner());
-        let unhealthy = self.unhealthy.read().unwrap_or_else(|e| e.into_inner());
+        let remote = self.remote.read();
+        let unhealthy = self.unhealthy.read();
         let mut shares: BTreeMap<String, (Arc<dyn SegmentServer>, BTreeSet<String>)> = BTreeMap::new();
         // Per share, the servers holding every one of its segments (replica candidates).
         let mut holders: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
@@ -205,8 +206,7 @@ impl Routing {
                     }
                 }
             }
-            let Some(server) = self.cluster.remote.read().unwrap_or_else(|e| e.into_inner()).get(&address).cloned()
-            else {
+            let Some(server) = self.cluster.remote.read().get(&address).cloned() else {
                 continue;
             };
             match server.list(Duration::from_secs(2)).await {
@@ -236,7 +236,7 @@ impl Routing {
     /// tables and segment counts from its last listing.
     pub async fn report(&self) -> serde_json::Value {
         let listings = self.listings.lock().await;
-        let unhealthy = self.cluster.unhealthy.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let unhealthy = self.cluster.unhealthy.read().clone();
         let servers: Vec<serde_json::Value> = self
             .cluster
             .server_ids()

@@ -37,11 +37,12 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::{Stream, StreamExt, TryStreamExt};
+use parking_lot::Mutex;
 use prost::Message;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use tonic::{Request, Response, Status, Streaming};
 
 pub const CATALOG: &str = "cuvee";
@@ -237,10 +238,7 @@ impl FlightSqlService for FlightSqlDoor {
             fields => ipc(&Schema::new(fields))?,
         };
         let handle = format!("cuvee-prepared-{}", self.next_handle.fetch_add(1, Ordering::Relaxed)).into_bytes();
-        self.prepared
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(handle.clone(), Prepared { sql, parameters: None });
+        self.prepared.lock().insert(handle.clone(), Prepared { sql, parameters: None });
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
             dataset_schema,
@@ -274,7 +272,7 @@ impl FlightSqlService for FlightSqlDoor {
             .map(|column| ScalarValue::try_from_array(column, 0))
             .collect::<Result<Vec<_>, _>>()
             .map_err(to_status)?;
-        let mut prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        let mut prepared = self.prepared.lock();
         let statement = prepared.get_mut(query.prepared_statement_handle.as_ref()).ok_or_else(no_such_statement)?;
         statement.parameters = Some(values);
         Ok(DoPutPreparedStatementResult { prepared_statement_handle: None })
@@ -285,7 +283,7 @@ impl FlightSqlService for FlightSqlDoor {
         query: ActionClosePreparedStatementRequest,
         _request: Request<Action>,
     ) -> Result<(), Status> {
-        self.prepared.lock().unwrap_or_else(|e| e.into_inner()).remove(query.prepared_statement_handle.as_ref());
+        self.prepared.lock().remove(query.prepared_statement_handle.as_ref());
         Ok(())
     }
 
@@ -410,7 +408,7 @@ impl FlightSqlService for FlightSqlDoor {
 
 impl FlightSqlDoor {
     fn prepared(&self, query: &CommandPreparedStatementQuery) -> Result<Prepared, Status> {
-        let prepared = self.prepared.lock().unwrap_or_else(|e| e.into_inner());
+        let prepared = self.prepared.lock();
         prepared.get(query.prepared_statement_handle.as_ref()).cloned().ok_or_else(no_such_statement)
     }
 }

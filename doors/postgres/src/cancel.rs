@@ -12,8 +12,9 @@ use datafusion_postgres::pgwire::api::results::SendableRowStream;
 use datafusion_postgres::pgwire::api::ClientInfo;
 use datafusion_postgres::pgwire::error::PgWireError;
 use futures::StreamExt;
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -29,7 +30,7 @@ pub struct Connections {
 impl Connections {
     /// Fires the cancel signal of the connection with this pid and secret; false when none matches.
     pub fn cancel(&self, pid: i32, secret: &[u8]) -> bool {
-        let signals = self.signals.lock().unwrap_or_else(|e| e.into_inner());
+        let signals = self.signals.lock();
         match signals.get(&(pid, secret.to_vec())) {
             Some(signal) => {
                 signal.send_modify(|generation| *generation += 1);
@@ -45,7 +46,7 @@ impl Connections {
             let (pid, secret) = client.pid_and_secret_key();
             let key = (pid, secret.to_bytes().to_vec());
             let (sender, receiver) = watch::channel(0);
-            self.signals.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), sender);
+            self.signals.lock().insert(key.clone(), sender);
             CancelSignal { receiver, key, connections: Arc::clone(self) }
         })
     }
@@ -60,7 +61,7 @@ pub struct CancelSignal {
 
 impl Drop for CancelSignal {
     fn drop(&mut self) {
-        self.connections.signals.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+        self.connections.signals.lock().remove(&self.key);
     }
 }
 

@@ -55,7 +55,7 @@ impl LeafSource for MutableSnapshot {
             let mut out = RoaringBitmap::new();
             for (id, _) in matching.iter().enumerate().filter(|(_, m)| **m) {
                 if let Some(bitmap) = slot(&chunks, id).and_then(OnceLock::get) {
-                    out |= &*bitmap.lock().unwrap_or_else(|e| e.into_inner());
+                    out |= &*bitmap.lock();
                 }
             }
             // Bitmaps may already hold docs appended after this snapshot.
@@ -124,7 +124,7 @@ impl MutableSnapshot {
             let (_, chunks) = inverted.snapshot();
             for &id in ids {
                 if let Some(bitmap) = slot(&chunks, id as usize).and_then(OnceLock::get) {
-                    out |= &*bitmap.lock().unwrap_or_else(|e| e.into_inner());
+                    out |= &*bitmap.lock();
                 }
             }
             // Bitmaps may already hold docs appended after this snapshot.
