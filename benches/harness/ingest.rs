@@ -21,7 +21,7 @@ const AVRO_SCHEMA: &str = r#"{"type": "record", "name": "event", "fields": [
   {"name": "tags", "type": {"type": "array", "items": "string"}}]}"#;
 
 fn table(realtime: bool) -> Result<Table, Error> {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/harness");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness");
     let schema = Schema::from_json(&std::fs::read_to_string(here.join("events_schema.json"))?)?;
     let config = if realtime { "events_realtime_table_config.json" } else { "events_offline_table_config.json" };
     let config = std::fs::read_to_string(here.join(config))?

@@ -5,6 +5,7 @@
 //! `queryOptions`, which wins over OPTION(...).
 
 use crate::pinot_functions;
+use cuvee_error::ErrorKind;
 use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut, Expr, FunctionArguments, Ident, LimitClause, Query, SelectItem, SetExpr, Statement, Value,
 };
@@ -34,9 +35,10 @@ impl PinotQuery {
     }
 }
 
-/// An error in the request's SQL, with the line and column when the parser gives them.
+/// An error in the request's SQL (the message, with the line and column when the parser
+/// gives them, and its kind: a syntax error, or a statement the door does not run).
 #[derive(Debug, Clone, PartialEq)]
-pub struct DialectError(pub String);
+pub struct DialectError(pub String, pub ErrorKind);
 
 pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, DialectError> {
     let mut options = BTreeMap::new();
@@ -60,20 +62,24 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
                 }
             }
             Statement::Query(_) | Statement::Explain { .. } if query.is_some() => {
-                return Err(DialectError("only one query per request".into()))
+                return Err(DialectError("only one query per request".into(), ErrorKind::InvalidArgument))
             }
             Statement::Query(_) => query = Some(statement),
             Statement::Explain { statement: ref inner, .. } if matches!(inner.as_ref(), Statement::Query(_)) => {
                 query = Some(statement)
             }
             other => {
-                return Err(DialectError(format!(
-                    "only SET statements and one query (or EXPLAIN of one) are accepted, not: {other}"
-                )))
+                // The SQL doors read; tables change through the controller API.
+                return Err(DialectError(
+                    format!("only SET statements and one query (or EXPLAIN of one) are accepted, not: {other}"),
+                    ErrorKind::PermissionDenied,
+                ));
             }
         }
     }
-    let Some(mut statement) = query else { return Err(DialectError("the request has no query".into())) };
+    let Some(mut statement) = query else {
+        return Err(DialectError("the request has no query".into(), ErrorKind::InvalidArgument));
+    };
     // Pinot's multi-stage engine has no default LIMIT.
     let default_limit =
         !options.iter().any(|(k, v)| k.eq_ignore_ascii_case("useMultistageEngine") && v.eq_ignore_ascii_case("true"));
@@ -193,10 +199,12 @@ fn name_repeated_items(items: &mut [SelectItem]) {
 }
 
 fn parse_error(e: ParserError) -> DialectError {
-    DialectError(match e {
-        ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,
-        ParserError::RecursionLimitExceeded => "the query is nested too deeply".into(),
-    })
+    match e {
+        ParserError::ParserError(m) | ParserError::TokenizerError(m) => DialectError(m, ErrorKind::Syntax),
+        ParserError::RecursionLimitExceeded => {
+            DialectError("the query is nested too deeply".into(), ErrorKind::ResourceExhausted)
+        }
+    }
 }
 
 /// Splits a trailing `OPTION(...)` (case-insensitive) off the query text.

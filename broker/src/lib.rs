@@ -13,6 +13,7 @@
 
 pub mod cluster;
 pub mod dialect;
+pub mod error;
 pub mod execution;
 pub mod pinot_functions;
 pub mod response;
@@ -20,6 +21,7 @@ pub mod service;
 
 pub use cluster::routing::Discovery;
 pub use cluster::{Cluster, Routing};
+pub use error::RoutingError;
 pub use execution::QueryLimits;
 pub use response::{BrokerResponse, ErrorCode};
 pub use service::{QueryService, LOCAL_SERVER};

@@ -58,6 +58,24 @@ impl ErrorCode {
         self as i32
     }
 
+    /// Pinot's name for the code, which starts its messages (`SQLParsingError: …`).
+    pub fn pinot_name(self) -> &'static str {
+        match self {
+            ErrorCode::SqlParsing => "SQLParsingError",
+            ErrorCode::AccessDenied => "AccessDenied",
+            ErrorCode::TableDoesNotExist => "TableDoesNotExistError",
+            ErrorCode::QueryExecution => "QueryExecutionError",
+            ErrorCode::ServerSegmentMissing => "ServerSegmentMissing",
+            ErrorCode::ExecutionTimeout => "ExecutionTimeoutError",
+            ErrorCode::BrokerRequestSend => "BrokerRequestSend",
+            ErrorCode::ServerNotResponding => "ServerNotResponding",
+            ErrorCode::TooManyRequests => "TooManyRequests",
+            ErrorCode::QueryCancellation => "QueryCancellationError",
+            ErrorCode::QueryValidation => "QueryValidationError",
+            ErrorCode::UnknownColumn => "UnknownColumnError",
+        }
+    }
+
     /// The code of this number, if it is one of cuvee's.
     pub fn from_code(code: i32) -> Option<ErrorCode> {
         use ErrorCode::*;

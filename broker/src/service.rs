@@ -123,7 +123,10 @@ impl QueryService {
         let started = Instant::now();
         let request_id = self.requests.fetch_add(1, Ordering::Relaxed).to_string();
         let mut response = match prepare(sql, query_options) {
-            Err(e) => BrokerResponse::error(ErrorCode::SqlParsing, format!("SQLParsingError: {}", e.0)),
+            Err(e) => {
+                let code = ErrorCode::of(e.1);
+                BrokerResponse::error(code, format!("{}: {}", code.pinot_name(), e.0))
+            }
             Ok(query) => {
                 let timeout_ms =
                     query.option("timeoutMs").and_then(|t| t.parse::<u64>().ok()).unwrap_or(DEFAULT_TIMEOUT_MS);

@@ -30,4 +30,4 @@ pub use schema::{ColumnSpec, FieldKind, FieldSpec, MaxLengthStrategy, Schema, Sc
 pub use stream::{Decoder, FlushThresholds, OffsetReset, StreamConfig};
 pub use table::{ColumnIndexing, Table};
 pub use table_config::{TableConfigJson, TableType};
-pub use value::{DataType, Value};
+pub use value::{DataType, Value, ValueError};

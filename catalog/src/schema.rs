@@ -267,7 +267,7 @@ fn resolve_field(spec: &FieldSpec, kind: FieldKind, path: &str, problems: &mut V
         Some(json) => match spec.data_type.value_from_json(json) {
             Ok(value) => value,
             Err(reason) => {
-                problems.push(Problem::new(format!("{path}.defaultNullValue"), reason));
+                problems.push(Problem::new(format!("{path}.defaultNullValue"), reason.to_string()));
                 pinot_default_null(spec.data_type, kind)
             }
         },
@@ -361,7 +361,7 @@ fn resolve_legacy_time(time: &TimeFieldSpec, problems: &mut Vec<Problem>) -> Opt
         Some(json) => spec
             .data_type
             .value_from_json(json)
-            .map_err(|r| problems.push(Problem::new(format!("{path}.defaultNullValue"), r)))
+            .map_err(|r| problems.push(Problem::new(format!("{path}.defaultNullValue"), r.to_string())))
             .ok()?,
         None => pinot_default_null(spec.data_type, FieldKind::Time),
     };

@@ -59,7 +59,7 @@ impl DataType {
     }
 
     /// Parses a value of this type from JSON as it appears in configs and JSON input.
-    pub fn value_from_json(self, json: &serde_json::Value) -> Result<Value, String> {
+    pub fn value_from_json(self, json: &serde_json::Value) -> Result<Value, ValueError> {
         use serde_json::Value as J;
         match (self, json) {
             (_, J::String(text)) => self.value_from_str(text),
@@ -69,7 +69,7 @@ impl DataType {
                     Some(f) if f.fract() == 0.0 && f >= i32::MIN as f64 && f <= i32::MAX as f64 => {
                         Ok(Value::Int(f as i32))
                     }
-                    _ => Err(format!("{n} is not an INT")),
+                    _ => Err(ValueError(format!("{n} is not an INT"))),
                 },
             },
             (DataType::Long | DataType::Timestamp, J::Number(n)) => {
@@ -77,7 +77,7 @@ impl DataType {
                     Some(v) => v,
                     None => match n.as_f64() {
                         Some(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => f as i64,
-                        _ => return Err(format!("{n} is not a {}", self.name())),
+                        _ => return Err(ValueError(format!("{n} is not a {}", self.name()))),
                     },
                 };
                 Ok(if self == DataType::Long { Value::Long(v) } else { Value::Timestamp(v) })
@@ -90,14 +90,14 @@ impl DataType {
             (DataType::String, J::Number(_) | J::Bool(_)) => Ok(Value::String(json.to_string())),
             (DataType::Json, other) => Ok(Value::Json(other.to_string())),
             (DataType::String, J::Object(_) | J::Array(_)) => Ok(Value::String(json.to_string())),
-            (_, other) => Err(format!("{} is not a {}", short(other), self.name())),
+            (_, other) => Err(ValueError(format!("{} is not a {}", short(other), self.name()))),
         }
     }
 
     /// Parses a value of this type from text (CSV cells, config strings).
-    pub fn value_from_str(self, text: &str) -> Result<Value, String> {
+    pub fn value_from_str(self, text: &str) -> Result<Value, ValueError> {
         let trimmed = text.trim();
-        let bad = || format!("\"{}\" is not a {}", truncate(text, 64), self.name());
+        let bad = || ValueError(format!("\"{}\" is not a {}", truncate(text, 64), self.name()));
         match self {
             DataType::Int => parse_integer(trimmed).and_then(|v| i32::try_from(v).ok()).map(Value::Int).ok_or_else(bad),
             DataType::Long => parse_integer(trimmed).map(Value::Long).ok_or_else(bad),
@@ -129,6 +129,17 @@ impl DataType {
 impl fmt::Display for DataType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// A value that does not fit its type (`"abc" is not a LONG`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+impl cuvee_error::ErrorExt for ValueError {
+    fn kind(&self) -> cuvee_error::ErrorKind {
+        cuvee_error::ErrorKind::InvalidValue
     }
 }
 
@@ -363,7 +374,7 @@ mod tests {
         assert_eq!(DataType::Bytes.value_from_str("0aff"), Ok(Value::Bytes(vec![10, 255])));
         assert!(DataType::BigDecimal.value_from_str("1.2.3").is_err());
         assert_eq!(DataType::Timestamp.value_from_str("1970-01-01 00:00:01"), Ok(Value::Timestamp(1000)));
-        let err = DataType::Long.value_from_str("abc").unwrap_err();
+        let err = DataType::Long.value_from_str("abc").unwrap_err().to_string();
         assert!(err.contains("\"abc\" is not a LONG"), "{err}");
     }
 }

@@ -1,5 +1,6 @@
 //! The values Pinot's functions take and return.
 
+use crate::error::FunctionError;
 use serde_json::Value as Json;
 
 /// One argument or result of a function. Numbers are LONG or DOUBLE (Pinot's functions
@@ -50,18 +51,20 @@ impl Datum {
     }
 
     /// The datum as a number, as Pinot's functions coerce: text is parsed, booleans are 0/1.
-    pub fn as_double(&self) -> Result<f64, String> {
+    pub fn as_double(&self) -> Result<f64, FunctionError> {
         match self {
             Datum::Long(i) => Ok(*i as f64),
             Datum::Double(f) => Ok(*f),
             Datum::Bool(b) => Ok(f64::from(u8::from(*b))),
-            Datum::Text(s) => s.trim().parse::<f64>().map_err(|_| format!("\"{s}\" is not a number")),
-            other => Err(format!("{} is not a number", other.to_json())),
+            Datum::Text(s) => {
+                s.trim().parse::<f64>().map_err(|_| FunctionError::InvalidArgument(format!("\"{s}\" is not a number")))
+            }
+            other => Err(FunctionError::InvalidArgument(format!("{} is not a number", other.to_json()))),
         }
     }
 
     /// The datum as an integer; a fractional number is truncated, as Pinot's casts do.
-    pub fn as_long(&self) -> Result<i64, String> {
+    pub fn as_long(&self) -> Result<i64, FunctionError> {
         match self {
             Datum::Long(i) => Ok(*i),
             other => other.as_double().map(|f| f as i64),

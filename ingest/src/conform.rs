@@ -7,6 +7,34 @@ use cuvee_catalog::{ColumnSpec, DataType, MaxLengthStrategy, Problem, Table, Val
 use cuvee_segments::{FieldValue, Row};
 use serde_json::{Map, Value as Json};
 
+/// Why a record did not become a row; it is kept as a dead letter (streams) or reported as
+/// a bad row (files), never silently dropped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Rejected {
+    /// The bytes are not a record of the configured format.
+    #[error("{0}")]
+    Undecodable(String),
+    #[error("transform of column {column} ({expression}): {source}")]
+    Transform { column: String, expression: String, source: cuvee_functions::FunctionError },
+    #[error("filter function ({expression}): {source}")]
+    Filter { expression: String, source: cuvee_functions::FunctionError },
+    /// A value that does not fit its column (type, arity, `maxLength`).
+    #[error("column {column}: {reason}")]
+    Column { column: String, reason: String },
+    /// The time column's value is not in its declared format.
+    #[error("time column {column}: {reason}")]
+    TimeColumn { column: String, reason: String },
+    /// The row did not fit the segment.
+    #[error("{0}")]
+    Row(String),
+}
+
+impl cuvee_error::ErrorExt for Rejected {
+    fn kind(&self) -> cuvee_error::ErrorKind {
+        cuvee_error::ErrorKind::InvalidValue
+    }
+}
+
 pub enum Conformed {
     /// The row, and its time in epoch milliseconds when the table has a time column.
     Row(Row, Option<i64>),
@@ -69,15 +97,18 @@ impl Conformer {
     }
 
     /// Converts one record; the error says which column and why.
-    pub fn conform(&self, mut record: Map<String, Json>) -> Result<Conformed, String> {
+    pub fn conform(&self, mut record: Map<String, Json>) -> Result<Conformed, Rejected> {
         for (column, expression) in &self.transforms {
-            let value = expression
-                .eval(&record)
-                .map_err(|e| format!("transform of column {column} ({}): {e}", expression.text))?;
+            let value = expression.eval(&record).map_err(|source| Rejected::Transform {
+                column: column.clone(),
+                expression: expression.text.clone(),
+                source,
+            })?;
             record.insert(column.clone(), value);
         }
         if let Some(filter) = &self.filter {
-            let skip = filter.eval(&record).map_err(|e| format!("filter function ({}): {e}", filter.text))?;
+            let skip =
+                filter.eval(&record).map_err(|source| Rejected::Filter { expression: filter.text.clone(), source })?;
             if skip == Json::Bool(true) {
                 return Ok(Conformed::Filtered);
             }
@@ -86,10 +117,13 @@ impl Conformer {
         let mut time_ms = None;
         for (i, spec) in self.table.schema.columns().iter().enumerate() {
             let json = record.get(&spec.name).unwrap_or(&Json::Null);
-            let field = field(spec, json).map_err(|e| format!("column {}: {e}", spec.name))?;
+            let field = field(spec, json).map_err(|reason| Rejected::Column { column: spec.name.clone(), reason })?;
             if Some(i) == self.time_column {
                 if let (FieldValue::Single(value), Some(format)) = (&field, &spec.time_format) {
-                    time_ms = Some(format.to_millis(value).map_err(|e| format!("time column {}: {e}", spec.name))?);
+                    let millis = format
+                        .to_millis(value)
+                        .map_err(|e| Rejected::TimeColumn { column: spec.name.clone(), reason: e.to_string() })?;
+                    time_ms = Some(millis);
                 }
             }
             row.push(field);
@@ -114,7 +148,7 @@ fn field(spec: &ColumnSpec, json: &Json) -> Result<FieldValue, String> {
         if json.is_null() {
             return Ok(FieldValue::Null);
         }
-        return Ok(match limit_length(spec, spec.data_type.value_from_json(json)?)? {
+        return Ok(match limit_length(spec, spec.data_type.value_from_json(json).map_err(|e| e.to_string())?)? {
             Some(v) => FieldValue::Single(v),
             None => FieldValue::Null,
         });
@@ -125,7 +159,7 @@ fn field(spec: &ColumnSpec, json: &Json) -> Result<FieldValue, String> {
     };
     let mut values = Vec::with_capacity(items.len());
     for item in items {
-        if let Some(v) = limit_length(spec, spec.data_type.value_from_json(item)?)? {
+        if let Some(v) = limit_length(spec, spec.data_type.value_from_json(item).map_err(|e| e.to_string())?)? {
             values.push(v);
         }
     }

@@ -80,7 +80,7 @@ pub fn import(
             }
             let outcome = record
                 .map_err(|bad| (bad.position, bad.reason))
-                .and_then(|r| conformer.conform(r.fields).map_err(|reason| (r.position, reason)));
+                .and_then(|r| conformer.conform(r.fields).map_err(|reason| (r.position, reason.to_string())));
             match outcome {
                 Ok(Conformed::Filtered) => report.rows_filtered += 1,
                 Ok(Conformed::Row(row, time_ms)) => {

@@ -21,7 +21,7 @@ pub mod message;
 pub mod readers;
 pub mod transform;
 
-pub use conform::{Conformed, Conformer};
+pub use conform::{Conformed, Conformer, Rejected};
 pub use error::IngestError;
 pub use import::{import, BadRow, ImportOptions, ImportReport};
 pub use message::{MessageDecoder, MessageMetadata};

@@ -4,6 +4,8 @@
 //! A message that cannot be decoded gives a reason naming what is wrong; it is never
 //! half-decoded.
 
+use crate::conform::Rejected;
+use crate::error::IngestError;
 use crate::readers::json::kind;
 use cuvee_catalog::{Decoder, Schema};
 use serde_json::{Map, Value as Json};
@@ -30,31 +32,34 @@ enum Format {
 
 impl MessageDecoder {
     /// A decoder for a table's stream; an unusable Avro schema is an error naming it.
-    pub fn new(decoder: &Decoder, schema: &Schema, populate_metadata: bool) -> Result<MessageDecoder, String> {
+    pub fn new(decoder: &Decoder, schema: &Schema, populate_metadata: bool) -> Result<MessageDecoder, IngestError> {
         let format = match decoder {
             Decoder::Json => Format::Json,
-            Decoder::Avro { schema } => Format::Avro(Box::new(
-                apache_avro::Schema::parse_str(schema)
-                    .map_err(|e| format!("stream.kafka.decoder.prop.schema is not a usable Avro schema: {e}"))?,
-            )),
+            Decoder::Avro { schema } => {
+                Format::Avro(Box::new(apache_avro::Schema::parse_str(schema).map_err(|e| {
+                    IngestError::Stream(format!("stream.kafka.decoder.prop.schema is not a usable Avro schema: {e}"))
+                })?))
+            }
             Decoder::Csv { delimiter, header, multi_value_delimiter } => {
                 let header: Vec<String> =
                     header.clone().unwrap_or_else(|| schema.columns().iter().map(|c| c.name.clone()).collect());
                 let multi_value = header.iter().map(|h| schema.column(h).is_some_and(|c| !c.single_value)).collect();
-                let delimiter =
-                    u8::try_from(*delimiter).map_err(|_| format!("CSV delimiter {delimiter:?} must be one byte"))?;
+                let delimiter = u8::try_from(*delimiter)
+                    .map_err(|_| IngestError::Stream(format!("CSV delimiter {delimiter:?} must be one byte")))?;
                 Format::Csv { delimiter, header, multi_value, multi_value_delimiter: *multi_value_delimiter }
             }
         };
         Ok(MessageDecoder { format, populate_metadata })
     }
 
-    pub fn decode(&self, payload: &[u8], metadata: &MessageMetadata) -> Result<Map<String, Json>, String> {
+    pub fn decode(&self, payload: &[u8], metadata: &MessageMetadata) -> Result<Map<String, Json>, Rejected> {
         let mut fields = match &self.format {
             Format::Json => match serde_json::from_slice::<Json>(payload) {
                 Ok(Json::Object(fields)) => fields,
-                Ok(other) => return Err(format!("expected a JSON object, got {}", kind(&other))),
-                Err(e) => return Err(format!("not JSON: {e}")),
+                Ok(other) => {
+                    return Err(Rejected::Undecodable(format!("expected a JSON object, got {}", kind(&other))))
+                }
+                Err(e) => return Err(Rejected::Undecodable(format!("not JSON: {e}"))),
             },
             Format::Avro(schema) => {
                 let mut reader = payload;
@@ -63,13 +68,15 @@ impl MessageDecoder {
                         fields.into_iter().map(|(k, v)| (k, crate::readers::avro::to_json(v))).collect()
                     }
                     Ok(apache_avro::types::Value::Record(_)) => {
-                        return Err(format!(
+                        return Err(Rejected::Undecodable(format!(
                             "{} bytes left after the Avro record (a different writer schema?)",
                             reader.len()
-                        ))
+                        )))
                     }
-                    Ok(other) => return Err(format!("expected an Avro record, got {other:?}")),
-                    Err(e) => return Err(format!("not an Avro datum of the configured schema: {e}")),
+                    Ok(other) => return Err(Rejected::Undecodable(format!("expected an Avro record, got {other:?}"))),
+                    Err(e) => {
+                        return Err(Rejected::Undecodable(format!("not an Avro datum of the configured schema: {e}")))
+                    }
                 }
             }
             Format::Csv { delimiter, header, multi_value, multi_value_delimiter } => {
@@ -77,11 +84,15 @@ impl MessageDecoder {
                     ::csv::ReaderBuilder::new().has_headers(false).delimiter(*delimiter).from_reader(payload);
                 let record = match reader.records().next() {
                     Some(Ok(record)) => record,
-                    Some(Err(e)) => return Err(format!("not a CSV line: {e}")),
-                    None => return Err("empty message".into()),
+                    Some(Err(e)) => return Err(Rejected::Undecodable(format!("not a CSV line: {e}"))),
+                    None => return Err(Rejected::Undecodable("empty message".into())),
                 };
                 if record.len() != header.len() {
-                    return Err(format!("{} fields, the header has {}", record.len(), header.len()));
+                    return Err(Rejected::Undecodable(format!(
+                        "{} fields, the header has {}",
+                        record.len(),
+                        header.len()
+                    )));
                 }
                 let mut fields = Map::new();
                 for ((name, cell), multi) in header.iter().zip(record.iter()).zip(multi_value) {
@@ -125,8 +136,12 @@ mod tests {
         let fields = decoder.decode(br#"{"id": 1, "tags": ["a"]}"#, &META).unwrap();
         assert_eq!(fields["id"], json!(1));
         assert_eq!((fields["__metadata$offset"].clone(), fields["__key"].clone()), (json!(42), Json::Null));
-        assert!(decoder.decode(b"[1, 2]", &META).unwrap_err().contains("expected a JSON object, got an array"));
-        assert!(decoder.decode(b"{\"id\": ", &META).unwrap_err().starts_with("not JSON"));
+        assert!(decoder
+            .decode(b"[1, 2]", &META)
+            .unwrap_err()
+            .to_string()
+            .contains("expected a JSON object, got an array"));
+        assert!(decoder.decode(b"{\"id\": ", &META).unwrap_err().to_string().starts_with("not JSON"));
     }
 
     #[test]
@@ -140,7 +155,7 @@ mod tests {
         let bytes = apache_avro::to_avro_datum(&avro_schema, record).unwrap();
         let decoder = MessageDecoder::new(&Decoder::Avro { schema: text.into() }, &schema(), false).unwrap();
         assert_eq!(Json::Object(decoder.decode(&bytes, &META).unwrap()), json!({"id": 7, "tags": ["x"]}));
-        assert!(decoder.decode(&bytes[..1], &META).unwrap_err().contains("not an Avro datum"));
+        assert!(decoder.decode(&bytes[..1], &META).unwrap_err().to_string().contains("not an Avro datum"));
         assert!(MessageDecoder::new(&Decoder::Avro { schema: "{".into() }, &schema(), false).is_err());
     }
 
@@ -153,7 +168,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Json::Object(decoder.decode(b"3,a;b", &META).unwrap()), json!({"id": "3", "tags": ["a", "b"]}));
-        assert!(decoder.decode(b"3", &META).unwrap_err().contains("1 fields, the header has 2"));
+        assert!(decoder.decode(b"3", &META).unwrap_err().to_string().contains("1 fields, the header has 2"));
         let header = Some(vec!["tags".to_string(), "id".to_string()]);
         let decoder =
             MessageDecoder::new(&Decoder::Csv { delimiter: '|', header, multi_value_delimiter: ';' }, &schema(), false)

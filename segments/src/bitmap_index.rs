@@ -1,6 +1,7 @@
 //! Indexes made of roaring bitmaps: the inverted index (one bitmap per dictionary id), the
 //! bit-sliced range index (one bitmap per bit of the value), and the null bitmap.
 
+use crate::error::Malformed;
 use crate::format::{put_u32, put_u64, u64_at, Cursor};
 use roaring::RoaringBitmap;
 
@@ -34,27 +35,28 @@ pub struct BitmapList<'a> {
 impl<'a> BitmapList<'a> {
     /// `deep` checks every offset (done once, when the segment opens); without it only the
     /// table's size is checked, and each bitmap's bounds when it is read.
-    pub fn open(cursor: &mut Cursor<'a>, len: usize, deep: bool) -> Result<BitmapList<'a>, String> {
+    pub fn open(cursor: &mut Cursor<'a>, len: usize, deep: bool) -> Result<BitmapList<'a>, Malformed> {
         let offsets = cursor.take(8 * (len + 1))?;
         let body = cursor.rest();
         let mut previous = 0;
         for i in (0..=len).filter(|_| deep) {
             let o = u64_at(offsets, 8 * i);
             if o < previous || o as usize > body.len() {
-                return Err(format!("bitmap offset {i} is out of order or out of range"));
+                return Err(Malformed(format!("bitmap offset {i} is out of order or out of range")));
             }
             previous = o;
         }
         Ok(BitmapList { len, offsets, body })
     }
 
-    pub fn get(&self, i: usize) -> Result<RoaringBitmap, String> {
+    pub fn get(&self, i: usize) -> Result<RoaringBitmap, Malformed> {
         let start = u64_at(self.offsets, 8 * i) as usize;
         let end = u64_at(self.offsets, 8 * (i + 1)) as usize;
         if start > end || end > self.body.len() {
-            return Err(format!("bitmap {i} is out of range"));
+            return Err(Malformed(format!("bitmap {i} is out of range")));
         }
-        RoaringBitmap::deserialize_from(&self.body[start..end]).map_err(|e| format!("bitmap {i} is damaged: {e}"))
+        RoaringBitmap::deserialize_from(&self.body[start..end])
+            .map_err(|e| Malformed(format!("bitmap {i} is damaged: {e}")))
     }
 }
 
@@ -65,12 +67,12 @@ pub fn write_inverted(bitmaps: &[RoaringBitmap]) -> Vec<u8> {
     write_bitmap_list(&header, bitmaps)
 }
 
-pub fn open_inverted(bytes: &[u8], cardinality: usize, deep: bool) -> Result<BitmapList<'_>, String> {
+pub fn open_inverted(bytes: &[u8], cardinality: usize, deep: bool) -> Result<BitmapList<'_>, Malformed> {
     let mut cursor = Cursor::new(bytes);
     let len = cursor.u32()? as usize;
     cursor.u32()?;
     if len != cardinality {
-        return Err(format!("{len} bitmaps for {cardinality} dictionary ids"));
+        return Err(Malformed(format!("{len} bitmaps for {cardinality} dictionary ids")));
     }
     BitmapList::open(&mut cursor, len, deep)
 }
@@ -99,19 +101,19 @@ pub fn write_range(values: impl Iterator<Item = u64>, base: u64, bits: u32) -> V
 }
 
 impl<'a> RangeIndex<'a> {
-    pub fn open(bytes: &'a [u8], deep: bool) -> Result<RangeIndex<'a>, String> {
+    pub fn open(bytes: &'a [u8], deep: bool) -> Result<RangeIndex<'a>, Malformed> {
         let mut cursor = Cursor::new(bytes);
         let bits = cursor.u32()? as usize;
         cursor.u32()?;
         let base = cursor.u64()?;
         if bits > 64 {
-            return Err(format!("{bits} bit slices is over 64"));
+            return Err(Malformed(format!("{bits} bit slices is over 64")));
         }
         Ok(RangeIndex { base, slices: BitmapList::open(&mut cursor, bits, deep)? })
     }
 
     /// Docs (among `0..num_docs`) whose value is ≤ `c` (O'Neil's bit-sliced comparison).
-    pub fn at_most(&self, c: u64, num_docs: u32) -> Result<RoaringBitmap, String> {
+    pub fn at_most(&self, c: u64, num_docs: u32) -> Result<RoaringBitmap, Malformed> {
         let bits = self.slices.len;
         if bits < 64 && c >> bits != 0 {
             return Ok(all_docs(num_docs));
@@ -131,7 +133,7 @@ impl<'a> RangeIndex<'a> {
     }
 
     /// Docs whose value is in `lo..=hi`.
-    pub fn between(&self, lo: u64, hi: u64, num_docs: u32) -> Result<RoaringBitmap, String> {
+    pub fn between(&self, lo: u64, hi: u64, num_docs: u32) -> Result<RoaringBitmap, Malformed> {
         if lo > hi {
             return Ok(RoaringBitmap::new());
         }
@@ -164,16 +166,16 @@ pub struct SortedIndex<'a> {
 }
 
 impl<'a> SortedIndex<'a> {
-    pub fn open(bytes: &'a [u8], cardinality: usize, num_docs: u32, deep: bool) -> Result<SortedIndex<'a>, String> {
+    pub fn open(bytes: &'a [u8], cardinality: usize, num_docs: u32, deep: bool) -> Result<SortedIndex<'a>, Malformed> {
         if bytes.len() != cardinality * 8 {
-            return Err(format!("{} bytes for {cardinality} doc ranges", bytes.len()));
+            return Err(Malformed(format!("{} bytes for {cardinality} doc ranges", bytes.len())));
         }
         let index = SortedIndex { bytes };
         let mut previous_end = 0;
         for id in (0..cardinality).filter(|_| deep) {
             let (start, end) = index.range(id);
             if start != previous_end || end < start || end > num_docs {
-                return Err(format!("doc range of id {id} is not contiguous with the previous one"));
+                return Err(Malformed(format!("doc range of id {id} is not contiguous with the previous one")));
             }
             previous_end = end;
         }

@@ -2,6 +2,7 @@
 //! 32-bit words; a value sets one bit in each word of one block. Used to skip a whole
 //! segment for `=` and `IN` when the value is certainly absent.
 
+use crate::error::Malformed;
 use crate::format::{put_u32, Cursor};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -55,12 +56,12 @@ pub struct Bloom<'a> {
 }
 
 impl<'a> Bloom<'a> {
-    pub fn open(bytes: &'a [u8]) -> Result<Bloom<'a>, String> {
+    pub fn open(bytes: &'a [u8]) -> Result<Bloom<'a>, Malformed> {
         let mut cursor = Cursor::new(bytes);
         let blocks = cursor.u32()? as usize;
         cursor.u32()?;
         if blocks == 0 {
-            return Err("bloom filter has no blocks".into());
+            return Err(Malformed("bloom filter has no blocks".into()));
         }
         let words = cursor.take(blocks * 32)?;
         Ok(Bloom { blocks, words })

@@ -240,7 +240,7 @@ impl ImmutableSegment {
                 }
             }
             let mut g = Gathered::for_column(reader.meta.single_value);
-            let corrupt = |e: String| self.corrupt(format!("column {name}: {e}"));
+            let corrupt = |e: crate::error::Malformed| self.corrupt(format!("column {name}: {e}"));
             match (&reader.forward, &reader.dictionary) {
                 (Forward::Ids(ids), Some(dict)) => {
                     let ids = dictionary_ids(ids, docs);

@@ -1,5 +1,6 @@
 //! Sorted dictionaries: value ↔ dictionary id, where id order is value order.
 
+use crate::error::Malformed;
 use crate::format::{put_u32, u32_at, Cursor};
 use crate::physical::{FixedKind, Physical, VarKind};
 use cuvee_catalog::Value;
@@ -38,11 +39,15 @@ pub enum Dictionary<'a> {
 
 impl<'a> Dictionary<'a> {
     /// `deep` checks every offset (done once, when the segment opens).
-    pub fn open(bytes: &'a [u8], physical: Physical, deep: bool) -> Result<Dictionary<'a>, String> {
+    pub fn open(bytes: &'a [u8], physical: Physical, deep: bool) -> Result<Dictionary<'a>, Malformed> {
         match physical {
             Physical::Fixed(kind) => {
                 if !bytes.len().is_multiple_of(kind.width()) {
-                    return Err(format!("{} bytes is not a whole number of {}-byte values", bytes.len(), kind.width()));
+                    return Err(Malformed(format!(
+                        "{} bytes is not a whole number of {}-byte values",
+                        bytes.len(),
+                        kind.width()
+                    )));
                 }
                 Ok(Dictionary::Fixed { kind, bytes, len: bytes.len() / kind.width() })
             }
@@ -53,13 +58,13 @@ impl<'a> Dictionary<'a> {
                 let data = cursor.rest();
                 let end = u32_at(offsets, 4 * len) as usize;
                 if end != data.len() {
-                    return Err(format!("dictionary data is {} bytes but offsets say {end}", data.len()));
+                    return Err(Malformed(format!("dictionary data is {} bytes but offsets say {end}", data.len())));
                 }
                 let mut previous = 0;
                 for i in (0..=len).filter(|_| deep) {
                     let offset = u32_at(offsets, 4 * i);
                     if offset < previous {
-                        return Err("dictionary offsets go backwards".into());
+                        return Err(Malformed("dictionary offsets go backwards".into()));
                     }
                     previous = offset;
                 }

@@ -32,4 +32,22 @@ impl ErrorExt for SegmentError {
     }
 }
 
+/// What is wrong with the bytes of a section (a reader's finding); the segment that opens
+/// it reports it as [`SegmentError::Corrupt`], naming the segment, file and section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Malformed(pub String);
+
+impl From<&str> for Malformed {
+    fn from(reason: &str) -> Self {
+        Malformed(reason.to_string())
+    }
+}
+
+impl ErrorExt for Malformed {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Corrupt
+    }
+}
+
 pub type Result<T, E = SegmentError> = std::result::Result<T, E>;

@@ -3,7 +3,7 @@
 //! logic of AND, OR, NOT, negation and nulls lives here once.
 
 use crate::bitmap_index::all_docs;
-use crate::error::{Result, SegmentError};
+use crate::error::Result;
 use crate::predicate::{CompareOp, Leaf, Matcher, Predicate};
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
@@ -123,7 +123,7 @@ fn eval(
         }
         Predicate::Leaf { column, leaf, negated } => {
             let (index, data_type) = source.column_type(column)?;
-            let matcher = Matcher::compile(leaf, data_type).map_err(SegmentError::InvalidRequest)?;
+            let matcher = Matcher::compile(leaf, data_type)?;
             let narrowed = match within {
                 Some(candidates) => source.any_match_within(index, &matcher, candidates)?,
                 None => None,

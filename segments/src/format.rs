@@ -47,6 +47,7 @@
 //! | 1 | first layout |
 //! | 2 | `forward.mv_ids` offsets bit-packed instead of u32 (4 → ~1–2 bytes per doc per multi-value column) |
 
+use crate::error::Malformed;
 use crate::error::{Result, SegmentError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -315,22 +316,20 @@ impl<'a> Cursor<'a> {
         Cursor { bytes, at: 0 }
     }
 
-    pub fn take(&mut self, len: usize) -> std::result::Result<&'a [u8], String> {
-        let end = self
-            .at
-            .checked_add(len)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| format!("needs {len} bytes at {} but the section has {}", self.at, self.bytes.len()))?;
+    pub fn take(&mut self, len: usize) -> std::result::Result<&'a [u8], Malformed> {
+        let end = self.at.checked_add(len).filter(|&e| e <= self.bytes.len()).ok_or_else(|| {
+            Malformed(format!("needs {len} bytes at {} but the section has {}", self.at, self.bytes.len()))
+        })?;
         let out = &self.bytes[self.at..end];
         self.at = end;
         Ok(out)
     }
 
-    pub fn u32(&mut self) -> std::result::Result<u32, String> {
+    pub fn u32(&mut self) -> std::result::Result<u32, Malformed> {
         Ok(u32_at(self.take(4)?, 0))
     }
 
-    pub fn u64(&mut self) -> std::result::Result<u64, String> {
+    pub fn u64(&mut self) -> std::result::Result<u64, Malformed> {
         Ok(u64_at(self.take(8)?, 0))
     }
 

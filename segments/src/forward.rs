@@ -1,6 +1,7 @@
 //! Forward indexes: doc id → value (or dictionary id).
 
 use crate::bitpack::{self, BLOCK};
+use crate::error::Malformed;
 use crate::format::{pad_to_8, put_u32, put_u64, u32_at, u64_at, Cursor};
 use crate::physical::Physical;
 use std::borrow::Cow;
@@ -39,14 +40,14 @@ pub struct PackedIds<'a> {
 }
 
 impl<'a> PackedIds<'a> {
-    pub fn open(cursor: &mut Cursor<'a>, max_id: usize) -> Result<PackedIds<'a>, String> {
+    pub fn open(cursor: &mut Cursor<'a>, max_id: usize) -> Result<PackedIds<'a>, Malformed> {
         let width = cursor.u32()?;
         let len = cursor.u32()? as usize;
         if width > 32 {
-            return Err(format!("bit width {width} is over 32"));
+            return Err(Malformed(format!("bit width {width} is over 32")));
         }
         if max_id > 0 && (bitpack::width_for(max_id as u32 - 1)) > width && len > 0 {
-            return Err(format!("bit width {width} cannot hold {max_id} dictionary ids"));
+            return Err(Malformed(format!("bit width {width} cannot hold {max_id} dictionary ids")));
         }
         let bytes = cursor.take(len.div_ceil(BLOCK) * bitpack::block_words(width) * 4)?;
         let words = match bytemuck::try_cast_slice::<u8, u32>(bytes) {
@@ -77,12 +78,12 @@ impl<'a> PackedIds<'a> {
 
     /// Checks that every value is below `limit` (a dictionary id must name an entry). One
     /// sequential unpack, done when a segment opens.
-    pub fn check_below(&self, limit: usize) -> Result<(), String> {
+    pub fn check_below(&self, limit: usize) -> Result<(), Malformed> {
         let mut block = [0u32; BLOCK];
         for b in 0..self.blocks() {
             let valid = self.unpack(b, &mut block);
             if let Some(bad) = block[..valid].iter().find(|&&v| v as usize >= limit) {
-                return Err(format!("id {bad} in block {b} is past the dictionary's {limit} entries"));
+                return Err(Malformed(format!("id {bad} in block {b} is past the dictionary's {limit} entries")));
             }
         }
         Ok(())
@@ -106,7 +107,7 @@ pub struct MvIds<'a> {
 
 impl<'a> MvIds<'a> {
     /// `deep` checks every doc's offsets (done once, when the segment opens).
-    pub fn open(bytes: &'a [u8], max_id: usize, format_version: u32, deep: bool) -> Result<MvIds<'a>, String> {
+    pub fn open(bytes: &'a [u8], max_id: usize, format_version: u32, deep: bool) -> Result<MvIds<'a>, Malformed> {
         let mut cursor = Cursor::new(bytes);
         let num_docs = cursor.u32()? as usize;
         let offsets = if format_version == 1 {
@@ -115,7 +116,7 @@ impl<'a> MvIds<'a> {
             cursor.u32()?;
             let packed = PackedIds::open(&mut cursor, 0)?;
             if packed.len != num_docs + 1 {
-                return Err(format!("{} offsets for {num_docs} docs", packed.len));
+                return Err(Malformed(format!("{} offsets for {num_docs} docs", packed.len)));
             }
             MvOffsets::Packed(packed)
         };
@@ -126,7 +127,10 @@ impl<'a> MvIds<'a> {
         for d in (0..=num_docs).filter(|_| deep) {
             let o = mv.offset(d);
             if o < previous || o > mv.ids.len {
-                return Err(format!("value offset {o} of doc {d} is out of order or past {} values", mv.ids.len));
+                return Err(Malformed(format!(
+                    "value offset {o} of doc {d} is out of order or past {} values",
+                    mv.ids.len
+                )));
             }
             previous = o;
         }
@@ -248,19 +252,19 @@ pub struct RawChunk {
 }
 
 impl<'a> RawForward<'a> {
-    pub fn open(bytes: &'a [u8], physical: Physical, multi_value: bool) -> Result<RawForward<'a>, String> {
+    pub fn open(bytes: &'a [u8], physical: Physical, multi_value: bool) -> Result<RawForward<'a>, Malformed> {
         let mut cursor = Cursor::new(bytes);
         let num_docs = cursor.u32()? as usize;
         let per_chunk = cursor.u32()? as usize;
         let chunks = cursor.u32()? as usize;
         cursor.u32()?;
         if per_chunk == 0 || num_docs.div_ceil(per_chunk) != chunks {
-            return Err(format!("{chunks} chunks of {per_chunk} docs cannot hold {num_docs} docs"));
+            return Err(Malformed(format!("{chunks} chunks of {per_chunk} docs cannot hold {num_docs} docs")));
         }
         let chunk_offsets = cursor.take(8 * (chunks + 1))?;
         let frames = cursor.rest();
         if u64_at(chunk_offsets, 8 * chunks) as usize != frames.len() {
-            return Err("chunk table does not match the compressed data".into());
+            return Err(Malformed("chunk table does not match the compressed data".into()));
         }
         Ok(RawForward { num_docs, per_chunk, chunk_offsets, frames, physical, multi_value })
     }
@@ -278,16 +282,16 @@ impl<'a> RawForward<'a> {
         chunk * self.per_chunk..((chunk + 1) * self.per_chunk).min(self.num_docs)
     }
 
-    pub fn read_chunk(&self, chunk: usize) -> Result<RawChunk, String> {
+    pub fn read_chunk(&self, chunk: usize) -> Result<RawChunk, Malformed> {
         let start = u64_at(self.chunk_offsets, 8 * chunk) as usize;
         let end = u64_at(self.chunk_offsets, 8 * (chunk + 1)) as usize;
         if start > end || end > self.frames.len() {
-            return Err(format!("chunk {chunk} offsets are out of range"));
+            return Err(Malformed(format!("chunk {chunk} offsets are out of range")));
         }
         let frame = &self.frames[start..end];
         let capacity = zstd::bulk::Decompressor::upper_bound(frame).unwrap_or(64 << 20).min(1 << 30);
-        let plain =
-            zstd::bulk::decompress(frame, capacity).map_err(|e| format!("chunk {chunk} does not decompress: {e}"))?;
+        let plain = zstd::bulk::decompress(frame, capacity)
+            .map_err(|e| Malformed(format!("chunk {chunk} does not decompress: {e}")))?;
         let first_doc = chunk * self.per_chunk;
         let docs = self.per_chunk.min(self.num_docs - first_doc);
         let mut cursor = Cursor::new(&plain);
@@ -310,7 +314,7 @@ impl<'a> RawForward<'a> {
             || doc_offsets.windows(2).any(|w| w[0] > w[1])
             || var_offsets.windows(2).any(|w| w[0] > w[1])
         {
-            return Err(format!("chunk {chunk} holds {} value bytes, expected {needed}", values.len()));
+            return Err(Malformed(format!("chunk {chunk} holds {} value bytes, expected {needed}", values.len())));
         }
         Ok(RawChunk { first_doc, doc_offsets, var_offsets, values, physical: self.physical })
     }

@@ -3,6 +3,7 @@
 use crate::bitmap_index::{open_inverted, BitmapList, RangeIndex, SortedIndex};
 use crate::bloom::Bloom;
 use crate::dictionary::Dictionary;
+use crate::error::Malformed;
 use crate::error::{Result, SegmentError};
 use crate::format::{read_footer, ColumnMetadata, Cursor, SectionKind, SegmentMetadata};
 use crate::forward::{MvIds, PackedIds, RawForward};
@@ -172,7 +173,7 @@ impl ImmutableSegment {
         let physical = Physical::of(meta.data_type);
         let wrap = |kind: SectionKind| {
             let name = meta.name.clone();
-            move |reason: String| self.corrupt(format!("column {name}, section {}: {reason}", kind.name()))
+            move |reason: Malformed| self.corrupt(format!("column {name}, section {}: {reason}", kind.name()))
         };
         let num_docs = self.metadata.num_docs;
         let dictionary = match self.section(index, SectionKind::Dictionary) {

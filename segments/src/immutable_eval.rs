@@ -139,7 +139,7 @@ impl ImmutableSegment {
             // Every value matches, and every doc has at least one value.
             return Ok((all_docs(n), Access::Dictionary));
         }
-        let corrupt = |e: String| self.corrupt(format!("column {}: {e}", column.meta.name));
+        let corrupt = |e: crate::error::Malformed| self.corrupt(format!("column {}: {e}", column.meta.name));
         if let Some(sorted) = &column.sorted {
             let docs = match &set {
                 IdSet::Range(lo, hi) => sorted.docs(*lo as usize, *hi as usize),
@@ -190,7 +190,7 @@ impl ImmutableSegment {
 
     fn raw_match(&self, column: &ColumnReader, matcher: &Matcher) -> Result<(RoaringBitmap, Access)> {
         let n = self.num_docs();
-        let corrupt = |e: String| self.corrupt(format!("column {}: {e}", column.meta.name));
+        let corrupt = |e: crate::error::Malformed| self.corrupt(format!("column {}: {e}", column.meta.name));
         match matcher {
             Matcher::Nothing => return Ok((RoaringBitmap::new(), Access::Dictionary)),
             Matcher::Everything => return Ok((all_docs(n), Access::Dictionary)),

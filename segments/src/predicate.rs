@@ -133,7 +133,8 @@ pub enum Matcher {
 }
 
 impl Matcher {
-    pub fn compile(leaf: &Leaf, data_type: DataType) -> Result<Matcher, String> {
+    /// The matcher of a leaf; a pattern that is not a valid expression is an invalid request.
+    pub fn compile(leaf: &Leaf, data_type: DataType) -> Result<Matcher, crate::SegmentError> {
         let physical = Physical::of(data_type);
         match leaf {
             Leaf::Compare(op, value) => Ok(compare(*op, value, data_type, physical)),
@@ -176,10 +177,10 @@ impl Matcher {
             }
             Leaf::Like(pattern) => Regex::new(&like_to_regex(pattern))
                 .map(Matcher::Pattern)
-                .map_err(|e| format!("LIKE pattern \"{pattern}\": {e}")),
-            Leaf::Regexp(pattern) => {
-                Regex::new(pattern).map(Matcher::Pattern).map_err(|e| format!("REGEXP_LIKE pattern \"{pattern}\": {e}"))
-            }
+                .map_err(|e| crate::SegmentError::InvalidRequest(format!("LIKE pattern \"{pattern}\": {e}"))),
+            Leaf::Regexp(pattern) => Regex::new(pattern)
+                .map(Matcher::Pattern)
+                .map_err(|e| crate::SegmentError::InvalidRequest(format!("REGEXP_LIKE pattern \"{pattern}\": {e}"))),
         }
     }
 

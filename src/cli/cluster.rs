@@ -110,7 +110,7 @@ pub struct BrokerRole<'a> {
 }
 
 pub fn run_broker(role: BrokerRole) -> Result<()> {
-    let discovery = Discovery::parse(role.servers).map_err(anyhow::Error::msg)?;
+    let discovery = Discovery::parse(role.servers)?;
     let broker = Arc::new(Process::cluster(role.limits, discovery)?);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {

@@ -9,6 +9,7 @@
 
 use super::scatter::Unreachable;
 use super::server::{FragmentAnswer, FragmentRequest, SegmentServer};
+use crate::error::RoutingError;
 use cuvee_proto::v1::fragment_response::Item;
 use cuvee_proto::v1::segment_server_client::SegmentServerClient;
 use cuvee_proto::v1::{ExecutionStats, ListSegmentsRequest, ListSegmentsResponse};
@@ -36,9 +37,9 @@ pub struct RemoteServer {
 
 impl RemoteServer {
     /// A server at `host:port`; connects on first use and reconnects after failures.
-    pub fn connect(address: &str) -> std::result::Result<RemoteServer, String> {
+    pub fn connect(address: &str) -> std::result::Result<RemoteServer, RoutingError> {
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| format!("{address} is not a server address: {e}"))?;
+            .map_err(|e| RoutingError::Address { address: address.to_string(), reason: e.to_string() })?;
         // HTTP/2 pings find a server that stopped answering (a hung process, a partition)
         // while a statement waits on it with no deadline of its own (Postgres and Flight
         // SQL statements without a timeout): the stream then fails as a server failure
@@ -57,13 +58,13 @@ impl RemoteServer {
     }
 
     /// The server's tables and segments.
-    pub async fn list(&self, timeout: Duration) -> std::result::Result<ListSegmentsResponse, String> {
+    pub async fn list(&self, timeout: Duration) -> std::result::Result<ListSegmentsResponse, RoutingError> {
         let mut request = tonic::Request::new(ListSegmentsRequest {});
         request.set_timeout(timeout);
         match tokio::time::timeout(timeout, self.client.clone().list_segments(request)).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(format!("listing segments: {}", status.message())),
-            Err(_) => Err(format!("listing segments: no answer within {} ms", timeout.as_millis())),
+            Ok(Err(status)) => Err(RoutingError::Listing(status)),
+            Err(_) => Err(RoutingError::ListingTimeout(timeout.as_millis())),
         }
     }
 }

@@ -10,6 +10,7 @@
 use super::remote::RemoteServer;
 use super::scatter::Target;
 use super::server::SegmentServer;
+use crate::error::RoutingError;
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_proto::v1::{ListSegmentsResponse, TableListing};
 use cuvee_query::Tables;
@@ -150,22 +151,22 @@ pub enum Discovery {
 
 impl Discovery {
     /// `host:port,host:port` or `dns:name:port`.
-    pub fn parse(text: &str) -> std::result::Result<Discovery, String> {
+    pub fn parse(text: &str) -> std::result::Result<Discovery, RoutingError> {
+        let refuse = |given: &str, reason| RoutingError::Servers { given: given.to_string(), reason };
         if let Some(rest) = text.strip_prefix("dns:") {
-            let (name, port) =
-                rest.rsplit_once(':').ok_or_else(|| format!("--servers {text}: expected dns:NAME:PORT"))?;
-            let port = port.parse().map_err(|_| format!("--servers {text}: {port} is not a port"))?;
+            let (name, port) = rest.rsplit_once(':').ok_or_else(|| refuse(text, "expected dns:NAME:PORT"))?;
+            let port = port.parse().map_err(|_| refuse(text, "the port is not a port number"))?;
             return Ok(Discovery::Dns { name: name.to_string(), port });
         }
         let addresses: Vec<String> =
             text.split(',').map(str::trim).filter(|a| !a.is_empty()).map(String::from).collect();
         if addresses.is_empty() {
-            return Err("--servers: no server address given".into());
+            return Err(refuse(text, "no server address given"));
         }
         if let Some(bad) =
             addresses.iter().find(|a| a.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none())
         {
-            return Err(format!("--servers: {bad} is not host:port"));
+            return Err(refuse(bad, "not host:port"));
         }
         Ok(Discovery::Static(addresses))
     }
@@ -201,7 +202,7 @@ impl Routing {
                 match RemoteServer::connect(&address) {
                     Ok(server) => self.cluster.add_server(Arc::new(server)),
                     Err(e) => {
-                        problems.push((address, e));
+                        problems.push((address, e.to_string()));
                         continue;
                     }
                 }
@@ -216,7 +217,7 @@ impl Routing {
                 }
                 Err(e) => {
                     self.cluster.set_health(&address, false);
-                    problems.push((address, e));
+                    problems.push((address, e.to_string()));
                 }
             }
         }
@@ -271,7 +272,7 @@ impl Routing {
                             tables.entry(definition.name().to_string()).or_insert_with(|| (definition, Vec::new()));
                         entry.1.extend(segments_of(server, table, &mut problems));
                     }
-                    Err(e) => problems.push((server.clone(), e)),
+                    Err(e) => problems.push((server.clone(), e.to_string())),
                 }
             }
         }
@@ -293,11 +294,11 @@ impl Routing {
     }
 }
 
-fn table_of(listing: &TableListing) -> std::result::Result<Table, String> {
-    let schema = Schema::from_json(&listing.schema_json).map_err(|e| format!("a listed schema: {e}"))?;
-    let config =
-        TableConfigJson::from_json(&listing.table_config_json).map_err(|e| format!("a listed table config: {e}"))?;
-    Table::new(schema, config).map_err(|e| format!("a listed table: {e}"))
+fn table_of(listing: &TableListing) -> std::result::Result<Table, RoutingError> {
+    let definition = |what| move |source| RoutingError::Definition { what, source };
+    let schema = Schema::from_json(&listing.schema_json).map_err(definition("schema"))?;
+    let config = TableConfigJson::from_json(&listing.table_config_json).map_err(definition("table config"))?;
+    Table::new(schema, config).map_err(definition("table"))
 }
 
 fn segments_of(server: &str, table: &TableListing, problems: &mut Vec<(String, String)>) -> Vec<RemoteSegment> {

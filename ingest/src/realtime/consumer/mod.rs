@@ -31,7 +31,7 @@ use super::kafka::{is_offset_out_of_range, PartitionReader};
 use super::sealer::SealJob;
 use super::status::{ConsumerState, Counters, SharedStatus};
 use super::Shared;
-use crate::conform::{Conformed, Conformer};
+use crate::conform::{Conformed, Conformer, Rejected};
 use crate::error::IngestError;
 use crate::message::{MessageDecoder, MessageMetadata};
 use crate::now_ms;
@@ -157,8 +157,7 @@ struct Decoding {
 
 impl Decoding {
     fn new(shared: &Shared, generation: u64, table: Table) -> Result<Decoding, IngestError> {
-        let decoder = MessageDecoder::new(&shared.stream.decoder, &table.schema, shared.stream.populate_metadata)
-            .map_err(IngestError::Stream)?;
+        let decoder = MessageDecoder::new(&shared.stream.decoder, &table.schema, shared.stream.populate_metadata)?;
         let conformer = Conformer::new(&table)?;
         Ok(Decoding { generation, table, decoder, conformer })
     }
@@ -367,7 +366,7 @@ impl PartitionConsumer {
         let Some(segment) = self.open.as_ref().map(|open| Arc::clone(&open.segment)) else { return };
         let timestamp_ms = message.timestamp().to_millis();
         let outcome = match message.payload() {
-            None => Err("the message has no value (a tombstone)".to_string()),
+            None => Err(Rejected::Undecodable("the message has no value (a tombstone)".to_string())),
             Some(payload) => {
                 let metadata = MessageMetadata { key: message.key().map(<[u8]>::to_vec), offset, timestamp_ms };
                 self.decoding
@@ -377,14 +376,15 @@ impl PartitionConsumer {
             }
         };
         let outcome = match outcome {
-            Ok(Conformed::Row(row, _)) => segment.append(&row).map(|()| true).map_err(|e| e.to_string()),
+            Ok(Conformed::Row(row, _)) => segment.append(&row).map(|()| true).map_err(|e| Rejected::Row(e.to_string())),
             Ok(Conformed::Filtered) => Ok(false),
             Err(reason) => Err(reason),
         };
         let now = now_ms();
         if let Err(reason) = &outcome {
             let payload = message.payload().unwrap_or_default();
-            let letter = DeadLetter::new(self.partition, offset, reason.clone(), timestamp_ms, message.key(), payload);
+            let letter =
+                DeadLetter::new(self.partition, offset, reason.to_string(), timestamp_ms, message.key(), payload);
             if let Err(e) = self.dead_letters.record(&letter) {
                 // Never skip a message we could not keep: read it again after a pause.
                 self.seek(offset);
