@@ -4,7 +4,7 @@
 FROM rust:1.94-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --bin cuvee
+RUN cargo build --release --locked --bin cuvee --features s3
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libssl3 && rm -rf /var/lib/apt/lists/*

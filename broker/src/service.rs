@@ -174,7 +174,11 @@ impl Engine {
 
     async fn run(&self, query: &PinotQuery, scope: Arc<QueryScope>) -> Result<BrokerResponse, DataFusionError> {
         let ctx = self.session_for(query)?;
-        let frame = ctx.sql(&query.sql).await?;
+        // Planned and checked before it becomes a frame (`SessionContext::sql` runs DDL while
+        // planning); the dialect already refused every statement but a query.
+        let plan = ctx.state().create_logical_plan(&query.sql).await?;
+        cuvee_query::read_only(&plan)?;
+        let frame = ctx.execute_logical_plan(plan).await?;
         let tables = tables_queried(frame.logical_plan());
         let strip =
             |name: &str| tables.iter().fold(display_name(name).to_string(), |n, t| n.replace(&format!("{t}."), ""));

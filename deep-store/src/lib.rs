@@ -127,6 +127,9 @@ impl DeepStore {
     pub fn open_with(url: &str, settings: DeepStoreSettings) -> Result<DeepStore> {
         let invalid = |reason: String| DeepStoreError::InvalidUrl { url: url.to_string(), reason };
         let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+        if parsed.scheme() == "s3" && !cfg!(feature = "s3") {
+            return Err(invalid("this build has no S3 support; build cuvee with `--features s3`".into()));
+        }
         let (store, prefix) =
             object_store::parse_url_opts(&parsed, settings.options).map_err(|e| invalid(e.to_string()))?;
         if parsed.scheme() == "file" {

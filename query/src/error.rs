@@ -21,7 +21,7 @@ pub enum QueryError {
     Fragment(String),
     /// Tables change through the controller API, not by SQL.
     #[error(
-        "tables are created and dropped through the controller API (POST /tables, DELETE /tables/{{name}}), not by SQL"
+        "cuvee's SQL doors are read-only: tables are created, changed and dropped through the controller API (POST /tables, DELETE /tables/{{name}}), not by SQL"
     )]
     ReadOnly,
     #[error("{name}: {source}")]
@@ -141,6 +141,19 @@ fn execution_kind(message: &str) -> ErrorKind {
         ErrorKind::DivisionByZero
     } else {
         ErrorKind::Internal
+    }
+}
+
+/// Refuses a plan that would change something (DDL, DML, `COPY`, session statements):
+/// every SQL door reads; tables change through the controller API. Call it on the logical
+/// plan before executing it — `SessionContext::sql` runs DDL while planning.
+pub fn read_only(plan: &datafusion::logical_expr::LogicalPlan) -> Result<(), QueryError> {
+    use datafusion::logical_expr::LogicalPlan;
+    match plan {
+        LogicalPlan::Ddl(_) | LogicalPlan::Dml(_) | LogicalPlan::Copy(_) | LogicalPlan::Statement(_) => {
+            Err(QueryError::ReadOnly)
+        }
+        _ => Ok(()),
     }
 }
 

@@ -33,7 +33,7 @@ pub mod table;
 mod tables;
 pub mod timestamps;
 
-pub use error::{kind_of, QueryError};
+pub use error::{kind_of, read_only, QueryError};
 pub use fragment::FragmentStats;
 pub use remote::{RemoteKind, RemoteSegment};
 pub use scan::{ScanRequest, ScanSource, SegmentScanExec};

@@ -28,5 +28,17 @@ pub async fn serve_until(
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     // Answers may be large record batches.
     let server = SegmentServerServer::new(service).max_encoding_message_size(256 << 20);
-    tonic::transport::Server::builder().add_service(server).serve_with_incoming_shutdown(incoming, shutdown).await
+    let address = incoming_address(&incoming);
+    tracing::info!(address = %address, "fragment server listening");
+    let served =
+        tonic::transport::Server::builder().add_service(server).serve_with_incoming_shutdown(incoming, shutdown).await;
+    match &served {
+        Ok(()) => tracing::info!(address = %address, "fragment server stopped"),
+        Err(e) => tracing::error!(address = %address, error = %e, "fragment server failed"),
+    }
+    served
+}
+
+fn incoming_address(incoming: &tonic::transport::server::TcpIncoming) -> String {
+    incoming.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string())
 }

@@ -227,8 +227,19 @@ impl Routing {
 
     /// Refreshes every `interval` until the process ends.
     pub async fn run(self: Arc<Self>, interval: Duration) {
+        tracing::info!(interval = ?interval, "routing refresh started");
+        let mut failing = std::collections::BTreeSet::new();
         loop {
-            self.refresh().await;
+            let problems = self.refresh().await;
+            // A server's failure is logged when it starts and when it ends, not every refresh.
+            let now: std::collections::BTreeSet<String> = problems.iter().map(|(server, _)| server.clone()).collect();
+            for (server, problem) in problems.iter().filter(|(server, _)| !failing.contains(server)) {
+                tracing::warn!(server = %server, problem = %problem, "a server cannot be listed");
+            }
+            for server in failing.difference(&now) {
+                tracing::info!(server = %server, "a server is listed again");
+            }
+            failing = now;
             tokio::time::sleep(interval).await;
         }
     }

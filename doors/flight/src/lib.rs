@@ -84,7 +84,10 @@ impl FlightSqlDoor {
 
     /// `sql` planned, with `parameters` bound to its placeholders when given.
     async fn plan(&self, sql: &str, parameters: Option<Vec<ScalarValue>>) -> Result<DataFrame, Status> {
-        let frame = self.session.sql(sql).await.map_err(to_status)?;
+        // Planned, checked, then made a frame: `SessionContext::sql` would run DDL while planning.
+        let plan = self.session.state().create_logical_plan(sql).await.map_err(to_status)?;
+        cuvee_query::read_only(&plan).map_err(|e| to_status(e.into()))?;
+        let frame = self.session.execute_logical_plan(plan).await.map_err(to_status)?;
         match parameters {
             Some(values) => frame
                 .with_param_values(ParamValues::List(values.into_iter().map(Into::into).collect()))
@@ -468,9 +471,16 @@ pub async fn serve_until(
     door: FlightSqlDoor,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    let address = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
+    tracing::info!(address = %address, "Flight SQL door listening");
+    let served = tonic::transport::Server::builder()
         .add_service(door.into_service())
         .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
+        .await;
+    match &served {
+        Ok(()) => tracing::info!(address = %address, "Flight SQL door stopped"),
+        Err(e) => tracing::error!(address = %address, error = %e, "Flight SQL door failed"),
+    }
+    served
 }

@@ -91,5 +91,10 @@ pub async fn serve_until(
     let local = listener.local_addr()?;
     let _ = api.address.set((local.ip().to_string(), local.port()));
     tracing::info!(address = %local, "HTTP API listening");
-    axum::serve(listener, router(api)).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, router(api)).with_graceful_shutdown(shutdown).await;
+    match &served {
+        Ok(()) => tracing::info!(address = %local, "HTTP API stopped"),
+        Err(e) => tracing::error!(address = %local, error = %e, "HTTP API failed"),
+    }
+    served
 }

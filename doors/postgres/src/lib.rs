@@ -31,6 +31,7 @@ pub mod errors;
 mod handlers;
 mod like_escape;
 mod parameter_types;
+mod read_only;
 mod regproc;
 mod scalar_subquery;
 pub mod session;
@@ -104,15 +105,21 @@ pub async fn serve_until(
         None => None,
         Some((certificate, key)) => Some(tls_acceptor(certificate, key)?),
     };
-    let mut hooks: Vec<Arc<dyn QueryHook>> = vec![Arc::new(settings::SessionStatements)];
+    // Read-only first: nothing that changes tables reaches a later hook or the planner.
+    let mut hooks: Vec<Arc<dyn QueryHook>> = vec![Arc::new(read_only::ReadOnly), Arc::new(settings::SessionStatements)];
     hooks.extend(default_hooks());
     let service = DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks);
     let handlers = Arc::new(Handlers::new(ctx, service, options.authentication.clone(), options.statement_timeout));
     let connections = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
+    let address = listener.local_addr()?;
+    tracing::info!(address = %address, "Postgres door listening");
     tokio::pin!(shutdown);
     loop {
         let (socket, peer) = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => {
+                tracing::info!(address = %address, "Postgres door stopped");
+                return Ok(());
+            }
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
