@@ -51,7 +51,7 @@ if [ "$status" -eq 0 ]; then
   port=$(free_port)
   pg_port=$(free_port)
   flight_port=$(free_port)
-  "$bin" serve --data-dir "$data" --listen "127.0.0.1:$port" --pg-listen "127.0.0.1:$pg_port" --flight-listen "127.0.0.1:$flight_port" &
+  "$bin" serve --data-dir "$data" --ingest-allow ../shared/pinot-examples --listen "127.0.0.1:$port" --pg-listen "127.0.0.1:$pg_port" --flight-listen "127.0.0.1:$flight_port" &
   server=$!
   for _ in $(seq 1 100); do
     python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/health')" 2>/dev/null && break

@@ -6,7 +6,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use cli::options::{LogArgs, NodeArgs, QueryArgs};
+use cli::options::{ClusterArgs, LogArgs, NodeArgs, QueryArgs};
 use cli::serve::{FlightArgs, PostgresArgs};
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::{import, FileFormat, ImportOptions};
@@ -111,6 +111,8 @@ enum Command {
         /// Schema and table config JSON files to apply at start (see `definitions`).
         #[arg(long, env = "CUVEE_TABLES")]
         tables: Option<PathBuf>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// A cluster's broker: takes queries on every door and scatters them to the servers.
     Broker {
@@ -124,6 +126,8 @@ enum Command {
         /// How often the servers are asked for their segments, in ms.
         #[arg(long, env = "CUVEE_ROUTING_REFRESH_MS", default_value_t = 1_000)]
         routing_refresh_ms: u64,
+        #[command(flatten)]
+        cluster: ClusterArgs,
         #[command(flatten)]
         postgres: PostgresArgs,
         #[command(flatten)]
@@ -202,10 +206,10 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Serve { node, query, listen, postgres, flight } => {
-            let options = cuvee::ProcessOptions { limits: query.limits()?, node: node.options(None) };
+            let options = cuvee::ProcessOptions { limits: query.limits()?, node: node.options(None), api: node.api() };
             cli::serve::run(&node.data_dir, &listen, options, &postgres, &flight)
         }
-        Command::Server { node, query, listen, grpc_listen, ordinal, servers, replicas, tables } => {
+        Command::Server { node, query, listen, grpc_listen, ordinal, servers, replicas, tables, cluster } => {
             cli::cluster::run_server(cli::cluster::ServerRole {
                 node: &node,
                 limits: query.limits()?,
@@ -215,9 +219,10 @@ fn run(command: Command) -> Result<()> {
                 servers,
                 replicas,
                 tables: tables.as_deref(),
+                token: cluster.token()?,
             })
         }
-        Command::Broker { query, servers, listen, routing_refresh_ms, postgres, flight } => {
+        Command::Broker { query, servers, listen, routing_refresh_ms, postgres, flight, cluster } => {
             let routing_refresh = std::time::Duration::from_millis(routing_refresh_ms.max(100));
             cli::cluster::run_broker(cli::cluster::BrokerRole {
                 listen: &listen,
@@ -226,6 +231,7 @@ fn run(command: Command) -> Result<()> {
                 routing_refresh,
                 postgres: &postgres,
                 flight: &flight,
+                token: cluster.token()?,
             })
         }
         Command::Segment { command: SegmentCommand::Inspect { file } } => cli::inspect::inspect(&file),

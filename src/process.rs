@@ -4,7 +4,7 @@
 
 use cuvee_broker::{Discovery, QueryLimits, QueryService, Routing};
 use cuvee_error::{ErrorExt, ErrorKind};
-use cuvee_http::Api;
+use cuvee_http::{Api, ApiOptions};
 use cuvee_node::{Node, NodeError, NodeOptions};
 use std::path::Path;
 use std::sync::Arc;
@@ -36,6 +36,7 @@ impl ErrorExt for ProcessError {
 pub struct ProcessOptions {
     pub limits: QueryLimits,
     pub node: NodeOptions,
+    pub api: ApiOptions,
 }
 
 pub struct Process {
@@ -56,11 +57,12 @@ impl Process {
     }
 
     pub fn open_with(data_dir: &Path, options: ProcessOptions) -> Result<(Process, Vec<String>), ProcessError> {
+        let api_options = options.api.clone();
         let (node, warnings) = Node::open(data_dir, options.node)?;
         let node = Arc::new(node);
         let service =
             Arc::new(QueryService::new(Arc::clone(node.tables()), options.limits).map_err(ProcessError::Runtime)?);
-        let api = Arc::new(Api::new(Arc::clone(&service), Some(Arc::clone(&node)), None));
+        let api = Arc::new(Api::new(Arc::clone(&service), Some(Arc::clone(&node)), None, api_options));
         Ok((Process { service, node: Some(node), routing: None, api }, warnings))
     }
 
@@ -68,8 +70,17 @@ impl Process {
     /// `discovery` list, and scatters every query to them. Call [`Process::refresh_routing`]
     /// once before serving, and [`Process::keep_routing`] to keep it fresh.
     pub fn cluster(limits: QueryLimits, discovery: Discovery) -> Result<Process, ProcessError> {
-        let (service, routing) = cuvee_broker::cluster(limits, discovery).map_err(ProcessError::Runtime)?;
-        let api = Arc::new(Api::new(Arc::clone(&service), None, Some(Arc::clone(&routing))));
+        Process::cluster_with_token(limits, discovery, None)
+    }
+
+    /// [`Process::cluster`] whose calls to servers carry the cluster's shared token.
+    pub fn cluster_with_token(
+        limits: QueryLimits,
+        discovery: Discovery,
+        token: Option<String>,
+    ) -> Result<Process, ProcessError> {
+        let (service, routing) = cuvee_broker::cluster(limits, discovery, token).map_err(ProcessError::Runtime)?;
+        let api = Arc::new(Api::new(Arc::clone(&service), None, Some(Arc::clone(&routing)), ApiOptions::default()));
         Ok(Process { service, node: None, routing: Some(routing), api })
     }
 

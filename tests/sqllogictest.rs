@@ -49,7 +49,7 @@ async fn sql_logic_tests_through_a_cluster() {
             Arc::clone(server.service.tables()) as _,
             server.service.runtime_handle().unwrap(),
         );
-        tokio::spawn(cuvee_server::serve_until(listener, service, std::future::pending()));
+        tokio::spawn(cuvee_server::serve_until(listener, service, None, std::future::pending()));
         servers.push(server);
     }
     let broker = Broker::cluster(QueryLimits::default(), Discovery::Static(addresses.clone())).unwrap();
@@ -150,7 +150,7 @@ async fn a_replica_answers_for_a_server_that_is_down() {
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         stops.push(stop);
-        tokio::spawn(cuvee_server::serve_until(listener, service, async move {
+        tokio::spawn(cuvee_server::serve_until(listener, service, None, async move {
             let _ = stopped.await;
         }));
         servers.push(server);

@@ -63,17 +63,31 @@ impl QueryRuntime {
         self.running.load(Ordering::Relaxed)
     }
 
-    /// Runs `work` on the query runtime; dropping the returned future aborts it.
-    pub async fn run<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> Option<T> {
-        let runtime = self.runtime.as_ref()?;
+    /// Runs `work` on the query runtime; dropping the returned future aborts it. A panic in
+    /// the work ends only this query: it comes back as [`TaskEnd::Panicked`].
+    pub async fn run<T: Send + 'static>(&self, work: impl Future<Output = T> + Send + 'static) -> Result<T, TaskEnd> {
+        let Some(runtime) = self.runtime.as_ref() else { return Err(TaskEnd::ShutDown) };
         let running = Arc::clone(&self.running);
         let task = runtime.spawn(async move {
             let _counted = Counted::new(running);
             work.await
         });
         let mut guard = AbortOnDrop(task);
-        (&mut guard.0).await.ok()
+        match (&mut guard.0).await {
+            Ok(value) => Ok(value),
+            Err(e) if e.is_panic() => Err(TaskEnd::Panicked(cuvee_error::panic_message(e.into_panic().as_ref()))),
+            Err(_) => Err(TaskEnd::ShutDown),
+        }
     }
+}
+
+/// Why a query's task ended without its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskEnd {
+    /// The runtime is shutting down.
+    ShutDown,
+    /// The work panicked (a bug); the message is the panic's.
+    Panicked(String),
 }
 
 impl Drop for QueryRuntime {

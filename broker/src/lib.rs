@@ -30,12 +30,17 @@ use cuvee_query::Tables;
 use std::sync::Arc;
 
 /// A cluster broker's query service and routing: queries scatter to the servers that
-/// `discovery` finds, over the tables their listings name. Call [`Routing::refresh`] once
-/// before serving and [`Routing::run`] to keep it fresh.
-pub fn cluster(limits: QueryLimits, discovery: Discovery) -> std::io::Result<(Arc<QueryService>, Arc<Routing>)> {
+/// `discovery` finds, over the tables their listings name, every call carrying `token` (the
+/// cluster's shared secret). Call [`Routing::refresh`] once before serving and
+/// [`Routing::run`] to keep it fresh.
+pub fn cluster(
+    limits: QueryLimits,
+    discovery: Discovery,
+    token: Option<String>,
+) -> std::io::Result<(Arc<QueryService>, Arc<Routing>)> {
     let cluster = Arc::new(Cluster::remote());
     let tables = Tables::new();
     let service = Arc::new(QueryService::with_cluster(Arc::clone(&tables), limits, Arc::clone(&cluster))?);
-    let routing = Arc::new(Routing::new(cluster, tables, discovery));
+    let routing = Arc::new(Routing::new(cluster, tables, discovery, token));
     Ok((service, routing))
 }

@@ -18,6 +18,7 @@ pub enum ErrorCode {
     TableDoesNotExist = 190,
     QueryExecution = 200,
     ServerSegmentMissing = 235,
+    BrokerSegmentUnavailable = 305,
     ExecutionTimeout = 250,
     BrokerRequestSend = 425,
     ServerNotResponding = 427,
@@ -44,6 +45,7 @@ impl ErrorCode {
             ErrorKind::Timeout => ErrorCode::ExecutionTimeout,
             ErrorKind::Cancelled => ErrorCode::QueryCancellation,
             ErrorKind::Unavailable => ErrorCode::ServerNotResponding,
+            ErrorKind::Incomplete => ErrorCode::BrokerSegmentUnavailable,
             // A memory or result limit is the query's execution failing, as in Pinot.
             ErrorKind::ResourceExhausted
             | ErrorKind::InvalidValue
@@ -66,6 +68,7 @@ impl ErrorCode {
             ErrorCode::TableDoesNotExist => "TableDoesNotExistError",
             ErrorCode::QueryExecution => "QueryExecutionError",
             ErrorCode::ServerSegmentMissing => "ServerSegmentMissing",
+            ErrorCode::BrokerSegmentUnavailable => "BrokerSegmentUnavailable",
             ErrorCode::ExecutionTimeout => "ExecutionTimeoutError",
             ErrorCode::BrokerRequestSend => "BrokerRequestSend",
             ErrorCode::ServerNotResponding => "ServerNotResponding",
@@ -85,6 +88,7 @@ impl ErrorCode {
             TableDoesNotExist,
             QueryExecution,
             ServerSegmentMissing,
+            BrokerSegmentUnavailable,
             ExecutionTimeout,
             BrokerRequestSend,
             ServerNotResponding,
@@ -107,7 +111,10 @@ impl ErrorCode {
             ErrorCode::ExecutionTimeout => 408,
             ErrorCode::TooManyRequests => 429,
             ErrorCode::QueryExecution => 500,
-            ErrorCode::BrokerRequestSend | ErrorCode::ServerNotResponding | ErrorCode::QueryCancellation => 503,
+            ErrorCode::BrokerRequestSend
+            | ErrorCode::ServerNotResponding
+            | ErrorCode::QueryCancellation
+            | ErrorCode::BrokerSegmentUnavailable => 503,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::cluster::{Cluster, Distribute, LocalServer, QueryScope, ScatterExec};
 use crate::dialect::{display_name, prepare, PinotQuery};
-use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime};
+use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime, TaskEnd};
 use crate::response::QueryException;
 use crate::response::{result_table, BrokerResponse, ErrorCode};
 use cuvee_query::{FragmentStats, SegmentTable, Tables};
@@ -139,15 +139,22 @@ impl QueryService {
                 // Dropping the future (timeout, or the client went away) aborts the query's task.
                 let work = self.runtime.run(async move { engine.run(&query, scope).await });
                 match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
-                    Ok(Some(Ok(response))) => response,
-                    Ok(Some(Err(e))) => {
+                    Ok(Ok(Ok(response))) => response,
+                    Ok(Ok(Err(e))) => {
                         let (code, message) = classify(&e);
                         BrokerResponse::error(code, message)
                     }
-                    Ok(None) => BrokerResponse::error(
+                    Ok(Err(TaskEnd::ShutDown)) => BrokerResponse::error(
                         ErrorCode::QueryExecution,
                         "the query task stopped before answering (the broker is shutting down?)",
                     ),
+                    Ok(Err(TaskEnd::Panicked(message))) => {
+                        tracing::error!(query = %request_id, sql = %sql, panic = %message, "a query panicked");
+                        BrokerResponse::error(
+                            ErrorCode::QueryExecution,
+                            format!("query {request_id} failed with an internal error (a panic: {message}); the server goes on serving"),
+                        )
+                    }
                     Err(_) => BrokerResponse::error(
                         ErrorCode::ExecutionTimeout,
                         format!("Query timed out after {timeout_ms} ms (timeoutMs)"),

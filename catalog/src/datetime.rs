@@ -222,7 +222,7 @@ impl DateTimeFormatSpec {
             TimeFormat::Timestamp => FormattedTime::Number(millis),
             TimeFormat::SimpleDate { zone, compiled, .. } => {
                 let at = zone.timestamp_millis_opt(millis).single();
-                FormattedTime::Text(at.map(|t| t.format(compiled).to_string()).unwrap_or_default())
+                FormattedTime::Text(at.and_then(|t| format_checked(&t, compiled)).unwrap_or_default())
             }
         }
     }
@@ -295,8 +295,22 @@ fn parse_zone(text: &str) -> std::result::Result<FixedOffset, String> {
         .ok_or_else(|| format!("time zone offset \"{t}\" is out of range"))
 }
 
+/// A time written in a chrono pattern, or `None` when the pattern cannot be written (chrono's
+/// `Display` reports that as an error, which `to_string` would turn into a panic).
+fn format_checked(at: &DateTime<FixedOffset>, compiled: &str) -> Option<String> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    write!(out, "{}", at.format(compiled)).ok()?;
+    Some(out)
+}
+
 fn simple_date(pattern: &str, zone: FixedOffset) -> std::result::Result<TimeFormat, String> {
     let translated = translate_java_pattern(pattern)?;
+    // Checked once here, so writing a time in this format later cannot fail.
+    let sample = zone.timestamp_millis_opt(0).single().ok_or("the zone has no time at the epoch")?;
+    if format_checked(&sample, &translated.chrono).is_none() {
+        return Err(format!("pattern \"{pattern}\" cannot be used to write times"));
+    }
     Ok(TimeFormat::SimpleDate {
         pattern: pattern.to_string(),
         zone,
@@ -372,7 +386,9 @@ fn translate_java_pattern(pattern: &str) -> std::result::Result<Translated, Stri
             ('S', 6) => "%6f",
             ('S', _) => "%9f",
             ('Z', _) => "%z",
-            ('X', 1) => "%#z",
+            // ISO 8601 offsets: X is hours only (+08), XX +0800, XXX +08:00.
+            ('X', 1) | ('x', 1) => "%:::z",
+            ('X', 2) | ('x', 2) => "%z",
             ('X', _) | ('x', _) => "%:z",
             (other, _) => return Err(format!("pattern letter '{other}' is not supported")),
         };

@@ -17,7 +17,9 @@ pub mod datetime;
 pub mod error;
 pub mod evolution;
 pub mod lenient;
+pub mod name;
 pub mod schema;
+pub mod secrets;
 pub mod stream;
 pub mod table;
 pub mod table_config;
@@ -26,6 +28,7 @@ pub mod value;
 
 pub use datetime::{DateTimeFormatSpec, FormattedTime, Granularity, TimeFormat, TimeUnit};
 pub use error::{CatalogError, Problem, Result};
+pub use name::{NameError, NameKind};
 pub use schema::{ColumnSpec, FieldKind, FieldSpec, MaxLengthStrategy, Schema, SchemaConfig};
 pub use stream::{Decoder, FlushThresholds, OffsetReset, StreamConfig};
 pub use table::{ColumnIndexing, Table};

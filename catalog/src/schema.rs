@@ -214,6 +214,8 @@ pub fn pinot_default_null(data_type: DataType, kind: FieldKind) -> Value {
 fn resolve_columns(config: &SchemaConfig, problems: &mut Vec<Problem>) -> Vec<ColumnSpec> {
     if config.schema_name.trim().is_empty() {
         problems.push(Problem::new("schemaName", "must not be empty"));
+    } else if let Err(e) = crate::name::check(crate::NameKind::Schema, &config.schema_name) {
+        problems.push(Problem::new("schemaName", e.to_string()));
     }
     let mut columns = Vec::new();
     for (list_name, list, kind) in [

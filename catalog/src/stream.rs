@@ -6,9 +6,9 @@
 //! Keys understood (Pinot's names): `streamType` (`kafka`), `stream.kafka.topic.name`,
 //! `stream.kafka.broker.list`, `stream.kafka.consumer.type` (`lowlevel`),
 //! `stream.kafka.decoder.class.name` (Pinot's JSON, Avro and CSV decoder classes),
-//! `stream.kafka.decoder.prop.*` (Avro's writer schema inline as `schema`, or from a file
-//! named by `schema.path`), `stream.kafka.consumer.prop.*` (passed to librdkafka,
-//! `auto.offset.reset` read here), `realtime.segment.flush.threshold.rows` (legacy `.size`),
+//! `stream.kafka.decoder.prop.*` (Avro's writer schema inline as `schema`; a `schema.path`
+//! is refused: the server reads no file a config names), `stream.kafka.consumer.prop.*`
+//! (passed to librdkafka from an allow-list, `auto.offset.reset` read here), `realtime.segment.flush.threshold.rows` (legacy `.size`),
 //! `.time`, `.segment.size`, `stream.kafka.metadata.populate`, and top-level librdkafka
 //! security keys (`security.protocol`, `sasl.*`, `ssl.*`). Pinot-only keys without meaning
 //! here (the consumer factory class) are accepted and ignored.
@@ -142,10 +142,18 @@ impl StreamConfig {
         let populate_metadata = get("stream.kafka.metadata.populate").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let mut consumer_properties = BTreeMap::new();
         for (key, value) in map {
-            if let Some(prop) = key.strip_prefix(CONSUMER_PROP) {
-                consumer_properties.insert(prop.to_string(), value.clone());
+            let prop = if let Some(prop) = key.strip_prefix(CONSUMER_PROP) {
+                prop
             } else if key == "security.protocol" || key.starts_with("sasl.") || key.starts_with("ssl.") {
-                consumer_properties.insert(key.clone(), value.clone());
+                key.as_str()
+            } else {
+                continue;
+            };
+            match librdkafka_property(prop, value) {
+                Ok(()) => {
+                    consumer_properties.insert(prop.to_string(), value.clone());
+                }
+                Err(reason) => problems.push(Problem::new(at(key), reason)),
             }
         }
         // Offsets are ours (published with segments); librdkafka must not pick the start.
@@ -165,6 +173,111 @@ impl StreamConfig {
     }
 }
 
+/// librdkafka properties a table config may set: what tunes fetching, timeouts and
+/// connections, and Kafka's security (with keys and certificates inline as PEM). Anything
+/// else — above all what loads code, runs a command or reads a server file
+/// (`plugin.library.paths`, `ssl.engine.location`, `sasl.kerberos.kinit.cmd`, `*.location`)
+/// — is refused by name.
+const LIBRDKAFKA_ALLOWED: &[&str] = &[
+    "group.id",
+    "client.rack",
+    "client.dns.lookup",
+    "fetch.wait.max.ms",
+    "fetch.min.bytes",
+    "fetch.max.bytes",
+    "fetch.message.max.bytes",
+    "fetch.error.backoff.ms",
+    "fetch.queue.backoff.ms",
+    "max.partition.fetch.bytes",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "receive.message.max.bytes",
+    "message.max.bytes",
+    "isolation.level",
+    "check.crcs",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "socket.timeout.ms",
+    "socket.keepalive.enable",
+    "socket.nagle.disable",
+    "socket.send.buffer.bytes",
+    "socket.receive.buffer.bytes",
+    "socket.connection.setup.timeout.ms",
+    "socket.max.fails",
+    "connections.max.idle.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "retry.backoff.ms",
+    "retry.backoff.max.ms",
+    "metadata.max.age.ms",
+    "topic.metadata.refresh.interval.ms",
+    "topic.metadata.refresh.fast.interval.ms",
+    "topic.metadata.refresh.sparse",
+    "broker.address.family",
+    "broker.address.ttl",
+    "api.version.request",
+    "api.version.request.timeout.ms",
+    "api.version.fallback.ms",
+    "broker.version.fallback",
+    "allow.auto.create.topics",
+    "log_level",
+    "security.protocol",
+    "enable.ssl.certificate.verification",
+    "ssl.endpoint.identification.algorithm",
+    "ssl.cipher.suites",
+    "ssl.curves.list",
+    "ssl.sigalgs.list",
+    "ssl.ca.pem",
+    "ssl.certificate.pem",
+    "ssl.key.pem",
+    "ssl.key.password",
+    "ssl.keystore.password",
+    "sasl.mechanism",
+    "sasl.mechanisms",
+    "sasl.username",
+    "sasl.password",
+    "sasl.kerberos.service.name",
+    "sasl.kerberos.principal",
+    "sasl.oauthbearer.method",
+    "sasl.oauthbearer.client.id",
+    "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.scope",
+    "sasl.oauthbearer.extensions",
+    "sasl.oauthbearer.token.endpoint.url",
+    "sasl.oauthbearer.config",
+    "enable.sasl.oauthbearer.unsecure.jwt",
+    // cuvee owns these (offsets are published with segments); accepted and overridden.
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "enable.partition.eof",
+];
+
+fn librdkafka_property(key: &str, value: &str) -> std::result::Result<(), String> {
+    if key == "ssl.ca.location" {
+        // The system's CA certificates, found by librdkafka; no file is named.
+        return if value == "probe" {
+            Ok(())
+        } else {
+            Err("librdkafka property \"ssl.ca.location\" is refused: a table config names no file on the server; use ssl.ca.location=probe (the system's CAs) or the certificates inline in ssl.ca.pem".into())
+        };
+    }
+    if LIBRDKAFKA_ALLOWED.contains(&key) {
+        return Ok(());
+    }
+    let why = if key.ends_with(".location")
+        || key.ends_with(".keytab")
+        || key.contains("plugin")
+        || key.ends_with(".cmd")
+        || key.contains("engine")
+    {
+        "loads code, runs a command or reads a server file, which a table config may not"
+    } else {
+        "not among the librdkafka properties a table config may set (fetching, timeouts, connections, security; see catalog/src/stream.rs)"
+    };
+    Err(format!("librdkafka property \"{key}\" is refused: {why}"))
+}
+
 fn decoder(map: &BTreeMap<String, String>, at: &dyn Fn(&str) -> String, problems: &mut Vec<Problem>) -> Decoder {
     let key = "stream.kafka.decoder.class.name";
     let prop = |name: &str| map.get(&format!("{DECODER_PROP}{name}")).cloned();
@@ -178,22 +291,19 @@ fn decoder(map: &BTreeMap<String, String>, at: &dyn Fn(&str) -> String, problems
         "KafkaJSONMessageDecoder" | "JSONMessageDecoder" => Decoder::Json,
         "KafkaAvroMessageDecoder" | "SimpleAvroMessageDecoder" => match (prop("schema"), prop("schema.path")) {
             (Some(schema), _) => Decoder::Avro { schema },
-            // Read once, when the config is read: a later change to the file does not
-            // silently change how the stream decodes.
-            (None, Some(path)) => match std::fs::read_to_string(&path) {
-                Ok(schema) => Decoder::Avro { schema },
-                Err(e) => {
-                    problems.push(Problem::new(
-                        at("stream.kafka.decoder.prop.schema.path"),
-                        format!("cannot read the Avro schema file {path}: {e}"),
-                    ));
-                    Decoder::Json
-                }
-            },
+            // The server reads no file a table config names (`cuvee server --tables` inlines
+            // a schema.path found beside its definitions before the config is applied).
+            (None, Some(path)) => {
+                problems.push(Problem::new(
+                    at("stream.kafka.decoder.prop.schema.path"),
+                    format!("{path}: the server reads no file a table config names; give the writer schema inline in stream.kafka.decoder.prop.schema"),
+                ));
+                Decoder::Json
+            }
             (None, None) => {
                 problems.push(Problem::new(
                     at("stream.kafka.decoder.prop.schema"),
-                    "Avro messages need their writer schema: inline JSON here, or a file in stream.kafka.decoder.prop.schema.path",
+                    "Avro messages need their writer schema: inline JSON here",
                 ));
                 Decoder::Json
             }
@@ -314,7 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn avro_schema_comes_inline_or_from_a_file() {
+    fn avro_schema_comes_inline_never_from_a_file() {
         let base = [
             ("streamType", "kafka"),
             ("stream.kafka.topic.name", "t"),
@@ -322,26 +432,64 @@ mod tests {
             ("stream.kafka.decoder.class.name", "org.apache.pinot.plugin.inputformat.avro.SimpleAvroMessageDecoder"),
         ];
         let schema = r#"{"type": "record", "name": "r", "fields": [{"name": "a", "type": "int"}]}"#;
-        let file = std::env::temp_dir().join(format!("cuvee-avro-schema-{}.avsc", std::process::id()));
-        std::fs::write(&file, schema).unwrap();
-        let path = file.display().to_string();
-        let from_file = StreamConfig::from_map(
-            &map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", path.as_str())]].concat()),
+        let inline = StreamConfig::from_map(
+            &map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema", schema)]].concat()),
             "s",
         )
         .unwrap();
-        assert_eq!(from_file.decoder, Decoder::Avro { schema: schema.to_string() });
-        std::fs::remove_file(&file).unwrap();
-        let missing = StreamConfig::from_map(
-            &map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", path.as_str())]].concat()),
+        assert_eq!(inline.decoder, Decoder::Avro { schema: schema.to_string() });
+        // A path in a config would make the server read a file of the poster's choosing.
+        let path = StreamConfig::from_map(
+            &map(&[base.as_slice(), &[("stream.kafka.decoder.prop.schema.path", "/etc/passwd")]].concat()),
             "s",
         )
         .unwrap_err();
         assert!(
-            missing[0].to_string().contains("schema.path") && missing[0].to_string().contains("cannot read"),
-            "{missing:?}"
+            path[0].to_string().contains("schema.path") && path[0].to_string().contains("reads no file"),
+            "{path:?}"
         );
         let none = StreamConfig::from_map(&map(&base), "s").unwrap_err();
         assert!(none[0].to_string().contains("writer schema"), "{none:?}");
+    }
+}
+
+#[cfg(test)]
+mod property_tests {
+    use super::*;
+
+    fn config(extra: &[(&str, &str)]) -> Result<StreamConfig, Vec<Problem>> {
+        let mut map: BTreeMap<String, String> = [
+            ("streamType", "kafka"),
+            ("stream.kafka.topic.name", "t"),
+            ("stream.kafka.broker.list", "b:9092"),
+            ("stream.kafka.decoder.class.name", "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        map.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        StreamConfig::from_map(&map, "s")
+    }
+
+    #[test]
+    fn properties_that_load_code_or_read_files_are_refused_by_name() {
+        for key in [
+            "stream.kafka.consumer.prop.plugin.library.paths",
+            "stream.kafka.consumer.prop.ssl.engine.location",
+            "sasl.kerberos.kinit.cmd",
+            "ssl.keystore.location",
+            "ssl.ca.location",
+            "stream.kafka.consumer.prop.key.deserializer",
+        ] {
+            let problems = config(&[(key, "/tmp/x")]).unwrap_err();
+            assert!(problems[0].to_string().contains("is refused"), "{key}: {problems:?}");
+            assert!(problems[0].path.contains(key), "the problem names the key: {problems:?}");
+        }
+        let fine = config(&[
+            ("sasl.password", "${P}"),
+            ("ssl.ca.location", "probe"),
+            ("stream.kafka.consumer.prop.fetch.wait.max.ms", "5"),
+        ]);
+        assert!(fine.is_ok(), "{fine:?}");
     }
 }

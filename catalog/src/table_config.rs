@@ -297,8 +297,24 @@ fn collect_unknown_except(out: &mut BTreeMap<String, Json>, prefix: &str, extra:
 }
 
 impl TableConfigJson {
+    /// Parses a table config; its table and schema names must follow the naming rule
+    /// ([`crate::name`]), since they become file names.
     pub fn from_json(text: &str) -> Result<TableConfigJson> {
-        parse_json("table config", text)
+        let config: TableConfigJson = parse_json("table config", text)?;
+        let mut problems = Vec::new();
+        if let Err(e) = crate::name::check(crate::NameKind::Table, config.raw_table_name()) {
+            problems.push(crate::Problem::new("tableName", e.to_string()));
+        }
+        if let Some(schema) = config.segments_config.as_ref().and_then(|s| s.schema_name.as_deref()) {
+            if let Err(e) = crate::name::check(crate::NameKind::Schema, schema) {
+                problems.push(crate::Problem::new("segmentsConfig.schemaName", e.to_string()));
+            }
+        }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(crate::CatalogError::Invalid { what: "table config", problems })
+        }
     }
 
     pub fn to_json(&self) -> Json {

@@ -28,6 +28,7 @@
 //! `cuvee` binary passes its `AWS_*` environment. Calls block the calling thread (segments
 //! are published from sealer threads); they run on the store's own small runtime.
 
+use cuvee_catalog::NameKind;
 use cuvee_error::{ErrorExt, ErrorKind};
 use cuvee_segments::{Mirror, SegmentError};
 use futures::TryStreamExt;
@@ -44,6 +45,12 @@ pub enum DeepStoreError {
     Request { url: String, what: String, source: object_store::Error },
     #[error("deep store {url}: {source}")]
     Io { url: String, source: std::io::Error },
+    #[error(transparent)]
+    Name(#[from] cuvee_catalog::NameError),
+    #[error("deep store file {0:?} is not a file of a table's folder")]
+    InvalidFile(String),
+    #[error("{uri} is {size} bytes, over the limit of {max}")]
+    TooLarge { uri: String, size: u64, max: u64 },
 }
 
 impl ErrorExt for DeepStoreError {
@@ -58,6 +65,9 @@ impl ErrorExt for DeepStoreError {
             }
             DeepStoreError::Request { .. } => ErrorKind::Unavailable,
             DeepStoreError::Io { .. } => ErrorKind::Storage,
+            DeepStoreError::Name(e) => e.kind(),
+            DeepStoreError::InvalidFile(_) => ErrorKind::InvalidArgument,
+            DeepStoreError::TooLarge { .. } => ErrorKind::ResourceExhausted,
         }
     }
 }
@@ -68,6 +78,7 @@ impl From<DeepStoreError> for SegmentError {
             DeepStoreError::InvalidUrl { url, .. }
             | DeepStoreError::Request { url, .. }
             | DeepStoreError::Io { url, .. } => url.clone(),
+            DeepStoreError::Name(_) | DeepStoreError::InvalidFile(_) | DeepStoreError::TooLarge { .. } => String::new(),
         };
         SegmentError::Mirror { url, kind: e.kind(), reason: e.to_string() }
     }
@@ -172,15 +183,21 @@ impl DeepStore {
         })
     }
 
-    fn path(&self, table: &str, file: &str) -> ObjectPath {
+    /// `<prefix>/tables/<table>/<file>`; the table's name must follow the naming rule and
+    /// the file's parts may not climb (they are ours: `segments/<name>.cvs`, `claims/…`).
+    fn path(&self, table: &str, file: &str) -> Result<ObjectPath> {
+        cuvee_catalog::name::check(NameKind::Table, table)?;
+        if file.split('/').any(|part| part == ".." || part == ".") {
+            return Err(DeepStoreError::InvalidFile(file.to_string()));
+        }
         let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_string()).collect();
         parts.extend(["tables".to_string(), table.to_string()]);
-        parts.extend(file.split('/').map(str::to_string));
-        ObjectPath::from_iter(parts)
+        parts.extend(file.split('/').filter(|p| !p.is_empty()).map(str::to_string));
+        Ok(ObjectPath::from_iter(parts))
     }
 
     pub fn put(&self, table: &str, file: &str, bytes: Vec<u8>) -> Result<()> {
-        let path = self.path(table, file);
+        let path = self.path(table, file)?;
         let store = Arc::clone(&self.store);
         self.run(async move { store.put(&path, PutPayload::from(bytes)).await })
             .map_err(failed(&self.url, format!("writing {table}/{file}")))?;
@@ -190,7 +207,7 @@ impl DeepStore {
     /// Creates the file unless it exists: true when this call created it. Atomic, so of
     /// several callers racing for one file exactly one gets true.
     pub fn put_if_absent(&self, table: &str, file: &str, bytes: Vec<u8>) -> Result<bool> {
-        let path = self.path(table, file);
+        let path = self.path(table, file)?;
         let store = Arc::clone(&self.store);
         let created = self.run(async move {
             match store.put_opts(&path, PutPayload::from(bytes), PutMode::Create.into()).await {
@@ -204,7 +221,7 @@ impl DeepStore {
 
     /// The file's bytes, or `None` when the deep store does not have it.
     pub fn get(&self, table: &str, file: &str) -> Result<Option<Vec<u8>>> {
-        let path = self.path(table, file);
+        let path = self.path(table, file)?;
         let store = Arc::clone(&self.store);
         let got = self.run(async move {
             match store.get(&path).await {
@@ -214,6 +231,31 @@ impl DeepStore {
             }
         });
         got.map_err(failed(&self.url, format!("reading {table}/{file}")))
+    }
+
+    /// The object `uri` names when it is under this deep store's URL (same scheme, bucket
+    /// and prefix), at most `max_bytes`; `None` for a URI elsewhere.
+    pub fn read_uri(&self, uri: &str, max_bytes: u64) -> Result<Option<Vec<u8>>> {
+        let base = self.url.trim_end_matches('/');
+        let Some(rest) = uri.strip_prefix(base).and_then(|r| r.strip_prefix('/')) else { return Ok(None) };
+        if rest.is_empty() || rest.split('/').any(|part| part.is_empty() || part == ".." || part == ".") {
+            return Err(DeepStoreError::InvalidFile(rest.to_string()));
+        }
+        let mut parts: Vec<String> = self.prefix.parts().map(|p| p.as_ref().to_string()).collect();
+        parts.extend(rest.split('/').map(str::to_string));
+        let path = ObjectPath::from_iter(parts);
+        let store = Arc::clone(&self.store);
+        let got = self.run(async move {
+            let head = store.head(&path).await?;
+            if head.size > max_bytes {
+                return Ok(Err(head.size));
+            }
+            store.get(&path).await?.bytes().await.map(|b| Ok(b.to_vec()))
+        });
+        match got.map_err(failed(&self.url, format!("reading {uri}")))? {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(size) => Err(DeepStoreError::TooLarge { uri: uri.to_string(), size, max: max_bytes }),
+        }
     }
 
     /// Names of the tables the deep store holds a manifest for.
@@ -229,7 +271,11 @@ impl DeepStore {
             listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
         let mut with_manifest = Vec::with_capacity(names.len());
         for name in names {
-            let path = self.path(&name, &self.manifest_file);
+            // Names in a listing are input: one that breaks the rule is left out (and named).
+            let Ok(path) = self.path(&name, &self.manifest_file) else {
+                tracing::warn!(url = %self.url, table = %name, "a table in the deep store has a name that breaks the naming rule; left out");
+                continue;
+            };
             let store = Arc::clone(&self.store);
             let exists = self.run(async move {
                 match store.head(&path).await {
@@ -247,7 +293,7 @@ impl DeepStore {
 
     /// Removes everything of a table.
     pub fn delete_table(&self, table: &str) -> Result<()> {
-        let root = self.path(table, "");
+        let root = self.path(table, "")?;
         let store = Arc::clone(&self.store);
         self.run(async move {
             let paths: Vec<ObjectPath> = store.list(Some(&root)).map_ok(|m| m.location).try_collect().await?;

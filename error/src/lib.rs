@@ -50,6 +50,9 @@ pub enum ErrorKind {
     Unavailable,
     /// Stored data is damaged (a checksum or structure check failed).
     Corrupt,
+    /// Part of the data asked for cannot be read (a damaged or missing segment), so the
+    /// answer would be incomplete.
+    Incomplete,
     /// Reading or writing this machine's disk failed.
     Storage,
     /// A bug, or a state that should not happen.
@@ -78,13 +81,14 @@ impl ErrorKind {
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Corrupt => "corrupt",
+            ErrorKind::Incomplete => "incomplete",
             ErrorKind::Storage => "storage",
             ErrorKind::Internal => "internal",
         }
     }
 
     /// Every kind, for doors' tests that check each one is mapped.
-    pub const ALL: [ErrorKind; 20] = [
+    pub const ALL: [ErrorKind; 21] = [
         ErrorKind::Syntax,
         ErrorKind::InvalidArgument,
         ErrorKind::TypeMismatch,
@@ -103,6 +107,7 @@ impl ErrorKind {
         ErrorKind::Cancelled,
         ErrorKind::Unavailable,
         ErrorKind::Corrupt,
+        ErrorKind::Incomplete,
         ErrorKind::Storage,
         ErrorKind::Internal,
     ];
@@ -117,6 +122,15 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The text a caught panic carried (`catch_unwind`'s payload), for the error that reports it.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 /// Implemented by every crate's error type: the one kind of each variant.

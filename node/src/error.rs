@@ -23,6 +23,10 @@ pub enum NodeError {
     /// state); the message says which rule.
     #[error("{0}")]
     Invalid(String),
+    /// A request the server's configuration does not allow (a file outside the folders
+    /// open to ingestion); the message names the rule.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("Ingestion into {table} failed: {source}")]
     Import { table: String, source: Box<cuvee_ingest::IngestError> },
     #[error(transparent)]
@@ -31,6 +35,8 @@ pub enum NodeError {
     Segment(#[from] cuvee_segments::SegmentError),
     #[error(transparent)]
     DeepStore(Box<cuvee_deep_store::DeepStoreError>),
+    #[error(transparent)]
+    Name(#[from] cuvee_catalog::NameError),
     #[error("{}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
@@ -46,9 +52,11 @@ impl ErrorExt for NodeError {
             NodeError::Definition { .. } | NodeError::Invalid(_) | NodeError::Import { .. } => {
                 ErrorKind::InvalidArgument
             }
+            NodeError::Forbidden(_) => ErrorKind::PermissionDenied,
             NodeError::Ingest(e) => e.kind(),
             NodeError::Segment(e) => e.kind(),
             NodeError::DeepStore(e) => e.kind(),
+            NodeError::Name(e) => e.kind(),
             NodeError::Io { .. } => ErrorKind::Storage,
             NodeError::Internal(_) => ErrorKind::Internal,
         }

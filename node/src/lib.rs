@@ -18,3 +18,9 @@ pub use cuvee_ingest::realtime::RealtimeOptions;
 pub use cuvee_query::Tables;
 pub use error::{NodeError, Result};
 pub use node::{raw_table_name, Node, NodeOptions};
+
+/// A number for the next upload's file name, unique in this process.
+pub fn next_upload() -> u64 {
+    static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    UPLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

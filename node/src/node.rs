@@ -18,7 +18,7 @@
 
 use crate::error::{NodeError, Result};
 use cuvee_catalog::evolution::incompatibilities;
-use cuvee_catalog::{CatalogError, Schema, Table, TableConfigJson, TableType};
+use cuvee_catalog::{CatalogError, NameKind, Schema, Table, TableConfigJson, TableType};
 use cuvee_deep_store::{DeepStore, DeepStoreSettings};
 use cuvee_ingest::realtime::{RealtimeIngestion, RealtimeOptions, SharedStore};
 use cuvee_ingest::{import, FileFormat, ImportOptions, ImportReport};
@@ -37,6 +37,9 @@ pub struct NodeOptions {
     pub deep_store: Option<String>,
     /// How to open it (whose manifests, credentials).
     pub deep_store_settings: DeepStoreSettings,
+    /// Folders `ingestFromURI` may read files from (`--ingest-allow`); none by default, so
+    /// it reads only objects of the deep store.
+    pub ingest_roots: Vec<PathBuf>,
 }
 
 fn definition(what: &'static str) -> impl Fn(CatalogError) -> NodeError {
@@ -61,6 +64,8 @@ struct State {
 
 pub struct Node {
     data_dir: PathBuf,
+    /// `ingest_roots`, canonical (symlinks resolved), so a prefix check means what it says.
+    ingest_roots: Vec<PathBuf>,
     tables: Arc<Tables>,
     admin: Mutex<()>,
     state: RwLock<State>,
@@ -89,7 +94,14 @@ impl Node {
         // Tables the deep store has and this disk lacks (a new or wiped disk) come back first.
         if let Some(deep) = &deep {
             for name in deep.tables()? {
-                let dir = data_dir.join("tables").join(&name);
+                // A deep store's listing is input too: its names follow the rule.
+                let dir = match cuvee_catalog::name::join(&data_dir.join("tables"), NameKind::Table, &name, "") {
+                    Ok(dir) => dir,
+                    Err(e) => {
+                        warnings.push(format!("a table in the deep store {} is not restored: {e}", deep.url()));
+                        continue;
+                    }
+                };
                 if !dir.join("manifest.json").exists() {
                     match TableStore::restore(&dir, &name, deep.as_ref()) {
                         Ok(_) => warnings.push(format!("table {name} restored from the deep store {}", deep.url())),
@@ -136,8 +148,17 @@ impl Node {
                 Err(e) => warnings.push(format!("table in {} not loaded: {e}", dir.display())),
             }
         }
+        let mut ingest_roots = Vec::new();
+        for root in &options.ingest_roots {
+            let canonical = root.canonicalize().map_err(io(root))?;
+            if !canonical.is_dir() {
+                return Err(NodeError::Invalid(format!("--ingest-allow {}: not a folder", root.display())));
+            }
+            ingest_roots.push(canonical);
+        }
         let node = Node {
             data_dir: data_dir.to_path_buf(),
+            ingest_roots,
             tables,
             admin: Mutex::new(()),
             state: RwLock::new(state),
@@ -205,7 +226,7 @@ impl Node {
                 .map_err(definition("schema for its tables"))?;
             updated.push((current, table));
         }
-        let path = self.data_dir.join("schemas").join(format!("{}.json", schema.name()));
+        let path = self.schema_file(schema.name())?;
         write_json(&path, &schema.to_json())?;
         for (current, table) in updated {
             self.apply_definition(&current, table)?;
@@ -238,7 +259,7 @@ impl Node {
         if let Some(table) = self.tables.all().into_iter().find(|t| t.table().schema.name() == name) {
             return Err(NodeError::SchemaInUse { schema: name.to_string(), table: table.table().name().to_string() });
         }
-        let path = self.data_dir.join("schemas").join(format!("{name}.json"));
+        let path = self.schema_file(name)?;
         std::fs::remove_file(&path)
             .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
             .map_err(io(&path))?;
@@ -280,7 +301,8 @@ impl Node {
         })?;
         let table = Table::new(schema, config.clone()).map_err(definition("table config"))?;
         if table.config.table_type == TableType::Realtime {
-            cuvee_ingest::realtime::validate(&table).map_err(|e| NodeError::Invalid(e.to_string()))?;
+            cuvee_ingest::realtime::validate(&table, &self.realtime.secrets)
+                .map_err(|e| NodeError::Invalid(e.to_string()))?;
         }
         if exists {
             let current =
@@ -294,7 +316,7 @@ impl Node {
             // Index changes apply to segments built from now on.
             self.apply_definition(&current, table)?;
         } else {
-            let dir = self.table_dir(&name);
+            let dir = self.table_dir(&name)?;
             let mut store = TableStore::open_or_create(&dir, &table)?;
             if let Some(deep) = &self.deep {
                 store.attach_deep_store(Arc::clone(deep) as Arc<dyn Mirror>)?;
@@ -343,7 +365,7 @@ impl Node {
         if let Some(deep) = &self.deep {
             deep.delete_table(raw)?;
         }
-        let dir = self.table_dir(raw);
+        let dir = self.table_dir(raw)?;
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         drop(store);
         Ok(with_type)
@@ -384,7 +406,7 @@ impl Node {
         if !self.state.read().stores.contains_key(raw) {
             return Err(NodeError::TableNotFound(table.to_string()));
         }
-        Ok(self.table_dir(raw))
+        self.table_dir(raw)
     }
 
     /// Stops every table's ingestion (at shutdown): sealers finish what they build.
@@ -429,7 +451,7 @@ impl Node {
         let target =
             self.tables.get(raw).ok_or_else(|| NodeError::Internal(format!("table {raw} is not registered")))?;
         let options = ImportOptions { format, progress: false, ..ImportOptions::default() };
-        let dir = self.table_dir(raw);
+        let dir = self.table_dir(raw)?;
         let report = import(target.table(), files, &dir, &options)
             .map_err(|source| NodeError::Import { table: table.to_string(), source: Box::new(source) })?;
         // The importer published through its own handle on the store; read the manifest back.
@@ -438,19 +460,71 @@ impl Node {
             reopened.attach_deep_store(Arc::clone(deep))?;
         }
         for name in &report.segments {
-            let segment = ImmutableSegment::open(&reopened.segment_path(name))?;
+            let segment = ImmutableSegment::open(&reopened.segment_path(name)?)?;
             target.add_sealed(Arc::new(segment));
         }
         *store = reopened;
         Ok(report)
     }
 
+    /// The local file an `ingestFromURI` source names, checked against where the operator
+    /// allows reads: a `file://` URI must be a regular file under an `--ingest-allow` root
+    /// (after resolving symlinks); a URI under the deep store's URL is copied here first,
+    /// at most `max_bytes`. Anything else is refused, naming the rule. The second value
+    /// says whether the file is a copy to remove after the import.
+    pub fn ingest_source(&self, uri: &str, max_bytes: u64) -> Result<(PathBuf, bool)> {
+        if let Some(path) = uri.strip_prefix("file://") {
+            let path = Path::new(path);
+            let refused = |why: &str| NodeError::Forbidden(format!("sourceURIStr {uri}: {why}"));
+            if self.ingest_roots.is_empty() {
+                return Err(refused("no folder is open to ingestFromURI (the server's --ingest-allow names them)"));
+            }
+            let canonical = path.canonicalize().map_err(|_| refused("no such file"))?;
+            if !self.ingest_roots.iter().any(|root| canonical.starts_with(root)) {
+                return Err(refused("it is not under a folder open to ingestFromURI (--ingest-allow)"));
+            }
+            let metadata = std::fs::metadata(&canonical).map_err(io(&canonical))?;
+            if !metadata.is_file() {
+                return Err(refused("it is not a regular file"));
+            }
+            return Ok((canonical, false));
+        }
+        let unsupported = || {
+            NodeError::Invalid(format!(
+                "sourceURIStr {uri}: only file:// URIs (under the server's --ingest-allow folders) and objects of its deep store are read"
+            ))
+        };
+        let Some(deep) = &self.deep else { return Err(unsupported()) };
+        let scheme = |u: &str| u.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        if scheme(uri) != scheme(deep.url()) {
+            return Err(unsupported());
+        }
+        let Some(bytes) = deep.read_uri(uri, max_bytes)? else {
+            return Err(NodeError::Forbidden(format!(
+                "sourceURIStr {uri}: not under the deep store {} (and only file:// URIs under --ingest-allow folders are read)",
+                deep.url()
+            )));
+        };
+        let dir = self.upload_dir();
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let name = uri.rsplit('/').next().unwrap_or("object");
+        let extension = Path::new(name).extension().and_then(|e| e.to_str()).unwrap_or("data");
+        let path = dir.join(format!("{}-{}.{extension}", std::process::id(), crate::next_upload()));
+        std::fs::write(&path, bytes).map_err(io(&path))?;
+        Ok((path, true))
+    }
+
     pub fn upload_dir(&self) -> PathBuf {
         self.data_dir.join("uploads")
     }
 
-    fn table_dir(&self, raw: &str) -> PathBuf {
-        self.data_dir.join("tables").join(raw)
+    /// The folder of a table: its name checked and joined under the data directory.
+    fn table_dir(&self, raw: &str) -> Result<PathBuf> {
+        Ok(cuvee_catalog::name::join(&self.data_dir.join("tables"), NameKind::Table, raw, "")?)
+    }
+
+    fn schema_file(&self, name: &str) -> Result<PathBuf> {
+        Ok(cuvee_catalog::name::join(&self.data_dir.join("schemas"), NameKind::Schema, name, ".json")?)
     }
 }
 

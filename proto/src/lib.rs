@@ -44,7 +44,7 @@ pub fn code(kind: ErrorKind) -> Code {
         ErrorKind::Timeout => Code::DeadlineExceeded,
         ErrorKind::Cancelled => Code::Cancelled,
         ErrorKind::Unavailable => Code::Unavailable,
-        ErrorKind::Corrupt => Code::DataLoss,
+        ErrorKind::Corrupt | ErrorKind::Incomplete => Code::DataLoss,
         ErrorKind::Storage | ErrorKind::Internal => Code::Internal,
     }
 }

@@ -130,6 +130,8 @@ impl PhysicalExtensionCodec for CuveeCodec {
             predicate: fragment.predicate,
             limit: fragment.limit,
             options: ScanOptions { null_handling: fragment.null_handling },
+            // The broker decided what to do about unreadable segments before sending this.
+            unavailable: Vec::new(),
         };
         Ok(Arc::new(SegmentScanExec::new(request, ctx.session_config().target_partitions())))
     }

@@ -28,6 +28,9 @@ pub enum QueryError {
     Function { name: &'static str, source: cuvee_functions::FunctionError },
     #[error(transparent)]
     Segment(#[from] cuvee_segments::SegmentError),
+    /// Published segments of the table cannot be read, and the door does not answer short.
+    #[error("{count} segment(s) of table {table} are unavailable: {detail} (the answer would be incomplete)", count = .segments.len(), detail = .segments.iter().map(|s| format!("{} ({})", s.segment, s.reason)).collect::<Vec<_>>().join("; "))]
+    SegmentsUnavailable { table: String, segments: Vec<crate::UnavailableSegment> },
     /// An error with a kind known elsewhere (a server's answer, carried back by a broker).
     #[error("{message}")]
     Remote { kind: ErrorKind, message: String },
@@ -42,6 +45,7 @@ impl ErrorExt for QueryError {
             QueryError::Function { source, .. } => source.kind(),
             QueryError::Segment(e) => e.kind(),
             QueryError::Remote { kind, .. } => *kind,
+            QueryError::SegmentsUnavailable { .. } => ErrorKind::Incomplete,
         }
     }
 }

@@ -151,3 +151,40 @@ pub fn sources(plan: &dyn ExecutionPlan) -> Vec<ScanSource> {
     }
     out
 }
+
+/// Whether a fragment received from the wire has only the shapes a broker cuts (see the
+/// broker's `Distribute`): cuvee's segment scan under filters, projections, round-robin
+/// repartitions, sorts, limits and at most a partial aggregate, merged into one partition.
+/// Anything else — a file scan, a sink, a join, a foreign extension node — is refused, so a
+/// server never runs a plan it was not built to run. The error is the refused operator.
+pub fn check_shape(plan: &Arc<dyn ExecutionPlan>) -> std::result::Result<(), String> {
+    use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+    use datafusion::physical_plan::filter::FilterExec;
+    use datafusion::physical_plan::limit::{GlobalLimitExec, LocalLimitExec};
+    use datafusion::physical_plan::projection::ProjectionExec;
+    use datafusion::physical_plan::repartition::RepartitionExec;
+    use datafusion::physical_plan::sorts::sort::SortExec;
+    use datafusion::physical_plan::Partitioning;
+    let node = plan.as_ref();
+    let any: &dyn std::any::Any = node;
+    let children = node.children();
+    if any.is::<SegmentScanExec>() {
+        return if children.is_empty() { Ok(()) } else { Err(node.name().to_string()) };
+    }
+    let allowed = any.is::<FilterExec>()
+        || any.is::<ProjectionExec>()
+        || any.is::<LocalLimitExec>()
+        || any.is::<GlobalLimitExec>()
+        || any.is::<SortExec>()
+        || any.is::<CoalescePartitionsExec>()
+        || any.is::<SortPreservingMergeExec>()
+        || node.name() == "CoalesceBatchesExec"
+        || any
+            .downcast_ref::<RepartitionExec>()
+            .is_some_and(|r| matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)))
+        || any.downcast_ref::<AggregateExec>().is_some_and(|a| *a.mode() == AggregateMode::Partial);
+    match children.as_slice() {
+        [child] if allowed => check_shape(child),
+        _ => Err(node.name().to_string()),
+    }
+}

@@ -37,7 +37,7 @@ pub use error::{kind_of, read_only, QueryError};
 pub use fragment::FragmentStats;
 pub use remote::{RemoteKind, RemoteSegment};
 pub use scan::{ScanRequest, ScanSource, SegmentScanExec};
-pub use table::{arrow_schema, ConsumingListing, Listing, ScanOptions, SegmentTable};
+pub use table::{arrow_schema, ConsumingListing, Listing, ScanOptions, SegmentTable, UnavailableSegment};
 pub use tables::Tables;
 
 use datafusion::execution::SessionStateBuilder;

@@ -3,7 +3,7 @@
 //! columns of the matching docs, batch by batch. Segments are spread over the partitions.
 
 use crate::remote::{RemoteKind, RemoteSegment};
-use crate::table::ScanOptions;
+use crate::table::{ScanOptions, UnavailableSegment};
 use cuvee_catalog::ColumnSpec;
 use cuvee_segments::{
     absent_column, resolve_absent, Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate,
@@ -220,6 +220,9 @@ pub struct ScanRequest {
     pub predicate: Option<Predicate>,
     pub limit: Option<usize>,
     pub options: ScanOptions,
+    /// Segments of the table that cannot be read (damaged, missing): the broker's scatter
+    /// fails the query or answers it as partial, naming them. Never sent to servers.
+    pub unavailable: Vec<UnavailableSegment>,
 }
 
 pub struct SegmentScanExec {
@@ -258,6 +261,7 @@ impl SegmentScanExec {
             predicate: r.predicate.clone(),
             limit: r.limit,
             options: r.options,
+            unavailable: r.unavailable.clone(),
         };
         SegmentScanExec::new(request, self.properties.partitioning.partition_count())
     }

@@ -40,6 +40,16 @@ struct Segments {
     consuming: Vec<Arc<MutableSegment>>,
     /// On a cluster broker: the table's segments as the servers list them.
     remote: Vec<Arc<RemoteSegment>>,
+    /// Published segments that cannot be read here (and, on a broker, by any server).
+    unavailable: Vec<UnavailableSegment>,
+}
+
+/// A published segment that cannot be read: queries over its table fail or answer partial,
+/// naming it — never silently short.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnavailableSegment {
+    pub segment: String,
+    pub reason: String,
 }
 
 /// What a server tells a broker about one table's segments.
@@ -97,14 +107,22 @@ impl SegmentTable {
         SegmentTable { schema: arrow_schema(&table), table, ..self.with_options(self.options) }
     }
 
-    /// A table over every segment published in a store. Damaged segments are returned as
-    /// errors and left out; the rest are queryable.
+    /// A table over every segment published in a store. A segment that cannot be read is
+    /// returned as an error and kept as unavailable (queries then say so); the rest are
+    /// queryable.
     pub fn open(store: &TableStore, table: Table, options: ScanOptions) -> (SegmentTable, Vec<SegmentError>) {
         let this = SegmentTable::new(table, options);
         let (segments, errors) = store.open_segments();
         for segment in segments {
             this.add_sealed(Arc::new(segment));
         }
+        let unavailable = errors
+            .iter()
+            .filter_map(|error| {
+                Some(UnavailableSegment { segment: error.segment()?.to_string(), reason: error.to_string() })
+            })
+            .collect();
+        this.set_unavailable(unavailable);
         (this, errors)
     }
 
@@ -158,7 +176,18 @@ impl SegmentTable {
     }
 
     pub fn add_sealed(&self, segment: Arc<ImmutableSegment>) {
-        self.write().sealed.push(segment);
+        let mut segments = self.write();
+        segments.unavailable.retain(|u| u.segment != segment.name());
+        segments.sealed.push(segment);
+    }
+
+    /// Replaces the list of published segments that cannot be read.
+    pub fn set_unavailable(&self, unavailable: Vec<UnavailableSegment>) {
+        self.write().unavailable = unavailable;
+    }
+
+    pub fn unavailable(&self) -> Vec<UnavailableSegment> {
+        self.read().unavailable.clone()
     }
 
     /// Takes a sealed segment out of the table; queries planned from now on do not see it.
@@ -341,6 +370,7 @@ impl TableProvider for SegmentTable {
             predicate,
             limit,
             options: self.options,
+            unavailable: self.unavailable(),
         };
         Ok(Arc::new(SegmentScanExec::new(request, state.config().target_partitions())))
     }

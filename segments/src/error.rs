@@ -16,6 +16,12 @@ pub enum SegmentError {
     /// A predicate or request that names something the segment does not have.
     #[error("{0}")]
     InvalidRequest(String),
+    /// A segment that cannot be read, for a reason that does not name it.
+    #[error("segment {segment}: {source}")]
+    Unreadable { segment: String, source: Box<SegmentError> },
+    /// A table or segment name that breaks the naming rule (it would become a path).
+    #[error(transparent)]
+    Name(#[from] cuvee_catalog::NameError),
     /// The table's mirror (its deep store) failed; the kind says how.
     #[error("{reason}")]
     Mirror { url: String, kind: ErrorKind, reason: String },
@@ -28,6 +34,8 @@ impl ErrorExt for SegmentError {
             SegmentError::Io { .. } => ErrorKind::Storage,
             SegmentError::InvalidRow(_) | SegmentError::InvalidRequest(_) => ErrorKind::InvalidArgument,
             SegmentError::Mirror { kind, .. } => *kind,
+            SegmentError::Name(e) => e.kind(),
+            SegmentError::Unreadable { source, .. } => source.kind(),
         }
     }
 }
@@ -47,6 +55,24 @@ impl From<&str> for Malformed {
 impl ErrorExt for Malformed {
     fn kind(&self) -> ErrorKind {
         ErrorKind::Corrupt
+    }
+}
+
+impl SegmentError {
+    /// The segment this error is about, when it names one.
+    pub fn segment(&self) -> Option<&str> {
+        match self {
+            SegmentError::Corrupt { segment, .. } | SegmentError::Unreadable { segment, .. } => Some(segment),
+            _ => None,
+        }
+    }
+
+    /// This error, naming `segment` if it does not already.
+    pub fn of_segment(self, segment: &str) -> SegmentError {
+        match self.segment() {
+            Some(named) if named == segment => self,
+            _ => SegmentError::Unreadable { segment: segment.to_string(), source: Box::new(self) },
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use crate::error::{Result, SegmentError};
 use crate::format::{SegmentBounds, FILE_EXTENSION};
 use crate::immutable::ImmutableSegment;
 use crate::mirror::Mirror;
-use cuvee_catalog::Table;
+use cuvee_catalog::{NameKind, Table};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,11 +89,22 @@ impl TableStore {
         let manifest_path = dir.join("manifest.json");
         let manifest = if manifest_path.exists() {
             let text = std::fs::read(&manifest_path).map_err(io(&manifest_path))?;
-            serde_json::from_slice(&text).map_err(|e| SegmentError::Corrupt {
+            let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| SegmentError::Corrupt {
                 segment: "(manifest)".into(),
                 file: manifest_path.clone(),
                 reason: format!("not a valid manifest: {e}"),
-            })?
+            })?;
+            // Names read back become paths: the rule holds for them as for names given.
+            let names = std::iter::once((NameKind::Table, manifest.table.as_str()))
+                .chain(manifest.segments.iter().map(|s| (NameKind::Segment, s.name.as_str())));
+            for (kind, name) in names {
+                cuvee_catalog::name::check(kind, name).map_err(|e| SegmentError::Corrupt {
+                    segment: "(manifest)".into(),
+                    file: manifest_path.clone(),
+                    reason: e.to_string(),
+                })?;
+            }
+            manifest
         } else {
             Manifest {
                 version: MANIFEST_VERSION,
@@ -108,6 +119,7 @@ impl TableStore {
     /// Rebuilds the folder of table `name` from the deep store (its definition and
     /// manifest; segments are fetched when opened). False when the deep store lacks it.
     pub fn restore(dir: &Path, name: &str, deep: &dyn Mirror) -> Result<bool> {
+        cuvee_catalog::name::check(NameKind::Table, name)?;
         let Some(manifest) = deep.get(name, deep.manifest_file())? else { return Ok(false) };
         let (Some(schema), Some(config)) = (deep.get(name, "schema.json")?, deep.get(name, "table_config.json")?)
         else {
@@ -125,14 +137,16 @@ impl TableStore {
     /// copied there whole (definition, segments, then manifest).
     pub fn attach_deep_store(&mut self, deep: Arc<dyn Mirror>) -> Result<()> {
         let table = self.manifest.table.clone();
-        for file in ["schema.json", "table_config.json"] {
+        let read = |file: &str| {
             let path = self.dir.join(file);
-            let bytes = std::fs::read(&path).map_err(|e| SegmentError::Io { path, source: e })?;
-            deep.put(&table, file, bytes)?;
-        }
+            std::fs::read(&path).map_err(|e| SegmentError::Io { path, source: e })
+        };
+        deep.put(&table, "schema.json", read("schema.json")?)?;
+        // The deep store's copy has its secrets redacted (kept as `${NAME}` references only).
+        deep.put(&table, "table_config.json", redacted_config(&read("table_config.json")?))?;
         if deep.get(&table, deep.manifest_file())?.is_none() {
             for entry in &self.manifest.segments {
-                let path = self.segment_path(&entry.name);
+                let path = self.segment_path(&entry.name)?;
                 let bytes = std::fs::read(&path).map_err(|e| SegmentError::Io { path, source: e })?;
                 // A replica may have published this segment already: its copy stays.
                 deep.put_segment_if_absent(&table, &entry.name, bytes)?;
@@ -151,8 +165,14 @@ impl TableStore {
         &self.manifest
     }
 
-    pub fn segment_path(&self, name: &str) -> PathBuf {
-        self.dir.join("segments").join(format!("{name}.{FILE_EXTENSION}"))
+    /// The file of segment `name`; a name that breaks the naming rule is refused.
+    pub fn segment_path(&self, name: &str) -> Result<PathBuf> {
+        Ok(cuvee_catalog::name::join(
+            &self.dir.join("segments"),
+            NameKind::Segment,
+            name,
+            &format!(".{FILE_EXTENSION}"),
+        )?)
     }
 
     /// Writes a segment file and publishes it in the manifest. A name already published is
@@ -221,7 +241,7 @@ impl TableStore {
     }
 
     fn write_entry(&self, entry: ManifestEntry, bytes: &[u8]) -> Result<PendingSegment> {
-        write_durably(&self.segment_path(&entry.name), bytes)?;
+        write_durably(&self.segment_path(&entry.name)?, bytes)?;
         Ok(PendingSegment { entry })
     }
 
@@ -276,7 +296,11 @@ impl TableStore {
         write_durably(&self.dir.join("table_config.json"), &config)?;
         if let Some(deep) = &self.deep {
             deep.put(&self.manifest.table, "schema.json", schema)?;
-            deep.put(&self.manifest.table, "table_config.json", config)?;
+            deep.put(
+                &self.manifest.table,
+                "table_config.json",
+                pretty(&table.config.redacted().to_json()).into_bytes(),
+            )?;
         }
         Ok(())
     }
@@ -293,32 +317,86 @@ impl TableStore {
         let mut next = self.manifest.clone();
         let entry = next.segments.remove(position);
         self.write_manifest(next)?;
-        let path = self.segment_path(name);
+        let path = self.segment_path(name)?;
         std::fs::remove_file(&path)
             .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
             .map_err(|e| SegmentError::Io { path, source: e })?;
         Ok(entry)
     }
 
-    /// Opens every published segment. A damaged or missing one is reported and left out;
-    /// the others stay usable.
+    /// Opens every published segment. A damaged one is fetched again from the deep store
+    /// when there is one (verified against the manifest's checksum, then swapped in); one
+    /// that still cannot be read is reported with its name and left out, the others stay
+    /// usable.
     pub fn open_segments(&self) -> (Vec<ImmutableSegment>, Vec<SegmentError>) {
         let mut segments = Vec::new();
         let mut errors = Vec::new();
         for entry in &self.manifest.segments {
-            if let Err(e) = self.fetch_if_missing(entry) {
-                errors.push(e);
-                continue;
-            }
-            match ImmutableSegment::open(&self.segment_path(&entry.name)) {
-                Ok(s) if s.num_docs() == entry.num_docs => segments.push(s),
-                Ok(s) => {
-                    errors.push(s.corrupt(format!("has {} docs, the manifest says {}", s.num_docs(), entry.num_docs)))
-                }
-                Err(e) => errors.push(e),
+            match self.open_entry(entry) {
+                Ok(segment) => segments.push(segment),
+                Err(first) => match self.refetch(entry) {
+                    Some(Ok(segment)) => {
+                        tracing::warn!(table = %self.manifest.table, segment = %entry.name, error = %first, "a damaged segment was fetched again from the deep store");
+                        segments.push(segment)
+                    }
+                    Some(Err(again)) => errors.push(again.of_segment(&entry.name)),
+                    None => errors.push(first.of_segment(&entry.name)),
+                },
             }
         }
         (segments, errors)
+    }
+
+    fn open_entry(&self, entry: &ManifestEntry) -> Result<ImmutableSegment> {
+        self.fetch_if_missing(entry)?;
+        let segment = ImmutableSegment::open(&self.segment_path(&entry.name)?)?;
+        if segment.num_docs() != entry.num_docs {
+            return Err(segment.corrupt(format!(
+                "has {} docs, the manifest says {}",
+                segment.num_docs(),
+                entry.num_docs
+            )));
+        }
+        Ok(segment)
+    }
+
+    /// The deep store's copy of a segment whose local file cannot be read; `None` without a
+    /// deep store.
+    fn refetch(&self, entry: &ManifestEntry) -> Option<Result<ImmutableSegment>> {
+        let deep = self.deep.as_ref()?;
+        Some((|| {
+            let path = self.segment_path(&entry.name)?;
+            match deep.get_segment(&self.manifest.table, &entry.name)? {
+                Some(bytes) if crc32c::crc32c(&bytes) == entry.crc32c => write_durably(&path, &bytes)?,
+                Some(_) => {
+                    return Err(SegmentError::Corrupt {
+                        segment: entry.name.clone(),
+                        file: path,
+                        reason: format!(
+                            "damaged here, and the deep store's copy ({}) does not match the manifest's checksum",
+                            deep.url()
+                        ),
+                    })
+                }
+                None => {
+                    return Err(SegmentError::Corrupt {
+                        segment: entry.name.clone(),
+                        file: path,
+                        reason: format!("damaged here and missing in the deep store {}", deep.url()),
+                    })
+                }
+            }
+            self.open_entry(entry)
+        })())
+    }
+}
+
+/// A stored table config with its secrets redacted, for copies beyond this disk; a config
+/// that does not parse is copied as it is (it holds no secret cuvee put there).
+fn redacted_config(bytes: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(bytes).ok().and_then(|t| cuvee_catalog::TableConfigJson::from_json(t).ok()) {
+        Some(config) => pretty(&config.redacted().to_json()).into_bytes(),
+        None => bytes.to_vec(),
     }
 }
 
@@ -329,7 +407,7 @@ fn pretty(json: &serde_json::Value) -> String {
 impl TableStore {
     /// A published segment whose file is not here is fetched from the deep store.
     fn fetch_if_missing(&self, entry: &ManifestEntry) -> Result<()> {
-        let path = self.segment_path(&entry.name);
+        let path = self.segment_path(&entry.name)?;
         let Some(deep) = &self.deep else { return Ok(()) };
         if path.exists() {
             return Ok(());

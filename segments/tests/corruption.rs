@@ -133,7 +133,7 @@ fn a_damaged_segment_does_not_take_the_table_down() {
         store.publish(&b.build(&SegmentIdentity { name: name.into(), ..Default::default() }).unwrap()).unwrap();
     }
     // Damage the middle one on disk.
-    let path = store.segment_path("t_1");
+    let path = store.segment_path("t_1").unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;

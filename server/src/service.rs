@@ -4,7 +4,7 @@ use cuvee_proto::v1::fragment_response::Item;
 use cuvee_proto::v1::segment_server_server::SegmentServer;
 use cuvee_proto::v1::{
     ConsumingSegment, ExecutionStats, FragmentRequest, FragmentResponse, HealthRequest, HealthResponse,
-    ListSegmentsRequest, ListSegmentsResponse, SealedSegment, TableListing,
+    ListSegmentsRequest, ListSegmentsResponse, SealedSegment, TableListing, UnavailableSegment,
 };
 use cuvee_proto::PROTOCOL_VERSION;
 use cuvee_query::codec::{decode_fragment, SegmentResolver};
@@ -60,6 +60,12 @@ impl SegmentServer for FragmentService {
                 request.protocol_version
             )));
         }
+        if request.deadline_unix_ms <= 0 {
+            return Err(Status::invalid_argument(format!(
+                "query {}: a fragment must carry a deadline (deadline_unix_ms > 0)",
+                request.query_id
+            )));
+        }
         let left = time_left(request.deadline_unix_ms).ok_or_else(|| {
             Status::deadline_exceeded(format!(
                 "query {}: the deadline passed before the fragment arrived",
@@ -73,10 +79,29 @@ impl SegmentServer for FragmentService {
         let task = Arc::new(datafusion::execution::TaskContext::from(&self.state).with_runtime(runtime));
         let plan = decode_fragment(&request.fragment, &task, Arc::clone(&self.tables))
             .map_err(|e| missing_or_invalid(&request, e))?;
+        // Only the shapes a broker cuts are run: no file scans, sinks or foreign nodes.
+        if let Err(refused) = cuvee_query::fragment::check_shape(&plan) {
+            tracing::warn!(query = %request.query_id, operator = %refused, "a fragment with a refused operator");
+            return Err(Status::permission_denied(format!(
+                "query {}: the fragment holds {refused}, which servers do not run (only cuvee's scans, filters, projections, partial aggregates, sorts and limits)",
+                request.query_id
+            )));
+        }
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<FragmentResponse, Status>>(4);
         let query_id = request.query_id.clone();
         self.runtime.spawn(async move {
-            let work = answer(plan, task, tx.clone());
+            // A panic in the fragment is an error the broker sees, never a short answer.
+            let work = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(answer(plan, task, tx.clone())));
+            let work = async {
+                work.await.unwrap_or_else(|panic| {
+                    let message = cuvee_error::panic_message(panic.as_ref());
+                    tracing::error!(query = %query_id, panic = %message, "a fragment panicked");
+                    Err(cuvee_proto::status(
+                        cuvee_error::ErrorKind::Internal,
+                        format!("query {query_id}: the fragment failed (a panic: {message})"),
+                    ))
+                })
+            };
             let outcome = match left {
                 Some(left) => tokio::time::timeout(left, work).await.unwrap_or_else(|_| {
                     Err(Status::deadline_exceeded(format!(
@@ -121,9 +146,15 @@ impl SegmentServer for FragmentService {
             let definition = table.table();
             tables.push(TableListing {
                 schema_json: definition.schema.to_json().to_string(),
-                table_config_json: definition.config.to_json().to_string(),
+                // Brokers need the definition, never its secrets.
+                table_config_json: definition.config.redacted().to_json().to_string(),
                 sealed,
                 consuming,
+                unavailable: table
+                    .unavailable()
+                    .into_iter()
+                    .map(|u| UnavailableSegment { name: u.segment, reason: u.reason })
+                    .collect(),
             });
         }
         Ok(Response::new(ListSegmentsResponse { server_id: self.options.server_id.clone(), tables }))

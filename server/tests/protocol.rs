@@ -36,7 +36,7 @@ async fn start() -> SegmentServerClient<tonic::transport::Channel> {
     let address = listener.local_addr().unwrap();
     let options = ServerOptions { server_id: "s0".into(), memory_bytes: 64 << 20 };
     let service = FragmentService::new(options, Arc::new(OneTable(table())), tokio::runtime::Handle::current());
-    tokio::spawn(cuvee_server::serve_until(listener, service, std::future::pending()));
+    tokio::spawn(cuvee_server::serve_until(listener, service, None, std::future::pending()));
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}")).unwrap().connect_lazy();
     SegmentServerClient::new(channel)
 }

@@ -40,6 +40,8 @@ pub struct ServerRole<'a> {
     pub replicas: u32,
     /// Table definitions to apply at start.
     pub tables: Option<&'a Path>,
+    /// The cluster's shared secret, which brokers must present.
+    pub token: Option<String>,
 }
 
 pub fn run_server(role: ServerRole) -> Result<()> {
@@ -56,7 +58,8 @@ pub fn run_server(role: ServerRole) -> Result<()> {
     node.realtime.share = share;
     let memory_bytes = role.limits.memory_bytes;
     let data_dir = &role.node.data_dir;
-    let (process, warnings) = Process::open_with(data_dir, ProcessOptions { limits: role.limits, node })?;
+    let api = role.node.api();
+    let (process, warnings) = Process::open_with(data_dir, ProcessOptions { limits: role.limits, node, api })?;
     for warning in warnings {
         tracing::warn!("{warning}");
     }
@@ -80,7 +83,10 @@ pub fn run_server(role: ServerRole) -> Result<()> {
             query_runtime,
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let grpc_task = tokio::spawn(cuvee_server::serve_until(grpc, service, async move {
+        if role.token.is_none() && !grpc_address.ip().is_loopback() {
+            tracing::warn!(address = %grpc_address, "the gRPC port takes plan fragments from any caller: give --cluster-token-file");
+        }
+        let grpc_task = tokio::spawn(cuvee_server::serve_until(grpc, service, role.token.clone(), async move {
             let mut stopped = stopped;
             let _ = stopped.wait_for(|s| *s).await;
         }));
@@ -107,11 +113,13 @@ pub struct BrokerRole<'a> {
     pub routing_refresh: Duration,
     pub postgres: &'a PostgresArgs,
     pub flight: &'a FlightArgs,
+    /// The cluster's shared secret, sent on every call to a server.
+    pub token: Option<String>,
 }
 
 pub fn run_broker(role: BrokerRole) -> Result<()> {
     let discovery = Discovery::parse(role.servers)?;
-    let broker = Arc::new(Process::cluster(role.limits, discovery)?);
+    let broker = Arc::new(Process::cluster_with_token(role.limits, discovery, role.token)?);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         for (server, problem) in broker.refresh_routing().await {

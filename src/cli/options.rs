@@ -2,9 +2,10 @@
 //! concern, each with the same `CUVEE_*` environment variable on every role (so a
 //! Kubernetes ConfigMap means the same to a server and a broker).
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use cuvee_broker::QueryLimits;
 use cuvee_deep_store::DeepStoreSettings;
+use cuvee_http::ApiOptions;
 use cuvee_node::{NodeOptions, RealtimeOptions};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +22,14 @@ pub struct NodeArgs {
     /// How often realtime tables look for partitions added to their topic, in ms.
     #[arg(long, env = "CUVEE_PARTITION_DISCOVERY_MS", default_value_t = 5_000)]
     pub partition_discovery_ms: u64,
+    /// A folder `ingestFromURI` may read files from (repeatable; none by default: then it
+    /// reads only objects of the deep store).
+    #[arg(long = "ingest-allow", env = "CUVEE_INGEST_ALLOW", value_delimiter = ',')]
+    pub ingest_allow: Vec<PathBuf>,
+    /// The largest upload `ingestFromFile` takes (and deep-store object `ingestFromURI`
+    /// copies), in MiB; uploads stream to disk, never whole into memory.
+    #[arg(long, env = "CUVEE_MAX_UPLOAD_MB", default_value_t = 1024)]
+    pub max_upload_mb: u64,
 }
 
 impl NodeArgs {
@@ -28,6 +37,8 @@ impl NodeArgs {
     pub fn options(&self, owner: Option<String>) -> NodeOptions {
         let realtime = RealtimeOptions {
             partition_discovery_interval: Duration::from_millis(self.partition_discovery_ms.max(100)),
+            // `${NAME}` in a stream config: the binary's environment, read here only.
+            secrets: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
             ..RealtimeOptions::default()
         };
         // The binary reads the environment; libraries are told.
@@ -37,7 +48,12 @@ impl NodeArgs {
             realtime,
             deep_store: self.deep_store.clone(),
             deep_store_settings: DeepStoreSettings { owner, options },
+            ingest_roots: self.ingest_allow.clone(),
         }
+    }
+
+    pub fn api(&self) -> ApiOptions {
+        ApiOptions { max_upload_bytes: self.max_upload_mb.saturating_mul(1 << 20) }
     }
 }
 
@@ -59,6 +75,35 @@ impl QueryArgs {
         }
         let memory_bytes = self.query_memory_mb.saturating_mul(1 << 20);
         Ok(QueryLimits { memory_bytes, max_result_rows: self.max_result_rows })
+    }
+}
+
+/// How a cluster's servers know their brokers.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// A file holding the cluster's shared secret: brokers send it on every call, servers
+    /// refuse calls without it. Without it a server answers any caller that reaches its
+    /// gRPC port, so keep that port on a private network.
+    #[arg(long, env = "CUVEE_CLUSTER_TOKEN_FILE")]
+    pub cluster_token_file: Option<PathBuf>,
+}
+
+impl ClusterArgs {
+    pub fn token(&self) -> Result<Option<String>> {
+        let Some(path) = &self.cluster_token_file else { return Ok(None) };
+        let token = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the cluster token from {}", path.display()))?;
+        let token = token.trim();
+        if token.len() < 16 {
+            bail!("the cluster token in {} is shorter than 16 characters; use a long random secret", path.display());
+        }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!(
+                "the cluster token in {} must be printable ASCII without spaces (it travels as gRPC metadata)",
+                path.display()
+            );
+        }
+        Ok(Some(token.to_string()))
     }
 }
 

@@ -152,7 +152,8 @@ pub fn run(options: Options) -> Result<()> {
     if embedded.is_some() && stale.exists() {
         std::fs::remove_dir_all(&stale).with_context(|| format!("removing {}", stale.display()))?;
     }
-    let process_options = ProcessOptions { limits: options.query.limits()?, node: options.node.options(None) };
+    let process_options =
+        ProcessOptions { limits: options.query.limits()?, node: options.node.options(None), api: options.node.api() };
     let (broker, warnings) = Process::open_with(data_dir, process_options)?;
     for warning in warnings {
         tracing::warn!("{warning}");

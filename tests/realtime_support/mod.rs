@@ -73,7 +73,7 @@ impl Server {
             RealtimeOptions { partition_discovery_interval: Duration::from_millis(300), ..Default::default() };
         let deep_store_settings =
             DeepStoreSettings { owner: deep_store_owner.map(str::to_string), options: Vec::new() };
-        let node = NodeOptions { realtime, deep_store, deep_store_settings };
+        let node = NodeOptions { realtime, deep_store, deep_store_settings, ..NodeOptions::default() };
         let (broker, warnings) = Broker::open_with(dir, ProcessOptions { node, ..ProcessOptions::default() }).unwrap();
         let broker = Arc::new(broker);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

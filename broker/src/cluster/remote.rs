@@ -29,15 +29,22 @@ use tonic::{Code, Status};
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(3);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A fragment's deadline when its statement has none (a Postgres or Flight SQL statement
+/// without a timeout): an hour.
+const DEFAULT_FRAGMENT_TIME: Duration = Duration::from_secs(3600);
+
 #[derive(Debug, Clone)]
 pub struct RemoteServer {
     id: String,
     client: SegmentServerClient<Channel>,
+    /// The cluster's shared token, sent with every call (servers refuse calls without it
+    /// when they have one).
+    token: Option<Arc<str>>,
 }
 
 impl RemoteServer {
     /// A server at `host:port`; connects on first use and reconnects after failures.
-    pub fn connect(address: &str) -> std::result::Result<RemoteServer, RoutingError> {
+    pub fn connect(address: &str, token: Option<Arc<str>>) -> std::result::Result<RemoteServer, RoutingError> {
         let endpoint = Endpoint::from_shared(format!("http://{address}"))
             .map_err(|e| RoutingError::Address { address: address.to_string(), reason: e.to_string() })?;
         // HTTP/2 pings find a server that stopped answering (a hung process, a partition)
@@ -54,12 +61,23 @@ impl RemoteServer {
             .connect_lazy();
         // Plan fragments are small; answers are record batches, which may be large.
         let client = SegmentServerClient::new(channel).max_decoding_message_size(256 << 20);
-        Ok(RemoteServer { id: address.to_string(), client })
+        Ok(RemoteServer { id: address.to_string(), client, token })
+    }
+
+    /// A request carrying the cluster token.
+    fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(token) = &self.token {
+            if let Ok(value) = format!("Bearer {token}").parse() {
+                request.metadata_mut().insert("authorization", value);
+            }
+        }
+        request
     }
 
     /// The server's tables and segments.
     pub async fn list(&self, timeout: Duration) -> std::result::Result<ListSegmentsResponse, RoutingError> {
-        let mut request = tonic::Request::new(ListSegmentsRequest {});
+        let mut request = self.request(ListSegmentsRequest {});
         request.set_timeout(timeout);
         match tokio::time::timeout(timeout, self.client.clone().list_segments(request)).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
@@ -79,8 +97,10 @@ impl SegmentServer for RemoteServer {
         let schema = request.fragment.schema();
         let segments = fragment::sources(request.fragment.as_ref()).iter().map(|s| s.name().to_string()).collect();
         let bytes = codec::encode_fragment(request.fragment)?;
-        let deadline_unix_ms =
-            request.deadline.map_or(0, |d| unix_ms(SystemTime::now() + d.saturating_duration_since(Instant::now())));
+        // Every fragment carries a deadline (servers refuse one without): the query's, else
+        // the longest a statement may run.
+        let deadline = request.deadline.unwrap_or_else(|| Instant::now() + DEFAULT_FRAGMENT_TIME);
+        let deadline_unix_ms = unix_ms(SystemTime::now() + deadline.saturating_duration_since(Instant::now()));
         let message = cuvee_proto::v1::FragmentRequest {
             protocol_version: cuvee_proto::PROTOCOL_VERSION,
             query_id: request.query_id,
@@ -89,10 +109,8 @@ impl SegmentServer for RemoteServer {
             segments,
             fragment: bytes,
         };
-        let mut grpc = tonic::Request::new(message);
-        if let Some(deadline) = request.deadline {
-            grpc.set_timeout(deadline.saturating_duration_since(Instant::now()));
-        }
+        let mut grpc = self.request(message);
+        grpc.set_timeout(deadline.saturating_duration_since(Instant::now()));
         let answer = self.client.clone().execute_fragment(grpc).await.map_err(from_status)?.into_inner();
         let stats = Arc::new(OnceLock::new());
         let reader =

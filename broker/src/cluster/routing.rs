@@ -13,8 +13,8 @@ use super::server::SegmentServer;
 use crate::error::RoutingError;
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_proto::v1::{ListSegmentsResponse, TableListing};
-use cuvee_query::Tables;
 use cuvee_query::{fragment, RemoteKind, RemoteSegment, ScanOptions, ScanSource, SegmentTable};
+use cuvee_query::{Tables, UnavailableSegment};
 use datafusion::common::{exec_err, Result};
 use datafusion::physical_plan::ExecutionPlan;
 use parking_lot::RwLock;
@@ -138,6 +138,8 @@ pub struct Routing {
     cluster: Arc<Cluster>,
     tables: Arc<Tables>,
     discovery: Discovery,
+    /// The cluster's shared token, for every server.
+    token: Option<Arc<str>>,
     listings: tokio::sync::Mutex<BTreeMap<String, ListSegmentsResponse>>,
 }
 
@@ -188,8 +190,8 @@ impl Discovery {
 }
 
 impl Routing {
-    pub fn new(cluster: Arc<Cluster>, tables: Arc<Tables>, discovery: Discovery) -> Routing {
-        Routing { cluster, tables, discovery, listings: tokio::sync::Mutex::default() }
+    pub fn new(cluster: Arc<Cluster>, tables: Arc<Tables>, discovery: Discovery, token: Option<String>) -> Routing {
+        Routing { cluster, tables, discovery, token: token.map(Arc::from), listings: tokio::sync::Mutex::default() }
     }
 
     /// Asks every server for its listing and applies them; returns the servers that did not
@@ -199,7 +201,7 @@ impl Routing {
         let mut listings = self.listings.lock().await;
         for address in self.discovery.addresses().await {
             if !self.cluster.server_ids().contains(&address) {
-                match RemoteServer::connect(&address) {
+                match RemoteServer::connect(&address, self.token.clone()) {
                     Ok(server) => self.cluster.add_server(Arc::new(server)),
                     Err(e) => {
                         problems.push((address, e.to_string()));
@@ -275,13 +277,20 @@ impl Routing {
     fn apply(&self, listings: &BTreeMap<String, ListSegmentsResponse>) -> Vec<(String, String)> {
         let mut problems = Vec::new();
         let mut tables: BTreeMap<String, (Table, Vec<RemoteSegment>)> = BTreeMap::new();
+        let mut unreadable: BTreeMap<String, Vec<UnavailableSegment>> = BTreeMap::new();
         for (server, listing) in listings {
             for table in &listing.tables {
                 match table_of(table) {
                     Ok(definition) => {
-                        let entry =
-                            tables.entry(definition.name().to_string()).or_insert_with(|| (definition, Vec::new()));
+                        let name = definition.name().to_string();
+                        let entry = tables.entry(name.clone()).or_insert_with(|| (definition, Vec::new()));
                         entry.1.extend(segments_of(server, table, &mut problems));
+                        unreadable.entry(name).or_default().extend(table.unavailable.iter().map(|u| {
+                            UnavailableSegment {
+                                segment: u.name.clone(),
+                                reason: format!("server {server}: {}", u.reason),
+                            }
+                        }));
                     }
                     Err(e) => problems.push((server.clone(), e.to_string())),
                 }
@@ -292,11 +301,18 @@ impl Routing {
         }
         for (name, (definition, segments)) in tables {
             let segments = super::replicas::reconcile(&name, segments);
+            // A segment one server cannot read is unavailable only if no server lists it.
+            let mut unavailable = unreadable.remove(&name).unwrap_or_default();
+            unavailable.retain(|u| !segments.iter().any(|s| s.name == u.segment));
             match self.tables.get(&name) {
-                Some(existing) if existing.table() == &definition => existing.set_remote(segments),
+                Some(existing) if existing.table() == &definition => {
+                    existing.set_remote(segments);
+                    existing.set_unavailable(unavailable);
+                }
                 _ => {
                     let table = Arc::new(SegmentTable::new(definition, ScanOptions::default()));
                     table.set_remote(segments);
+                    table.set_unavailable(unavailable);
                     self.tables.insert(table);
                 }
             }

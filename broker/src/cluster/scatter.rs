@@ -31,6 +31,8 @@ use std::time::Instant;
 /// Pinot's error codes for a server that could not be reached, and one that did not answer.
 pub const BROKER_REQUEST_SEND_ERROR: u32 = 425;
 pub const SERVER_NOT_RESPONDING_ERROR: u32 = 427;
+/// Pinot's BROKER_SEGMENT_UNAVAILABLE: a segment of the table cannot be read anywhere.
+pub const SEGMENT_UNAVAILABLE_ERROR: u32 = 305;
 
 /// One query's account of its servers, carried in its task context's configuration.
 #[derive(Debug)]
@@ -113,6 +115,33 @@ impl QueryScope {
             Some(why) => self.failed(server, code, why.to_string()),
             None => Some(error),
         }
+    }
+
+    /// Segments of `table` that no server can read: recorded for a partial answer that
+    /// names them, or the error that fails the query when partial answers are not allowed.
+    fn segments_unavailable(
+        &self,
+        table: &str,
+        segments: Vec<cuvee_query::UnavailableSegment>,
+    ) -> Option<DataFusionError> {
+        if !self.allow_partial {
+            return Some(QueryError::SegmentsUnavailable { table: table.to_string(), segments }.into());
+        }
+        let mut gathered = self.lock();
+        for unavailable in segments {
+            let message = format!(
+                "segment {} of table {table} is unavailable: {} (the answer is partial)",
+                unavailable.segment, unavailable.reason
+            );
+            if !gathered.failures.iter().any(|f| f.message == message) {
+                gathered.failures.push(ServerFailure {
+                    server: String::new(),
+                    code: SEGMENT_UNAVAILABLE_ERROR,
+                    message,
+                });
+            }
+        }
+        None
     }
 
     fn replaced(&self, server: &str, replica: &str) {
@@ -229,14 +258,22 @@ impl ExecutionPlan for ScatterExec {
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let schema = self.schema();
-        let Some(target) = self.targets.get(partition).cloned() else {
-            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty())));
-        };
         // Outside a broker query (a door that sets no scope) a server failure fails the query.
         let scope = context
             .session_config()
             .get_extension::<QueryScope>()
             .unwrap_or_else(|| Arc::new(QueryScope::new("", None, false)));
+        if partition == 0 {
+            let unavailable = unavailable_in(&self.fragment);
+            if !unavailable.is_empty() {
+                if let Some(error) = scope.segments_unavailable(&self.table, unavailable) {
+                    return Err(error);
+                }
+            }
+        }
+        let Some(target) = self.targets.get(partition).cloned() else {
+            return Ok(Box::pin(RecordBatchStreamAdapter::new(schema, futures::stream::empty())));
+        };
         scope.queried(target.server.id());
         let request = FragmentRequest {
             query_id: scope.query_id.clone(),
@@ -248,6 +285,20 @@ impl ExecutionPlan for ScatterExec {
         let replicas: VecDeque<_> = target.replicas.into_iter().collect();
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, gather(target.server, replicas, request, scope))))
     }
+}
+
+/// The unreadable segments the scans of a fragment know of.
+fn unavailable_in(fragment: &Arc<dyn ExecutionPlan>) -> Vec<cuvee_query::UnavailableSegment> {
+    let mut out = Vec::new();
+    let mut stack = vec![Arc::clone(fragment)];
+    while let Some(node) = stack.pop() {
+        let any: &dyn std::any::Any = node.as_ref();
+        if let Some(scan) = any.downcast_ref::<cuvee_query::SegmentScanExec>() {
+            out.extend(scan.request().unavailable.iter().cloned());
+        }
+        stack.extend(node.children().into_iter().cloned());
+    }
+    out
 }
 
 /// How much of a server's answer the broker holds back while a replica could still take

@@ -111,7 +111,8 @@ impl FlightSqlDoor {
         let runtime =
             self.service.runtime_handle().ok_or_else(|| Status::unavailable("the broker is shutting down"))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, arrow_flight::error::FlightError>>(2);
-        runtime.spawn(async move {
+        let failure = tx.clone();
+        let work = async move {
             let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
                 Ok(stream) => stream,
                 Err(e) => {
@@ -125,6 +126,18 @@ impl FlightSqlDoor {
                 if tx.send(item).await.is_err() || failed {
                     return;
                 }
+            }
+        };
+        // A panic while rows stream ends the stream with an error, never a short answer.
+        runtime.spawn(async move {
+            if let Err(panic) = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
+                let message = cuvee_error::panic_message(panic.as_ref());
+                tracing::error!(panic = %message, "a Flight SQL statement panicked");
+                let status = cuvee_proto::status(
+                    cuvee_error::ErrorKind::Internal,
+                    format!("the statement failed (a panic: {message})"),
+                );
+                let _ = failure.send(Err(arrow_flight::error::FlightError::Tonic(Box::new(status)))).await;
             }
         });
         let batches = tokio_stream::wrappers::ReceiverStream::new(rx);

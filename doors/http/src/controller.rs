@@ -16,10 +16,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Largest upload `ingestFromFile` takes in one request (Pinot's own limit is similar in
-/// spirit: batch upload is for small files; big ones go through `cuvee import`).
-pub const MAX_UPLOAD_BYTES: usize = 1 << 30;
-
 pub fn routes() -> Router<Arc<Api>> {
     Router::new()
         .route("/tables", get(list_tables).post(create_table))
@@ -37,7 +33,9 @@ pub fn routes() -> Router<Arc<Api>> {
         .route("/schemas/{schema}", get(schema).put(update_schema).delete(delete_schema))
         .route("/segments/{table}", get(list_segments))
         .route("/segments/{table}/{segment}", delete(delete_segment))
-        .route("/ingestFromFile", post(upload::ingest_from_file).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        // The upload streams to disk under its own limit (`ApiOptions::max_upload_bytes`);
+        // every other body keeps axum's default limit (2 MB).
+        .route("/ingestFromFile", post(upload::ingest_from_file).layer(DefaultBodyLimit::disable()))
         .route("/ingestFromURI", post(upload::ingest_from_uri))
 }
 
@@ -75,7 +73,8 @@ async fn table_config(State(api): State<Arc<Api>>, Path(table): Path<String>) ->
     let t =
         api.service.table(raw_table_name(&table)).ok_or_else(|| cuvee_node::NodeError::TableNotFound(table.clone()))?;
     // Pinot answers with the config under its table type.
-    Ok(Json(json!({ t.config.table_type.suffix(): t.config.to_json() })))
+    // Secrets (Kafka passwords) are never answered; `${NAME}` references are.
+    Ok(Json(json!({ t.config.table_type.suffix(): t.config.redacted().to_json() })))
 }
 
 async fn table_schema(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -144,7 +143,17 @@ async fn list_segments(State(api): State<Arc<Api>>, Path(table): Path<String>) -
     let segments = blocking(move || Ok(node.segments(&listed)?)).await?;
     let names: Vec<&str> = segments.iter().map(|s| s.name.as_str()).collect();
     let kind = api.service.table(raw_table_name(&table)).map_or("OFFLINE", |t| t.config.table_type.suffix());
-    Ok(Json(json!([{ kind: names }])))
+    // Published segments this server cannot read are listed as Pinot lists them, and
+    // again with their state and reason (queries over the table say so too).
+    let unavailable: Vec<Value> = api
+        .service
+        .segment_table(raw_table_name(&table))
+        .map(|t| t.unavailable())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|u| json!({ "segmentName": u.segment, "state": "ERROR", "reason": u.reason }))
+        .collect();
+    Ok(Json(json!([{ kind: names, "segmentsInError": unavailable }])))
 }
 
 async fn delete_segment(
@@ -172,7 +181,8 @@ async fn table_size(State(api): State<Arc<Api>>, Path(table): Path<String>) -> R
         })
         .collect();
     let is_realtime = api.service.table(raw).is_some_and(|t| t.config.table_type == cuvee_catalog::TableType::Realtime);
-    let detail = json!({ "reportedSizeInBytes": total, "estimatedSizeInBytes": total, "missingSegments": 0, "segments": per_segment });
+    let missing = api.service.segment_table(raw).map_or(0, |t| t.unavailable().len());
+    let detail = json!({ "reportedSizeInBytes": total, "estimatedSizeInBytes": total, "missingSegments": missing, "segments": per_segment });
     let (offline, realtime) = if is_realtime { (Value::Null, detail) } else { (detail, Value::Null) };
     Ok(Json(json!({
         "tableName": raw,

@@ -21,6 +21,9 @@ pub enum ApiError {
     ClusterBroker,
     #[error("the request stopped before it finished: {0}")]
     Interrupted(String),
+    /// A request body over the server's limit.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl ErrorExt for ApiError {
@@ -29,6 +32,7 @@ impl ErrorExt for ApiError {
             ApiError::Node(e) => e.kind(),
             ApiError::BadRequest(_) | ApiError::ClusterBroker => ErrorKind::InvalidArgument,
             ApiError::Interrupted(_) => ErrorKind::Internal,
+            ApiError::TooLarge(_) => ErrorKind::ResourceExhausted,
         }
     }
 }
@@ -51,14 +55,17 @@ pub fn http_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::ResourceExhausted => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Unavailable | ErrorKind::Incomplete => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Corrupt | ErrorKind::Storage | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = http_status(self.kind());
+        let status = match self {
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => http_status(self.kind()),
+        };
         (status, Json(json!({ "code": status.as_u16(), "error": self.to_string() }))).into_response()
     }
 }

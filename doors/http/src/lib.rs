@@ -25,9 +25,23 @@ use cuvee_broker::{QueryService, Routing, LOCAL_SERVER};
 use cuvee_node::Node;
 use std::sync::{Arc, OnceLock};
 
+/// How the HTTP API is set up.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// The largest `ingestFromFile` upload (and deep-store object for `ingestFromURI`).
+    pub max_upload_bytes: u64,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions { max_upload_bytes: 1 << 30 }
+    }
+}
+
 /// What one process serves over HTTP.
 pub struct Api {
     pub service: Arc<QueryService>,
+    pub options: ApiOptions,
     /// The tables this process holds; none on a cluster broker (its servers hold them).
     pub node: Option<Arc<Node>>,
     /// A cluster broker's view of its servers.
@@ -36,8 +50,13 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(service: Arc<QueryService>, node: Option<Arc<Node>>, routing: Option<Arc<Routing>>) -> Api {
-        Api { service, node, routing, address: OnceLock::new() }
+    pub fn new(
+        service: Arc<QueryService>,
+        node: Option<Arc<Node>>,
+        routing: Option<Arc<Routing>>,
+        options: ApiOptions,
+    ) -> Api {
+        Api { service, options, node, routing, address: OnceLock::new() }
     }
 
     /// The node, for the controller API; a cluster broker has none.

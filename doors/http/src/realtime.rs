@@ -65,7 +65,7 @@ fn consuming_info(server: &str, report: &IngestionStatus) -> Value {
         let text = |v: Option<i64>| v.map(|v| v.to_string());
         let state = match p.status.state {
             ConsumerState::Consuming | ConsumerState::Starting | ConsumerState::Retrying => "CONSUMING",
-            ConsumerState::Paused | ConsumerState::Stopped => "NOT_CONSUMING",
+            ConsumerState::Paused | ConsumerState::Stopped | ConsumerState::Error => "NOT_CONSUMING",
         };
         segments.insert(
             segment.clone(),

@@ -12,10 +12,7 @@ use cuvee_ingest::{FileFormat, ImportReport};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-static UPLOADS: AtomicU64 = AtomicU64::new(0);
 
 struct UploadRequest {
     table: String,
@@ -49,34 +46,55 @@ pub async fn ingest_from_file(
     mut multipart: Multipart,
 ) -> Result<Json<Value>, ApiError> {
     let request = parse_request(&params)?;
+    let node = Arc::clone(api.node()?);
     // The first field is the file (Pinot sends one); anything after it is ignored.
-    let mut upload = None;
-    if let Some(field) =
+    let Some(mut field) =
         multipart.next_field().await.map_err(|e| ApiError::BadRequest(format!("reading the multipart body: {e}")))?
-    {
-        let file_name = field.file_name().map(str::to_string);
-        let bytes = field.bytes().await.map_err(|e| ApiError::BadRequest(format!("reading the uploaded file: {e}")))?;
-        upload = Some((file_name, bytes));
-    }
-    let (file_name, bytes) = upload.ok_or_else(|| ApiError::BadRequest("the multipart body has no file".into()))?;
-    let extension = file_name
-        .as_deref()
+    else {
+        return Err(ApiError::BadRequest("the multipart body has no file".into()));
+    };
+    let extension = field
+        .file_name()
         .and_then(|n| std::path::Path::new(n).extension())
         .and_then(|e| e.to_str())
+        .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
         .unwrap_or("upload")
         .to_string();
-    let dir = api.node()?.upload_dir();
-    let path = dir.join(format!("{}-{}.{extension}", std::process::id(), UPLOADS.fetch_add(1, Ordering::Relaxed)));
-    let written = path.clone();
-    blocking(move || {
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(&written, &bytes))
-            .map_err(|e| ApiError::Interrupted(format!("storing the upload in {}: {e}", written.display())))
-    })
-    .await?;
-    let result = run_import(&api, &request, path.clone()).await;
-    let _ = std::fs::remove_file(&path);
+    let dir = node.upload_dir();
+    tokio::fs::create_dir_all(&dir).await.map_err(|e| ApiError::Interrupted(format!("{}: {e}", dir.display())))?;
+    let path = dir.join(format!("{}-{}.{extension}", std::process::id(), cuvee_node::next_upload()));
+    // Streamed to disk chunk by chunk, never held whole; past the limit the upload stops.
+    let written = stream_to_file(&mut field, &path, api.options.max_upload_bytes).await;
+    let result = match written {
+        Ok(()) => run_import(&api, &request, path.clone()).await,
+        Err(e) => Err(e),
+    };
+    let _ = tokio::fs::remove_file(&path).await;
     result
+}
+
+async fn stream_to_file(
+    field: &mut axum::extract::multipart::Field<'_>,
+    path: &std::path::Path,
+    max_bytes: u64,
+) -> Result<(), ApiError> {
+    use tokio::io::AsyncWriteExt;
+    let stored = |e: std::io::Error| ApiError::Interrupted(format!("storing the upload in {}: {e}", path.display()));
+    let mut file = tokio::fs::File::create(path).await.map_err(stored)?;
+    let mut size = 0u64;
+    while let Some(chunk) =
+        field.chunk().await.map_err(|e| ApiError::BadRequest(format!("reading the uploaded file: {e}")))?
+    {
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(ApiError::TooLarge(format!(
+                "the upload is larger than the server's limit of {} MiB (--max-upload-mb); import big files with `cuvee import` or from the deep store",
+                max_bytes >> 20
+            )));
+        }
+        file.write_all(&chunk).await.map_err(stored)?;
+    }
+    file.flush().await.map_err(stored)
 }
 
 pub async fn ingest_from_uri(
@@ -86,11 +104,16 @@ pub async fn ingest_from_uri(
     let request = parse_request(&params)?;
     let uri = params
         .get("sourceURIStr")
-        .ok_or_else(|| ApiError::BadRequest("the query parameter sourceURIStr is missing".into()))?;
-    let Some(path) = uri.strip_prefix("file://") else {
-        return Err(ApiError::BadRequest(format!("sourceURIStr {uri}: only file:// URIs are supported")));
-    };
-    run_import(&api, &request, PathBuf::from(path)).await
+        .ok_or_else(|| ApiError::BadRequest("the query parameter sourceURIStr is missing".into()))?
+        .clone();
+    let node = Arc::clone(api.node()?);
+    let max_bytes = api.options.max_upload_bytes;
+    let (path, copied) = blocking(move || Ok(node.ingest_source(&uri, max_bytes)?)).await?;
+    let result = run_import(&api, &request, path.clone()).await;
+    if copied {
+        let _ = tokio::fs::remove_file(&path).await;
+    }
+    result
 }
 
 async fn run_import(api: &Api, request: &UploadRequest, path: PathBuf) -> Result<Json<Value>, ApiError> {

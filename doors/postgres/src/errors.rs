@@ -47,7 +47,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::ResourceExhausted => OUT_OF_MEMORY,
         ErrorKind::Timeout | ErrorKind::Cancelled => QUERY_CANCELED,
         ErrorKind::Unavailable => CANNOT_CONNECT_NOW,
-        ErrorKind::Corrupt => DATA_CORRUPTED,
+        ErrorKind::Corrupt | ErrorKind::Incomplete => DATA_CORRUPTED,
         ErrorKind::Storage => IO_ERROR,
         ErrorKind::Internal => INTERNAL_ERROR,
     }

@@ -27,6 +27,7 @@ mod consumer;
 pub mod dead_letter;
 pub mod failpoint;
 pub mod kafka;
+mod partition;
 mod sealer;
 pub mod status;
 mod table;
@@ -37,6 +38,7 @@ pub use status::SharedStatus;
 pub use status::{ConsumerState, PartitionStatus};
 pub use table::{
     stream_config, validate, IngestionStatus, PartitionReport, PartitionShare, RealtimeIngestion, RealtimeOptions,
+    SecretSource,
 };
 
 use cuvee_catalog::{StreamConfig, Table};

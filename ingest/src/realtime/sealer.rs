@@ -28,6 +28,9 @@ pub enum SealWork {
     Build { segment: Arc<MutableSegment>, identity: SegmentIdentity },
     /// Publish a replica's segment (its bytes from the deep store) as ours.
     Adopt { bytes: Vec<u8>, name: String, end_offset: Option<i64> },
+    /// Nothing to publish: its `done` says every job before it is published (a restarting
+    /// consumer waits for that before it reads the checkpoint).
+    Barrier,
 }
 
 impl SealJob {
@@ -35,6 +38,7 @@ impl SealJob {
         match &self.work {
             SealWork::Build { identity, .. } => &identity.name,
             SealWork::Adopt { name, .. } => name,
+            SealWork::Barrier => "(barrier)",
         }
     }
 
@@ -42,6 +46,7 @@ impl SealJob {
         match &self.work {
             SealWork::Build { identity, .. } => identity.end_offset,
             SealWork::Adopt { end_offset, .. } => *end_offset,
+            SealWork::Barrier => None,
         }
     }
 }
@@ -49,10 +54,24 @@ impl SealJob {
 pub fn run(shared: Arc<Shared>, status: SharedStatus, partition: u32, queue: Receiver<SealJob>) {
     tracing::info!(table = %shared.table_name, partition, "sealer started");
     while let Ok(job) = queue.recv() {
+        if matches!(job.work, SealWork::Barrier) {
+            if let Some(done) = &job.done {
+                let _ = done.send(());
+            }
+            continue;
+        }
         let mut backoff = Duration::from_millis(200);
         loop {
             let started = std::time::Instant::now();
-            match seal_and_publish(&shared, &job) {
+            // A panic while building is this seal failing: reported and retried like an error.
+            let sealed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seal_and_publish(&shared, &job)))
+                .unwrap_or_else(|panic| {
+                    Err(IngestError::Stream(format!(
+                        "building the segment panicked: {}",
+                        cuvee_error::panic_message(panic.as_ref())
+                    )))
+                });
+            match sealed {
                 Ok(()) => {
                     tracing::info!(table = %shared.table_name, partition, segment = %job.name(), end_offset = ?job.end_offset(), millis = started.elapsed().as_millis() as u64, adopted = matches!(job.work, SealWork::Adopt { .. }), "segment published");
                     {
@@ -92,7 +111,7 @@ fn seal_and_publish(shared: &Shared, job: &SealJob) -> Result<(), IngestError> {
     let pending = write(shared, &job.work)?;
     failpoint::hit("seal.before_commit");
     // Opened before publishing: a file that cannot be read back is never published.
-    let path = shared.store().segment_path(&pending.entry().name);
+    let path = shared.store().segment_path(&pending.entry().name)?;
     let sealed = ImmutableSegment::open(&path)?;
     shared.store().commit(pending)?;
     failpoint::hit("seal.after_commit");
@@ -112,5 +131,6 @@ fn write(shared: &Shared, work: &SealWork) -> cuvee_segments::Result<PendingSegm
             shared.store().write_segment(&bytes)
         }
         SealWork::Adopt { bytes, .. } => shared.store().write_adopted_segment(bytes),
+        SealWork::Barrier => Err(cuvee_segments::SegmentError::InvalidRequest("a barrier is not a segment".into())),
     }
 }

@@ -19,6 +19,9 @@ pub enum ConsumerState {
     Paused,
     /// Kafka (or the disk) answered with an error; retrying with backoff.
     Retrying,
+    /// The consumer failed unexpectedly (a panic); it restarts from the checkpoint after a
+    /// backoff. `lastError` says what happened.
+    Error,
     Stopped,
 }
 

@@ -1,9 +1,7 @@
 //! One realtime table's ingestion: its partitions' consumers, found and started by a
 //! discovery thread, and the controls and status the admin API exposes.
 
-use super::consumer::PartitionConsumer;
 use super::kafka::{create_consumer, TopicWatcher};
-use super::sealer;
 use super::status::{PartitionStatus, SharedStatus};
 use super::{Shared, SharedStore};
 use crate::conform::Conformer;
@@ -21,17 +19,36 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RealtimeOptions {
     /// How often the topic is asked for new partitions.
     pub partition_discovery_interval: Duration,
     /// Which partitions this process consumes.
     pub share: PartitionShare,
+    /// Resolves `${NAME}` references in stream configs (Kafka passwords) when a consumer
+    /// connects; the binary gives its environment, so no library reads it.
+    pub secrets: SecretSource,
+}
+
+/// Where `${NAME}` references get their values.
+pub type SecretSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+impl std::fmt::Debug for RealtimeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealtimeOptions")
+            .field("partition_discovery_interval", &self.partition_discovery_interval)
+            .field("share", &self.share)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for RealtimeOptions {
     fn default() -> Self {
-        RealtimeOptions { partition_discovery_interval: Duration::from_secs(5), share: PartitionShare::ALL }
+        RealtimeOptions {
+            partition_discovery_interval: Duration::from_secs(5),
+            share: PartitionShare::ALL,
+            secrets: Arc::new(|_| None),
+        }
     }
 }
 
@@ -76,10 +93,10 @@ impl PartitionShare {
     }
 }
 
-struct Partition {
-    status: SharedStatus,
+pub(super) struct Partition {
+    pub status: SharedStatus,
     /// Says when the consumer and its sealer are done (before the Kafka client is closed).
-    done: std::sync::mpsc::Receiver<()>,
+    pub done: std::sync::mpsc::Receiver<()>,
 }
 
 pub struct RealtimeIngestion {
@@ -141,12 +158,31 @@ pub fn stream_config(table: &Table) -> Result<StreamConfig, IngestError> {
 
 /// Everything about a realtime table that can be checked without Kafka: the stream config,
 /// the decoder, transforms, and that librdkafka accepts every property.
-pub fn validate(table: &Table) -> Result<StreamConfig, IngestError> {
-    let stream = stream_config(table)?;
+pub fn validate(table: &Table, secrets: &SecretSource) -> Result<StreamConfig, IngestError> {
+    let stream = resolve_references(stream_config(table)?, table.name(), secrets)?;
     MessageDecoder::new(&stream.decoder, &table.schema, stream.populate_metadata)
         .map_err(|e| IngestError::Stream(format!("table {}: {e}", table.name())))?;
     Conformer::new(table)?;
     create_consumer(&stream, "cuvee-validate", &group_of(&stream, table.name()))?;
+    Ok(stream)
+}
+
+/// The stream config with every `${NAME}` property value replaced by its value; a reference
+/// the source cannot resolve is an error naming the property and the name (never a value).
+fn resolve_references(
+    mut stream: StreamConfig,
+    table: &str,
+    secrets: &SecretSource,
+) -> Result<StreamConfig, IngestError> {
+    for (key, value) in stream.consumer_properties.iter_mut() {
+        if let Some(name) = cuvee_catalog::secrets::reference(value) {
+            *value = secrets(name).ok_or_else(|| {
+                IngestError::Stream(format!(
+                    "table {table}: {key} refers to ${{{name}}}, which the server's environment does not set"
+                ))
+            })?;
+        }
+    }
     Ok(stream)
 }
 
@@ -168,7 +204,7 @@ impl RealtimeIngestion {
         host: Arc<dyn SegmentHost>,
         options: RealtimeOptions,
     ) -> Result<RealtimeIngestion, IngestError> {
-        let stream = validate(&table)?;
+        let stream = validate(&table, &options.secrets)?;
         let group = group_of(&stream, table.name());
         let watcher = TopicWatcher::new(&stream, &format!("cuvee-{}-watch", table.name()), &group)?;
         let claims = store.lock().deep_store().map(|deep| super::claims::Claims::new(Arc::clone(deep), table.name()));
@@ -318,7 +354,7 @@ fn discover(
                     if running.contains_key(&p) {
                         continue;
                     }
-                    match start_partition(&shared, p) {
+                    match super::partition::start(&shared, p) {
                         Ok(partition) => {
                             running.insert(p, partition);
                         }
@@ -342,38 +378,6 @@ fn discover(
         }
     }
     tracing::info!(table = %shared.table_name, "partition discovery stopped");
-}
-
-fn start_partition(shared: &Arc<Shared>, partition: u32) -> Result<Partition, IngestError> {
-    let status = SharedStatus::new(partition);
-    let (queue, jobs) = std::sync::mpsc::sync_channel(1);
-    let (finished, done) = std::sync::mpsc::channel();
-    {
-        let shared = Arc::clone(shared);
-        let status = status.clone();
-        std::thread::Builder::new().name(format!("cuvee-consume-{}-{partition}", shared.table_name)).spawn(move || {
-            let sealer = {
-                let shared = Arc::clone(&shared);
-                let status = status.clone();
-                std::thread::Builder::new()
-                    .name(format!("cuvee-seal-{}-{partition}", shared.table_name))
-                    .spawn(move || sealer::run(shared, status, partition, jobs))
-            };
-            let sealer = match sealer {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(table = %shared.table_name, partition, error = %e, "cannot start the sealer thread");
-                    return status.record_error(format!("cannot start the sealer thread: {e}"));
-                }
-            };
-            let reader = PartitionConsumer::new(shared, partition, status, queue).map(PartitionConsumer::run);
-            let _ = sealer.join();
-            let _ = finished.send(());
-            drop(reader);
-        })
-    }
-    .map_err(IngestError::Thread)?;
-    Ok(Partition { status, done })
 }
 
 #[cfg(test)]

@@ -171,13 +171,11 @@ impl PartitionConsumer {
         shared: Arc<Shared>,
         partition: u32,
         status: SharedStatus,
+        reader: Arc<PartitionReader>,
         seal_queue: SyncSender<SealJob>,
     ) -> Option<PartitionConsumer> {
-        let client_id = format!("cuvee-{}-{partition}", shared.table_name);
         let (generation, table) = shared.definition();
-        let made = PartitionReader::new(&shared.stream, &client_id, &shared.group, partition)
-            .and_then(|reader| Ok((reader, Decoding::new(&shared, generation, table)?)));
-        let (reader, decoding) = match made {
+        let decoding = match Decoding::new(&shared, generation, table) {
             Ok(made) => made,
             Err(e) => {
                 tracing::error!(table = %shared.table_name, partition, error = %e, "the consumer cannot start");
@@ -193,7 +191,7 @@ impl PartitionConsumer {
             partition,
             state: State::Starting { retry_at: Instant::now(), backoff: FIRST_BACKOFF },
             status,
-            reader: Arc::new(reader),
+            reader,
             decoding,
             open: None,
             next_offset: 0,
@@ -204,9 +202,9 @@ impl PartitionConsumer {
         })
     }
 
-    /// Consumes until the table stops; returns the Kafka client, to be closed last (its
-    /// close may block) after the sealer has finished.
-    pub fn run(mut self) -> Arc<PartitionReader> {
+    /// Consumes until the table stops (its Kafka client belongs to the partition's thread,
+    /// which closes it last, after the sealer has finished).
+    pub fn run(mut self) {
         tracing::info!(table = %self.shared.table_name, partition = self.partition, "consumer started");
         let reader = Arc::clone(&self.reader);
         while self.state != State::Stopped {
@@ -215,7 +213,6 @@ impl PartitionConsumer {
             self.on(event);
         }
         tracing::info!(table = %self.shared.table_name, partition = self.partition, offset = self.next_offset, "consumer stopped");
-        self.reader
     }
 
     /// The next thing that happened: an operator's request first, else what the state
@@ -369,10 +366,18 @@ impl PartitionConsumer {
             None => Err(Rejected::Undecodable("the message has no value (a tombstone)".to_string())),
             Some(payload) => {
                 let metadata = MessageMetadata { key: message.key().map(<[u8]>::to_vec), offset, timestamp_ms };
-                self.decoding
-                    .decoder
-                    .decode(payload, &metadata)
-                    .and_then(|record| self.decoding.conformer.conform(record))
+                let decoding = &self.decoding;
+                // A message whose decoding panics is that message's fault: a dead letter,
+                // not the end of the partition.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    decoding.decoder.decode(payload, &metadata).and_then(|record| decoding.conformer.conform(record))
+                }))
+                .unwrap_or_else(|panic| {
+                    Err(Rejected::Undecodable(format!(
+                        "processing the message panicked: {}",
+                        cuvee_error::panic_message(panic.as_ref())
+                    )))
+                })
             }
         };
         let outcome = match outcome {
