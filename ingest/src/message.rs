@@ -36,6 +36,7 @@ impl MessageDecoder {
         let format = match decoder {
             Decoder::Json => Format::Json,
             Decoder::Avro { schema } => {
+                crate::readers::avro::limit_allocations();
                 Format::Avro(Box::new(apache_avro::Schema::parse_str(schema).map_err(|e| {
                     IngestError::Stream(format!("stream.kafka.decoder.prop.schema is not a usable Avro schema: {e}"))
                 })?))
@@ -157,6 +158,32 @@ mod tests {
         assert_eq!(Json::Object(decoder.decode(&bytes, &META).unwrap()), json!({"id": 7, "tags": ["x"]}));
         assert!(decoder.decode(&bytes[..1], &META).unwrap_err().to_string().contains("not an Avro datum"));
         assert!(MessageDecoder::new(&Decoder::Avro { schema: "{".into() }, &schema(), false).is_err());
+    }
+
+    #[test]
+    fn avro_lengths_past_the_allocation_limit_are_dead_letters_not_aborts() {
+        let text = r#"{"type":"record","name":"e","fields":[{"name":"id","type":"int"},{"name":"tags","type":{"type":"array","items":"string"}}]}"#;
+        let decoder = MessageDecoder::new(&Decoder::Avro { schema: text.into() }, &schema(), false).unwrap();
+        // id = 1, then an array block claiming 2^40 items, then a string claiming 2^40 bytes.
+        let zigzag = |n: i64| {
+            let mut v = ((n << 1) ^ (n >> 63)) as u64;
+            let mut out = Vec::new();
+            while v >= 0x80 {
+                out.push((v as u8) | 0x80);
+                v >>= 7;
+            }
+            out.push(v as u8);
+            out
+        };
+        for claim in [1i64 << 40, 1 << 30] {
+            let mut bytes = zigzag(1);
+            bytes.extend(zigzag(claim));
+            assert!(decoder.decode(&bytes, &META).is_err(), "an array of {claim}");
+            let mut bytes = zigzag(1);
+            bytes.extend(zigzag(1));
+            bytes.extend(zigzag(claim));
+            assert!(decoder.decode(&bytes, &META).is_err(), "a string of {claim} bytes");
+        }
     }
 
     #[test]

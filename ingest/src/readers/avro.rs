@@ -5,7 +5,22 @@ use apache_avro::types::Value as Avro;
 use cuvee_catalog::value::encode_hex;
 use serde_json::{Map, Value as Json};
 
+/// The most one Avro value (a string, bytes, a block, an array's declared length) may ask
+/// to allocate. apache-avro trusts declared lengths up to this (512 MiB by default, once
+/// per process), so a message of a few bytes claiming a huge array or string would
+/// allocate that much; past this it is refused, and the message becomes a dead letter.
+pub const MAX_ALLOCATION_BYTES: usize = 16 << 20;
+
+/// Sets [`MAX_ALLOCATION_BYTES`] before any Avro is read (the first call wins, per process).
+pub(crate) fn limit_allocations() {
+    let limit = apache_avro::util::max_allocation_bytes(MAX_ALLOCATION_BYTES);
+    if limit != MAX_ALLOCATION_BYTES {
+        tracing::warn!(limit, "Avro's allocation limit was set elsewhere first");
+    }
+}
+
 pub fn records(file: std::fs::File) -> Result<Records, String> {
+    limit_allocations();
     let reader = apache_avro::Reader::new(std::io::BufReader::new(file))
         .map_err(|e| format!("not an Avro container file: {e}"))?;
     Ok(Box::new(reader.enumerate().map(|(i, value)| {

@@ -2,6 +2,10 @@
 //! partition, offset, reason and the raw bytes (base64). One JSON line per message in
 //! `<table dir>/deadletters/partition-<p>.jsonl`.
 //!
+//! A partition's letters take at most their limit of disk: when the current file reaches
+//! half of it, it becomes `partition-<p>.old.jsonl` (replacing, and counting, the older
+//! one) and a new file starts — a poison stream cannot fill the disk.
+//!
 //! A message is recorded before the offset after it can be published, and the file is
 //! synced before each seal; after a crash the messages since the last published offset are
 //! consumed again and may be recorded twice, so readers drop repeats of a
@@ -56,33 +60,65 @@ impl DeadLetter {
 /// Appends one partition's dead letters.
 pub struct DeadLetterWriter {
     path: PathBuf,
+    old: PathBuf,
+    /// The current file reaches this size, then becomes the old one.
+    half: u64,
     file: Option<File>,
+    size: u64,
     unsynced: bool,
 }
 
 impl DeadLetterWriter {
-    pub fn new(table_dir: &Path, partition: u32) -> DeadLetterWriter {
+    /// A writer keeping at most `max_bytes` of letters (a line is never split, so one
+    /// letter larger than half of it still gets a file of its own).
+    pub fn new(table_dir: &Path, partition: u32, max_bytes: u64) -> DeadLetterWriter {
+        let dir = table_dir.join(DIR);
         DeadLetterWriter {
-            path: table_dir.join(DIR).join(format!("partition-{partition}.jsonl")),
+            path: dir.join(format!("partition-{partition}.jsonl")),
+            old: dir.join(format!("partition-{partition}.old.jsonl")),
+            half: (max_bytes / 2).max(1),
             file: None,
+            size: 0,
             unsynced: false,
         }
     }
 
-    pub fn record(&mut self, letter: &DeadLetter) -> std::io::Result<()> {
+    /// Writes `letter`; returns how many older letters were dropped to make room.
+    pub fn record(&mut self, letter: &DeadLetter) -> std::io::Result<u64> {
+        let mut line = serde_json::to_vec(letter).map_err(std::io::Error::other)?;
+        line.push(b'\n');
         if self.file.is_none() {
             if let Some(parent) = self.path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            self.file = Some(OpenOptions::new().create(true).append(true).open(&self.path)?);
+            let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            self.size = file.metadata()?.len();
+            self.file = Some(file);
         }
-        let mut line = serde_json::to_vec(letter).map_err(std::io::Error::other)?;
-        line.push(b'\n');
+        let mut dropped = 0;
+        if self.size > 0 && self.size + line.len() as u64 > self.half {
+            dropped = self.rotate()?;
+        }
         if let Some(file) = &mut self.file {
             file.write_all(&line)?;
         }
+        self.size += line.len() as u64;
         self.unsynced = true;
-        Ok(())
+        Ok(dropped)
+    }
+
+    /// The current file becomes the old one; the letters of the old one are counted and dropped.
+    fn rotate(&mut self) -> std::io::Result<u64> {
+        self.sync()?;
+        let dropped = match File::open(&self.old) {
+            Ok(file) => BufReader::new(file).lines().count() as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(e),
+        };
+        std::fs::rename(&self.path, &self.old)?;
+        self.file = Some(OpenOptions::new().create(true).append(true).open(&self.path)?);
+        self.size = 0;
+        Ok(dropped)
     }
 
     /// Makes the letters written so far durable (before the offsets past them are published).
@@ -110,7 +146,7 @@ pub fn list(table_dir: &Path, partition: Option<u32>, limit: usize) -> std::io::
             .file_stem()
             .and_then(|s| s.to_str())
             .and_then(|s| s.strip_prefix("partition-"))
-            .and_then(|p| p.parse::<u32>().ok())
+            .and_then(|p| p.trim_end_matches(".old").parse::<u32>().ok())
         else {
             continue;
         };
@@ -139,7 +175,7 @@ mod tests {
     #[test]
     fn letters_are_listed_once_even_when_written_twice() {
         let dir = tempfile::tempdir().unwrap();
-        let mut writer = DeadLetterWriter::new(dir.path(), 2);
+        let mut writer = DeadLetterWriter::new(dir.path(), 2, 1 << 20);
         let letter = DeadLetter::new(2, 41, "not JSON: expected value".into(), Some(5), Some(b"k"), b"{oops");
         writer.record(&letter).unwrap();
         writer.record(&letter).unwrap();
@@ -151,5 +187,24 @@ mod tests {
         assert_eq!(BASE64.decode(&first.payload_base64).unwrap(), b"{oops");
         assert_eq!(list(dir.path(), Some(3), 10).unwrap().len(), 0);
         assert_eq!(list(dir.path(), Some(2), 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn letters_stay_within_their_disk_limit_dropping_the_oldest() {
+        let dir = tempfile::tempdir().unwrap();
+        let limit = 20_000;
+        let mut writer = DeadLetterWriter::new(dir.path(), 0, limit);
+        let mut dropped = 0;
+        for offset in 0..1000 {
+            dropped += writer.record(&DeadLetter::new(0, offset, "bad".into(), None, None, &[7; 64])).unwrap();
+        }
+        writer.sync().unwrap();
+        let on_disk: u64 =
+            std::fs::read_dir(dir.path().join(DIR)).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
+        assert!(on_disk <= limit, "{on_disk} bytes on disk");
+        let kept = list(dir.path(), Some(0), usize::MAX).unwrap();
+        assert_eq!(kept.len() as u64 + dropped, 1000, "every letter is kept or counted");
+        assert_eq!(kept.iter().map(|l| l.offset).max(), Some(999), "the newest are kept");
+        assert!(dropped > 0);
     }
 }

@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     stop: AtomicBool,
     paused: AtomicBool,
     force_commits: AtomicU64,
+    /// Disk one partition's dead letters may take.
+    dead_letter_bytes: u64,
 }
 
 impl Shared {

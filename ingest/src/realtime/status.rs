@@ -42,6 +42,9 @@ pub struct PartitionStatus {
     pub rows_filtered: u64,
     /// Messages that could not be decoded or did not fit the schema (kept as dead letters).
     pub dead_letters: u64,
+    /// Of those, letters dropped from disk to keep the partition's dead letters within
+    /// their limit (the oldest go first).
+    pub dead_letters_dropped: u64,
     /// Times the offset we needed was gone (retention) or invalid and the reset policy applied.
     pub offset_gaps: u64,
     /// Messages skipped over by those resets.
@@ -107,6 +110,7 @@ pub struct Counters {
     pub rows_indexed: AtomicU64,
     pub rows_filtered: AtomicU64,
     pub dead_letters: AtomicU64,
+    pub dead_letters_dropped: AtomicU64,
     pub last_event_time_ms: AtomicI64,
     pub last_ingest_time_ms: AtomicI64,
     /// Written by the sealer; the consumer reads it for its advisory commits.
@@ -154,6 +158,7 @@ impl SharedStatus {
             rows_indexed: AtomicU64::new(0),
             rows_filtered: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
+            dead_letters_dropped: AtomicU64::new(0),
             last_event_time_ms: AtomicI64::new(NONE),
             last_ingest_time_ms: AtomicI64::new(NONE),
             published_end_offset: AtomicI64::new(NONE),
@@ -216,6 +221,7 @@ impl SharedStatus {
             rows_indexed: c.rows_indexed.load(Ordering::Relaxed),
             rows_filtered: c.rows_filtered.load(Ordering::Relaxed),
             dead_letters: c.dead_letters.load(Ordering::Relaxed),
+            dead_letters_dropped: c.dead_letters_dropped.load(Ordering::Relaxed),
             offset_gaps: t.offset_gaps,
             messages_skipped_by_gaps: t.messages_skipped_by_gaps,
             last_gap: t.last_gap,

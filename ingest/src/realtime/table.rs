@@ -28,6 +28,12 @@ pub struct RealtimeOptions {
     /// Resolves `${NAME}` references in stream configs (Kafka passwords) when a consumer
     /// connects; the binary gives its environment, so no library reads it.
     pub secrets: SecretSource,
+    /// Partitions of one table this process consumes at most: a topic grown to millions of
+    /// partitions must not start millions of consumer threads.
+    pub max_partitions: u32,
+    /// Disk one partition's dead letters may take; past it the oldest half is dropped
+    /// (and counted in the partition's status).
+    pub dead_letter_bytes: u64,
 }
 
 /// Where `${NAME}` references get their values.
@@ -38,6 +44,8 @@ impl std::fmt::Debug for RealtimeOptions {
         f.debug_struct("RealtimeOptions")
             .field("partition_discovery_interval", &self.partition_discovery_interval)
             .field("share", &self.share)
+            .field("max_partitions", &self.max_partitions)
+            .field("dead_letter_bytes", &self.dead_letter_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -48,6 +56,8 @@ impl Default for RealtimeOptions {
             partition_discovery_interval: Duration::from_secs(5),
             share: PartitionShare::ALL,
             secrets: Arc::new(|_| None),
+            max_partitions: 1024,
+            dead_letter_bytes: 64 << 20,
         }
     }
 }
@@ -220,6 +230,7 @@ impl RealtimeIngestion {
             stop: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             force_commits: AtomicU64::new(0),
+            dead_letter_bytes: options.dead_letter_bytes,
         });
         let this = RealtimeIngestion {
             shared: Arc::clone(&shared),
@@ -347,8 +358,16 @@ fn discover(
     let mut wait = Duration::from_millis(200);
     while !shared.stopped() {
         match watcher.partition_count(Duration::from_secs(5)) {
-            Ok(count) => {
-                *topic_error.lock() = None;
+            Ok(found) => {
+                let count = found.min(options.max_partitions);
+                *topic_error.lock() = (found > count).then(|| {
+                    format!(
+                        "the topic has {found} partitions; this server consumes at most {count} per table (--max-partitions-per-table)"
+                    )
+                });
+                if found > count {
+                    tracing::warn!(table = %shared.table_name, topic = %shared.stream.topic, found, limit = count, "the topic has more partitions than a table may consume");
+                }
                 let mut running = partitions.lock();
                 for p in (0..count).filter(|p| options.share.owns(*p)) {
                     if running.contains_key(&p) {

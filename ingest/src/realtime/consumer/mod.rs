@@ -185,7 +185,7 @@ impl PartitionConsumer {
             }
         };
         Some(PartitionConsumer {
-            dead_letters: DeadLetterWriter::new(&shared.table_dir, partition),
+            dead_letters: DeadLetterWriter::new(&shared.table_dir, partition, shared.dead_letter_bytes),
             force_commits_seen: shared.force_commits.load(Ordering::Acquire),
             shared,
             partition,
@@ -390,11 +390,25 @@ impl PartitionConsumer {
             let payload = message.payload().unwrap_or_default();
             let letter =
                 DeadLetter::new(self.partition, offset, reason.to_string(), timestamp_ms, message.key(), payload);
-            if let Err(e) = self.dead_letters.record(&letter) {
-                // Never skip a message we could not keep: read it again after a pause.
-                self.seek(offset);
-                return self
-                    .retry(format!("writing a dead letter of partition {} at offset {offset}: {e}", self.partition));
+            match self.dead_letters.record(&letter) {
+                Ok(0) => {}
+                Ok(dropped) => {
+                    let counters = self.status.counters();
+                    counters.dead_letters_dropped.fetch_add(dropped, Ordering::Relaxed);
+                    tracing::warn!(
+                        partition = self.partition,
+                        dropped,
+                        "dead letters over their disk limit: the oldest were dropped"
+                    );
+                }
+                Err(e) => {
+                    // Never skip a message we could not keep: read it again after a pause.
+                    self.seek(offset);
+                    return self.retry(format!(
+                        "writing a dead letter of partition {} at offset {offset}: {e}",
+                        self.partition
+                    ));
+                }
             }
         }
         if outcome == Ok(true) {
