@@ -143,13 +143,13 @@ async fn main() {
     let mut results = Vec::new();
     for (table, name, sql) in queries {
         for _ in 0..5 {
-            broker.service.query(sql, None).await;
+            broker.service.query(sql, None, &cuvee_access::Principal::anonymous()).await;
         }
         let mut times = Vec::with_capacity(RUNS);
         let mut answer = serde_json::Value::Null;
         for _ in 0..RUNS {
             let started = Instant::now();
-            let response = broker.service.query(sql, None).await;
+            let response = broker.service.query(sql, None, &cuvee_access::Principal::anonymous()).await;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             assert!(response.exceptions.is_empty(), "{sql}: {:?}", response.exceptions);
             answer = serde_json::to_value(&response).expect("json")["resultTable"]["rows"].clone();

@@ -70,7 +70,7 @@ fn send(producer: &BaseProducer, topic: &str, id: i64) {
 }
 
 async fn count(broker: &Broker, sql: &str) -> i64 {
-    let response = broker.service.query(sql, None).await;
+    let response = broker.service.query(sql, None, &cuvee_access::Principal::anonymous()).await;
     response.result_table.as_ref().and_then(|t| t["rows"][0][0].as_i64()).unwrap_or(-1)
 }
 

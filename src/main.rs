@@ -6,7 +6,7 @@ mod cli;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use cli::options::{ClusterArgs, LogArgs, NodeArgs, QueryArgs};
+use cli::options::{AccessArgs, ClusterArgs, LogArgs, NodeArgs, QueryArgs};
 use cli::serve::{FlightArgs, PostgresArgs};
 use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::{import, FileFormat, ImportOptions};
@@ -49,6 +49,8 @@ enum Command {
         postgres: PostgresArgs,
         #[command(flatten)]
         flight: FlightArgs,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// Import CSV, JSON, Avro or Parquet files into a table.
     Import {
@@ -84,6 +86,8 @@ enum Command {
         postgres: PostgresArgs,
         #[command(flatten)]
         flight: FlightArgs,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// A cluster's server: holds the data directory's tables, consumes its share of each
     /// topic's partitions, answers brokers' plan fragments over gRPC (and its own HTTP API).
@@ -113,6 +117,8 @@ enum Command {
         tables: Option<PathBuf>,
         #[command(flatten)]
         cluster: ClusterArgs,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// A cluster's broker: takes queries on every door and scatters them to the servers.
     Broker {
@@ -132,6 +138,8 @@ enum Command {
         postgres: PostgresArgs,
         #[command(flatten)]
         flight: FlightArgs,
+        #[command(flatten)]
+        access: AccessArgs,
     },
     /// Look inside segment files.
     Segment {
@@ -162,19 +170,29 @@ fn main() {
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::Quickstart { node, query, examples, listen, no_serve, kafka, events_per_second, postgres, flight } => {
-            cli::quickstart::run(cli::quickstart::Options {
-                node,
-                query,
-                examples,
-                listen,
-                kafka,
-                events_per_second,
-                no_serve,
-                postgres,
-                flight,
-            })
-        }
+        Command::Quickstart {
+            node,
+            query,
+            examples,
+            listen,
+            no_serve,
+            kafka,
+            events_per_second,
+            postgres,
+            flight,
+            access,
+        } => cli::quickstart::run(cli::quickstart::Options {
+            node,
+            query,
+            examples,
+            listen,
+            kafka,
+            events_per_second,
+            no_serve,
+            postgres,
+            flight,
+            security: access.security()?,
+        }),
         Command::Import { schema, table_config, data_dir, format, strict, max_rows_per_segment, files } => {
             let table = load_table(&schema, &table_config)?;
             let format = match format {
@@ -205,11 +223,13 @@ fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::Serve { node, query, listen, postgres, flight } => {
-            let options = cuvee::ProcessOptions { limits: query.limits()?, node: node.options(None), api: node.api() };
-            cli::serve::run(&node.data_dir, &listen, options, &postgres, &flight)
+        Command::Serve { node, query, listen, postgres, flight, access } => {
+            let security = access.security()?;
+            let options =
+                cuvee::ProcessOptions { limits: query.limits()?, node: node.options(None), api: node.api(&security) };
+            cli::serve::run(&node.data_dir, &listen, options, &postgres, &flight, &security)
         }
-        Command::Server { node, query, listen, grpc_listen, ordinal, servers, replicas, tables, cluster } => {
+        Command::Server { node, query, listen, grpc_listen, ordinal, servers, replicas, tables, cluster, access } => {
             cli::cluster::run_server(cli::cluster::ServerRole {
                 node: &node,
                 limits: query.limits()?,
@@ -220,9 +240,10 @@ fn run(command: Command) -> Result<()> {
                 replicas,
                 tables: tables.as_deref(),
                 token: cluster.token()?,
+                security: access.security()?,
             })
         }
-        Command::Broker { query, servers, listen, routing_refresh_ms, postgres, flight, cluster } => {
+        Command::Broker { query, servers, listen, routing_refresh_ms, postgres, flight, cluster, access } => {
             let routing_refresh = std::time::Duration::from_millis(routing_refresh_ms.max(100));
             cli::cluster::run_broker(cli::cluster::BrokerRole {
                 listen: &listen,
@@ -232,6 +253,7 @@ fn run(command: Command) -> Result<()> {
                 postgres: &postgres,
                 flight: &flight,
                 token: cluster.token()?,
+                security: access.security()?,
             })
         }
         Command::Segment { command: SegmentCommand::Inspect { file } } => cli::inspect::inspect(&file),

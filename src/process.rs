@@ -70,17 +70,19 @@ impl Process {
     /// `discovery` list, and scatters every query to them. Call [`Process::refresh_routing`]
     /// once before serving, and [`Process::keep_routing`] to keep it fresh.
     pub fn cluster(limits: QueryLimits, discovery: Discovery) -> Result<Process, ProcessError> {
-        Process::cluster_with_token(limits, discovery, None)
+        Process::cluster_with_token(limits, discovery, None, ApiOptions::default())
     }
 
-    /// [`Process::cluster`] whose calls to servers carry the cluster's shared token.
+    /// [`Process::cluster`] whose calls to servers carry the cluster's shared token, with
+    /// its HTTP API set up by `api`.
     pub fn cluster_with_token(
         limits: QueryLimits,
         discovery: Discovery,
         token: Option<String>,
+        api: ApiOptions,
     ) -> Result<Process, ProcessError> {
         let (service, routing) = cuvee_broker::cluster(limits, discovery, token).map_err(ProcessError::Runtime)?;
-        let api = Arc::new(Api::new(Arc::clone(&service), None, Some(Arc::clone(&routing)), ApiOptions::default()));
+        let api = Arc::new(Api::new(Arc::clone(&service), None, Some(Arc::clone(&routing)), api));
         Ok(Process { service, node: None, routing: Some(routing), api })
     }
 

@@ -246,7 +246,8 @@ async fn pinot_scalar_functions_and_their_result_names() {
 
 #[tokio::test]
 async fn limits_hold_under_abuse() {
-    let (_dir, addr, broker) = start_with(QueryLimits { memory_bytes: 256 << 10, max_result_rows: 50_000 }).await;
+    let (_dir, addr, broker) =
+        start_with(QueryLimits { memory_bytes: 256 << 10, max_result_rows: 50_000, ..QueryLimits::default() }).await;
     // A join whose hash table cannot fit the per-query memory: a clear error, no OOM.
     let body = sql(addr, "SELECT COUNT(*) FROM baseballStats a JOIN baseballStats b ON a.playerID = b.playerID").await;
     assert_eq!(body["exceptions"][0]["errorCode"], json!(200), "{body}");
@@ -262,7 +263,7 @@ async fn limits_hold_under_abuse() {
     let (_dir2, addr2, broker2) = start_with(QueryLimits::default()).await;
     let mut stream = tokio::net::TcpStream::connect(addr2).await.unwrap();
     let request = format!(
-        "POST /query/sql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{slow}",
+        "POST /query/sql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{slow}",
         slow.len()
     );
     tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes()).await.unwrap();

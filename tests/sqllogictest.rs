@@ -65,7 +65,11 @@ async fn sql_logic_tests_through_a_cluster() {
     let response = serde_json::to_value(
         broker
             .service
-            .query("SELECT COUNT(*), SUM(homeRuns) FROM baseballStats WHERE playerID = 'aaronha01'", None)
+            .query(
+                "SELECT COUNT(*), SUM(homeRuns) FROM baseballStats WHERE playerID = 'aaronha01'",
+                None,
+                &cuvee_access::Principal::anonymous(),
+            )
             .await,
     )
     .unwrap();
@@ -87,8 +91,10 @@ async fn check_plans(broker: &Broker, addresses: &[String]) {
     let plans = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans");
     let mut mismatches = Vec::new();
     for (name, sql) in queries {
-        let response =
-            serde_json::to_value(broker.service.query(&format!("EXPLAIN PLAN FOR {sql}"), None).await).unwrap();
+        let response = serde_json::to_value(
+            broker.service.query(&format!("EXPLAIN PLAN FOR {sql}"), None, &cuvee_access::Principal::anonymous()).await,
+        )
+        .unwrap();
         assert_eq!(response["exceptions"], serde_json::json!([]), "{name}: {response}");
         let rows = response["resultTable"]["rows"].as_array().unwrap();
         let physical = rows.iter().find(|r| r[0] == "physical_plan").unwrap()[1].as_str().unwrap().to_string();
@@ -159,13 +165,15 @@ async fn a_replica_answers_for_a_server_that_is_down() {
     assert!(broker.refresh_routing().await.is_empty());
     let sql =
         "SELECT teamID, SUM(homeRuns) FROM baseballStats WHERE yearID >= 2000 GROUP BY teamID ORDER BY 2 DESC LIMIT 3";
-    let whole = serde_json::to_value(broker.service.query(sql, None).await).unwrap();
+    let whole =
+        serde_json::to_value(broker.service.query(sql, None, &cuvee_access::Principal::anonymous()).await).unwrap();
     assert_eq!(whole["numServersQueried"], 1, "{whole}");
     let _ = stops.remove(0).send(());
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let mut failed_over = 0;
     for _ in 0..4 {
-        let answer = serde_json::to_value(broker.service.query(sql, None).await).unwrap();
+        let answer =
+            serde_json::to_value(broker.service.query(sql, None, &cuvee_access::Principal::anonymous()).await).unwrap();
         assert_eq!(answer["resultTable"]["rows"], whole["resultTable"]["rows"], "{answer}");
         assert_eq!(
             (answer["partialResult"].as_bool(), answer["exceptions"].as_array().map(Vec::len)),

@@ -29,7 +29,7 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
         let mut answers = Vec::new();
         let mut error = None;
         for sql in &statements {
-            let response = runtime.block_on(broker.service.query(sql, None));
+            let response = runtime.block_on(broker.service.query(sql, None, &cuvee_access::Principal::anonymous()));
             if let Some(e) = response.exceptions.first() {
                 error.get_or_insert_with(|| format!("{sql}: {} {}", e.error_code, e.message));
             }
@@ -43,7 +43,7 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
             }
             let sql = statements[run % statements.len()];
             let began = Instant::now();
-            runtime.block_on(broker.service.query(sql, None));
+            runtime.block_on(broker.service.query(sql, None, &cuvee_access::Principal::anonymous()));
             times.push(began.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);

@@ -11,6 +11,7 @@
 //! - Result size: at most `QueryLimits::max_result_rows` rows are gathered; past that the
 //!   query fails and says how to narrow it.
 
+use crate::budget::MemoryBudget;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -20,6 +21,7 @@ use futures::StreamExt;
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueryLimits {
@@ -27,11 +29,26 @@ pub struct QueryLimits {
     pub memory_bytes: usize,
     /// Rows a result may have.
     pub max_result_rows: usize,
+    /// Memory all queries together may hold (see [`crate::budget`]).
+    pub total_memory_bytes: usize,
+    /// Statements running at once, on all doors together; more wait `queue_timeout`.
+    pub max_concurrent_queries: usize,
+    pub queue_timeout: Duration,
+    /// The longest any statement may run: `timeoutMs` above it is refused, and it is the
+    /// statement timeout of doors whose client sets none (Postgres, Flight SQL).
+    pub max_timeout: Duration,
 }
 
 impl Default for QueryLimits {
     fn default() -> Self {
-        QueryLimits { memory_bytes: 4 << 30, max_result_rows: 1_000_000 }
+        QueryLimits {
+            memory_bytes: 4 << 30,
+            max_result_rows: 1_000_000,
+            total_memory_bytes: 8 << 30,
+            max_concurrent_queries: 64,
+            queue_timeout: Duration::from_secs(5),
+            max_timeout: Duration::from_secs(300),
+        }
     }
 }
 
@@ -122,9 +139,14 @@ impl Drop for Counted {
     }
 }
 
-/// The task context of one query: the session's, with a memory pool of its own.
-pub fn bounded_task(task: TaskContext, limits: &QueryLimits) -> Result<Arc<TaskContext>, DataFusionError> {
-    let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.memory_bytes, 1.0).build_arc()?;
+/// The task context of one query: the session's, with a memory pool of its own drawing on
+/// the process's budget.
+pub fn bounded_task(
+    task: TaskContext,
+    limits: &QueryLimits,
+    budget: &Arc<MemoryBudget>,
+) -> Result<Arc<TaskContext>, DataFusionError> {
+    let runtime = RuntimeEnvBuilder::new().with_memory_pool(budget.pool(limits.memory_bytes)).build_arc()?;
     Ok(Arc::new(task.with_runtime(runtime)))
 }
 

@@ -11,6 +11,7 @@
 //! process) or its routing fills from the servers' listings (a cluster broker). The doors
 //! (`doors/http`, `doors/flight`, `doors/postgres`) sit above it.
 
+pub mod budget;
 pub mod cluster;
 pub mod dialect;
 pub mod error;

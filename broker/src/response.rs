@@ -46,6 +46,7 @@ impl ErrorCode {
             ErrorKind::Cancelled => ErrorCode::QueryCancellation,
             ErrorKind::Unavailable => ErrorCode::ServerNotResponding,
             ErrorKind::Incomplete => ErrorCode::BrokerSegmentUnavailable,
+            ErrorKind::Overloaded => ErrorCode::TooManyRequests,
             // A memory or result limit is the query's execution failing, as in Pinot.
             ErrorKind::ResourceExhausted
             | ErrorKind::InvalidValue

@@ -2,11 +2,13 @@
 //! query's deadline and limits (on the query runtime, see [`crate::execution`]), errors
 //! mapped to Pinot's codes, statistics from the scans' metrics.
 
+use crate::budget::{Admission, Admitted, MemoryBudget, Overloaded};
 use crate::cluster::{Cluster, Distribute, LocalServer, QueryScope, ScatterExec};
 use crate::dialect::{display_name, prepare, PinotQuery};
 use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime, TaskEnd};
 use crate::response::QueryException;
 use crate::response::{result_table, BrokerResponse, ErrorCode};
+use cuvee_access::Principal;
 use cuvee_query::{FragmentStats, SegmentTable, Tables};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -24,6 +26,7 @@ pub struct QueryService {
     engine: Engine,
     cluster: Arc<Cluster>,
     runtime: QueryRuntime,
+    admission: Admission,
     broker_id: String,
     requests: AtomicU64,
 }
@@ -34,6 +37,7 @@ struct Engine {
     ctx: SessionContext,
     tables: Arc<Tables>,
     limits: QueryLimits,
+    budget: Arc<MemoryBudget>,
     distribute: Arc<Distribute>,
 }
 
@@ -62,10 +66,12 @@ impl QueryService {
     ) -> std::io::Result<QueryService> {
         let distribute = Arc::new(Distribute::new(Arc::clone(&cluster)));
         let ctx = session_with(&distribute, Arc::clone(&tables) as _).map_err(std::io::Error::other)?;
+        let budget = MemoryBudget::new(limits.total_memory_bytes.max(limits.memory_bytes));
         Ok(QueryService {
-            engine: Engine { ctx, tables, limits, distribute },
+            engine: Engine { ctx, tables, limits, budget, distribute },
             cluster,
             runtime: QueryRuntime::new()?,
+            admission: Admission::new(limits.max_concurrent_queries, limits.queue_timeout),
             broker_id: format!("cuvee-broker-{}", std::process::id()),
             requests: AtomicU64::new(0),
         })
@@ -105,6 +111,26 @@ impl QueryService {
         self.runtime.running()
     }
 
+    /// Waits for a place among the statements running at once (every door passes here
+    /// before planning); refused when none frees up in the queue time.
+    pub async fn admit(&self) -> Result<Admitted, Overloaded> {
+        self.admission.admit().await
+    }
+
+    /// The process's query memory budget.
+    pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
+        &self.engine.budget
+    }
+
+    /// One query's task context: `task` with a memory pool of the per-query limit, drawing
+    /// on the process's budget.
+    pub fn bounded_task(
+        &self,
+        task: datafusion::execution::TaskContext,
+    ) -> Result<Arc<datafusion::execution::TaskContext>, DataFusionError> {
+        bounded_task(task, &self.engine.limits, &self.engine.budget)
+    }
+
     /// The queryable table of this name.
     pub fn segment_table(&self, name: &str) -> Option<Arc<SegmentTable>> {
         self.engine.tables.get(name)
@@ -119,7 +145,8 @@ impl QueryService {
         self.engine.tables.definition(name)
     }
 
-    pub async fn query(&self, sql: &str, query_options: Option<&str>) -> BrokerResponse {
+    /// Runs a Pinot query as `principal`, who must be able to read every table it scans.
+    pub async fn query(&self, sql: &str, query_options: Option<&str>, principal: &Principal) -> BrokerResponse {
         let started = Instant::now();
         let request_id = self.requests.fetch_add(1, Ordering::Relaxed).to_string();
         let mut response = match prepare(sql, query_options) {
@@ -127,17 +154,40 @@ impl QueryService {
                 let code = ErrorCode::of(e.1);
                 BrokerResponse::error(code, format!("{}: {}", code.pinot_name(), e.0))
             }
-            Ok(query) => {
-                let timeout_ms =
-                    query.option("timeoutMs").and_then(|t| t.parse::<u64>().ok()).unwrap_or(DEFAULT_TIMEOUT_MS);
+            Ok(query) => 'answer: {
+                let timeout_ms = match query.option("timeoutMs") {
+                    None => DEFAULT_TIMEOUT_MS.min(self.engine.limits.max_timeout.as_millis() as u64),
+                    Some(given) => match given.trim().parse::<u64>() {
+                        Ok(ms) if ms > 0 && u128::from(ms) <= self.engine.limits.max_timeout.as_millis() => ms,
+                        _ => {
+                            break 'answer BrokerResponse::error(
+                                ErrorCode::QueryValidation,
+                                format!(
+                                    "timeoutMs={given} is not a number of milliseconds from 1 to {} (the server's limit, --max-query-timeout-ms)",
+                                    self.engine.limits.max_timeout.as_millis()
+                                ),
+                            )
+                        }
+                    },
+                };
+                let _admitted = match self.admission.admit().await {
+                    Ok(admitted) => admitted,
+                    Err(e) => {
+                        break 'answer BrokerResponse::error(
+                            ErrorCode::of(cuvee_error::ErrorExt::kind(&e)),
+                            e.to_string(),
+                        )
+                    }
+                };
                 let engine = self.engine.clone();
+                let principal = principal.clone();
                 let scope = Arc::new(QueryScope::new(
                     request_id.clone(),
                     Some(started + server_deadline(timeout_ms)),
                     !query.option("allowPartialResults").is_some_and(|v| v.eq_ignore_ascii_case("false")),
                 ));
                 // Dropping the future (timeout, or the client went away) aborts the query's task.
-                let work = self.runtime.run(async move { engine.run(&query, scope).await });
+                let work = self.runtime.run(async move { engine.run(&query, scope, &principal).await });
                 match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
                     Ok(Ok(Ok(response))) => response,
                     Ok(Ok(Err(e))) => {
@@ -179,12 +229,18 @@ impl Engine {
         session_with(&self.distribute, self.tables.with_options(cuvee_query::ScanOptions { null_handling: true }))
     }
 
-    async fn run(&self, query: &PinotQuery, scope: Arc<QueryScope>) -> Result<BrokerResponse, DataFusionError> {
+    async fn run(
+        &self,
+        query: &PinotQuery,
+        scope: Arc<QueryScope>,
+        principal: &Principal,
+    ) -> Result<BrokerResponse, DataFusionError> {
         let ctx = self.session_for(query)?;
         // Planned and checked before it becomes a frame (`SessionContext::sql` runs DDL while
         // planning); the dialect already refused every statement but a query.
         let plan = ctx.state().create_logical_plan(&query.sql).await?;
         cuvee_query::read_only(&plan)?;
+        cuvee_query::authorize(&plan, principal)?;
         let frame = ctx.execute_logical_plan(plan).await?;
         let tables = tables_queried(frame.logical_plan());
         let strip =
@@ -193,7 +249,7 @@ impl Engine {
         let types: Vec<_> = frame.schema().fields().iter().map(|f| f.data_type().clone()).collect();
         let task = frame.task_ctx();
         let config = task.session_config().clone().with_extension(Arc::clone(&scope));
-        let task = bounded_task(task.with_session_config(config), &self.limits)?;
+        let task = bounded_task(task.with_session_config(config), &self.limits, &self.budget)?;
         let plan = frame.create_physical_plan().await?;
         let batches = collect_bounded(Arc::clone(&plan), task, self.limits.max_result_rows).await?;
         let (batches, truncated) = match query.option("maxRowsInResult").and_then(|m| m.parse::<usize>().ok()) {

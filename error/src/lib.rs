@@ -42,6 +42,9 @@ pub enum ErrorKind {
     PermissionDenied,
     /// A limit was reached: memory, result rows, connections, queued queries.
     ResourceExhausted,
+    /// Too much work at once: the server runs its limit of queries and none finished while
+    /// this one waited its turn. Trying again later works.
+    Overloaded,
     /// The request's deadline passed.
     Timeout,
     /// The caller (or an operator) cancelled the request.
@@ -77,6 +80,7 @@ impl ErrorKind {
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::ResourceExhausted => "resource_exhausted",
+            ErrorKind::Overloaded => "overloaded",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::Unavailable => "unavailable",
@@ -88,7 +92,7 @@ impl ErrorKind {
     }
 
     /// Every kind, for doors' tests that check each one is mapped.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::Syntax,
         ErrorKind::InvalidArgument,
         ErrorKind::TypeMismatch,
@@ -103,6 +107,7 @@ impl ErrorKind {
         ErrorKind::Unauthenticated,
         ErrorKind::PermissionDenied,
         ErrorKind::ResourceExhausted,
+        ErrorKind::Overloaded,
         ErrorKind::Timeout,
         ErrorKind::Cancelled,
         ErrorKind::Unavailable,

@@ -40,7 +40,7 @@ pub fn code(kind: ErrorKind) -> Code {
         ErrorKind::Unsupported => Code::Unimplemented,
         ErrorKind::Unauthenticated => Code::Unauthenticated,
         ErrorKind::PermissionDenied => Code::PermissionDenied,
-        ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+        ErrorKind::ResourceExhausted | ErrorKind::Overloaded => Code::ResourceExhausted,
         ErrorKind::Timeout => Code::DeadlineExceeded,
         ErrorKind::Cancelled => Code::Cancelled,
         ErrorKind::Unavailable => Code::Unavailable,

@@ -31,6 +31,9 @@ pub enum QueryError {
     /// Published segments of the table cannot be read, and the door does not answer short.
     #[error("{count} segment(s) of table {table} are unavailable: {detail} (the answer would be incomplete)", count = .segments.len(), detail = .segments.iter().map(|s| format!("{} ({})", s.segment, s.reason)).collect::<Vec<_>>().join("; "))]
     SegmentsUnavailable { table: String, segments: Vec<crate::UnavailableSegment> },
+    /// The caller may not read a table the statement scans.
+    #[error(transparent)]
+    Access(#[from] cuvee_access::AccessError),
     /// An error with a kind known elsewhere (a server's answer, carried back by a broker).
     #[error("{message}")]
     Remote { kind: ErrorKind, message: String },
@@ -46,6 +49,7 @@ impl ErrorExt for QueryError {
             QueryError::Segment(e) => e.kind(),
             QueryError::Remote { kind, .. } => *kind,
             QueryError::SegmentsUnavailable { .. } => ErrorKind::Incomplete,
+            QueryError::Access(e) => e.kind(),
         }
     }
 }

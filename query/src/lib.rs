@@ -19,6 +19,7 @@
 //! tables come from (`cuvee-node`), nor group-by on dictionary ids (group-bys decode values
 //! today).
 
+pub mod access;
 pub mod codec;
 pub mod error;
 mod filter_rules;
@@ -33,6 +34,7 @@ pub mod table;
 mod tables;
 pub mod timestamps;
 
+pub use access::{authorize, scanned_tables};
 pub use error::{kind_of, read_only, QueryError};
 pub use fragment::FragmentStats;
 pub use remote::{RemoteKind, RemoteSegment};

@@ -3,8 +3,8 @@
 //! gRPC, besides its own HTTP API; a broker holds nothing, learns the tables from the
 //! servers' listings and scatters every query to them.
 
-use super::options::NodeArgs;
-use super::serve::{serve_doors, Doors, FlightArgs, PostgresArgs};
+use super::options::{NodeArgs, Security};
+use super::serve::{bind_http, serve_doors, Doors, FlightArgs, PostgresArgs};
 use anyhow::{bail, Context, Result};
 use cuvee::{Process, ProcessOptions};
 use cuvee_broker::{Discovery, QueryLimits};
@@ -42,6 +42,7 @@ pub struct ServerRole<'a> {
     pub tables: Option<&'a Path>,
     /// The cluster's shared secret, which brokers must present.
     pub token: Option<String>,
+    pub security: Security,
 }
 
 pub fn run_server(role: ServerRole) -> Result<()> {
@@ -58,7 +59,7 @@ pub fn run_server(role: ServerRole) -> Result<()> {
     node.realtime.share = share;
     let memory_bytes = role.limits.memory_bytes;
     let data_dir = &role.node.data_dir;
-    let api = role.node.api();
+    let api = role.node.api(&role.security);
     let (process, warnings) = Process::open_with(data_dir, ProcessOptions { limits: role.limits, node, api })?;
     for warning in warnings {
         tracing::warn!("{warning}");
@@ -70,7 +71,7 @@ pub fn run_server(role: ServerRole) -> Result<()> {
     let process = Arc::new(process);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let http = TcpListener::bind(role.listen).await.with_context(|| format!("listening on {}", role.listen))?;
+        let http = bind_http(role.listen, &role.security).await?;
         let grpc = TcpListener::bind(role.grpc_listen)
             .await
             .with_context(|| format!("listening for brokers on {}", role.grpc_listen))?;
@@ -84,7 +85,12 @@ pub fn run_server(role: ServerRole) -> Result<()> {
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         if role.token.is_none() && !grpc_address.ip().is_loopback() {
-            tracing::warn!(address = %grpc_address, "the gRPC port takes plan fragments from any caller: give --cluster-token-file");
+            if !role.security.insecure {
+                bail!(
+                    "the gRPC port would listen on {grpc_address} with no cluster token: anyone who reaches it could run plan fragments. Give --cluster-token-file (CUVEE_CLUSTER_TOKEN_FILE), listen on 127.0.0.1, or say --insecure"
+                );
+            }
+            tracing::warn!(address = %grpc_address, "the gRPC port takes plan fragments from any caller (--insecure)");
         }
         let grpc_task = tokio::spawn(cuvee_server::serve_until(grpc, service, role.token.clone(), async move {
             let mut stopped = stopped;
@@ -98,7 +104,7 @@ pub fn run_server(role: ServerRole) -> Result<()> {
             data_dir.display(),
             http.local_addr()?
         );
-        serve_doors(process, http, Doors::default()).await?;
+        serve_doors(process, http, Doors::none(&role.security)).await?;
         let _ = stop.send(true);
         grpc_task.await.context("the gRPC server's task")??;
         println!("cuvee: stopped");
@@ -115,19 +121,20 @@ pub struct BrokerRole<'a> {
     pub flight: &'a FlightArgs,
     /// The cluster's shared secret, sent on every call to a server.
     pub token: Option<String>,
+    pub security: Security,
 }
 
 pub fn run_broker(role: BrokerRole) -> Result<()> {
     let discovery = Discovery::parse(role.servers)?;
-    let broker = Arc::new(Process::cluster_with_token(role.limits, discovery, role.token)?);
+    let broker = Arc::new(Process::cluster_with_token(role.limits, discovery, role.token, role.security.api())?);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         for (server, problem) in broker.refresh_routing().await {
             tracing::warn!(server = %server, "{problem}");
         }
         broker.keep_routing(role.routing_refresh);
-        let http = TcpListener::bind(role.listen).await.with_context(|| format!("listening on {}", role.listen))?;
-        let doors = Doors::bind(role.postgres, role.flight).await?;
+        let http = bind_http(role.listen, &role.security).await?;
+        let doors = Doors::bind(role.postgres, role.flight, &role.security).await?;
         println!(
             "cuvee broker: {} table(s) from servers {} — Pinot query API on http://{}/query/sql",
             broker.service.table_names().len(),

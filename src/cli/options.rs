@@ -3,10 +3,12 @@
 //! Kubernetes ConfigMap means the same to a server and a broker).
 
 use anyhow::{bail, Context, Result};
+use cuvee_access::{Access, Users};
 use cuvee_broker::QueryLimits;
 use cuvee_deep_store::DeepStoreSettings;
-use cuvee_http::ApiOptions;
+use cuvee_http::{ApiOptions, ListenerOptions};
 use cuvee_node::{NodeOptions, RealtimeOptions};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -30,6 +32,14 @@ pub struct NodeArgs {
     /// copies), in MiB; uploads stream to disk, never whole into memory.
     #[arg(long, env = "CUVEE_MAX_UPLOAD_MB", default_value_t = 1024)]
     pub max_upload_mb: u64,
+    /// Partitions of one realtime table this process consumes at most (a topic with more
+    /// reports it in the table's status).
+    #[arg(long, env = "CUVEE_MAX_PARTITIONS_PER_TABLE", default_value_t = 1024)]
+    pub max_partitions_per_table: u32,
+    /// Disk one partition's dead letters may take, in MiB; the oldest are dropped past it
+    /// (counted as deadLettersDropped).
+    #[arg(long, env = "CUVEE_DEAD_LETTER_MB", default_value_t = 64)]
+    pub dead_letter_mb: u64,
 }
 
 impl NodeArgs {
@@ -39,6 +49,8 @@ impl NodeArgs {
             partition_discovery_interval: Duration::from_millis(self.partition_discovery_ms.max(100)),
             // `${NAME}` in a stream config: the binary's environment, read here only.
             secrets: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
+            max_partitions: self.max_partitions_per_table.max(1),
+            dead_letter_bytes: self.dead_letter_mb.max(1).saturating_mul(1 << 20),
             ..RealtimeOptions::default()
         };
         // The binary reads the environment; libraries are told.
@@ -52,8 +64,95 @@ impl NodeArgs {
         }
     }
 
+    /// The HTTP API's options for a role that holds tables.
+    pub fn api(&self, security: &Security) -> ApiOptions {
+        ApiOptions { max_upload_bytes: self.max_upload_mb.saturating_mul(1 << 20), ..security.api() }
+    }
+}
+
+/// Who may call the process's doors, on every role.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AccessArgs {
+    /// The users file: who may call the HTTP API, Flight SQL and Postgres doors, on which
+    /// tables, with which permissions (README, "Security"). Without one every caller is
+    /// the anonymous administrator, so the doors listen only on loopback unless --insecure.
+    #[arg(long, env = "CUVEE_USERS", alias = "pg-users")]
+    pub users: Option<PathBuf>,
+    /// Let doors without users listen beyond loopback (only behind a network you trust).
+    #[arg(long, env = "CUVEE_INSECURE")]
+    pub insecure: bool,
+    /// PEM certificate chain for TLS on the HTTP API and the Flight SQL door (and the
+    /// Postgres door unless --pg-tls-cert says otherwise); with --tls-key.
+    #[arg(long, env = "CUVEE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    #[arg(long, env = "CUVEE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Connections the HTTP API serves at once; one more is answered 503 and closed.
+    #[arg(long, env = "CUVEE_HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub http_max_connections: usize,
+    /// How long a client may take to send a request's headers, in ms.
+    #[arg(long, env = "CUVEE_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub http_header_timeout_ms: u64,
+}
+
+/// The access settings, read and checked once at start.
+#[derive(Debug, Clone)]
+pub struct Security {
+    pub access: Access,
+    pub insecure: bool,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    listener: ListenerOptions,
+}
+
+impl AccessArgs {
+    pub fn security(&self) -> Result<Security> {
+        let access = match &self.users {
+            None => Access::Open,
+            Some(path) => Access::Users(std::sync::Arc::new(Users::from_file(path)?)),
+        };
+        if self.http_max_connections == 0 {
+            bail!("--http-max-connections must be at least 1");
+        }
+        let tls = self.tls_cert.clone().zip(self.tls_key.clone());
+        let acceptor = match &tls {
+            None => None,
+            Some((cert, key)) => Some(
+                cuvee_access::tls::acceptor(cert, key, &[b"h2", b"http/1.1"])
+                    .map_err(|e| anyhow::anyhow!("TLS for the HTTP API: {e}"))?,
+            ),
+        };
+        let listener = ListenerOptions {
+            max_connections: self.http_max_connections,
+            header_timeout: Duration::from_millis(self.http_header_timeout_ms.max(100)),
+            tls: acceptor,
+        };
+        Ok(Security { access, insecure: self.insecure, tls, listener })
+    }
+}
+
+impl Security {
+    /// The HTTP API's options (a role without tables keeps the default upload limit).
     pub fn api(&self) -> ApiOptions {
-        ApiOptions { max_upload_bytes: self.max_upload_mb.saturating_mul(1 << 20) }
+        ApiOptions {
+            access: self.access.clone(),
+            loopback_only: self.access.is_open() && !self.insecure,
+            listener: self.listener.clone(),
+            ..ApiOptions::default()
+        }
+    }
+
+    /// Refuses to open a door beyond loopback that anyone could walk through: without
+    /// users every caller is the administrator.
+    pub fn check_exposure(&self, door: &str, address: SocketAddr) -> Result<()> {
+        if self.access.is_open() && !self.insecure && !address.ip().is_loopback() {
+            bail!(
+                "the {door} would listen on {address} with no users file: anyone who reaches it could read and change every table. Give --users FILE (CUVEE_USERS), listen on 127.0.0.1, or say --insecure"
+            );
+        }
+        if self.access.is_open() && !address.ip().is_loopback() {
+            tracing::warn!(address = %address, door, "no users file: every caller is the administrator (--insecure)");
+        }
+        Ok(())
     }
 }
 
@@ -66,15 +165,38 @@ pub struct QueryArgs {
     /// Rows one result may have.
     #[arg(long, env = "CUVEE_MAX_RESULT_ROWS", default_value_t = 1_000_000)]
     pub max_result_rows: usize,
+    /// Memory all queries together may use, in MiB (the one that would cross it spills or fails).
+    #[arg(long, env = "CUVEE_TOTAL_QUERY_MEMORY_MB", default_value_t = 8192)]
+    pub total_query_memory_mb: usize,
+    /// Statements running at once on all doors together; more wait --query-queue-ms, then
+    /// are refused (Pinot 429, SQLSTATE 53300, RESOURCE_EXHAUSTED).
+    #[arg(long, env = "CUVEE_MAX_CONCURRENT_QUERIES", default_value_t = 64)]
+    pub max_concurrent_queries: usize,
+    /// How long a statement waits for its turn, in ms.
+    #[arg(long, env = "CUVEE_QUERY_QUEUE_MS", default_value_t = 5_000)]
+    pub query_queue_ms: u64,
+    /// The longest a statement may run, in ms: the timeout of the Postgres and Flight SQL
+    /// doors when the client sets none, and the largest `timeoutMs` the Pinot API takes.
+    #[arg(long, env = "CUVEE_MAX_QUERY_TIMEOUT_MS", default_value_t = 300_000)]
+    pub max_query_timeout_ms: u64,
 }
 
 impl QueryArgs {
     pub fn limits(&self) -> Result<QueryLimits> {
-        if self.query_memory_mb == 0 || self.max_result_rows == 0 {
-            bail!("--query-memory-mb and --max-result-rows must be at least 1");
+        if self.query_memory_mb == 0 || self.max_result_rows == 0 || self.total_query_memory_mb == 0 {
+            bail!("--query-memory-mb, --total-query-memory-mb and --max-result-rows must be at least 1");
         }
-        let memory_bytes = self.query_memory_mb.saturating_mul(1 << 20);
-        Ok(QueryLimits { memory_bytes, max_result_rows: self.max_result_rows })
+        if self.max_concurrent_queries == 0 || self.max_query_timeout_ms == 0 {
+            bail!("--max-concurrent-queries and --max-query-timeout-ms must be at least 1");
+        }
+        Ok(QueryLimits {
+            memory_bytes: self.query_memory_mb.saturating_mul(1 << 20),
+            max_result_rows: self.max_result_rows,
+            total_memory_bytes: self.total_query_memory_mb.saturating_mul(1 << 20),
+            max_concurrent_queries: self.max_concurrent_queries,
+            queue_timeout: Duration::from_millis(self.query_queue_ms),
+            max_timeout: Duration::from_millis(self.max_query_timeout_ms),
+        })
     }
 }
 

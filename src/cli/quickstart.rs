@@ -35,6 +35,7 @@ pub struct Options {
     pub no_serve: bool,
     pub postgres: super::serve::PostgresArgs,
     pub flight: super::serve::FlightArgs,
+    pub security: super::options::Security,
 }
 
 struct Sample {
@@ -152,8 +153,11 @@ pub fn run(options: Options) -> Result<()> {
     if embedded.is_some() && stale.exists() {
         std::fs::remove_dir_all(&stale).with_context(|| format!("removing {}", stale.display()))?;
     }
-    let process_options =
-        ProcessOptions { limits: options.query.limits()?, node: options.node.options(None), api: options.node.api() };
+    let process_options = ProcessOptions {
+        limits: options.query.limits()?,
+        node: options.node.options(None),
+        api: options.node.api(&options.security),
+    };
     let (broker, warnings) = Process::open_with(data_dir, process_options)?;
     for warning in warnings {
         tracing::warn!("{warning}");
@@ -169,7 +173,7 @@ pub fn run(options: Options) -> Result<()> {
     let result = if options.no_serve {
         runtime.block_on(watch(&broker))
     } else {
-        runtime.block_on(serve(&broker, &options.listen, &options.postgres, &options.flight))
+        runtime.block_on(serve(&broker, &options.listen, &options.postgres, &options.flight, &options.security))
     };
     stream.stop();
     println!("  {} events produced", stream.produced());
@@ -189,7 +193,7 @@ async fn watch(broker: &Process) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut counts = Vec::new();
     while counts.len() < 3 {
-        let response = broker.service.query(QUERIES[0], None).await;
+        let response = broker.service.query(QUERIES[0], None, &cuvee_access::Principal::anonymous()).await;
         if let Some(e) = response.exceptions.first() {
             bail!("{}: {}", QUERIES[0], e.message);
         }
@@ -204,7 +208,7 @@ async fn watch(broker: &Process) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     for sql in &QUERIES[1..] {
-        let response = broker.service.query(sql, None).await;
+        let response = broker.service.query(sql, None, &cuvee_access::Principal::anonymous()).await;
         if let Some(e) = response.exceptions.first() {
             bail!("{sql}: {}", e.message);
         }
@@ -218,10 +222,11 @@ async fn serve(
     listen: &str,
     postgres: &super::serve::PostgresArgs,
     flight: &super::serve::FlightArgs,
+    security: &super::options::Security,
 ) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = super::serve::bind_http(listen, security).await?;
     let address = listener.local_addr()?;
-    let doors = super::serve::Doors::bind(postgres, flight).await?;
+    let doors = super::serve::Doors::bind(postgres, flight, security).await?;
     println!();
     println!("Pinot's query API: http://{address}/query/sql (pinotdb works too). Ctrl-C stops.");
     println!("Run this a few times and watch the count grow:");

@@ -1,9 +1,10 @@
 //! `cuvee serve`: every table in the data directory behind Pinot's HTTP query and
 //! controller API and the Postgres door, until Ctrl-C or SIGTERM.
 
+use super::options::Security;
 use anyhow::{bail, Context, Result};
 use cuvee::{Process, ProcessOptions};
-use cuvee_postgres::{Authentication, PostgresOptions};
+use cuvee_postgres::PostgresOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,19 +52,37 @@ async fn bind_door(door: &str, flag: &str, requested: Option<&str>, default: &st
     }
 }
 
+/// The HTTP API's listener, refused beyond loopback without users.
+pub async fn bind_http(listen: &str, security: &Security) -> Result<TcpListener> {
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    security.check_exposure("HTTP API", listener.local_addr()?)?;
+    Ok(listener)
+}
+
 /// The doors besides the HTTP API.
-#[derive(Default)]
 pub struct Doors {
     pub postgres: Option<(TcpListener, PostgresOptions)>,
     pub flight: Option<TcpListener>,
+    pub security: Security,
 }
 
 impl Doors {
-    pub async fn bind(postgres: &PostgresArgs, flight: &FlightArgs) -> Result<Doors> {
-        let options = postgres.options()?;
+    /// No doors besides the HTTP API (a cluster server).
+    pub fn none(security: &Security) -> Doors {
+        Doors { postgres: None, flight: None, security: security.clone() }
+    }
+
+    pub async fn bind(postgres: &PostgresArgs, flight: &FlightArgs, security: &Security) -> Result<Doors> {
+        let options = postgres.options(security)?;
         let pg = postgres.bind().await?;
+        if let Some(listener) = &pg {
+            security.check_exposure("Postgres door", listener.local_addr()?)?;
+        }
         let flight = flight.bind().await?;
-        Ok(Doors { postgres: pg.map(|l| (l, options)), flight })
+        if let Some(listener) = &flight {
+            security.check_exposure("Flight SQL door", listener.local_addr()?)?;
+        }
+        Ok(Doors { postgres: pg.map(|l| (l, options)), flight, security: security.clone() })
     }
 
     /// Prints where each door listens.
@@ -77,7 +96,8 @@ impl Doors {
             );
         }
         if let Some(flight) = &self.flight {
-            println!("cuvee: Arrow Flight SQL door on grpc://{}", flight.local_addr()?);
+            let scheme = if self.security.tls.is_some() { "grpc+tls" } else { "grpc" };
+            println!("cuvee: Arrow Flight SQL door on {scheme}://{}", flight.local_addr()?);
         }
         Ok(())
     }
@@ -90,16 +110,14 @@ pub struct PostgresArgs {
     /// (a local PostgreSQL), another free port is used and printed.
     #[arg(long, env = "CUVEE_PG_LISTEN")]
     pub pg_listen: Option<String>,
-    /// A JSON users file ({"method": "scram-sha-256", "users": [{"name": …, "password"|"passwordEnv": …}]});
-    /// without one every login is trusted.
-    #[arg(long, env = "CUVEE_PG_USERS")]
-    pub pg_users: Option<PathBuf>,
-    /// PEM certificate chain for TLS on the Postgres door (with --pg-tls-key).
+    /// PEM certificate chain for TLS on the Postgres door (with --pg-tls-key; default:
+    /// --tls-cert's).
     #[arg(long, env = "CUVEE_PG_TLS_CERT", requires = "pg_tls_key")]
     pub pg_tls_cert: Option<PathBuf>,
     #[arg(long, env = "CUVEE_PG_TLS_KEY", requires = "pg_tls_cert")]
     pub pg_tls_key: Option<PathBuf>,
-    /// A statement's time limit on the Postgres door when its session sets none, in ms (0: none).
+    /// A statement's time limit on the Postgres door when its session sets none, in ms
+    /// (0: --max-query-timeout-ms, which also caps what a session sets).
     #[arg(long, env = "CUVEE_PG_STATEMENT_TIMEOUT_MS", default_value_t = 0)]
     pub pg_statement_timeout_ms: u64,
     /// Connections the Postgres door serves at once (one more is refused with SQLSTATE 53300).
@@ -108,18 +126,19 @@ pub struct PostgresArgs {
 }
 
 impl PostgresArgs {
-    pub fn options(&self) -> Result<PostgresOptions> {
-        let authentication = match &self.pg_users {
-            None => Authentication::Trust,
-            Some(path) => Authentication::from_file(path)?,
-        };
-        let tls = self.pg_tls_cert.clone().zip(self.pg_tls_key.clone());
+    pub fn options(&self, security: &Security) -> Result<PostgresOptions> {
+        let tls = self.pg_tls_cert.clone().zip(self.pg_tls_key.clone()).or_else(|| security.tls.clone());
         let statement_timeout =
             (self.pg_statement_timeout_ms > 0).then(|| Duration::from_millis(self.pg_statement_timeout_ms));
         if self.pg_max_connections == 0 {
             bail!("--pg-max-connections must be at least 1 (use --pg-listen off to close the door)");
         }
-        Ok(PostgresOptions { authentication, tls, statement_timeout, max_connections: self.pg_max_connections })
+        Ok(PostgresOptions {
+            access: security.access.clone(),
+            tls,
+            statement_timeout,
+            max_connections: self.pg_max_connections,
+        })
     }
 
     /// The door's listener, or none when it is `off`.
@@ -136,6 +155,7 @@ pub fn run(
     options: ProcessOptions,
     postgres: &PostgresArgs,
     flight: &FlightArgs,
+    security: &Security,
 ) -> Result<()> {
     let (process, warnings) = Process::open_with(data_dir, options)?;
     for warning in warnings {
@@ -145,8 +165,8 @@ pub fn run(
     let loaded = process.service.table_names().len();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
-        let doors = Doors::bind(postgres, flight).await?;
+        let listener = bind_http(listen, security).await?;
+        let doors = Doors::bind(postgres, flight, security).await?;
         println!(
             "cuvee: {loaded} table(s) from {} — Pinot query API on http://{}/query/sql",
             data_dir.display(),
@@ -173,9 +193,10 @@ pub async fn serve_doors(process: Arc<Process>, http: TcpListener, doors: Doors)
     let flight_door = match doors.flight {
         None => None,
         Some(listener) => {
-            let door = cuvee_flight::FlightSqlDoor::new(Arc::clone(&process.service))
+            let door = cuvee_flight::FlightSqlDoor::new(Arc::clone(&process.service), doors.security.access.clone())
                 .context("starting the Flight SQL door")?;
-            Some(tokio::spawn(cuvee_flight::serve_until(listener, door, until_stopped(stopped.clone()))))
+            let tls = doors.security.tls.clone();
+            Some(tokio::spawn(cuvee_flight::serve_until(listener, door, tls, until_stopped(stopped.clone()))))
         }
     };
     let pg_door = match doors.postgres {

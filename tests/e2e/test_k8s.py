@@ -6,10 +6,12 @@ finds it through DNS (the headless Service's job) and answers for its table.
 
 Needs CUVEE_BIN (the cuvee binary); scripts/test.sh sets it."""
 
+import base64
 import json
 import os
 import subprocess
 import tempfile
+import urllib.error
 import urllib.request
 
 import kubernetes_validate
@@ -97,20 +99,31 @@ def test_the_containers_arguments_run_and_the_broker_finds_servers_by_dns():
     for key, text in tables["data"].items():
         with open(os.path.join(tables_dir, key), "w") as f:
             f.write(text)
+    # The cuvee-access Secret the pods mount.
+    access_dir = os.path.join(root, "access")
+    os.makedirs(access_dir)
+    with open(os.path.join(access_dir, "users.json"), "w") as f:
+        json.dump({"users": [{"name": "admin", "password": "k8s-admin-pass", "permissions": ["READ", "CREATE", "UPDATE", "DELETE"]}]}, f)
+    with open(os.path.join(access_dir, "cluster-token"), "w") as f:
+        f.write("0123456789abcdef0123456789abcdef\n")
+    auth = {"Authorization": "Basic " + base64.b64encode(b"admin:k8s-admin-pass").decode()}
     http, grpc, broker_http = free_port(), free_port(), free_port()
     env = {**os.environ, **config["data"], "KAFKA_BOOTSTRAP": "127.0.0.1:1", "CUVEE_SERVER_COUNT": "1", "CUVEE_REPLICAS": "1", "HOSTNAME": "cuvee-server-0"}
     env.pop("CUVEE_DEEP_STORE")
-    server_args = local(server["args"], {"0.0.0.0:8097": f"127.0.0.1:{http}", "0.0.0.0:8090": f"127.0.0.1:{grpc}", "/var/lib/cuvee": os.path.join(root, "data"), "/etc/cuvee/tables": tables_dir})
-    broker_args = local(broker["args"], {"dns:cuvee-server:8090": f"dns:localhost:{grpc}", "0.0.0.0:8099": f"127.0.0.1:{broker_http}", "0.0.0.0:5432": "off", "0.0.0.0:8815": "off"})
+    server_args = local(server["args"], {"0.0.0.0:8097": f"127.0.0.1:{http}", "0.0.0.0:8090": f"127.0.0.1:{grpc}", "/var/lib/cuvee": os.path.join(root, "data"), "/etc/cuvee/tables": tables_dir, "/etc/cuvee/access": access_dir})
+    broker_args = local(broker["args"], {"dns:cuvee-server:8090": f"dns:localhost:{grpc}", "0.0.0.0:8099": f"127.0.0.1:{broker_http}", "0.0.0.0:5432": "off", "0.0.0.0:8815": "off", "/etc/cuvee/access": access_dir})
     processes = []
     try:
         processes.append(subprocess.Popen([binary, *server_args], env=env, stdout=subprocess.DEVNULL))
         wait_for_health(http)
-        listed = json.load(urllib.request.urlopen(f"http://127.0.0.1:{http}/tables"))
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{http}/tables")
+        assert refused.value.code == 401
+        listed = json.load(urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{http}/tables", headers=auth)))
         assert listed["tables"] == ["events"]
         processes.append(subprocess.Popen([binary, *broker_args], env=env, stdout=subprocess.DEVNULL))
         wait_for_health(broker_http)
-        request = urllib.request.Request(f"http://127.0.0.1:{broker_http}/query/sql", data=json.dumps({"sql": "SELECT COUNT(*) FROM events"}).encode(), headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(f"http://127.0.0.1:{broker_http}/query/sql", data=json.dumps({"sql": "SELECT COUNT(*) FROM events"}).encode(), headers={"Content-Type": "application/json", **auth})
         answer = json.load(urllib.request.urlopen(request))
         assert answer["exceptions"] == [] and answer["resultTable"]["rows"] == [[0]], answer
     finally:

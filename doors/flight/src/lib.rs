@@ -9,8 +9,17 @@
 //!
 //! Queries plan in a session over the broker's live tables (`cuvee.public`, as on the
 //! Postgres door) with the broker's distribution rule, and run on the query runtime within
-//! the broker's per-query memory limit. A server that fails fails the query (Flight has no
-//! place for a partial flag); a client that goes away stops it.
+//! the broker's per-query memory limit, admission and statement timeout
+//! (`--max-query-timeout-ms`). A server that fails fails the query (Flight has no place for
+//! a partial flag); a client that goes away stops it.
+//!
+//! **Who calls.** With users configured every call carries an `authorization` header: HTTP
+//! Basic credentials or a user's token, or — the Flight way — the bearer token the
+//! handshake hands out for Basic credentials (`authorization: Bearer …` in the handshake's
+//! response headers, as pyarrow's `authenticate_basic_token` and the ADBC driver expect).
+//! One interceptor turns the header into a [`Principal`] before any handler runs; each
+//! statement then needs READ on every table it scans, prepared statements belong to the
+//! principal that made them, and handles are random.
 
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::encode::FlightDataEncoderBuilder;
@@ -27,7 +36,7 @@ use arrow_flight::{
     Action, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc,
     Ticket,
 };
-use cuvee_broker::execution::bounded_task;
+use cuvee_access::{Access, Credentials, Principal, SessionTokens};
 use cuvee_broker::QueryService;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
@@ -41,29 +50,90 @@ use parking_lot::Mutex;
 use prost::Message;
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
 
 pub const CATALOG: &str = "cuvee";
 pub const SCHEMA: &str = "public";
 
-/// A prepared statement: its SQL (`?` already numbered) and the parameters last bound.
+/// Prepared statements the door keeps at most; past it the least recently used goes.
+const MAX_PREPARED: usize = 4096;
+/// A prepared statement unused this long is forgotten.
+const PREPARED_TTL: Duration = Duration::from_secs(3600);
+/// A handshake's session token lives this long after its last use.
+const SESSION_TTL: Duration = Duration::from_secs(3600);
+const MAX_SESSIONS: usize = 10_000;
+
+/// A prepared statement: its SQL (`?` already numbered), the parameters last bound, and
+/// who may use it.
 #[derive(Debug, Clone)]
 struct Prepared {
     sql: String,
     parameters: Option<Vec<ScalarValue>>,
+    owner: String,
+    used: Instant,
 }
 
 pub struct FlightSqlDoor {
     service: Arc<QueryService>,
     session: SessionContext,
     prepared: Mutex<HashMap<Vec<u8>, Prepared>>,
-    next_handle: AtomicU64,
+    access: Access,
+    sessions: Arc<SessionTokens>,
+}
+
+/// Who a request comes from, as the interceptor found it.
+fn principal_of<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("the request was not authenticated"))
+}
+
+/// Turns the `authorization` header into the caller's [`Principal`] for every call.
+#[derive(Clone)]
+pub struct Authenticate {
+    access: Access,
+    sessions: Arc<SessionTokens>,
+}
+
+impl tonic::service::Interceptor for Authenticate {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let principal = match &self.access {
+            Access::Open => Principal::anonymous(),
+            Access::Users(users) => {
+                let header = request.metadata().get("authorization").ok_or_else(|| {
+                    Status::unauthenticated(
+                        "send credentials: HTTP Basic in the handshake, then its bearer token on every call",
+                    )
+                })?;
+                let header =
+                    header.to_str().map_err(|_| Status::unauthenticated("the authorization header is not text"))?;
+                let credentials = Credentials::parse(header).map_err(access_status)?;
+                let session = match &credentials {
+                    Credentials::Bearer(token) => self.sessions.principal(token),
+                    Credentials::Basic { .. } => None,
+                };
+                match session {
+                    Some(principal) => principal,
+                    None => users.authenticate(&credentials).map_err(access_status)?,
+                }
+            }
+        };
+        request.extensions_mut().insert(principal);
+        Ok(request)
+    }
+}
+
+fn access_status(error: cuvee_access::AccessError) -> Status {
+    cuvee_proto::status(cuvee_error::ErrorExt::kind(&error), error.to_string())
 }
 
 impl FlightSqlDoor {
-    pub fn new(service: Arc<QueryService>) -> Result<FlightSqlDoor, DataFusionError> {
+    pub fn new(service: Arc<QueryService>, access: Access) -> Result<FlightSqlDoor, DataFusionError> {
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, SCHEMA)
             .with_create_default_catalog_and_schema(true);
@@ -74,19 +144,28 @@ impl FlightSqlDoor {
             .catalog(CATALOG)
             .ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {CATALOG}")))?;
         catalog.register_schema(SCHEMA, tables)?;
-        Ok(FlightSqlDoor { service, session, prepared: Mutex::default(), next_handle: AtomicU64::new(1) })
+        let sessions = Arc::new(SessionTokens::new(SESSION_TTL, MAX_SESSIONS));
+        Ok(FlightSqlDoor { service, session, prepared: Mutex::default(), access, sessions })
     }
 
-    /// The tonic service to add to a server.
-    pub fn into_service(self) -> FlightServiceServer<FlightSqlDoor> {
-        FlightServiceServer::new(self).max_encoding_message_size(256 << 20)
+    /// The tonic service to add to a server: the door behind its authentication.
+    pub fn into_service(self) -> InterceptedService<FlightServiceServer<FlightSqlDoor>, Authenticate> {
+        let authenticate = Authenticate { access: self.access.clone(), sessions: Arc::clone(&self.sessions) };
+        let server = FlightServiceServer::new(self).max_encoding_message_size(256 << 20);
+        InterceptedService::new(server, authenticate)
     }
 
-    /// `sql` planned, with `parameters` bound to its placeholders when given.
-    async fn plan(&self, sql: &str, parameters: Option<Vec<ScalarValue>>) -> Result<DataFrame, Status> {
+    /// `sql` planned for `principal`, with `parameters` bound to its placeholders when given.
+    async fn plan(
+        &self,
+        sql: &str,
+        parameters: Option<Vec<ScalarValue>>,
+        principal: &Principal,
+    ) -> Result<DataFrame, Status> {
         // Planned, checked, then made a frame: `SessionContext::sql` would run DDL while planning.
         let plan = self.session.state().create_logical_plan(sql).await.map_err(to_status)?;
         cuvee_query::read_only(&plan).map_err(|e| to_status(e.into()))?;
+        cuvee_query::authorize(&plan, principal).map_err(|e| to_status(e.into()))?;
         let frame = self.session.execute_logical_plan(plan).await.map_err(to_status)?;
         match parameters {
             Some(values) => frame
@@ -96,22 +175,35 @@ impl FlightSqlDoor {
         }
     }
 
-    async fn schema_of(&self, sql: &str) -> Result<Schema, Status> {
-        let frame = self.plan(sql, None).await?;
+    async fn schema_of(&self, sql: &str, principal: &Principal) -> Result<Schema, Status> {
+        let frame = self.plan(sql, None, principal).await?;
         Ok(frame.schema().as_arrow().clone())
     }
 
-    /// Plans and runs `sql` on the query runtime; batches come through a channel so a
-    /// client that stops reading (or goes away) stops the query.
-    async fn run(&self, sql: String, parameters: Option<Vec<ScalarValue>>) -> Result<Response<FlightStream>, Status> {
-        let frame = self.plan(&sql, parameters).await?;
+    /// Plans and runs `sql` on the query runtime once admitted; batches come through a
+    /// channel so a client that stops reading (or goes away) stops the query, and the
+    /// statement ends with DEADLINE_EXCEEDED at the server's statement timeout.
+    async fn run(
+        &self,
+        sql: String,
+        parameters: Option<Vec<ScalarValue>>,
+        principal: &Principal,
+    ) -> Result<Response<FlightStream>, Status> {
+        let admitted = self
+            .service
+            .admit()
+            .await
+            .map_err(|e| cuvee_proto::status(cuvee_error::ErrorExt::kind(&e), e.to_string()))?;
+        let frame = self.plan(&sql, parameters, principal).await?;
         let schema = Arc::new(frame.schema().as_arrow().clone());
-        let task = bounded_task(frame.task_ctx(), &self.service.limits()).map_err(to_status)?;
+        let task = self.service.bounded_task(frame.task_ctx()).map_err(to_status)?;
+        let timeout = self.service.limits().max_timeout;
         let plan = frame.create_physical_plan().await.map_err(to_status)?;
         let runtime =
             self.service.runtime_handle().ok_or_else(|| Status::unavailable("the broker is shutting down"))?;
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, arrow_flight::error::FlightError>>(2);
         let failure = tx.clone();
+        let expired = tx.clone();
         let work = async move {
             let mut stream = match datafusion::physical_plan::execute_stream(plan, task) {
                 Ok(stream) => stream,
@@ -130,7 +222,21 @@ impl FlightSqlDoor {
         };
         // A panic while rows stream ends the stream with an error, never a short answer.
         runtime.spawn(async move {
-            if let Err(panic) = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)).await {
+            let _admitted = admitted;
+            let work =
+                tokio::time::timeout(timeout, futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work)));
+            let Ok(finished) = work.await else {
+                let status = cuvee_proto::status(
+                    cuvee_error::ErrorKind::Timeout,
+                    format!(
+                        "the statement ran longer than the server's {} ms (--max-query-timeout-ms)",
+                        timeout.as_millis()
+                    ),
+                );
+                let _ = expired.send(Err(arrow_flight::error::FlightError::Tonic(Box::new(status)))).await;
+                return;
+            };
+            if let Err(panic) = finished {
                 let message = cuvee_error::panic_message(panic.as_ref());
                 tracing::error!(panic = %message, "a Flight SQL statement panicked");
                 let status = cuvee_proto::status(
@@ -205,14 +311,30 @@ fn sql_info() -> &'static SqlInfoData {
 impl FlightSqlService for FlightSqlDoor {
     type FlightService = FlightSqlDoor;
 
-    /// No authentication (the door listens on loopback by default); answered so clients
-    /// that always handshake can connect.
+    /// Trades the credentials the interceptor checked for a session token, sent back as
+    /// `authorization: Bearer …` (without users every caller is anonymous and no token is
+    /// needed; the handshake still answers, for clients that always make one).
     async fn do_handshake(
         &self,
-        _request: Request<Streaming<HandshakeRequest>>,
+        request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
-        let response = HandshakeResponse { protocol_version: 0, payload: Default::default() };
-        Ok(Response::new(Box::pin(futures::stream::once(async move { Ok(response) }))))
+        let principal = principal_of(&request)?;
+        let token = match &self.access {
+            Access::Open => None,
+            Access::Users(_) => Some(self.sessions.issue(principal.clone()).map_err(access_status)?),
+        };
+        let payload = token.clone().unwrap_or_default().into_bytes().into();
+        let response = HandshakeResponse { protocol_version: 0, payload };
+        let mut response = Response::new(Box::pin(futures::stream::once(async move { Ok(response) }))
+            as Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>);
+        if let Some(token) = token {
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| Status::internal("the session token is not a header value"))?;
+            response.metadata_mut().insert("authorization", value);
+            tracing::info!(user = principal.name(), "Flight SQL session opened");
+        }
+        Ok(response)
     }
 
     async fn get_flight_info_statement(
@@ -220,7 +342,7 @@ impl FlightSqlService for FlightSqlDoor {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let schema = self.schema_of(&query.query).await?;
+        let schema = self.schema_of(&query.query, &principal_of(&request)?).await?;
         let ticket = TicketStatementQuery { statement_handle: query.query.into_bytes().into() };
         info(&schema, ticket.as_any().encode_to_vec(), request.into_inner())
     }
@@ -228,20 +350,21 @@ impl FlightSqlService for FlightSqlDoor {
     async fn do_get_statement(
         &self,
         ticket: TicketStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<FlightStream>, Status> {
         let sql = String::from_utf8(ticket.statement_handle.to_vec())
             .map_err(|_| Status::invalid_argument("the statement ticket is not UTF-8 SQL"))?;
-        self.run(sql, None).await
+        self.run(sql, None, &principal_of(&request)?).await
     }
 
     async fn do_action_create_prepared_statement(
         &self,
         query: ActionCreatePreparedStatementRequest,
-        _request: Request<Action>,
+        request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        let principal = principal_of(&request)?;
         let sql = number_placeholders(&query.query).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let frame = self.plan(&sql, None).await?;
+        let frame = self.plan(&sql, None, &principal).await?;
         let ipc = |schema: &Schema| -> Result<prost::bytes::Bytes, Status> {
             let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
                 .try_into()
@@ -253,8 +376,10 @@ impl FlightSqlService for FlightSqlDoor {
             fields if fields.is_empty() => Default::default(),
             fields => ipc(&Schema::new(fields))?,
         };
-        let handle = format!("cuvee-prepared-{}", self.next_handle.fetch_add(1, Ordering::Relaxed)).into_bytes();
-        self.prepared.lock().insert(handle.clone(), Prepared { sql, parameters: None });
+        let random = cuvee_access::random_hex(16).map_err(access_status)?;
+        let handle = format!("cuvee-prepared-{random}").into_bytes();
+        let statement = Prepared { sql, parameters: None, owner: principal.name().to_string(), used: Instant::now() };
+        self.keep_prepared(handle.clone(), statement);
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
             dataset_schema,
@@ -268,6 +393,7 @@ impl FlightSqlService for FlightSqlDoor {
         query: CommandPreparedStatementQuery,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
+        let principal = principal_of(&request)?;
         let data = request.into_inner().map_err(arrow_flight::error::FlightError::from);
         let batches: Vec<RecordBatch> = FlightRecordBatchStream::new_from_flight_data(data)
             .try_collect()
@@ -289,17 +415,26 @@ impl FlightSqlService for FlightSqlDoor {
             .collect::<Result<Vec<_>, _>>()
             .map_err(to_status)?;
         let mut prepared = self.prepared.lock();
-        let statement = prepared.get_mut(query.prepared_statement_handle.as_ref()).ok_or_else(no_such_statement)?;
+        let statement = prepared
+            .get_mut(query.prepared_statement_handle.as_ref())
+            .filter(|s| s.owner == principal.name())
+            .ok_or_else(no_such_statement)?;
         statement.parameters = Some(values);
+        statement.used = Instant::now();
         Ok(DoPutPreparedStatementResult { prepared_statement_handle: None })
     }
 
     async fn do_action_close_prepared_statement(
         &self,
         query: ActionClosePreparedStatementRequest,
-        _request: Request<Action>,
+        request: Request<Action>,
     ) -> Result<(), Status> {
-        self.prepared.lock().remove(query.prepared_statement_handle.as_ref());
+        let principal = principal_of(&request)?;
+        let mut prepared = self.prepared.lock();
+        let handle = query.prepared_statement_handle.as_ref();
+        if prepared.get(handle).is_some_and(|s| s.owner == principal.name()) {
+            prepared.remove(handle);
+        }
         Ok(())
     }
 
@@ -308,8 +443,9 @@ impl FlightSqlService for FlightSqlDoor {
         query: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let Prepared { sql, parameters } = self.prepared(&query)?;
-        let frame = self.plan(&sql, parameters).await?;
+        let principal = principal_of(&request)?;
+        let Prepared { sql, parameters, .. } = self.prepared(&query, &principal)?;
+        let frame = self.plan(&sql, parameters, &principal).await?;
         let schema = frame.schema().as_arrow().clone();
         info(&schema, query.as_any().encode_to_vec(), request.into_inner())
     }
@@ -317,10 +453,11 @@ impl FlightSqlService for FlightSqlDoor {
     async fn do_get_prepared_statement(
         &self,
         query: CommandPreparedStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<FlightStream>, Status> {
-        let Prepared { sql, parameters } = self.prepared(&query)?;
-        self.run(sql, parameters).await
+        let principal = principal_of(&request)?;
+        let Prepared { sql, parameters, .. } = self.prepared(&query, &principal)?;
+        self.run(sql, parameters, &principal).await
     }
 
     async fn get_flight_info_catalogs(
@@ -370,10 +507,14 @@ impl FlightSqlService for FlightSqlDoor {
     async fn do_get_tables(
         &self,
         query: CommandGetTables,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<FlightStream>, Status> {
+        let principal = principal_of(&request)?;
         let mut builder = query.into_builder();
         for name in self.table_names() {
+            if !principal.may(cuvee_access::Permission::Read, &name) {
+                continue;
+            }
             let Some(table) = self.service.segment_table(&name) else { continue };
             builder.append(CATALOG, SCHEMA, &name, "TABLE", table.schema_ref().as_ref()).map_err(Status::from)?;
         }
@@ -423,9 +564,28 @@ impl FlightSqlService for FlightSqlDoor {
 }
 
 impl FlightSqlDoor {
-    fn prepared(&self, query: &CommandPreparedStatementQuery) -> Result<Prepared, Status> {
-        let prepared = self.prepared.lock();
-        prepared.get(query.prepared_statement_handle.as_ref()).cloned().ok_or_else(no_such_statement)
+    /// `principal`'s prepared statement of this handle; another's reads as missing.
+    fn prepared(&self, query: &CommandPreparedStatementQuery, principal: &Principal) -> Result<Prepared, Status> {
+        let mut prepared = self.prepared.lock();
+        let statement = prepared
+            .get_mut(query.prepared_statement_handle.as_ref())
+            .filter(|s| s.owner == principal.name())
+            .ok_or_else(no_such_statement)?;
+        statement.used = Instant::now();
+        Ok(statement.clone())
+    }
+
+    /// Keeps a new prepared statement; stale ones go first, then the least recently used
+    /// past [`MAX_PREPARED`], so clients that never close cannot grow memory.
+    fn keep_prepared(&self, handle: Vec<u8>, statement: Prepared) {
+        let mut prepared = self.prepared.lock();
+        let now = Instant::now();
+        prepared.retain(|_, s| now.duration_since(s.used) < PREPARED_TTL);
+        while prepared.len() >= MAX_PREPARED {
+            let Some(oldest) = prepared.iter().min_by_key(|(_, s)| s.used).map(|(h, _)| h.clone()) else { break };
+            prepared.remove(&oldest);
+        }
+        prepared.insert(handle, statement);
     }
 }
 
@@ -478,22 +638,37 @@ fn table_types_schema() -> Schema {
     )])
 }
 
-/// Serves the door on `listener` until `shutdown` completes.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("TLS for the Flight SQL door: reading {path}: {source}")]
+    TlsFile { path: String, source: std::io::Error },
+    #[error("the Flight SQL door: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves the door on `listener` until `shutdown` completes; over TLS when `tls` gives a
+/// PEM certificate chain and key.
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     door: FlightSqlDoor,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), ServeError> {
     let address = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tracing::info!(address = %address, "Flight SQL door listening");
-    let served = tonic::transport::Server::builder()
-        .add_service(door.into_service())
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
+    let mut builder = tonic::transport::Server::builder();
+    if let Some((certificate, key)) = &tls {
+        let read = |path: &std::path::PathBuf| {
+            std::fs::read(path).map_err(|source| ServeError::TlsFile { path: path.display().to_string(), source })
+        };
+        let identity = tonic::transport::Identity::from_pem(read(certificate)?, read(key)?);
+        builder = builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    tracing::info!(address = %address, tls = tls.is_some(), "Flight SQL door listening");
+    let served = builder.add_service(door.into_service()).serve_with_incoming_shutdown(incoming, shutdown).await;
     match &served {
         Ok(()) => tracing::info!(address = %address, "Flight SQL door stopped"),
         Err(e) => tracing::error!(address = %address, error = %e, "Flight SQL door failed"),
     }
-    served
+    Ok(served?)
 }

@@ -8,9 +8,10 @@
 use crate::error::{blocking, ApiError};
 use crate::{realtime, upload, Api};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use cuvee_access::{Permission, Principal};
 use cuvee_node::raw_table_name;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -39,6 +40,35 @@ pub fn routes() -> Router<Arc<Api>> {
         .route("/ingestFromURI", post(upload::ingest_from_uri))
 }
 
+/// The caller, as the guard found it.
+pub type Caller = Extension<Principal>;
+
+/// `principal` may do `permission` to `table`, or the request is refused naming both.
+pub fn allow(principal: &Principal, permission: Permission, table: &str) -> Result<(), ApiError> {
+    principal.check(permission, table).map_err(ApiError::Access)
+}
+
+/// The `field` of a JSON body (a table or schema name), to check permission on before the
+/// body is applied.
+/// CREATE on the table or schema a request body names. A caller who may create anything
+/// is not asked for a name, so a malformed body gets the parser's own error.
+fn allow_creating(caller: &Principal, body: &str, field: &str) -> Result<(), ApiError> {
+    if caller.may_everywhere(Permission::Create) {
+        return Ok(());
+    }
+    allow(caller, Permission::Create, &named_in(body, field)?)
+}
+
+fn named_in(body: &str, field: &str) -> Result<String, ApiError> {
+    let value: Value =
+        serde_json::from_str(body).map_err(|e| ApiError::BadRequest(format!("the request body is not JSON: {e}")))?;
+    value
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::BadRequest(format!("the request body has no \"{field}\"")))
+}
+
 fn text(body: Bytes) -> Result<String, ApiError> {
     String::from_utf8(body.to_vec()).map_err(|e| ApiError::BadRequest(format!("the request body is not UTF-8: {e}")))
 }
@@ -51,13 +81,17 @@ fn added(unrecognized: std::collections::BTreeMap<String, Value>, message: Strin
     Json(json!({ "unrecognizedProperties": unrecognized, "status": message }))
 }
 
-async fn list_tables(State(api): State<Arc<Api>>) -> Json<Value> {
-    Json(json!({ "tables": api.service.table_names() }))
+async fn list_tables(State(api): State<Arc<Api>>, Extension(caller): Caller) -> Json<Value> {
+    let tables: Vec<String> =
+        api.service.table_names().into_iter().filter(|t| caller.may(Permission::Read, t)).collect();
+    Json(json!({ "tables": tables }))
 }
 
-async fn list_schemas(State(api): State<Arc<Api>>) -> Json<Value> {
+async fn list_schemas(State(api): State<Arc<Api>>, Extension(caller): Caller) -> Json<Value> {
     match api.node() {
-        Ok(node) => Json(json!(node.schema_names())),
+        Ok(node) => {
+            Json(json!(node.schema_names().into_iter().filter(|s| caller.may(Permission::Read, s)).collect::<Vec<_>>()))
+        }
         // A cluster broker: the schemas of the tables its servers serve.
         Err(_) => Json(json!(api
             .service
@@ -65,11 +99,17 @@ async fn list_schemas(State(api): State<Arc<Api>>) -> Json<Value> {
             .iter()
             .filter_map(|t| api.service.table(t))
             .map(|t| t.schema.name().to_string())
+            .filter(|s| caller.may(Permission::Read, s))
             .collect::<Vec<_>>())),
     }
 }
 
-async fn table_config(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn table_config(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &table)?;
     let t =
         api.service.table(raw_table_name(&table)).ok_or_else(|| cuvee_node::NodeError::TableNotFound(table.clone()))?;
     // Pinot answers with the config under its table type.
@@ -77,67 +117,106 @@ async fn table_config(State(api): State<Arc<Api>>, Path(table): Path<String>) ->
     Ok(Json(json!({ t.config.table_type.suffix(): t.config.redacted().to_json() })))
 }
 
-async fn table_schema(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn table_schema(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &table)?;
     let t =
         api.service.table(raw_table_name(&table)).ok_or_else(|| cuvee_node::NodeError::TableNotFound(table.clone()))?;
     Ok(Json(t.schema.to_json()))
 }
 
-async fn schema(State(api): State<Arc<Api>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn schema(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &name)?;
     let schema = api.node()?.schema(&name).ok_or(cuvee_node::NodeError::SchemaNotFound(name))?;
     Ok(Json(schema.to_json()))
 }
 
-async fn create_schema(State(api): State<Arc<Api>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_schema(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let node = Arc::clone(api.node()?);
     let body = text(body)?;
+    allow_creating(&caller, &body, "schemaName")?;
     let schema = blocking(move || Ok(node.put_schema(&body, None)?)).await?;
     Ok(added(schema.unrecognized_properties(), format!("{} successfully added", schema.name())))
 }
 
 async fn update_schema(
     State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Update, &name)?;
     let node = Arc::clone(api.node()?);
     let body = text(body)?;
     let schema = blocking(move || Ok(node.put_schema(&body, Some(&name))?)).await?;
     Ok(added(schema.unrecognized_properties(), format!("{} successfully added", schema.name())))
 }
 
-async fn delete_schema(State(api): State<Arc<Api>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn delete_schema(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Delete, &name)?;
     let node = Arc::clone(api.node()?);
     let deleting = name.clone();
     blocking(move || Ok(node.delete_schema(&deleting)?)).await?;
     Ok(status(format!("Schema {name} deleted")))
 }
 
-async fn create_table(State(api): State<Arc<Api>>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_table(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     let node = Arc::clone(api.node()?);
     let body = text(body)?;
+    allow_creating(&caller, &body, "tableName")?;
     let config = blocking(move || Ok(node.put_table(&body, true, None)?)).await?;
     Ok(added(config.unrecognized_properties(), format!("Table {} successfully added", config.table_name_with_type())))
 }
 
 async fn update_table(
     State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
     Path(table): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Update, &table)?;
     let node = Arc::clone(api.node()?);
     let body = text(body)?;
     let config = blocking(move || Ok(node.put_table(&body, false, Some(&table))?)).await?;
     Ok(added(config.unrecognized_properties(), format!("Table config updated for {}", config.table_name_with_type())))
 }
 
-async fn delete_table(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn delete_table(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Delete, &table)?;
     let node = Arc::clone(api.node()?);
     let deleted = blocking(move || Ok(node.delete_table(&table)?)).await?;
     Ok(status(format!("Tables: [{deleted}] deleted")))
 }
 
-async fn list_segments(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn list_segments(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &table)?;
     let node = Arc::clone(api.node()?);
     let listed = table.clone();
     let segments = blocking(move || Ok(node.segments(&listed)?)).await?;
@@ -158,8 +237,10 @@ async fn list_segments(State(api): State<Arc<Api>>, Path(table): Path<String>) -
 
 async fn delete_segment(
     State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
     Path((table, segment)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Delete, &table)?;
     let node = Arc::clone(api.node()?);
     let deleting = segment.clone();
     blocking(move || Ok(node.delete_segment(&table, &deleting)?)).await?;
@@ -167,7 +248,12 @@ async fn delete_segment(
 }
 
 /// Pinot's `TableSizeReader` answer: one server (this process) reports every segment.
-async fn table_size(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn table_size(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &table)?;
     let node = Arc::clone(api.node()?);
     let listed = table.clone();
     let segments = blocking(move || Ok(node.segments(&listed)?)).await?;
@@ -194,13 +280,18 @@ async fn table_size(State(api): State<Arc<Api>>, Path(table): Path<String>) -> R
 }
 
 /// Every table is served by this process's broker.
-async fn live_brokers(State(api): State<Arc<Api>>, Query(_params): Query<HashMap<String, String>>) -> Json<Value> {
+async fn live_brokers(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Query(_params): Query<HashMap<String, String>>,
+) -> Json<Value> {
     let (host, port) = api.address();
     let entry = json!([{ "host": host, "port": port, "instanceName": api.instance_name() }]);
     let map: serde_json::Map<String, Value> = api
         .service
         .table_names()
         .into_iter()
+        .filter(|t| caller.may(Permission::Read, t))
         .filter_map(|t| api.service.table(&t))
         .map(|t| (t.config.table_name_with_type(), entry.clone()))
         .collect();

@@ -24,6 +24,12 @@ pub enum ApiError {
     /// A request body over the server's limit.
     #[error("{0}")]
     TooLarge(String),
+    #[error(transparent)]
+    Access(#[from] cuvee_access::AccessError),
+    /// A request a web page of another site made (CSRF) or under a host name a server
+    /// without users does not answer to (DNS rebinding).
+    #[error("{0}")]
+    CrossSite(String),
 }
 
 impl ErrorExt for ApiError {
@@ -33,6 +39,8 @@ impl ErrorExt for ApiError {
             ApiError::BadRequest(_) | ApiError::ClusterBroker => ErrorKind::InvalidArgument,
             ApiError::Interrupted(_) => ErrorKind::Internal,
             ApiError::TooLarge(_) => ErrorKind::ResourceExhausted,
+            ApiError::Access(e) => e.kind(),
+            ApiError::CrossSite(_) => ErrorKind::PermissionDenied,
         }
     }
 }
@@ -52,7 +60,7 @@ pub fn http_status(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unsupported => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
         ErrorKind::PermissionDenied => StatusCode::FORBIDDEN,
-        ErrorKind::ResourceExhausted => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::ResourceExhausted | ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Unavailable | ErrorKind::Incomplete => StatusCode::SERVICE_UNAVAILABLE,
@@ -66,7 +74,15 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => http_status(self.kind()),
         };
-        (status, Json(json!({ "code": status.as_u16(), "error": self.to_string() }))).into_response()
+        let mut response =
+            (status, Json(json!({ "code": status.as_u16(), "error": self.to_string() }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Basic realm=\"cuvee\""),
+            );
+        }
+        response
     }
 }
 

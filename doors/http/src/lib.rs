@@ -13,14 +13,19 @@
 
 mod controller;
 mod error;
+mod guard;
+mod listener;
 mod query;
 mod realtime;
 mod upload;
 
 pub use error::ApiError;
+pub use listener::ListenerOptions;
 
+use axum::extract::{Extension, State};
 use axum::routing::get;
 use axum::Router;
+use cuvee_access::{Access, Principal};
 use cuvee_broker::{QueryService, Routing, LOCAL_SERVER};
 use cuvee_node::Node;
 use std::sync::{Arc, OnceLock};
@@ -30,11 +35,23 @@ use std::sync::{Arc, OnceLock};
 pub struct ApiOptions {
     /// The largest `ingestFromFile` upload (and deep-store object for `ingestFromURI`).
     pub max_upload_bytes: u64,
+    /// Who may call (see [`guard`]).
+    pub access: Access,
+    /// No users and only loopback callers: then the `Host` must be an address or
+    /// `localhost` (DNS rebinding). Off when the operator opened the port (`--insecure`),
+    /// where callers use host names.
+    pub loopback_only: bool,
+    pub listener: ListenerOptions,
 }
 
 impl Default for ApiOptions {
     fn default() -> Self {
-        ApiOptions { max_upload_bytes: 1 << 30 }
+        ApiOptions {
+            max_upload_bytes: 1 << 30,
+            access: Access::Open,
+            loopback_only: true,
+            listener: ListenerOptions::default(),
+        }
     }
 }
 
@@ -91,14 +108,24 @@ pub fn router(api: Arc<Api>) -> Router {
     Router::new()
         .merge(query::routes())
         .route("/health", get(|| async { "OK" }))
-        .route(
-            "/debug/routing",
-            get(|axum::extract::State(api): axum::extract::State<Arc<Api>>| async move {
-                axum::Json(api.routing_report().await)
-            }),
-        )
+        .route("/debug/routing", get(routing))
         .merge(controller::routes())
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&api), guard::guard))
         .with_state(api)
+}
+
+/// The servers and their tables: for callers who may read every table.
+async fn routing(State(api): State<Arc<Api>>, Extension(caller): Extension<Principal>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !caller.reads_everything() {
+        return ApiError::Access(cuvee_access::AccessError::Denied {
+            user: caller.name().to_string(),
+            permission: "READ",
+            table: "*".into(),
+        })
+        .into_response();
+    }
+    axum::Json(api.routing_report().await).into_response()
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -109,8 +136,9 @@ pub async fn serve_until(
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
     let _ = api.address.set((local.ip().to_string(), local.port()));
-    tracing::info!(address = %local, "HTTP API listening");
-    let served = axum::serve(listener, router(api)).with_graceful_shutdown(shutdown).await;
+    let options = api.options.listener.clone();
+    tracing::info!(address = %local, tls = options.tls.is_some(), users = !api.options.access.is_open(), "HTTP API listening");
+    let served = listener::serve(listener, router(api), options, shutdown).await;
     match &served {
         Ok(()) => tracing::info!(address = %local, "HTTP API stopped"),
         Err(e) => tracing::error!(address = %local, error = %e, "HTTP API failed"),

@@ -4,9 +4,10 @@
 //! an `X-Pinot-Error-Code` header, or with a matching HTTP status when the client sends
 //! `Pinot-Use-Http-Status-For-Errors: true`, as Pinot does.
 
+use crate::controller::Caller;
 use crate::Api;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,16 +24,27 @@ pub fn routes() -> Router<Arc<Api>> {
         .route("/query", post(post_multi_stage))
 }
 
-async fn post_sql(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes) -> Response {
-    run_posted(&api, &headers, &body, None).await
+async fn post_sql(State(api): State<Arc<Api>>, Extension(caller): Caller, headers: HeaderMap, body: Bytes) -> Response {
+    run_posted(&api, &caller, &headers, &body, None).await
 }
 
 /// `POST /query`: as `/query/sql` with `useMultistageEngine=true` (no default LIMIT).
-async fn post_multi_stage(State(api): State<Arc<Api>>, headers: HeaderMap, body: Bytes) -> Response {
-    run_posted(&api, &headers, &body, Some("useMultistageEngine=true")).await
+async fn post_multi_stage(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    run_posted(&api, &caller, &headers, &body, Some("useMultistageEngine=true")).await
 }
 
-async fn run_posted(api: &Api, headers: &HeaderMap, body: &[u8], forced_options: Option<&str>) -> Response {
+async fn run_posted(
+    api: &Api,
+    caller: &cuvee_access::Principal,
+    headers: &HeaderMap,
+    body: &[u8],
+    forced_options: Option<&str>,
+) -> Response {
     let request: Json_ = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
@@ -54,11 +66,12 @@ async fn run_posted(api: &Api, headers: &HeaderMap, body: &[u8], forced_options:
         .collect::<Vec<_>>()
         .join(";");
     let options = (!options.is_empty()).then_some(options);
-    respond(api.service.query(sql, options.as_deref()).await, headers)
+    respond(api.service.query(sql, options.as_deref(), caller).await, headers)
 }
 
 async fn get_sql(
     State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
@@ -68,7 +81,7 @@ async fn get_sql(
             &headers,
         );
     };
-    respond(api.service.query(sql, params.get("queryOptions").map(String::as_str)).await, &headers)
+    respond(api.service.query(sql, params.get("queryOptions").map(String::as_str), &caller).await, &headers)
 }
 
 fn respond(response: BrokerResponse, request_headers: &HeaderMap) -> Response {

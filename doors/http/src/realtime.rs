@@ -1,10 +1,12 @@
 //! Pinot's controller endpoints for consuming tables: pause, resume, force commit, the
 //! consuming segments' offsets and lag — plus cuvee's dead-letter listing.
 
+use crate::controller::{allow, Caller};
 use crate::error::{blocking, ApiError};
 use crate::Api;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::Json;
+use cuvee_access::Permission;
 use cuvee_ingest::realtime::{dead_letter, ConsumerState, IngestionStatus};
 use cuvee_node::raw_table_name;
 use serde_json::{json, Map, Value};
@@ -21,22 +23,42 @@ fn pause_status(api: &Api, table: &str) -> Result<Value, ApiError> {
     }))
 }
 
-pub async fn pause(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn pause(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Update, &table)?;
     api.node()?.ingestion(&table)?.pause();
     Ok(Json(pause_status(&api, &table)?))
 }
 
-pub async fn resume(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn resume(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Update, &table)?;
     api.node()?.ingestion(&table)?.resume();
     Ok(Json(pause_status(&api, &table)?))
 }
 
-pub async fn status(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn status(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &table)?;
     Ok(Json(pause_status(&api, &table)?))
 }
 
 /// Seals every consuming segment now; the answer names the job as Pinot does.
-pub async fn force_commit(State(api): State<Arc<Api>>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn force_commit(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Update, &table)?;
     let ingestion = api.node()?.ingestion(&table)?;
     let segments = ingestion.consuming_segments();
     let job = ingestion.force_commit();
@@ -49,8 +71,10 @@ pub async fn force_commit(State(api): State<Arc<Api>>, Path(table): Path<String>
 /// (`partitions`: dead letters, offset gaps, last error, rows and bytes consuming).
 pub async fn consuming_segments_info(
     State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
     Path(table): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &table)?;
     let ingestion = api.node()?.ingestion(&table)?;
     // Asking Kafka for the latest offsets blocks briefly: not on the async workers.
     let report = blocking(move || Ok(ingestion.status())).await?;
@@ -98,9 +122,11 @@ fn consuming_info(server: &str, report: &IngestionStatus) -> Value {
 /// with their partition, offset, reason and raw bytes (base64), newest first.
 pub async fn dead_letters(
     State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
     Path(table): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &table)?;
     let dir = api.node()?.table_dir_of(&table)?;
     let partition = match params.get("partition") {
         None => None,

@@ -4,10 +4,12 @@
 //! Both go through the same importer as `cuvee import`: bad rows are skipped and counted
 //! in the answer, never silently dropped.
 
+use crate::controller::{allow, Caller};
 use crate::error::{blocking, ApiError};
 use crate::Api;
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Extension, Multipart, Query, State};
 use axum::Json;
+use cuvee_access::Permission;
 use cuvee_ingest::{FileFormat, ImportReport};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -42,10 +44,12 @@ fn parse_request(params: &HashMap<String, String>) -> Result<UploadRequest, ApiE
 
 pub async fn ingest_from_file(
     State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
     Query(params): Query<HashMap<String, String>>,
     mut multipart: Multipart,
 ) -> Result<Json<Value>, ApiError> {
     let request = parse_request(&params)?;
+    allow(&caller, Permission::Update, &request.table)?;
     let node = Arc::clone(api.node()?);
     // The first field is the file (Pinot sends one); anything after it is ignored.
     let Some(mut field) =
@@ -99,9 +103,11 @@ async fn stream_to_file(
 
 pub async fn ingest_from_uri(
     State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let request = parse_request(&params)?;
+    allow(&caller, Permission::Update, &request.table)?;
     let uri = params
         .get("sourceURIStr")
         .ok_or_else(|| ApiError::BadRequest("the query parameter sourceURIStr is missing".into()))?

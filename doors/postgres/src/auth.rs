@@ -1,14 +1,15 @@
-//! Who may connect: the users of the door's configuration, checked with SCRAM-SHA-256
-//! (the default, as in Postgres 14+), MD5 or a cleartext password; with no users
-//! configured the door trusts every login (fine on 127.0.0.1, which is where it listens
-//! unless told otherwise).
+//! Who may connect: the process's users (`cuvee_access`, the one users file of every
+//! door) that have a password, checked with SCRAM-SHA-256 (the default, as in Postgres
+//! 14+), MD5 or a cleartext password as the file's `postgresMethod` says; with no users
+//! the door trusts every login (allowed only on loopback unless `--insecure`).
 //!
-//! Passwords come from the users file or, better for Kubernetes secrets, from the
-//! environment variable a user's `passwordEnv` names. SCRAM secrets are derived once at
-//! start (4,096 rounds, a random salt per user), so a login costs no hashing here.
+//! SCRAM secrets are derived once at start (4,096 rounds, a random salt per user), so a
+//! login costs no hashing here. What a logged-in user may read is checked per statement
+//! ([`crate::authorize`]).
 
 use crate::settings::startup_parameters;
 use async_trait::async_trait;
+use cuvee_access::{Access, PostgresMethod};
 use datafusion_postgres::pgwire::api::auth::cleartext::CleartextPasswordAuthStartupHandler;
 use datafusion_postgres::pgwire::api::auth::md5pass::{hash_md5_password, Md5PasswordAuthStartupHandler};
 use datafusion_postgres::pgwire::api::auth::sasl::scram::{gen_salted_password, ScramAuth};
@@ -22,108 +23,46 @@ use datafusion_postgres::pgwire::api::{
 };
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::path::Path;
 use std::sync::Arc;
 
 const SCRAM_ITERATIONS: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
-    #[error("reading the Postgres users file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
-    #[error("the Postgres users file {path} is not valid: {source}")]
-    Parse { path: String, source: serde_json::Error },
-    #[error("Postgres user {user}: {problem}")]
-    User { user: String, problem: String },
-}
-
-/// How passwords are checked.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-pub enum Method {
-    #[default]
-    #[serde(rename = "scram-sha-256")]
-    ScramSha256,
-    #[serde(rename = "md5")]
-    Md5,
-    #[serde(rename = "password")]
-    Password,
-}
-
-/// The users file: `{"method": "scram-sha-256", "users": [{"name": "grafana", "passwordEnv": "GRAFANA_PW"}]}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UsersFile {
-    #[serde(default)]
-    pub method: Method,
-    pub users: Vec<UserEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UserEntry {
-    pub name: String,
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub password_env: Option<String>,
+    #[error("the users file lists no user with a password, so nobody could log in to the Postgres door")]
+    NoPasswords,
 }
 
 /// The door's login policy.
 #[derive(Debug, Clone)]
 pub enum Authentication {
-    /// Anyone, under any name.
+    /// Anyone, under any name (no users file: loopback only, or `--insecure`).
     Trust,
     Users {
-        method: Method,
+        method: PostgresMethod,
         users: Arc<UserPasswords>,
     },
 }
 
 impl Authentication {
-    pub fn from_file(path: &Path) -> Result<Authentication, AuthConfigError> {
-        let shown = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| AuthConfigError::Read { path: shown.clone(), source })?;
-        let file: UsersFile =
-            serde_json::from_str(&text).map_err(|source| AuthConfigError::Parse { path: shown, source })?;
-        Authentication::from_users(file)
-    }
-
-    pub fn from_users(file: UsersFile) -> Result<Authentication, AuthConfigError> {
+    /// The logins of `access`: its users that have a password (a token-only user is for
+    /// HTTP and Flight SQL).
+    pub fn from_access(access: &Access) -> Result<Authentication, AuthConfigError> {
+        let Access::Users(configured) = access else { return Ok(Authentication::Trust) };
+        let method = configured.postgres_method;
         let mut users = HashMap::new();
-        for entry in file.users {
-            let password = match (entry.password, entry.password_env) {
-                (Some(password), None) => password,
-                (None, Some(variable)) => std::env::var(&variable).map_err(|_| AuthConfigError::User {
-                    user: entry.name.clone(),
-                    problem: format!("the environment variable {variable} (passwordEnv) is not set"),
-                })?,
-                _ => {
-                    return Err(AuthConfigError::User {
-                        user: entry.name,
-                        problem: "give exactly one of password and passwordEnv".into(),
-                    })
-                }
-            };
-            if password.is_empty() {
-                return Err(AuthConfigError::User { user: entry.name, problem: "the password is empty".into() });
-            }
+        for user in configured.iter() {
+            let Some(password) = user.password() else { continue };
             let salt = random_bytes::<16>().to_vec();
-            let scram = gen_salted_password(&password, &salt, SCRAM_ITERATIONS);
-            if users.insert(entry.name.clone(), Secret { password, salt, scram }).is_some() {
-                return Err(AuthConfigError::User { user: entry.name, problem: "listed twice".into() });
-            }
+            let scram = gen_salted_password(password, &salt, SCRAM_ITERATIONS);
+            users.insert(user.principal.name().to_string(), Secret { password: password.to_string(), salt, scram });
         }
         if users.is_empty() {
-            return Err(AuthConfigError::User {
-                user: String::new(),
-                problem: "the users file lists no users (leave it out to trust every login)".into(),
-            });
+            return Err(AuthConfigError::NoPasswords);
         }
-        Ok(Authentication::Users { method: file.method, users: Arc::new(UserPasswords { method: file.method, users }) })
+        Ok(Authentication::Users { method, users: Arc::new(UserPasswords { method, users }) })
     }
 
     /// A fresh login handler for one connection.
@@ -133,7 +72,7 @@ impl Authentication {
             Authentication::Trust => {
                 Login::Trust(TrustLogin { parameters, manager, pids: RandomPidSecretKeyGenerator::default() })
             }
-            Authentication::Users { method: Method::ScramSha256, users } => {
+            Authentication::Users { method: PostgresMethod::ScramSha256, users } => {
                 let mut scram = ScramAuth::new(Arc::clone(users) as Arc<dyn AuthSource>);
                 scram.set_iterations(SCRAM_ITERATIONS);
                 Login::Scram(Box::new(
@@ -142,11 +81,11 @@ impl Authentication {
                         .with_connection_manager(manager),
                 ))
             }
-            Authentication::Users { method: Method::Md5, users } => Login::Md5(
+            Authentication::Users { method: PostgresMethod::Md5, users } => Login::Md5(
                 Md5PasswordAuthStartupHandler::new(Arc::clone(users), Arc::new(parameters))
                     .with_connection_manager(manager),
             ),
-            Authentication::Users { method: Method::Password, users } => Login::Password(
+            Authentication::Users { method: PostgresMethod::Password, users } => Login::Password(
                 CleartextPasswordAuthStartupHandler::new(SharedUsers(Arc::clone(users)), parameters)
                     .with_connection_manager(manager),
             ),
@@ -162,7 +101,7 @@ struct Secret {
 
 /// The configured users, answering pgwire's password look-ups for the chosen method.
 pub struct UserPasswords {
-    method: Method,
+    method: PostgresMethod,
     users: HashMap<String, Secret>,
 }
 
@@ -184,13 +123,13 @@ impl AuthSource for UserPasswords {
             return Err(PgWireError::InvalidPassword(user.to_string()));
         };
         Ok(match self.method {
-            Method::ScramSha256 => Password::new(Some(secret.salt.clone()), secret.scram.clone()),
-            Method::Md5 => {
+            PostgresMethod::ScramSha256 => Password::new(Some(secret.salt.clone()), secret.scram.clone()),
+            PostgresMethod::Md5 => {
                 let salt = random_bytes::<4>().to_vec();
                 let hashed = hash_md5_password(user, &secret.password, &salt);
                 Password::new(Some(salt), hashed.into_bytes())
             }
-            Method::Password => Password::new(None, secret.password.as_bytes().to_vec()),
+            PostgresMethod::Password => Password::new(None, secret.password.as_bytes().to_vec()),
         })
     }
 }

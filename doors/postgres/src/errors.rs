@@ -45,6 +45,7 @@ pub fn sqlstate(kind: ErrorKind) -> &'static str {
         ErrorKind::Unauthenticated => INVALID_AUTHORIZATION,
         ErrorKind::PermissionDenied => INSUFFICIENT_PRIVILEGE,
         ErrorKind::ResourceExhausted => OUT_OF_MEMORY,
+        ErrorKind::Overloaded => TOO_MANY_CONNECTIONS,
         ErrorKind::Timeout | ErrorKind::Cancelled => QUERY_CANCELED,
         ErrorKind::Unavailable => CANNOT_CONNECT_NOW,
         ErrorKind::Corrupt | ErrorKind::Incomplete => DATA_CORRUPTED,

@@ -8,11 +8,13 @@ use crate::auth::Authentication;
 use crate::cancel::{watch_rows, Connections};
 use crate::column_names::renamed;
 use crate::empty_catalog::empty_answer;
-use crate::errors::with_sqlstate;
+use crate::errors::{error, with_sqlstate, TOO_MANY_CONNECTIONS};
 use crate::parameter_types::typed_by_client;
 use crate::regproc::compare_regproc_by_name;
 use crate::scalar_subquery::{is_unplannable_subquery_error, plannable_subqueries};
 use async_trait::async_trait;
+use cuvee_broker::budget::Admitted;
+use cuvee_broker::QueryService;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Statement;
@@ -30,6 +32,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::cancel::CancelRequest;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
+use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +59,7 @@ impl Handlers {
         service: DfSessionService,
         authentication: Authentication,
         default_timeout: Option<Duration>,
+        broker: Arc<QueryService>,
     ) -> Handlers {
         let service = Arc::new(service);
         let connections = Arc::new(Connections::default());
@@ -67,6 +71,7 @@ impl Handlers {
                 parser,
                 connections: Arc::clone(&connections),
                 default_timeout,
+                broker,
             }),
             authentication: Arc::new(authentication),
             cancel: Arc::new(Cancel {
@@ -131,21 +136,42 @@ pub struct Queries {
     parser: Arc<QueryTextParser>,
     connections: Arc<Connections>,
     default_timeout: Option<Duration>,
+    /// Admission and the longest statement, shared with the other doors.
+    broker: Arc<QueryService>,
 }
 
 impl Queries {
-    fn timeout(&self, client: &impl ClientInfo) -> Option<Duration> {
+    /// The session's `statement_timeout`, else the door's default, never past the
+    /// broker's longest statement (0 in the session means "none", which is that longest).
+    fn timeout(&self, client: &impl ClientInfo) -> Duration {
+        let longest = self.broker.limits().max_timeout;
         let session = client.metadata().get(STATEMENT_TIMEOUT_KEY).and_then(|ms| ms.parse::<u64>().ok());
-        session.map(Duration::from_millis).or(self.default_timeout)
+        let chosen = match session {
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => self.default_timeout,
+        };
+        chosen.map_or(longest, |t| t.min(longest))
     }
 
-    fn watched(&self, response: Response, client: &impl ClientInfo) -> Response {
+    /// A place among the statements running at once, or 53300 when none frees up.
+    async fn admit(&self) -> PgWireResult<Admitted> {
+        self.broker.admit().await.map_err(|e| error(TOO_MANY_CONNECTIONS, e.to_string()))
+    }
+
+    /// The response's rows, renamed, cancellable, timed, and holding the statement's
+    /// admission until they are read or dropped.
+    fn watched(&self, response: Response, client: &impl ClientInfo, admitted: Arc<Admitted>) -> Response {
         match response {
             Response::Query(mut query) => {
                 query.row_schema = Arc::new(renamed(&query.row_schema));
                 let signal = self.connections.signal_of(client);
                 let rows = std::mem::replace(query.data_rows(), Box::pin(futures::stream::empty()));
-                *query.data_rows() = watch_rows(rows, &signal, self.timeout(client));
+                let rows = watch_rows(rows, &signal, Some(self.timeout(client)));
+                *query.data_rows() = Box::pin(rows.map(move |row| {
+                    let _held = &admitted;
+                    row
+                }));
                 Response::Query(query)
             }
             other => other,
@@ -166,6 +192,7 @@ impl SimpleQueryHandler for Queries {
         // Fails only while rows stream, too late to retry: repaired up front.
         let by_name = compare_regproc_by_name(query);
         let query = by_name.as_deref().unwrap_or(query);
+        let admitted = self.admit().await?;
         let responses = match SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await {
             Err(e) => match repaired(query, &e.to_string()) {
                 Some(rewritten) => SimpleQueryHandler::do_query(self.inner.as_ref(), client, &rewritten).await?,
@@ -173,7 +200,9 @@ impl SimpleQueryHandler for Queries {
             },
             Ok(responses) => responses,
         };
-        Ok(responses.into_iter().map(|response| self.watched(response, client)).collect())
+        // The statements of one simple query run one after another: one place serves them.
+        let admitted = Arc::new(admitted);
+        Ok(responses.into_iter().map(|response| self.watched(response, client, Arc::clone(&admitted))).collect())
     }
 }
 
@@ -199,8 +228,9 @@ impl ExtendedQueryHandler for Queries {
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
         client.session_extensions().insert(CurrentQuery(Arc::from(portal.statement.statement.0.as_str())));
+        let admitted = self.admit().await?;
         let response = ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
-        Ok(self.watched(response, client))
+        Ok(self.watched(response, client, Arc::new(admitted)))
     }
 }
 

@@ -23,6 +23,7 @@
 //! server's defaults; `SHOW` answers the session's).
 
 pub mod auth;
+mod authorize;
 pub mod cancel;
 mod catalog_functions;
 mod column_names;
@@ -40,6 +41,7 @@ mod sql_shape;
 
 pub use auth::{AuthConfigError, Authentication};
 
+use cuvee_access::Access;
 use cuvee_broker::QueryService;
 use datafusion_postgres::pgwire::tokio::process_socket;
 use datafusion_postgres::{DfSessionService, QueryHook};
@@ -58,10 +60,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 /// How the door is set up.
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
-    pub authentication: Authentication,
+    /// Who may log in (passwords of the process's users) and read which tables.
+    pub access: Access,
     /// PEM certificate chain and private key; with both, clients may ask for TLS.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// A statement's limit when its session sets none (`statement_timeout`); none by default, as in Postgres.
+    /// A statement's limit when its session sets none (`statement_timeout`); without one,
+    /// the broker's longest statement (`--max-query-timeout-ms`), which also caps what a
+    /// session may set.
     pub statement_timeout: Option<Duration>,
     /// Connections served at once; one more is refused with 53300, as Postgres does.
     pub max_connections: usize,
@@ -70,7 +75,7 @@ pub struct PostgresOptions {
 impl Default for PostgresOptions {
     fn default() -> Self {
         PostgresOptions {
-            authentication: Authentication::Trust,
+            access: Access::Open,
             tls: None,
             statement_timeout: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -86,6 +91,8 @@ pub enum DoorError {
     NoRuntime,
     #[error("TLS for the Postgres door: {0}")]
     Tls(String),
+    #[error(transparent)]
+    Logins(#[from] AuthConfigError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -105,11 +112,18 @@ pub async fn serve_until(
         None => None,
         Some((certificate, key)) => Some(tls_acceptor(certificate, key)?),
     };
-    // Read-only first: nothing that changes tables reaches a later hook or the planner.
-    let mut hooks: Vec<Arc<dyn QueryHook>> = vec![Arc::new(read_only::ReadOnly), Arc::new(settings::SessionStatements)];
+    let authentication = Authentication::from_access(&options.access)?;
+    // Read-only first: nothing that changes tables reaches a later hook or the planner;
+    // then who may read what.
+    let mut hooks: Vec<Arc<dyn QueryHook>> = vec![
+        Arc::new(read_only::ReadOnly),
+        Arc::new(authorize::Authorize { access: options.access.clone(), service: Arc::clone(&service) }),
+        Arc::new(settings::SessionStatements),
+    ];
     hooks.extend(default_hooks());
-    let service = DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks);
-    let handlers = Arc::new(Handlers::new(ctx, service, options.authentication.clone(), options.statement_timeout));
+    let sessions = DfSessionService::new_with_hooks(Arc::clone(&ctx), hooks);
+    let handlers =
+        Arc::new(Handlers::new(ctx, sessions, authentication, options.statement_timeout, Arc::clone(&service)));
     let connections = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
     let address = listener.local_addr()?;
     tracing::info!(address = %address, "Postgres door listening");

@@ -23,7 +23,7 @@ pub const DATABASE: &str = "cuvee";
 pub const SCHEMA: &str = "public";
 
 /// A session over the broker's tables, distributing plans as the broker does; its queries
-/// share one memory pool of the broker's `memory_bytes`.
+/// share one memory pool of the broker's `memory_bytes`, inside the process's budget.
 pub fn postgres_session(
     tables: Arc<dyn SchemaProvider>,
     service: &QueryService,
@@ -32,7 +32,8 @@ pub fn postgres_session(
     let config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE, SCHEMA)
         .with_create_default_catalog_and_schema(true);
-    let runtime = RuntimeEnvBuilder::new().with_memory_limit(limits.memory_bytes, 1.0).build_arc()?;
+    let pool = service.memory_budget().pool(limits.memory_bytes);
+    let runtime = RuntimeEnvBuilder::new().with_memory_pool(pool).build_arc()?;
     let state = service.session_state(config).with_runtime_env(runtime).build();
     let mut ctx = SessionContext::new_with_state(state);
     cuvee_query::register_functions(&ctx);
