@@ -58,8 +58,12 @@ impl Process {
 
     pub fn open_with(data_dir: &Path, options: ProcessOptions) -> Result<(Process, Vec<String>), ProcessError> {
         let api_options = options.api.clone();
+        let retention_interval = options.node.retention_interval;
         let (node, warnings) = Node::open(data_dir, options.node)?;
         let node = Arc::new(node);
+        if let Some(interval) = retention_interval {
+            keep_retention(&node, interval).map_err(ProcessError::Runtime)?;
+        }
         let service =
             Arc::new(QueryService::new(Arc::clone(node.tables()), options.limits).map_err(ProcessError::Runtime)?);
         let api = Arc::new(Api::new(Arc::clone(&service), Some(Arc::clone(&node)), None, api_options));
@@ -115,6 +119,35 @@ impl Process {
     pub fn address(&self) -> (String, u16) {
         self.api.address()
     }
+}
+
+/// Removes segments past retention every `interval` (the first pass one interval after
+/// start) for as long as the node lives.
+fn keep_retention(node: &Arc<Node>, interval: std::time::Duration) -> std::io::Result<()> {
+    let node = Arc::downgrade(node);
+    std::thread::Builder::new().name("cuvee-retention".into()).spawn(move || {
+        tracing::info!(interval_ms = interval.as_millis() as u64, "retention task started");
+        let tick = std::time::Duration::from_millis(200).min(interval);
+        let mut waited = std::time::Duration::ZERO;
+        loop {
+            std::thread::sleep(tick);
+            waited += tick;
+            let Some(node) = node.upgrade() else { break };
+            if waited < interval {
+                continue;
+            }
+            waited = std::time::Duration::ZERO;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            let removed = node.enforce_retention(now_ms);
+            if !removed.is_empty() {
+                tracing::info!(segments = removed.len(), "retention pass removed segments");
+            }
+        }
+        tracing::info!("retention task stopped");
+    })?;
+    Ok(())
 }
 
 /// Serves the HTTP API on `listener` until the process ends.

@@ -310,6 +310,9 @@ impl TableConfigJson {
                 problems.push(crate::Problem::new("segmentsConfig.schemaName", e.to_string()));
             }
         }
+        if let Err(e) = config.retention() {
+            problems.push(crate::Problem::new("segmentsConfig.retentionTimeValue", e));
+        }
         if problems.is_empty() {
             Ok(config)
         } else {
@@ -335,6 +338,39 @@ impl TableConfigJson {
 
     pub fn indexing(&self) -> IndexingConfig {
         self.table_index_config.clone().unwrap_or_default()
+    }
+
+    /// How long segments are kept (`segmentsConfig.retentionTimeUnit` and
+    /// `retentionTimeValue`, Java `TimeUnit` names as Pinot takes them); none when either is
+    /// missing. A segment whose newest row is older than this is removed.
+    pub fn retention(&self) -> std::result::Result<Option<std::time::Duration>, String> {
+        let Some(segments) = &self.segments_config else { return Ok(None) };
+        let (Some(unit), Some(value)) = (&segments.retention_time_unit, &segments.retention_time_value) else {
+            return Ok(None);
+        };
+        let millis_per_unit: u64 = match unit.to_ascii_uppercase().as_str() {
+            "DAYS" => 86_400_000,
+            "HOURS" => 3_600_000,
+            "MINUTES" => 60_000,
+            "SECONDS" => 1_000,
+            "MILLISECONDS" => 1,
+            other => {
+                return Err(format!(
+                    "retentionTimeUnit {other:?} is not one of DAYS, HOURS, MINUTES, SECONDS, MILLISECONDS"
+                ))
+            }
+        };
+        let count = match value {
+            Json::String(text) => text.trim().parse::<u64>().ok(),
+            Json::Number(n) => n.as_u64(),
+            _ => None,
+        };
+        match count {
+            Some(count) if count > 0 => {
+                Ok(Some(std::time::Duration::from_millis(count.saturating_mul(millis_per_unit))))
+            }
+            _ => Err(format!("retentionTimeValue {value} is not a whole number of {unit} above 0")),
+        }
     }
 
     pub fn time_column(&self) -> Option<&str> {

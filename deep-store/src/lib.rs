@@ -291,6 +291,19 @@ impl DeepStore {
         Ok(with_manifest)
     }
 
+    /// Removes one file of a table; one that is not there is no error.
+    pub fn delete(&self, table: &str, file: &str) -> Result<()> {
+        let path = self.path(table, file)?;
+        let store = Arc::clone(&self.store);
+        self.run(async move {
+            match store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(failed(&self.url, format!("deleting {table}/{file}")))
+    }
+
     /// Removes everything of a table.
     pub fn delete_table(&self, table: &str) -> Result<()> {
         let root = self.path(table, "")?;
@@ -325,6 +338,10 @@ impl Mirror for DeepStore {
 
     fn put_if_absent(&self, table: &str, file: &str, bytes: Vec<u8>) -> cuvee_segments::Result<bool> {
         Ok(DeepStore::put_if_absent(self, table, file, bytes)?)
+    }
+
+    fn delete(&self, table: &str, file: &str) -> cuvee_segments::Result<()> {
+        Ok(DeepStore::delete(self, table, file)?)
     }
 }
 

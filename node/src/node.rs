@@ -40,6 +40,9 @@ pub struct NodeOptions {
     /// Folders `ingestFromURI` may read files from (`--ingest-allow`); none by default, so
     /// it reads only objects of the deep store.
     pub ingest_roots: Vec<PathBuf>,
+    /// How often segments past their table's retention are removed
+    /// ([`Node::enforce_retention`]); never when none (the binary sets it).
+    pub retention_interval: Option<std::time::Duration>,
 }
 
 fn definition(what: &'static str) -> impl Fn(CatalogError) -> NodeError {
@@ -435,6 +438,44 @@ impl Node {
         }
         store.unpublish(segment)?;
         Ok(())
+    }
+
+    /// Removes every table's segments past its retention (`retentionTimeUnit/Value`), as
+    /// of `now_ms`: out of the manifest (one change per table, published like any other),
+    /// then out of queries, then their files. A realtime table keeps the newest
+    /// segment of each partition (its checkpoint). Returns `(table, segment)` per removal.
+    pub fn enforce_retention(&self, now_ms: i64) -> Vec<(String, String)> {
+        let stores: Vec<(String, SharedStore)> =
+            self.state.read().stores.iter().map(|(name, store)| (name.clone(), Arc::clone(store))).collect();
+        let mut removed = Vec::new();
+        for (name, store) in stores {
+            let Some(table) = self.tables.get(&name) else { continue };
+            let config = &table.table().config;
+            let retention = match config.retention() {
+                Ok(Some(retention)) => retention,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(table = %name, error = %e, "retention not enforced");
+                    continue;
+                }
+            };
+            let cutoff = now_ms.saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX));
+            let streamed = config.table_type == TableType::Realtime;
+            // The manifest first: if it cannot change, queries keep every segment it names
+            // (a query reading a file as it is unlinked still reads it whole).
+            let expired = lock(&store).expire(cutoff, streamed);
+            match expired {
+                Ok(expired) => {
+                    for entry in expired {
+                        table.remove_sealed(&entry.name);
+                        tracing::info!(table = %name, segment = %entry.name, end_time_ms = ?entry.bounds.end_time_ms, "segment past retention removed");
+                        removed.push((name.clone(), entry.name));
+                    }
+                }
+                Err(e) => tracing::error!(table = %name, error = %e, "removing segments past retention failed"),
+            }
+        }
+        removed
     }
 
     /// Imports files into a table and makes the new segments queryable. Holds the table's

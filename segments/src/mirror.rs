@@ -18,6 +18,8 @@ pub trait Mirror: Send + Sync + std::fmt::Debug {
     /// Creates the file unless it exists: true when this call created it. Atomic: of
     /// several callers racing for one file exactly one gets true.
     fn put_if_absent(&self, table: &str, file: &str, bytes: Vec<u8>) -> Result<bool>;
+    /// Removes the file; one that is not there is no error.
+    fn delete(&self, table: &str, file: &str) -> Result<()>;
 
     fn put_segment(&self, table: &str, segment: &str, bytes: Vec<u8>) -> Result<()> {
         self.put(table, &segment_file(segment), bytes)

@@ -67,6 +67,29 @@ pub struct ManifestEntry {
     pub bounds: SegmentBounds,
 }
 
+/// The entries [`TableStore::expire`] removes: newest row older than `cutoff_ms`, except
+/// (when `streamed`) the newest segment of each partition.
+pub fn expired_entries(manifest: &Manifest, cutoff_ms: i64, streamed: bool) -> Vec<ManifestEntry> {
+    let mut newest: std::collections::BTreeMap<u32, (i64, &str)> = Default::default();
+    if streamed {
+        for entry in &manifest.segments {
+            if let (Some(p), Some(end)) = (entry.bounds.partition, entry.bounds.end_offset) {
+                let slot = newest.entry(p).or_insert((end, &entry.name));
+                if end > slot.0 {
+                    *slot = (end, &entry.name);
+                }
+            }
+        }
+    }
+    let keep: std::collections::BTreeSet<&str> = newest.values().map(|(_, n)| *n).collect();
+    manifest
+        .segments
+        .iter()
+        .filter(|e| e.bounds.end_time_ms.is_some_and(|end| end < cutoff_ms) && !keep.contains(e.name.as_str()))
+        .cloned()
+        .collect()
+}
+
 pub struct TableStore {
     dir: PathBuf,
     manifest: Manifest,
@@ -324,6 +347,37 @@ impl TableStore {
         Ok(entry)
     }
 
+    /// Removes, in one manifest change, the segments whose newest row is older than
+    /// `cutoff_ms` (segments without a time range are never expired). With `streamed`, the
+    /// newest segment of each partition stays whatever its age: its end offset is where the
+    /// partition resumes and its sequence names the next segment. Files go after the
+    /// manifest no longer names them, locally and in the deep store; a failure to delete a
+    /// file is logged (it is garbage, not data).
+    pub fn expire(&mut self, cutoff_ms: i64, streamed: bool) -> Result<Vec<ManifestEntry>> {
+        let expired = expired_entries(&self.manifest, cutoff_ms, streamed);
+        if expired.is_empty() {
+            return Ok(expired);
+        }
+        let mut next = self.manifest.clone();
+        next.segments.retain(|e| !expired.iter().any(|x| x.name == e.name));
+        self.write_manifest(next)?;
+        for entry in &expired {
+            if let Ok(path) = self.segment_path(&entry.name) {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        tracing::warn!(table = %self.manifest.table, segment = %entry.name, error = %e, "an expired segment's file was not removed");
+                    }
+                }
+            }
+            if let Some(deep) = &self.deep {
+                if let Err(e) = deep.delete(&self.manifest.table, &crate::mirror::segment_file(&entry.name)) {
+                    tracing::warn!(table = %self.manifest.table, segment = %entry.name, error = %e, "an expired segment was not removed from the deep store");
+                }
+            }
+        }
+        Ok(expired)
+    }
+
     /// Opens every published segment. A damaged one is fetched again from the deep store
     /// when there is one (verified against the manifest's checksum, then swapped in); one
     /// that still cannot be read is reported with its name and left out, the others stay
@@ -430,4 +484,51 @@ impl TableStore {
 
 fn manifest_bytes(manifest: &Manifest) -> Vec<u8> {
     pretty(&serde_json::to_value(manifest).unwrap_or_default()).into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::SegmentBounds;
+
+    fn entry(name: &str, end_time_ms: Option<i64>, partition: Option<u32>, end_offset: Option<i64>) -> ManifestEntry {
+        ManifestEntry {
+            name: name.into(),
+            num_docs: 1,
+            size_bytes: 1,
+            crc32c: 0,
+            bounds: SegmentBounds {
+                start_time_ms: end_time_ms,
+                end_time_ms,
+                partition,
+                start_offset: end_offset.map(|o| o - 1),
+                end_offset,
+                creation_time_ms: 0,
+            },
+        }
+    }
+
+    fn names(entries: Vec<ManifestEntry>) -> Vec<String> {
+        entries.into_iter().map(|e| e.name).collect()
+    }
+
+    #[test]
+    fn retention_expires_old_segments_but_keeps_each_partitions_newest() {
+        let manifest = Manifest {
+            version: 1,
+            table: "t".into(),
+            segments: vec![
+                entry("old", Some(100), None, None),
+                entry("new", Some(900), None, None),
+                entry("timeless", None, None, None),
+                entry("p0-a", Some(100), Some(0), Some(10)),
+                entry("p0-b", Some(200), Some(0), Some(20)),
+                entry("p1-only", Some(100), Some(1), Some(5)),
+            ],
+            partition_starts: Default::default(),
+        };
+        assert_eq!(names(expired_entries(&manifest, 500, false)), ["old", "p0-a", "p0-b", "p1-only"]);
+        assert_eq!(names(expired_entries(&manifest, 500, true)), ["old", "p0-a"], "p0-b and p1-only are checkpoints");
+        assert!(expired_entries(&manifest, 50, true).is_empty());
+    }
 }

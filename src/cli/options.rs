@@ -40,6 +40,10 @@ pub struct NodeArgs {
     /// (counted as deadLettersDropped).
     #[arg(long, env = "CUVEE_DEAD_LETTER_MB", default_value_t = 64)]
     pub dead_letter_mb: u64,
+    /// How often segments past their table's retention (segmentsConfig.retentionTimeUnit
+    /// and retentionTimeValue) are removed, in ms (Pinot's retention manager runs every 6 h).
+    #[arg(long, env = "CUVEE_RETENTION_CHECK_MS", default_value_t = 6 * 3600 * 1000)]
+    pub retention_check_ms: u64,
 }
 
 impl NodeArgs {
@@ -61,6 +65,7 @@ impl NodeArgs {
             deep_store: self.deep_store.clone(),
             deep_store_settings: DeepStoreSettings { owner, options },
             ingest_roots: self.ingest_allow.clone(),
+            retention_interval: Some(Duration::from_millis(self.retention_check_ms.max(1000))),
         }
     }
 
