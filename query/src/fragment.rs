@@ -157,7 +157,7 @@ pub fn sources(plan: &dyn ExecutionPlan) -> Vec<ScanSource> {
 /// repartitions, sorts, limits and at most a partial aggregate, merged into one partition.
 /// Anything else — a file scan, a sink, a join, a foreign extension node — is refused, so a
 /// server never runs a plan it was not built to run. The error is the refused operator.
-pub fn check_shape(plan: &Arc<dyn ExecutionPlan>) -> std::result::Result<(), String> {
+pub fn check_shape(plan: &Arc<dyn ExecutionPlan>) -> std::result::Result<(), RefusedOperator> {
     use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
     use datafusion::physical_plan::filter::FilterExec;
     use datafusion::physical_plan::limit::{GlobalLimitExec, LocalLimitExec};
@@ -169,7 +169,7 @@ pub fn check_shape(plan: &Arc<dyn ExecutionPlan>) -> std::result::Result<(), Str
     let any: &dyn std::any::Any = node;
     let children = node.children();
     if any.is::<SegmentScanExec>() {
-        return if children.is_empty() { Ok(()) } else { Err(node.name().to_string()) };
+        return if children.is_empty() { Ok(()) } else { Err(RefusedOperator(node.name().to_string())) };
     }
     let allowed = any.is::<FilterExec>()
         || any.is::<ProjectionExec>()
@@ -185,6 +185,11 @@ pub fn check_shape(plan: &Arc<dyn ExecutionPlan>) -> std::result::Result<(), Str
         || any.downcast_ref::<AggregateExec>().is_some_and(|a| *a.mode() == AggregateMode::Partial);
     match children.as_slice() {
         [child] if allowed => check_shape(child),
-        _ => Err(node.name().to_string()),
+        _ => Err(RefusedOperator(node.name().to_string())),
     }
 }
+
+/// An operator a fragment may not contain, by its name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RefusedOperator(pub String);

@@ -87,7 +87,12 @@ impl ColumnBuffer {
         )
     }
 
-    pub fn push(&mut self, field: &FieldValue) -> std::result::Result<(), String> {
+    /// Adds one doc's value; a value of the wrong type is refused (`InvalidRow`).
+    pub fn push(&mut self, field: &FieldValue) -> Result<()> {
+        self.push_field(field).map_err(SegmentError::InvalidRow)
+    }
+
+    fn push_field(&mut self, field: &FieldValue) -> std::result::Result<(), String> {
         let default = self.spec.default_null_value.clone();
         let before = self.value_count();
         let outcome = match (field, self.spec.single_value) {
@@ -199,12 +204,12 @@ impl SegmentBuilder {
             return Err(SegmentError::InvalidRow("segment is full (2^32 - 1 docs)".into()));
         }
         for (i, field) in row.iter().enumerate() {
-            if let Err(reason) = self.columns[i].push(field) {
+            if let Err(refused) = self.columns[i].push(field) {
                 // Undo the columns already written for this row.
                 for column in &mut self.columns[..i] {
                     column.pop_last_doc();
                 }
-                return Err(SegmentError::InvalidRow(reason));
+                return Err(refused);
             }
         }
         Ok(())

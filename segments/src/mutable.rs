@@ -299,7 +299,7 @@ impl MutableSegment {
                 } else {
                     FieldValue::Multi(values)
                 };
-                buffer.push(&field).map_err(SegmentError::InvalidRow)?;
+                buffer.push(&field)?;
             }
             buffers.push(buffer);
         }

@@ -29,6 +29,7 @@ mod catalog_functions;
 mod column_names;
 mod empty_catalog;
 pub mod errors;
+pub mod framing;
 mod handlers;
 mod like_escape;
 mod parameter_types;

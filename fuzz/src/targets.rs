@@ -1,0 +1,85 @@
+// The fuzz targets' bodies (see lib.rs). Included by lib.rs and by the main workspace's
+// tests/fuzz_corpora.rs, so it names crates, never `crate::`.
+
+use cuvee_catalog::{Decoder, Schema, Table, TableConfigJson};
+use cuvee_ingest::conform::Conformer;
+use cuvee_ingest::{MessageDecoder, MessageMetadata};
+use cuvee_segments::{DecodeOptions, ImmutableSegment};
+
+/// A segment file: open (footer, sections, every column's structure), then decode the
+/// first docs of every column. (Under `cfg(fuzzing)` the checksums are not compared, so
+/// the structure checks behind them are reached.)
+pub fn segment_open(data: &[u8]) {
+    let Ok(segment) = ImmutableSegment::from_bytes("fuzz.cvs".into(), data.to_vec()) else { return };
+    let docs: Vec<u32> = (0..segment.num_docs().min(512)).collect();
+    let names: Vec<String> = segment.schema().columns().iter().map(|c| c.name.clone()).collect();
+    for name in &names {
+        let _ = segment.decode(&[name.as_str()], &docs, DecodeOptions { null_handling: true });
+    }
+}
+
+const FUZZ_SCHEMA: &str = r#"{"schemaName":"fuzz",
+  "dimensionFieldSpecs":[{"name":"id","dataType":"INT"},{"name":"tags","dataType":"STRING","singleValueField":false},
+    {"name":"blob","dataType":"BYTES"},{"name":"doc","dataType":"JSON"}],
+  "metricFieldSpecs":[{"name":"amount","dataType":"DOUBLE"},{"name":"big","dataType":"BIG_DECIMAL"}],
+  "dateTimeFieldSpecs":[{"name":"ts","dataType":"LONG","format":"1:MILLISECONDS:EPOCH","granularity":"1:MILLISECONDS"}]}"#;
+
+const FUZZ_AVRO: &str = r#"{"type":"record","name":"r","fields":[{"name":"id","type":"int"},
+  {"name":"tags","type":{"type":"array","items":"string"}},{"name":"blob","type":["null","bytes"]},
+  {"name":"amount","type":"double"},{"name":"ts","type":"long"},{"name":"doc","type":{"type":"map","values":"string"}}]}"#;
+
+/// A Kafka message through each decoder (the first byte picks JSON, Avro or CSV), then
+/// the table's conforming step (types, transforms, the filter) as the consumer runs it.
+pub fn message_decoders(data: &[u8]) {
+    let Some((&pick, payload)) = data.split_first() else { return };
+    let Ok(schema) = Schema::from_json(FUZZ_SCHEMA) else { return };
+    let decoder = match pick % 3 {
+        0 => Decoder::Json,
+        1 => Decoder::Avro { schema: FUZZ_AVRO.to_string() },
+        _ => Decoder::Csv { delimiter: ',', header: None, multi_value_delimiter: ';' },
+    };
+    let Ok(decoder) = MessageDecoder::new(&decoder, &schema, pick & 4 != 0) else { return };
+    let metadata = MessageMetadata { key: Some(vec![1, 2]), offset: 7, timestamp_ms: Some(1) };
+    let Ok(record) = decoder.decode(payload, &metadata) else { return };
+    let config = r#"{"tableName":"fuzz","tableType":"REALTIME","segmentsConfig":{"timeColumnName":"ts"},
+      "ingestionConfig":{"transformConfigs":[{"columnName":"amount","transformFunction":"plus(amount, 1)"}],
+        "filterConfig":{"filterFunction":"id = 13"}}}"#;
+    let (Ok(config), Ok(schema)) = (TableConfigJson::from_json(config), Schema::from_json(FUZZ_SCHEMA)) else { return };
+    let Ok(table) = Table::new(schema, config) else { return };
+    if let Ok(conformer) = Conformer::new(&table) {
+        let _ = conformer.conform(record);
+    }
+}
+
+/// A Pinot query's front end: `SET`s, `OPTION(...)`, `queryOptions`, the default limit and
+/// the rewrites of Pinot's functions, on arbitrary text (split at the first NUL into the
+/// statement and the `queryOptions` string).
+pub fn pinot_dialect(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let (sql, options) = match text.split_once('\0') {
+        Some((sql, options)) => (sql, Some(options)),
+        None => (text, None),
+    };
+    let _ = cuvee_broker::dialect::prepare(sql, options);
+}
+
+/// A schema and a table config (split at the first NUL), each parsed, then made a table.
+pub fn table_definitions(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let (schema, config) = text.split_once('\0').unwrap_or((text, text));
+    let schema = Schema::from_json(schema);
+    let config = TableConfigJson::from_json(config);
+    if let (Ok(schema), Ok(config)) = (schema, config) {
+        let _ = config.retention();
+        let _ = config.stream_configs();
+        if let Ok(table) = Table::new(schema, config) {
+            let _ = cuvee_ingest::conform::Conformer::new(&table);
+        }
+    }
+}
+
+/// The bytes a Postgres client sends on a new connection: SSL request, startup packet,
+/// then messages, cut by the door's framing.
+pub fn postgres_framing(data: &[u8]) {
+    let _ = cuvee_postgres::framing::decode_connection(data);
+}
