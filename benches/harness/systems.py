@@ -148,8 +148,17 @@ class CuveeHttp:
 
     def query(self, sql, connection=None):
         connection = connection or self.connection
-        connection.request("POST", "/query/sql", body=json.dumps({"sql": sql}), headers={"Content-Type": "application/json"})
-        return json.loads(connection.getresponse().read())
+        body, headers = json.dumps({"sql": sql}), {"Content-Type": "application/json"}
+        try:
+            connection.request("POST", "/query/sql", body=body, headers=headers)
+            response = connection.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closes keep-alive connections idle past its timeout (as any HTTP
+            # server does); a client reconnects, as requests/urllib3 do for pinotdb.
+            connection.close()
+            connection.request("POST", "/query/sql", body=body, headers=headers)
+            response = connection.getresponse()
+        return json.loads(response.read())
 
     def run(self, sql):
         answer = self.query(sql)

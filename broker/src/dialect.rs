@@ -41,6 +41,7 @@ impl PinotQuery {
 pub struct DialectError(pub String, pub ErrorKind);
 
 pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, DialectError> {
+    cuvee_query::check_complexity(text).map_err(|e| DialectError(e.to_string(), cuvee_error::ErrorExt::kind(&e)))?;
     let mut options = BTreeMap::new();
     let (text, option_suffix) = split_option_suffix(text);
     if let Some(suffix) = option_suffix {

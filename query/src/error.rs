@@ -31,6 +31,9 @@ pub enum QueryError {
     /// Published segments of the table cannot be read, and the door does not answer short.
     #[error("{count} segment(s) of table {table} are unavailable: {detail} (the answer would be incomplete)", count = .segments.len(), detail = .segments.iter().map(|s| format!("{} ({})", s.segment, s.reason)).collect::<Vec<_>>().join("; "))]
     SegmentsUnavailable { table: String, segments: Vec<crate::UnavailableSegment> },
+    /// A statement refused before parsing because parsing it could run away ([`crate::complexity`]).
+    #[error("the statement is too complex to parse: {0}")]
+    TooComplex(String),
     /// The caller may not read a table the statement scans.
     #[error(transparent)]
     Access(#[from] cuvee_access::AccessError),
@@ -45,6 +48,7 @@ impl ErrorExt for QueryError {
             QueryError::TableNotHere(_) | QueryError::SegmentNotHere { .. } => ErrorKind::NotFound,
             QueryError::Fragment(_) => ErrorKind::InvalidArgument,
             QueryError::ReadOnly => ErrorKind::PermissionDenied,
+            QueryError::TooComplex(_) => ErrorKind::InvalidArgument,
             QueryError::Function { source, .. } => source.kind(),
             QueryError::Segment(e) => e.kind(),
             QueryError::Remote { kind, .. } => *kind,

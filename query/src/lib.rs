@@ -21,6 +21,7 @@
 
 pub mod access;
 pub mod codec;
+pub mod complexity;
 pub mod error;
 mod filter_rules;
 pub mod fragment;
@@ -35,6 +36,7 @@ mod tables;
 pub mod timestamps;
 
 pub use access::{authorize, scanned_tables};
+pub use complexity::check_complexity;
 pub use error::{kind_of, read_only, QueryError};
 pub use fragment::FragmentStats;
 pub use remote::{RemoteKind, RemoteSegment};

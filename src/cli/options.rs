@@ -95,8 +95,10 @@ pub struct AccessArgs {
     /// Connections the HTTP API serves at once; one more is answered 503 and closed.
     #[arg(long, env = "CUVEE_HTTP_MAX_CONNECTIONS", default_value_t = 1024)]
     pub http_max_connections: usize,
-    /// How long a client may take to send a request's headers, in ms.
-    #[arg(long, env = "CUVEE_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    /// How long a connection may wait for a request's headers, in ms — an idle keep-alive
+    /// connection too (hyper's clock starts when it waits for the next request); Jetty's
+    /// idle timeout, which Pinot runs with, is the same 30 s.
+    #[arg(long, env = "CUVEE_HTTP_HEADER_TIMEOUT_MS", default_value_t = 30_000)]
     pub http_header_timeout_ms: u64,
 }
 

@@ -162,6 +162,7 @@ impl FlightSqlDoor {
         parameters: Option<Vec<ScalarValue>>,
         principal: &Principal,
     ) -> Result<DataFrame, Status> {
+        cuvee_query::check_complexity(sql).map_err(|e| to_status(e.into()))?;
         // Planned, checked, then made a frame: `SessionContext::sql` would run DDL while planning.
         let plan = self.session.state().create_logical_plan(sql).await.map_err(to_status)?;
         cuvee_query::read_only(&plan).map_err(|e| to_status(e.into()))?;

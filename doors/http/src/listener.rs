@@ -28,7 +28,7 @@ pub struct ListenerOptions {
 
 impl Default for ListenerOptions {
     fn default() -> Self {
-        ListenerOptions { max_connections: 1024, header_timeout: Duration::from_secs(10), tls: None }
+        ListenerOptions { max_connections: 1024, header_timeout: Duration::from_secs(30), tls: None }
     }
 }
 

@@ -19,6 +19,7 @@ pub const OUT_OF_MEMORY: &str = "53200";
 pub const DIVISION_BY_ZERO: &str = "22012";
 pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
 pub const TOO_MANY_CONNECTIONS: &str = "53300";
+pub const STATEMENT_TOO_COMPLEX: &str = "54001";
 pub const INTERNAL_ERROR: &str = "XX000";
 pub const SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: &str = "42000";
 pub const DUPLICATE_OBJECT: &str = "42710";

@@ -8,7 +8,7 @@ use crate::auth::Authentication;
 use crate::cancel::{watch_rows, Connections};
 use crate::column_names::renamed;
 use crate::empty_catalog::empty_answer;
-use crate::errors::{error, with_sqlstate, TOO_MANY_CONNECTIONS};
+use crate::errors::{error, with_sqlstate, STATEMENT_TOO_COMPLEX, TOO_MANY_CONNECTIONS};
 use crate::parameter_types::typed_by_client;
 use crate::regproc::compare_regproc_by_name;
 use crate::scalar_subquery::{is_unplannable_subquery_error, plannable_subqueries};
@@ -189,6 +189,7 @@ impl SimpleQueryHandler for Queries {
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
         client.session_extensions().insert(CurrentQuery(Arc::from(query)));
+        too_complex(query)?;
         // Fails only while rows stream, too late to retry: repaired up front.
         let by_name = compare_regproc_by_name(query);
         let query = by_name.as_deref().unwrap_or(query);
@@ -263,6 +264,7 @@ impl QueryParser for QueryTextParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         client.session_extensions().insert(CurrentQuery(Arc::from(sql)));
+        too_complex(sql)?;
         let by_name = compare_regproc_by_name(sql);
         let sql = by_name.as_deref().unwrap_or(sql);
         let mut parsed = self.inner.parse_sql(client, sql, types).await;
@@ -301,6 +303,12 @@ impl QueryParser for QueryTextParser {
     ) -> PgWireResult<Vec<FieldInfo>> {
         self.inner.get_result_schema(statement, column_format).map(|fields| renamed(&fields))
     }
+}
+
+/// 54001 (statement_too_complex, as Postgres names it) for a statement whose parse could
+/// run away ([`cuvee_query::complexity`]).
+fn too_complex(sql: &str) -> PgWireResult<()> {
+    cuvee_query::check_complexity(sql).map_err(|e| error(STATEMENT_TOO_COMPLEX, e.to_string()))
 }
 
 /// A statement DataFusion could not plan (`message`), rewritten into one it can with the
