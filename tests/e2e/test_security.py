@@ -393,3 +393,30 @@ def test_a_bad_users_file_is_refused_at_start(tmp_path):
                                 capture_output=True, timeout=60)
         assert result.returncode != 0, users
         assert expected in result.stderr, result.stderr
+
+
+def test_postgres_malformed_frame_ends_only_its_connection():
+    # A Parse whose body is shorter than its parameter count panics inside pgwire (found by
+    # fuzz/'s postgres_framing target); the door ends that connection and keeps serving.
+    address = os.environ.get("CUVEE_PG")
+    if not address:
+        pytest.skip("CUVEE_PG names a running cuvee serve without users")
+    host, port = address.rsplit(":", 1)
+    params = b"user\0e2e\0database\0cuvee\0\0"
+    startup = (8 + len(params)).to_bytes(4, "big") + (196608).to_bytes(4, "big") + params
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(startup)
+        received = b""
+        while b"Z\0\0\0\x05" not in received:
+            chunk = s.recv(4096)
+            assert chunk, received
+            received += chunk
+        s.sendall(b"P\0\0\0\x08\0\0\0\x03")  # name "", query "", 3 parameter types, none sent
+        s.settimeout(10)
+        try:
+            while s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+    with psycopg.connect(f"host={host} port={port} dbname=cuvee user=e2e connect_timeout=10") as conn:
+        assert conn.execute("SELECT 41 + 1").fetchall() == [(42,)]

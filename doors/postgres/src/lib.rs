@@ -154,8 +154,20 @@ pub async fn serve_until(
         let tls = tls.clone();
         runtime.spawn(async move {
             let _permit = permit;
-            if let Err(e) = process_socket(socket, tls, handlers).await {
-                tracing::info!("postgres door: connection from {peer} ended: {e}");
+            // pgwire 0.41 panics on some malformed frames (a Parse body shorter than its
+            // parameter count, found by fuzz/'s postgres_framing target): that ends this
+            // connection, reported, and no other.
+            let served =
+                futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(process_socket(socket, tls, handlers)))
+                    .await;
+            match served {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::info!("postgres door: connection from {peer} ended: {e}"),
+                Err(panic) => tracing::warn!(
+                    peer = %peer,
+                    panic = %cuvee_error::panic_message(panic.as_ref()),
+                    "postgres door: a malformed message ended the connection"
+                ),
             }
         });
     }
