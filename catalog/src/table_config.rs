@@ -310,8 +310,8 @@ impl TableConfigJson {
                 problems.push(crate::Problem::new("segmentsConfig.schemaName", e.to_string()));
             }
         }
-        if let Err(e) = config.retention() {
-            problems.push(crate::Problem::new("segmentsConfig.retentionTimeValue", e));
+        if let Err(problem) = config.retention() {
+            problems.push(problem);
         }
         if problems.is_empty() {
             Ok(config)
@@ -343,7 +343,7 @@ impl TableConfigJson {
     /// How long segments are kept (`segmentsConfig.retentionTimeUnit` and
     /// `retentionTimeValue`, Java `TimeUnit` names as Pinot takes them); none when either is
     /// missing. A segment whose newest row is older than this is removed.
-    pub fn retention(&self) -> std::result::Result<Option<std::time::Duration>, String> {
+    pub fn retention(&self) -> std::result::Result<Option<std::time::Duration>, crate::Problem> {
         let Some(segments) = &self.segments_config else { return Ok(None) };
         let (Some(unit), Some(value)) = (&segments.retention_time_unit, &segments.retention_time_value) else {
             return Ok(None);
@@ -355,8 +355,9 @@ impl TableConfigJson {
             "SECONDS" => 1_000,
             "MILLISECONDS" => 1,
             other => {
-                return Err(format!(
-                    "retentionTimeUnit {other:?} is not one of DAYS, HOURS, MINUTES, SECONDS, MILLISECONDS"
+                return Err(crate::Problem::new(
+                    "segmentsConfig.retentionTimeUnit",
+                    format!("{other:?} is not one of DAYS, HOURS, MINUTES, SECONDS, MILLISECONDS"),
                 ))
             }
         };
@@ -369,7 +370,10 @@ impl TableConfigJson {
             Some(count) if count > 0 => {
                 Ok(Some(std::time::Duration::from_millis(count.saturating_mul(millis_per_unit))))
             }
-            _ => Err(format!("retentionTimeValue {value} is not a whole number of {unit} above 0")),
+            _ => Err(crate::Problem::new(
+                "segmentsConfig.retentionTimeValue",
+                format!("{value} is not a whole number of {unit} above 0"),
+            )),
         }
     }
 

@@ -432,8 +432,12 @@ impl ExecutionPlan for SegmentScanExec {
         // Without a predicate the row count is known exactly (COUNT(*) needs no scan) —
         // unless a consuming segment is elsewhere and grows while the broker plans.
         let growing = sources.iter().any(|s| matches!(s, ScanSource::Remote(r) if r.is_consuming()));
+        // Nor when a segment of the table cannot be read: an answer from the others'
+        // metadata would be short with nobody told; the scan must run so the scatter can
+        // fail the query (or mark it partial) naming the segment.
+        let short = !self.request.unavailable.is_empty();
         let rows = match (&self.request.predicate, self.request.limit) {
-            _ if growing => Precision::Inexact(docs),
+            _ if growing || short => Precision::Inexact(docs),
             (None, None) => Precision::Exact(docs),
             (None, Some(l)) => Precision::Exact(docs.min(l)),
             _ => Precision::Inexact(docs),
@@ -441,7 +445,7 @@ impl ExecutionPlan for SegmentScanExec {
         let mut statistics = Statistics::new_unknown(&self.request.schema).with_num_rows(rows);
         // Over whole segments, each column's min, max and null count come from segment
         // metadata exactly, so MIN/MAX of a column are answered without reading it.
-        if self.request.predicate.is_none() && self.request.limit.is_none() {
+        if self.request.predicate.is_none() && self.request.limit.is_none() && !short {
             for (i, field) in self.request.schema.fields().iter().enumerate() {
                 statistics.column_statistics[i] =
                     metadata_statistics(&sources, field.name(), field.data_type(), self.request.options.null_handling);

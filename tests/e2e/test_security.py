@@ -396,8 +396,9 @@ def test_a_bad_users_file_is_refused_at_start(tmp_path):
 
 
 def test_postgres_malformed_frame_ends_only_its_connection():
-    # A Parse whose body is shorter than its parameter count panics inside pgwire (found by
-    # fuzz/'s postgres_framing target); the door ends that connection and keeps serving.
+    # A Parse whose body is shorter than its parameter count panicked inside pgwire (found by
+    # fuzz/'s postgres_framing target; vendor/pgwire now decodes within bounds): the door
+    # ends that connection and keeps serving.
     address = os.environ.get("CUVEE_PG")
     if not address:
         pytest.skip("CUVEE_PG names a running cuvee serve without users")

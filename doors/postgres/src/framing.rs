@@ -28,3 +28,42 @@ pub fn decode_connection(input: &[u8]) -> PgWireResult<Vec<PgWireFrontendMessage
     }
     Ok(messages)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn startup() -> Vec<u8> {
+        let params = b"user\0e2e\0database\0cuvee\0\0";
+        let mut bytes = ((8 + params.len()) as u32).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&196_608u32.to_be_bytes());
+        bytes.extend_from_slice(params);
+        bytes
+    }
+
+    #[test]
+    fn bodies_shorter_than_their_fields_are_errors_not_panics() {
+        // Parse declaring 3 parameter types and sending none (pgwire 0.41.1 panicked here);
+        // Bind declaring a 1 GiB parameter in a 12-byte body; a length below its own 4 bytes.
+        for message in [&b"P\0\0\0\x08\0\0\0\x03"[..], b"B\0\0\0\x10\0\0\0\0\0\x01\x40\0\0\0\0\0", b"Q\0\0\0\x02"] {
+            let mut input = startup();
+            input.extend_from_slice(message);
+            assert!(decode_connection(&input).is_err(), "{message:?}");
+        }
+    }
+
+    #[test]
+    fn a_body_is_read_from_its_own_bytes_only() {
+        // An Execute whose body is one byte short of its max-rows field must not borrow the
+        // next message's bytes.
+        let mut input = startup();
+        input.extend_from_slice(b"E\0\0\0\x08\0\0\0\0");
+        input.extend_from_slice(b"S\0\0\0\x04");
+        assert!(decode_connection(&input).is_err());
+        let mut input = startup();
+        input.extend_from_slice(b"Q\0\0\0\x0dSELECT 1\0S\0\0\0\x04");
+        let messages = decode_connection(&input).expect("a query and a sync");
+        let names: Vec<String> = messages.iter().map(|m| format!("{m:?}")).collect();
+        assert!(names.len() == 4 && names[2].starts_with("Query") && names[3].starts_with("Sync"), "{names:?}");
+    }
+}
