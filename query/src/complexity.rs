@@ -11,6 +11,12 @@
 //! 24 take 25 s, while the same nesting without `:=`, or with `=>`, parses in microseconds
 //! (measured against sqlparser 0.62 in release). Pinot's SQL has no `:=`; more than
 //! [`MAX_ASSIGNMENT_ARGUMENTS`] of them are refused.
+//!
+//! And names inside subscripts multiply: `a.b.c[a.b.c[…` left unclosed costs about 16×
+//! per level (ten levels: 0.8 s; a 199-byte fuzzer input mixing them with `^` and calls:
+//! over 10 s). The dotted parts written inside open brackets, summed over the levels, are
+//! capped at [`MAX_PERIODS_IN_SUBSCRIPTS`] (at that cap the slowest shapes tried parse in
+//! about a millisecond).
 
 use crate::QueryError;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -20,6 +26,8 @@ use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 pub const MAX_NAME_PARTS: usize = 12;
 /// The most `:=` named arguments one statement may have (8 unclosed parse in under 1 ms).
 pub const MAX_ASSIGNMENT_ARGUMENTS: usize = 8;
+/// The most periods inside open `[` subscripts, over all the levels open at once.
+pub const MAX_PERIODS_IN_SUBSCRIPTS: usize = 16;
 
 /// Refuses `sql` when parsing it could run away; statements that do not tokenize pass (the
 /// parser reports them as it would).
@@ -27,6 +35,8 @@ pub fn check_complexity(sql: &str) -> Result<(), QueryError> {
     let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else { return Ok(()) };
     let mut parts = 1usize;
     let mut assignments = 0usize;
+    // Periods written inside each open `[`, innermost last.
+    let mut subscripts: Vec<usize> = Vec::new();
     for token in tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))) {
         match token {
             Token::Assignment => {
@@ -43,8 +53,20 @@ pub fn check_complexity(sql: &str) -> Result<(), QueryError> {
                 if parts > MAX_NAME_PARTS {
                     return Err(QueryError::TooComplex(format!("a name has more than {MAX_NAME_PARTS} dotted parts")));
                 }
+                if let Some(innermost) = subscripts.last_mut() {
+                    *innermost += 1;
+                    if subscripts.iter().sum::<usize>() > MAX_PERIODS_IN_SUBSCRIPTS {
+                        return Err(QueryError::TooComplex(format!(
+                            "more than {MAX_PERIODS_IN_SUBSCRIPTS} dotted parts inside nested `[` subscripts"
+                        )));
+                    }
+                }
             }
-            Token::Word(_) | Token::LBracket | Token::RBracket | Token::Number(..) => {}
+            Token::LBracket => subscripts.push(0),
+            Token::RBracket => {
+                subscripts.pop();
+            }
+            Token::Word(_) | Token::Number(..) => {}
             _ => parts = 1,
         }
     }
@@ -86,5 +108,19 @@ mod tests {
             let _ = datafusion::sql::sqlparser::parser::Parser::parse_sql(&GenericDialect {}, &sql);
             assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
         }
+    }
+
+    #[test]
+    fn names_nested_in_subscripts_are_refused_past_the_cap() {
+        let found_by_the_fuzzer = include_str!("../../fuzz/corpus/pinot_dialect/nested_subscripts_timeout.sql");
+        let refused = check_complexity(found_by_the_fuzzer).unwrap_err().to_string();
+        assert!(refused.contains("subscripts") || refused.contains("dotted parts"), "{refused}");
+        assert!(check_complexity("SELECT t.a.b[1].c, x['k'].y, arr[1][2] FROM cuvee.public.t").is_ok());
+        let unclosed = |n: usize| format!("SELECT {}", "f(a.b.c[".repeat(n));
+        let deepest = (1..20).take_while(|&n| check_complexity(&unclosed(n)).is_ok()).last().unwrap();
+        assert!(deepest >= 4, "{deepest}");
+        let started = std::time::Instant::now();
+        let _ = datafusion::sql::sqlparser::parser::Parser::parse_sql(&GenericDialect {}, &unclosed(deepest));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 }
