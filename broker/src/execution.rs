@@ -37,6 +37,8 @@ pub struct QueryLimits {
     /// The longest any statement may run: `timeoutMs` above it is refused, and it is the
     /// statement timeout of doors whose client sets none (Postgres, Flight SQL).
     pub max_timeout: Duration,
+    /// Statements that take this long or longer are logged when they end (none: no log).
+    pub slow_query: Option<Duration>,
 }
 
 impl Default for QueryLimits {
@@ -48,6 +50,7 @@ impl Default for QueryLimits {
             max_concurrent_queries: 64,
             queue_timeout: Duration::from_secs(5),
             max_timeout: Duration::from_secs(300),
+            slow_query: Some(Duration::from_secs(1)),
         }
     }
 }

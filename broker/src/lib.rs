@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod dialect;
 pub mod error;
 pub mod execution;
+pub mod metrics;
 pub mod pinot_functions;
 pub mod response;
 pub mod service;

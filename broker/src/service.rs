@@ -6,6 +6,7 @@ use crate::budget::{Admission, Admitted, MemoryBudget, Overloaded};
 use crate::cluster::{Cluster, Distribute, LocalServer, QueryScope, ScatterExec};
 use crate::dialect::{display_name, prepare, PinotQuery};
 use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime, TaskEnd};
+use crate::metrics::QueryMetrics;
 use crate::response::QueryException;
 use crate::response::{result_table, BrokerResponse, ErrorCode};
 use cuvee_access::Principal;
@@ -27,6 +28,7 @@ pub struct QueryService {
     cluster: Arc<Cluster>,
     runtime: QueryRuntime,
     admission: Admission,
+    metrics: Arc<QueryMetrics>,
     broker_id: String,
     requests: AtomicU64,
 }
@@ -72,6 +74,7 @@ impl QueryService {
             cluster,
             runtime: QueryRuntime::new()?,
             admission: Admission::new(limits.max_concurrent_queries, limits.queue_timeout),
+            metrics: QueryMetrics::new(limits.slow_query),
             broker_id: format!("cuvee-broker-{}", std::process::id()),
             requests: AtomicU64::new(0),
         })
@@ -117,6 +120,11 @@ impl QueryService {
         self.admission.admit().await
     }
 
+    /// Every door's statement metrics (doors record; `/metrics` reads).
+    pub fn metrics(&self) -> &Arc<QueryMetrics> {
+        &self.metrics
+    }
+
     /// The process's query memory budget.
     pub fn memory_budget(&self) -> &Arc<MemoryBudget> {
         &self.engine.budget
@@ -147,6 +155,18 @@ impl QueryService {
 
     /// Runs a Pinot query as `principal`, who must be able to read every table it scans.
     pub async fn query(&self, sql: &str, query_options: Option<&str>, principal: &Principal) -> BrokerResponse {
+        self.query_until(sql, query_options, principal, std::future::pending()).await
+    }
+
+    /// As [`QueryService::query`], stopped with Pinot's 503 (QueryCancellation) when
+    /// `cancelled` completes first (`DELETE /query/{id}`).
+    pub async fn query_until(
+        &self,
+        sql: &str,
+        query_options: Option<&str>,
+        principal: &Principal,
+        cancelled: impl std::future::Future<Output = ()> + Send,
+    ) -> BrokerResponse {
         let started = Instant::now();
         let request_id = self.requests.fetch_add(1, Ordering::Relaxed).to_string();
         let mut response = match prepare(sql, query_options) {
@@ -188,7 +208,14 @@ impl QueryService {
                 ));
                 // Dropping the future (timeout, or the client went away) aborts the query's task.
                 let work = self.runtime.run(async move { engine.run(&query, scope, &principal).await });
-                match tokio::time::timeout(Duration::from_millis(timeout_ms), work).await {
+                let finished = tokio::select! {
+                    finished = tokio::time::timeout(Duration::from_millis(timeout_ms), work) => finished,
+                    () = cancelled => break 'answer BrokerResponse::error(
+                        ErrorCode::QueryCancellation,
+                        format!("query {request_id} was cancelled (DELETE /query/{{id}})"),
+                    ),
+                };
+                match finished {
                     Ok(Ok(Ok(response))) => response,
                     Ok(Ok(Err(e))) => {
                         let (code, message) = classify(&e);

@@ -186,6 +186,10 @@ pub struct QueryArgs {
     /// doors when the client sets none, and the largest `timeoutMs` the Pinot API takes.
     #[arg(long, env = "CUVEE_MAX_QUERY_TIMEOUT_MS", default_value_t = 300_000)]
     pub max_query_timeout_ms: u64,
+    /// Statements that run this long or longer, in ms, are logged as `slow query` when they
+    /// end (with id, door, user and text); 0 logs none.
+    #[arg(long, env = "CUVEE_SLOW_QUERY_MS", default_value_t = 1_000)]
+    pub slow_query_ms: u64,
 }
 
 impl QueryArgs {
@@ -203,6 +207,7 @@ impl QueryArgs {
             max_concurrent_queries: self.max_concurrent_queries,
             queue_timeout: Duration::from_millis(self.query_queue_ms),
             max_timeout: Duration::from_millis(self.max_query_timeout_ms),
+            slow_query: (self.slow_query_ms > 0).then(|| Duration::from_millis(self.slow_query_ms)),
         })
     }
 }

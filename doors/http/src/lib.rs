@@ -15,6 +15,7 @@ mod controller;
 mod error;
 mod guard;
 mod listener;
+mod metrics;
 mod query;
 mod realtime;
 mod upload;
@@ -109,6 +110,7 @@ pub fn router(api: Arc<Api>) -> Router {
         .merge(query::routes())
         .route("/health", get(|| async { "OK" }))
         .route("/debug/routing", get(routing))
+        .route("/metrics", get(metrics::metrics))
         .merge(controller::routes())
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&api), guard::guard))
         .with_state(api)

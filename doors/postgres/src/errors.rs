@@ -21,6 +21,7 @@ pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
 pub const TOO_MANY_CONNECTIONS: &str = "53300";
 pub const STATEMENT_TOO_COMPLEX: &str = "54001";
 pub const INTERNAL_ERROR: &str = "XX000";
+pub const PROTOCOL_VIOLATION: &str = "08P01";
 pub const SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION: &str = "42000";
 pub const DUPLICATE_OBJECT: &str = "42710";
 pub const INVALID_AUTHORIZATION: &str = "28000";
@@ -72,6 +73,15 @@ pub fn with_sqlstate(err: &mut PgWireError, query: Option<&str>) {
         info.position = query.and_then(|q| position_in(q, &message)).map(|p| p.to_string());
     }
     *err = PgWireError::UserError(Box::new(info));
+}
+
+/// The SQLSTATE `err` is (or will be, once [`with_sqlstate`] has seen it) sent with.
+pub fn code_of(err: &PgWireError) -> String {
+    match err {
+        PgWireError::UserError(info) => info.code.clone(),
+        PgWireError::ApiError(source) => classify(source.as_ref()).0.to_string(),
+        _ => PROTOCOL_VIOLATION.to_string(),
+    }
 }
 
 fn classify(error: &(dyn std::error::Error + 'static)) -> (&'static str, String) {

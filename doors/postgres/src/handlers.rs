@@ -8,12 +8,13 @@ use crate::auth::Authentication;
 use crate::cancel::{watch_rows, Connections};
 use crate::column_names::renamed;
 use crate::empty_catalog::empty_answer;
-use crate::errors::{error, with_sqlstate, STATEMENT_TOO_COMPLEX, TOO_MANY_CONNECTIONS};
+use crate::errors::{code_of, error, with_sqlstate, QUERY_CANCELED, STATEMENT_TOO_COMPLEX, TOO_MANY_CONNECTIONS};
 use crate::parameter_types::typed_by_client;
 use crate::regproc::compare_regproc_by_name;
 use crate::scalar_subquery::{is_unplannable_subquery_error, plannable_subqueries};
 use async_trait::async_trait;
 use cuvee_broker::budget::Admitted;
+use cuvee_broker::metrics::{Door, StatementRecord};
 use cuvee_broker::QueryService;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
@@ -26,14 +27,16 @@ use datafusion_postgres::pgwire::api::results::{FieldInfo, Response};
 use datafusion_postgres::pgwire::api::stmt::QueryParser;
 use datafusion_postgres::pgwire::api::store::PortalStore;
 use datafusion_postgres::pgwire::api::{
-    ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type,
+    ClientInfo, ClientPortalStore, ConnectionManager, ErrorHandler, PgWireServerHandlers, Type, METADATA_USER,
 };
 use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::cancel::CancelRequest;
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
+use parking_lot::Mutex;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 type DfStatement = (String, Option<(Statement, LogicalPlan)>);
@@ -159,22 +162,56 @@ impl Queries {
         self.broker.admit().await.map_err(|e| error(TOO_MANY_CONNECTIONS, e.to_string()))
     }
 
-    /// The response's rows, renamed, cancellable, timed, and holding the statement's
-    /// admission until they are read or dropped.
-    fn watched(&self, response: Response, client: &impl ClientInfo, admitted: Arc<Admitted>) -> Response {
+    /// The statement's place in the door's metrics and the list of running statements.
+    fn record(&self, client: &impl ClientInfo, sql: &str) -> StatementRecord {
+        let user = client.metadata().get(METADATA_USER).map_or("", String::as_str);
+        self.broker.metrics().start(Door::Postgres, user, sql)
+    }
+
+    /// The response's rows, renamed, cancellable, timed, counted, and holding the
+    /// statement's admission until they are read or dropped.
+    fn watched(
+        &self,
+        response: Response,
+        client: &impl ClientInfo,
+        admitted: Arc<Admitted>,
+        record: Arc<Mutex<StatementRecord>>,
+    ) -> Response {
         match response {
             Response::Query(mut query) => {
                 query.row_schema = Arc::new(renamed(&query.row_schema));
                 let signal = self.connections.signal_of(client);
                 let rows = std::mem::replace(query.data_rows(), Box::pin(futures::stream::empty()));
-                let rows = watch_rows(rows, &signal, Some(self.timeout(client)));
-                *query.data_rows() = Box::pin(rows.map(move |row| {
+                let mut rows = watch_rows(rows, &signal, Some(self.timeout(client)));
+                let mut cancelled = Some(Box::pin(record.lock().cancelled()));
+                *query.data_rows() = Box::pin(futures::stream::poll_fn(move |cx| {
                     let _held = &admitted;
-                    row
+                    let Some(cancel) = cancelled.as_mut() else { return Poll::Ready(None) };
+                    if cancel.poll_unpin(cx).is_ready() {
+                        cancelled = None;
+                        let stopped = error(QUERY_CANCELED, "canceling statement due to DELETE /query/{id}");
+                        record.lock().failed(QUERY_CANCELED);
+                        return Poll::Ready(Some(Err(stopped)));
+                    }
+                    let polled = rows.poll_next_unpin(cx);
+                    match &polled {
+                        Poll::Ready(Some(Ok(_))) => record.lock().add_rows(1),
+                        Poll::Ready(Some(Err(e))) => record.lock().failed(code_of(e)),
+                        Poll::Ready(None) => record.lock().succeeded(),
+                        Poll::Pending => {}
+                    }
+                    polled
                 }));
                 Response::Query(query)
             }
-            other => other,
+            Response::Error(info) => {
+                record.lock().failed(info.code.clone());
+                Response::Error(info)
+            }
+            other => {
+                record.lock().succeeded();
+                other
+            }
         }
     }
 }
@@ -189,21 +226,35 @@ impl SimpleQueryHandler for Queries {
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
         client.session_extensions().insert(CurrentQuery(Arc::from(query)));
-        too_complex(query)?;
+        let record = self.record(client, query);
+        if let Err(e) = too_complex(query) {
+            return Err(failed(record, e, query));
+        }
         // Fails only while rows stream, too late to retry: repaired up front.
         let by_name = compare_regproc_by_name(query);
         let query = by_name.as_deref().unwrap_or(query);
-        let admitted = self.admit().await?;
+        let admitted = match self.admit().await {
+            Ok(admitted) => admitted,
+            Err(e) => return Err(failed(record, e, query)),
+        };
         let responses = match SimpleQueryHandler::do_query(self.inner.as_ref(), client, query).await {
             Err(e) => match repaired(query, &e.to_string()) {
-                Some(rewritten) => SimpleQueryHandler::do_query(self.inner.as_ref(), client, &rewritten).await?,
-                None => return Err(e),
+                Some(rewritten) => match SimpleQueryHandler::do_query(self.inner.as_ref(), client, &rewritten).await {
+                    Ok(responses) => responses,
+                    Err(e) => return Err(failed(record, e, &rewritten)),
+                },
+                None => return Err(failed(record, e, query)),
             },
             Ok(responses) => responses,
         };
-        // The statements of one simple query run one after another: one place serves them.
+        // The statements of one simple query run one after another: one place (and one
+        // record) serves them.
         let admitted = Arc::new(admitted);
-        Ok(responses.into_iter().map(|response| self.watched(response, client, Arc::clone(&admitted))).collect())
+        let record = Arc::new(Mutex::new(record));
+        Ok(responses
+            .into_iter()
+            .map(|response| self.watched(response, client, Arc::clone(&admitted), Arc::clone(&record)))
+            .collect())
     }
 }
 
@@ -228,11 +279,26 @@ impl ExtendedQueryHandler for Queries {
         C::Error: std::fmt::Debug,
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
-        client.session_extensions().insert(CurrentQuery(Arc::from(portal.statement.statement.0.as_str())));
-        let admitted = self.admit().await?;
-        let response = ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await?;
-        Ok(self.watched(response, client, Arc::new(admitted)))
+        let sql = portal.statement.statement.0.as_str();
+        client.session_extensions().insert(CurrentQuery(Arc::from(sql)));
+        let record = self.record(client, sql);
+        let admitted = match self.admit().await {
+            Ok(admitted) => admitted,
+            Err(e) => return Err(failed(record, e, sql)),
+        };
+        let response = match ExtendedQueryHandler::do_query(self.inner.as_ref(), client, portal, max_rows).await {
+            Ok(response) => response,
+            Err(e) => return Err(failed(record, e, sql)),
+        };
+        Ok(self.watched(response, client, Arc::new(admitted), Arc::new(Mutex::new(record))))
     }
+}
+
+/// `e`, given its SQLSTATE now so the statement's record counts it under that code.
+fn failed(mut record: StatementRecord, mut e: PgWireError, sql: &str) -> PgWireError {
+    with_sqlstate(&mut e, Some(sql));
+    record.failed(code_of(&e));
+    e
 }
 
 /// datafusion-postgres' parser, remembering the statement text for error positions.

@@ -77,6 +77,7 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, partition: u32, queue: Rec
                     {
                         let mut status = status.transitions();
                         status.segments_published += 1;
+                        status.seal_micros_total += started.elapsed().as_micros() as u64;
                         status.last_published_segment = Some(job.name().to_string());
                         if matches!(job.work, SealWork::Adopt { .. }) {
                             status.segments_adopted += 1;

@@ -25,6 +25,29 @@ pub enum ConsumerState {
     Stopped,
 }
 
+impl ConsumerState {
+    pub const ALL: [ConsumerState; 6] = [
+        ConsumerState::Starting,
+        ConsumerState::Consuming,
+        ConsumerState::Paused,
+        ConsumerState::Retrying,
+        ConsumerState::Error,
+        ConsumerState::Stopped,
+    ];
+
+    /// The state's name in metrics labels.
+    pub fn label(self) -> &'static str {
+        match self {
+            ConsumerState::Starting => "starting",
+            ConsumerState::Consuming => "consuming",
+            ConsumerState::Paused => "paused",
+            ConsumerState::Retrying => "retrying",
+            ConsumerState::Error => "error",
+            ConsumerState::Stopped => "stopped",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PartitionStatus {
@@ -51,6 +74,8 @@ pub struct PartitionStatus {
     pub messages_skipped_by_gaps: u64,
     pub last_gap: Option<String>,
     pub segments_published: u64,
+    /// Time spent sealing and publishing those segments, in µs.
+    pub seal_micros_total: u64,
     /// Of those, segments a replica published first and this server took as they were.
     pub segments_adopted: u64,
     /// Segments whose range this server consumed again to match a replica's claim.
@@ -77,6 +102,7 @@ pub struct Transitions {
     pub messages_skipped_by_gaps: u64,
     pub last_gap: Option<String>,
     pub segments_published: u64,
+    pub seal_micros_total: u64,
     pub segments_adopted: u64,
     pub segments_reconsumed: u64,
     pub last_published_segment: Option<String>,
@@ -171,6 +197,7 @@ impl SharedStatus {
             messages_skipped_by_gaps: 0,
             last_gap: None,
             segments_published: 0,
+            seal_micros_total: 0,
             segments_adopted: 0,
             segments_reconsumed: 0,
             last_published_segment: None,
@@ -226,6 +253,7 @@ impl SharedStatus {
             messages_skipped_by_gaps: t.messages_skipped_by_gaps,
             last_gap: t.last_gap,
             segments_published: t.segments_published,
+            seal_micros_total: t.seal_micros_total,
             segments_adopted: t.segments_adopted,
             segments_reconsumed: t.segments_reconsumed,
             last_published_segment: t.last_published_segment,
