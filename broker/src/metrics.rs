@@ -275,6 +275,101 @@ impl Drop for StatementRecord {
     }
 }
 
+/// Fragments a cluster broker sent, per server: how each ended (ok, error, dropped — the
+/// broker stopped reading: a deadline, a satisfied LIMIT, a cancel) and how long it took,
+/// from sending to the last batch. One per process: the servers are found by the routing
+/// wherever it runs, and `/metrics` reads them all.
+#[derive(Debug, Default)]
+pub struct FanOutMetrics {
+    servers: Mutex<BTreeMap<String, ServerFigures>>,
+}
+
+/// One server's fragments at the moment of a scrape.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerFigures {
+    pub ok: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    /// Counts per [`LATENCY_BUCKETS`] bound then `+Inf`; cumulative in [`FanOutMetrics::snapshot`].
+    pub latency_buckets: Vec<u64>,
+    pub latency_sum_seconds: f64,
+}
+
+/// How a fragment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FragmentEnd {
+    Ok,
+    Error,
+    Dropped,
+}
+
+static FAN_OUT: std::sync::LazyLock<FanOutMetrics> = std::sync::LazyLock::new(FanOutMetrics::default);
+
+impl FanOutMetrics {
+    pub fn global() -> &'static FanOutMetrics {
+        &FAN_OUT
+    }
+
+    pub fn observe(&self, server: &str, elapsed: Duration, end: FragmentEnd) {
+        let mut servers = self.servers.lock();
+        let figures = servers.entry(server.to_string()).or_insert_with(|| ServerFigures {
+            latency_buckets: vec![0; LATENCY_BUCKETS.len() + 1],
+            ..ServerFigures::default()
+        });
+        match end {
+            FragmentEnd::Ok => figures.ok += 1,
+            FragmentEnd::Error => figures.errors += 1,
+            FragmentEnd::Dropped => figures.dropped += 1,
+        }
+        let seconds = elapsed.as_secs_f64();
+        let slot = LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BUCKETS.len());
+        figures.latency_buckets[slot] += 1;
+        figures.latency_sum_seconds += seconds;
+    }
+
+    /// Every server seen, by address, with cumulative buckets.
+    pub fn snapshot(&self) -> Vec<(String, ServerFigures)> {
+        self.servers
+            .lock()
+            .iter()
+            .map(|(server, figures)| {
+                let mut figures = figures.clone();
+                let mut total = 0;
+                for count in &mut figures.latency_buckets {
+                    total += *count;
+                    *count = total;
+                }
+                (server.clone(), figures)
+            })
+            .collect()
+    }
+}
+
+/// A fragment in flight: ends as dropped unless told otherwise.
+#[derive(Debug)]
+pub struct FragmentTimer {
+    server: String,
+    started: Instant,
+    end: Option<FragmentEnd>,
+}
+
+impl FragmentTimer {
+    pub fn start(server: &str) -> FragmentTimer {
+        FragmentTimer { server: server.to_string(), started: Instant::now(), end: None }
+    }
+
+    pub fn end(&mut self, end: FragmentEnd) {
+        self.end.get_or_insert(end);
+    }
+}
+
+impl Drop for FragmentTimer {
+    fn drop(&mut self) {
+        let end = self.end.unwrap_or(FragmentEnd::Dropped);
+        FanOutMetrics::global().observe(&self.server, self.started.elapsed(), end);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +414,19 @@ mod tests {
         assert!(postgres.latency_buckets.windows(2).all(|w| w[0] <= w[1]));
         let http = metrics.snapshot().into_iter().find(|d| d.door == Door::Http).unwrap();
         assert_eq!(*http.latency_buckets.last().unwrap(), 0);
+    }
+
+    #[test]
+    fn fragments_are_counted_per_server_by_how_they_end() {
+        let fan_out = FanOutMetrics::default();
+        fan_out.observe("10.0.0.1:8090", Duration::from_millis(3), FragmentEnd::Ok);
+        fan_out.observe("10.0.0.1:8090", Duration::from_secs(20), FragmentEnd::Dropped);
+        fan_out.observe("10.0.0.2:8090", Duration::from_millis(1), FragmentEnd::Error);
+        let snapshot = fan_out.snapshot();
+        let (server, first) = &snapshot[0];
+        assert_eq!((server.as_str(), first.ok, first.errors, first.dropped), ("10.0.0.1:8090", 1, 0, 1));
+        assert_eq!(*first.latency_buckets.last().unwrap(), 2);
+        assert_eq!(first.latency_buckets[LATENCY_BUCKETS.len() - 1], 1, "20 s is past the last bound");
+        assert_eq!(snapshot[1].1.errors, 1);
     }
 }

@@ -173,6 +173,27 @@ def test_answers_through_the_broker_are_exact(cluster):
     top = query(port, "SELECT id, value FROM events WHERE kind = 'buy' ORDER BY value DESC, id ASC LIMIT 4")
     buys = sorted((r for r in rows if r["kind"] == "buy"), key=lambda r: (-r["value"], r["id"]))[:4]
     assert top["resultTable"]["rows"] == [[r["id"], r["value"]] for r in buys]
+    # The broker's /metrics times the fragments it sent, per server.
+    fragments = broker_metrics(port)
+    for server in cluster["servers"]:
+        address = f"127.0.0.1:{server.grpc}"
+        assert fragments.get(("cuvee_broker_fragments_total", address, "ok"), 0) >= 3, fragments
+        assert fragments.get(("cuvee_broker_fragment_duration_seconds_count", address), 0) >= 3, fragments
+
+
+def broker_metrics(port):
+    """The broker's fragment series, keyed by (name, server[, end])."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = http(port, "GET", "/metrics")
+    text = text if isinstance(text, str) else text.decode()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("cuvee_broker_fragment") and "le" not in sample.labels:
+                key = (sample.name, sample.labels["server"]) + ((sample.labels["end"],) if "end" in sample.labels else ())
+                out[key] = sample.value
+    return out
 
 
 def test_each_server_consumes_its_share_of_the_partitions(cluster):
@@ -221,6 +242,10 @@ def test_a_stalled_server_is_reported_at_the_deadline_not_waited_for(cluster):
     assert [e["errorCode"] for e in answer["exceptions"]] == [427], answer
     assert f"127.0.0.1:{stalled.grpc}" in answer["exceptions"][0]["message"]
     assert (answer["numServersQueried"], answer["numServersResponded"]) == (SERVERS, SERVERS - 1)
+    stopped = broker_metrics(port)
+    address = f"127.0.0.1:{stalled.grpc}"
+    not_ok = stopped.get(("cuvee_broker_fragments_total", address, "dropped"), 0) + stopped.get(("cuvee_broker_fragments_total", address, "error"), 0)
+    assert not_ok >= 1, stopped
     wait_until(lambda: all_rows_visible(port), "whole answers once the server goes on")
 
 

@@ -83,7 +83,13 @@ def test_metrics_move_with_ingestion_and_queries(cuvee_binary):
     )
     try:
         kafka.create_topic("flow", 2)
-        wait_for(lambda: http(port, "GET", "/health")[0] == "OK", "cuvee serve")
+        def healthy():
+            try:
+                return http(port, "GET", "/health")[0] == "OK"
+            except OSError:  # not listening yet
+                return False
+
+        wait_for(healthy, "cuvee serve")
         before = scrape(port)
         assert value(before, "cuvee_queries_total", door="postgres", outcome="ok") == 0
         assert value(before, "cuvee_process_resident_memory_bytes") > 0

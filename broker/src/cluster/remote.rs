@@ -10,6 +10,7 @@
 use super::scatter::Unreachable;
 use super::server::{FragmentAnswer, FragmentRequest, SegmentServer};
 use crate::error::RoutingError;
+use crate::metrics::{FragmentEnd, FragmentTimer};
 use cuvee_proto::v1::fragment_response::Item;
 use cuvee_proto::v1::segment_server_client::SegmentServerClient;
 use cuvee_proto::v1::{ExecutionStats, ListSegmentsRequest, ListSegmentsResponse};
@@ -111,16 +112,31 @@ impl SegmentServer for RemoteServer {
         };
         let mut grpc = self.request(message);
         grpc.set_timeout(deadline.saturating_duration_since(Instant::now()));
-        let answer = self.client.clone().execute_fragment(grpc).await.map_err(from_status)?.into_inner();
+        // Timed from here to the last batch, per server (`/metrics`); a fragment the
+        // broker stops reading counts as dropped.
+        let mut timer = FragmentTimer::start(&self.id);
+        let answer = match self.client.clone().execute_fragment(grpc).await {
+            Ok(answer) => answer.into_inner(),
+            Err(status) => {
+                timer.end(FragmentEnd::Error);
+                return Err(from_status(status));
+            }
+        };
         let stats = Arc::new(OnceLock::new());
         let reader =
             Reader { answer, decoder: StreamDecoder::new(), pending: VecDeque::new(), stats: Arc::clone(&stats) };
-        let batches = futures::stream::unfold(Some(reader), |reader| async move {
-            let mut reader = reader?;
+        let batches = futures::stream::unfold(Some((reader, timer)), |state| async move {
+            let (mut reader, mut timer) = state?;
             match reader.next().await {
-                Ok(Some(batch)) => Some((Ok(batch), Some(reader))),
-                Ok(None) => None,
-                Err(e) => Some((Err(e), None)),
+                Ok(Some(batch)) => Some((Ok(batch), Some((reader, timer)))),
+                Ok(None) => {
+                    timer.end(FragmentEnd::Ok);
+                    None
+                }
+                Err(e) => {
+                    timer.end(FragmentEnd::Error);
+                    Some((Err(e), None))
+                }
             }
         });
         Ok(FragmentAnswer { batches: Box::pin(RecordBatchStreamAdapter::new(schema, batches)), stats })

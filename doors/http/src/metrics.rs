@@ -11,7 +11,7 @@ use axum::extract::{Extension, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use cuvee_access::Principal;
-use cuvee_broker::metrics::{DoorSnapshot, LATENCY_BUCKETS};
+use cuvee_broker::metrics::{DoorSnapshot, FanOutMetrics, ServerFigures, LATENCY_BUCKETS};
 use cuvee_ingest::realtime::{ConsumerState, IngestionStatus};
 use std::fmt::Write;
 use std::sync::Arc;
@@ -48,6 +48,8 @@ struct Scrape {
     query_memory_bytes: usize,
     query_memory_limit_bytes: usize,
     tables: Vec<TableFigures>,
+    /// A cluster broker's fragments per server (empty in one process).
+    servers: Vec<(String, ServerFigures)>,
     process: Option<ProcessFigures>,
 }
 
@@ -58,6 +60,7 @@ async fn gather(api: &Api) -> Result<Scrape, ApiError> {
         query_memory_bytes: budget.used(),
         query_memory_limit_bytes: budget.limit(),
         tables: Vec::new(),
+        servers: FanOutMetrics::global().snapshot(),
         process: process_figures(),
     };
     if let Some(node) = api.node.clone() {
@@ -137,6 +140,7 @@ fn render(scrape: &Scrape) -> String {
     x.sample("query_memory_bytes", &[], scrape.query_memory_bytes as f64);
     x.family("query_memory_limit_bytes", "gauge", "The process's query memory budget (--total-query-memory-mb).");
     x.sample("query_memory_limit_bytes", &[], scrape.query_memory_limit_bytes as f64);
+    render_fan_out(&mut x, &scrape.servers);
     render_tables(&mut x, &scrape.tables);
     render_ingestion(&mut x, &scrape.tables);
     if let Some(process) = &scrape.process {
@@ -191,6 +195,30 @@ fn render_doors(x: &mut Exposition, doors: &[DoorSnapshot]) {
     x.family("queries_running", "gauge", "Statements running now, by door.");
     for d in doors {
         x.sample("queries_running", &[("door", d.door.label())], d.running as f64);
+    }
+}
+
+fn render_fan_out(x: &mut Exposition, servers: &[(String, ServerFigures)]) {
+    x.family(
+        "broker_fragments_total",
+        "counter",
+        "Plan fragments a cluster broker sent, by server and end (ok, error, dropped: stopped being read).",
+    );
+    for (server, f) in servers {
+        for (end, count) in [("ok", f.ok), ("error", f.errors), ("dropped", f.dropped)] {
+            x.sample("broker_fragments_total", &[("server", server), ("end", end)], count as f64);
+        }
+    }
+    x.family("broker_fragment_duration_seconds", "histogram", "Fragment latency by server, sent to last batch.");
+    for (server, f) in servers {
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(&f.latency_buckets) {
+            let le = bound.to_string();
+            x.sample("broker_fragment_duration_seconds_bucket", &[("server", server), ("le", &le)], *count as f64);
+        }
+        let all = f.latency_buckets.last().copied().unwrap_or(0) as f64;
+        x.sample("broker_fragment_duration_seconds_bucket", &[("server", server), ("le", "+Inf")], all);
+        x.sample("broker_fragment_duration_seconds_sum", &[("server", server)], f.latency_sum_seconds);
+        x.sample("broker_fragment_duration_seconds_count", &[("server", server)], all);
     }
 }
 
