@@ -41,6 +41,23 @@ impl Door {
 pub const LATENCY_BUCKETS: [f64; 14] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// The bucket `elapsed` falls in: the first bound it does not pass, else `+Inf` (last).
+fn bucket_of(elapsed: Duration) -> usize {
+    let seconds = elapsed.as_secs_f64();
+    LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BUCKETS.len())
+}
+
+/// Running totals of per-bucket counts, as the text format's `le` buckets are.
+fn cumulative(counts: impl IntoIterator<Item = u64>) -> Vec<u64> {
+    counts
+        .into_iter()
+        .scan(0, |total, count| {
+            *total += count;
+            Some(*total)
+        })
+        .collect()
+}
+
 /// A latency histogram: a count per bucket (not cumulative; the snapshot accumulates)
 /// and the sum in microseconds.
 #[derive(Debug, Default)]
@@ -51,9 +68,7 @@ struct Histogram {
 
 impl Histogram {
     fn observe(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        let slot = LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BUCKETS.len());
-        self.buckets[slot].fetch_add(1, Ordering::Relaxed);
+        self.buckets[bucket_of(elapsed)].fetch_add(1, Ordering::Relaxed);
         self.sum_micros.fetch_add(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 }
@@ -154,16 +169,7 @@ impl QueryMetrics {
             .iter()
             .map(|&door| {
                 let m = self.door(door);
-                let mut total = 0;
-                let latency_buckets = m
-                    .latency
-                    .buckets
-                    .iter()
-                    .map(|count| {
-                        total += count.load(Ordering::Relaxed);
-                        total
-                    })
-                    .collect();
+                let latency_buckets = cumulative(m.latency.buckets.iter().map(|c| c.load(Ordering::Relaxed)));
                 DoorSnapshot {
                     door,
                     succeeded: m.succeeded.load(Ordering::Relaxed),
@@ -321,10 +327,8 @@ impl FanOutMetrics {
             FragmentEnd::Error => figures.errors += 1,
             FragmentEnd::Dropped => figures.dropped += 1,
         }
-        let seconds = elapsed.as_secs_f64();
-        let slot = LATENCY_BUCKETS.iter().position(|&bound| seconds <= bound).unwrap_or(LATENCY_BUCKETS.len());
-        figures.latency_buckets[slot] += 1;
-        figures.latency_sum_seconds += seconds;
+        figures.latency_buckets[bucket_of(elapsed)] += 1;
+        figures.latency_sum_seconds += elapsed.as_secs_f64();
     }
 
     /// Every server seen, by address, with cumulative buckets.
@@ -334,11 +338,7 @@ impl FanOutMetrics {
             .iter()
             .map(|(server, figures)| {
                 let mut figures = figures.clone();
-                let mut total = 0;
-                for count in &mut figures.latency_buckets {
-                    total += *count;
-                    *count = total;
-                }
+                figures.latency_buckets = cumulative(figures.latency_buckets);
                 (server.clone(), figures)
             })
             .collect()

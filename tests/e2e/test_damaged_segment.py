@@ -24,12 +24,6 @@ from kafka_broker import free_port
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "pinot-examples", "baseballStats")
 
 
-@pytest.fixture()
-def cuvee_binary():
-    binary = os.environ.get("CUVEE_BIN")
-    assert binary and os.path.exists(binary), "set CUVEE_BIN to the cuvee binary (scripts/test.sh does)"
-    return binary
-
 
 def post(port, sql):
     request = urllib.request.Request(

@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -63,12 +62,6 @@ def wait_for(condition, what, timeout=60):
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
-
-@pytest.fixture()
-def cuvee_binary():
-    binary = os.environ.get("CUVEE_BIN")
-    assert binary and os.path.exists(binary), "set CUVEE_BIN to the cuvee binary (scripts/test.sh does)"
-    return binary
 
 
 def test_metrics_move_with_ingestion_and_queries(cuvee_binary):

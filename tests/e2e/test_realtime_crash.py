@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.request
 
-import pytest
 from confluent_kafka import Producer
 
 from kafka_broker import Tansu, free_port
@@ -88,12 +87,6 @@ class Cuvee:
             self.process.send_signal(signal.SIGKILL)
         return self.process.wait()
 
-
-@pytest.fixture()
-def cuvee_binary():
-    binary = os.environ.get("CUVEE_BIN")
-    assert binary and os.path.exists(binary), "set CUVEE_BIN to the cuvee binary (scripts/test.sh does)"
-    return binary
 
 
 def test_every_message_exactly_once_through_repeated_crashes(cuvee_binary):

@@ -119,15 +119,22 @@ pub fn router(api: Arc<Api>) -> Router {
 /// The servers and their tables: for callers who may read every table.
 async fn routing(State(api): State<Arc<Api>>, Extension(caller): Extension<Principal>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if !caller.reads_everything() {
-        return ApiError::Access(cuvee_access::AccessError::Denied {
-            user: caller.name().to_string(),
-            permission: "READ",
-            table: "*".into(),
-        })
-        .into_response();
+    if let Err(denied) = reads_everything(&caller) {
+        return denied.into_response();
     }
     axum::Json(api.routing_report().await).into_response()
+}
+
+/// Refuses callers without READ on every table: for answers that name them all.
+fn reads_everything(caller: &Principal) -> Result<(), ApiError> {
+    if caller.reads_everything() {
+        return Ok(());
+    }
+    Err(ApiError::Access(cuvee_access::AccessError::Denied {
+        user: caller.name().to_string(),
+        permission: "READ",
+        table: "*".into(),
+    }))
 }
 
 /// Serves the API on `listener` until `shutdown` completes.

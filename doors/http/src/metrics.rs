@@ -17,13 +17,8 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 pub async fn metrics(State(api): State<Arc<Api>>, Extension(caller): Extension<Principal>) -> Response {
-    if !caller.reads_everything() {
-        return ApiError::Access(cuvee_access::AccessError::Denied {
-            user: caller.name().to_string(),
-            permission: "READ",
-            table: "*".into(),
-        })
-        .into_response();
+    if let Err(denied) = crate::reads_everything(&caller) {
+        return denied.into_response();
     }
     match gather(&api).await {
         Ok(scrape) => ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render(&scrape)).into_response(),
@@ -118,6 +113,23 @@ impl Exposition {
     }
 }
 
+impl Exposition {
+    /// One histogram's samples: `cumulative` counts per [`LATENCY_BUCKETS`] bound then
+    /// `+Inf`, and the sum, each under `labels`.
+    fn histogram(&mut self, name: &str, labels: &[(&str, &str)], cumulative: &[u64], sum_seconds: f64) {
+        let bucket = format!("{name}_bucket");
+        let bounds = LATENCY_BUCKETS.iter().map(|b| b.to_string()).chain(std::iter::once("+Inf".to_string()));
+        for (le, count) in bounds.zip(cumulative) {
+            let mut with_le = labels.to_vec();
+            with_le.push(("le", &le));
+            self.sample(&bucket, &with_le, *count as f64);
+        }
+        let all = cumulative.last().copied().unwrap_or(0) as f64;
+        self.sample(&format!("{name}_sum"), labels, sum_seconds);
+        self.sample(&format!("{name}_count"), labels, all);
+    }
+}
+
 /// A label value as the format quotes it.
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -179,14 +191,7 @@ fn render_doors(x: &mut Exposition, doors: &[DoorSnapshot]) {
     }
     x.family("query_duration_seconds", "histogram", "Statement latency by door, admission to last row.");
     for d in doors {
-        let door = d.door.label();
-        for (bound, count) in LATENCY_BUCKETS.iter().zip(&d.latency_buckets) {
-            x.sample("query_duration_seconds_bucket", &[("door", door), ("le", &bound.to_string())], *count as f64);
-        }
-        let all = d.latency_buckets.last().copied().unwrap_or(0) as f64;
-        x.sample("query_duration_seconds_bucket", &[("door", door), ("le", "+Inf")], all);
-        x.sample("query_duration_seconds_sum", &[("door", door)], d.latency_sum_seconds);
-        x.sample("query_duration_seconds_count", &[("door", door)], all);
+        x.histogram("query_duration_seconds", &[("door", d.door.label())], &d.latency_buckets, d.latency_sum_seconds);
     }
     x.family("query_rows_returned_total", "counter", "Rows sent to clients, by door.");
     for d in doors {
@@ -211,14 +216,12 @@ fn render_fan_out(x: &mut Exposition, servers: &[(String, ServerFigures)]) {
     }
     x.family("broker_fragment_duration_seconds", "histogram", "Fragment latency by server, sent to last batch.");
     for (server, f) in servers {
-        for (bound, count) in LATENCY_BUCKETS.iter().zip(&f.latency_buckets) {
-            let le = bound.to_string();
-            x.sample("broker_fragment_duration_seconds_bucket", &[("server", server), ("le", &le)], *count as f64);
-        }
-        let all = f.latency_buckets.last().copied().unwrap_or(0) as f64;
-        x.sample("broker_fragment_duration_seconds_bucket", &[("server", server), ("le", "+Inf")], all);
-        x.sample("broker_fragment_duration_seconds_sum", &[("server", server)], f.latency_sum_seconds);
-        x.sample("broker_fragment_duration_seconds_count", &[("server", server)], all);
+        x.histogram(
+            "broker_fragment_duration_seconds",
+            &[("server", server)],
+            &f.latency_buckets,
+            f.latency_sum_seconds,
+        );
     }
 }
 

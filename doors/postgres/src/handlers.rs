@@ -184,8 +184,13 @@ impl Queries {
                 let rows = std::mem::replace(query.data_rows(), Box::pin(futures::stream::empty()));
                 let mut rows = watch_rows(rows, &signal, Some(self.timeout(client)));
                 let mut cancelled = Some(Box::pin(record.lock().cancelled()));
+                // Rows are counted here and added to the record once, when the stream ends
+                // or is dropped: no lock per row.
+                let mut sent = SentRows { record: Arc::clone(&record), rows: 0 };
                 *query.data_rows() = Box::pin(futures::stream::poll_fn(move |cx| {
                     let _held = &admitted;
+                    // The whole counter moves in (a closure would capture just its field).
+                    let sent = &mut sent;
                     let Some(cancel) = cancelled.as_mut() else { return Poll::Ready(None) };
                     if cancel.poll_unpin(cx).is_ready() {
                         cancelled = None;
@@ -195,7 +200,7 @@ impl Queries {
                     }
                     let polled = rows.poll_next_unpin(cx);
                     match &polled {
-                        Poll::Ready(Some(Ok(_))) => record.lock().add_rows(1),
+                        Poll::Ready(Some(Ok(_))) => sent.rows += 1,
                         Poll::Ready(Some(Err(e))) => record.lock().failed(code_of(e)),
                         Poll::Ready(None) => record.lock().succeeded(),
                         Poll::Pending => {}
@@ -291,6 +296,18 @@ impl ExtendedQueryHandler for Queries {
             Err(e) => return Err(failed(record, e, sql)),
         };
         Ok(self.watched(response, client, Arc::new(admitted), Arc::new(Mutex::new(record))))
+    }
+}
+
+/// Rows a response stream sent, added to its statement's record when the stream goes.
+struct SentRows {
+    record: Arc<Mutex<StatementRecord>>,
+    rows: u64,
+}
+
+impl Drop for SentRows {
+    fn drop(&mut self) {
+        self.record.lock().add_rows(self.rows);
     }
 }
 
