@@ -32,5 +32,5 @@ pub use name::{NameError, NameKind};
 pub use schema::{ColumnSpec, FieldKind, FieldSpec, MaxLengthStrategy, Schema, SchemaConfig};
 pub use stream::{Decoder, FlushThresholds, OffsetReset, StreamConfig};
 pub use table::{ColumnIndexing, Table};
-pub use table_config::{TableConfigJson, TableType};
+pub use table_config::{ComplexTypeConfig, TableConfigJson, TableType};
 pub use value::{DataType, Value, ValueError};

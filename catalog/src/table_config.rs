@@ -184,8 +184,31 @@ pub struct IngestionConfig {
     pub batch_ingestion_config: Option<Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continue_on_error: Option<Flag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complex_type_config: Option<ComplexTypeConfig>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// Pinot's `complexTypeConfig`: nested objects of a record become columns named by their
+/// path (`actor.login` with the default delimiter `.`), and lists of objects become JSON
+/// text, before transforms run. `fieldsToUnnest` (one row per list element) is not done:
+/// such lists are kept as JSON text like any other.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ComplexTypeConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields_to_unnest: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl ComplexTypeConfig {
+    pub fn delimiter(&self) -> &str {
+        self.delimiter.as_deref().filter(|d| !d.is_empty()).unwrap_or(".")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,7 +303,6 @@ mod pinot_known {
     ];
     pub const INGESTION: &[&str] = &[
         "enrichmentConfigs",
-        "complexTypeConfig",
         "schemaConformingTransformerConfig",
         "aggregationConfigs",
         "rowTimeValueCheck",
@@ -387,6 +409,10 @@ impl TableConfigJson {
 
     pub fn transform_configs(&self) -> &[TransformConfig] {
         self.ingestion_config.as_ref().and_then(|c| c.transform_configs.as_deref()).unwrap_or(&[])
+    }
+
+    pub fn complex_type_config(&self) -> Option<&ComplexTypeConfig> {
+        self.ingestion_config.as_ref()?.complex_type_config.as_ref()
     }
 
     pub fn filter_function(&self) -> Option<&str> {

@@ -48,6 +48,8 @@ pub struct Conformer {
     transforms: Vec<(String, Expression)>,
     filter: Option<Expression>,
     time_column: Option<usize>,
+    /// `complexTypeConfig`'s delimiter: nested objects are flattened first.
+    flatten: Option<String>,
 }
 
 impl Conformer {
@@ -89,7 +91,8 @@ impl Conformer {
             return Err(IngestError::Config(cuvee_catalog::CatalogError::Invalid { what: "table config", problems }));
         }
         let time_column = table.config.time_column().and_then(|c| table.schema.column_index(c));
-        Ok(Conformer { table: table.clone(), transforms, filter, time_column })
+        let flatten = table.config.complex_type_config().map(|c| c.delimiter().to_string());
+        Ok(Conformer { table: table.clone(), transforms, filter, time_column, flatten })
     }
 
     pub fn table(&self) -> &Table {
@@ -98,6 +101,9 @@ impl Conformer {
 
     /// Converts one record; the error says which column and why.
     pub fn conform(&self, mut record: Map<String, Json>) -> Result<Conformed, Rejected> {
+        if let Some(delimiter) = &self.flatten {
+            record = flatten(record, delimiter);
+        }
         for (column, expression) in &self.transforms {
             let value = expression.eval(&record).map_err(|source| Rejected::Transform {
                 column: column.clone(),
@@ -129,6 +135,30 @@ impl Conformer {
             row.push(field);
         }
         Ok(Conformed::Row(row, time_ms))
+    }
+}
+
+/// Pinot's complex-type flattening: `{"a": {"b": 1}}` becomes `{"a.b": 1}` at any depth, and
+/// a list holding objects or lists becomes its JSON text (lists of plain values stay lists:
+/// multi-value columns). serde_json's nesting limit bounds the recursion.
+pub fn flatten(record: Map<String, Json>, delimiter: &str) -> Map<String, Json> {
+    let mut out = Map::with_capacity(record.len());
+    flatten_into(&mut out, String::new(), record, delimiter);
+    out
+}
+
+fn flatten_into(out: &mut Map<String, Json>, prefix: String, record: Map<String, Json>, delimiter: &str) {
+    for (key, value) in record {
+        let name = if prefix.is_empty() { key } else { format!("{prefix}{delimiter}{key}") };
+        match value {
+            Json::Object(inner) => flatten_into(out, name, inner, delimiter),
+            Json::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+                out.insert(name, Json::String(Json::Array(items).to_string()));
+            }
+            other => {
+                out.insert(name, other);
+            }
+        }
     }
 }
 
@@ -190,5 +220,21 @@ fn limit_length(spec: &ColumnSpec, value: Value) -> Result<Option<Value>, String
             }
             other => other,
         })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flatten;
+    use serde_json::json;
+
+    #[test]
+    fn nested_objects_become_path_columns_and_lists_of_objects_json_text() {
+        let record = json!({"id": 1, "actor": {"login": "ann", "org": {"id": 7}}, "tags": ["a", "b"], "commits": [{"sha": "x"}]});
+        let flat = flatten(record.as_object().cloned().unwrap_or_default(), ".");
+        assert_eq!(
+            serde_json::Value::Object(flat),
+            json!({"id": 1, "actor.login": "ann", "actor.org.id": 7, "tags": ["a", "b"], "commits": "[{\"sha\":\"x\"}]"})
+        );
     }
 }

@@ -17,6 +17,7 @@
 pub mod conform;
 pub mod error;
 pub mod import;
+pub mod infer;
 pub mod message;
 pub mod readers;
 pub mod transform;

@@ -31,6 +31,7 @@ mod partition;
 mod sealer;
 pub mod status;
 mod table;
+pub mod topics;
 
 pub use consumer::{resume_point, Resume};
 pub use dead_letter::DeadLetter;
