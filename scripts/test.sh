@@ -61,6 +61,7 @@ if [ "$status" -eq 0 ]; then
   CUVEE_BROKER="127.0.0.1:$port" CUVEE_PG="127.0.0.1:$pg_port" CUVEE_FLIGHT="127.0.0.1:$flight_port" CUVEE_BIN="$bin" python3 -m pytest -q -p no:cacheprovider tests/e2e 2>&1 | tee -a "$log"
   e2e_status=${PIPESTATUS[0]}
   set -e
+  echo "the console's screenshots (tests/e2e/test_console.py): ${CUVEE_E2E_REPORT:-target/e2e-report}/console"
   kill "$server"; wait "$server" 2>/dev/null || true
   rm -rf "$data"
 fi

@@ -39,9 +39,6 @@ enum Command {
         /// Show the stream arriving and a few answers, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
-        /// Use this Kafka (host:port) instead of the embedded broker.
-        #[arg(long, env = "CUVEE_KAFKA")]
-        kafka: Option<String>,
         /// Events produced per second into the clickstream topic.
         #[arg(long, default_value_t = 2_000)]
         events_per_second: u32,
@@ -141,6 +138,24 @@ enum Command {
         #[command(flatten)]
         access: AccessArgs,
     },
+    /// Propose a schema and REALTIME table config for a Kafka topic from its newest messages.
+    Infer {
+        /// The Kafka to read (host:port).
+        #[arg(long, env = "CUVEE_KAFKA")]
+        kafka: String,
+        #[arg(long)]
+        topic: String,
+        /// Messages to sample (the newest ones).
+        #[arg(long, default_value_t = 500)]
+        messages: u64,
+        /// The messages are Avro datums written with this schema (.avsc); JSON otherwise.
+        #[arg(long)]
+        avro_schema: Option<PathBuf>,
+        /// Write <table>_schema.json and <table>_realtime_table_config.json into this folder
+        /// instead of printing the proposal.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Look inside segment files.
     Segment {
         #[command(subcommand)]
@@ -176,7 +191,6 @@ fn run(command: Command) -> Result<()> {
             examples,
             listen,
             no_serve,
-            kafka,
             events_per_second,
             postgres,
             flight,
@@ -186,7 +200,6 @@ fn run(command: Command) -> Result<()> {
             query,
             examples,
             listen,
-            kafka,
             events_per_second,
             no_serve,
             postgres,
@@ -255,6 +268,9 @@ fn run(command: Command) -> Result<()> {
                 token: cluster.token()?,
                 security: access.security()?,
             })
+        }
+        Command::Infer { kafka, topic, messages, avro_schema, out } => {
+            cli::infer::run(cli::infer::Options { kafka, topic, messages, avro_schema, out })
         }
         Command::Segment { command: SegmentCommand::Inspect { file } } => cli::inspect::inspect(&file),
     }

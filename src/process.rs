@@ -66,6 +66,11 @@ impl Process {
         }
         let service =
             Arc::new(QueryService::new(Arc::clone(node.tables()), options.limits).map_err(ProcessError::Runtime)?);
+        // SQL over a topic of the process's Kafka (`--kafka`), on the Pinot and Postgres doors.
+        if let Some(kafka) = &api_options.kafka {
+            let function = Arc::new(cuvee_node::topic_function::KafkaTopic::new(kafka));
+            service.register_table_function(cuvee_node::topic_function::NAME, function);
+        }
         let api = Arc::new(Api::new(Arc::clone(&service), Some(Arc::clone(&node)), None, api_options));
         Ok((Process { service, node: Some(node), routing: None, api }, warnings))
     }

@@ -12,6 +12,7 @@ use crate::response::{result_table, BrokerResponse, ErrorCode};
 use cuvee_access::Principal;
 use cuvee_query::{FragmentStats, SegmentTable, Tables};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::LogicalPlan;
@@ -33,6 +34,9 @@ pub struct QueryService {
     requests: AtomicU64,
 }
 
+/// A table function and its SQL name.
+pub type NamedTableFunction = (String, Arc<dyn TableFunctionImpl>);
+
 /// What a running query needs, cheap to clone into its task.
 #[derive(Clone)]
 struct Engine {
@@ -41,6 +45,8 @@ struct Engine {
     limits: QueryLimits,
     budget: Arc<MemoryBudget>,
     distribute: Arc<Distribute>,
+    /// Table functions the process added (`kafka_topic`), in every session made here.
+    table_functions: Arc<parking_lot::RwLock<Vec<NamedTableFunction>>>,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -70,7 +76,7 @@ impl QueryService {
         let ctx = session_with(&distribute, Arc::clone(&tables) as _).map_err(std::io::Error::other)?;
         let budget = MemoryBudget::new(limits.total_memory_bytes.max(limits.memory_bytes));
         Ok(QueryService {
-            engine: Engine { ctx, tables, limits, budget, distribute },
+            engine: Engine { ctx, tables, limits, budget, distribute, table_functions: Default::default() },
             cluster,
             runtime: QueryRuntime::new()?,
             admission: Admission::new(limits.max_concurrent_queries, limits.queue_timeout),
@@ -93,6 +99,18 @@ impl QueryService {
         config: datafusion::prelude::SessionConfig,
     ) -> datafusion::execution::SessionStateBuilder {
         cuvee_query::session_state(config).with_physical_optimizer_rule(Arc::clone(&self.engine.distribute) as _)
+    }
+
+    /// Adds a table function to the Pinot door's sessions (and to [`Self::table_functions`]
+    /// for other doors' sessions).
+    pub fn register_table_function(&self, name: &str, function: Arc<dyn TableFunctionImpl>) {
+        self.engine.ctx.register_udtf(name, Arc::clone(&function));
+        self.engine.table_functions.write().push((name.to_string(), function));
+    }
+
+    /// The table functions the process added.
+    pub fn table_functions(&self) -> Vec<NamedTableFunction> {
+        self.engine.table_functions.read().clone()
     }
 
     pub fn cluster(&self) -> &Arc<Cluster> {
@@ -253,7 +271,12 @@ impl Engine {
         if !query.flag("enableNullHandling") {
             return Ok(self.ctx.clone());
         }
-        session_with(&self.distribute, self.tables.with_options(cuvee_query::ScanOptions { null_handling: true }))
+        let ctx =
+            session_with(&self.distribute, self.tables.with_options(cuvee_query::ScanOptions { null_handling: true }))?;
+        for (name, function) in self.table_functions.read().iter() {
+            ctx.register_udtf(name, Arc::clone(function));
+        }
+        Ok(ctx)
     }
 
     async fn run(
@@ -265,7 +288,10 @@ impl Engine {
         let ctx = self.session_for(query)?;
         // Planned and checked before it becomes a frame (`SessionContext::sql` runs DDL while
         // planning); the dialect already refused every statement but a query.
-        let plan = ctx.state().create_logical_plan(&query.sql).await?;
+        let state = ctx.state();
+        let statement = state.sql_to_statement(&query.sql, &state.config().options().sql_parser.dialect)?;
+        cuvee_query::authorize_statement(&statement, principal)?;
+        let plan = state.statement_to_plan(statement).await?;
         cuvee_query::read_only(&plan)?;
         cuvee_query::authorize(&plan, principal)?;
         let frame = ctx.execute_logical_plan(plan).await?;

@@ -8,11 +8,13 @@
 //!
 //! It sits above ingestion (`cuvee-ingest`) and querying (`cuvee-query`), which do not know
 //! each other: ingestion hands segments to the node's tables through `SegmentHost`.
+//! [`topic_function`] is `kafka_topic(…)`, SQL over a topic of the node's Kafka.
 //! Methods block (disk, the deep store, stopping consumers): async callers run them on a
 //! blocking thread.
 
 mod error;
 mod node;
+pub mod topic_function;
 
 pub use cuvee_ingest::realtime::RealtimeOptions;
 pub use cuvee_query::Tables;

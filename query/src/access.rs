@@ -7,6 +7,8 @@ use crate::QueryError;
 use cuvee_access::{Permission, Principal};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::Statement;
+use datafusion::sql::resolve::resolve_table_references;
 use std::collections::BTreeSet;
 
 /// Schemas whose tables describe the catalog rather than hold data.
@@ -24,6 +26,29 @@ pub fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
         Ok(TreeNodeRecursion::Continue)
     });
     tables
+}
+
+/// `kafka_topic(…)` (`cuvee_node::topic_function`): SQL over a topic, whose data no table's
+/// permission guards.
+pub const TOPIC_FUNCTION: &str = "kafka_topic";
+
+/// Refuses a statement that names a table function reading data outside cuvee's tables
+/// (a topic) unless `principal` may read every table. Checked on the parsed statement,
+/// before planning, because such a function reads while the statement is planned.
+pub fn authorize_statement(statement: &Statement, principal: &Principal) -> Result<(), QueryError> {
+    if principal.reads_everything() {
+        return Ok(());
+    }
+    // A statement whose names cannot be resolved fails in planning, before any function runs.
+    let Ok((relations, _)) = resolve_table_references(statement, false) else { return Ok(()) };
+    match relations.iter().find(|r| r.table().eq_ignore_ascii_case(TOPIC_FUNCTION)) {
+        None => Ok(()),
+        Some(_) => Err(QueryError::Access(cuvee_access::AccessError::Denied {
+            user: principal.name().to_string(),
+            permission: "READ",
+            table: format!("{TOPIC_FUNCTION}(…) (topic data: callers who may read every table)"),
+        })),
+    }
 }
 
 /// Refuses `plan` unless `principal` may read every table it scans.
@@ -74,5 +99,25 @@ mod tests {
             let error = authorize(&plan(sql).await, &reader).unwrap_err().to_string();
             assert!(error.contains("lacks READ on table \"secret\""), "{sql}: {error}");
         }
+    }
+
+    #[test]
+    fn topic_functions_are_for_callers_who_read_everything() {
+        let statement = |sql: &str| {
+            let state = SessionContext::new().state();
+            state.sql_to_statement(sql, &state.config().options().sql_parser.dialect).expect("parses")
+        };
+        let reader = Principal::new("r", TableScope::Only(["open".to_string()].into()), [Permission::Read]);
+        let admin = Principal::new("a", TableScope::All, [Permission::Read]);
+        for sql in [
+            "SELECT * FROM kafka_topic('orders')",
+            "SELECT * FROM open WHERE x IN (SELECT __offset FROM KAFKA_TOPIC('orders', 10))",
+            "WITH t AS (SELECT * FROM kafka_topic('orders')) SELECT * FROM t",
+        ] {
+            let error = authorize_statement(&statement(sql), &reader).expect_err("refused").to_string();
+            assert!(error.contains("kafka_topic"), "{sql}: {error}");
+            assert!(authorize_statement(&statement(sql), &admin).is_ok(), "{sql}");
+        }
+        assert!(authorize_statement(&statement("SELECT x FROM open"), &reader).is_ok());
     }
 }

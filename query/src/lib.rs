@@ -35,7 +35,7 @@ pub mod table;
 mod tables;
 pub mod timestamps;
 
-pub use access::{authorize, scanned_tables};
+pub use access::{authorize, authorize_statement, scanned_tables, TOPIC_FUNCTION};
 pub use complexity::check_complexity;
 pub use error::{kind_of, read_only, QueryError};
 pub use fragment::FragmentStats;

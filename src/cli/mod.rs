@@ -3,6 +3,7 @@
 pub mod clickstream;
 pub mod cluster;
 pub mod definitions;
+pub mod infer;
 pub mod inspect;
 pub mod logging;
 pub mod options;

@@ -17,6 +17,11 @@ use std::time::Duration;
 pub struct NodeArgs {
     #[arg(long, env = "CUVEE_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// The Kafka (host:port) the console and `GET /topics` look at, and where a table
+    /// proposed from a topic reads (`POST /topics/{topic}/infer`). The quickstart uses it
+    /// instead of its embedded broker. Tables name their own brokers in their configs.
+    #[arg(long, env = "CUVEE_KAFKA")]
+    pub kafka: Option<String>,
     /// Keep tables in this deep store too (s3://bucket/prefix, file:///dir); tables it has
     /// and the data directory lacks are restored from it. S3 settings: AWS_* environment.
     #[arg(long, env = "CUVEE_DEEP_STORE")]
@@ -71,7 +76,11 @@ impl NodeArgs {
 
     /// The HTTP API's options for a role that holds tables.
     pub fn api(&self, security: &Security) -> ApiOptions {
-        ApiOptions { max_upload_bytes: self.max_upload_mb.saturating_mul(1 << 20), ..security.api() }
+        ApiOptions {
+            max_upload_bytes: self.max_upload_mb.saturating_mul(1 << 20),
+            kafka: self.kafka.clone(),
+            ..security.api()
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use super::options::{NodeArgs, QueryArgs};
 use crate::{load_table, table_dir};
 use anyhow::{bail, Context, Result};
 use cuvee::{Process, ProcessOptions};
+use cuvee_http::ApiOptions;
 use cuvee_ingest::{import, ImportOptions};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -29,7 +30,6 @@ pub struct Options {
     pub query: QueryArgs,
     pub examples: Option<PathBuf>,
     pub listen: String,
-    pub kafka: Option<String>,
     pub events_per_second: u32,
     /// Show the stream arriving for a few seconds, then exit (a smoke test).
     pub no_serve: bool,
@@ -127,11 +127,11 @@ pub fn run(options: Options) -> Result<()> {
     }
     let runtime = tokio::runtime::Runtime::new()?;
     // The embedded broker lives (and its topic with it) as long as this process.
-    let embedded = match &options.kafka {
+    let embedded = match &options.node.kafka {
         Some(_) => None,
         None => Some(rdkafka::mocking::MockCluster::new(1).context("starting the embedded Kafka broker")?),
     };
-    let bootstrap = match (&options.kafka, &embedded) {
+    let bootstrap = match (&options.node.kafka, &embedded) {
         (Some(kafka), _) => {
             runtime.block_on(create_topic(kafka))?;
             kafka.clone()
@@ -153,11 +153,9 @@ pub fn run(options: Options) -> Result<()> {
     if embedded.is_some() && stale.exists() {
         std::fs::remove_dir_all(&stale).with_context(|| format!("removing {}", stale.display()))?;
     }
-    let process_options = ProcessOptions {
-        limits: options.query.limits()?,
-        node: options.node.options(None),
-        api: options.node.api(&options.security),
-    };
+    // The console's topic browser looks at the quickstart's Kafka, embedded or given.
+    let api = ApiOptions { kafka: Some(bootstrap.clone()), ..options.node.api(&options.security) };
+    let process_options = ProcessOptions { limits: options.query.limits()?, node: options.node.options(None), api };
     let (broker, warnings) = Process::open_with(data_dir, process_options)?;
     for warning in warnings {
         tracing::warn!("{warning}");
@@ -228,6 +226,7 @@ async fn serve(
     let address = listener.local_addr()?;
     let doors = super::serve::Doors::bind(postgres, flight, security).await?;
     println!();
+    println!("Console: http://{address}/  (queries, charts, tables, segments, consumers, topics)");
     println!("Pinot's query API: http://{address}/query/sql (pinotdb works too). Ctrl-C stops.");
     println!("Run this a few times and watch the count grow:");
     println!(

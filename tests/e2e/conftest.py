@@ -5,7 +5,7 @@ import os
 import pytest
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def cuvee_binary():
     """The cuvee binary under test (CUVEE_BIN; scripts/test.sh sets it)."""
     binary = os.environ.get("CUVEE_BIN")

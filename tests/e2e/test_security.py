@@ -71,7 +71,9 @@ def server(tmp_path_factory):
          "--pg-listen", f"127.0.0.1:{ports['pg']}", "--flight-listen", f"127.0.0.1:{ports['flight']}",
          "--users", str(folder / "users.json"), "--tls-cert", str(folder / "cert.pem"), "--tls-key", str(folder / "key.pem"),
          "--max-concurrent-queries", "2", "--query-queue-ms", "300", "--max-query-timeout-ms", "20000",
-         "--http-header-timeout-ms", "5000"],
+         "--http-header-timeout-ms", "5000",
+         # A Kafka nobody listens on: topic calls must be refused before any is made.
+         "--kafka", "127.0.0.1:9"],
         env={**os.environ, "E2E_ADMIN_PW": ADMIN[1]}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     context = ssl.create_default_context(cafile=str(folder / "cert.pem"))
@@ -128,6 +130,31 @@ def test_http_without_credentials_is_401_but_health_answers(server):
         assert headers.get("WWW-Authenticate", "").startswith("Basic"), headers
     assert call(server, "GET", "/health")[0] == 200
     assert count(server, ADMIN)["resultTable"]["rows"] == [[ROWS]]
+
+
+def test_console_asks_for_credentials_and_forbids_inline_script_and_framing(server):
+    status, _, headers = call(server, "GET", "/")
+    assert status == 401 and headers.get("WWW-Authenticate", "").startswith("Basic")
+    status, page, headers = call(server, "GET", "/", user=ANALYST)
+    assert status == 200 and "cuvee console" in page
+    policy = headers.get("Content-Security-Policy", "")
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy, policy
+    assert headers.get("X-Frame-Options") == "DENY"
+    assert call(server, "GET", "/console/console.js", user=ANALYST)[0] == 200
+    assert call(server, "GET", "/console/../../etc/passwd", user=ANALYST)[0] == 404
+
+
+def test_topics_are_only_for_callers_who_read_every_table(server):
+    # Refused before Kafka is contacted (the server's --kafka has no broker behind it).
+    for method, path in [("GET", "/topics"), ("POST", "/topics/orders/infer")]:
+        status, answer, _ = call(server, method, path, {} if method == "POST" else None, user=ANALYST)
+        assert status == 403, (path, answer)
+    status, answer, _ = call(server, "POST", "/query/sql", {"sql": "SELECT * FROM kafka_topic('orders')"}, user=ANALYST)
+    assert answer["exceptions"] and "kafka_topic" in answer["exceptions"][0]["message"], answer
+    assert "Kafka" not in answer["exceptions"][0]["message"].replace("kafka_topic", ""), "refused, not tried"
+    with pg(server, ANALYST) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM kafka_topic('orders')")
 
 
 def test_http_wrong_password_and_unknown_user_read_the_same(server):

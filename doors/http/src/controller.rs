@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<Api>> {
         .route("/schemas", get(list_schemas).post(create_schema))
         .route("/schemas/{schema}", get(schema).put(update_schema).delete(delete_schema))
         .route("/segments/{table}", get(list_segments))
+        .route("/segments/{table}/metadata", get(segments_metadata))
         .route("/segments/{table}/{segment}", delete(delete_segment))
         // The upload streams to disk under its own limit (`ApiOptions::max_upload_bytes`);
         // every other body keeps axum's default limit (2 MB).
@@ -233,6 +234,60 @@ async fn list_segments(
         .map(|u| json!({ "segmentName": u.segment, "state": "ERROR", "reason": u.reason }))
         .collect();
     Ok(Json(json!([{ kind: names, "segmentsInError": unavailable }])))
+}
+
+/// `GET /segments/{table}/metadata` (Pinot's path): every segment this process holds, sealed
+/// ones with their docs, time range, offsets, size and each column's indexes and bytes, and
+/// the consuming ones with their docs and newest row, as the console's segment browser shows
+/// them.
+async fn segments_metadata(
+    State(api): State<Arc<Api>>,
+    Extension(caller): Caller,
+    Path(table): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    allow(&caller, Permission::Read, &table)?;
+    let raw = raw_table_name(&table);
+    let segments = api.service.segment_table(raw).ok_or_else(|| cuvee_node::NodeError::TableNotFound(table.clone()))?;
+    let listing = segments.listing();
+    let mut answer: Vec<Value> = listing
+        .sealed
+        .iter()
+        .map(|s| {
+            let meta = s.metadata();
+            let columns: Vec<Value> = meta
+                .columns
+                .iter()
+                .map(|c| {
+                    json!({
+                        "name": c.name, "dataType": c.data_type.name(), "singleValue": c.single_value,
+                        "dictionary": c.dictionary, "cardinality": c.cardinality, "sorted": c.is_sorted,
+                        "min": c.min, "max": c.max, "nullCount": c.null_count,
+                        "totalBytes": c.total_bytes(), "indexes": c.bytes,
+                    })
+                })
+                .collect();
+            json!({
+                "segmentName": meta.name, "state": "ONLINE", "totalDocs": meta.num_docs,
+                "sizeBytes": s.size_bytes(), "formatVersion": meta.format_version,
+                "timeColumn": meta.time_column, "startTimeMs": meta.bounds.start_time_ms, "endTimeMs": meta.bounds.end_time_ms,
+                "partition": meta.bounds.partition, "startOffset": meta.bounds.start_offset, "endOffset": meta.bounds.end_offset,
+                "creationTimeMs": meta.bounds.creation_time_ms, "sortedColumn": meta.sorted_column, "columns": columns,
+            })
+        })
+        .collect();
+    answer.extend(listing.consuming.iter().map(|c| {
+        json!({
+            "segmentName": c.name, "state": "CONSUMING", "totalDocs": c.num_docs, "partition": c.partition,
+            "latestIngestionMs": c.latest_ingestion_ms,
+        })
+    }));
+    answer.extend(
+        segments
+            .unavailable()
+            .into_iter()
+            .map(|u| json!({ "segmentName": u.segment, "state": "ERROR", "reason": u.reason })),
+    );
+    Ok(Json(json!({ "table": raw, "segments": answer })))
 }
 
 async fn delete_segment(

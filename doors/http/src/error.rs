@@ -26,6 +26,12 @@ pub enum ApiError {
     TooLarge(String),
     #[error(transparent)]
     Access(#[from] cuvee_access::AccessError),
+    /// Kafka, a topic, or what was read from one (topics, inference).
+    #[error(transparent)]
+    Ingest(#[from] cuvee_ingest::IngestError),
+    /// This server is not set up for the call.
+    #[error("{0}")]
+    Unsupported(String),
     /// A request a web page of another site made (CSRF) or under a host name a server
     /// without users does not answer to (DNS rebinding).
     #[error("{0}")]
@@ -40,6 +46,8 @@ impl ErrorExt for ApiError {
             ApiError::Interrupted(_) => ErrorKind::Internal,
             ApiError::TooLarge(_) => ErrorKind::ResourceExhausted,
             ApiError::Access(e) => e.kind(),
+            ApiError::Ingest(e) => e.kind(),
+            ApiError::Unsupported(_) => ErrorKind::Unsupported,
             ApiError::CrossSite(_) => ErrorKind::PermissionDenied,
         }
     }

@@ -4,13 +4,15 @@
 //! `/query`) over the broker's query service ([`query`]), and Pinot's controller API on the
 //! same port ([`controller`]: schemas, tables, segments, sizes, batch upload, and the
 //! consuming-table controls) over the node's tables, with Pinot's request and response
-//! shapes, so `pinotdb` and Pinot-aware tools work unmodified.
+//! shapes, so `pinotdb` and Pinot-aware tools work unmodified; and a web console at `/`
+//! ([`console`]) that is a client of those same calls.
 //!
 //! A cluster broker has no node: its controller calls answer that tables are managed on the
 //! servers. Every handler that touches the disk, the deep store or a consumer runs on a
 //! blocking thread, so `/health` and queries never wait behind an admin call. Errors are
 //! mapped from their kind once ([`error`]).
 
+mod console;
 mod controller;
 mod error;
 mod guard;
@@ -18,6 +20,7 @@ mod listener;
 mod metrics;
 mod query;
 mod realtime;
+mod topics;
 mod upload;
 
 pub use error::ApiError;
@@ -43,6 +46,8 @@ pub struct ApiOptions {
     /// where callers use host names.
     pub loopback_only: bool,
     pub listener: ListenerOptions,
+    /// The Kafka (host:port) `GET /topics` and topic inference look at; none: they say so.
+    pub kafka: Option<String>,
 }
 
 impl Default for ApiOptions {
@@ -52,6 +57,7 @@ impl Default for ApiOptions {
             access: Access::Open,
             loopback_only: true,
             listener: ListenerOptions::default(),
+            kafka: None,
         }
     }
 }
@@ -65,6 +71,8 @@ pub struct Api {
     /// A cluster broker's view of its servers.
     pub routing: Option<Arc<Routing>>,
     address: OnceLock<(String, u16)>,
+    /// Each topic's message count when last listed, for its rate.
+    topic_counts: parking_lot::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
 }
 
 impl Api {
@@ -74,7 +82,7 @@ impl Api {
         routing: Option<Arc<Routing>>,
         options: ApiOptions,
     ) -> Api {
-        Api { service, options, node, routing, address: OnceLock::new() }
+        Api { service, options, node, routing, address: OnceLock::new(), topic_counts: Default::default() }
     }
 
     /// The node, for the controller API; a cluster broker has none.
@@ -112,6 +120,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/debug/routing", get(routing))
         .route("/metrics", get(metrics::metrics))
         .merge(controller::routes())
+        .merge(console::routes())
+        .merge(topics::routes())
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&api), guard::guard))
         .with_state(api)
 }
@@ -126,7 +136,7 @@ async fn routing(State(api): State<Arc<Api>>, Extension(caller): Extension<Princ
 }
 
 /// Refuses callers without READ on every table: for answers that name them all.
-fn reads_everything(caller: &Principal) -> Result<(), ApiError> {
+pub(crate) fn reads_everything(caller: &Principal) -> Result<(), ApiError> {
     if caller.reads_everything() {
         return Ok(());
     }

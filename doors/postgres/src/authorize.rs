@@ -39,6 +39,9 @@ impl Authorize {
         }
         let principal = self.principal(client)?;
         let wrapped = DfStatement::Statement(Box::new(statement.clone()));
+        if let Err(denied) = cuvee_query::authorize_statement(&wrapped, &principal) {
+            return Err(error(INSUFFICIENT_PRIVILEGE, denied.to_string()));
+        }
         // A statement whose names cannot be resolved fails later, in planning, as it would anyway.
         let Ok((tables, _ctes)) = resolve_table_references(&wrapped, false) else { return Ok(()) };
         for table in tables {

@@ -37,6 +37,9 @@ pub fn postgres_session(
     let state = service.session_state(config).with_runtime_env(runtime).build();
     let mut ctx = SessionContext::new_with_state(state);
     cuvee_query::register_functions(&ctx);
+    for (name, function) in service.table_functions() {
+        ctx.register_udtf(&name, function);
+    }
     let catalog = ctx
         .catalog(DATABASE)
         .ok_or_else(|| DataFusionError::Internal(format!("the session has no catalog {DATABASE}")))?;
