@@ -1,5 +1,5 @@
-"""Talking to a cuvee process's HTTP API from the tests and benches: a JSON request, and
-waiting for `/health` after a start."""
+"""Talking to a cuvee process's HTTP API from the tests and benches: a JSON request,
+waiting for `/health` after a start, and waiting for a condition to hold."""
 
 import json
 import time
@@ -23,3 +23,14 @@ def wait_for_health(port, deadline=30):
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"nothing answered on port {port}")
+
+
+def wait_for(condition, what, timeout=60):
+    """The first truthy result of `condition`, polled until `timeout` seconds pass."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

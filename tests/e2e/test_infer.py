@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 
@@ -20,6 +19,7 @@ import fastavro
 import psycopg
 from confluent_kafka import Producer
 
+from cuvee_http import wait_for, wait_for_health
 from kafka_broker import Tansu, free_port
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "pinot-examples")
@@ -36,14 +36,6 @@ def http(port, method, path, body=None):
         return e.code, json.loads(e.read() or b"null")
 
 
-def wait_for(check, what, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def produce(bootstrap, topic, payloads, partitions):
@@ -111,7 +103,7 @@ def test_tables_from_topics_post_unchanged_and_count_every_message(cuvee_binary)
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: _healthy(port), "cuvee serve")
+        wait_for_health(port)
         github, meetup = github_events(), meetup_rsvps()
         avro_schema, airline = airline_stats()
         for topic, payloads, partitions in [("githubEvents", github, 2), ("meetupRsvp", meetup, 3), ("airlineStats", airline, 2)]:
@@ -215,10 +207,3 @@ def test_a_server_without_kafka_says_so():
     status, answer = http(port, "GET", "/topics")
     assert status == 501 and "--kafka" in answer["error"], answer
 
-
-def _healthy(port):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
