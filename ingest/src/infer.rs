@@ -51,6 +51,15 @@ pub struct Proposal {
     pub table_config: Json,
     pub columns: Vec<ColumnGuess>,
     pub sample: SampleReport,
+    /// Fields seen but not proposed as columns, with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<LeftOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftOut {
+    pub name: String,
+    pub reason: &'static str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -375,6 +384,7 @@ pub fn propose(
     };
     let time = order
         .iter()
+        .filter(|name| !name.trim().is_empty())
         .filter_map(|name| time_candidate(name).map(|(score, unit)| (score, name.clone(), unit)))
         .max_by_key(|(score, _, _)| *score)
         .map(|(_, name, unit)| (name, unit));
@@ -382,7 +392,12 @@ pub fn propose(
     let mut columns = Vec::new();
     let (mut dimensions, mut metrics, mut date_times) = (Vec::new(), Vec::new(), Vec::new());
     let (mut inverted, mut range, mut bloom) = (Vec::new(), Vec::new(), Vec::new());
+    let mut left_out = Vec::new();
     for name in &order {
+        if name.trim().is_empty() {
+            left_out.push(LeftOut { name: name.clone(), reason: "a blank name cannot be a column" });
+            continue;
+        }
         let s = &stats[name];
         let (mut data_type, multi) = declared.get(name).copied().unwrap_or_else(|| s.data_type());
         let distinct = s.distinct.len();
@@ -495,7 +510,7 @@ pub fn propose(
     if nested {
         config["ingestionConfig"] = json!({ "complexTypeConfig": { "delimiter": "." } });
     }
-    Ok(Proposal { topic: topic.to_string(), schema, table_config: config, columns, sample })
+    Ok(Proposal { topic: topic.to_string(), schema, table_config: config, columns, sample, left_out })
 }
 
 #[cfg(test)]
@@ -570,5 +585,47 @@ mod tests {
         assert!(error.to_string().contains("not JSON"), "{error}");
         let error = propose("t", "k:1", &SampleFormat::Json, &[]).expect_err("no messages");
         assert!(error.to_string().contains("no messages"), "{error}");
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Json> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::Bool),
+            any::<i64>().prop_map(|i| json!(i)),
+            (-1e12f64..1e12).prop_map(|f| json!(f)),
+            "[a-z0-9 :.T-]{0,24}".prop_map(Json::String),
+            (1_600_000_000_000i64..1_800_000_000_000).prop_map(|ms| json!(ms)),
+            Just(json!("2024-05-01T10:00:00Z")),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Json::Array),
+                proptest::collection::btree_map("\\PC{0,8}", inner, 0..4)
+                    .prop_map(|m| Json::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Whatever the messages hold, a proposal is a schema and table config that are
+        /// accepted as they are (or a clear refusal), never a panic.
+        #[test]
+        fn any_sample_gives_a_proposal_that_posts_unchanged(
+            records in proptest::collection::vec(
+                proptest::collection::btree_map("\\PC{0,8}", json_value(), 0..6), 1..20),
+        ) {
+            let payloads: Vec<Vec<u8>> = records.iter().map(|r| serde_json::to_vec(r).unwrap_or_default()).collect();
+            let slices: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+            let p = propose("t", "k:1", &SampleFormat::Json, &slices).expect("objects always give a proposal");
+            let schema = cuvee_catalog::Schema::from_json(&p.schema.to_string())
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("schema {}: {e}", p.schema)))?;
+            let config = cuvee_catalog::TableConfigJson::from_json(&p.table_config.to_string())
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("config: {e}")))?;
+            cuvee_catalog::Table::new(schema, config)
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(format!("table {} {}: {e}", p.schema, p.table_config)))?;
+        }
     }
 }
