@@ -59,6 +59,11 @@ async fn every_message_lands_once_across_seals_restarts_and_bad_input() {
     // Fresh rows are reported as such in query stats.
     let body = server.sql("SELECT COUNT(*) FROM events WHERE amount >= 0").await;
     assert!(body["numConsumingSegmentsQueried"].as_u64().unwrap() >= 3, "{body}");
+    assert_eq!(body["numConsumingSegmentsProcessed"], body["numConsumingSegmentsQueried"], "{body}");
+    let matched = body["numConsumingSegmentsMatched"].as_u64().unwrap();
+    assert!(matched >= 1 && matched <= body["numConsumingSegmentsProcessed"].as_u64().unwrap(), "{body}");
+    let none = server.sql("SELECT COUNT(*) FROM events WHERE amount < -1000000").await;
+    assert_eq!(none["numConsumingSegmentsMatched"], 0, "{none}");
     let fresh = body["minConsumingFreshnessTimeMs"].as_i64().unwrap();
     assert!(fresh > 1_700_000_000_000, "{body}");
 

@@ -374,7 +374,8 @@ fn add_stats(stats: &FragmentStats, response: &mut BrokerResponse) {
     response.num_segments_processed += stats.segments_processed;
     response.num_segments_matched += stats.segments_matched;
     response.num_consuming_segments_queried += stats.consuming_segments_queried;
-    response.num_consuming_segments_processed += stats.consuming_segments_queried;
+    response.num_consuming_segments_processed += stats.consuming_segments_processed;
+    response.num_consuming_segments_matched += stats.consuming_segments_matched;
     response.min_consuming_freshness_time_ms = stats.min_consuming_freshness_ms.unwrap_or(0);
     response.num_docs_scanned += stats.docs_scanned;
     response.num_entries_scanned_in_filter += stats.entries_scanned_in_filter;

@@ -36,6 +36,7 @@ use std::time::Duration;
 pub use cuvee_query::TOPIC_FUNCTION as NAME;
 const DEFAULT_LAST: u64 = 100;
 const MAX_MESSAGES: u64 = 100_000;
+const MAX_BYTES: usize = 256 << 20;
 
 #[derive(Debug)]
 pub struct KafkaTopic {
@@ -48,8 +49,11 @@ impl KafkaTopic {
     }
 
     fn read(&self, topic: &str, range: Range) -> Result<Vec<Sampled>, DataFusionError> {
-        let budget =
-            Budget { max_messages: MAX_MESSAGES as usize, max_bytes: 256 << 20, deadline: Duration::from_secs(10) };
+        let max_messages = match range {
+            Range::Last(n) => n as usize,
+            _ => MAX_MESSAGES as usize,
+        };
+        let budget = Budget { max_messages, max_bytes: MAX_BYTES, deadline: Duration::from_secs(10) };
         let read = || Explorer::connect(&self.kafka)?.read(topic, range, budget);
         // Kafka answers on its own threads; a planning worker waits without starving the others.
         let result = match tokio::runtime::Handle::try_current() {
@@ -58,7 +62,16 @@ impl KafkaTopic {
             }
             _ => read(),
         };
-        result.map_err(|e| DataFusionError::External(Box::new(e)))
+        let messages = result.map_err(|e| DataFusionError::External(Box::new(e)))?;
+        // A range cut short would answer as if it were whole: say so instead.
+        let bytes: usize = messages.iter().map(|m| m.payload.len()).sum();
+        if !matches!(range, Range::Last(_)) && (messages.len() >= MAX_MESSAGES as usize || bytes >= MAX_BYTES) {
+            return plan_err!(
+                "{topic}: the range holds more than {MAX_MESSAGES} messages or {} MiB; narrow it (offsets, a later time) or read the newest N with kafka_topic('{topic}', N)",
+                MAX_BYTES >> 20
+            );
+        }
+        Ok(messages)
     }
 }
 

@@ -24,6 +24,9 @@ pub struct FragmentStats {
     pub segments_matched: u64,
     pub segments_pruned: u64,
     pub consuming_segments_queried: u64,
+    /// Consuming segments evaluated (not pruned), and those with a matching doc.
+    pub consuming_segments_processed: u64,
+    pub consuming_segments_matched: u64,
     /// Pinot's `minConsumingFreshnessTimeMs`; `None` when no consuming segment was read.
     pub min_consuming_freshness_ms: Option<i64>,
     pub docs_scanned: u64,
@@ -38,6 +41,8 @@ impl FragmentStats {
         self.segments_matched += other.segments_matched;
         self.segments_pruned += other.segments_pruned;
         self.consuming_segments_queried += other.consuming_segments_queried;
+        self.consuming_segments_processed += other.consuming_segments_processed;
+        self.consuming_segments_matched += other.consuming_segments_matched;
         self.min_consuming_freshness_ms = match (self.min_consuming_freshness_ms, other.min_consuming_freshness_ms) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -69,6 +74,8 @@ impl FragmentStats {
             stats.segments_matched = metric("segments_matched");
             stats.segments_pruned = metric("segments_pruned");
             stats.consuming_segments_queried = scan.consuming_count() as u64;
+            stats.consuming_segments_processed = metric("consuming_segments_scanned");
+            stats.consuming_segments_matched = metric("consuming_segments_matched");
             stats.min_consuming_freshness_ms = scan.min_consuming_freshness_ms();
             stats.docs_scanned = metric("docs_matched");
             stats.entries_scanned_in_filter = metric("entries_scanned_in_filter");

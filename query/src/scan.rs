@@ -467,6 +467,8 @@ impl ExecutionPlan for SegmentScanExec {
         let segments_scanned = self.counter("segments_scanned", partition);
         let segments_pruned = self.counter("segments_pruned", partition);
         let segments_matched = self.counter("segments_matched", partition);
+        let consuming_scanned = self.counter("consuming_segments_scanned", partition);
+        let consuming_matched = self.counter("consuming_segments_matched", partition);
         let docs_total = self.counter("docs_total", partition);
         let docs_matched = self.counter("docs_matched", partition);
         let entries_in_filter = self.counter("entries_scanned_in_filter", partition);
@@ -507,6 +509,9 @@ impl ExecutionPlan for SegmentScanExec {
                     }
                 }
                 segments_scanned.add(1);
+                if source.is_consuming() {
+                    consuming_scanned.add(1);
+                }
                 docs_total.add(source.num_docs() as usize);
                 let (docs, accesses) = match source.matching(predicate.as_ref(), eval_options) {
                     Ok(found) => found,
@@ -525,6 +530,9 @@ impl ExecutionPlan for SegmentScanExec {
                     return none();
                 }
                 segments_matched.add(1);
+                if source.is_consuming() {
+                    consuming_matched.add(1);
+                }
                 let docs = DocList::new(&docs, remaining);
                 remaining -= docs.len();
                 docs_matched.add(docs.len());

@@ -212,6 +212,8 @@ fn stats_from(s: &ExecutionStats) -> FragmentStats {
         segments_matched: s.segments_matched,
         segments_pruned: s.segments_pruned,
         consuming_segments_queried: s.consuming_segments_queried,
+        consuming_segments_processed: s.consuming_segments_processed,
+        consuming_segments_matched: s.consuming_segments_matched,
         min_consuming_freshness_ms: (s.min_consuming_freshness_ms > 0).then_some(s.min_consuming_freshness_ms),
         docs_scanned: s.docs_scanned,
         entries_scanned_in_filter: s.entries_scanned_in_filter,

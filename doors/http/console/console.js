@@ -159,7 +159,7 @@ async function run(explain) {
 function showStats(a, elapsed) {
   const stat = (label, value) => el("span", { class: "stat" }, `${label} `, el("b", {}, value));
   const consuming = a.numConsumingSegmentsQueried
-    ? stat("consuming segments", `${a.numConsumingSegmentsQueried}`) : null;
+    ? stat("consuming matched", `${a.numConsumingSegmentsMatched}/${a.numConsumingSegmentsQueried}`) : null;
   clear($("query-stats"),
     stat("rows", fmtInt(a.numRowsResultSet)),
     stat("server time", `${a.timeUsedMs} ms`),

@@ -62,6 +62,8 @@ pub struct Sampled {
 /// What a read may take.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
+    /// Messages answered at most (for [`Range::Last`], up to this many per partition are
+    /// read, and the newest this many kept).
     pub max_messages: usize,
     pub max_bytes: usize,
     pub deadline: Duration,
@@ -128,7 +130,19 @@ impl Explorer {
             .collect();
         names.sort();
         names.truncate(MAX_TOPICS);
-        Ok(names.into_iter().map(|(topic, partitions)| self.summary(topic, partitions, timeout)).collect())
+        // One watermark request per partition: a slow cluster gets names, not a stalled call.
+        let deadline = Instant::now() + timeout * 2;
+        Ok(names
+            .into_iter()
+            .map(|(topic, partitions)| {
+                if Instant::now() < deadline {
+                    self.summary(topic, partitions, timeout)
+                } else {
+                    let error = Some("offsets not read: listing the cluster took too long".to_string());
+                    TopicSummary { topic, partitions: Vec::new(), messages: 0, error }
+                }
+            })
+            .collect())
     }
 
     /// One topic; an unknown one is an error naming it.
@@ -219,9 +233,15 @@ impl Explorer {
             .assign(&list)
             .map_err(|source| IngestError::Kafka { context: format!("assigning partitions of {topic}"), source })?;
         let mut open: Vec<(u32, i64)> = plan.iter().map(|(p, _, end)| (*p, *end)).collect();
+        // The newest n of a topic are among the newest n of each partition: read them all,
+        // then keep n (an early stop would keep whichever partitions answered first).
+        let cap = match range {
+            Range::Last(_) => budget.max_messages.saturating_mul(plan.len()),
+            _ => budget.max_messages,
+        };
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        while !open.is_empty() && out.len() < budget.max_messages && bytes < budget.max_bytes {
+        while !open.is_empty() && out.len() < cap && bytes < budget.max_bytes {
             let left = budget.deadline.saturating_sub(started.elapsed());
             if left.is_zero() {
                 break;
