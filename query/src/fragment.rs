@@ -65,7 +65,12 @@ impl FragmentStats {
             return stats;
         }
         let any: &dyn std::any::Any = plan;
-        if let Some(scan) = any.downcast_ref::<SegmentScanExec>() {
+        // An aggregate on ids reports through the scan it replaced.
+        let scan = match any.downcast_ref::<crate::segment_aggregate::SegmentAggregateExec>() {
+            Some(aggregate) => Some(aggregate.scan()),
+            None => any.downcast_ref::<SegmentScanExec>(),
+        };
+        if let Some(scan) = scan {
             let metrics = scan.metrics();
             let metric =
                 |name: &str| metrics.as_ref().and_then(|m| m.sum_by_name(name)).map_or(0, |v| v.as_usize() as u64);
@@ -108,7 +113,7 @@ pub fn run(
     fragment: Arc<dyn ExecutionPlan>,
     task: Arc<TaskContext>,
 ) -> Result<(Arc<dyn ExecutionPlan>, SendableRecordBatchStream)> {
-    let plan = single_partition(fragment);
+    let plan = single_partition(crate::segment_aggregate::rewrite(fragment)?);
     let stream = plan.execute(0, task)?;
     Ok((plan, stream))
 }

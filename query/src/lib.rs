@@ -31,6 +31,7 @@ pub mod pinot_scalars;
 pub mod pushdown;
 pub mod remote;
 pub mod scan;
+pub mod segment_aggregate;
 pub mod table;
 mod tables;
 pub mod timestamps;

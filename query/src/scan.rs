@@ -55,7 +55,7 @@ impl ScanSource {
         }
     }
 
-    fn num_docs(&self) -> u32 {
+    pub(crate) fn num_docs(&self) -> u32 {
         match self {
             ScanSource::Sealed(s) => s.num_docs(),
             ScanSource::Consuming(s) => s.num_docs(),
@@ -147,7 +147,7 @@ impl ScanSource {
         }
     }
 
-    fn matching(
+    pub(crate) fn matching(
         &self,
         predicate: Option<&Predicate>,
         options: EvalOptions,
@@ -177,7 +177,7 @@ impl ScanSource {
     }
 
     /// Decodes `columns` into `schema`'s shape, filling columns the segment lacks.
-    fn decode_into(
+    pub(crate) fn decode_into(
         &self,
         schema: &SchemaRef,
         table_schema: &cuvee_catalog::Schema,
@@ -299,7 +299,7 @@ impl SegmentScanExec {
         self.request.sources.iter().enumerate().filter(|(i, _)| i % n == partition).map(|(_, s)| s.clone()).collect()
     }
 
-    fn counter(&self, name: &'static str, partition: usize) -> Count {
+    pub(crate) fn counter(&self, name: &'static str, partition: usize) -> Count {
         MetricBuilder::new(&self.metrics).counter(name, partition)
     }
 }
