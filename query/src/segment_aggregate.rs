@@ -22,7 +22,7 @@ use datafusion::execution::TaskContext;
 use datafusion::physical_expr::expressions::{Column, Literal};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{
@@ -33,13 +33,14 @@ use std::fmt;
 use std::sync::Arc;
 
 pub struct SegmentAggregateExec {
+    /// The scan it replaces, itself: its metrics (segments, docs, and this exec's groups,
+    /// ids and decodes) are the ones `EXPLAIN ANALYZE` shows under the plan as planned.
     scan: Arc<SegmentScanExec>,
     group_columns: Vec<String>,
     /// The partial aggregate's output: the group columns, then one count state per COUNT.
     schema: SchemaRef,
     counts: usize,
     properties: Arc<PlanProperties>,
-    metrics: ExecutionPlanMetricsSet,
 }
 
 impl fmt::Debug for SegmentAggregateExec {
@@ -83,7 +84,9 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         }
         input = repartition.input();
     }
-    let scan = (input.as_ref() as &dyn std::any::Any).downcast_ref::<SegmentScanExec>()?;
+    let scan_plan: Arc<SegmentScanExec> =
+        (Arc::clone(input) as Arc<dyn std::any::Any + Send + Sync>).downcast().ok()?;
+    let scan = scan_plan.as_ref();
     let request = scan.request();
     if request.limit.is_some() || !request.unavailable.is_empty() {
         return None;
@@ -134,12 +137,11 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         }
     }
     let exec = SegmentAggregateExec {
-        scan: Arc::new(scan.with_sources(request.sources.clone())),
+        scan: scan_plan,
         group_columns,
         schema,
         counts: aggregate.aggr_expr().len(),
         properties: Arc::clone(aggregate.properties()),
-        metrics: ExecutionPlanMetricsSet::new(),
     };
     Some(Arc::new(exec))
 }
@@ -147,7 +149,7 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
 impl DisplayAs for SegmentAggregateExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "SegmentAggregateExec: count(*) by [{}] on dictionary ids, over ", self.group_columns.join(", "))?;
-        self.scan.fmt_as(t, f)
+        self.scan().fmt_as(t, f)
     }
 }
 
@@ -184,13 +186,13 @@ impl ExecutionPlan for SegmentAggregateExec {
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.metrics.clone_inner())
+        self.scan.metrics()
     }
 
     fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let n = self.properties.partitioning.partition_count().max(1);
-        let sources: Vec<ScanSource> = self
-            .scan
+        let scan = self.scan();
+        let sources: Vec<ScanSource> = scan
             .request()
             .sources
             .iter()
@@ -198,7 +200,7 @@ impl ExecutionPlan for SegmentAggregateExec {
             .filter(|(i, _)| i % n == partition)
             .map(|(_, s)| s.clone())
             .collect();
-        let request = self.scan.request();
+        let request = scan.request();
         let predicate = request.predicate.clone();
         let eval_options = EvalOptions { null_handling: request.options.null_handling };
         let decode_options = DecodeOptions { null_handling: request.options.null_handling };
@@ -207,13 +209,13 @@ impl ExecutionPlan for SegmentAggregateExec {
         let group_schema: SchemaRef = Arc::new(Schema::new(self.schema.fields()[..keys].to_vec()));
         let (schema, columns, counts) = (Arc::clone(&self.schema), self.group_columns.clone(), self.counts);
         // The scan's own figures (segments, docs) go where every fragment's statistics are read.
-        let scanned = self.scan.counter("segments_scanned", partition);
-        let matched = self.scan.counter("segments_matched", partition);
-        let docs_total = self.scan.counter("docs_total", partition);
-        let docs_matched = self.scan.counter("docs_matched", partition);
-        let groups = MetricBuilder::new(&self.metrics).counter("groups", partition);
-        let ids = MetricBuilder::new(&self.metrics).counter("ids_aggregated", partition);
-        let decoded = MetricBuilder::new(&self.metrics).counter("docs_decoded", partition);
+        let scanned = scan.counter("segments_scanned", partition);
+        let matched = scan.counter("segments_matched", partition);
+        let docs_total = scan.counter("docs_total", partition);
+        let docs_matched = scan.counter("docs_matched", partition);
+        let groups = scan.counter("groups_on_ids", partition);
+        let ids = scan.counter("ids_aggregated", partition);
+        let decoded = scan.counter("docs_decoded", partition);
         let batches = sources.into_iter().filter_map(move |source| -> Option<Result<RecordBatch>> {
             let ScanSource::Sealed(segment) = &source else {
                 return Some(Err(DataFusionError::Internal(format!("{} is not sealed", source.name()))));
