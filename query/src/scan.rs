@@ -547,21 +547,28 @@ impl ExecutionPlan for SegmentScanExec {
                         .map_err(|e| DataFusionError::External(Box::new(e)))
                 }))
             });
-        // Index evaluation and decoding are CPU work: run them on the blocking pool, not on
-        // the async workers that also serve requests. A dropped stream (cancelled or timed
-        // out query) makes the send fail, and the scan stops.
-        let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&self.request.schema), 2);
-        let tx = builder.tx();
-        builder.spawn_blocking(move || {
-            for batch in batches {
-                if tx.blocking_send(batch).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        });
-        Ok(builder.build())
+        Ok(blocking_stream(Arc::clone(&self.request.schema), batches))
     }
+}
+
+/// `batches` as a stream, produced on the blocking pool: index evaluation and decoding are
+/// CPU work, kept off the async workers that also serve requests. A dropped stream
+/// (cancelled or timed-out query) makes the send fail, and the producer stops.
+pub(crate) fn blocking_stream(
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>> + Send + 'static,
+) -> SendableRecordBatchStream {
+    let mut builder = RecordBatchReceiverStream::builder(schema, 2);
+    let tx = builder.tx();
+    builder.spawn_blocking(move || {
+        for batch in batches {
+            if tx.blocking_send(batch).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    builder.build()
 }
 
 /// The docs a segment answers with: one run (every doc of a segment, a sorted-column

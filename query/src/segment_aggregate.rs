@@ -11,7 +11,7 @@
 //! columns, a column older segments lack, nulls under null handling (a null doc's id is
 //! its column's default value's), other aggregates, a scan limit.
 
-use crate::scan::{ScanSource, SegmentScanExec};
+use crate::scan::{blocking_stream, ScanSource, SegmentScanExec};
 use cuvee_segments::{DecodeOptions, EvalOptions};
 use datafusion::arrow::array::{ArrayRef, Int64Array};
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -24,7 +24,6 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, ReplaceChildrenOptions,
     SendableRecordBatchStream,
@@ -263,16 +262,6 @@ impl ExecutionPlan for SegmentAggregateExec {
             arrays.extend(std::iter::repeat_n(count, counts));
             Some(RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(DataFusionError::from))
         });
-        let mut builder = RecordBatchReceiverStream::builder(Arc::clone(&self.schema), 2);
-        let tx = builder.tx();
-        builder.spawn_blocking(move || {
-            for batch in batches {
-                if tx.blocking_send(batch).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        });
-        Ok(builder.build())
+        Ok(blocking_stream(Arc::clone(&self.schema), batches))
     }
 }
