@@ -31,11 +31,12 @@ struct Key<'a> {
 }
 
 impl ImmutableSegment {
-    /// Whether `column` can be grouped on ids here: single-value, with a dictionary.
+    /// Whether `column` can be grouped on ids here: single-value, with a dictionary and a
+    /// forward index of ids (whatever the format version wrote).
     pub fn groups_on_ids(&self, column: &str) -> bool {
-        self.column_index(column)
-            .and_then(|i| self.metadata().columns.get(i))
-            .is_some_and(|meta| meta.single_value && meta.dictionary)
+        self.column(column).is_ok_and(|reader| {
+            reader.meta.single_value && reader.meta.dictionary && matches!(reader.forward, Forward::Ids(_))
+        })
     }
 
     /// Counts `docs` per combination of `columns`' values (each one
