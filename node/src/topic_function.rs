@@ -16,7 +16,7 @@
 //! (`cuvee_query::authorize_statement`).
 
 use cuvee_catalog::{DataType as Pinot, Value};
-use cuvee_ingest::infer::{propose, SampleFormat};
+use cuvee_ingest::infer::{decode, propose_decoded, SampleFormat};
 use cuvee_ingest::realtime::topics::{Budget, Explorer, Range, Sampled};
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray,
@@ -28,7 +28,7 @@ use datafusion::catalog::{TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, DataFusionError, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::Expr;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -154,16 +154,12 @@ impl TableFunctionImpl for KafkaTopic {
 
 /// The messages as rows: Kafka's facts, then the inferred columns.
 fn to_batch(topic: &str, kafka: &str, messages: &[Sampled]) -> Result<RecordBatch, DataFusionError> {
-    let records: Vec<Option<Map<String, Json>>> = messages
-        .iter()
-        .map(|m| match serde_json::from_slice::<Json>(&m.payload) {
-            Ok(Json::Object(map)) => Some(cuvee_ingest::conform::flatten(map, ".")),
-            _ => None,
-        })
-        .collect();
     let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
+    // Decoded once: the same records are typed by the proposal and become the columns.
+    let decoded = decode(&SampleFormat::Json, &payloads).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let records = &decoded.records;
     // No message is a JSON object (or there are none): Kafka's facts and the text only.
-    let columns = propose(topic, kafka, &SampleFormat::Json, &payloads).map(|p| p.columns).unwrap_or_default();
+    let columns = propose_decoded(topic, kafka, &SampleFormat::Json, &decoded).map(|p| p.columns).unwrap_or_default();
 
     let mut fields = vec![
         Field::new("__partition", DataType::Int32, false),

@@ -31,6 +31,7 @@ pub mod pinot_scalars;
 pub mod pushdown;
 pub mod remote;
 pub mod scan;
+mod scan_statistics;
 pub mod segment_aggregate;
 pub mod table;
 mod tables;

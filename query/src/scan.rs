@@ -9,12 +9,11 @@ use cuvee_segments::{
     absent_column, resolve_absent, Access, DecodeOptions, EvalOptions, ImmutableSegment, MutableSnapshot, Predicate,
     Result as SegmentResult, SegmentError, SegmentMetadata,
 };
-use datafusion::arrow::datatypes::DataType as ArrowType;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{ColumnStatistics, DataFusionError, Result, ScalarValue, Statistics};
+use datafusion::common::{DataFusionError, Result, Statistics};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -64,7 +63,7 @@ impl ScanSource {
     }
 
     /// The metadata of a whole sealed segment, wherever it is.
-    fn sealed_metadata(&self) -> Option<&SegmentMetadata> {
+    pub(crate) fn sealed_metadata(&self) -> Option<&SegmentMetadata> {
         match self {
             ScanSource::Sealed(s) => Some(s.metadata()),
             ScanSource::Consuming(_) => None,
@@ -304,68 +303,6 @@ impl SegmentScanExec {
     }
 }
 
-/// A column's exact statistics over whole sealed segments, from their metadata; unknown
-/// when a segment is consuming or lacks the column, or for multi-value columns.
-fn metadata_statistics(
-    sources: &[ScanSource],
-    column: &str,
-    data_type: &ArrowType,
-    null_handling: bool,
-) -> ColumnStatistics {
-    let mut min: Option<ScalarValue> = None;
-    let mut max: Option<ScalarValue> = None;
-    let mut nulls = 0usize;
-    for source in sources {
-        let Some(segment) = source.sealed_metadata() else { return ColumnStatistics::new_unknown() };
-        let Some(meta) = segment.columns.iter().find(|c| c.name == column) else {
-            return ColumnStatistics::new_unknown();
-        };
-        // BIG_DECIMAL is ordered numerically in segments but read as text.
-        if !meta.single_value || meta.data_type == cuvee_catalog::DataType::BigDecimal {
-            return ColumnStatistics::new_unknown();
-        }
-        nulls += meta.null_count as usize;
-        if segment.num_docs == 0 {
-            continue;
-        }
-        let (Some(lo), Some(hi)) = (
-            meta.min.as_ref().and_then(|v| json_scalar(v, data_type)),
-            meta.max.as_ref().and_then(|v| json_scalar(v, data_type)),
-        ) else {
-            return ColumnStatistics::new_unknown();
-        };
-        min = Some(match min {
-            Some(m) if m.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) => m,
-            _ => lo,
-        });
-        max = Some(match max {
-            Some(m) if m.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) => m,
-            _ => hi,
-        });
-    }
-    // Stored min/max count nulls as their default value: right without null handling, and
-    // with it only when there are no nulls.
-    if null_handling && nulls > 0 {
-        return ColumnStatistics::new_unknown().with_null_count(Precision::Exact(nulls));
-    }
-    let exact = |v: Option<ScalarValue>| v.map_or(Precision::Absent, Precision::Exact);
-    ColumnStatistics::new_unknown()
-        .with_null_count(Precision::Exact(0))
-        .with_min_value(exact(min))
-        .with_max_value(exact(max))
-}
-
-fn json_scalar(value: &serde_json::Value, data_type: &ArrowType) -> Option<ScalarValue> {
-    Some(match data_type {
-        ArrowType::Int32 => ScalarValue::Int32(Some(i32::try_from(value.as_i64()?).ok()?)),
-        ArrowType::Int64 => ScalarValue::Int64(Some(value.as_i64()?)),
-        ArrowType::Float32 => ScalarValue::Float32(Some(value.as_f64()? as f32)),
-        ArrowType::Float64 => ScalarValue::Float64(Some(value.as_f64()?)),
-        ArrowType::Utf8 => ScalarValue::Utf8(Some(value.as_str()?.to_string())),
-        _ => return None,
-    })
-}
-
 impl DisplayAs for SegmentScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         let r = &self.request;
@@ -447,8 +384,12 @@ impl ExecutionPlan for SegmentScanExec {
         // metadata exactly, so MIN/MAX of a column are answered without reading it.
         if self.request.predicate.is_none() && self.request.limit.is_none() && !short {
             for (i, field) in self.request.schema.fields().iter().enumerate() {
-                statistics.column_statistics[i] =
-                    metadata_statistics(&sources, field.name(), field.data_type(), self.request.options.null_handling);
+                statistics.column_statistics[i] = crate::scan_statistics::metadata_statistics(
+                    &sources,
+                    field.name(),
+                    field.data_type(),
+                    self.request.options.null_handling,
+                );
             }
         }
         Ok(Arc::new(statistics))

@@ -223,7 +223,8 @@ impl Explorer {
         if plan.is_empty() {
             return Ok(Vec::new());
         }
-        let reader = consumer(&self.bootstrap)?;
+        // This explorer's own client: an assignment replaces the last one.
+        let reader = &self.consumer;
         let mut list = TopicPartitionList::new();
         for (partition, start, _) in &plan {
             list.add_partition_offset(topic, *partition as i32, Offset::Offset(*start))

@@ -20,12 +20,15 @@
 //! The sample is small (the caller bounds it) and every guess says why, so a user can
 //! correct it before creating the table.
 
+mod field;
+
 use crate::conform::flatten;
 use crate::error::IngestError;
 use cuvee_catalog::DataType;
+use field::{epoch_unit, id_like, time_like, FieldStats};
 use serde::Serialize;
 use serde_json::{json, Map, Value as Json};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// How a topic's messages are encoded.
 #[derive(Debug, Clone)]
@@ -37,8 +40,6 @@ pub enum SampleFormat {
     },
 }
 
-/// The most distinct values counted per field; past it a field counts as high-cardinality.
-const DISTINCT_CAP: usize = 10_000;
 /// The most fields a proposal has: a sample with more is not a table's shape.
 const MAX_FIELDS: usize = 2_000;
 
@@ -87,148 +88,16 @@ pub struct SampleReport {
     pub first_skip_reason: Option<String>,
 }
 
-/// Everything seen of one field.
-#[derive(Default)]
-struct FieldStats {
-    present: usize,
-    booleans: usize,
-    integers: usize,
-    fractions: usize,
-    texts: usize,
-    timestamp_texts: usize,
-    lists: usize,
-    min_integer: i64,
-    max_integer: i64,
-    distinct: HashSet<u64>,
-    distinct_capped: bool,
-}
-
-impl FieldStats {
-    fn observe(&mut self, value: &Json, in_list: bool) {
-        match value {
-            Json::Null => return,
-            Json::Bool(_) => self.booleans += 1,
-            Json::Number(n) => match n.as_i64() {
-                Some(i) => {
-                    if self.integers == 0 {
-                        (self.min_integer, self.max_integer) = (i, i);
-                    }
-                    self.integers += 1;
-                    self.min_integer = self.min_integer.min(i);
-                    self.max_integer = self.max_integer.max(i);
-                }
-                None => self.fractions += 1,
-            },
-            Json::String(s) => {
-                self.texts += 1;
-                if looks_like_timestamp(s) {
-                    self.timestamp_texts += 1;
-                }
-            }
-            Json::Array(items) if !in_list => {
-                self.lists += 1;
-                for item in items {
-                    self.observe(item, true);
-                }
-            }
-            // Lists inside lists and objects left after flattening are JSON text.
-            Json::Array(_) | Json::Object(_) => self.texts += 1,
-        }
-        if !in_list {
-            self.present += 1;
-        }
-        if self.distinct.len() < DISTINCT_CAP {
-            self.distinct.insert(hash_of(value));
-        } else {
-            self.distinct_capped = true;
-        }
-    }
-
-    /// The type the values fit, and whether they came in lists.
-    fn data_type(&self) -> (DataType, bool) {
-        let multi = self.lists > 0;
-        let kinds = [self.booleans, self.integers + self.fractions, self.texts].iter().filter(|&&n| n > 0).count();
-        let data_type = if kinds == 0 || kinds > 1 {
-            DataType::String
-        } else if self.booleans > 0 {
-            DataType::Boolean
-        } else if self.fractions > 0 {
-            DataType::Double
-        } else if self.integers > 0 {
-            if self.min_integer >= i64::from(i32::MIN) && self.max_integer <= i64::from(i32::MAX) {
-                DataType::Int
-            } else {
-                DataType::Long
-            }
-        } else if self.timestamp_texts == self.texts && !multi {
-            DataType::Timestamp
-        } else {
-            DataType::String
-        };
-        (data_type, multi)
-    }
-}
-
-fn hash_of(value: &Json) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    match value {
-        Json::String(s) => s.hash(&mut hasher),
-        other => other.to_string().hash(&mut hasher),
-    }
-    hasher.finish()
-}
-
-/// ISO-8601 dates and date-times (`2021-07-21`, `2021-07-21T10:00:00Z`, `2021-07-21 10:00:00.123`).
-fn looks_like_timestamp(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() >= 10
-        && bytes.len() <= 35
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes[..4].iter().all(u8::is_ascii_digit)
-        && DataType::Timestamp.value_from_str(text).is_ok()
-}
-
-fn time_like(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    let last = lower.rsplit(['.', '_']).next().unwrap_or(&lower);
-    ["time", "ts", "timestamp", "date", "datetime", "created", "updated", "mtime", "epoch", "at"].contains(&last)
-        || lower.ends_with("time")
-        || lower.ends_with("timestamp")
-        || lower.ends_with("_at")
-        || lower.ends_with("date")
-}
-
-fn id_like(name: &str) -> bool {
-    let last = name.rsplit(['.']).next().unwrap_or(name);
-    last.eq_ignore_ascii_case("id") || last.ends_with("_id") || last.ends_with("Id") || last.ends_with("ID")
-}
-
-/// Epoch milliseconds between 2001 and 2286, or epoch seconds between 2001 and 2286.
-fn epoch_unit(stats: &FieldStats) -> Option<&'static str> {
-    if stats.integers == 0 || stats.fractions > 0 || stats.texts > 0 || stats.booleans > 0 || stats.lists > 0 {
-        return None;
-    }
-    let within = |lo: i64, hi: i64| stats.min_integer >= lo && stats.max_integer < hi;
-    if within(1_000_000_000_000, 10_000_000_000_000) {
-        Some("MILLISECONDS")
-    } else if within(1_000_000_000, 10_000_000_000) {
-        Some("SECONDS")
-    } else {
-        None
-    }
-}
-
-/// The sample as flat records, what reading it found, and whether any record was nested.
-struct Decoded {
-    records: Vec<Map<String, Json>>,
-    report: SampleReport,
+/// The sample as flat records (one per message, `None` for one that could not be read),
+/// what reading it found, and whether any record was nested.
+pub struct Decoded {
+    pub records: Vec<Option<Map<String, Json>>>,
+    pub report: SampleReport,
     nested: bool,
 }
 
 /// Decodes the sampled payloads into flat records; undecodable ones are counted.
-fn decode(format: &SampleFormat, payloads: &[&[u8]]) -> Result<Decoded, IngestError> {
+pub fn decode(format: &SampleFormat, payloads: &[&[u8]]) -> Result<Decoded, IngestError> {
     let mut records = Vec::with_capacity(payloads.len());
     let mut report = SampleReport {
         messages: payloads.len(),
@@ -270,9 +139,10 @@ fn decode(format: &SampleFormat, payloads: &[&[u8]]) -> Result<Decoded, IngestEr
         match decoded {
             Ok(map) => {
                 nested |= map.values().any(Json::is_object);
-                records.push(flatten(map, "."));
+                records.push(Some(flatten(map, ".")));
             }
             Err(reason) => {
+                records.push(None);
                 report.skipped += 1;
                 report.first_skip_reason.get_or_insert(reason);
             }
@@ -334,7 +204,18 @@ pub fn propose(
     format: &SampleFormat,
     payloads: &[&[u8]],
 ) -> Result<Proposal, IngestError> {
-    let Decoded { records, report: sample, nested } = decode(format, payloads)?;
+    propose_decoded(topic, bootstrap, format, &decode(format, payloads)?)
+}
+
+/// [`propose`] for messages already decoded (by [`decode`] with the same `format`).
+pub fn propose_decoded(
+    topic: &str,
+    bootstrap: &str,
+    format: &SampleFormat,
+    decoded: &Decoded,
+) -> Result<Proposal, IngestError> {
+    let records: Vec<&Map<String, Json>> = decoded.records.iter().flatten().collect();
+    let (sample, nested) = (decoded.report.clone(), decoded.nested);
     if records.is_empty() {
         let why = match &sample.first_skip_reason {
             Some(reason) => format!(
@@ -350,7 +231,7 @@ pub fn propose(
     let mut order: Vec<String> = Vec::new();
     let mut stats: HashMap<String, FieldStats> = HashMap::new();
     for record in &records {
-        for (name, value) in record {
+        for (name, value) in *record {
             if !stats.contains_key(name) {
                 if order.len() >= MAX_FIELDS {
                     continue;
