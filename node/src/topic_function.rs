@@ -62,7 +62,7 @@ impl KafkaTopic {
             }
             _ => read(),
         };
-        let messages = result.map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let messages = result.map_err(kinded)?;
         // A range cut short would answer as if it were whole: say so instead.
         let bytes: usize = messages.iter().map(|m| m.payload.len()).sum();
         if !matches!(range, Range::Last(_)) && (messages.len() >= MAX_MESSAGES as usize || bytes >= MAX_BYTES) {
@@ -73,6 +73,14 @@ impl KafkaTopic {
         }
         Ok(messages)
     }
+}
+
+/// An ingestion error as the doors classify it: its kind (a bad topic name is the caller's
+/// mistake, an unknown topic is not found, Kafka not answering is unavailable) rides along.
+fn kinded(error: cuvee_ingest::IngestError) -> DataFusionError {
+    use cuvee_error::ErrorExt;
+    let kind = error.kind();
+    DataFusionError::External(Box::new(cuvee_query::QueryError::Remote { kind, message: error.to_string() }))
 }
 
 fn literal(arg: &Expr) -> Option<&ScalarValue> {
@@ -156,7 +164,7 @@ impl TableFunctionImpl for KafkaTopic {
 fn to_batch(topic: &str, kafka: &str, messages: &[Sampled]) -> Result<RecordBatch, DataFusionError> {
     let payloads: Vec<&[u8]> = messages.iter().map(|m| m.payload.as_slice()).collect();
     // Decoded once: the same records are typed by the proposal and become the columns.
-    let decoded = decode(&SampleFormat::Json, &payloads).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let decoded = decode(&SampleFormat::Json, &payloads).map_err(kinded)?;
     let records = &decoded.records;
     // No message is a JSON object (or there are none): Kafka's facts and the text only.
     let columns = propose_decoded(topic, kafka, &SampleFormat::Json, &decoded).map(|p| p.columns).unwrap_or_default();
