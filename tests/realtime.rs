@@ -219,8 +219,16 @@ async fn a_wiped_disk_is_restored_from_the_deep_store() {
     let (status, body) = server.post("/tables", &table_config("durable", &bootstrap, 20)).await;
     assert_eq!(status, 200, "{body}");
     server.wait_for(COUNT, 100).await;
-    let published = server.get("/segments/events").await[0]["REALTIME"].as_array().unwrap().len();
-    assert!(published >= 4, "{published}");
+    // Rows are queryable before their segment is sealed and published: wait for the seals.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let published = loop {
+        let published = server.get("/segments/events").await[0]["REALTIME"].as_array().unwrap().len();
+        if published >= 4 {
+            break published;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {published} segments published");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     server.stop().await;
 
     std::fs::remove_dir_all(&data).unwrap();

@@ -405,26 +405,7 @@ impl ExecutionPlan for SegmentScanExec {
         let eval_options = EvalOptions { null_handling: self.request.options.null_handling };
         let decode_options = DecodeOptions { null_handling: self.request.options.null_handling };
         let mut remaining = self.request.limit.unwrap_or(usize::MAX);
-        let segments_scanned = self.counter("segments_scanned", partition);
-        let segments_pruned = self.counter("segments_pruned", partition);
-        let segments_matched = self.counter("segments_matched", partition);
-        let consuming_scanned = self.counter("consuming_segments_scanned", partition);
-        let consuming_matched = self.counter("consuming_segments_matched", partition);
-        let docs_total = self.counter("docs_total", partition);
-        let docs_matched = self.counter("docs_matched", partition);
-        let entries_in_filter = self.counter("entries_scanned_in_filter", partition);
-        let index_counters: Vec<(Access, Count)> = [
-            (Access::Dictionary, "leaves_by_dictionary"),
-            (Access::SortedIndex, "leaves_by_sorted_index"),
-            (Access::InvertedIndex, "leaves_by_inverted_index"),
-            (Access::RangeIndex, "leaves_by_range_index"),
-            (Access::ScanIds, "leaves_by_id_scan"),
-            (Access::ScanValues, "leaves_by_value_scan"),
-            (Access::NullBitmap, "leaves_by_null_bitmap"),
-        ]
-        .into_iter()
-        .map(|(a, name)| (a, self.counter(name, partition)))
-        .collect();
+        let counters = ScanCounters::new(self, partition);
         let batches =
             sources.into_iter().flat_map(move |source| -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> {
                 let none = || -> Box<dyn Iterator<Item = Result<RecordBatch>> + Send> { Box::new(std::iter::empty()) };
@@ -439,44 +420,14 @@ impl ExecutionPlan for SegmentScanExec {
                     true => resolve_absent(p, &absent, eval_options.null_handling),
                     false => p.clone(),
                 });
-                if let Some(p) = &predicate {
-                    match source.may_match(p) {
-                        Ok(false) => {
-                            segments_pruned.add(1);
-                            return none();
-                        }
-                        Ok(true) => {}
-                        Err(e) => return failed(e),
-                    }
-                }
-                segments_scanned.add(1);
-                if source.is_consuming() {
-                    consuming_scanned.add(1);
-                }
-                docs_total.add(source.num_docs() as usize);
-                let (docs, accesses) = match source.matching(predicate.as_ref(), eval_options) {
-                    Ok(found) => found,
+                let docs = match counters.filter(&source, predicate.as_ref(), eval_options) {
+                    Ok(Some(docs)) => docs,
+                    Ok(None) => return none(),
                     Err(e) => return failed(e),
                 };
-                for access in accesses {
-                    if let Some((_, c)) = index_counters.iter().find(|(a, _)| *a == access) {
-                        c.add(1);
-                    }
-                    // A scan reads one forward-index entry per doc; an index reads none.
-                    if matches!(access, Access::ScanIds | Access::ScanValues) {
-                        entries_in_filter.add(source.num_docs() as usize);
-                    }
-                }
-                if docs.is_empty() {
-                    return none();
-                }
-                segments_matched.add(1);
-                if source.is_consuming() {
-                    consuming_matched.add(1);
-                }
                 let docs = DocList::new(&docs, remaining);
                 remaining -= docs.len();
-                docs_matched.add(docs.len());
+                counters.docs_matched.add(docs.len());
                 // Batch by batch as the consumer takes them: each stays in cache while it is
                 // aggregated, instead of a whole segment decoded up front.
                 let (columns, schema, table_schema) = (columns.clone(), Arc::clone(&schema), table_schema.clone());
@@ -489,6 +440,88 @@ impl ExecutionPlan for SegmentScanExec {
                 }))
             });
         Ok(blocking_stream(Arc::clone(&self.request.schema), batches))
+    }
+}
+
+/// What a scan counts of its filtering, per partition: segments pruned, scanned and
+/// matched (consuming ones too), docs, and which index or scan answered each leaf.
+pub(crate) struct ScanCounters {
+    segments_scanned: Count,
+    segments_pruned: Count,
+    segments_matched: Count,
+    consuming_scanned: Count,
+    consuming_matched: Count,
+    docs_total: Count,
+    pub(crate) docs_matched: Count,
+    entries_in_filter: Count,
+    by_access: Vec<(Access, Count)>,
+}
+
+impl ScanCounters {
+    pub(crate) fn new(scan: &SegmentScanExec, partition: usize) -> ScanCounters {
+        let by_access = [
+            (Access::Dictionary, "leaves_by_dictionary"),
+            (Access::SortedIndex, "leaves_by_sorted_index"),
+            (Access::InvertedIndex, "leaves_by_inverted_index"),
+            (Access::RangeIndex, "leaves_by_range_index"),
+            (Access::ScanIds, "leaves_by_id_scan"),
+            (Access::ScanValues, "leaves_by_value_scan"),
+            (Access::NullBitmap, "leaves_by_null_bitmap"),
+        ]
+        .into_iter()
+        .map(|(a, name)| (a, scan.counter(name, partition)))
+        .collect();
+        ScanCounters {
+            segments_scanned: scan.counter("segments_scanned", partition),
+            segments_pruned: scan.counter("segments_pruned", partition),
+            segments_matched: scan.counter("segments_matched", partition),
+            consuming_scanned: scan.counter("consuming_segments_scanned", partition),
+            consuming_matched: scan.counter("consuming_segments_matched", partition),
+            docs_total: scan.counter("docs_total", partition),
+            docs_matched: scan.counter("docs_matched", partition),
+            entries_in_filter: scan.counter("entries_scanned_in_filter", partition),
+            by_access,
+        }
+    }
+
+    /// The docs of `source` that match `predicate`, counted; `None` when there are none
+    /// (the segment pruned by its metadata, or no doc matching). `docs_matched` is the
+    /// caller's to add, as a limit may take fewer.
+    pub(crate) fn filter(
+        &self,
+        source: &ScanSource,
+        predicate: Option<&Predicate>,
+        options: EvalOptions,
+    ) -> SegmentResult<Option<RoaringBitmap>> {
+        if let Some(p) = predicate {
+            if !source.may_match(p)? {
+                self.segments_pruned.add(1);
+                return Ok(None);
+            }
+        }
+        self.segments_scanned.add(1);
+        if source.is_consuming() {
+            self.consuming_scanned.add(1);
+        }
+        self.docs_total.add(source.num_docs() as usize);
+        let (docs, accesses) = source.matching(predicate, options)?;
+        for access in accesses {
+            if let Some((_, c)) = self.by_access.iter().find(|(a, _)| *a == access) {
+                c.add(1);
+            }
+            // A scan reads one forward-index entry per doc; an index reads none.
+            if matches!(access, Access::ScanIds | Access::ScanValues) {
+                self.entries_in_filter.add(source.num_docs() as usize);
+            }
+        }
+        if docs.is_empty() {
+            return Ok(None);
+        }
+        self.segments_matched.add(1);
+        if source.is_consuming() {
+            self.consuming_matched.add(1);
+        }
+        Ok(Some(docs))
     }
 }
 

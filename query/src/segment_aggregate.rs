@@ -11,15 +11,17 @@
 //! columns, a column older segments lack, nulls under null handling (a null doc's id is
 //! its column's default value's), other aggregates, a scan limit.
 
-use crate::scan::{blocking_stream, ScanSource, SegmentScanExec};
+use crate::scan::{blocking_stream, ScanCounters, ScanSource, SegmentScanExec};
 use cuvee_segments::{DecodeOptions, EvalOptions};
-use datafusion::arrow::array::{ArrayRef, Int64Array};
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use cuvee_segments::{GroupAggregates, Measure, Numbers, SumAs};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, UInt64Array};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::expressions::{Column, Literal};
+use datafusion::physical_expr::expressions::{CastExpr, Column, Literal};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::metrics::MetricsSet;
@@ -36,15 +38,38 @@ pub struct SegmentAggregateExec {
     /// ids and decodes) are the ones `EXPLAIN ANALYZE` shows under the plan as planned.
     scan: Arc<SegmentScanExec>,
     group_columns: Vec<String>,
-    /// The partial aggregate's output: the group columns, then one count state per COUNT.
+    /// The partial aggregate's aggregates, in order, and the columns they measure.
+    outputs: Vec<Output>,
+    measures: Vec<Measure>,
+    /// The partial aggregate's output: the group columns, then each aggregate's state.
     schema: SchemaRef,
-    counts: usize,
     properties: Arc<PlanProperties>,
+}
+
+/// One aggregate of the partial aggregate, as states computed on ids. `measure` indexes
+/// the exec's measures; a state's type is the partial aggregate's own.
+#[derive(Debug, Clone, Copy)]
+enum Output {
+    /// COUNT(*), or COUNT(column) of a column without nulls: the group's docs.
+    Count,
+    Sum {
+        measure: usize,
+    },
+    /// DataFusion's average state: the count (UInt64), then the sum (Float64).
+    Avg {
+        measure: usize,
+    },
+    Min {
+        measure: usize,
+    },
+    Max {
+        measure: usize,
+    },
 }
 
 impl fmt::Debug for SegmentAggregateExec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SegmentAggregateExec({:?})", self.group_columns)
+        write!(f, "SegmentAggregateExec({:?}, {:?})", self.group_columns, self.outputs)
     }
 }
 
@@ -55,8 +80,9 @@ impl SegmentAggregateExec {
     }
 }
 
-/// The fragment with every partial `COUNT(*) GROUP BY` over sealed dictionary columns
-/// computed on ids; anything else unchanged.
+/// The fragment with every partial aggregate it can compute on ids (COUNT, SUM, AVG, MIN,
+/// MAX grouped by sealed dictionary columns, or not grouped) computed so; anything else
+/// unchanged.
 pub fn rewrite(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         Ok(match on_ids(node.as_ref()) {
@@ -93,42 +119,98 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     // Group by plain columns of the scan.
     let mut group_columns = Vec::new();
     for (expr, _) in aggregate.group_expr().expr() {
-        let column = (expr.as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?;
-        group_columns.push(request.schema.field(column.index()).name().clone());
+        group_columns.push(scan_column(expr, &request.schema)?);
     }
-    if group_columns.is_empty() {
-        return None;
-    }
-    // Only COUNT(*) (COUNT of a non-null literal), without DISTINCT or FILTER.
     if aggregate.filter_expr().iter().any(Option::is_some) {
         return None;
     }
+    let schema = aggregate.schema();
+    let mut states = schema.fields()[group_columns.len()..].iter().map(|f| f.data_type().clone());
+    let (mut outputs, mut measures, mut counted) = (Vec::new(), Vec::new(), Vec::new());
     for function in aggregate.aggr_expr() {
-        let args = function.expressions();
-        let counts_rows = function.fun().name() == "count"
-            && !function.is_distinct()
-            && function.order_bys().is_empty()
-            && args.len() == 1
-            && (args[0].as_ref() as &dyn std::any::Any).downcast_ref::<Literal>().is_some_and(|l| !l.value().is_null());
-        if !counts_rows {
+        if function.is_distinct() || !function.order_bys().is_empty() {
             return None;
         }
+        let [arg] = function.expressions().try_into().ok()?;
+        let mut measure = |sum: Option<SumAs>, min: bool, max: bool| -> Option<usize> {
+            let column = scan_column(&arg, &request.schema)?;
+            measures.push(Measure { column, sum, min, max });
+            Some(measures.len() - 1)
+        };
+        let output = match function.fun().name() {
+            "count" => {
+                let literal = (arg.as_ref() as &dyn std::any::Any).downcast_ref::<Literal>();
+                if literal.is_none_or(|l| l.value().is_null()) {
+                    // COUNT(column): every doc, when the column has no nulls (checked below).
+                    counted.push(scan_column(&arg, &request.schema)?);
+                }
+                (states.next()? == DataType::Int64).then_some(Output::Count)?
+            }
+            "sum" => {
+                let sum_as = match states.next()? {
+                    DataType::Int64 => SumAs::Integer,
+                    DataType::Float64 => SumAs::Float,
+                    _ => return None,
+                };
+                let expected = if sum_as == SumAs::Integer { DataType::Int64 } else { DataType::Float64 };
+                if arg.data_type(&request.schema).ok()? != expected {
+                    return None;
+                }
+                Output::Sum { measure: measure(Some(sum_as), false, false)? }
+            }
+            "avg" => {
+                let (count, sum) = (states.next()?, states.next()?);
+                if count != DataType::UInt64
+                    || sum != DataType::Float64
+                    || arg.data_type(&request.schema).ok()? != DataType::Float64
+                {
+                    return None;
+                }
+                Output::Avg { measure: measure(Some(SumAs::Float), false, false)? }
+            }
+            name @ ("min" | "max") => {
+                // The column itself (no cast), its state its own type.
+                let column = (arg.as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?;
+                let state = states.next()?;
+                if state != *request.schema.field(column.index()).data_type() || !min_max_type(&state) {
+                    return None;
+                }
+                let is_min = name == "min";
+                let measure = measure(None, is_min, !is_min)?;
+                if is_min {
+                    Output::Min { measure }
+                } else {
+                    Output::Max { measure }
+                }
+            }
+            _ => return None,
+        };
+        outputs.push(output);
     }
-    let schema = aggregate.schema();
-    if schema.fields().len() != group_columns.len() + aggregate.aggr_expr().len() {
+    if states.next().is_some() {
         return None;
     }
     let predicate_columns = request.predicate.as_ref().map(|p| p.columns()).unwrap_or_default();
     for source in &request.sources {
         let ScanSource::Sealed(segment) = source else { return None };
         // A column an older segment lacks is the scan's to resolve.
-        if predicate_columns.iter().any(|c| segment.schema().column(c).is_none()) {
+        if predicate_columns
+            .iter()
+            .copied()
+            .chain(counted.iter().map(String::as_str))
+            .any(|c| segment.schema().column(c).is_none())
+        {
             return None;
         }
-        for column in &group_columns {
-            if !segment.groups_on_ids(column) {
-                return None;
-            }
+        if !group_columns.iter().all(|c| segment.groups_on_ids(c))
+            || !measures.iter().all(|m| segment.measures_on_ids(&m.column))
+        {
+            return None;
+        }
+        // A null doc's id is its column's default value's: right without null handling,
+        // wrong with it.
+        let read = group_columns.iter().chain(&counted).chain(measures.iter().map(|m| &m.column));
+        for column in read {
             let nulls = segment.metadata().columns.iter().find(|c| &c.name == column).map_or(0, |c| c.null_count);
             if request.options.null_handling && nulls > 0 {
                 return None;
@@ -138,16 +220,100 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     let exec = SegmentAggregateExec {
         scan: scan_plan,
         group_columns,
+        outputs,
+        measures,
         schema,
-        counts: aggregate.aggr_expr().len(),
         properties: Arc::clone(aggregate.properties()),
     };
     Some(Arc::new(exec))
 }
 
+/// The scan column `expr` is (or casts), by name.
+fn scan_column(expr: &Arc<dyn PhysicalExpr>, scan_schema: &Schema) -> Option<String> {
+    let any: &dyn std::any::Any = expr.as_ref();
+    let column = match any.downcast_ref::<CastExpr>() {
+        Some(cast) => (cast.expr().as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?,
+        None => any.downcast_ref::<Column>()?,
+    };
+    Some(scan_schema.fields().get(column.index())?.name().clone())
+}
+
+/// A MIN/MAX state the kernel's numbers cast to exactly.
+fn min_max_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int32 | DataType::Int64 | DataType::Float32 | DataType::Float64 | DataType::Timestamp(_, _)
+    )
+}
+
+/// Numbers as an Arrow array of `data_type`.
+fn numbers_array(numbers: &Numbers, data_type: &DataType) -> Result<ArrayRef> {
+    let array: ArrayRef = match numbers {
+        Numbers::Integers(values) => Arc::new(Int64Array::from(values.clone())),
+        Numbers::Floats(values) => Arc::new(Float64Array::from(values.clone())),
+    };
+    if array.data_type() == data_type {
+        Ok(array)
+    } else {
+        Ok(cast(&array, data_type)?)
+    }
+}
+
+/// One segment's aggregates as the partial aggregate's batch.
+fn states_batch(
+    schema: &SchemaRef,
+    groups: Vec<ArrayRef>,
+    outputs: &[Output],
+    aggregated: &GroupAggregates,
+) -> Result<RecordBatch> {
+    let missing = || DataFusionError::Internal("an aggregate's state was not computed".into());
+    let mut arrays = groups;
+    let counts = || -> ArrayRef { Arc::new(aggregated.counts.iter().map(|&c| c as i64).collect::<Int64Array>()) };
+    for output in outputs {
+        let field = |arrays: &Vec<ArrayRef>| schema.field(arrays.len()).data_type().clone();
+        let states = |measure: usize| aggregated.measures.get(measure).ok_or_else(missing);
+        match *output {
+            Output::Count => arrays.push(counts()),
+            Output::Sum { measure } => {
+                let sum = states(measure)?.sum.as_ref().ok_or_else(missing)?;
+                let data_type = field(&arrays);
+                arrays.push(numbers_array(sum, &data_type)?);
+            }
+            Output::Avg { measure } => {
+                let sum = states(measure)?.sum.as_ref().ok_or_else(missing)?;
+                arrays.push(Arc::new(UInt64Array::from(aggregated.counts.clone())));
+                arrays.push(numbers_array(sum, &DataType::Float64)?);
+            }
+            Output::Min { measure } | Output::Max { measure } => {
+                let states = states(measure)?;
+                let value = if matches!(output, Output::Min { .. }) { &states.min } else { &states.max };
+                let data_type = field(&arrays);
+                arrays.push(numbers_array(value.as_ref().ok_or_else(missing)?, &data_type)?);
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(Arc::clone(schema), arrays)?)
+}
+
 impl DisplayAs for SegmentAggregateExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "SegmentAggregateExec: count(*) by [{}] on dictionary ids, over ", self.group_columns.join(", "))?;
+        let aggregates: Vec<String> = self
+            .outputs
+            .iter()
+            .map(|output| match *output {
+                Output::Count => "count".to_string(),
+                Output::Sum { measure } => format!("sum({})", self.measures[measure].column),
+                Output::Avg { measure } => format!("avg({})", self.measures[measure].column),
+                Output::Min { measure } => format!("min({})", self.measures[measure].column),
+                Output::Max { measure } => format!("max({})", self.measures[measure].column),
+            })
+            .collect();
+        write!(
+            f,
+            "SegmentAggregateExec: {} by [{}] on dictionary ids, over ",
+            aggregates.join(", "),
+            self.group_columns.join(", ")
+        )?;
         self.scan().fmt_as(t, f)
     }
 }
@@ -206,12 +372,11 @@ impl ExecutionPlan for SegmentAggregateExec {
         let table_schema = request.table_schema.clone();
         let keys = self.group_columns.len();
         let group_schema: SchemaRef = Arc::new(Schema::new(self.schema.fields()[..keys].to_vec()));
-        let (schema, columns, counts) = (Arc::clone(&self.schema), self.group_columns.clone(), self.counts);
-        // The scan's own figures (segments, docs) go where every fragment's statistics are read.
-        let scanned = scan.counter("segments_scanned", partition);
-        let matched = scan.counter("segments_matched", partition);
-        let docs_total = scan.counter("docs_total", partition);
-        let docs_matched = scan.counter("docs_matched", partition);
+        let (schema, columns) = (Arc::clone(&self.schema), self.group_columns.clone());
+        let (outputs, measures) = (self.outputs.clone(), self.measures.clone());
+        // The scan's own figures (segments, docs, indexes used) go where every fragment's
+        // statistics are read.
+        let counters = ScanCounters::new(scan, partition);
         let groups = scan.counter("groups_on_ids", partition);
         let ids = scan.counter("ids_aggregated", partition);
         let decoded = scan.counter("docs_decoded", partition);
@@ -220,26 +385,14 @@ impl ExecutionPlan for SegmentAggregateExec {
                 return Some(Err(DataFusionError::Internal(format!("{} is not sealed", source.name()))));
             };
             let external = |e: cuvee_segments::SegmentError| DataFusionError::External(Box::new(e));
-            if let Some(p) = &predicate {
-                match source.may_match(p) {
-                    Ok(false) => return None,
-                    Ok(true) => {}
-                    Err(e) => return Some(Err(external(e))),
-                }
-            }
-            scanned.add(1);
-            docs_total.add(source.num_docs() as usize);
-            let docs = match source.matching(predicate.as_ref(), eval_options) {
-                Ok((docs, _)) => docs,
+            let docs = match counters.filter(&source, predicate.as_ref(), eval_options) {
+                Ok(Some(docs)) => docs,
+                Ok(None) => return None,
                 Err(e) => return Some(Err(external(e))),
             };
-            if docs.is_empty() {
-                return None;
-            }
-            matched.add(1);
-            docs_matched.add(docs.len() as usize);
+            counters.docs_matched.add(docs.len() as usize);
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-            let counted = match segment.count_groups(&names, &docs) {
+            let aggregated = match segment.aggregate_groups(&names, &measures, &docs) {
                 Ok(Some(counted)) => counted,
                 Ok(None) => {
                     return Some(Err(DataFusionError::Internal(format!(
@@ -249,18 +402,18 @@ impl ExecutionPlan for SegmentAggregateExec {
                 }
                 Err(e) => return Some(Err(external(e))),
             };
-            groups.add(counted.counts.len());
-            ids.add(counted.ids_read as usize);
-            decoded.add(counted.first_docs.len());
-            let values =
-                match source.decode_into(&group_schema, &table_schema, &names, &counted.first_docs, decode_options) {
-                    Ok(values) => values,
+            groups.add(aggregated.counts.len());
+            ids.add(aggregated.ids_read as usize);
+            decoded.add(if keys == 0 { 0 } else { aggregated.first_docs.len() });
+            let values = if keys == 0 {
+                Vec::new()
+            } else {
+                match source.decode_into(&group_schema, &table_schema, &names, &aggregated.first_docs, decode_options) {
+                    Ok(values) => values.columns().to_vec(),
                     Err(e) => return Some(Err(external(e))),
-                };
-            let count: ArrayRef = Arc::new(counted.counts.iter().map(|&c| c as i64).collect::<Int64Array>());
-            let mut arrays: Vec<ArrayRef> = values.columns().to_vec();
-            arrays.extend(std::iter::repeat_n(count, counts));
-            Some(RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(DataFusionError::from))
+                }
+            };
+            Some(states_batch(&schema, values, &outputs, &aggregated))
         });
         Ok(blocking_stream(Arc::clone(&self.schema), batches))
     }

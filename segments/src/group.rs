@@ -1,33 +1,71 @@
-//! Counting a sealed segment's docs per group on dictionary ids, without decoding a value:
-//! the group of a doc is its combination of ids (mixed radix over the columns'
-//! cardinalities), counted in a dense array when the combinations are few and in a hash
-//! map otherwise. Each group remembers its first doc, so its values are decoded once, from
-//! that doc, by the ordinary decode path (the types and null handling stay the scan's).
+//! Aggregating a sealed segment's docs per group on dictionary ids, without decoding a
+//! group value: the group of a doc is its combination of ids (mixed radix over the
+//! columns' cardinalities), found in a dense slot table when the combinations are few and
+//! in a hash map otherwise. Each group remembers its first doc, so its values are decoded
+//! once, from that doc, by the ordinary decode path (the types and null handling stay the
+//! scan's).
+//!
+//! Measured columns are read as ids too: a SUM adds the dictionary's value of each id (the
+//! dictionary decoded once per segment, not once per doc), MIN and MAX keep the smallest
+//! and largest id (id order is value order) and decode one value per group at the end.
+//! Work goes a block of docs at a time and a column at a time, so each kernel is a tight
+//! loop over unpacked ids.
 
 use crate::bitpack::BLOCK;
+use crate::dictionary::Dictionary;
 use crate::error::Result;
 use crate::forward::PackedIds;
 use crate::immutable::{Forward, ImmutableSegment};
+use crate::physical::{FixedKind, Physical};
+use cuvee_catalog::Value;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 
-/// Group combinations counted in a dense array at most (8 bytes each).
+/// Group combinations looked up in a dense slot table at most (4 bytes each).
 const DENSE_GROUPS: u64 = 1 << 20;
 
-/// The groups of a segment's docs: each group's first doc (ascending) and its doc count.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct GroupCounts {
-    pub first_docs: Vec<u32>,
-    pub counts: Vec<u64>,
-    /// Dictionary ids read (docs × columns).
-    pub ids_read: u64,
+/// How a SUM adds: as wrapping 64-bit integers, or as doubles (each value cast to a
+/// double, as a sum of the column cast to a double does; the order of the adds is this
+/// kernel's, so the last bits may differ from another order's, as between any two plans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SumAs {
+    Integer,
+    Float,
 }
 
-/// One group-by column as ids.
-struct Key<'a> {
-    ids: &'a PackedIds<'a>,
-    cardinality: u32,
-    stride: u64,
+/// One aggregated column and what to compute of it per group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Measure {
+    pub column: String,
+    pub sum: Option<SumAs>,
+    pub min: bool,
+    pub max: bool,
+}
+
+/// Numbers per group, typed by the column: integers (INT, LONG, TIMESTAMP) or floats.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Numbers {
+    Integers(Vec<i64>),
+    Floats(Vec<f64>),
+}
+
+/// A measure's states per group, each present when asked for.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct MeasureStates {
+    pub sum: Option<Numbers>,
+    pub min: Option<Numbers>,
+    pub max: Option<Numbers>,
+}
+
+/// The groups of a segment's docs, in order of their first doc (ascending).
+#[derive(Debug, Default, PartialEq)]
+pub struct GroupAggregates {
+    pub first_docs: Vec<u32>,
+    pub counts: Vec<u64>,
+    /// One per measure asked for, in its order.
+    pub measures: Vec<MeasureStates>,
+    /// Dictionary ids read (docs × columns).
+    pub ids_read: u64,
 }
 
 impl ImmutableSegment {
@@ -39,108 +77,406 @@ impl ImmutableSegment {
         })
     }
 
+    /// Whether `column` can be measured on ids here: grouped on ids, and numeric.
+    pub fn measures_on_ids(&self, column: &str) -> bool {
+        self.groups_on_ids(column) && self.column(column).is_ok_and(|reader| numeric(reader.physical).is_some())
+    }
+
     /// Counts `docs` per combination of `columns`' values (each one
-    /// [`groups_on_ids`](Self::groups_on_ids)); `None` when a column cannot be grouped on ids.
-    pub fn count_groups(&self, columns: &[&str], docs: &RoaringBitmap) -> Result<Option<GroupCounts>> {
-        let mut readers = Vec::with_capacity(columns.len());
+    /// [`groups_on_ids`](Self::groups_on_ids)) and computes each measure per group (each
+    /// one [`measures_on_ids`](Self::measures_on_ids), and a float column is not summed as
+    /// integers); `None` when a column cannot be read so.
+    pub fn aggregate_groups(
+        &self,
+        columns: &[&str],
+        measures: &[Measure],
+        docs: &RoaringBitmap,
+    ) -> Result<Option<GroupAggregates>> {
+        let mut keys = Vec::with_capacity(columns.len());
+        let mut combinations: u64 = 1;
         for column in columns {
             if !self.groups_on_ids(column) {
                 return Ok(None);
             }
-            readers.push(self.column(column)?);
-        }
-        let mut keys = Vec::with_capacity(readers.len());
-        let mut combinations: u64 = 1;
-        for reader in &readers {
-            let Forward::Ids(ids) = &reader.forward else { return Ok(None) };
-            let cardinality = reader.dictionary.as_ref().map_or(0, |d| d.len()) as u64;
-            keys.push(Key { ids, cardinality: cardinality.max(1) as u32, stride: combinations });
-            combinations = match combinations.checked_mul(cardinality.max(1)) {
+            let reader = self.column(column)?;
+            let Forward::Ids(ids) = reader.forward else { return Ok(None) };
+            let cardinality = reader.dictionary.as_ref().map_or(0, |d| d.len()).max(1) as u64;
+            keys.push(Key { column, ids, cardinality: cardinality as u32, stride: combinations });
+            combinations = match combinations.checked_mul(cardinality) {
                 Some(c) => c,
                 None => return Ok(None),
             };
         }
-        let mut counter = if combinations <= DENSE_GROUPS {
-            Counter::Dense { counts: vec![0; combinations as usize], first: vec![u32::MAX; combinations as usize] }
+        let mut measured = Vec::with_capacity(measures.len());
+        for measure in measures {
+            let reader = self.column(&measure.column)?;
+            let (Forward::Ids(ids), Some(dictionary), Some(kind)) =
+                (reader.forward, reader.dictionary, numeric(reader.physical))
+            else {
+                return Ok(None);
+            };
+            if !reader.meta.single_value {
+                return Ok(None);
+            }
+            let values = match measure.sum {
+                None => None,
+                Some(SumAs::Integer) if is_float(kind) => return Ok(None),
+                Some(_) => Some(numbers(&dictionary, kind, 0..dictionary.len())),
+            };
+            measured.push(Measured::new(measure, ids, dictionary, kind, values));
+        }
+        let slots = if combinations <= DENSE_GROUPS {
+            Slots::Dense(vec![u32::MAX; combinations as usize])
         } else {
-            Counter::Sparse(HashMap::new())
+            Slots::Sparse(HashMap::new())
         };
-        let corrupt = |column: &str| self.corrupt(format!("column {column}: a forward id is outside its dictionary"));
-        if docs.len() == u64::from(self.num_docs()) {
-            // Every doc: unpack block by block, as the scan kernels do.
-            let mut blocks: Vec<Box<[u32; BLOCK]>> = keys.iter().map(|_| Box::new([0u32; BLOCK])).collect();
-            let block_count = keys.first().map_or(0, |k| k.ids.blocks());
-            for b in 0..block_count {
+        let mut groups = Groups { slots, first_docs: Vec::new(), counts: Vec::new(), slot_of: vec![0; BLOCK] };
+        let mut batch = Batch::new(keys.len(), measured.len());
+        if docs.is_empty() {
+            // Nothing to aggregate.
+        } else if docs.len() == u64::from(docs.max().unwrap_or(0) - docs.min().unwrap_or(0)) + 1 {
+            // A run of docs (every doc, or a sorted column's range): unpack block by block.
+            let (lo, hi) = (docs.min().unwrap_or(0) as usize, docs.max().unwrap_or(0) as usize);
+            for b in lo / BLOCK..=hi / BLOCK {
                 let mut real = BLOCK;
-                for (key, block) in keys.iter().zip(blocks.iter_mut()) {
-                    real = real.min(key.ids.unpack(b, block));
+                for (key, out) in keys.iter().zip(batch.key_ids.iter_mut()) {
+                    real = real.min(key.ids.unpack(b, out));
                 }
-                for i in 0..real {
-                    let mut combination = 0u64;
-                    for (c, (key, block)) in keys.iter().zip(&blocks).enumerate() {
-                        let id = block[i];
-                        if id >= key.cardinality {
-                            return Err(corrupt(columns[c]));
-                        }
-                        combination += u64::from(id) * key.stride;
-                    }
-                    counter.add(combination, (b * BLOCK + i) as u32);
+                for (measure, out) in measured.iter().zip(batch.measure_ids.iter_mut()) {
+                    real = real.min(measure.ids.unpack(b, out));
                 }
+                let start = if b == lo / BLOCK { lo % BLOCK } else { 0 };
+                let end = if b == hi / BLOCK { (hi % BLOCK + 1).min(real) } else { real };
+                for (i, doc) in batch.docs.iter_mut().enumerate().take(end).skip(start) {
+                    *doc = (b * BLOCK + i) as u32;
+                }
+                self.aggregate_batch(&keys, &mut measured, &mut groups, &batch, start..end)?;
             }
         } else {
-            for doc in docs {
-                let mut combination = 0u64;
-                for (c, key) in keys.iter().enumerate() {
-                    let id = key.ids.get(doc as usize);
-                    if id >= key.cardinality {
-                        return Err(corrupt(columns[c]));
+            let mut n = 0;
+            let flush = |batch: &mut Batch, n: usize, groups: &mut Groups, measured: &mut [Measured]| {
+                for (key, out) in keys.iter().zip(batch.key_ids.iter_mut()) {
+                    for (id, doc) in out.iter_mut().zip(&batch.docs[..n]) {
+                        *id = key.ids.get(*doc as usize);
                     }
-                    combination += u64::from(id) * key.stride;
                 }
-                counter.add(combination, doc);
+                for (measure, out) in measured.iter().zip(batch.measure_ids.iter_mut()) {
+                    for (id, doc) in out.iter_mut().zip(&batch.docs[..n]) {
+                        *id = measure.ids.get(*doc as usize);
+                    }
+                }
+                self.aggregate_batch(&keys, measured, groups, batch, 0..n)
+            };
+            for doc in docs {
+                batch.docs[n] = doc;
+                n += 1;
+                if n == BLOCK {
+                    flush(&mut batch, n, &mut groups, &mut measured)?;
+                    n = 0;
+                }
+            }
+            if n > 0 {
+                flush(&mut batch, n, &mut groups, &mut measured)?;
             }
         }
-        let mut groups = counter.groups();
-        groups.sort_unstable_by_key(|(first, _)| *first);
-        let ids_read = docs.len() * keys.len() as u64;
-        Ok(Some(GroupCounts {
-            first_docs: groups.iter().map(|(first, _)| *first).collect(),
-            counts: groups.iter().map(|(_, count)| *count).collect(),
+        let ids_read = docs.len() * (keys.len() + measured.len()) as u64;
+        Ok(Some(GroupAggregates {
+            first_docs: groups.first_docs,
+            counts: groups.counts,
+            measures: measured.into_iter().map(Measured::finish).collect(),
             ids_read,
         }))
     }
-}
 
-enum Counter {
-    Dense { counts: Vec<u32>, first: Vec<u32> },
-    Sparse(HashMap<u64, (u32, u32)>),
-}
+    /// Counts `docs` per combination of `columns`' values; [`aggregate_groups`](Self::aggregate_groups)
+    /// without measures.
+    pub fn count_groups(&self, columns: &[&str], docs: &RoaringBitmap) -> Result<Option<GroupAggregates>> {
+        self.aggregate_groups(columns, &[], docs)
+    }
 
-impl Counter {
-    #[inline]
-    fn add(&mut self, combination: u64, doc: u32) {
-        match self {
-            Counter::Dense { counts, first } => {
-                let slot = combination as usize;
-                if counts[slot] == 0 {
-                    first[slot] = doc;
+    /// One batch of docs (`range` of the batch's arrays): their groups, then each measure.
+    fn aggregate_batch(
+        &self,
+        keys: &[Key],
+        measured: &mut [Measured],
+        groups: &mut Groups,
+        batch: &Batch,
+        range: std::ops::Range<usize>,
+    ) -> Result<()> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let corrupt = |column: &str| self.corrupt(format!("column {column}: a forward id is outside its dictionary"));
+        if keys.is_empty() {
+            let slot = groups.slot(0, batch.docs[range.start]);
+            groups.counts[slot] += range.len() as u64;
+        } else {
+            for i in range.clone() {
+                let mut combination = 0u64;
+                for (key, ids) in keys.iter().zip(&batch.key_ids) {
+                    let id = ids[i];
+                    if id >= key.cardinality {
+                        return Err(corrupt(key.column));
+                    }
+                    combination += u64::from(id) * key.stride;
                 }
-                counts[slot] += 1;
+                let slot = groups.slot(combination, batch.docs[i]);
+                groups.counts[slot] += 1;
+                groups.slot_of[i] = slot as u32;
             }
-            Counter::Sparse(map) => map.entry(combination).or_insert((doc, 0)).1 += 1,
+        }
+        for (measure, ids) in measured.iter_mut().zip(&batch.measure_ids) {
+            let ids = &ids[range.clone()];
+            if ids.iter().copied().max().unwrap_or(0) >= measure.cardinality {
+                return Err(corrupt(&measure.column));
+            }
+            measure.grow(groups.counts.len());
+            if keys.is_empty() {
+                measure.add_ungrouped(ids);
+            } else {
+                measure.add_grouped(ids, &groups.slot_of[range.clone()]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The kind a measured column's dictionary holds, if a number.
+fn numeric(physical: Physical) -> Option<FixedKind> {
+    match physical {
+        Physical::Fixed(kind) if kind != FixedKind::Boolean => Some(kind),
+        _ => None,
+    }
+}
+
+fn is_float(kind: FixedKind) -> bool {
+    matches!(kind, FixedKind::Float | FixedKind::Double)
+}
+
+/// The values of dictionary entries `ids`, as numbers.
+fn numbers(dictionary: &Dictionary, kind: FixedKind, ids: impl Iterator<Item = usize>) -> Numbers {
+    let value = |id: usize| kind.value(dictionary.key(id));
+    if is_float(kind) {
+        Numbers::Floats(
+            ids.map(|id| match value(id) {
+                Value::Float(v) => f64::from(v),
+                Value::Double(v) => v,
+                _ => 0.0,
+            })
+            .collect(),
+        )
+    } else {
+        Numbers::Integers(
+            ids.map(|id| match value(id) {
+                Value::Int(v) => i64::from(v),
+                Value::Long(v) | Value::Timestamp(v) => v,
+                _ => 0,
+            })
+            .collect(),
+        )
+    }
+}
+
+/// One group-by column as ids.
+struct Key<'a> {
+    column: &'a str,
+    ids: PackedIds<'a>,
+    cardinality: u32,
+    stride: u64,
+}
+
+/// One block's worth of docs and their ids, per column.
+struct Batch {
+    docs: Box<[u32; BLOCK]>,
+    key_ids: Vec<Box<[u32; BLOCK]>>,
+    measure_ids: Vec<Box<[u32; BLOCK]>>,
+}
+
+impl Batch {
+    fn new(keys: usize, measures: usize) -> Batch {
+        let block = || Box::new([0u32; BLOCK]);
+        Batch {
+            docs: block(),
+            key_ids: (0..keys).map(|_| block()).collect(),
+            measure_ids: (0..measures).map(|_| block()).collect(),
+        }
+    }
+}
+
+/// Group combination → slot, slots numbered in order of their first doc.
+enum Slots {
+    Dense(Vec<u32>),
+    Sparse(HashMap<u64, u32>),
+}
+
+struct Groups {
+    slots: Slots,
+    first_docs: Vec<u32>,
+    counts: Vec<u64>,
+    /// The slot of each doc of the current batch.
+    slot_of: Vec<u32>,
+}
+
+impl Groups {
+    #[inline]
+    fn slot(&mut self, combination: u64, doc: u32) -> usize {
+        let next = self.first_docs.len() as u32;
+        let slot = match &mut self.slots {
+            Slots::Dense(table) => {
+                let slot = &mut table[combination as usize];
+                if *slot == u32::MAX {
+                    *slot = next;
+                }
+                *slot
+            }
+            Slots::Sparse(map) => *map.entry(combination).or_insert(next),
+        };
+        if slot == next {
+            self.first_docs.push(doc);
+            self.counts.push(0);
+        }
+        slot as usize
+    }
+}
+
+/// One measured column while its docs are read.
+struct Measured<'a> {
+    column: String,
+    ids: PackedIds<'a>,
+    cardinality: u32,
+    dictionary: Dictionary<'a>,
+    kind: FixedKind,
+    /// The dictionary's values, when summed.
+    values: Option<Numbers>,
+    sum_as: Option<SumAs>,
+    integer_sums: Vec<i64>,
+    float_sums: Vec<f64>,
+    min_ids: Option<Vec<u32>>,
+    max_ids: Option<Vec<u32>>,
+}
+
+impl<'a> Measured<'a> {
+    fn new(
+        measure: &Measure,
+        ids: PackedIds<'a>,
+        dictionary: Dictionary<'a>,
+        kind: FixedKind,
+        values: Option<Numbers>,
+    ) -> Measured<'a> {
+        Measured {
+            column: measure.column.clone(),
+            cardinality: dictionary.len() as u32,
+            ids,
+            dictionary,
+            kind,
+            values,
+            sum_as: measure.sum,
+            integer_sums: Vec::new(),
+            float_sums: Vec::new(),
+            min_ids: measure.min.then(Vec::new),
+            max_ids: measure.max.then(Vec::new),
         }
     }
 
-    /// (first doc, count) of every group with a doc.
-    fn groups(self) -> Vec<(u32, u64)> {
-        match self {
-            Counter::Dense { counts, first } => counts
-                .iter()
-                .zip(&first)
-                .filter(|(count, _)| **count > 0)
-                .map(|(count, first)| (*first, u64::from(*count)))
-                .collect(),
-            Counter::Sparse(map) => map.into_values().map(|(first, count)| (first, u64::from(count))).collect(),
+    /// Room for `groups` groups' states.
+    fn grow(&mut self, groups: usize) {
+        match self.sum_as {
+            Some(SumAs::Integer) => self.integer_sums.resize(groups, 0),
+            Some(SumAs::Float) => self.float_sums.resize(groups, 0.0),
+            None => {}
+        }
+        if let Some(min) = &mut self.min_ids {
+            min.resize(groups, u32::MAX);
+        }
+        if let Some(max) = &mut self.max_ids {
+            max.resize(groups, 0);
         }
     }
+
+    /// Every id (checked below the cardinality) into group 0.
+    fn add_ungrouped(&mut self, ids: &[u32]) {
+        match (&self.values, self.sum_as) {
+            (Some(Numbers::Integers(values)), Some(SumAs::Integer)) => {
+                let sum = ids.iter().fold(0i64, |sum, &id| sum.wrapping_add(values[id as usize]));
+                self.integer_sums[0] = self.integer_sums[0].wrapping_add(sum);
+            }
+            (Some(Numbers::Integers(values)), Some(SumAs::Float)) => {
+                self.float_sums[0] += sum_floats(ids, |id| values[id as usize] as f64);
+            }
+            (Some(Numbers::Floats(values)), Some(SumAs::Float)) => {
+                self.float_sums[0] += sum_floats(ids, |id| values[id as usize]);
+            }
+            _ => {}
+        }
+        if let Some(min) = &mut self.min_ids {
+            min[0] = min[0].min(ids.iter().copied().min().unwrap_or(u32::MAX));
+        }
+        if let Some(max) = &mut self.max_ids {
+            max[0] = max[0].max(ids.iter().copied().max().unwrap_or(0));
+        }
+    }
+
+    /// Each id into its doc's group.
+    fn add_grouped(&mut self, ids: &[u32], slots: &[u32]) {
+        match (&self.values, self.sum_as) {
+            (Some(Numbers::Integers(values)), Some(SumAs::Integer)) => {
+                for (&id, &slot) in ids.iter().zip(slots) {
+                    let sum = &mut self.integer_sums[slot as usize];
+                    *sum = sum.wrapping_add(values[id as usize]);
+                }
+            }
+            (Some(Numbers::Integers(values)), Some(SumAs::Float)) => {
+                for (&id, &slot) in ids.iter().zip(slots) {
+                    self.float_sums[slot as usize] += values[id as usize] as f64;
+                }
+            }
+            (Some(Numbers::Floats(values)), Some(SumAs::Float)) => {
+                for (&id, &slot) in ids.iter().zip(slots) {
+                    self.float_sums[slot as usize] += values[id as usize];
+                }
+            }
+            _ => {}
+        }
+        if let Some(min) = &mut self.min_ids {
+            for (&id, &slot) in ids.iter().zip(slots) {
+                let m = &mut min[slot as usize];
+                *m = (*m).min(id);
+            }
+        }
+        if let Some(max) = &mut self.max_ids {
+            for (&id, &slot) in ids.iter().zip(slots) {
+                let m = &mut max[slot as usize];
+                *m = (*m).max(id);
+            }
+        }
+    }
+
+    fn finish(self) -> MeasureStates {
+        let (dictionary, kind) = (self.dictionary, self.kind);
+        let decode = |ids: Vec<u32>| numbers(&dictionary, kind, ids.into_iter().map(|id| id as usize));
+        MeasureStates {
+            sum: match self.sum_as {
+                Some(SumAs::Integer) => Some(Numbers::Integers(self.integer_sums)),
+                Some(SumAs::Float) => Some(Numbers::Floats(self.float_sums)),
+                None => None,
+            },
+            min: self.min_ids.map(decode),
+            max: self.max_ids.map(decode),
+        }
+    }
+}
+
+/// A sum of doubles over four lanes, so the adds do not wait on each other.
+#[inline]
+fn sum_floats(ids: &[u32], value: impl Fn(u32) -> f64) -> f64 {
+    let mut lanes = [0.0f64; 4];
+    let chunks = ids.chunks_exact(4);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &id) in lanes.iter_mut().zip(chunk) {
+            *lane += value(id);
+        }
+    }
+    let tail: f64 = rest.iter().map(|&id| value(id)).sum();
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
 }
