@@ -1,7 +1,8 @@
 //! The aggregate on dictionary ids (`cuvee_query::segment_aggregate`) answers what the
 //! plain plan answers: random rows imported into several sealed segments, random group-by
 //! columns, aggregates (COUNT, SUM, AVG, MIN, MAX of integer and float columns) and
-//! filters, the physical plan run as planned and as rewritten. Integers and counts must be
+//! filters, the physical plan run as planned and as rewritten. Pinot's exact percentile
+//! (`pinot_percentile`) is picked from value counts on ids and from every value otherwise. Integers and counts must be
 //! equal; float sums may differ in their last bits (the adds go in another order), so floats
 //! are compared to 1e-9 relative. Shapes the rewrite does not take (multi-value or raw
 //! columns, expressions, strings measured, nulls under null handling) keep the plain plan.
@@ -32,7 +33,7 @@ const SCHEMA: &str = r#"{
 const CONFIG: &str = r#"{
   "tableName": "t", "tableType": "OFFLINE",
   "segmentsConfig": {"schemaName": "t", "replication": "1"},
-  "tableIndexConfig": {"invertedIndexColumns": ["country"], "noDictionaryColumns": ["raw"]}
+  "tableIndexConfig": {"invertedIndexColumns": ["country"], "noDictionaryColumns": ["raw"], "sortedColumn": ["code"]}
 }"#;
 
 #[derive(Debug, Clone)]
@@ -154,6 +155,9 @@ fn counts_on_ids_equal_the_plain_plan() {
                 "MIN(amount)",
                 "MAX(amount)",
                 "MAX(maybe)",
+                "pinot_percentile(code, 50)",
+                "pinot_percentile(amount, 90)",
+                "pinot_percentile(maybe, 100)",
             ],
             1..5,
         ),
@@ -219,6 +223,7 @@ fn other_shapes_keep_the_plain_plan() {
         ("SELECT maybe, COUNT(*) FROM t GROUP BY maybe", true),
         ("SELECT country, SUM(code * 2) FROM t GROUP BY country", false),
         ("SELECT MIN(country), MAX(device) FROM t", false),
+        ("SELECT CAST(code AS BIGINT), COUNT(*) FROM t GROUP BY CAST(code AS BIGINT)", false),
         ("SELECT SUM(code) FILTER (WHERE code > 3) FROM t", false),
     ] {
         let (on_ids, plain, rewritten) = rt.block_on(both_ways(&provider, sql, null_handling));
@@ -235,6 +240,7 @@ fn other_shapes_keep_the_plain_plan() {
         ("SELECT country, COUNT(maybe), MAX(maybe) FROM t GROUP BY country", false),
         ("SELECT SUM(code), AVG(amount), MAX(amount) FROM t WHERE device = 'tv'", false),
         ("SELECT SUM(code), MIN(code) FROM t", true),
+        ("SELECT device, pinot_percentile(code, 99), pinot_percentile(amount, 0) FROM t GROUP BY device", false),
         // COUNT of a column without nulls counts docs, whatever the column's encoding.
         ("SELECT device, COUNT(raw), SUM(code) FROM t GROUP BY device", false),
     ] {

@@ -1,9 +1,12 @@
-//! Aggregation inside the scan: a fragment's `AggregateExec(Partial)` of `COUNT(*)` grouped
-//! by dictionary columns, directly over a `SegmentScanExec` of sealed segments, becomes a
-//! [`SegmentAggregateExec`] that counts each segment's matching docs per combination of
-//! dictionary ids (`ImmutableSegment::count_groups`) and decodes each group's values once,
-//! from its first doc. Its output is the partial aggregate's own (group columns, count
-//! state), so the final aggregate above it — on this process or a broker — is unchanged.
+//! Aggregation inside the scan: a fragment's `AggregateExec(Partial)` of COUNT, SUM, AVG,
+//! MIN, MAX and Pinot's PERCENTILE over numeric dictionary columns, grouped by dictionary
+//! columns or not, directly over a `SegmentScanExec` of sealed segments, becomes a
+//! [`SegmentAggregateExec`] that aggregates each segment's matching docs per combination of
+//! dictionary ids (`ImmutableSegment::aggregate_groups`) and decodes each group's values
+//! once, from its first doc. A percentile's state is each group's value counts (a
+//! histogram over the dictionary), not every row's value. Its output is the partial
+//! aggregate's own (group columns, then each aggregate's state in DataFusion's layout), so
+//! the final aggregate above it — on this process or a broker — is unchanged.
 //!
 //! [`rewrite`] runs where fragments run ([`crate::fragment::run`]): every server executes
 //! its fragment its own best way, and what crosses the wire stays the plain plan. Shapes it
@@ -11,6 +14,7 @@
 //! columns, a column older segments lack, nulls under null handling (a null doc's id is
 //! its column's default value's), other aggregates, a scan limit.
 
+use crate::percentile::Weighted;
 use crate::scan::{blocking_stream, ScanCounters, ScanSource, SegmentScanExec};
 use cuvee_segments::{DecodeOptions, EvalOptions};
 use cuvee_segments::{GroupAggregates, Measure, Numbers, SumAs};
@@ -63,6 +67,10 @@ enum Output {
         measure: usize,
     },
     Max {
+        measure: usize,
+    },
+    /// Pinot's exact percentile: each group's distinct values with their counts.
+    Percentile {
         measure: usize,
     },
 }
@@ -119,7 +127,9 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     // Group by plain columns of the scan.
     let mut group_columns = Vec::new();
     for (expr, _) in aggregate.group_expr().expr() {
-        group_columns.push(scan_column(expr, &request.schema)?);
+        // Not a cast: a group's value is decoded as the column's own type.
+        let column = (expr.as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?;
+        group_columns.push(request.schema.fields().get(column.index())?.name().clone());
     }
     if aggregate.filter_expr().iter().any(Option::is_some) {
         return None;
@@ -131,10 +141,24 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         if function.is_distinct() || !function.order_bys().is_empty() {
             return None;
         }
-        let [arg] = function.expressions().try_into().ok()?;
+        let args = function.expressions();
+        if function.fun().name() == crate::percentile::NAME {
+            // The column itself; the percentile (the literal) is the final aggregate's.
+            let [arg, _percent] = args.as_slice() else { return None };
+            let column = (arg.as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?;
+            let (values, counts) = (states.next()?, states.next()?);
+            if values != crate::percentile::values_type() || counts != crate::percentile::counts_type() {
+                return None;
+            }
+            let column = request.schema.fields().get(column.index())?.name().clone();
+            measures.push(Measure { column, sum: None, min: false, max: false, histogram: true });
+            outputs.push(Output::Percentile { measure: measures.len() - 1 });
+            continue;
+        }
+        let [arg] = args.try_into().ok()?;
         let mut measure = |sum: Option<SumAs>, min: bool, max: bool| -> Option<usize> {
             let column = scan_column(&arg, &request.schema)?;
-            measures.push(Measure { column, sum, min, max });
+            measures.push(Measure { column, sum, min, max, histogram: false });
             Some(measures.len() - 1)
         };
         let output = match function.fun().name() {
@@ -205,6 +229,10 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         if !group_columns.iter().all(|c| segment.groups_on_ids(c))
             || !measures.iter().all(|m| segment.measures_on_ids(&m.column))
         {
+            return None;
+        }
+        let keys: Vec<&str> = group_columns.iter().map(String::as_str).collect();
+        if measures.iter().any(|m| m.histogram && !segment.histogram_fits(&keys, &m.column)) {
             return None;
         }
         // A null doc's id is its column's default value's: right without null handling,
@@ -284,6 +312,19 @@ fn states_batch(
                 arrays.push(Arc::new(UInt64Array::from(aggregated.counts.clone())));
                 arrays.push(numbers_array(sum, &DataType::Float64)?);
             }
+            Output::Percentile { measure } => {
+                let histogram = states(measure)?.histogram.as_ref().ok_or_else(missing)?;
+                let mut groups = Vec::with_capacity(histogram.ends.len());
+                let mut start = 0;
+                for &end in &histogram.ends {
+                    groups.push(Weighted {
+                        values: histogram.values[start..end].to_vec(),
+                        counts: Some(histogram.counts[start..end].to_vec()),
+                    });
+                    start = end;
+                }
+                arrays.extend(crate::percentile::state_arrays(groups)?);
+            }
             Output::Min { measure } | Output::Max { measure } => {
                 let states = states(measure)?;
                 let value = if matches!(output, Output::Min { .. }) { &states.min } else { &states.max };
@@ -306,6 +347,9 @@ impl DisplayAs for SegmentAggregateExec {
                 Output::Avg { measure } => format!("avg({})", self.measures[measure].column),
                 Output::Min { measure } => format!("min({})", self.measures[measure].column),
                 Output::Max { measure } => format!("max({})", self.measures[measure].column),
+                Output::Percentile { measure } => {
+                    format!("percentile({}) from value counts", self.measures[measure].column)
+                }
             })
             .collect();
         write!(

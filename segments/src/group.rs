@@ -24,6 +24,9 @@ use std::collections::HashMap;
 /// Group combinations looked up in a dense slot table at most (4 bytes each).
 const DENSE_GROUPS: u64 = 1 << 20;
 
+/// Counters of a measure's histograms at most (groups × dictionary ids, 4 bytes each).
+pub const HISTOGRAM_CELLS: u64 = 1 << 22;
+
 /// How a SUM adds: as wrapping 64-bit integers, or as doubles (each value cast to a
 /// double, as a sum of the column cast to a double does; the order of the adds is this
 /// kernel's, so the last bits may differ from another order's, as between any two plans).
@@ -40,6 +43,8 @@ pub struct Measure {
     pub sum: Option<SumAs>,
     pub min: bool,
     pub max: bool,
+    /// How many docs of each group have each value (for an exact percentile).
+    pub histogram: bool,
 }
 
 /// Numbers per group, typed by the column: integers (INT, LONG, TIMESTAMP) or floats.
@@ -55,6 +60,16 @@ pub struct MeasureStates {
     pub sum: Option<Numbers>,
     pub min: Option<Numbers>,
     pub max: Option<Numbers>,
+    pub histogram: Option<Histogram>,
+}
+
+/// Each group's distinct values (ascending) with their doc counts, groups one after another:
+/// group `g`'s are `values[ends[g - 1]..ends[g]]`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Histogram {
+    pub values: Vec<f64>,
+    pub counts: Vec<u64>,
+    pub ends: Vec<usize>,
 }
 
 /// The groups of a segment's docs, in order of their first doc (ascending).
@@ -80,6 +95,25 @@ impl ImmutableSegment {
     /// Whether `column` can be measured on ids here: grouped on ids, and numeric.
     pub fn measures_on_ids(&self, column: &str) -> bool {
         self.groups_on_ids(column) && self.column(column).is_ok_and(|reader| numeric(reader.physical).is_some())
+    }
+
+    /// Whether a histogram of `measure` per combination of `columns` stays within
+    /// [`HISTOGRAM_CELLS`] counters, by the columns' cardinalities.
+    pub fn histogram_fits(&self, columns: &[&str], measure: &str) -> bool {
+        let cardinality = |name: &str| {
+            self.metadata().columns.iter().find(|c| c.name == name).map(|c| u64::from(c.cardinality.max(1)))
+        };
+        let mut cells = match cardinality(measure) {
+            Some(c) => c,
+            None => return false,
+        };
+        for column in columns {
+            match cardinality(column).and_then(|c| cells.checked_mul(c)) {
+                Some(c) => cells = c,
+                None => return false,
+            }
+        }
+        cells <= HISTOGRAM_CELLS
     }
 
     /// Counts `docs` per combination of `columns`' values (each one
@@ -123,6 +157,9 @@ impl ImmutableSegment {
                 Some(SumAs::Integer) if is_float(kind) => return Ok(None),
                 Some(_) => Some(numbers(&dictionary, kind, 0..dictionary.len())),
             };
+            if measure.histogram && !self.histogram_fits(columns, &measure.column) {
+                return Ok(None);
+            }
             measured.push(Measured::new(measure, ids, dictionary, kind, values));
         }
         let slots = if combinations <= DENSE_GROUPS {
@@ -130,24 +167,40 @@ impl ImmutableSegment {
         } else {
             Slots::Sparse(HashMap::new())
         };
-        let mut groups = Groups { slots, first_docs: Vec::new(), counts: Vec::new(), slot_of: vec![0; BLOCK] };
+        let mut groups = Groups {
+            slots,
+            first_docs: Vec::new(),
+            counts: Vec::new(),
+            slot_of: vec![0; BLOCK],
+            combinations: vec![0; BLOCK],
+        };
         let mut batch = Batch::new(keys.len(), measured.len());
+        let (lo, hi) = (docs.min().unwrap_or(0) as usize, docs.max().unwrap_or(0) as usize);
+        let run = !docs.is_empty() && docs.len() == (hi - lo + 1) as u64;
+        if run && keys.is_empty() {
+            // The sorted column's MIN and MAX over a run of docs: its first and last doc's.
+            let sorted = self.metadata().sorted_column.as_deref();
+            for measure in measured.iter_mut().filter(|m| sorted == Some(m.column.as_str())) {
+                measure.settle_sorted(lo, hi).map_err(|column| self.corrupt_id(&column))?;
+            }
+        }
         if docs.is_empty() {
             // Nothing to aggregate.
-        } else if docs.len() == u64::from(docs.max().unwrap_or(0) - docs.min().unwrap_or(0)) + 1 {
+        } else if run {
             // A run of docs (every doc, or a sorted column's range): unpack block by block.
-            let (lo, hi) = (docs.min().unwrap_or(0) as usize, docs.max().unwrap_or(0) as usize);
             for b in lo / BLOCK..=hi / BLOCK {
                 let mut real = BLOCK;
                 for (key, out) in keys.iter().zip(batch.key_ids.iter_mut()) {
                     real = real.min(key.ids.unpack(b, out));
                 }
                 for (measure, out) in measured.iter().zip(batch.measure_ids.iter_mut()) {
-                    real = real.min(measure.ids.unpack(b, out));
+                    if !measure.settled {
+                        real = real.min(measure.ids.unpack(b, out));
+                    }
                 }
                 let start = if b == lo / BLOCK { lo % BLOCK } else { 0 };
                 let end = if b == hi / BLOCK { (hi % BLOCK + 1).min(real) } else { real };
-                for (i, doc) in batch.docs.iter_mut().enumerate().take(end).skip(start) {
+                for (doc, i) in batch.docs[start..end].iter_mut().zip(start..) {
                     *doc = (b * BLOCK + i) as u32;
                 }
                 self.aggregate_batch(&keys, &mut measured, &mut groups, &batch, start..end)?;
@@ -160,7 +213,7 @@ impl ImmutableSegment {
                         *id = key.ids.get(*doc as usize);
                     }
                 }
-                for (measure, out) in measured.iter().zip(batch.measure_ids.iter_mut()) {
+                for (measure, out) in measured.iter().zip(batch.measure_ids.iter_mut()).filter(|(m, _)| !m.settled) {
                     for (id, doc) in out.iter_mut().zip(&batch.docs[..n]) {
                         *id = measure.ids.get(*doc as usize);
                     }
@@ -179,7 +232,9 @@ impl ImmutableSegment {
                 flush(&mut batch, n, &mut groups, &mut measured)?;
             }
         }
-        let ids_read = docs.len() * (keys.len() + measured.len()) as u64;
+        let read_per_doc = keys.len() + measured.iter().filter(|m| !m.settled).count();
+        let settled = measured.iter().filter(|m| m.settled).count();
+        let ids_read = docs.len() * read_per_doc as u64 + 2 * settled as u64;
         Ok(Some(GroupAggregates {
             first_docs: groups.first_docs,
             counts: groups.counts,
@@ -194,6 +249,10 @@ impl ImmutableSegment {
         self.aggregate_groups(columns, &[], docs)
     }
 
+    fn corrupt_id(&self, column: &str) -> crate::error::SegmentError {
+        self.corrupt(format!("column {column}: a forward id is outside its dictionary"))
+    }
+
     /// One batch of docs (`range` of the batch's arrays): their groups, then each measure.
     fn aggregate_batch(
         &self,
@@ -206,26 +265,26 @@ impl ImmutableSegment {
         if range.is_empty() {
             return Ok(());
         }
-        let corrupt = |column: &str| self.corrupt(format!("column {column}: a forward id is outside its dictionary"));
+        let corrupt = |column: &str| self.corrupt_id(column);
         if keys.is_empty() {
             let slot = groups.slot(0, batch.docs[range.start]);
             groups.counts[slot] += range.len() as u64;
         } else {
-            for i in range.clone() {
-                let mut combination = 0u64;
-                for (key, ids) in keys.iter().zip(&batch.key_ids) {
-                    let id = ids[i];
-                    if id >= key.cardinality {
-                        return Err(corrupt(key.column));
-                    }
-                    combination += u64::from(id) * key.stride;
+            // Each doc's combination, a key column at a time, then its slot.
+            let combinations = &mut groups.combinations[range.clone()];
+            combinations.fill(0);
+            for (key, ids) in keys.iter().zip(&batch.key_ids) {
+                let ids = &ids[range.clone()];
+                if ids.iter().copied().max().unwrap_or(0) >= key.cardinality {
+                    return Err(corrupt(key.column));
                 }
-                let slot = groups.slot(combination, batch.docs[i]);
-                groups.counts[slot] += 1;
-                groups.slot_of[i] = slot as u32;
+                for (combination, &id) in combinations.iter_mut().zip(ids) {
+                    *combination += u64::from(id) * key.stride;
+                }
             }
+            groups.assign(&batch.docs[range.clone()], range.start);
         }
-        for (measure, ids) in measured.iter_mut().zip(&batch.measure_ids) {
+        for (measure, ids) in measured.iter_mut().zip(&batch.measure_ids).filter(|(m, _)| !m.settled) {
             let ids = &ids[range.clone()];
             if ids.iter().copied().max().unwrap_or(0) >= measure.cardinality {
                 return Err(corrupt(&measure.column));
@@ -313,11 +372,47 @@ struct Groups {
     slots: Slots,
     first_docs: Vec<u32>,
     counts: Vec<u64>,
-    /// The slot of each doc of the current batch.
+    /// The slot and the combination of each doc of the current batch.
     slot_of: Vec<u32>,
+    combinations: Vec<u64>,
 }
 
 impl Groups {
+    /// The slots of the docs at `start..` of the batch, from their combinations: counted,
+    /// and written to `slot_of`.
+    fn assign(&mut self, docs: &[u32], start: usize) {
+        let range = start..start + docs.len();
+        let Groups { slots, first_docs, counts, slot_of, combinations } = self;
+        let mut new = |doc: u32| {
+            first_docs.push(doc);
+            counts.push(0);
+            (first_docs.len() - 1) as u32
+        };
+        match slots {
+            Slots::Dense(table) => {
+                for ((slot_out, &combination), &doc) in
+                    slot_of[range.clone()].iter_mut().zip(&combinations[range]).zip(docs)
+                {
+                    let entry = &mut table[combination as usize];
+                    if *entry == u32::MAX {
+                        *entry = new(doc);
+                    }
+                    *slot_out = *entry;
+                }
+            }
+            Slots::Sparse(map) => {
+                for ((slot_out, &combination), &doc) in
+                    slot_of[range.clone()].iter_mut().zip(&combinations[range]).zip(docs)
+                {
+                    *slot_out = *map.entry(combination).or_insert_with(|| new(doc));
+                }
+            }
+        }
+        for &slot in &slot_of[start..start + docs.len()] {
+            counts[slot as usize] += 1;
+        }
+    }
+
     #[inline]
     fn slot(&mut self, combination: u64, doc: u32) -> usize {
         let next = self.first_docs.len() as u32;
@@ -353,6 +448,10 @@ struct Measured<'a> {
     float_sums: Vec<f64>,
     min_ids: Option<Vec<u32>>,
     max_ids: Option<Vec<u32>>,
+    /// Docs per (group, id), at `group * cardinality + id`.
+    histogram: Option<Vec<u32>>,
+    /// Answered without reading its docs (see [`Measured::settle_sorted`]).
+    settled: bool,
 }
 
 impl<'a> Measured<'a> {
@@ -375,7 +474,26 @@ impl<'a> Measured<'a> {
             float_sums: Vec::new(),
             min_ids: measure.min.then(Vec::new),
             max_ids: measure.max.then(Vec::new),
+            histogram: measure.histogram.then(Vec::new),
+            settled: false,
         }
+    }
+
+    /// Settles MIN and MAX of the segment's sorted column over the docs `lo..=hi` (one
+    /// group) from the first and last doc's ids, when nothing else is asked of it; the
+    /// column's name when an id is outside its dictionary.
+    fn settle_sorted(&mut self, lo: usize, hi: usize) -> std::result::Result<(), String> {
+        if self.sum_as.is_some() || self.histogram.is_some() {
+            return Ok(());
+        }
+        let (first, last) = (self.ids.get(lo), self.ids.get(hi));
+        if first.max(last) >= self.cardinality {
+            return Err(self.column.clone());
+        }
+        self.min_ids = self.min_ids.take().map(|_| vec![first]);
+        self.max_ids = self.max_ids.take().map(|_| vec![last]);
+        self.settled = true;
+        Ok(())
     }
 
     /// Room for `groups` groups' states.
@@ -390,6 +508,9 @@ impl<'a> Measured<'a> {
         }
         if let Some(max) = &mut self.max_ids {
             max.resize(groups, 0);
+        }
+        if let Some(histogram) = &mut self.histogram {
+            histogram.resize(groups * self.cardinality as usize, 0);
         }
     }
 
@@ -413,6 +534,11 @@ impl<'a> Measured<'a> {
         }
         if let Some(max) = &mut self.max_ids {
             max[0] = max[0].max(ids.iter().copied().max().unwrap_or(0));
+        }
+        if let Some(histogram) = &mut self.histogram {
+            for &id in ids {
+                histogram[id as usize] += 1;
+            }
         }
     }
 
@@ -449,6 +575,12 @@ impl<'a> Measured<'a> {
                 *m = (*m).max(id);
             }
         }
+        if let Some(histogram) = &mut self.histogram {
+            let cardinality = self.cardinality as usize;
+            for (&id, &slot) in ids.iter().zip(slots) {
+                histogram[slot as usize * cardinality + id as usize] += 1;
+            }
+        }
     }
 
     fn finish(self) -> MeasureStates {
@@ -462,8 +594,28 @@ impl<'a> Measured<'a> {
             },
             min: self.min_ids.map(decode),
             max: self.max_ids.map(decode),
+            histogram: self.histogram.map(|counts| histogram(&dictionary, kind, &counts, self.cardinality as usize)),
         }
     }
+}
+
+/// Per-(group, id) counters as each group's distinct values and counts, in id (value) order.
+fn histogram(dictionary: &Dictionary, kind: FixedKind, counters: &[u32], cardinality: usize) -> Histogram {
+    let all = match numbers(dictionary, kind, 0..cardinality) {
+        Numbers::Floats(values) => values,
+        Numbers::Integers(values) => values.into_iter().map(|v| v as f64).collect(),
+    };
+    let mut out = Histogram::default();
+    for group in counters.chunks(cardinality.max(1)) {
+        for (value, &count) in all.iter().zip(group) {
+            if count > 0 {
+                out.values.push(*value);
+                out.counts.push(u64::from(count));
+            }
+        }
+        out.ends.push(out.values.len());
+    }
+    out
 }
 
 /// A sum of doubles over four lanes, so the adds do not wait on each other.

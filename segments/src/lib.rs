@@ -46,7 +46,7 @@ pub use decode::{arrow_type, DecodeOptions};
 pub use error::{Result, SegmentError};
 pub use eval::{Access, EvalOptions, Evaluation, IndexUse};
 pub use format::{ColumnMetadata, SegmentMetadata};
-pub use group::{GroupAggregates, Measure, MeasureStates, Numbers, SumAs};
+pub use group::{GroupAggregates, Histogram, Measure, MeasureStates, Numbers, SumAs};
 pub use host::SegmentHost;
 pub use immutable::ImmutableSegment;
 pub use mirror::Mirror;
