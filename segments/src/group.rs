@@ -238,7 +238,11 @@ impl ImmutableSegment {
         Ok(Some(GroupAggregates {
             first_docs: groups.first_docs,
             counts: groups.counts,
-            measures: measured.into_iter().map(Measured::finish).collect(),
+            measures: measured
+                .into_iter()
+                .map(Measured::finish)
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|column| self.corrupt_id(&column))?,
             ids_read,
         }))
     }
@@ -286,7 +290,7 @@ impl ImmutableSegment {
         }
         for (measure, ids) in measured.iter_mut().zip(&batch.measure_ids).filter(|(m, _)| !m.settled) {
             let ids = &ids[range.clone()];
-            if ids.iter().copied().max().unwrap_or(0) >= measure.cardinality {
+            if measure.needs_id_check() && ids.iter().copied().max().unwrap_or(0) >= measure.cardinality {
                 return Err(corrupt(&measure.column));
             }
             measure.grow(groups.counts.len());
@@ -452,6 +456,8 @@ struct Measured<'a> {
     histogram: Option<Vec<u32>>,
     /// Answered without reading its docs (see [`Measured::settle_sorted`]).
     settled: bool,
+    /// An id read was outside the dictionary (a corrupt forward index).
+    outside: bool,
 }
 
 impl<'a> Measured<'a> {
@@ -476,6 +482,7 @@ impl<'a> Measured<'a> {
             max_ids: measure.max.then(Vec::new),
             histogram: measure.histogram.then(Vec::new),
             settled: false,
+            outside: false,
         }
     }
 
@@ -514,18 +521,39 @@ impl<'a> Measured<'a> {
         }
     }
 
-    /// Every id (checked below the cardinality) into group 0.
+    /// Whether ids must be checked against the cardinality before [`add_ungrouped`] or
+    /// [`add_grouped`]: the kernels check as they go (a sum's value lookup, a histogram's
+    /// cell) or [`finish`] does (the largest id), except a lone MIN.
+    ///
+    /// [`add_ungrouped`]: Self::add_ungrouped
+    /// [`add_grouped`]: Self::add_grouped
+    /// [`finish`]: Self::finish
+    fn needs_id_check(&self) -> bool {
+        self.sum_as.is_none() && self.histogram.is_none() && self.max_ids.is_none()
+    }
+
+    /// Every id into group 0; an id outside the dictionary sets `outside`.
     fn add_ungrouped(&mut self, ids: &[u32]) {
         match (&self.values, self.sum_as) {
             (Some(Numbers::Integers(values)), Some(SumAs::Integer)) => {
-                let sum = ids.iter().fold(0i64, |sum, &id| sum.wrapping_add(values[id as usize]));
+                let mut sum = 0i64;
+                for &id in ids {
+                    match values.get(id as usize) {
+                        Some(&value) => sum = sum.wrapping_add(value),
+                        None => self.outside = true,
+                    }
+                }
                 self.integer_sums[0] = self.integer_sums[0].wrapping_add(sum);
             }
             (Some(Numbers::Integers(values)), Some(SumAs::Float)) => {
-                self.float_sums[0] += sum_floats(ids, |id| values[id as usize] as f64);
+                let (sum, outside) = sum_floats(ids, |id| values.get(id as usize).map(|&v| v as f64));
+                self.float_sums[0] += sum;
+                self.outside |= outside;
             }
             (Some(Numbers::Floats(values)), Some(SumAs::Float)) => {
-                self.float_sums[0] += sum_floats(ids, |id| values[id as usize]);
+                let (sum, outside) = sum_floats(ids, |id| values.get(id as usize).copied());
+                self.float_sums[0] += sum;
+                self.outside |= outside;
             }
             _ => {}
         }
@@ -537,7 +565,10 @@ impl<'a> Measured<'a> {
         }
         if let Some(histogram) = &mut self.histogram {
             for &id in ids {
-                histogram[id as usize] += 1;
+                match histogram.get_mut(id as usize) {
+                    Some(cell) => *cell += 1,
+                    None => self.outside = true,
+                }
             }
         }
     }
@@ -548,17 +579,26 @@ impl<'a> Measured<'a> {
             (Some(Numbers::Integers(values)), Some(SumAs::Integer)) => {
                 for (&id, &slot) in ids.iter().zip(slots) {
                     let sum = &mut self.integer_sums[slot as usize];
-                    *sum = sum.wrapping_add(values[id as usize]);
+                    match values.get(id as usize) {
+                        Some(&value) => *sum = sum.wrapping_add(value),
+                        None => self.outside = true,
+                    }
                 }
             }
             (Some(Numbers::Integers(values)), Some(SumAs::Float)) => {
                 for (&id, &slot) in ids.iter().zip(slots) {
-                    self.float_sums[slot as usize] += values[id as usize] as f64;
+                    match values.get(id as usize) {
+                        Some(&value) => self.float_sums[slot as usize] += value as f64,
+                        None => self.outside = true,
+                    }
                 }
             }
             (Some(Numbers::Floats(values)), Some(SumAs::Float)) => {
                 for (&id, &slot) in ids.iter().zip(slots) {
-                    self.float_sums[slot as usize] += values[id as usize];
+                    match values.get(id as usize) {
+                        Some(&value) => self.float_sums[slot as usize] += value,
+                        None => self.outside = true,
+                    }
                 }
             }
             _ => {}
@@ -578,15 +618,24 @@ impl<'a> Measured<'a> {
         if let Some(histogram) = &mut self.histogram {
             let cardinality = self.cardinality as usize;
             for (&id, &slot) in ids.iter().zip(slots) {
-                histogram[slot as usize * cardinality + id as usize] += 1;
+                if (id as usize) < cardinality {
+                    histogram[slot as usize * cardinality + id as usize] += 1;
+                } else {
+                    self.outside = true;
+                }
             }
         }
     }
 
-    fn finish(self) -> MeasureStates {
+    /// The states; `Err` (the column) when an id read was outside the dictionary.
+    fn finish(self) -> std::result::Result<MeasureStates, String> {
+        let past_end = self.max_ids.as_ref().is_some_and(|max| max.iter().any(|&id| id >= self.cardinality));
+        if self.outside || past_end {
+            return Err(self.column);
+        }
         let (dictionary, kind) = (self.dictionary, self.kind);
         let decode = |ids: Vec<u32>| numbers(&dictionary, kind, ids.into_iter().map(|id| id as usize));
-        MeasureStates {
+        Ok(MeasureStates {
             sum: match self.sum_as {
                 Some(SumAs::Integer) => Some(Numbers::Integers(self.integer_sums)),
                 Some(SumAs::Float) => Some(Numbers::Floats(self.float_sums)),
@@ -595,7 +644,7 @@ impl<'a> Measured<'a> {
             min: self.min_ids.map(decode),
             max: self.max_ids.map(decode),
             histogram: self.histogram.map(|counts| histogram(&dictionary, kind, &counts, self.cardinality as usize)),
-        }
+        })
     }
 }
 
@@ -618,17 +667,27 @@ fn histogram(dictionary: &Dictionary, kind: FixedKind, counters: &[u32], cardina
     out
 }
 
-/// A sum of doubles over four lanes, so the adds do not wait on each other.
+/// A sum of doubles over four lanes, so the adds do not wait on each other; and whether
+/// an id had no value.
 #[inline]
-fn sum_floats(ids: &[u32], value: impl Fn(u32) -> f64) -> f64 {
-    let mut lanes = [0.0f64; 4];
+fn sum_floats(ids: &[u32], value: impl Fn(u32) -> Option<f64>) -> (f64, bool) {
+    let (mut lanes, mut outside) = ([0.0f64; 4], false);
     let chunks = ids.chunks_exact(4);
     let rest = chunks.remainder();
     for chunk in chunks {
         for (lane, &id) in lanes.iter_mut().zip(chunk) {
-            *lane += value(id);
+            match value(id) {
+                Some(v) => *lane += v,
+                None => outside = true,
+            }
         }
     }
-    let tail: f64 = rest.iter().map(|&id| value(id)).sum();
-    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail
+    let mut tail = 0.0;
+    for &id in rest {
+        match value(id) {
+            Some(v) => tail += v,
+            None => outside = true,
+        }
+    }
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + tail, outside)
 }
