@@ -436,6 +436,30 @@ impl ExecutionPlan for SegmentAggregateExec {
             };
             counters.docs_matched.add(docs.len() as usize);
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            if let ([name], true) = (names.as_slice(), outputs.is_empty()) {
+                // A plain grouping of one column: its distinct ids, decoded from the dictionary.
+                let distinct = match segment.distinct_ids(name, &docs) {
+                    Ok(Some(distinct)) => distinct,
+                    Ok(None) => {
+                        return Some(Err(DataFusionError::Internal(format!(
+                            "segment {} cannot group {name} on ids",
+                            segment.name()
+                        ))))
+                    }
+                    Err(e) => return Some(Err(external(e))),
+                };
+                groups.add(distinct.len());
+                ids.add(docs.len() as usize);
+                let values = match segment.decode_ids(name, &distinct) {
+                    Ok(values) => values,
+                    Err(e) => return Some(Err(external(e))),
+                };
+                let wanted = schema.field(0).data_type();
+                let values = if values.data_type() == wanted { Ok(values) } else { cast(&values, wanted) };
+                return Some(
+                    values.and_then(|v| RecordBatch::try_new(Arc::clone(&schema), vec![v])).map_err(Into::into),
+                );
+            }
             let aggregated = match segment.aggregate_groups(&names, &measures, &docs) {
                 Ok(Some(counted)) => counted,
                 Ok(None) => {

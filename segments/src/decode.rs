@@ -287,6 +287,30 @@ impl ImmutableSegment {
         batch(out, docs.len())
     }
 
+    /// Decodes entries `ids` of a single-value dictionary column straight from its
+    /// dictionary (a group's value from its id, no doc read), as [`decode`](Self::decode)
+    /// would type them without null handling.
+    pub fn decode_ids(&self, name: &str, ids: &[u32]) -> Result<ArrayRef> {
+        let reader = self.column(name)?;
+        let (Some(dict), true) = (&reader.dictionary, reader.meta.single_value) else {
+            return Err(SegmentError::InvalidRequest(format!(
+                "column {name} of segment {} is not a single-value dictionary column",
+                self.name()
+            )));
+        };
+        if ids.iter().any(|&id| id as usize >= dict.len()) {
+            return Err(self.corrupt(format!("column {name}: an id is outside its dictionary")));
+        }
+        if let Some(values) = typed_values(dict, ids) {
+            return Ok(values);
+        }
+        let mut g = Gathered::for_column(true);
+        for &id in ids {
+            push_dict(&mut g, dict, id as usize);
+        }
+        to_arrow(g, reader.meta.data_type, None)
+    }
+
     /// Decodes every doc.
     pub fn decode_all(&self, columns: &[&str], options: DecodeOptions) -> Result<RecordBatch> {
         let docs: Vec<u32> = (0..self.num_docs()).collect();

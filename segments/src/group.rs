@@ -247,6 +247,49 @@ impl ImmutableSegment {
         }))
     }
 
+    /// The distinct ids (ascending, so in value order) of `column` over `docs`: a grouping
+    /// with nothing to aggregate (how `DISTINCT` and `COUNT(DISTINCT)` plan) needs no
+    /// counts and no first docs, only a bit per dictionary id. `None` when the column
+    /// cannot be grouped on ids.
+    pub fn distinct_ids(&self, column: &str, docs: &RoaringBitmap) -> Result<Option<Vec<u32>>> {
+        if !self.groups_on_ids(column) {
+            return Ok(None);
+        }
+        let reader = self.column(column)?;
+        let (Forward::Ids(ids), Some(dictionary)) = (&reader.forward, &reader.dictionary) else { return Ok(None) };
+        let cardinality = dictionary.len();
+        let mut seen = vec![0u64; cardinality.div_ceil(64)];
+        let mut outside = false;
+        let mut mark = |id: u32| match seen.get_mut(id as usize / 64) {
+            Some(word) if (id as usize) < cardinality => *word |= 1 << (id % 64),
+            _ => outside = true,
+        };
+        let (lo, hi) = (docs.min().unwrap_or(0) as usize, docs.max().unwrap_or(0) as usize);
+        if !docs.is_empty() && docs.len() == (hi - lo + 1) as u64 {
+            let mut block = [0u32; BLOCK];
+            for b in lo / BLOCK..=hi / BLOCK {
+                let real = ids.unpack(b, &mut block);
+                let start = if b == lo / BLOCK { lo % BLOCK } else { 0 };
+                let end = if b == hi / BLOCK { (hi % BLOCK + 1).min(real) } else { real };
+                block[start..end].iter().for_each(|&id| mark(id));
+            }
+        } else {
+            docs.iter().for_each(|doc| mark(ids.get(doc as usize)));
+        }
+        if outside {
+            return Err(self.corrupt_id(column));
+        }
+        let mut distinct = Vec::new();
+        for (w, &word) in seen.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                distinct.push((w * 64) as u32 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        Ok(Some(distinct))
+    }
+
     /// Counts `docs` per combination of `columns`' values; [`aggregate_groups`](Self::aggregate_groups)
     /// without measures.
     pub fn count_groups(&self, columns: &[&str], docs: &RoaringBitmap) -> Result<Option<GroupAggregates>> {
