@@ -287,6 +287,16 @@ fn numbers_array(numbers: &Numbers, data_type: &DataType) -> Result<ArrayRef> {
     }
 }
 
+/// What a segment read on ids, or why not: it declined (the rewrite checked it could not),
+/// or failed.
+fn read_on_ids<T>(read: cuvee_segments::Result<Option<T>>, segment: &str, columns: &[&str]) -> Result<T> {
+    match read {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(DataFusionError::Internal(format!("segment {segment} cannot group {columns:?} on ids"))),
+        Err(e) => Err(DataFusionError::External(Box::new(e))),
+    }
+}
+
 /// One segment's aggregates as the partial aggregate's batch.
 fn states_batch(
     schema: &SchemaRef,
@@ -438,15 +448,9 @@ impl ExecutionPlan for SegmentAggregateExec {
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
             if let ([name], true) = (names.as_slice(), outputs.is_empty()) {
                 // A plain grouping of one column: its distinct ids, decoded from the dictionary.
-                let distinct = match segment.distinct_ids(name, &docs) {
-                    Ok(Some(distinct)) => distinct,
-                    Ok(None) => {
-                        return Some(Err(DataFusionError::Internal(format!(
-                            "segment {} cannot group {name} on ids",
-                            segment.name()
-                        ))))
-                    }
-                    Err(e) => return Some(Err(external(e))),
+                let distinct = match read_on_ids(segment.distinct_ids(name, &docs), segment.name(), &names) {
+                    Ok(distinct) => distinct,
+                    Err(e) => return Some(Err(e)),
                 };
                 groups.add(distinct.len());
                 ids.add(docs.len() as usize);
@@ -460,16 +464,11 @@ impl ExecutionPlan for SegmentAggregateExec {
                     values.and_then(|v| RecordBatch::try_new(Arc::clone(&schema), vec![v])).map_err(Into::into),
                 );
             }
-            let aggregated = match segment.aggregate_groups(&names, &measures, &docs) {
-                Ok(Some(counted)) => counted,
-                Ok(None) => {
-                    return Some(Err(DataFusionError::Internal(format!(
-                        "segment {} cannot group {names:?} on ids",
-                        segment.name()
-                    ))))
-                }
-                Err(e) => return Some(Err(external(e))),
-            };
+            let aggregated =
+                match read_on_ids(segment.aggregate_groups(&names, &measures, &docs), segment.name(), &names) {
+                    Ok(aggregated) => aggregated,
+                    Err(e) => return Some(Err(e)),
+                };
             groups.add(aggregated.counts.len());
             ids.add(aggregated.ids_read as usize);
             decoded.add(if keys == 0 { 0 } else { aggregated.first_docs.len() });
