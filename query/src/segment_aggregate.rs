@@ -20,7 +20,7 @@ use cuvee_segments::{DecodeOptions, EvalOptions};
 use cuvee_segments::{GroupAggregates, Measure, Numbers, SumAs};
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int64Array, UInt64Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Result};
@@ -128,8 +128,7 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     let mut group_columns = Vec::new();
     for (expr, _) in aggregate.group_expr().expr() {
         // Not a cast: a group's value is decoded as the column's own type.
-        let column = (expr.as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?;
-        group_columns.push(request.schema.fields().get(column.index())?.name().clone());
+        group_columns.push(plain_column(expr, &request.schema)?.name().clone());
     }
     if aggregate.filter_expr().iter().any(Option::is_some) {
         return None;
@@ -145,12 +144,11 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         if function.fun().name() == crate::percentile::NAME {
             // The column itself; the percentile (the literal) is the final aggregate's.
             let [arg, _percent] = args.as_slice() else { return None };
-            let column = (arg.as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?;
+            let column = plain_column(arg, &request.schema)?.name().clone();
             let (values, counts) = (states.next()?, states.next()?);
             if values != crate::percentile::values_type() || counts != crate::percentile::counts_type() {
                 return None;
             }
-            let column = request.schema.fields().get(column.index())?.name().clone();
             measures.push(Measure { column, sum: None, min: false, max: false, histogram: true });
             outputs.push(Output::Percentile { measure: measures.len() - 1 });
             continue;
@@ -194,9 +192,9 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
             }
             name @ ("min" | "max") => {
                 // The column itself (no cast), its state its own type.
-                let column = (arg.as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?;
+                let field = plain_column(&arg, &request.schema)?;
                 let state = states.next()?;
-                if state != *request.schema.field(column.index()).data_type() || !min_max_type(&state) {
+                if state != *field.data_type() || !min_max_type(&state) {
                     return None;
                 }
                 let is_min = name == "min";
@@ -215,6 +213,7 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         return None;
     }
     let predicate_columns = request.predicate.as_ref().map(|p| p.columns()).unwrap_or_default();
+    let keys: Vec<&str> = group_columns.iter().map(String::as_str).collect();
     for source in &request.sources {
         let ScanSource::Sealed(segment) = source else { return None };
         // A column an older segment lacks is the scan's to resolve.
@@ -231,7 +230,6 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         {
             return None;
         }
-        let keys: Vec<&str> = group_columns.iter().map(String::as_str).collect();
         if measures.iter().any(|m| m.histogram && !segment.histogram_fits(&keys, &m.column)) {
             return None;
         }
@@ -256,14 +254,16 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     Some(Arc::new(exec))
 }
 
+/// The scan's field `expr` is, when it is a plain column (no cast).
+fn plain_column<'s>(expr: &Arc<dyn PhysicalExpr>, scan_schema: &'s Schema) -> Option<&'s Field> {
+    let column = (expr.as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?;
+    scan_schema.fields().get(column.index()).map(AsRef::as_ref)
+}
+
 /// The scan column `expr` is (or casts), by name.
 fn scan_column(expr: &Arc<dyn PhysicalExpr>, scan_schema: &Schema) -> Option<String> {
-    let any: &dyn std::any::Any = expr.as_ref();
-    let column = match any.downcast_ref::<CastExpr>() {
-        Some(cast) => (cast.expr().as_ref() as &dyn std::any::Any).downcast_ref::<Column>()?,
-        None => any.downcast_ref::<Column>()?,
-    };
-    Some(scan_schema.fields().get(column.index())?.name().clone())
+    let cast = (expr.as_ref() as &dyn std::any::Any).downcast_ref::<CastExpr>();
+    Some(plain_column(cast.map_or(expr, CastExpr::expr), scan_schema)?.name().clone())
 }
 
 /// A MIN/MAX state the kernel's numbers cast to exactly.
