@@ -22,7 +22,15 @@ pub struct ColumnIndexing {
     /// The bloom filter's target false-positive probability, when the column has one.
     pub bloom_fpp: Option<f64>,
     pub json: bool,
+    /// When the column may be stored raw although `dictionary` is set: the segment builder
+    /// then stores it raw if the raw chunks are under this share of the dictionary and its
+    /// ids (Pinot's `optimizeDictionary` rule). `None` when an index needs the ids, the
+    /// dictionary was asked for by name, or the rule is turned off.
+    pub raw_if_smaller: Option<f64>,
 }
+
+/// Pinot's default `noDictionarySizeRatioThreshold`.
+pub const DEFAULT_NO_DICTIONARY_SIZE_RATIO: f64 = 0.85;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
@@ -212,7 +220,31 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
                 problems.push(Problem::new(&path, format!("bloom filter fpp must be between 0 and 1, got {fpp}")));
             }
         }
-        plan.push(ColumnIndexing { name: name.to_string(), dictionary, inverted, sorted, range, bloom_fpp, json });
+        // Pinot's rule: `optimizeDictionary` for every column, or `…ForMetrics` for metrics;
+        // cuvee's default (neither written) is on.
+        let is_metric = column.kind == FieldKind::Metric;
+        let optimize = ix.optimize_dictionary.is_none_or(|f| f.value)
+            || (is_metric && ix.optimize_dictionary_for_metrics.is_some_and(|f| f.value));
+        let ratio = ix
+            .no_dictionary_size_ratio_threshold
+            .as_ref()
+            .and_then(|r| r.as_f64().or_else(|| r.as_str().and_then(|s| s.parse().ok())))
+            .filter(|&r| r > 0.0)
+            .unwrap_or(DEFAULT_NO_DICTIONARY_SIZE_RATIO);
+        let ids_needed = inverted || sorted || json || (range && !column.data_type.is_numeric());
+        let raw_if_smaller =
+            (dictionary && optimize && field_index("dictionary").is_none() && column.single_value && !ids_needed)
+                .then_some(ratio);
+        plan.push(ColumnIndexing {
+            name: name.to_string(),
+            dictionary,
+            inverted,
+            sorted,
+            range,
+            bloom_fpp,
+            json,
+            raw_if_smaller,
+        });
     }
     plan
 }

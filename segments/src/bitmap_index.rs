@@ -1,9 +1,19 @@
-//! Indexes made of roaring bitmaps: the inverted index (one bitmap per dictionary id), the
-//! bit-sliced range index (one bitmap per bit of the value), and the null bitmap.
+//! Indexes over doc ids: the inverted index (per dictionary id, a roaring bitmap or a packed
+//! posting list, whichever is smaller for the column), the bit-sliced range index (one
+//! bitmap per bit of the value), the sorted index, and the null bitmap.
 
+use crate::ascending::{self, Ascending};
+use crate::bitpack;
 use crate::error::Malformed;
-use crate::format::{put_u32, put_u64, u64_at, Cursor};
+use crate::format::{pad_to_8, put_u32, put_u64, u64_at, Cursor};
+use crate::forward::{self, PackedIds};
 use roaring::RoaringBitmap;
+
+/// Codec tags of version-3 `inverted` and `sorted` sections (the first u32; the second is
+/// reserved).
+const BITMAPS: u32 = 0;
+const POSTINGS: u32 = 1;
+const STARTS: u32 = 1;
 
 /// Writes a list of bitmaps behind an offset table (`inverted` and `range` sections).
 pub fn write_bitmap_list(header: &[u8], bitmaps: &[RoaringBitmap]) -> Vec<u8> {
@@ -60,21 +70,137 @@ impl<'a> BitmapList<'a> {
     }
 }
 
-pub fn write_inverted(bitmaps: &[RoaringBitmap]) -> Vec<u8> {
-    let mut header = Vec::new();
-    put_u32(&mut header, bitmaps.len() as u32);
-    put_u32(&mut header, 0);
-    write_bitmap_list(&header, bitmaps)
+/// The inverted index of a column: per dictionary id, its docs (ascending), in whichever
+/// codec is smaller. Roaring pays when ids have many docs; a column of mostly unique values
+/// (a user id) pays ~8 bytes of container header per value there, while a packed posting
+/// list costs its docs' bits plus a few bits of offset.
+pub fn write_inverted(postings: &[Vec<u32>], num_docs: u32) -> Vec<u8> {
+    let total: usize = postings.iter().map(Vec::len).sum();
+    let mut ends = Vec::with_capacity(postings.len() + 1);
+    ends.push(0u64);
+    for list in postings {
+        ends.push(ends[ends.len() - 1] + list.len() as u64);
+    }
+    let doc_width = bitpack::width_for(num_docs.saturating_sub(1));
+    let packed_offsets = ascending::encode(&ends);
+    let postings_bytes = packed_offsets
+        .as_ref()
+        .map(|o| 16 + o.len() + 8 + total.div_ceil(bitpack::BLOCK) * bitpack::block_words(doc_width) * 4);
+    let bitmaps: Vec<RoaringBitmap> = postings
+        .iter()
+        .map(|list| {
+            let mut bitmap = RoaringBitmap::from_sorted_iter(list.iter().copied()).unwrap_or_default();
+            bitmap.optimize();
+            bitmap
+        })
+        .collect();
+    let bitmap_bytes = 16 + 8 * (postings.len() + 1) + bitmaps.iter().map(|b| b.serialized_size()).sum::<usize>();
+    let mut out = Vec::new();
+    match packed_offsets {
+        Some(offsets) if postings_bytes.is_some_and(|p| p < bitmap_bytes) => {
+            put_u32(&mut out, POSTINGS);
+            put_u32(&mut out, 0);
+            put_u32(&mut out, postings.len() as u32);
+            put_u32(&mut out, 0);
+            out.extend_from_slice(&offsets);
+            pad_to_8(&mut out);
+            let docs: Vec<u32> = postings.iter().flatten().copied().collect();
+            forward::write_ids(&docs, doc_width, &mut out);
+        }
+        _ => {
+            put_u32(&mut out, BITMAPS);
+            put_u32(&mut out, 0);
+            put_u32(&mut out, postings.len() as u32);
+            put_u32(&mut out, 0);
+            out = write_bitmap_list(&out, &bitmaps);
+        }
+    }
+    out
 }
 
-pub fn open_inverted(bytes: &[u8], cardinality: usize, deep: bool) -> Result<BitmapList<'_>, Malformed> {
+/// An inverted index read in place.
+pub enum InvertedIndex<'a> {
+    Bitmaps(BitmapList<'a>),
+    /// Docs of id `i` are `docs[offsets[i]..offsets[i + 1]]`.
+    Postings {
+        offsets: Ascending<'a>,
+        docs: PackedIds<'a>,
+    },
+}
+
+impl InvertedIndex<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            InvertedIndex::Bitmaps(list) => list.len,
+            InvertedIndex::Postings { offsets, .. } => offsets.len().saturating_sub(1),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The docs of dictionary id `i`.
+    pub fn get(&self, i: usize) -> Result<RoaringBitmap, Malformed> {
+        match self {
+            InvertedIndex::Bitmaps(list) => list.get(i),
+            InvertedIndex::Postings { offsets, docs } => {
+                let (start, end) = (offsets.get(i) as usize, offsets.get(i + 1) as usize);
+                RoaringBitmap::from_sorted_iter((start..end).map(|at| docs.get(at)))
+                    .map_err(|_| Malformed(format!("posting list {i} is not ascending")))
+            }
+        }
+    }
+
+    /// The codec the section uses, for size reports.
+    pub fn codec(&self) -> &'static str {
+        match self {
+            InvertedIndex::Bitmaps(_) => "roaring",
+            InvertedIndex::Postings { .. } => "postings",
+        }
+    }
+}
+
+pub fn open_inverted(
+    bytes: &[u8],
+    cardinality: usize,
+    num_docs: u32,
+    format_version: u32,
+    deep: bool,
+) -> Result<InvertedIndex<'_>, Malformed> {
     let mut cursor = Cursor::new(bytes);
+    let codec = if format_version >= 3 {
+        let codec = cursor.u32()?;
+        cursor.u32()?;
+        codec
+    } else {
+        BITMAPS
+    };
     let len = cursor.u32()? as usize;
     cursor.u32()?;
     if len != cardinality {
-        return Err(Malformed(format!("{len} bitmaps for {cardinality} dictionary ids")));
+        return Err(Malformed(format!("{len} posting lists for {cardinality} dictionary ids")));
     }
-    BitmapList::open(&mut cursor, len, deep)
+    match codec {
+        BITMAPS => Ok(InvertedIndex::Bitmaps(BitmapList::open(&mut cursor, len, deep)?)),
+        POSTINGS => {
+            let offsets = Ascending::open(&mut cursor, deep)?;
+            cursor.align8();
+            let docs = PackedIds::open(&mut cursor, 0)?;
+            if offsets.len() != len + 1 || offsets.get(0) != 0 || offsets.last() != Some(docs.len as u64) {
+                return Err(Malformed(format!(
+                    "{} posting offsets for {len} ids do not span the {} docs listed",
+                    offsets.len(),
+                    docs.len
+                )));
+            }
+            if deep {
+                docs.check_below(num_docs as usize)?;
+            }
+            Ok(InvertedIndex::Postings { offsets, docs })
+        }
+        other => Err(Malformed(format!("unknown inverted index codec {other}"))),
+    }
 }
 
 /// Bit-sliced range index over unsigned values `v` (dictionary ids, or `key − base`).
@@ -151,26 +277,53 @@ pub fn all_docs(num_docs: u32) -> RoaringBitmap {
     all
 }
 
-pub fn write_sorted(ranges: &[(u32, u32)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ranges.len() * 8);
-    for &(start, end) in ranges {
-        put_u32(&mut out, start);
-        put_u32(&mut out, end);
-    }
+/// The sorted index: the first doc of each dictionary id, then the doc count (`cardinality
+/// + 1` values, packed; id `i`'s docs are `starts[i]..starts[i + 1]`).
+pub fn write_sorted(starts: &[u64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_u32(&mut out, STARTS);
+    put_u32(&mut out, 0);
+    // Doc numbers are u32, so no 1024 of them span more than 32 bits.
+    out.extend_from_slice(&ascending::encode(starts).unwrap_or_default());
     out
 }
 
 /// Doc range `[start, end)` of each dictionary id of the sorted column.
-pub struct SortedIndex<'a> {
-    bytes: &'a [u8],
+pub enum SortedIndex<'a> {
+    /// Format ≤ 2: u32 start and end per id.
+    Pairs(&'a [u8]),
+    Starts(Ascending<'a>),
 }
 
 impl<'a> SortedIndex<'a> {
-    pub fn open(bytes: &'a [u8], cardinality: usize, num_docs: u32, deep: bool) -> Result<SortedIndex<'a>, Malformed> {
-        if bytes.len() != cardinality * 8 {
-            return Err(Malformed(format!("{} bytes for {cardinality} doc ranges", bytes.len())));
-        }
-        let index = SortedIndex { bytes };
+    pub fn open(
+        bytes: &'a [u8],
+        cardinality: usize,
+        num_docs: u32,
+        format_version: u32,
+        deep: bool,
+    ) -> Result<SortedIndex<'a>, Malformed> {
+        let index = if format_version >= 3 {
+            let mut cursor = Cursor::new(bytes);
+            let codec = cursor.u32()?;
+            cursor.u32()?;
+            if codec != STARTS {
+                return Err(Malformed(format!("unknown sorted index codec {codec}")));
+            }
+            let starts = Ascending::open(&mut cursor, deep)?;
+            if starts.len() != cardinality + 1 || starts.get(0) != 0 || starts.last() != Some(num_docs as u64) {
+                return Err(Malformed(format!(
+                    "{} doc starts for {cardinality} ids do not span the {num_docs} docs",
+                    starts.len()
+                )));
+            }
+            SortedIndex::Starts(starts)
+        } else {
+            if bytes.len() != cardinality * 8 {
+                return Err(Malformed(format!("{} bytes for {cardinality} doc ranges", bytes.len())));
+            }
+            SortedIndex::Pairs(bytes)
+        };
         let mut previous_end = 0;
         for id in (0..cardinality).filter(|_| deep) {
             let (start, end) = index.range(id);
@@ -183,7 +336,12 @@ impl<'a> SortedIndex<'a> {
     }
 
     pub fn range(&self, id: usize) -> (u32, u32) {
-        (crate::format::u32_at(self.bytes, 8 * id), crate::format::u32_at(self.bytes, 8 * id + 4))
+        match self {
+            SortedIndex::Pairs(bytes) => {
+                (crate::format::u32_at(bytes, 8 * id), crate::format::u32_at(bytes, 8 * id + 4))
+            }
+            SortedIndex::Starts(starts) => (starts.get(id) as u32, starts.get(id + 1) as u32),
+        }
     }
 
     /// Docs of ids `lo..hi`: one contiguous doc range.

@@ -394,6 +394,55 @@ fn encode(column: &ColumnBuffer) -> Encoded {
     }
 }
 
+/// A column may be tried raw only when it has at least one distinct value per this many docs.
+const RAW_TRY_CARDINALITY_SHARE: usize = 16;
+
+/// A dictionary-encoded column's dictionary and forward index, built before deciding whether
+/// the column is stored that way.
+struct DictionarySections {
+    dictionary: Vec<u8>,
+    forward_kind: SectionKind,
+    forward: Vec<u8>,
+}
+
+impl DictionarySections {
+    fn of(column: &ColumnBuffer, encoded: &Encoded, ids_width: u32) -> DictionarySections {
+        let dictionary = match column.physical {
+            Physical::Fixed(kind) => dictionary::write_fixed(&encoded.dict_keys, kind),
+            Physical::Var(_) => {
+                dictionary::write_var(&encoded.dict_bytes.iter().map(Vec::as_slice).collect::<Vec<_>>())
+            }
+        };
+        if column.spec.single_value {
+            let mut forward = Vec::new();
+            forward::write_ids(&encoded.ids, ids_width, &mut forward);
+            return DictionarySections { dictionary, forward_kind: SectionKind::ForwardIds, forward };
+        }
+        let mut offsets = Vec::with_capacity(column.doc_ends.len() + 1);
+        offsets.push(0);
+        offsets.extend_from_slice(&column.doc_ends);
+        let forward = forward::write_mv_ids(&offsets, &encoded.ids, ids_width);
+        DictionarySections { dictionary, forward_kind: SectionKind::ForwardMvIds, forward }
+    }
+
+    fn len(&self) -> usize {
+        self.dictionary.len() + self.forward.len()
+    }
+}
+
+/// The `forward.raw` section of a column: its values in zstd chunks.
+fn raw_forward(column: &ColumnBuffer, num_docs: u32) -> Vec<u8> {
+    forward::write_raw(num_docs as usize, column.physical, !column.spec.single_value, |doc, chunk| {
+        let (start, end) = column.doc_range(doc);
+        for i in start..end {
+            match column.physical {
+                Physical::Fixed(_) => chunk.push_key(column.keys[i]),
+                Physical::Var(_) => chunk.push_bytes(column.var(i)),
+            }
+        }
+    })
+}
+
 fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -> Result<ColumnMetadata> {
     let name = column.spec.name.as_str();
     let mut bytes: BTreeMap<String, u64> = BTreeMap::new();
@@ -412,62 +461,57 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
     };
     let is_sorted = single_value && encoded.ids.windows(2).all(|w| w[0] <= w[1]);
     let mut bit_width = 0;
-
-    if column.indexing.dictionary {
-        bit_width = width_for(cardinality.saturating_sub(1) as u32);
-        let dict = match column.physical {
-            Physical::Fixed(kind) => dictionary::write_fixed(&encoded.dict_keys, kind),
-            Physical::Var(_) => {
-                dictionary::write_var(&encoded.dict_bytes.iter().map(Vec::as_slice).collect::<Vec<_>>())
-            }
-        };
-        add(writer, SectionKind::Dictionary, &dict);
-        if single_value {
-            let mut out = Vec::new();
-            forward::write_ids(&encoded.ids, bit_width, &mut out);
-            add(writer, SectionKind::ForwardIds, &out);
-        } else {
-            let mut offsets = Vec::with_capacity(num_docs as usize + 1);
-            offsets.push(0);
-            offsets.extend_from_slice(&column.doc_ends);
-            add(writer, SectionKind::ForwardMvIds, &forward::write_mv_ids(&offsets, &encoded.ids, bit_width));
+    let ids_width = width_for(cardinality.saturating_sub(1) as u32);
+    let dictionary_sections = column.indexing.dictionary.then(|| DictionarySections::of(column, &encoded, ids_width));
+    // Dictionary only where it pays: a column that may be raw (no index needs its ids) is
+    // stored raw when its compressed chunks are under the configured share of the
+    // dictionary and ids. Only nearly unique columns are tried; the rest always pay.
+    let raw = match (&dictionary_sections, column.indexing.raw_if_smaller) {
+        (None, _) => Some(raw_forward(column, num_docs)),
+        (Some(sections), Some(ratio)) if cardinality * RAW_TRY_CARDINALITY_SHARE >= num_docs as usize => {
+            let raw = raw_forward(column, num_docs);
+            ((raw.len() as f64) < ratio * sections.len() as f64).then_some(raw)
         }
+        _ => None,
+    };
+    let dictionary_encoded = raw.is_none();
+
+    if let (Some(sections), None) = (dictionary_sections, &raw) {
+        bit_width = ids_width;
+        add(writer, SectionKind::Dictionary, &sections.dictionary);
+        add(writer, sections.forward_kind, &sections.forward);
         if column.indexing.inverted {
-            let mut bitmaps = vec![RoaringBitmap::new(); cardinality];
+            let mut postings = vec![Vec::new(); cardinality];
             for doc in 0..num_docs as usize {
                 let (start, end) = column.doc_range(doc);
                 for &id in &encoded.ids[start..end] {
-                    let _ = bitmaps[id as usize].try_push(doc as u32);
+                    // A multi-value doc may list a value twice; its posting lists it once.
+                    let list: &mut Vec<u32> = &mut postings[id as usize];
+                    if list.last() != Some(&(doc as u32)) {
+                        list.push(doc as u32);
+                    }
                 }
             }
-            add(writer, SectionKind::Inverted, &write_inverted(&bitmaps));
+            add(writer, SectionKind::Inverted, &write_inverted(&postings, num_docs));
         }
         if column.indexing.sorted && is_sorted {
-            let mut ranges = vec![(0u32, 0u32); cardinality];
-            let mut doc = 0u32;
-            for (id, range) in ranges.iter_mut().enumerate() {
-                let start = doc;
-                while (doc as usize) < encoded.ids.len() && encoded.ids[doc as usize] == id as u32 {
+            let mut starts = Vec::with_capacity(cardinality + 1);
+            let mut doc = 0usize;
+            for id in 0..cardinality {
+                starts.push(doc as u64);
+                while doc < encoded.ids.len() && encoded.ids[doc] == id as u32 {
                     doc += 1;
                 }
-                *range = (start, doc);
             }
-            add(writer, SectionKind::Sorted, &write_sorted(&ranges));
+            starts.push(doc as u64);
+            add(writer, SectionKind::Sorted, &write_sorted(&starts));
         }
         if column.indexing.range && single_value {
             let data = write_range(encoded.ids.iter().map(|&id| id as u64), 0, bit_width);
             add(writer, SectionKind::Range, &data);
         }
-    } else {
-        let data = forward::write_raw(num_docs as usize, column.physical, !single_value, |doc, chunk| {
-            let (start, end) = column.doc_range(doc);
-            for i in start..end {
-                match column.physical {
-                    Physical::Fixed(_) => chunk.push_key(column.keys[i]),
-                    Physical::Var(_) => chunk.push_bytes(column.var(i)),
-                }
-            }
-        });
+    }
+    if let Some(data) = raw {
         add(writer, SectionKind::ForwardRaw, &data);
         if let (true, true, Physical::Fixed(_)) = (column.indexing.range, single_value, column.physical) {
             let base = column.keys.iter().copied().min().unwrap_or(0);
@@ -494,7 +538,7 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
         name: name.to_string(),
         data_type: column.spec.data_type,
         single_value,
-        dictionary: column.indexing.dictionary,
+        dictionary: dictionary_encoded,
         cardinality: cardinality as u32,
         bit_width,
         min,

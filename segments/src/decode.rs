@@ -112,10 +112,36 @@ fn typed_values(dict: &crate::dictionary::Dictionary, ids: &[u32]) -> Option<Arr
     if cfg!(target_endian = "big") {
         return None;
     }
-    if let crate::dictionary::Dictionary::Var { kind, offsets, data, .. } = dict {
-        return typed_strings(*kind, offsets, data, ids);
+    use crate::dictionary::{Dictionary, Keys};
+    use crate::physical::{double_from_key, float_from_key, int_from_key, long_from_key};
+    if let Dictionary::Var { .. } = dict {
+        return typed_strings(dict, ids);
     }
-    let crate::dictionary::Dictionary::Fixed { kind, bytes, .. } = dict else { return None };
+    let Dictionary::Fixed { kind, keys, len } = dict else { return None };
+    if ids.iter().any(|&id| id as usize >= *len) {
+        return None;
+    }
+    let bytes = match keys {
+        Keys::Native(bytes) => bytes,
+        // Packed keys: one random-access read per doc, then the key's native value.
+        Keys::Packed(keys) => {
+            let key = |id: &u32| keys.get(*id as usize);
+            return Some(match kind {
+                FixedKind::Int => Arc::new(Int32Array::from_iter_values(ids.iter().map(|id| int_from_key(key(id))))),
+                FixedKind::Long => Arc::new(Int64Array::from_iter_values(ids.iter().map(|id| long_from_key(key(id))))),
+                FixedKind::Timestamp => {
+                    Arc::new(TimestampMillisecondArray::from_iter_values(ids.iter().map(|id| long_from_key(key(id)))))
+                }
+                FixedKind::Float => {
+                    Arc::new(Float32Array::from_iter_values(ids.iter().map(|id| float_from_key(key(id)))))
+                }
+                FixedKind::Double => {
+                    Arc::new(Float64Array::from_iter_values(ids.iter().map(|id| double_from_key(key(id)))))
+                }
+                FixedKind::Boolean => return None,
+            });
+        }
+    };
     fn gather<T: bytemuck::Pod>(bytes: &[u8], ids: &[u32]) -> Option<Vec<T>> {
         let values: &[T] = bytemuck::try_cast_slice(bytes).ok()?;
         // Ids were checked against the dictionary when the segment opened; checking again
@@ -136,18 +162,22 @@ fn typed_values(dict: &crate::dictionary::Dictionary, ids: &[u32]) -> Option<Arr
 }
 
 /// Strings (or bytes) straight from a variable-width dictionary: each value copied once
-/// into the array's buffer, offsets written as it goes. `None` if the dictionary's offsets
-/// are unaligned or out of range (the generic path then reports the damage).
-fn typed_strings(kind: crate::physical::VarKind, offsets: &[u8], data: &[u8], ids: &[u32]) -> Option<ArrayRef> {
-    let offsets: &[u32] = bytemuck::try_cast_slice(offsets).ok()?;
+/// into the array's buffer, offsets written as it goes. `None` if an id or offset is out of
+/// range (the generic path then reports the damage).
+fn typed_strings(dict: &crate::dictionary::Dictionary, ids: &[u32]) -> Option<ArrayRef> {
+    let crate::dictionary::Dictionary::Var { kind, offsets, data, len } = dict else { return None };
     let mut ends = Vec::with_capacity(ids.len() + 1);
     ends.push(0i32);
     let mut bytes = Vec::new();
     for &id in ids {
-        let (start, end) = (*offsets.get(id as usize)? as usize, *offsets.get(id as usize + 1)? as usize);
+        if id as usize >= *len {
+            return None;
+        }
+        let (start, end) = (offsets.get(id as usize), offsets.get(id as usize + 1));
         bytes.extend_from_slice(data.get(start..end)?);
         ends.push(i32::try_from(bytes.len()).ok()?);
     }
+    let kind = *kind;
     let ends = OffsetBuffer::new(ScalarBuffer::from(ends));
     if kind == crate::physical::VarKind::Bytes {
         return Some(Arc::new(BinaryArray::try_new(ends, Buffer::from_vec(bytes), None).ok()?));

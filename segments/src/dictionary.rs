@@ -1,47 +1,122 @@
 //! Sorted dictionaries: value ↔ dictionary id, where id order is value order.
 
+use crate::ascending::{self, Ascending};
 use crate::error::Malformed;
-use crate::format::{put_u32, u32_at, Cursor};
+use crate::format::{pad_to_8, put_u32, u32_at, Cursor};
 use crate::physical::{FixedKind, Physical, VarKind};
 use cuvee_catalog::Value;
 use std::cmp::Ordering;
 
+/// Codec tags of a version-3 dictionary section (its first u32; the second is reserved).
+const PLAIN: u32 = 0;
+const PACKED: u32 = 1;
+
+/// A fixed-width dictionary: keys frame-of-reference packed when that is smaller (sorted
+/// keys are close, so it nearly always is), native values otherwise.
 pub fn write_fixed(keys: &[u64], kind: FixedKind) -> Vec<u8> {
-    let mut out = Vec::with_capacity(keys.len() * kind.width());
-    for &key in keys {
-        kind.write_native(key, &mut out);
+    let packed = ascending::encode(keys).filter(|p| p.len() < keys.len() * kind.width());
+    let mut out = Vec::with_capacity(8 + packed.as_ref().map_or(keys.len() * kind.width(), Vec::len));
+    put_u32(&mut out, if packed.is_some() { PACKED } else { PLAIN });
+    put_u32(&mut out, 0);
+    match packed {
+        Some(packed) => out.extend_from_slice(&packed),
+        None => keys.iter().for_each(|&key| kind.write_native(key, &mut out)),
     }
     out
 }
 
+/// A variable-width dictionary: the byte offsets packed (they only go up), then the bytes.
 pub fn write_var(values: &[&[u8]]) -> Vec<u8> {
-    let total: usize = values.iter().map(|v| v.len()).sum();
-    let mut out = Vec::with_capacity(4 + 4 * (values.len() + 1) + total);
-    put_u32(&mut out, values.len() as u32);
-    let mut offset = 0u32;
-    put_u32(&mut out, 0);
+    let mut ends = Vec::with_capacity(values.len() + 1);
+    ends.push(0u64);
     for v in values {
-        offset += v.len() as u32;
-        put_u32(&mut out, offset);
+        ends.push(ends[ends.len() - 1] + v.len() as u64);
     }
+    let total = ends[ends.len() - 1] as usize;
+    let mut out = Vec::new();
+    match ascending::encode(&ends).filter(|p| p.len() < 4 * ends.len() + 4) {
+        Some(packed) => {
+            put_u32(&mut out, PACKED);
+            put_u32(&mut out, 0);
+            out.extend_from_slice(&packed);
+        }
+        None => {
+            put_u32(&mut out, PLAIN);
+            put_u32(&mut out, 0);
+            put_u32(&mut out, values.len() as u32);
+            ends.iter().for_each(|&e| put_u32(&mut out, e as u32));
+        }
+    }
+    out.reserve(total);
+    pad_to_8(&mut out);
     for v in values {
         out.extend_from_slice(v);
     }
     out
 }
 
+/// The keys of a fixed-width dictionary.
+#[derive(Clone, Copy)]
+pub enum Keys<'a> {
+    /// Native little-endian values (format ≤ 2, or when packing does not pay).
+    Native(&'a [u8]),
+    Packed(Ascending<'a>),
+}
+
+/// Where each entry of a variable-width dictionary starts (`len + 1` offsets).
+#[derive(Clone, Copy)]
+pub enum Offsets<'a> {
+    /// u32 each.
+    Plain(&'a [u8]),
+    Packed(Ascending<'a>),
+}
+
+impl Offsets<'_> {
+    #[inline]
+    pub fn get(&self, i: usize) -> usize {
+        match self {
+            Offsets::Plain(bytes) => u32_at(bytes, 4 * i) as usize,
+            Offsets::Packed(sequence) => sequence.get(i) as usize,
+        }
+    }
+}
+
 /// A dictionary section, read in place.
 #[derive(Clone, Copy)]
 pub enum Dictionary<'a> {
-    Fixed { kind: FixedKind, bytes: &'a [u8], len: usize },
-    Var { kind: VarKind, offsets: &'a [u8], data: &'a [u8], len: usize },
+    Fixed { kind: FixedKind, keys: Keys<'a>, len: usize },
+    Var { kind: VarKind, offsets: Offsets<'a>, data: &'a [u8], len: usize },
 }
 
 impl<'a> Dictionary<'a> {
-    /// `deep` checks every offset (done once, when the segment opens).
-    pub fn open(bytes: &'a [u8], physical: Physical, deep: bool) -> Result<Dictionary<'a>, Malformed> {
+    /// `deep` checks every offset and that keys ascend (done once, when the segment opens).
+    pub fn open(
+        bytes: &'a [u8],
+        physical: Physical,
+        format_version: u32,
+        deep: bool,
+    ) -> Result<Dictionary<'a>, Malformed> {
+        let mut cursor = Cursor::new(bytes);
+        let codec = if format_version >= 3 {
+            let codec = cursor.u32()?;
+            cursor.u32()?;
+            if codec > PACKED {
+                return Err(Malformed(format!("unknown dictionary codec {codec}")));
+            }
+            codec
+        } else {
+            PLAIN
+        };
         match physical {
+            Physical::Fixed(kind) if codec == PACKED => {
+                let keys = Ascending::open(&mut cursor, deep)?;
+                if !cursor.rest().is_empty() {
+                    return Err(Malformed(format!("{} bytes after the packed keys", cursor.rest().len())));
+                }
+                Ok(Dictionary::Fixed { kind, keys: Keys::Packed(keys), len: keys.len() })
+            }
             Physical::Fixed(kind) => {
+                let bytes = cursor.rest();
                 if !bytes.len().is_multiple_of(kind.width()) {
                     return Err(Malformed(format!(
                         "{} bytes is not a whole number of {}-byte values",
@@ -49,26 +124,49 @@ impl<'a> Dictionary<'a> {
                         kind.width()
                     )));
                 }
-                Ok(Dictionary::Fixed { kind, bytes, len: bytes.len() / kind.width() })
+                Ok(Dictionary::Fixed { kind, keys: Keys::Native(bytes), len: bytes.len() / kind.width() })
             }
             Physical::Var(kind) => {
-                let mut cursor = Cursor::new(bytes);
-                let len = cursor.u32()? as usize;
-                let offsets = cursor.take(4 * (len + 1))?;
+                let (offsets, len) = if codec == PACKED {
+                    let sequence = Ascending::open(&mut cursor, deep)?;
+                    if sequence.is_empty() || sequence.get(0) != 0 {
+                        return Err(Malformed("dictionary offsets do not start at 0".into()));
+                    }
+                    (Offsets::Packed(sequence), sequence.len() - 1)
+                } else {
+                    let len = cursor.u32()? as usize;
+                    let offsets = cursor.take(4 * (len + 1))?;
+                    let mut previous = 0;
+                    for i in (0..=len).filter(|_| deep) {
+                        let offset = u32_at(offsets, 4 * i);
+                        if offset < previous {
+                            return Err(Malformed("dictionary offsets go backwards".into()));
+                        }
+                        previous = offset;
+                    }
+                    (Offsets::Plain(offsets), len)
+                };
+                if format_version >= 3 {
+                    cursor.align8();
+                }
                 let data = cursor.rest();
-                let end = u32_at(offsets, 4 * len) as usize;
+                let end = offsets.get(len);
                 if end != data.len() {
                     return Err(Malformed(format!("dictionary data is {} bytes but offsets say {end}", data.len())));
                 }
-                let mut previous = 0;
-                for i in (0..=len).filter(|_| deep) {
-                    let offset = u32_at(offsets, 4 * i);
-                    if offset < previous {
-                        return Err(Malformed("dictionary offsets go backwards".into()));
-                    }
-                    previous = offset;
-                }
                 Ok(Dictionary::Var { kind, offsets, data, len })
+            }
+        }
+    }
+
+    /// The codec the section uses, for size reports.
+    pub fn codec(&self) -> &'static str {
+        match self {
+            Dictionary::Fixed { keys: Keys::Native(_), .. } | Dictionary::Var { offsets: Offsets::Plain(_), .. } => {
+                "plain"
+            }
+            Dictionary::Fixed { keys: Keys::Packed(_), .. } | Dictionary::Var { offsets: Offsets::Packed(_), .. } => {
+                "packed"
             }
         }
     }
@@ -86,7 +184,8 @@ impl<'a> Dictionary<'a> {
     /// The order-preserving key of a fixed-width entry.
     pub fn key(&self, id: usize) -> u64 {
         match self {
-            Dictionary::Fixed { kind, bytes, .. } => kind.read_native(&bytes[id * kind.width()..]),
+            Dictionary::Fixed { kind, keys: Keys::Native(bytes), .. } => kind.read_native(&bytes[id * kind.width()..]),
+            Dictionary::Fixed { keys: Keys::Packed(keys), .. } => keys.get(id),
             Dictionary::Var { .. } => 0,
         }
     }
@@ -94,11 +193,7 @@ impl<'a> Dictionary<'a> {
     /// The bytes of a variable-width entry.
     pub fn bytes(&self, id: usize) -> &'a [u8] {
         match self {
-            Dictionary::Var { offsets, data, .. } => {
-                let start = u32_at(offsets, 4 * id) as usize;
-                let end = u32_at(offsets, 4 * (id + 1)) as usize;
-                &data[start..end]
-            }
+            Dictionary::Var { offsets, data, .. } => &data[offsets.get(id)..offsets.get(id + 1)],
             Dictionary::Fixed { .. } => &[],
         }
     }

@@ -1,6 +1,6 @@
 //! The immutable segment: one file, memory-mapped, verified when opened.
 
-use crate::bitmap_index::{open_inverted, BitmapList, RangeIndex, SortedIndex};
+use crate::bitmap_index::{open_inverted, InvertedIndex, RangeIndex, SortedIndex};
 use crate::bloom::Bloom;
 use crate::dictionary::Dictionary;
 use crate::error::Malformed;
@@ -14,16 +14,24 @@ use roaring::RoaringBitmap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// The bytes of a segment. Sections are read in place as `u32`/`u64` slices, so the bytes
+/// start 8-aligned: a mapping is page-aligned, and owned bytes are held in `u64` words.
 enum Backing {
     Mapped(Mmap),
-    Owned(Vec<u8>),
+    Owned { words: Vec<u64>, len: usize },
 }
 
 impl Backing {
+    fn owned(bytes: Vec<u8>) -> Backing {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(&bytes);
+        Backing::Owned { words, len: bytes.len() }
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             Backing::Mapped(m) => m,
-            Backing::Owned(v) => v,
+            Backing::Owned { words, len } => &bytemuck::cast_slice(words)[..*len],
         }
     }
 }
@@ -57,7 +65,7 @@ pub struct ColumnReader<'a> {
     pub physical: Physical,
     pub dictionary: Option<Dictionary<'a>>,
     pub forward: Forward<'a>,
-    pub inverted: Option<BitmapList<'a>>,
+    pub inverted: Option<InvertedIndex<'a>>,
     pub sorted: Option<SortedIndex<'a>>,
     pub range: Option<RangeIndex<'a>>,
     pub bloom: Option<Bloom<'a>>,
@@ -77,7 +85,7 @@ impl ImmutableSegment {
 
     /// A segment held in memory (tests, and segments fetched from an object store).
     pub fn from_bytes(path: PathBuf, bytes: Vec<u8>) -> Result<ImmutableSegment> {
-        Self::from_backing(path, Backing::Owned(bytes))
+        Self::from_backing(path, Backing::owned(bytes))
     }
 
     fn from_backing(path: PathBuf, backing: Backing) -> Result<ImmutableSegment> {
@@ -176,8 +184,11 @@ impl ImmutableSegment {
             move |reason: Malformed| self.corrupt(format!("column {name}, section {}: {reason}", kind.name()))
         };
         let num_docs = self.metadata.num_docs;
+        let version = self.metadata.format_version;
         let dictionary = match self.section(index, SectionKind::Dictionary) {
-            Some(bytes) => Some(Dictionary::open(bytes, physical, deep).map_err(wrap(SectionKind::Dictionary))?),
+            Some(bytes) => {
+                Some(Dictionary::open(bytes, physical, version, deep).map_err(wrap(SectionKind::Dictionary))?)
+            }
             None if meta.dictionary => return Err(self.corrupt(format!("column {} has no dictionary", meta.name))),
             None => None,
         };
@@ -201,8 +212,7 @@ impl ImmutableSegment {
             }
             Forward::Ids(ids)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardMvIds) {
-            let ids = MvIds::open(bytes, cardinality, self.metadata.format_version, deep)
-                .map_err(wrap(SectionKind::ForwardMvIds))?;
+            let ids = MvIds::open(bytes, cardinality, version, deep).map_err(wrap(SectionKind::ForwardMvIds))?;
             if deep {
                 ids.ids.check_below(cardinality).map_err(wrap(SectionKind::ForwardMvIds))?;
             }
@@ -226,13 +236,15 @@ impl ImmutableSegment {
             return Err(self.corrupt(format!("column {} has no forward index", meta.name)));
         };
         let inverted = match self.section(index, SectionKind::Inverted) {
-            Some(bytes) => Some(open_inverted(bytes, cardinality, deep).map_err(wrap(SectionKind::Inverted))?),
+            Some(bytes) => {
+                Some(open_inverted(bytes, cardinality, num_docs, version, deep).map_err(wrap(SectionKind::Inverted))?)
+            }
             None => None,
         };
         let sorted = match self.section(index, SectionKind::Sorted) {
-            Some(bytes) => {
-                Some(SortedIndex::open(bytes, cardinality, num_docs, deep).map_err(wrap(SectionKind::Sorted))?)
-            }
+            Some(bytes) => Some(
+                SortedIndex::open(bytes, cardinality, num_docs, version, deep).map_err(wrap(SectionKind::Sorted))?,
+            ),
             None => None,
         };
         let range = match self.section(index, SectionKind::Range) {

@@ -18,6 +18,7 @@
 //! (`cuvee-ingest`).
 
 pub mod absent;
+pub mod ascending;
 pub mod bitmap_index;
 pub mod bitpack;
 pub mod bloom;

@@ -13,12 +13,12 @@ use cuvee_segments::{
 fn segment_bytes() -> Vec<u8> {
     let schema = Schema::from_json(
         r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"s","dataType":"STRING"},{"name":"tags","dataType":"STRING","singleValueField":false},
-              {"name":"j","dataType":"JSON"},{"name":"i","dataType":"INT"}],
-            "metricFieldSpecs":[{"name":"m","dataType":"LONG"}]}"#,
+              {"name":"j","dataType":"JSON"},{"name":"i","dataType":"INT"},{"name":"u","dataType":"STRING"}],
+            "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"v","dataType":"LONG"}]}"#,
     )
     .unwrap();
     let config = TableConfigJson::from_json(
-        r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["s","tags"],"sortedColumn":["i"],
+        r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["s","tags","u","v"],"sortedColumn":["i"],
             "rangeIndexColumns":["m","i"],"bloomFilterColumns":["j"],"noDictionaryColumns":["j","m"]}}"#,
     )
     .unwrap();
@@ -30,7 +30,10 @@ fn segment_bytes() -> Vec<u8> {
                 FieldValue::Multi((0..k % 3).map(|t| Value::String(format!("t{t}"))).collect()),
                 if k % 7 == 0 { FieldValue::Null } else { FieldValue::Single(Value::Json(format!("{{\"k\":{k}}}"))) },
                 FieldValue::Single(Value::Int((k / 100) as i32)),
+                // Nearly unique: packed dictionaries and posting lists.
+                FieldValue::Single(Value::String(format!("u{:05}", k * 7 % 2999))),
                 FieldValue::Single(Value::Long(k * 3)),
+                FieldValue::Single(Value::Long(1_600_000_000_000 + k * 997 % 2993)),
             ])
             .unwrap();
     }
@@ -66,16 +69,20 @@ fn exercise(segment: &ImmutableSegment) {
         Predicate::eq("j", Value::Json("{\"k\":5}".into())),
         Predicate::like("s", "s1%"),
         Predicate::is_null("j"),
+        Predicate::eq("u", Value::String("u00070".into())),
+        Predicate::like("u", "u001%"),
+        Predicate::is_in("v", vec![Value::Long(1_600_000_000_997), Value::Long(1_600_000_001_994)]),
+        Predicate::between("v", Value::Long(1_600_000_000_100), Value::Long(1_600_000_000_200)),
     ];
     for p in &predicates {
         for null_handling in [false, true] {
             if let Ok(e) = segment.evaluate(p, EvalOptions { null_handling }) {
                 let docs: Vec<u32> = e.docs.iter().take(50).collect();
-                let _ = segment.decode(&["s", "tags", "j", "i", "m"], &docs, DecodeOptions { null_handling });
+                let _ = segment.decode(&["s", "tags", "j", "i", "m", "u", "v"], &docs, DecodeOptions { null_handling });
             }
         }
     }
-    let _ = segment.decode_all(&["s", "tags", "j", "i", "m"], DecodeOptions::default());
+    let _ = segment.decode_all(&["s", "tags", "j", "i", "m", "u", "v"], DecodeOptions::default());
     let _ = segment.may_contain(
         "j",
         &cuvee_segments::Matcher::compile(

@@ -20,14 +20,14 @@ fn builder() -> SegmentBuilder {
         r#"{"schemaName":"golden","dimensionFieldSpecs":[
               {"name":"s","dataType":"STRING"},{"name":"i","dataType":"INT"},{"name":"b","dataType":"BOOLEAN"},
               {"name":"tags","dataType":"STRING","singleValueField":false},{"name":"j","dataType":"JSON"},
-              {"name":"bytes","dataType":"BYTES"},{"name":"dec","dataType":"BIG_DECIMAL"},{"name":"f","dataType":"FLOAT"}],
+              {"name":"bytes","dataType":"BYTES"},{"name":"dec","dataType":"BIG_DECIMAL"},{"name":"f","dataType":"FLOAT"},{"name":"u","dataType":"STRING"}],
             "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"d","dataType":"DOUBLE"}],
             "dateTimeFieldSpecs":[{"name":"ts","dataType":"TIMESTAMP","format":"1:MILLISECONDS:TIMESTAMP","granularity":"1:SECONDS"}]}"#,
     )
     .unwrap();
     let config = TableConfigJson::from_json(
         r#"{"tableName":"golden","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"ts"},
-            "tableIndexConfig":{"invertedIndexColumns":["i","tags"],"sortedColumn":["s"],"rangeIndexColumns":["m","ts"],
+            "tableIndexConfig":{"invertedIndexColumns":["i","tags","m","u"],"sortedColumn":["s"],"rangeIndexColumns":["m","ts"],
               "bloomFilterColumns":["s","j"],"noDictionaryColumns":["j","d"]}}"#,
     )
     .unwrap();
@@ -43,6 +43,7 @@ fn builder() -> SegmentBuilder {
             FieldValue::Single(Value::Bytes(vec![(k % 256) as u8, 7])),
             FieldValue::Single(Value::BigDecimal(format!("{}.{}", k % 11, k % 3))),
             FieldValue::Single(Value::Float(k as f32 / 4.0)),
+            FieldValue::Single(Value::String(format!("u{:05}", k * 7 % 2099))),
             FieldValue::Single(Value::Long(k * 1000)),
             FieldValue::Single(Value::Double(k as f64 * 0.5)),
             FieldValue::Single(Value::Timestamp(1_600_000_000_000 + k * 60_000)),
@@ -89,8 +90,28 @@ fn check_golden(version: u32) {
     assert_eq!(count(Predicate::eq("j", Value::Json(r#"{"k":7}"#.into()))), 1);
     assert_eq!(count(Predicate::compare("dec", cuvee_segments::CompareOp::Ge, Value::BigDecimal("10".into()))), 190);
     assert_eq!(count(Predicate::like("s", "s1%")), 3 * 161);
-    let batch = segment.decode(&["s", "d", "tags"], &[0, 2099], DecodeOptions::default()).unwrap();
+    assert_eq!(count(Predicate::eq("m", Value::Long(7000))), 1);
+    assert_eq!(count(Predicate::eq("ts", Value::Timestamp(1_600_000_000_000 + 5 * 60_000))), 1);
+    let batch = segment.decode(&["s", "d", "tags", "m", "ts"], &[0, 2099], DecodeOptions::default()).unwrap();
     assert_eq!(batch.num_rows(), 2);
+    if version >= 3 {
+        // The newest file holds every codec the writer chooses between.
+        let codecs = |name: &str| {
+            let column = segment.column(name).unwrap();
+            (column.dictionary.map(|d| d.codec()), column.inverted.as_ref().map(|i| i.codec()))
+        };
+        assert_eq!(codecs("m"), (Some("packed"), Some("postings")));
+        assert_eq!(codecs("i"), (Some("plain"), Some("roaring")));
+        assert_eq!(codecs("s"), (Some("plain"), None));
+        assert_eq!(codecs("u"), (Some("packed"), Some("postings")));
+        // Nearly unique, no index needing ids, and smaller raw: stored raw.
+        assert_eq!(codecs("f"), (None, None));
+        assert_eq!(count(Predicate::eq("u", Value::String("u00014".into()))), 1);
+        assert!(matches!(
+            segment.column("s").unwrap().sorted,
+            Some(cuvee_segments::bitmap_index::SortedIndex::Starts(_))
+        ));
+    }
 }
 
 #[test]

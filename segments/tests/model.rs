@@ -26,6 +26,10 @@ struct ColumnChoice {
     inverted: bool,
     range: bool,
     bloom: bool,
+    /// Values from ~1,000 instead of a handful: dictionaries get packed keys and offsets,
+    /// inverted indexes posting lists, and a column without such an index may be stored
+    /// raw because raw is smaller (the seal-time estimation).
+    wide: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +74,32 @@ fn domain(t: DataType) -> Vec<Value> {
     }
 }
 
+/// The values a column draws from.
+fn values_of(c: &ColumnChoice) -> Vec<Value> {
+    if !c.wide {
+        return domain(c.data_type);
+    }
+    let n = 0..1000i64;
+    match c.data_type {
+        DataType::Int => n.map(|i| Value::Int(i as i32 * 37 - 5000)).collect(),
+        DataType::Long => n.map(|i| Value::Long(i * 3 - 1500)).collect(),
+        DataType::Timestamp => n.map(|i| Value::Timestamp(1_600_000_000_000 + i * 13)).collect(),
+        DataType::Float => n.map(|i| Value::Float(i as f32 * 0.25 - 3.0)).collect(),
+        DataType::Double => n.map(|i| Value::Double(i as f64 * 1.5e-3)).collect(),
+        DataType::String => n.map(|i| Value::String(format!("w{:04x}", i * 61 % 1000))).collect(),
+        other => domain(other),
+    }
+}
+
+/// Literals for predicates: the column's own values plus ones that need coercion.
+fn literals_of(c: &ColumnChoice) -> Vec<Value> {
+    let mut out = literals(c.data_type);
+    if c.wide {
+        out.extend(values_of(c).into_iter().step_by(97));
+    }
+    out
+}
+
 /// Literals for predicates: the column's own values plus ones that need coercion.
 fn literals(t: DataType) -> Vec<Value> {
     let mut out = domain(t);
@@ -94,7 +124,7 @@ fn literals(t: DataType) -> Vec<Value> {
 
 fn column_strategy() -> impl Strategy<Value = ColumnChoice> {
     (0..TYPES.len(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
-        |(t, mv, raw, inverted, range, bloom, _)| {
+        |(t, mv, raw, inverted, range, bloom, wide)| {
             let data_type = TYPES[t];
             let raw = raw && !inverted;
             ColumnChoice {
@@ -104,13 +134,14 @@ fn column_strategy() -> impl Strategy<Value = ColumnChoice> {
                 inverted,
                 range: range && (!raw || data_type.is_numeric()),
                 bloom,
+                wide,
             }
         },
     )
 }
 
 fn field_strategy(c: &ColumnChoice) -> BoxedStrategy<FieldValue> {
-    let values = domain(c.data_type);
+    let values = values_of(c);
     let one = proptest::sample::select(values);
     if c.single_value {
         prop_oneof![1 => Just(FieldValue::Null), 6 => one.prop_map(FieldValue::Single)].boxed()
@@ -126,7 +157,7 @@ fn leaf_strategy(columns: &[ColumnChoice]) -> BoxedStrategy<Predicate> {
         .enumerate()
         .map(|(i, c)| {
             let name = format!("c{i}");
-            let lits = literals(c.data_type);
+            let lits = literals_of(c);
             let lit = proptest::sample::select(lits.clone());
             let ops = proptest::sample::select(vec![
                 CompareOp::Eq,

@@ -34,7 +34,21 @@ pub fn inspect(file: &Path) -> Result<()> {
         "column", "type", "sv", "dict", "card", "bytes"
     );
     for c in &meta.columns {
-        let indexes: Vec<String> = c.bytes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let reader = segment.column(&c.name)?;
+        // The codec a section chose at seal, where it had a choice.
+        let codec = |kind: &str| match kind {
+            "dictionary" => reader.dictionary.map(|d| d.codec()),
+            "inverted" => reader.inverted.as_ref().map(|i| i.codec()),
+            _ => None,
+        };
+        let indexes: Vec<String> = c
+            .bytes
+            .iter()
+            .map(|(k, v)| match codec(k) {
+                Some(codec) => format!("{k}[{codec}]={v}"),
+                None => format!("{k}={v}"),
+            })
+            .collect();
         println!(
             "{:<28} {:<11} {:>3} {:>6} {:>10} {:>10}  {}",
             c.name,
