@@ -30,13 +30,10 @@ const SCHEMA: &str = r#"{
   "metricFieldSpecs": [{"name": "amount", "dataType": "DOUBLE"}]
 }"#;
 
-/// `optimizeDictionary: false` keeps nearly unique columns (`amount`) dictionary-encoded, as
-/// these tests are about the id path; the seal-time raw choice is the segment tests' concern.
 const CONFIG: &str = r#"{
   "tableName": "t", "tableType": "OFFLINE",
   "segmentsConfig": {"schemaName": "t", "replication": "1"},
-  "tableIndexConfig": {"invertedIndexColumns": ["country"], "noDictionaryColumns": ["raw"], "sortedColumn": ["code"],
-    "optimizeDictionary": false}
+  "tableIndexConfig": {"invertedIndexColumns": ["country"], "noDictionaryColumns": ["raw"], "sortedColumn": ["code"]}
 }"#;
 
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@ pub struct ColumnIndexing {
     /// When the column may be stored raw although `dictionary` is set: the segment builder
     /// then stores it raw if the raw chunks are under this share of the dictionary and its
     /// ids (Pinot's `optimizeDictionary` rule). `None` when an index needs the ids, the
-    /// dictionary was asked for by name, or the rule is turned off.
+    /// dictionary was asked for by name, or the rule is not turned on.
     pub raw_if_smaller: Option<f64>,
 }
 
@@ -220,10 +220,11 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
                 problems.push(Problem::new(&path, format!("bloom filter fpp must be between 0 and 1, got {fpp}")));
             }
         }
-        // Pinot's rule: `optimizeDictionary` for every column, or `…ForMetrics` for metrics;
-        // cuvee's default (neither written) is on.
+        // Pinot's rule and default: `optimizeDictionary` for every column, or `…ForMetrics`
+        // for metrics; off unless written. Off by default because a raw column's chunks are
+        // decompressed whole to read one doc (see ARCHITECTURE.md, "Codecs chosen at seal").
         let is_metric = column.kind == FieldKind::Metric;
-        let optimize = ix.optimize_dictionary.is_none_or(|f| f.value)
+        let optimize = ix.optimize_dictionary.is_some_and(|f| f.value)
             || (is_metric && ix.optimize_dictionary_for_metrics.is_some_and(|f| f.value));
         let ratio = ix
             .no_dictionary_size_ratio_threshold

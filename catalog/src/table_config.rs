@@ -99,9 +99,8 @@ pub struct IndexingConfig {
     pub no_dictionary_columns: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_index_columns: Option<Vec<String>>,
-    /// Pinot's switch for storing high-cardinality columns raw when that is smaller. cuvee
-    /// applies the rule unless this (or, for metrics, `optimizeDictionaryForMetrics`) is
-    /// written `false`.
+    /// Pinot's switch for storing high-cardinality columns raw when that is smaller (or, for
+    /// metrics only, `optimizeDictionaryForMetrics`); off unless written `true`, as in Pinot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimize_dictionary: Option<Flag>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

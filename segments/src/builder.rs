@@ -479,7 +479,11 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
     if let (Some(sections), None) = (dictionary_sections, &raw) {
         bit_width = ids_width;
         add(writer, SectionKind::Dictionary, &sections.dictionary);
-        add(writer, sections.forward_kind, &sections.forward);
+        // The sorted column's ids are read off its sorted index; it stores no forward index.
+        let sorted_index = column.indexing.sorted && is_sorted;
+        if !sorted_index {
+            add(writer, sections.forward_kind, &sections.forward);
+        }
         if column.indexing.inverted {
             let mut postings = vec![Vec::new(); cardinality];
             for doc in 0..num_docs as usize {
@@ -494,7 +498,7 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
             }
             add(writer, SectionKind::Inverted, &write_inverted(&postings, num_docs));
         }
-        if column.indexing.sorted && is_sorted {
+        if sorted_index {
             let mut starts = Vec::with_capacity(cardinality + 1);
             let mut doc = 0usize;
             for id in 0..cardinality {

@@ -23,8 +23,8 @@
 //! | kind | used for | layout |
 //! |---|---|---|
 //! | `dictionary` | dictionary-encoded columns | u32 codec, u32 reserved, then by codec. Fixed-width types, codec 0 (plain): `count × width` native values, ascending; codec 1 (packed): the values' order-preserving keys as an `ascending` sequence. Variable-width, codec 0: u32 count, `(count + 1) ×` u32 byte offsets; codec 1: the `count + 1` offsets as an `ascending` sequence; then (either codec) padding to 8 and the bytes, entries ascending (bytes order, BIG_DECIMAL numeric). The writer packs when that is smaller. (Versions 1–2: no codec words; plain only, and no padding before the bytes.) |
-//! | `forward.ids` | dictionary-encoded single-value columns | u32 bit width `W`, u32 value count `n`, then `⌈n / 1024⌉` bit-packed blocks of `W × 128` bytes (see `bitpack`) |
-//! | `forward.mv_ids` | dictionary-encoded multi-value columns | u32 doc count `d`, u32 reserved, a `forward.ids` body holding the `d + 1` offsets into the flattened id list (width = bits for the value count), padding to 8, then a `forward.ids` body for the flattened ids. (Version 1: `(d + 1) ×` u32 offsets right after the doc count.) |
+//! | `forward.ids` | dictionary-encoded single-value columns (from version 3, not the sorted column: its ids are the runs of its `sorted` section) | u32 bit width `W`, u32 value count `n`, then `⌈n / 1024⌉` bit-packed blocks of `W × 128` bytes (see `bitpack`) |
+//! | `forward.mv_ids` | dictionary-encoded multi-value columns | u32 doc count `d`, u32 reserved, the `d + 1` offsets into the flattened id list as an `ascending` sequence, padding to 8, then a `forward.ids` body for the flattened ids. (Version 2: the offsets as a `forward.ids` body, width = bits for the value count; version 1: `(d + 1) ×` u32 offsets right after the doc count.) |
 //! | `forward.raw` | raw (no-dictionary) columns | u32 doc count, u32 docs per chunk, u32 chunk count `c`, u32 reserved, `(c + 1) ×` u64 chunk offsets relative to the end of this table, then `c` zstd frames. A frame decompresses to: for multi-value columns `(k + 1) ×` u32 value offsets first; then fixed-width values as `m × width` native values, or variable-width values as `(m + 1) ×` u32 byte offsets and the bytes |
 //! | `inverted` | inverted index | u32 codec, u32 reserved, u32 id count `k`, u32 reserved, then codec 0 (roaring): `(k + 1) ×` u64 offsets relative to the end of this table, then one roaring bitmap (portable serialisation) per dictionary id; codec 1 (postings): the `k + 1` offsets into the doc list as an `ascending` sequence, padding to 8, then a `forward.ids` body holding every id's docs (ascending within an id), id after id. The writer picks the smaller. (Versions 1–2: no codec words, roaring only.) |
 //! | `sorted` | sorted index (the sorted column) | u32 codec (1), u32 reserved, then the first doc of every dictionary id and the doc count (`k + 1` values) as an `ascending` sequence; id `i`'s docs are `starts[i]..starts[i + 1]`. (Versions 1–2: u32 first doc, u32 end doc per id.) |
@@ -33,8 +33,9 @@
 //! | `nulls` | null bitmap (written when a column has nulls) | one roaring bitmap of the docs whose value is null |
 //!
 //! An `ascending` sequence (non-decreasing u64 values, see the `ascending` module) is: u32
-//! count `n`, u32 bit width `W`, `⌈n / 1024⌉` u64 block bases, then `⌈n / 1024⌉` bit-packed
-//! blocks of `W`-bit deltas from their block's base.
+//! count `n`, u32 bit width `W`, `⌈n / 1024⌉` × (u64 intercept, u64 32.32 fixed-point slope),
+//! then `⌈n / 1024⌉` bit-packed blocks of `W`-bit residuals; value `j` of a block is
+//! `intercept + ⌊slope × j / 2³²⌋ + residual` (mod 2⁶⁴).
 //!
 //! Roaring bitmaps use the portable serialisation, with run containers where they are smaller
 //! (`optimize()` before writing).
@@ -50,7 +51,7 @@
 //! |---|---|
 //! | 1 | first layout |
 //! | 2 | `forward.mv_ids` offsets bit-packed instead of u32 (4 → ~1–2 bytes per doc per multi-value column) |
-//! | 3 | codec words at the start of `dictionary`, `inverted` and `sorted`; packed dictionary keys and offsets, posting lists, the sorted index as doc starts (the benchmark's 1 M-row segment: 77.4 → see `benches/README.md`) |
+//! | 3 | codec words at the start of `dictionary`, `inverted` and `sorted`; `ascending` sequences for dictionary keys and offsets, multi-value offsets, posting-list offsets and the sorted index's doc starts; posting lists as an inverted codec; no `forward.ids` for the sorted column (the benchmark's 1 M-row segment: 77.4 → 41.7 MB) |
 
 use crate::error::Malformed;
 use crate::error::{Result, SegmentError};

@@ -1,5 +1,6 @@
 //! Forward indexes: doc id → value (or dictionary id).
 
+use crate::ascending::{self, Ascending};
 use crate::bitpack::{self, BLOCK};
 use crate::error::Malformed;
 use crate::format::{pad_to_8, put_u32, put_u64, u32_at, u64_at, Cursor};
@@ -19,24 +20,34 @@ pub fn write_ids(ids: &[u32], width: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(bytemuck::cast_slice(&packed));
 }
 
-/// Format v2: u32 doc count, u32 reserved, the `doc count + 1` offsets bit-packed (width =
-/// bits for the value count), then the bit-packed ids.
+/// Format v3: u32 doc count, u32 reserved, the `doc count + 1` offsets as an `ascending`
+/// sequence (a few bits per doc: deltas from each block's first offset), then the bit-packed
+/// ids.
 pub fn write_mv_ids(offsets: &[u32], ids: &[u32], width: u32) -> Vec<u8> {
     let mut out = Vec::new();
     put_u32(&mut out, (offsets.len() - 1) as u32);
     put_u32(&mut out, 0);
-    let total = offsets.last().copied().unwrap_or(0);
-    write_ids(offsets, bitpack::width_for(total), &mut out);
+    let offsets: Vec<u64> = offsets.iter().map(|&o| o as u64).collect();
+    // u32 offsets never span 2^32 within a block, so this always encodes.
+    out.extend_from_slice(&ascending::encode(&offsets).unwrap_or_default());
     pad_to_8(&mut out);
     write_ids(ids, width, &mut out);
     out
 }
 
-/// Bit-packed dictionary ids, read in place (copied only if the mapping is misaligned).
+/// Dictionary ids by doc: bit-packed, read in place (copied only if the mapping is
+/// misaligned), or — for the sorted column, whose ids only go up — read off the sorted
+/// index's doc starts, so the column stores no forward index at all (format v3).
 pub struct PackedIds<'a> {
     pub width: u32,
     pub len: usize,
-    pub words: Cow<'a, [u32]>,
+    source: IdSource<'a>,
+}
+
+enum IdSource<'a> {
+    Words(Cow<'a, [u32]>),
+    /// Id `i` covers docs `starts[i]..starts[i + 1]`.
+    Runs(Ascending<'a>),
 }
 
 impl<'a> PackedIds<'a> {
@@ -54,22 +65,54 @@ impl<'a> PackedIds<'a> {
             Ok(words) => Cow::Borrowed(words),
             Err(_) => Cow::Owned(bytes.chunks_exact(4).map(|c| u32_at(c, 0)).collect()),
         };
-        Ok(PackedIds { width, len, words })
+        Ok(PackedIds { width, len, source: IdSource::Words(words) })
+    }
+
+    /// The ids of a sorted column from its doc starts (`cardinality + 1` values, from 0 to
+    /// the doc count, checked by the sorted index when it opened).
+    pub fn from_runs(starts: Ascending<'a>) -> PackedIds<'a> {
+        let cardinality = starts.len().saturating_sub(1);
+        PackedIds {
+            width: bitpack::width_for(cardinality.saturating_sub(1) as u32),
+            len: starts.last().unwrap_or(0) as usize,
+            source: IdSource::Runs(starts),
+        }
     }
 
     pub fn get(&self, index: usize) -> u32 {
-        bitpack::get(&self.words, self.width, index)
+        match &self.source {
+            IdSource::Words(words) => bitpack::get(words, self.width, index),
+            IdSource::Runs(starts) => run_of(starts, index as u64, 0) as u32,
+        }
     }
 
     /// Unpacks block `b` (docs `b*1024 ..`); returns how many of its values are real.
     pub fn unpack(&self, b: usize, out: &mut [u32; BLOCK]) -> usize {
-        let words = bitpack::block_words(self.width);
-        if words == 0 {
-            out.fill(0);
-        } else {
-            bitpack::unpack_block(&self.words[b * words..(b + 1) * words], self.width, out);
+        let real = (self.len - b * BLOCK).min(BLOCK);
+        match &self.source {
+            IdSource::Words(words) => {
+                let block_words = bitpack::block_words(self.width);
+                if block_words == 0 {
+                    out.fill(0);
+                } else {
+                    bitpack::unpack_block(&words[b * block_words..(b + 1) * block_words], self.width, out);
+                }
+            }
+            IdSource::Runs(starts) => {
+                let first = b * BLOCK;
+                let mut id = run_of(starts, first as u64, 0);
+                let mut next = starts.get(id + 1) as usize;
+                for (i, slot) in out[..real].iter_mut().enumerate() {
+                    while first + i >= next {
+                        id += 1;
+                        next = starts.get(id + 1) as usize;
+                    }
+                    *slot = id as u32;
+                }
+                out[real..].fill(0);
+            }
         }
-        (self.len - b * BLOCK).min(BLOCK)
+        real
     }
 
     pub fn blocks(&self) -> usize {
@@ -90,12 +133,29 @@ impl<'a> PackedIds<'a> {
     }
 }
 
+/// The run holding `doc`: the last `i ≥ from` with `starts[i] ≤ doc` (binary search; runs
+/// are non-empty, so that is the one id whose docs include `doc`).
+fn run_of(starts: &Ascending, doc: u64, from: usize) -> usize {
+    let (mut lo, mut hi) = (from, starts.len().saturating_sub(1));
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if starts.get(mid) <= doc {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// Where each doc's values start in the flattened list.
 enum MvOffsets<'a> {
     /// Format v1: plain u32 per doc.
     Plain(&'a [u8]),
     /// Format v2: bit-packed.
     Packed(PackedIds<'a>),
+    /// Format v3: block frame-of-reference.
+    Ascending(Ascending<'a>),
 }
 
 /// Multi-value ids: per-doc offsets into a flattened, bit-packed id list.
@@ -112,13 +172,21 @@ impl<'a> MvIds<'a> {
         let num_docs = cursor.u32()? as usize;
         let offsets = if format_version == 1 {
             MvOffsets::Plain(cursor.take(4 * (num_docs + 1))?)
-        } else {
+        } else if format_version == 2 {
             cursor.u32()?;
             let packed = PackedIds::open(&mut cursor, 0)?;
             if packed.len != num_docs + 1 {
                 return Err(Malformed(format!("{} offsets for {num_docs} docs", packed.len)));
             }
             MvOffsets::Packed(packed)
+        } else {
+            cursor.u32()?;
+            // The walk below checks every doc's offsets when `deep`.
+            let sequence = Ascending::open(&mut cursor, false)?;
+            if sequence.len() != num_docs + 1 {
+                return Err(Malformed(format!("{} offsets for {num_docs} docs", sequence.len())));
+            }
+            MvOffsets::Ascending(sequence)
         };
         cursor.align8();
         let ids = PackedIds::open(&mut cursor, max_id)?;
@@ -141,6 +209,7 @@ impl<'a> MvIds<'a> {
         match &self.offsets {
             MvOffsets::Plain(bytes) => u32_at(bytes, 4 * doc) as usize,
             MvOffsets::Packed(packed) => packed.get(doc) as usize,
+            MvOffsets::Ascending(sequence) => sequence.get(doc) as usize,
         }
     }
 
@@ -348,5 +417,31 @@ impl RawChunk {
     pub fn bytes(&self, doc: usize) -> &[u8] {
         let i = self.doc_offsets[doc - self.first_doc] as usize;
         &self.values[self.var_offsets[i] as usize..self.var_offsets[i + 1] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_read_off_runs_equal_the_packed_ids() {
+        // Id 1's run is empty: readers accept it, so the walk must step over it.
+        let starts = [0u64, 3, 3, 1030, 1031, 2100, 2500];
+        let ids: Vec<u32> =
+            starts.windows(2).enumerate().flat_map(|(id, w)| (w[0]..w[1]).map(move |_| id as u32)).collect();
+        let bytes = ascending::encode(&starts).unwrap();
+        let words: Vec<u64> = bytes.chunks(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
+        let aligned: &[u8] = bytemuck::cast_slice(&words);
+        let runs = PackedIds::from_runs(Ascending::open(&mut Cursor::new(aligned), true).unwrap());
+        assert_eq!((runs.len, runs.width), (2500, 3));
+        for (doc, &id) in ids.iter().enumerate() {
+            assert_eq!(runs.get(doc), id, "doc {doc}");
+        }
+        let mut block = [0u32; BLOCK];
+        for b in 0..runs.blocks() {
+            let real = runs.unpack(b, &mut block);
+            assert_eq!(&block[..real], &ids[b * BLOCK..b * BLOCK + real], "block {b}");
+        }
     }
 }

@@ -199,6 +199,12 @@ impl ImmutableSegment {
                 meta.name, meta.cardinality
             )));
         }
+        let sorted = match self.section(index, SectionKind::Sorted) {
+            Some(bytes) => Some(
+                SortedIndex::open(bytes, cardinality, num_docs, version, deep).map_err(wrap(SectionKind::Sorted))?,
+            ),
+            None => None,
+        };
         let forward = if let Some(bytes) = self.section(index, SectionKind::ForwardIds) {
             let ids = PackedIds::open(&mut Cursor::new(bytes), cardinality).map_err(wrap(SectionKind::ForwardIds))?;
             if deep {
@@ -232,6 +238,8 @@ impl ImmutableSegment {
                 )));
             }
             Forward::Raw(raw)
+        } else if let (Some(SortedIndex::Starts(starts)), true) = (&sorted, meta.single_value && version >= 3) {
+            Forward::Ids(PackedIds::from_runs(*starts))
         } else {
             return Err(self.corrupt(format!("column {} has no forward index", meta.name)));
         };
@@ -239,12 +247,6 @@ impl ImmutableSegment {
             Some(bytes) => {
                 Some(open_inverted(bytes, cardinality, num_docs, version, deep).map_err(wrap(SectionKind::Inverted))?)
             }
-            None => None,
-        };
-        let sorted = match self.section(index, SectionKind::Sorted) {
-            Some(bytes) => Some(
-                SortedIndex::open(bytes, cardinality, num_docs, version, deep).map_err(wrap(SectionKind::Sorted))?,
-            ),
             None => None,
         };
         let range = match self.section(index, SectionKind::Range) {

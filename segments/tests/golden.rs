@@ -28,7 +28,8 @@ fn builder() -> SegmentBuilder {
     let config = TableConfigJson::from_json(
         r#"{"tableName":"golden","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"ts"},
             "tableIndexConfig":{"invertedIndexColumns":["i","tags","m","u"],"sortedColumn":["s"],"rangeIndexColumns":["m","ts"],
-              "bloomFilterColumns":["s","j"],"noDictionaryColumns":["j","d"]}}"#,
+              "bloomFilterColumns":["s","j"],"noDictionaryColumns":["j","d"],
+              "optimizeDictionary":true}}"#,
     )
     .unwrap();
     let table = Table::new(schema, config).unwrap();
@@ -102,9 +103,10 @@ fn check_golden(version: u32) {
         };
         assert_eq!(codecs("m"), (Some("packed"), Some("postings")));
         assert_eq!(codecs("i"), (Some("plain"), Some("roaring")));
-        assert_eq!(codecs("s"), (Some("plain"), None));
+        // Strings of one length: offsets on a line, 0 bits each.
+        assert_eq!(codecs("s"), (Some("packed"), None));
         assert_eq!(codecs("u"), (Some("packed"), Some("postings")));
-        // Nearly unique, no index needing ids, and smaller raw: stored raw.
+        // Nearly unique, no index needing ids, smaller raw, and optimizeDictionary: stored raw.
         assert_eq!(codecs("f"), (None, None));
         assert_eq!(count(Predicate::eq("u", Value::String("u00014".into()))), 1);
         assert!(matches!(

@@ -39,6 +39,7 @@ struct Case {
     rows: Vec<Vec<FieldValue>>,
     predicates: Vec<Predicate>,
     null_handling: bool,
+    optimize_dictionary: bool,
 }
 
 fn domain(t: DataType) -> Vec<Value> {
@@ -212,18 +213,19 @@ fn predicate_strategy(columns: &[ColumnChoice]) -> BoxedStrategy<Predicate> {
 }
 
 fn case_strategy() -> impl Strategy<Value = Case> {
-    (proptest::collection::vec(column_strategy(), 1..5), any::<bool>(), any::<bool>()).prop_flat_map(
-        |(columns, sorted, null_handling)| {
+    (proptest::collection::vec(column_strategy(), 1..5), any::<bool>(), any::<bool>(), any::<bool>()).prop_flat_map(
+        |(columns, sorted, null_handling, optimize_dictionary)| {
             let row = columns.iter().map(field_strategy).collect::<Vec<_>>();
             let rows = proptest::collection::vec(row, 0..300);
             let predicates = proptest::collection::vec(predicate_strategy(&columns), 1..6);
             (Just(columns), Just(sorted), rows, predicates, Just(null_handling)).prop_map(
-                |(columns, sorted, rows, predicates, null_handling)| Case {
+                move |(columns, sorted, rows, predicates, null_handling)| Case {
                     columns,
                     sorted,
                     rows,
                     predicates,
                     null_handling,
+                    optimize_dictionary,
                 },
             )
         },
@@ -247,8 +249,10 @@ fn table(case: &Case) -> Table {
         format!("[{}]", names.join(","))
     };
     let sorted = sorted_column(case).map(|i| format!("[\"c{i}\"]")).unwrap_or_else(|| "[]".into());
+    // Half the cases let the builder store a dictionary column raw when that is smaller.
+    let optimize = case.optimize_dictionary;
     let config = format!(
-        r#"{{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{{"invertedIndexColumns":{},"rangeIndexColumns":{},"bloomFilterColumns":{},"noDictionaryColumns":{},"sortedColumn":{sorted}}}}}"#,
+        r#"{{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{{"invertedIndexColumns":{},"rangeIndexColumns":{},"bloomFilterColumns":{},"noDictionaryColumns":{},"sortedColumn":{sorted},"optimizeDictionary":{optimize}}}}}"#,
         list(&|c| c.inverted),
         list(&|c| c.range),
         list(&|c| c.bloom),
