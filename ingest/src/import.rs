@@ -55,6 +55,12 @@ pub struct ImportReport {
 const BAD_ROWS_KEPT: usize = 100;
 
 /// Imports `files` into the table stored at `table_dir`.
+///
+/// Files are read and conformed on every core (one reader per file at a time, at most one
+/// per core); a sealer thread builds and publishes each full segment builder while readers
+/// fill the next. Memory: up to one builder per reader plus the one being sealed. With one
+/// file (or one core) the segments' order and names are those of a one-thread import; with
+/// several, segments are published as they fill, so their sequence numbers follow that.
 pub fn import(
     table: &Table,
     files: &[PathBuf],
@@ -63,54 +69,127 @@ pub fn import(
 ) -> Result<ImportReport, IngestError> {
     let conformer = Conformer::new(table)?;
     let mut store = TableStore::open_or_create(table_dir, table)?;
-    let mut report = ImportReport::default();
-    let mut sequence = store.manifest().segments.len();
     let progress = progress_bar(options, files);
-    for file in files {
-        let format = match options.format.or_else(|| FileFormat::of(file)) {
-            Some(f) => f,
-            None => return Err(IngestError::UnknownFormat(file.clone())),
+    let (progress, conformer) = (progress.as_ref(), &conformer);
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len()).max(1);
+    let (next_file, stop) = (&std::sync::atomic::AtomicUsize::new(0), &std::sync::atomic::AtomicBool::new(false));
+    let (full, sealer_inbox) = std::sync::mpsc::sync_channel::<Batch>(0);
+    std::thread::scope(|scope| {
+        let sealer = std::thread::Builder::new()
+            .name("cuvee-import-sealer".into())
+            .spawn_scoped(scope, move || -> Result<(u64, Vec<String>), IngestError> {
+                let mut sequence = store.manifest().segments.len();
+                let (mut rows, mut names) = (0, Vec::new());
+                for batch in sealer_inbox {
+                    rows += batch.publish(&mut store, table, &mut sequence, &mut names)?;
+                }
+                Ok((rows, names))
+            })
+            .map_err(IngestError::Thread)?;
+        let reader = |full: std::sync::mpsc::SyncSender<Batch>| {
+            let mut report = ImportReport::default();
+            let outcome = loop {
+                let i = next_file.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(file) = files.get(i) else { break Ok(()) };
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break Ok(());
+                }
+                match read_file(table, file, options, conformer, progress, &full, &mut report) {
+                    Ok(true) => {}
+                    // The sealer stopped: its error is the one to report.
+                    Ok(false) => break Ok(()),
+                    Err(e) => {
+                        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                        break Err(e);
+                    }
+                }
+            };
+            (report, outcome)
         };
-        let records = readers::open(file, format, &table.schema)?;
-        let mut batch = Batch::new(table);
-        for record in records {
-            report.rows_read += 1;
-            if let Some(p) = &progress {
-                p.inc(1);
+        let mut helpers = Vec::new();
+        for _ in 1..readers {
+            let full = full.clone();
+            let spawned = std::thread::Builder::new()
+                .name("cuvee-import-reader".into())
+                .spawn_scoped(scope, move || reader(full))
+                .map_err(IngestError::Thread);
+            match spawned {
+                Ok(helper) => helpers.push(helper),
+                // Fewer readers is slower, not wrong.
+                Err(e) => tracing::warn!(error = %e, "import runs with fewer reader threads"),
             }
-            let outcome = record
-                .map_err(|bad| (bad.position, bad.reason))
-                .and_then(|r| conformer.conform(r.fields).map_err(|reason| (r.position, reason.to_string())));
-            match outcome {
-                Ok(Conformed::Filtered) => report.rows_filtered += 1,
-                Ok(Conformed::Row(row, time_ms)) => {
-                    batch.builder.push(&row).map_err(IngestError::Segment)?;
-                    batch.note_time(time_ms);
-                    if batch.builder.num_docs() as usize >= options.max_rows_per_segment {
-                        report.rows_imported +=
-                            batch.publish(&mut store, table, &mut sequence, &mut report.segments)?;
-                        batch = Batch::new(table);
-                    }
+        }
+        let mut reads = vec![reader(full)];
+        for helper in helpers {
+            reads.push(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        let sealed = sealer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        if let Some(p) = progress {
+            p.finish_and_clear();
+        }
+        // A sealer error is why reading stopped (its inbox closed), so it is the one to report.
+        let (rows_imported, segments) = sealed?;
+        let mut report = ImportReport { rows_imported, segments, ..ImportReport::default() };
+        for (part, outcome) in reads {
+            outcome?;
+            report.rows_read += part.rows_read;
+            report.rows_filtered += part.rows_filtered;
+            report.bad_row_count += part.bad_row_count;
+            let room = BAD_ROWS_KEPT.saturating_sub(report.bad_rows.len());
+            report.bad_rows.extend(part.bad_rows.into_iter().take(room));
+        }
+        Ok(report)
+    })
+}
+
+/// One file's rows conformed into builders, each full builder handed to the sealer.
+/// `Ok(false)` when the sealer has stopped (its error is reported instead).
+fn read_file(
+    table: &Table,
+    file: &Path,
+    options: &ImportOptions,
+    conformer: &Conformer,
+    progress: Option<&indicatif::ProgressBar>,
+    sealer: &std::sync::mpsc::SyncSender<Batch>,
+    report: &mut ImportReport,
+) -> Result<bool, IngestError> {
+    let format = match options.format.or_else(|| FileFormat::of(file)) {
+        Some(f) => f,
+        None => return Err(IngestError::UnknownFormat(file.to_path_buf())),
+    };
+    let records = readers::open(file, format, &table.schema)?;
+    let mut batch = Batch::new(table);
+    for record in records {
+        report.rows_read += 1;
+        if let Some(p) = progress {
+            p.inc(1);
+        }
+        let outcome = record
+            .map_err(|bad| (bad.position, bad.reason))
+            .and_then(|r| conformer.conform(r.fields).map_err(|reason| (r.position, reason.to_string())));
+        match outcome {
+            Ok(Conformed::Filtered) => report.rows_filtered += 1,
+            Ok(Conformed::Row(row, time_ms)) => {
+                batch.builder.push(&row).map_err(IngestError::Segment)?;
+                batch.note_time(time_ms);
+                if batch.builder.num_docs() as usize >= options.max_rows_per_segment
+                    && sealer.send(std::mem::replace(&mut batch, Batch::new(table))).is_err()
+                {
+                    return Ok(false);
                 }
-                Err((position, reason)) => {
-                    if options.strict {
-                        return Err(IngestError::BadRow { path: file.clone(), position, reason });
-                    }
-                    report.bad_row_count += 1;
-                    if report.bad_rows.len() < BAD_ROWS_KEPT {
-                        report.bad_rows.push(BadRow { file: file.clone(), position, reason });
-                    }
+            }
+            Err((position, reason)) => {
+                if options.strict {
+                    return Err(IngestError::BadRow { path: file.to_path_buf(), position, reason });
+                }
+                report.bad_row_count += 1;
+                if report.bad_rows.len() < BAD_ROWS_KEPT {
+                    report.bad_rows.push(BadRow { file: file.to_path_buf(), position, reason });
                 }
             }
         }
-        if batch.builder.num_docs() > 0 {
-            report.rows_imported += batch.publish(&mut store, table, &mut sequence, &mut report.segments)?;
-        }
     }
-    if let Some(p) = progress {
-        p.finish_and_clear();
-    }
-    Ok(report)
+    Ok(batch.builder.num_docs() == 0 || sealer.send(batch).is_ok())
 }
 
 struct Batch {
