@@ -7,6 +7,7 @@ use crate::{events, Error, Flags};
 use cuvee_catalog::{Decoder, Schema, Table, TableConfigJson};
 use cuvee_ingest::conform::{Conformed, Conformer};
 use cuvee_ingest::message::{MessageDecoder, MessageMetadata};
+use cuvee_segments::format::SectionKind;
 use cuvee_segments::{MutableSegment, SegmentIdentity, TableStore};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -103,11 +104,15 @@ fn imported_sizes(data_dir: &Path, parquet_dir: &Path) -> Result<serde_json::Val
     }
     let rows: f64 = segments.iter().map(|s| s.num_docs() as f64).sum();
     let total: f64 = segments.iter().map(|s| s.size_bytes() as f64).sum();
+    // By section kind, and by the codec the writer chose where it had a choice.
     let mut by_kind: BTreeMap<String, f64> = BTreeMap::new();
     for segment in &segments {
         for column in &segment.metadata().columns {
+            let reader = segment.column(&column.name)?;
             for (kind, bytes) in &column.bytes {
-                *by_kind.entry(kind.clone()).or_default() += *bytes as f64;
+                let codec = SectionKind::parse(kind).and_then(|k| reader.codec(k));
+                let label = codec.map_or_else(|| kind.clone(), |codec| format!("{kind} ({codec})"));
+                *by_kind.entry(label).or_default() += *bytes as f64;
             }
         }
     }

@@ -335,6 +335,14 @@ impl<'a> SortedIndex<'a> {
         Ok(index)
     }
 
+    /// The codec the section uses, for size reports.
+    pub fn codec(&self) -> &'static str {
+        match self {
+            SortedIndex::Pairs(_) => "pairs",
+            SortedIndex::Starts(_) => "starts",
+        }
+    }
+
     pub fn range(&self, id: usize) -> (u32, u32) {
         match self {
             SortedIndex::Pairs(bytes) => {

@@ -91,6 +91,23 @@ pub enum SectionKind {
 }
 
 impl SectionKind {
+    pub const ALL: [SectionKind; 9] = [
+        SectionKind::Dictionary,
+        SectionKind::ForwardIds,
+        SectionKind::ForwardMvIds,
+        SectionKind::ForwardRaw,
+        SectionKind::Inverted,
+        SectionKind::Sorted,
+        SectionKind::Range,
+        SectionKind::Bloom,
+        SectionKind::Nulls,
+    ];
+
+    /// The kind named `name` (as in the footer and `ColumnMetadata::bytes`).
+    pub fn parse(name: &str) -> Option<SectionKind> {
+        SectionKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             SectionKind::Dictionary => "dictionary",
@@ -347,5 +364,20 @@ impl<'a> Cursor<'a> {
 
     pub fn rest(&self) -> &'a [u8] {
         &self.bytes[self.at.min(self.bytes.len())..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_section_kind_parses_from_its_name() {
+        for kind in SectionKind::ALL {
+            assert_eq!(SectionKind::parse(kind.name()), Some(kind));
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::Value::String(kind.name().into()), "the footer spells it the same");
+        }
+        assert_eq!(SectionKind::parse("forward"), None);
     }
 }

@@ -72,6 +72,19 @@ pub struct ColumnReader<'a> {
     pub nulls: &'a RoaringBitmap,
 }
 
+impl ColumnReader<'_> {
+    /// The codec a section of this column chose at seal, where the writer had a choice
+    /// (`dictionary`, `inverted`, `sorted`), for size reports.
+    pub fn codec(&self, kind: SectionKind) -> Option<&'static str> {
+        match kind {
+            SectionKind::Dictionary => self.dictionary.map(|d| d.codec()),
+            SectionKind::Inverted => self.inverted.as_ref().map(|i| i.codec()),
+            SectionKind::Sorted => self.sorted.as_ref().map(|s| s.codec()),
+            _ => None,
+        }
+    }
+}
+
 impl ImmutableSegment {
     /// Maps and verifies a segment file. Any damage is a `Corrupt` error naming the file.
     pub fn open(path: &Path) -> Result<ImmutableSegment> {

@@ -1,6 +1,7 @@
 //! `cuvee segment inspect`: a segment file's checksums, metadata and per-index sizes.
 
 use anyhow::{bail, Result};
+use cuvee_segments::format::SectionKind;
 use cuvee_segments::ImmutableSegment;
 use std::path::Path;
 
@@ -35,12 +36,7 @@ pub fn inspect(file: &Path) -> Result<()> {
     );
     for c in &meta.columns {
         let reader = segment.column(&c.name)?;
-        // The codec a section chose at seal, where it had a choice.
-        let codec = |kind: &str| match kind {
-            "dictionary" => reader.dictionary.map(|d| d.codec()),
-            "inverted" => reader.inverted.as_ref().map(|i| i.codec()),
-            _ => None,
-        };
+        let codec = |name: &str| SectionKind::parse(name).and_then(|kind| reader.codec(kind));
         let indexes: Vec<String> = c
             .bytes
             .iter()
