@@ -124,6 +124,7 @@ async fn bad_input_gets_pinot_error_codes_and_the_server_keeps_serving() {
         ("{\"sql\": \"SELECT * FROM nope\"}", 190, "nope"),
         ("{\"sql\": \"SELECT nope FROM baseballStats\"}", 710, "nope"),
         ("{\"sql\": \"SELECT 1/0 FROM baseballStats\"}", 200, "Divide by zero"),
+        ("{\"sql\": \"SELECT PERCENTILE(homeRuns, 101) FROM baseballStats\"}", 700, "not 101"),
     ] {
         let (status, head, response) = request(addr, "POST", "/query/sql", body, "").await;
         assert_eq!(status, 200, "{body}");

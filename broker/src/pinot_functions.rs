@@ -149,14 +149,15 @@ fn percentile(name: &str, args: &[String], filter: &str) -> Option<Rewrite> {
     } else {
         (legacy_p.parse().ok()?, format!("{name}({column})"))
     };
-    if !(0.0..=100.0).contains(&p) {
-        return None;
-    }
     if family == "percentile" && !multi_value {
-        // Pinot: the value at index ⌊n·p/100⌋ of the sorted values (the last one at 100).
+        // Pinot: the value at index ⌊n·p/100⌋ of the sorted values (the last one at 100). A
+        // p outside 0..=100 goes through too: the aggregate refuses it by its value.
         let text = format!("{}({column}, {p:?}){filter}", cuvee_query::percentile::NAME);
         let expr = Parser::new(&GenericDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()?;
         return Some(Rewrite { expr, name: result_name });
+    }
+    if !(0.0..=100.0).contains(&p) {
+        return None;
     }
     let values = format!("flatten(array_agg({column}) FILTER (WHERE {column} IS NOT NULL{}))", and_filter(filter));
     let text = match family {

@@ -187,7 +187,8 @@ fn percent(args: &AccumulatorArgs) -> Result<f64> {
         });
     match p {
         Some(p) if (0.0..=100.0).contains(&p) => Ok(p),
-        _ => plan_err!("{NAME}: the percentile must be a number literal from 0 to 100"),
+        Some(p) => plan_err!("PERCENTILE: the percentile must be from 0 to 100, not {p}"),
+        None => plan_err!("PERCENTILE: the percentile must be a number literal from 0 to 100"),
     }
 }
 
