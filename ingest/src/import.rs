@@ -236,14 +236,25 @@ impl Batch {
     }
 }
 
+/// A progress line on a terminal: rows, rows/s, and — when every file's row count is known
+/// up front (Parquet footers) — a bar with the time left.
 fn progress_bar(options: &ImportOptions, files: &[PathBuf]) -> Option<indicatif::ProgressBar> {
     if !options.progress || !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new_spinner();
+    let total: Option<u64> = files
+        .iter()
+        .map(|f| options.format.or_else(|| FileFormat::of(f)).and_then(|format| readers::row_count(f, format)))
+        .sum();
+    let (bar, template) = match total {
+        Some(total) => {
+            (indicatif::ProgressBar::new(total), "{msg}: {wide_bar} {pos}/{len} rows ({per_sec}, {eta} left)")
+        }
+        None => (indicatif::ProgressBar::new_spinner(), "{spinner} {msg}: {pos} rows ({per_sec})"),
+    };
     bar.set_message(format!("importing {} file(s)", files.len()));
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} rows ({per_sec})")
+        indicatif::ProgressStyle::with_template(template)
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     Some(bar)

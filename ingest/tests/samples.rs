@@ -53,6 +53,11 @@ fn imports_baseball_stats_from_parquet() {
     let home_runs: i64 = batch.column(0).as_primitive::<Int32Type>().values().iter().map(|&v| v as i64).sum();
     assert_eq!(home_runs, 274_578);
     assert_eq!(count(segment, Predicate::is_null("homeRuns")).0, 6413);
+    // The progress bar's total comes from the Parquet footer, without reading the rows.
+    let parquet = examples().join("baseballStats/rawdata/baseballStats.zstd.parquet");
+    assert_eq!(cuvee_ingest::readers::row_count(&parquet, cuvee_ingest::readers::FileFormat::Parquet), Some(97_889));
+    let avro = examples().join("airlineStats/rawdata/airlineStats_data.avro");
+    assert_eq!(cuvee_ingest::readers::row_count(&avro, cuvee_ingest::readers::FileFormat::Avro), None);
 }
 
 #[test]

@@ -55,6 +55,15 @@ impl FileFormat {
 /// Pinot's CSV multi-value delimiter.
 pub const CSV_MULTI_VALUE_DELIMITER: char = ';';
 
+/// How many rows a file holds, when its format says so without reading it (Parquet's
+/// footer); `None` otherwise or when the file cannot be read (opening it reports why).
+pub fn row_count(path: &Path, format: FileFormat) -> Option<u64> {
+    match format {
+        FileFormat::Parquet => parquet::row_count(std::fs::File::open(path).ok()?),
+        FileFormat::Csv | FileFormat::Json | FileFormat::Avro => None,
+    }
+}
+
 pub fn open(path: &Path, format: FileFormat, schema: &Schema) -> Result<Records, IngestError> {
     let io = |e: std::io::Error| IngestError::Io { path: path.to_path_buf(), source: e };
     let file = std::fs::File::open(path).map_err(io)?;

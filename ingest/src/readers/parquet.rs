@@ -9,6 +9,12 @@ use cuvee_catalog::value::encode_hex;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Map, Value as Json};
 
+/// The row count a Parquet file's footer declares (for progress), without reading data.
+pub fn row_count(file: std::fs::File) -> Option<u64> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+    u64::try_from(builder.metadata().file_metadata().num_rows()).ok()
+}
+
 pub fn records(file: std::fs::File) -> Result<Records, String> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| format!("not a Parquet file: {e}"))?
