@@ -5,7 +5,7 @@
 use crate::ascending::{self, Ascending};
 use crate::bitpack;
 use crate::error::Malformed;
-use crate::format::{pad_to_8, put_u32, put_u64, u64_at, Cursor};
+use crate::format::{pad_to_8, put_codec, put_u32, put_u64, read_codec, u64_at, Cursor};
 use crate::forward::{self, PackedIds};
 use roaring::RoaringBitmap;
 
@@ -16,12 +16,12 @@ const POSTINGS: u32 = 1;
 const STARTS: u32 = 1;
 
 /// Writes a list of bitmaps behind an offset table (`inverted` and `range` sections).
-pub fn write_bitmap_list(header: &[u8], bitmaps: &[RoaringBitmap]) -> Vec<u8> {
+/// Each bitmap is optimised (run containers where smaller) in place before it is written.
+pub fn write_bitmap_list(header: &[u8], mut bitmaps: Vec<RoaringBitmap>) -> Vec<u8> {
     let mut body = Vec::new();
     let mut offsets = Vec::with_capacity(bitmaps.len() + 1);
     offsets.push(0u64);
-    for bitmap in bitmaps {
-        let mut bitmap = bitmap.clone();
+    for bitmap in &mut bitmaps {
         bitmap.optimize();
         bitmap.serialize_into(&mut body).unwrap_or_default();
         offsets.push(body.len() as u64);
@@ -98,8 +98,7 @@ pub fn write_inverted(postings: &[Vec<u32>], num_docs: u32) -> Vec<u8> {
     let mut out = Vec::new();
     match packed_offsets {
         Some(offsets) if postings_bytes.is_some_and(|p| p < bitmap_bytes) => {
-            put_u32(&mut out, POSTINGS);
-            put_u32(&mut out, 0);
+            put_codec(&mut out, POSTINGS);
             put_u32(&mut out, postings.len() as u32);
             put_u32(&mut out, 0);
             out.extend_from_slice(&offsets);
@@ -108,11 +107,10 @@ pub fn write_inverted(postings: &[Vec<u32>], num_docs: u32) -> Vec<u8> {
             forward::write_ids(&docs, doc_width, &mut out);
         }
         _ => {
-            put_u32(&mut out, BITMAPS);
-            put_u32(&mut out, 0);
+            put_codec(&mut out, BITMAPS);
             put_u32(&mut out, postings.len() as u32);
             put_u32(&mut out, 0);
-            out = write_bitmap_list(&out, &bitmaps);
+            out = write_bitmap_list(&out, bitmaps);
         }
     }
     out
@@ -169,13 +167,7 @@ pub fn open_inverted(
     deep: bool,
 ) -> Result<InvertedIndex<'_>, Malformed> {
     let mut cursor = Cursor::new(bytes);
-    let codec = if format_version >= 3 {
-        let codec = cursor.u32()?;
-        cursor.u32()?;
-        codec
-    } else {
-        BITMAPS
-    };
+    let codec = read_codec(&mut cursor, format_version, BITMAPS)?;
     let len = cursor.u32()? as usize;
     cursor.u32()?;
     if len != cardinality {
@@ -223,7 +215,7 @@ pub fn write_range(values: impl Iterator<Item = u64>, base: u64, bits: u32) -> V
     put_u32(&mut header, bits);
     put_u32(&mut header, 0);
     put_u64(&mut header, base);
-    write_bitmap_list(&header, &slices)
+    write_bitmap_list(&header, slices)
 }
 
 impl<'a> RangeIndex<'a> {
@@ -281,8 +273,7 @@ pub fn all_docs(num_docs: u32) -> RoaringBitmap {
 /// + 1` values, packed; id `i`'s docs are `starts[i]..starts[i + 1]`).
 pub fn write_sorted(starts: &[u64]) -> Vec<u8> {
     let mut out = Vec::new();
-    put_u32(&mut out, STARTS);
-    put_u32(&mut out, 0);
+    put_codec(&mut out, STARTS);
     // Doc numbers are u32, so no 1024 of them span more than 32 bits.
     out.extend_from_slice(&ascending::encode(starts).unwrap_or_default());
     out
@@ -305,8 +296,7 @@ impl<'a> SortedIndex<'a> {
     ) -> Result<SortedIndex<'a>, Malformed> {
         let index = if format_version >= 3 {
             let mut cursor = Cursor::new(bytes);
-            let codec = cursor.u32()?;
-            cursor.u32()?;
+            let codec = read_codec(&mut cursor, format_version, STARTS)?;
             if codec != STARTS {
                 return Err(Malformed(format!("unknown sorted index codec {codec}")));
             }

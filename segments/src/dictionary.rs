@@ -2,7 +2,7 @@
 
 use crate::ascending::{self, Ascending};
 use crate::error::Malformed;
-use crate::format::{pad_to_8, put_u32, u32_at, Cursor};
+use crate::format::{pad_to_8, put_codec, put_u32, read_codec, u32_at, Cursor};
 use crate::physical::{FixedKind, Physical, VarKind};
 use cuvee_catalog::Value;
 use std::cmp::Ordering;
@@ -16,8 +16,7 @@ const PACKED: u32 = 1;
 pub fn write_fixed(keys: &[u64], kind: FixedKind) -> Vec<u8> {
     let packed = ascending::encode(keys).filter(|p| p.len() < keys.len() * kind.width());
     let mut out = Vec::with_capacity(8 + packed.as_ref().map_or(keys.len() * kind.width(), Vec::len));
-    put_u32(&mut out, if packed.is_some() { PACKED } else { PLAIN });
-    put_u32(&mut out, 0);
+    put_codec(&mut out, if packed.is_some() { PACKED } else { PLAIN });
     match packed {
         Some(packed) => out.extend_from_slice(&packed),
         None => keys.iter().for_each(|&key| kind.write_native(key, &mut out)),
@@ -36,13 +35,11 @@ pub fn write_var(values: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::new();
     match ascending::encode(&ends).filter(|p| p.len() < 4 * ends.len() + 4) {
         Some(packed) => {
-            put_u32(&mut out, PACKED);
-            put_u32(&mut out, 0);
+            put_codec(&mut out, PACKED);
             out.extend_from_slice(&packed);
         }
         None => {
-            put_u32(&mut out, PLAIN);
-            put_u32(&mut out, 0);
+            put_codec(&mut out, PLAIN);
             put_u32(&mut out, values.len() as u32);
             ends.iter().for_each(|&e| put_u32(&mut out, e as u32));
         }
@@ -97,16 +94,10 @@ impl<'a> Dictionary<'a> {
         deep: bool,
     ) -> Result<Dictionary<'a>, Malformed> {
         let mut cursor = Cursor::new(bytes);
-        let codec = if format_version >= 3 {
-            let codec = cursor.u32()?;
-            cursor.u32()?;
-            if codec > PACKED {
-                return Err(Malformed(format!("unknown dictionary codec {codec}")));
-            }
-            codec
-        } else {
-            PLAIN
-        };
+        let codec = read_codec(&mut cursor, format_version, PLAIN)?;
+        if codec > PACKED {
+            return Err(Malformed(format!("unknown dictionary codec {codec}")));
+        }
         match physical {
             Physical::Fixed(kind) if codec == PACKED => {
                 let keys = Ascending::open(&mut cursor, deep)?;

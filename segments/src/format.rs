@@ -330,6 +330,22 @@ pub fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
+/// Starts a version-3 section that names its codec: the codec word, then a reserved word.
+pub fn put_codec(out: &mut Vec<u8>, codec: u32) {
+    put_u32(out, codec);
+    put_u32(out, 0);
+}
+
+/// The codec word of a section that has one from version 3 (`before` for older files).
+pub fn read_codec(cursor: &mut Cursor, format_version: u32, before: u32) -> std::result::Result<u32, Malformed> {
+    if format_version < 3 {
+        return Ok(before);
+    }
+    let codec = cursor.u32()?;
+    cursor.u32()?;
+    Ok(codec)
+}
+
 /// A bounds-checked cursor over a section: every read past the end is a `Corrupt` error.
 pub struct Cursor<'a> {
     pub bytes: &'a [u8],
