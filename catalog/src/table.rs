@@ -153,6 +153,7 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
             format!("at most one sorted column, got {}", sorted_list.len()),
         ));
     }
+    let ratio = no_dictionary_size_ratio(ix.no_dictionary_size_ratio_threshold.as_ref(), problems);
     let mut plan = Vec::new();
     for column in schema.columns() {
         let name = column.name.as_str();
@@ -226,12 +227,6 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
         let is_metric = column.kind == FieldKind::Metric;
         let optimize = ix.optimize_dictionary.is_some_and(|f| f.value)
             || (is_metric && ix.optimize_dictionary_for_metrics.is_some_and(|f| f.value));
-        let ratio = ix
-            .no_dictionary_size_ratio_threshold
-            .as_ref()
-            .and_then(|r| r.as_f64().or_else(|| r.as_str().and_then(|s| s.parse().ok())))
-            .filter(|&r| r > 0.0)
-            .unwrap_or(DEFAULT_NO_DICTIONARY_SIZE_RATIO);
         let ids_needed = inverted || sorted || json || (range && !column.data_type.is_numeric());
         let raw_if_smaller =
             (dictionary && optimize && field_index("dictionary").is_none() && column.single_value && !ids_needed)
@@ -248,6 +243,23 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
         });
     }
     plan
+}
+
+/// `noDictionarySizeRatioThreshold` as a share: a number (or a numeric string, as Pinot
+/// accepts), where 0 or absent means Pinot's default; anything else is a problem.
+fn no_dictionary_size_ratio(written: Option<&Json>, problems: &mut Vec<Problem>) -> f64 {
+    let Some(written) = written else { return DEFAULT_NO_DICTIONARY_SIZE_RATIO };
+    match written.as_f64().or_else(|| written.as_str().and_then(|s| s.trim().parse().ok())) {
+        Some(0.0) => DEFAULT_NO_DICTIONARY_SIZE_RATIO,
+        Some(r) if r.is_finite() && r > 0.0 => r,
+        _ => {
+            problems.push(Problem::new(
+                "tableIndexConfig.noDictionarySizeRatioThreshold",
+                format!("must be a number above 0, got {written}"),
+            ));
+            DEFAULT_NO_DICTIONARY_SIZE_RATIO
+        }
+    }
 }
 
 #[cfg(test)]
@@ -274,6 +286,17 @@ mod tests {
 
     #[test]
     fn names_the_missing_column_and_its_path() {
+        for bad in [r#"-1"#, r#""lots""#, r#"[0.5]"#, r#""NaN""#] {
+            let err = table(&format!(r#"{{"optimizeDictionary":true,"noDictionarySizeRatioThreshold":{bad}}}"#))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("tableIndexConfig.noDictionarySizeRatioThreshold: must be a number above 0"),
+                "{bad}: {err}"
+            );
+        }
+        let plan = table(r#"{"optimizeDictionary":"true","noDictionarySizeRatioThreshold":"0.5"}"#).unwrap();
+        assert_eq!(plan.column_indexing("runs").and_then(|c| c.raw_if_smaller), Some(0.5));
         let err = table(r#"{"invertedIndexColumns":["playerID","runs","foo"]}"#).unwrap_err().to_string();
         assert!(
             err.contains(r#"tableIndexConfig.invertedIndexColumns[2]: column "foo" is not in schema "baseballStats""#),
