@@ -111,7 +111,7 @@ fn same(plain: &[String], rewritten: &[String]) -> bool {
 /// (rewritten to an aggregate on ids?, plain answers, rewritten answers)
 async fn both_ways(provider: &Arc<SegmentTable>, sql: &str, null_handling: bool) -> (bool, Vec<String>, Vec<String>) {
     let ctx = cuvee_query::session();
-    let provider = Arc::new(provider.with_options(ScanOptions { null_handling }));
+    let provider = Arc::new(provider.with_options(ScanOptions { null_handling, ..ScanOptions::default() }));
     cuvee_query::register(&ctx, provider).expect("registered");
     // Two plans: a plan's repartitions run once.
     let planned =

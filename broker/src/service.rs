@@ -266,13 +266,17 @@ impl QueryService {
 
 impl Engine {
     /// The session a query runs in: the shared one, or — when the query asks for null
-    /// handling (`enableNullHandling=true`) — one whose tables read nulls as nulls.
+    /// handling (`enableNullHandling=true`) or every version of upserted rows
+    /// (`skipUpsert=true`) — one whose tables read that way.
     fn session_for(&self, query: &PinotQuery) -> Result<SessionContext, DataFusionError> {
-        if !query.flag("enableNullHandling") {
+        let options = cuvee_query::ScanOptions {
+            null_handling: query.flag("enableNullHandling"),
+            skip_upsert: query.flag("skipUpsert"),
+        };
+        if options == cuvee_query::ScanOptions::default() {
             return Ok(self.ctx.clone());
         }
-        let ctx =
-            session_with(&self.distribute, self.tables.with_options(cuvee_query::ScanOptions { null_handling: true }))?;
+        let ctx = session_with(&self.distribute, self.tables.with_options(options))?;
         for (name, function) in self.table_functions.read().iter() {
             ctx.register_udtf(name, Arc::clone(function));
         }

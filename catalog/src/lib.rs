@@ -24,6 +24,7 @@ pub mod stream;
 pub mod table;
 pub mod table_config;
 mod unknown;
+pub mod upsert;
 pub mod value;
 
 pub use datetime::{DateTimeFormatSpec, FormattedTime, Granularity, TimeFormat, TimeUnit};
@@ -33,4 +34,5 @@ pub use schema::{ColumnSpec, FieldKind, FieldSpec, MaxLengthStrategy, Schema, Sc
 pub use stream::{Decoder, FlushThresholds, OffsetReset, StreamConfig};
 pub use table::{ColumnIndexing, Table};
 pub use table_config::{ComplexTypeConfig, TableConfigJson, TableType};
+pub use upsert::{DedupPlan, KeyHash, KeyPolicy, MergeStrategy, UpsertPlan};
 pub use value::{DataType, Value, ValueError};

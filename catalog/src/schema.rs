@@ -164,6 +164,11 @@ impl Schema {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// The columns upsert and dedup key rows by (`primaryKeyColumns`), possibly none.
+    pub fn primary_key_columns(&self) -> &[String] {
+        self.config.primary_key_columns.as_deref().unwrap_or_default()
+    }
+
     pub fn to_json(&self) -> Json {
         serde_json::to_value(&self.config).unwrap_or(Json::Null)
     }

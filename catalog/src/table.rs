@@ -4,6 +4,7 @@
 use crate::error::{CatalogError, Problem, Result};
 use crate::schema::{FieldKind, Schema};
 use crate::table_config::{EncodingType, TableConfigJson, TableType};
+use crate::upsert::KeyPolicy;
 use crate::value::DataType;
 use serde_json::Value as Json;
 
@@ -37,6 +38,7 @@ pub struct Table {
     pub schema: Schema,
     pub config: TableConfigJson,
     indexing: Vec<ColumnIndexing>,
+    key_policy: KeyPolicy,
 }
 
 impl Table {
@@ -45,6 +47,7 @@ impl Table {
         check_columns_exist(&schema, &config, &mut problems);
         let indexing = plan_indexing(&schema, &config, &mut problems);
         check_time_column(&schema, &config, &mut problems);
+        let key_policy = crate::upsert::plan(&schema, &config, &mut problems);
         if config.table_type == TableType::Realtime && config.stream_configs().is_empty() {
             problems.push(Problem::new(
                 "ingestionConfig.streamIngestionConfig.streamConfigMaps",
@@ -57,7 +60,7 @@ impl Table {
         if !problems.is_empty() {
             return Err(CatalogError::Invalid { what: "table config", problems });
         }
-        Ok(Table { schema, config, indexing })
+        Ok(Table { schema, config, indexing, key_policy })
     }
 
     pub fn name(&self) -> &str {
@@ -71,6 +74,11 @@ impl Table {
 
     pub fn column_indexing(&self, name: &str) -> Option<&ColumnIndexing> {
         self.indexing.iter().find(|c| c.name == name)
+    }
+
+    /// Whether rows are appended, upserted or deduplicated by primary key.
+    pub fn key_policy(&self) -> &KeyPolicy {
+        &self.key_policy
     }
 
     pub fn sorted_column(&self) -> Option<&str> {

@@ -38,7 +38,7 @@ pub struct TableConfigJson {
     pub field_config_list: Option<Vec<FieldConfig>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingestion_config: Option<IngestionConfig>,
-    /// Kept verbatim until upsert lands.
+    /// Kept as written; read into a checked plan by [`crate::upsert`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upsert_config: Option<Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

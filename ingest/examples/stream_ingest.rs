@@ -64,7 +64,9 @@ fn ingest(label: &str, table: &Table, decoder: &MessageDecoder, payloads: &[Vec<
             .decode(payload, &MessageMetadata { key: None, offset: offset as i64, timestamp_ms: None })
             .expect("decodes");
         match conformer.conform(record).expect("conforms") {
-            Conformed::Row(row, _) => segment.append(&row).expect("appends"),
+            Conformed::Row(row, _) => {
+                segment.append(&row).expect("appends");
+            }
             Conformed::Filtered => {}
         }
     }

@@ -75,6 +75,8 @@ struct ScanFragment {
     predicate: Option<Predicate>,
     limit: Option<usize>,
     null_handling: bool,
+    #[serde(default)]
+    skip_upsert: bool,
 }
 
 #[derive(Debug)]
@@ -129,7 +131,7 @@ impl PhysicalExtensionCodec for CuveeCodec {
             schema: Arc::new(full.project(&indices)?),
             predicate: fragment.predicate,
             limit: fragment.limit,
-            options: ScanOptions { null_handling: fragment.null_handling },
+            options: ScanOptions { null_handling: fragment.null_handling, skip_upsert: fragment.skip_upsert },
             // The broker decided what to do about unreadable segments before sending this.
             unavailable: Vec::new(),
         };
@@ -159,6 +161,7 @@ impl PhysicalExtensionCodec for CuveeCodec {
             predicate: request.predicate.clone(),
             limit: request.limit,
             null_handling: request.options.null_handling,
+            skip_upsert: request.options.skip_upsert,
         };
         serde_json::to_writer(buf, &fragment)
             .map_err(|e| datafusion::error::DataFusionError::Execution(format!("encoding a scan fragment: {e}")))

@@ -71,6 +71,15 @@ impl ScanSource {
         }
     }
 
+    /// The docs queries see when the table keeps one row per key; `None`: all of them.
+    pub(crate) fn valid_docs(&self) -> Option<&Arc<cuvee_segments::ValidDocs>> {
+        match self {
+            ScanSource::Sealed(s) => s.valid_docs(),
+            ScanSource::Consuming(s) => s.valid_docs(),
+            ScanSource::Remote(_) => None,
+        }
+    }
+
     fn latest_ingestion_ms(&self) -> Option<i64> {
         match self {
             ScanSource::Sealed(_) => None,
@@ -146,25 +155,44 @@ impl ScanSource {
         }
     }
 
+    /// The docs matching `predicate` (all docs without one), less those an upsert has
+    /// superseded unless `skip_upsert`.
     pub(crate) fn matching(
         &self,
         predicate: Option<&Predicate>,
         options: EvalOptions,
+        skip_upsert: bool,
     ) -> SegmentResult<(RoaringBitmap, Vec<Access>)> {
         if let ScanSource::Remote(_) = self {
             return Err(self.not_here());
         }
-        let Some(predicate) = predicate else {
-            let mut all = RoaringBitmap::new();
-            all.insert_range(0..self.num_docs());
-            return Ok((all, Vec::new()));
+        let (mut docs, accesses) = match predicate {
+            None => {
+                let mut all = RoaringBitmap::new();
+                all.insert_range(0..self.num_docs());
+                (all, Vec::new())
+            }
+            Some(predicate) => {
+                let evaluation = match self {
+                    ScanSource::Sealed(s) => s.evaluate(predicate, options)?,
+                    ScanSource::Consuming(s) => s.evaluate(predicate, options)?,
+                    ScanSource::Remote(_) => return Err(self.not_here()),
+                };
+                (evaluation.docs, evaluation.trace.iter().map(|t| t.access).collect())
+            }
         };
-        let evaluation = match self {
-            ScanSource::Sealed(s) => s.evaluate(predicate, options)?,
-            ScanSource::Consuming(s) => s.evaluate(predicate, options)?,
-            ScanSource::Remote(_) => return Err(self.not_here()),
-        };
-        Ok((evaluation.docs, evaluation.trace.iter().map(|t| t.access).collect()))
+        if let (Some(valid), false) = (self.valid_docs(), skip_upsert) {
+            valid.retain_valid(&mut docs);
+        }
+        Ok((docs, accesses))
+    }
+
+    /// Docs a query without a filter sees.
+    fn visible_docs(&self, skip_upsert: bool) -> u64 {
+        match (self.valid_docs(), skip_upsert) {
+            (Some(valid), false) => valid.len().min(u64::from(self.num_docs())),
+            _ => u64::from(self.num_docs()),
+        }
     }
 
     fn decode(&self, columns: &[&str], docs: &[u32], options: DecodeOptions) -> SegmentResult<RecordBatch> {
@@ -365,7 +393,10 @@ impl ExecutionPlan for SegmentScanExec {
             Some(p) => self.partition_sources(p),
             None => self.request.sources.clone(),
         };
-        let docs: usize = sources.iter().map(|s| s.num_docs() as usize).sum();
+        let skip_upsert = self.request.options.skip_upsert;
+        let docs: usize = sources.iter().map(|s| s.visible_docs(skip_upsert) as usize).sum();
+        // An upsert table's metadata describes superseded rows too: no min/max from it.
+        let upserted = !skip_upsert && sources.iter().any(|s| s.valid_docs().is_some());
         // Without a predicate the row count is known exactly (COUNT(*) needs no scan) —
         // unless a consuming segment is elsewhere and grows while the broker plans.
         let growing = sources.iter().any(|s| matches!(s, ScanSource::Remote(r) if r.is_consuming()));
@@ -382,7 +413,7 @@ impl ExecutionPlan for SegmentScanExec {
         let mut statistics = Statistics::new_unknown(&self.request.schema).with_num_rows(rows);
         // Over whole segments, each column's min, max and null count come from segment
         // metadata exactly, so MIN/MAX of a column are answered without reading it.
-        if self.request.predicate.is_none() && self.request.limit.is_none() && !short {
+        if self.request.predicate.is_none() && self.request.limit.is_none() && !short && !upserted {
             for (i, field) in self.request.schema.fields().iter().enumerate() {
                 statistics.column_statistics[i] = crate::scan_statistics::metadata_statistics(
                     &sources,
@@ -455,6 +486,7 @@ pub(crate) struct ScanCounters {
     pub(crate) docs_matched: Count,
     entries_in_filter: Count,
     by_access: Vec<(Access, Count)>,
+    skip_upsert: bool,
 }
 
 impl ScanCounters {
@@ -481,6 +513,7 @@ impl ScanCounters {
             docs_matched: scan.counter("docs_matched", partition),
             entries_in_filter: scan.counter("entries_scanned_in_filter", partition),
             by_access,
+            skip_upsert: scan.request.options.skip_upsert,
         }
     }
 
@@ -504,7 +537,7 @@ impl ScanCounters {
             self.consuming_scanned.add(1);
         }
         self.docs_total.add(source.num_docs() as usize);
-        let (docs, accesses) = source.matching(predicate, options)?;
+        let (docs, accesses) = source.matching(predicate, options, self.skip_upsert)?;
         for access in accesses {
             if let Some((_, c)) = self.by_access.iter().find(|(a, _)| *a == access) {
                 c.add(1);

@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub struct ScanOptions {
     /// SQL null semantics; off = nulls read as their column's default value (Pinot's default).
     pub null_handling: bool,
+    /// Every row of an upsert table, superseded versions too (Pinot's `skipUpsert`).
+    pub skip_upsert: bool,
 }
 
 pub struct SegmentTable {
@@ -305,6 +307,10 @@ impl SegmentHost for SegmentTable {
 
     fn remove_consuming(&self, name: &str) {
         self.write().consuming.retain(|m| m.name() != name);
+    }
+
+    fn sealed_segments(&self) -> Vec<Arc<ImmutableSegment>> {
+        self.read().sealed.clone()
     }
 }
 

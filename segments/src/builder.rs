@@ -217,6 +217,13 @@ impl SegmentBuilder {
 
     /// Builds the file's bytes.
     pub fn build(&self, identity: &SegmentIdentity) -> Result<Vec<u8>> {
+        self.build_ordered(identity).map(|(bytes, _)| bytes)
+    }
+
+    /// Builds the file's bytes, and the order docs were written in when the table has a
+    /// sorted column (`order[doc in file] = doc as pushed`; `None`: as pushed). Upsert keeps
+    /// its valid docs across the reordering with it.
+    pub fn build_ordered(&self, identity: &SegmentIdentity) -> Result<(Vec<u8>, Option<Vec<u32>>)> {
         let num_docs = self.num_docs();
         let sorted_column = self.table.sorted_column().map(str::to_string);
         let order =
@@ -255,7 +262,7 @@ impl SegmentBuilder {
             sections: Vec::new(),
         };
         let metadata = SegmentMetadata { sections: writer.sections.clone(), ..metadata };
-        Ok(writer.finish(&metadata))
+        Ok((writer.finish(&metadata), order))
     }
 
     /// Writes `<dir>/<name>.cvs` durably: to a temporary file, fsync, rename, fsync the folder.

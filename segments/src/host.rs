@@ -14,4 +14,7 @@ pub trait SegmentHost: Send + Sync {
     fn replace_consuming(&self, name: &str, sealed: Arc<ImmutableSegment>);
     /// Consuming segments of this table are dropped (the table stops).
     fn remove_consuming(&self, name: &str);
+    /// The sealed segments readers see now (upsert rebuilds its key map from these, so the
+    /// valid docs it attaches are those of the very segments queries read).
+    fn sealed_segments(&self) -> Vec<Arc<ImmutableSegment>>;
 }

@@ -43,6 +43,7 @@ pub struct ImmutableSegment {
     schema: Schema,
     sections: HashMap<(usize, SectionKind), (usize, usize)>,
     nulls: Vec<RoaringBitmap>,
+    pub(crate) validity: crate::valid_docs::ValiditySlot,
 }
 
 impl std::fmt::Debug for ImmutableSegment {
@@ -122,7 +123,15 @@ impl ImmutableSegment {
                 .ok_or_else(|| corrupt(format!("section for unknown column {}", section.column)))?;
             sections.insert((column, section.kind), (section.offset as usize, section.length as usize));
         }
-        let mut segment = ImmutableSegment { path, backing, metadata, schema, sections, nulls: Vec::new() };
+        let mut segment = ImmutableSegment {
+            path,
+            backing,
+            metadata,
+            schema,
+            sections,
+            nulls: Vec::new(),
+            validity: Default::default(),
+        };
         for column in 0..segment.metadata.columns.len() {
             let nulls = match segment.section(column, SectionKind::Nulls) {
                 Some(bytes) => RoaringBitmap::deserialize_from(bytes)

@@ -40,6 +40,7 @@ pub mod physical;
 pub mod predicate;
 pub mod row;
 pub mod store;
+pub mod valid_docs;
 
 pub use absent::{absent_column, resolve_absent};
 pub use builder::{SegmentBuilder, SegmentIdentity};
@@ -53,12 +54,24 @@ pub use immutable::ImmutableSegment;
 pub use mirror::Mirror;
 pub use mutable::{MutableSegment, MutableSnapshot};
 pub use predicate::{CompareOp, Leaf, Matcher, Predicate};
-pub use row::{FieldValue, Row};
+pub use row::{row_of, FieldValue, Row};
 pub use store::{Manifest, ManifestEntry, PendingSegment, TableStore};
+pub use valid_docs::ValidDocs;
 
 impl ImmutableSegment {
     /// The docs matching `predicate`, and how each leaf was answered.
     pub fn evaluate(&self, predicate: &Predicate, options: EvalOptions) -> Result<Evaluation> {
         eval::evaluate(self, predicate, options)
+    }
+
+    /// Which docs are their key's live row, when the table keeps one row per key (upsert);
+    /// `None`: every doc is.
+    pub fn valid_docs(&self) -> Option<&std::sync::Arc<ValidDocs>> {
+        self.validity.get()
+    }
+
+    /// Attaches the valid docs (once; false when the segment already has them).
+    pub fn set_valid_docs(&self, valid: std::sync::Arc<ValidDocs>) -> bool {
+        self.validity.set(valid)
     }
 }

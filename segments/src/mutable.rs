@@ -162,6 +162,7 @@ pub struct MutableSegment {
     writer: Mutex<()>,
     /// Wall-clock ms of the latest row appended (0 = none): the freshness queries report.
     latest_ingestion_ms: AtomicI64,
+    validity: crate::valid_docs::ValiditySlot,
 }
 
 impl MutableSegment {
@@ -202,6 +203,7 @@ impl MutableSegment {
             num_docs: AtomicU32::new(0),
             writer: Mutex::new(()),
             latest_ingestion_ms: AtomicI64::new(0),
+            validity: Default::default(),
         }
     }
 
@@ -223,9 +225,19 @@ impl MutableSegment {
         Some(self.latest_ingestion_ms.load(Ordering::Relaxed)).filter(|&ms| ms > 0)
     }
 
+    /// Which docs are their key's live row, when the table keeps one row per key (upsert).
+    pub fn valid_docs(&self) -> Option<&Arc<crate::ValidDocs>> {
+        self.validity.get()
+    }
+
+    /// Attaches the valid docs (once; false when the segment already has them).
+    pub fn set_valid_docs(&self, valid: Arc<crate::ValidDocs>) -> bool {
+        self.validity.set(valid)
+    }
+
     /// Appends one row (fields in schema order). A row that does not fit the schema is
-    /// refused whole: no column is changed.
-    pub fn append(&self, row: &[FieldValue]) -> Result<()> {
+    /// refused whole: no column is changed. Returns the row's doc id.
+    pub fn append(&self, row: &[FieldValue]) -> Result<u32> {
         let _writer = self.writer.lock();
         if row.len() != self.columns.len() {
             return Err(SegmentError::InvalidRow(format!(
@@ -243,7 +255,7 @@ impl MutableSegment {
             column.append(doc, entries, is_null);
         }
         self.num_docs.store(doc + 1, Ordering::Release);
-        Ok(())
+        Ok(doc)
     }
 
     /// A consistent view of the rows appended so far.
@@ -281,6 +293,12 @@ impl MutableSegment {
 
     /// Builds the immutable segment file from the rows appended so far.
     pub fn seal(self: &Arc<Self>, identity: &SegmentIdentity) -> Result<Vec<u8>> {
+        self.seal_ordered(identity).map(|(bytes, _)| bytes)
+    }
+
+    /// Builds the immutable segment file, and the order its docs were written in
+    /// ([`SegmentBuilder::build_ordered`]).
+    pub fn seal_ordered(self: &Arc<Self>, identity: &SegmentIdentity) -> Result<(Vec<u8>, Option<Vec<u32>>)> {
         let snapshot = self.snapshot();
         let mut buffers = Vec::with_capacity(self.columns.len());
         for ((column, snap), (spec, ix)) in self
@@ -303,7 +321,7 @@ impl MutableSegment {
             }
             buffers.push(buffer);
         }
-        SegmentBuilder::from_buffers(&self.table, buffers).build(identity)
+        SegmentBuilder::from_buffers(&self.table, buffers).build_ordered(identity)
     }
 }
 
@@ -539,6 +557,10 @@ impl MutableSnapshot {
     /// When the segment last took a row (epoch ms): how fresh a query over it is.
     pub fn latest_ingestion_ms(&self) -> Option<i64> {
         self.segment.latest_ingestion_ms()
+    }
+
+    pub fn valid_docs(&self) -> Option<&Arc<crate::ValidDocs>> {
+        self.segment.valid_docs()
     }
 
     pub fn has_column(&self, name: &str) -> bool {

@@ -27,6 +27,7 @@ mod consumer;
 pub mod dead_letter;
 pub mod failpoint;
 pub mod kafka;
+mod keyed;
 mod partition;
 mod sealer;
 pub mod status;
@@ -70,6 +71,8 @@ pub(crate) struct Shared {
     force_commits: AtomicU64,
     /// Disk one partition's dead letters may take.
     dead_letter_bytes: u64,
+    /// Upsert or dedup: each partition's key state, shared by its consumer and sealer.
+    keyed: Mutex<std::collections::BTreeMap<u32, Arc<keyed::Keyed>>>,
 }
 
 impl Shared {
@@ -84,5 +87,33 @@ impl Shared {
     fn definition(&self) -> (u64, Table) {
         let guard = self.definition.read();
         (guard.0, guard.1.clone())
+    }
+
+    /// The key state of `partition` (made on first use), or `None` when the table
+    /// appends every row.
+    fn keyed(&self, partition: u32) -> Option<Arc<keyed::Keyed>> {
+        let mut all = self.keyed.lock();
+        if let Some(found) = all.get(&partition) {
+            return Some(Arc::clone(found));
+        }
+        let table = self.definition.read().1.clone();
+        let made = Arc::new(keyed::Keyed::new(&table, partition, &self.table_dir)?);
+        all.insert(partition, Arc::clone(&made));
+        Some(made)
+    }
+
+    /// The sealed segments of `partition` readers see, oldest first.
+    fn sealed_of(&self, partition: u32) -> Vec<Arc<cuvee_segments::ImmutableSegment>> {
+        let mut segments: Vec<_> = self
+            .host
+            .sealed_segments()
+            .into_iter()
+            .filter(|s| s.metadata().bounds.partition == Some(partition))
+            .collect();
+        segments.sort_by_key(|s| {
+            let sequence = cuvee_segments::naming::parse_segment_name(&self.table_name, s.name()).map(|(_, q)| q);
+            (s.metadata().bounds.start_offset, sequence)
+        });
+        segments
     }
 }

@@ -64,13 +64,14 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, partition: u32, queue: Rec
         loop {
             let started = std::time::Instant::now();
             // A panic while building is this seal failing: reported and retried like an error.
-            let sealed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seal_and_publish(&shared, &job)))
-                .unwrap_or_else(|panic| {
-                    Err(IngestError::Stream(format!(
-                        "building the segment panicked: {}",
-                        cuvee_error::panic_message(panic.as_ref())
-                    )))
-                });
+            let sealed =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seal_and_publish(&shared, partition, &job)))
+                    .unwrap_or_else(|panic| {
+                        Err(IngestError::Stream(format!(
+                            "building the segment panicked: {}",
+                            cuvee_error::panic_message(panic.as_ref())
+                        )))
+                    });
             match sealed {
                 Ok(()) => {
                     tracing::info!(table = %shared.table_name, partition, segment = %job.name(), end_offset = ?job.end_offset(), millis = started.elapsed().as_millis() as u64, adopted = matches!(job.work, SealWork::Adopt { .. }), "segment published");
@@ -108,30 +109,51 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, partition: u32, queue: Rec
     tracing::info!(table = %shared.table_name, partition, "sealer stopped");
 }
 
-fn seal_and_publish(shared: &Shared, job: &SealJob) -> Result<(), IngestError> {
-    let pending = write(shared, &job.work)?;
+fn seal_and_publish(shared: &Shared, partition: u32, job: &SealJob) -> Result<(), IngestError> {
+    let (pending, order) = write(shared, &job.work)?;
+    let keyed = shared.keyed(partition);
+    if let (Some(keyed), SealWork::Build { segment, .. }) = (&keyed, &job.work) {
+        // The key state as of this segment's end, durable before the segment is published.
+        keyed.write_snapshot(segment.name(), &pending.entry().name, order.as_deref())?;
+        failpoint::hit("seal.after_snapshot");
+    }
     failpoint::hit("seal.before_commit");
     // Opened before publishing: a file that cannot be read back is never published.
     let path = shared.store().segment_path(&pending.entry().name)?;
-    let sealed = ImmutableSegment::open(&path)?;
+    let sealed = Arc::new(ImmutableSegment::open(&path)?);
     shared.store().commit(pending)?;
     failpoint::hit("seal.after_commit");
-    shared.host.replace_consuming(&job.replaces, Arc::new(sealed));
+    let swap_in = || shared.host.replace_consuming(&job.replaces, Arc::clone(&sealed));
+    match (&keyed, &job.work) {
+        (Some(keyed), SealWork::Build { segment, .. }) => {
+            keyed.published(segment.name(), &sealed, order.as_deref(), swap_in)
+        }
+        (Some(keyed), SealWork::Adopt { .. }) => {
+            // A replica's segment replaces whatever this server consumed of its range: the
+            // key state is rebuilt with it (its rows replayed in their stored order).
+            let (mut published, consuming) = keyed.segments_except(&job.replaces);
+            published.push(Arc::clone(&sealed));
+            keyed.rebuild(&published, &consuming);
+            swap_in();
+        }
+        _ => swap_in(),
+    }
     Ok(())
 }
 
-fn write(shared: &Shared, work: &SealWork) -> cuvee_segments::Result<PendingSegment> {
+/// The segment written (not yet published), and the order its docs were written in.
+fn write(shared: &Shared, work: &SealWork) -> cuvee_segments::Result<(PendingSegment, Option<Vec<u32>>)> {
     match work {
         SealWork::Build { segment, identity } => {
-            let bytes = segment.seal(identity)?;
+            let (bytes, order) = segment.seal_ordered(identity)?;
             failpoint::hit("seal.after_build");
             if shared.claims.is_some() {
                 // Replicas may publish this segment too: the deep store's first copy wins.
-                return shared.store().write_segment_first_wins(bytes);
+                return Ok((shared.store().write_segment_first_wins(bytes)?, order));
             }
-            shared.store().write_segment(&bytes)
+            Ok((shared.store().write_segment(&bytes)?, order))
         }
-        SealWork::Adopt { bytes, .. } => shared.store().write_adopted_segment(bytes),
+        SealWork::Adopt { bytes, .. } => Ok((shared.store().write_adopted_segment(bytes)?, None)),
         SealWork::Barrier => Err(cuvee_segments::SegmentError::InvalidRequest("a barrier is not a segment".into())),
     }
 }

@@ -63,6 +63,11 @@ pub struct PartitionStatus {
     pub messages_consumed: u64,
     pub rows_indexed: u64,
     pub rows_filtered: u64,
+    /// Upsert: rows stored but hidden, being older than their key's latest row.
+    pub rows_out_of_order: u64,
+    /// Upsert and dedup: rows not stored because of their key (a duplicate, or an
+    /// out-of-order row with `dropOutOfOrderRecord`).
+    pub rows_dropped_by_key: u64,
     /// Messages that could not be decoded or did not fit the schema (kept as dead letters).
     pub dead_letters: u64,
     /// Of those, letters dropped from disk to keep the partition's dead letters within
@@ -135,6 +140,8 @@ pub struct Counters {
     pub messages_consumed: AtomicU64,
     pub rows_indexed: AtomicU64,
     pub rows_filtered: AtomicU64,
+    pub rows_out_of_order: AtomicU64,
+    pub rows_dropped_by_key: AtomicU64,
     pub dead_letters: AtomicU64,
     pub dead_letters_dropped: AtomicU64,
     pub last_event_time_ms: AtomicI64,
@@ -183,6 +190,8 @@ impl SharedStatus {
             messages_consumed: AtomicU64::new(0),
             rows_indexed: AtomicU64::new(0),
             rows_filtered: AtomicU64::new(0),
+            rows_out_of_order: AtomicU64::new(0),
+            rows_dropped_by_key: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
             dead_letters_dropped: AtomicU64::new(0),
             last_event_time_ms: AtomicI64::new(NONE),
@@ -247,6 +256,8 @@ impl SharedStatus {
             messages_consumed: c.messages_consumed.load(Ordering::Relaxed),
             rows_indexed: c.rows_indexed.load(Ordering::Relaxed),
             rows_filtered: c.rows_filtered.load(Ordering::Relaxed),
+            rows_out_of_order: c.rows_out_of_order.load(Ordering::Relaxed),
+            rows_dropped_by_key: c.rows_dropped_by_key.load(Ordering::Relaxed),
             dead_letters: c.dead_letters.load(Ordering::Relaxed),
             dead_letters_dropped: c.dead_letters_dropped.load(Ordering::Relaxed),
             offset_gaps: t.offset_gaps,

@@ -128,6 +128,11 @@ pub struct PartitionReport {
     pub records_lag: Option<i64>,
     /// How long ago the newest consumed message was produced, when behind; 0 when caught up.
     pub availability_lag_ms: Option<i64>,
+    /// Upsert and dedup: primary keys held for the partition, and the bytes their map takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_keys: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_map_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -231,7 +236,23 @@ impl RealtimeIngestion {
             paused: AtomicBool::new(false),
             force_commits: AtomicU64::new(0),
             dead_letter_bytes: options.dead_letter_bytes,
+            keyed: Mutex::default(),
         });
+        // Upsert and dedup: the key maps of the partitions this server holds are rebuilt
+        // before this returns, so no query sees a superseded row while they load.
+        let held: std::collections::BTreeSet<u32> = shared
+            .store()
+            .manifest()
+            .segments
+            .iter()
+            .filter_map(|e| e.bounds.partition)
+            .filter(|&p| options.share.owns(p))
+            .collect();
+        for partition in held {
+            if let Some(keyed) = shared.keyed(partition) {
+                keyed.rebuild(&shared.sealed_of(partition), &[]);
+            }
+        }
         let this = RealtimeIngestion {
             shared: Arc::clone(&shared),
             partitions: Arc::default(),
@@ -308,7 +329,15 @@ impl RealtimeIngestion {
                 let lag = latest.zip(status.current_offset).map(|(l, c)| (l - c).max(0));
                 let availability_lag_ms =
                     lag.map(|l| if l == 0 { 0 } else { status.last_event_time_ms.map_or(0, |t| (now - t).max(0)) });
-                PartitionReport { status, latest_offset: latest, records_lag: lag, availability_lag_ms }
+                let keyed = self.shared.keyed.lock().get(&status.partition).cloned();
+                PartitionReport {
+                    primary_keys: keyed.as_ref().map(|k| k.key_count() as u64),
+                    key_map_bytes: keyed.as_ref().map(|k| k.key_map_bytes() as u64),
+                    status,
+                    latest_offset: latest,
+                    records_lag: lag,
+                    availability_lag_ms,
+                }
             })
             .collect();
         IngestionStatus {

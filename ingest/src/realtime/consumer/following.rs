@@ -78,6 +78,12 @@ impl PartitionConsumer {
         // consumed again into a segment readers see only once it is published.
         tracing::info!(table = %self.shared.table_name, partition = self.partition, segment = %claim.segment, start = claim.start_offset, end = claim.end_offset, "consuming a replica's claimed range again");
         let segment = Arc::new(MutableSegment::new(&self.decoding.table, &claim.segment));
+        if let (Some(keyed), Some(open)) = (&self.keyed, &self.open) {
+            // The rows given up leave the key state; the range is keyed again as it comes.
+            let (published, consuming) = keyed.segments_except(open.segment.name());
+            keyed.rebuild(&published, &consuming);
+            keyed.open(&segment);
+        }
         let start = claim.start_offset;
         if let Some(open) = &mut self.open {
             open.segment = segment;

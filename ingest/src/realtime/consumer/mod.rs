@@ -28,6 +28,7 @@ mod segment;
 use super::dead_letter::{DeadLetter, DeadLetterWriter};
 use super::failpoint;
 use super::kafka::{is_offset_out_of_range, PartitionReader};
+use super::keyed::{Appended, Keyed};
 use super::sealer::SealJob;
 use super::status::{ConsumerState, Counters, SharedStatus};
 use super::Shared;
@@ -108,6 +109,18 @@ impl State {
     }
 }
 
+/// What became of one message's row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Consumed {
+    Indexed,
+    /// Stored, but older than its key's latest row (upsert): hidden from queries.
+    OutOfOrder,
+    /// Not stored: a duplicate key (dedup) or an out-of-order row told to be dropped.
+    Dropped,
+    /// The table's filter function dropped it.
+    Filtered,
+}
+
 /// What happened.
 enum Event<'m> {
     Stop,
@@ -145,6 +158,8 @@ pub struct PartitionConsumer {
     committed: Option<i64>,
     /// Replica bookkeeping: when a peer's claim was last looked for, and a failed claim's retry.
     claims: following::ClaimTimer,
+    /// Upsert or dedup: the partition's key state (rows go in through it).
+    keyed: Option<Arc<Keyed>>,
 }
 
 /// The table definition the open segment is built with, and its decoders.
@@ -186,6 +201,7 @@ impl PartitionConsumer {
         };
         Some(PartitionConsumer {
             dead_letters: DeadLetterWriter::new(&shared.table_dir, partition, shared.dead_letter_bytes),
+            keyed: shared.keyed(partition),
             force_commits_seen: shared.force_commits.load(Ordering::Acquire),
             shared,
             partition,
@@ -329,6 +345,10 @@ impl PartitionConsumer {
         if let Err(e) = self.reader.assign(start) {
             self.status.record_error(format!("assigning partition {} at offset {start}: {e}", self.partition));
         }
+        // The key state as of the checkpoint (a restarted consumer's rows past it are gone).
+        if let Some(keyed) = self.keyed.as_ref().filter(|k| !k.is_fresh()) {
+            keyed.rebuild(&self.shared.sealed_of(self.partition), &[]);
+        }
         tracing::info!(table = %self.shared.table_name, partition = self.partition, offset = start, sequence = resume.sequence, "consumption starts");
         self.enter(State::Consuming);
         self.begin_segment(resume.sequence, start, start);
@@ -381,8 +401,16 @@ impl PartitionConsumer {
             }
         };
         let outcome = match outcome {
-            Ok(Conformed::Row(row, _)) => segment.append(&row).map(|()| true).map_err(|e| Rejected::Row(e.to_string())),
-            Ok(Conformed::Filtered) => Ok(false),
+            Ok(Conformed::Row(row, _)) => match &self.keyed {
+                None => segment.append(&row).map(|_| Consumed::Indexed).map_err(|e| Rejected::Row(e.to_string())),
+                Some(keyed) => match keyed.append(&segment, row) {
+                    Ok(Appended::Stored) => Ok(Consumed::Indexed),
+                    Ok(Appended::OutOfOrder) => Ok(Consumed::OutOfOrder),
+                    Ok(Appended::Dropped) => Ok(Consumed::Dropped),
+                    Err(reason) => Err(Rejected::Row(reason)),
+                },
+            },
+            Ok(Conformed::Filtered) => Ok(Consumed::Filtered),
             Err(reason) => Err(reason),
         };
         let now = now_ms();
@@ -411,7 +439,7 @@ impl PartitionConsumer {
                 }
             }
         }
-        if outcome == Ok(true) {
+        if matches!(outcome, Ok(Consumed::Indexed | Consumed::OutOfOrder)) {
             segment.note_ingestion(now);
         }
         self.next_offset = offset + 1;
@@ -422,11 +450,17 @@ impl PartitionConsumer {
         counters.rows_in_consuming_segment.store(segment.num_docs(), Ordering::Relaxed);
         Counters::set_time(&counters.last_event_time_ms, timestamp_ms);
         match outcome {
-            Ok(true) => {
+            Ok(Consumed::Indexed) => {
                 Counters::count(&counters.rows_indexed);
                 Counters::set_time(&counters.last_ingest_time_ms, Some(now));
             }
-            Ok(false) => Counters::count(&counters.rows_filtered),
+            Ok(Consumed::OutOfOrder) => {
+                Counters::count(&counters.rows_indexed);
+                Counters::count(&counters.rows_out_of_order);
+                Counters::set_time(&counters.last_ingest_time_ms, Some(now));
+            }
+            Ok(Consumed::Dropped) => Counters::count(&counters.rows_dropped_by_key),
+            Ok(Consumed::Filtered) => Counters::count(&counters.rows_filtered),
             Err(_) => Counters::count(&counters.dead_letters),
         }
     }

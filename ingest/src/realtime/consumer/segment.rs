@@ -107,6 +107,9 @@ impl PartitionConsumer {
                 (Arc::new(MutableSegment::new(&self.decoding.table, &name)), created_ms)
             }
         };
+        if let Some(keyed) = &self.keyed {
+            keyed.open(&segment);
+        }
         self.open =
             Some(OpenSegment { segment, sequence, start_offset: start, started: Instant::now(), created_ms, goal });
         self.announce_segment();
