@@ -1,5 +1,7 @@
 //! Rows of the event stream into a Kafka topic as JSON messages: the backlog the realtime
 //! table loads from, or the live feed (`--rate`) that runs while queries are measured.
+//! `--key session_id` keys each message by its session (the upsert table's primary key), so
+//! a session's events share a partition; without it messages have no key.
 
 use crate::{events, Error, Flags};
 use rdkafka::config::ClientConfig;
@@ -15,6 +17,11 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
     let from: u64 = flags.number("from", Some(0))?;
     let to: u64 = flags.number("to", None)?;
     let rate: u64 = flags.number("rate", Some(0))?;
+    let by_session = match flags.text("key").ok().as_deref() {
+        None => false,
+        Some("session_id") => true,
+        Some(other) => return Err(format!("--key {other:?}: only session_id is a key of the events").into()),
+    };
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .set("linger.ms", if rate == 0 { "20" } else { "2" })
@@ -38,7 +45,8 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
                 }
             }
             let payload = serde_json::to_vec(&events::json(&vocabulary, event))?;
-            send(&producer, &topic, &payload)?;
+            let key = by_session.then_some(event.session_id.as_bytes());
+            send(&producer, &topic, key, &payload)?;
         }
         producer.poll(Duration::ZERO);
         at = end;
@@ -53,9 +61,14 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
 }
 
 /// Sends one message, waiting for room when the local queue is full.
-fn send(producer: &BaseProducer, topic: &str, payload: &[u8]) -> Result<(), Error> {
+fn send(producer: &BaseProducer, topic: &str, key: Option<&[u8]>, payload: &[u8]) -> Result<(), Error> {
     loop {
-        match producer.send(BaseRecord::<(), [u8]>::to(topic).payload(payload)) {
+        let record = BaseRecord::<[u8], [u8]>::to(topic).payload(payload);
+        let record = match key {
+            Some(key) => record.key(key),
+            None => record,
+        };
+        match producer.send(record) {
             Ok(()) => return Ok(()),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                 producer.poll(Duration::from_millis(10));

@@ -38,6 +38,9 @@ from kafka_broker import Tansu, free_port  # noqa: E402
 
 TIME_CAP_S, MIN_RUNS = 20, 10
 EMBEDDED, HTTP, BROKER, REALTIME = "cuvee in process", "cuvee HTTP", "cuvee broker + 2 servers", "cuvee realtime (Kafka)"
+UPSERT = "cuvee upsert (Kafka)"
+# The queries timed again over the upsert table (the latest event per session_id).
+UPSERT_QUERIES = ("S1", "S4", "S8")
 
 
 def parse_args():
@@ -175,6 +178,40 @@ def start_realtime(a, procs, logs, kafka):
     return port, {"produce_rows_per_second": produced["rows_per_second"], "kafka_ingest_rows_per_second": a.rows / seconds, "flush_rows": flush}
 
 
+def start_upsert(a, port, kafka):
+    """The same events keyed by session_id into an upsert table on the realtime server: the
+    latest event per session is what queries see."""
+    kafka.create_topic("events_upsert", 4)
+    say(f"producing {a.rows:,} rows keyed by session_id")
+    tool(a, "produce", "--bootstrap", kafka.bootstrap, "--topic", "events_upsert", "--from", 0, "--to", a.rows, "--key", "session_id")
+    schema = json.loads((HERE / "events_schema.json").read_text())
+    schema.update({"schemaName": "events_upsert", "primaryKeyColumns": ["session_id"]})
+    http(port, "POST", "/schemas", schema)
+    flush = max(5_000, a.rows // 10)
+    config = json.loads((HERE / "events_realtime_table_config.json").read_text().replace("${KAFKA}", kafka.bootstrap).replace("${TOPIC}", "events_upsert").replace("${FLUSH_ROWS}", str(flush)))
+    config["tableName"] = "events_upsert"
+    config["segmentsConfig"]["schemaName"] = "events_upsert"
+    config["upsertConfig"] = {"mode": "FULL", "hashFunction": "MURMUR3"}
+    started = time.perf_counter()
+    http(port, "POST", "/tables", config)
+    every = {"sql": "SELECT COUNT(*) FROM events_upsert", "queryOptions": "skipUpsert=true"}
+    deadline = time.time() + 3600
+    while http(port, "POST", "/query/sql", every)["resultTable"]["rows"][0][0] < a.rows:
+        if time.time() > deadline:
+            raise SystemExit("the upsert table did not load")
+        time.sleep(0.2)
+    seconds = time.perf_counter() - started
+    say(f"upsert table: {a.rows:,} rows from a full topic in {seconds:.1f} s")
+    return {"upsert_ingest_rows_per_second": a.rows / seconds}
+
+
+def upsert_reference(con, glob):
+    """DuckDB's copy of what the upsert table shows: per session_id the event with the
+    largest ts, ties to the one produced later (file, then row, order)."""
+    con.execute(f"""CREATE TABLE events_upsert AS SELECT * EXCLUDE (filename, file_row_number) FROM read_parquet('{glob}', filename = true, file_row_number = true)
+        QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY ts DESC, filename DESC, file_row_number DESC) = 1""")
+
+
 def timed_runs(a, run, statements):
     times, started = [], time.perf_counter()
     for i in range(a.runs):
@@ -296,6 +333,7 @@ def main():
             rt_port, extra["kafka"] = start_realtime(a, procs, logs, kafka)
             realtime = systems.CuveeHttp(REALTIME, rt_port)
             cuvee.append(realtime)
+            extra["kafka"].update(start_upsert(a, rt_port, kafka))
 
         say("loading the peers")
         chdb_dir = a.work / "chdb"
@@ -322,6 +360,20 @@ def main():
             print("ANSWERS DIFFER:\n" + "\n".join(problems[:40]), file=sys.stderr)
             raise SystemExit(1)
         say(f"all {sum(len(q['sql']) for q in queries)} statements agree across {len(answers)} systems")
+
+        upsert_latency = {}
+        if realtime:
+            upserted = [dict(q, sql=[sql.replace("FROM events", "FROM events_upsert") for sql in q["sql"]]) for q in queries if q["id"] in UPSERT_QUERIES]
+            upsert_reference(peers[0].con, glob)
+            mine = systems.CuveeHttp(UPSERT, rt_port)
+            up_answers = {s.name: {q["id"]: [s.run(sql) for sql in q["sql"]] for q in upserted} for s in (peers[0], mine)}
+            problems = cross_check(upserted, {"DuckDB": up_answers[peers[0].name], UPSERT: up_answers[UPSERT]}, peers[0].con)
+            if problems:
+                print("UPSERT ANSWERS DIFFER:\n" + "\n".join(problems[:40]), file=sys.stderr)
+                raise SystemExit(1)
+            say(f"upsert: {sum(len(q['sql']) for q in upserted)} statements agree with DuckDB's latest row per session")
+            for s in (mine, peers[0]):
+                upsert_latency[s.name] = {q["id"]: timed_runs(a, s.run, q["sql"]) for q in upserted}
 
         latency = {EMBEDDED: {q: {"p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "runs": r["runs"]} for q, r in embedded.items()}}
         for s in cuvee + peers:
@@ -357,9 +409,9 @@ def main():
 
         say("ingest path, memory and sizes")
         ingest = tool(a, "ingest", "--rows", min(a.rows, 1_000_000), "--data-dir", a.work / "cuvee-one", "--parquet-dir", a.work / "parquet", "--out", a.work / "ingest.json")
-        extra.update({"latency": latency, "qps": {f"{k[0]} @ {k[1]}": v for k, v in qps.items()}, "ingest_qps": ingest_qps, "ingest": ingest, "load_seconds": load_s})
+        extra.update({"upsert_latency": upsert_latency, "latency": latency, "qps": {f"{k[0]} @ {k[1]}": v for k, v in qps.items()}, "ingest_qps": ingest_qps, "ingest": ingest, "load_seconds": load_s})
 
-        metrics = build_metrics(a, queries, names, latency, qps, ingest_qps, fresh, ingest, load_s, extra.get("kafka"))
+        metrics = build_metrics(a, queries, names, latency, qps, ingest_qps, fresh, ingest, load_s, extra.get("kafka"), upsert_latency)
         report.finish(metrics, peer_names)
         text = report.write(a.out, facts, names, metrics, extra)
         print(text)
@@ -372,7 +424,7 @@ def main():
             kafka.stop()
 
 
-def build_metrics(a, queries, names, latency, qps, ingest_qps, fresh, ingest, load_s, kafka):
+def build_metrics(a, queries, names, latency, qps, ingest_qps, fresh, ingest, load_s, kafka, upsert_latency):
     goals = {"S1": ("max", 1.0), "S2": ("max", 1.5), "S3 1%": ("max", 0.5), "S4": ("max", 10.0)}
     ms = []
     ms.append(report.metric("load (import / insert / register)", {n: load_s.get(n) for n in names}, unit="s", cuvee=[EMBEDDED]))
@@ -391,6 +443,13 @@ def build_metrics(a, queries, names, latency, qps, ingest_qps, fresh, ingest, lo
         ms.append(report.metric(f"mix p99, {c} clients, ingesting {a.rate:,}/s", {REALTIME: r["p99_ms"]}, goal=("max", 20.0) if c == 16 else None, cuvee=[REALTIME]))
     if kafka:
         ms.append(report.metric("ingest from a full topic (JSON, 4 partitions, tansu)", {REALTIME: kafka["kafka_ingest_rows_per_second"]}, better="higher", unit="rows/s", cuvee=[REALTIME]))
+        ms.append(report.metric("  the same keyed by session_id into an upsert table", {REALTIME: kafka["upsert_ingest_rows_per_second"]}, better="higher", unit="rows/s", cuvee=[REALTIME]))
+    # Upsert: the realtime column is the append table, the DuckDB column its copy of the
+    # latest row per session (a table made ahead of time: what upsert keeps current).
+    for q in UPSERT_QUERIES:
+        if upsert_latency:
+            values = {REALTIME: upsert_latency[UPSERT][q]["p50_ms"], "DuckDB": upsert_latency["DuckDB"][q]["p50_ms"]}
+            ms.append(report.metric(f"{q} p50, upsert by session_id", values, cuvee=[REALTIME]))
     ms.append(report.metric("ingest path per core, JSON", {EMBEDDED: ingest["json_rows_per_second"]}, better="higher", unit="rows/s", goal=("min", 300_000), cuvee=[EMBEDDED]))
     ms.append(report.metric("ingest path per core, Avro", {EMBEDDED: ingest["avro_rows_per_second"]}, better="higher", unit="rows/s", cuvee=[EMBEDDED]))
     if fresh[0] is not None:

@@ -240,6 +240,14 @@ impl Node {
 
     /// A changed definition of a table: its store, its ingestion and its queries take it.
     fn apply_definition(&self, current: &SegmentTable, table: Table) -> Result<()> {
+        // The key maps are built for one key, one ordering and one merge: a change would
+        // leave stored rows judged by another rule.
+        if current.table().key_policy() != table.key_policy() {
+            return Err(NodeError::Invalid(format!(
+                "table {}: upsertConfig, dedupConfig and the schema's primaryKeyColumns cannot change on an existing table (its key maps were built by them); create a new table",
+                table.name()
+            )));
+        }
         let (store, ingestion) = {
             let state = self.state.read();
             (state.stores.get(table.name()).cloned(), state.ingestions.get(table.name()).cloned())

@@ -275,3 +275,13 @@ def test_refusals_name_what_is_wrong(kafka, server):
                                                    upsertConfig={"mode": "PARTIAL", "partialUpsertStrategies": {"name": "INCREMENT"}}))
     body = error.value.read().decode()
     assert "upsertConfig.partialUpsertStrategies.name" in body and "INCREMENT needs a single-value number" in body, body
+
+
+def test_the_key_rule_cannot_change_under_a_table(kafka, server):
+    """gameScores' key maps were built by FULL upsert on playerId: another rule is refused."""
+    config = table("gameScores", kafka.bootstrap, "timestampInEpoch", upsertConfig={"mode": "PARTIAL"})
+    with pytest.raises(Exception) as error:
+        http(server.port, "PUT", "/tables/gameScores", config)
+    body = error.value.read().decode()
+    assert "upsertConfig, dedupConfig and the schema's primaryKeyColumns cannot change" in body, body
+    assert server.scalar("SELECT COUNT(*) FROM gameScores") == 3

@@ -27,7 +27,7 @@ mod consumer;
 pub mod dead_letter;
 pub mod failpoint;
 pub mod kafka;
-mod keyed;
+pub mod keyed;
 mod partition;
 mod sealer;
 pub mod status;

@@ -9,7 +9,7 @@ use cuvee_catalog::{ColumnSpec, DataType, KeyHash, Schema, Value};
 use cuvee_segments::physical::{FixedKind, Physical};
 use cuvee_segments::FieldValue;
 
-pub(crate) type Key = u128;
+pub type Key = u128;
 
 pub(crate) struct KeyReader {
     columns: Vec<(usize, String)>,

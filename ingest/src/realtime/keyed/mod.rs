@@ -38,7 +38,7 @@ const REBUILD_CHUNK: usize = 1 << 16;
 
 /// What became of a row offered to [`Keyed::append`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Appended {
+pub enum Appended {
     /// Stored, and (upsert) its key's latest row.
     Stored,
     /// Stored but hidden: an upsert row older than its key's latest.
@@ -48,7 +48,7 @@ pub(crate) enum Appended {
     Dropped,
 }
 
-pub(crate) struct Keyed {
+pub struct Keyed {
     table: String,
     partition: u32,
     table_dir: PathBuf,
@@ -155,11 +155,12 @@ impl Keyed {
         self.state.lock().keys.len()
     }
 
-    /// Bytes the key map takes (its table, at its capacity).
+    /// Bytes the key map's table takes: every bucket (a power of two, at most 7/8 used)
+    /// holds an entry and a control byte.
     pub fn key_map_bytes(&self) -> usize {
         let state = self.state.lock();
-        let bucket = std::mem::size_of::<(Key, Entry)>() + 1;
-        state.keys.capacity() * bucket
+        let buckets = (state.keys.capacity() * 8 / 7).next_power_of_two();
+        buckets * (std::mem::size_of::<(Key, Entry)>() + 1)
     }
 
     /// A consuming segment begins: it gets a slot (and, for upsert, its valid docs).
