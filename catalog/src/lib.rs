@@ -18,6 +18,7 @@ pub mod error;
 pub mod evolution;
 pub mod lenient;
 pub mod name;
+pub mod partition;
 pub mod schema;
 pub mod secrets;
 pub mod stream;

@@ -474,8 +474,12 @@ impl Node {
             let expired = lock(&store).expire(cutoff, streamed);
             match expired {
                 Ok(expired) => {
+                    let ingestion = self.state.read().ingestions.get(&name).cloned();
                     for entry in expired {
                         table.remove_sealed(&entry.name);
+                        if let Some(ingestion) = &ingestion {
+                            ingestion.forget_segment(&entry.name);
+                        }
                         tracing::info!(table = %name, segment = %entry.name, end_time_ms = ?entry.bounds.end_time_ms, "segment past retention removed");
                         removed.push((name.clone(), entry.name));
                     }

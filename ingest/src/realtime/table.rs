@@ -133,6 +133,9 @@ pub struct PartitionReport {
     pub primary_keys: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_map_bytes: Option<u64>,
+    /// Rows whose key belongs to another partition by the table's `segmentPartitionConfig`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_off_partition: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -294,6 +297,13 @@ impl RealtimeIngestion {
         *guard = (generation, table);
     }
 
+    /// A published segment was removed (retention): upsert and dedup forget its keys.
+    pub fn forget_segment(&self, name: &str) {
+        for keyed in self.shared.keyed.lock().values() {
+            keyed.forget(name);
+        }
+    }
+
     /// Names of the consuming segments now.
     pub fn consuming_segments(&self) -> Vec<String> {
         self.partitions.lock().values().filter_map(|p| p.status.consuming_segment()).collect()
@@ -333,6 +343,7 @@ impl RealtimeIngestion {
                 PartitionReport {
                     primary_keys: keyed.as_ref().map(|k| k.key_count() as u64),
                     key_map_bytes: keyed.as_ref().map(|k| k.key_map_bytes() as u64),
+                    rows_off_partition: keyed.as_ref().map(|k| k.rows_off_partition()),
                     status,
                     latest_offset: latest,
                     records_lag: lag,

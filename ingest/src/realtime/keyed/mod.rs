@@ -23,6 +23,7 @@ mod merge;
 mod snapshot;
 
 use crate::error::IngestError;
+use cuvee_catalog::partition::PartitionFunction;
 use cuvee_catalog::{DataType, DedupPlan, KeyPolicy, Table, UpsertPlan, Value};
 use cuvee_segments::{row_of, DecodeOptions, FieldValue, ImmutableSegment, MutableSegment, ValidDocs};
 use key::{Comparison, Key, KeyReader};
@@ -31,6 +32,7 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use snapshot::Snapshot;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Docs read at a time while rebuilding the key map from a segment.
@@ -56,6 +58,11 @@ pub struct Keyed {
     mode: Mode,
     /// Every column's name and type, for reading a previous row back (partial upsert).
     columns: Vec<(String, DataType)>,
+    /// The table's partition function of a key column, to check that rows arrive in the
+    /// partition their key belongs to (`segmentPartitionConfig`).
+    partitioning: Option<(usize, PartitionFunction, u32)>,
+    /// Rows whose key belongs to another partition (kept, but their key may be kept twice).
+    off_partition: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -127,7 +134,16 @@ impl Keyed {
                 Mode::Dedup { time: plan.time_column.and_then(|c| Comparison::new(schema, c)), plan: plan.clone() },
             ),
         };
+        let partitioning = table.config.table_index_config.as_ref().and_then(|ix| {
+            let map = &ix.segment_partition_config.as_ref()?.column_partition_map;
+            keys.columns().find_map(|c| {
+                let spec = map.get(&schema.columns()[c].name)?;
+                Some((c, PartitionFunction::parse(&spec.function_name)?, spec.num_partitions))
+            })
+        });
         Some(Keyed {
+            partitioning,
+            off_partition: AtomicU64::new(0),
             table: table.name().to_string(),
             partition,
             table_dir: table_dir.to_path_buf(),
@@ -147,6 +163,21 @@ impl Keyed {
         match &self.mode {
             Mode::Upsert { comparison, .. } => Some(comparison),
             Mode::Dedup { time, .. } => time.as_ref(),
+        }
+    }
+
+    /// Rows that arrived in another partition than their key's (by the table's
+    /// `segmentPartitionConfig`).
+    pub fn rows_off_partition(&self) -> u64 {
+        self.off_partition.load(Ordering::Relaxed)
+    }
+
+    fn check_partition(&self, row: &[FieldValue], segment: &str) {
+        let Some((column, function, partitions)) = self.partitioning else { return };
+        let Some(FieldValue::Single(value)) = row.get(column) else { return };
+        let Some(expected) = function.partition(value, partitions) else { return };
+        if expected != self.partition && self.off_partition.fetch_add(1, Ordering::Relaxed).is_multiple_of(10_000) {
+            tracing::warn!(table = %self.table, partition = self.partition, segment, expected, function = ?function, "a row's primary key belongs to another partition: the topic is not partitioned by the key as segmentPartitionConfig says, so the key may be kept in two partitions");
         }
     }
 
@@ -183,6 +214,7 @@ impl Keyed {
     /// appended, and made its key's winner — or dropped.
     pub fn append(&self, segment: &Arc<MutableSegment>, mut row: Vec<FieldValue>) -> Result<Appended, String> {
         let key = self.keys.key(&row)?;
+        self.check_partition(&row, segment.name());
         let mut state = self.state.lock();
         state.fresh = false;
         let slot = state
@@ -425,6 +457,18 @@ impl Keyed {
         let keys = state.keys.len();
         *self.state.lock() = state;
         tracing::info!(table = %self.table, partition = self.partition, keys, segments = published.len() + consuming.len(), from_snapshot = snapshot.is_some(), millis = started.elapsed().as_millis() as u64, "key map rebuilt");
+    }
+
+    /// A published segment was removed (retention): its keys are forgotten, so a later row
+    /// of one of them is new, and its older rows elsewhere stay hidden (as in Pinot).
+    pub fn forget(&self, segment: &str) {
+        let mut state = self.state.lock();
+        let Some(index) = state.slot_named(segment) else { return };
+        if !state.slots[index as usize].as_ref().is_some_and(Slot::published) {
+            return;
+        }
+        state.slots[index as usize] = None;
+        state.keys.retain(|_, e| e.slot != index);
     }
 
     /// Rebuilt and untouched since (a consumer starting now need not rebuild again).

@@ -297,3 +297,82 @@ fn partial_upsert_merges_with_the_previous_row() {
     assert_eq!(p.append(row(&Input { ts: 0, ..a }, 30)), Appended::OutOfOrder);
     assert_eq!(p.open.valid_docs().unwrap().copy().iter().collect::<Vec<_>>(), vec![1]);
 }
+
+#[test]
+fn metadata_ttl_forgets_old_keys_at_publish() {
+    let mut p = Partition::new(table(r#""upsertConfig":{"mode":"FULL","metadataTTL":10}"#));
+    let at = |id, ts| Input { id, ts, deleted: false, sortkey: 0, score: 1, seal: false, publish: false };
+    p.append(row(&at(1, 5), 0));
+    p.append(row(&at(2, 100), 1));
+    p.hand_off(2);
+    p.publish();
+    // Key 1 (5) is more than 10 behind the largest value seen (100): forgotten, so a row
+    // older than its stored one is now a new key — both show, Pinot's trade for memory.
+    assert_eq!(p.keyed.key_count(), 1);
+    assert_eq!(p.append(row(&at(1, 3), 2)), Appended::Stored);
+    assert_eq!(p.visible(), vec![(0, 1), (1, 1), (2, 1)]);
+    // Key 2 is still held: an older row of it is hidden.
+    assert_eq!(p.append(row(&at(2, 99), 3)), Appended::OutOfOrder);
+}
+
+#[test]
+fn deleted_keys_ttl_forgets_deleted_keys_only() {
+    let mut p =
+        Partition::new(table(r#""upsertConfig":{"mode":"FULL","deleteRecordColumn":"del","deletedKeysTTL":10}"#));
+    let at = |id, ts, deleted| Input { id, ts, deleted, sortkey: 0, score: 1, seal: false, publish: false };
+    p.append(row(&at(1, 5, true), 0));
+    p.append(row(&at(2, 6, false), 1));
+    p.append(row(&at(3, 100, false), 2));
+    p.hand_off(3);
+    p.publish();
+    assert_eq!(p.keyed.key_count(), 2, "the deleted key 1 is forgotten, the live key 2 is not");
+    assert_eq!(p.visible(), vec![(1, 1), (2, 1)]);
+}
+
+#[test]
+fn dedup_ttl_lets_a_key_back_after_it_expires() {
+    let mut p = Partition::new(table(r#""dedupConfig":{"dedupEnabled":true,"metadataTTL":10}"#));
+    let at = |id, ts| Input { id, ts, deleted: false, sortkey: 0, score: 1, seal: false, publish: false };
+    assert_eq!(p.append(row(&at(1, 5), 0)), Appended::Stored);
+    assert_eq!(p.append(row(&at(1, 6), 1)), Appended::Dropped);
+    assert_eq!(p.append(row(&at(2, 100), 2)), Appended::Stored);
+    // A row older than the window is not checked at all.
+    assert_eq!(p.append(row(&at(2, 50), 3)), Appended::Stored);
+    p.hand_off(4);
+    p.publish();
+    assert_eq!(p.keyed.key_count(), 1);
+    assert_eq!(p.append(row(&at(1, 95), 4)), Appended::Stored);
+}
+
+#[test]
+fn a_removed_segment_takes_its_keys() {
+    let mut p = Partition::new(table(FULL));
+    let at = |id, ts| Input { id, ts, deleted: false, sortkey: 0, score: 1, seal: false, publish: false };
+    p.append(row(&at(1, 5), 0));
+    p.hand_off(1);
+    p.publish();
+    let removed = p.sealed.remove(0);
+    p.keyed.forget(removed.name());
+    assert_eq!(p.keyed.key_count(), 0);
+    // A later row of the key is new, even an older one.
+    assert_eq!(p.append(row(&at(1, 1), 1)), Appended::Stored);
+    assert_eq!(p.visible(), vec![(1, 1)]);
+}
+
+#[test]
+fn rows_in_the_wrong_partition_are_counted() {
+    let mut t = table(r#""upsertConfig":{"mode":"FULL"}"#);
+    let mut ix = t.config.indexing();
+    ix.segment_partition_config = Some(
+        serde_json::from_str(r#"{"columnPartitionMap":{"id":{"functionName":"Modulo","numPartitions":2}}}"#).unwrap(),
+    );
+    t.config.table_index_config = Some(ix);
+    let t = Table::new(t.schema.clone(), t.config.clone()).unwrap();
+    let p = Partition::new(t);
+    let at = |id| Input { id, ts: 1, deleted: false, sortkey: 0, score: 1, seal: false, publish: false };
+    p.append(row(&at(2), 0));
+    p.append(row(&at(3), 1));
+    p.append(row(&at(5), 2));
+    // The test partition is 0: ids 3 and 5 belong to partition 1.
+    assert_eq!(p.keyed.rows_off_partition(), 2);
+}
