@@ -25,6 +25,11 @@ impl KeyReader {
         KeyReader { columns: columns.iter().map(|&c| (c, schema.columns()[c].name.clone())).collect(), exact }
     }
 
+    /// Whether keys are integers held exactly (they fit 64 bits).
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
     /// Schema indexes of the key columns.
     pub fn columns(&self) -> impl Iterator<Item = usize> + '_ {
         self.columns.iter().map(|(c, _)| *c)

@@ -101,11 +101,88 @@ struct Entry {
     comparison: u64,
 }
 
-#[derive(Default)]
+/// Key → winner. An exact integer key takes 8 bytes, a digest 16: with a 16-byte entry a
+/// bucket is 25 or 33 bytes (and hashbrown keeps between 7/16 and 7/8 of its power-of-two
+/// buckets full).
+enum KeyMap {
+    Exact(FxHashMap<u64, Entry>),
+    Digest(FxHashMap<Key, Entry>),
+}
+
+impl KeyMap {
+    fn new(exact: bool) -> KeyMap {
+        if exact {
+            KeyMap::Exact(FxHashMap::default())
+        } else {
+            KeyMap::Digest(FxHashMap::default())
+        }
+    }
+
+    fn get(&self, key: Key) -> Option<Entry> {
+        match self {
+            KeyMap::Exact(m) => m.get(&(key as u64)).copied(),
+            KeyMap::Digest(m) => m.get(&key).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: Key, entry: Entry) {
+        match self {
+            KeyMap::Exact(m) => {
+                m.insert(key as u64, entry);
+            }
+            KeyMap::Digest(m) => {
+                m.insert(key, entry);
+            }
+        }
+    }
+
+    /// Inserts unless the key is held.
+    fn insert_new(&mut self, key: Key, entry: Entry) {
+        match self {
+            KeyMap::Exact(m) => {
+                m.entry(key as u64).or_insert(entry);
+            }
+            KeyMap::Digest(m) => {
+                m.entry(key).or_insert(entry);
+            }
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        match self {
+            KeyMap::Exact(m) => m.retain(|_, e| keep(e)),
+            KeyMap::Digest(m) => m.retain(|_, e| keep(e)),
+        }
+    }
+
+    fn for_each_mut(&mut self, mut f: impl FnMut(&mut Entry)) {
+        match self {
+            KeyMap::Exact(m) => m.values_mut().for_each(&mut f),
+            KeyMap::Digest(m) => m.values_mut().for_each(&mut f),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            KeyMap::Exact(m) => m.len(),
+            KeyMap::Digest(m) => m.len(),
+        }
+    }
+
+    /// Bytes of the table: every bucket (a power of two) holds an entry and a control byte.
+    fn bytes(&self) -> usize {
+        let (capacity, entry) = match self {
+            KeyMap::Exact(m) => (m.capacity(), std::mem::size_of::<(u64, Entry)>()),
+            KeyMap::Digest(m) => (m.capacity(), std::mem::size_of::<(Key, Entry)>()),
+        };
+        (capacity * 8 / 7).next_power_of_two() * (entry + 1)
+    }
+}
+
 struct State {
     /// `None`: a consuming segment given up (its range is consumed again).
     slots: Vec<Option<Slot>>,
-    keys: FxHashMap<Key, Entry>,
+    keys: KeyMap,
     max_comparison: Option<u64>,
     /// Rebuilt and not appended to since: a consumer starting now need not rebuild.
     fresh: bool,
@@ -141,6 +218,7 @@ impl Keyed {
                 Some((c, PartitionFunction::parse(&spec.function_name)?, spec.num_partitions))
             })
         });
+        let exact = keys.is_exact();
         Some(Keyed {
             partitioning,
             off_partition: AtomicU64::new(0),
@@ -150,7 +228,7 @@ impl Keyed {
             keys,
             mode,
             columns: schema.columns().iter().map(|c| (c.name.clone(), c.data_type)).collect(),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State::new(exact)),
         })
     }
 
@@ -186,12 +264,9 @@ impl Keyed {
         self.state.lock().keys.len()
     }
 
-    /// Bytes the key map's table takes: every bucket (a power of two, at most 7/8 used)
-    /// holds an entry and a control byte.
+    /// Bytes the key map's table takes.
     pub fn key_map_bytes(&self) -> usize {
-        let state = self.state.lock();
-        let buckets = (state.keys.capacity() * 8 / 7).next_power_of_two();
-        buckets * (std::mem::size_of::<(Key, Entry)>() + 1)
+        self.state.lock().keys.bytes()
     }
 
     /// A consuming segment begins: it gets a slot (and, for upsert, its valid docs).
@@ -221,7 +296,7 @@ impl Keyed {
             .slot_named(segment.name())
             .ok_or_else(|| format!("segment {} was not opened for keyed rows", segment.name()))?;
         let comparison = self.comparison().map_or(0, |c| c.of(row.get(c.column)));
-        let previous = state.keys.get(&key).copied().filter(|e| state.alive(e.slot));
+        let previous = state.keys.get(key).filter(|e| state.alive(e.slot));
         match &self.mode {
             Mode::Dedup { plan, time } => {
                 if let (Some(time), true) = (time, plan.metadata_ttl > 0.0) {
@@ -331,9 +406,11 @@ impl Keyed {
         let inverse = order.map(inverse);
         let upsert = self.is_upsert();
         if let (Some(inverse), true) = (&inverse, upsert) {
-            for entry in state.keys.values_mut().filter(|e| e.slot == index) {
-                entry.doc = inverse[entry.doc as usize];
-            }
+            state.keys.for_each_mut(|entry| {
+                if entry.slot == index {
+                    entry.doc = inverse[entry.doc as usize];
+                }
+            });
             for slot in state.slots.iter_mut().flatten().filter(|s| !s.published()) {
                 for (s, doc) in slot.superseded.iter_mut() {
                     if *s == index {
@@ -383,7 +460,7 @@ impl Keyed {
                 }
             }
         }
-        let mut state = State::default();
+        let mut state = State::new(self.keys.is_exact());
         let mut failures = Vec::new();
         if let Some((_, found)) = &snapshot {
             state.max_comparison = found.max_comparison;
@@ -468,7 +545,7 @@ impl Keyed {
             return;
         }
         state.slots[index as usize] = None;
-        state.keys.retain(|_, e| e.slot != index);
+        state.keys.retain(|e| e.slot != index);
     }
 
     /// Rebuilt and untouched since (a consumer starting now need not rebuild again).
@@ -502,11 +579,11 @@ impl Keyed {
         let all: RoaringBitmap = (0..num_docs(&source)).collect();
         let rows = self.read_stored(&source, &all)?;
         for row in rows {
-            let previous = state.keys.get(&row.key).copied().filter(|e| state.alive(e.slot));
+            let previous = state.keys.get(row.key).filter(|e| state.alive(e.slot));
             let entry = Entry { slot: index, doc: row.doc, comparison: row.comparison };
             match &self.mode {
                 Mode::Dedup { .. } => {
-                    state.keys.entry(row.key).or_insert(entry);
+                    state.keys.insert_new(row.key, entry);
                 }
                 Mode::Upsert { .. } => {
                     if previous.is_some_and(|p| row.comparison < p.comparison) {
@@ -589,7 +666,7 @@ impl Keyed {
         }
         let Some(max) = state.max_comparison.map(|m| comparison.number(m)) else { return };
         let State { keys, slots, .. } = state;
-        keys.retain(|_, entry| {
+        keys.retain(|entry| {
             let age = max - comparison.number(entry.comparison);
             if ttl > 0.0 && age > ttl {
                 return false;
@@ -607,6 +684,10 @@ impl Keyed {
 }
 
 impl State {
+    fn new(exact: bool) -> State {
+        State { slots: Vec::new(), keys: KeyMap::new(exact), max_comparison: None, fresh: false }
+    }
+
     fn slot_named(&self, name: &str) -> Option<u32> {
         self.slots.iter().rposition(|s| s.as_ref().is_some_and(|s| s.name == name)).map(|i| i as u32)
     }
