@@ -465,17 +465,12 @@ impl Keyed {
         if let Some((_, found)) = &snapshot {
             state.max_comparison = found.max_comparison;
         }
+        // Computed into fresh bitmaps; readers' bitmaps change only at the end, together,
+        // so a rebuild (a replica's segment adopted) never shows a key gone or doubled.
+        let mut targets: Vec<Arc<ValidDocs>> = Vec::new();
         for (i, segment) in published.iter().enumerate() {
-            let valid = match segment.valid_docs() {
-                Some(v) => Arc::clone(v),
-                None => {
-                    let v = Arc::new(ValidDocs::default());
-                    if self.is_upsert() {
-                        segment.set_valid_docs(Arc::clone(&v));
-                    }
-                    v
-                }
-            };
+            targets.push(segment.valid_docs().map_or_else(|| Arc::new(ValidDocs::default()), Arc::clone));
+            let valid = Arc::new(ValidDocs::default());
             let index = state.slots.len() as u32;
             state.slots.push(Some(Slot {
                 name: segment.name().to_string(),
@@ -503,23 +498,19 @@ impl Keyed {
                     }
                     valid.replace(valid_docs);
                 }),
-                None => {
-                    valid.replace(RoaringBitmap::new());
-                    self.replay(&mut state, index, false)
-                }
+                None => self.replay(&mut state, index, false),
             };
             if let Err(e) = result {
                 failures.push(format!("{}: {e}", segment.name()));
             }
         }
         for segment in consuming {
-            let valid = segment.valid_docs().map_or_else(|| Arc::new(ValidDocs::default()), Arc::clone);
-            valid.replace(RoaringBitmap::new());
+            targets.push(segment.valid_docs().map_or_else(|| Arc::new(ValidDocs::default()), Arc::clone));
             let index = state.slots.len() as u32;
             state.slots.push(Some(Slot {
                 name: segment.name().to_string(),
                 source: Source::Consuming(Arc::clone(segment)),
-                valid,
+                valid: Arc::new(ValidDocs::default()),
                 deleted: RoaringBitmap::new(),
                 superseded: Vec::new(),
             }));
@@ -532,7 +523,19 @@ impl Keyed {
         }
         state.fresh = true;
         let keys = state.keys.len();
-        *self.state.lock() = state;
+        let mut current = self.state.lock();
+        for (slot, target) in state.slots.iter_mut().flatten().zip(targets) {
+            target.replace(slot.valid.copy());
+            if self.is_upsert() {
+                match &slot.source {
+                    Source::Sealed(s) => s.set_valid_docs(Arc::clone(&target)),
+                    Source::Consuming(m) => m.set_valid_docs(Arc::clone(&target)),
+                };
+            }
+            slot.valid = target;
+        }
+        *current = state;
+        drop(current);
         tracing::info!(table = %self.table, partition = self.partition, keys, segments = published.len() + consuming.len(), from_snapshot = snapshot.is_some(), millis = started.elapsed().as_millis() as u64, "key map rebuilt");
     }
 
