@@ -9,8 +9,11 @@
 //! the final aggregate above it — on this process or a broker — is unchanged.
 //!
 //! [`rewrite`] runs where fragments run ([`crate::fragment::run`]): every server executes
-//! its fragment its own best way, and what crosses the wire stays the plain plan. Shapes it
-//! does not know are left as they are: consuming or remote segments, multi-value or raw
+//! its fragment its own best way, and what crosses the wire stays the plain plan. A table
+//! with consuming segments (every realtime table) is split: its sealed segments aggregate
+//! on ids, its consuming ones through the plain partial aggregate over a scan of them
+//! alone, both streams of the same partial states. Shapes it does not know are left as
+//! they are: remote segments, multi-value or raw
 //! columns, a column older segments lack, nulls under null handling (a null doc's id is
 //! its column's default value's), other aggregates, a scan limit.
 
@@ -30,10 +33,12 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties, ReplaceChildrenOptions,
-    SendableRecordBatchStream,
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, SendableRecordBatchStream,
 };
+use futures::StreamExt;
 use std::fmt;
 use std::sync::Arc;
 
@@ -48,6 +53,9 @@ pub struct SegmentAggregateExec {
     /// The partial aggregate's output: the group columns, then each aggregate's state.
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
+    /// The plain partial aggregate over the segments not aggregated on ids (consuming
+    /// ones), same output; partition `p` of it streams after partition `p` on ids.
+    rest: Option<Arc<dyn ExecutionPlan>>,
 }
 
 /// One aggregate of the partial aggregate, as states computed on ids. `measure` indexes
@@ -214,7 +222,12 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     }
     let predicate_columns = request.predicate.as_ref().map(|p| p.columns()).unwrap_or_default();
     let keys: Vec<&str> = group_columns.iter().map(String::as_str).collect();
-    for source in &request.sources {
+    let (sealed, rest): (Vec<ScanSource>, Vec<ScanSource>) =
+        request.sources.iter().cloned().partition(|s| matches!(s, ScanSource::Sealed(_)));
+    if sealed.is_empty() || rest.iter().any(|s| matches!(s, ScanSource::Remote(_))) {
+        return None;
+    }
+    for source in &sealed {
         let ScanSource::Sealed(segment) = source else { return None };
         // A column an older segment lacks is the scan's to resolve.
         if predicate_columns
@@ -243,6 +256,22 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
             }
         }
     }
+    // Consuming segments: the plain partial aggregate over a scan of them alone.
+    let (scan_plan, rest) = if rest.is_empty() {
+        (scan_plan, None)
+    } else {
+        let rest_scan: Arc<dyn ExecutionPlan> = Arc::new(scan.with_sources(rest));
+        let plain = AggregateExec::try_new(
+            *aggregate.mode(),
+            aggregate.group_expr().clone(),
+            aggregate.aggr_expr().to_vec(),
+            aggregate.filter_expr().to_vec(),
+            rest_scan,
+            aggregate.input_schema(),
+        )
+        .ok()?;
+        (Arc::new(scan.with_sources(sealed)), Some(Arc::new(plain) as Arc<dyn ExecutionPlan>))
+    };
     let exec = SegmentAggregateExec {
         scan: scan_plan,
         group_columns,
@@ -250,6 +279,7 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         measures,
         schema,
         properties: Arc::clone(aggregate.properties()),
+        rest,
     };
     Some(Arc::new(exec))
 }
@@ -382,7 +412,7 @@ impl ExecutionPlan for SegmentAggregateExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        self.rest.iter().collect()
     }
 
     fn apply_expressions(
@@ -392,23 +422,47 @@ impl ExecutionPlan for SegmentAggregateExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
-    fn replace_children(
-        self: Arc<Self>,
-        _: Vec<Arc<dyn ExecutionPlan>>,
-        _: ReplaceChildrenOptions,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+    fn with_new_children(self: Arc<Self>, children: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(children, ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute))
     }
 
-    fn with_new_children(self: Arc<Self>, _: Vec<Arc<dyn ExecutionPlan>>) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        _: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        match (children.into_iter().next(), &self.rest) {
+            (Some(rest), Some(_)) => Ok(Arc::new(SegmentAggregateExec {
+                scan: Arc::clone(&self.scan),
+                group_columns: self.group_columns.clone(),
+                outputs: self.outputs.clone(),
+                measures: self.measures.clone(),
+                schema: Arc::clone(&self.schema),
+                properties: Arc::clone(&self.properties),
+                rest: Some(rest),
+            })),
+            _ => Ok(self),
+        }
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
         self.scan.metrics()
     }
 
-    fn execute(&self, partition: usize, _context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+    fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
+        let on_ids = self.execute_on_ids(partition)?;
+        let Some(rest) = self.rest.as_ref().filter(|r| partition < r.properties().partitioning.partition_count())
+        else {
+            return Ok(on_ids);
+        };
+        let rest = rest.execute(partition, context)?;
+        Ok(Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&self.schema), on_ids.chain(rest))))
+    }
+}
+
+impl SegmentAggregateExec {
+    /// Partition `partition` of the sealed segments, aggregated on ids.
+    fn execute_on_ids(&self, partition: usize) -> Result<SendableRecordBatchStream> {
         let n = self.properties.partitioning.partition_count().max(1);
         let scan = self.scan();
         let sources: Vec<ScanSource> = scan
