@@ -4,7 +4,7 @@
 //! by its JSON path.
 
 use crate::error::Problem;
-use crate::schema::Schema;
+use crate::schema::{ColumnSpec, Schema};
 use crate::table_config::{TableConfigJson, TableType};
 use crate::value::DataType;
 use serde_json::Value as Json;
@@ -49,6 +49,18 @@ pub enum MergeStrategy {
 }
 
 impl MergeStrategy {
+    /// Whether the strategy can merge values of `spec`'s column, else what it needs.
+    fn fits(self, spec: &ColumnSpec) -> Result<(), &'static str> {
+        let number = matches!(spec.data_type, DataType::Int | DataType::Long | DataType::Float | DataType::Double);
+        match self {
+            MergeStrategy::Increment | MergeStrategy::Max | MergeStrategy::Min if !number || !spec.single_value => {
+                Err("a single-value number column")
+            }
+            MergeStrategy::Append | MergeStrategy::Union if spec.single_value => Err("a multi-value column"),
+            _ => Ok(()),
+        }
+    }
+
     fn parse(text: &str) -> Option<MergeStrategy> {
         Some(match text.to_ascii_uppercase().as_str() {
             "OVERWRITE" => MergeStrategy::Overwrite,
@@ -326,24 +338,8 @@ fn upsert_plan(
                     continue;
                 };
                 let spec = &schema.columns()[index];
-                let numeric =
-                    matches!(spec.data_type, DataType::Int | DataType::Long | DataType::Float | DataType::Double);
-                match parsed {
-                    MergeStrategy::Increment | MergeStrategy::Max | MergeStrategy::Min
-                        if !numeric || !spec.single_value =>
-                    {
-                        problems.push(Problem::new(
-                            path,
-                            format!("{shown} needs a single-value number column; \"{name}\" is not one"),
-                        ));
-                    }
-                    MergeStrategy::Append | MergeStrategy::Union if spec.single_value => {
-                        problems.push(Problem::new(
-                            path,
-                            format!("{shown} needs a multi-value column; \"{name}\" is single-value"),
-                        ));
-                    }
-                    _ => {}
+                if let Err(needs) = parsed.fits(spec) {
+                    problems.push(Problem::new(path, format!("{shown} needs {needs}; \"{name}\" is not one")));
                 }
                 strategies[index] = parsed;
             }
@@ -354,13 +350,7 @@ fn upsert_plan(
         }
         // Defaults that cannot apply to a column's type fall back to overwriting it.
         for (strategy, spec) in strategies.iter_mut().zip(schema.columns()) {
-            let numeric = matches!(spec.data_type, DataType::Int | DataType::Long | DataType::Float | DataType::Double);
-            let fits = match strategy {
-                MergeStrategy::Increment | MergeStrategy::Max | MergeStrategy::Min => numeric && spec.single_value,
-                MergeStrategy::Append | MergeStrategy::Union => !spec.single_value,
-                _ => true,
-            };
-            if !fits {
+            if strategy.fits(spec).is_err() {
                 *strategy = MergeStrategy::Overwrite;
             }
         }

@@ -21,16 +21,18 @@
 mod key;
 mod merge;
 mod snapshot;
+mod state;
 
 use crate::error::IngestError;
 use cuvee_catalog::partition::PartitionFunction;
 use cuvee_catalog::{DataType, DedupPlan, KeyPolicy, Table, UpsertPlan, Value};
-use cuvee_segments::{row_of, DecodeOptions, FieldValue, ImmutableSegment, MutableSegment, ValidDocs};
+use cuvee_segments::{row_of, FieldValue, ImmutableSegment, MutableSegment, ValidDocs};
 use key::{Comparison, Key, KeyReader};
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 use snapshot::Snapshot;
+use state::{decode, inverse, num_docs, remap, Entry, Slot, Source, State};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -69,123 +71,6 @@ pub struct Keyed {
 enum Mode {
     Upsert { plan: UpsertPlan, comparison: Comparison },
     Dedup { plan: DedupPlan, time: Option<Comparison> },
-}
-
-enum Source {
-    Consuming(Arc<MutableSegment>),
-    Sealed(Arc<ImmutableSegment>),
-}
-
-struct Slot {
-    name: String,
-    source: Source,
-    valid: Arc<ValidDocs>,
-    /// Winners hidden by the delete column (the key's latest row says it is deleted).
-    deleted: RoaringBitmap,
-    /// While unpublished: the (slot, doc) winners this segment's rows superseded, undone in
-    /// a snapshot taken before this segment is published.
-    superseded: Vec<(u32, u32)>,
-}
-
-impl Slot {
-    fn published(&self) -> bool {
-        matches!(self.source, Source::Sealed(_))
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    slot: u32,
-    doc: u32,
-    /// The comparison value (dedup: the time value) as an order-preserving key.
-    comparison: u64,
-}
-
-/// Key → winner. An exact integer key takes 8 bytes, a digest 16: with a 16-byte entry a
-/// bucket is 25 or 33 bytes (and hashbrown keeps between 7/16 and 7/8 of its power-of-two
-/// buckets full).
-enum KeyMap {
-    Exact(FxHashMap<u64, Entry>),
-    Digest(FxHashMap<Key, Entry>),
-}
-
-impl KeyMap {
-    fn new(exact: bool) -> KeyMap {
-        if exact {
-            KeyMap::Exact(FxHashMap::default())
-        } else {
-            KeyMap::Digest(FxHashMap::default())
-        }
-    }
-
-    fn get(&self, key: Key) -> Option<Entry> {
-        match self {
-            KeyMap::Exact(m) => m.get(&(key as u64)).copied(),
-            KeyMap::Digest(m) => m.get(&key).copied(),
-        }
-    }
-
-    fn insert(&mut self, key: Key, entry: Entry) {
-        match self {
-            KeyMap::Exact(m) => {
-                m.insert(key as u64, entry);
-            }
-            KeyMap::Digest(m) => {
-                m.insert(key, entry);
-            }
-        }
-    }
-
-    /// Inserts unless the key is held.
-    fn insert_new(&mut self, key: Key, entry: Entry) {
-        match self {
-            KeyMap::Exact(m) => {
-                m.entry(key as u64).or_insert(entry);
-            }
-            KeyMap::Digest(m) => {
-                m.entry(key).or_insert(entry);
-            }
-        }
-    }
-
-    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
-        match self {
-            KeyMap::Exact(m) => m.retain(|_, e| keep(e)),
-            KeyMap::Digest(m) => m.retain(|_, e| keep(e)),
-        }
-    }
-
-    fn for_each_mut(&mut self, mut f: impl FnMut(&mut Entry)) {
-        match self {
-            KeyMap::Exact(m) => m.values_mut().for_each(&mut f),
-            KeyMap::Digest(m) => m.values_mut().for_each(&mut f),
-        }
-    }
-
-    fn len(&self) -> usize {
-        match self {
-            KeyMap::Exact(m) => m.len(),
-            KeyMap::Digest(m) => m.len(),
-        }
-    }
-
-    /// Bytes of the table: every bucket (a power of two) holds an entry and a control byte.
-    fn bytes(&self) -> usize {
-        let (capacity, entry) = match self {
-            KeyMap::Exact(m) => (m.capacity(), std::mem::size_of::<(u64, Entry)>()),
-            KeyMap::Digest(m) => (m.capacity(), std::mem::size_of::<(Key, Entry)>()),
-        };
-        (capacity * 8 / 7).next_power_of_two() * (entry + 1)
-    }
-}
-
-struct State {
-    /// `None`: a consuming segment given up (its range is consumed again).
-    slots: Vec<Option<Slot>>,
-    keys: KeyMap,
-    max_comparison: Option<u64>,
-    /// Rebuilt and not appended to since: a consumer starting now need not rebuild.
-    fresh: bool,
 }
 
 /// A winner's doc, key and comparison value read back from a segment.
@@ -575,10 +460,7 @@ impl Keyed {
     /// already merged, so nothing is merged again).
     fn replay(&self, state: &mut State, index: u32, track: bool) -> Result<(), String> {
         let Some(Some(slot)) = state.slots.get(index as usize) else { return Ok(()) };
-        let source = match &slot.source {
-            Source::Consuming(m) => Source::Consuming(Arc::clone(m)),
-            Source::Sealed(s) => Source::Sealed(Arc::clone(s)),
-        };
+        let source = slot.source.clone();
         let all: RoaringBitmap = (0..num_docs(&source)).collect();
         let rows = self.read_stored(&source, &all)?;
         for row in rows {
@@ -686,96 +568,8 @@ impl Keyed {
     }
 }
 
-impl State {
-    fn new(exact: bool) -> State {
-        State { slots: Vec::new(), keys: KeyMap::new(exact), max_comparison: None, fresh: false }
-    }
-
-    fn slot_named(&self, name: &str) -> Option<u32> {
-        self.slots.iter().rposition(|s| s.as_ref().is_some_and(|s| s.name == name)).map(|i| i as u32)
-    }
-
-    fn alive(&self, slot: u32) -> bool {
-        matches!(self.slots.get(slot as usize), Some(Some(_)))
-    }
-
-    fn is_deleted(&self, entry: Entry) -> bool {
-        matches!(self.slots.get(entry.slot as usize), Some(Some(s)) if s.deleted.contains(entry.doc))
-    }
-
-    fn see(&mut self, comparison: u64) {
-        self.max_comparison = Some(self.max_comparison.map_or(comparison, |m| m.max(comparison)));
-    }
-
-    fn expired(&self, column: &Comparison, value: u64, ttl: f64) -> bool {
-        self.max_comparison.is_some_and(|max| column.number(max) - column.number(value) > ttl)
-    }
-
-    /// `entry` becomes its key's winner (shown, or hidden when `deleted`); the previous
-    /// winner stops being one. `track`: recorded for the snapshot of an unpublished segment.
-    fn win(&mut self, key: Key, entry: Entry, deleted: bool, previous: Option<Entry>, track: bool) {
-        let same_slot = previous.filter(|p| p.slot == entry.slot);
-        if let Some(Some(slot)) = self.slots.get_mut(entry.slot as usize) {
-            match (deleted, same_slot) {
-                // One step: readers never see both versions, nor neither.
-                (false, Some(p)) => slot.valid.swap(entry.doc, p.doc),
-                (false, None) => slot.valid.insert(entry.doc),
-                (true, _) => {
-                    slot.deleted.insert(entry.doc);
-                }
-            }
-        }
-        if let Some(p) = previous {
-            if let Some(Some(slot)) = self.slots.get_mut(p.slot as usize) {
-                slot.valid.remove(p.doc);
-                slot.deleted.remove(p.doc);
-            }
-            if track {
-                if let Some(Some(slot)) = self.slots.get_mut(entry.slot as usize) {
-                    slot.superseded.push((p.slot, p.doc));
-                }
-            }
-        }
-        self.keys.insert(key, entry);
-    }
-}
-
 fn is_true(field: Option<&FieldValue>) -> bool {
     matches!(field, Some(FieldValue::Single(Value::Boolean(true))))
-}
-
-fn num_docs(source: &Source) -> u32 {
-    match source {
-        Source::Consuming(m) => m.num_docs(),
-        Source::Sealed(s) => s.num_docs(),
-    }
-}
-
-fn decode(source: &Source, names: &[&str], docs: &[u32]) -> Result<arrow_array::RecordBatch, String> {
-    let options = DecodeOptions { null_handling: true };
-    match source {
-        Source::Consuming(m) => m.snapshot().decode(names, docs, options),
-        Source::Sealed(s) => s.decode(names, docs, options),
-    }
-    .map_err(|e| e.to_string())
-}
-
-/// `inverse[doc as appended] = doc in the file`, from `order[doc in file] = doc as appended`.
-fn inverse(order: &[u32]) -> Vec<u32> {
-    let mut out = vec![0u32; order.len()];
-    for (new, &old) in order.iter().enumerate() {
-        if let Some(slot) = out.get_mut(old as usize) {
-            *slot = new as u32;
-        }
-    }
-    out
-}
-
-fn remap(docs: &RoaringBitmap, inverse: Option<&[u32]>) -> RoaringBitmap {
-    match inverse {
-        None => docs.clone(),
-        Some(inverse) => docs.iter().filter_map(|d| inverse.get(d as usize).copied()).collect(),
-    }
 }
 
 #[cfg(test)]
