@@ -116,7 +116,7 @@ pub struct DedupPlan {
 /// Reads the table's upsert and dedup configs; problems go to `problems`.
 pub(crate) fn plan(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<Problem>) -> KeyPolicy {
     let upsert = config.upsert_config.as_ref().filter(|u| upsert_mode(u) != Some("NONE"));
-    let dedup = config.dedup_config.as_ref().filter(|d| flag(d.get("dedupEnabled")).unwrap_or(false));
+    let dedup = config.dedup_config.as_ref().filter(|d| switch(d, "dedupEnabled", "dedupConfig", false, problems));
     if upsert.is_none() && dedup.is_none() {
         return KeyPolicy::Append;
     }
@@ -145,6 +145,18 @@ pub(crate) fn plan(schema: &Schema, config: &TableConfigJson, problems: &mut Vec
 
 fn upsert_mode(json: &Json) -> Option<&str> {
     json.get("mode").and_then(Json::as_str)
+}
+
+/// The boolean at `json[key]` (`true`, `"true"`, …), `default` when absent; anything else
+/// is a problem (a typo must not quietly turn a feature off).
+fn switch(json: &Json, key: &str, what: &str, default: bool, problems: &mut Vec<Problem>) -> bool {
+    match json.get(key) {
+        None | Some(Json::Null) => default,
+        Some(value) => flag(Some(value)).unwrap_or_else(|| {
+            problems.push(Problem::new(format!("{what}.{key}"), format!("must be true or false, got {value}")));
+            default
+        }),
+    }
 }
 
 fn flag(json: Option<&Json>) -> Option<bool> {
@@ -371,11 +383,11 @@ fn upsert_plan(
         comparison: comparison?,
         partial: strategies,
         delete_column,
-        drop_out_of_order: flag(json.get("dropOutOfOrderRecord")).unwrap_or(false),
+        drop_out_of_order: switch(json, "dropOutOfOrderRecord", what, false, problems),
         out_of_order_column,
         metadata_ttl: number(json, "metadataTTL", what, problems),
         deleted_keys_ttl: number(json, "deletedKeysTTL", what, problems),
-        snapshot: flag(json.get("enableSnapshot")).unwrap_or(true),
+        snapshot: switch(json, "enableSnapshot", what, true, problems),
         key_columns,
     };
     Some(plan)
