@@ -13,7 +13,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("cuvee-access", &["cuvee-error"]),
     ("cuvee-catalog", &["cuvee-error"]),
     ("cuvee-functions", &["cuvee-error", "cuvee-catalog"]),
-    ("cuvee-segments", &["cuvee-error", "cuvee-catalog"]),
+    ("cuvee-segments", &["cuvee-error", "cuvee-catalog", "cuvee-functions"]),
     ("cuvee-deep-store", &["cuvee-error", "cuvee-catalog", "cuvee-segments"]),
     ("cuvee-ingest", &["cuvee-error", "cuvee-catalog", "cuvee-functions", "cuvee-segments"]),
     ("cuvee-query", &["cuvee-error", "cuvee-access", "cuvee-catalog", "cuvee-functions", "cuvee-segments"]),

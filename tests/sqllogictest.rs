@@ -55,7 +55,7 @@ async fn sql_logic_tests_through_a_cluster() {
     let broker = Broker::cluster(QueryLimits::default(), Discovery::Static(addresses.clone())).unwrap();
     let problems = broker.refresh_routing().await;
     assert!(problems.is_empty(), "{problems:?}");
-    assert_eq!(broker.service.table_names(), vec!["airlineStats", "baseballStats"]);
+    assert_eq!(broker.service.table_names(), vec!["airlineStats", "baseballStats", "starbucksStores"]);
     let broker = Arc::new(broker);
     run_suite(Endpoint::InProcess(Arc::clone(&broker))).await;
     check_plans(&broker, &addresses).await;

@@ -28,6 +28,9 @@ pub struct ColumnIndexing {
     /// ids (Pinot's `optimizeDictionary` rule). `None` when an index needs the ids, the
     /// dictionary was asked for by name, or the rule is not turned on.
     pub raw_if_smaller: Option<f64>,
+    /// The H3 index's resolution (0–15), when the column has one: the lowest of the
+    /// configured `resolutions`, as Pinot indexes at.
+    pub h3_resolution: Option<u8>,
 }
 
 /// Pinot's default `noDictionarySizeRatioThreshold`.
@@ -195,8 +198,15 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
             bloom_configured.and_then(|b| b.fpp).or(from_field).unwrap_or(DEFAULT_BLOOM_FPP)
         });
         let json = listed(&ix.json_index_columns, name) || has_type("JSON") || field_index("json") == Some(true);
+        let h3_resolution = h3_resolution(field, has_type("H3"), &path_of(name), problems);
+        if h3_resolution.is_some() && (column.data_type != DataType::Bytes || !column.single_value) {
+            problems.push(Problem::new(
+                path_of(name),
+                format!("an H3 index needs a single-value BYTES column of points, not {}", column.data_type),
+            ));
+        }
 
-        let path = format!("column \"{name}\"");
+        let path = path_of(name);
         if inverted && !dictionary {
             problems.push(Problem::new(&path, "an inverted index needs dictionary encoding, but the column is raw (noDictionaryColumns or encodingType RAW)"));
         }
@@ -248,9 +258,52 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
             bloom_fpp,
             json,
             raw_if_smaller,
+            h3_resolution,
         });
     }
     plan
+}
+
+fn path_of(column: &str) -> String {
+    format!("column \"{column}\"")
+}
+
+/// The H3 resolution of a column's field config: `"indexType": "H3"` (or in `indexTypes`)
+/// with `"properties": {"resolutions": "5, 7"}`, or `"indexes": {"h3": {"resolution": [5, 7]}}`.
+/// Pinot indexes at the lowest resolution listed.
+fn h3_resolution(
+    field: Option<&crate::table_config::FieldConfig>,
+    typed: bool,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<u8> {
+    let field = field?;
+    let from_indexes = field.indexes.as_ref().and_then(|m| m.get("h3")).filter(|c| is_enabled(c));
+    let listed: Option<&Json> = match from_indexes {
+        Some(config) => Some(config.get("resolution").unwrap_or(&Json::Null)),
+        None if typed => Some(field.properties.as_ref().and_then(|p| p.get("resolutions")).unwrap_or(&Json::Null)),
+        None => return None,
+    };
+    let numbers: Option<Vec<i64>> = match listed? {
+        Json::String(s) => s.split(',').map(|r| r.trim().parse().ok()).collect(),
+        Json::Array(items) => {
+            items.iter().map(|r| r.as_i64().or_else(|| r.as_str().and_then(|s| s.trim().parse().ok()))).collect()
+        }
+        Json::Number(n) => n.as_i64().map(|n| vec![n]),
+        _ => None,
+    };
+    match numbers.as_deref() {
+        Some(list) if !list.is_empty() && list.iter().all(|r| (0..=15).contains(r)) => {
+            list.iter().min().map(|&r| r as u8)
+        }
+        _ => {
+            problems.push(Problem::new(
+                path,
+                "an H3 index needs resolutions between 0 and 15 (\"properties\": {\"resolutions\": \"5\"} or \"indexes\": {\"h3\": {\"resolution\": [5]}})",
+            ));
+            None
+        }
+    }
 }
 
 /// `noDictionarySizeRatioThreshold` as a share: a number (or a numeric string, as Pinot
@@ -348,6 +401,39 @@ mod tests {
         assert!(!table.column_indexing("ts").unwrap().dictionary);
         assert!(!table.column_indexing("payload").unwrap().dictionary);
         assert_eq!(table.sorted_column(), Some("playerID"));
+    }
+
+    #[test]
+    fn reads_h3_indexes_in_both_spellings() {
+        let schema = Schema::from_json(
+            r#"{"schemaName":"stores","dimensionFieldSpecs":[{"name":"loc","dataType":"BYTES"},{"name":"name","dataType":"STRING"}]}"#,
+        )
+        .unwrap();
+        let plan = |fields: &str| {
+            let config = TableConfigJson::from_json(&format!(
+                r#"{{"tableName":"stores","tableType":"OFFLINE","fieldConfigList":{fields}}}"#
+            ))
+            .unwrap();
+            Table::new(schema.clone(), config)
+        };
+        let old = plan(r#"[{"name":"loc","encodingType":"RAW","indexType":"H3","properties":{"resolutions":"7, 5"}}]"#);
+        assert_eq!(old.unwrap().column_indexing("loc").unwrap().h3_resolution, Some(5));
+        let new = plan(r#"[{"name":"loc","indexes":{"h3":{"resolution":[9]}}}]"#);
+        assert_eq!(new.unwrap().column_indexing("loc").unwrap().h3_resolution, Some(9));
+        for (fields, problem) in [
+            (r#"[{"name":"loc","indexType":"H3"}]"#, "an H3 index needs resolutions between 0 and 15"),
+            (
+                r#"[{"name":"loc","indexTypes":["H3"],"properties":{"resolutions":"16"}}]"#,
+                "resolutions between 0 and 15",
+            ),
+            (
+                r#"[{"name":"name","indexType":"H3","properties":{"resolutions":"5"}}]"#,
+                "needs a single-value BYTES column",
+            ),
+        ] {
+            let err = plan(fields).unwrap_err().to_string();
+            assert!(err.contains(problem), "{fields}: {err}");
+        }
     }
 
     #[test]

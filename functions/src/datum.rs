@@ -5,7 +5,8 @@ use serde_json::Value as Json;
 
 /// One argument or result of a function. Numbers are LONG or DOUBLE (Pinot's functions
 /// widen INT and FLOAT); `Document` is a JSON object or array read as a whole (the input of
-/// the JSON functions), `List` a multi-value result (`split`).
+/// the JSON functions), `List` a multi-value result (`split`), `Bytes` a BYTES value (the
+/// geospatial functions' serialised shapes; hex where it meets JSON or text, as Pinot's).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Datum {
     Null,
@@ -15,6 +16,7 @@ pub enum Datum {
     Text(String),
     List(Vec<Datum>),
     Document(Json),
+    Bytes(Vec<u8>),
 }
 
 impl Datum {
@@ -47,6 +49,19 @@ impl Datum {
             Datum::Text(s) => Json::String(s.clone()),
             Datum::List(items) => Json::Array(items.iter().map(Datum::to_json).collect()),
             Datum::Document(json) => json.clone(),
+            Datum::Bytes(b) => Json::String(cuvee_catalog::value::encode_hex(b)),
+        }
+    }
+
+    /// The datum as bytes: BYTES as they are, text as hex (how a BYTES value arrives in a
+    /// JSON record or a SQL string literal).
+    pub fn as_bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, FunctionError> {
+        match self {
+            Datum::Bytes(b) => Ok(std::borrow::Cow::Borrowed(b)),
+            Datum::Text(s) => cuvee_catalog::value::decode_hex(s.trim())
+                .map(std::borrow::Cow::Owned)
+                .ok_or_else(|| FunctionError::InvalidArgument(format!("\"{s}\" is not hex-encoded bytes"))),
+            other => Err(FunctionError::InvalidArgument(format!("{} is not bytes", other.to_json()))),
         }
     }
 
@@ -87,7 +102,7 @@ impl Datum {
             Datum::Long(i) => Some(*i != 0),
             Datum::Double(f) => Some(*f != 0.0),
             Datum::Text(s) => Some(s.eq_ignore_ascii_case("true")),
-            Datum::List(_) | Datum::Document(_) => Some(true),
+            Datum::List(_) | Datum::Document(_) | Datum::Bytes(_) => Some(true),
         }
     }
 }

@@ -7,18 +7,24 @@
 //! ([`Function::sql`]) and applies the time-bucketing ones to whole arrays at once
 //! ([`Function::long_kernel`]), so a value computed at ingestion and at query time agree.
 //!
+//! Geospatial functions (`ST_Point`, `ST_Distance`, `geoToH3`…) take and return shapes as
+//! BYTES in Pinot's serialisation; [`Shape`] is that value, shared with the segment
+//! format's H3 index and geospatial filters.
+//!
 //! A leaf: it knows neither Arrow nor SQL. Time zones: UTC and fixed offsets, as the
 //! catalog's date-time formats.
 
 mod datetime;
 mod datum;
 mod error;
+pub mod geo;
 mod json;
 mod scalar;
 
 pub use datetime::LongKernel;
 pub use datum::{float, Datum};
 pub use error::{FunctionError, Result};
+pub use geo::Shape;
 pub use json::json_path;
 
 /// What a function returns.
@@ -30,6 +36,8 @@ pub enum Returns {
     Bool,
     /// A list of text (a multi-value result).
     TextList,
+    /// BYTES (a serialised shape).
+    Bytes,
     /// Whatever the value found is (JSON extraction without a type).
     Any,
     /// Decided by a literal argument ([`Function::return_type`]).
@@ -46,6 +54,7 @@ pub enum ResultType {
     Text,
     Bool,
     TextList,
+    Bytes,
 }
 
 pub(crate) type Body = fn(&str, &[Datum]) -> Result<Datum>;
@@ -74,14 +83,13 @@ impl std::fmt::Debug for Function {
 }
 
 /// Names Pinot has that cuvee refuses, and why.
-const UNSUPPORTED: &[(&str, &str)] = &[
-    ("groovy", "Groovy transforms are not supported (they need a JVM and run arbitrary code); use built-in functions"),
-    ("tosphericalgeography", "geospatial functions are not supported yet"),
-    ("stpoint", "geospatial functions are not supported yet"),
-];
+const UNSUPPORTED: &[(&str, &str)] = &[(
+    "groovy",
+    "Groovy transforms are not supported (they need a JVM and run arbitrary code); use built-in functions",
+)];
 
 fn all() -> impl Iterator<Item = &'static Function> {
-    datetime::FUNCTIONS.iter().chain(json::FUNCTIONS).chain(scalar::FUNCTIONS)
+    datetime::FUNCTIONS.iter().chain(json::FUNCTIONS).chain(scalar::FUNCTIONS).chain(geo::FUNCTIONS)
 }
 
 /// The function of this name (any case).
@@ -130,6 +138,7 @@ impl Function {
             Returns::Text | Returns::Any => ResultType::Text,
             Returns::Bool => ResultType::Bool,
             Returns::TextList => ResultType::TextList,
+            Returns::Bytes => ResultType::Bytes,
             Returns::ByArgument => match self.name {
                 "datetimeconvert" => datetime::convert_result_type(literal(2))?,
                 _ => json::extract_result_type(self.name, literal(2))?,

@@ -7,7 +7,7 @@
 //! fragment's output is ordered (a pushed-down TopK), the partitions are merged in order so
 //! the broker can merge servers in order too.
 
-use crate::scan::{ScanSource, SegmentScanExec};
+use crate::scan::{ScanSource, SegmentScanExec, ACCESS_COUNTERS};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::Result;
 use datafusion::execution::TaskContext;
@@ -32,6 +32,9 @@ pub struct FragmentStats {
     pub docs_scanned: u64,
     pub entries_scanned_in_filter: u64,
     pub entries_scanned_post_filter: u64,
+    /// Filter leaves answered each way, in [`ACCESS_COUNTERS`] order (so EXPLAIN ANALYZE
+    /// can say which index answered on a server it did not run on).
+    pub leaves_by_access: [u64; ACCESS_COUNTERS.len()],
 }
 
 impl FragmentStats {
@@ -50,6 +53,22 @@ impl FragmentStats {
         self.docs_scanned += other.docs_scanned;
         self.entries_scanned_in_filter += other.entries_scanned_in_filter;
         self.entries_scanned_post_filter += other.entries_scanned_post_filter;
+        for (mine, theirs) in self.leaves_by_access.iter_mut().zip(other.leaves_by_access) {
+            *mine += theirs;
+        }
+    }
+
+    /// The leaves answered each way, by counter name.
+    pub fn leaves_by_name(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        ACCESS_COUNTERS.iter().zip(self.leaves_by_access).map(|((_, name), n)| (*name, n))
+    }
+
+    /// Sets a count of leaves by its counter name; an unknown name (a newer server's) is
+    /// ignored.
+    pub fn set_leaves(&mut self, name: &str, count: u64) {
+        if let Some(i) = ACCESS_COUNTERS.iter().position(|(_, n)| *n == name) {
+            self.leaves_by_access[i] = count;
+        }
     }
 
     /// The statistics of every segment scan in an executed plan, from the scans' metrics.
@@ -85,6 +104,9 @@ impl FragmentStats {
             stats.docs_scanned = metric("docs_matched");
             stats.entries_scanned_in_filter = metric("entries_scanned_in_filter");
             stats.entries_scanned_post_filter = metric("docs_matched") * scan.column_count() as u64;
+            for (i, (_, name)) in ACCESS_COUNTERS.iter().enumerate() {
+                stats.leaves_by_access[i] = metric(name);
+            }
         }
         for child in plan.children() {
             stats.add(&FragmentStats::of_plan_until(child.as_ref(), stop));

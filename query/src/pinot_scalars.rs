@@ -2,7 +2,8 @@
 //! function library (`cuvee-functions`, the same code ingestion transforms call): the
 //! date-time family (`TOEPOCHSECONDS`…, `FROMEPOCHDAYS`…, `TODATETIME`, `FROMDATETIME`,
 //! `DATETRUNC`, `DATETIMECONVERT`, `AGO`) and JSON extraction (`JSONPATHSTRING`…,
-//! `JSON_EXTRACT_SCALAR`, `JSONEXTRACTKEY`). Functions DataFusion already has with Pinot's
+//! `JSON_EXTRACT_SCALAR`, `JSONEXTRACTKEY`) and the geospatial family (`ST_POINT`,
+//! `ST_DISTANCE`, `GEOTOH3`…, shapes as BINARY). Functions DataFusion already has with Pinot's
 //! meaning (`lower`, `abs`, `regexp_like`, `concat`…) are left to DataFusion.
 //!
 //! Values go from Arrow arrays to the library's typed [`Datum`]s and back, row by row,
@@ -13,8 +14,8 @@
 use crate::error::QueryError;
 use cuvee_functions::{Datum, Function, ResultType};
 use datafusion::arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Array,
-    Int64Builder, ListBuilder, StringBuilder,
+    new_null_array, Array, ArrayRef, AsArray, BinaryBuilder, BooleanBuilder, Float32Builder, Float64Builder,
+    Int32Builder, Int64Array, Int64Builder, ListBuilder, StringBuilder,
 };
 use datafusion::arrow::compute::kernels::arity::try_unary;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type, TimeUnit};
@@ -66,6 +67,7 @@ fn arrow_type(result: ResultType) -> DataType {
         ResultType::Text => DataType::Utf8,
         ResultType::Bool => DataType::Boolean,
         ResultType::TextList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        ResultType::Bytes => DataType::Binary,
     }
 }
 
@@ -191,6 +193,9 @@ fn datum(array: &dyn Array, row: usize) -> Result<Datum> {
         DataType::Utf8 => Datum::Text(array.as_string::<i32>().value(row).to_string()),
         DataType::LargeUtf8 => Datum::Text(array.as_string::<i64>().value(row).to_string()),
         DataType::Utf8View => Datum::Text(array.as_string_view().value(row).to_string()),
+        DataType::Binary => Datum::Bytes(array.as_binary::<i32>().value(row).to_vec()),
+        DataType::LargeBinary => Datum::Bytes(array.as_binary::<i64>().value(row).to_vec()),
+        DataType::BinaryView => Datum::Bytes(array.as_binary_view().value(row).to_vec()),
         DataType::List(_) => {
             let items = array.as_list::<i32>().value(row);
             Datum::List((0..items.len()).map(|i| datum(items.as_ref(), i)).collect::<Result<_>>()?)
@@ -208,6 +213,7 @@ enum Output {
     Text(StringBuilder),
     Bool(BooleanBuilder),
     TextList(ListBuilder<StringBuilder>),
+    Bytes(BinaryBuilder),
     /// Every row null (a result type of no value).
     Null(DataType, usize),
 }
@@ -222,6 +228,7 @@ impl Output {
             DataType::Utf8 => Output::Text(StringBuilder::with_capacity(rows, rows * 16)),
             DataType::Boolean => Output::Bool(BooleanBuilder::with_capacity(rows)),
             DataType::List(_) => Output::TextList(ListBuilder::new(StringBuilder::new())),
+            DataType::Binary => Output::Bytes(BinaryBuilder::with_capacity(rows, rows * 17)),
             DataType::Null => Output::Null(DataType::Null, 0),
             other => return datafusion::common::exec_err!("unexpected result type {other}"),
         })
@@ -267,6 +274,10 @@ impl Output {
                 }
                 _ => b.append(false),
             },
+            Output::Bytes(b) => match value.as_bytes() {
+                Ok(bytes) => b.append_value(bytes),
+                Err(_) => b.append_null(),
+            },
             Output::Null(_, rows) => *rows += 1,
         }
     }
@@ -280,6 +291,7 @@ impl Output {
             Output::Text(mut b) => Arc::new(b.finish()),
             Output::Bool(mut b) => Arc::new(b.finish()),
             Output::TextList(mut b) => Arc::new(b.finish()),
+            Output::Bytes(mut b) => Arc::new(b.finish()),
             Output::Null(data_type, rows) => new_null_array(&data_type, rows),
         }
     }

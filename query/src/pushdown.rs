@@ -9,9 +9,14 @@
 //! semantics may differ from the segment's exact literal coercion), BIG_DECIMAL columns
 //! (compared numerically by segments, as text by DataFusion), literals that lose precision
 //! when converted, and an `AND` with an untranslatable side (the other side still prunes).
+//! Geospatial leaves are exact too: `ST_Distance(col, shape) < d` (or `<=`) and
+//! `ST_Within(col, area) = 1` / `ST_Contains(area, col) = 1` on a BYTES column, with the
+//! shape a literal (DataFusion folds `ST_Point(…)` into one), since the segments test each
+//! value with the same function code the SQL function runs.
 
 use crate::multi_value::{as_mv_any, MvOp};
 use cuvee_catalog::{DataType, Table, Value};
+use cuvee_segments::geo_filter::ShapeBytes;
 use cuvee_segments::{CompareOp, Leaf, Predicate};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
@@ -166,6 +171,9 @@ pub fn merge_ranges(conjuncts: Vec<Predicate>, table: &Table) -> Vec<Predicate> 
 }
 
 fn comparison(left: &Expr, op: Operator, right: &Expr, table: &Table) -> Option<Translation> {
+    if let Some(geo) = geospatial(left, op, right, table) {
+        return Some(geo);
+    }
     let compare = match op {
         Operator::Eq | Operator::NotEq => CompareOp::Eq,
         Operator::Lt => CompareOp::Lt,
@@ -184,6 +192,55 @@ fn comparison(left: &Expr, op: Operator, right: &Expr, table: &Table) -> Option<
     let (value, literal_exact) = literal(literal_side, data_type)?;
     let leaf = Predicate::Leaf { column: name, leaf: Leaf::Compare(compare, value), negated: op == Operator::NotEq };
     Some(Translation { predicate: leaf, exact: column_exact && literal_exact })
+}
+
+/// A geospatial function of a column and a literal shape, compared with a number.
+fn geospatial(left: &Expr, op: Operator, right: &Expr, table: &Table) -> Option<Translation> {
+    let (call, number, op) = match (left, right) {
+        (Expr::ScalarFunction(call), Expr::Literal(n, _)) => (call, n, op),
+        (Expr::Literal(n, _), Expr::ScalarFunction(call)) => (call, n, op.swap()?),
+        _ => return None,
+    };
+    let number = match number {
+        ScalarValue::Float64(Some(v)) => *v,
+        ScalarValue::Float32(Some(v)) => f64::from(*v),
+        ScalarValue::Int64(Some(v)) => *v as f64,
+        ScalarValue::Int32(Some(v)) => f64::from(*v),
+        _ => return None,
+    };
+    let leaf = match (call.func.name(), call.args.as_slice(), op) {
+        ("st_distance" | "stdistance", [a, b], Operator::Lt | Operator::LtEq) => {
+            let (column, of) = column_and_shape(a, b, table).or_else(|| column_and_shape(b, a, table))?;
+            let leaf = Leaf::WithinDistance { of: ShapeBytes(of), distance: number, inclusive: op == Operator::LtEq };
+            (column, leaf)
+        }
+        ("st_within" | "stwithin", [value, area], Operator::Eq) if number == 1.0 => {
+            let (column, area) = column_and_shape(value, area, table)?;
+            (column, Leaf::Within(ShapeBytes(area)))
+        }
+        ("st_contains" | "stcontains", [area, value], Operator::Eq) if number == 1.0 => {
+            let (column, area) = column_and_shape(value, area, table)?;
+            (column, Leaf::Within(ShapeBytes(area)))
+        }
+        _ => return None,
+    };
+    Some(Translation { predicate: Predicate::Leaf { column: leaf.0, leaf: leaf.1, negated: false }, exact: true })
+}
+
+/// A single-value BYTES column and a literal shape.
+fn column_and_shape(column: &Expr, shape: &Expr, table: &Table) -> Option<(String, Vec<u8>)> {
+    let Expr::Column(column) = column else { return None };
+    let spec = table.schema.column(&column.name)?;
+    if spec.data_type != DataType::Bytes || !spec.single_value {
+        return None;
+    }
+    match shape {
+        Expr::Literal(
+            ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)),
+            _,
+        ) => Some((spec.name.clone(), b.clone())),
+        _ => None,
+    }
 }
 
 fn flip(op: CompareOp) -> CompareOp {

@@ -489,20 +489,21 @@ pub(crate) struct ScanCounters {
     skip_upsert: bool,
 }
 
+/// The scan's counter of leaves answered each way (EXPLAIN ANALYZE's `leaves_by_…`).
+pub const ACCESS_COUNTERS: [(Access, &str); 8] = [
+    (Access::Dictionary, "leaves_by_dictionary"),
+    (Access::SortedIndex, "leaves_by_sorted_index"),
+    (Access::InvertedIndex, "leaves_by_inverted_index"),
+    (Access::RangeIndex, "leaves_by_range_index"),
+    (Access::H3Index, "leaves_by_h3_index"),
+    (Access::ScanIds, "leaves_by_id_scan"),
+    (Access::ScanValues, "leaves_by_value_scan"),
+    (Access::NullBitmap, "leaves_by_null_bitmap"),
+];
+
 impl ScanCounters {
     pub(crate) fn new(scan: &SegmentScanExec, partition: usize) -> ScanCounters {
-        let by_access = [
-            (Access::Dictionary, "leaves_by_dictionary"),
-            (Access::SortedIndex, "leaves_by_sorted_index"),
-            (Access::InvertedIndex, "leaves_by_inverted_index"),
-            (Access::RangeIndex, "leaves_by_range_index"),
-            (Access::ScanIds, "leaves_by_id_scan"),
-            (Access::ScanValues, "leaves_by_value_scan"),
-            (Access::NullBitmap, "leaves_by_null_bitmap"),
-        ]
-        .into_iter()
-        .map(|(a, name)| (a, scan.counter(name, partition)))
-        .collect();
+        let by_access = ACCESS_COUNTERS.into_iter().map(|(a, name)| (a, scan.counter(name, partition))).collect();
         ScanCounters {
             segments_scanned: scan.counter("segments_scanned", partition),
             segments_pruned: scan.counter("segments_pruned", partition),

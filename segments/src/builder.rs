@@ -538,6 +538,14 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
         };
         add(writer, SectionKind::Bloom, &bloom::write(hashes.iter().copied(), bloom::blocks_for(hashes.len(), fpp)));
     }
+    if let (Some(resolution), true) = (column.indexing.h3_resolution, single_value) {
+        let values = (0..num_docs as usize).map(|doc| {
+            let (start, end) = column.doc_range(doc);
+            (start < end && !column.nulls.contains(doc as u32) && matches!(column.physical, Physical::Var(_)))
+                .then(|| column.var(start))
+        });
+        add(writer, SectionKind::H3, &crate::h3_index::write_h3(resolution, values));
+    }
     if !column.nulls.is_empty() {
         let mut data = Vec::new();
         let mut nulls = column.nulls.clone();

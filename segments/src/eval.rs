@@ -23,6 +23,8 @@ pub enum Access {
     SortedIndex,
     InvertedIndex,
     RangeIndex,
+    /// The H3 index: whole cells, with the docs of boundary cells tested one by one.
+    H3Index,
     /// The forward index, on dictionary ids.
     ScanIds,
     /// The forward index, on raw values.
@@ -37,6 +39,7 @@ impl fmt::Display for Access {
             Access::SortedIndex => "sorted_index",
             Access::InvertedIndex => "inverted_index",
             Access::RangeIndex => "range_index",
+            Access::H3Index => "h3_index",
             Access::ScanIds => "scan_dictionary_ids",
             Access::ScanValues => "scan_raw_values",
             Access::NullBitmap => "null_bitmap",

@@ -70,6 +70,7 @@ pub struct ColumnReader<'a> {
     pub sorted: Option<SortedIndex<'a>>,
     pub range: Option<RangeIndex<'a>>,
     pub bloom: Option<Bloom<'a>>,
+    pub h3: Option<crate::h3_index::H3Index<'a>>,
     pub nulls: &'a RoaringBitmap,
 }
 
@@ -279,6 +280,10 @@ impl ImmutableSegment {
             Some(bytes) => Some(Bloom::open(bytes).map_err(wrap(SectionKind::Bloom))?),
             None => None,
         };
+        let h3 = match self.section(index, SectionKind::H3) {
+            Some(bytes) => Some(crate::h3_index::H3Index::open(bytes, deep).map_err(wrap(SectionKind::H3))?),
+            None => None,
+        };
         Ok(ColumnReader {
             index,
             meta,
@@ -289,6 +294,7 @@ impl ImmutableSegment {
             sorted,
             range,
             bloom,
+            h3,
             nulls: &self.nulls[index],
         })
     }

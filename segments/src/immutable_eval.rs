@@ -53,7 +53,7 @@ fn id_set(dict: &Dictionary, matcher: &Matcher) -> IdSet {
             ids.dedup();
             IdSet::List(ids)
         }
-        Matcher::Pattern(_) => IdSet::List(
+        Matcher::Pattern(_) | Matcher::Geo(_) => IdSet::List(
             (0..card)
                 .filter(|&id| match dict {
                     Dictionary::Fixed { kind, .. } => matcher.test_key(dict.key(id as usize), *kind),
@@ -232,6 +232,44 @@ impl ImmutableSegment {
         Ok((out, Access::ScanValues))
     }
 
+    /// A geospatial leaf through the H3 index: whole cells where the leaf covers the cell,
+    /// and the docs of partly covered cells and of no cell tested one by one.
+    fn h3_match(
+        &self,
+        column: &ColumnReader,
+        h3: &crate::h3_index::H3Index,
+        geo: &crate::geo_filter::GeoMatcher,
+    ) -> Result<(RoaringBitmap, Access)> {
+        use crate::geo_filter::Cover;
+        use arrow_array::cast::AsArray;
+        use arrow_array::Array;
+        let corrupt = |e: crate::error::Malformed| self.corrupt(format!("column {}: {e}", column.meta.name));
+        let mut out = RoaringBitmap::new();
+        let mut to_test = h3.unplaced().map_err(corrupt)?;
+        for i in 0..h3.len() {
+            let (cell, docs) = h3.cell(i).map_err(corrupt)?;
+            match geo.cover(cell) {
+                Cover::All => out |= docs,
+                Cover::Some => to_test |= docs,
+                Cover::None => {}
+            }
+        }
+        if !to_test.is_empty() {
+            let docs: Vec<u32> = to_test.iter().collect();
+            let batch = self.decode(&[column.meta.name.as_str()], &docs, crate::DecodeOptions::default())?;
+            let values = batch
+                .column(0)
+                .as_binary_opt::<i32>()
+                .ok_or_else(|| self.corrupt(format!("column {} does not decode to bytes", column.meta.name)))?;
+            for (i, &doc) in docs.iter().enumerate() {
+                if !values.is_null(i) && geo.test(values.value(i)) {
+                    let _ = out.insert(doc);
+                }
+            }
+        }
+        Ok((out, Access::H3Index))
+    }
+
     /// Whether the segment may hold a doc matching this leaf — false means it can be skipped
     /// without reading any forward index. Dictionary columns answer exactly from the
     /// dictionary; raw columns by min/max, then by the bloom filter for `=` and `IN`.
@@ -320,6 +358,9 @@ impl LeafSource for ImmutableSegment {
 
     fn any_match(&self, column: usize, matcher: &Matcher) -> Result<(RoaringBitmap, Access)> {
         let reader = self.column_at(column)?;
+        if let (Matcher::Geo(geo), Some(h3)) = (matcher, &reader.h3) {
+            return self.h3_match(&reader, h3, geo);
+        }
         match &reader.dictionary {
             Some(dict) => self.dictionary_match(&reader, dict, matcher),
             None => self.raw_match(&reader, matcher),

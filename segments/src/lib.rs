@@ -3,7 +3,7 @@
 //! Answers: *which rows match, and what are their values?* — for one segment at a time.
 //! A segment holds the rows of one table for one time/partition range, column by column,
 //! with dictionaries, bit-packed forward indexes and the indexes the table config asks for
-//! (inverted, sorted, range, bloom, null). It evaluates a small predicate IR to roaring
+//! (inverted, sorted, range, bloom, null, H3). It evaluates a small predicate IR to roaring
 //! bitmaps of doc ids and decodes selected docs of selected columns to Arrow.
 //!
 //! Two kinds, one contract:
@@ -29,7 +29,9 @@ pub mod error;
 pub mod eval;
 pub mod format;
 pub mod forward;
+pub mod geo_filter;
 pub mod group;
+pub mod h3_index;
 mod host;
 pub mod immutable;
 mod immutable_eval;

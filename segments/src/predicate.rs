@@ -13,6 +13,7 @@
 //!   handling on, comparisons on a null are unknown (SQL three-valued logic), so neither a
 //!   predicate nor its negation matches it.
 
+use crate::geo_filter::{GeoMatcher, ShapeBytes};
 use crate::physical::{FixedKind, Physical, VarKind};
 use cuvee_catalog::{DataType, Value};
 use regex::Regex;
@@ -39,6 +40,14 @@ pub enum Leaf {
     Like(String),
     /// Matches if the regular expression is found anywhere in the value (Pinot's REGEXP_LIKE).
     Regexp(String),
+    /// `ST_Distance(column, of) < distance` (`<=` when inclusive): `of` a serialised shape.
+    WithinDistance {
+        of: ShapeBytes,
+        distance: f64,
+        inclusive: bool,
+    },
+    /// `ST_Within(column, area)` (equally `ST_Contains(area, column)`): `area` a serialised shape.
+    Within(ShapeBytes),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +139,8 @@ pub enum Matcher {
     },
     /// A regular expression over the value's text.
     Pattern(Regex),
+    /// A geospatial test of a serialised shape (a BYTES column).
+    Geo(Box<GeoMatcher>),
 }
 
 impl Matcher {
@@ -181,6 +192,17 @@ impl Matcher {
             Leaf::Regexp(pattern) => Regex::new(pattern)
                 .map(Matcher::Pattern)
                 .map_err(|e| crate::SegmentError::InvalidRequest(format!("REGEXP_LIKE pattern \"{pattern}\": {e}"))),
+            Leaf::WithinDistance { .. } | Leaf::Within(_) if data_type != DataType::Bytes => {
+                Err(crate::SegmentError::InvalidRequest(format!(
+                    "a geospatial filter needs a BYTES column, not {data_type}"
+                )))
+            }
+            Leaf::WithinDistance { of, distance, inclusive } => GeoMatcher::near(&of.0, *distance, *inclusive)
+                .map(|m| Matcher::Geo(Box::new(m)))
+                .map_err(crate::SegmentError::InvalidRequest),
+            Leaf::Within(area) => GeoMatcher::within(&area.0)
+                .map(|m| Matcher::Geo(Box::new(m)))
+                .map_err(crate::SegmentError::InvalidRequest),
         }
     }
 
@@ -191,7 +213,7 @@ impl Matcher {
             Matcher::KeyRange(lo, hi) => *lo <= key && key <= *hi,
             Matcher::KeySet(keys) => keys.binary_search(&key).is_ok(),
             Matcher::Pattern(re) => re.is_match(&kind.value(key).to_string()),
-            Matcher::BytesRange { .. } | Matcher::BytesSet { .. } => false,
+            Matcher::BytesRange { .. } | Matcher::BytesSet { .. } | Matcher::Geo(_) => false,
         }
     }
 
@@ -214,6 +236,7 @@ impl Matcher {
             }
             Matcher::BytesSet { kind, values } => values.binary_search_by(|v| kind.compare(v, bytes)).is_ok(),
             Matcher::Pattern(re) => re.is_match(&String::from_utf8_lossy(bytes)),
+            Matcher::Geo(geo) => geo.test(bytes),
             Matcher::KeyRange(..) | Matcher::KeySet(_) => false,
         }
     }

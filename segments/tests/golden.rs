@@ -20,7 +20,8 @@ fn builder() -> SegmentBuilder {
         r#"{"schemaName":"golden","dimensionFieldSpecs":[
               {"name":"s","dataType":"STRING"},{"name":"i","dataType":"INT"},{"name":"b","dataType":"BOOLEAN"},
               {"name":"tags","dataType":"STRING","singleValueField":false},{"name":"j","dataType":"JSON"},
-              {"name":"bytes","dataType":"BYTES"},{"name":"dec","dataType":"BIG_DECIMAL"},{"name":"f","dataType":"FLOAT"},{"name":"u","dataType":"STRING"}],
+              {"name":"bytes","dataType":"BYTES"},{"name":"dec","dataType":"BIG_DECIMAL"},{"name":"f","dataType":"FLOAT"},{"name":"u","dataType":"STRING"},
+              {"name":"loc","dataType":"BYTES"}],
             "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"d","dataType":"DOUBLE"}],
             "dateTimeFieldSpecs":[{"name":"ts","dataType":"TIMESTAMP","format":"1:MILLISECONDS:TIMESTAMP","granularity":"1:SECONDS"}]}"#,
     )
@@ -29,7 +30,8 @@ fn builder() -> SegmentBuilder {
         r#"{"tableName":"golden","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"ts"},
             "tableIndexConfig":{"invertedIndexColumns":["i","tags","m","u"],"sortedColumn":["s"],"rangeIndexColumns":["m","ts"],
               "bloomFilterColumns":["s","j"],"noDictionaryColumns":["j","d"],
-              "optimizeDictionary":true}}"#,
+              "optimizeDictionary":true},
+            "fieldConfigList":[{"name":"loc","encodingType":"RAW","indexType":"H3","properties":{"resolutions":"7"}}]}"#,
     )
     .unwrap();
     let table = Table::new(schema, config).unwrap();
@@ -45,6 +47,7 @@ fn builder() -> SegmentBuilder {
             FieldValue::Single(Value::BigDecimal(format!("{}.{}", k % 11, k % 3))),
             FieldValue::Single(Value::Float(k as f32 / 4.0)),
             FieldValue::Single(Value::String(format!("u{:05}", k * 7 % 2099))),
+            if k % 100 == 0 { FieldValue::Null } else { FieldValue::Single(Value::Bytes(geography_point(k))) },
             FieldValue::Single(Value::Long(k * 1000)),
             FieldValue::Single(Value::Double(k as f64 * 0.5)),
             FieldValue::Single(Value::Timestamp(1_600_000_000_000 + k * 60_000)),
@@ -52,6 +55,15 @@ fn builder() -> SegmentBuilder {
         builder.push(&row).unwrap();
     }
     builder
+}
+
+/// A grid of points about 1 km apart near San José, in Pinot's geography serialisation.
+fn geography_point(k: i64) -> Vec<u8> {
+    let (lon, lat) = (-122.0 + (k % 50) as f64 * 0.01, 37.0 + (k / 50) as f64 * 0.01);
+    let mut out = vec![0x80];
+    out.extend_from_slice(&lon.to_be_bytes());
+    out.extend_from_slice(&lat.to_be_bytes());
+    out
 }
 
 fn identity() -> SegmentIdentity {
@@ -114,7 +126,25 @@ fn check_golden(version: u32) {
             Some(cuvee_segments::bitmap_index::SortedIndex::Starts(_))
         ));
     }
+    if version >= 4 {
+        // Within 3 km of a grid point, through the H3 index.
+        let near = Predicate::Leaf {
+            column: "loc".into(),
+            leaf: cuvee_segments::Leaf::WithinDistance {
+                of: cuvee_segments::geo_filter::ShapeBytes(geography_point(1010)),
+                distance: 3000.0,
+                inclusive: false,
+            },
+            negated: false,
+        };
+        let evaluation = segment.evaluate(&near, options).unwrap();
+        assert_eq!(evaluation.trace[0].access, cuvee_segments::Access::H3Index);
+        assert_eq!(evaluation.docs.len(), GOLDEN_NEAR);
+    }
 }
+
+/// Docs within 3 km of point 1010 (checked by testing every doc when the file was written).
+const GOLDEN_NEAR: u64 = 31;
 
 #[test]
 fn the_writer_still_produces_the_golden_bytes() {

@@ -234,5 +234,6 @@ fn stats_to(s: &FragmentStats) -> ExecutionStats {
         entries_scanned_in_filter: s.entries_scanned_in_filter,
         entries_scanned_post_filter: s.entries_scanned_post_filter,
         total_docs: 0,
+        leaves_by_access: s.leaves_by_name().filter(|(_, n)| *n > 0).map(|(name, n)| (name.to_string(), n)).collect(),
     }
 }

@@ -144,7 +144,8 @@ fn load(dir: &Path, schema: &Path, config: &Path, files: &[PathBuf], rows_per_se
     assert_eq!(report.bad_row_count, 0, "{:?}", report.bad_rows);
 }
 
-/// baseballStats (4 segments) and airlineStats (1) in a fresh data directory.
+/// baseballStats (4 segments), airlineStats (1) and starbucksStores (4, with an H3 index)
+/// in a fresh data directory.
 pub fn load_examples(dir: &Path) {
     let here = slt_dir();
     let baseball = examples().join("baseballStats");
@@ -163,6 +164,14 @@ pub fn load_examples(dir: &Path) {
         &[airline.join("rawdata/airlineStats_data.avro")],
         5_000_000,
     );
+    let starbucks = examples().join("starbucksStores");
+    load(
+        dir,
+        &starbucks.join("starbucksStores_schema.json"),
+        &starbucks.join("starbucksStores_offline_table_config.json"),
+        &[starbucks.join("rawdata/data.csv")],
+        2_000,
+    );
 }
 
 pub fn slt_dir() -> PathBuf {
@@ -176,7 +185,7 @@ pub fn server_share(root: &Path, ordinal: usize, servers: usize) -> PathBuf {
     copy_tree(&root.join("tables"), &server_dir.join("tables"));
     let (server, warnings) = Broker::open(&server_dir, QueryLimits::default()).unwrap();
     assert!(warnings.is_empty(), "{warnings:?}");
-    for table in ["baseballStats", "airlineStats"] {
+    for table in ["baseballStats", "airlineStats", "starbucksStores"] {
         let names: Vec<String> = server.node().unwrap().segments(table).unwrap().into_iter().map(|s| s.name).collect();
         for (i, name) in names.iter().enumerate() {
             if i % servers != ordinal {

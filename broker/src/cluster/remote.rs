@@ -206,7 +206,7 @@ fn from_status(status: Status) -> DataFusionError {
 }
 
 fn stats_from(s: &ExecutionStats) -> FragmentStats {
-    FragmentStats {
+    let mut stats = FragmentStats {
         segments_queried: s.segments_queried,
         segments_processed: s.segments_processed,
         segments_matched: s.segments_matched,
@@ -218,7 +218,12 @@ fn stats_from(s: &ExecutionStats) -> FragmentStats {
         docs_scanned: s.docs_scanned,
         entries_scanned_in_filter: s.entries_scanned_in_filter,
         entries_scanned_post_filter: s.entries_scanned_post_filter,
+        ..FragmentStats::default()
+    };
+    for (name, count) in &s.leaves_by_access {
+        stats.set_leaves(name, *count);
     }
+    stats
 }
 
 fn unix_ms(time: SystemTime) -> i64 {

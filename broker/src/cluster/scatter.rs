@@ -15,6 +15,7 @@ use datafusion::common::{internal_err, DataFusionError, Result, Statistics};
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::statistics::StatisticsArgs;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
@@ -195,6 +196,49 @@ pub struct ScatterExec {
     fragment: Arc<dyn ExecutionPlan>,
     targets: Vec<Target>,
     properties: Arc<PlanProperties>,
+    /// What each server reported of its fragment's scans, for EXPLAIN ANALYZE: the fragment
+    /// under this node ran elsewhere, so its own metrics stay empty.
+    metrics: ExecutionPlanMetricsSet,
+}
+
+/// Reads one statistic of a fragment.
+type Statistic = fn(&FragmentStats) -> u64;
+
+/// One server's fragment statistics as this node's metrics (its partition).
+struct ServerCounters {
+    counts: Vec<(Count, Statistic)>,
+    leaves: Vec<(Count, usize)>,
+}
+
+impl ServerCounters {
+    fn new(metrics: &ExecutionPlanMetricsSet, partition: usize) -> ServerCounters {
+        let counter = |name: &'static str| MetricBuilder::new(metrics).counter(name, partition);
+        let counts: Vec<(&'static str, Statistic)> = vec![
+            ("segments_scanned", |s| s.segments_processed),
+            ("segments_pruned", |s| s.segments_pruned),
+            ("segments_matched", |s| s.segments_matched),
+            ("consuming_segments_scanned", |s| s.consuming_segments_processed),
+            ("docs_matched", |s| s.docs_scanned),
+            ("entries_scanned_in_filter", |s| s.entries_scanned_in_filter),
+        ];
+        ServerCounters {
+            counts: counts.into_iter().map(|(name, read)| (counter(name), read)).collect(),
+            leaves: FragmentStats::default()
+                .leaves_by_name()
+                .enumerate()
+                .map(|(i, (name, _))| (counter(name), i))
+                .collect(),
+        }
+    }
+
+    fn record(&self, stats: &FragmentStats) {
+        for (count, read) in &self.counts {
+            count.add(read(stats) as usize);
+        }
+        for (count, i) in &self.leaves {
+            count.add(stats.leaves_by_access[*i] as usize);
+        }
+    }
 }
 
 impl ScatterExec {
@@ -207,7 +251,7 @@ impl ScatterExec {
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
-        ScatterExec { table, fragment, targets, properties: Arc::new(properties) }
+        ScatterExec { table, fragment, targets, properties: Arc::new(properties), metrics: Default::default() }
     }
 
     pub fn servers(&self) -> Vec<&str> {
@@ -249,6 +293,10 @@ impl ExecutionPlan for ScatterExec {
         }
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn statistics_from_inputs(&self, inputs: &[Arc<Statistics>], args: &StatisticsArgs) -> Result<Arc<Statistics>> {
         match (args.partition(), inputs) {
             (None, [fragment]) => Ok(Arc::clone(fragment)),
@@ -283,7 +331,9 @@ impl ExecutionPlan for ScatterExec {
             task: context,
         };
         let replicas: VecDeque<_> = target.replicas.into_iter().collect();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, gather(target.server, replicas, request, scope))))
+        let counters = Arc::new(ServerCounters::new(&self.metrics, partition));
+        let stream = gather(target.server, replicas, request, scope, Some(counters));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }
 
@@ -339,9 +389,11 @@ fn gather(
     replicas: VecDeque<Arc<dyn SegmentServer>>,
     request: FragmentRequest,
     scope: Arc<QueryScope>,
+    counters: Option<Arc<ServerCounters>>,
 ) -> impl futures::Stream<Item = Result<RecordBatch>> {
     futures::stream::unfold(Some(Gather::Start(server, replicas, request)), move |state| {
         let scope = Arc::clone(&scope);
+        let counters = counters.clone();
         async move {
             let mut state = state?;
             loop {
@@ -404,7 +456,11 @@ fn gather(
                                     .map(|e| (Err(e), None))
                             }
                             Some(None) => {
-                                scope.answered(streaming.answer.stats.get());
+                                let stats = streaming.answer.stats.get();
+                                if let (Some(counters), Some(stats)) = (&counters, stats) {
+                                    counters.record(stats);
+                                }
+                                scope.answered(stats);
                                 state = Gather::Draining(streaming.held);
                             }
                             None => {
@@ -497,7 +553,7 @@ mod tests {
         let replicas: VecDeque<Arc<dyn SegmentServer>> =
             replicas.into_iter().map(|r| Arc::new(r) as Arc<dyn SegmentServer>).collect();
         let items: Vec<Result<RecordBatch>> =
-            gather(Arc::new(primary), replicas, request, Arc::clone(&scope)).collect().await;
+            gather(Arc::new(primary), replicas, request, Arc::clone(&scope), None).collect().await;
         let mut rows = Vec::new();
         let mut errors = Vec::new();
         for item in items {
