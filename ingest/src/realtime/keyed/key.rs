@@ -1,8 +1,9 @@
 //! A row's primary key as the key map holds it, and its comparison value.
 //!
 //! Keys are 128-bit: one INT/LONG/TIMESTAMP key column with `hashFunction: NONE` is held
-//! exactly; any other key is its XXH3-128 digest over a typed encoding of its values (a
-//! collision needs ~2⁶⁴ keys). Pinot's MD5 and MURMUR3 land here too: the digest never
+//! exactly; any other key is its XXH3-128 digest over a typed encoding of its values, of
+//! which the key map keeps 96 bits (a collision is likely only near 2⁴⁸ keys; at 10⁹ keys
+//! its odds are ~10⁻¹¹). Pinot's MD5 and MURMUR3 land here too: the digest never
 //! leaves the process, so only its width matters.
 
 use cuvee_catalog::{ColumnSpec, DataType, KeyHash, Schema, Value};

@@ -19,6 +19,7 @@
 //! without one (taken from a replica) is replayed doc by doc.
 
 mod key;
+mod key_map;
 mod merge;
 mod snapshot;
 mod state;
@@ -349,6 +350,8 @@ impl Keyed {
         let mut failures = Vec::new();
         if let Some((_, found)) = &snapshot {
             state.max_comparison = found.max_comparison;
+            // Sized once: growing would re-read every key from its page to rehash it.
+            state.keys.reserve(found.winners.iter().map(|(_, w)| w.len() as usize).sum());
         }
         // Computed into fresh bitmaps; readers' bitmaps change only at the end, together,
         // so a rebuild (a replica's segment adopted) never shows a key gone or doubled.

@@ -3,9 +3,9 @@
 //! and how a winner changes (`State::win`), the one rule replay and appends share.
 
 use super::key::{Comparison, Key};
+use super::key_map::KeyMap;
 use cuvee_segments::{DecodeOptions, ImmutableSegment, MutableSegment, ValidDocs};
 use roaring::RoaringBitmap;
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -37,84 +37,6 @@ pub(super) struct Entry {
     pub(super) doc: u32,
     /// The comparison value (dedup: the time value) as an order-preserving key.
     pub(super) comparison: u64,
-}
-
-/// Key → winner. An exact integer key takes 8 bytes, a digest 16: with a 16-byte entry a
-/// bucket is 25 or 33 bytes (and hashbrown keeps between 7/16 and 7/8 of its power-of-two
-/// buckets full).
-pub(super) enum KeyMap {
-    Exact(FxHashMap<u64, Entry>),
-    Digest(FxHashMap<Key, Entry>),
-}
-
-impl KeyMap {
-    pub(super) fn new(exact: bool) -> KeyMap {
-        if exact {
-            KeyMap::Exact(FxHashMap::default())
-        } else {
-            KeyMap::Digest(FxHashMap::default())
-        }
-    }
-
-    pub(super) fn get(&self, key: Key) -> Option<Entry> {
-        match self {
-            KeyMap::Exact(m) => m.get(&(key as u64)).copied(),
-            KeyMap::Digest(m) => m.get(&key).copied(),
-        }
-    }
-
-    pub(super) fn insert(&mut self, key: Key, entry: Entry) {
-        match self {
-            KeyMap::Exact(m) => {
-                m.insert(key as u64, entry);
-            }
-            KeyMap::Digest(m) => {
-                m.insert(key, entry);
-            }
-        }
-    }
-
-    /// Inserts unless the key is held.
-    pub(super) fn insert_new(&mut self, key: Key, entry: Entry) {
-        match self {
-            KeyMap::Exact(m) => {
-                m.entry(key as u64).or_insert(entry);
-            }
-            KeyMap::Digest(m) => {
-                m.entry(key).or_insert(entry);
-            }
-        }
-    }
-
-    pub(super) fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
-        match self {
-            KeyMap::Exact(m) => m.retain(|_, e| keep(e)),
-            KeyMap::Digest(m) => m.retain(|_, e| keep(e)),
-        }
-    }
-
-    pub(super) fn for_each_mut(&mut self, mut f: impl FnMut(&mut Entry)) {
-        match self {
-            KeyMap::Exact(m) => m.values_mut().for_each(&mut f),
-            KeyMap::Digest(m) => m.values_mut().for_each(&mut f),
-        }
-    }
-
-    pub(super) fn len(&self) -> usize {
-        match self {
-            KeyMap::Exact(m) => m.len(),
-            KeyMap::Digest(m) => m.len(),
-        }
-    }
-
-    /// Bytes of the table: every bucket (a power of two) holds an entry and a control byte.
-    pub(super) fn bytes(&self) -> usize {
-        let (capacity, entry) = match self {
-            KeyMap::Exact(m) => (m.capacity(), std::mem::size_of::<(u64, Entry)>()),
-            KeyMap::Digest(m) => (m.capacity(), std::mem::size_of::<(Key, Entry)>()),
-        };
-        (capacity * 8 / 7).next_power_of_two() * (entry + 1)
-    }
 }
 
 pub(super) struct State {
