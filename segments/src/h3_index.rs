@@ -4,6 +4,9 @@
 //! cells it covers, skips cells it cannot reach, and tests the docs of the cells in between
 //! and the unplaced docs one by one, so the answer is exact.
 //!
+//! A consuming segment keeps the same map in memory ([`ConsumingH3`]), filled as rows
+//! arrive, so fresh rows are answered the same way.
+//!
 //! Section `h3`: u32 resolution, u32 cell count `k`, `k ×` u64 cell ids ascending, then a
 //! bitmap list (as `range`) of `k + 1` bitmaps: each cell's docs, then the unplaced docs.
 
@@ -12,7 +15,9 @@ use crate::error::Malformed;
 use crate::format::{put_u32, put_u64, Cursor};
 use cuvee_functions::Shape;
 use h3o::{CellIndex, LatLng, Resolution};
+use parking_lot::Mutex;
 use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 
 /// The cell of a serialised geography point at `resolution`, if it is one.
@@ -106,5 +111,65 @@ impl<'a> H3Index<'a> {
     /// Docs the index could not place in a cell.
     pub fn unplaced(&self) -> Result<RoaringBitmap, Malformed> {
         self.bitmaps.get(self.len())
+    }
+}
+
+/// The H3 index of a consuming segment: each cell's docs and the unplaced docs, added to
+/// by the one writer as rows arrive; a reader keeps the docs below its snapshot's count.
+pub struct ConsumingH3 {
+    resolution: Resolution,
+    docs: Mutex<CellDocs>,
+}
+
+#[derive(Default)]
+struct CellDocs {
+    cells: FxHashMap<u64, RoaringBitmap>,
+    unplaced: RoaringBitmap,
+}
+
+impl ConsumingH3 {
+    pub fn new(resolution: u8) -> Option<ConsumingH3> {
+        let resolution = Resolution::try_from(resolution).ok()?;
+        Some(ConsumingH3 { resolution, docs: Mutex::new(CellDocs::default()) })
+    }
+
+    /// Files `doc` under its value's cell (`None`: a null doc).
+    pub fn add(&self, doc: u32, value: Option<&[u8]>) {
+        let cell = value.and_then(|v| cell_of(v, self.resolution));
+        let mut docs = self.docs.lock();
+        // Docs arrive in increasing order from the one writer: the push always fits.
+        let _ = match cell {
+            Some(cell) => docs.cells.entry(u64::from(cell)).or_default().try_push(doc),
+            None => docs.unplaced.try_push(doc),
+        };
+    }
+
+    /// For a leaf, among docs `0..num_docs`: the docs of cells it surely covers, and the
+    /// docs that must be tested one by one.
+    pub fn candidates(&self, geo: &crate::geo_filter::GeoMatcher, num_docs: u32) -> (RoaringBitmap, RoaringBitmap) {
+        use crate::geo_filter::Cover;
+        let docs = self.docs.lock();
+        let (mut whole, mut test) = (RoaringBitmap::new(), docs.unplaced.clone());
+        for (&id, cell_docs) in &docs.cells {
+            let Ok(cell) = CellIndex::try_from(id) else {
+                test |= cell_docs;
+                continue;
+            };
+            match geo.cover(cell) {
+                Cover::All => whole |= cell_docs,
+                Cover::Some => test |= cell_docs,
+                Cover::None => {}
+            }
+        }
+        whole.remove_range(num_docs..);
+        test.remove_range(num_docs..);
+        (whole, test)
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        let docs = self.docs.lock();
+        docs.cells.capacity() * 48
+            + docs.cells.values().map(RoaringBitmap::serialized_size).sum::<usize>()
+            + docs.unplaced.serialized_size()
     }
 }

@@ -8,7 +8,8 @@
 //! segment. Rows appended after the snapshot are invisible to it.
 //!
 //! Every column is dictionary-encoded while consuming (ids in arrival order, an unsorted
-//! dictionary); inverted-index columns also keep one bitmap per id. Sealing reads the rows
+//! dictionary); inverted-index columns also keep one bitmap per id, H3-indexed columns
+//! their docs per cell. Sealing reads the rows
 //! back and hands them to the batch [`SegmentBuilder`], so a sealed segment is
 //! byte-identical to one built in batch from the same rows.
 
@@ -145,6 +146,8 @@ struct MutableColumn {
     mv_ids: Log<AtomicU32>,
     mv_ends: Log<AtomicU32>,
     inverted: Option<Log<OnceLock<Mutex<RoaringBitmap>>>>,
+    /// BYTES columns of points with an H3 index: their docs by cell, as rows arrive.
+    h3: Option<crate::h3_index::ConsumingH3>,
     /// Fixed-width single-value columns: the smallest and largest key of each chunk of
     /// docs, so a range skips chunks (or takes them whole) without testing each doc —
     /// time columns arrive nearly in order.
@@ -190,6 +193,10 @@ impl MutableSegment {
                 mv_ids: Log::new(),
                 mv_ends: Log::new(),
                 inverted: ix.inverted.then(Log::new),
+                h3: ix
+                    .h3_resolution
+                    .filter(|_| spec.single_value && spec.data_type == DataType::Bytes)
+                    .and_then(crate::h3_index::ConsumingH3::new),
                 zone_min: Log::new(),
                 zone_max: Log::new(),
                 nulls: Mutex::new(RoaringBitmap::new()),
@@ -392,6 +399,13 @@ impl MutableColumn {
             Some(Entry::Key(key)) => Some(*key),
             _ => None,
         };
+        if let Some(h3) = &self.h3 {
+            let value = match entries.first() {
+                Some(Entry::Bytes(bytes)) if !is_null => Some(&bytes[..]),
+                _ => None,
+            };
+            h3.add(doc, value);
+        }
         let ids: Vec<u32> = entries.into_iter().map(|e| self.id_of(e)).collect();
         if let Some(inverted) = &self.inverted {
             let (_, chunks) = inverted.snapshot();
@@ -467,7 +481,8 @@ impl MutableColumn {
         });
         let ids = self.sv_ids.bytes_allocated() + self.mv_ids.bytes_allocated() + self.mv_ends.bytes_allocated();
         let nulls = self.nulls.lock().serialized_size();
-        dictionary + ids + inverted + nulls + self.value_bytes.load(Ordering::Relaxed)
+        let h3 = self.h3.as_ref().map_or(0, crate::h3_index::ConsumingH3::memory_bytes);
+        dictionary + ids + inverted + nulls + h3 + self.value_bytes.load(Ordering::Relaxed)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The H3 index answers geospatial leaves exactly: on random points (near the poles and
 //! the antimeridian too), random distances and random areas, a sealed segment with the
-//! index, one without it, a consuming segment, and a test of every doc all agree.
+//! index, one without it, consuming segments with and without it, and a test of every doc
+//! all agree.
 
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
 use cuvee_functions::Shape;
@@ -136,8 +137,10 @@ proptest! {
         let indexed = sealed(&table(Some(resolution)), &rows);
         let plain = sealed(&table(None), &rows);
         let consuming = Arc::new(MutableSegment::new(&table(None), "t__0__1"));
+        let consuming_indexed = Arc::new(MutableSegment::new(&table(Some(resolution)), "t__0__2"));
         for row in &rows {
             consuming.append(&[row.field()]).unwrap();
+            consuming_indexed.append(&[row.field()]).unwrap();
         }
         for leaf in leaves(lon, lat, distance, half) {
             let predicate = Predicate::Leaf { column: "loc".into(), leaf: leaf.clone(), negated: false };
@@ -148,7 +151,10 @@ proptest! {
             let without = plain.evaluate(&predicate, EvalOptions::default()).unwrap();
             prop_assert_eq!(without.docs.iter().collect::<Vec<_>>(), expected.clone());
             let fresh = consuming.snapshot().evaluate(&predicate, EvalOptions::default()).unwrap();
-            prop_assert_eq!(fresh.docs.iter().collect::<Vec<_>>(), expected);
+            prop_assert_eq!(fresh.docs.iter().collect::<Vec<_>>(), expected.clone());
+            let fresh_indexed = consuming_indexed.snapshot().evaluate(&predicate, EvalOptions::default()).unwrap();
+            prop_assert_eq!(fresh_indexed.trace[0].access, Access::H3Index);
+            prop_assert_eq!(fresh_indexed.docs.iter().collect::<Vec<_>>(), expected);
         }
     }
 }

@@ -202,6 +202,8 @@ def test_meetup_rsvps_answer_distance_queries_through_the_h3_index(kafka, cuvee_
         assert 50 < len(expected) < 700, len(expected)
         fresh = server.query(f"SELECT event_id FROM meetupRsvp WHERE {near_sf} ORDER BY event_id LIMIT 10000")
         assert [r[0] for r in fresh] == expected, "consuming segments"
+        fresh_plan = "\n".join(str(r[-1]) for r in server.query(f"EXPLAIN ANALYZE SELECT COUNT(*) FROM meetupRsvp WHERE {near_sf}"))
+        assert "leaves_by_h3_index=2" in fresh_plan, "each partition's consuming segment has the index too\n" + fresh_plan
 
         http(server.port, "POST", "/tables/meetupRsvp/forceCommit")
         wait_for(lambda: all(p["rowsInConsumingSegment"] == 0 for p in

@@ -2,7 +2,8 @@
 //! arrival order), so a matcher cannot become an id range as on a sealed segment; instead:
 //! equality and IN look their values up in the writer's hash map; ranges on fixed-width
 //! single-value columns go chunk by chunk with per-chunk min/max zones; other leaves test
-//! each dictionary entry once, then read bitmaps or scan ids. Within a conjunction, a leaf
+//! each dictionary entry once, then read bitmaps or scan ids; a geospatial leaf on an
+//! H3-indexed column takes the cells it covers and tests only the docs of the others. Within a conjunction, a leaf
 //! may test just the docs still possible (`any_match_within`).
 
 use super::{slot, DictSnapshot, MutableSnapshot, CHUNK};
@@ -34,6 +35,15 @@ impl LeafSource for MutableSnapshot {
     fn any_match(&self, column: usize, matcher: &Matcher) -> Result<(RoaringBitmap, Access)> {
         let col = &self.segment.columns[column];
         let snap = &self.columns[column];
+        if let (Matcher::Geo(geo), Some(h3)) = (matcher, &col.h3) {
+            let (mut out, test) = h3.candidates(geo, self.num_docs);
+            for doc in &test {
+                if snap.doc_ids(col, doc as usize).any(|id| snap.matches(col, matcher, id)) {
+                    out.insert(doc);
+                }
+            }
+            return Ok((out, Access::H3Index));
+        }
         if let Some(ids) = col.exact_ids(matcher, snap.dict_len()) {
             return Ok(self.docs_with_ids(column, &ids));
         }
