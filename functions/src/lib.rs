@@ -14,6 +14,22 @@
 //! A leaf: it knows neither Arrow nor SQL. Time zones: UTC and fixed offsets, as the
 //! catalog's date-time formats.
 
+/// One entry of a function table (a function whose value does not depend on when it runs).
+macro_rules! function {
+    ($name:literal, $min:literal, $max:literal, $returns:expr, $body:expr, strict: $strict:literal, sql: $sql:literal) => {
+        $crate::Function {
+            name: $name,
+            min_args: $min,
+            max_args: $max,
+            strict: $strict,
+            returns: $returns,
+            sql: $sql,
+            volatile: false,
+            body: $body,
+        }
+    };
+}
+
 mod datetime;
 mod datum;
 mod error;

@@ -7,28 +7,10 @@ use std::cmp::Ordering;
 
 macro_rules! scalar {
     ($name:literal, $min:literal, $max:literal, $returns:expr, $body:expr) => {
-        Function {
-            name: $name,
-            min_args: $min,
-            max_args: $max,
-            strict: true,
-            returns: $returns,
-            sql: false,
-            volatile: false,
-            body: $body,
-        }
+        function!($name, $min, $max, $returns, $body, strict: true, sql: false)
     };
     ($name:literal, $min:literal, $max:literal, $returns:expr, $body:expr, sees_nulls) => {
-        Function {
-            name: $name,
-            min_args: $min,
-            max_args: $max,
-            strict: false,
-            returns: $returns,
-            sql: false,
-            volatile: false,
-            body: $body,
-        }
+        function!($name, $min, $max, $returns, $body, strict: false, sql: false)
     };
 }
 

@@ -13,6 +13,7 @@
 use crate::bitmap_index::{write_bitmap_list, BitmapList};
 use crate::error::Malformed;
 use crate::format::{put_u32, put_u64, Cursor};
+use crate::geo_filter::Cover;
 use cuvee_functions::Shape;
 use h3o::{CellIndex, LatLng, Resolution};
 use parking_lot::Mutex;
@@ -114,6 +115,15 @@ impl<'a> H3Index<'a> {
     }
 }
 
+/// Files a cell's docs by how a leaf covers the cell: taken whole, to be tested, or neither.
+pub fn split(cover: Cover, docs: &RoaringBitmap, whole: &mut RoaringBitmap, test: &mut RoaringBitmap) {
+    match cover {
+        Cover::All => *whole |= docs,
+        Cover::Some => *test |= docs,
+        Cover::None => {}
+    }
+}
+
 /// The H3 index of a consuming segment: each cell's docs and the unplaced docs, added to
 /// by the one writer as rows arrive; a reader keeps the docs below its snapshot's count.
 pub struct ConsumingH3 {
@@ -147,19 +157,12 @@ impl ConsumingH3 {
     /// For a leaf, among docs `0..num_docs`: the docs of cells it surely covers, and the
     /// docs that must be tested one by one.
     pub fn candidates(&self, geo: &crate::geo_filter::GeoMatcher, num_docs: u32) -> (RoaringBitmap, RoaringBitmap) {
-        use crate::geo_filter::Cover;
         let docs = self.docs.lock();
         let (mut whole, mut test) = (RoaringBitmap::new(), docs.unplaced.clone());
         for (&id, cell_docs) in &docs.cells {
-            let Ok(cell) = CellIndex::try_from(id) else {
-                test |= cell_docs;
-                continue;
-            };
-            match geo.cover(cell) {
-                Cover::All => whole |= cell_docs,
-                Cover::Some => test |= cell_docs,
-                Cover::None => {}
-            }
+            // An id the writer made from a cell is always one.
+            let cover = CellIndex::try_from(id).map_or(Cover::Some, |cell| geo.cover(cell));
+            split(cover, cell_docs, &mut whole, &mut test);
         }
         whole.remove_range(num_docs..);
         test.remove_range(num_docs..);

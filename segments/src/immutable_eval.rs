@@ -240,7 +240,6 @@ impl ImmutableSegment {
         h3: &crate::h3_index::H3Index,
         geo: &crate::geo_filter::GeoMatcher,
     ) -> Result<(RoaringBitmap, Access)> {
-        use crate::geo_filter::Cover;
         use arrow_array::cast::AsArray;
         use arrow_array::Array;
         let corrupt = |e: crate::error::Malformed| self.corrupt(format!("column {}: {e}", column.meta.name));
@@ -248,11 +247,7 @@ impl ImmutableSegment {
         let mut to_test = h3.unplaced().map_err(corrupt)?;
         for i in 0..h3.len() {
             let (cell, docs) = h3.cell(i).map_err(corrupt)?;
-            match geo.cover(cell) {
-                Cover::All => out |= docs,
-                Cover::Some => to_test |= docs,
-                Cover::None => {}
-            }
+            crate::h3_index::split(geo.cover(cell), &docs, &mut out, &mut to_test);
         }
         if !to_test.is_empty() {
             let docs: Vec<u32> = to_test.iter().collect();

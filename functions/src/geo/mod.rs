@@ -141,16 +141,7 @@ pub fn h3_cell(lon: f64, lat: f64, resolution: i64) -> Result<u64> {
 
 macro_rules! geo {
     ($name:literal, $min:literal, $max:literal, $returns:expr, $body:expr) => {
-        Function {
-            name: $name,
-            min_args: $min,
-            max_args: $max,
-            strict: true,
-            returns: $returns,
-            sql: true,
-            volatile: false,
-            body: $body,
-        }
+        function!($name, $min, $max, $returns, $body, strict: true, sql: true)
     };
 }
 
