@@ -74,6 +74,15 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
     )?;
     drop(avro);
     let consuming_bytes = segment.memory_bytes() as f64 / rows as f64;
+    let per_row = |bytes: usize| (bytes as f64 / rows as f64 * 10.0).round() / 10.0;
+    let consuming_by_column: serde_json::Map<String, serde_json::Value> = segment
+        .memory_by_column()
+        .into_iter()
+        .map(|(name, m)| {
+            let v = serde_json::json!({"dictionary": per_row(m.dictionary), "values": per_row(m.values), "indexes": per_row(m.indexes)});
+            (name, v)
+        })
+        .collect();
     let started = Instant::now();
     let sealed = segment.seal(&SegmentIdentity { name: "bench".into(), ..Default::default() })?;
     let seal_seconds_per_million = started.elapsed().as_secs_f64() * 1e6 / rows as f64;
@@ -83,6 +92,7 @@ pub fn run(flags: &Flags) -> Result<(), Error> {
         "json_bytes_per_message": json_bytes, "json_rows_per_second": json_rate,
         "avro_bytes_per_message": avro_bytes, "avro_rows_per_second": avro_rate,
         "consuming_bytes_per_row": consuming_bytes,
+        "consuming_bytes_per_row_by_column": consuming_by_column,
         "seal_seconds_per_million_rows": seal_seconds_per_million,
         "realtime_sealed_bytes_per_row": sealed.len() as f64 / rows as f64,
     });

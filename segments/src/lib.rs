@@ -54,7 +54,7 @@ pub use group::{GroupAggregates, Histogram, Measure, MeasureStates, Numbers, Sum
 pub use host::SegmentHost;
 pub use immutable::ImmutableSegment;
 pub use mirror::Mirror;
-pub use mutable::{MutableSegment, MutableSnapshot};
+pub use mutable::{ColumnMemory, MutableSegment, MutableSnapshot};
 pub use predicate::{CompareOp, Leaf, Matcher, Predicate};
 pub use row::{row_of, FieldValue, Row};
 pub use store::{Manifest, ManifestEntry, PendingSegment, TableStore};

@@ -8,7 +8,9 @@
 //! segment. Rows appended after the snapshot are invisible to it.
 //!
 //! Every column is dictionary-encoded while consuming (ids in arrival order, an unsorted
-//! dictionary); inverted-index columns also keep one bitmap per id, H3-indexed columns
+//! dictionary found again through a table of ids, variable-width values packed in an arena:
+//! `dictionary.rs`, `arena.rs`); inverted-index columns also keep each id's docs (a chain
+//! of entries while it has few, a bitmap past that: `postings.rs`), H3-indexed columns
 //! their docs per cell. Sealing reads the rows
 //! back and hands them to the batch [`SegmentBuilder`], so a sealed segment is
 //! byte-identical to one built in batch from the same rows.
@@ -23,115 +25,20 @@ use crate::predicate::{Matcher, Predicate};
 use crate::row::FieldValue;
 use arrow_array::RecordBatch;
 use cuvee_catalog::{DataType, Table, Value};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 use roaring::RoaringBitmap;
-use rustc_hash::FxHashMap;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 
+mod arena;
+mod dictionary;
 mod leaves;
+mod log;
+mod postings;
 
-const CHUNK: usize = 4096;
-
-/// A write-once slot readers can read without a lock.
-trait Slot: Send + Sync {
-    type Value;
-    fn empty() -> Self;
-    fn put(&self, v: Self::Value);
-}
-
-impl Slot for AtomicU32 {
-    type Value = u32;
-    fn empty() -> Self {
-        AtomicU32::new(0)
-    }
-    fn put(&self, v: u32) {
-        self.store(v, Ordering::Relaxed)
-    }
-}
-
-impl Slot for AtomicU64 {
-    type Value = u64;
-    fn empty() -> Self {
-        AtomicU64::new(0)
-    }
-    fn put(&self, v: u64) {
-        self.store(v, Ordering::Relaxed)
-    }
-}
-
-impl<T: Send + Sync> Slot for OnceLock<T> {
-    type Value = T;
-    fn empty() -> Self {
-        OnceLock::new()
-    }
-    fn put(&self, v: T) {
-        let _ = self.set(v);
-    }
-}
-
-/// Append-only storage in fixed chunks. A slot is written before the length is published
-/// with release ordering, so a reader that acquired the length sees every slot below it.
-/// Integers use atomic slots (4 or 8 bytes); other values `OnceLock`.
-struct Log<S: Slot> {
-    chunks: RwLock<Vec<Arc<[S]>>>,
-    len: AtomicU32,
-}
-
-impl<S: Slot> Log<S> {
-    fn new() -> Log<S> {
-        Log { chunks: RwLock::new(Vec::new()), len: AtomicU32::new(0) }
-    }
-
-    /// Single writer only (callers hold the segment's writer lock).
-    fn push(&self, value: S::Value) -> u32 {
-        let index = self.len.load(Ordering::Relaxed);
-        let chunk = index as usize / CHUNK;
-        let mut chunks = self.chunks.write();
-        if chunk == chunks.len() {
-            chunks.push((0..CHUNK).map(|_| S::empty()).collect());
-        }
-        chunks[chunk][index as usize % CHUNK].put(value);
-        drop(chunks);
-        self.len.store(index + 1, Ordering::Release);
-        index
-    }
-
-    /// The slot at `index`, already pushed (single writer).
-    fn with_slot<R>(&self, index: u32, f: impl FnOnce(&S) -> R) -> Option<R> {
-        let chunks = self.chunks.read();
-        slot(&chunks, index as usize).map(f)
-    }
-
-    fn snapshot(&self) -> (u32, Vec<Arc<[S]>>) {
-        let len = self.len.load(Ordering::Acquire);
-        (len, self.chunks.read().clone())
-    }
-
-    fn bytes_allocated(&self) -> usize {
-        self.chunks.read().len() * CHUNK * std::mem::size_of::<S>()
-    }
-}
-
-fn slot<S>(chunks: &[Arc<[S]>], index: usize) -> Option<&S> {
-    chunks.get(index / CHUNK)?.get(index % CHUNK)
-}
-
-fn u32_at(chunks: &[Arc<[AtomicU32]>], index: usize) -> u32 {
-    slot(chunks, index).map_or(0, |a| a.load(Ordering::Relaxed))
-}
-
-/// The unsorted dictionary of a consuming column: values in first-seen order.
-enum Dictionary {
-    Fixed { keys: Log<AtomicU64>, lookup: Mutex<FxHashMap<u64, u32>> },
-    Var { values: Log<OnceLock<Arc<[u8]>>>, lookup: Mutex<FxHashMap<Arc<[u8]>, u32>> },
-}
-
-/// A value in physical form, before it has an id.
-enum Entry {
-    Key(u64),
-    Bytes(Arc<[u8]>),
-}
+use dictionary::{DictSnapshot, Dictionary, Entry};
+use log::{u32_at, Log, CHUNK};
+use postings::Postings;
 
 struct MutableColumn {
     name: String,
@@ -145,7 +52,7 @@ struct MutableColumn {
     /// Multi-value columns: all ids flattened, and where each doc's ids end.
     mv_ids: Log<AtomicU32>,
     mv_ends: Log<AtomicU32>,
-    inverted: Option<Log<OnceLock<Mutex<RoaringBitmap>>>>,
+    inverted: Option<Postings>,
     /// BYTES columns of points with an H3 index: their docs by cell, as rows arrive.
     h3: Option<crate::h3_index::ConsumingH3>,
     /// Fixed-width single-value columns: the smallest and largest key of each chunk of
@@ -154,7 +61,6 @@ struct MutableColumn {
     zone_min: Log<AtomicU64>,
     zone_max: Log<AtomicU64>,
     nulls: Mutex<RoaringBitmap>,
-    value_bytes: AtomicUsize,
 }
 
 pub struct MutableSegment {
@@ -182,17 +88,13 @@ impl MutableSegment {
                 single_value: spec.single_value,
                 default: spec.default_null_value.clone(),
                 dictionary: match Physical::of(spec.data_type) {
-                    Physical::Fixed(_) => {
-                        Dictionary::Fixed { keys: Log::new(), lookup: Mutex::new(FxHashMap::default()) }
-                    }
-                    Physical::Var(_) => {
-                        Dictionary::Var { values: Log::new(), lookup: Mutex::new(FxHashMap::default()) }
-                    }
+                    Physical::Fixed(_) => Dictionary::fixed(),
+                    Physical::Var(_) => Dictionary::var(),
                 },
                 sv_ids: Log::new(),
                 mv_ids: Log::new(),
                 mv_ends: Log::new(),
-                inverted: ix.inverted.then(Log::new),
+                inverted: ix.inverted.then(Postings::new),
                 h3: ix
                     .h3_resolution
                     .filter(|_| spec.single_value && spec.data_type == DataType::Bytes)
@@ -200,7 +102,6 @@ impl MutableSegment {
                 zone_min: Log::new(),
                 zone_max: Log::new(),
                 nulls: Mutex::new(RoaringBitmap::new()),
-                value_bytes: AtomicUsize::new(0),
             })
             .collect();
         MutableSegment {
@@ -272,16 +173,7 @@ impl MutableSegment {
             .columns
             .iter()
             .map(|c| ColumnSnapshot {
-                dictionary: match &c.dictionary {
-                    Dictionary::Fixed { keys, .. } => {
-                        let (len, chunks) = keys.snapshot();
-                        DictSnapshot::Fixed(len, chunks)
-                    }
-                    Dictionary::Var { values, .. } => {
-                        let (len, chunks) = values.snapshot();
-                        DictSnapshot::Var(len, chunks)
-                    }
-                },
+                dictionary: c.dictionary.snapshot(),
                 sv_ids: c.sv_ids.snapshot().1,
                 zone_min: c.zone_min.snapshot().1,
                 zone_max: c.zone_max.snapshot().1,
@@ -295,7 +187,12 @@ impl MutableSegment {
 
     /// Approximate bytes held: slots allocated, dictionary look-ups and values, bitmaps.
     pub fn memory_bytes(&self) -> usize {
-        self.columns.iter().map(MutableColumn::memory_bytes).sum()
+        self.columns.iter().map(|c| c.memory_bytes().total()).sum()
+    }
+
+    /// Where [`MutableSegment::memory_bytes`] goes, column by column.
+    pub fn memory_by_column(&self) -> Vec<(String, ColumnMemory)> {
+        self.columns.iter().map(|c| (c.name.clone(), c.memory_bytes())).collect()
     }
 
     /// Builds the immutable segment file from the rows appended so far.
@@ -334,11 +231,11 @@ impl MutableSegment {
 
 impl MutableColumn {
     /// The dictionary entries of a field, and whether it is null.
-    fn entries(&self, field: &FieldValue) -> Result<(Vec<Entry>, bool)> {
-        let entry = |value: &Value| -> Result<Entry> {
+    fn entries<'a>(&'a self, field: &'a FieldValue) -> Result<(Vec<Entry<'a>>, bool)> {
+        let entry = |value: &'a Value| -> Result<Entry<'a>> {
             match self.physical {
                 Physical::Fixed(kind) => kind.key(value).map(Entry::Key),
-                Physical::Var(kind) => kind.bytes(value).map(|b| Entry::Bytes(b.into())),
+                Physical::Var(kind) => kind.bytes(value).map(Entry::Bytes),
             }
             .ok_or_else(|| {
                 SegmentError::InvalidRow(format!(
@@ -360,36 +257,10 @@ impl MutableColumn {
         }
     }
 
-    fn id_of(&self, entry: Entry) -> u32 {
-        let (id, is_new) = match (&self.dictionary, entry) {
-            (Dictionary::Fixed { keys, lookup }, Entry::Key(k)) => {
-                let mut lookup = lookup.lock();
-                match lookup.get(&k) {
-                    Some(&id) => (id, false),
-                    None => {
-                        let id = keys.push(k);
-                        lookup.insert(k, id);
-                        (id, true)
-                    }
-                }
-            }
-            (Dictionary::Var { values, lookup }, Entry::Bytes(b)) => {
-                let mut lookup = lookup.lock();
-                match lookup.get(&b) {
-                    Some(&id) => (id, false),
-                    None => {
-                        self.value_bytes.fetch_add(b.len() + 16, Ordering::Relaxed);
-                        let id = values.push(Arc::clone(&b));
-                        lookup.insert(b, id);
-                        (id, true)
-                    }
-                }
-            }
-            // entries() converts by the column's own physical type, so kinds always match.
-            _ => (0, false),
-        };
+    fn id_of(&self, entry: &Entry) -> u32 {
+        let (id, is_new) = self.dictionary.id_of(entry);
         if let (true, Some(inverted)) = (is_new, &self.inverted) {
-            inverted.push(Mutex::new(RoaringBitmap::new()));
+            inverted.add_id();
         }
         id
     }
@@ -406,14 +277,10 @@ impl MutableColumn {
             };
             h3.add(doc, value);
         }
-        let ids: Vec<u32> = entries.into_iter().map(|e| self.id_of(e)).collect();
+        let ids: Vec<u32> = entries.iter().map(|e| self.id_of(e)).collect();
         if let Some(inverted) = &self.inverted {
-            let (_, chunks) = inverted.snapshot();
             for &id in &ids {
-                if let Some(bitmap) = slot(&chunks, id as usize).and_then(OnceLock::get) {
-                    // Docs arrive in increasing order from the one writer: the push always fits.
-                    let _ = bitmap.lock().try_push(doc);
-                }
+                inverted.add(id, doc);
             }
         }
         if is_null {
@@ -448,50 +315,46 @@ impl MutableColumn {
     /// (equality, IN): a hash look-up instead of testing every entry. Ids past `dict_len`
     /// arrived after the snapshot and are left out.
     fn exact_ids(&self, matcher: &Matcher, dict_len: u32) -> Option<Vec<u32>> {
-        let ids: Vec<u32> = match (&self.dictionary, matcher) {
-            (Dictionary::Fixed { lookup, .. }, Matcher::KeyRange(lo, hi)) if lo == hi => {
-                lookup.lock().get(lo).copied().into_iter().collect()
+        let dictionary = &self.dictionary;
+        let ids: Vec<u32> = match (dictionary, matcher) {
+            (Dictionary::Fixed { .. }, Matcher::KeyRange(lo, hi)) if lo == hi => {
+                dictionary.find_key(*lo).into_iter().collect()
             }
-            (Dictionary::Fixed { lookup, .. }, Matcher::KeySet(keys)) => {
-                let lookup = lookup.lock();
-                keys.iter().filter_map(|k| lookup.get(k).copied()).collect()
+            (Dictionary::Fixed { .. }, Matcher::KeySet(keys)) => {
+                keys.iter().filter_map(|&k| dictionary.find_key(k)).collect()
             }
             // BIG_DECIMAL compares numerically ("1.0" = "1.00"): bytes would miss equals.
-            (Dictionary::Var { lookup, .. }, Matcher::BytesSet { kind, values }) if *kind != VarKind::BigDecimal => {
-                let lookup = lookup.lock();
-                values.iter().filter_map(|v| lookup.get(v.as_slice()).copied()).collect()
+            (Dictionary::Var { .. }, Matcher::BytesSet { kind, values }) if *kind != VarKind::BigDecimal => {
+                values.iter().filter_map(|v| dictionary.find_bytes(v)).collect()
             }
             _ => return None,
         };
         Some(ids.into_iter().filter(|&id| id < dict_len).collect())
     }
 
-    fn memory_bytes(&self) -> usize {
-        let dictionary = match &self.dictionary {
-            Dictionary::Fixed { keys, lookup } => keys.bytes_allocated() + lookup.lock().capacity() * 16,
-            Dictionary::Var { values, lookup } => values.bytes_allocated() + lookup.lock().capacity() * 24,
-        };
-        let inverted = self.inverted.as_ref().map_or(0, |inverted| {
-            let (len, chunks) = inverted.snapshot();
-            let bitmaps: usize = (0..len as usize)
-                .filter_map(|i| slot(&chunks, i).and_then(OnceLock::get))
-                .map(|b| b.lock().serialized_size() + 48)
-                .sum();
-            inverted.bytes_allocated() + bitmaps
-        });
+    fn memory_bytes(&self) -> ColumnMemory {
+        let dictionary = self.dictionary.memory_bytes();
+        let inverted = self.inverted.as_ref().map_or(0, Postings::memory_bytes);
         let ids = self.sv_ids.bytes_allocated() + self.mv_ids.bytes_allocated() + self.mv_ends.bytes_allocated();
         let nulls = self.nulls.lock().serialized_size();
         let h3 = self.h3.as_ref().map_or(0, crate::h3_index::ConsumingH3::memory_bytes);
-        dictionary + ids + inverted + nulls + h3 + self.value_bytes.load(Ordering::Relaxed)
+        ColumnMemory { dictionary, values: ids, indexes: inverted + h3 + nulls }
     }
 }
 
-/// Chunks of slots, as the writer allocated them.
-type Chunks<T> = Vec<Arc<[T]>>;
+/// A consuming column's bytes: its dictionary (values and look-up), its per-doc values (ids
+/// or raw), and its indexes (inverted, H3, nulls).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ColumnMemory {
+    pub dictionary: usize,
+    pub values: usize,
+    pub indexes: usize,
+}
 
-enum DictSnapshot {
-    Fixed(u32, Chunks<AtomicU64>),
-    Var(u32, Chunks<OnceLock<Arc<[u8]>>>),
+impl ColumnMemory {
+    pub fn total(&self) -> usize {
+        self.dictionary + self.values + self.indexes
+    }
 }
 
 struct ColumnSnapshot {
@@ -517,25 +380,15 @@ impl ColumnSnapshot {
     }
 
     fn dict_len(&self) -> u32 {
-        match &self.dictionary {
-            DictSnapshot::Fixed(len, _) | DictSnapshot::Var(len, _) => *len,
-        }
+        self.dictionary.len()
     }
 
     fn key(&self, id: u32) -> u64 {
-        match &self.dictionary {
-            DictSnapshot::Fixed(_, chunks) => slot(chunks, id as usize).map_or(0, |k| k.load(Ordering::Relaxed)),
-            DictSnapshot::Var(..) => 0,
-        }
+        self.dictionary.key(id)
     }
 
     fn bytes(&self, id: u32) -> &[u8] {
-        match &self.dictionary {
-            DictSnapshot::Var(_, chunks) => {
-                slot(chunks, id as usize).and_then(OnceLock::get).map_or(&[][..], |b| &b[..])
-            }
-            DictSnapshot::Fixed(..) => &[],
-        }
+        self.dictionary.bytes(id)
     }
 
     fn value(&self, column: &MutableColumn, id: u32) -> Value {

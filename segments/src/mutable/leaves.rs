@@ -6,7 +6,8 @@
 //! H3-indexed column takes the cells it covers and tests only the docs of the others. Within a conjunction, a leaf
 //! may test just the docs still possible (`any_match_within`).
 
-use super::{slot, DictSnapshot, MutableSnapshot, CHUNK};
+use super::log::{slot, CHUNK};
+use super::{DictSnapshot, MutableSnapshot};
 use crate::bitmap_index::all_docs;
 use crate::error::{Result, SegmentError};
 use crate::eval::{Access, LeafSource};
@@ -14,7 +15,6 @@ use crate::predicate::Matcher;
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
 
 impl LeafSource for MutableSnapshot {
     fn num_docs(&self) -> u32 {
@@ -61,16 +61,8 @@ impl LeafSource for MutableSnapshot {
             return Ok((all_docs(self.num_docs), Access::Dictionary));
         }
         if let Some(inverted) = &col.inverted {
-            let (_, chunks) = inverted.snapshot();
-            let mut out = RoaringBitmap::new();
-            for (id, _) in matching.iter().enumerate().filter(|(_, m)| **m) {
-                if let Some(bitmap) = slot(&chunks, id).and_then(OnceLock::get) {
-                    out |= &*bitmap.lock();
-                }
-            }
-            // Bitmaps may already hold docs appended after this snapshot.
-            out.remove_range(self.num_docs..);
-            return Ok((out, Access::InvertedIndex));
+            let ids = matching.iter().enumerate().filter(|(_, m)| **m).map(|(id, _)| id as u32);
+            return Ok((inverted.docs(ids, self.num_docs), Access::InvertedIndex));
         }
         let mut out = RoaringBitmap::new();
         if col.single_value {
@@ -129,18 +121,10 @@ impl MutableSnapshot {
         if ids.is_empty() {
             return (RoaringBitmap::new(), Access::Dictionary);
         }
-        let mut out = RoaringBitmap::new();
         if let Some(inverted) = &col.inverted {
-            let (_, chunks) = inverted.snapshot();
-            for &id in ids {
-                if let Some(bitmap) = slot(&chunks, id as usize).and_then(OnceLock::get) {
-                    out |= &*bitmap.lock();
-                }
-            }
-            // Bitmaps may already hold docs appended after this snapshot.
-            out.remove_range(self.num_docs..);
-            return (out, Access::InvertedIndex);
+            return (inverted.docs(ids.iter().copied(), self.num_docs), Access::InvertedIndex);
         }
+        let mut out = RoaringBitmap::new();
         for doc in 0..self.num_docs as usize {
             if snap.doc_ids(col, doc).any(|id| ids.contains(&id)) {
                 let _ = out.try_push(doc as u32);
