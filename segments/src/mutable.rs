@@ -9,7 +9,10 @@
 //!
 //! Every column is dictionary-encoded while consuming (ids in arrival order, an unsorted
 //! dictionary found again through a table of ids, variable-width values packed in an arena:
-//! `dictionary.rs`, `arena.rs`); inverted-index columns also keep each id's docs (a chain
+//! `dictionary.rs`, `arena.rs`) — except a fixed-width single-value column without an
+//! inverted index that is in `noDictionaryColumns` or whose first chunk was nearly all
+//! distinct values, which keeps its keys raw. Per-doc ids and keys go in chunks that are
+//! bit-packed above their minimum once full (`packed_log.rs`); inverted-index columns also keep each id's docs (a chain
 //! of entries while it has few, a bitmap past that: `postings.rs`), H3-indexed columns
 //! their docs per cell. Sealing reads the rows
 //! back and hands them to the batch [`SegmentBuilder`], so a sealed segment is
@@ -28,16 +31,21 @@ use cuvee_catalog::{DataType, Table, Value};
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 mod arena;
 mod dictionary;
 mod leaves;
 mod log;
+mod packed_log;
 mod postings;
 
 use dictionary::{DictSnapshot, Dictionary, Entry};
-use log::{u32_at, Log, CHUNK};
+use log::Log;
+use packed_log::{Packed, PackedLog};
+
+/// Docs per chunk of a consuming column's values (as a power of two) in a server.
+const CHUNK_SHIFT: u32 = 12;
 use postings::Postings;
 
 struct MutableColumn {
@@ -48,10 +56,18 @@ struct MutableColumn {
     default: Value,
     dictionary: Dictionary,
     /// Single-value columns: one id per doc.
-    sv_ids: Log<AtomicU32>,
+    sv_ids: PackedLog,
     /// Multi-value columns: all ids flattened, and where each doc's ids end.
-    mv_ids: Log<AtomicU32>,
-    mv_ends: Log<AtomicU32>,
+    mv_ids: PackedLog,
+    mv_ends: PackedLog,
+    /// A fixed-width single-value column's keys, once it is kept raw: from the start for
+    /// `noDictionaryColumns`, or from its second chunk when nearly every value of the first
+    /// was new (a time column, a measurement) — a dictionary would cost more than the keys.
+    raw: OnceLock<PackedLog>,
+    /// Whether the column may be kept raw (fixed width, single value, no inverted index).
+    may_go_raw: bool,
+    /// Docs per chunk of values and per zone, as a power of two.
+    chunk_shift: u32,
     inverted: Option<Postings>,
     /// BYTES columns of points with an H3 index: their docs by cell, as rows arrive.
     h3: Option<crate::h3_index::ConsumingH3>,
@@ -76,6 +92,14 @@ pub struct MutableSegment {
 
 impl MutableSegment {
     pub fn new(table: &Table, name: &str) -> MutableSegment {
+        MutableSegment::with_chunk_shift(table, name, CHUNK_SHIFT)
+    }
+
+    /// A segment whose columns' values go in chunks of 2^`chunk_shift` docs (at least 8):
+    /// tests use small chunks to reach what happens when a chunk fills (freezing, a column
+    /// going raw) with few rows.
+    pub fn with_chunk_shift(table: &Table, name: &str, chunk_shift: u32) -> MutableSegment {
+        let chunk_shift = chunk_shift.clamp(3, 20);
         let columns = table
             .schema
             .columns()
@@ -91,9 +115,16 @@ impl MutableSegment {
                     Physical::Fixed(_) => Dictionary::fixed(),
                     Physical::Var(_) => Dictionary::var(),
                 },
-                sv_ids: Log::new(),
-                mv_ids: Log::new(),
-                mv_ends: Log::new(),
+                sv_ids: PackedLog::new(chunk_shift),
+                mv_ids: PackedLog::new(chunk_shift),
+                mv_ends: PackedLog::new(chunk_shift),
+                raw: if may_go_raw(spec, ix) && !ix.dictionary {
+                    OnceLock::from(PackedLog::new(chunk_shift))
+                } else {
+                    OnceLock::new()
+                },
+                chunk_shift,
+                may_go_raw: may_go_raw(spec, ix),
                 inverted: ix.inverted.then(Postings::new),
                 h3: ix
                     .h3_resolution
@@ -175,6 +206,7 @@ impl MutableSegment {
             .map(|c| ColumnSnapshot {
                 dictionary: c.dictionary.snapshot(),
                 sv_ids: c.sv_ids.snapshot().1,
+                raw: c.raw.get().map(|raw| raw.snapshot().1),
                 zone_min: c.zone_min.snapshot().1,
                 zone_max: c.zone_max.snapshot().1,
                 mv_ids: c.mv_ids.snapshot().1,
@@ -213,7 +245,10 @@ impl MutableSegment {
         {
             let mut buffer = ColumnBuffer::new(spec, ix);
             for doc in 0..snapshot.num_docs as usize {
-                let values: Vec<Value> = snap.doc_ids(column, doc).map(|id| snap.value(column, id)).collect();
+                let values: Vec<Value> = match (&snap.raw, column.physical) {
+                    (Some(raw), Physical::Fixed(kind)) => vec![kind.value(raw.get(doc))],
+                    _ => snap.doc_ids(column, doc).map(|id| snap.value(column, id)).collect(),
+                };
                 let field = if snap.nulls.contains(doc as u32) {
                     FieldValue::Null
                 } else if column.single_value {
@@ -266,16 +301,24 @@ impl MutableColumn {
     }
 
     fn append(&self, doc: u32, entries: Vec<Entry>, is_null: bool) {
-        let first_key = match entries.first() {
-            Some(Entry::Key(key)) => Some(*key),
-            _ => None,
-        };
         if let Some(h3) = &self.h3 {
             let value = match entries.first() {
-                Some(Entry::Bytes(bytes)) if !is_null => Some(&bytes[..]),
+                Some(Entry::Bytes(bytes)) if !is_null => Some(*bytes),
                 _ => None,
             };
             h3.add(doc, value);
+        }
+        if is_null {
+            self.nulls.lock().insert(doc);
+        }
+        if self.single_value {
+            if let Some(&Entry::Key(key)) = entries.first() {
+                self.note_zone(doc, key);
+                if let Some(raw) = self.raw_from(doc) {
+                    raw.push(key);
+                    return;
+                }
+            }
         }
         let ids: Vec<u32> = entries.iter().map(|e| self.id_of(e)).collect();
         if let Some(inverted) = &self.inverted {
@@ -283,26 +326,42 @@ impl MutableColumn {
                 inverted.add(id, doc);
             }
         }
-        if is_null {
-            self.nulls.lock().insert(doc);
-        }
         if self.single_value {
-            if let Some(key) = first_key {
-                self.note_zone(doc, key);
-            }
-            self.sv_ids.push(ids[0]);
+            self.sv_ids.push(ids.first().copied().unwrap_or(0).into());
         } else {
             let mut end = self.mv_ids.len.load(Ordering::Relaxed);
             for id in ids {
-                end = self.mv_ids.push(id) + 1;
+                end = self.mv_ids.push(id.into()) + 1;
             }
-            self.mv_ends.push(end);
+            self.mv_ends.push(end.into());
         }
     }
 
+    /// The raw keys `doc` goes to, if the column is kept raw. At the first chunk's end the
+    /// column goes raw when at least 7/8 of its values were distinct: its keys so far are
+    /// copied over, and snapshots from then on read them instead of ids.
+    fn raw_from(&self, doc: u32) -> Option<&PackedLog> {
+        if let Some(raw) = self.raw.get() {
+            return Some(raw);
+        }
+        let chunk = 1usize << self.chunk_shift;
+        if !self.may_go_raw || doc as usize != chunk || (self.dictionary.len() as usize) * 8 < chunk * 7 {
+            return None;
+        }
+        let raw = PackedLog::new(self.chunk_shift);
+        let dictionary = self.dictionary.snapshot();
+        let (len, ids) = self.sv_ids.snapshot();
+        for d in 0..len as usize {
+            raw.push(dictionary.key(ids.get(d) as u32));
+        }
+        let _ = self.raw.set(raw);
+        tracing::debug!(column = %self.name, distinct = dictionary.len(), "consuming column kept raw from here on");
+        self.raw.get()
+    }
+
     fn note_zone(&self, doc: u32, key: u64) {
-        let zone = doc / CHUNK as u32;
-        if (doc as usize).is_multiple_of(CHUNK) {
+        let zone = doc >> self.chunk_shift;
+        if doc & ((1 << self.chunk_shift) - 1) == 0 {
             self.zone_min.push(key);
             self.zone_max.push(key);
             return;
@@ -335,11 +394,19 @@ impl MutableColumn {
     fn memory_bytes(&self) -> ColumnMemory {
         let dictionary = self.dictionary.memory_bytes();
         let inverted = self.inverted.as_ref().map_or(0, Postings::memory_bytes);
-        let ids = self.sv_ids.bytes_allocated() + self.mv_ids.bytes_allocated() + self.mv_ends.bytes_allocated();
+        let ids = self.sv_ids.bytes_allocated()
+            + self.mv_ids.bytes_allocated()
+            + self.mv_ends.bytes_allocated()
+            + self.raw.get().map_or(0, PackedLog::bytes_allocated);
         let nulls = self.nulls.lock().serialized_size();
         let h3 = self.h3.as_ref().map_or(0, crate::h3_index::ConsumingH3::memory_bytes);
         ColumnMemory { dictionary, values: ids, indexes: inverted + h3 + nulls }
     }
+}
+
+/// Whether a column's values may be kept as raw keys in a consuming segment.
+fn may_go_raw(spec: &cuvee_catalog::ColumnSpec, ix: &cuvee_catalog::ColumnIndexing) -> bool {
+    spec.single_value && matches!(Physical::of(spec.data_type), Physical::Fixed(_)) && !ix.inverted
 }
 
 /// A consuming column's bytes: its dictionary (values and look-up), its per-doc values (ids
@@ -359,11 +426,13 @@ impl ColumnMemory {
 
 struct ColumnSnapshot {
     dictionary: DictSnapshot,
-    sv_ids: Vec<Arc<[AtomicU32]>>,
+    sv_ids: Packed,
+    /// The keys of a column kept raw (then `sv_ids` and the dictionary are not read).
+    raw: Option<Packed>,
     zone_min: Vec<Arc<[AtomicU64]>>,
     zone_max: Vec<Arc<[AtomicU64]>>,
-    mv_ids: Vec<Arc<[AtomicU32]>>,
-    mv_ends: Vec<Arc<[AtomicU32]>>,
+    mv_ids: Packed,
+    mv_ends: Packed,
     nulls: RoaringBitmap,
 }
 
@@ -372,11 +441,11 @@ impl ColumnSnapshot {
         let (start, end) = if column.single_value {
             (doc, doc + 1)
         } else {
-            let start = if doc == 0 { 0 } else { u32_at(&self.mv_ends, doc - 1) as usize };
-            (start, u32_at(&self.mv_ends, doc) as usize)
+            let start = if doc == 0 { 0 } else { self.mv_ends.get(doc - 1) as usize };
+            (start, self.mv_ends.get(doc) as usize)
         };
         let single_value = column.single_value;
-        (start..end).map(move |i| if single_value { u32_at(&self.sv_ids, i) } else { u32_at(&self.mv_ids, i) })
+        (start..end).map(move |i| if single_value { &self.sv_ids } else { &self.mv_ids }.get(i) as u32)
     }
 
     fn dict_len(&self) -> u32 {
@@ -395,6 +464,14 @@ impl ColumnSnapshot {
         match column.physical {
             Physical::Fixed(kind) => kind.value(self.key(id)),
             Physical::Var(kind) => kind.value(self.bytes(id)),
+        }
+    }
+
+    /// Whether `doc` has a value `matcher` accepts.
+    fn doc_matches(&self, column: &MutableColumn, matcher: &Matcher, doc: usize) -> bool {
+        match (&self.raw, column.physical) {
+            (Some(raw), Physical::Fixed(kind)) => matcher.test_key(raw.get(doc), kind),
+            _ => self.doc_ids(column, doc).any(|id| self.matches(column, matcher, id)),
         }
     }
 
@@ -453,7 +530,10 @@ impl MutableSnapshot {
                         self.num_docs
                     )));
                 }
-                for id in snap.doc_ids(column, doc as usize) {
+                if let Some(raw) = &snap.raw {
+                    g.push_key(raw.get(doc as usize));
+                }
+                for id in snap.doc_ids(column, doc as usize).filter(|_| snap.raw.is_none()) {
                     match column.physical {
                         Physical::Fixed(_) => g.push_key(snap.key(id)),
                         Physical::Var(_) => g.push_bytes(snap.bytes(id)),
@@ -466,5 +546,61 @@ impl MutableSnapshot {
             out.push((name.to_string(), arrow_type(column.data_type, column.single_value), array));
         }
         decode::batch(out, docs.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predicate::{CompareOp, Leaf};
+    use cuvee_catalog::{Schema, TableConfigJson};
+
+    fn table() -> Table {
+        let schema = Schema::from_json(
+            r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"kind","dataType":"INT"}],
+                "dateTimeFieldSpecs":[{"name":"ts","dataType":"LONG","format":"1:MILLISECONDS:EPOCH","granularity":"1:MILLISECONDS"}]}"#,
+        )
+        .unwrap();
+        Table::new(schema, TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE"}"#).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn nearly_unique_columns_go_raw_after_the_first_chunk_and_read_the_same() {
+        let segment = Arc::new(MutableSegment::with_chunk_shift(&table(), "t__0__0", 3));
+        let early = segment.snapshot();
+        for i in 0..100i64 {
+            segment
+                .append(&[FieldValue::Single(Value::Int((i % 3) as i32)), FieldValue::Single(Value::Long(1_000 + i))])
+                .unwrap();
+        }
+        assert!(segment.columns[0].raw.get().is_none(), "three values in eight docs keep their dictionary");
+        assert!(segment.columns[1].raw.get().is_some(), "a distinct time per doc goes raw");
+        let snapshot = segment.snapshot();
+        let ts = |op, v: i64| Predicate::Leaf {
+            column: "ts".into(),
+            leaf: Leaf::Compare(op, Value::Long(v)),
+            negated: false,
+        };
+        let docs =
+            |p: &Predicate| snapshot.evaluate(p, EvalOptions::default()).unwrap().docs.iter().collect::<Vec<_>>();
+        assert_eq!(docs(&ts(CompareOp::Eq, 1_003)), vec![3]);
+        assert_eq!(docs(&ts(CompareOp::Eq, 1_050)), vec![50]);
+        assert_eq!(docs(&ts(CompareOp::Ge, 1_095)), (95..100).collect::<Vec<_>>());
+        let not_1001 = Predicate::Leaf { column: "ts".into(), leaf: Leaf::In(vec![Value::Long(1_001)]), negated: true };
+        assert_eq!(docs(&not_1001).len(), 99);
+        let batch = snapshot.decode(&["ts"], &[0, 7, 8, 99], DecodeOptions::default()).unwrap();
+        let column = batch.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+        assert_eq!(column.values().to_vec(), vec![1_000, 1_007, 1_008, 1_099]);
+        // A snapshot from before the switch still reads (it saw no rows).
+        assert_eq!(early.num_docs(), 0);
+        let sealed = segment.seal(&SegmentIdentity { name: "t__0__0".into(), ..Default::default() }).unwrap();
+        let mut batch_built = SegmentBuilder::new(&table());
+        for i in 0..100i64 {
+            batch_built
+                .push(&[FieldValue::Single(Value::Int((i % 3) as i32)), FieldValue::Single(Value::Long(1_000 + i))])
+                .unwrap();
+        }
+        let identity = SegmentIdentity { name: "t__0__0".into(), ..Default::default() };
+        assert!(sealed == batch_built.build(&identity).unwrap(), "sealing a raw column gives the batch-built segment");
     }
 }

@@ -431,10 +431,22 @@ fn decoded_field(array: &ArrayRef, i: usize, t: DataType, single_value: bool) ->
 }
 
 fn check(case: &Case) -> Result<(), TestCaseError> {
+    // The server's chunks (4,096 docs), and chunks of 8 docs, so that few rows reach what a
+    // full chunk brings: frozen (bit-packed) values, a column going raw.
+    for mutable_chunk_shift in [None, Some(3)] {
+        check_with(case, mutable_chunk_shift)?;
+    }
+    Ok(())
+}
+
+fn check_with(case: &Case, mutable_chunk_shift: Option<u32>) -> Result<(), TestCaseError> {
     let table = table(case);
     let identity = SegmentIdentity { name: "t__0__0".into(), creation_time_ms: 1, ..Default::default() };
     let mut builder = SegmentBuilder::new(&table);
-    let mutable = Arc::new(MutableSegment::new(&table, "t__0__0"));
+    let mutable = Arc::new(match mutable_chunk_shift {
+        Some(shift) => MutableSegment::with_chunk_shift(&table, "t__0__0", shift),
+        None => MutableSegment::new(&table, "t__0__0"),
+    });
     for row in &case.rows {
         builder.push(row).unwrap();
         mutable.append(row).unwrap();

@@ -77,6 +77,14 @@ impl Dictionary {
         }
     }
 
+    /// Values so far (single writer's view).
+    pub(super) fn len(&self) -> u32 {
+        match self {
+            Dictionary::Fixed { keys, .. } => keys.len.load(Ordering::Relaxed),
+            Dictionary::Var { spans, .. } => spans.len.load(Ordering::Relaxed),
+        }
+    }
+
     /// The id of a fixed-width key, if the dictionary holds it.
     pub(super) fn find_key(&self, key: u64) -> Option<u32> {
         match self {

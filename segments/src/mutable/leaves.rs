@@ -6,11 +6,12 @@
 //! H3-indexed column takes the cells it covers and tests only the docs of the others. Within a conjunction, a leaf
 //! may test just the docs still possible (`any_match_within`).
 
-use super::log::{slot, CHUNK};
-use super::{DictSnapshot, MutableSnapshot};
+use super::log::slot;
+use super::MutableSnapshot;
 use crate::bitmap_index::all_docs;
 use crate::error::{Result, SegmentError};
 use crate::eval::{Access, LeafSource};
+use crate::physical::{FixedKind, Physical};
 use crate::predicate::Matcher;
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
@@ -38,19 +39,24 @@ impl LeafSource for MutableSnapshot {
         if let (Matcher::Geo(geo), Some(h3)) = (matcher, &col.h3) {
             let (mut out, test) = h3.candidates(geo, self.num_docs);
             for doc in &test {
-                if snap.doc_ids(col, doc as usize).any(|id| snap.matches(col, matcher, id)) {
+                if snap.doc_matches(col, matcher, doc as usize) {
                     out.insert(doc);
                 }
             }
             return Ok((out, Access::H3Index));
         }
+        if let (Some(_), Physical::Fixed(kind)) = (&snap.raw, col.physical) {
+            let out = match matcher {
+                Matcher::KeyRange(lo, hi) => self.docs_in_key_range(column, *lo, *hi, None),
+                _ => self.docs_in_key_range(column, 0, u64::MAX, Some((matcher, kind))),
+            };
+            return Ok((out, Access::ScanValues));
+        }
         if let Some(ids) = col.exact_ids(matcher, snap.dict_len()) {
             return Ok(self.docs_with_ids(column, &ids));
         }
-        if let (Matcher::KeyRange(lo, hi), true) = (matcher, col.single_value) {
-            if let DictSnapshot::Fixed(..) = snap.dictionary {
-                return Ok((self.docs_in_key_range(column, *lo, *hi), Access::ScanValues));
-            }
+        if let (Matcher::KeyRange(lo, hi), true, Physical::Fixed(_)) = (matcher, col.single_value, col.physical) {
+            return Ok((self.docs_in_key_range(column, *lo, *hi, None), Access::ScanValues));
         }
         let matching: Vec<bool> = (0..snap.dict_len()).map(|id| snap.matches(col, matcher, id)).collect();
         let count = matching.iter().filter(|&&m| m).count();
@@ -69,14 +75,17 @@ impl LeafSource for MutableSnapshot {
             // One id per doc, chunk by chunk: no per-doc iterator (the hot loop of a range
             // on a consuming segment).
             let docs = self.num_docs as usize;
-            for (c, chunk) in snap.sv_ids.iter().enumerate() {
-                let base = c * CHUNK;
+            let size = snap.sv_ids.chunk_len();
+            let mut ids = vec![0u64; size];
+            for (c, chunk) in snap.sv_ids.chunks.iter().enumerate() {
+                let base = c * size;
                 if base >= docs {
                     break;
                 }
-                let len = (docs - base).min(chunk.len());
-                for (i, id) in chunk[..len].iter().enumerate() {
-                    if matching.get(id.load(Ordering::Relaxed) as usize).copied().unwrap_or(false) {
+                let len = (docs - base).min(size);
+                chunk.read_into(&mut ids[..len]);
+                for (i, &id) in ids[..len].iter().enumerate() {
+                    if matching.get(id as usize).copied().unwrap_or(false) {
                         let _ = out.try_push((base + i) as u32);
                     }
                 }
@@ -105,7 +114,7 @@ impl LeafSource for MutableSnapshot {
         let snap = &self.columns[column];
         let mut out = RoaringBitmap::new();
         for doc in candidates.iter().take_while(|&d| d < self.num_docs) {
-            if snap.doc_ids(col, doc as usize).any(|id| snap.matches(col, matcher, id)) {
+            if snap.doc_matches(col, matcher, doc as usize) {
                 let _ = out.try_push(doc);
             }
         }
@@ -133,19 +142,23 @@ impl MutableSnapshot {
         (out, Access::ScanIds)
     }
 
-    /// Docs of a fixed-width single-value column with a key in `lo..=hi`, chunk by chunk:
-    /// a chunk whose keys all fall outside is skipped, one whose keys all fall inside is
-    /// taken whole, and only the others are tested doc by doc.
-    fn docs_in_key_range(&self, column: usize, lo: u64, hi: u64) -> RoaringBitmap {
+    /// Docs of a fixed-width single-value column with a key in `lo..=hi` (that `also`
+    /// accepts, if given), chunk by chunk: a chunk whose keys all fall outside the range is
+    /// skipped, one whose keys all fall inside is taken whole when there is no `also`, and
+    /// only the others are tested doc by doc.
+    fn docs_in_key_range(&self, column: usize, lo: u64, hi: u64, also: Option<(&Matcher, FixedKind)>) -> RoaringBitmap {
         let snap = &self.columns[column];
         let docs = self.num_docs as usize;
+        let chunks = snap.raw.as_ref().unwrap_or(&snap.sv_ids);
+        let size = chunks.chunk_len();
+        let mut keys = vec![0u64; size];
         let mut out = RoaringBitmap::new();
-        for (c, chunk) in snap.sv_ids.iter().enumerate() {
-            let base = c * CHUNK;
+        for (c, chunk) in chunks.chunks.iter().enumerate() {
+            let base = c * size;
             if base >= docs {
                 break;
             }
-            let len = (docs - base).min(chunk.len());
+            let len = (docs - base).min(size);
             let zone = (
                 slot(&snap.zone_min, c).map(|m| m.load(Ordering::Relaxed)),
                 slot(&snap.zone_max, c).map(|m| m.load(Ordering::Relaxed)),
@@ -154,14 +167,19 @@ impl MutableSnapshot {
                 if max < lo || min > hi {
                     continue;
                 }
-                if lo <= min && max <= hi {
+                if lo <= min && max <= hi && also.is_none() {
                     out.insert_range(base as u32..(base + len) as u32);
                     continue;
                 }
             }
-            for (i, id) in chunk[..len].iter().enumerate() {
-                let key = snap.key(id.load(Ordering::Relaxed));
-                if lo <= key && key <= hi {
+            chunk.read_into(&mut keys[..len]);
+            if snap.raw.is_none() {
+                for key in &mut keys[..len] {
+                    *key = snap.key(*key as u32);
+                }
+            }
+            for (i, &key) in keys[..len].iter().enumerate() {
+                if lo <= key && key <= hi && also.is_none_or(|(m, kind)| m.test_key(key, kind)) {
                     let _ = out.try_push((base + i) as u32);
                 }
             }

@@ -99,10 +99,6 @@ pub(super) fn slot<S>(chunks: &[Arc<[S]>], index: usize) -> Option<&S> {
     chunks.get(index / CHUNK)?.get(index % CHUNK)
 }
 
-pub(super) fn u32_at(chunks: &[Arc<[AtomicU32]>], index: usize) -> u32 {
-    slot(chunks, index).map_or(0, |a| a.load(Ordering::Relaxed))
-}
-
 pub(super) fn u64_at(chunks: &[Arc<[AtomicU64]>], index: usize) -> u64 {
     slot(chunks, index).map_or(0, |a| a.load(Ordering::Relaxed))
 }
