@@ -105,11 +105,16 @@ fn main() {
 
     let memory = segment.memory_bytes();
     println!("consuming segment: {memory} bytes for {rows} rows = {:.1} B/row", memory as f64 / rows as f64);
-    let started = Instant::now();
-    let bytes = segment.seal(&SegmentIdentity { name: "bench".into(), ..Default::default() }).expect("seals");
-    let seconds = started.elapsed().as_secs_f64();
+    // The best of three seals of the same rows: one seal varies by a third run to run here.
+    let mut seconds = f64::MAX;
+    let mut bytes = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        bytes = segment.seal(&SegmentIdentity { name: "bench".into(), ..Default::default() }).expect("seals");
+        seconds = seconds.min(started.elapsed().as_secs_f64());
+    }
     println!(
-        "seal (sort on user_id, dictionaries, inverted/range/bloom indexes): {:.2} s = {:.2} s per million rows; sealed {} bytes = {:.1} B/row",
+        "seal (sort on user_id, dictionaries, inverted/range/bloom indexes; best of 3): {:.2} s = {:.2} s per million rows; sealed {} bytes = {:.1} B/row",
         seconds,
         seconds * 1e6 / rows as f64,
         bytes.len(),

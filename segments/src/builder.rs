@@ -59,6 +59,18 @@ impl ColumnBuffer {
         }
     }
 
+    /// Room for `values` values of `value_bytes` bytes in all, so a seal fills its
+    /// buffers without growing them (each growth copies, and touches fresh pages).
+    pub(crate) fn reserve(&mut self, values: usize, value_bytes: usize) {
+        match self.physical {
+            Physical::Fixed(_) => self.keys.reserve_exact(values),
+            Physical::Var(_) => {
+                self.ends.reserve_exact(values);
+                self.bytes.reserve_exact(value_bytes);
+            }
+        }
+    }
+
     fn value_count(&self) -> usize {
         match self.physical {
             Physical::Fixed(_) => self.keys.len(),
@@ -123,6 +135,33 @@ impl ColumnBuffer {
         }
         self.docs += 1;
         Ok(())
+    }
+
+    /// Adds one value of the doc being built, already in physical form (a consuming
+    /// segment's, checked against the column's type when it arrived); [`end_doc`] closes
+    /// the doc. A null doc holds the column's default, as [`push`] stores it.
+    ///
+    /// [`end_doc`]: Self::end_doc
+    /// [`push`]: Self::push
+    pub(crate) fn push_key(&mut self, key: u64) {
+        self.keys.push(key);
+    }
+
+    /// As [`push_key`](Self::push_key), for a variable-width value.
+    pub(crate) fn push_bytes(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Closes a doc whose values were added by `push_key`/`push_bytes`.
+    pub(crate) fn end_doc(&mut self, is_null: bool) {
+        if is_null {
+            self.nulls.insert(self.docs);
+        }
+        if !self.spec.single_value {
+            self.doc_ends.push(self.value_count() as u32);
+        }
+        self.docs += 1;
     }
 
     fn var(&self, i: usize) -> &[u8] {

@@ -244,19 +244,31 @@ impl MutableSegment {
             .zip(self.table.schema.columns().iter().zip(self.table.indexing()))
         {
             let mut buffer = ColumnBuffer::new(spec, ix);
+            let values = if column.single_value {
+                snapshot.num_docs as usize
+            } else {
+                snapshot.num_docs.checked_sub(1).map_or(0, |last| snap.mv_ends.get(last as usize) as usize)
+            };
+            let value_bytes = match column.physical {
+                Physical::Var(_) => (0..snapshot.num_docs as usize)
+                    .map(|doc| snap.doc_ids(column, doc).map(|id| snap.bytes(id).len()).sum::<usize>())
+                    .sum(),
+                Physical::Fixed(_) => 0,
+            };
+            buffer.reserve(values, value_bytes);
+            // Values in physical form, straight from the dictionary or the raw keys: they
+            // were checked against the column's type when they arrived.
             for doc in 0..snapshot.num_docs as usize {
-                let values: Vec<Value> = match (&snap.raw, column.physical) {
-                    (Some(raw), Physical::Fixed(kind)) => vec![kind.value(raw.get(doc))],
-                    _ => snap.doc_ids(column, doc).map(|id| snap.value(column, id)).collect(),
-                };
-                let field = if snap.nulls.contains(doc as u32) {
-                    FieldValue::Null
-                } else if column.single_value {
-                    FieldValue::Single(values.into_iter().next().unwrap_or_else(|| column.default.clone()))
-                } else {
-                    FieldValue::Multi(values)
-                };
-                buffer.push(&field)?;
+                match (&snap.raw, column.physical) {
+                    (Some(raw), _) => buffer.push_key(raw.get(doc)),
+                    (None, Physical::Fixed(_)) => {
+                        snap.doc_ids(column, doc).for_each(|id| buffer.push_key(snap.key(id)))
+                    }
+                    (None, Physical::Var(_)) => {
+                        snap.doc_ids(column, doc).for_each(|id| buffer.push_bytes(snap.bytes(id)))
+                    }
+                }
+                buffer.end_doc(snap.nulls.contains(doc as u32));
             }
             buffers.push(buffer);
         }
@@ -458,13 +470,6 @@ impl ColumnSnapshot {
 
     fn bytes(&self, id: u32) -> &[u8] {
         self.dictionary.bytes(id)
-    }
-
-    fn value(&self, column: &MutableColumn, id: u32) -> Value {
-        match column.physical {
-            Physical::Fixed(kind) => kind.value(self.key(id)),
-            Physical::Var(kind) => kind.value(self.bytes(id)),
-        }
     }
 
     /// Whether `doc` has a value `matcher` accepts.
