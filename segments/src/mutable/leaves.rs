@@ -152,6 +152,16 @@ impl MutableSnapshot {
         let chunks = snap.raw.as_ref().unwrap_or(&snap.sv_ids);
         let size = chunks.chunk_len();
         let mut keys = vec![0u64; size];
+        // A dictionary column: which ids are in range, once per entry, then a look-up per
+        // doc (no key read per doc).
+        let in_range: Option<Vec<bool>> = snap.raw.is_none().then(|| {
+            (0..snap.dict_len())
+                .map(|id| {
+                    let key = snap.key(id);
+                    lo <= key && key <= hi && also.is_none_or(|(m, kind)| m.test_key(key, kind))
+                })
+                .collect()
+        });
         let mut out = RoaringBitmap::new();
         for (c, chunk) in chunks.chunks.iter().enumerate() {
             let base = c * size;
@@ -173,10 +183,13 @@ impl MutableSnapshot {
                 }
             }
             chunk.read_into(&mut keys[..len]);
-            if snap.raw.is_none() {
-                for key in &mut keys[..len] {
-                    *key = snap.key(*key as u32);
+            if let Some(in_range) = &in_range {
+                for (i, &id) in keys[..len].iter().enumerate() {
+                    if in_range.get(id as usize).copied().unwrap_or(false) {
+                        let _ = out.try_push((base + i) as u32);
+                    }
                 }
+                continue;
             }
             for (i, &key) in keys[..len].iter().enumerate() {
                 if lo <= key && key <= hi && also.is_none_or(|(m, kind)| m.test_key(key, kind)) {

@@ -42,6 +42,29 @@ impl Frozen {
         Frozen { base, width, words: words.into_boxed_slice() }
     }
 
+    /// The first `out.len()` values, in one pass over the words (a scan's inner loop).
+    fn read_into(&self, out: &mut [u64]) {
+        let width = self.width as usize;
+        if width == 0 {
+            out.fill(self.base);
+            return;
+        }
+        let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+        // `pack` sized the words for every value plus a spare word, so `word + 1` is in
+        // range for every value below the chunk's length.
+        let words = &self.words[..];
+        let count = out.len().min((words.len().saturating_sub(1) * 64) / width);
+        let mut bit = 0usize;
+        for o in &mut out[..count] {
+            let (word, shift) = (bit >> 6, (bit & 63) as u32);
+            let low = words[word] >> shift;
+            let high = (words[word + 1] << 1) << (63 - shift);
+            *o = self.base.wrapping_add((low | high) & mask);
+            bit += width;
+        }
+        out[count..].fill(self.base);
+    }
+
     fn get(&self, index: usize) -> u64 {
         if self.width == 0 {
             return self.base;
@@ -78,11 +101,7 @@ impl Chunk {
                     *o = s.load(Ordering::Relaxed);
                 }
             }
-            Chunk::Frozen(frozen) => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = frozen.get(i);
-                }
-            }
+            Chunk::Frozen(frozen) => frozen.read_into(out),
         }
     }
 

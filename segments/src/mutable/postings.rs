@@ -80,25 +80,25 @@ impl Postings {
         self.states.with_slot(id, |s| s.store(next, Ordering::Release));
     }
 
-    /// The docs below `num_docs` holding any of `ids`.
+    /// The docs below `num_docs` holding any of `ids`. Reads under the logs' read locks
+    /// rather than cloning their chunk lists: an equality on one user id is a few entries.
     pub(super) fn docs(&self, ids: impl IntoIterator<Item = u32>, num_docs: u32) -> RoaringBitmap {
-        let mut out = RoaringBitmap::new();
-        let mut light: Vec<u32> = Vec::new();
-        let (_, states) = self.states.snapshot();
-        let words: Vec<u64> =
-            ids.into_iter().filter_map(|id| slot(&states, id as usize).map(|s| s.load(Ordering::Acquire))).collect();
+        let words: Vec<u64> = self.states.with_chunks(|states| {
+            ids.into_iter().filter_map(|id| slot(states, id as usize).map(|s| s.load(Ordering::Acquire))).collect()
+        });
         // Entries and bitmaps after the states: everything a state names is there.
-        let (_, entries) = self.entries.snapshot();
-        let (_, bitmaps) = self.bitmaps.snapshot();
-        for word in words {
-            if (word >> 32) as u32 >= self.heavy {
-                if let Some(bitmap) = slot(&bitmaps, (word & LOW) as usize).and_then(OnceLock::get) {
+        let mut light: Vec<u32> = self.entries.with_chunks(|entries| {
+            words.iter().filter(|&&w| ((w >> 32) as u32) < self.heavy).flat_map(|&w| chain(entries, w & LOW)).collect()
+        });
+        let mut out = self.bitmaps.with_chunks(|bitmaps| {
+            let mut out = RoaringBitmap::new();
+            for &word in words.iter().filter(|&&w| ((w >> 32) as u32) >= self.heavy) {
+                if let Some(bitmap) = slot(bitmaps, (word & LOW) as usize).and_then(OnceLock::get) {
                     out |= &*bitmap.lock();
                 }
-            } else {
-                light.extend(chain(&entries, word & LOW));
             }
-        }
+            out
+        });
         // Bitmaps may already hold docs appended after the caller's snapshot.
         out.remove_range(num_docs..);
         light.retain(|&d| d < num_docs);
