@@ -57,3 +57,83 @@ fn readers_see_consistent_prefixes_while_the_writer_appends() {
     writer.join().unwrap();
     assert!(checks > 1);
 }
+
+/// The compact layout under a concurrent writer: light ids' chains, a column going raw
+/// after its first chunk, chunks frozen while readers hold the open ones.
+#[test]
+fn chains_raw_keys_and_frozen_chunks_read_consistently_while_the_writer_appends() {
+    let schema = Schema::from_json(
+        r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"u","dataType":"LONG"},{"name":"s","dataType":"STRING"}],
+            "dateTimeFieldSpecs":[{"name":"ts","dataType":"LONG","format":"1:MILLISECONDS:EPOCH","granularity":"1:MILLISECONDS"}]}"#,
+    )
+    .unwrap();
+    let config = TableConfigJson::from_json(
+        r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["u"]}}"#,
+    )
+    .unwrap();
+    let table = Table::new(schema, config).unwrap();
+    let segment = Arc::new(MutableSegment::new(&table, "t__0__0"));
+    let done = Arc::new(AtomicBool::new(false));
+    const ROWS: i64 = 60_000;
+    // Most user ids appear once or twice (light), a few many times (heavy).
+    let user = |i: i64| if i % 4 == 0 { i % 7 } else { (i * 7_919) % 40_000 };
+    let writer = {
+        let segment = Arc::clone(&segment);
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            for i in 0..ROWS {
+                segment
+                    .append(&[
+                        FieldValue::Single(Value::Long(user(i))),
+                        FieldValue::Single(Value::String(format!("s{}", i / 3))),
+                        FieldValue::Single(Value::Long(1_000 + i)),
+                    ])
+                    .unwrap();
+            }
+            done.store(true, Ordering::Release);
+        })
+    };
+    let mut checks = 0;
+    loop {
+        let finished = done.load(Ordering::Acquire);
+        let snapshot = segment.snapshot();
+        let n = i64::from(snapshot.num_docs());
+        for probe in [n / 2, n - 1, 3] {
+            if probe < 0 {
+                continue;
+            }
+            let value = user(probe);
+            let expected: Vec<u32> = (0..n).filter(|&i| user(i) == value).map(|i| i as u32).collect();
+            let got: Vec<u32> = snapshot
+                .evaluate(&Predicate::eq("u", Value::Long(value)), EvalOptions::default())
+                .unwrap()
+                .docs
+                .iter()
+                .collect();
+            assert_eq!(got, expected, "u = {value} in a snapshot of {n} docs");
+        }
+        let (lo, hi) = (1_000 + n / 4, 1_000 + n / 2);
+        let range = Predicate::Leaf {
+            column: "ts".into(),
+            leaf: cuvee_segments::Leaf::Between(Value::Long(lo), Value::Long(hi)),
+            negated: false,
+        };
+        let got = snapshot.evaluate(&range, EvalOptions::default()).unwrap().docs;
+        let expected = if n == 0 { 0 } else { (n / 2 - n / 4 + 1).min(n - n / 4) as u64 };
+        assert_eq!(got.len(), expected, "ts range in a snapshot of {n} docs");
+        if n > 0 {
+            let docs = [0, (n / 2) as u32, (n - 1) as u32];
+            let batch = snapshot.decode(&["ts", "s"], &docs, DecodeOptions::default()).unwrap();
+            let ts = batch.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+            let expected: Vec<i64> = docs.iter().map(|&d| 1_000 + i64::from(d)).collect();
+            assert_eq!(ts.values().to_vec(), expected);
+        }
+        checks += 1;
+        if finished {
+            assert_eq!(n, ROWS);
+            break;
+        }
+    }
+    writer.join().unwrap();
+    assert!(checks > 1);
+}
