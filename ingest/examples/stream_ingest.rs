@@ -11,56 +11,14 @@ use cuvee_catalog::{Schema, Table, TableConfigJson};
 use cuvee_ingest::conform::{Conformed, Conformer};
 use cuvee_ingest::message::{MessageDecoder, MessageMetadata};
 use cuvee_segments::{MutableSegment, SegmentIdentity};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Counts the heap's live bytes, so the segment's own account of its memory is checked
-/// against what it really holds.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is the system allocator's.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`, and `new_size` is the caller's to choose.
-        let moved = unsafe { System.realloc(ptr, layout, new_size) };
-        if !moved.is_null() {
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        moved
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static HEAP: counting::Counting = counting::Counting;
 
 const AVRO_SCHEMA: &str = r#"{"type": "record", "name": "click", "fields": [
   {"name": "user_id", "type": "long"}, {"name": "session_id", "type": "string"},
@@ -136,9 +94,9 @@ fn main() {
     let events = events(rows);
     let json: Vec<Vec<u8>> = events.iter().map(|e| serde_json::to_vec(e).expect("json")).collect();
     let json_decoder = MessageDecoder::new(&cuvee_catalog::Decoder::Json, &table.schema, false).expect("decoder");
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = counting::live();
     let segment = ingest("JSON", &table, &json_decoder, &json);
-    let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let held = counting::live().saturating_sub(before);
 
     let avro_schema = apache_avro::Schema::parse_str(AVRO_SCHEMA).expect("avro schema");
     let avro: Vec<Vec<u8>> = events

@@ -8,47 +8,15 @@
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
 use cuvee_ingest::realtime::keyed::Keyed;
 use cuvee_segments::{FieldValue, ImmutableSegment, MutableSegment, SegmentIdentity};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Counts the heap's live bytes, so the key map's own account of its size is checked
-/// against what a rebuild really holds.
-struct Counting;
+#[path = "common/counting.rs"]
+mod counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is the system allocator's.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc`/`realloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`, and `new_size` is the caller's to choose.
-        let moved = unsafe { System.realloc(ptr, layout, new_size) };
-        if !moved.is_null() {
-            LIVE.fetch_add(new_size, Ordering::Relaxed);
-            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        }
-        moved
-    }
-}
-
+/// The key map's own account of its size is checked against what a rebuild really holds.
 #[global_allocator]
-static HEAP: Counting = Counting;
+static HEAP: counting::Counting = counting::Counting;
 
 const SCHEMA: &str = r#"{"schemaName":"keys",
   "dimensionFieldSpecs":[{"name":"id","dataType":"LONG"},{"name":"name","dataType":"STRING"}],
@@ -119,12 +87,12 @@ fn main() {
         // The segments' own pages are mapped files, not heap: what a rebuild leaves on the
         // heap is the key map and the valid-docs bitmaps.
         drop(keyed);
-        let before = LIVE.load(Ordering::Relaxed);
+        let before = counting::live();
         let restarted = Keyed::new(&table, 0, dir.path()).unwrap();
         let started = Instant::now();
         restarted.rebuild(&reopened, &[]);
         let rebuild = started.elapsed().as_secs_f64();
-        let held = LIVE.load(Ordering::Relaxed).saturating_sub(before) as f64 / keys as f64;
+        let held = counting::live().saturating_sub(before) as f64 / keys as f64;
         assert_eq!(restarted.key_count() as u64, keys);
         let valid: u64 = reopened.iter().map(|s| s.valid_docs().map_or(0, |v| v.len())).sum();
         assert_eq!(valid, keys);
