@@ -125,7 +125,7 @@ impl MutableSegment {
                 },
                 chunk_shift,
                 may_go_raw: may_go_raw(spec, ix),
-                inverted: ix.inverted.then(Postings::new),
+                inverted: ix.inverted.then(|| Postings::new(spec.single_value, chunk_shift)),
                 h3: ix
                     .h3_resolution
                     .filter(|_| spec.single_value && spec.data_type == DataType::Bytes)

@@ -153,6 +153,25 @@ impl PackedLog {
     pub(super) fn bytes_allocated(&self) -> usize {
         self.chunks.read().iter().map(Chunk::bytes).sum()
     }
+
+    /// Runs `f` with a view of the chunks under the read lock (no copy of the chunk list:
+    /// for a reader that reads a few values).
+    pub(super) fn with_view<R>(&self, f: impl FnOnce(PackedView<'_>) -> R) -> R {
+        f(PackedView { shift: self.shift, chunks: &self.chunks.read() })
+    }
+}
+
+/// A borrowed view of a [`PackedLog`]'s chunks.
+pub(super) struct PackedView<'a> {
+    shift: u32,
+    chunks: &'a [Chunk],
+}
+
+impl PackedView<'_> {
+    /// The value at `index` (0 past the end).
+    pub(super) fn get(&self, index: usize) -> u64 {
+        self.chunks.get(index >> self.shift).map_or(0, |c| c.get(index & ((1 << self.shift) - 1)))
+    }
 }
 
 /// A reader's view of a [`PackedLog`]'s chunks.
