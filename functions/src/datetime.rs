@@ -12,16 +12,7 @@ const DAY: i64 = 86_400_000;
 
 macro_rules! epoch {
     ($name:literal, $min:literal, $max:literal) => {
-        Function {
-            name: $name,
-            min_args: $min,
-            max_args: $max,
-            strict: true,
-            returns: Returns::Long,
-            sql: true,
-            volatile: false,
-            body: epoch_call,
-        }
+        function!($name, $min, $max, Returns::Long, epoch_call, strict: true, sql: true)
     };
 }
 
@@ -46,26 +37,8 @@ pub(crate) static FUNCTIONS: &[Function] = &[
     epoch!("fromepochminutesbucket", 2, 2),
     epoch!("fromepochhoursbucket", 2, 2),
     epoch!("fromepochdaysbucket", 2, 2),
-    Function {
-        name: "todatetime",
-        min_args: 2,
-        max_args: 3,
-        strict: true,
-        returns: Returns::Text,
-        sql: true,
-        volatile: false,
-        body: to_date_time,
-    },
-    Function {
-        name: "fromdatetime",
-        min_args: 2,
-        max_args: 3,
-        strict: true,
-        returns: Returns::Long,
-        sql: true,
-        volatile: false,
-        body: from_date_time,
-    },
+    function!("todatetime", 2, 3, Returns::Text, to_date_time, strict: true, sql: true),
+    function!("fromdatetime", 2, 3, Returns::Long, from_date_time, strict: true, sql: true),
     Function {
         name: "now",
         min_args: 0,
@@ -76,26 +49,8 @@ pub(crate) static FUNCTIONS: &[Function] = &[
         volatile: true,
         body: |_, _| Ok(Datum::Long(now_ms())),
     },
-    Function {
-        name: "datetrunc",
-        min_args: 2,
-        max_args: 5,
-        strict: true,
-        returns: Returns::Long,
-        sql: true,
-        volatile: false,
-        body: date_trunc,
-    },
-    Function {
-        name: "datetimeconvert",
-        min_args: 4,
-        max_args: 4,
-        strict: true,
-        returns: Returns::ByArgument,
-        sql: true,
-        volatile: false,
-        body: date_time_convert,
-    },
+    function!("datetrunc", 2, 5, Returns::Long, date_trunc, strict: true, sql: true),
+    function!("datetimeconvert", 4, 4, Returns::ByArgument, date_time_convert, strict: true, sql: true),
     Function {
         name: "ago",
         min_args: 1,

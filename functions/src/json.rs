@@ -9,16 +9,7 @@ use serde_json::Value as Json;
 
 macro_rules! json_function {
     ($name:literal, $min:literal, $max:literal, $strict:literal, $returns:expr, $sql:literal, $body:expr) => {
-        Function {
-            name: $name,
-            min_args: $min,
-            max_args: $max,
-            strict: $strict,
-            returns: $returns,
-            sql: $sql,
-            volatile: false,
-            body: $body,
-        }
+        function!($name, $min, $max, $returns, $body, strict: $strict, sql: $sql)
     };
 }
 
