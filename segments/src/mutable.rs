@@ -20,13 +20,10 @@
 
 use crate::bitmap_index::all_docs;
 use crate::builder::{ColumnBuffer, SegmentBuilder, SegmentIdentity};
-use crate::decode::{self, arrow_type, DecodeOptions, Gathered};
 use crate::error::{Result, SegmentError};
-use crate::eval::{self, EvalOptions, Evaluation, LeafSource};
 use crate::physical::{Physical, VarKind};
-use crate::predicate::{Matcher, Predicate};
+use crate::predicate::Matcher;
 use crate::row::FieldValue;
-use arrow_array::RecordBatch;
 use cuvee_catalog::{DataType, Table, Value};
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
@@ -39,14 +36,17 @@ mod leaves;
 mod log;
 mod packed_log;
 mod postings;
+mod snapshot;
 
-use dictionary::{DictSnapshot, Dictionary, Entry};
+use dictionary::{Dictionary, Entry};
 use log::Log;
-use packed_log::{Packed, PackedLog};
+use packed_log::PackedLog;
 
 /// Docs per chunk of a consuming column's values (as a power of two) in a server.
 const CHUNK_SHIFT: u32 = 12;
 use postings::Postings;
+use snapshot::ColumnSnapshot;
+pub use snapshot::MutableSnapshot;
 
 struct MutableColumn {
     name: String,
@@ -249,25 +249,22 @@ impl MutableSegment {
             } else {
                 snapshot.num_docs.checked_sub(1).map_or(0, |last| snap.mv_ends.get(last as usize) as usize)
             };
-            let value_bytes = match column.physical {
-                Physical::Var(_) => (0..snapshot.num_docs as usize)
-                    .map(|doc| snap.doc_ids(column, doc).map(|id| snap.bytes(id).len()).sum::<usize>())
-                    .sum(),
-                Physical::Fixed(_) => 0,
-            };
+            let mut value_bytes = 0;
+            if let Physical::Var(_) = column.physical {
+                for doc in 0..snapshot.num_docs as usize {
+                    snap.for_each_value(column, doc, |v| {
+                        value_bytes += if let Entry::Bytes(b) = v { b.len() } else { 0 }
+                    });
+                }
+            }
             buffer.reserve(values, value_bytes);
             // Values in physical form, straight from the dictionary or the raw keys: they
             // were checked against the column's type when they arrived.
             for doc in 0..snapshot.num_docs as usize {
-                match (&snap.raw, column.physical) {
-                    (Some(raw), _) => buffer.push_key(raw.get(doc)),
-                    (None, Physical::Fixed(_)) => {
-                        snap.doc_ids(column, doc).for_each(|id| buffer.push_key(snap.key(id)))
-                    }
-                    (None, Physical::Var(_)) => {
-                        snap.doc_ids(column, doc).for_each(|id| buffer.push_bytes(snap.bytes(id)))
-                    }
-                }
+                snap.for_each_value(column, doc, |v| match v {
+                    Entry::Key(key) => buffer.push_key(key),
+                    Entry::Bytes(bytes) => buffer.push_bytes(bytes),
+                });
                 buffer.end_doc(snap.nulls.contains(doc as u32));
             }
             buffers.push(buffer);
@@ -436,128 +433,12 @@ impl ColumnMemory {
     }
 }
 
-struct ColumnSnapshot {
-    dictionary: DictSnapshot,
-    sv_ids: Packed,
-    /// The keys of a column kept raw (then `sv_ids` and the dictionary are not read).
-    raw: Option<Packed>,
-    zone_min: Vec<Arc<[AtomicU64]>>,
-    zone_max: Vec<Arc<[AtomicU64]>>,
-    mv_ids: Packed,
-    mv_ends: Packed,
-    nulls: RoaringBitmap,
-}
-
-impl ColumnSnapshot {
-    fn doc_ids<'a>(&'a self, column: &MutableColumn, doc: usize) -> impl Iterator<Item = u32> + 'a {
-        let (start, end) = if column.single_value {
-            (doc, doc + 1)
-        } else {
-            let start = if doc == 0 { 0 } else { self.mv_ends.get(doc - 1) as usize };
-            (start, self.mv_ends.get(doc) as usize)
-        };
-        let single_value = column.single_value;
-        (start..end).map(move |i| if single_value { &self.sv_ids } else { &self.mv_ids }.get(i) as u32)
-    }
-
-    fn dict_len(&self) -> u32 {
-        self.dictionary.len()
-    }
-
-    fn key(&self, id: u32) -> u64 {
-        self.dictionary.key(id)
-    }
-
-    fn bytes(&self, id: u32) -> &[u8] {
-        self.dictionary.bytes(id)
-    }
-
-    /// Whether `doc` has a value `matcher` accepts.
-    fn doc_matches(&self, column: &MutableColumn, matcher: &Matcher, doc: usize) -> bool {
-        match (&self.raw, column.physical) {
-            (Some(raw), Physical::Fixed(kind)) => matcher.test_key(raw.get(doc), kind),
-            _ => self.doc_ids(column, doc).any(|id| self.matches(column, matcher, id)),
-        }
-    }
-
-    fn matches(&self, column: &MutableColumn, matcher: &Matcher, id: u32) -> bool {
-        match column.physical {
-            Physical::Fixed(kind) => matcher.test_key(self.key(id), kind),
-            Physical::Var(_) => matcher.test_bytes(self.bytes(id)),
-        }
-    }
-}
-
-/// A consistent prefix of a mutable segment: the first `num_docs` rows.
-pub struct MutableSnapshot {
-    segment: Arc<MutableSegment>,
-    num_docs: u32,
-    columns: Vec<ColumnSnapshot>,
-}
-
-impl MutableSnapshot {
-    pub fn num_docs(&self) -> u32 {
-        self.num_docs
-    }
-
-    pub fn name(&self) -> &str {
-        &self.segment.name
-    }
-
-    /// When the segment last took a row (epoch ms): how fresh a query over it is.
-    pub fn latest_ingestion_ms(&self) -> Option<i64> {
-        self.segment.latest_ingestion_ms()
-    }
-
-    pub fn valid_docs(&self) -> Option<&Arc<crate::ValidDocs>> {
-        self.segment.valid_docs()
-    }
-
-    pub fn has_column(&self, name: &str) -> bool {
-        self.segment.columns.iter().any(|c| c.name == name)
-    }
-
-    pub fn evaluate(&self, predicate: &Predicate, options: EvalOptions) -> Result<Evaluation> {
-        eval::evaluate(self, predicate, options)
-    }
-
-    pub fn decode(&self, columns: &[&str], docs: &[u32], options: DecodeOptions) -> Result<RecordBatch> {
-        let mut out = Vec::with_capacity(columns.len());
-        for name in columns {
-            let (index, _) = self.column_type(name)?;
-            let column = &self.segment.columns[index];
-            let snap = &self.columns[index];
-            let mut g = Gathered::for_column(column.single_value);
-            for &doc in docs {
-                if doc >= self.num_docs {
-                    return Err(SegmentError::InvalidRequest(format!(
-                        "doc {doc} is past the snapshot of {} docs",
-                        self.num_docs
-                    )));
-                }
-                if let Some(raw) = &snap.raw {
-                    g.push_key(raw.get(doc as usize));
-                }
-                for id in snap.doc_ids(column, doc as usize).filter(|_| snap.raw.is_none()) {
-                    match column.physical {
-                        Physical::Fixed(_) => g.push_key(snap.key(id)),
-                        Physical::Var(_) => g.push_bytes(snap.bytes(id)),
-                    }
-                }
-                g.end_doc();
-            }
-            let validity = decode::validity(&snap.nulls, docs, options);
-            let array = decode::to_arrow(g, column.data_type, validity)?;
-            out.push((name.to_string(), arrow_type(column.data_type, column.single_value), array));
-        }
-        decode::batch(out, docs.len())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::predicate::{CompareOp, Leaf};
+    use crate::decode::DecodeOptions;
+    use crate::eval::EvalOptions;
+    use crate::predicate::{CompareOp, Leaf, Predicate};
     use cuvee_catalog::{Schema, TableConfigJson};
 
     fn table() -> Table {

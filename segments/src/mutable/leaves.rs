@@ -1,7 +1,9 @@
 //! Leaf evaluation on a consuming segment's snapshot. The dictionary is unsorted (ids in
 //! arrival order), so a matcher cannot become an id range as on a sealed segment; instead:
-//! equality and IN look their values up in the writer's hash map; ranges on fixed-width
-//! single-value columns go chunk by chunk with per-chunk min/max zones; other leaves test
+//! equality and IN look their values up in the dictionary's table of ids; ranges on
+//! fixed-width single-value columns go chunk by chunk with per-chunk min/max zones (on raw
+//! keys, or on ids after deciding once per entry which are in range); a raw column's other
+//! leaves test its keys; other leaves test
 //! each dictionary entry once, then read bitmaps or scan ids; a geospatial leaf on an
 //! H3-indexed column takes the cells it covers and tests only the docs of the others. Within a conjunction, a leaf
 //! may test just the docs still possible (`any_match_within`).
@@ -70,28 +72,11 @@ impl LeafSource for MutableSnapshot {
             let ids = matching.iter().enumerate().filter(|(_, m)| **m).map(|(id, _)| id as u32);
             return Ok((inverted.docs(ids, self.num_docs), Access::InvertedIndex));
         }
-        let mut out = RoaringBitmap::new();
         if col.single_value {
-            // One id per doc, chunk by chunk: no per-doc iterator (the hot loop of a range
-            // on a consuming segment).
-            let docs = self.num_docs as usize;
-            let size = snap.sv_ids.chunk_len();
-            let mut ids = vec![0u64; size];
-            for (c, chunk) in snap.sv_ids.chunks.iter().enumerate() {
-                let base = c * size;
-                if base >= docs {
-                    break;
-                }
-                let len = (docs - base).min(size);
-                chunk.read_into(&mut ids[..len]);
-                for (i, &id) in ids[..len].iter().enumerate() {
-                    if matching.get(id as usize).copied().unwrap_or(false) {
-                        let _ = out.try_push((base + i) as u32);
-                    }
-                }
-            }
+            let out = self.scan_chunks(column, None, |id| matching.get(id as usize).copied().unwrap_or(false));
             return Ok((out, Access::ScanIds));
         }
+        let mut out = RoaringBitmap::new();
         for doc in 0..self.num_docs as usize {
             if snap.doc_ids(col, doc).any(|id| matching.get(id as usize).copied().unwrap_or(false)) {
                 let _ = out.try_push(doc as u32);
@@ -143,25 +128,35 @@ impl MutableSnapshot {
     }
 
     /// Docs of a fixed-width single-value column with a key in `lo..=hi` (that `also`
-    /// accepts, if given), chunk by chunk: a chunk whose keys all fall outside the range is
-    /// skipped, one whose keys all fall inside is taken whole when there is no `also`, and
-    /// only the others are tested doc by doc.
+    /// accepts, if given). A dictionary column decides per entry which ids are in range,
+    /// then looks each doc's id up (no key read per doc); a raw column tests its keys.
     fn docs_in_key_range(&self, column: usize, lo: u64, hi: u64, also: Option<(&Matcher, FixedKind)>) -> RoaringBitmap {
+        let snap = &self.columns[column];
+        let accept = |key: u64| lo <= key && key <= hi && also.is_none_or(|(m, kind)| m.test_key(key, kind));
+        let zone = Some((lo, hi, also.is_none()));
+        if snap.raw.is_some() {
+            return self.scan_chunks(column, zone, accept);
+        }
+        let in_range: Vec<bool> = (0..snap.dict_len()).map(|id| accept(snap.key(id))).collect();
+        self.scan_chunks(column, zone, |id| in_range.get(id as usize).copied().unwrap_or(false))
+    }
+
+    /// Docs of a single-value column whose value — its id, or its key when the column is
+    /// raw — `accept` takes, chunk by chunk with no per-doc iterator (the hot loop of a
+    /// scan on a consuming segment). With a key range `zone` (`lo`, `hi`, `whole`), a chunk
+    /// whose keys all fall outside is skipped, and one whose keys all fall inside is taken
+    /// whole when `whole` says the range is the whole test.
+    fn scan_chunks(
+        &self,
+        column: usize,
+        zone: Option<(u64, u64, bool)>,
+        accept: impl Fn(u64) -> bool,
+    ) -> RoaringBitmap {
         let snap = &self.columns[column];
         let docs = self.num_docs as usize;
         let chunks = snap.raw.as_ref().unwrap_or(&snap.sv_ids);
         let size = chunks.chunk_len();
-        let mut keys = vec![0u64; size];
-        // A dictionary column: which ids are in range, once per entry, then a look-up per
-        // doc (no key read per doc).
-        let in_range: Option<Vec<bool>> = snap.raw.is_none().then(|| {
-            (0..snap.dict_len())
-                .map(|id| {
-                    let key = snap.key(id);
-                    lo <= key && key <= hi && also.is_none_or(|(m, kind)| m.test_key(key, kind))
-                })
-                .collect()
-        });
+        let mut values = vec![0u64; size];
         let mut out = RoaringBitmap::new();
         for (c, chunk) in chunks.chunks.iter().enumerate() {
             let base = c * size;
@@ -169,30 +164,22 @@ impl MutableSnapshot {
                 break;
             }
             let len = (docs - base).min(size);
-            let zone = (
+            let bounds = (
                 slot(&snap.zone_min, c).map(|m| m.load(Ordering::Relaxed)),
                 slot(&snap.zone_max, c).map(|m| m.load(Ordering::Relaxed)),
             );
-            if let (Some(min), Some(max)) = zone {
+            if let (Some((lo, hi, whole)), (Some(min), Some(max))) = (zone, bounds) {
                 if max < lo || min > hi {
                     continue;
                 }
-                if lo <= min && max <= hi && also.is_none() {
+                if lo <= min && max <= hi && whole {
                     out.insert_range(base as u32..(base + len) as u32);
                     continue;
                 }
             }
-            chunk.read_into(&mut keys[..len]);
-            if let Some(in_range) = &in_range {
-                for (i, &id) in keys[..len].iter().enumerate() {
-                    if in_range.get(id as usize).copied().unwrap_or(false) {
-                        let _ = out.try_push((base + i) as u32);
-                    }
-                }
-                continue;
-            }
-            for (i, &key) in keys[..len].iter().enumerate() {
-                if lo <= key && key <= hi && also.is_none_or(|(m, kind)| m.test_key(key, kind)) {
+            chunk.read_into(&mut values[..len]);
+            for (i, &value) in values[..len].iter().enumerate() {
+                if accept(value) {
                     let _ = out.try_push((base + i) as u32);
                 }
             }

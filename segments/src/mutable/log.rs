@@ -16,16 +16,6 @@ pub(super) trait Slot: Send + Sync {
     fn put(&self, v: Self::Value);
 }
 
-impl Slot for AtomicU32 {
-    type Value = u32;
-    fn empty() -> Self {
-        AtomicU32::new(0)
-    }
-    fn put(&self, v: u32) {
-        self.store(v, Ordering::Relaxed)
-    }
-}
-
 impl Slot for AtomicU64 {
     type Value = u64;
     fn empty() -> Self {

@@ -183,7 +183,7 @@ pub(super) struct Packed {
 impl Packed {
     /// The value at `index` (0 past the end).
     pub(super) fn get(&self, index: usize) -> u64 {
-        self.chunks.get(index >> self.shift).map_or(0, |c| c.get(index & (self.chunk_len() - 1)))
+        PackedView { shift: self.shift, chunks: &self.chunks }.get(index)
     }
 
     /// Values per chunk.

@@ -1,0 +1,143 @@
+//! The reader's side of a consuming segment: a [`MutableSnapshot`] is the first
+//! `num_docs` rows as they were when it was taken, read without a lock; decoding here,
+//! leaf evaluation in `leaves.rs`.
+
+use super::dictionary::{DictSnapshot, Entry};
+use super::packed_log::Packed;
+use super::{MutableColumn, MutableSegment};
+use crate::decode::{self, arrow_type, DecodeOptions, Gathered};
+use crate::error::{Result, SegmentError};
+use crate::eval::{self, EvalOptions, Evaluation, LeafSource};
+use crate::physical::Physical;
+use crate::predicate::{Matcher, Predicate};
+use arrow_array::RecordBatch;
+use roaring::RoaringBitmap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// A column as a snapshot sees it.
+pub(super) struct ColumnSnapshot {
+    pub(super) dictionary: DictSnapshot,
+    pub(super) sv_ids: Packed,
+    /// The keys of a column kept raw (then `sv_ids` and the dictionary are not read).
+    pub(super) raw: Option<Packed>,
+    pub(super) zone_min: Vec<Arc<[AtomicU64]>>,
+    pub(super) zone_max: Vec<Arc<[AtomicU64]>>,
+    pub(super) mv_ids: Packed,
+    pub(super) mv_ends: Packed,
+    pub(super) nulls: RoaringBitmap,
+}
+
+impl ColumnSnapshot {
+    pub(super) fn doc_ids<'a>(&'a self, column: &MutableColumn, doc: usize) -> impl Iterator<Item = u32> + 'a {
+        let (start, end) = if column.single_value {
+            (doc, doc + 1)
+        } else {
+            let start = if doc == 0 { 0 } else { self.mv_ends.get(doc - 1) as usize };
+            (start, self.mv_ends.get(doc) as usize)
+        };
+        let single_value = column.single_value;
+        (start..end).map(move |i| if single_value { &self.sv_ids } else { &self.mv_ids }.get(i) as u32)
+    }
+
+    pub(super) fn dict_len(&self) -> u32 {
+        self.dictionary.len()
+    }
+
+    pub(super) fn key(&self, id: u32) -> u64 {
+        self.dictionary.key(id)
+    }
+
+    pub(super) fn bytes(&self, id: u32) -> &[u8] {
+        self.dictionary.bytes(id)
+    }
+
+    /// Each value of `doc` in physical form: its raw key, or its ids' dictionary values.
+    pub(super) fn for_each_value<'a>(&'a self, column: &MutableColumn, doc: usize, mut f: impl FnMut(Entry<'a>)) {
+        if let Some(raw) = &self.raw {
+            return f(Entry::Key(raw.get(doc)));
+        }
+        for id in self.doc_ids(column, doc) {
+            f(match column.physical {
+                Physical::Fixed(_) => Entry::Key(self.key(id)),
+                Physical::Var(_) => Entry::Bytes(self.bytes(id)),
+            });
+        }
+    }
+
+    /// Whether `doc` has a value `matcher` accepts.
+    pub(super) fn doc_matches(&self, column: &MutableColumn, matcher: &Matcher, doc: usize) -> bool {
+        match (&self.raw, column.physical) {
+            (Some(raw), Physical::Fixed(kind)) => matcher.test_key(raw.get(doc), kind),
+            _ => self.doc_ids(column, doc).any(|id| self.matches(column, matcher, id)),
+        }
+    }
+
+    pub(super) fn matches(&self, column: &MutableColumn, matcher: &Matcher, id: u32) -> bool {
+        match column.physical {
+            Physical::Fixed(kind) => matcher.test_key(self.key(id), kind),
+            Physical::Var(_) => matcher.test_bytes(self.bytes(id)),
+        }
+    }
+}
+
+/// A consistent prefix of a mutable segment: the first `num_docs` rows.
+pub struct MutableSnapshot {
+    pub(super) segment: Arc<MutableSegment>,
+    pub(super) num_docs: u32,
+    pub(super) columns: Vec<ColumnSnapshot>,
+}
+
+impl MutableSnapshot {
+    pub fn num_docs(&self) -> u32 {
+        self.num_docs
+    }
+
+    pub fn name(&self) -> &str {
+        &self.segment.name
+    }
+
+    /// When the segment last took a row (epoch ms): how fresh a query over it is.
+    pub fn latest_ingestion_ms(&self) -> Option<i64> {
+        self.segment.latest_ingestion_ms()
+    }
+
+    pub fn valid_docs(&self) -> Option<&Arc<crate::ValidDocs>> {
+        self.segment.valid_docs()
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.segment.columns.iter().any(|c| c.name == name)
+    }
+
+    pub fn evaluate(&self, predicate: &Predicate, options: EvalOptions) -> Result<Evaluation> {
+        eval::evaluate(self, predicate, options)
+    }
+
+    pub fn decode(&self, columns: &[&str], docs: &[u32], options: DecodeOptions) -> Result<RecordBatch> {
+        let mut out = Vec::with_capacity(columns.len());
+        for name in columns {
+            let (index, _) = self.column_type(name)?;
+            let column = &self.segment.columns[index];
+            let snap = &self.columns[index];
+            let mut g = Gathered::for_column(column.single_value);
+            for &doc in docs {
+                if doc >= self.num_docs {
+                    return Err(SegmentError::InvalidRequest(format!(
+                        "doc {doc} is past the snapshot of {} docs",
+                        self.num_docs
+                    )));
+                }
+                snap.for_each_value(column, doc as usize, |v| match v {
+                    Entry::Key(key) => g.push_key(key),
+                    Entry::Bytes(bytes) => g.push_bytes(bytes),
+                });
+                g.end_doc();
+            }
+            let validity = decode::validity(&snap.nulls, docs, options);
+            let array = decode::to_arrow(g, column.data_type, validity)?;
+            out.push((name.to_string(), arrow_type(column.data_type, column.single_value), array));
+        }
+        decode::batch(out, docs.len())
+    }
+}
