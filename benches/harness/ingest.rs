@@ -38,9 +38,8 @@ fn consume(table: &Table, decoder: &MessageDecoder, payloads: &[Vec<u8>]) -> Res
     let segment = Arc::new(MutableSegment::new(table, "bench"));
     let started = Instant::now();
     for (offset, payload) in payloads.iter().enumerate() {
-        let record =
-            decoder.decode(payload, &MessageMetadata { key: None, offset: offset as i64, timestamp_ms: None })?;
-        if let Conformed::Row(row, _) = conformer.conform(record)? {
+        let metadata = MessageMetadata { key: None, offset: offset as i64, timestamp_ms: None };
+        if let Conformed::Row(row, _) = decoder.decode_row(payload, &metadata, &conformer)? {
             segment.append(&row)?;
         }
     }

@@ -2,6 +2,7 @@
 //! nulls, `maxLength`, and a check that the time column's value matches its declared format.
 
 use crate::error::IngestError;
+use crate::json_row::JsonRows;
 use crate::transform::Expression;
 use cuvee_catalog::{ColumnSpec, DataType, MaxLengthStrategy, Problem, Table, Value};
 use cuvee_segments::{FieldValue, Row};
@@ -50,6 +51,8 @@ pub struct Conformer {
     time_column: Option<usize>,
     /// `complexTypeConfig`'s delimiter: nested objects are flattened first.
     flatten: Option<String>,
+    /// JSON messages straight into rows, when nothing needs the whole record first.
+    json_rows: Option<JsonRows>,
 }
 
 impl Conformer {
@@ -92,7 +95,9 @@ impl Conformer {
         }
         let time_column = table.config.time_column().and_then(|c| table.schema.column_index(c));
         let flatten = table.config.complex_type_config().map(|c| c.delimiter().to_string());
-        Ok(Conformer { table: table.clone(), transforms, filter, time_column, flatten })
+        let json_rows = (transforms.is_empty() && filter.is_none() && flatten.is_none())
+            .then(|| JsonRows::new(table.schema.columns()));
+        Ok(Conformer { table: table.clone(), transforms, filter, time_column, flatten, json_rows })
     }
 
     pub fn table(&self) -> &Table {
@@ -119,11 +124,26 @@ impl Conformer {
                 return Ok(Conformed::Filtered);
             }
         }
+        self.assemble(|spec| field(spec, record.get(&spec.name).unwrap_or(&Json::Null)))
+    }
+
+    /// One JSON message straight into a row ([`JsonRows`]); `None` when this table's
+    /// records need the general path, or the message is not one well-formed object.
+    pub(crate) fn json_row(&self, payload: &[u8]) -> Option<Result<Conformed, Rejected>> {
+        self.json_rows.as_ref()?.row(self, payload)
+    }
+
+    /// The row from each column's converted value, in schema order: the first column that
+    /// could not be converted is the one reported, and the time column is checked against
+    /// its declared format.
+    pub(crate) fn assemble(
+        &self,
+        mut field_of: impl FnMut(&ColumnSpec) -> Result<FieldValue, String>,
+    ) -> Result<Conformed, Rejected> {
         let mut row = Vec::with_capacity(self.table.schema.columns().len());
         let mut time_ms = None;
         for (i, spec) in self.table.schema.columns().iter().enumerate() {
-            let json = record.get(&spec.name).unwrap_or(&Json::Null);
-            let field = field(spec, json).map_err(|reason| Rejected::Column { column: spec.name.clone(), reason })?;
+            let field = field_of(spec).map_err(|reason| Rejected::Column { column: spec.name.clone(), reason })?;
             if Some(i) == self.time_column {
                 if let (FieldValue::Single(value), Some(format)) = (&field, &spec.time_format) {
                     let millis = format
@@ -162,9 +182,12 @@ fn flatten_into(out: &mut Map<String, Json>, prefix: String, record: Map<String,
     }
 }
 
-fn field(spec: &ColumnSpec, json: &Json) -> Result<FieldValue, String> {
-    if json.is_null() {
-        return Ok(FieldValue::Null);
+/// A column's value from its JSON value, as every record path converts it.
+pub(crate) fn field(spec: &ColumnSpec, json: &Json) -> Result<FieldValue, String> {
+    match json {
+        Json::Null => return Ok(FieldValue::Null),
+        Json::String(text) => return field_from_str(spec, text),
+        _ => {}
     }
     if spec.single_value {
         let json = match json {
@@ -194,6 +217,17 @@ fn field(spec: &ColumnSpec, json: &Json) -> Result<FieldValue, String> {
         }
     }
     Ok(FieldValue::Multi(values))
+}
+
+/// A column's value from a JSON string: parsed as the column's type (a multi-value column
+/// gets a one-value list).
+pub(crate) fn field_from_str(spec: &ColumnSpec, text: &str) -> Result<FieldValue, String> {
+    let value = limit_length(spec, spec.data_type.value_from_str(text).map_err(|e| e.to_string())?)?;
+    Ok(match (spec.single_value, value) {
+        (true, Some(v)) => FieldValue::Single(v),
+        (true, None) => FieldValue::Null,
+        (false, value) => FieldValue::Multi(value.into_iter().collect()),
+    })
 }
 
 /// Applies `maxLength` with the column's strategy; `None` means "store the default".

@@ -18,6 +18,7 @@ pub mod conform;
 pub mod error;
 pub mod import;
 pub mod infer;
+mod json_row;
 pub mod message;
 pub mod readers;
 pub mod transform;

@@ -4,7 +4,7 @@
 //! A message that cannot be decoded gives a reason naming what is wrong; it is never
 //! half-decoded.
 
-use crate::conform::Rejected;
+use crate::conform::{Conformed, Conformer, Rejected};
 use crate::error::IngestError;
 use crate::readers::json::kind;
 use cuvee_catalog::{Decoder, Schema};
@@ -51,6 +51,23 @@ impl MessageDecoder {
             }
         };
         Ok(MessageDecoder { format, populate_metadata })
+    }
+
+    /// One message decoded and conformed to a row of the conformer's table. JSON messages
+    /// go straight into the row when the record itself is not needed (no transforms,
+    /// filter, flattening or metadata fields); the answer is the same either way.
+    pub fn decode_row(
+        &self,
+        payload: &[u8],
+        metadata: &MessageMetadata,
+        conformer: &Conformer,
+    ) -> Result<Conformed, Rejected> {
+        if let (Format::Json, false) = (&self.format, self.populate_metadata) {
+            if let Some(row) = conformer.json_row(payload) {
+                return row;
+            }
+        }
+        self.decode(payload, metadata).and_then(|record| conformer.conform(record))
     }
 
     pub fn decode(&self, payload: &[u8], metadata: &MessageMetadata) -> Result<Map<String, Json>, Rejected> {

@@ -390,7 +390,7 @@ impl PartitionConsumer {
                 // A message whose decoding panics is that message's fault: a dead letter,
                 // not the end of the partition.
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    decoding.decoder.decode(payload, &metadata).and_then(|record| decoding.conformer.conform(record))
+                    decoding.decoder.decode_row(payload, &metadata, &decoding.conformer)
                 }))
                 .unwrap_or_else(|panic| {
                     Err(Rejected::Undecodable(format!(
