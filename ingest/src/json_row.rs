@@ -20,24 +20,25 @@ use std::fmt;
 /// once the whole message has been read, as the general path does).
 type Converted = Result<FieldValue, String>;
 
+/// The name table; the columns themselves are the conformer's schema's.
 pub(crate) struct JsonRows {
-    specs: Vec<ColumnSpec>,
     positions: HashMap<Box<str>, usize>,
 }
 
 impl JsonRows {
     pub(crate) fn new(specs: &[ColumnSpec]) -> JsonRows {
         let positions = specs.iter().enumerate().map(|(i, s)| (s.name.as_str().into(), i)).collect();
-        JsonRows { specs: specs.to_vec(), positions }
+        JsonRows { positions }
     }
 
     /// The row of one message, or `None` when the message is not one well-formed JSON
     /// object (the general path then names the fault).
     pub(crate) fn row(&self, conformer: &Conformer, payload: &[u8]) -> Option<Result<Conformed, Rejected>> {
-        let mut slots: Vec<Converted> = Vec::with_capacity(self.specs.len());
-        slots.resize_with(self.specs.len(), || Ok(FieldValue::Null));
+        let specs = conformer.table().schema.columns();
+        let mut slots: Vec<Converted> = Vec::with_capacity(specs.len());
+        slots.resize_with(specs.len(), || Ok(FieldValue::Null));
         let mut deserializer = serde_json::Deserializer::from_slice(payload);
-        Record { rows: self, slots: &mut slots }.deserialize(&mut deserializer).ok()?;
+        Record { positions: &self.positions, specs, slots: &mut slots }.deserialize(&mut deserializer).ok()?;
         deserializer.end().ok()?;
         let mut slots = slots.into_iter();
         Some(conformer.assemble(|_| slots.next().unwrap_or(Ok(FieldValue::Null))))
@@ -46,7 +47,8 @@ impl JsonRows {
 
 /// The top-level object: each key's value into its column's slot.
 struct Record<'a> {
-    rows: &'a JsonRows,
+    positions: &'a HashMap<Box<str>, usize>,
+    specs: &'a [ColumnSpec],
     slots: &'a mut [Converted],
 }
 
@@ -69,11 +71,11 @@ impl<'de> Visitor<'de> for Record<'_> {
         // Keys usually come in the same order in every message: try the column after the
         // last one first, then the name table.
         let mut expected = 0;
-        while let Some(position) = map.next_key_seed(Key { rows: self.rows, expected })? {
+        while let Some(position) = map.next_key_seed(Key { positions: self.positions, specs: self.specs, expected })? {
             match position {
                 Some(i) => {
                     // A repeated key keeps its last value, as a map of the record would.
-                    self.slots[i] = map.next_value_seed(Column { spec: &self.rows.specs[i] })?;
+                    self.slots[i] = map.next_value_seed(Column { spec: &self.specs[i] })?;
                     expected = i + 1;
                 }
                 None => {
@@ -87,7 +89,8 @@ impl<'de> Visitor<'de> for Record<'_> {
 
 /// A key → the column it names, if any; no allocation for keys without escapes.
 struct Key<'a> {
-    rows: &'a JsonRows,
+    positions: &'a HashMap<Box<str>, usize>,
+    specs: &'a [ColumnSpec],
     expected: usize,
 }
 
@@ -107,10 +110,10 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        if self.rows.specs.get(self.expected).is_some_and(|s| s.name == key) {
+        if self.specs.get(self.expected).is_some_and(|s| s.name == key) {
             return Ok(Some(self.expected));
         }
-        Ok(self.rows.positions.get(key).copied())
+        Ok(self.positions.get(key).copied())
     }
 }
 
