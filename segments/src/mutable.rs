@@ -185,13 +185,15 @@ impl MutableSegment {
                 self.columns.len()
             )));
         }
-        let mut converted = Vec::with_capacity(row.len());
+        // Every field is checked before any column changes, so a refused row leaves no trace;
+        // the second pass converts again (a borrow or a key computation) rather than keep
+        // the converted values in per-row allocations.
         for (column, field) in self.columns.iter().zip(row) {
-            converted.push(column.entries(field)?);
+            column.check(field)?;
         }
         let doc = self.num_docs.load(Ordering::Relaxed);
-        for (column, (entries, is_null)) in self.columns.iter().zip(converted) {
-            column.append(doc, entries, is_null);
+        for (column, field) in self.columns.iter().zip(row) {
+            column.append(doc, field);
         }
         self.num_docs.store(doc + 1, Ordering::Release);
         Ok(doc)
@@ -274,31 +276,48 @@ impl MutableSegment {
 }
 
 impl MutableColumn {
-    /// The dictionary entries of a field, and whether it is null.
-    fn entries<'a>(&'a self, field: &'a FieldValue) -> Result<(Vec<Entry<'a>>, bool)> {
-        let entry = |value: &'a Value| -> Result<Entry<'a>> {
-            match self.physical {
-                Physical::Fixed(kind) => kind.key(value).map(Entry::Key),
-                Physical::Var(kind) => kind.bytes(value).map(Entry::Bytes),
-            }
-            .ok_or_else(|| {
-                SegmentError::InvalidRow(format!(
-                    "column \"{}\" is {} but the value {value} is {}",
-                    self.name,
-                    self.data_type,
-                    value.data_type()
-                ))
-            })
-        };
+    /// The physical form of one value of this column.
+    fn entry<'a>(&self, value: &'a Value) -> Result<Entry<'a>> {
+        match self.physical {
+            Physical::Fixed(kind) => kind.key(value).map(Entry::Key),
+            Physical::Var(kind) => kind.bytes(value).map(Entry::Bytes),
+        }
+        .ok_or_else(|| {
+            SegmentError::InvalidRow(format!(
+                "column \"{}\" is {} but the value {value} is {}",
+                self.name,
+                self.data_type,
+                value.data_type()
+            ))
+        })
+    }
+
+    /// The values a field stands for (the default for a null), and whether it is null.
+    fn values<'a>(&'a self, field: &'a FieldValue) -> Result<(&'a [Value], bool)> {
         match field {
-            FieldValue::Null => Ok((vec![entry(&self.default)?], true)),
-            FieldValue::Single(v) => Ok((vec![entry(v)?], false)),
+            FieldValue::Null => Ok((std::slice::from_ref(&self.default), true)),
+            FieldValue::Single(v) => Ok((std::slice::from_ref(v), false)),
             FieldValue::Multi(_) if self.single_value => {
                 Err(SegmentError::InvalidRow(format!("column \"{}\" is single-value but got a list", self.name)))
             }
-            FieldValue::Multi(values) if values.is_empty() => Ok((vec![entry(&self.default)?], true)),
-            FieldValue::Multi(values) => Ok((values.iter().map(entry).collect::<Result<_>>()?, false)),
+            FieldValue::Multi(values) if values.is_empty() => Ok((std::slice::from_ref(&self.default), true)),
+            FieldValue::Multi(values) => Ok((values, false)),
         }
+    }
+
+    /// Whether `field` fits the column.
+    fn check(&self, field: &FieldValue) -> Result<()> {
+        self.values(field)?.0.iter().try_for_each(|v| self.entry(v).map(drop))
+    }
+
+    /// The entry of a value [`MutableColumn::check`] accepted. A value it did not accept
+    /// cannot arrive here; were one to, it reads as the type's zero rather than leave the
+    /// column a doc short.
+    fn checked_entry<'a>(&self, value: &'a Value) -> Entry<'a> {
+        self.entry(value).unwrap_or(match self.physical {
+            Physical::Fixed(_) => Entry::Key(0),
+            Physical::Var(_) => Entry::Bytes(&[]),
+        })
     }
 
     fn id_of(&self, entry: &Entry) -> u32 {
@@ -309,10 +328,12 @@ impl MutableColumn {
         id
     }
 
-    fn append(&self, doc: u32, entries: Vec<Entry>, is_null: bool) {
+    /// Appends a field [`MutableColumn::check`] accepted as doc `doc`.
+    fn append(&self, doc: u32, field: &FieldValue) {
+        let Ok((values, is_null)) = self.values(field) else { return };
         if let Some(h3) = &self.h3 {
-            let value = match entries.first() {
-                Some(Entry::Bytes(bytes)) if !is_null => Some(*bytes),
+            let value = match values.first().map(|v| self.checked_entry(v)) {
+                Some(Entry::Bytes(bytes)) if !is_null => Some(bytes),
                 _ => None,
             };
             h3.add(doc, value);
@@ -321,25 +342,26 @@ impl MutableColumn {
             self.nulls.lock().insert(doc);
         }
         if self.single_value {
-            if let Some(&Entry::Key(key)) = entries.first() {
+            let entry = values.first().map_or(Entry::Key(0), |v| self.checked_entry(v));
+            if let Entry::Key(key) = entry {
                 self.note_zone(doc, key);
                 if let Some(raw) = self.raw_from(doc) {
                     raw.push(key);
                     return;
                 }
             }
-        }
-        let ids: Vec<u32> = entries.iter().map(|e| self.id_of(e)).collect();
-        if let Some(inverted) = &self.inverted {
-            for &id in &ids {
+            let id = self.id_of(&entry);
+            if let Some(inverted) = &self.inverted {
                 inverted.add(id, doc);
             }
-        }
-        if self.single_value {
-            self.sv_ids.push(ids.first().copied().unwrap_or(0).into());
+            self.sv_ids.push(id.into());
         } else {
             let mut end = self.mv_ids.len.load(Ordering::Relaxed);
-            for id in ids {
+            for value in values {
+                let id = self.id_of(&self.checked_entry(value));
+                if let Some(inverted) = &self.inverted {
+                    inverted.add(id, doc);
+                }
                 end = self.mv_ids.push(id.into()) + 1;
             }
             self.mv_ends.push(end.into());
