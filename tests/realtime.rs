@@ -150,6 +150,61 @@ async fn bad_stream_configs_are_refused_by_name() {
     server.stop().await;
 }
 
+/// `realtime.segment.flush.threshold.segment.size` is the sealed segment's size, as in
+/// Pinot, not the consuming segment's memory (larger): once a seal has shown the bytes a
+/// row takes sealed, segments are cut near the size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_size_threshold_sizes_the_sealed_segments() {
+    const ROWS: i64 = 80_000;
+    const LIMIT: u64 = 256 << 10;
+    const NEAR: std::ops::RangeInclusive<u64> = LIMIT * 7 / 10..=LIMIT * 13 / 10;
+    let kafka = Tansu::start();
+    create_topic(&kafka.bootstrap, "sized", 1).await;
+    let producer = Producer::new(&kafka.bootstrap, "sized");
+    produce(&producer, 0..ROWS, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(dir.path()).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let mut config: Json = serde_json::from_str(&table_config("sized", &kafka.bootstrap, 0)).unwrap();
+    config["tableIndexConfig"]["streamConfigs"]["realtime.segment.flush.threshold.segment.size"] = json!("256K");
+    let (status, body) = server.post("/tables", &config.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    server.wait_for(COUNT, ROWS).await;
+
+    // Every published segment was cut by the size (the time threshold is hours away).
+    let segments = published_more_than(dir.path(), 3).await;
+    let sizes: Vec<u64> = segments.iter().map(|s| s["size_bytes"].as_u64().unwrap()).collect();
+    // The first is cut by memory alone, before any seal has been measured: smaller.
+    assert!(sizes[0] < LIMIT, "{sizes:?}");
+    for size in &sizes[1..] {
+        assert!(NEAR.contains(size), "a segment far from {LIMIT} bytes: {sizes:?}");
+    }
+
+    // A restarted server sizes its next segment by the last one published.
+    server.stop().await;
+    produce(&producer, ROWS..ROWS + ROWS / 4, 1);
+    let server = Server::open(dir.path()).await;
+    server.wait_for(COUNT, ROWS + ROWS / 4).await;
+    let after = published_more_than(dir.path(), segments.len()).await;
+    let size = after[segments.len()]["size_bytes"].as_u64().unwrap();
+    assert!(NEAR.contains(&size), "after a restart, {size} bytes: {after:#?}");
+    server.stop().await;
+}
+
+/// The published segments in offset order, once there are more than `count`.
+async fn published_more_than(data: &Path, count: usize) -> Vec<Json> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut segments = published(data);
+        if segments.len() > count {
+            segments.sort_by_key(|s| (s["partition"].as_u64(), s["start_offset"].as_i64()));
+            return segments;
+        }
+        assert!(Instant::now() < deadline, "never more than {count} segments published: {segments:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// librdkafka's mock cluster takes its broker down and up again: the consumer reports the
 /// outage, retries, and loses nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,14 +64,15 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, partition: u32, queue: Rec
         loop {
             let started = std::time::Instant::now();
             // A panic while building is this seal failing: reported and retried like an error.
-            let sealed =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| seal_and_publish(&shared, partition, &job)))
-                    .unwrap_or_else(|panic| {
-                        Err(IngestError::Stream(format!(
-                            "building the segment panicked: {}",
-                            cuvee_error::panic_message(panic.as_ref())
-                        )))
-                    });
+            let sealed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                seal_and_publish(&shared, &status, partition, &job)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(IngestError::Stream(format!(
+                    "building the segment panicked: {}",
+                    cuvee_error::panic_message(panic.as_ref())
+                )))
+            });
             match sealed {
                 Ok(()) => {
                     tracing::info!(table = %shared.table_name, partition, segment = %job.name(), end_offset = ?job.end_offset(), millis = started.elapsed().as_millis() as u64, adopted = matches!(job.work, SealWork::Adopt { .. }), "segment published");
@@ -109,8 +110,11 @@ pub fn run(shared: Arc<Shared>, status: SharedStatus, partition: u32, queue: Rec
     tracing::info!(table = %shared.table_name, partition, "sealer stopped");
 }
 
-fn seal_and_publish(shared: &Shared, partition: u32, job: &SealJob) -> Result<(), IngestError> {
+fn seal_and_publish(shared: &Shared, status: &SharedStatus, partition: u32, job: &SealJob) -> Result<(), IngestError> {
     let (pending, order) = write(shared, &job.work)?;
+    if let SealWork::Build { .. } = &job.work {
+        status.counters().note_seal(pending.entry().size_bytes, pending.entry().num_docs);
+    }
     let keyed = shared.keyed(partition);
     if let (Some(keyed), SealWork::Build { segment, .. }) = (&keyed, &job.work) {
         // The key state as of this segment's end, durable before the segment is published.

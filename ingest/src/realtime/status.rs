@@ -148,6 +148,10 @@ pub struct Counters {
     pub last_ingest_time_ms: AtomicI64,
     /// Written by the sealer; the consumer reads it for its advisory commits.
     pub published_end_offset: AtomicI64,
+    /// Bytes per 1000 rows of the partition's last segment sealed here (0 = none yet).
+    /// Written by the sealer; the consumer judges a size threshold, which is in sealed
+    /// bytes, by it.
+    pub sealed_bytes_per_1000_rows: AtomicU64,
 }
 
 impl Counters {
@@ -157,6 +161,25 @@ impl Counters {
 
     pub fn published_end_offset(&self) -> Option<i64> {
         optional(self.published_end_offset.load(Ordering::Acquire))
+    }
+
+    /// Notes what a segment built here became: `rows` rows in `sealed` bytes.
+    pub fn note_seal(&self, sealed: u64, rows: u32) {
+        if rows > 0 {
+            let per_1000 = (u128::from(sealed) * 1000 / u128::from(rows)).clamp(1, u128::from(u64::MAX));
+            self.sealed_bytes_per_1000_rows.store(per_1000 as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The sealed size of a consuming segment of `rows` rows holding `memory` bytes: by
+    /// the last seal's bytes per row (Pinot's size-based threshold also goes by rows,
+    /// which a sealed size follows closely while memory has fixed costs per chunk); before
+    /// any seal, its memory, so the first segment errs small.
+    pub fn estimated_sealed_bytes(&self, rows: u32, memory: usize) -> u64 {
+        match self.sealed_bytes_per_1000_rows.load(Ordering::Relaxed) {
+            0 => memory as u64,
+            per_1000 => (u128::from(rows) * u128::from(per_1000) / 1000).min(u128::from(u64::MAX)) as u64,
+        }
     }
 
     pub fn count(counter: &AtomicU64) {
@@ -197,6 +220,7 @@ impl SharedStatus {
             last_event_time_ms: AtomicI64::new(NONE),
             last_ingest_time_ms: AtomicI64::new(NONE),
             published_end_offset: AtomicI64::new(NONE),
+            sealed_bytes_per_1000_rows: AtomicU64::new(0),
         };
         let transitions = Transitions {
             state: ConsumerState::Starting,

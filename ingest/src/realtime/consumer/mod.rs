@@ -327,6 +327,11 @@ impl PartitionConsumer {
     fn start(&mut self, backoff: Duration) {
         let manifest = self.shared.store().manifest().clone();
         let resume = resume_point(&manifest, self.partition);
+        // A size threshold goes on judging by the partition's last published segment.
+        let last = manifest.segments.iter().filter(|e| e.bounds.partition == Some(self.partition));
+        if let Some(last) = last.max_by_key(|e| e.bounds.end_offset) {
+            self.status.counters().note_seal(last.size_bytes, last.num_docs);
+        }
         let start = match resume.offset {
             Some(offset) => Ok(offset),
             None => self.initial_offset(),

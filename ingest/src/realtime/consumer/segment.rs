@@ -161,9 +161,12 @@ impl PartitionConsumer {
         if !rows.is_multiple_of(SIZE_CHECK_ROWS) {
             return false;
         }
+        // The threshold is the sealed segment's size, as in Pinot, not the memory consuming
+        // takes (another measure, larger).
         let bytes = open.segment.memory_bytes();
-        self.status.counters().consuming_segment_bytes.store(bytes, Ordering::Relaxed);
-        bytes as u64 >= limit
+        let counters = self.status.counters();
+        counters.consuming_segment_bytes.store(bytes, Ordering::Relaxed);
+        counters.estimated_sealed_bytes(rows, bytes) >= limit
     }
 
     /// Hands the open segment to the sealer and opens the next one at the next offset.
