@@ -90,9 +90,14 @@ fn start_tansu() -> Option<(std::process::Child, String)> {
             .ok()?;
         Some(String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|p| std::path::Path::new(p).exists())
     })?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    // Below the kernel's ephemeral range (32768 up on Linux): a port from `bind(0)` can be
+    // handed to an outgoing connection before tansu binds it.
+    let first = 20_000 + std::process::id() % 12_000;
+    let port = (0..12_000)
+        .map(|i| (20_000 + (first - 20_000 + i) % 12_000) as u16)
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())?;
     let url = format!("tcp://127.0.0.1:{port}");
-    let child = std::process::Command::new(binary)
+    let mut child = std::process::Command::new(binary)
         .args([
             "broker",
             "--listener-url",
@@ -106,7 +111,13 @@ fn start_tansu() -> Option<(std::process::Child, String)> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     Some((child, format!("127.0.0.1:{port}")))
