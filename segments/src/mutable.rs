@@ -9,9 +9,11 @@
 //!
 //! Every column is dictionary-encoded while consuming (ids in arrival order, an unsorted
 //! dictionary found again through a table of ids, variable-width values packed in an arena:
-//! `dictionary.rs`, `arena.rs`) — except a fixed-width single-value column without an
-//! inverted index that is in `noDictionaryColumns` or whose first chunk was nearly all
-//! distinct values, which keeps its keys raw. Per-doc ids and keys go in chunks that are
+//! `dictionary.rs`, `arena.rs`) — except a single-value column without an inverted index
+//! that is in `noDictionaryColumns` or whose first chunk says raw is smaller (nearly all
+//! distinct keys, or more bytes in its docs than in its distinct values and their entries),
+//! which is kept raw: fixed-width keys, or variable-width bytes end to end with per-doc
+//! ends (`raw_bytes.rs`). Per-doc ids, keys and ends go in chunks that are
 //! bit-packed above their minimum once full (`packed_log.rs`); inverted-index columns also keep each id's docs (a chain
 //! of entries while it has few, a bitmap past that: `postings.rs`), H3-indexed columns
 //! their docs per cell. Sealing reads the rows
@@ -36,14 +38,19 @@ mod leaves;
 mod log;
 mod packed_log;
 mod postings;
+mod raw_bytes;
 mod snapshot;
 
 use dictionary::{Dictionary, Entry};
 use log::Log;
 use packed_log::PackedLog;
+use raw_bytes::RawBytes;
 
 /// Docs per chunk of a consuming column's values (as a power of two) in a server.
 const CHUNK_SHIFT: u32 = 12;
+/// What a variable-width dictionary entry costs beyond its bytes: an 8-byte span and its
+/// hash-table bucket (5 bytes at up to 7/8 load, in a table that doubles: ~7.5 on average).
+const DICTIONARY_ENTRY_BYTES: usize = 16;
 use postings::Postings;
 use snapshot::ColumnSnapshot;
 pub use snapshot::MutableSnapshot;
@@ -64,7 +71,11 @@ struct MutableColumn {
     /// `noDictionaryColumns`, or from its second chunk when nearly every value of the first
     /// was new (a time column, a measurement) — a dictionary would cost more than the keys.
     raw: OnceLock<PackedLog>,
-    /// Whether the column may be kept raw (fixed width, single value, no inverted index).
+    /// A variable-width single-value column's bytes, once it is kept raw: from the start
+    /// for `noDictionaryColumns`, or from its second chunk when the first's docs held fewer
+    /// bytes than a dictionary of them would (a session id).
+    raw_bytes: OnceLock<RawBytes>,
+    /// Whether the column may be kept raw (single value, no inverted index).
     may_go_raw: bool,
     /// Docs per chunk of values and per zone, as a power of two.
     chunk_shift: u32,
@@ -118,10 +129,17 @@ impl MutableSegment {
                 sv_ids: PackedLog::new(chunk_shift),
                 mv_ids: PackedLog::new(chunk_shift),
                 mv_ends: PackedLog::new(chunk_shift),
-                raw: if may_go_raw(spec, ix) && !ix.dictionary {
-                    OnceLock::from(PackedLog::new(chunk_shift))
-                } else {
-                    OnceLock::new()
+                raw: match Physical::of(spec.data_type) {
+                    Physical::Fixed(_) if may_go_raw(spec, ix) && !ix.dictionary => {
+                        OnceLock::from(PackedLog::new(chunk_shift))
+                    }
+                    _ => OnceLock::new(),
+                },
+                raw_bytes: match Physical::of(spec.data_type) {
+                    Physical::Var(_) if may_go_raw(spec, ix) && !ix.dictionary => {
+                        OnceLock::from(RawBytes::new(chunk_shift))
+                    }
+                    _ => OnceLock::new(),
                 },
                 chunk_shift,
                 may_go_raw: may_go_raw(spec, ix),
@@ -209,6 +227,7 @@ impl MutableSegment {
                 dictionary: c.dictionary.snapshot(),
                 sv_ids: c.sv_ids.snapshot().1,
                 raw: c.raw.get().map(|raw| raw.snapshot().1),
+                raw_bytes: c.raw_bytes.get().map(RawBytes::snapshot),
                 zone_min: c.zone_min.snapshot().1,
                 zone_max: c.zone_max.snapshot().1,
                 mv_ids: c.mv_ids.snapshot().1,
@@ -252,7 +271,9 @@ impl MutableSegment {
                 snapshot.num_docs.checked_sub(1).map_or(0, |last| snap.mv_ends.get(last as usize) as usize)
             };
             let mut value_bytes = 0;
-            if let Physical::Var(_) = column.physical {
+            if let Some(raw) = &snap.raw_bytes {
+                raw.for_each(snapshot.num_docs as usize, |_, bytes| value_bytes += bytes.len());
+            } else if let Physical::Var(_) = column.physical {
                 for doc in 0..snapshot.num_docs as usize {
                     snap.for_each_value(column, doc, |v| {
                         value_bytes += if let Entry::Bytes(b) = v { b.len() } else { 0 }
@@ -262,6 +283,14 @@ impl MutableSegment {
             buffer.reserve(values, value_bytes);
             // Values in physical form, straight from the dictionary or the raw keys: they
             // were checked against the column's type when they arrived.
+            if let Some(raw) = &snap.raw_bytes {
+                raw.for_each(snapshot.num_docs as usize, |doc, bytes| {
+                    buffer.push_bytes(bytes);
+                    buffer.end_doc(snap.nulls.contains(doc as u32));
+                });
+                buffers.push(buffer);
+                continue;
+            }
             for doc in 0..snapshot.num_docs as usize {
                 snap.for_each_value(column, doc, |v| match v {
                     Entry::Key(key) => buffer.push_key(key),
@@ -343,11 +372,19 @@ impl MutableColumn {
         }
         if self.single_value {
             let entry = values.first().map_or(Entry::Key(0), |v| self.checked_entry(v));
-            if let Entry::Key(key) = entry {
-                self.note_zone(doc, key);
-                if let Some(raw) = self.raw_from(doc) {
-                    raw.push(key);
-                    return;
+            match entry {
+                Entry::Key(key) => {
+                    self.note_zone(doc, key);
+                    if let Some(raw) = self.raw_from(doc) {
+                        raw.push(key);
+                        return;
+                    }
+                }
+                Entry::Bytes(bytes) => {
+                    if let Some(raw) = self.raw_bytes_from(doc) {
+                        raw.push(bytes);
+                        return;
+                    }
                 }
             }
             let id = self.id_of(&entry);
@@ -369,14 +406,13 @@ impl MutableColumn {
     }
 
     /// The raw keys `doc` goes to, if the column is kept raw. At the first chunk's end the
-    /// column goes raw when at least 7/8 of its values were distinct: its keys so far are
-    /// copied over, and snapshots from then on read them instead of ids.
+    /// column may go raw ([`MutableColumn::goes_raw_at`]): its keys so far are copied over,
+    /// and snapshots from then on read them instead of ids.
     fn raw_from(&self, doc: u32) -> Option<&PackedLog> {
         if let Some(raw) = self.raw.get() {
             return Some(raw);
         }
-        let chunk = 1usize << self.chunk_shift;
-        if !self.may_go_raw || doc as usize != chunk || (self.dictionary.len() as usize) * 8 < chunk * 7 {
+        if !self.goes_raw_at(doc) {
             return None;
         }
         let raw = PackedLog::new(self.chunk_shift);
@@ -388,6 +424,53 @@ impl MutableColumn {
         let _ = self.raw.set(raw);
         tracing::debug!(column = %self.name, distinct = dictionary.len(), "consuming column kept raw from here on");
         self.raw.get()
+    }
+
+    /// [`MutableColumn::raw_from`] for a variable-width column: its bytes so far are copied
+    /// out of the dictionary (which then stops growing).
+    fn raw_bytes_from(&self, doc: u32) -> Option<&RawBytes> {
+        if let Some(raw) = self.raw_bytes.get() {
+            return Some(raw);
+        }
+        if !self.goes_raw_at(doc) {
+            return None;
+        }
+        let raw = RawBytes::new(self.chunk_shift);
+        let dictionary = self.dictionary.snapshot();
+        let (len, ids) = self.sv_ids.snapshot();
+        for d in 0..len as usize {
+            raw.push(dictionary.bytes(ids.get(d) as u32));
+        }
+        let _ = self.raw_bytes.set(raw);
+        tracing::debug!(column = %self.name, distinct = dictionary.len(), "consuming column kept raw from here on");
+        self.raw_bytes.get()
+    }
+
+    /// Whether a column still dictionary-encoded goes raw at `doc`: at the first chunk's
+    /// end, when raw is estimated smaller than the dictionary from what that chunk held.
+    ///
+    /// Fixed width: when at least 7/8 of the values were distinct (a key costs about the
+    /// same raw or in the dictionary, so a dictionary pays only with repeats). Variable
+    /// width: when the docs' bytes are fewer than the distinct values' bytes plus
+    /// [`DICTIONARY_ENTRY_BYTES`] each — a doc's end offset raw (~2 bytes packed) and its
+    /// id (~2.5) cancel out. A 16-character session id with 4/5 of its values distinct
+    /// goes raw (16 B a doc against 26); a country code does not.
+    fn goes_raw_at(&self, doc: u32) -> bool {
+        let chunk = 1usize << self.chunk_shift;
+        if !self.may_go_raw || doc as usize != chunk {
+            return false;
+        }
+        let distinct = self.dictionary.len() as usize;
+        match self.physical {
+            Physical::Fixed(_) => distinct * 8 >= chunk * 7,
+            Physical::Var(_) => {
+                let dictionary = self.dictionary.snapshot();
+                let distinct_bytes: usize = (0..distinct as u32).map(|id| dictionary.bytes(id).len()).sum();
+                let (len, ids) = self.sv_ids.snapshot();
+                let doc_bytes: usize = (0..len as usize).map(|d| dictionary.bytes(ids.get(d) as u32).len()).sum();
+                doc_bytes < distinct_bytes + distinct * DICTIONARY_ENTRY_BYTES
+            }
+        }
     }
 
     fn note_zone(&self, doc: u32, key: u64) {
@@ -428,16 +511,18 @@ impl MutableColumn {
         let ids = self.sv_ids.bytes_allocated()
             + self.mv_ids.bytes_allocated()
             + self.mv_ends.bytes_allocated()
-            + self.raw.get().map_or(0, PackedLog::bytes_allocated);
+            + self.raw.get().map_or(0, PackedLog::bytes_allocated)
+            + self.raw_bytes.get().map_or(0, RawBytes::bytes_allocated);
         let nulls = self.nulls.lock().serialized_size();
         let h3 = self.h3.as_ref().map_or(0, crate::h3_index::ConsumingH3::memory_bytes);
         ColumnMemory { dictionary, values: ids, indexes: inverted + h3 + nulls }
     }
 }
 
-/// Whether a column's values may be kept as raw keys in a consuming segment.
+/// Whether a column's values may be kept raw (keys or bytes, no ids) in a consuming
+/// segment: an inverted index needs ids.
 fn may_go_raw(spec: &cuvee_catalog::ColumnSpec, ix: &cuvee_catalog::ColumnIndexing) -> bool {
-    spec.single_value && matches!(Physical::of(spec.data_type), Physical::Fixed(_)) && !ix.inverted
+    spec.single_value && !ix.inverted
 }
 
 /// A consuming column's bytes: its dictionary (values and look-up), its per-doc values (ids
@@ -510,5 +595,60 @@ mod tests {
         }
         let identity = SegmentIdentity { name: "t__0__0".into(), ..Default::default() };
         assert!(sealed == batch_built.build(&identity).unwrap(), "sealing a raw column gives the batch-built segment");
+    }
+
+    #[test]
+    fn nearly_unique_strings_go_raw_after_the_first_chunk_and_read_the_same() {
+        let schema = Schema::from_json(
+            r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"tag","dataType":"STRING"},{"name":"sid","dataType":"STRING"}]}"#,
+        )
+        .unwrap();
+        let table =
+            Table::new(schema, TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE"}"#).unwrap())
+                .unwrap();
+        // Every 10th session id is null (the default, "null"), every 7th empty.
+        let row = |i: usize| {
+            let sid = match i {
+                _ if i % 10 == 9 => FieldValue::Null,
+                _ if i % 7 == 6 => FieldValue::Single(Value::String(String::new())),
+                _ => FieldValue::Single(Value::String(format!("{:016x}", i * 0x9E37_79B9))),
+            };
+            [FieldValue::Single(Value::String(format!("a tag longer than its entry {}", i % 3))), sid]
+        };
+        let segment = Arc::new(MutableSegment::with_chunk_shift(&table, "t__0__0", 3));
+        for i in 0..100 {
+            segment.append(&row(i)).unwrap();
+        }
+        assert!(segment.columns[0].raw_bytes.get().is_none(), "three values in eight docs keep their dictionary");
+        assert!(segment.columns[1].raw_bytes.get().is_some(), "a distinct session per doc goes raw");
+        let snapshot = segment.snapshot();
+        let docs = |p: &Predicate, options| snapshot.evaluate(p, options).unwrap().docs.iter().collect::<Vec<_>>();
+        let sid = |leaf| Predicate::Leaf { column: "sid".into(), leaf, negated: false };
+        let eq = |i: usize| sid(Leaf::Compare(CompareOp::Eq, Value::String(format!("{:016x}", i * 0x9E37_79B9))));
+        assert_eq!(docs(&eq(3), EvalOptions::default()), vec![3], "a value from the first chunk");
+        assert_eq!(docs(&eq(50), EvalOptions::default()), vec![50], "a value kept raw");
+        let empty = sid(Leaf::Compare(CompareOp::Eq, Value::String(String::new())));
+        let expected: Vec<u32> = (0..100).filter(|i| i % 10 != 9 && i % 7 == 6).collect();
+        assert_eq!(docs(&empty, EvalOptions::default()), expected);
+        let nulls = Predicate::is_null("sid");
+        let expected: Vec<u32> = (0..100).filter(|i| i % 10 == 9).collect();
+        assert_eq!(docs(&nulls, EvalOptions { null_handling: true }), expected);
+        let all_docs: Vec<u32> = (0..100).collect();
+        let batch = snapshot.decode(&["sid"], &all_docs, DecodeOptions::default()).unwrap();
+        let column = batch.column(0).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        for (i, value) in column.iter().enumerate() {
+            let expected = match &row(i)[1] {
+                FieldValue::Single(Value::String(s)) => s.clone(),
+                _ => "null".to_string(),
+            };
+            assert_eq!(value, Some(expected.as_str()), "doc {i}");
+        }
+        let identity = SegmentIdentity { name: "t__0__0".into(), ..Default::default() };
+        let sealed = segment.seal(&identity).unwrap();
+        let mut batch_built = SegmentBuilder::new(&table);
+        for i in 0..100 {
+            batch_built.push(&row(i)).unwrap();
+        }
+        assert!(sealed == batch_built.build(&identity).unwrap(), "sealing raw bytes gives the batch-built segment");
     }
 }

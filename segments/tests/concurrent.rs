@@ -58,12 +58,12 @@ fn readers_see_consistent_prefixes_while_the_writer_appends() {
     assert!(checks > 1);
 }
 
-/// The compact layout under a concurrent writer: light ids' chains, a column going raw
-/// after its first chunk, chunks frozen while readers hold the open ones.
+/// The compact layout under a concurrent writer: light ids' chains, columns going raw
+/// after their first chunk (keys and bytes), chunks frozen while readers hold the open ones.
 #[test]
 fn chains_raw_keys_and_frozen_chunks_read_consistently_while_the_writer_appends() {
     let schema = Schema::from_json(
-        r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"u","dataType":"LONG"},{"name":"s","dataType":"STRING"}],
+        r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"u","dataType":"LONG"},{"name":"s","dataType":"STRING"},{"name":"id","dataType":"STRING"}],
             "dateTimeFieldSpecs":[{"name":"ts","dataType":"LONG","format":"1:MILLISECONDS:EPOCH","granularity":"1:MILLISECONDS"}]}"#,
     )
     .unwrap();
@@ -86,6 +86,7 @@ fn chains_raw_keys_and_frozen_chunks_read_consistently_while_the_writer_appends(
                     .append(&[
                         FieldValue::Single(Value::Long(user(i))),
                         FieldValue::Single(Value::String(format!("s{}", i / 3))),
+                        FieldValue::Single(Value::String(format!("id-{i:x}"))),
                         FieldValue::Single(Value::Long(1_000 + i)),
                     ])
                     .unwrap();
@@ -111,6 +112,10 @@ fn chains_raw_keys_and_frozen_chunks_read_consistently_while_the_writer_appends(
                 .iter()
                 .collect();
             assert_eq!(got, expected, "u = {value} in a snapshot of {n} docs");
+            let id = Predicate::eq("id", Value::String(format!("id-{probe:x}")));
+            let got: Vec<u32> = snapshot.evaluate(&id, EvalOptions::default()).unwrap().docs.iter().collect();
+            let expected: Vec<u32> = if probe < n { vec![probe as u32] } else { vec![] };
+            assert_eq!(got, expected, "id of doc {probe} in a snapshot of {n} docs");
         }
         let (lo, hi) = (1_000 + n / 4, 1_000 + n / 2);
         let range = Predicate::Leaf {
@@ -123,10 +128,16 @@ fn chains_raw_keys_and_frozen_chunks_read_consistently_while_the_writer_appends(
         assert_eq!(got.len(), expected, "ts range in a snapshot of {n} docs");
         if n > 0 {
             let docs = [0, (n / 2) as u32, (n - 1) as u32];
-            let batch = snapshot.decode(&["ts", "s"], &docs, DecodeOptions::default()).unwrap();
+            let batch = snapshot.decode(&["ts", "s", "id"], &docs, DecodeOptions::default()).unwrap();
             let ts = batch.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
             let expected: Vec<i64> = docs.iter().map(|&d| 1_000 + i64::from(d)).collect();
             assert_eq!(ts.values().to_vec(), expected);
+            let text = |c: usize| {
+                let array = batch.column(c).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+                array.iter().map(|v| v.unwrap_or_default().to_string()).collect::<Vec<_>>()
+            };
+            assert_eq!(text(1), docs.iter().map(|d| format!("s{}", d / 3)).collect::<Vec<_>>());
+            assert_eq!(text(2), docs.iter().map(|d| format!("id-{d:x}")).collect::<Vec<_>>());
         }
         checks += 1;
         if finished {

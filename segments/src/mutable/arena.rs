@@ -11,8 +11,8 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-const FIRST_BLOCK: usize = 4 << 10;
-const MAX_BLOCK: usize = 1 << OFFSET_BITS;
+pub(super) const FIRST_BLOCK: usize = 4 << 10;
+pub(super) const MAX_BLOCK: usize = 1 << OFFSET_BITS;
 const OFFSET_BITS: u32 = 18;
 const LEN_BITS: u32 = 18;
 const BIG: u64 = (1 << LEN_BITS) - 1;
@@ -32,7 +32,7 @@ unsafe impl Sync for Block {}
 unsafe impl Send for Block {}
 
 impl Block {
-    fn new(len: usize) -> Block {
+    pub(super) fn new(len: usize) -> Block {
         // Zeroed memory from the allocator (pages are touched only as bytes arrive).
         let zeroed: Box<[u8]> = vec![0u8; len].into_boxed_slice();
         // SAFETY: `UnsafeCell<u8>` is `repr(transparent)` over `u8`, so the slice's layout
@@ -43,7 +43,7 @@ impl Block {
 
     /// The bytes `offset..offset + len`, or empty when out of range (a span from a damaged
     /// snapshot can cost an answer, never memory safety).
-    fn read(&self, offset: usize, len: usize) -> &[u8] {
+    pub(super) fn read(&self, offset: usize, len: usize) -> &[u8] {
         match self.bytes.get(offset..offset.saturating_add(len)) {
             Some(cells) => {
                 // SAFETY: the cells were written before their span was published (see the
@@ -52,6 +52,23 @@ impl Block {
             }
             None => &[],
         }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Copies `value` in at `offset`.
+    ///
+    /// # Safety
+    /// Only the one writer calls this, and only on bytes no published span or offset
+    /// names yet (the block's unused tail), so no reader looks at them while they change.
+    /// Panics if `offset + value.len()` is past the block.
+    pub(super) unsafe fn write_unpublished(&self, offset: usize, value: &[u8]) {
+        let cells = &self.bytes[offset..offset + value.len()];
+        // SAFETY: the caller guarantees no reader looks at these cells yet; `UnsafeCell<u8>`
+        // has the layout of `u8`.
+        unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), UnsafeCell::raw_get(cells.as_ptr()), value.len()) };
     }
 }
 
@@ -87,10 +104,9 @@ impl Arena {
         let block_index = blocks.len() - 1;
         let offset = self.used.load(Ordering::Relaxed);
         let block = &blocks[block_index];
-        let cells = &block.bytes[offset..offset + value.len()];
-        // SAFETY: these cells are past every published span (the writer's own tail), so no
+        // SAFETY: these bytes are past every published span (the writer's own tail), so no
         // reader looks at them until the span returned here is published.
-        unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), UnsafeCell::raw_get(cells.as_ptr()), value.len()) };
+        unsafe { block.write_unpublished(offset, value) };
         self.used.store(if big { block.bytes.len() } else { offset + value.len() }, Ordering::Relaxed);
         debug_assert!(blocks.len() <= MAX_BLOCKS);
         let len = if big { BIG } else { value.len() as u64 };

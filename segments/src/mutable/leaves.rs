@@ -3,7 +3,7 @@
 //! equality and IN look their values up in the dictionary's table of ids; ranges on
 //! fixed-width single-value columns go chunk by chunk with per-chunk min/max zones (on raw
 //! keys, or on ids after deciding once per entry which are in range); a raw column's other
-//! leaves test its keys; other leaves test
+//! leaves test its keys or bytes doc by doc; other leaves test
 //! each dictionary entry once, then read bitmaps or scan ids; a geospatial leaf on an
 //! H3-indexed column takes the cells it covers and tests only the docs of the others. Within a conjunction, a leaf
 //! may test just the docs still possible (`any_match_within`).
@@ -52,6 +52,15 @@ impl LeafSource for MutableSnapshot {
                 Matcher::KeyRange(lo, hi) => self.docs_in_key_range(column, *lo, *hi, None),
                 _ => self.docs_in_key_range(column, 0, u64::MAX, Some((matcher, kind))),
             };
+            return Ok((out, Access::ScanValues));
+        }
+        if let Some(raw) = &snap.raw_bytes {
+            let mut out = RoaringBitmap::new();
+            raw.for_each(self.num_docs as usize, |doc, bytes| {
+                if matcher.test_bytes(bytes) {
+                    let _ = out.try_push(doc as u32);
+                }
+            });
             return Ok((out, Access::ScanValues));
         }
         if let Some(ids) = col.exact_ids(matcher, snap.dict_len()) {

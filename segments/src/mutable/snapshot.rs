@@ -4,6 +4,7 @@
 
 use super::dictionary::{DictSnapshot, Entry};
 use super::packed_log::Packed;
+use super::raw_bytes::RawBytesSnapshot;
 use super::{MutableColumn, MutableSegment};
 use crate::decode::{self, arrow_type, DecodeOptions, Gathered};
 use crate::error::{Result, SegmentError};
@@ -21,6 +22,8 @@ pub(super) struct ColumnSnapshot {
     pub(super) sv_ids: Packed,
     /// The keys of a column kept raw (then `sv_ids` and the dictionary are not read).
     pub(super) raw: Option<Packed>,
+    /// The bytes of a variable-width column kept raw (the same).
+    pub(super) raw_bytes: Option<RawBytesSnapshot>,
     pub(super) zone_min: Vec<Arc<[AtomicU64]>>,
     pub(super) zone_max: Vec<Arc<[AtomicU64]>>,
     pub(super) mv_ids: Packed,
@@ -52,10 +55,14 @@ impl ColumnSnapshot {
         self.dictionary.bytes(id)
     }
 
-    /// Each value of `doc` in physical form: its raw key, or its ids' dictionary values.
+    /// Each value of `doc` in physical form: its raw key or bytes, or its ids' dictionary
+    /// values.
     pub(super) fn for_each_value<'a>(&'a self, column: &MutableColumn, doc: usize, mut f: impl FnMut(Entry<'a>)) {
         if let Some(raw) = &self.raw {
             return f(Entry::Key(raw.get(doc)));
+        }
+        if let Some(raw) = &self.raw_bytes {
+            return f(Entry::Bytes(raw.bytes(doc)));
         }
         for id in self.doc_ids(column, doc) {
             f(match column.physical {
@@ -67,8 +74,9 @@ impl ColumnSnapshot {
 
     /// Whether `doc` has a value `matcher` accepts.
     pub(super) fn doc_matches(&self, column: &MutableColumn, matcher: &Matcher, doc: usize) -> bool {
-        match (&self.raw, column.physical) {
-            (Some(raw), Physical::Fixed(kind)) => matcher.test_key(raw.get(doc), kind),
+        match (&self.raw, &self.raw_bytes, column.physical) {
+            (Some(raw), _, Physical::Fixed(kind)) => matcher.test_key(raw.get(doc), kind),
+            (_, Some(raw), Physical::Var(_)) => matcher.test_bytes(raw.bytes(doc)),
             _ => self.doc_ids(column, doc).any(|id| self.matches(column, matcher, id)),
         }
     }

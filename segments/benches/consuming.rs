@@ -1,0 +1,98 @@
+//! The consuming segment's side of ingest: appending the benchmark's events (the same
+//! generator as `benches/harness`, already converted to rows, so no decoding is timed) to a
+//! [`MutableSegment`] of the benchmark's realtime table, then sealing it; and the bytes per
+//! row it holds, column by column, printed once. `cargo bench -p cuvee-segments --bench
+//! consuming`; `CUVEE_BENCH_ROWS` changes the 1 M.
+#![allow(clippy::print_stdout)] // the bytes per row are part of the report
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
+use cuvee_segments::{FieldValue, MutableSegment, SegmentIdentity};
+use std::hint::black_box;
+use std::sync::Arc;
+
+#[allow(dead_code)]
+#[path = "../../benches/harness/events.rs"]
+mod events;
+#[path = "../../benches/harness/rng.rs"]
+mod rng;
+
+fn rows() -> u64 {
+    std::env::var("CUVEE_BENCH_ROWS").ok().and_then(|r| r.parse().ok()).unwrap_or(1_000_000)
+}
+
+fn table() -> Table {
+    let schema = Schema::from_json(include_str!("../../benches/harness/events_schema.json")).unwrap();
+    let config = include_str!("../../benches/harness/events_realtime_table_config.json")
+        .replace("${KAFKA}", "127.0.0.1:9092")
+        .replace("${TOPIC}", "events")
+        .replace("${FLUSH_ROWS}", "1000000");
+    Table::new(schema, TableConfigJson::from_json(&config).unwrap()).unwrap()
+}
+
+/// The events as rows in the table's column order.
+fn event_rows(table: &Table, n: u64) -> Vec<Vec<FieldValue>> {
+    let vocabulary = events::Vocabulary::new();
+    let text = |s: &str| FieldValue::Single(Value::String(s.to_string()));
+    events::events(&vocabulary, 0, n)
+        .into_iter()
+        .map(|e| {
+            table
+                .schema
+                .columns()
+                .iter()
+                .map(|c| match c.name.as_str() {
+                    "ts" => FieldValue::Single(Value::Long(e.ts)),
+                    "user_id" => FieldValue::Single(Value::Long(e.user_id)),
+                    "session_id" => text(&e.session_id),
+                    "country" => text(&vocabulary.country_names[e.country]),
+                    "device" => text(events::device_name(e.device)),
+                    "event_type" => text(&vocabulary.event_type_names[e.event_type]),
+                    "page" => text(&vocabulary.page_names[e.page]),
+                    "latency_ms" => FieldValue::Single(Value::Int(e.latency_ms)),
+                    "revenue" => FieldValue::Single(Value::Double(e.revenue)),
+                    "tags" => FieldValue::Multi(
+                        e.tags.iter().map(|&t| Value::String(vocabulary.tag_names[t].clone())).collect(),
+                    ),
+                    other => panic!("the benchmark's schema has no column {other}"),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn fill(table: &Table, rows: &[Vec<FieldValue>]) -> Arc<MutableSegment> {
+    let segment = Arc::new(MutableSegment::new(table, "events__0__0"));
+    for row in rows {
+        segment.append(row).unwrap();
+    }
+    segment
+}
+
+fn consuming(c: &mut Criterion) {
+    let table = table();
+    let n = rows();
+    let rows = event_rows(&table, n);
+    let filled = fill(&table, &rows);
+    println!("consuming segment, {n} events: {:.1} B/row", filled.memory_bytes() as f64 / n as f64);
+    for (column, memory) in filled.memory_by_column() {
+        let per_row = |bytes: usize| bytes as f64 / n as f64;
+        println!(
+            "  {column:<12} {:>6.1} B/row (dictionary {:.1}, values {:.1}, indexes {:.1})",
+            per_row(memory.total()),
+            per_row(memory.dictionary),
+            per_row(memory.values),
+            per_row(memory.indexes)
+        );
+    }
+    let mut group = c.benchmark_group("consuming");
+    group.throughput(Throughput::Elements(n));
+    group.sample_size(10);
+    group.bench_function("append_events", |b| b.iter(|| black_box(fill(&table, &rows).num_docs())));
+    let identity = SegmentIdentity { name: "events__0__0".into(), ..Default::default() };
+    group.bench_function("seal_events", |b| b.iter(|| black_box(filled.seal(&identity).unwrap().len())));
+    group.finish();
+}
+
+criterion_group!(benches, consuming);
+criterion_main!(benches);
