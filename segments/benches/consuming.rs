@@ -1,13 +1,13 @@
 //! The consuming segment's side of ingest: appending the benchmark's events (the same
 //! generator as `benches/harness`, already converted to rows, so no decoding is timed) to a
-//! [`MutableSegment`] of the benchmark's realtime table, then sealing it; and the bytes per
-//! row it holds, column by column, printed once. `cargo bench -p cuvee-segments --bench
+//! [`MutableSegment`] of the benchmark's realtime table, then sealing it; reading it as a
+//! query does; and the bytes per row it holds, column by column, printed once. `cargo bench -p cuvee-segments --bench
 //! consuming`; `CUVEE_BENCH_ROWS` changes the 1 M.
 #![allow(clippy::print_stdout)] // the bytes per row are part of the report
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
-use cuvee_segments::{FieldValue, MutableSegment, SegmentIdentity};
+use cuvee_segments::{DecodeOptions, EvalOptions, FieldValue, MutableSegment, Predicate, SegmentIdentity};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -89,6 +89,29 @@ fn consuming(c: &mut Criterion) {
     group.throughput(Throughput::Elements(n));
     group.sample_size(10);
     group.bench_function("append_events", |b| b.iter(|| black_box(fill(&table, &rows).num_docs())));
+    // What a query pays to read the consuming segment: a snapshot per query, as a server
+    // takes one; an equality on the nearly unique session id (a scan: it has no inverted
+    // index), and one column of 1,000 scattered docs decoded (late materialisation).
+    let column = table.schema.columns().iter().position(|c| c.name == "session_id").unwrap_or(0);
+    let session = match &rows[n as usize / 2][column] {
+        FieldValue::Single(value) => value.clone(),
+        _ => Value::String(String::new()),
+    };
+    group.bench_function("session_id_eq", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            let predicate = Predicate::eq("session_id", session.clone());
+            black_box(snapshot.evaluate(&predicate, EvalOptions::default()).unwrap().docs.len())
+        })
+    });
+    let mut docs: Vec<u32> = (0..1_000u64).map(|i| (i * 7_919 * 131 % n) as u32).collect();
+    docs.sort_unstable();
+    group.bench_function("decode_session_id_1000_docs", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            black_box(snapshot.decode(&["session_id"], &docs, DecodeOptions::default()).unwrap().num_rows())
+        })
+    });
     let identity = SegmentIdentity { name: "events__0__0".into(), ..Default::default() };
     group.bench_function("seal_events", |b| b.iter(|| black_box(filled.seal(&identity).unwrap().len())));
     group.finish();

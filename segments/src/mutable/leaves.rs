@@ -13,7 +13,7 @@ use super::MutableSnapshot;
 use crate::bitmap_index::all_docs;
 use crate::error::{Result, SegmentError};
 use crate::eval::{Access, LeafSource};
-use crate::physical::{FixedKind, Physical};
+use crate::physical::{FixedKind, Physical, VarKind};
 use crate::predicate::Matcher;
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
@@ -56,11 +56,24 @@ impl LeafSource for MutableSnapshot {
         }
         if let Some(raw) = &snap.raw_bytes {
             let mut out = RoaringBitmap::new();
-            raw.for_each(self.num_docs as usize, |doc, bytes| {
-                if matcher.test_bytes(bytes) {
-                    let _ = out.try_push(doc as u32);
+            let mut push = |doc: usize| _ = out.try_push(doc as u32);
+            match matcher {
+                // Equality and short IN lists (not BIG_DECIMAL, equal across spellings):
+                // a length and an 8-byte word reject nearly every doc without a `memcmp`.
+                Matcher::BytesSet { kind, values } if *kind != VarKind::BigDecimal && values.len() <= 8 => {
+                    let wanted: Vec<(&[u8], u64)> = values.iter().map(|v| (&v[..], head(v))).collect();
+                    raw.for_each(self.num_docs as usize, |doc, bytes| {
+                        if wanted.iter().any(|&(v, h)| v.len() == bytes.len() && h == head(bytes) && v == bytes) {
+                            push(doc);
+                        }
+                    });
                 }
-            });
+                _ => raw.for_each(self.num_docs as usize, |doc, bytes| {
+                    if matcher.test_bytes(bytes) {
+                        push(doc);
+                    }
+                }),
+            }
             return Ok((out, Access::ScanValues));
         }
         if let Some(ids) = col.exact_ids(matcher, snap.dict_len()) {
@@ -194,5 +207,17 @@ impl MutableSnapshot {
             }
         }
         out
+    }
+}
+
+/// The first 8 bytes of `bytes` as a word (zero-padded when shorter).
+fn head(bytes: &[u8]) -> u64 {
+    match bytes.first_chunk::<8>() {
+        Some(word) => u64::from_le_bytes(*word),
+        None => {
+            let mut word = [0u8; 8];
+            word[..bytes.len()].copy_from_slice(bytes);
+            u64::from_le_bytes(word)
+        }
     }
 }
