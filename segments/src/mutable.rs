@@ -405,45 +405,52 @@ impl MutableColumn {
         }
     }
 
-    /// The raw keys `doc` goes to, if the column is kept raw. At the first chunk's end the
-    /// column may go raw ([`MutableColumn::goes_raw_at`]): its keys so far are copied over,
-    /// and snapshots from then on read them instead of ids.
+    /// The raw keys `doc` goes to, if the column is kept raw (see [`MutableColumn::go_raw`]).
     fn raw_from(&self, doc: u32) -> Option<&PackedLog> {
-        if let Some(raw) = self.raw.get() {
-            return Some(raw);
-        }
-        if !self.goes_raw_at(doc) {
-            return None;
-        }
-        let raw = PackedLog::new(self.chunk_shift);
-        let dictionary = self.dictionary.snapshot();
-        let (len, ids) = self.sv_ids.snapshot();
-        for d in 0..len as usize {
-            raw.push(dictionary.key(ids.get(d) as u32));
-        }
-        let _ = self.raw.set(raw);
-        tracing::debug!(column = %self.name, distinct = dictionary.len(), "consuming column kept raw from here on");
-        self.raw.get()
+        self.go_raw(
+            &self.raw,
+            doc,
+            |dictionary, id, raw: &PackedLog| _ = raw.push(dictionary.key(id)),
+            || PackedLog::new(self.chunk_shift),
+        )
     }
 
-    /// [`MutableColumn::raw_from`] for a variable-width column: its bytes so far are copied
-    /// out of the dictionary (which then stops growing).
+    /// The raw bytes `doc` goes to, if the column is kept raw (see [`MutableColumn::go_raw`]).
     fn raw_bytes_from(&self, doc: u32) -> Option<&RawBytes> {
-        if let Some(raw) = self.raw_bytes.get() {
+        self.go_raw(
+            &self.raw_bytes,
+            doc,
+            |dictionary, id, raw: &RawBytes| raw.push(dictionary.bytes(id)),
+            || RawBytes::new(self.chunk_shift),
+        )
+    }
+
+    /// The raw store in `slot`, if the column is kept raw. At the first chunk's end the
+    /// column may go raw ([`MutableColumn::goes_raw_at`]): a new store is made, each doc's
+    /// value so far copied into it out of the dictionary (which then stops growing), and
+    /// snapshots from then on read it instead of ids.
+    fn go_raw<'a, R>(
+        &self,
+        slot: &'a OnceLock<R>,
+        doc: u32,
+        copy: impl Fn(&dictionary::DictSnapshot, u32, &R),
+        make: impl FnOnce() -> R,
+    ) -> Option<&'a R> {
+        if let Some(raw) = slot.get() {
             return Some(raw);
         }
         if !self.goes_raw_at(doc) {
             return None;
         }
-        let raw = RawBytes::new(self.chunk_shift);
+        let raw = make();
         let dictionary = self.dictionary.snapshot();
         let (len, ids) = self.sv_ids.snapshot();
         for d in 0..len as usize {
-            raw.push(dictionary.bytes(ids.get(d) as u32));
+            copy(&dictionary, ids.get(d) as u32, &raw);
         }
-        let _ = self.raw_bytes.set(raw);
+        let _ = slot.set(raw);
         tracing::debug!(column = %self.name, distinct = dictionary.len(), "consuming column kept raw from here on");
-        self.raw_bytes.get()
+        slot.get()
     }
 
     /// Whether a column still dictionary-encoded goes raw at `doc`: at the first chunk's
