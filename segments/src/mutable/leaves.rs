@@ -140,6 +140,16 @@ impl MutableSnapshot {
         if let Some(inverted) = &col.inverted {
             return (inverted.docs(ids.iter().copied(), self.num_docs), Access::InvertedIndex);
         }
+        if col.single_value {
+            // Chunk by chunk, as ranges are (no per-doc iterator over the packed ids).
+            let mut sorted = ids.to_vec();
+            sorted.sort_unstable();
+            let out = self.scan_chunks(column, None, |id| match sorted.len() {
+                0..=8 => sorted.contains(&(id as u32)),
+                _ => sorted.binary_search(&(id as u32)).is_ok(),
+            });
+            return (out, Access::ScanIds);
+        }
         let mut out = RoaringBitmap::new();
         for doc in 0..self.num_docs as usize {
             if snap.doc_ids(col, doc).any(|id| ids.contains(&id)) {
