@@ -129,16 +129,13 @@ impl MutableSegment {
                 sv_ids: PackedLog::new(chunk_shift),
                 mv_ids: PackedLog::new(chunk_shift),
                 mv_ends: PackedLog::new(chunk_shift),
+                // `noDictionaryColumns` are raw from the first doc; others may go raw later.
                 raw: match Physical::of(spec.data_type) {
-                    Physical::Fixed(_) if may_go_raw(spec, ix) && !ix.dictionary => {
-                        OnceLock::from(PackedLog::new(chunk_shift))
-                    }
+                    Physical::Fixed(_) if raw_from_start(spec, ix) => OnceLock::from(PackedLog::new(chunk_shift)),
                     _ => OnceLock::new(),
                 },
                 raw_bytes: match Physical::of(spec.data_type) {
-                    Physical::Var(_) if may_go_raw(spec, ix) && !ix.dictionary => {
-                        OnceLock::from(RawBytes::new(chunk_shift))
-                    }
+                    Physical::Var(_) if raw_from_start(spec, ix) => OnceLock::from(RawBytes::new(chunk_shift)),
                     _ => OnceLock::new(),
                 },
                 chunk_shift,
@@ -360,9 +357,11 @@ impl MutableColumn {
     /// Appends a field [`MutableColumn::check`] accepted as doc `doc`.
     fn append(&self, doc: u32, field: &FieldValue) {
         let Ok((values, is_null)) = self.values(field) else { return };
+        // The first value's entry (the only one of a single-value column).
+        let entry = values.first().map_or(Entry::Key(0), |v| self.checked_entry(v));
         if let Some(h3) = &self.h3 {
-            let value = match values.first().map(|v| self.checked_entry(v)) {
-                Some(Entry::Bytes(bytes)) if !is_null => Some(bytes),
+            let value = match entry {
+                Entry::Bytes(bytes) if !is_null => Some(bytes),
                 _ => None,
             };
             h3.add(doc, value);
@@ -371,7 +370,6 @@ impl MutableColumn {
             self.nulls.lock().insert(doc);
         }
         if self.single_value {
-            let entry = values.first().map_or(Entry::Key(0), |v| self.checked_entry(v));
             match entry {
                 Entry::Key(key) => {
                     self.note_zone(doc, key);
@@ -532,6 +530,11 @@ fn may_go_raw(spec: &cuvee_catalog::ColumnSpec, ix: &cuvee_catalog::ColumnIndexi
     spec.single_value && !ix.inverted
 }
 
+/// Whether a column is kept raw from its first doc: `noDictionaryColumns` names it.
+fn raw_from_start(spec: &cuvee_catalog::ColumnSpec, ix: &cuvee_catalog::ColumnIndexing) -> bool {
+    may_go_raw(spec, ix) && !ix.dictionary
+}
+
 /// A consuming column's bytes: its dictionary (values and look-up), its per-doc values (ids
 /// or raw), and its indexes (inverted, H3, nulls).
 #[derive(Debug, Clone, Copy, Default)]
@@ -548,114 +551,4 @@ impl ColumnMemory {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::decode::DecodeOptions;
-    use crate::eval::EvalOptions;
-    use crate::predicate::{CompareOp, Leaf, Predicate};
-    use cuvee_catalog::{Schema, TableConfigJson};
-
-    fn table() -> Table {
-        let schema = Schema::from_json(
-            r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"kind","dataType":"INT"}],
-                "dateTimeFieldSpecs":[{"name":"ts","dataType":"LONG","format":"1:MILLISECONDS:EPOCH","granularity":"1:MILLISECONDS"}]}"#,
-        )
-        .unwrap();
-        Table::new(schema, TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE"}"#).unwrap()).unwrap()
-    }
-
-    #[test]
-    fn nearly_unique_columns_go_raw_after_the_first_chunk_and_read_the_same() {
-        let segment = Arc::new(MutableSegment::with_chunk_shift(&table(), "t__0__0", 3));
-        let early = segment.snapshot();
-        for i in 0..100i64 {
-            segment
-                .append(&[FieldValue::Single(Value::Int((i % 3) as i32)), FieldValue::Single(Value::Long(1_000 + i))])
-                .unwrap();
-        }
-        assert!(segment.columns[0].raw.get().is_none(), "three values in eight docs keep their dictionary");
-        assert!(segment.columns[1].raw.get().is_some(), "a distinct time per doc goes raw");
-        let snapshot = segment.snapshot();
-        let ts = |op, v: i64| Predicate::Leaf {
-            column: "ts".into(),
-            leaf: Leaf::Compare(op, Value::Long(v)),
-            negated: false,
-        };
-        let docs =
-            |p: &Predicate| snapshot.evaluate(p, EvalOptions::default()).unwrap().docs.iter().collect::<Vec<_>>();
-        assert_eq!(docs(&ts(CompareOp::Eq, 1_003)), vec![3]);
-        assert_eq!(docs(&ts(CompareOp::Eq, 1_050)), vec![50]);
-        assert_eq!(docs(&ts(CompareOp::Ge, 1_095)), (95..100).collect::<Vec<_>>());
-        let not_1001 = Predicate::Leaf { column: "ts".into(), leaf: Leaf::In(vec![Value::Long(1_001)]), negated: true };
-        assert_eq!(docs(&not_1001).len(), 99);
-        let batch = snapshot.decode(&["ts"], &[0, 7, 8, 99], DecodeOptions::default()).unwrap();
-        let column = batch.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
-        assert_eq!(column.values().to_vec(), vec![1_000, 1_007, 1_008, 1_099]);
-        // A snapshot from before the switch still reads (it saw no rows).
-        assert_eq!(early.num_docs(), 0);
-        let sealed = segment.seal(&SegmentIdentity { name: "t__0__0".into(), ..Default::default() }).unwrap();
-        let mut batch_built = SegmentBuilder::new(&table());
-        for i in 0..100i64 {
-            batch_built
-                .push(&[FieldValue::Single(Value::Int((i % 3) as i32)), FieldValue::Single(Value::Long(1_000 + i))])
-                .unwrap();
-        }
-        let identity = SegmentIdentity { name: "t__0__0".into(), ..Default::default() };
-        assert!(sealed == batch_built.build(&identity).unwrap(), "sealing a raw column gives the batch-built segment");
-    }
-
-    #[test]
-    fn nearly_unique_strings_go_raw_after_the_first_chunk_and_read_the_same() {
-        let schema = Schema::from_json(
-            r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"tag","dataType":"STRING"},{"name":"sid","dataType":"STRING"}]}"#,
-        )
-        .unwrap();
-        let table =
-            Table::new(schema, TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE"}"#).unwrap())
-                .unwrap();
-        // Every 10th session id is null (the default, "null"), every 7th empty.
-        let row = |i: usize| {
-            let sid = match i {
-                _ if i % 10 == 9 => FieldValue::Null,
-                _ if i % 7 == 6 => FieldValue::Single(Value::String(String::new())),
-                _ => FieldValue::Single(Value::String(format!("{:016x}", i * 0x9E37_79B9))),
-            };
-            [FieldValue::Single(Value::String(format!("a tag longer than its entry {}", i % 3))), sid]
-        };
-        let segment = Arc::new(MutableSegment::with_chunk_shift(&table, "t__0__0", 3));
-        for i in 0..100 {
-            segment.append(&row(i)).unwrap();
-        }
-        assert!(segment.columns[0].raw_bytes.get().is_none(), "three values in eight docs keep their dictionary");
-        assert!(segment.columns[1].raw_bytes.get().is_some(), "a distinct session per doc goes raw");
-        let snapshot = segment.snapshot();
-        let docs = |p: &Predicate, options| snapshot.evaluate(p, options).unwrap().docs.iter().collect::<Vec<_>>();
-        let sid = |leaf| Predicate::Leaf { column: "sid".into(), leaf, negated: false };
-        let eq = |i: usize| sid(Leaf::Compare(CompareOp::Eq, Value::String(format!("{:016x}", i * 0x9E37_79B9))));
-        assert_eq!(docs(&eq(3), EvalOptions::default()), vec![3], "a value from the first chunk");
-        assert_eq!(docs(&eq(50), EvalOptions::default()), vec![50], "a value kept raw");
-        let empty = sid(Leaf::Compare(CompareOp::Eq, Value::String(String::new())));
-        let expected: Vec<u32> = (0..100).filter(|i| i % 10 != 9 && i % 7 == 6).collect();
-        assert_eq!(docs(&empty, EvalOptions::default()), expected);
-        let nulls = Predicate::is_null("sid");
-        let expected: Vec<u32> = (0..100).filter(|i| i % 10 == 9).collect();
-        assert_eq!(docs(&nulls, EvalOptions { null_handling: true }), expected);
-        let all_docs: Vec<u32> = (0..100).collect();
-        let batch = snapshot.decode(&["sid"], &all_docs, DecodeOptions::default()).unwrap();
-        let column = batch.column(0).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
-        for (i, value) in column.iter().enumerate() {
-            let expected = match &row(i)[1] {
-                FieldValue::Single(Value::String(s)) => s.clone(),
-                _ => "null".to_string(),
-            };
-            assert_eq!(value, Some(expected.as_str()), "doc {i}");
-        }
-        let identity = SegmentIdentity { name: "t__0__0".into(), ..Default::default() };
-        let sealed = segment.seal(&identity).unwrap();
-        let mut batch_built = SegmentBuilder::new(&table);
-        for i in 0..100 {
-            batch_built.push(&row(i)).unwrap();
-        }
-        assert!(sealed == batch_built.build(&identity).unwrap(), "sealing raw bytes gives the batch-built segment");
-    }
-}
+mod tests;
