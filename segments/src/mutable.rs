@@ -13,7 +13,8 @@
 //! that is in `noDictionaryColumns` or whose first chunk says raw is smaller (nearly all
 //! distinct keys, or more bytes in its docs than in its distinct values and their entries),
 //! which is kept raw: fixed-width keys, or variable-width bytes end to end with per-doc
-//! ends (`raw_bytes.rs`). Per-doc ids, keys and ends go in chunks that are
+//! ends (`raw_bytes.rs`), FSST-coded after the first chunk where that pays
+//! (`symbol_table.rs`). Per-doc ids, keys and ends go in chunks that are
 //! bit-packed above their minimum once full (`packed_log.rs`); inverted-index columns also keep each id's docs (a chain
 //! of entries while it has few, a bitmap past that: `postings.rs`), H3-indexed columns
 //! their docs per cell. Sealing reads the rows
@@ -40,6 +41,7 @@ mod packed_log;
 mod postings;
 mod raw_bytes;
 mod snapshot;
+mod symbol_table;
 
 use dictionary::{Dictionary, Entry};
 use log::Log;
@@ -267,12 +269,12 @@ impl MutableSegment {
             } else {
                 snapshot.num_docs.checked_sub(1).map_or(0, |last| snap.mv_ends.get(last as usize) as usize)
             };
-            let mut value_bytes = 0;
+            let (mut value_bytes, mut scratch) = (0, Vec::new());
             if let Some(raw) = &snap.raw_bytes {
                 raw.for_each(snapshot.num_docs as usize, |_, bytes| value_bytes += bytes.len());
             } else if let Physical::Var(_) = column.physical {
                 for doc in 0..snapshot.num_docs as usize {
-                    snap.for_each_value(column, doc, |v| {
+                    snap.for_each_value(column, doc, &mut scratch, |v| {
                         value_bytes += if let Entry::Bytes(b) = v { b.len() } else { 0 }
                     });
                 }
@@ -289,7 +291,7 @@ impl MutableSegment {
                 continue;
             }
             for doc in 0..snapshot.num_docs as usize {
-                snap.for_each_value(column, doc, |v| match v {
+                snap.for_each_value(column, doc, &mut scratch, |v| match v {
                     Entry::Key(key) => buffer.push_key(key),
                     Entry::Bytes(bytes) => buffer.push_bytes(bytes),
                 });

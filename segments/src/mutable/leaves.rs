@@ -2,7 +2,8 @@
 //! arrival order), so a matcher cannot become an id range as on a sealed segment; instead:
 //! equality and IN look their values up in the dictionary's table of ids; ranges on
 //! fixed-width single-value columns go chunk by chunk with per-chunk min/max zones (on raw
-//! keys, or on ids after deciding once per entry which are in range); a raw column's other
+//! keys, or on ids after deciding once per entry which are in range); equality on raw
+//! bytes searches the stored bytes for the value (or its FSST codes); a raw column's other
 //! leaves test its keys or bytes doc by doc; other leaves test
 //! each dictionary entry once, then read bitmaps or scan ids; a geospatial leaf on an
 //! H3-indexed column takes the cells it covers and tests only the docs of the others. Within a conjunction, a leaf
@@ -40,8 +41,9 @@ impl LeafSource for MutableSnapshot {
         let snap = &self.columns[column];
         if let (Matcher::Geo(geo), Some(h3)) = (matcher, &col.h3) {
             let (mut out, test) = h3.candidates(geo, self.num_docs);
+            let mut scratch = Vec::new();
             for doc in &test {
-                if snap.doc_matches(col, matcher, doc as usize) {
+                if snap.doc_matches(col, matcher, doc as usize, &mut scratch) {
                     out.insert(doc);
                 }
             }
@@ -55,25 +57,23 @@ impl LeafSource for MutableSnapshot {
             return Ok((out, Access::ScanValues));
         }
         if let Some(raw) = &snap.raw_bytes {
-            let mut out = RoaringBitmap::new();
-            let mut push = |doc: usize| _ = out.try_push(doc as u32);
-            match matcher {
-                // Equality and short IN lists (not BIG_DECIMAL, equal across spellings):
-                // a length and an 8-byte word reject nearly every doc without a `memcmp`.
+            let docs = self.num_docs as usize;
+            let out = match matcher {
+                // Equality and short IN lists (not BIG_DECIMAL, equal across spellings)
+                // search the stored bytes (codes for codes).
                 Matcher::BytesSet { kind, values } if *kind != VarKind::BigDecimal && values.len() <= 8 => {
-                    let wanted: Vec<(&[u8], u64)> = values.iter().map(|v| (&v[..], head(v))).collect();
-                    raw.for_each(self.num_docs as usize, |doc, bytes| {
-                        if wanted.iter().any(|&(v, h)| v.len() == bytes.len() && h == head(bytes) && v == bytes) {
-                            push(doc);
+                    raw.docs_equal_to(docs, values)
+                }
+                _ => {
+                    let mut out = RoaringBitmap::new();
+                    raw.for_each(docs, |doc, bytes| {
+                        if matcher.test_bytes(bytes) {
+                            let _ = out.try_push(doc as u32);
                         }
                     });
+                    out
                 }
-                _ => raw.for_each(self.num_docs as usize, |doc, bytes| {
-                    if matcher.test_bytes(bytes) {
-                        push(doc);
-                    }
-                }),
-            }
+            };
             return Ok((out, Access::ScanValues));
         }
         if let Some(ids) = col.exact_ids(matcher, snap.dict_len()) {
@@ -119,9 +119,9 @@ impl LeafSource for MutableSnapshot {
         }
         let col = &self.segment.columns[column];
         let snap = &self.columns[column];
-        let mut out = RoaringBitmap::new();
+        let (mut out, mut scratch) = (RoaringBitmap::new(), Vec::new());
         for doc in candidates.iter().take_while(|&d| d < self.num_docs) {
-            if snap.doc_matches(col, matcher, doc as usize) {
+            if snap.doc_matches(col, matcher, doc as usize, &mut scratch) {
                 let _ = out.try_push(doc);
             }
         }
@@ -217,17 +217,5 @@ impl MutableSnapshot {
             }
         }
         out
-    }
-}
-
-/// The first 8 bytes of `bytes` as a word (zero-padded when shorter).
-fn head(bytes: &[u8]) -> u64 {
-    match bytes.first_chunk::<8>() {
-        Some(word) => u64::from_le_bytes(*word),
-        None => {
-            let mut word = [0u8; 8];
-            word[..bytes.len()].copy_from_slice(bytes);
-            u64::from_le_bytes(word)
-        }
     }
 }

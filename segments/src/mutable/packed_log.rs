@@ -150,6 +150,11 @@ impl PackedLog {
         (len, Packed { shift: self.shift, chunks: self.chunks.read().clone() })
     }
 
+    /// Values a chunk holds.
+    pub(super) fn chunk_len(&self) -> usize {
+        1 << self.shift
+    }
+
     pub(super) fn bytes_allocated(&self) -> usize {
         self.chunks.read().iter().map(Chunk::bytes).sum()
     }

@@ -55,14 +55,20 @@ impl ColumnSnapshot {
         self.dictionary.bytes(id)
     }
 
-    /// Each value of `doc` in physical form: its raw key or bytes, or its ids' dictionary
-    /// values.
-    pub(super) fn for_each_value<'a>(&'a self, column: &MutableColumn, doc: usize, mut f: impl FnMut(Entry<'a>)) {
+    /// Each value of `doc` in physical form: its raw key or bytes (decoded into `scratch`
+    /// where stored coded), or its ids' dictionary values.
+    pub(super) fn for_each_value(
+        &self,
+        column: &MutableColumn,
+        doc: usize,
+        scratch: &mut Vec<u8>,
+        mut f: impl FnMut(Entry<'_>),
+    ) {
         if let Some(raw) = &self.raw {
             return f(Entry::Key(raw.get(doc)));
         }
         if let Some(raw) = &self.raw_bytes {
-            return f(Entry::Bytes(raw.bytes(doc)));
+            return f(Entry::Bytes(raw.value(doc, scratch)));
         }
         for id in self.doc_ids(column, doc) {
             f(match column.physical {
@@ -72,11 +78,17 @@ impl ColumnSnapshot {
         }
     }
 
-    /// Whether `doc` has a value `matcher` accepts.
-    pub(super) fn doc_matches(&self, column: &MutableColumn, matcher: &Matcher, doc: usize) -> bool {
+    /// Whether `doc` has a value `matcher` accepts (`scratch` holds a coded value decoded).
+    pub(super) fn doc_matches(
+        &self,
+        column: &MutableColumn,
+        matcher: &Matcher,
+        doc: usize,
+        scratch: &mut Vec<u8>,
+    ) -> bool {
         match (&self.raw, &self.raw_bytes, column.physical) {
             (Some(raw), _, Physical::Fixed(kind)) => matcher.test_key(raw.get(doc), kind),
-            (_, Some(raw), Physical::Var(_)) => matcher.test_bytes(raw.bytes(doc)),
+            (_, Some(raw), Physical::Var(_)) => matcher.test_bytes(raw.value(doc, scratch)),
             _ => self.doc_ids(column, doc).any(|id| self.matches(column, matcher, id)),
         }
     }
@@ -129,6 +141,7 @@ impl MutableSnapshot {
             let column = &self.segment.columns[index];
             let snap = &self.columns[index];
             let mut g = Gathered::for_column(column.single_value);
+            let mut scratch = Vec::new();
             for &doc in docs {
                 if doc >= self.num_docs {
                     return Err(SegmentError::InvalidRequest(format!(
@@ -136,7 +149,7 @@ impl MutableSnapshot {
                         self.num_docs
                     )));
                 }
-                snap.for_each_value(column, doc as usize, |v| match v {
+                snap.for_each_value(column, doc as usize, &mut scratch, |v| match v {
                     Entry::Key(key) => g.push_key(key),
                     Entry::Bytes(bytes) => g.push_bytes(bytes),
                 });
