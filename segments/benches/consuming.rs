@@ -120,6 +120,14 @@ fn consuming(c: &mut Criterion) {
             black_box(snapshot.decode(&["session_id"], &docs, DecodeOptions::default()).unwrap().num_rows())
         })
     });
+    // A multi-value column without an inverted index: equality scans its ids doc by doc.
+    group.bench_function("tags_eq_scanning_ids", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            let predicate = Predicate::eq("tags", Value::String("tag07".into()));
+            black_box(snapshot.evaluate(&predicate, EvalOptions::default()).unwrap().docs.len())
+        })
+    });
     // The same rows where `event_type` has no inverted index: equality scans its ids.
     let plain = table_without_inverted(Some("event_type"));
     let plain_filled = fill(&plain, &rows);

@@ -15,7 +15,8 @@
 //! which is kept raw: fixed-width keys, or variable-width bytes end to end with per-doc
 //! ends (`raw_bytes.rs`), FSST-coded after the first chunk where that pays
 //! (`symbol_table.rs`). Per-doc ids, keys and ends go in chunks that are
-//! bit-packed above their minimum once full (`packed_log.rs`); inverted-index columns also keep each id's docs (a chain
+//! bit-packed above their minimum once full, or as steps where they never decrease
+//! (`packed_log.rs`); inverted-index columns also keep each id's docs (a chain
 //! of entries while it has few, a bitmap past that: `postings.rs`), H3-indexed columns
 //! their docs per cell. Sealing reads the rows
 //! back and hands them to the batch [`SegmentBuilder`], so a sealed segment is

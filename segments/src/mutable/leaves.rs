@@ -98,12 +98,7 @@ impl LeafSource for MutableSnapshot {
             let out = self.scan_chunks(column, None, |id| matching.get(id as usize).copied().unwrap_or(false));
             return Ok((out, Access::ScanIds));
         }
-        let mut out = RoaringBitmap::new();
-        for doc in 0..self.num_docs as usize {
-            if snap.doc_ids(col, doc).any(|id| matching.get(id as usize).copied().unwrap_or(false)) {
-                let _ = out.try_push(doc as u32);
-            }
-        }
+        let out = self.scan_multi_value(column, |id| matching.get(id as usize).copied().unwrap_or(false));
         Ok((out, Access::ScanIds))
     }
 
@@ -133,7 +128,6 @@ impl MutableSnapshot {
     /// Docs holding any of `ids`: from the inverted index, or one pass over the ids.
     fn docs_with_ids(&self, column: usize, ids: &[u32]) -> (RoaringBitmap, Access) {
         let col = &self.segment.columns[column];
-        let snap = &self.columns[column];
         if ids.is_empty() {
             return (RoaringBitmap::new(), Access::Dictionary);
         }
@@ -150,13 +144,39 @@ impl MutableSnapshot {
             });
             return (out, Access::ScanIds);
         }
-        let mut out = RoaringBitmap::new();
-        for doc in 0..self.num_docs as usize {
-            if snap.doc_ids(col, doc).any(|id| ids.contains(&id)) {
-                let _ = out.try_push(doc as u32);
+        let mut sorted = ids.to_vec();
+        sorted.sort_unstable();
+        (self.scan_multi_value(column, |id| sorted.binary_search(&(id as u32)).is_ok()), Access::ScanIds)
+    }
+
+    /// Docs of a multi-value column with any id `accept` takes: value ends and ids read a
+    /// chunk at a time, side by side (no per-doc look-up of where a doc's ids start).
+    fn scan_multi_value(&self, column: usize, accept: impl Fn(u64) -> bool) -> RoaringBitmap {
+        let snap = &self.columns[column];
+        let mut ids = vec![0u64; snap.mv_ids.chunk_len()];
+        let (id_shift, mut ids_chunk) = (snap.mv_ids.chunk_len().trailing_zeros(), usize::MAX);
+        let (mut value, mut out) = (0usize, RoaringBitmap::new());
+        snap.mv_ends.for_each_chunk(self.num_docs as usize, |base, ends| {
+            for (i, &end) in ends.iter().enumerate() {
+                let mut hit = false;
+                while value < end as usize {
+                    if value >> id_shift != ids_chunk {
+                        ids_chunk = value >> id_shift;
+                        match snap.mv_ids.chunks.get(ids_chunk) {
+                            Some(chunk) => chunk.read_into(&mut ids),
+                            // Ends past the ids (never written so): no more values to test.
+                            None => return,
+                        }
+                    }
+                    hit |= accept(ids[value & (ids.len() - 1)]);
+                    value += 1;
+                }
+                if hit {
+                    let _ = out.try_push((base + i) as u32);
+                }
             }
-        }
-        (out, Access::ScanIds)
+        });
+        out
     }
 
     /// Docs of a fixed-width single-value column with a key in `lo..=hi` (that `also`

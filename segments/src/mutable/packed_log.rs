@@ -2,51 +2,81 @@
 //! of 2^shift docs (4,096 in a server; tests use small chunks to reach freezing). The chunk being filled holds full 64-bit slots; when its last slot is
 //! written the writer *freezes* it: frame of reference (the chunk's smallest value) and
 //! bit-packing at the width of its largest offset, so a country's ids take 8 bits a doc and
-//! a millisecond time column's keys ~12, instead of 32 or 64. The frozen chunk replaces the
+//! a millisecond time column's keys ~12, instead of 32 or 64 (or as steps, for a chunk
+//! that never decreases: see [`Frozen`]). The frozen chunk replaces the
 //! open one in the list; a reader that took the open one keeps reading it (same values).
 
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// Values between two checkpoints of a delta-coded chunk.
+const STRIDE: usize = 32;
+
 /// A full chunk, frozen: `CHUNK` values of `width` bits above `base`, little-endian bit
-/// order in 64-bit words (plus one spare word, so a read never straddles the end).
+/// order in 64-bit words (plus one spare word, so a read never straddles the end). A chunk
+/// that never decreases (a column's per-doc byte ends, a multi-value column's value ends)
+/// is delta-coded instead when that is smaller, as it nearly always is: `width`-bit steps
+/// from each value to the next, and every [`STRIDE`]th value's offset from `base` as a
+/// checkpoint, so a point read sums at most `STRIDE - 1` steps. A session id's end then
+/// takes the ~4 bits of its length instead of the ~16 of its offset in the chunk.
 pub(super) struct Frozen {
     base: u64,
     width: u32,
     words: Box<[u64]>,
+    /// Set when delta-coded: each STRIDE-th value's offset from `base` (the step stored at
+    /// its place is 0).
+    checkpoints: Option<Box<[u32]>>,
 }
 
 impl Frozen {
-    fn pack(values: &[AtomicU64]) -> Frozen {
-        let (mut min, mut max) = (u64::MAX, 0u64);
-        for v in values {
-            let v = v.load(Ordering::Relaxed);
-            min = min.min(v);
-            max = max.max(v);
-        }
+    fn pack(slots: &[AtomicU64]) -> Frozen {
+        let values: Vec<u64> = slots.iter().map(|v| v.load(Ordering::Relaxed)).collect();
+        let (min, max) = values.iter().fold((u64::MAX, 0u64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         let base = if values.is_empty() { 0 } else { min };
-        let width = 64 - (max.wrapping_sub(base)).leading_zeros();
-        let mut words = vec![0u64; (values.len() * width as usize).div_ceil(64) + 1];
-        if width > 0 {
-            for (i, v) in values.iter().enumerate() {
-                let offset = v.load(Ordering::Relaxed) - base;
-                let bit = i * width as usize;
-                let (word, shift) = (bit / 64, bit % 64);
-                words[word] |= offset << shift;
-                if shift + width as usize > 64 {
-                    words[word + 1] |= offset >> (64 - shift);
-                }
+        let width = bits(max.wrapping_sub(base));
+        // Chosen by estimating both: steps plus 32-bit checkpoints against offsets.
+        let monotone = values.windows(2).all(|w| w[0] <= w[1]);
+        if monotone && max.wrapping_sub(base) <= u64::from(u32::MAX) {
+            let step_width = bits(values.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0));
+            let n = values.len();
+            if n * step_width as usize + n.div_ceil(STRIDE) * 32 < n * width as usize {
+                let steps = (0..n).map(|i| if i % STRIDE == 0 { 0 } else { values[i] - values[i - 1] });
+                return Frozen {
+                    base,
+                    width: step_width,
+                    words: pack_bits(steps, n, step_width),
+                    checkpoints: Some(values.iter().step_by(STRIDE).map(|v| (v - base) as u32).collect()),
+                };
             }
         }
-        Frozen { base, width, words: words.into_boxed_slice() }
+        let offsets = values.iter().map(|v| v - base);
+        Frozen { base, width, words: pack_bits(offsets, values.len(), width), checkpoints: None }
     }
 
     /// The first `out.len()` values, in one pass over the words (a scan's inner loop).
     fn read_into(&self, out: &mut [u64]) {
+        self.read_packed(out);
+        match &self.checkpoints {
+            None => out.iter_mut().for_each(|o| *o = self.base.wrapping_add(*o)),
+            Some(checkpoints) => {
+                let mut value = self.base;
+                for (i, o) in out.iter_mut().enumerate() {
+                    value = match i % STRIDE {
+                        0 => self.base.wrapping_add(u64::from(checkpoints.get(i / STRIDE).copied().unwrap_or(0))),
+                        _ => value.wrapping_add(*o),
+                    };
+                    *o = value;
+                }
+            }
+        }
+    }
+
+    /// The packed fields themselves (offsets or steps) of the first `out.len()` values.
+    fn read_packed(&self, out: &mut [u64]) {
         let width = self.width as usize;
         if width == 0 {
-            out.fill(self.base);
+            out.fill(0);
             return;
         }
         let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
@@ -59,15 +89,55 @@ impl Frozen {
             let (word, shift) = (bit >> 6, (bit & 63) as u32);
             let low = words[word] >> shift;
             let high = (words[word + 1] << 1) << (63 - shift);
-            *o = self.base.wrapping_add((low | high) & mask);
+            *o = (low | high) & mask;
             bit += width;
         }
-        out[count..].fill(self.base);
+        out[count..].fill(0);
     }
 
     fn get(&self, index: usize) -> u64 {
+        match &self.checkpoints {
+            None => self.base.wrapping_add(self.packed(index)),
+            Some(_) => self.get_pair(index).1,
+        }
+    }
+
+    /// The values at `index - 1` (0 for the first) and `index`: a delta-coded chunk sums
+    /// its steps once for both (a doc's bytes run from the previous doc's end to its own).
+    fn get_pair(&self, index: usize) -> (u64, u64) {
+        let Some(checkpoints) = &self.checkpoints else {
+            return (if index == 0 { 0 } else { self.get(index - 1) }, self.get(index));
+        };
+        let from = index - index % STRIDE;
+        let checkpoint = self.base.wrapping_add(u64::from(checkpoints.get(from / STRIDE).copied().unwrap_or(0)));
+        if index == from {
+            return (if index == 0 { 0 } else { self.get(index - 1) }, checkpoint);
+        }
+        let (mut value, width) = (checkpoint, self.width as usize);
+        if width > 0 {
+            let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
+            let mut bit = (from + 1) * width;
+            for _ in from + 1..index {
+                value = value.wrapping_add(self.field_at(bit, mask));
+                bit += width;
+            }
+            return (value, value.wrapping_add(self.field_at(bit, mask)));
+        }
+        (value, value)
+    }
+
+    /// The `mask`-wide field at bit `bit` (0 past the words).
+    fn field_at(&self, bit: usize, mask: u64) -> u64 {
+        let (word, shift) = (bit >> 6, (bit & 63) as u32);
+        let low = self.words.get(word).copied().unwrap_or(0) >> shift;
+        let high = (self.words.get(word + 1).copied().unwrap_or(0) << 1) << (63 - shift);
+        (low | high) & mask
+    }
+
+    /// The packed field (offset or step) at `index`.
+    fn packed(&self, index: usize) -> u64 {
         if self.width == 0 {
-            return self.base;
+            return 0;
         }
         let width = self.width as usize;
         let bit = index * width;
@@ -75,8 +145,33 @@ impl Frozen {
         let low = self.words.get(word).copied().unwrap_or(0) >> shift;
         let high = if shift + width > 64 { self.words.get(word + 1).copied().unwrap_or(0) << (64 - shift) } else { 0 };
         let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
-        self.base.wrapping_add((low | high) & mask)
+        (low | high) & mask
     }
+
+    fn bytes(&self) -> usize {
+        self.words.len() * 8 + self.checkpoints.as_ref().map_or(0, |c| c.len() * 4) + std::mem::size_of::<Frozen>()
+    }
+}
+
+/// Bits to hold `value`.
+fn bits(value: u64) -> u32 {
+    64 - value.leading_zeros()
+}
+
+/// `n` fields of `width` bits, little-endian bit order, plus a spare word.
+fn pack_bits(fields: impl Iterator<Item = u64>, n: usize, width: u32) -> Box<[u64]> {
+    let mut words = vec![0u64; (n * width as usize).div_ceil(64) + 1];
+    if width > 0 {
+        for (i, field) in fields.enumerate() {
+            let bit = i * width as usize;
+            let (word, shift) = (bit / 64, bit % 64);
+            words[word] |= field << shift;
+            if shift + width as usize > 64 {
+                words[word + 1] |= field >> (64 - shift);
+            }
+        }
+    }
+    words.into_boxed_slice()
 }
 
 #[derive(Clone)]
@@ -90,6 +185,14 @@ impl Chunk {
         match self {
             Chunk::Open(slots) => slots.get(index).map_or(0, |s| s.load(Ordering::Relaxed)),
             Chunk::Frozen(frozen) => frozen.get(index),
+        }
+    }
+
+    /// The values at `index - 1` (0 for the first) and `index`.
+    fn get_pair(&self, index: usize) -> (u64, u64) {
+        match self {
+            Chunk::Open(_) => (if index == 0 { 0 } else { self.get(index - 1) }, self.get(index)),
+            Chunk::Frozen(frozen) => frozen.get_pair(index),
         }
     }
 
@@ -108,7 +211,7 @@ impl Chunk {
     fn bytes(&self) -> usize {
         match self {
             Chunk::Open(slots) => slots.len() * 8,
-            Chunk::Frozen(frozen) => frozen.words.len() * 8 + std::mem::size_of::<Frozen>(),
+            Chunk::Frozen(frozen) => frozen.bytes(),
         }
     }
 }
@@ -191,9 +294,35 @@ impl Packed {
         PackedView { shift: self.shift, chunks: &self.chunks }.get(index)
     }
 
+    /// The values at `index - 1` (0 for the first) and `index` (0 past the end).
+    pub(super) fn get_pair(&self, index: usize) -> (u64, u64) {
+        let at = index & ((1 << self.shift) - 1);
+        match self.chunks.get(index >> self.shift) {
+            Some(chunk) if at > 0 => chunk.get_pair(at),
+            Some(chunk) => (if index == 0 { 0 } else { self.get(index - 1) }, chunk.get(0)),
+            None => (if index == 0 { 0 } else { self.get(index - 1) }, 0),
+        }
+    }
+
     /// Values per chunk.
     pub(super) fn chunk_len(&self) -> usize {
         1 << self.shift
+    }
+
+    /// Calls `f` with each chunk's values among the first `count`, in order, and the index
+    /// of the chunk's first value (a scan reads a chunk at a time, no per-value look-up).
+    pub(super) fn for_each_chunk(&self, count: usize, mut f: impl FnMut(usize, &[u64])) {
+        let size = self.chunk_len();
+        let mut values = vec![0u64; size];
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            let base = c * size;
+            if base >= count {
+                break;
+            }
+            let len = (count - base).min(size);
+            chunk.read_into(&mut values[..len]);
+            f(base, &values[..len]);
+        }
     }
 }
 
@@ -230,5 +359,58 @@ mod tests {
             packed.chunks[1].read_into(&mut buf);
             assert_eq!(&buf[..], &values[CHUNK..2 * CHUNK]);
         }
+    }
+
+    #[test]
+    fn chunks_that_never_decrease_are_delta_coded_when_smaller() {
+        const CHUNK: usize = 4096;
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |bound: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % bound
+        };
+        // Ends of values 6–12 bytes long, a run of empty ones, and one huge value.
+        let mut end = 1u64 << 40;
+        let ends: Vec<u64> = (0..CHUNK * 2 + 77)
+            .map(|i| {
+                end += match i {
+                    100..=140 => 0,
+                    5_000 => 300_000,
+                    _ => 6 + next(7),
+                };
+                end
+            })
+            .collect();
+        // A step as wide as the range (deltas do not pay), and a chunk that decreases once.
+        let wide: Vec<u64> = (0..CHUNK).map(|i| if i < CHUNK / 2 { 5 } else { 1 << 20 }).collect();
+        let mut dips: Vec<u64> = (0..CHUNK as u64).map(|i| i * 3).collect();
+        dips[2_000] = 0;
+        for (values, delta) in [(&ends, true), (&wide, false), (&dips, false)] {
+            let log = PackedLog::new(12);
+            for &v in values.iter() {
+                log.push(v);
+            }
+            let (_, packed) = log.snapshot();
+            let Chunk::Frozen(frozen) = &packed.chunks[0] else { panic!("the first chunk is full") };
+            assert_eq!(frozen.checkpoints.is_some(), delta, "delta-coded");
+            for (i, &v) in values.iter().enumerate() {
+                assert_eq!(packed.get(i), v, "value {i}");
+                assert_eq!(packed.get_pair(i), (if i == 0 { 0 } else { values[i - 1] }, v), "pair at {i}");
+            }
+            for (c, chunk) in packed.chunks.iter().enumerate().take(values.len() / CHUNK) {
+                let mut buf = vec![0u64; CHUNK];
+                chunk.read_into(&mut buf);
+                assert_eq!(&buf[..], &values[c * CHUNK..(c + 1) * CHUNK], "chunk {c}");
+                let mut part = vec![0u64; 45];
+                chunk.read_into(&mut part);
+                assert_eq!(&part[..], &values[c * CHUNK..c * CHUNK + 45], "a partial read of chunk {c}");
+            }
+        }
+        // 4 bits a step and a checkpoint each 32 values, where offsets took 15 bits.
+        let log = PackedLog::new(12);
+        ends[..CHUNK].iter().for_each(|&v| _ = log.push(v));
+        assert!(log.bytes_allocated() < CHUNK * 5 / 8 + 200, "{} bytes", log.bytes_allocated());
     }
 }

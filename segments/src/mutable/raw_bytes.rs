@@ -150,8 +150,7 @@ impl RawBytesSnapshot {
 
     /// The bytes stored for `doc`: its value, or its codes.
     fn stored(&self, doc: usize) -> &[u8] {
-        let end = self.ends.get(doc);
-        let previous = if doc == 0 { 0 } else { self.ends.get(doc - 1) };
+        let (previous, end) = self.ends.get_pair(doc);
         self.between(previous, end, &mut 0)
     }
 
@@ -233,29 +232,20 @@ impl RawBytesSnapshot {
                 lo = mid + 1;
             }
         }
-        let previous = if lo == 0 { 0 } else { self.ends.get(lo - 1) };
-        let starts_here = (lo < docs.end && previous.max(block_start) == position).then_some(lo)?;
-        (self.ends.get(starts_here) == position + len).then_some(starts_here)
+        let (previous, end) = self.ends.get_pair(lo);
+        (lo < docs.end && previous.max(block_start) == position && end == position + len).then_some(lo)
     }
 
     /// Each of the first `docs` docs' stored bytes, in order: ends read a chunk at a time
     /// and the block found by walking forward (a scan's inner loop, no search per doc).
     fn for_each_stored(&self, docs: usize, mut f: impl FnMut(usize, &[u8])) {
-        let size = self.ends.chunk_len();
-        let mut ends = vec![0u64; size];
         let (mut previous, mut block) = (0u64, 0usize);
-        for (c, chunk) in self.ends.chunks.iter().enumerate() {
-            let base = c * size;
-            if base >= docs {
-                break;
-            }
-            let len = (docs - base).min(size);
-            chunk.read_into(&mut ends[..len]);
-            for (i, &end) in ends[..len].iter().enumerate() {
+        self.ends.for_each_chunk(docs, |base, ends| {
+            for (i, &end) in ends.iter().enumerate() {
                 f(base + i, self.between(previous, end, &mut block));
                 previous = end;
             }
-        }
+        });
     }
 
     /// The bytes from `previous` to `end` (logical offsets), skipping the unused tail of a
@@ -284,6 +274,20 @@ impl RawBytesSnapshot {
 mod tests {
     use super::*;
 
+    /// `snapshot` holds `values`, read one by one and in order.
+    fn reads_back(snapshot: &RawBytesSnapshot, values: &[Vec<u8>], shift: u32) {
+        let mut scratch = Vec::new();
+        for (doc, v) in values.iter().enumerate() {
+            assert_eq!(snapshot.value(doc, &mut scratch), &v[..], "doc {doc}, chunks of 2^{shift}");
+        }
+        let mut seen = 0;
+        snapshot.for_each(values.len(), |doc, bytes| {
+            assert_eq!(bytes, &values[doc][..], "doc {doc} in order");
+            seen += 1;
+        });
+        assert_eq!(seen, values.len());
+    }
+
     #[test]
     fn values_of_every_size_come_back_one_by_one_and_in_order() {
         for shift in [3, 12] {
@@ -306,15 +310,7 @@ mod tests {
             }
             let snapshot = raw.snapshot();
             let mut scratch = Vec::new();
-            for (doc, v) in values.iter().enumerate() {
-                assert_eq!(snapshot.value(doc, &mut scratch), &v[..], "doc {doc}, chunks of 2^{shift}");
-            }
-            let mut seen = 0;
-            snapshot.for_each(values.len(), |doc, bytes| {
-                assert_eq!(bytes, &values[doc][..], "doc {doc} in order");
-                seen += 1;
-            });
-            assert_eq!(seen, values.len());
+            reads_back(&snapshot, &values, shift);
             assert!(snapshot.value(values.len() + 5, &mut scratch).is_empty());
             assert!(early.value(0, &mut scratch).is_empty(), "a snapshot from before sees nothing");
         }
@@ -346,15 +342,7 @@ mod tests {
             assert!(matches!(raw.codec.get(), Some(Some(_))), "paths pay for a table, chunks of 2^{shift}");
             let snapshot = raw.snapshot();
             let mut scratch = Vec::new();
-            for (doc, v) in values.iter().enumerate() {
-                assert_eq!(snapshot.value(doc, &mut scratch), &v[..], "doc {doc}, chunks of 2^{shift}");
-            }
-            let mut seen = 0;
-            snapshot.for_each(values.len(), |doc, bytes| {
-                assert_eq!(bytes, &values[doc][..], "doc {doc} in order");
-                seen += 1;
-            });
-            assert_eq!(seen, values.len());
+            reads_back(&snapshot, &values, shift);
             let paths: Vec<usize> = (chunk..values.len()).filter(|&d| values[d].starts_with(b"/")).collect();
             let coded: usize = paths.iter().map(|&d| snapshot.stored(d).len()).sum();
             assert!(coded * 4 < paths.len() * 34 * 3, "{coded} bytes of codes for {} paths of 34 bytes", paths.len());

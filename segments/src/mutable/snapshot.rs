@@ -36,8 +36,8 @@ impl ColumnSnapshot {
         let (start, end) = if column.single_value {
             (doc, doc + 1)
         } else {
-            let start = if doc == 0 { 0 } else { self.mv_ends.get(doc - 1) as usize };
-            (start, self.mv_ends.get(doc) as usize)
+            let (start, end) = self.mv_ends.get_pair(doc);
+            (start as usize, end as usize)
         };
         let single_value = column.single_value;
         (start..end).map(move |i| if single_value { &self.sv_ids } else { &self.mv_ids }.get(i) as u32)
