@@ -64,6 +64,33 @@ impl SymbolTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Values arrive from a topic: whatever the first chunk held, training does not
+        /// panic, and any later bytes code and decode back (and code alike twice).
+        #[test]
+        fn any_first_chunk_trains_and_any_value_comes_back(
+            alphabet in proptest::collection::vec(any::<u8>(), 1..12),
+            picks in proptest::collection::vec(proptest::collection::vec(any::<prop::sample::Index>(), 0..40), 0..64),
+            later in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..16),
+        ) {
+            // A first chunk over a small alphabet (so a table often pays), random later values.
+            let sample: Vec<Vec<u8>> =
+                picks.iter().map(|p| p.iter().map(|i| alphabet[i.index(alphabet.len())]).collect()).collect();
+            let refs: Vec<&[u8]> = sample.iter().map(|v| &v[..]).collect();
+            if let Some(table) = SymbolTable::train(&refs) {
+                let (mut codes, mut again, mut back) = (Vec::new(), Vec::new(), Vec::new());
+                for value in sample.iter().chain(&later) {
+                    table.encode(value, &mut codes);
+                    prop_assert_eq!(table.encode(value, &mut again), &codes[..]);
+                    prop_assert_eq!(table.decode(&codes, &mut back), &value[..]);
+                }
+            }
+        }
+    }
 
     fn hex_ids(n: u64) -> Vec<Vec<u8>> {
         (0..n).map(|i| format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).into_bytes()).collect()
