@@ -13,7 +13,7 @@
 //! The first chunk's values go in plain. When it is full, a [`SymbolTable`] is trained on
 //! them and kept if it codes them smaller; every later value is stored as its codes
 //! (~8 bytes for a 16-hex-digit id). Readers decode a doc at a time; equality codes its
-//! literals once and compares codes.
+//! literals once and searches the stored bytes for them ([`RawBytesSnapshot::docs_equal_to`]).
 
 use super::arena::{Block, FIRST_BLOCK, MAX_BLOCK};
 use super::packed_log::{Packed, PackedLog};
