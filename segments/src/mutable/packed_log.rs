@@ -74,12 +74,11 @@ impl Frozen {
 
     /// The packed fields themselves (offsets or steps) of the first `out.len()` values.
     fn read_packed(&self, out: &mut [u64]) {
-        let width = self.width as usize;
+        let (width, mask) = (self.width as usize, self.mask());
         if width == 0 {
             out.fill(0);
             return;
         }
-        let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
         // `pack` sized the words for every value plus a spare word, so `word + 1` is in
         // range for every value below the chunk's length.
         let words = &self.words[..];
@@ -105,47 +104,35 @@ impl Frozen {
     /// The values at `index - 1` (0 for the first) and `index`: a delta-coded chunk sums
     /// its steps once for both (a doc's bytes run from the previous doc's end to its own).
     fn get_pair(&self, index: usize) -> (u64, u64) {
+        let before = |index: usize| if index == 0 { 0 } else { self.get(index - 1) };
         let Some(checkpoints) = &self.checkpoints else {
-            return (if index == 0 { 0 } else { self.get(index - 1) }, self.get(index));
+            return (before(index), self.get(index));
         };
         let from = index - index % STRIDE;
         let checkpoint = self.base.wrapping_add(u64::from(checkpoints.get(from / STRIDE).copied().unwrap_or(0)));
         if index == from {
-            return (if index == 0 { 0 } else { self.get(index - 1) }, checkpoint);
+            return (before(index), checkpoint);
         }
-        let (mut value, width) = (checkpoint, self.width as usize);
-        if width > 0 {
-            let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
-            let mut bit = (from + 1) * width;
-            for _ in from + 1..index {
-                value = value.wrapping_add(self.field_at(bit, mask));
-                bit += width;
-            }
-            return (value, value.wrapping_add(self.field_at(bit, mask)));
-        }
-        (value, value)
+        let previous = (from + 1..index).fold(checkpoint, |v, i| v.wrapping_add(self.packed(i)));
+        (previous, previous.wrapping_add(self.packed(index)))
     }
 
-    /// The `mask`-wide field at bit `bit` (0 past the words).
-    fn field_at(&self, bit: usize, mask: u64) -> u64 {
+    /// The packed field (offset or step) at `index` (0 past the words).
+    fn packed(&self, index: usize) -> u64 {
+        let bit = index * self.width as usize;
         let (word, shift) = (bit >> 6, (bit & 63) as u32);
         let low = self.words.get(word).copied().unwrap_or(0) >> shift;
         let high = (self.words.get(word + 1).copied().unwrap_or(0) << 1) << (63 - shift);
-        (low | high) & mask
+        (low | high) & self.mask()
     }
 
-    /// The packed field (offset or step) at `index`.
-    fn packed(&self, index: usize) -> u64 {
-        if self.width == 0 {
-            return 0;
+    /// The bits of one packed field.
+    fn mask(&self) -> u64 {
+        match self.width {
+            0 => 0,
+            64 => u64::MAX,
+            width => (1u64 << width) - 1,
         }
-        let width = self.width as usize;
-        let bit = index * width;
-        let (word, shift) = (bit / 64, bit % 64);
-        let low = self.words.get(word).copied().unwrap_or(0) >> shift;
-        let high = if shift + width > 64 { self.words.get(word + 1).copied().unwrap_or(0) << (64 - shift) } else { 0 };
-        let mask = if width == 64 { u64::MAX } else { (1u64 << width) - 1 };
-        (low | high) & mask
     }
 
     fn bytes(&self) -> usize {
