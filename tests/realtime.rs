@@ -132,6 +132,36 @@ async fn pause_resume_and_force_commit() {
     server.stop().await;
 }
 
+/// A force commit seals what was consumed when it was asked for: one that finds the
+/// consuming segment empty does nothing, although rows arrive while the consumer waits in a
+/// poll (it once sealed the first of them alone; a replica then sat below its threshold).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_force_commit_on_an_empty_segment_seals_nothing_that_comes_after() {
+    let (_mock, bootstrap, producer) = mock_topic("forced", 1);
+    produce(&producer, 0..50, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::open(dir.path()).await;
+    assert_eq!(server.post("/schemas", SCHEMA).await.0, 200);
+    let (status, body) = server.post("/tables", &table_config("forced", &bootstrap, 50)).await;
+    assert_eq!(status, 200, "{body}");
+    wait_published(dir.path(), 1, 50).await;
+    for round in 0..3 {
+        let before = 50 + 2 * round;
+        // The consumer idles in its poll; the request and the rows land inside one wait.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(server.post("/tables/events/forceCommit", "").await.0, 200);
+        produce(&producer, before..before + 2, 1);
+        server.wait_for(COUNT, before + 2).await;
+        assert_eq!(server.post("/tables/events/forceCommit", "").await.0, 200);
+        let segments = wait_published(dir.path(), 1, before + 2).await;
+        let mut ranges: Vec<(i64, i64)> =
+            segments.iter().map(|s| (s["start_offset"].as_i64().unwrap(), s["end_offset"].as_i64().unwrap())).collect();
+        ranges.sort();
+        assert_eq!(ranges.last(), Some(&(before, before + 2)), "round {round}: {ranges:?}");
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_stream_configs_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,9 @@
 //! segment ([`segment`]) until its goal is reached — this server's flush thresholds, or a
 //! replica's claimed end offset ([`following`]) — then it is handed to the sealer and the
 //! next one opens at once (consumption never waits for a build, only for a full hand-off
-//! queue: that is the backpressure).
+//! queue: that is the backpressure). A force commit seals the rows consumed before it was
+//! asked for: one that arrives while a poll waits is taken before the message the poll
+//! returns, and one that finds the segment empty is dropped, not kept for the next row.
 //!
 //! Status counters are atomics written per message; the state, segment and errors change
 //! only on transitions ([`super::status`]).
@@ -237,9 +239,7 @@ impl PartitionConsumer {
         if self.shared.stopped() {
             return Event::Stop;
         }
-        let requested = self.shared.force_commits.load(Ordering::Acquire);
-        if requested != self.force_commits_seen {
-            self.force_commits_seen = requested;
+        if self.take_force_commit() {
             return Event::ForceCommit;
         }
         let paused = self.shared.paused.load(Ordering::Acquire);
@@ -287,7 +287,9 @@ impl PartitionConsumer {
             }
             (State::Consuming, Event::Message(message)) => {
                 self.backoff = FIRST_BACKOFF;
-                self.consume(&message);
+                if self.sealed_for_force_commit_before(&message) {
+                    self.consume(&message);
+                }
             }
             (State::Consuming, Event::Idle) => self.backoff = FIRST_BACKOFF,
             (State::Consuming, Event::OffsetGap) => self.skip_gap(),
@@ -300,6 +302,28 @@ impl PartitionConsumer {
         if self.state == State::Consuming && self.flush_due() {
             self.seal();
         }
+    }
+
+    /// Whether an operator asked for a force commit since we last looked.
+    fn take_force_commit(&mut self) -> bool {
+        let requested = self.shared.force_commits.load(Ordering::Acquire);
+        let new = requested != self.force_commits_seen;
+        self.force_commits_seen = requested;
+        new
+    }
+
+    /// A force commit requested while the poll waited seals what was consumed before it,
+    /// not the message that ended the wait (which came after the request): without this,
+    /// a request on an empty segment sealed the first row to arrive. False when the seal
+    /// moved the reader (a replica's claim was followed), so the message is stale.
+    fn sealed_for_force_commit_before(&mut self, message: &BorrowedMessage<'_>) -> bool {
+        if !self.take_force_commit() || self.open.as_ref().is_none_or(|open| open.rows() == 0) {
+            return true;
+        }
+        let at = self.next_offset;
+        self.seal();
+        tracing::debug!(table = %self.shared.table_name, partition = self.partition, offset = message.offset(), "force commit sealed before the message that followed it");
+        self.state == State::Consuming && self.next_offset == at
     }
 
     fn enter(&mut self, state: State) {
