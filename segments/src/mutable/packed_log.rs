@@ -56,10 +56,10 @@ impl Frozen {
 
     /// The first `out.len()` values, in one pass over the words (a scan's inner loop).
     fn read_into(&self, out: &mut [u64]) {
-        self.read_packed(out);
         match &self.checkpoints {
-            None => out.iter_mut().for_each(|o| *o = self.base.wrapping_add(*o)),
+            None => self.read_packed(out, self.base),
             Some(checkpoints) => {
+                self.read_packed(out, 0);
                 let mut value = self.base;
                 for (i, o) in out.iter_mut().enumerate() {
                     value = match i % STRIDE {
@@ -72,23 +72,25 @@ impl Frozen {
         }
     }
 
-    /// The packed fields themselves (offsets or steps) of the first `out.len()` values.
-    fn read_packed(&self, out: &mut [u64]) {
+    /// The packed fields themselves (offsets or steps) of the first `out.len()` values,
+    /// plus `add`: whole groups of 64 by a kernel for the width, the rest one by one.
+    fn read_packed(&self, out: &mut [u64], add: u64) {
         let (width, mask) = (self.width as usize, self.mask());
         if width == 0 {
-            out.fill(0);
+            out.fill(add);
             return;
         }
         // `pack` sized the words for every value plus a spare word, so `word + 1` is in
         // range for every value below the chunk's length.
         let words = &self.words[..];
         let count = out.len().min((words.len().saturating_sub(1) * 64) / width);
-        let mut bit = 0usize;
-        for o in &mut out[..count] {
+        let done = unpack_groups(self.width, words, &mut out[..count], add);
+        let mut bit = done * width;
+        for o in &mut out[done..count] {
             let (word, shift) = (bit >> 6, (bit & 63) as u32);
             let low = words[word] >> shift;
             let high = (words[word + 1] << 1) << (63 - shift);
-            *o = (low | high) & mask;
+            *o = ((low | high) & mask).wrapping_add(add);
             bit += width;
         }
         out[count..].fill(0);
@@ -138,6 +140,42 @@ impl Frozen {
     fn bytes(&self) -> usize {
         self.words.len() * 8 + self.checkpoints.as_ref().map_or(0, |c| c.len() * 4) + std::mem::size_of::<Frozen>()
     }
+}
+
+/// Unpacks whole groups of 64 `width`-bit fields of `words` into `out` (plus `add`),
+/// as many as `out` holds; returns how many values it wrote. A group is exactly `width`
+/// words, and with the width a constant every field's word and shift are too, so a group
+/// unrolls into shifts and masks (the consuming segment's scans and aggregates read every
+/// value of a chunk this way).
+fn unpack_groups(width: u32, words: &[u64], out: &mut [u64], add: u64) -> usize {
+    macro_rules! widths {
+        ($($w:literal)*) => {
+            match width {
+                $($w => unpack_groups_of::<$w>(words, out, add),)*
+                _ => 0,
+            }
+        };
+    }
+    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32
+        33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64)
+}
+
+fn unpack_groups_of<const W: usize>(words: &[u64], out: &mut [u64], add: u64) -> usize {
+    let mask = if W == 64 { u64::MAX } else { (1u64 << W) - 1 };
+    let mut done = 0;
+    for (group, source) in out.chunks_exact_mut(64).zip(words.chunks_exact(W)) {
+        let Ok(source) = <&[u64; W]>::try_from(source) else { break };
+        for (i, o) in group.iter_mut().enumerate() {
+            let (word, shift) = (i * W / 64, i * W % 64);
+            let mut field = source[word] >> shift;
+            if shift + W > 64 {
+                field |= source[word + 1] << (64 - shift);
+            }
+            *o = (field & mask).wrapping_add(add);
+        }
+        done += 64;
+    }
+    done
 }
 
 /// Bits to hold `value`.
@@ -320,7 +358,8 @@ mod tests {
     #[test]
     fn frozen_chunks_read_back_every_width() {
         const CHUNK: usize = 4096;
-        for shift in [0u32, 1, 7, 13, 31, 32, 33, 63, 64] {
+        // Every width (the group kernels are one per width), and the widths around words.
+        for shift in (0u32..=64).filter(|s| *s <= 20 || s % 5 == 0 || (31..=33).contains(s) || *s >= 62) {
             let log = PackedLog::new(12);
             let mut x = 0x9E37_79B9_7F4A_7C15u64;
             let values: Vec<u64> = (0..CHUNK * 2 + 100)
@@ -345,6 +384,10 @@ mod tests {
             let mut buf = vec![0u64; CHUNK];
             packed.chunks[1].read_into(&mut buf);
             assert_eq!(&buf[..], &values[CHUNK..2 * CHUNK]);
+            // A read that ends inside a group of 64: whole groups, then one by one.
+            let mut part = vec![0u64; 64 * 3 + 17];
+            packed.chunks[0].read_into(&mut part);
+            assert_eq!(&part[..], &values[..part.len()], "width {shift}, a partial read");
         }
     }
 
