@@ -1,7 +1,9 @@
 //! The aggregate on dictionary ids (`cuvee_query::segment_aggregate`) answers what the
 //! plain plan answers: random rows imported into several sealed segments, random group-by
 //! columns, aggregates (COUNT, SUM, AVG, MIN, MAX of integer and float columns) and
-//! filters, the physical plan run as planned and as rewritten. Pinot's exact percentile
+//! filters, the physical plan run as planned and as rewritten; some cases add a consuming
+//! segment (its chunks of 8 docs or of the server's 4,096, so columns go raw or stay ids),
+//! which aggregates on its ids too or keeps the plain partial aggregate. Pinot's exact percentile
 //! (`pinot_percentile`) is picked from value counts on ids and from every value otherwise. Integers and counts must be
 //! equal; float sums may differ in their last bits (the adds go in another order), so floats
 //! are compared to 1e-9 relative. Shapes the rewrite does not take (multi-value or raw
@@ -53,8 +55,13 @@ fn row() -> impl Strategy<Value = Row> {
 }
 
 /// `rows` imported into sealed segments of `per_segment` rows, and `consuming` appended to
-/// a consuming segment (as a realtime table has one).
-fn table(rows: &[Row], per_segment: usize, consuming: &[Row]) -> (tempfile::TempDir, Arc<SegmentTable>) {
+/// a consuming segment of chunks of 2^`chunk_shift` docs (as a realtime table has one).
+fn table(
+    rows: &[Row],
+    per_segment: usize,
+    consuming: &[Row],
+    chunk_shift: u32,
+) -> (tempfile::TempDir, Arc<SegmentTable>, Option<Arc<MutableSegment>>) {
     let table =
         Table::new(Schema::from_json(SCHEMA).expect("schema"), TableConfigJson::from_json(CONFIG).expect("config"))
             .expect("table");
@@ -78,7 +85,7 @@ fn table(rows: &[Row], per_segment: usize, consuming: &[Row]) -> (tempfile::Temp
     let (provider, errors) = SegmentTable::open(&store, table.clone(), ScanOptions::default());
     assert!(errors.is_empty(), "{errors:?}");
     if !consuming.is_empty() {
-        let segment = Arc::new(MutableSegment::new(&table, "t__0__0__20261204T0000Z"));
+        let segment = Arc::new(MutableSegment::with_chunk_shift(&table, "t__0__0__20261204T0000Z", chunk_shift));
         for r in consuming {
             let text = |s: String| FieldValue::Single(Value::String(s));
             let row = vec![
@@ -96,9 +103,10 @@ fn table(rows: &[Row], per_segment: usize, consuming: &[Row]) -> (tempfile::Temp
             ];
             segment.append(&row).expect("a consuming row");
         }
-        provider.add_consuming(segment);
+        provider.add_consuming(Arc::clone(&segment));
+        return (dir, Arc::new(provider), Some(segment));
     }
-    (dir, Arc::new(provider))
+    (dir, Arc::new(provider), None)
 }
 
 async fn answers(plan: Arc<dyn ExecutionPlan>, ctx: &datafusion::prelude::SessionContext) -> Vec<String> {
@@ -132,8 +140,17 @@ fn same(plain: &[String], rewritten: &[String]) -> bool {
         })
 }
 
-/// (rewritten to an aggregate on ids?, plain answers, rewritten answers)
-async fn both_ways(provider: &Arc<SegmentTable>, sql: &str, null_handling: bool) -> (bool, Vec<String>, Vec<String>) {
+/// How a statement was answered both ways.
+struct BothWays {
+    /// Rewritten to an aggregate on ids.
+    on_ids: bool,
+    /// A plain partial aggregate over a scan is left (for segments that cannot).
+    plain_left: bool,
+    plain: Vec<String>,
+    rewritten: Vec<String>,
+}
+
+async fn both_ways(provider: &Arc<SegmentTable>, sql: &str, null_handling: bool) -> BothWays {
     let ctx = cuvee_query::session();
     let provider = Arc::new(provider.with_options(ScanOptions { null_handling, ..ScanOptions::default() }));
     cuvee_query::register(&ctx, provider).expect("registered");
@@ -142,14 +159,18 @@ async fn both_ways(provider: &Arc<SegmentTable>, sql: &str, null_handling: bool)
         || async { ctx.sql(sql).await.expect("plans").create_physical_plan().await.expect("a physical plan") };
     let plan = planned().await;
     let rewritten = cuvee_query::segment_aggregate::rewrite(planned().await).expect("rewrites");
-    let on_ids = displayable(rewritten.as_ref()).indent(true).to_string().contains("SegmentAggregateExec");
+    let shown = displayable(rewritten.as_ref()).indent(true).to_string();
+    let lines: Vec<&str> = shown.lines().collect();
+    let plain_left =
+        lines.windows(2).any(|w| w[0].contains("AggregateExec: mode=Partial") && w[1].contains("SegmentScanExec"));
+    let on_ids = shown.contains("SegmentAggregateExec");
     let (plain, answered) = (answers(plan, &ctx).await, answers(Arc::clone(&rewritten), &ctx).await);
     if on_ids {
         // What EXPLAIN ANALYZE shows of it: groups, ids aggregated, docs decoded.
         let shown = DisplayableExecutionPlan::with_metrics(rewritten.as_ref()).indent(true).to_string();
         assert!(shown.contains("groups_on_ids=") && shown.contains("ids_aggregated="), "{shown}");
     }
-    (on_ids, plain, answered)
+    BothWays { on_ids, plain_left, plain, rewritten: answered }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -162,11 +183,11 @@ fn runtime() -> tokio::runtime::Runtime {
 #[test]
 fn counts_on_ids_equal_the_plain_plan() {
     let (cases, on_ids_count) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
-    let mixed = std::cell::Cell::new(0u32);
+    let (consuming_on_ids, consuming_plain) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
     let strategy = (
         proptest::collection::vec(row(), 1..400),
         20usize..200,
-        0usize..60,
+        (0usize..60, proptest::sample::select(vec![3u32, 12])),
         proptest::sample::subsequence(vec!["country", "device", "code", "maybe"], 0..4),
         proptest::sample::subsequence(
             vec![
@@ -199,20 +220,24 @@ fn counts_on_ids_equal_the_plain_plan() {
     // PROPTEST_CASES (scripts/test.sh sets 1,000) or 48.
     let wanted = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(48);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(wanted));
-    let outcome = runner.run(&strategy, |(rows, per_segment, consuming, groups, aggregates, filter)| {
-        // Some cases hold a consuming segment too: its rows go through the plain aggregate.
+    let outcome = runner.run(&strategy, |(rows, per_segment, (consuming, shift), groups, aggregates, filter)| {
+        // Some cases hold a consuming segment too, aggregated on its ids where it can be.
         let consuming = consuming.min(rows.len() / 2);
         let (sealed_rows, consuming_rows) = rows.split_at(rows.len() - consuming);
-        let (_dir, provider) = table(sealed_rows, per_segment, consuming_rows);
+        let (_dir, provider, consuming_segment) = table(sealed_rows, per_segment, consuming_rows, shift);
         let keys = groups.join(", ");
         let sql = if groups.is_empty() {
             format!("SELECT {} FROM t {filter}", aggregates.join(", "))
         } else {
             format!("SELECT {keys}, {} FROM t {filter} GROUP BY {keys}", aggregates.join(", "))
         };
-        let (on_ids, plain, rewritten) = runtime().block_on(both_ways(&provider, &sql, false));
+        let BothWays { on_ids, plain_left, plain, rewritten } = runtime().block_on(both_ways(&provider, &sql, false));
         let measured = ["code", "amount", "maybe"].into_iter().filter(|c| aggregates.iter().any(|a| a.contains(c)));
         let measured: Vec<&str> = measured.collect();
+        let percentiles = ["code", "amount", "maybe"]
+            .into_iter()
+            .filter(|c| aggregates.iter().any(|a| a.starts_with(&format!("pinot_percentile({c}"))));
+        let percentiles: Vec<&str> = percentiles.collect();
         let possible = provider
             .listing()
             .sealed
@@ -220,22 +245,32 @@ fn counts_on_ids_equal_the_plain_plan() {
             .all(|s| groups.iter().all(|c| s.groups_on_ids(c)) && measured.iter().all(|c| s.measures_on_ids(c)));
         prop_assert!(!on_ids || possible, "{} was rewritten over a column not on ids", sql);
         prop_assert!(same(&plain, &rewritten), "{}: {:?} vs {:?}", sql, plain, rewritten);
+        if let (Some(segment), true) = (&consuming_segment, on_ids) {
+            // The consuming segment is on ids exactly when its columns allow it.
+            let snapshot = segment.snapshot();
+            let fits = groups.iter().all(|c| snapshot.groups_on_ids(c))
+                && measured.iter().all(|c| snapshot.measures_on_ids(c))
+                && percentiles.iter().all(|c| snapshot.histogram_fits(&groups, c));
+            prop_assert_eq!(plain_left, !fits, "{}: a plain partial aggregate left over the consuming segment", sql);
+            consuming_on_ids.set(consuming_on_ids.get() + u32::from(fits));
+            consuming_plain.set(consuming_plain.get() + u32::from(!fits));
+        }
         if let Some(first) = groups.first() {
             // A distinct count plans as a plain grouping of one column: distinct ids.
             let sql = format!("SELECT COUNT(DISTINCT {first}) FROM t {filter}");
-            let (_, plain, rewritten) = runtime().block_on(both_ways(&provider, &sql, false));
-            prop_assert_eq!(plain, rewritten, "{}", sql);
+            let answered = runtime().block_on(both_ways(&provider, &sql, false));
+            prop_assert_eq!(answered.plain, answered.rewritten, "{}", sql);
         }
         cases.set(cases.get() + 1);
         on_ids_count.set(on_ids_count.get() + u32::from(on_ids));
-        mixed.set(mixed.get() + u32::from(on_ids && consuming > 0));
         Ok(())
     });
     if let Err(failure) = outcome {
         panic!("{failure}");
     }
     assert!(on_ids_count.get() * 10 >= cases.get() * 8, "rewritten in {} of {} cases", on_ids_count.get(), cases.get());
-    assert!(mixed.get() > 0, "no case split sealed (on ids) from consuming (plain) segments");
+    assert!(consuming_on_ids.get() > 0, "no case aggregated a consuming segment on ids");
+    assert!(consuming_plain.get() > 0, "no case split sealed (on ids) from consuming (plain) segments");
 }
 
 #[test]
@@ -250,7 +285,7 @@ fn other_shapes_keep_the_plain_plan() {
             amount: f64::from(i),
         })
         .collect();
-    let (_dir, provider) = table(&rows, 100, &[]);
+    let (_dir, provider, _) = table(&rows, 100, &[], 12);
     let rt = runtime();
     for (sql, null_handling) in [
         ("SELECT tags, COUNT(*) FROM t GROUP BY tags", false),
@@ -263,9 +298,9 @@ fn other_shapes_keep_the_plain_plan() {
         ("SELECT CAST(code AS BIGINT), COUNT(*) FROM t GROUP BY CAST(code AS BIGINT)", false),
         ("SELECT SUM(code) FILTER (WHERE code > 3) FROM t", false),
     ] {
-        let (on_ids, plain, rewritten) = rt.block_on(both_ways(&provider, sql, null_handling));
-        assert!(!on_ids, "{sql} should keep the plain plan");
-        assert_eq!(plain, rewritten, "{sql}");
+        let answered = rt.block_on(both_ways(&provider, sql, null_handling));
+        assert!(!answered.on_ids, "{sql} should keep the plain plan");
+        assert_eq!(answered.plain, answered.rewritten, "{sql}");
     }
     for (sql, null_handling) in [
         // Null handling without nulls in the group columns is still counted on ids.
@@ -284,8 +319,56 @@ fn other_shapes_keep_the_plain_plan() {
         // COUNT of a column without nulls counts docs, whatever the column's encoding.
         ("SELECT device, COUNT(raw), SUM(code) FROM t GROUP BY device", false),
     ] {
-        let (on_ids, plain, rewritten) = rt.block_on(both_ways(&provider, sql, null_handling));
+        let BothWays { on_ids, plain, rewritten, .. } = rt.block_on(both_ways(&provider, sql, null_handling));
         assert!(on_ids, "{sql} should be aggregated on ids");
+        assert!(same(&plain, &rewritten), "{sql}: {plain:?} vs {rewritten:?}");
+    }
+}
+
+/// A realtime table: sealed segments without nulls, and a consuming segment (chunks of 8
+/// docs, so its nearly unique `amount` is kept raw after the first) with some. The
+/// consuming segment aggregates on its ids — measuring a raw column too — except where its
+/// nulls count (null handling) or a group column has no ids; the answers never change.
+#[test]
+fn a_consuming_segment_aggregates_on_ids_where_its_columns_allow() {
+    let row = |i: i32, maybe: Option<i64>| Row {
+        country: (i % 7) as u8,
+        device: (i % 3) as u8,
+        code: i % 11,
+        maybe,
+        tags: vec![],
+        amount: f64::from(i) * 1.25,
+    };
+    let sealed: Vec<Row> = (0..200).map(|i| row(i, Some(i64::from(i % 5)))).collect();
+    let consuming: Vec<Row> = (200..300).map(|i| row(i, (i % 4 != 0).then_some(i64::from(i % 5)))).collect();
+    let (_dir, provider, segment) = table(&sealed, 100, &consuming, 3);
+    let snapshot = segment.expect("a consuming segment").snapshot();
+    assert!(snapshot.groups_on_ids("country") && snapshot.groups_on_ids("maybe"));
+    // Chunks of 8 docs: a column whose first chunk is nearly distinct, or whose docs'
+    // bytes outweigh its dictionary's, is kept raw from there on.
+    for raw in ["amount", "code", "device"] {
+        assert!(!snapshot.groups_on_ids(raw), "{raw} is kept raw");
+    }
+    assert!(snapshot.measures_on_ids("amount") && snapshot.measures_on_ids("code"));
+    let rt = runtime();
+    for (sql, null_handling, consuming_on_ids) in [
+        ("SELECT country, maybe, COUNT(*) FROM t GROUP BY country, maybe", false, true),
+        ("SELECT country, SUM(amount), MIN(amount), MAX(amount), AVG(code) FROM t GROUP BY country", false, true),
+        ("SELECT SUM(code), MIN(amount), MAX(code) FROM t WHERE device IN ('tv', 'mobile')", false, true),
+        ("SELECT country, MAX(maybe), COUNT(maybe) FROM t GROUP BY country", false, true),
+        ("SELECT country, pinot_percentile(maybe, 90) FROM t GROUP BY country", false, true),
+        ("SELECT country, COUNT(DISTINCT maybe) FROM t GROUP BY country", false, true),
+        // Its nulls count under null handling; the sealed ones have none.
+        ("SELECT country, MAX(maybe), COUNT(maybe) FROM t GROUP BY country", true, false),
+        ("SELECT country, COUNT(*) FROM t GROUP BY country", true, true),
+        // A raw column is measured, not grouped nor counted by value.
+        ("SELECT device, COUNT(*) FROM t GROUP BY device", false, false),
+        ("SELECT amount, COUNT(*) FROM t GROUP BY amount", false, false),
+        ("SELECT country, pinot_percentile(amount, 50) FROM t GROUP BY country", false, false),
+    ] {
+        let BothWays { on_ids, plain_left, plain, rewritten } = rt.block_on(both_ways(&provider, sql, null_handling));
+        assert!(on_ids, "{sql}: the sealed segments aggregate on ids");
+        assert_eq!(plain_left, !consuming_on_ids, "{sql}: the consuming segment on ids: {consuming_on_ids}");
         assert!(same(&plain, &rewritten), "{sql}: {plain:?} vs {rewritten:?}");
     }
 }

@@ -9,13 +9,15 @@
 //! the final aggregate above it — on this process or a broker — is unchanged.
 //!
 //! [`rewrite`] runs where fragments run ([`crate::fragment::run`]): every server executes
-//! its fragment its own best way, and what crosses the wire stays the plain plan. A table
-//! with consuming segments (every realtime table) is split: its sealed segments aggregate
-//! on ids, its consuming ones through the plain partial aggregate over a scan of them
-//! alone, both streams of the same partial states. Shapes it does not know are left as
-//! they are: remote segments, multi-value or raw
-//! columns, a column older segments lack, nulls under null handling (a null doc's id is
-//! its column's default value's), other aggregates, a scan limit.
+//! its fragment its own best way, and what crosses the wire stays the plain plan. A
+//! realtime table's consuming segments aggregate on their ids too
+//! (`MutableSnapshot::aggregate_groups`: unsorted dictionaries, so values are compared,
+//! and measured columns may be kept raw); one that cannot (a group column kept raw, nulls
+//! under null handling) goes through the plain partial aggregate over a scan of it alone,
+//! both streams of the same partial states. Shapes it does not know are left as they are:
+//! remote segments, a sealed segment's multi-value or raw columns, a column older segments
+//! lack, nulls under null handling (a null doc's id is its column's default value's),
+//! other aggregates, a scan limit.
 
 use crate::percentile::Weighted;
 use crate::scan::{blocking_stream, ScanCounters, ScanSource, SegmentScanExec};
@@ -222,41 +224,29 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     }
     let predicate_columns = request.predicate.as_ref().map(|p| p.columns()).unwrap_or_default();
     let keys: Vec<&str> = group_columns.iter().map(String::as_str).collect();
-    let (sealed, rest): (Vec<ScanSource>, Vec<ScanSource>) =
-        request.sources.iter().cloned().partition(|s| matches!(s, ScanSource::Sealed(_)));
-    if sealed.is_empty() || rest.iter().any(|s| matches!(s, ScanSource::Remote(_))) {
+    let shape = Shape { keys: &keys, counted: &counted, measures: &measures, predicate_columns: &predicate_columns };
+    let null_handling = request.options.null_handling;
+    if request.sources.iter().any(|s| matches!(s, ScanSource::Remote(_))) {
         return None;
     }
-    for source in &sealed {
-        let ScanSource::Sealed(segment) = source else { return None };
-        // A column an older segment lacks is the scan's to resolve.
-        if predicate_columns
-            .iter()
-            .copied()
-            .chain(counted.iter().map(String::as_str))
-            .any(|c| segment.schema().column(c).is_none())
-        {
-            return None;
-        }
-        if !group_columns.iter().all(|c| segment.groups_on_ids(c))
-            || !measures.iter().all(|m| segment.measures_on_ids(&m.column))
-        {
-            return None;
-        }
-        if measures.iter().any(|m| m.histogram && !segment.histogram_fits(&keys, &m.column)) {
-            return None;
-        }
-        // A null doc's id is its column's default value's: right without null handling,
-        // wrong with it.
-        let read = group_columns.iter().chain(&counted).chain(measures.iter().map(|m| &m.column));
-        for column in read {
-            let nulls = segment.metadata().columns.iter().find(|c| &c.name == column).map_or(0, |c| c.null_count);
-            if request.options.null_handling && nulls > 0 {
-                return None;
+    // A sealed segment that cannot declines the rewrite (it would be the bulk of the rows);
+    // a consuming one that cannot (a group column gone raw, nulls) takes the plain path.
+    let mut on_ids = Vec::new();
+    let mut rest = Vec::new();
+    for source in &request.sources {
+        match source {
+            ScanSource::Sealed(segment) if shape.sealed_fits(segment, null_handling) => on_ids.push(source.clone()),
+            ScanSource::Consuming(snapshot) if shape.consuming_fits(snapshot, null_handling) => {
+                on_ids.push(source.clone())
             }
+            ScanSource::Consuming(_) => rest.push(source.clone()),
+            _ => return None,
         }
     }
-    // Consuming segments: the plain partial aggregate over a scan of them alone.
+    if on_ids.is_empty() {
+        return None;
+    }
+    // The rest: the plain partial aggregate over a scan of them alone.
     let (scan_plan, rest) = if rest.is_empty() {
         (scan_plan, None)
     } else {
@@ -270,7 +260,7 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
             aggregate.input_schema(),
         )
         .ok()?;
-        (Arc::new(scan.with_sources(sealed)), Some(Arc::new(plain) as Arc<dyn ExecutionPlan>))
+        (Arc::new(scan.with_sources(on_ids)), Some(Arc::new(plain) as Arc<dyn ExecutionPlan>))
     };
     let exec = SegmentAggregateExec {
         scan: scan_plan,
@@ -282,6 +272,62 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         rest,
     };
     Some(Arc::new(exec))
+}
+
+/// What the partial aggregate reads of each segment.
+struct Shape<'a> {
+    keys: &'a [&'a str],
+    /// COUNT(column)s, which count docs only where the column has no nulls.
+    counted: &'a [String],
+    measures: &'a [Measure],
+    predicate_columns: &'a [&'a str],
+}
+
+impl Shape<'_> {
+    /// Every column read, by name.
+    fn read(&self) -> impl Iterator<Item = &str> {
+        let measured = self.measures.iter().map(|m| m.column.as_str());
+        self.keys.iter().copied().chain(self.counted.iter().map(String::as_str)).chain(measured)
+    }
+
+    fn sealed_fits(&self, segment: &cuvee_segments::ImmutableSegment, null_handling: bool) -> bool {
+        // A column an older segment lacks is the scan's to resolve.
+        if self
+            .predicate_columns
+            .iter()
+            .copied()
+            .chain(self.counted.iter().map(String::as_str))
+            .any(|c| segment.schema().column(c).is_none())
+        {
+            return false;
+        }
+        if !self.keys.iter().all(|c| segment.groups_on_ids(c))
+            || !self.measures.iter().all(|m| segment.measures_on_ids(&m.column))
+            || self.measures.iter().any(|m| m.histogram && !segment.histogram_fits(self.keys, &m.column))
+        {
+            return false;
+        }
+        // A null doc's id is its column's default value's: right without null handling,
+        // wrong with it.
+        let nulls =
+            |column: &str| segment.metadata().columns.iter().find(|c| c.name == column).map_or(0, |c| c.null_count);
+        !null_handling || self.read().all(|column| nulls(column) == 0)
+    }
+
+    /// The same for a consuming segment's snapshot (its dictionaries are unsorted, so it
+    /// groups on ids and compares values: see `cuvee_segments::MutableSnapshot::aggregate_groups`).
+    fn consuming_fits(&self, snapshot: &cuvee_segments::MutableSnapshot, null_handling: bool) -> bool {
+        if self.predicate_columns.iter().copied().chain(self.read()).any(|c| !snapshot.has_column(c)) {
+            return false;
+        }
+        if !self.keys.iter().all(|c| snapshot.groups_on_ids(c))
+            || !self.measures.iter().all(|m| snapshot.measures_on_ids(&m.column))
+            || self.measures.iter().any(|m| m.histogram && !snapshot.histogram_fits(self.keys, &m.column))
+        {
+            return false;
+        }
+        !null_handling || self.read().all(|column| snapshot.null_count(column) == 0)
+    }
 }
 
 /// The scan's field `expr` is, when it is a plain column (no cast).
@@ -489,9 +535,6 @@ impl SegmentAggregateExec {
         let ids = scan.counter("ids_aggregated", partition);
         let decoded = scan.counter("docs_decoded", partition);
         let batches = sources.into_iter().filter_map(move |source| -> Option<Result<RecordBatch>> {
-            let ScanSource::Sealed(segment) = &source else {
-                return Some(Err(DataFusionError::Internal(format!("{} is not sealed", source.name()))));
-            };
             let external = |e: cuvee_segments::SegmentError| DataFusionError::External(Box::new(e));
             let docs = match counters.filter(&source, predicate.as_ref(), eval_options) {
                 Ok(Some(docs)) => docs,
@@ -500,7 +543,7 @@ impl SegmentAggregateExec {
             };
             counters.docs_matched.add(docs.len() as usize);
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-            if let ([name], true) = (names.as_slice(), outputs.is_empty()) {
+            if let (ScanSource::Sealed(segment), [name], true) = (&source, names.as_slice(), outputs.is_empty()) {
                 // A plain grouping of one column: its distinct ids, decoded from the dictionary.
                 let distinct = match read_on_ids(segment.distinct_ids(name, &docs), segment.name(), &names) {
                     Ok(distinct) => distinct,
@@ -518,11 +561,15 @@ impl SegmentAggregateExec {
                     values.and_then(|v| RecordBatch::try_new(Arc::clone(&schema), vec![v])).map_err(Into::into),
                 );
             }
-            let aggregated =
-                match read_on_ids(segment.aggregate_groups(&names, &measures, &docs), segment.name(), &names) {
-                    Ok(aggregated) => aggregated,
-                    Err(e) => return Some(Err(e)),
-                };
+            let read = match &source {
+                ScanSource::Sealed(segment) => segment.aggregate_groups(&names, &measures, &docs),
+                ScanSource::Consuming(snapshot) => snapshot.aggregate_groups(&names, &measures, &docs),
+                ScanSource::Remote(_) => Ok(None),
+            };
+            let aggregated = match read_on_ids(read, source.name(), &names) {
+                Ok(aggregated) => aggregated,
+                Err(e) => return Some(Err(e)),
+            };
             groups.add(aggregated.counts.len());
             ids.add(aggregated.ids_read as usize);
             decoded.add(if keys == 0 { 0 } else { aggregated.first_docs.len() });

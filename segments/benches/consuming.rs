@@ -7,7 +7,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
-use cuvee_segments::{DecodeOptions, EvalOptions, FieldValue, MutableSegment, Predicate, SegmentIdentity};
+use cuvee_segments::{
+    DecodeOptions, EvalOptions, FieldValue, Measure, MutableSegment, Predicate, SegmentIdentity, SumAs,
+};
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -128,6 +130,52 @@ fn consuming(c: &mut Criterion) {
             black_box(snapshot.evaluate(&predicate, EvalOptions::default()).unwrap().docs.len())
         })
     });
+    // Aggregates as a realtime table's fragment computes them on the consuming segment:
+    // S8's groups on ids (each group's values decoded from its first doc), S7's SUM, AVG
+    // (a sum and the counts) and MAX over raw or id columns; against decoding the same
+    // columns for every doc, which the plain partial aggregate does before it hashes.
+    let all = roaring::RoaringBitmap::from_sorted_iter(0..n as u32).unwrap();
+    let every_doc: Vec<u32> = (0..n as u32).collect();
+    group.bench_function("group_country_device_on_ids", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            let groups = snapshot.aggregate_groups(&["country", "device"], &[], &all).unwrap().unwrap();
+            let values = snapshot.decode(&["country", "device"], &groups.first_docs, DecodeOptions::default());
+            black_box(values.unwrap().num_rows())
+        })
+    });
+    group.bench_function("decode_country_device_every_doc", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            black_box(snapshot.decode(&["country", "device"], &every_doc, DecodeOptions::default()).unwrap().num_rows())
+        })
+    });
+    let measure = |column: &str, sum: Option<SumAs>, max: bool| Measure {
+        column: column.into(),
+        sum,
+        min: false,
+        max,
+        histogram: false,
+    };
+    let s7 = [
+        measure("revenue", Some(SumAs::Float), false),
+        measure("latency_ms", Some(SumAs::Float), false),
+        measure("ts", None, true),
+    ];
+    group.bench_function("sum_avg_max_on_ids", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            black_box(snapshot.aggregate_groups(&[], &s7, &all).unwrap().unwrap().counts.len())
+        })
+    });
+    group.bench_function("decode_revenue_latency_ts_every_doc", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            let batch = snapshot.decode(&["revenue", "latency_ms", "ts"], &every_doc, DecodeOptions::default());
+            black_box(batch.unwrap().num_rows())
+        })
+    });
+    drop(every_doc);
     // The same rows where `event_type` has no inverted index: equality scans its ids.
     let plain = table_without_inverted(Some("event_type"));
     let plain_filled = fill(&plain, &rows);

@@ -36,6 +36,7 @@ use std::sync::{Arc, OnceLock};
 
 mod arena;
 mod dictionary;
+mod group;
 mod leaves;
 mod log;
 mod packed_log;

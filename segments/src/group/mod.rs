@@ -114,18 +114,7 @@ impl ImmutableSegment {
             }
             measured.push(Measured::new(measure, ids, dictionary, kind, values));
         }
-        let slots = if combinations <= DENSE_GROUPS {
-            Slots::Dense(vec![u32::MAX; combinations as usize])
-        } else {
-            Slots::Sparse(HashMap::new())
-        };
-        let mut groups = Groups {
-            slots,
-            first_docs: Vec::new(),
-            counts: Vec::new(),
-            slot_of: vec![0; BLOCK],
-            combinations: vec![0; BLOCK],
-        };
+        let mut groups = Groups::new(combinations);
         let mut batch = Batch::new(keys.len(), measured.len());
         let (lo, hi) = (docs.min().unwrap_or(0) as usize, docs.max().unwrap_or(0) as usize);
         let run = !docs.is_empty() && docs.len() == (hi - lo + 1) as u64;
@@ -328,19 +317,38 @@ enum Slots {
     Sparse(HashMap<u64, u32>),
 }
 
-struct Groups {
+/// The groups found so far, and the current batch's docs' combinations and slots (a
+/// batch is at most [`BLOCK`] docs). Shared with the consuming segment's grouping.
+pub(crate) struct Groups {
     slots: Slots,
-    first_docs: Vec<u32>,
-    counts: Vec<u64>,
+    pub(crate) first_docs: Vec<u32>,
+    pub(crate) counts: Vec<u64>,
     /// The slot and the combination of each doc of the current batch.
-    slot_of: Vec<u32>,
-    combinations: Vec<u64>,
+    pub(crate) slot_of: Vec<u32>,
+    pub(crate) combinations: Vec<u64>,
 }
 
 impl Groups {
+    /// Groups over `combinations` possible combinations of ids: a dense slot table when
+    /// they are few, a hash map otherwise.
+    pub(crate) fn new(combinations: u64) -> Groups {
+        let slots = if combinations <= DENSE_GROUPS {
+            Slots::Dense(vec![u32::MAX; combinations as usize])
+        } else {
+            Slots::Sparse(HashMap::new())
+        };
+        Groups {
+            slots,
+            first_docs: Vec::new(),
+            counts: Vec::new(),
+            slot_of: vec![0; BLOCK],
+            combinations: vec![0; BLOCK],
+        }
+    }
+
     /// The slots of the docs at `start..` of the batch, from their combinations: counted,
     /// and written to `slot_of`.
-    fn assign(&mut self, docs: &[u32], start: usize) {
+    pub(crate) fn assign(&mut self, docs: &[u32], start: usize) {
         let range = start..start + docs.len();
         let Groups { slots, first_docs, counts, slot_of, combinations } = self;
         let mut new = |doc: u32| {
@@ -374,7 +382,7 @@ impl Groups {
     }
 
     #[inline]
-    fn slot(&mut self, combination: u64, doc: u32) -> usize {
+    pub(crate) fn slot(&mut self, combination: u64, doc: u32) -> usize {
         let next = self.first_docs.len() as u32;
         let slot = match &mut self.slots {
             Slots::Dense(table) => {
