@@ -358,6 +358,9 @@ fn a_consuming_segment_aggregates_on_ids_where_its_columns_allow() {
         ("SELECT country, MAX(maybe), COUNT(maybe) FROM t GROUP BY country", false, true),
         ("SELECT country, pinot_percentile(maybe, 90) FROM t GROUP BY country", false, true),
         ("SELECT country, COUNT(DISTINCT maybe) FROM t GROUP BY country", false, true),
+        // A plain grouping of one column: the distinct ids of each segment.
+        ("SELECT COUNT(DISTINCT country) FROM t WHERE maybe > 1", false, true),
+        ("SELECT DISTINCT maybe FROM t", false, true),
         // Its nulls count under null handling; the sealed ones have none.
         ("SELECT country, MAX(maybe), COUNT(maybe) FROM t GROUP BY country", true, false),
         ("SELECT country, COUNT(*) FROM t GROUP BY country", true, true),

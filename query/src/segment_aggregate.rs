@@ -543,15 +543,25 @@ impl SegmentAggregateExec {
             };
             counters.docs_matched.add(docs.len() as usize);
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-            if let (ScanSource::Sealed(segment), [name], true) = (&source, names.as_slice(), outputs.is_empty()) {
+            if let ([name], true) = (names.as_slice(), outputs.is_empty()) {
                 // A plain grouping of one column: its distinct ids, decoded from the dictionary.
-                let distinct = match read_on_ids(segment.distinct_ids(name, &docs), segment.name(), &names) {
+                let distinct = match &source {
+                    ScanSource::Sealed(segment) => segment.distinct_ids(name, &docs),
+                    ScanSource::Consuming(snapshot) => snapshot.distinct_ids(name, &docs),
+                    ScanSource::Remote(_) => Ok(None),
+                };
+                let distinct = match read_on_ids(distinct, source.name(), &names) {
                     Ok(distinct) => distinct,
                     Err(e) => return Some(Err(e)),
                 };
                 groups.add(distinct.len());
                 ids.add(docs.len() as usize);
-                let values = match segment.decode_ids(name, &distinct) {
+                let values = match &source {
+                    ScanSource::Sealed(segment) => segment.decode_ids(name, &distinct),
+                    ScanSource::Consuming(snapshot) => snapshot.decode_ids(name, &distinct),
+                    ScanSource::Remote(_) => Ok(datafusion::arrow::array::new_empty_array(schema.field(0).data_type())),
+                };
+                let values = match values {
                     Ok(values) => values,
                     Err(e) => return Some(Err(external(e))),
                 };

@@ -175,6 +175,21 @@ fn consuming(c: &mut Criterion) {
             black_box(batch.unwrap().num_rows())
         })
     });
+    // S5's COUNT(DISTINCT user_id): a bit per dictionary id, the distinct ids decoded from
+    // the dictionary; against decoding the column of every doc.
+    group.bench_function("distinct_user_id_on_ids", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            let distinct = snapshot.distinct_ids("user_id", &all).unwrap().unwrap();
+            black_box(snapshot.decode_ids("user_id", &distinct).unwrap().len())
+        })
+    });
+    group.bench_function("decode_user_id_every_doc", |b| {
+        b.iter(|| {
+            let snapshot = filled.snapshot();
+            black_box(snapshot.decode(&["user_id"], &every_doc, DecodeOptions::default()).unwrap().num_rows())
+        })
+    });
     drop(every_doc);
     // The same rows where `event_type` has no inverted index: equality scans its ids.
     let plain = table_without_inverted(Some("event_type"));

@@ -14,9 +14,12 @@ use super::packed_log::Packed;
 use super::snapshot::ColumnSnapshot;
 use super::MutableSnapshot;
 use crate::bitpack::BLOCK;
+use crate::decode::{self, Gathered};
 use crate::error::{Result, SegmentError};
+use crate::eval::LeafSource;
 use crate::group::{GroupAggregates, Groups, Histogram, Measure, MeasureStates, Numbers, SumAs, HISTOGRAM_CELLS};
 use crate::physical::{double_from_key, float_from_key, int_from_key, long_from_key, FixedKind, Physical};
+use arrow_array::ArrayRef;
 use roaring::RoaringBitmap;
 
 impl MutableSnapshot {
@@ -99,6 +102,81 @@ impl MutableSnapshot {
         let mut groups = Groups::new(combinations);
         let chunk = self.chunk_len();
         let mut batch = Batch::new(keys.len(), measured.len(), chunk);
+        let read = self.for_each_chunk_of(docs, |c, in_chunk| {
+            self.aggregate_chunk(c, in_chunk, &keys, &mut measured, &mut groups, &mut batch)
+        })?;
+        let ids_read = read * (keys.len() + measured.len()) as u64;
+        let states = measured.into_iter().map(|m| m.finish(&groups.counts)).collect();
+        Ok(Some(GroupAggregates { first_docs: groups.first_docs, counts: groups.counts, measures: states, ids_read }))
+    }
+
+    /// The distinct ids of `column` over `docs` (in id order, which here is arrival order):
+    /// a grouping with nothing to aggregate (`DISTINCT`, `COUNT(DISTINCT)`) needs a bit
+    /// per dictionary id, no counts and no first docs. `None` when the column has no ids.
+    pub fn distinct_ids(&self, column: &str, docs: &RoaringBitmap) -> Result<Option<Vec<u32>>> {
+        let Some((true, _, snap)) = self.snapshot_of(column).filter(|(_, _, s)| s.has_ids()) else {
+            return Ok(None);
+        };
+        let cardinality = snap.dict_len() as usize;
+        let mut seen = vec![0u64; cardinality.div_ceil(64)];
+        let mut values = vec![0u64; self.chunk_len()];
+        let mut outside = false;
+        let mut mark = |id: u64| match seen.get_mut(id as usize / 64) {
+            Some(word) if (id as usize) < cardinality => *word |= 1 << (id % 64),
+            _ => outside = true,
+        };
+        self.for_each_chunk_of(docs, |c, in_chunk| {
+            let base = c * values.len();
+            if in_chunk.len() * 8 >= values.len() {
+                let len = (self.num_docs as usize - base).min(values.len());
+                read_chunk(&snap.sv_ids, c, &mut values[..len]);
+                in_chunk.iter().for_each(|&doc| mark(values[doc as usize - base]));
+            } else {
+                in_chunk.iter().for_each(|&doc| mark(snap.sv_ids.get(doc as usize)));
+            }
+            Ok(())
+        })?;
+        if outside {
+            return Err(self.outside(column));
+        }
+        let mut distinct = Vec::new();
+        for (w, &word) in seen.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                distinct.push((w * 64) as u32 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        Ok(Some(distinct))
+    }
+
+    /// The values of dictionary ids `ids` of `column` (single-value, with ids).
+    pub fn decode_ids(&self, column: &str, ids: &[u32]) -> Result<ArrayRef> {
+        let Some((true, physical, snap)) = self.snapshot_of(column).filter(|(_, _, s)| s.has_ids()) else {
+            return Err(SegmentError::InvalidRequest(format!(
+                "column {column} of consuming segment {} is not a single-value column with ids",
+                self.segment.name
+            )));
+        };
+        if ids.iter().any(|&id| id >= snap.dict_len()) {
+            return Err(self.outside(column));
+        }
+        let mut g = Gathered::for_column(true);
+        for &id in ids {
+            match physical {
+                Physical::Fixed(_) => g.push_key(snap.key(id)),
+                Physical::Var(_) => g.push_bytes(snap.bytes(id)),
+            }
+        }
+        let (index, data_type) = self.column_type(column)?;
+        debug_assert_eq!(self.segment.columns[index].name, column);
+        decode::to_arrow(g, data_type, None)
+    }
+
+    /// Calls `f` with each chunk of the logs holding docs of `docs` (below the snapshot's
+    /// count) and those docs, ascending; returns how many docs it passed.
+    fn for_each_chunk_of(&self, docs: &RoaringBitmap, mut f: impl FnMut(usize, &[u32]) -> Result<()>) -> Result<u64> {
+        let chunk = self.chunk_len();
         let mut in_chunk: Vec<u32> = Vec::with_capacity(chunk);
         let limit = self.num_docs;
         let mut read = 0;
@@ -116,11 +194,9 @@ impl MutableSnapshot {
             } else {
                 in_chunk.extend(docs.range(lo..hi));
             }
-            self.aggregate_chunk(c, &in_chunk, &keys, &mut measured, &mut groups, &mut batch)?;
+            f(c, &in_chunk)?;
         }
-        let ids_read = read * (keys.len() + measured.len()) as u64;
-        let states = measured.into_iter().map(|m| m.finish(&groups.counts)).collect();
-        Ok(Some(GroupAggregates { first_docs: groups.first_docs, counts: groups.counts, measures: states, ids_read }))
+        Ok(read)
     }
 
     /// Values per chunk of the segment's logs (every column's are the same).
