@@ -195,13 +195,8 @@ impl ImmutableSegment {
     pub fn distinct_ids(&self, column: &str, docs: &RoaringBitmap) -> Result<Option<Vec<u32>>> {
         let Some(reader) = self.column_on_ids(column) else { return Ok(None) };
         let (Forward::Ids(ids), Some(dictionary)) = (&reader.forward, &reader.dictionary) else { return Ok(None) };
-        let cardinality = dictionary.len();
-        let mut seen = vec![0u64; cardinality.div_ceil(64)];
-        let mut outside = false;
-        let mut mark = |id: u32| match seen.get_mut(id as usize / 64) {
-            Some(word) if (id as usize) < cardinality => *word |= 1 << (id % 64),
-            _ => outside = true,
-        };
+        let mut seen = IdSet::new(dictionary.len());
+        let mut mark = |id: u32| seen.insert(u64::from(id));
         let (lo, hi) = (docs.min().unwrap_or(0) as usize, docs.max().unwrap_or(0) as usize);
         if !docs.is_empty() && docs.len() == (hi - lo + 1) as u64 {
             let mut block = [0u32; BLOCK];
@@ -214,18 +209,7 @@ impl ImmutableSegment {
         } else {
             docs.iter().for_each(|doc| mark(ids.get(doc as usize)));
         }
-        if outside {
-            return Err(self.corrupt_id(column));
-        }
-        let mut distinct = Vec::new();
-        for (w, &word) in seen.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                distinct.push((w * 64) as u32 + bits.trailing_zeros());
-                bits &= bits - 1;
-            }
-        }
-        Ok(Some(distinct))
+        seen.ids().map(Some).ok_or_else(|| self.corrupt_id(column))
     }
 
     /// Counts `docs` per combination of `columns`' values; [`aggregate_groups`](Self::aggregate_groups)
@@ -282,6 +266,45 @@ impl ImmutableSegment {
             }
         }
         Ok(())
+    }
+}
+
+/// The dictionary ids seen among a column's docs: a bit per id (what a one-column grouping
+/// with nothing to aggregate needs, on sealed and consuming segments alike).
+pub(crate) struct IdSet {
+    words: Vec<u64>,
+    cardinality: usize,
+    /// An id at or past the cardinality was inserted (a damaged column).
+    outside: bool,
+}
+
+impl IdSet {
+    pub(crate) fn new(cardinality: usize) -> IdSet {
+        IdSet { words: vec![0; cardinality.div_ceil(64)], cardinality, outside: false }
+    }
+
+    #[inline]
+    pub(crate) fn insert(&mut self, id: u64) {
+        match self.words.get_mut(id as usize / 64) {
+            Some(word) if (id as usize) < self.cardinality => *word |= 1 << (id % 64),
+            _ => self.outside = true,
+        }
+    }
+
+    /// The ids seen, ascending; `None` when one was outside the cardinality.
+    pub(crate) fn ids(self) -> Option<Vec<u32>> {
+        if self.outside {
+            return None;
+        }
+        let mut ids = Vec::new();
+        for (w, &word) in self.words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                ids.push((w * 64) as u32 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        Some(ids)
     }
 }
 

@@ -17,7 +17,9 @@ use crate::bitpack::BLOCK;
 use crate::decode::{self, Gathered};
 use crate::error::{Result, SegmentError};
 use crate::eval::LeafSource;
-use crate::group::{GroupAggregates, Groups, Histogram, Measure, MeasureStates, Numbers, SumAs, HISTOGRAM_CELLS};
+use crate::group::{
+    GroupAggregates, Groups, Histogram, IdSet, Measure, MeasureStates, Numbers, SumAs, HISTOGRAM_CELLS,
+};
 use crate::physical::{double_from_key, float_from_key, int_from_key, long_from_key, FixedKind, Physical};
 use arrow_array::ArrayRef;
 use roaring::RoaringBitmap;
@@ -117,14 +119,9 @@ impl MutableSnapshot {
         let Some((true, _, snap)) = self.snapshot_of(column).filter(|(_, _, s)| s.has_ids()) else {
             return Ok(None);
         };
-        let cardinality = snap.dict_len() as usize;
-        let mut seen = vec![0u64; cardinality.div_ceil(64)];
+        let mut seen = IdSet::new(snap.dict_len() as usize);
         let mut values = vec![0u64; self.chunk_len()];
-        let mut outside = false;
-        let mut mark = |id: u64| match seen.get_mut(id as usize / 64) {
-            Some(word) if (id as usize) < cardinality => *word |= 1 << (id % 64),
-            _ => outside = true,
-        };
+        let mut mark = |id: u64| seen.insert(id);
         self.for_each_chunk_of(docs, |c, in_chunk| {
             let base = c * values.len();
             if in_chunk.len() * 8 >= values.len() {
@@ -136,18 +133,7 @@ impl MutableSnapshot {
             }
             Ok(())
         })?;
-        if outside {
-            return Err(self.outside(column));
-        }
-        let mut distinct = Vec::new();
-        for (w, &word) in seen.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                distinct.push((w * 64) as u32 + bits.trailing_zeros());
-                bits &= bits - 1;
-            }
-        }
-        Ok(Some(distinct))
+        seen.ids().map(Some).ok_or_else(|| self.outside(column))
     }
 
     /// The values of dictionary ids `ids` of `column` (single-value, with ids).
