@@ -58,14 +58,14 @@ pub struct Histogram {
 }
 
 /// The kind a measured column's dictionary holds, if a number.
-pub(super) fn numeric(physical: Physical) -> Option<FixedKind> {
+pub(crate) fn numeric(physical: Physical) -> Option<FixedKind> {
     match physical {
         Physical::Fixed(kind) if kind != FixedKind::Boolean => Some(kind),
         _ => None,
     }
 }
 
-pub(super) fn is_float(kind: FixedKind) -> bool {
+pub(crate) fn is_float(kind: FixedKind) -> bool {
     matches!(kind, FixedKind::Float | FixedKind::Double)
 }
 

@@ -15,7 +15,8 @@ use crate::bitpack::BLOCK;
 use crate::error::Result;
 use crate::forward::PackedIds;
 use crate::immutable::{ColumnReader, Forward, ImmutableSegment};
-use measure::{is_float, numbers, numeric, Measured};
+pub(crate) use measure::{is_float, numeric};
+use measure::{numbers, Measured};
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 
@@ -58,17 +59,7 @@ impl ImmutableSegment {
         let cardinality = |name: &str| {
             self.metadata().columns.iter().find(|c| c.name == name).map(|c| u64::from(c.cardinality.max(1)))
         };
-        let mut cells = match cardinality(measure) {
-            Some(c) => c,
-            None => return false,
-        };
-        for column in columns {
-            match cardinality(column).and_then(|c| cells.checked_mul(c)) {
-                Some(c) => cells = c,
-                None => return false,
-            }
-        }
-        cells <= HISTOGRAM_CELLS
+        histogram_cells_fit(cardinality(measure), columns.iter().map(|c| cardinality(c)))
     }
 
     /// Counts `docs` per combination of `columns`' values (each one
@@ -267,6 +258,23 @@ impl ImmutableSegment {
         }
         Ok(())
     }
+}
+
+/// Whether a histogram over a measure of `measure` distinct ids per combination of group
+/// columns of `groups` distinct ids each stays within [`HISTOGRAM_CELLS`] counters (`None`:
+/// a column that cannot be counted so).
+pub(crate) fn histogram_cells_fit(measure: Option<u64>, groups: impl IntoIterator<Item = Option<u64>>) -> bool {
+    let mut cells = match measure {
+        Some(c) => c,
+        None => return false,
+    };
+    for group in groups {
+        match group.and_then(|c| cells.checked_mul(c)) {
+            Some(c) => cells = c,
+            None => return false,
+        }
+    }
+    cells <= HISTOGRAM_CELLS
 }
 
 /// The dictionary ids seen among a column's docs: a bit per id (what a one-column grouping

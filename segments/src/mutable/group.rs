@@ -17,9 +17,8 @@ use crate::bitpack::BLOCK;
 use crate::decode::{self, Gathered};
 use crate::error::{Result, SegmentError};
 use crate::eval::LeafSource;
-use crate::group::{
-    GroupAggregates, Groups, Histogram, IdSet, Measure, MeasureStates, Numbers, SumAs, HISTOGRAM_CELLS,
-};
+use crate::group::{histogram_cells_fit, is_float, numeric, GroupAggregates, Groups, Histogram, IdSet, Measure};
+use crate::group::{MeasureStates, Numbers, SumAs};
 use crate::physical::{double_from_key, float_from_key, int_from_key, long_from_key, FixedKind, Physical};
 use arrow_array::ArrayRef;
 use roaring::RoaringBitmap;
@@ -32,8 +31,7 @@ impl MutableSnapshot {
 
     /// Whether `column` can be measured here: single-value and a number (kept raw or not).
     pub fn measures_on_ids(&self, column: &str) -> bool {
-        self.snapshot_of(column)
-            .is_some_and(|(single_value, physical, _)| single_value && number_kind(physical).is_some())
+        self.snapshot_of(column).is_some_and(|(single_value, physical, _)| single_value && numeric(physical).is_some())
     }
 
     /// Docs of `column` marked null in this snapshot (their stored value is the default).
@@ -42,20 +40,12 @@ impl MutableSnapshot {
     }
 
     /// Whether value counts of `measure` per combination of `columns` can be kept: the
-    /// measure has ids, and groups × its ids stay within [`HISTOGRAM_CELLS`] counters.
+    /// measure has ids, and groups × its ids stay within [`HISTOGRAM_CELLS`](crate::group::HISTOGRAM_CELLS) counters.
     pub fn histogram_fits(&self, columns: &[&str], measure: &str) -> bool {
         let cardinality = |name: &str| self.snapshot_of(name).map(|(_, _, snap)| u64::from(snap.dict_len().max(1)));
-        let Some((_, _, snap)) = self.snapshot_of(measure).filter(|(_, _, snap)| snap.has_ids()) else {
-            return false;
-        };
-        let mut cells = u64::from(snap.dict_len().max(1));
-        for column in columns {
-            match cardinality(column).and_then(|c| cells.checked_mul(c)) {
-                Some(c) => cells = c,
-                None => return false,
-            }
-        }
-        cells <= HISTOGRAM_CELLS
+        let measure = self.snapshot_of(measure).filter(|(_, _, snap)| snap.has_ids());
+        let measured = measure.map(|(_, _, snap)| u64::from(snap.dict_len().max(1)));
+        histogram_cells_fit(measured, columns.iter().map(|c| cardinality(c)))
     }
 
     fn snapshot_of(&self, column: &str) -> Option<(bool, Physical, &ColumnSnapshot)> {
@@ -67,7 +57,7 @@ impl MutableSnapshot {
     /// Counts `docs` per combination of `columns`' ids (each one
     /// [`groups_on_ids`](Self::groups_on_ids)) and computes each measure per group (each one
     /// [`measures_on_ids`](Self::measures_on_ids); a float column is not summed as
-    /// integers; a histogram needs the column's ids and fits in [`HISTOGRAM_CELLS`]);
+    /// integers; a histogram needs the column's ids and fits in [`HISTOGRAM_CELLS`](crate::group::HISTOGRAM_CELLS));
     /// `None` when a column cannot be read so.
     pub fn aggregate_groups(
         &self,
@@ -91,9 +81,8 @@ impl MutableSnapshot {
         let mut measured = Vec::with_capacity(measures.len());
         for measure in measures {
             let Some((true, physical, snap)) = self.snapshot_of(&measure.column) else { return Ok(None) };
-            let Some(kind) = number_kind(physical) else { return Ok(None) };
-            let float = matches!(kind, FixedKind::Float | FixedKind::Double);
-            if float && measure.sum == Some(SumAs::Integer) {
+            let Some(kind) = numeric(physical) else { return Ok(None) };
+            if is_float(kind) && measure.sum == Some(SumAs::Integer) {
                 return Ok(None);
             }
             if measure.histogram && !self.histogram_fits(columns, &measure.column) {
@@ -280,14 +269,6 @@ impl ColumnSnapshot {
     }
 }
 
-/// The kind of a number column (not BOOLEAN, which has no SUM, MIN or MAX).
-fn number_kind(physical: Physical) -> Option<FixedKind> {
-    match physical {
-        Physical::Fixed(kind) if kind != FixedKind::Boolean => Some(kind),
-        _ => None,
-    }
-}
-
 /// Chunk `c` of `packed` into `out` (its first `out.len()` values).
 fn read_chunk(packed: &Packed, c: usize, out: &mut [u64]) {
     match packed.chunks.get(c) {
@@ -452,7 +433,7 @@ impl<'a> Measuring<'a> {
     fn finish(self, counts: &[u64]) -> MeasureStates {
         let groups = counts.len();
         let numbers = |keys: Vec<u64>| {
-            if matches!(self.kind, FixedKind::Float | FixedKind::Double) {
+            if is_float(self.kind) {
                 Numbers::Floats(keys.iter().map(|&k| float(self.kind, k)).collect())
             } else {
                 Numbers::Integers(keys.iter().map(|&k| integer(self.kind, k)).collect())
