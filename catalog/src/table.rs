@@ -24,13 +24,24 @@ pub struct ColumnIndexing {
     pub bloom_fpp: Option<f64>,
     pub json: bool,
     /// When the column may be stored raw although `dictionary` is set: the segment builder
-    /// then stores it raw if the raw chunks are under this share of the dictionary and its
-    /// ids (Pinot's `optimizeDictionary` rule). `None` when an index needs the ids, the
-    /// dictionary was asked for by name, or the rule is not turned on.
-    pub raw_if_smaller: Option<f64>,
+    /// then stores it raw if that is smaller (see [`RawIfSmaller`]). `None` when an index
+    /// needs the ids, the dictionary was asked for by name, or neither rule applies.
+    pub raw_if_smaller: Option<RawIfSmaller>,
     /// The H3 index's resolution (0–15), when the column has one: the lowest of the
     /// configured `resolutions`, as Pinot indexes at.
     pub h3_resolution: Option<u8>,
+}
+
+/// A dictionary column's licence to be stored raw when raw is smaller.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RawIfSmaller {
+    /// Raw must be under this share of the dictionary and its ids (Pinot's
+    /// `noDictionarySizeRatioThreshold`).
+    pub ratio: f64,
+    /// Only values coded one by one (FSST) qualify, not zstd chunks, which must be
+    /// decompressed whole to read one doc. The default for single-value strings; Pinot's
+    /// `optimizeDictionary` lifts it.
+    pub coded_only: bool,
 }
 
 /// Pinot's default `noDictionarySizeRatioThreshold`.
@@ -239,16 +250,22 @@ fn plan_indexing(schema: &Schema, config: &TableConfigJson, problems: &mut Vec<P
                 problems.push(Problem::new(&path, format!("bloom filter fpp must be between 0 and 1, got {fpp}")));
             }
         }
-        // Pinot's rule and default: `optimizeDictionary` for every column, or `…ForMetrics`
-        // for metrics; off unless written. Off by default because a raw column's chunks are
-        // decompressed whole to read one doc (see ARCHITECTURE.md, "Codecs chosen at seal").
+        // Pinot's rule: `optimizeDictionary` for every column, or `…ForMetrics` for metrics,
+        // with any raw codec. Without it, a string column whose values FSST codes one by one
+        // (a point read stays cheap) still goes raw where that is smaller, unless
+        // `optimizeDictionary` is written `false` (see ARCHITECTURE.md, "Codecs chosen at seal").
         let is_metric = column.kind == FieldKind::Metric;
         let optimize = ix.optimize_dictionary.is_some_and(|f| f.value)
             || (is_metric && ix.optimize_dictionary_for_metrics.is_some_and(|f| f.value));
+        let strings = matches!(column.data_type, DataType::String | DataType::Json | DataType::Bytes);
         let ids_needed = inverted || sorted || json || (range && !column.data_type.is_numeric());
-        let raw_if_smaller =
-            (dictionary && optimize && field_index("dictionary").is_none() && column.single_value && !ids_needed)
-                .then_some(ratio);
+        let may_be_raw = dictionary && field_index("dictionary").is_none() && column.single_value && !ids_needed;
+        let raw_if_smaller = match (may_be_raw, optimize, ix.optimize_dictionary) {
+            (false, _, _) => None,
+            (true, true, _) => Some(RawIfSmaller { ratio, coded_only: false }),
+            (true, false, Some(flag)) if !flag.value => None,
+            (true, false, _) => strings.then_some(RawIfSmaller { ratio, coded_only: true }),
+        };
         plan.push(ColumnIndexing {
             name: name.to_string(),
             dictionary,
@@ -357,12 +374,35 @@ mod tests {
             );
         }
         let plan = table(r#"{"optimizeDictionary":"true","noDictionarySizeRatioThreshold":"0.5"}"#).unwrap();
-        assert_eq!(plan.column_indexing("runs").and_then(|c| c.raw_if_smaller), Some(0.5));
+        assert_eq!(
+            plan.column_indexing("runs").and_then(|c| c.raw_if_smaller),
+            Some(RawIfSmaller { ratio: 0.5, coded_only: false })
+        );
         let err = table(r#"{"invertedIndexColumns":["playerID","runs","foo"]}"#).unwrap_err().to_string();
         assert!(
             err.contains(r#"tableIndexConfig.invertedIndexColumns[2]: column "foo" is not in schema "baseballStats""#),
             "{err}"
         );
+    }
+
+    #[test]
+    fn strings_may_go_raw_in_fsst_by_default_and_anything_with_optimize_dictionary() {
+        let rule = |config: &str, column: &str| table(config).unwrap().column_indexing(column).unwrap().raw_if_smaller;
+        let coded = Some(RawIfSmaller { ratio: DEFAULT_NO_DICTIONARY_SIZE_RATIO, coded_only: true });
+        let any = Some(RawIfSmaller { ratio: DEFAULT_NO_DICTIONARY_SIZE_RATIO, coded_only: false });
+        assert_eq!(rule("{}", "playerID"), coded);
+        assert_eq!(rule("{}", "payload"), coded);
+        assert_eq!(rule("{}", "runs"), None, "numbers keep their dictionary unless told");
+        assert_eq!(rule("{}", "tags"), None, "multi-value columns keep their dictionary");
+        assert_eq!(rule(r#"{"invertedIndexColumns":["playerID"]}"#, "playerID"), None, "the index needs ids");
+        assert_eq!(rule(r#"{"sortedColumn":["playerID"]}"#, "playerID"), None);
+        assert_eq!(rule(r#"{"jsonIndexColumns":["payload"]}"#, "payload"), None);
+        assert_eq!(rule(r#"{"rangeIndexColumns":["playerID"]}"#, "playerID"), None);
+        assert_eq!(rule(r#"{"optimizeDictionary":false}"#, "playerID"), None, "written false keeps dictionaries");
+        assert_eq!(rule(r#"{"optimizeDictionary":true}"#, "playerID"), any);
+        assert_eq!(rule(r#"{"optimizeDictionary":true}"#, "runs"), any);
+        assert_eq!(rule(r#"{"optimizeDictionaryForMetrics":true}"#, "runs"), any);
+        assert_eq!(rule(r#"{"noDictionaryColumns":["playerID"]}"#, "playerID"), None, "raw already, no rule needed");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
+use cuvee_segments::format::SectionKind;
 use cuvee_segments::{
     DecodeOptions, EvalOptions, FieldValue, ImmutableSegment, Measure, MutableSegment, Predicate, SegmentIdentity,
     SumAs,
@@ -195,6 +196,23 @@ fn consuming(c: &mut Criterion) {
     // (issue 17 asks a realtime table to stay within 1.3× of an imported one).
     let identity = SegmentIdentity { name: "events__0__0".into(), ..Default::default() };
     let sealed = ImmutableSegment::from_bytes("events__0__0.cvs".into(), filled.seal(&identity).unwrap()).unwrap();
+    println!("sealed segment, {n} events: {:.1} B/row", sealed.size_bytes() as f64 / n as f64);
+    for column in &sealed.metadata().columns {
+        let sections: Vec<String> =
+            column.bytes.iter().map(|(kind, bytes)| format!("{kind} {:.1}", *bytes as f64 / n as f64)).collect();
+        let total: u64 = column.bytes.values().sum();
+        let codec = sealed.column(&column.name).ok().and_then(|c| c.codec(SectionKind::ForwardRaw));
+        let codec = codec.map(|c| format!(" [{c}]")).unwrap_or_default();
+        println!("  {:<12} {:>6.1} B/row ({}){codec}", column.name, total as f64 / n as f64, sections.join(", "));
+    }
+    // Reads of the sealed copy that depend on how a nearly unique string is stored.
+    group.bench_function("sealed_session_id_eq", |b| {
+        let predicate = Predicate::eq("session_id", session.clone());
+        b.iter(|| black_box(sealed.evaluate(&predicate, EvalOptions::default()).unwrap().docs.len()))
+    });
+    group.bench_function("sealed_decode_session_id_1000_docs", |b| {
+        b.iter(|| black_box(sealed.decode(&["session_id"], &docs, DecodeOptions::default()).unwrap().num_rows()))
+    });
     group.bench_function("sealed_group_country_device_on_ids", |b| {
         b.iter(|| {
             let groups = sealed.aggregate_groups(&["country", "device"], &[], &all).unwrap().unwrap();

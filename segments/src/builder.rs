@@ -476,9 +476,19 @@ impl DictionarySections {
     }
 }
 
-/// The `forward.raw` section of a column: its values in zstd chunks.
-fn raw_forward(column: &ColumnBuffer, num_docs: u32) -> Vec<u8> {
-    forward::write_raw(num_docs as usize, column.physical, !column.spec.single_value, |doc, chunk| {
+/// The `forward.raw` section of a column: a single-value string column's values coded one
+/// by one with FSST where that codes a sample at least 1/8 smaller, or else the values in
+/// zstd chunks (`None` if `coded_only`).
+fn raw_forward(column: &ColumnBuffer, num_docs: u32, coded_only: bool) -> Option<Vec<u8>> {
+    if let (Physical::Var(_), true) = (column.physical, column.spec.single_value) {
+        if let Some(coded) = crate::coded_strings::write(num_docs as usize, |doc| column.var(doc)) {
+            return Some(coded);
+        }
+    }
+    if coded_only {
+        return None;
+    }
+    let chunks = forward::write_raw(num_docs as usize, column.physical, !column.spec.single_value, |doc, chunk| {
         let (start, end) = column.doc_range(doc);
         for i in start..end {
             match column.physical {
@@ -486,7 +496,8 @@ fn raw_forward(column: &ColumnBuffer, num_docs: u32) -> Vec<u8> {
                 Physical::Var(_) => chunk.push_bytes(column.var(i)),
             }
         }
-    })
+    });
+    Some(chunks)
 }
 
 fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -> Result<ColumnMetadata> {
@@ -510,13 +521,13 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
     let ids_width = width_for(cardinality.saturating_sub(1) as u32);
     let dictionary_sections = column.indexing.dictionary.then(|| DictionarySections::of(column, &encoded, ids_width));
     // Dictionary only where it pays: a column that may be raw (no index needs its ids) is
-    // stored raw when its compressed chunks are under the configured share of the
-    // dictionary and ids. Only nearly unique columns are tried; the rest always pay.
+    // stored raw when that is under the configured share of the dictionary and ids, in a
+    // codec the rule allows. Only nearly unique columns are tried; the rest always pay.
     let raw = match (&dictionary_sections, column.indexing.raw_if_smaller) {
-        (None, _) => Some(raw_forward(column, num_docs)),
-        (Some(sections), Some(ratio)) if cardinality * RAW_TRY_CARDINALITY_SHARE >= num_docs as usize => {
-            let raw = raw_forward(column, num_docs);
-            ((raw.len() as f64) < ratio * sections.len() as f64).then_some(raw)
+        (None, _) => raw_forward(column, num_docs, false),
+        (Some(sections), Some(rule)) if cardinality * RAW_TRY_CARDINALITY_SHARE >= num_docs as usize => {
+            raw_forward(column, num_docs, rule.coded_only)
+                .filter(|raw| (raw.len() as f64) < rule.ratio * sections.len() as f64)
         }
         _ => None,
     };

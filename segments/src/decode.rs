@@ -292,6 +292,13 @@ impl ImmutableSegment {
                         g.end_doc();
                     }
                 }
+                (Forward::Coded(coded), _) => {
+                    for &doc in docs {
+                        coded.append_value(doc as usize, &mut g.bytes);
+                        g.ends.push(g.bytes.len());
+                        g.end_doc();
+                    }
+                }
                 (Forward::Raw(raw), _) => {
                     let mut current: Option<(usize, crate::forward::RawChunk)> = None;
                     for &doc in docs {

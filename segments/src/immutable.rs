@@ -2,17 +2,20 @@
 
 use crate::bitmap_index::{open_inverted, InvertedIndex, RangeIndex, SortedIndex};
 use crate::bloom::Bloom;
+use crate::coded_strings::{CodedStrings, RAW_CODEC_FSST};
 use crate::dictionary::Dictionary;
 use crate::error::Malformed;
 use crate::error::{Result, SegmentError};
-use crate::format::{read_footer, ColumnMetadata, Cursor, SectionKind, SegmentMetadata};
+use crate::format::{read_footer, u32_at, ColumnMetadata, Cursor, SectionKind, SegmentMetadata};
 use crate::forward::{MvIds, PackedIds, RawForward};
 use crate::physical::Physical;
+use crate::symbol_table::SymbolTable;
 use cuvee_catalog::{Schema, SchemaConfig};
 use memmap2::Mmap;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// The bytes of a segment. Sections are read in place as `u32`/`u64` slices, so the bytes
 /// start 8-aligned: a mapping is page-aligned, and owned bytes are held in `u64` words.
@@ -44,6 +47,9 @@ pub struct ImmutableSegment {
     sections: HashMap<(usize, SectionKind), (usize, usize)>,
     nulls: Vec<RoaringBitmap>,
     pub(crate) validity: crate::valid_docs::ValiditySlot,
+    /// Per column, the coder of literals of an FSST-coded raw column, rebuilt from its
+    /// stored symbols by the first equality that needs it.
+    coders: Vec<OnceLock<std::result::Result<Arc<SymbolTable>, Malformed>>>,
 }
 
 impl std::fmt::Debug for ImmutableSegment {
@@ -57,6 +63,8 @@ pub enum Forward<'a> {
     Ids(PackedIds<'a>),
     MvIds(MvIds<'a>),
     Raw(RawForward<'a>),
+    /// A single-value string column's values, each coded alone (format v5).
+    Coded(CodedStrings<'a>),
 }
 
 /// Everything stored for one column, read in place from the segment.
@@ -76,12 +84,17 @@ pub struct ColumnReader<'a> {
 
 impl ColumnReader<'_> {
     /// The codec a section of this column chose at seal, where the writer had a choice
-    /// (`dictionary`, `inverted`, `sorted`), for size reports.
+    /// (`dictionary`, `inverted`, `sorted`, `forward.raw`), for size reports.
     pub fn codec(&self, kind: SectionKind) -> Option<&'static str> {
         match kind {
             SectionKind::Dictionary => self.dictionary.map(|d| d.codec()),
             SectionKind::Inverted => self.inverted.as_ref().map(|i| i.codec()),
             SectionKind::Sorted => self.sorted.as_ref().map(|s| s.codec()),
+            SectionKind::ForwardRaw => match self.forward {
+                Forward::Raw(_) => Some("zstd"),
+                Forward::Coded(_) => Some("fsst"),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -132,7 +145,9 @@ impl ImmutableSegment {
             sections,
             nulls: Vec::new(),
             validity: Default::default(),
+            coders: Vec::new(),
         };
+        segment.coders = (0..segment.metadata.columns.len()).map(|_| OnceLock::new()).collect();
         for column in 0..segment.metadata.columns.len() {
             let nulls = match segment.section(column, SectionKind::Nulls) {
                 Some(bytes) => RoaringBitmap::deserialize_from(bytes)
@@ -183,6 +198,15 @@ impl ImmutableSegment {
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.metadata.columns.iter().position(|c| c.name == name)
+    }
+
+    /// The coder of literals of column `index`, an FSST-coded raw column (`coded`), built
+    /// once per segment.
+    pub(crate) fn coder(&self, index: usize, coded: &CodedStrings) -> Result<Arc<SymbolTable>> {
+        let slot = self.coders.get(index).ok_or_else(|| self.corrupt(format!("no column {index}")))?;
+        slot.get_or_init(|| coded.coder().map(Arc::new))
+            .clone()
+            .map_err(|e| self.corrupt(format!("column {}: {e}", self.metadata.columns[index].name)))
     }
 
     pub fn column(&self, name: &str) -> Result<ColumnReader<'_>> {
@@ -252,6 +276,22 @@ impl ImmutableSegment {
                 )));
             }
             Forward::MvIds(ids)
+        } else if let Some(bytes) = self
+            .section(index, SectionKind::ForwardRaw)
+            .filter(|b| version >= 5 && b.len() >= 16 && u32_at(b, 12) == RAW_CODEC_FSST)
+        {
+            if !meta.single_value || !matches!(physical, Physical::Var(_)) {
+                return Err(self
+                    .corrupt(format!("column {}: FSST codes for a column that is not single-value bytes", meta.name)));
+            }
+            let coded = CodedStrings::open(bytes, deep).map_err(wrap(SectionKind::ForwardRaw))?;
+            if coded.num_docs != num_docs as usize {
+                return Err(self.corrupt(format!(
+                    "column {}: forward index has {} docs, segment has {num_docs}",
+                    meta.name, coded.num_docs
+                )));
+            }
+            Forward::Coded(coded)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardRaw) {
             let raw = RawForward::open(bytes, physical, !meta.single_value).map_err(wrap(SectionKind::ForwardRaw))?;
             if raw.num_docs != num_docs as usize {

@@ -5,13 +5,14 @@
 
 use crate::bitmap_index::all_docs;
 use crate::bitpack::BLOCK;
+use crate::coded_strings::CodedStrings;
 use crate::dictionary::{Dictionary, Probe};
 use crate::error::{Result, SegmentError};
 use crate::eval::{Access, LeafSource};
 use crate::forward::{PackedIds, RawValues};
 use crate::immutable::Forward;
 use crate::immutable::{ColumnReader, ImmutableSegment};
-use crate::physical::Physical;
+use crate::physical::{Physical, VarKind};
 use crate::predicate::Matcher;
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
@@ -183,7 +184,9 @@ impl ImmutableSegment {
                 }
                 out
             }
-            Forward::Raw(_) => return Err(corrupt("dictionary column with a raw forward index".into())),
+            Forward::Raw(_) | Forward::Coded(_) => {
+                return Err(corrupt("dictionary column with a raw forward index".into()))
+            }
         };
         Ok((docs, Access::ScanIds))
     }
@@ -206,8 +209,10 @@ impl ImmutableSegment {
             }
             _ => {}
         }
-        let Forward::Raw(raw) = &column.forward else {
-            return Err(corrupt("raw column without a raw forward index".into()));
+        let raw = match &column.forward {
+            Forward::Raw(raw) => raw,
+            Forward::Coded(coded) => return self.coded_match(column, coded, matcher),
+            _ => return Err(corrupt("raw column without a raw forward index".into())),
         };
         let mut out = RoaringBitmap::new();
         for chunk_index in 0..raw.chunk_count() {
@@ -229,6 +234,30 @@ impl ImmutableSegment {
                 }
             }
         }
+        Ok((out, Access::ScanValues))
+    }
+
+    /// A leaf on FSST-coded values: equality and short IN lists (not BIG_DECIMAL, whose
+    /// equal values may be spelt differently) search for the literals' codes; anything
+    /// else decodes each doc (one at a time, ~8 bytes of codes each) and tests it.
+    fn coded_match(
+        &self,
+        column: &ColumnReader,
+        coded: &CodedStrings,
+        matcher: &Matcher,
+    ) -> Result<(RoaringBitmap, Access)> {
+        if let Matcher::BytesSet { kind, values } = matcher {
+            if *kind != VarKind::BigDecimal && values.len() <= 8 {
+                let coder = self.coder(column.index, coded)?;
+                return Ok((coded.docs_equal_to(values, &coder), Access::ScanValues));
+            }
+        }
+        let mut out = RoaringBitmap::new();
+        coded.for_each(|doc, value| {
+            if matcher.test_bytes(value) {
+                let _ = out.try_push(doc as u32);
+            }
+        });
         Ok((out, Access::ScanValues))
     }
 

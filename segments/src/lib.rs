@@ -23,6 +23,7 @@ pub mod bitmap_index;
 pub mod bitpack;
 pub mod bloom;
 pub mod builder;
+pub mod coded_strings;
 pub mod decode;
 pub mod dictionary;
 pub mod error;
@@ -42,6 +43,7 @@ pub mod physical;
 pub mod predicate;
 pub mod row;
 pub mod store;
+mod symbol_table;
 pub mod valid_docs;
 
 pub use absent::{absent_column, resolve_absent};

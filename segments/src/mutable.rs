@@ -14,7 +14,7 @@
 //! distinct keys, or more bytes in its docs than in its distinct values and their entries),
 //! which is kept raw: fixed-width keys, or variable-width bytes end to end with per-doc
 //! ends (`raw_bytes.rs`), FSST-coded after the first chunk where that pays
-//! (`symbol_table.rs`). Per-doc ids, keys and ends go in chunks that are
+//! (`../symbol_table.rs`). Per-doc ids, keys and ends go in chunks that are
 //! bit-packed above their minimum once full, or as steps where they never decrease
 //! (`packed_log.rs`); inverted-index columns also keep each id's docs (a chain
 //! of entries while it has few, a bitmap past that: `postings.rs`), H3-indexed columns
@@ -43,7 +43,6 @@ mod packed_log;
 mod postings;
 mod raw_bytes;
 mod snapshot;
-mod symbol_table;
 
 use dictionary::{Dictionary, Entry};
 use log::Log;

@@ -69,6 +69,7 @@ fn exercise(segment: &ImmutableSegment) {
         Predicate::eq("j", Value::Json("{\"k\":5}".into())),
         Predicate::like("s", "s1%"),
         Predicate::is_null("j"),
+        Predicate::like("j", "%:7%"),
         Predicate::eq("u", Value::String("u00070".into())),
         Predicate::like("u", "u001%"),
         Predicate::is_in("v", vec![Value::Long(1_600_000_000_997), Value::Long(1_600_000_001_994)]),
@@ -96,7 +97,10 @@ fn exercise(segment: &ImmutableSegment) {
 #[test]
 fn damage_behind_valid_checksums_never_panics() {
     let good = segment_bytes();
-    let meta = ImmutableSegment::from_bytes("t_0.cvs".into(), good.clone()).unwrap().metadata().clone();
+    let intact = ImmutableSegment::from_bytes("t_0.cvs".into(), good.clone()).unwrap();
+    let raw_codec = |name: &str| intact.column(name).unwrap().codec(cuvee_segments::format::SectionKind::ForwardRaw);
+    assert_eq!((raw_codec("j"), raw_codec("m")), (Some("fsst"), Some("zstd")), "both raw codecs are damaged");
+    let meta = intact.metadata().clone();
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
         state ^= state << 13;

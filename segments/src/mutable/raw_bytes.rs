@@ -17,7 +17,7 @@
 
 use super::arena::{Block, FIRST_BLOCK, MAX_BLOCK};
 use super::packed_log::{Packed, PackedLog};
-use super::symbol_table::{SymbolTable, SYMBOL_TABLE_BYTES};
+use crate::symbol_table::{SymbolTable, SYMBOL_TABLE_BYTES};
 use parking_lot::{Mutex, RwLock};
 use roaring::RoaringBitmap;
 use std::ops::Range;
