@@ -269,16 +269,11 @@ impl SegmentBuilder {
             sorted_column.as_ref().and_then(|name| self.columns.iter().find(|c| &c.spec.name == name)).map(sort_order);
         let mut writer = FileWriter::new();
         let mut columns = Vec::with_capacity(self.columns.len());
-        for column in &self.columns {
-            let permuted;
-            let column = match &order {
-                Some(order) => {
-                    permuted = column.permute(order);
-                    &permuted
-                }
-                None => column,
-            };
-            columns.push(write_column(column, num_docs, &mut writer)?);
+        for built in self.build_columns(order.as_deref(), num_docs)? {
+            for (kind, data) in &built.sections {
+                writer.add(&built.metadata.name, *kind, data);
+            }
+            columns.push(built.metadata);
         }
         let (start_time_ms, end_time_ms) = self.time_range(&columns);
         let metadata = SegmentMetadata {
@@ -302,6 +297,17 @@ impl SegmentBuilder {
         };
         let metadata = SegmentMetadata { sections: writer.sections.clone(), ..metadata };
         Ok((writer.finish(&metadata), order))
+    }
+
+    /// Every column's sections (in `order` when the table has a sorted column), built on
+    /// every core (`parallel`), in schema order.
+    fn build_columns(&self, order: Option<&[u32]>, num_docs: u32) -> Result<Vec<BuiltColumn>> {
+        crate::parallel::on_every_core(&self.columns, |column| match order {
+            Some(order) => build_column(&column.permute(order), num_docs),
+            None => build_column(column, num_docs),
+        })
+        .into_iter()
+        .collect()
     }
 
     /// Writes `<dir>/<name>.cvs` durably: to a temporary file, fsync, rename, fsync the folder.
@@ -500,12 +506,20 @@ fn raw_forward(column: &ColumnBuffer, num_docs: u32, coded_only: bool) -> Option
     Some(chunks)
 }
 
-fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -> Result<ColumnMetadata> {
+/// One column's metadata and sections, built apart from the file so that columns can be
+/// built on separate threads and still be written in schema order.
+struct BuiltColumn {
+    metadata: ColumnMetadata,
+    sections: Vec<(SectionKind, Vec<u8>)>,
+}
+
+fn build_column(column: &ColumnBuffer, num_docs: u32) -> Result<BuiltColumn> {
     let name = column.spec.name.as_str();
     let mut bytes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut add = |writer: &mut FileWriter, kind: SectionKind, data: &[u8]| {
-        let n = writer.add(name, kind, data);
-        *bytes.entry(kind.name().to_string()).or_default() += n;
+    let mut sections = Vec::new();
+    let mut add = |kind: SectionKind, data: Vec<u8>| {
+        *bytes.entry(kind.name().to_string()).or_default() += data.len() as u64;
+        sections.push((kind, data));
     };
     let single_value = column.spec.single_value;
     let encoded = encode(column);
@@ -533,13 +547,13 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
     };
     let dictionary_encoded = raw.is_none();
 
-    if let (Some(sections), None) = (dictionary_sections, &raw) {
+    if let (Some(dictionary_encoding), None) = (dictionary_sections, &raw) {
         bit_width = ids_width;
-        add(writer, SectionKind::Dictionary, &sections.dictionary);
+        add(SectionKind::Dictionary, dictionary_encoding.dictionary);
         // The sorted column's ids are read off its sorted index; it stores no forward index.
         let sorted_index = column.indexing.sorted && is_sorted;
         if !sorted_index {
-            add(writer, sections.forward_kind, &sections.forward);
+            add(dictionary_encoding.forward_kind, dictionary_encoding.forward);
         }
         if column.indexing.inverted {
             let mut postings = vec![Vec::new(); cardinality];
@@ -553,7 +567,7 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
                     }
                 }
             }
-            add(writer, SectionKind::Inverted, &write_inverted(&postings, num_docs));
+            add(SectionKind::Inverted, write_inverted(&postings, num_docs));
         }
         if sorted_index {
             let mut starts = Vec::with_capacity(cardinality + 1);
@@ -565,20 +579,20 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
                 }
             }
             starts.push(doc as u64);
-            add(writer, SectionKind::Sorted, &write_sorted(&starts));
+            add(SectionKind::Sorted, write_sorted(&starts));
         }
         if column.indexing.range && single_value {
             let data = write_range(encoded.ids.iter().map(|&id| id as u64), 0, bit_width);
-            add(writer, SectionKind::Range, &data);
+            add(SectionKind::Range, data);
         }
     }
     if let Some(data) = raw {
-        add(writer, SectionKind::ForwardRaw, &data);
+        add(SectionKind::ForwardRaw, data);
         if let (true, true, Physical::Fixed(_)) = (column.indexing.range, single_value, column.physical) {
             let base = column.keys.iter().copied().min().unwrap_or(0);
             let top = column.keys.iter().copied().max().unwrap_or(0) - base;
             let bits = 64 - top.leading_zeros();
-            add(writer, SectionKind::Range, &write_range(column.keys.iter().map(|k| k - base), base, bits));
+            add(SectionKind::Range, write_range(column.keys.iter().map(|k| k - base), base, bits));
         }
     }
     if let Some(fpp) = column.indexing.bloom_fpp {
@@ -586,7 +600,7 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
             Physical::Fixed(kind) => encoded.dict_keys.iter().map(|&k| bloom::hash(&native(kind, k))).collect(),
             Physical::Var(_) => encoded.dict_bytes.iter().map(|b| bloom::hash(b)).collect(),
         };
-        add(writer, SectionKind::Bloom, &bloom::write(hashes.iter().copied(), bloom::blocks_for(hashes.len(), fpp)));
+        add(SectionKind::Bloom, bloom::write(hashes.iter().copied(), bloom::blocks_for(hashes.len(), fpp)));
     }
     if let (Some(resolution), true) = (column.indexing.h3_resolution, single_value) {
         let values = (0..num_docs as usize).map(|doc| {
@@ -594,16 +608,16 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
             (start < end && !column.nulls.contains(doc as u32) && matches!(column.physical, Physical::Var(_)))
                 .then(|| column.var(start))
         });
-        add(writer, SectionKind::H3, &crate::h3_index::write_h3(resolution, values));
+        add(SectionKind::H3, crate::h3_index::write_h3(resolution, values));
     }
     if !column.nulls.is_empty() {
         let mut data = Vec::new();
         let mut nulls = column.nulls.clone();
         nulls.optimize();
         nulls.serialize_into(&mut data).map_err(|e| SegmentError::InvalidRow(e.to_string()))?;
-        add(writer, SectionKind::Nulls, &data);
+        add(SectionKind::Nulls, data);
     }
-    Ok(ColumnMetadata {
+    let metadata = ColumnMetadata {
         name: name.to_string(),
         data_type: column.spec.data_type,
         single_value,
@@ -618,7 +632,8 @@ fn write_column(column: &ColumnBuffer, num_docs: u32, writer: &mut FileWriter) -
         is_sorted,
         bloom_fpp: column.indexing.bloom_fpp,
         bytes,
-    })
+    };
+    Ok(BuiltColumn { metadata, sections })
 }
 
 /// The bytes a bloom filter hashes for a fixed-width value: its native little-endian form.

@@ -39,6 +39,7 @@ mod immutable_eval;
 pub mod mirror;
 pub mod mutable;
 pub mod naming;
+mod parallel;
 pub mod physical;
 pub mod predicate;
 pub mod row;

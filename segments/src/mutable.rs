@@ -28,7 +28,7 @@ use crate::error::{Result, SegmentError};
 use crate::physical::{Physical, VarKind};
 use crate::predicate::Matcher;
 use crate::row::FieldValue;
-use cuvee_catalog::{DataType, Table, Value};
+use cuvee_catalog::{ColumnIndexing, ColumnSpec, DataType, Table, Value};
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -257,54 +257,60 @@ impl MutableSegment {
     /// ([`SegmentBuilder::build_ordered`]).
     pub fn seal_ordered(self: &Arc<Self>, identity: &SegmentIdentity) -> Result<(Vec<u8>, Option<Vec<u32>>)> {
         let snapshot = self.snapshot();
-        let mut buffers = Vec::with_capacity(self.columns.len());
-        for ((column, snap), (spec, ix)) in self
+        let num_docs = snapshot.num_docs as usize;
+        let columns: Vec<_> = self
             .columns
             .iter()
             .zip(&snapshot.columns)
             .zip(self.table.schema.columns().iter().zip(self.table.indexing()))
-        {
-            let mut buffer = ColumnBuffer::new(spec, ix);
-            let values = if column.single_value {
-                snapshot.num_docs as usize
-            } else {
-                snapshot.num_docs.checked_sub(1).map_or(0, |last| snap.mv_ends.get(last as usize) as usize)
-            };
-            let (mut value_bytes, mut scratch) = (0, Vec::new());
-            if let Some(raw) = &snap.raw_bytes {
-                raw.for_each(snapshot.num_docs as usize, |_, bytes| value_bytes += bytes.len());
-            } else if let Physical::Var(_) = column.physical {
-                for doc in 0..snapshot.num_docs as usize {
-                    snap.for_each_value(column, doc, &mut scratch, |v| {
-                        value_bytes += if let Entry::Bytes(b) = v { b.len() } else { 0 }
-                    });
-                }
-            }
-            buffer.reserve(values, value_bytes);
-            // Values in physical form, straight from the dictionary or the raw keys: they
-            // were checked against the column's type when they arrived.
-            if let Some(raw) = &snap.raw_bytes {
-                raw.for_each(snapshot.num_docs as usize, |doc, bytes| {
-                    buffer.push_bytes(bytes);
-                    buffer.end_doc(snap.nulls.contains(doc as u32));
-                });
-                buffers.push(buffer);
-                continue;
-            }
-            for doc in 0..snapshot.num_docs as usize {
-                snap.for_each_value(column, doc, &mut scratch, |v| match v {
-                    Entry::Key(key) => buffer.push_key(key),
-                    Entry::Bytes(bytes) => buffer.push_bytes(bytes),
-                });
-                buffer.end_doc(snap.nulls.contains(doc as u32));
-            }
-            buffers.push(buffer);
-        }
+            .collect();
+        // Columns gather their values apart, on every core, as the builder then builds them.
+        let buffers = crate::parallel::on_every_core(&columns, |((column, snap), (spec, ix))| {
+            column.buffer(snap, spec, ix, num_docs)
+        });
         SegmentBuilder::from_buffers(&self.table, buffers).build_ordered(identity)
     }
 }
 
 impl MutableColumn {
+    /// The first `num_docs` docs of this column, as the segment builder takes them.
+    fn buffer(&self, snap: &ColumnSnapshot, spec: &ColumnSpec, ix: &ColumnIndexing, num_docs: usize) -> ColumnBuffer {
+        let mut buffer = ColumnBuffer::new(spec, ix);
+        let values = if self.single_value {
+            num_docs
+        } else {
+            num_docs.checked_sub(1).map_or(0, |last| snap.mv_ends.get(last) as usize)
+        };
+        let (mut value_bytes, mut scratch) = (0, Vec::new());
+        if let Some(raw) = &snap.raw_bytes {
+            raw.for_each(num_docs, |_, bytes| value_bytes += bytes.len());
+        } else if let Physical::Var(_) = self.physical {
+            for doc in 0..num_docs {
+                snap.for_each_value(self, doc, &mut scratch, |v| {
+                    value_bytes += if let Entry::Bytes(b) = v { b.len() } else { 0 }
+                });
+            }
+        }
+        buffer.reserve(values, value_bytes);
+        // Values in physical form, straight from the dictionary or the raw keys: they
+        // were checked against the column's type when they arrived.
+        if let Some(raw) = &snap.raw_bytes {
+            raw.for_each(num_docs, |doc, bytes| {
+                buffer.push_bytes(bytes);
+                buffer.end_doc(snap.nulls.contains(doc as u32));
+            });
+            return buffer;
+        }
+        for doc in 0..num_docs {
+            snap.for_each_value(self, doc, &mut scratch, |v| match v {
+                Entry::Key(key) => buffer.push_key(key),
+                Entry::Bytes(bytes) => buffer.push_bytes(bytes),
+            });
+            buffer.end_doc(snap.nulls.contains(doc as u32));
+        }
+        buffer
+    }
+
     /// The physical form of one value of this column.
     fn entry<'a>(&self, value: &'a Value) -> Result<Entry<'a>> {
         match self.physical {
