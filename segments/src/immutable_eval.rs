@@ -12,7 +12,7 @@ use crate::eval::{Access, LeafSource};
 use crate::forward::{PackedIds, RawValues};
 use crate::immutable::Forward;
 use crate::immutable::{ColumnReader, ImmutableSegment};
-use crate::physical::{Physical, VarKind};
+use crate::physical::Physical;
 use crate::predicate::Matcher;
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
@@ -237,20 +237,18 @@ impl ImmutableSegment {
         Ok((out, Access::ScanValues))
     }
 
-    /// A leaf on FSST-coded values: equality and short IN lists (not BIG_DECIMAL, whose
-    /// equal values may be spelt differently) search for the literals' codes; anything
-    /// else decodes each doc (one at a time, ~8 bytes of codes each) and tests it.
+    /// A leaf on FSST-coded values: byte equality ([`Matcher::equal_bytes`]) searches for
+    /// the literals' codes; anything else decodes each doc (one at a time, ~8 bytes of
+    /// codes each) and tests it.
     fn coded_match(
         &self,
         column: &ColumnReader,
         coded: &CodedStrings,
         matcher: &Matcher,
     ) -> Result<(RoaringBitmap, Access)> {
-        if let Matcher::BytesSet { kind, values } = matcher {
-            if *kind != VarKind::BigDecimal && values.len() <= 8 {
-                let coder = self.coder(column.index, coded)?;
-                return Ok((coded.docs_equal_to(values, &coder), Access::ScanValues));
-            }
+        if let Some(values) = matcher.equal_bytes() {
+            let coder = self.coder(column.index, coded)?;
+            return Ok((coded.docs_equal_to(values, &coder), Access::ScanValues));
         }
         let mut out = RoaringBitmap::new();
         coded.for_each(|doc, value| {

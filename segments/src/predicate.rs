@@ -217,6 +217,16 @@ impl Matcher {
         }
     }
 
+    /// The values of an equality or a short IN list whose match is byte equality (every
+    /// kind but BIG_DECIMAL, whose equal values may be spelt differently): what a search
+    /// of stored bytes, or of codes for codes, answers without decoding a doc.
+    pub fn equal_bytes(&self) -> Option<&[Vec<u8>]> {
+        match self {
+            Matcher::BytesSet { kind, values } if *kind != VarKind::BigDecimal && values.len() <= 8 => Some(values),
+            _ => None,
+        }
+    }
+
     pub fn test_bytes(&self, bytes: &[u8]) -> bool {
         match self {
             Matcher::Nothing => false,

@@ -14,7 +14,7 @@ use super::MutableSnapshot;
 use crate::bitmap_index::all_docs;
 use crate::error::{Result, SegmentError};
 use crate::eval::{Access, LeafSource};
-use crate::physical::{FixedKind, Physical, VarKind};
+use crate::physical::{FixedKind, Physical};
 use crate::predicate::Matcher;
 use cuvee_catalog::DataType;
 use roaring::RoaringBitmap;
@@ -58,13 +58,10 @@ impl LeafSource for MutableSnapshot {
         }
         if let Some(raw) = &snap.raw_bytes {
             let docs = self.num_docs as usize;
-            let out = match matcher {
-                // Equality and short IN lists (not BIG_DECIMAL, equal across spellings)
-                // search the stored bytes (codes for codes).
-                Matcher::BytesSet { kind, values } if *kind != VarKind::BigDecimal && values.len() <= 8 => {
-                    raw.docs_equal_to(docs, values)
-                }
-                _ => {
+            let out = match matcher.equal_bytes() {
+                // Byte equality searches the stored bytes (codes for codes).
+                Some(values) => raw.docs_equal_to(docs, values),
+                None => {
                     let mut out = RoaringBitmap::new();
                     raw.for_each(docs, |doc, bytes| {
                         if matcher.test_bytes(bytes) {
