@@ -54,19 +54,15 @@ fn row() -> impl Strategy<Value = Row> {
         .prop_map(|(country, device, code, maybe, tags, amount)| Row { country, device, code, maybe, tags, amount })
 }
 
-/// `rows` imported into sealed segments of `per_segment` rows, and `consuming` appended to
-/// a consuming segment of chunks of 2^`chunk_shift` docs (as a realtime table has one).
-fn table(
-    rows: &[Row],
-    per_segment: usize,
-    consuming: &[Row],
-    chunk_shift: u32,
-) -> (tempfile::TempDir, Arc<SegmentTable>, Option<Arc<MutableSegment>>) {
-    let table =
-        Table::new(Schema::from_json(SCHEMA).expect("schema"), TableConfigJson::from_json(CONFIG).expect("config"))
-            .expect("table");
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let file = dir.path().join("rows.json");
+fn table_as(config: &str) -> Table {
+    Table::new(Schema::from_json(SCHEMA).expect("schema"), TableConfigJson::from_json(config).expect("config"))
+        .expect("table")
+}
+
+/// `rows` imported into sealed segments of `per_segment` rows, added to those already in
+/// `segments`.
+fn import_rows(table: &Table, rows: &[Row], per_segment: usize, segments: &std::path::Path) {
+    let file = segments.with_extension(format!("{}.json", rows.len()));
     let mut out = std::fs::File::create(&file).expect("rows file");
     for r in rows {
         let device = ["mobile", "desktop", "tv"][r.device as usize];
@@ -78,9 +74,39 @@ fn table(
         writeln!(out, "{line}").expect("a row");
     }
     drop(out);
-    let segments = dir.path().join("table");
     let options = ImportOptions { max_rows_per_segment: per_segment, progress: false, ..ImportOptions::default() };
-    import(&table, &[file], &segments, &options).expect("import");
+    import(table, &[file], segments, &options).expect("import");
+}
+
+/// A column added to `noDictionaryColumns` after the first `n` rows were imported.
+type RawLater = Option<(usize, &'static str)>;
+
+/// `rows` imported into sealed segments of `per_segment` rows (those after a config change
+/// with the changed config, which the table is then opened with), and `consuming` appended
+/// to a consuming segment of chunks of 2^`chunk_shift` docs (as a realtime table has one).
+fn table(
+    rows: &[Row],
+    per_segment: usize,
+    raw_later: RawLater,
+    consuming: &[Row],
+    chunk_shift: u32,
+) -> (tempfile::TempDir, Arc<SegmentTable>, Option<Arc<MutableSegment>>) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let segments = dir.path().join("table");
+    let table = match raw_later {
+        None => {
+            let table = table_as(CONFIG);
+            import_rows(&table, rows, per_segment, &segments);
+            table
+        }
+        Some((n, column)) => {
+            let (before, after) = rows.split_at(n.min(rows.len()));
+            import_rows(&table_as(CONFIG), before, per_segment, &segments);
+            let table = table_as(&raw_too(column));
+            import_rows(&table, after, per_segment, &segments);
+            table
+        }
+    };
     let store = TableStore::open_or_create(&segments, &table).expect("store");
     let (provider, errors) = SegmentTable::open(&store, table.clone(), ScanOptions::default());
     assert!(errors.is_empty(), "{errors:?}");
@@ -184,9 +210,12 @@ fn runtime() -> tokio::runtime::Runtime {
 fn counts_on_ids_equal_the_plain_plan() {
     let (cases, on_ids_count) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
     let (consuming_on_ids, consuming_plain) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
+    let sealed_plain = std::cell::Cell::new(0u32);
     let strategy = (
         proptest::collection::vec(row(), 1..400),
         20usize..200,
+        // Some tables' config changed: a grouped or measured column raw in later segments.
+        proptest::option::of((0usize..400, proptest::sample::select(vec!["device", "maybe", "amount"]))),
         (0usize..60, proptest::sample::select(vec![3u32, 12])),
         proptest::sample::subsequence(vec!["country", "device", "code", "maybe"], 0..4),
         proptest::sample::subsequence(
@@ -220,57 +249,78 @@ fn counts_on_ids_equal_the_plain_plan() {
     // PROPTEST_CASES (scripts/test.sh sets 1,000) or 48.
     let wanted = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(48);
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(wanted));
-    let outcome = runner.run(&strategy, |(rows, per_segment, (consuming, shift), groups, aggregates, filter)| {
-        // Some cases hold a consuming segment too, aggregated on its ids where it can be.
-        let consuming = consuming.min(rows.len() / 2);
-        let (sealed_rows, consuming_rows) = rows.split_at(rows.len() - consuming);
-        let (_dir, provider, consuming_segment) = table(sealed_rows, per_segment, consuming_rows, shift);
-        let keys = groups.join(", ");
-        let sql = if groups.is_empty() {
-            format!("SELECT {} FROM t {filter}", aggregates.join(", "))
-        } else {
-            format!("SELECT {keys}, {} FROM t {filter} GROUP BY {keys}", aggregates.join(", "))
-        };
-        let BothWays { on_ids, plain_left, plain, rewritten } = runtime().block_on(both_ways(&provider, &sql, false));
-        let measured = ["code", "amount", "maybe"].into_iter().filter(|c| aggregates.iter().any(|a| a.contains(c)));
-        let measured: Vec<&str> = measured.collect();
-        let percentiles = ["code", "amount", "maybe"]
-            .into_iter()
-            .filter(|c| aggregates.iter().any(|a| a.starts_with(&format!("pinot_percentile({c}"))));
-        let percentiles: Vec<&str> = percentiles.collect();
-        let possible = provider
-            .listing()
-            .sealed
-            .iter()
-            .all(|s| groups.iter().all(|c| s.groups_on_ids(c)) && measured.iter().all(|c| s.measures_on_ids(c)));
-        prop_assert!(!on_ids || possible, "{} was rewritten over a column not on ids", sql);
-        prop_assert!(same(&plain, &rewritten), "{}: {:?} vs {:?}", sql, plain, rewritten);
-        if let (Some(segment), true) = (&consuming_segment, on_ids) {
-            // The consuming segment is on ids exactly when its columns allow it.
-            let snapshot = segment.snapshot();
-            let fits = groups.iter().all(|c| snapshot.groups_on_ids(c))
-                && measured.iter().all(|c| snapshot.measures_on_ids(c))
-                && percentiles.iter().all(|c| snapshot.histogram_fits(&groups, c));
-            prop_assert_eq!(plain_left, !fits, "{}: a plain partial aggregate left over the consuming segment", sql);
-            consuming_on_ids.set(consuming_on_ids.get() + u32::from(fits));
-            consuming_plain.set(consuming_plain.get() + u32::from(!fits));
-        }
-        if let Some(first) = groups.first() {
-            // A distinct count plans as a plain grouping of one column: distinct ids.
-            let sql = format!("SELECT COUNT(DISTINCT {first}) FROM t {filter}");
-            let answered = runtime().block_on(both_ways(&provider, &sql, false));
-            prop_assert_eq!(answered.plain, answered.rewritten, "{}", sql);
-        }
-        cases.set(cases.get() + 1);
-        on_ids_count.set(on_ids_count.get() + u32::from(on_ids));
-        Ok(())
-    });
+    let outcome =
+        runner.run(&strategy, |(rows, per_segment, raw_later, (consuming, shift), groups, aggregates, filter)| {
+            // Some cases hold a consuming segment too, aggregated on its ids where it can be.
+            let consuming = consuming.min(rows.len() / 2);
+            let (sealed_rows, consuming_rows) = rows.split_at(rows.len() - consuming);
+            let (_dir, provider, consuming_segment) = table(sealed_rows, per_segment, raw_later, consuming_rows, shift);
+            let keys = groups.join(", ");
+            let sql = if groups.is_empty() {
+                format!("SELECT {} FROM t {filter}", aggregates.join(", "))
+            } else {
+                format!("SELECT {keys}, {} FROM t {filter} GROUP BY {keys}", aggregates.join(", "))
+            };
+            let BothWays { on_ids, plain_left, plain, rewritten } =
+                runtime().block_on(both_ways(&provider, &sql, false));
+            let measured = ["code", "amount", "maybe"].into_iter().filter(|c| aggregates.iter().any(|a| a.contains(c)));
+            let measured: Vec<&str> = measured.collect();
+            let percentiles = ["code", "amount", "maybe"]
+                .into_iter()
+                .filter(|c| aggregates.iter().any(|a| a.starts_with(&format!("pinot_percentile({c}"))));
+            let percentiles: Vec<&str> = percentiles.collect();
+            // Each segment is on ids exactly when its columns allow it; the others are left to
+            // a plain partial aggregate.
+            let sealed_fit: Vec<bool> = provider
+                .listing()
+                .sealed
+                .iter()
+                .map(|s| {
+                    groups.iter().all(|c| s.groups_on_ids(c))
+                        && measured.iter().all(|c| s.measures_on_ids(c))
+                        && percentiles.iter().all(|c| s.histogram_fits(&groups, c))
+                })
+                .collect();
+            let consuming_fits = consuming_segment.as_ref().map(|segment| {
+                let snapshot = segment.snapshot();
+                groups.iter().all(|c| snapshot.groups_on_ids(c))
+                    && measured.iter().all(|c| snapshot.measures_on_ids(c))
+                    && percentiles.iter().all(|c| snapshot.histogram_fits(&groups, c))
+            });
+            let fit: Vec<bool> = sealed_fit.iter().copied().chain(consuming_fits).collect();
+            prop_assert!(
+                !on_ids || fit.contains(&true),
+                "{} was rewritten though no segment has its columns on ids",
+                sql
+            );
+            prop_assert!(same(&plain, &rewritten), "{}: {:?} vs {:?}", sql, plain, rewritten);
+            if on_ids && sealed_fit.contains(&false) {
+                sealed_plain.set(sealed_plain.get() + 1);
+            }
+            if on_ids {
+                prop_assert_eq!(plain_left, fit.contains(&false), "{}: segments on ids {:?}", sql, fit);
+                if let Some(fits) = consuming_fits {
+                    consuming_on_ids.set(consuming_on_ids.get() + u32::from(fits));
+                    consuming_plain.set(consuming_plain.get() + u32::from(!fits));
+                }
+            }
+            if let Some(first) = groups.first() {
+                // A distinct count plans as a plain grouping of one column: distinct ids.
+                let sql = format!("SELECT COUNT(DISTINCT {first}) FROM t {filter}");
+                let answered = runtime().block_on(both_ways(&provider, &sql, false));
+                prop_assert_eq!(answered.plain, answered.rewritten, "{}", sql);
+            }
+            cases.set(cases.get() + 1);
+            on_ids_count.set(on_ids_count.get() + u32::from(on_ids));
+            Ok(())
+        });
     if let Err(failure) = outcome {
         panic!("{failure}");
     }
     assert!(on_ids_count.get() * 10 >= cases.get() * 8, "rewritten in {} of {} cases", on_ids_count.get(), cases.get());
     assert!(consuming_on_ids.get() > 0, "no case aggregated a consuming segment on ids");
     assert!(consuming_plain.get() > 0, "no case split sealed (on ids) from consuming (plain) segments");
+    assert!(sealed_plain.get() > 0, "no case split sealed segments into on ids and plain");
 }
 
 #[test]
@@ -285,7 +335,7 @@ fn other_shapes_keep_the_plain_plan() {
             amount: f64::from(i),
         })
         .collect();
-    let (_dir, provider, _) = table(&rows, 100, &[], 12);
+    let (_dir, provider, _) = table(&rows, 100, None, &[], 12);
     let rt = runtime();
     for (sql, null_handling) in [
         ("SELECT tags, COUNT(*) FROM t GROUP BY tags", false),
@@ -341,7 +391,7 @@ fn a_consuming_segment_aggregates_on_ids_where_its_columns_allow() {
     };
     let sealed: Vec<Row> = (0..200).map(|i| row(i, Some(i64::from(i % 5)))).collect();
     let consuming: Vec<Row> = (200..300).map(|i| row(i, (i % 4 != 0).then_some(i64::from(i % 5)))).collect();
-    let (_dir, provider, segment) = table(&sealed, 100, &consuming, 3);
+    let (_dir, provider, segment) = table(&sealed, 100, None, &consuming, 3);
     let snapshot = segment.expect("a consuming segment").snapshot();
     assert!(snapshot.groups_on_ids("country") && snapshot.groups_on_ids("maybe"));
     // Chunks of 8 docs: a column whose first chunk is nearly distinct, or whose docs'
@@ -374,4 +424,48 @@ fn a_consuming_segment_aggregates_on_ids_where_its_columns_allow() {
         assert_eq!(plain_left, !consuming_on_ids, "{sql}: the consuming segment on ids: {consuming_on_ids}");
         assert!(same(&plain, &rewritten), "{sql}: {plain:?} vs {rewritten:?}");
     }
+}
+
+/// `CONFIG` with `column` in `noDictionaryColumns` too.
+fn raw_too(column: &str) -> String {
+    let changed = format!(r#""noDictionaryColumns": ["raw", "{column}"]"#);
+    CONFIG.replace(r#""noDictionaryColumns": ["raw"]"#, &changed)
+}
+
+/// A table whose config changed: segments imported before `device` joined
+/// `noDictionaryColumns` group on its ids, the later ones (raw `device`) are read by the
+/// plain partial aggregate beside them, and the answers are the plain plan's.
+#[test]
+fn segments_without_ids_take_the_plain_path_beside_the_others() {
+    let rows: Vec<Row> = (0..400)
+        .map(|i| Row {
+            country: (i % 7) as u8,
+            device: (i % 3) as u8,
+            code: i % 11,
+            maybe: Some(i64::from(i % 5)),
+            tags: vec![],
+            amount: f64::from(i) * 0.5,
+        })
+        .collect();
+    let (_dir, provider, _) = table(&rows, 100, Some((300, "device")), &[], 12);
+    let on_ids: Vec<bool> = provider.listing().sealed.iter().map(|s| s.groups_on_ids("device")).collect();
+    assert_eq!(on_ids.iter().filter(|fits| **fits).count(), 3, "device on ids in the first three of {on_ids:?}");
+    assert_eq!(on_ids.len(), 4);
+    let rt = runtime();
+    for sql in [
+        "SELECT device, COUNT(*), SUM(amount) FROM t GROUP BY device",
+        "SELECT device, country, MAX(code), AVG(amount) FROM t WHERE code > 2 GROUP BY device, country",
+        "SELECT device, pinot_percentile(code, 90) FROM t GROUP BY device",
+        "SELECT COUNT(DISTINCT device) FROM t",
+    ] {
+        let BothWays { on_ids, plain_left, plain, rewritten } = rt.block_on(both_ways(&provider, sql, false));
+        assert!(on_ids, "{sql}: the older segments aggregate on ids");
+        assert!(plain_left, "{sql}: the newer segment is left to the plain partial aggregate");
+        assert!(same(&plain, &rewritten), "{sql}: {plain:?} vs {rewritten:?}");
+        assert!(!plain.is_empty(), "{sql}");
+    }
+    // Grouped by columns every segment has on ids: no plain path.
+    let BothWays { on_ids, plain_left, .. } =
+        rt.block_on(both_ways(&provider, "SELECT country, COUNT(*) FROM t GROUP BY country", false));
+    assert!(on_ids && !plain_left);
 }

@@ -12,12 +12,13 @@
 //! its fragment its own best way, and what crosses the wire stays the plain plan. A
 //! realtime table's consuming segments aggregate on their ids too
 //! (`MutableSnapshot::aggregate_groups`: unsorted dictionaries, so values are compared,
-//! and measured columns may be kept raw); one that cannot (a group column kept raw, nulls
-//! under null handling) goes through the plain partial aggregate over a scan of it alone,
-//! both streams of the same partial states. Shapes it does not know are left as they are:
-//! remote segments, a sealed segment's multi-value or raw columns, a column older segments
-//! lack, nulls under null handling (a null doc's id is its column's default value's),
-//! other aggregates, a scan limit.
+//! and measured columns may be kept raw). A segment, sealed or consuming, that cannot (a
+//! column raw or multi-value in it, one it predates, nulls under null handling: a null
+//! doc's id is its column's default value's) goes through the plain partial aggregate over
+//! a scan of such segments alone, both streams of the same partial states: a table whose
+//! config or format changed keeps its other segments on ids. Shapes it does not know are
+//! left as they are: remote segments, other aggregates, a scan limit, and a query no
+//! segment can answer on ids.
 //!
 //! `rewrite.rs` matches the plan shape and decides, segment by segment, what goes on ids;
 //! `exec.rs` runs it.
@@ -45,8 +46,8 @@ pub struct SegmentAggregateExec {
     /// The partial aggregate's output: the group columns, then each aggregate's state.
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
-    /// The plain partial aggregate over the segments not aggregated on ids (consuming
-    /// ones), same output; partition `p` of it streams after partition `p` on ids.
+    /// The plain partial aggregate over the segments not aggregated on ids, same output;
+    /// partition `p` of it streams after partition `p` on ids.
     rest: Option<Arc<dyn ExecutionPlan>>,
 }
 

@@ -142,21 +142,21 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     let keys: Vec<&str> = group_columns.iter().map(String::as_str).collect();
     let shape = Shape { keys: &keys, counted: &counted, measures: &measures, predicate_columns: &predicate_columns };
     let null_handling = request.options.null_handling;
-    if request.sources.iter().any(|s| matches!(s, ScanSource::Remote(_))) {
-        return None;
-    }
-    // A sealed segment that cannot declines the rewrite (it would be the bulk of the rows);
-    // a consuming one that cannot (a group column gone raw, nulls) takes the plain path.
+    // A segment that cannot (a column raw or multi-value in it, nulls under null handling,
+    // a column it predates) takes the plain path beside the rest: a table whose config
+    // changed, or whose older segments use another format, keeps its other segments on ids.
     let mut on_ids = Vec::new();
     let mut rest = Vec::new();
     for source in &request.sources {
-        match source {
-            ScanSource::Sealed(segment) if shape.sealed_fits(segment, null_handling) => on_ids.push(source.clone()),
-            ScanSource::Consuming(snapshot) if shape.consuming_fits(snapshot, null_handling) => {
-                on_ids.push(source.clone())
-            }
-            ScanSource::Consuming(_) => rest.push(source.clone()),
-            _ => return None,
+        let fits = match source {
+            ScanSource::Sealed(segment) => shape.sealed_fits(segment, null_handling),
+            ScanSource::Consuming(snapshot) => shape.consuming_fits(snapshot, null_handling),
+            ScanSource::Remote(_) => return None,
+        };
+        if fits {
+            on_ids.push(source.clone());
+        } else {
+            rest.push(source.clone());
         }
     }
     if on_ids.is_empty() {
