@@ -24,57 +24,143 @@ impl Encoded {
     }
 }
 
-fn encode(column: &ColumnBuffer) -> Encoded {
-    match column.physical {
-        Physical::Fixed(_) => {
-            let mut first_seen: FxHashMap<u64, u32> = FxHashMap::default();
-            let temp_ids: Vec<u32> = column
-                .keys
-                .iter()
-                .map(|&k| {
-                    let next = first_seen.len() as u32;
-                    *first_seen.entry(k).or_insert(next)
-                })
-                .collect();
-            let mut dict_keys: Vec<u64> = first_seen.keys().copied().collect();
-            dict_keys.sort_unstable();
-            let mut remap = vec![0u32; dict_keys.len()];
-            for (id, key) in dict_keys.iter().enumerate() {
-                remap[first_seen[key] as usize] = id as u32;
-            }
-            Encoded { dict_keys, dict_bytes: Vec::new(), ids: temp_ids.iter().map(|&t| remap[t as usize]).collect() }
-        }
-        Physical::Var(kind) => {
-            let mut first_seen: FxHashMap<&[u8], u32> = FxHashMap::default();
-            let mut distinct: Vec<&[u8]> = Vec::new();
-            let temp_ids: Vec<u32> = (0..column.ends.len())
-                .map(|i| {
-                    let value = column.var(i);
-                    *first_seen.entry(value).or_insert_with(|| {
-                        distinct.push(value);
-                        distinct.len() as u32 - 1
+/// A column's distinct values in the order first seen (keys, or bytes), and each value's
+/// index among them: what a dictionary costs and what a raw column's metadata needs,
+/// without sorting. A nearly unique column that ends raw never sorts its values (that sort
+/// was the seal's largest single cost).
+struct FirstSeen<'a> {
+    keys: Vec<u64>,
+    values: Vec<&'a [u8]>,
+    ids: Vec<u32>,
+}
+
+impl<'a> FirstSeen<'a> {
+    fn of(column: &'a ColumnBuffer) -> FirstSeen<'a> {
+        match column.physical {
+            Physical::Fixed(_) => {
+                let mut seen: FxHashMap<u64, u32> = FxHashMap::default();
+                let mut keys = Vec::new();
+                let ids = column
+                    .keys
+                    .iter()
+                    .map(|&k| {
+                        *seen.entry(k).or_insert_with(|| {
+                            keys.push(k);
+                            keys.len() as u32 - 1
+                        })
                     })
-                })
-                .collect();
-            let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
-            order.sort_by(|&a, &b| {
-                kind.compare(distinct[a as usize], distinct[b as usize])
-                    .then_with(|| distinct[a as usize].cmp(distinct[b as usize]))
-            });
-            // BIG_DECIMAL: numerically equal spellings ("1.0", "1") share one entry.
-            let mut remap = vec![0u32; distinct.len()];
-            let mut dict_bytes: Vec<Vec<u8>> = Vec::new();
-            for &t in &order {
-                let value = distinct[t as usize];
-                let same = dict_bytes
-                    .last()
-                    .is_some_and(|last| kind == VarKind::BigDecimal && kind.compare(last, value).is_eq());
-                if !same {
-                    dict_bytes.push(value.to_vec());
-                }
-                remap[t as usize] = dict_bytes.len() as u32 - 1;
+                    .collect();
+                FirstSeen { keys, values: Vec::new(), ids }
             }
-            Encoded { dict_keys: Vec::new(), dict_bytes, ids: temp_ids.iter().map(|&t| remap[t as usize]).collect() }
+            Physical::Var(_) => {
+                let mut seen: FxHashMap<&[u8], u32> = FxHashMap::default();
+                let mut values = Vec::new();
+                let ids = (0..column.ends.len())
+                    .map(|i| {
+                        let value = column.var(i);
+                        *seen.entry(value).or_insert_with(|| {
+                            values.push(value);
+                            values.len() as u32 - 1
+                        })
+                    })
+                    .collect();
+                FirstSeen { keys: Vec::new(), values, ids }
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len().max(self.values.len())
+    }
+
+    /// Whether the raw column's metadata (cardinality, min, max, sorted) can be read off
+    /// these values as they are: not for BIG_DECIMAL, whose dictionary merges numerically
+    /// equal spellings.
+    fn stands_for_dictionary(&self, column: &ColumnBuffer) -> bool {
+        !matches!(column.physical, Physical::Var(VarKind::BigDecimal))
+    }
+
+    /// At most the bytes the dictionary and its ids would take: the distinct values' bytes
+    /// and each value's id at `ids_width` bits (offsets, headers and a fixed dictionary's
+    /// keys left out).
+    fn dictionary_lower_bound(&self, ids_width: u32) -> usize {
+        let values: usize = self.values.iter().map(|v| v.len()).sum();
+        values + self.ids.len() * ids_width as usize / 8
+    }
+
+    fn sorted(&self, column: &ColumnBuffer) -> Encoded {
+        match column.physical {
+            Physical::Fixed(_) => {
+                let mut order: Vec<(u64, u32)> = self.keys.iter().enumerate().map(|(t, &k)| (k, t as u32)).collect();
+                order.sort_unstable();
+                let mut remap = vec![0u32; order.len()];
+                for (id, &(_, t)) in order.iter().enumerate() {
+                    remap[t as usize] = id as u32;
+                }
+                let dict_keys = order.into_iter().map(|(k, _)| k).collect();
+                Encoded {
+                    dict_keys,
+                    dict_bytes: Vec::new(),
+                    ids: self.ids.iter().map(|&t| remap[t as usize]).collect(),
+                }
+            }
+            Physical::Var(kind) => {
+                let distinct = &self.values;
+                let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
+                order.sort_by(|&a, &b| {
+                    kind.compare(distinct[a as usize], distinct[b as usize])
+                        .then_with(|| distinct[a as usize].cmp(distinct[b as usize]))
+                });
+                // BIG_DECIMAL: numerically equal spellings ("1.0", "1") share one entry.
+                let mut remap = vec![0u32; distinct.len()];
+                let mut dict_bytes: Vec<Vec<u8>> = Vec::new();
+                for &t in &order {
+                    let value = distinct[t as usize];
+                    let same = dict_bytes
+                        .last()
+                        .is_some_and(|last| kind == VarKind::BigDecimal && kind.compare(last, value).is_eq());
+                    if !same {
+                        dict_bytes.push(value.to_vec());
+                    }
+                    remap[t as usize] = dict_bytes.len() as u32 - 1;
+                }
+                Encoded {
+                    dict_keys: Vec::new(),
+                    dict_bytes,
+                    ids: self.ids.iter().map(|&t| remap[t as usize]).collect(),
+                }
+            }
+        }
+    }
+
+    /// The smallest and largest value, as the sorted dictionary's ends would give them.
+    fn min_max(&self, column: &ColumnBuffer) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
+        match column.physical {
+            Physical::Fixed(kind) => (
+                self.keys.iter().min().map(|&k| kind.value(k).to_json()),
+                self.keys.iter().max().map(|&k| kind.value(k).to_json()),
+            ),
+            Physical::Var(kind) => (
+                self.values.iter().min().map(|b| kind.value(b).to_json()),
+                self.values.iter().max().map(|b| kind.value(b).to_json()),
+            ),
+        }
+    }
+
+    /// Whether each value is at least the one before (ids in dictionary order would be
+    /// non-decreasing).
+    fn ascending(&self, column: &ColumnBuffer) -> bool {
+        match column.physical {
+            Physical::Fixed(_) => column.keys.windows(2).all(|w| w[0] <= w[1]),
+            Physical::Var(_) => self.ids.windows(2).all(|w| self.values[w[0] as usize] <= self.values[w[1] as usize]),
+        }
+    }
+
+    /// The bytes a bloom filter hashes for each distinct value.
+    fn bloom_hashes(&self, column: &ColumnBuffer) -> Vec<u64> {
+        match column.physical {
+            Physical::Fixed(kind) => self.keys.iter().map(|&k| bloom::hash(&native(kind, k))).collect(),
+            Physical::Var(_) => self.values.iter().map(|b| bloom::hash(b)).collect(),
         }
     }
 }
@@ -147,6 +233,12 @@ pub(super) struct BuiltColumn {
 }
 
 pub(super) fn build_column(column: &ColumnBuffer, num_docs: u32) -> Result<BuiltColumn> {
+    build_column_with(column, num_docs, true)
+}
+
+/// `may_skip_sort: false` always sorts the values, as the builder did before it could
+/// decide a column raw without a dictionary: the tests hold the two to the same bytes.
+fn build_column_with(column: &ColumnBuffer, num_docs: u32, may_skip_sort: bool) -> Result<BuiltColumn> {
     let name = column.spec.name.as_str();
     let mut bytes: BTreeMap<String, u64> = BTreeMap::new();
     let mut sections = Vec::new();
@@ -155,32 +247,69 @@ pub(super) fn build_column(column: &ColumnBuffer, num_docs: u32) -> Result<Built
         sections.push((kind, data));
     };
     let single_value = column.spec.single_value;
-    let encoded = encode(column);
-    let cardinality = encoded.cardinality();
-    let (min, max) = min_max(column, &encoded);
+    let seen = FirstSeen::of(column);
+    // Dictionary only where it pays: a column that may be raw (no index needs its ids) is
+    // stored raw when that is under the configured share of the dictionary and ids, in a
+    // codec the rule allows. Only nearly unique columns are tried; the rest always pay.
+    // Where raw is under that share of the least the dictionary could cost, or the column
+    // has no dictionary at all, the values are never sorted.
+    let rule = column.indexing.raw_if_smaller.filter(|_| seen.len() * RAW_TRY_CARDINALITY_SHARE >= num_docs as usize);
+    let seen_width = width_for(seen.len().saturating_sub(1) as u32);
+    let mut tried = None;
+    let raw_unsorted = match (column.indexing.dictionary, rule) {
+        _ if !may_skip_sort || !seen.stands_for_dictionary(column) => None,
+        (false, _) => raw_forward(column, num_docs, false),
+        (true, Some(rule)) => {
+            let raw = raw_forward(column, num_docs, rule.coded_only);
+            let bound = seen.dictionary_lower_bound(seen_width);
+            match raw {
+                Some(raw) if (raw.len() as f64) < rule.ratio * bound as f64 => Some(raw),
+                raw => {
+                    tried = Some(raw);
+                    None
+                }
+            }
+        }
+        (true, None) => None,
+    };
+    let encoded = raw_unsorted.is_none().then(|| seen.sorted(column));
+    let cardinality = encoded.as_ref().map_or(seen.len(), Encoded::cardinality);
+    let (min, max) = match &encoded {
+        Some(encoded) => min_max(column, encoded),
+        None => seen.min_max(column),
+    };
     let max_values_per_doc = if single_value {
         1
     } else {
         (0..num_docs as usize).map(|d| column.doc_range(d)).map(|(s, e)| (e - s) as u32).max().unwrap_or(0)
     };
-    let is_sorted = single_value && encoded.ids.windows(2).all(|w| w[0] <= w[1]);
+    let is_sorted = single_value
+        && match &encoded {
+            Some(encoded) => encoded.ids.windows(2).all(|w| w[0] <= w[1]),
+            None => seen.ascending(column),
+        };
     let mut bit_width = 0;
     let ids_width = width_for(cardinality.saturating_sub(1) as u32);
-    let dictionary_sections = column.indexing.dictionary.then(|| DictionarySections::of(column, &encoded, ids_width));
-    // Dictionary only where it pays: a column that may be raw (no index needs its ids) is
-    // stored raw when that is under the configured share of the dictionary and ids, in a
-    // codec the rule allows. Only nearly unique columns are tried; the rest always pay.
-    let raw = match (&dictionary_sections, column.indexing.raw_if_smaller) {
-        (None, _) => raw_forward(column, num_docs, false),
-        (Some(sections), Some(rule)) if cardinality * RAW_TRY_CARDINALITY_SHARE >= num_docs as usize => {
-            raw_forward(column, num_docs, rule.coded_only)
+    let dictionary_sections = encoded
+        .as_ref()
+        .filter(|_| column.indexing.dictionary)
+        .map(|encoded| DictionarySections::of(column, encoded, ids_width));
+    let raw = match (raw_unsorted, &dictionary_sections, column.indexing.raw_if_smaller) {
+        (Some(raw), _, _) => Some(raw),
+        (None, None, _) => raw_forward(column, num_docs, false),
+        (None, Some(sections), Some(rule)) if cardinality * RAW_TRY_CARDINALITY_SHARE >= num_docs as usize => {
+            if seen.stands_for_dictionary(column) {
+                debug_assert!(seen.dictionary_lower_bound(seen_width) <= sections.len(), "{}", column.spec.name);
+            }
+            tried
+                .unwrap_or_else(|| raw_forward(column, num_docs, rule.coded_only))
                 .filter(|raw| (raw.len() as f64) < rule.ratio * sections.len() as f64)
         }
         _ => None,
     };
     let dictionary_encoded = raw.is_none();
 
-    if let (Some(dictionary_encoding), None) = (dictionary_sections, &raw) {
+    if let (Some(dictionary_encoding), None, Some(encoded)) = (dictionary_sections, &raw, &encoded) {
         bit_width = ids_width;
         add(SectionKind::Dictionary, dictionary_encoding.dictionary);
         // The sorted column's ids are read off its sorted index; it stores no forward index.
@@ -229,9 +358,12 @@ pub(super) fn build_column(column: &ColumnBuffer, num_docs: u32) -> Result<Built
         }
     }
     if let Some(fpp) = column.indexing.bloom_fpp {
-        let hashes: Vec<u64> = match column.physical {
-            Physical::Fixed(kind) => encoded.dict_keys.iter().map(|&k| bloom::hash(&native(kind, k))).collect(),
-            Physical::Var(_) => encoded.dict_bytes.iter().map(|b| bloom::hash(b)).collect(),
+        let hashes: Vec<u64> = match (&encoded, column.physical) {
+            (None, _) => seen.bloom_hashes(column),
+            (Some(encoded), Physical::Fixed(kind)) => {
+                encoded.dict_keys.iter().map(|&k| bloom::hash(&native(kind, k))).collect()
+            }
+            (Some(encoded), Physical::Var(_)) => encoded.dict_bytes.iter().map(|b| bloom::hash(b)).collect(),
         };
         add(SectionKind::Bloom, bloom::write(hashes.iter().copied(), bloom::blocks_for(hashes.len(), fpp)));
     }
@@ -286,5 +418,101 @@ fn min_max(column: &ColumnBuffer, encoded: &Encoded) -> (Option<serde_json::Valu
             encoded.dict_bytes.first().map(|b| kind.value(b).to_json()),
             encoded.dict_bytes.last().map(|b| kind.value(b).to_json()),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::SegmentBuilder;
+    use crate::row::FieldValue;
+    use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
+
+    const SCHEMA: &str = r#"{
+      "schemaName": "t",
+      "dimensionFieldSpecs": [
+        {"name": "s", "dataType": "STRING"},
+        {"name": "plain", "dataType": "STRING"},
+        {"name": "j", "dataType": "JSON"},
+        {"name": "b", "dataType": "BYTES"},
+        {"name": "d", "dataType": "BIG_DECIMAL"},
+        {"name": "tags", "dataType": "STRING", "singleValueField": false},
+        {"name": "n", "dataType": "LONG"}
+      ],
+      "metricFieldSpecs": [{"name": "x", "dataType": "DOUBLE"}]
+    }"#;
+
+    /// Default rules (strings raw where FSST pays), `optimizeDictionary` (any codec), and
+    /// columns without a dictionary at all.
+    const CONFIGS: [&str; 3] = [
+        r#"{"tableName": "t", "tableType": "OFFLINE", "segmentsConfig": {"schemaName": "t", "replication": "1"},
+            "tableIndexConfig": {"bloomFilterColumns": ["s", "n"], "invertedIndexColumns": ["plain"]}}"#,
+        r#"{"tableName": "t", "tableType": "OFFLINE", "segmentsConfig": {"schemaName": "t", "replication": "1"},
+            "tableIndexConfig": {"optimizeDictionary": true, "bloomFilterColumns": ["b", "x"]}}"#,
+        r#"{"tableName": "t", "tableType": "OFFLINE", "segmentsConfig": {"schemaName": "t", "replication": "1"},
+            "tableIndexConfig": {"noDictionaryColumns": ["s", "j", "b", "d", "tags", "n", "x"], "bloomFilterColumns": ["s", "d"]}}"#,
+    ];
+
+    /// Every column of random rows (few to all distinct values, some sorted) builds to the
+    /// same metadata and sections whether or not its values were sorted first.
+    #[test]
+    fn raw_columns_build_the_same_without_sorting_their_values() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below.max(1)
+        };
+        let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"];
+        let (mut raw, mut dictionary) = (0, 0);
+        for config in CONFIGS {
+            let table = Table::new(Schema::from_json(SCHEMA).unwrap(), TableConfigJson::from_json(config).unwrap())
+                .expect("a table");
+            for (docs, distinct, sorted) in [
+                (1, 1, false),
+                (40, 3, false),
+                (700, 700, false),
+                (3000, 200, true),
+                (3000, 3000, true),
+                (5000, 2500, false),
+            ] {
+                let mut builder = SegmentBuilder::new(&table);
+                for doc in 0..docs {
+                    let v = if sorted { doc * distinct / docs } else { next(distinct) };
+                    let text = format!("{}-{}/{v:06}", words[(v % 8) as usize], words[(v / 8 % 8) as usize]);
+                    let row = vec![
+                        FieldValue::Single(Value::String(text.clone())),
+                        FieldValue::Single(Value::String(text.clone())),
+                        FieldValue::Single(Value::Json(format!(r#"{{"k":"{text}","n":{v}}}"#))),
+                        FieldValue::Single(Value::Bytes(text.clone().into_bytes())),
+                        FieldValue::Single(Value::BigDecimal(format!("{}.{}", v / 10, v % 10))),
+                        if v % 5 == 0 {
+                            FieldValue::Null
+                        } else {
+                            FieldValue::Multi(
+                                (0..v % 3 + 1).map(|i| Value::String(words[((v + i) % 8) as usize].into())).collect(),
+                            )
+                        },
+                        FieldValue::Single(Value::Long(v as i64 * 7 - 1000)),
+                        FieldValue::Single(Value::Double(v as f64 / 3.0)),
+                    ];
+                    builder.push(&row).expect("a row");
+                }
+                for column in &builder.columns {
+                    let unsorted = build_column_with(column, docs as u32, true).expect("built");
+                    let sorted = build_column_with(column, docs as u32, false).expect("built");
+                    let what = format!("{} of {docs} docs, {distinct} distinct, config {config}", column.spec.name);
+                    assert_eq!(unsorted.metadata, sorted.metadata, "{what}");
+                    assert!(unsorted.sections == sorted.sections, "{what}: sections differ");
+                    if unsorted.metadata.dictionary {
+                        dictionary += 1;
+                    } else {
+                        raw += 1;
+                    }
+                }
+            }
+        }
+        assert!(raw > 20 && dictionary > 20, "{raw} raw and {dictionary} dictionary columns");
     }
 }
