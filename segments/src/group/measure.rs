@@ -325,7 +325,7 @@ fn histogram(dictionary: &Dictionary, kind: FixedKind, counters: &[u32], cardina
 /// A sum of doubles over four lanes, so the adds do not wait on each other; and whether
 /// an id had no value.
 #[inline]
-fn sum_floats(ids: &[u32], value: impl Fn(u32) -> Option<f64>) -> (f64, bool) {
+pub(crate) fn sum_floats<Id: Copy>(ids: &[Id], value: impl Fn(Id) -> Option<f64>) -> (f64, bool) {
     let (mut lanes, mut outside) = ([0.0f64; 4], false);
     let chunks = ids.chunks_exact(4);
     let rest = chunks.remainder();

@@ -9,6 +9,7 @@
 
 mod measure;
 
+pub(crate) use measure::sum_floats;
 pub use measure::{Histogram, Measure, MeasureStates, Numbers, SumAs, HISTOGRAM_CELLS};
 
 use crate::bitpack::BLOCK;

@@ -10,6 +10,7 @@
 //! have ids. Docs are read a chunk of the segment's logs at a time, each column's chunk
 //! unpacked once (or, for a few docs of a chunk, read doc by doc).
 
+use super::log::slot;
 use super::packed_log::Packed;
 use super::snapshot::ColumnSnapshot;
 use super::MutableSnapshot;
@@ -18,10 +19,11 @@ use crate::decode::{self, Gathered};
 use crate::error::{Result, SegmentError};
 use crate::eval::LeafSource;
 use crate::group::{histogram_cells_fit, is_float, numeric, GroupAggregates, Groups, Histogram, IdSet, Measure};
-use crate::group::{MeasureStates, Numbers, SumAs};
+use crate::group::{sum_floats, MeasureStates, Numbers, SumAs};
 use crate::physical::{double_from_key, float_from_key, int_from_key, long_from_key, FixedKind, Physical};
 use arrow_array::ArrayRef;
 use roaring::RoaringBitmap;
+use std::sync::atomic::Ordering;
 
 impl MutableSnapshot {
     /// Whether `column` can be grouped on ids here: single-value and dictionary-encoded.
@@ -96,7 +98,8 @@ impl MutableSnapshot {
         let read = self.for_each_chunk_of(docs, |c, in_chunk| {
             self.aggregate_chunk(c, in_chunk, &keys, &mut measured, &mut groups, &mut batch)
         })?;
-        let ids_read = read * (keys.len() + measured.len()) as u64;
+        let zoned: u64 = measured.iter().map(|m| m.zoned_docs).sum();
+        let ids_read = read * (keys.len() + measured.len()) as u64 - zoned;
         let states = measured.into_iter().map(|m| m.finish(&groups.counts)).collect();
         Ok(Some(GroupAggregates { first_docs: groups.first_docs, counts: groups.counts, measures: states, ids_read }))
     }
@@ -194,12 +197,20 @@ impl MutableSnapshot {
         // Unpack whole chunks unless only a few of their docs are asked for.
         let whole = docs.len() * 8 >= chunk;
         let len = (self.num_docs as usize - base).min(chunk);
+        // Every doc of a full chunk, ungrouped: a measure of only MIN/MAX takes the chunk's
+        // zone (its smallest and largest key, complete once the chunk is full) and reads no doc.
+        let every_doc = keys.is_empty() && docs.len() == chunk;
+        for measure in measured.iter_mut() {
+            measure.zoned = every_doc && measure.zone(c).is_some();
+        }
         if whole {
             for (key, values) in keys.iter().zip(batch.key_chunks.iter_mut()) {
                 read_chunk(key.ids, c, &mut values[..len]);
             }
             for (measure, values) in measured.iter().zip(batch.measure_chunks.iter_mut()) {
-                read_chunk(measure.values, c, &mut values[..len]);
+                if !measure.zoned {
+                    read_chunk(measure.values, c, &mut values[..len]);
+                }
             }
         }
         for part in docs.chunks(BLOCK) {
@@ -239,6 +250,9 @@ impl MutableSnapshot {
             let slots = if keys.is_empty() { None } else { Some(&groups.slot_of[..n]) };
             for (measure, values) in measured.iter_mut().zip(&batch.measure_chunks) {
                 measure.grow(groups.counts.len());
+                if measure.zoned {
+                    continue;
+                }
                 let stored = match run {
                     Some(at) => &values[at..at + n],
                     None => {
@@ -249,6 +263,12 @@ impl MutableSnapshot {
                 if !measure.add(slots, stored, &mut batch.keys[..n]) {
                     return Err(self.outside(&measure.column));
                 }
+            }
+        }
+        for measure in measured.iter_mut().filter(|m| m.zoned) {
+            if let Some((min, max)) = measure.zone(c) {
+                measure.add_zone(min, max);
+                measure.zoned_docs += docs.len() as u64;
             }
         }
         Ok(())
@@ -323,13 +343,26 @@ struct Measuring<'a> {
     /// Docs per (group, id), at `group * cardinality + id`.
     histogram: Option<Vec<u32>>,
     cardinality: u32,
+    /// Each dictionary id's number as the sum adds it, when the column has ids and a sum.
+    id_numbers: Option<Numbers>,
+    /// Whether the current chunk is answered from its zone.
+    zoned: bool,
+    /// Docs whose values a zone stood in for (not read).
+    zoned_docs: u64,
 }
 
 impl<'a> Measuring<'a> {
     fn new(measure: &Measure, snap: &'a ColumnSnapshot, kind: FixedKind) -> Measuring<'a> {
         // A column with ids has at most as many entries as docs (it would be raw otherwise):
         // their keys are looked up once, not once per doc.
-        let id_keys = snap.has_ids().then(|| (0..snap.dict_len()).map(|id| snap.key(id)).collect());
+        let id_keys: Option<Vec<u64>> = snap.has_ids().then(|| (0..snap.dict_len()).map(|id| snap.key(id)).collect());
+        let id_numbers = match (&id_keys, measure.sum) {
+            (Some(keys), Some(SumAs::Float)) => Some(Numbers::Floats(keys.iter().map(|&k| float(kind, k)).collect())),
+            (Some(keys), Some(SumAs::Integer)) => {
+                Some(Numbers::Integers(keys.iter().map(|&k| integer(kind, k)).collect()))
+            }
+            _ => None,
+        };
         Measuring {
             column: measure.column.clone(),
             values: snap.raw.as_ref().unwrap_or(&snap.sv_ids),
@@ -343,6 +376,30 @@ impl<'a> Measuring<'a> {
             max_keys: measure.max.then(Vec::new),
             histogram: measure.histogram.then(Vec::new),
             cardinality: snap.dict_len(),
+            id_numbers,
+            zoned: false,
+            zoned_docs: 0,
+        }
+    }
+
+    /// Chunk `c`'s smallest and largest key, when this measure is only a MIN and/or MAX
+    /// (a sum or histogram reads every doc).
+    fn zone(&self, c: usize) -> Option<(u64, u64)> {
+        if self.sum.is_some() || self.histogram.is_some() || (self.min_keys.is_none() && self.max_keys.is_none()) {
+            return None;
+        }
+        let min = slot(&self.snap.zone_min, c)?.load(Ordering::Relaxed);
+        let max = slot(&self.snap.zone_max, c)?.load(Ordering::Relaxed);
+        Some((min, max))
+    }
+
+    /// A chunk's zone into the one group's MIN/MAX.
+    fn add_zone(&mut self, min: u64, max: u64) {
+        if let Some(m) = self.min_keys.as_mut().and_then(|keys| keys.first_mut()) {
+            *m = (*m).min(min);
+        }
+        if let Some(m) = self.max_keys.as_mut().and_then(|keys| keys.first_mut()) {
+            *m = (*m).max(max);
         }
     }
 
@@ -367,6 +424,27 @@ impl<'a> Measuring<'a> {
     /// all in group 0), their keys going through `keys`; false when an id is outside the
     /// dictionary snapshot. Each state is its own loop; one group sums in registers.
     fn add(&mut self, slots: Option<&[u32]>, stored: &[u64], keys: &mut [u64]) -> bool {
+        // Ids summed alone, ungrouped: each id's number looked up once per segment, no keys.
+        if let (Some(numbers), None, None, None, None) =
+            (&self.id_numbers, slots, &self.min_keys, &self.max_keys, &self.histogram)
+        {
+            return match numbers {
+                Numbers::Floats(table) => {
+                    let (sum, outside) = sum_floats(stored, |id| table.get(id as usize).copied());
+                    self.float_sums[0] += sum;
+                    !outside
+                }
+                Numbers::Integers(table) => {
+                    let mut sum = 0i64;
+                    for &id in stored {
+                        let Some(&number) = table.get(id as usize) else { return false };
+                        sum = sum.wrapping_add(number);
+                    }
+                    self.integer_sums[0] = self.integer_sums[0].wrapping_add(sum);
+                    true
+                }
+            };
+        }
         match &self.id_keys {
             Some(id_keys) => {
                 for (key, &id) in keys.iter_mut().zip(stored) {

@@ -104,3 +104,71 @@ fn nearly_unique_strings_go_raw_after_the_first_chunk_and_read_the_same() {
     }
     assert!(sealed == batch_built.build(&identity).unwrap(), "sealing raw bytes gives the batch-built segment");
 }
+
+/// Ungrouped MIN/MAX over every doc of a full chunk come from the chunk's zone, the rest
+/// (a partial chunk, filtered docs, sums) from the docs; all agree with the rows, and a
+/// snapshot never sees the zone of a chunk still filling after it was taken.
+#[test]
+fn min_max_from_zones_agree_with_the_rows() {
+    use crate::group::{Measure, Numbers, SumAs};
+    let segment = Arc::new(MutableSegment::with_chunk_shift(&table(), "t__0__0", 3));
+    // `kind` keeps ids (few values); `ts` goes raw after its first chunk. Values wander so
+    // that each chunk's extremes are somewhere in its middle.
+    let row = |i: i64| {
+        let kind = ((i * 7919) % 23 - 11) as i32;
+        [FieldValue::Single(Value::Int(kind)), FieldValue::Single(Value::Long((i * 104_729) % 1_009 - 500))]
+    };
+    for i in 0..20 {
+        segment.append(&row(i)).unwrap();
+    }
+    let early = segment.snapshot();
+    for i in 20..100 {
+        segment.append(&row(i)).unwrap();
+    }
+    let late = segment.snapshot();
+    let measure = |column: &str, sum: Option<SumAs>| Measure {
+        column: column.into(),
+        sum,
+        min: sum.is_none(),
+        max: sum.is_none(),
+        histogram: false,
+    };
+    let measures = [measure("ts", None), measure("kind", None), measure("kind", Some(SumAs::Integer))];
+    for (snapshot, docs) in [
+        (&early, (0..20).collect::<RoaringBitmap>()),
+        (&late, (0..100).collect()),
+        (&late, (3..70).collect()),
+        (&late, (0..100).filter(|d| d % 9 != 4).collect()),
+    ] {
+        let aggregates = snapshot.aggregate_groups(&[], &measures, &docs).unwrap().expect("on ids");
+        let rows: Vec<(i64, i64)> = docs
+            .iter()
+            .map(|d| {
+                let [FieldValue::Single(Value::Int(kind)), FieldValue::Single(Value::Long(ts))] = row(i64::from(d))
+                else {
+                    unreachable!()
+                };
+                (i64::from(kind), ts)
+            })
+            .collect();
+        let of = |f: fn(&(i64, i64)) -> i64| rows.iter().map(f);
+        let expect = |min: i64, max: i64| (Some(Numbers::Integers(vec![min])), Some(Numbers::Integers(vec![max])));
+        let states = &aggregates.measures;
+        let what = format!("{} docs of {}", docs.len(), snapshot.num_docs());
+        assert_eq!(
+            (states[0].min.clone(), states[0].max.clone()),
+            expect(of(|r| r.1).min().unwrap(), of(|r| r.1).max().unwrap()),
+            "ts, {what}"
+        );
+        assert_eq!(
+            (states[1].min.clone(), states[1].max.clone()),
+            expect(of(|r| r.0).min().unwrap(), of(|r| r.0).max().unwrap()),
+            "kind, {what}"
+        );
+        assert_eq!(states[2].sum, Some(Numbers::Integers(vec![of(|r| r.0).sum()])), "sum, {what}");
+        assert_eq!(aggregates.counts, vec![docs.len()]);
+    }
+    // Every doc of 12 full chunks: two of the three measures read no doc there.
+    let all = late.aggregate_groups(&[], &measures, &(0..100).collect()).unwrap().expect("on ids");
+    assert_eq!(all.ids_read, 100 * 3 - 2 * 96);
+}
