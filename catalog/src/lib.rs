@@ -33,7 +33,7 @@ pub use error::{CatalogError, Problem, Result};
 pub use name::{NameError, NameKind};
 pub use schema::{ColumnSpec, FieldKind, FieldSpec, MaxLengthStrategy, Schema, SchemaConfig};
 pub use stream::{Decoder, FlushThresholds, OffsetReset, StreamConfig};
-pub use table::{ColumnIndexing, RawIfSmaller, Table};
+pub use table::{ColumnIndexing, RawCodec, RawIfSmaller, Table};
 pub use table_config::{ComplexTypeConfig, TableConfigJson, TableType};
 pub use upsert::{DedupPlan, KeyHash, KeyPolicy, MergeStrategy, UpsertPlan};
 pub use value::{DataType, Value, ValueError};

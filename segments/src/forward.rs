@@ -5,12 +5,78 @@ use crate::bitpack::{self, BLOCK};
 use crate::error::Malformed;
 use crate::format::{pad_to_8, put_u32, put_u64, u32_at, u64_at, Cursor};
 use crate::physical::Physical;
+use cuvee_catalog::RawCodec;
 use std::borrow::Cow;
 
-/// Docs per zstd chunk of a raw column.
+/// Docs per chunk of a raw column.
 pub const RAW_DOCS_PER_CHUNK_FIXED: u32 = 4096;
 pub const RAW_DOCS_PER_CHUNK_VAR: u32 = 1024;
 const ZSTD_LEVEL: i32 = 3;
+
+/// The codec words of a chunked `forward.raw` section (1 is FSST, `coded_strings`): how
+/// each chunk's frame is compressed.
+pub const RAW_CODEC_ZSTD: u32 = 0;
+pub const RAW_CODEC_LZ4: u32 = 2;
+pub const RAW_CODEC_SNAPPY: u32 = 3;
+pub const RAW_CODEC_NONE: u32 = 4;
+
+/// The most a chunk may decompress to: a frame's own header says how much, and a damaged
+/// one must not size an allocation.
+const MAX_CHUNK_BYTES: usize = 1 << 30;
+
+fn codec_word(codec: RawCodec) -> u32 {
+    match codec {
+        RawCodec::Zstd => RAW_CODEC_ZSTD,
+        RawCodec::Lz4 => RAW_CODEC_LZ4,
+        RawCodec::Snappy => RAW_CODEC_SNAPPY,
+        RawCodec::PassThrough => RAW_CODEC_NONE,
+    }
+}
+
+fn compress(codec: RawCodec, plain: Vec<u8>) -> Vec<u8> {
+    match codec {
+        RawCodec::Zstd => zstd::bulk::compress(&plain, ZSTD_LEVEL).unwrap_or_default(),
+        RawCodec::Lz4 => lz4_flex::block::compress_prepend_size(&plain),
+        RawCodec::Snappy => snap::raw::Encoder::new().compress_vec(&plain).unwrap_or_default(),
+        RawCodec::PassThrough => plain,
+    }
+}
+
+/// Chunk `chunk`'s frame, decompressed by the section's codec.
+fn decompress(codec: u32, frame: &[u8], chunk: usize) -> Result<Vec<u8>, Malformed> {
+    let damaged = |e: &dyn std::fmt::Display| Malformed(format!("chunk {chunk} does not decompress: {e}"));
+    let sized = |size: usize| {
+        if size > MAX_CHUNK_BYTES {
+            return Err(Malformed(format!(
+                "chunk {chunk} claims {size} bytes, over the {MAX_CHUNK_BYTES} a chunk may hold"
+            )));
+        }
+        Ok(vec![0u8; size])
+    };
+    match codec {
+        RAW_CODEC_ZSTD => {
+            let capacity = zstd::bulk::Decompressor::upper_bound(frame).unwrap_or(64 << 20).min(MAX_CHUNK_BYTES);
+            zstd::bulk::decompress(frame, capacity).map_err(|e| damaged(&e))
+        }
+        RAW_CODEC_LZ4 => {
+            let (size, block) = frame.split_at_checked(4).ok_or_else(|| damaged(&"no size"))?;
+            let mut plain = sized(u32_at(size, 0) as usize)?;
+            let written = lz4_flex::block::decompress_into(block, &mut plain).map_err(|e| damaged(&e))?;
+            if written != plain.len() {
+                return Err(damaged(&format!("{written} bytes, {} announced", plain.len())));
+            }
+            Ok(plain)
+        }
+        RAW_CODEC_SNAPPY => {
+            let mut plain = sized(snap::raw::decompress_len(frame).map_err(|e| damaged(&e))?)?;
+            let written = snap::raw::Decoder::new().decompress(frame, &mut plain).map_err(|e| damaged(&e))?;
+            plain.truncate(written);
+            Ok(plain)
+        }
+        RAW_CODEC_NONE => Ok(frame.to_vec()),
+        other => Err(Malformed(format!("unknown raw chunk codec {other}"))),
+    }
+}
 
 pub fn write_ids(ids: &[u32], width: u32, out: &mut Vec<u8>) {
     put_u32(out, width);
@@ -224,11 +290,13 @@ pub enum RawValues {
     Var(Vec<Vec<u8>>),
 }
 
-/// Writes a raw forward index. `doc_values(d)` gives doc `d`'s values (one for single-value).
+/// Writes a raw forward index in chunks compressed by `codec`. `doc_values(d)` gives doc
+/// `d`'s values (one for single-value).
 pub fn write_raw(
     num_docs: usize,
     physical: Physical,
     multi_value: bool,
+    codec: RawCodec,
     mut doc_values: impl FnMut(usize, &mut ChunkWriter),
 ) -> Vec<u8> {
     let per_chunk = match physical {
@@ -246,15 +314,14 @@ pub fn write_raw(
             writer.doc_offsets.push(writer.count);
         }
         let plain = writer.finish(multi_value);
-        let frame = zstd::bulk::compress(&plain, ZSTD_LEVEL).unwrap_or_default();
-        frames.extend_from_slice(&frame);
+        frames.extend_from_slice(&compress(codec, plain));
         offsets.push(frames.len() as u64);
     }
     let mut out = Vec::with_capacity(16 + 8 * offsets.len() + frames.len());
     put_u32(&mut out, num_docs as u32);
     put_u32(&mut out, per_chunk as u32);
     put_u32(&mut out, chunks as u32);
-    put_u32(&mut out, 0);
+    put_u32(&mut out, codec_word(codec));
     for o in offsets {
         put_u64(&mut out, o);
     }
@@ -309,6 +376,7 @@ pub struct RawForward<'a> {
     frames: &'a [u8],
     physical: Physical,
     multi_value: bool,
+    codec: u32,
 }
 
 /// One decompressed chunk.
@@ -326,7 +394,10 @@ impl<'a> RawForward<'a> {
         let num_docs = cursor.u32()? as usize;
         let per_chunk = cursor.u32()? as usize;
         let chunks = cursor.u32()? as usize;
-        cursor.u32()?;
+        let codec = cursor.u32()?;
+        if ![RAW_CODEC_ZSTD, RAW_CODEC_LZ4, RAW_CODEC_SNAPPY, RAW_CODEC_NONE].contains(&codec) {
+            return Err(Malformed(format!("unknown raw chunk codec {codec}")));
+        }
         if per_chunk == 0 || num_docs.div_ceil(per_chunk) != chunks {
             return Err(Malformed(format!("{chunks} chunks of {per_chunk} docs cannot hold {num_docs} docs")));
         }
@@ -335,7 +406,17 @@ impl<'a> RawForward<'a> {
         if u64_at(chunk_offsets, 8 * chunks) as usize != frames.len() {
             return Err(Malformed("chunk table does not match the compressed data".into()));
         }
-        Ok(RawForward { num_docs, per_chunk, chunk_offsets, frames, physical, multi_value })
+        Ok(RawForward { num_docs, per_chunk, chunk_offsets, frames, physical, multi_value, codec })
+    }
+
+    /// The chunks' codec, for size reports.
+    pub fn codec_name(&self) -> &'static str {
+        match self.codec {
+            RAW_CODEC_LZ4 => "lz4",
+            RAW_CODEC_SNAPPY => "snappy",
+            RAW_CODEC_NONE => "none",
+            _ => "zstd",
+        }
     }
 
     pub fn chunk_of(&self, doc: usize) -> usize {
@@ -357,10 +438,7 @@ impl<'a> RawForward<'a> {
         if start > end || end > self.frames.len() {
             return Err(Malformed(format!("chunk {chunk} offsets are out of range")));
         }
-        let frame = &self.frames[start..end];
-        let capacity = zstd::bulk::Decompressor::upper_bound(frame).unwrap_or(64 << 20).min(1 << 30);
-        let plain = zstd::bulk::decompress(frame, capacity)
-            .map_err(|e| Malformed(format!("chunk {chunk} does not decompress: {e}")))?;
+        let plain = decompress(self.codec, &self.frames[start..end], chunk)?;
         let first_doc = chunk * self.per_chunk;
         let docs = self.per_chunk.min(self.num_docs - first_doc);
         let mut cursor = Cursor::new(&plain);
@@ -423,6 +501,98 @@ impl RawChunk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::physical::{FixedKind, VarKind};
+
+    const CODECS: [RawCodec; 4] = [RawCodec::Zstd, RawCodec::Lz4, RawCodec::Snappy, RawCodec::PassThrough];
+
+    /// `docs` docs of 0–3 values each (one for single-value), fixed keys or bytes.
+    fn raw_column(codec: RawCodec, physical: Physical, multi_value: bool, docs: usize) -> Vec<u8> {
+        write_raw(docs, physical, multi_value, codec, |doc, chunk| {
+            for v in 0..if multi_value { doc % 4 } else { 1 } {
+                match physical {
+                    Physical::Fixed(_) => chunk.push_key((doc * 31 + v) as u64),
+                    Physical::Var(_) => chunk.push_bytes(format!("value {doc}/{v}").repeat(doc % 3).as_bytes()),
+                }
+            }
+        })
+    }
+
+    /// Every block codec reads back every doc, fixed and variable width, single and
+    /// multi-value, over several chunks.
+    #[test]
+    fn every_block_codec_reads_back_every_doc() {
+        for codec in CODECS {
+            for (physical, multi_value) in [
+                (Physical::Fixed(FixedKind::Long), false),
+                (Physical::Fixed(FixedKind::Long), true),
+                (Physical::Var(VarKind::String), false),
+                (Physical::Var(VarKind::String), true),
+            ] {
+                let docs = 9000;
+                let bytes = raw_column(codec, physical, multi_value, docs);
+                let raw = RawForward::open(&bytes, physical, multi_value).expect("opens");
+                assert_eq!(
+                    raw.codec_name(),
+                    ["zstd", "lz4", "snappy", "none"][CODECS.iter().position(|c| *c == codec).unwrap()]
+                );
+                for chunk in 0..raw.chunk_count() {
+                    let read = raw.read_chunk(chunk).expect("a chunk");
+                    for doc in raw.chunk_docs(chunk) {
+                        let count = if multi_value { doc % 4 } else { 1 };
+                        match (read.doc_values(doc), physical) {
+                            (RawValues::Fixed(keys), _) => {
+                                assert_eq!(
+                                    keys,
+                                    (0..count).map(|v| (doc * 31 + v) as u64).collect::<Vec<_>>(),
+                                    "{codec:?} doc {doc}"
+                                )
+                            }
+                            (RawValues::Var(values), _) => {
+                                let expected: Vec<Vec<u8>> = (0..count)
+                                    .map(|v| format!("value {doc}/{v}").repeat(doc % 3).into_bytes())
+                                    .collect();
+                                assert_eq!(values, expected, "{codec:?} doc {doc}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A damaged frame (bytes of the first chunk's frame flipped in turn, or the section
+    /// cut short) is an error or values, never a panic or an allocation the frame sized.
+    #[test]
+    fn damaged_frames_are_errors_not_panics() {
+        let physical = Physical::Var(VarKind::String);
+        for codec in CODECS {
+            let bytes = raw_column(codec, physical, true, 1500);
+            let table_end = 16 + 8 * 3;
+            let first_frame_end = table_end + u64_at(&bytes, 24) as usize;
+            // Every byte of the frame's head (sizes, offsets), every 7th past it.
+            let positions = (table_end..first_frame_end).filter(|at| at - table_end < 512 || at % 7 == 0);
+            for at in positions {
+                let flips: &[u8] = if at - table_end < 512 { &[0x01, 0x80, 0xff] } else { &[0xff] };
+                for &flip in flips {
+                    let mut damaged = bytes.clone();
+                    damaged[at] ^= flip;
+                    if let Ok(raw) = RawForward::open(&damaged, physical, true) {
+                        let _ = raw.read_chunk(0);
+                    }
+                }
+            }
+            for cut in [table_end + 1, first_frame_end - 1, bytes.len() - 1] {
+                if let Ok(raw) = RawForward::open(&bytes[..cut], physical, true) {
+                    let _ = raw.read_chunk(0);
+                    let _ = raw.read_chunk(1);
+                }
+            }
+        }
+        // A codec word this reader does not know is refused at open.
+        let mut unknown = raw_column(RawCodec::Lz4, physical, false, 10);
+        unknown[12] = 9;
+        assert!(RawForward::open(&unknown, physical, false).is_err());
+    }
 
     #[test]
     fn ids_read_off_runs_equal_the_packed_ids() {

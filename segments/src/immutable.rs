@@ -90,8 +90,8 @@ impl ColumnReader<'_> {
             SectionKind::Dictionary => self.dictionary.map(|d| d.codec()),
             SectionKind::Inverted => self.inverted.as_ref().map(|i| i.codec()),
             SectionKind::Sorted => self.sorted.as_ref().map(|s| s.codec()),
-            SectionKind::ForwardRaw => match self.forward {
-                Forward::Raw(_) => Some("zstd"),
+            SectionKind::ForwardRaw => match &self.forward {
+                Forward::Raw(raw) => Some(raw.codec_name()),
                 Forward::Coded(_) => Some("fsst"),
                 _ => None,
             },
@@ -293,6 +293,11 @@ impl ImmutableSegment {
             }
             Forward::Coded(coded)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardRaw) {
+            if version < 6 && bytes.len() >= 16 && u32_at(bytes, 12) != 0 {
+                return Err(
+                    self.corrupt(format!("column {}: a version-{version} file has only zstd chunks", meta.name))
+                );
+            }
             let raw = RawForward::open(bytes, physical, !meta.single_value).map_err(wrap(SectionKind::ForwardRaw))?;
             if raw.num_docs != num_docs as usize {
                 return Err(self.corrupt(format!(

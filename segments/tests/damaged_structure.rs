@@ -13,13 +13,17 @@ use cuvee_segments::{
 fn segment_bytes() -> Vec<u8> {
     let schema = Schema::from_json(
         r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"s","dataType":"STRING"},{"name":"tags","dataType":"STRING","singleValueField":false},
-              {"name":"j","dataType":"JSON"},{"name":"i","dataType":"INT"},{"name":"u","dataType":"STRING"}],
-            "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"v","dataType":"LONG"}]}"#,
+              {"name":"j","dataType":"JSON"},{"name":"i","dataType":"INT"},{"name":"u","dataType":"STRING"},
+              {"name":"l4","dataType":"STRING"},{"name":"pt","dataType":"STRING","singleValueField":false}],
+            "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"v","dataType":"LONG"},{"name":"sn","dataType":"DOUBLE"}]}"#,
     )
     .unwrap();
     let config = TableConfigJson::from_json(
         r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["s","tags","u","v"],"sortedColumn":["i"],
-            "rangeIndexColumns":["m","i"],"bloomFilterColumns":["j"],"noDictionaryColumns":["j","m"]}}"#,
+            "rangeIndexColumns":["m","i"],"bloomFilterColumns":["j"],"noDictionaryColumns":["j","m"]},
+            "fieldConfigList":[{"name":"l4","encodingType":"RAW","compressionCodec":"LZ4"},
+              {"name":"pt","encodingType":"RAW","compressionCodec":"PASS_THROUGH"},
+              {"name":"sn","encodingType":"RAW","compressionCodec":"SNAPPY"}]}"#,
     )
     .unwrap();
     let mut builder = SegmentBuilder::new(&Table::new(schema, config).unwrap());
@@ -32,8 +36,11 @@ fn segment_bytes() -> Vec<u8> {
                 FieldValue::Single(Value::Int((k / 100) as i32)),
                 // Nearly unique: packed dictionaries and posting lists.
                 FieldValue::Single(Value::String(format!("u{:05}", k * 7 % 2999))),
+                FieldValue::Single(Value::String(format!("l{}", k % 97))),
+                FieldValue::Multi((0..k % 4).map(|t| Value::String(format!("p{}", (k + t) % 13))).collect()),
                 FieldValue::Single(Value::Long(k * 3)),
                 FieldValue::Single(Value::Long(1_600_000_000_000 + k * 997 % 2993)),
+                FieldValue::Single(Value::Double(k as f64 / 8.0)),
             ])
             .unwrap();
     }
@@ -59,6 +66,8 @@ fn reseal(bytes: &mut Vec<u8>) {
     *bytes = out;
 }
 
+const COLUMNS: &[&str] = &["s", "tags", "j", "i", "m", "u", "v", "l4", "pt", "sn"];
+
 fn exercise(segment: &ImmutableSegment) {
     let predicates = [
         Predicate::eq("s", Value::String("s3".into())),
@@ -74,16 +83,19 @@ fn exercise(segment: &ImmutableSegment) {
         Predicate::like("u", "u001%"),
         Predicate::is_in("v", vec![Value::Long(1_600_000_000_997), Value::Long(1_600_000_001_994)]),
         Predicate::between("v", Value::Long(1_600_000_000_100), Value::Long(1_600_000_000_200)),
+        Predicate::eq("l4", Value::String("l7".into())),
+        Predicate::eq("pt", Value::String("p3".into())),
+        Predicate::between("sn", Value::Double(10.0), Value::Double(20.0)),
     ];
     for p in &predicates {
         for null_handling in [false, true] {
             if let Ok(e) = segment.evaluate(p, EvalOptions { null_handling }) {
                 let docs: Vec<u32> = e.docs.iter().take(50).collect();
-                let _ = segment.decode(&["s", "tags", "j", "i", "m", "u", "v"], &docs, DecodeOptions { null_handling });
+                let _ = segment.decode(COLUMNS, &docs, DecodeOptions { null_handling });
             }
         }
     }
-    let _ = segment.decode_all(&["s", "tags", "j", "i", "m", "u", "v"], DecodeOptions::default());
+    let _ = segment.decode_all(COLUMNS, DecodeOptions::default());
     let _ = segment.may_contain(
         "j",
         &cuvee_segments::Matcher::compile(
@@ -99,7 +111,9 @@ fn damage_behind_valid_checksums_never_panics() {
     let good = segment_bytes();
     let intact = ImmutableSegment::from_bytes("t_0.cvs".into(), good.clone()).unwrap();
     let raw_codec = |name: &str| intact.column(name).unwrap().codec(cuvee_segments::format::SectionKind::ForwardRaw);
-    assert_eq!((raw_codec("j"), raw_codec("m")), (Some("fsst"), Some("zstd")), "both raw codecs are damaged");
+    let codecs = ["j", "m", "l4", "pt", "sn"].map(raw_codec);
+    let all = ["fsst", "zstd", "lz4", "none", "snappy"].map(Some);
+    assert_eq!(codecs, all, "every raw codec is damaged");
     let meta = intact.metadata().clone();
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {

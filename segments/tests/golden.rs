@@ -31,7 +31,8 @@ fn builder() -> SegmentBuilder {
             "tableIndexConfig":{"invertedIndexColumns":["i","tags","m","u"],"sortedColumn":["s"],"rangeIndexColumns":["m","ts"],
               "bloomFilterColumns":["s","j"],"noDictionaryColumns":["j","d"],
               "optimizeDictionary":true},
-            "fieldConfigList":[{"name":"loc","encodingType":"RAW","indexType":"H3","properties":{"resolutions":"7"}}]}"#,
+            "fieldConfigList":[{"name":"loc","encodingType":"RAW","indexType":"H3","properties":{"resolutions":"7"},"compressionCodec":"SNAPPY"},
+              {"name":"d","encodingType":"RAW","compressionCodec":"LZ4"}]}"#,
     )
     .unwrap();
     let table = Table::new(schema, config).unwrap();
@@ -132,7 +133,7 @@ fn check_golden(version: u32) {
         let raw_codec =
             |name: &str| segment.column(name).unwrap().codec(cuvee_segments::format::SectionKind::ForwardRaw);
         assert_eq!(raw_codec("j"), Some("fsst"));
-        assert_eq!(raw_codec("d"), Some("zstd"));
+        assert_eq!(raw_codec("d"), Some(if version >= 6 { "lz4" } else { "zstd" }));
         let all: Vec<u32> = (0..2100).collect();
         let batch = segment.decode(&["j"], &all, DecodeOptions::default()).unwrap();
         let json = batch.column(0).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
@@ -140,6 +141,26 @@ fn check_golden(version: u32) {
         values.sort_by_key(|v| v[5..v.len() - 1].parse::<u32>().unwrap());
         assert_eq!(values, (0..2100).map(|k| format!(r#"{{"k":{k}}}"#)).collect::<Vec<_>>());
         assert_eq!(count(Predicate::like("j", "%:20__}")), 100);
+    }
+    if version >= 6 {
+        // The block codecs a field config names (`compressionCodec`), every doc read back.
+        let raw_codec =
+            |name: &str| segment.column(name).unwrap().codec(cuvee_segments::format::SectionKind::ForwardRaw);
+        assert_eq!((raw_codec("d"), raw_codec("loc"), raw_codec("f")), (Some("lz4"), Some("snappy"), Some("zstd")));
+        let all: Vec<u32> = (0..2100).collect();
+        let batch = segment.decode(&["d", "loc"], &all, DecodeOptions::default()).unwrap();
+        // Docs are in the sorted column's order: compare the values as sets.
+        let d = batch.column(0).as_any().downcast_ref::<arrow_array::Float64Array>().unwrap();
+        let mut halves: Vec<i64> = d.values().iter().map(|v| (v * 2.0) as i64).collect();
+        halves.sort_unstable();
+        assert!(halves == (0..2100).collect::<Vec<_>>(), "every double read back");
+        let loc = batch.column(1).as_any().downcast_ref::<arrow_array::BinaryArray>().unwrap();
+        // Without null handling a null reads as the default value, empty bytes.
+        let mut points: Vec<&[u8]> = loc.iter().flatten().filter(|p| !p.is_empty()).collect();
+        points.sort_unstable();
+        let mut expected: Vec<Vec<u8>> = (0..2100).filter(|k| k % 100 != 0).map(geography_point).collect();
+        expected.sort_unstable();
+        assert!(points == expected.iter().map(Vec::as_slice).collect::<Vec<_>>(), "every point read back");
     }
     if version >= 4 {
         // Within 3 km of a grid point, through the H3 index.

@@ -9,6 +9,7 @@ use crate::error::{Result, SegmentError};
 use crate::format::{ColumnMetadata, SectionKind};
 use crate::physical::{FixedKind, Physical, VarKind};
 use crate::{bloom, dictionary, forward};
+use cuvee_catalog::RawCodec;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 /// Sorted distinct values and, for each value in the column, its dictionary id.
@@ -201,11 +202,13 @@ impl DictionarySections {
     }
 }
 
-/// The `forward.raw` section of a column: a single-value string column's values coded one
+/// The `forward.raw` section of a column: the values in chunks of the block codec its
+/// `compressionCodec` names; without one, a single-value string column's values coded one
 /// by one with FSST where that codes a sample at least 1/8 smaller, or else the values in
 /// zstd chunks (`None` if `coded_only`).
 fn raw_forward(column: &ColumnBuffer, num_docs: u32, coded_only: bool) -> Option<Vec<u8>> {
-    if let (Physical::Var(_), true) = (column.physical, column.spec.single_value) {
+    let chosen = column.indexing.raw_codec.is_some();
+    if let (Physical::Var(_), true, false) = (column.physical, column.spec.single_value, chosen) {
         if let Some(coded) = crate::coded_strings::write(num_docs as usize, |doc| column.var(doc)) {
             return Some(coded);
         }
@@ -213,15 +216,17 @@ fn raw_forward(column: &ColumnBuffer, num_docs: u32, coded_only: bool) -> Option
     if coded_only {
         return None;
     }
-    let chunks = forward::write_raw(num_docs as usize, column.physical, !column.spec.single_value, |doc, chunk| {
-        let (start, end) = column.doc_range(doc);
-        for i in start..end {
-            match column.physical {
-                Physical::Fixed(_) => chunk.push_key(column.keys[i]),
-                Physical::Var(_) => chunk.push_bytes(column.var(i)),
+    let codec = column.indexing.raw_codec.unwrap_or(RawCodec::Zstd);
+    let chunks =
+        forward::write_raw(num_docs as usize, column.physical, !column.spec.single_value, codec, |doc, chunk| {
+            let (start, end) = column.doc_range(doc);
+            for i in start..end {
+                match column.physical {
+                    Physical::Fixed(_) => chunk.push_key(column.keys[i]),
+                    Physical::Var(_) => chunk.push_bytes(column.var(i)),
+                }
             }
-        }
-    });
+        });
     Some(chunks)
 }
 
