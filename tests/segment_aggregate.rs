@@ -78,6 +78,11 @@ fn import_rows(table: &Table, rows: &[Row], per_segment: usize, segments: &std::
     import(table, &[file], segments, &options).expect("import");
 }
 
+/// Row `i` of the fixed-shape tests: 7 countries, 3 devices and 11 codes in turn.
+fn cycling(i: i32, maybe: Option<i64>, tags: Vec<u8>, amount: f64) -> Row {
+    Row { country: (i % 7) as u8, device: (i % 3) as u8, code: i % 11, maybe, tags, amount }
+}
+
 /// A column added to `noDictionaryColumns` after the first `n` rows were imported.
 type RawLater = Option<(usize, &'static str)>;
 
@@ -326,14 +331,7 @@ fn counts_on_ids_equal_the_plain_plan() {
 #[test]
 fn other_shapes_keep_the_plain_plan() {
     let rows: Vec<Row> = (0..300)
-        .map(|i| Row {
-            country: (i % 7) as u8,
-            device: (i % 3) as u8,
-            code: i % 11,
-            maybe: (i % 4 != 0).then_some(i64::from(i % 5)),
-            tags: vec![(i % 4) as u8],
-            amount: f64::from(i),
-        })
+        .map(|i| cycling(i, (i % 4 != 0).then_some(i64::from(i % 5)), vec![(i % 4) as u8], f64::from(i)))
         .collect();
     let (_dir, provider, _) = table(&rows, 100, None, &[], 12);
     let rt = runtime();
@@ -381,14 +379,7 @@ fn other_shapes_keep_the_plain_plan() {
 /// nulls count (null handling) or a group column has no ids; the answers never change.
 #[test]
 fn a_consuming_segment_aggregates_on_ids_where_its_columns_allow() {
-    let row = |i: i32, maybe: Option<i64>| Row {
-        country: (i % 7) as u8,
-        device: (i % 3) as u8,
-        code: i % 11,
-        maybe,
-        tags: vec![],
-        amount: f64::from(i) * 1.25,
-    };
+    let row = |i: i32, maybe: Option<i64>| cycling(i, maybe, vec![], f64::from(i) * 1.25);
     let sealed: Vec<Row> = (0..200).map(|i| row(i, Some(i64::from(i % 5)))).collect();
     let consuming: Vec<Row> = (200..300).map(|i| row(i, (i % 4 != 0).then_some(i64::from(i % 5)))).collect();
     let (_dir, provider, segment) = table(&sealed, 100, None, &consuming, 3);
@@ -437,16 +428,7 @@ fn raw_too(column: &str) -> String {
 /// plain partial aggregate beside them, and the answers are the plain plan's.
 #[test]
 fn segments_without_ids_take_the_plain_path_beside_the_others() {
-    let rows: Vec<Row> = (0..400)
-        .map(|i| Row {
-            country: (i % 7) as u8,
-            device: (i % 3) as u8,
-            code: i % 11,
-            maybe: Some(i64::from(i % 5)),
-            tags: vec![],
-            amount: f64::from(i) * 0.5,
-        })
-        .collect();
+    let rows: Vec<Row> = (0..400).map(|i| cycling(i, Some(i64::from(i % 5)), vec![], f64::from(i) * 0.5)).collect();
     let (_dir, provider, _) = table(&rows, 100, Some((300, "device")), &[], 12);
     let on_ids: Vec<bool> = provider.listing().sealed.iter().map(|s| s.groups_on_ids("device")).collect();
     assert_eq!(on_ids.iter().filter(|fits| **fits).count(), 3, "device on ids in the first three of {on_ids:?}");
