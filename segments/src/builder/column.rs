@@ -74,13 +74,6 @@ impl<'a> FirstSeen<'a> {
         self.keys.len().max(self.values.len())
     }
 
-    /// Whether the raw column's metadata (cardinality, min, max, sorted) can be read off
-    /// these values as they are: not for BIG_DECIMAL, whose dictionary merges numerically
-    /// equal spellings.
-    fn stands_for_dictionary(&self, column: &ColumnBuffer) -> bool {
-        !matches!(column.physical, Physical::Var(VarKind::BigDecimal))
-    }
-
     /// At most the bytes the dictionary and its ids would take: the distinct values' bytes
     /// and each value's id at `ids_width` bits (offsets, headers and a fixed dictionary's
     /// keys left out).
@@ -260,9 +253,12 @@ fn build_column_with(column: &ColumnBuffer, num_docs: u32, may_skip_sort: bool) 
     // has no dictionary at all, the values are never sorted.
     let rule = column.indexing.raw_if_smaller.filter(|_| seen.len() * RAW_TRY_CARDINALITY_SHARE >= num_docs as usize);
     let seen_width = width_for(seen.len().saturating_sub(1) as u32);
+    // A raw column's metadata (cardinality, min, max, sorted) is read off the distinct values
+    // as they are, except for BIG_DECIMAL, whose dictionary merges numerically equal spellings.
+    let as_dictionary = !matches!(column.physical, Physical::Var(VarKind::BigDecimal));
     let mut tried = None;
     let raw_unsorted = match (column.indexing.dictionary, rule) {
-        _ if !may_skip_sort || !seen.stands_for_dictionary(column) => None,
+        _ if !may_skip_sort || !as_dictionary => None,
         (false, _) => raw_forward(column, num_docs, false),
         (true, Some(rule)) => {
             let raw = raw_forward(column, num_docs, rule.coded_only);
@@ -303,7 +299,7 @@ fn build_column_with(column: &ColumnBuffer, num_docs: u32, may_skip_sort: bool) 
         (Some(raw), _, _) => Some(raw),
         (None, None, _) => raw_forward(column, num_docs, false),
         (None, Some(sections), Some(rule)) if cardinality * RAW_TRY_CARDINALITY_SHARE >= num_docs as usize => {
-            if seen.stands_for_dictionary(column) {
+            if as_dictionary {
                 debug_assert!(seen.dictionary_lower_bound(seen_width) <= sections.len(), "{}", column.spec.name);
             }
             tried

@@ -1,0 +1,389 @@
+//! A raw (no-dictionary) column's forward index: its values in chunks of 1,024 docs (4,096
+//! fixed-width), each chunk compressed by the block codec the column chose (`forward.raw`
+//! codecs 0 and 2–4; codec 1, FSST, is `coded_strings`), decompressed one chunk at a time.
+
+use crate::error::Malformed;
+use crate::format::{put_u32, put_u64, u32_at, u64_at, Cursor};
+use crate::physical::Physical;
+use cuvee_catalog::RawCodec;
+
+/// Docs per chunk of a raw column.
+pub const RAW_DOCS_PER_CHUNK_FIXED: u32 = 4096;
+pub const RAW_DOCS_PER_CHUNK_VAR: u32 = 1024;
+const ZSTD_LEVEL: i32 = 3;
+
+/// The codec words of a chunked `forward.raw` section (1 is FSST, `coded_strings`): how
+/// each chunk's frame is compressed.
+pub const RAW_CODEC_ZSTD: u32 = 0;
+pub const RAW_CODEC_LZ4: u32 = 2;
+pub const RAW_CODEC_SNAPPY: u32 = 3;
+pub const RAW_CODEC_NONE: u32 = 4;
+
+/// The most a chunk may decompress to: a frame's own header says how much, and a damaged
+/// one must not size an allocation.
+const MAX_CHUNK_BYTES: usize = 1 << 30;
+
+fn codec_word(codec: RawCodec) -> u32 {
+    match codec {
+        RawCodec::Zstd => RAW_CODEC_ZSTD,
+        RawCodec::Lz4 => RAW_CODEC_LZ4,
+        RawCodec::Snappy => RAW_CODEC_SNAPPY,
+        RawCodec::PassThrough => RAW_CODEC_NONE,
+    }
+}
+
+fn compress(codec: RawCodec, plain: Vec<u8>) -> Vec<u8> {
+    match codec {
+        RawCodec::Zstd => zstd::bulk::compress(&plain, ZSTD_LEVEL).unwrap_or_default(),
+        RawCodec::Lz4 => lz4_flex::block::compress_prepend_size(&plain),
+        RawCodec::Snappy => snap::raw::Encoder::new().compress_vec(&plain).unwrap_or_default(),
+        RawCodec::PassThrough => plain,
+    }
+}
+
+/// Chunk `chunk`'s frame, decompressed by the section's codec.
+fn decompress(codec: u32, frame: &[u8], chunk: usize) -> Result<Vec<u8>, Malformed> {
+    let damaged = |e: &dyn std::fmt::Display| Malformed(format!("chunk {chunk} does not decompress: {e}"));
+    let sized = |size: usize| {
+        if size > MAX_CHUNK_BYTES {
+            return Err(Malformed(format!(
+                "chunk {chunk} claims {size} bytes, over the {MAX_CHUNK_BYTES} a chunk may hold"
+            )));
+        }
+        Ok(vec![0u8; size])
+    };
+    match codec {
+        RAW_CODEC_ZSTD => {
+            let capacity = zstd::bulk::Decompressor::upper_bound(frame).unwrap_or(64 << 20).min(MAX_CHUNK_BYTES);
+            zstd::bulk::decompress(frame, capacity).map_err(|e| damaged(&e))
+        }
+        RAW_CODEC_LZ4 => {
+            let (size, block) = frame.split_at_checked(4).ok_or_else(|| damaged(&"no size"))?;
+            let mut plain = sized(u32_at(size, 0) as usize)?;
+            let written = lz4_flex::block::decompress_into(block, &mut plain).map_err(|e| damaged(&e))?;
+            if written != plain.len() {
+                return Err(damaged(&format!("{written} bytes, {} announced", plain.len())));
+            }
+            Ok(plain)
+        }
+        RAW_CODEC_SNAPPY => {
+            let mut plain = sized(snap::raw::decompress_len(frame).map_err(|e| damaged(&e))?)?;
+            let written = snap::raw::Decoder::new().decompress(frame, &mut plain).map_err(|e| damaged(&e))?;
+            plain.truncate(written);
+            Ok(plain)
+        }
+        RAW_CODEC_NONE => Ok(frame.to_vec()),
+        other => Err(Malformed(format!("unknown raw chunk codec {other}"))),
+    }
+}
+
+/// The values of one doc of a raw column, in physical form.
+pub enum RawValues {
+    Fixed(Vec<u64>),
+    Var(Vec<Vec<u8>>),
+}
+
+/// Writes a raw forward index in chunks compressed by `codec`. `doc_values(d)` gives doc
+/// `d`'s values (one for single-value).
+pub fn write_raw(
+    num_docs: usize,
+    physical: Physical,
+    multi_value: bool,
+    codec: RawCodec,
+    mut doc_values: impl FnMut(usize, &mut ChunkWriter),
+) -> Vec<u8> {
+    let per_chunk = match physical {
+        Physical::Fixed(_) => RAW_DOCS_PER_CHUNK_FIXED,
+        Physical::Var(_) => RAW_DOCS_PER_CHUNK_VAR,
+    } as usize;
+    let chunks = num_docs.div_ceil(per_chunk);
+    let mut frames = Vec::new();
+    let mut offsets = vec![0u64];
+    for c in 0..chunks {
+        let mut writer =
+            ChunkWriter { physical, doc_offsets: vec![0], values: Vec::new(), var_offsets: vec![0], count: 0 };
+        for d in c * per_chunk..((c + 1) * per_chunk).min(num_docs) {
+            doc_values(d, &mut writer);
+            writer.doc_offsets.push(writer.count);
+        }
+        let plain = writer.finish(multi_value);
+        frames.extend_from_slice(&compress(codec, plain));
+        offsets.push(frames.len() as u64);
+    }
+    let mut out = Vec::with_capacity(16 + 8 * offsets.len() + frames.len());
+    put_u32(&mut out, num_docs as u32);
+    put_u32(&mut out, per_chunk as u32);
+    put_u32(&mut out, chunks as u32);
+    put_u32(&mut out, codec_word(codec));
+    for o in offsets {
+        put_u64(&mut out, o);
+    }
+    out.extend_from_slice(&frames);
+    out
+}
+
+pub struct ChunkWriter {
+    physical: Physical,
+    doc_offsets: Vec<u32>,
+    values: Vec<u8>,
+    var_offsets: Vec<u32>,
+    count: u32,
+}
+
+impl ChunkWriter {
+    pub fn push_key(&mut self, key: u64) {
+        if let Physical::Fixed(kind) = self.physical {
+            kind.write_native(key, &mut self.values);
+            self.count += 1;
+        }
+    }
+
+    pub fn push_bytes(&mut self, bytes: &[u8]) {
+        self.values.extend_from_slice(bytes);
+        self.var_offsets.push(self.values.len() as u32);
+        self.count += 1;
+    }
+
+    fn finish(self, multi_value: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if multi_value {
+            for o in &self.doc_offsets {
+                put_u32(&mut out, *o);
+            }
+        }
+        if let Physical::Var(_) = self.physical {
+            for o in &self.var_offsets {
+                put_u32(&mut out, *o);
+            }
+        }
+        out.extend_from_slice(&self.values);
+        out
+    }
+}
+
+/// A raw forward index, decompressed chunk by chunk on demand.
+pub struct RawForward<'a> {
+    pub num_docs: usize,
+    per_chunk: usize,
+    chunk_offsets: &'a [u8],
+    frames: &'a [u8],
+    physical: Physical,
+    multi_value: bool,
+    codec: u32,
+}
+
+/// One decompressed chunk.
+pub struct RawChunk {
+    pub first_doc: usize,
+    doc_offsets: Vec<u32>,
+    var_offsets: Vec<u32>,
+    values: Vec<u8>,
+    physical: Physical,
+}
+
+impl<'a> RawForward<'a> {
+    pub fn open(bytes: &'a [u8], physical: Physical, multi_value: bool) -> Result<RawForward<'a>, Malformed> {
+        let mut cursor = Cursor::new(bytes);
+        let num_docs = cursor.u32()? as usize;
+        let per_chunk = cursor.u32()? as usize;
+        let chunks = cursor.u32()? as usize;
+        let codec = cursor.u32()?;
+        if ![RAW_CODEC_ZSTD, RAW_CODEC_LZ4, RAW_CODEC_SNAPPY, RAW_CODEC_NONE].contains(&codec) {
+            return Err(Malformed(format!("unknown raw chunk codec {codec}")));
+        }
+        if per_chunk == 0 || num_docs.div_ceil(per_chunk) != chunks {
+            return Err(Malformed(format!("{chunks} chunks of {per_chunk} docs cannot hold {num_docs} docs")));
+        }
+        let chunk_offsets = cursor.take(8 * (chunks + 1))?;
+        let frames = cursor.rest();
+        if u64_at(chunk_offsets, 8 * chunks) as usize != frames.len() {
+            return Err(Malformed("chunk table does not match the compressed data".into()));
+        }
+        Ok(RawForward { num_docs, per_chunk, chunk_offsets, frames, physical, multi_value, codec })
+    }
+
+    /// The chunks' codec, for size reports.
+    pub fn codec_name(&self) -> &'static str {
+        match self.codec {
+            RAW_CODEC_LZ4 => "lz4",
+            RAW_CODEC_SNAPPY => "snappy",
+            RAW_CODEC_NONE => "none",
+            _ => "zstd",
+        }
+    }
+
+    pub fn chunk_of(&self, doc: usize) -> usize {
+        doc / self.per_chunk
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.num_docs.div_ceil(self.per_chunk)
+    }
+
+    /// The docs chunk `chunk` holds.
+    pub fn chunk_docs(&self, chunk: usize) -> std::ops::Range<usize> {
+        chunk * self.per_chunk..((chunk + 1) * self.per_chunk).min(self.num_docs)
+    }
+
+    pub fn read_chunk(&self, chunk: usize) -> Result<RawChunk, Malformed> {
+        let start = u64_at(self.chunk_offsets, 8 * chunk) as usize;
+        let end = u64_at(self.chunk_offsets, 8 * (chunk + 1)) as usize;
+        if start > end || end > self.frames.len() {
+            return Err(Malformed(format!("chunk {chunk} offsets are out of range")));
+        }
+        let plain = decompress(self.codec, &self.frames[start..end], chunk)?;
+        let first_doc = chunk * self.per_chunk;
+        let docs = self.per_chunk.min(self.num_docs - first_doc);
+        let mut cursor = Cursor::new(&plain);
+        let doc_offsets: Vec<u32> = if self.multi_value {
+            (0..=docs).map(|_| cursor.u32()).collect::<Result<_, _>>()?
+        } else {
+            (0..=docs as u32).collect()
+        };
+        let count = *doc_offsets.last().unwrap_or(&0) as usize;
+        let var_offsets: Vec<u32> = match self.physical {
+            Physical::Var(_) => (0..=count).map(|_| cursor.u32()).collect::<Result<_, _>>()?,
+            Physical::Fixed(_) => Vec::new(),
+        };
+        let values = cursor.rest().to_vec();
+        let needed = match self.physical {
+            Physical::Fixed(kind) => count * kind.width(),
+            Physical::Var(_) => *var_offsets.last().unwrap_or(&0) as usize,
+        };
+        if values.len() != needed
+            || doc_offsets.windows(2).any(|w| w[0] > w[1])
+            || var_offsets.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(Malformed(format!("chunk {chunk} holds {} value bytes, expected {needed}", values.len())));
+        }
+        Ok(RawChunk { first_doc, doc_offsets, var_offsets, values, physical: self.physical })
+    }
+}
+
+impl RawChunk {
+    /// The physical values of `doc` (which must be in this chunk).
+    pub fn doc_values(&self, doc: usize) -> RawValues {
+        let i = doc - self.first_doc;
+        let (start, end) = (self.doc_offsets[i] as usize, self.doc_offsets[i + 1] as usize);
+        match self.physical {
+            Physical::Fixed(kind) => {
+                RawValues::Fixed((start..end).map(|v| kind.read_native(&self.values[v * kind.width()..])).collect())
+            }
+            Physical::Var(_) => RawValues::Var(
+                (start..end)
+                    .map(|v| self.values[self.var_offsets[v] as usize..self.var_offsets[v + 1] as usize].to_vec())
+                    .collect(),
+            ),
+        }
+    }
+
+    pub fn key(&self, doc: usize) -> u64 {
+        let i = self.doc_offsets[doc - self.first_doc] as usize;
+        match self.physical {
+            Physical::Fixed(kind) => kind.read_native(&self.values[i * kind.width()..]),
+            Physical::Var(_) => 0,
+        }
+    }
+
+    pub fn bytes(&self, doc: usize) -> &[u8] {
+        let i = self.doc_offsets[doc - self.first_doc] as usize;
+        &self.values[self.var_offsets[i] as usize..self.var_offsets[i + 1] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::physical::{FixedKind, VarKind};
+
+    const CODECS: [RawCodec; 4] = [RawCodec::Zstd, RawCodec::Lz4, RawCodec::Snappy, RawCodec::PassThrough];
+
+    /// `docs` docs of 0–3 values each (one for single-value), fixed keys or bytes.
+    fn raw_column(codec: RawCodec, physical: Physical, multi_value: bool, docs: usize) -> Vec<u8> {
+        write_raw(docs, physical, multi_value, codec, |doc, chunk| {
+            for v in 0..if multi_value { doc % 4 } else { 1 } {
+                match physical {
+                    Physical::Fixed(_) => chunk.push_key((doc * 31 + v) as u64),
+                    Physical::Var(_) => chunk.push_bytes(format!("value {doc}/{v}").repeat(doc % 3).as_bytes()),
+                }
+            }
+        })
+    }
+
+    /// Every block codec reads back every doc, fixed and variable width, single and
+    /// multi-value, over several chunks.
+    #[test]
+    fn every_block_codec_reads_back_every_doc() {
+        for codec in CODECS {
+            for (physical, multi_value) in [
+                (Physical::Fixed(FixedKind::Long), false),
+                (Physical::Fixed(FixedKind::Long), true),
+                (Physical::Var(VarKind::String), false),
+                (Physical::Var(VarKind::String), true),
+            ] {
+                let docs = 9000;
+                let bytes = raw_column(codec, physical, multi_value, docs);
+                let raw = RawForward::open(&bytes, physical, multi_value).expect("opens");
+                assert_eq!(
+                    raw.codec_name(),
+                    ["zstd", "lz4", "snappy", "none"][CODECS.iter().position(|c| *c == codec).unwrap()]
+                );
+                for chunk in 0..raw.chunk_count() {
+                    let read = raw.read_chunk(chunk).expect("a chunk");
+                    for doc in raw.chunk_docs(chunk) {
+                        let count = if multi_value { doc % 4 } else { 1 };
+                        match (read.doc_values(doc), physical) {
+                            (RawValues::Fixed(keys), _) => {
+                                assert_eq!(
+                                    keys,
+                                    (0..count).map(|v| (doc * 31 + v) as u64).collect::<Vec<_>>(),
+                                    "{codec:?} doc {doc}"
+                                )
+                            }
+                            (RawValues::Var(values), _) => {
+                                let expected: Vec<Vec<u8>> = (0..count)
+                                    .map(|v| format!("value {doc}/{v}").repeat(doc % 3).into_bytes())
+                                    .collect();
+                                assert_eq!(values, expected, "{codec:?} doc {doc}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A damaged frame (bytes of the first chunk's frame flipped in turn, or the section
+    /// cut short) is an error or values, never a panic or an allocation the frame sized.
+    #[test]
+    fn damaged_frames_are_errors_not_panics() {
+        let physical = Physical::Var(VarKind::String);
+        for codec in CODECS {
+            let bytes = raw_column(codec, physical, true, 1500);
+            let table_end = 16 + 8 * 3;
+            let first_frame_end = table_end + u64_at(&bytes, 24) as usize;
+            // Every byte of the frame's head (sizes, offsets), every 7th past it.
+            let positions = (table_end..first_frame_end).filter(|at| at - table_end < 512 || at % 7 == 0);
+            for at in positions {
+                let flips: &[u8] = if at - table_end < 512 { &[0x01, 0x80, 0xff] } else { &[0xff] };
+                for &flip in flips {
+                    let mut damaged = bytes.clone();
+                    damaged[at] ^= flip;
+                    if let Ok(raw) = RawForward::open(&damaged, physical, true) {
+                        let _ = raw.read_chunk(0);
+                    }
+                }
+            }
+            for cut in [table_end + 1, first_frame_end - 1, bytes.len() - 1] {
+                if let Ok(raw) = RawForward::open(&bytes[..cut], physical, true) {
+                    let _ = raw.read_chunk(0);
+                    let _ = raw.read_chunk(1);
+                }
+            }
+        }
+        // A codec word this reader does not know is refused at open.
+        let mut unknown = raw_column(RawCodec::Lz4, physical, false, 10);
+        unknown[12] = 9;
+        assert!(RawForward::open(&unknown, physical, false).is_err());
+    }
+}
