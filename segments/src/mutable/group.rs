@@ -197,6 +197,12 @@ impl MutableSnapshot {
         // Unpack whole chunks unless only a few of their docs are asked for.
         let whole = docs.len() * 8 >= chunk;
         let len = (self.num_docs as usize - base).min(chunk);
+        // A frozen chunk inside the snapshot whose largest id is in the dictionary snapshot
+        // needs no check per doc.
+        for (key, checked) in keys.iter().zip(batch.key_checked.iter_mut()) {
+            let largest = key.ids.chunks.get(c).and_then(|chunk| chunk.max());
+            *checked = len == chunk && largest.is_some_and(|id| id < u64::from(key.cardinality));
+        }
         // Every doc of a full chunk, ungrouped: a measure of only MIN/MAX takes the chunk's
         // zone (its smallest and largest key, complete once the chunk is full) and reads no doc.
         let every_doc = keys.is_empty() && docs.len() == chunk;
@@ -225,7 +231,7 @@ impl MutableSnapshot {
             // Each doc's combination of ids, a key column at a time, then its slot.
             let combinations = &mut groups.combinations[..n];
             combinations.fill(0);
-            for (key, values) in keys.iter().zip(&batch.key_chunks) {
+            for ((key, values), &checked) in keys.iter().zip(&batch.key_chunks).zip(&batch.key_checked) {
                 let ids = match run {
                     Some(at) => &values[at..at + n],
                     None => {
@@ -233,7 +239,7 @@ impl MutableSnapshot {
                         &batch.stored[..n]
                     }
                 };
-                if ids.iter().any(|&id| id >= u64::from(key.cardinality)) {
+                if !checked && ids.iter().any(|&id| id >= u64::from(key.cardinality)) {
                     return Err(self.outside(key.column));
                 }
                 for (combination, &id) in combinations.iter_mut().zip(ids) {
@@ -309,6 +315,8 @@ struct Key<'a> {
 /// current batch of docs.
 struct Batch {
     key_chunks: Vec<Vec<u64>>,
+    /// Whether each key column's ids in the current chunk are known to be in range.
+    key_checked: Vec<bool>,
     measure_chunks: Vec<Vec<u64>>,
     stored: Vec<u64>,
     keys: Vec<u64>,
@@ -318,6 +326,7 @@ impl Batch {
     fn new(keys: usize, measures: usize, chunk: usize) -> Batch {
         Batch {
             key_chunks: vec![vec![0; chunk]; keys],
+            key_checked: vec![false; keys],
             measure_chunks: vec![vec![0; chunk]; measures],
             stored: vec![0; BLOCK],
             keys: vec![0; BLOCK],

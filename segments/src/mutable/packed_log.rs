@@ -6,6 +6,7 @@
 //! that never decreases: see [`Frozen`]). The frozen chunk replaces the
 //! open one in the list; a reader that took the open one keeps reading it (same values).
 
+use crate::bitpack::{self, block_words, BLOCK};
 use parking_lot::RwLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,20 +14,34 @@ use std::sync::Arc;
 /// Values between two checkpoints of a delta-coded chunk.
 const STRIDE: usize = 32;
 
-/// A full chunk, frozen: `CHUNK` values of `width` bits above `base`, little-endian bit
-/// order in 64-bit words (plus one spare word, so a read never straddles the end). A chunk
-/// that never decreases (a column's per-doc byte ends, a multi-value column's value ends)
-/// is delta-coded instead when that is smaller, as it nearly always is: `width`-bit steps
-/// from each value to the next, and every [`STRIDE`]th value's offset from `base` as a
-/// checkpoint, so a point read sums at most `STRIDE - 1` steps. A session id's end then
-/// takes the ~4 bits of its length instead of the ~16 of its offset in the chunk.
+/// A full chunk, frozen: `CHUNK` offsets from `base` bit-packed at the width of the
+/// largest. Offsets of up to 32 bits (ids, and nearly every key) take the sealed segment's
+/// FastLanes blocks ([`crate::bitpack`]), which unpack a block of 1,024 with SIMD; wider
+/// ones take `width`-bit fields in little-endian bit order in 64-bit words (plus one spare
+/// word, so a read never straddles the end). A chunk that never decreases (a column's
+/// per-doc byte ends, a multi-value column's value ends) is delta-coded instead when that
+/// is smaller, as it nearly always is: `width`-bit steps from each value to the next, and
+/// every [`STRIDE`]th value's offset from `base` as a checkpoint, so a point read sums at
+/// most `STRIDE - 1` steps. A session id's end then takes the ~4 bits of its length
+/// instead of the ~16 of its offset in the chunk.
 pub(super) struct Frozen {
     base: u64,
     width: u32,
-    words: Box<[u64]>,
-    /// Set when delta-coded: each STRIDE-th value's offset from `base` (the step stored at
-    /// its place is 0).
-    checkpoints: Option<Box<[u32]>>,
+    /// The largest value (a reader checks a chunk's ids against its dictionary once).
+    max: u64,
+    layout: Layout,
+}
+
+enum Layout {
+    /// Offsets in whole FastLanes blocks (the last padded with zeros); width ≤ 32.
+    Lanes(Box<[u32]>),
+    /// Offsets, or steps when `checkpoints` is set, as sequential fields.
+    Fields {
+        words: Box<[u64]>,
+        /// Set when delta-coded: each STRIDE-th value's offset from `base` (the step
+        /// stored at its place is 0).
+        checkpoints: Option<Box<[u32]>>,
+    },
 }
 
 impl Frozen {
@@ -42,24 +57,28 @@ impl Frozen {
             let n = values.len();
             if n * step_width as usize + n.div_ceil(STRIDE) * 32 < n * width as usize {
                 let steps = (0..n).map(|i| if i % STRIDE == 0 { 0 } else { values[i] - values[i - 1] });
-                return Frozen {
-                    base,
-                    width: step_width,
-                    words: pack_bits(steps, n, step_width),
-                    checkpoints: Some(values.iter().step_by(STRIDE).map(|v| (v - base) as u32).collect()),
-                };
+                let checkpoints = Some(values.iter().step_by(STRIDE).map(|v| (v - base) as u32).collect());
+                let words = pack_bits(steps, n, step_width);
+                return Frozen { base, width: step_width, max, layout: Layout::Fields { words, checkpoints } };
             }
         }
-        let offsets = values.iter().map(|v| v - base);
-        Frozen { base, width, words: pack_bits(offsets, values.len(), width), checkpoints: None }
+        if width <= 32 {
+            let offsets: Vec<u32> = values.iter().map(|v| (v - base) as u32).collect();
+            let mut words = Vec::with_capacity(values.len().div_ceil(BLOCK) * block_words(width));
+            bitpack::pack(&offsets, width, &mut words);
+            return Frozen { base, width, max, layout: Layout::Lanes(words.into_boxed_slice()) };
+        }
+        let words = pack_bits(values.iter().map(|v| v - base), values.len(), width);
+        Frozen { base, width, max, layout: Layout::Fields { words, checkpoints: None } }
     }
 
     /// The first `out.len()` values, in one pass over the words (a scan's inner loop).
     fn read_into(&self, out: &mut [u64]) {
-        match &self.checkpoints {
-            None => self.read_packed(out, self.base),
-            Some(checkpoints) => {
-                self.read_packed(out, 0);
+        match &self.layout {
+            Layout::Lanes(words) => self.read_lanes(words, out),
+            Layout::Fields { words, checkpoints: None } => self.read_fields(words, out, self.base),
+            Layout::Fields { words, checkpoints: Some(checkpoints) } => {
+                self.read_fields(words, out, 0);
                 let mut value = self.base;
                 for (i, o) in out.iter_mut().enumerate() {
                     value = match i % STRIDE {
@@ -72,9 +91,28 @@ impl Frozen {
         }
     }
 
-    /// The packed fields themselves (offsets or steps) of the first `out.len()` values,
-    /// plus `add`: whole groups of 64 by a kernel for the width, the rest one by one.
-    fn read_packed(&self, out: &mut [u64], add: u64) {
+    /// Whole blocks unpacked as the sealed segment's scans do, then widened onto `base`
+    /// (0 past the blocks).
+    fn read_lanes(&self, words: &[u32], out: &mut [u64]) {
+        let per_block = block_words(self.width);
+        let mut block = [0u32; BLOCK];
+        for (b, out) in out.chunks_mut(BLOCK).enumerate() {
+            match words.get(b * per_block..(b + 1) * per_block) {
+                Some(packed) if self.width > 0 => {
+                    bitpack::unpack_block(packed, self.width, &mut block);
+                    for (o, &offset) in out.iter_mut().zip(block.iter()) {
+                        *o = self.base.wrapping_add(u64::from(offset));
+                    }
+                }
+                Some(_) => out.fill(self.base),
+                None => out.fill(0),
+            }
+        }
+    }
+
+    /// The fields themselves (offsets or steps) of the first `out.len()` values, plus
+    /// `add`: whole groups of 64 by a kernel for the width, the rest one by one.
+    fn read_fields(&self, words: &[u64], out: &mut [u64], add: u64) {
         let (width, mask) = (self.width as usize, self.mask());
         if width == 0 {
             out.fill(add);
@@ -82,7 +120,6 @@ impl Frozen {
         }
         // `pack` sized the words for every value plus a spare word, so `word + 1` is in
         // range for every value below the chunk's length.
-        let words = &self.words[..];
         let count = out.len().min((words.len().saturating_sub(1) * 64) / width);
         let done = unpack_groups(self.width, words, &mut out[..count], add);
         let mut bit = done * width;
@@ -97,9 +134,9 @@ impl Frozen {
     }
 
     fn get(&self, index: usize) -> u64 {
-        match &self.checkpoints {
-            None => self.base.wrapping_add(self.packed(index)),
-            Some(_) => self.get_pair(index).1,
+        match &self.layout {
+            Layout::Fields { checkpoints: Some(_), .. } => self.get_pair(index).1,
+            _ => self.base.wrapping_add(self.packed(index)),
         }
     }
 
@@ -107,7 +144,7 @@ impl Frozen {
     /// its steps once for both (a doc's bytes run from the previous doc's end to its own).
     fn get_pair(&self, index: usize) -> (u64, u64) {
         let before = |index: usize| if index == 0 { 0 } else { self.get(index - 1) };
-        let Some(checkpoints) = &self.checkpoints else {
+        let Layout::Fields { checkpoints: Some(checkpoints), .. } = &self.layout else {
             return (before(index), self.get(index));
         };
         let from = index - index % STRIDE;
@@ -121,11 +158,19 @@ impl Frozen {
 
     /// The packed field (offset or step) at `index` (0 past the words).
     fn packed(&self, index: usize) -> u64 {
-        let bit = index * self.width as usize;
-        let (word, shift) = (bit >> 6, (bit & 63) as u32);
-        let low = self.words.get(word).copied().unwrap_or(0) >> shift;
-        let high = (self.words.get(word + 1).copied().unwrap_or(0) << 1) << (63 - shift);
-        (low | high) & self.mask()
+        match &self.layout {
+            Layout::Lanes(words) if index < words.len() / block_words(self.width).max(1) * BLOCK => {
+                u64::from(bitpack::get(words, self.width, index))
+            }
+            Layout::Lanes(_) => 0,
+            Layout::Fields { words, .. } => {
+                let bit = index * self.width as usize;
+                let (word, shift) = (bit >> 6, (bit & 63) as u32);
+                let low = words.get(word).copied().unwrap_or(0) >> shift;
+                let high = (words.get(word + 1).copied().unwrap_or(0) << 1) << (63 - shift);
+                (low | high) & self.mask()
+            }
+        }
     }
 
     /// The bits of one packed field.
@@ -138,7 +183,11 @@ impl Frozen {
     }
 
     fn bytes(&self) -> usize {
-        self.words.len() * 8 + self.checkpoints.as_ref().map_or(0, |c| c.len() * 4) + std::mem::size_of::<Frozen>()
+        let words = match &self.layout {
+            Layout::Lanes(words) => words.len() * 4,
+            Layout::Fields { words, checkpoints } => words.len() * 8 + checkpoints.as_ref().map_or(0, |c| c.len() * 4),
+        };
+        words + std::mem::size_of::<Frozen>()
     }
 }
 
@@ -218,6 +267,14 @@ impl Chunk {
         match self {
             Chunk::Open(_) => (if index == 0 { 0 } else { self.get(index - 1) }, self.get(index)),
             Chunk::Frozen(frozen) => frozen.get_pair(index),
+        }
+    }
+
+    /// The largest value of a frozen chunk (`None` while it is open).
+    pub(super) fn max(&self) -> Option<u64> {
+        match self {
+            Chunk::Open(_) => None,
+            Chunk::Frozen(frozen) => Some(frozen.max),
         }
     }
 
@@ -377,7 +434,10 @@ mod tests {
             }
             let (len, packed) = log.snapshot();
             assert_eq!(len as usize, values.len());
-            assert!(matches!(packed.chunks[0], Chunk::Frozen(_)) && matches!(packed.chunks[2], Chunk::Open(_)));
+            assert!(matches!(packed.chunks[2], Chunk::Open(_)));
+            let Chunk::Frozen(frozen) = &packed.chunks[0] else { panic!("the first chunk is full") };
+            // Offsets of up to 32 bits take FastLanes blocks, wider ones 64-bit fields.
+            assert_eq!(matches!(frozen.layout, Layout::Lanes(_)), frozen.width <= 32, "width {shift}");
             for (i, &v) in values.iter().enumerate() {
                 assert_eq!(packed.get(i), v, "width {shift}, value {i}");
             }
@@ -388,6 +448,25 @@ mod tests {
             let mut part = vec![0u64; 64 * 3 + 17];
             packed.chunks[0].read_into(&mut part);
             assert_eq!(&part[..], &values[..part.len()], "width {shift}, a partial read");
+        }
+    }
+
+    #[test]
+    fn constant_and_small_chunks_read_back() {
+        // A constant chunk packs at width 0; chunks shorter than a block pad their one block.
+        for (shift, values) in [(12, vec![7u64 << 40; 4096 + 5]), (3, (0..50u64).map(|i| 1_000 + i * i).collect())] {
+            let log = PackedLog::new(shift);
+            values.iter().for_each(|&v| _ = log.push(v));
+            let (_, packed) = log.snapshot();
+            for (i, &v) in values.iter().enumerate() {
+                assert_eq!(packed.get(i), v, "value {i}");
+            }
+            let size = 1 << shift;
+            for (c, chunk) in packed.chunks.iter().enumerate().take(values.len() / size) {
+                let mut buf = vec![0u64; size];
+                chunk.read_into(&mut buf);
+                assert_eq!(&buf[..], &values[c * size..(c + 1) * size], "chunk {c}");
+            }
         }
     }
 
@@ -424,7 +503,7 @@ mod tests {
             }
             let (_, packed) = log.snapshot();
             let Chunk::Frozen(frozen) = &packed.chunks[0] else { panic!("the first chunk is full") };
-            assert_eq!(frozen.checkpoints.is_some(), delta, "delta-coded");
+            assert_eq!(matches!(frozen.layout, Layout::Fields { checkpoints: Some(_), .. }), delta, "delta-coded");
             for (i, &v) in values.iter().enumerate() {
                 assert_eq!(packed.get(i), v, "value {i}");
                 assert_eq!(packed.get_pair(i), (if i == 0 { 0 } else { values[i - 1] }, v), "pair at {i}");
