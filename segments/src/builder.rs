@@ -41,6 +41,19 @@ pub(crate) struct ColumnBuffer {
     pub doc_ends: Vec<u32>,
     pub nulls: RoaringBitmap,
     pub docs: u32,
+    /// Each value's id in a dictionary of distinct values that came with them (a consuming
+    /// segment's, in arrival order): equal values share an id, unequal ones never do, so
+    /// the column's distinct values are known without hashing them again. Kept only while
+    /// every value was pushed with its id.
+    pub value_ids: Option<ValueIds>,
+}
+
+/// See [`ColumnBuffer::value_ids`].
+#[derive(Clone, Default)]
+pub(crate) struct ValueIds {
+    pub ids: Vec<u32>,
+    /// Ids are below this.
+    pub distinct: u32,
 }
 
 impl ColumnBuffer {
@@ -55,6 +68,20 @@ impl ColumnBuffer {
             doc_ends: Vec::new(),
             nulls: RoaringBitmap::new(),
             docs: 0,
+            value_ids: None,
+        }
+    }
+
+    /// From now on each value comes with its id below `distinct` ([`push_id`](Self::push_id)).
+    pub(crate) fn with_value_ids(&mut self, values: usize, distinct: u32) {
+        debug_assert_eq!(self.value_count(), 0);
+        self.value_ids = Some(ValueIds { ids: Vec::with_capacity(values), distinct });
+    }
+
+    /// The id of the value just pushed.
+    pub(crate) fn push_id(&mut self, id: u32) {
+        if let Some(value_ids) = &mut self.value_ids {
+            value_ids.ids.push(id);
         }
     }
 
@@ -104,6 +131,7 @@ impl ColumnBuffer {
     }
 
     fn push_field(&mut self, field: &FieldValue) -> std::result::Result<(), String> {
+        self.value_ids = None;
         let default = self.spec.default_null_value.clone();
         let before = self.value_count();
         let outcome = match (field, self.spec.single_value) {
@@ -178,13 +206,21 @@ impl ColumnBuffer {
 
     /// The same column with its docs in `order`.
     fn permute(&self, order: &[u32]) -> ColumnBuffer {
+        // Built field by field: `..self.clone()` would copy every value only to drop them.
         let mut out = ColumnBuffer {
-            keys: Vec::new(),
-            bytes: Vec::new(),
-            ends: Vec::new(),
-            doc_ends: Vec::new(),
+            spec: self.spec.clone(),
+            indexing: self.indexing.clone(),
+            physical: self.physical,
+            keys: Vec::with_capacity(self.keys.len()),
+            bytes: Vec::with_capacity(self.bytes.len()),
+            ends: Vec::with_capacity(self.ends.len()),
+            doc_ends: Vec::with_capacity(self.doc_ends.len()),
             nulls: RoaringBitmap::new(),
-            ..self.clone()
+            docs: self.docs,
+            value_ids: self
+                .value_ids
+                .as_ref()
+                .map(|v| ValueIds { ids: Vec::with_capacity(v.ids.len()), distinct: v.distinct }),
         };
         for (new_doc, &old_doc) in order.iter().enumerate() {
             let (start, end) = self.doc_range(old_doc as usize);
@@ -196,6 +232,9 @@ impl ColumnBuffer {
                         out.ends.push(out.bytes.len());
                     }
                 }
+            }
+            if let (Some(from), Some(to)) = (&self.value_ids, &mut out.value_ids) {
+                to.ids.extend_from_slice(&from.ids[start..end]);
             }
             if !self.spec.single_value {
                 out.doc_ends.push(out.value_count() as u32);

@@ -273,7 +273,9 @@ impl MutableSegment {
 }
 
 impl MutableColumn {
-    /// The first `num_docs` docs of this column, as the segment builder takes them.
+    /// The first `num_docs` docs of this column, as the segment builder takes them: ids or
+    /// keys read a chunk at a time, each id's value looked up in a table made once (a
+    /// read per doc through the chunks and the dictionary's blocks was an eighth of the seal).
     fn buffer(&self, snap: &ColumnSnapshot, spec: &ColumnSpec, ix: &ColumnIndexing, num_docs: usize) -> ColumnBuffer {
         let mut buffer = ColumnBuffer::new(spec, ix);
         let values = if self.single_value {
@@ -281,32 +283,59 @@ impl MutableColumn {
         } else {
             num_docs.checked_sub(1).map_or(0, |last| snap.mv_ends.get(last) as usize)
         };
-        let (mut value_bytes, mut scratch) = (0, Vec::new());
-        if let Some(raw) = &snap.raw_bytes {
-            raw.for_each(num_docs, |_, bytes| value_bytes += bytes.len());
-        } else if let Physical::Var(_) = self.physical {
-            for doc in 0..num_docs {
-                snap.for_each_value(self, doc, &mut scratch, |v| {
-                    value_bytes += if let Entry::Bytes(b) = v { b.len() } else { 0 }
-                });
-            }
-        }
-        buffer.reserve(values, value_bytes);
+        let null = |doc: usize| snap.nulls.contains(doc as u32);
         // Values in physical form, straight from the dictionary or the raw keys: they
         // were checked against the column's type when they arrived.
         if let Some(raw) = &snap.raw_bytes {
+            let mut value_bytes = 0;
+            raw.for_each(num_docs, |_, bytes| value_bytes += bytes.len());
+            buffer.reserve(values, value_bytes);
             raw.for_each(num_docs, |doc, bytes| {
                 buffer.push_bytes(bytes);
-                buffer.end_doc(snap.nulls.contains(doc as u32));
+                buffer.end_doc(null(doc));
             });
             return buffer;
         }
-        for doc in 0..num_docs {
-            snap.for_each_value(self, doc, &mut scratch, |v| match v {
-                Entry::Key(key) => buffer.push_key(key),
-                Entry::Bytes(bytes) => buffer.push_bytes(bytes),
+        if let Some(raw) = &snap.raw {
+            buffer.reserve(values, 0);
+            raw.for_each_chunk(num_docs, |base, keys| {
+                for (i, &key) in keys.iter().enumerate() {
+                    buffer.push_key(key);
+                    buffer.end_doc(null(base + i));
+                }
             });
-            buffer.end_doc(snap.nulls.contains(doc as u32));
+            return buffer;
+        }
+        // The ids go along, so the builder knows the distinct values without hashing them.
+        // An id outside the dictionary snapshot (never written so) reads as the empty value.
+        buffer.with_value_ids(values, snap.dict_len());
+        match self.physical {
+            Physical::Fixed(_) => {
+                let keys: Vec<u64> = (0..snap.dict_len()).map(|id| snap.key(id)).collect();
+                buffer.reserve(values, 0);
+                snap.for_each_doc_ids(self, num_docs, |doc, ids| {
+                    for &id in ids {
+                        buffer.push_key(keys.get(id as usize).copied().unwrap_or(0));
+                        buffer.push_id(u32::try_from(id).unwrap_or(u32::MAX));
+                    }
+                    buffer.end_doc(null(doc));
+                });
+            }
+            Physical::Var(_) => {
+                let bytes: Vec<&[u8]> = (0..snap.dict_len()).map(|id| snap.bytes(id)).collect();
+                let mut value_bytes = 0;
+                snap.for_each_doc_ids(self, num_docs, |_, ids| {
+                    value_bytes += ids.iter().map(|&id| bytes.get(id as usize).map_or(0, |b| b.len())).sum::<usize>();
+                });
+                buffer.reserve(values, value_bytes);
+                snap.for_each_doc_ids(self, num_docs, |doc, ids| {
+                    for &id in ids {
+                        buffer.push_bytes(bytes.get(id as usize).copied().unwrap_or_default());
+                        buffer.push_id(u32::try_from(id).unwrap_or(u32::MAX));
+                    }
+                    buffer.end_doc(null(doc));
+                });
+            }
         }
         buffer
     }

@@ -2,7 +2,7 @@
 //! or raw in the codec that pays), its forward index and every index the table asks for,
 //! as sections the builder then writes in schema order.
 
-use super::ColumnBuffer;
+use super::{ColumnBuffer, ValueIds};
 use crate::bitmap_index::{write_inverted, write_range, write_sorted};
 use crate::bitpack::width_for;
 use crate::error::{Result, SegmentError};
@@ -11,6 +11,7 @@ use crate::physical::{FixedKind, Physical, VarKind};
 use crate::{bloom, dictionary, forward};
 use cuvee_catalog::RawCodec;
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 /// Sorted distinct values and, for each value in the column, its dictionary id.
 struct Encoded {
@@ -32,11 +33,14 @@ impl Encoded {
 struct FirstSeen<'a> {
     keys: Vec<u64>,
     values: Vec<&'a [u8]>,
-    ids: Vec<u32>,
+    ids: Cow<'a, [u32]>,
 }
 
 impl<'a> FirstSeen<'a> {
     fn of(column: &'a ColumnBuffer) -> FirstSeen<'a> {
+        if let Some(seen) = column.value_ids.as_ref().and_then(|v| FirstSeen::from_ids(column, v)) {
+            return seen;
+        }
         match column.physical {
             Physical::Fixed(_) => {
                 let mut seen: FxHashMap<u64, u32> = FxHashMap::default();
@@ -50,8 +54,8 @@ impl<'a> FirstSeen<'a> {
                             keys.len() as u32 - 1
                         })
                     })
-                    .collect();
-                FirstSeen { keys, values: Vec::new(), ids }
+                    .collect::<Vec<u32>>();
+                FirstSeen { keys, values: Vec::new(), ids: ids.into() }
             }
             Physical::Var(_) => {
                 let mut seen: FxHashMap<&[u8], u32> = FxHashMap::default();
@@ -64,10 +68,52 @@ impl<'a> FirstSeen<'a> {
                             values.len() as u32 - 1
                         })
                     })
-                    .collect();
-                FirstSeen { keys: Vec::new(), values, ids }
+                    .collect::<Vec<u32>>();
+                FirstSeen { keys: Vec::new(), values, ids: ids.into() }
             }
         }
+    }
+
+    /// From ids that came with the values (a consuming segment's dictionary): each id's
+    /// first value, no hashing. Ids the docs never use (entries of later docs) are dropped
+    /// and the rest renumbered. `None` when the ids do not cover the values.
+    fn from_ids(column: &'a ColumnBuffer, given: &'a ValueIds) -> Option<FirstSeen<'a>> {
+        let values = match column.physical {
+            Physical::Fixed(_) => column.keys.len(),
+            Physical::Var(_) => column.ends.len(),
+        };
+        if given.ids.len() != values {
+            return None;
+        }
+        let mut first = vec![u32::MAX; given.distinct as usize];
+        for (i, &id) in given.ids.iter().enumerate() {
+            let slot = first.get_mut(id as usize)?;
+            if *slot == u32::MAX {
+                *slot = i as u32;
+            }
+        }
+        let used: Vec<u32> = first.iter().copied().filter(|&i| i != u32::MAX).collect();
+        let ids = if used.len() == first.len() {
+            Cow::Borrowed(&given.ids[..])
+        } else {
+            let mut renumber = vec![0u32; first.len()];
+            let mut next = 0;
+            for (id, &i) in first.iter().enumerate() {
+                if i != u32::MAX {
+                    renumber[id] = next;
+                    next += 1;
+                }
+            }
+            Cow::Owned(given.ids.iter().map(|&id| renumber[id as usize]).collect())
+        };
+        Some(match column.physical {
+            Physical::Fixed(_) => {
+                FirstSeen { keys: used.iter().map(|&i| column.keys[i as usize]).collect(), values: Vec::new(), ids }
+            }
+            Physical::Var(_) => {
+                FirstSeen { keys: Vec::new(), values: used.iter().map(|&i| column.var(i as usize)).collect(), ids }
+            }
+        })
     }
 
     fn len(&self) -> usize {
@@ -454,6 +500,43 @@ mod tests {
             "tableIndexConfig": {"noDictionaryColumns": ["s", "j", "b", "d", "tags", "n", "x"], "bloomFilterColumns": ["s", "d"]}}"#,
     ];
 
+    #[derive(Debug, Clone, Copy)]
+    enum Ids {
+        /// Every id used, numbered against first-seen order.
+        Dense,
+        /// Odd ids only, below a bound past the last.
+        WithGaps,
+        /// As `Dense`, with one id at the bound (the builder hashes the values instead).
+        OneOutside,
+    }
+
+    /// `column` with each value's id in a dictionary of its distinct values.
+    fn with_ids(column: &ColumnBuffer, ids: Ids) -> ColumnBuffer {
+        let values: Vec<Vec<u8>> = match column.physical {
+            Physical::Fixed(_) => column.keys.iter().map(|k| k.to_le_bytes().to_vec()).collect(),
+            Physical::Var(_) => (0..column.ends.len()).map(|i| column.var(i).to_vec()).collect(),
+        };
+        let mut rank: std::collections::HashMap<&[u8], u32> = Default::default();
+        let ranks: Vec<u32> = values
+            .iter()
+            .map(|v| {
+                let next = rank.len() as u32;
+                *rank.entry(v).or_insert(next)
+            })
+            .collect();
+        let n = rank.len() as u32;
+        let (mut given, distinct): (Vec<u32>, u32) = match ids {
+            Ids::Dense | Ids::OneOutside => (ranks.iter().map(|r| n - 1 - r).collect(), n),
+            Ids::WithGaps => (ranks.iter().map(|r| 2 * (n - 1 - r) + 1).collect(), 2 * n + 3),
+        };
+        if let (Ids::OneOutside, Some(last)) = (ids, given.last_mut()) {
+            *last = distinct;
+        }
+        let mut out = column.clone();
+        out.value_ids = Some(ValueIds { ids: given, distinct });
+        out
+    }
+
     /// Every column of random rows (few to all distinct values, some sorted) builds to the
     /// same metadata and sections whether or not its values were sorted first.
     #[test]
@@ -506,6 +589,13 @@ mod tests {
                     let what = format!("{} of {docs} docs, {distinct} distinct, config {config}", column.spec.name);
                     assert_eq!(unsorted.metadata, sorted.metadata, "{what}");
                     assert!(unsorted.sections == sorted.sections, "{what}: sections differ");
+                    // Ids that came with the values (a consuming segment's), numbered in
+                    // any order, some unused, or not covering the values: the same bytes.
+                    for ids in [Ids::Dense, Ids::WithGaps, Ids::OneOutside] {
+                        let given = build_column_with(&with_ids(column, ids), docs as u32, true).expect("built");
+                        assert_eq!(given.metadata, unsorted.metadata, "{what}, ids {ids:?}");
+                        assert!(given.sections == unsorted.sections, "{what}, ids {ids:?}: sections differ");
+                    }
                     if unsorted.metadata.dictionary {
                         dictionary += 1;
                     } else {

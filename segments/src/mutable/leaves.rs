@@ -158,12 +158,12 @@ impl MutableSnapshot {
                 let mut hit = false;
                 while value < end as usize {
                     if value >> id_shift != ids_chunk {
-                        ids_chunk = value >> id_shift;
-                        match snap.mv_ids.chunks.get(ids_chunk) {
+                        match snap.mv_ids.chunks.get(value >> id_shift) {
                             Some(chunk) => chunk.read_into(&mut ids),
                             // Ends past the ids (never written so): no more values to test.
                             None => return,
                         }
+                        ids_chunk = value >> id_shift;
                     }
                     hit |= accept(ids[value & (ids.len() - 1)]);
                     value += 1;

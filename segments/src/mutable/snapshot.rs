@@ -43,6 +43,38 @@ impl ColumnSnapshot {
         (start..end).map(move |i| if single_value { &self.sv_ids } else { &self.mv_ids }.get(i) as u32)
     }
 
+    /// Each of the first `docs` docs' ids, in doc order, read a chunk at a time (a
+    /// multi-value column's ends and ids side by side): for a reader of every doc.
+    pub(super) fn for_each_doc_ids(&self, column: &MutableColumn, docs: usize, mut f: impl FnMut(usize, &[u64])) {
+        if column.single_value {
+            self.sv_ids.for_each_chunk(docs, |base, ids| {
+                ids.iter().enumerate().for_each(|(i, id)| f(base + i, std::slice::from_ref(id)));
+            });
+            return;
+        }
+        let mut ids = vec![0u64; self.mv_ids.chunk_len()];
+        let (shift, mut loaded) = (self.mv_ids.chunk_len().trailing_zeros(), usize::MAX);
+        let (mut value, mut doc_ids) = (0usize, Vec::new());
+        self.mv_ends.for_each_chunk(docs, |base, ends| {
+            for (i, &end) in ends.iter().enumerate() {
+                doc_ids.clear();
+                while value < end as usize {
+                    if value >> shift != loaded {
+                        match self.mv_ids.chunks.get(value >> shift) {
+                            Some(chunk) => chunk.read_into(&mut ids),
+                            // Ends past the ids (never written so): the doc has no more.
+                            None => break,
+                        }
+                        loaded = value >> shift;
+                    }
+                    doc_ids.push(ids[value & (ids.len() - 1)]);
+                    value += 1;
+                }
+                f(base + i, &doc_ids);
+            }
+        });
+    }
+
     pub(super) fn dict_len(&self) -> u32 {
         self.dictionary.len()
     }
