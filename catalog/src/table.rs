@@ -59,6 +59,13 @@ pub enum RawCodec {
     Snappy,
     /// Values stored as they are.
     PassThrough,
+    /// Each integer as its difference from the one before, then zstd (ClickHouse's
+    /// `CODEC(Delta, ZSTD)`): a counter or a time column of steady steps shrinks to a few
+    /// bits a value. Single-value INT, LONG and TIMESTAMP columns, as in Pinot.
+    Delta,
+    /// Differences of differences, then zstd: a time column at a steady rate is nearly all
+    /// zeros.
+    DeltaDelta,
 }
 
 /// Pinot's default `noDictionarySizeRatioThreshold`.
@@ -334,16 +341,24 @@ fn compression_codec(
             return None;
         }
         "DELTA" | "DELTADELTA" => {
-            problems.push(Problem::new(
-                path,
-                format!("compressionCodec {named} is not supported yet; use ZSTANDARD, LZ4, SNAPPY or PASS_THROUGH, or leave it out"),
-            ));
-            return None;
+            let integers = matches!(column.data_type, DataType::Int | DataType::Long | DataType::Timestamp);
+            if !integers || !column.single_value {
+                problems.push(Problem::new(
+                    path,
+                    format!(
+                        "compressionCodec {named} needs a single-value INT, LONG or TIMESTAMP column, not {}{}",
+                        if column.single_value { "" } else { "a multi-value " },
+                        column.data_type
+                    ),
+                ));
+                return None;
+            }
+            Some(if upper == "DELTA" { RawCodec::Delta } else { RawCodec::DeltaDelta })
         }
         _ => {
             problems.push(Problem::new(
                 path,
-                format!("unknown compressionCodec \"{named}\" (ZSTANDARD, LZ4, LZ4_LENGTH_PREFIXED, SNAPPY, GZIP, PASS_THROUGH, CLP, MV_ENTRY_DICT)"),
+                format!("unknown compressionCodec \"{named}\" (ZSTANDARD, LZ4, LZ4_LENGTH_PREFIXED, SNAPPY, GZIP, PASS_THROUGH, DELTA, DELTADELTA, CLP, MV_ENTRY_DICT)"),
             ));
             return None;
         }
@@ -502,11 +517,15 @@ mod tests {
         assert_eq!(codec(&raw("payload", "zstandard"), "payload"), Some(RawCodec::Zstd));
         assert_eq!(codec(&raw("payload", "GZIP"), "payload"), Some(RawCodec::Zstd));
         assert_eq!(codec(&raw("playerID", "CLP"), "playerID"), None, "CLP leaves strings to FSST");
+        assert_eq!(codec(&raw("runs", "DELTA"), "runs"), Some(RawCodec::Delta));
+        assert_eq!(codec(&raw("runs", "deltaDelta"), "runs"), Some(RawCodec::DeltaDelta));
         assert_eq!(codec(r#"{"name":"runs","encodingType":"RAW"}"#, "runs"), None);
         assert_eq!(codec(r#"{"name":"tags","compressionCodec":"MV_ENTRY_DICT"}"#, "tags"), None);
         for (field, expected) in [
             (r#"{"name":"playerID","compressionCodec":"LZ4"}"#.to_string(), "applies to raw columns"),
-            (raw("runs", "DELTA"), "DELTA is not supported yet"),
+            (raw("playerID", "DELTA"), "DELTA needs a single-value INT, LONG or TIMESTAMP column, not STRING"),
+            (raw("tags", "DELTADELTA"), "needs a single-value INT, LONG or TIMESTAMP column, not a multi-value"),
+            (r#"{"name":"runs","compressionCodec":"DELTA"}"#.to_string(), "applies to raw columns"),
             (raw("runs", "CLPV2"), "needs a STRING column"),
             (raw("runs", "BROTLI"), "unknown compressionCodec \"BROTLI\""),
             (raw("tags", "MV_ENTRY_DICT"), "needs a dictionary-encoded column"),

@@ -3,7 +3,7 @@
 
 mod raw;
 
-pub use raw::{write_raw, ChunkWriter, RawChunk, RawForward, RawValues};
+pub use raw::{write_raw, ChunkWriter, RawChunk, RawForward, RawValues, RAW_CODEC_NONE};
 
 use crate::ascending::{self, Ascending};
 use crate::bitpack::{self, BLOCK};

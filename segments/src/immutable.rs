@@ -7,7 +7,7 @@ use crate::dictionary::Dictionary;
 use crate::error::Malformed;
 use crate::error::{Result, SegmentError};
 use crate::format::{read_footer, u32_at, ColumnMetadata, Cursor, SectionKind, SegmentMetadata};
-use crate::forward::{MvIds, PackedIds, RawForward};
+use crate::forward::{MvIds, PackedIds, RawForward, RAW_CODEC_NONE};
 use crate::physical::Physical;
 use crate::symbol_table::SymbolTable;
 use cuvee_catalog::{Schema, SchemaConfig};
@@ -297,6 +297,10 @@ impl ImmutableSegment {
                 return Err(
                     self.corrupt(format!("column {}: a version-{version} file has only zstd chunks", meta.name))
                 );
+            }
+            if version < 7 && bytes.len() >= 16 && u32_at(bytes, 12) > RAW_CODEC_NONE {
+                return Err(self
+                    .corrupt(format!("column {}: a version-{version} file has no chunks of differences", meta.name)));
             }
             let raw = RawForward::open(bytes, physical, !meta.single_value).map_err(wrap(SectionKind::ForwardRaw))?;
             if raw.num_docs != num_docs as usize {

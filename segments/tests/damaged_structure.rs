@@ -15,7 +15,8 @@ fn segment_bytes() -> Vec<u8> {
         r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"s","dataType":"STRING"},{"name":"tags","dataType":"STRING","singleValueField":false},
               {"name":"j","dataType":"JSON"},{"name":"i","dataType":"INT"},{"name":"u","dataType":"STRING"},
               {"name":"l4","dataType":"STRING"},{"name":"pt","dataType":"STRING","singleValueField":false}],
-            "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"v","dataType":"LONG"},{"name":"sn","dataType":"DOUBLE"}]}"#,
+            "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"v","dataType":"LONG"},{"name":"sn","dataType":"DOUBLE"},
+              {"name":"dl","dataType":"LONG"},{"name":"dd","dataType":"INT"}]}"#,
     )
     .unwrap();
     let config = TableConfigJson::from_json(
@@ -23,7 +24,9 @@ fn segment_bytes() -> Vec<u8> {
             "rangeIndexColumns":["m","i"],"bloomFilterColumns":["j"],"noDictionaryColumns":["j","m"]},
             "fieldConfigList":[{"name":"l4","encodingType":"RAW","compressionCodec":"LZ4"},
               {"name":"pt","encodingType":"RAW","compressionCodec":"PASS_THROUGH"},
-              {"name":"sn","encodingType":"RAW","compressionCodec":"SNAPPY"}]}"#,
+              {"name":"sn","encodingType":"RAW","compressionCodec":"SNAPPY"},
+              {"name":"dl","encodingType":"RAW","compressionCodec":"DELTA"},
+              {"name":"dd","encodingType":"RAW","compressionCodec":"DELTADELTA"}]}"#,
     )
     .unwrap();
     let mut builder = SegmentBuilder::new(&Table::new(schema, config).unwrap());
@@ -41,6 +44,8 @@ fn segment_bytes() -> Vec<u8> {
                 FieldValue::Single(Value::Long(k * 3)),
                 FieldValue::Single(Value::Long(1_600_000_000_000 + k * 997 % 2993)),
                 FieldValue::Single(Value::Double(k as f64 / 8.0)),
+                FieldValue::Single(Value::Long(k * 1_000 + k % 17)),
+                FieldValue::Single(Value::Int((k * 7 % 1000) as i32 - 500)),
             ])
             .unwrap();
     }
@@ -111,8 +116,8 @@ fn damage_behind_valid_checksums_never_panics() {
     let good = segment_bytes();
     let intact = ImmutableSegment::from_bytes("t_0.cvs".into(), good.clone()).unwrap();
     let raw_codec = |name: &str| intact.column(name).unwrap().codec(cuvee_segments::format::SectionKind::ForwardRaw);
-    let codecs = ["j", "m", "l4", "pt", "sn"].map(raw_codec);
-    let all = ["fsst", "zstd", "lz4", "none", "snappy"].map(Some);
+    let codecs = ["j", "m", "l4", "pt", "sn", "dl", "dd"].map(raw_codec);
+    let all = ["fsst", "zstd", "lz4", "none", "snappy", "delta", "deltadelta"].map(Some);
     assert_eq!(codecs, all, "every raw codec is damaged");
     let meta = intact.metadata().clone();
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;

@@ -22,7 +22,8 @@ fn builder() -> SegmentBuilder {
               {"name":"tags","dataType":"STRING","singleValueField":false},{"name":"j","dataType":"JSON"},
               {"name":"bytes","dataType":"BYTES"},{"name":"dec","dataType":"BIG_DECIMAL"},{"name":"f","dataType":"FLOAT"},{"name":"u","dataType":"STRING"},
               {"name":"loc","dataType":"BYTES"}],
-            "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"d","dataType":"DOUBLE"}],
+            "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"d","dataType":"DOUBLE"},
+              {"name":"seq","dataType":"LONG"},{"name":"step","dataType":"INT"}],
             "dateTimeFieldSpecs":[{"name":"ts","dataType":"TIMESTAMP","format":"1:MILLISECONDS:TIMESTAMP","granularity":"1:SECONDS"}]}"#,
     )
     .unwrap();
@@ -32,7 +33,9 @@ fn builder() -> SegmentBuilder {
               "bloomFilterColumns":["s","j"],"noDictionaryColumns":["j","d"],
               "optimizeDictionary":true},
             "fieldConfigList":[{"name":"loc","encodingType":"RAW","indexType":"H3","properties":{"resolutions":"7"},"compressionCodec":"SNAPPY"},
-              {"name":"d","encodingType":"RAW","compressionCodec":"LZ4"}]}"#,
+              {"name":"d","encodingType":"RAW","compressionCodec":"LZ4"},
+              {"name":"seq","encodingType":"RAW","compressionCodec":"DELTA"},
+              {"name":"step","encodingType":"RAW","compressionCodec":"DELTADELTA"}]}"#,
     )
     .unwrap();
     let table = Table::new(schema, config).unwrap();
@@ -51,11 +54,23 @@ fn builder() -> SegmentBuilder {
             if k % 100 == 0 { FieldValue::Null } else { FieldValue::Single(Value::Bytes(geography_point(k))) },
             FieldValue::Single(Value::Long(k * 1000)),
             FieldValue::Single(Value::Double(k as f64 * 0.5)),
+            FieldValue::Single(Value::Long(seq(k))),
+            FieldValue::Single(Value::Int(step(k))),
             FieldValue::Single(Value::Timestamp(1_600_000_000_000 + k * 60_000)),
         ];
         builder.push(&row).unwrap();
     }
     builder
+}
+
+/// A counter with uneven steps that runs past the largest LONG (its values and differences wrap).
+fn seq(k: i64) -> i64 {
+    (i64::MAX - 1_000_000).wrapping_add(k * 1_000 + k % 7)
+}
+
+/// Values that go down as well as up.
+fn step(k: i64) -> i32 {
+    ((k * 37 % 1001) - 500) as i32
 }
 
 /// A grid of points about 1 km apart near San José, in Pinot's geography serialisation.
@@ -161,6 +176,25 @@ fn check_golden(version: u32) {
         let mut expected: Vec<Vec<u8>> = (0..2100).filter(|k| k % 100 != 0).map(geography_point).collect();
         expected.sort_unstable();
         assert!(points == expected.iter().map(Vec::as_slice).collect::<Vec<_>>(), "every point read back");
+    }
+    if version >= 7 {
+        // Differences (DELTA) and differences of differences (DELTADELTA), every doc read back.
+        let raw_codec =
+            |name: &str| segment.column(name).unwrap().codec(cuvee_segments::format::SectionKind::ForwardRaw);
+        assert_eq!((raw_codec("seq"), raw_codec("step")), (Some("delta"), Some("deltadelta")));
+        let all: Vec<u32> = (0..2100).collect();
+        let batch = segment.decode(&["seq", "step"], &all, DecodeOptions::default()).unwrap();
+        let seqs = batch.column(0).as_any().downcast_ref::<arrow_array::Int64Array>().unwrap();
+        let steps = batch.column(1).as_any().downcast_ref::<arrow_array::Int32Array>().unwrap();
+        // Docs are in the sorted column's order: compare the (seq, step) pairs as sets.
+        let mut pairs: Vec<(i64, i32)> = seqs.values().iter().copied().zip(steps.values().iter().copied()).collect();
+        pairs.sort_unstable();
+        let mut expected: Vec<(i64, i32)> = (0..2100).map(|k| (seq(k), step(k))).collect();
+        expected.sort_unstable();
+        assert!(pairs == expected, "every value read back");
+        assert_eq!(count(Predicate::eq("seq", Value::Long(seq(1234)))), 1);
+        let near_zero = (0..2100).filter(|&k| (-10..=10).contains(&step(k))).count() as u64;
+        assert_eq!(count(Predicate::between("step", Value::Int(-10), Value::Int(10))), near_zero);
     }
     if version >= 4 {
         // Within 3 km of a grid point, through the H3 index.

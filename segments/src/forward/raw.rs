@@ -1,6 +1,9 @@
 //! A raw (no-dictionary) column's forward index: its values in chunks of 1,024 docs (4,096
 //! fixed-width), each chunk compressed by the block codec the column chose (`forward.raw`
-//! codecs 0 and 2–4; codec 1, FSST, is `coded_strings`), decompressed one chunk at a time.
+//! codecs 0 and 2–6; codec 1, FSST, is `coded_strings`), decompressed one chunk at a time.
+//! Codecs 5 and 6 first turn a chunk's fixed-width values into their differences (of
+//! differences) as integers of the value's width, wrapping, then zstd the result: a
+//! transform any bits survive, so a reader checks nothing about the values.
 
 use crate::error::Malformed;
 use crate::format::{put_u32, put_u64, u32_at, u64_at, Cursor};
@@ -18,6 +21,10 @@ pub const RAW_CODEC_ZSTD: u32 = 0;
 pub const RAW_CODEC_LZ4: u32 = 2;
 pub const RAW_CODEC_SNAPPY: u32 = 3;
 pub const RAW_CODEC_NONE: u32 = 4;
+pub const RAW_CODEC_DELTA: u32 = 5;
+pub const RAW_CODEC_DELTA_DELTA: u32 = 6;
+const KNOWN_CODECS: [u32; 6] =
+    [RAW_CODEC_ZSTD, RAW_CODEC_LZ4, RAW_CODEC_SNAPPY, RAW_CODEC_NONE, RAW_CODEC_DELTA, RAW_CODEC_DELTA_DELTA];
 
 /// The most a chunk may decompress to: a frame's own header says how much, and a damaged
 /// one must not size an allocation.
@@ -29,6 +36,64 @@ fn codec_word(codec: RawCodec) -> u32 {
         RawCodec::Lz4 => RAW_CODEC_LZ4,
         RawCodec::Snappy => RAW_CODEC_SNAPPY,
         RawCodec::PassThrough => RAW_CODEC_NONE,
+        RawCodec::Delta => RAW_CODEC_DELTA,
+        RawCodec::DeltaDelta => RAW_CODEC_DELTA_DELTA,
+    }
+}
+
+/// How many times a codec takes differences of a chunk's values before compressing.
+fn delta_order(codec: u32) -> usize {
+    match codec {
+        RAW_CODEC_DELTA => 1,
+        RAW_CODEC_DELTA_DELTA => 2,
+        _ => 0,
+    }
+}
+
+/// `values` (`width`-byte little-endian integers) replaced by their differences from the
+/// value before, wrapping (the first kept), `order` times.
+fn take_differences(values: &mut [u8], width: usize, order: usize) {
+    for _ in 0..order {
+        match width {
+            4 => differences::<4>(values, |a, b| {
+                (u32::from_le_bytes(a).wrapping_sub(u32::from_le_bytes(b))).to_le_bytes()
+            }),
+            _ => differences::<8>(values, |a, b| {
+                (u64::from_le_bytes(a).wrapping_sub(u64::from_le_bytes(b))).to_le_bytes()
+            }),
+        }
+    }
+}
+
+/// The inverse of [`take_differences`]: running sums, `order` times.
+fn add_up_differences(values: &mut [u8], width: usize, order: usize) {
+    for _ in 0..order {
+        match width {
+            4 => running_sums::<4>(values, |a, b| {
+                (u32::from_le_bytes(a).wrapping_add(u32::from_le_bytes(b))).to_le_bytes()
+            }),
+            _ => running_sums::<8>(values, |a, b| {
+                (u64::from_le_bytes(a).wrapping_add(u64::from_le_bytes(b))).to_le_bytes()
+            }),
+        }
+    }
+}
+
+fn differences<const W: usize>(values: &mut [u8], minus: impl Fn([u8; W], [u8; W]) -> [u8; W]) {
+    let mut before = [0u8; W];
+    for value in values.chunks_exact_mut(W) {
+        let Ok(current) = <[u8; W]>::try_from(&*value) else { return };
+        value.copy_from_slice(&minus(current, before));
+        before = current;
+    }
+}
+
+fn running_sums<const W: usize>(values: &mut [u8], plus: impl Fn([u8; W], [u8; W]) -> [u8; W]) {
+    let mut sum = [0u8; W];
+    for value in values.chunks_exact_mut(W) {
+        let Ok(step) = <[u8; W]>::try_from(&*value) else { return };
+        sum = plus(sum, step);
+        value.copy_from_slice(&sum);
     }
 }
 
@@ -38,6 +103,8 @@ fn compress(codec: RawCodec, plain: Vec<u8>) -> Vec<u8> {
         RawCodec::Lz4 => lz4_flex::block::compress_prepend_size(&plain),
         RawCodec::Snappy => snap::raw::Encoder::new().compress_vec(&plain).unwrap_or_default(),
         RawCodec::PassThrough => plain,
+        // The differences were taken as the chunk was finished.
+        RawCodec::Delta | RawCodec::DeltaDelta => zstd::bulk::compress(&plain, ZSTD_LEVEL).unwrap_or_default(),
     }
 }
 
@@ -53,7 +120,7 @@ fn decompress(codec: u32, frame: &[u8], chunk: usize) -> Result<Vec<u8>, Malform
         Ok(vec![0u8; size])
     };
     match codec {
-        RAW_CODEC_ZSTD => {
+        RAW_CODEC_ZSTD | RAW_CODEC_DELTA | RAW_CODEC_DELTA_DELTA => {
             let capacity = zstd::bulk::Decompressor::upper_bound(frame).unwrap_or(64 << 20).min(MAX_CHUNK_BYTES);
             zstd::bulk::decompress(frame, capacity).map_err(|e| damaged(&e))
         }
@@ -106,7 +173,7 @@ pub fn write_raw(
             doc_values(d, &mut writer);
             writer.doc_offsets.push(writer.count);
         }
-        let plain = writer.finish(multi_value);
+        let plain = writer.finish(multi_value, delta_order(codec_word(codec)));
         frames.extend_from_slice(&compress(codec, plain));
         offsets.push(frames.len() as u64);
     }
@@ -144,7 +211,11 @@ impl ChunkWriter {
         self.count += 1;
     }
 
-    fn finish(self, multi_value: bool) -> Vec<u8> {
+    /// The chunk's plain frame, its fixed-width values as differences `order` times.
+    fn finish(mut self, multi_value: bool, order: usize) -> Vec<u8> {
+        if let Physical::Fixed(kind) = self.physical {
+            take_differences(&mut self.values, kind.width(), order);
+        }
         let mut out = Vec::new();
         if multi_value {
             for o in &self.doc_offsets {
@@ -188,8 +259,11 @@ impl<'a> RawForward<'a> {
         let per_chunk = cursor.u32()? as usize;
         let chunks = cursor.u32()? as usize;
         let codec = cursor.u32()?;
-        if ![RAW_CODEC_ZSTD, RAW_CODEC_LZ4, RAW_CODEC_SNAPPY, RAW_CODEC_NONE].contains(&codec) {
+        if !KNOWN_CODECS.contains(&codec) {
             return Err(Malformed(format!("unknown raw chunk codec {codec}")));
+        }
+        if delta_order(codec) > 0 && !matches!(physical, Physical::Fixed(_)) {
+            return Err(Malformed(format!("raw chunk codec {codec} (differences) on variable-width values")));
         }
         if per_chunk == 0 || num_docs.div_ceil(per_chunk) != chunks {
             return Err(Malformed(format!("{chunks} chunks of {per_chunk} docs cannot hold {num_docs} docs")));
@@ -208,6 +282,8 @@ impl<'a> RawForward<'a> {
             RAW_CODEC_LZ4 => "lz4",
             RAW_CODEC_SNAPPY => "snappy",
             RAW_CODEC_NONE => "none",
+            RAW_CODEC_DELTA => "delta",
+            RAW_CODEC_DELTA_DELTA => "deltadelta",
             _ => "zstd",
         }
     }
@@ -245,7 +321,10 @@ impl<'a> RawForward<'a> {
             Physical::Var(_) => (0..=count).map(|_| cursor.u32()).collect::<Result<_, _>>()?,
             Physical::Fixed(_) => Vec::new(),
         };
-        let values = cursor.rest().to_vec();
+        let mut values = cursor.rest().to_vec();
+        if let Physical::Fixed(kind) = self.physical {
+            add_up_differences(&mut values, kind.width(), delta_order(self.codec));
+        }
         let needed = match self.physical {
             Physical::Fixed(kind) => count * kind.width(),
             Physical::Var(_) => *var_offsets.last().unwrap_or(&0) as usize,
@@ -296,7 +375,8 @@ mod tests {
     use super::*;
     use crate::physical::{FixedKind, VarKind};
 
-    const CODECS: [RawCodec; 4] = [RawCodec::Zstd, RawCodec::Lz4, RawCodec::Snappy, RawCodec::PassThrough];
+    const CODECS: [RawCodec; 6] =
+        [RawCodec::Zstd, RawCodec::Lz4, RawCodec::Snappy, RawCodec::PassThrough, RawCodec::Delta, RawCodec::DeltaDelta];
 
     /// `docs` docs of 0–3 values each (one for single-value), fixed keys or bytes.
     fn raw_column(codec: RawCodec, physical: Physical, multi_value: bool, docs: usize) -> Vec<u8> {
@@ -318,15 +398,22 @@ mod tests {
             for (physical, multi_value) in [
                 (Physical::Fixed(FixedKind::Long), false),
                 (Physical::Fixed(FixedKind::Long), true),
+                (Physical::Fixed(FixedKind::Int), false),
                 (Physical::Var(VarKind::String), false),
                 (Physical::Var(VarKind::String), true),
             ] {
                 let docs = 9000;
                 let bytes = raw_column(codec, physical, multi_value, docs);
+                let differences = delta_order(codec_word(codec)) > 0;
+                if differences && matches!(physical, Physical::Var(_)) {
+                    assert!(RawForward::open(&bytes, physical, multi_value).is_err(), "differences of bytes");
+                    continue;
+                }
                 let raw = RawForward::open(&bytes, physical, multi_value).expect("opens");
                 assert_eq!(
                     raw.codec_name(),
-                    ["zstd", "lz4", "snappy", "none"][CODECS.iter().position(|c| *c == codec).unwrap()]
+                    ["zstd", "lz4", "snappy", "none", "delta", "deltadelta"]
+                        [CODECS.iter().position(|c| *c == codec).unwrap()]
                 );
                 for chunk in 0..raw.chunk_count() {
                     let read = raw.read_chunk(chunk).expect("a chunk");
@@ -357,9 +444,13 @@ mod tests {
     /// cut short) is an error or values, never a panic or an allocation the frame sized.
     #[test]
     fn damaged_frames_are_errors_not_panics() {
-        let physical = Physical::Var(VarKind::String);
         for codec in CODECS {
-            let bytes = raw_column(codec, physical, true, 1500);
+            // Two chunks of either width.
+            let (physical, docs) = match delta_order(codec_word(codec)) {
+                0 => (Physical::Var(VarKind::String), 1500),
+                _ => (Physical::Fixed(FixedKind::Long), 5000),
+            };
+            let bytes = raw_column(codec, physical, true, docs);
             let table_end = 16 + 8 * 3;
             let first_frame_end = table_end + u64_at(&bytes, 24) as usize;
             // Every byte of the frame's head (sizes, offsets), every 7th past it.
@@ -382,8 +473,36 @@ mod tests {
             }
         }
         // A codec word this reader does not know is refused at open.
+        let physical = Physical::Var(VarKind::String);
         let mut unknown = raw_column(RawCodec::Lz4, physical, false, 10);
         unknown[12] = 9;
         assert!(RawForward::open(&unknown, physical, false).is_err());
+    }
+
+    /// Differences of any bits, at both widths and orders, add up to the same bits, and a
+    /// time column at a steady rate is nearly all zeros after two orders.
+    #[test]
+    fn differences_add_up_to_any_bits() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let bytes: Vec<u8> = (0..4096 * 8 + 5)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for width in [4, 8] {
+            for order in [1, 2] {
+                let mut values = bytes.clone();
+                take_differences(&mut values, width, order);
+                assert_ne!(values, bytes);
+                add_up_differences(&mut values, width, order);
+                assert_eq!(values, bytes, "width {width}, order {order}");
+            }
+        }
+        let mut times: Vec<u8> = (0..4096i64).flat_map(|i| (1_600_000_000_000 + i * 60_000).to_le_bytes()).collect();
+        take_differences(&mut times, 8, 2);
+        assert!(times[16..].iter().all(|&b| b == 0), "a steady step leaves zeros past the first two values");
     }
 }
