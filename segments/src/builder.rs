@@ -222,25 +222,43 @@ impl ColumnBuffer {
                 .as_ref()
                 .map(|v| ValueIds { ids: Vec::with_capacity(v.ids.len()), distinct: v.distinct }),
         };
-        for (new_doc, &old_doc) in order.iter().enumerate() {
-            let (start, end) = self.doc_range(old_doc as usize);
-            for i in start..end {
-                match self.physical {
-                    Physical::Fixed(_) => out.keys.push(self.keys[i]),
-                    Physical::Var(_) => {
-                        out.bytes.extend_from_slice(self.var(i));
+        if self.spec.single_value {
+            // One value a doc: a gather per buffer (the benchmark's seal spent 5 % here).
+            match self.physical {
+                Physical::Fixed(_) => out.keys.extend(order.iter().map(|&doc| self.keys[doc as usize])),
+                Physical::Var(_) => {
+                    for &doc in order {
+                        out.bytes.extend_from_slice(self.var(doc as usize));
                         out.ends.push(out.bytes.len());
                     }
                 }
             }
             if let (Some(from), Some(to)) = (&self.value_ids, &mut out.value_ids) {
-                to.ids.extend_from_slice(&from.ids[start..end]);
+                to.ids.extend(order.iter().map(|&doc| from.ids[doc as usize]));
             }
-            if !self.spec.single_value {
+        } else {
+            for &old_doc in order {
+                let (start, end) = self.doc_range(old_doc as usize);
+                for i in start..end {
+                    match self.physical {
+                        Physical::Fixed(_) => out.keys.push(self.keys[i]),
+                        Physical::Var(_) => {
+                            out.bytes.extend_from_slice(self.var(i));
+                            out.ends.push(out.bytes.len());
+                        }
+                    }
+                }
+                if let (Some(from), Some(to)) = (&self.value_ids, &mut out.value_ids) {
+                    to.ids.extend_from_slice(&from.ids[start..end]);
+                }
                 out.doc_ends.push(out.value_count() as u32);
             }
-            if self.nulls.contains(old_doc) {
-                out.nulls.insert(new_doc as u32);
+        }
+        if !self.nulls.is_empty() {
+            for (new_doc, &old_doc) in order.iter().enumerate() {
+                if self.nulls.contains(old_doc) {
+                    out.nulls.insert(new_doc as u32);
+                }
             }
         }
         out
