@@ -12,6 +12,7 @@ use roaring::RoaringBitmap;
 use std::path::{Path, PathBuf};
 
 mod column;
+mod distinct;
 
 pub(crate) use column::native;
 use column::{build_column, BuiltColumn};
@@ -43,8 +44,8 @@ pub(crate) struct ColumnBuffer {
     pub docs: u32,
     /// Each value's id in a dictionary of distinct values that came with them (a consuming
     /// segment's, in arrival order): equal values share an id, unequal ones never do, so
-    /// the column's distinct values are known without hashing them again. Kept only while
-    /// every value was pushed with its id.
+    /// the column's distinct values are known without hashing them again. Trusted only
+    /// when there is an id per value (rows pushed without ids fall back to hashing).
     pub value_ids: Option<ValueIds>,
 }
 
@@ -131,7 +132,6 @@ impl ColumnBuffer {
     }
 
     fn push_field(&mut self, field: &FieldValue) -> std::result::Result<(), String> {
-        self.value_ids = None;
         let default = self.spec.default_null_value.clone();
         let before = self.value_count();
         let outcome = match (field, self.spec.single_value) {

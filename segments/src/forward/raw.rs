@@ -54,13 +54,11 @@ fn delta_order(codec: u32) -> usize {
 /// value before, wrapping (the first kept), `order` times.
 fn take_differences(values: &mut [u8], width: usize, order: usize) {
     for _ in 0..order {
-        match width {
-            4 => differences::<4>(values, |a, b| {
-                (u32::from_le_bytes(a).wrapping_sub(u32::from_le_bytes(b))).to_le_bytes()
-            }),
-            _ => differences::<8>(values, |a, b| {
-                (u64::from_le_bytes(a).wrapping_sub(u64::from_le_bytes(b))).to_le_bytes()
-            }),
+        let mut before = 0u64;
+        for value in values.chunks_exact_mut(width) {
+            let current = read_le(value);
+            write_le(value, current.wrapping_sub(before));
+            before = current;
         }
     }
 }
@@ -68,33 +66,25 @@ fn take_differences(values: &mut [u8], width: usize, order: usize) {
 /// The inverse of [`take_differences`]: running sums, `order` times.
 fn add_up_differences(values: &mut [u8], width: usize, order: usize) {
     for _ in 0..order {
-        match width {
-            4 => running_sums::<4>(values, |a, b| {
-                (u32::from_le_bytes(a).wrapping_add(u32::from_le_bytes(b))).to_le_bytes()
-            }),
-            _ => running_sums::<8>(values, |a, b| {
-                (u64::from_le_bytes(a).wrapping_add(u64::from_le_bytes(b))).to_le_bytes()
-            }),
+        let mut sum = 0u64;
+        for value in values.chunks_exact_mut(width) {
+            sum = sum.wrapping_add(read_le(value));
+            write_le(value, sum);
         }
     }
 }
 
-fn differences<const W: usize>(values: &mut [u8], minus: impl Fn([u8; W], [u8; W]) -> [u8; W]) {
-    let mut before = [0u8; W];
-    for value in values.chunks_exact_mut(W) {
-        let Ok(current) = <[u8; W]>::try_from(&*value) else { return };
-        value.copy_from_slice(&minus(current, before));
-        before = current;
-    }
+/// A little-endian integer of up to 8 bytes. Arithmetic on it in 64 bits and writing back
+/// its low bytes wraps at its own width.
+fn read_le(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(word)
 }
 
-fn running_sums<const W: usize>(values: &mut [u8], plus: impl Fn([u8; W], [u8; W]) -> [u8; W]) {
-    let mut sum = [0u8; W];
-    for value in values.chunks_exact_mut(W) {
-        let Ok(step) = <[u8; W]>::try_from(&*value) else { return };
-        sum = plus(sum, step);
-        value.copy_from_slice(&sum);
-    }
+fn write_le(bytes: &mut [u8], value: u64) {
+    let width = bytes.len();
+    bytes.copy_from_slice(&value.to_le_bytes()[..width]);
 }
 
 fn compress(codec: RawCodec, plain: Vec<u8>) -> Vec<u8> {
