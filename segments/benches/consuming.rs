@@ -229,6 +229,22 @@ fn consuming(c: &mut Criterion) {
             black_box(sealed.decode_ids("user_id", &distinct).unwrap().len())
         })
     });
+    // Equality through the sealed inverted index, at three shares of the docs: the most
+    // common country (~17 %), a page of the middle (~0.05 %), one user (a few docs).
+    let user_column = table.schema.columns().iter().position(|c| c.name == "user_id").unwrap_or(0);
+    let user = match &rows[n as usize / 3][user_column] {
+        FieldValue::Single(value) => value.clone(),
+        _ => Value::Long(0),
+    };
+    for (name, predicate) in [
+        ("country_top", Predicate::eq("country", Value::String("c000".into()))),
+        ("page_mid", Predicate::eq("page", Value::String("/p/0100".into()))),
+        ("user_id", Predicate::eq("user_id", user)),
+    ] {
+        group.bench_function(format!("sealed_inverted_eq_{name}"), |b| {
+            b.iter(|| black_box(sealed.evaluate(&predicate, EvalOptions::default()).unwrap().docs.len()))
+        });
+    }
     drop(sealed);
     drop(every_doc);
     // The same rows where `event_type` has no inverted index: equality scans its ids.

@@ -25,6 +25,7 @@ pub mod bloom;
 pub mod builder;
 pub mod coded_strings;
 pub mod decode;
+pub mod delta_postings;
 pub mod dictionary;
 pub mod error;
 pub mod eval;

@@ -14,13 +14,14 @@ fn segment_bytes() -> Vec<u8> {
     let schema = Schema::from_json(
         r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"s","dataType":"STRING"},{"name":"tags","dataType":"STRING","singleValueField":false},
               {"name":"j","dataType":"JSON"},{"name":"i","dataType":"INT"},{"name":"u","dataType":"STRING"},
-              {"name":"l4","dataType":"STRING"},{"name":"pt","dataType":"STRING","singleValueField":false}],
+              {"name":"l4","dataType":"STRING"},{"name":"pt","dataType":"STRING","singleValueField":false},
+              {"name":"r","dataType":"STRING"}],
             "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"v","dataType":"LONG"},{"name":"sn","dataType":"DOUBLE"},
               {"name":"dl","dataType":"LONG"},{"name":"dd","dataType":"INT"}]}"#,
     )
     .unwrap();
     let config = TableConfigJson::from_json(
-        r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["s","tags","u","v"],"sortedColumn":["i"],
+        r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["s","tags","u","v","r"],"sortedColumn":["i"],
             "rangeIndexColumns":["m","i"],"bloomFilterColumns":["j"],"noDictionaryColumns":["j","m"]},
             "fieldConfigList":[{"name":"l4","encodingType":"RAW","compressionCodec":"LZ4"},
               {"name":"pt","encodingType":"RAW","compressionCodec":"PASS_THROUGH"},
@@ -41,6 +42,8 @@ fn segment_bytes() -> Vec<u8> {
                 FieldValue::Single(Value::String(format!("u{:05}", k * 7 % 2999))),
                 FieldValue::Single(Value::String(format!("l{}", k % 97))),
                 FieldValue::Multi((0..k % 4).map(|t| Value::String(format!("p{}", (k + t) % 13))).collect()),
+                // Runs of the sorted column: roaring's run containers.
+                FieldValue::Single(Value::String(format!("r{}", k / 300))),
                 FieldValue::Single(Value::Long(k * 3)),
                 FieldValue::Single(Value::Long(1_600_000_000_000 + k * 997 % 2993)),
                 FieldValue::Single(Value::Double(k as f64 / 8.0)),
@@ -71,7 +74,7 @@ fn reseal(bytes: &mut Vec<u8>) {
     *bytes = out;
 }
 
-const COLUMNS: &[&str] = &["s", "tags", "j", "i", "m", "u", "v", "l4", "pt", "sn"];
+const COLUMNS: &[&str] = &["s", "tags", "j", "i", "m", "u", "v", "l4", "pt", "sn", "r"];
 
 fn exercise(segment: &ImmutableSegment) {
     let predicates = [
@@ -91,6 +94,7 @@ fn exercise(segment: &ImmutableSegment) {
         Predicate::eq("l4", Value::String("l7".into())),
         Predicate::eq("pt", Value::String("p3".into())),
         Predicate::between("sn", Value::Double(10.0), Value::Double(20.0)),
+        Predicate::eq("r", Value::String("r4".into())),
     ];
     for p in &predicates {
         for null_handling in [false, true] {
@@ -119,6 +123,8 @@ fn damage_behind_valid_checksums_never_panics() {
     let codecs = ["j", "m", "l4", "pt", "sn", "dl", "dd"].map(raw_codec);
     let all = ["fsst", "zstd", "lz4", "none", "snappy", "delta", "deltadelta"].map(Some);
     assert_eq!(codecs, all, "every raw codec is damaged");
+    let inverted = ["s", "u", "r"].map(|name| intact.column(name).unwrap().inverted.as_ref().map(|i| i.codec()));
+    assert_eq!(inverted, ["gaps", "postings", "roaring"].map(Some), "every inverted codec is damaged");
     let meta = intact.metadata().clone();
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
