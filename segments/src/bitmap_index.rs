@@ -19,12 +19,12 @@ const POSTINGS: u32 = 1;
 const GAPS: u32 = 2;
 /// A list stays a roaring bitmap in the gaps codec where that is no larger than its gaps
 /// (runs, bitmap containers of most docs), or where it is at most `DENSE_WITHIN` times
-/// larger and the list holds at least `1 / LONG_LIST` of the segment's docs. Gaps decode
-/// at ~4 ns a doc and a roaring bitmap is read at memory speed: a long list's decoding would
-/// show in the query that reads it (the most common country of 1 M events: 27 µs as roaring,
-/// 0.7 ms as gaps), a short list's would not.
+/// larger and the list holds at least `LONG_LIST` docs. A roaring bitmap is read at memory
+/// speed and gaps decode at 4–20 ns a doc, so a long list's decoding would show in the
+/// query that reads it (a country of 0.5 % of 10 M docs: 65 µs as roaring, 1.2 ms as gaps),
+/// while a short list's is within the ~20 µs an equality through the index costs anyway.
 const DENSE_WITHIN: usize = 2;
-const LONG_LIST: usize = 64;
+const LONG_LIST: usize = 4096;
 const STARTS: u32 = 1;
 
 /// Writes a list of bitmaps behind an offset table (`inverted` and `range` sections).
@@ -107,7 +107,7 @@ pub fn write_inverted(postings: &[Vec<u32>], num_docs: u32) -> Vec<u8> {
         .collect();
     let bitmap_bytes = 16 + 8 * (postings.len() + 1) + bitmaps.iter().map(|b| b.serialized_size()).sum::<usize>();
     let mut candidates = vec![(bitmap_bytes, BITMAPS)];
-    let gaps = write_gaps(postings, &bitmaps, num_docs);
+    let gaps = write_gaps(postings, &bitmaps);
     if let Some(gaps) = &gaps {
         candidates.push((16 + gaps.len(), GAPS));
     }
@@ -145,18 +145,17 @@ pub fn write_inverted(postings: &[Vec<u32>], num_docs: u32) -> Vec<u8> {
 
 /// The gaps codec's body: the dense lists (see `DENSE_WITHIN`) as roaring bitmaps, every
 /// other list as gaps (`delta_postings`).
-fn write_gaps(postings: &[Vec<u32>], bitmaps: &[RoaringBitmap], num_docs: u32) -> Option<Vec<u8>> {
+fn write_gaps(postings: &[Vec<u32>], bitmaps: &[RoaringBitmap]) -> Option<Vec<u8>> {
     // Blocks of the list alone: a lower bound of its share of the stream's blocks.
     let gap_bytes = |list: &[u32]| {
         let gaps = list.first().into_iter().copied().chain(list.windows(2).map(|w| w[1] - w[0] - 1));
         let widths: Vec<usize> = gaps.map(|g| bitpack::width_for(g) as usize).collect();
         widths.chunks(delta_postings::BLOCK).map(|c| c.iter().max().unwrap_or(&0) * c.len()).sum::<usize>()
     };
-    let long = num_docs as usize / LONG_LIST;
     let dense: Vec<u32> = (0..postings.len())
         .filter(|&i| {
             let (roaring, gaps) = (bitmaps[i].serialized_size(), gap_bytes(&postings[i]).div_ceil(8));
-            roaring <= gaps || (roaring <= DENSE_WITHIN * gaps && postings[i].len() >= long)
+            roaring <= gaps || (roaring <= DENSE_WITHIN * gaps && postings[i].len() >= LONG_LIST)
         })
         .map(|i| i as u32)
         .collect();
@@ -234,11 +233,14 @@ impl InvertedIndex<'_> {
     }
 }
 
-/// A bitmap of ascending docs. Long lists set bits in a byte array and build each
-/// container from it at once: inserting doc by doc costs several times more.
+/// A bitmap of ascending docs. Long dense lists (at least one doc in 32) set bits in a byte
+/// array and build each container from it at once: inserting doc by doc costs several
+/// times more there, and less where the bytes would be mostly zeros.
 fn bitmap_of_ascending(docs: &[u32]) -> RoaringBitmap {
     match (docs.first(), docs.last()) {
-        (Some(&first), Some(&last)) if docs.len() >= 4096 && last < u32::MAX - 8 => {
+        (Some(&first), Some(&last))
+            if docs.len() >= 4096 && last < u32::MAX - 8 && (last - first) / 32 <= docs.len() as u32 =>
+        {
             let base = first & !0xFFFF;
             let mut bytes = vec![0u8; ((last - base) / 8 + 1) as usize];
             for &doc in docs {
