@@ -4,7 +4,7 @@
 //! built on its own (`builder/column.rs`), on every core.
 
 use crate::error::{Result, SegmentError};
-use crate::format::{ColumnMetadata, FileWriter, SegmentBounds, SegmentMetadata, FILE_EXTENSION, FORMAT_VERSION};
+use crate::format::{ColumnMetadata, FileWriter, SegmentBounds, SegmentMetadata, FILE_EXTENSION};
 use crate::physical::Physical;
 use crate::row::FieldValue;
 use cuvee_catalog::{ColumnIndexing, ColumnSpec, Table, Value};
@@ -335,7 +335,7 @@ impl SegmentBuilder {
         let metadata = SegmentMetadata {
             name: identity.name.clone(),
             table: self.table.name().to_string(),
-            format_version: FORMAT_VERSION,
+            format_version: writer.version,
             num_docs,
             schema: self.table.schema.to_json(),
             time_column: self.table.config.time_column().map(str::to_string),

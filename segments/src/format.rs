@@ -44,7 +44,8 @@
 //! ## Versioning
 //!
 //! A reader opens every version up to its own. A change to a section layout or a new section
-//! kind that old readers cannot skip bumps the version; golden files under
+//! kind that old readers cannot skip bumps the version, and a file is written at the lowest
+//! version its sections need (`version_needed`; never below 3); golden files under
 //! `segments/tests/golden/` (one per version) are read by the test suite so that old segments
 //! keep opening.
 //!
@@ -213,23 +214,58 @@ impl ColumnMetadata {
     }
 }
 
+/// The lowest format version whose readers read a section of `kind` holding `bytes`, as
+/// the versions table above introduced them. A file is written at the highest of its
+/// sections' (at least 3, the layout every section is written in), so a segment that uses
+/// nothing newer still opens in the binary before: a rollback after an upgrade keeps
+/// reading what the upgrade sealed, unless a table took up a newer codec.
+pub fn version_needed(kind: SectionKind, bytes: &[u8]) -> u32 {
+    let word = |at: usize| (bytes.len() >= at + 4).then(|| u32_at(bytes, at));
+    // A codec word not listed here is taken to need this binary's version: a codec added
+    // without a line here costs rollbacks, never a misread.
+    match kind {
+        SectionKind::H3 => 4,
+        SectionKind::ForwardRaw => match word(12) {
+            None | Some(0) => 3,
+            Some(1) => 5,
+            Some(2..=4) => 6,
+            Some(5..=6) => 7,
+            Some(_) => FORMAT_VERSION,
+        },
+        SectionKind::Inverted => match word(0) {
+            None | Some(0..=1) => 3,
+            Some(2) => 8,
+            Some(_) => FORMAT_VERSION,
+        },
+        SectionKind::Dictionary | SectionKind::Sorted => match word(0) {
+            None | Some(0..=1) => 3,
+            Some(_) => FORMAT_VERSION,
+        },
+        _ => 3,
+    }
+}
+
 /// Appends sections at 8-byte boundaries and records them in a directory.
 pub struct FileWriter {
     pub buffer: Vec<u8>,
     pub sections: Vec<SectionEntry>,
+    /// The version the file is written at: the highest its sections need.
+    pub version: u32,
 }
 
 impl FileWriter {
     pub fn new() -> FileWriter {
         let mut buffer = Vec::with_capacity(1 << 20);
         buffer.extend_from_slice(MAGIC);
-        buffer.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        // The version word is set by `finish`, once every section is known.
         buffer.extend_from_slice(&0u32.to_le_bytes());
-        FileWriter { buffer, sections: Vec::new() }
+        buffer.extend_from_slice(&0u32.to_le_bytes());
+        FileWriter { buffer, sections: Vec::new(), version: 3 }
     }
 
     pub fn add(&mut self, column: &str, kind: SectionKind, bytes: &[u8]) -> u64 {
         pad_to_8(&mut self.buffer);
+        self.version = self.version.max(version_needed(kind, bytes));
         let offset = self.buffer.len() as u64;
         self.buffer.extend_from_slice(bytes);
         self.sections.push(SectionEntry {
@@ -242,8 +278,10 @@ impl FileWriter {
         bytes.len() as u64
     }
 
-    /// Writes the footer and trailer and returns the whole file.
+    /// Writes the footer and trailer and returns the whole file, at `self.version` (the
+    /// metadata's `format_version` should say the same).
     pub fn finish(mut self, metadata: &SegmentMetadata) -> Vec<u8> {
+        self.buffer[8..12].copy_from_slice(&self.version.to_le_bytes());
         pad_to_8(&mut self.buffer);
         let footer = serde_json::to_vec(metadata).unwrap_or_default();
         let offset = self.buffer.len() as u64;
@@ -251,7 +289,7 @@ impl FileWriter {
         self.buffer.extend_from_slice(&offset.to_le_bytes());
         self.buffer.extend_from_slice(&(footer.len() as u64).to_le_bytes());
         self.buffer.extend_from_slice(&crc32c::crc32c(&footer).to_le_bytes());
-        self.buffer.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        self.buffer.extend_from_slice(&self.version.to_le_bytes());
         self.buffer.extend_from_slice(END_MAGIC);
         self.buffer
     }
