@@ -149,19 +149,26 @@ fn write_gaps(postings: &[Vec<u32>], bitmaps: &[RoaringBitmap]) -> Option<Vec<u8
     // Blocks of the list alone: a lower bound of its share of the stream's blocks.
     let gap_bytes = |list: &[u32]| {
         let gaps = list.first().into_iter().copied().chain(list.windows(2).map(|w| w[1] - w[0] - 1));
-        let widths: Vec<usize> = gaps.map(|g| bitpack::width_for(g) as usize).collect();
-        widths.chunks(delta_postings::BLOCK).map(|c| c.iter().max().unwrap_or(&0) * c.len()).sum::<usize>()
+        let (mut bits, mut widest, mut in_block) = (0, 0, 0);
+        for gap in gaps {
+            widest = widest.max(bitpack::width_for(gap) as usize);
+            in_block += 1;
+            if in_block == delta_postings::BLOCK {
+                (bits, widest, in_block) = (bits + widest * in_block, 0, 0);
+            }
+        }
+        (bits + widest * in_block).div_ceil(8)
     };
     let dense: Vec<u32> = (0..postings.len())
         .filter(|&i| {
-            let (roaring, gaps) = (bitmaps[i].serialized_size(), gap_bytes(&postings[i]).div_ceil(8));
+            let (roaring, gaps) = (bitmaps[i].serialized_size(), gap_bytes(&postings[i]));
             roaring <= gaps || (roaring <= DENSE_WITHIN * gaps && postings[i].len() >= LONG_LIST)
         })
         .map(|i| i as u32)
         .collect();
-    let mut sparse = postings.to_vec();
+    let mut sparse: Vec<&[u32]> = postings.iter().map(Vec::as_slice).collect();
     for &i in &dense {
-        sparse[i as usize] = Vec::new();
+        sparse[i as usize] = &[];
     }
     let mut out = delta_postings::encode(&sparse)?;
     pad_to_8(&mut out);

@@ -38,17 +38,17 @@ pub const BLOCK: usize = 128;
 
 /// The encoding of `postings` (each list ascending), or `None` when it cannot be encoded
 /// (more than `u32::MAX` lists, elements or words).
-pub fn encode(postings: &[Vec<u32>]) -> Option<Vec<u8>> {
+pub fn encode(postings: &[&[u32]]) -> Option<Vec<u8>> {
     let mut lengths = Vec::with_capacity(postings.len());
     let mut starts = Vec::with_capacity(postings.len().div_ceil(BLOCK));
-    let mut elements = Vec::with_capacity(postings.iter().map(Vec::len).sum());
-    for (i, list) in postings.iter().enumerate() {
+    let mut elements = Vec::with_capacity(postings.iter().map(|list| list.len()).sum());
+    for (i, &list) in postings.iter().enumerate() {
         if i % BLOCK == 0 {
             starts.push(u32::try_from(elements.len()).ok()?);
         }
         lengths.push(u32::try_from(list.len()).ok()?);
         let mut previous: Option<u32> = None;
-        for &doc in list {
+        for &doc in list.iter() {
             elements.push(match previous {
                 None => doc,
                 Some(p) => doc.checked_sub(p)?.checked_sub(1)?,
@@ -262,7 +262,8 @@ mod tests {
     }
 
     fn round_trip(postings: &[Vec<u32>], num_docs: u32) {
-        let bytes = encode(postings).expect("encodable");
+        let lists: Vec<&[u32]> = postings.iter().map(Vec::as_slice).collect();
+        let bytes = encode(&lists).expect("encodable");
         let words = aligned(&bytes);
         let mut cursor = Cursor::new(&bytemuck::cast_slice(&words)[..bytes.len()]);
         let read = DeltaPostings::open(&mut cursor, postings.len(), num_docs, true).unwrap();
@@ -309,8 +310,8 @@ mod tests {
 
     #[test]
     fn damaged_lists_are_errors() {
-        let postings = vec![(0..300).map(|d| d * 3).collect::<Vec<u32>>(), vec![5, 900]];
-        let bytes = encode(&postings).unwrap();
+        let postings = [(0..300).map(|d| d * 3).collect::<Vec<u32>>(), vec![5, 900]];
+        let bytes = encode(&[&postings[0], &postings[1]]).unwrap();
         let words = aligned(&bytes);
         let good = &bytemuck::cast_slice(&words)[..bytes.len()];
         // A doc past the doc count.
