@@ -21,7 +21,7 @@
 
 use crate::bitpack::{self, BLOCK};
 use crate::error::Malformed;
-use crate::format::{put_u32, put_u64, Cursor};
+use crate::format::{cast, put_u32, put_u64, Cursor};
 
 /// The line of a block: the value predicted at `j` (wrapping: the intercept may be
 /// "negative" as two's complement, the sum is the value).
@@ -166,10 +166,6 @@ impl<'a> Ascending<'a> {
         }
         out
     }
-}
-
-fn cast<T: bytemuck::Pod>(bytes: &[u8]) -> Result<&[T], Malformed> {
-    bytemuck::try_cast_slice(bytes).map_err(|_| Malformed("section is not 8-aligned in memory".into()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::ascending::{self, Ascending};
 use crate::bitpack;
 use crate::delta_postings::{self, DeltaPostings};
 use crate::error::Malformed;
-use crate::format::{pad_to_8, put_codec, put_u32, put_u64, read_codec, u64_at, Cursor};
+use crate::format::{cast, pad_to_8, put_codec, put_u32, put_u64, read_codec, u64_at, Cursor};
 use crate::forward::{self, PackedIds};
 use roaring::RoaringBitmap;
 
@@ -193,7 +193,6 @@ pub enum InvertedIndex<'a> {
         gaps: DeltaPostings<'a>,
         dense_ids: &'a [u32],
         dense: BitmapList<'a>,
-        num_docs: u32,
     },
 }
 
@@ -219,12 +218,12 @@ impl InvertedIndex<'_> {
                 RoaringBitmap::from_sorted_iter((start..end).map(|at| docs.get(at)))
                     .map_err(|_| Malformed(format!("posting list {i} is not ascending")))
             }
-            InvertedIndex::Gaps { gaps, dense_ids, dense, num_docs } => {
+            InvertedIndex::Gaps { gaps, dense_ids, dense } => {
                 if let Ok(at) = dense_ids.binary_search(&(i as u32)) {
                     return dense.get(at);
                 }
                 let mut docs = Vec::new();
-                gaps.docs_into(i, *num_docs, &mut docs)?;
+                gaps.docs_into(i, &mut docs)?;
                 Ok(bitmap_of_ascending(&docs))
             }
         }
@@ -297,8 +296,7 @@ pub fn open_inverted(
             cursor.align8();
             let dense_count = cursor.u32()? as usize;
             cursor.u32()?;
-            let dense_ids: &[u32] = bytemuck::try_cast_slice(cursor.take(4 * dense_count)?)
-                .map_err(|_| Malformed("dense list ids are not 4-aligned".into()))?;
+            let dense_ids: &[u32] = cast(cursor.take(4 * dense_count)?)?;
             if deep
                 && (dense_ids.windows(2).any(|w| w[0] >= w[1]) || dense_ids.last().is_some_and(|&i| i as usize >= len))
             {
@@ -306,7 +304,7 @@ pub fn open_inverted(
             }
             cursor.align8();
             let dense = BitmapList::open(&mut cursor, dense_count, deep)?;
-            Ok(InvertedIndex::Gaps { gaps, dense_ids, dense, num_docs })
+            Ok(InvertedIndex::Gaps { gaps, dense_ids, dense })
         }
         other => Err(Malformed(format!("unknown inverted index codec {other}"))),
     }
@@ -515,7 +513,7 @@ mod tests {
             })
             .collect();
         let bytes = write_range(values.iter().copied(), 100, 13);
-        let words: Vec<u64> = bytes.chunks(8).map(|c| c.iter().rev().fold(0u64, |k, &b| k << 8 | b as u64)).collect();
+        let words = crate::format::aligned_words(&bytes);
         let index = RangeIndex::open(&bytemuck::cast_slice(&words)[..bytes.len()], true).unwrap();
         assert_eq!(index.base, 100);
         for (lo, hi) in [(0, 0), (0, 8191), (1, 5), (4000, 4100), (8190, 8191), (77, 6000)] {
@@ -538,7 +536,7 @@ mod tests {
             (100_000..150_000).collect(),              // a run: smaller in roaring
         ];
         let bytes = write_inverted(&postings, n);
-        let words: Vec<u64> = bytes.chunks(8).map(|c| c.iter().rev().fold(0u64, |k, &b| k << 8 | b as u64)).collect();
+        let words = crate::format::aligned_words(&bytes);
         let index = open_inverted(&bytemuck::cast_slice(&words)[..bytes.len()], postings.len(), n, 8, true).unwrap();
         let InvertedIndex::Gaps { dense_ids, .. } = &index else { panic!("{} chosen", index.codec()) };
         assert_eq!(*dense_ids, &[0, 6]);

@@ -31,7 +31,7 @@
 
 use crate::bitpack::width_for;
 use crate::error::Malformed;
-use crate::format::{put_u32, Cursor};
+use crate::format::{cast, put_u32, Cursor};
 
 /// Values per block.
 pub const BLOCK: usize = 128;
@@ -144,6 +144,7 @@ impl<'a> Blocks<'a> {
 /// Posting lists read in place.
 pub struct DeltaPostings<'a> {
     lists: usize,
+    num_docs: u32,
     elements: usize,
     starts: &'a [u32],
     lengths: Blocks<'a>,
@@ -169,7 +170,7 @@ impl<'a> DeltaPostings<'a> {
         let starts: &[u32] = cast(cursor.take(4 * lists.div_ceil(BLOCK))?)?;
         let lengths = Blocks::open(cursor, lists)?;
         let gaps = Blocks::open(cursor, elements)?;
-        let postings = DeltaPostings { lists, elements, starts, lengths, gaps };
+        let postings = DeltaPostings { lists, num_docs, elements, starts, lengths, gaps };
         if deep {
             let mut total = 0u64;
             for (b, &start) in starts.iter().enumerate() {
@@ -184,7 +185,7 @@ impl<'a> DeltaPostings<'a> {
             }
             let mut docs = Vec::new();
             for i in 0..lists {
-                postings.docs_into(i, num_docs, &mut docs)?;
+                postings.docs_into(i, &mut docs)?;
             }
         }
         Ok(postings)
@@ -222,9 +223,10 @@ impl<'a> DeltaPostings<'a> {
         Ok((start as usize, end as usize))
     }
 
-    /// Replaces `out` with the docs of list `i` (ascending), each checked to be below
-    /// `num_docs`.
-    pub fn docs_into(&self, i: usize, num_docs: u32, out: &mut Vec<u32>) -> Result<(), Malformed> {
+    /// Replaces `out` with the docs of list `i` (ascending), each checked to be below the
+    /// doc count.
+    pub fn docs_into(&self, i: usize, out: &mut Vec<u32>) -> Result<(), Malformed> {
+        let num_docs = self.num_docs;
         out.clear();
         let (start, end) = self.range(i)?;
         out.reserve(end - start);
@@ -242,24 +244,10 @@ impl<'a> DeltaPostings<'a> {
     }
 }
 
-fn cast(bytes: &[u8]) -> Result<&[u32], Malformed> {
-    bytemuck::try_cast_slice(bytes).map_err(|_| Malformed("posting blocks are not 4-aligned".into()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn aligned(bytes: &[u8]) -> Vec<u64> {
-        bytes
-            .chunks(8)
-            .map(|c| {
-                let mut w = [0u8; 8];
-                w[..c.len()].copy_from_slice(c);
-                u64::from_le_bytes(w)
-            })
-            .collect()
-    }
+    use crate::format::aligned_words as aligned;
 
     fn round_trip(postings: &[Vec<u32>], num_docs: u32) {
         let lists: Vec<&[u32]> = postings.iter().map(Vec::as_slice).collect();
@@ -270,7 +258,7 @@ mod tests {
         assert_eq!(read.len(), postings.len());
         let mut docs = Vec::new();
         for (i, list) in postings.iter().enumerate() {
-            read.docs_into(i, num_docs, &mut docs).unwrap();
+            read.docs_into(i, &mut docs).unwrap();
             assert_eq!(&docs, list, "list {i}");
         }
     }
@@ -327,7 +315,7 @@ mod tests {
             if let Ok(read) = shallow {
                 let mut docs = Vec::new();
                 for i in 0..2 {
-                    if read.docs_into(i, 1000, &mut docs).is_ok() {
+                    if read.docs_into(i, &mut docs).is_ok() {
                         assert!(docs.iter().all(|&d| d < 1000) && docs.windows(2).all(|w| w[0] < w[1]));
                         lists_read += 1;
                     }

@@ -394,6 +394,18 @@ pub fn read_codec(cursor: &mut Cursor, format_version: u32, before: u32) -> std:
     Ok(codec)
 }
 
+/// `bytes` of a section as `T`s in place; sections are 8-aligned in memory (the segment's
+/// backing guarantees it), so this fails only on a damaged layout.
+pub(crate) fn cast<T: bytemuck::Pod>(bytes: &[u8]) -> std::result::Result<&[T], Malformed> {
+    bytemuck::try_cast_slice(bytes).map_err(|_| Malformed("section is not aligned in memory".into()))
+}
+
+/// Test bytes copied into 8-aligned words, as a segment's backing holds a section.
+#[cfg(test)]
+pub(crate) fn aligned_words(bytes: &[u8]) -> Vec<u64> {
+    bytes.chunks(8).map(|c| c.iter().rev().fold(0u64, |k, &b| k << 8 | b as u64)).collect()
+}
+
 /// A bounds-checked cursor over a section: every read past the end is a `Corrupt` error.
 pub struct Cursor<'a> {
     pub bytes: &'a [u8],
