@@ -220,16 +220,20 @@ impl ColumnMetadata {
 /// nothing newer still opens in the binary before: a rollback after an upgrade keeps
 /// reading what the upgrade sealed, unless a table took up a newer codec.
 pub fn version_needed(kind: SectionKind, bytes: &[u8]) -> u32 {
+    use crate::coded_strings::RAW_CODEC_FSST;
+    use crate::forward::{
+        RAW_CODEC_DELTA, RAW_CODEC_DELTA_DELTA, RAW_CODEC_LZ4, RAW_CODEC_NONE, RAW_CODEC_SNAPPY, RAW_CODEC_ZSTD,
+    };
     let word = |at: usize| (bytes.len() >= at + 4).then(|| u32_at(bytes, at));
     // A codec word not listed here is taken to need this binary's version: a codec added
     // without a line here costs rollbacks, never a misread.
     match kind {
         SectionKind::H3 => 4,
         SectionKind::ForwardRaw => match word(12) {
-            None | Some(0) => 3,
-            Some(1) => 5,
-            Some(2..=4) => 6,
-            Some(5..=6) => 7,
+            None | Some(RAW_CODEC_ZSTD) => 3,
+            Some(RAW_CODEC_FSST) => 5,
+            Some(RAW_CODEC_LZ4 | RAW_CODEC_SNAPPY | RAW_CODEC_NONE) => 6,
+            Some(RAW_CODEC_DELTA | RAW_CODEC_DELTA_DELTA) => 7,
             Some(_) => FORMAT_VERSION,
         },
         SectionKind::Inverted => match word(0) {

@@ -3,7 +3,10 @@
 
 mod raw;
 
-pub use raw::{write_raw, ChunkWriter, RawChunk, RawForward, RawValues, RAW_CODEC_NONE};
+pub use raw::{
+    write_raw, ChunkWriter, RawChunk, RawForward, RawValues, RAW_CODEC_DELTA, RAW_CODEC_DELTA_DELTA, RAW_CODEC_LZ4,
+    RAW_CODEC_NONE, RAW_CODEC_SNAPPY, RAW_CODEC_ZSTD,
+};
 
 use crate::ascending::{self, Ascending};
 use crate::bitpack::{self, BLOCK};

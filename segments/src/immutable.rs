@@ -6,8 +6,8 @@ use crate::coded_strings::{CodedStrings, RAW_CODEC_FSST};
 use crate::dictionary::Dictionary;
 use crate::error::Malformed;
 use crate::error::{Result, SegmentError};
-use crate::format::{read_footer, u32_at, ColumnMetadata, Cursor, SectionKind, SegmentMetadata};
-use crate::forward::{MvIds, PackedIds, RawForward, RAW_CODEC_NONE};
+use crate::format::{read_footer, u32_at, version_needed, ColumnMetadata, Cursor, SectionKind, SegmentMetadata};
+use crate::forward::{MvIds, PackedIds, RawForward};
 use crate::physical::Physical;
 use crate::symbol_table::SymbolTable;
 use cuvee_catalog::{Schema, SchemaConfig};
@@ -293,14 +293,15 @@ impl ImmutableSegment {
             }
             Forward::Coded(coded)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardRaw) {
-            if version < 6 && bytes.len() >= 16 && u32_at(bytes, 12) != 0 {
-                return Err(
-                    self.corrupt(format!("column {}: a version-{version} file has only zstd chunks", meta.name))
-                );
-            }
-            if version < 7 && bytes.len() >= 16 && u32_at(bytes, 12) > RAW_CODEC_NONE {
-                return Err(self
-                    .corrupt(format!("column {}: a version-{version} file has no chunks of differences", meta.name)));
+            // A codec newer than the file's version is damage, not a choice of its writer
+            // (versions 1 and 2 held zstd chunks too, which `version_needed` counts as 3).
+            let needed = version_needed(SectionKind::ForwardRaw, bytes);
+            if needed > version.max(3) {
+                return Err(self.corrupt(format!(
+                    "column {}: raw chunk codec {} needs format version {needed}, the file is version {version}",
+                    meta.name,
+                    u32_at(bytes, 12)
+                )));
             }
             let raw = RawForward::open(bytes, physical, !meta.single_value).map_err(wrap(SectionKind::ForwardRaw))?;
             if raw.num_docs != num_docs as usize {
