@@ -128,35 +128,100 @@ async fn main() {
         &[examples.join("rawdata/airlineStats_data.avro")],
         5_000_000,
     );
-    let (broker, warnings) = Broker::open(&data_dir, QueryLimits::default()).expect("broker");
+    // `QUERY_LATENCY_PLAN_CACHE=0` plans every query from its text, for a same-binary comparison.
+    let plan_cache_entries = std::env::var("QUERY_LATENCY_PLAN_CACHE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(QueryLimits::default().plan_cache_entries);
+    let (broker, warnings) =
+        Broker::open(&data_dir, QueryLimits { plan_cache_entries, ..QueryLimits::default() }).expect("broker");
     assert!(warnings.is_empty(), "{warnings:?}");
-    let queries = [
-        ("events", "equality on an inverted column", "SELECT COUNT(*), SUM(latency_ms) FROM events WHERE user_id = 4242"),
-        ("events", "range on the sorted column", "SELECT COUNT(*), AVG(latency_ms) FROM events WHERE ts BETWEEN 1700010000000 AND 1700010999990"),
-        ("events", "group-by top-10 with a filter", "SELECT country, COUNT(*) FROM events WHERE device = 'tablet' GROUP BY country ORDER BY COUNT(*) DESC, country LIMIT 10"),
-        ("events", "COUNT(*)", "SELECT COUNT(*) FROM events"),
-        ("airlineStats", "equality on an inverted column", "SELECT COUNT(*), SUM(ArrDelay) FROM airlineStats WHERE Origin = 'SFO'"),
-        ("airlineStats", "range on the sorted column", "SELECT COUNT(*), AVG(ArrDelay) FROM airlineStats WHERE DaysSinceEpoch BETWEEN 16075 AND 16080"),
-        ("airlineStats", "group-by top-10 with a filter", "SELECT Dest, COUNT(*) FROM airlineStats WHERE Carrier = 'AA' GROUP BY Dest ORDER BY COUNT(*) DESC, Dest LIMIT 10"),
-        ("airlineStats", "COUNT(*)", "SELECT COUNT(*) FROM airlineStats"),
+    // Each query cycles through 16 literals, as a dashboard's parameters do; `{k}` is 0..16.
+    let devices = ["phone", "tablet", "desktop", "tv", "watch", "car", "console", "kiosk", "bot", "other"];
+    let origins = [
+        "SFO", "LAX", "ORD", "ATL", "DFW", "DEN", "JFK", "SEA", "BOS", "PHX", "LAS", "MSP", "DTW", "IAH", "EWR", "CLT",
+    ];
+    let carriers = ["AA", "DL", "UA", "WN", "B6", "AS", "EV", "OO", "US", "F9", "HA", "MQ", "VX", "FL", "9E", "YV"];
+    type Sql = Box<dyn Fn(usize) -> String>;
+    let queries: Vec<(&str, &str, Sql)> = vec![
+        (
+            "events",
+            "equality on an inverted column",
+            Box::new(|k| format!("SELECT COUNT(*), SUM(latency_ms) FROM events WHERE user_id = {}", 4242 + k)),
+        ),
+        (
+            "events",
+            "range on the sorted column",
+            Box::new(|k| {
+                format!(
+                    "SELECT COUNT(*), AVG(latency_ms) FROM events WHERE ts BETWEEN {} AND {}",
+                    1_700_010_000_000u64 + k as u64 * 1_000_000,
+                    1_700_010_999_990u64 + k as u64 * 1_000_000
+                )
+            }),
+        ),
+        (
+            "events",
+            "group-by top-10 with a filter",
+            Box::new(move |k| {
+                format!("SELECT country, COUNT(*) FROM events WHERE device = '{}' GROUP BY country ORDER BY COUNT(*) DESC, country LIMIT 10", devices[k % devices.len()])
+            }),
+        ),
+        ("events", "COUNT(*)", Box::new(|_| "SELECT COUNT(*) FROM events".to_string())),
+        (
+            "airlineStats",
+            "equality on an inverted column",
+            Box::new(move |k| {
+                format!(
+                    "SELECT COUNT(*), SUM(ArrDelay) FROM airlineStats WHERE Origin = '{}'",
+                    origins[k % origins.len()]
+                )
+            }),
+        ),
+        (
+            "airlineStats",
+            "range on the sorted column",
+            Box::new(|k| {
+                format!(
+                    "SELECT COUNT(*), AVG(ArrDelay) FROM airlineStats WHERE DaysSinceEpoch BETWEEN {} AND {}",
+                    16075 + k,
+                    16080 + k
+                )
+            }),
+        ),
+        (
+            "airlineStats",
+            "group-by top-10 with a filter",
+            Box::new(move |k| {
+                format!("SELECT Dest, COUNT(*) FROM airlineStats WHERE Carrier = '{}' GROUP BY Dest ORDER BY COUNT(*) DESC, Dest LIMIT 10", carriers[k % carriers.len()])
+            }),
+        ),
+        ("airlineStats", "COUNT(*)", Box::new(|_| "SELECT COUNT(*) FROM airlineStats".to_string())),
     ];
     let mut results = Vec::new();
-    for (table, name, sql) in queries {
-        for _ in 0..5 {
-            broker.service.query(sql, None, &cuvee_access::Principal::anonymous()).await;
+    for (table, name, sql) in &queries {
+        for k in 0..5 {
+            broker.service.query(&sql(k), None, &cuvee_access::Principal::anonymous()).await;
         }
         let mut times = Vec::with_capacity(RUNS);
         let mut answer = serde_json::Value::Null;
-        for _ in 0..RUNS {
+        for run in 0..RUNS {
+            let text = sql(run % 16);
             let started = Instant::now();
-            let response = broker.service.query(sql, None, &cuvee_access::Principal::anonymous()).await;
+            let response = broker.service.query(&text, None, &cuvee_access::Principal::anonymous()).await;
             times.push(started.elapsed().as_secs_f64() * 1000.0);
-            assert!(response.exceptions.is_empty(), "{sql}: {:?}", response.exceptions);
-            answer = serde_json::to_value(&response).expect("json")["resultTable"]["rows"].clone();
+            assert!(response.exceptions.is_empty(), "{text}: {:?}", response.exceptions);
+            if run % 16 == 0 {
+                // The answer `sql(0)` gives, which query_latency.py checks against DuckDB.
+                answer = serde_json::to_value(&response).expect("json")["resultTable"]["rows"].clone();
+            }
         }
         times.sort_by(f64::total_cmp);
-        results.push(serde_json::json!({ "table": table, "query": name, "sql": sql, "p50_ms": percentile(&times, 0.5), "p99_ms": percentile(&times, 0.99), "rows": answer }));
+        let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
+        eprintln!("{table:>12}  {name:<32} p50 {p50:7.3} ms  p99 {p99:7.3} ms");
+        results.push(serde_json::json!({ "table": table, "query": name, "sql": sql(0), "p50_ms": p50, "p99_ms": p99, "rows": answer }));
     }
+    eprintln!("plan cache: {:?}", broker.service.plan_cache_stats());
     let path = out.join("cuvee.json");
     std::fs::write(&path, serde_json::to_string_pretty(&results).expect("json")).expect("write results");
     println!("{}", path.display());

@@ -23,6 +23,9 @@ pub struct PinotQuery {
     pub sql: String,
     /// Query options, keys as written (Pinot's are camelCase: `timeoutMs`).
     pub options: BTreeMap<String, String>,
+    /// The query with its comparison literals taken out, the key to a kept plan (`None`
+    /// for EXPLAIN).
+    pub template: Option<cuvee_query::plan_cache::Template>,
 }
 
 impl PinotQuery {
@@ -93,7 +96,8 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
         }
         _ => {}
     }
-    Ok(PinotQuery { sql: statement.to_string(), options })
+    let template = cuvee_query::plan_cache::template(&statement);
+    Ok(PinotQuery { sql: statement.to_string(), options, template })
 }
 
 /// Pinot's `EXPLAIN PLAN FOR <query>` is DataFusion's `EXPLAIN <query>` (its plan text, with

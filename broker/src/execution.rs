@@ -39,6 +39,9 @@ pub struct QueryLimits {
     pub max_timeout: Duration,
     /// Statements that take this long or longer are logged when they end (none: no log).
     pub slow_query: Option<Duration>,
+    /// Query plans kept for reuse by later queries of the same shape (see
+    /// `cuvee_query::plan_cache`); 0 plans every query from its text.
+    pub plan_cache_entries: usize,
 }
 
 impl Default for QueryLimits {
@@ -51,6 +54,7 @@ impl Default for QueryLimits {
             queue_timeout: Duration::from_secs(5),
             max_timeout: Duration::from_secs(300),
             slow_query: Some(Duration::from_secs(1)),
+            plan_cache_entries: cuvee_query::plan_cache::DEFAULT_CAPACITY,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod service;
 
 pub use cluster::routing::Discovery;
 pub use cluster::{Cluster, Routing};
+pub use cuvee_query::PlanCacheStats;
 pub use error::RoutingError;
 pub use execution::QueryLimits;
 pub use response::{BrokerResponse, ErrorCode};

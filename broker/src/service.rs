@@ -10,11 +10,13 @@ use crate::metrics::QueryMetrics;
 use crate::response::QueryException;
 use crate::response::{result_table, BrokerResponse, ErrorCode};
 use cuvee_access::Principal;
-use cuvee_query::{FragmentStats, SegmentTable, Tables};
+use cuvee_query::plan_cache::{with_placeholders_as_values, Bound, Cached, CachedPlan, Outcome, Template};
+use cuvee_query::{FragmentStats, PlanCache, PlanCacheStats, SegmentTable, Tables};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
+use datafusion::execution::{SessionState, TaskContext};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::SessionContext;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +49,14 @@ struct Engine {
     distribute: Arc<Distribute>,
     /// Table functions the process added (`kafka_topic`), in every session made here.
     table_functions: Arc<parking_lot::RwLock<Vec<NamedTableFunction>>>,
+    /// Plans of the shared session's queries, kept by template.
+    plans: Arc<PlanCache>,
+}
+
+/// A query's optimised logical plan and the tables it reads.
+struct Planned {
+    plan: LogicalPlan,
+    tables: Vec<String>,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -76,7 +86,15 @@ impl QueryService {
         let ctx = session_with(&distribute, Arc::clone(&tables) as _).map_err(std::io::Error::other)?;
         let budget = MemoryBudget::new(limits.total_memory_bytes.max(limits.memory_bytes));
         Ok(QueryService {
-            engine: Engine { ctx, tables, limits, budget, distribute, table_functions: Default::default() },
+            engine: Engine {
+                ctx,
+                tables,
+                limits,
+                budget,
+                distribute,
+                table_functions: Default::default(),
+                plans: Arc::new(PlanCache::new(limits.plan_cache_entries)),
+            },
             cluster,
             runtime: QueryRuntime::new()?,
             admission: Admission::new(limits.max_concurrent_queries, limits.queue_timeout),
@@ -125,6 +143,11 @@ impl QueryService {
     /// The limits each query runs within.
     pub fn limits(&self) -> QueryLimits {
         self.engine.limits
+    }
+
+    /// The plan cache's hits, misses and size.
+    pub fn plan_cache_stats(&self) -> PlanCacheStats {
+        self.engine.plans.stats()
     }
 
     /// Queries running now.
@@ -283,6 +306,72 @@ impl Engine {
         Ok(ctx)
     }
 
+    /// The optimised plan of `query`: a kept one when the shared session runs it (see
+    /// [`cuvee_query::plan_cache`]), else planned from its text.
+    async fn plan(
+        &self,
+        ctx: &SessionContext,
+        state: &SessionState,
+        query: &PinotQuery,
+        principal: &Principal,
+    ) -> Result<Planned, DataFusionError> {
+        let shared = ctx.session_id() == self.ctx.session_id();
+        match &query.template {
+            Some(template) if shared && self.limits.plan_cache_entries > 0 => {
+                self.plan_kept(state, template, &query.sql, principal).await
+            }
+            _ => plan_text(state, &query.sql, principal).await,
+        }
+    }
+
+    async fn plan_kept(
+        &self,
+        state: &SessionState,
+        template: &Template,
+        sql: &str,
+        principal: &Principal,
+    ) -> Result<Planned, DataFusionError> {
+        let from_text = || async {
+            self.plans.record(Outcome::FromText);
+            plan_text(state, sql, principal).await
+        };
+        match self.plans.get(&template.key) {
+            Some(Cached::Plan(kept)) => match kept.bind(&template.literals, &self.tables)? {
+                Bound::Plan(plan) => {
+                    self.plans.record(Outcome::Hit);
+                    cuvee_query::authorize(&plan, principal)?;
+                    return Ok(Planned { plan, tables: kept.tables() });
+                }
+                Bound::Unfit => return from_text().await,
+                Bound::Stale => self.plans.remove(&template.key),
+            },
+            Some(Cached::Uncacheable) => return from_text().await,
+            None => {}
+        }
+        let statement = datafusion::sql::parser::Statement::Statement(Box::new(template.statement.clone()));
+        cuvee_query::authorize_statement(&statement, principal)?;
+        // A template that does not plan (a query in error, most often) is planned from its
+        // text, which names the error as the query was written.
+        let Ok(analysed) = state.statement_to_plan(statement).await else { return from_text().await };
+        cuvee_query::read_only(&analysed)?;
+        let Ok(optimized) = with_placeholders_as_values(|| state.optimize(&analysed)) else {
+            return from_text().await;
+        };
+        let Some(kept) = CachedPlan::new(&analysed, optimized, template, &self.tables).map(Arc::new) else {
+            self.plans.insert(template.key.clone(), Cached::Uncacheable);
+            return from_text().await;
+        };
+        self.plans.insert(template.key.clone(), Cached::Plan(Arc::clone(&kept)));
+        match kept.bind(&template.literals, &self.tables)? {
+            Bound::Plan(plan) => {
+                self.plans.record(Outcome::Miss);
+                cuvee_query::authorize(&plan, principal)?;
+                Ok(Planned { plan, tables: kept.tables() })
+            }
+            Bound::Unfit | Bound::Stale => from_text().await,
+        }
+    }
+
     async fn run(
         &self,
         query: &PinotQuery,
@@ -290,24 +379,16 @@ impl Engine {
         principal: &Principal,
     ) -> Result<BrokerResponse, DataFusionError> {
         let ctx = self.session_for(query)?;
-        // Planned and checked before it becomes a frame (`SessionContext::sql` runs DDL while
-        // planning); the dialect already refused every statement but a query.
         let state = ctx.state();
-        let statement = state.sql_to_statement(&query.sql, &state.config().options().sql_parser.dialect)?;
-        cuvee_query::authorize_statement(&statement, principal)?;
-        let plan = state.statement_to_plan(statement).await?;
-        cuvee_query::read_only(&plan)?;
-        cuvee_query::authorize(&plan, principal)?;
-        let frame = ctx.execute_logical_plan(plan).await?;
-        let tables = tables_queried(frame.logical_plan());
+        let Planned { plan: logical, tables } = self.plan(&ctx, &state, query, principal).await?;
         let strip =
             |name: &str| tables.iter().fold(display_name(name).to_string(), |n, t| n.replace(&format!("{t}."), ""));
-        let names: Vec<String> = frame.schema().fields().iter().map(|f| strip(f.name())).collect();
-        let types: Vec<_> = frame.schema().fields().iter().map(|f| f.data_type().clone()).collect();
-        let task = frame.task_ctx();
+        let names: Vec<String> = logical.schema().fields().iter().map(|f| strip(f.name())).collect();
+        let types: Vec<_> = logical.schema().fields().iter().map(|f| f.data_type().clone()).collect();
+        let task = TaskContext::from(&state);
         let config = task.session_config().clone().with_extension(Arc::clone(&scope));
         let task = bounded_task(task.with_session_config(config), &self.limits, &self.budget)?;
-        let plan = frame.create_physical_plan().await?;
+        let plan = state.query_planner().create_physical_plan(&logical, &state).await?;
         let batches = collect_bounded(Arc::clone(&plan), task, self.limits.max_result_rows).await?;
         let (batches, truncated) = match query.option("maxRowsInResult").and_then(|m| m.parse::<usize>().ok()) {
             Some(max) => truncate(batches, max),
@@ -338,6 +419,19 @@ impl Engine {
         add_stats(&stats, &mut response);
         Ok(response)
     }
+}
+
+/// A query planned from its text: parsed, checked, planned and optimised.
+async fn plan_text(state: &SessionState, sql: &str, principal: &Principal) -> Result<Planned, DataFusionError> {
+    // Planned and checked before it runs (`SessionContext::sql` runs DDL while planning);
+    // the dialect already refused every statement but a query.
+    let statement = state.sql_to_statement(sql, &state.config().options().sql_parser.dialect)?;
+    cuvee_query::authorize_statement(&statement, principal)?;
+    let plan = state.statement_to_plan(statement).await?;
+    cuvee_query::read_only(&plan)?;
+    cuvee_query::authorize(&plan, principal)?;
+    let tables = tables_queried(&plan);
+    Ok(Planned { plan: state.optimize(&plan)?, tables })
 }
 
 /// The first `max` rows, and whether any were cut (`maxRowsInResult`).

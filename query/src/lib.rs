@@ -9,15 +9,14 @@
 //! Also here, because every door needs them: Pinot's multi-value predicate semantics
 //! ([`multi_value`]), Pinot's scalar functions ([`pinot_scalars`]), exact statistics from
 //! segment metadata (`COUNT(*)`, `MIN`, `MAX` without a scan), the plan-fragment codec
-//! for the cluster ([`codec`]), segments held elsewhere ([`remote`]) and running a fragment
-//! where its segments are ([`fragment`]).
+//! for the cluster ([`codec`]), segments held elsewhere ([`remote`]), running a fragment
+//! where its segments are ([`fragment`]) and plans kept across queries ([`plan_cache`]).
 //!
 //! The process's tables live in [`Tables`], which every door's session reads as its default
 //! schema and which fragments resolve against.
 //!
-//! Does not answer: Pinot's dialect, names and response format (`cuvee-broker`), where
-//! tables come from (`cuvee-node`), nor group-by on dictionary ids (group-bys decode values
-//! today).
+//! Does not answer: Pinot's dialect, names and response format (`cuvee-broker`), nor where
+//! tables come from (`cuvee-node`).
 
 pub mod access;
 pub mod codec;
@@ -28,6 +27,7 @@ pub mod fragment;
 pub mod multi_value;
 pub mod percentile;
 pub mod pinot_scalars;
+pub mod plan_cache;
 pub mod pushdown;
 pub mod remote;
 pub mod scan;
@@ -41,6 +41,7 @@ pub use access::{authorize, authorize_statement, scanned_tables, TOPIC_FUNCTION}
 pub use complexity::check_complexity;
 pub use error::{kind_of, read_only, QueryError};
 pub use fragment::FragmentStats;
+pub use plan_cache::{PlanCache, PlanCacheStats};
 pub use remote::{RemoteKind, RemoteSegment};
 pub use scan::{ScanRequest, ScanSource, SegmentScanExec};
 pub use table::{arrow_schema, ConsumingListing, Listing, ScanOptions, SegmentTable, UnavailableSegment};

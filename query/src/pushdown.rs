@@ -279,6 +279,14 @@ fn column_of(expr: &Expr, table: &Table) -> Option<((String, DataType), bool)> {
 
 /// A non-null literal as a value, and whether the conversion kept it exactly.
 fn literal(expr: &Expr, column_type: DataType) -> Option<(Value, bool)> {
+    if let Expr::Placeholder(placeholder) = expr {
+        // Only while a kept plan's template is optimised; each bind classifies its values again.
+        if !crate::plan_cache::placeholders_are_values() {
+            return None;
+        }
+        let stand_in = crate::plan_cache::representative(placeholder.field.as_ref()?.data_type())?;
+        return literal(&Expr::Literal(stand_in, None), column_type);
+    }
     let Expr::Literal(scalar, _) = expr else { return None };
     let exact_ms = |value: i64, per_ms: i64| (Value::Timestamp(value.div_euclid(per_ms)), value % per_ms == 0);
     Some(match scalar {

@@ -199,6 +199,10 @@ pub struct QueryArgs {
     /// end (with id, door, user and text); 0 logs none.
     #[arg(long, env = "CUVEE_SLOW_QUERY_MS", default_value_t = 1_000)]
     pub slow_query_ms: u64,
+    /// Query plans kept for later queries of the same shape with other literals (parsing,
+    /// planning and optimising skipped); 0 plans every query from its text.
+    #[arg(long, env = "CUVEE_PLAN_CACHE_ENTRIES", default_value_t = cuvee_query::plan_cache::DEFAULT_CAPACITY)]
+    pub plan_cache_entries: usize,
 }
 
 impl QueryArgs {
@@ -217,6 +221,7 @@ impl QueryArgs {
             queue_timeout: Duration::from_millis(self.query_queue_ms),
             max_timeout: Duration::from_millis(self.max_query_timeout_ms),
             slow_query: (self.slow_query_ms > 0).then(|| Duration::from_millis(self.slow_query_ms)),
+            plan_cache_entries: self.plan_cache_entries,
         })
     }
 }

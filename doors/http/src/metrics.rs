@@ -43,6 +43,7 @@ struct Scrape {
     query_memory_bytes: usize,
     query_memory_limit_bytes: usize,
     tables: Vec<TableFigures>,
+    plan_cache: cuvee_broker::PlanCacheStats,
     /// A cluster broker's fragments per server (empty in one process).
     servers: Vec<(String, ServerFigures)>,
     process: Option<ProcessFigures>,
@@ -54,6 +55,7 @@ async fn gather(api: &Api) -> Result<Scrape, ApiError> {
         doors: api.service.metrics().snapshot(),
         query_memory_bytes: budget.used(),
         query_memory_limit_bytes: budget.limit(),
+        plan_cache: api.service.plan_cache_stats(),
         tables: Vec::new(),
         servers: FanOutMetrics::global().snapshot(),
         process: process_figures(),
@@ -152,6 +154,17 @@ fn render(scrape: &Scrape) -> String {
     x.sample("query_memory_bytes", &[], scrape.query_memory_bytes as f64);
     x.family("query_memory_limit_bytes", "gauge", "The process's query memory budget (--total-query-memory-mb).");
     x.sample("query_memory_limit_bytes", &[], scrape.query_memory_limit_bytes as f64);
+    x.family(
+        "plan_cache_queries_total",
+        "counter",
+        "Pinot-API queries by how they were planned: hit (a kept plan, literals bound), miss (the query's shape planned and kept), text (planned from the text: a shape that cannot be kept, or literals that do not fit it).",
+    );
+    let cache = &scrape.plan_cache;
+    for (how, count) in [("hit", cache.hits), ("miss", cache.misses), ("text", cache.from_text)] {
+        x.sample("plan_cache_queries_total", &[("plan", how)], count as f64);
+    }
+    x.family("plan_cache_entries", "gauge", "Query plans kept (at most --plan-cache-entries).");
+    x.sample("plan_cache_entries", &[], cache.entries as f64);
     render_fan_out(&mut x, &scrape.servers);
     render_tables(&mut x, &scrape.tables);
     render_ingestion(&mut x, &scrape.tables);

@@ -1,0 +1,589 @@
+//! Plans kept across queries: a statement's shape is parsed, planned, analysed and optimised
+//! once, and a later query of the same shape with other literals re-binds its values into
+//! the kept plan (Postgres' generic plans, Pinot's and Druid's query templates).
+//!
+//! A query's **template** is its statement with the literals compared with a column in a
+//! `WHERE` clause (`col = 'x'`, `col > 5`, `col IN (…)`, `col BETWEEN … AND …`) taken out
+//! as placeholders; the template's text and the literals' kinds are the key. Every other
+//! literal (function arguments, `LIMIT`, the select list) stays in the text, so it keys a
+//! plan of its own.
+//!
+//! A miss plans the template: DataFusion types each placeholder as the column it is
+//! compared with, and the optimiser runs with the placeholders in place. Filter push-down
+//! is the one decision that depends on a value: while a template is optimised,
+//! [`crate::pushdown`] classifies a placeholder as a literal of its type
+//! ([`with_placeholders_as_values`]), and every bind re-classifies the bound filters and
+//! refuses the kept plan unless the scan still answers each filter it was given (else the
+//! query is planned from its own text, as without a cache).
+//!
+//! A value binds only when it converts to the placeholder's type and back unchanged
+//! (`user_id = 5.5` against a LONG column does not: DataFusion would compare as doubles).
+//! A template whose placeholders take a type its literals cannot have (a string against a
+//! number column, a number against a timestamp — DataFusion casts those differently) is
+//! remembered as uncacheable, so its queries plan once, not twice. (With numbers bound to
+//! number columns and strings to string columns, no value SQL can write classifies
+//! differently from its type's stand-in today; the check guards changes to push-down.)
+//!
+//! A kept plan holds no table: its scans read schema-only sources, and a bind puts back the
+//! table its name has now — when that is the very table planned with; a table replaced (a
+//! new definition) or dropped since makes the plan stale, and the template is planned
+//! again. So a dropped table's segments (and their mapped files) are freed at once, and
+//! each query reads the segments of its moment, fresh rows included, as physical planning
+//! still runs per query.
+
+use crate::pushdown::translate;
+use crate::table::SegmentTable;
+use crate::tables::Tables;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{ParamValues, Result, ScalarValue};
+use datafusion::datasource::{provider_as_source, source_as_provider};
+use datafusion::logical_expr::builder::LogicalTableSource;
+use datafusion::logical_expr::{Expr, LogicalPlan, TableScan, TableSource};
+use datafusion::sql::sqlparser::ast::{
+    visit_expressions, visit_expressions_mut, BinaryOperator, Expr as SqlExpr, SetExpr, Statement, Value,
+};
+use parking_lot::Mutex;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+/// Plans kept per process, least recently used out first. A plan of a dashboard's query is
+/// a few kilobytes; the bound keeps a client that sends endless shapes from growing memory.
+pub const DEFAULT_CAPACITY: usize = 256;
+
+/// A statement with its comparison literals taken out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    /// The template's text and its literals' kinds: equal keys plan alike.
+    pub key: String,
+    /// The statement with placeholders `$1…$n`.
+    pub statement: Statement,
+    /// The literals, in placeholder order, typed as DataFusion types a literal.
+    pub literals: Vec<ScalarValue>,
+}
+
+/// The template of a query (`None` for other statements, and for queries that already
+/// hold placeholders).
+pub fn template(statement: &Statement) -> Option<Template> {
+    let Statement::Query(query) = statement else { return None };
+    let has_placeholders = visit_expressions(statement, |expr| match expr {
+        SqlExpr::Value(v) if matches!(v.value, Value::Placeholder(_)) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    });
+    if has_placeholders.is_break() {
+        return None;
+    }
+    let mut query = query.clone();
+    let mut literals = Vec::new();
+    take_literals(&mut query.body, &mut literals);
+    let statement = Statement::Query(query);
+    let kinds: String = literals.iter().map(|l| if matches!(l, ScalarValue::Utf8(_)) { 's' } else { 'n' }).collect();
+    let key = format!("{statement}\u{0}{kinds}");
+    Some(Template { key, statement, literals })
+}
+
+/// Takes the literals out of the `WHERE` clauses of a query body (and of set operations).
+fn take_literals(body: &mut SetExpr, literals: &mut Vec<ScalarValue>) {
+    match body {
+        SetExpr::Select(select) => {
+            if let Some(selection) = select.selection.as_mut() {
+                let _ = visit_expressions_mut(selection, |expr| {
+                    take_from(expr, literals);
+                    ControlFlow::<()>::Continue(())
+                });
+            }
+        }
+        SetExpr::Query(query) => take_literals(&mut query.body, literals),
+        SetExpr::SetOperation { left, right, .. } => {
+            take_literals(left, literals);
+            take_literals(right, literals);
+        }
+        _ => {}
+    }
+}
+
+fn take_from(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
+    let is_column = |e: &SqlExpr| matches!(e, SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_));
+    match expr {
+        SqlExpr::BinaryOp {
+            left,
+            op:
+                BinaryOperator::Eq
+                | BinaryOperator::NotEq
+                | BinaryOperator::Lt
+                | BinaryOperator::LtEq
+                | BinaryOperator::Gt
+                | BinaryOperator::GtEq,
+            right,
+        } => {
+            if is_column(left) {
+                take(right, literals);
+            } else if is_column(right) {
+                take(left, literals);
+            }
+        }
+        SqlExpr::InList { expr, list, .. } if is_column(expr) => {
+            list.iter_mut().for_each(|item| take(item, literals));
+        }
+        SqlExpr::Between { expr, low, high, .. } if is_column(expr) => {
+            take(low, literals);
+            take(high, literals);
+        }
+        _ => {}
+    }
+}
+
+/// Replaces a literal DataFusion would type as Int64, Float64 or Utf8 with the next
+/// placeholder.
+fn take(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
+    let SqlExpr::Value(value) = expr else { return };
+    let scalar = match &value.value {
+        Value::SingleQuotedString(s) => ScalarValue::Utf8(Some(s.clone())),
+        Value::Number(n, false) => match n.parse::<i64>() {
+            Ok(i) => ScalarValue::Int64(Some(i)),
+            // DataFusion reads other numbers with a point or an exponent as Float64.
+            Err(_) if n.contains(['.', 'e', 'E']) => match n.parse::<f64>() {
+                Ok(f) if f.is_finite() => ScalarValue::Float64(Some(f)),
+                _ => return,
+            },
+            Err(_) => return,
+        },
+        _ => return,
+    };
+    literals.push(scalar);
+    value.value = Value::Placeholder(format!("${}", literals.len()));
+}
+
+thread_local! {
+    static PLACEHOLDERS_AS_VALUES: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a template's optimisation) with placeholders classified for push-down as
+/// literals of their types. Only here: anywhere else a placeholder is no value, and a
+/// filter holding one is not pushed.
+pub fn with_placeholders_as_values<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            PLACEHOLDERS_AS_VALUES.with(|flag| flag.set(self.0));
+        }
+    }
+    let _reset = Reset(PLACEHOLDERS_AS_VALUES.with(|flag| flag.replace(true)));
+    f()
+}
+
+/// Whether placeholders count as values now (see [`with_placeholders_as_values`]).
+pub(crate) fn placeholders_are_values() -> bool {
+    PLACEHOLDERS_AS_VALUES.with(Cell::get)
+}
+
+/// A value of `data_type` standing in for a placeholder while a template is classified.
+pub(crate) fn representative(data_type: &DataType) -> Option<ScalarValue> {
+    match data_type {
+        DataType::Utf8 => Some(ScalarValue::Utf8(Some(String::new()))),
+        DataType::LargeUtf8 => Some(ScalarValue::LargeUtf8(Some(String::new()))),
+        DataType::Utf8View => Some(ScalarValue::Utf8View(Some(String::new()))),
+        t if t.is_integer() || t.is_floating() => ScalarValue::new_zero(t).ok(),
+        _ => None,
+    }
+}
+
+/// An optimised template plan and what a bind must check.
+#[derive(Debug)]
+pub struct CachedPlan {
+    /// Its scans read a schema-only source: a kept plan must not keep a dropped table's
+    /// segments (and their mapped files) alive. A bind puts the table back.
+    plan: LogicalPlan,
+    /// Each placeholder and the type DataFusion gave it.
+    params: Vec<(String, DataType)>,
+    /// The tables the query reads, as planned (optimisation may remove a scan a literal made
+    /// empty): the response names them, and a bind checks each is still the table of its
+    /// name — the same object, not a replacement (another definition) of it.
+    sources: Vec<(String, Weak<SegmentTable>)>,
+    /// How each scan's pushed filters were classified (exact or not), scans in plan order.
+    scans: Vec<Vec<Option<bool>>>,
+}
+
+impl CachedPlan {
+    /// Keeps a template's plan: `analysed` as planned, `optimized` after the optimiser ran
+    /// (within [`with_placeholders_as_values`]). `None` when a bind could not reproduce it:
+    /// a placeholder without a type or of a type its literal cannot take, or a scan of
+    /// something other than one of `tables` (the catalog, a table function).
+    pub fn new(
+        analysed: &LogicalPlan,
+        optimized: LogicalPlan,
+        template: &Template,
+        tables: &Tables,
+    ) -> Option<CachedPlan> {
+        let mut params: Vec<(String, DataType)> = Vec::new();
+        let mut typed = true;
+        let _ = optimized.apply_with_subqueries(|node| {
+            node.apply_expressions(|e| {
+                e.apply(|e| {
+                    if let Expr::Placeholder(p) = e {
+                        match &p.field {
+                            Some(field) if !params.iter().any(|(id, _)| id == &p.id) => {
+                                params.push((p.id.clone(), field.data_type().clone()))
+                            }
+                            Some(_) => {}
+                            None => typed = false,
+                        }
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })
+            })
+        });
+        if !typed {
+            return None;
+        }
+        for (id, data_type) in &params {
+            let literal = template.literals.get(index_of(id)?)?;
+            if !same_family(literal, data_type) {
+                return None;
+            }
+        }
+        let mut sources: Vec<(String, Weak<SegmentTable>)> = Vec::new();
+        for (table, _) in scans_of(analysed, tables)? {
+            let name = table.table().name().to_string();
+            if !sources.iter().any(|(n, _)| *n == name) {
+                sources.push((name, Arc::downgrade(&table)));
+            }
+        }
+        sources.sort_by(|a, b| a.0.cmp(&b.0));
+        let scans = with_placeholders_as_values(|| scans_of(&optimized, tables))?;
+        let scans = scans.into_iter().map(|(_, classes)| classes).collect();
+        let plan = with_sources(optimized, &|scan| {
+            Some(Arc::new(LogicalTableSource::new(scan.source.schema())) as Arc<dyn TableSource>)
+        })
+        .ok()?;
+        Some(CachedPlan { plan, params, sources, scans })
+    }
+
+    /// The tables the query reads, by name, sorted.
+    pub fn tables(&self) -> Vec<String> {
+        self.sources.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    /// The plan with `literals` bound, checked to be the plan the query itself would get.
+    pub fn bind(&self, literals: &[ScalarValue], tables: &Tables) -> Result<Bound> {
+        let mut current = Vec::with_capacity(self.sources.len());
+        for (name, kept) in &self.sources {
+            match tables.get(name) {
+                Some(now) if std::ptr::eq(Arc::as_ptr(&now), kept.as_ptr()) => current.push(now),
+                _ => return Ok(Bound::Stale),
+            }
+        }
+        let mut values = Vec::with_capacity(self.params.len());
+        for (id, data_type) in &self.params {
+            let Some(literal) = index_of(id).and_then(|i| literals.get(i)) else { return Ok(Bound::Unfit) };
+            let Some(value) = convert_exactly(literal, data_type) else { return Ok(Bound::Unfit) };
+            values.push((id.trim_start_matches('$').to_string(), value));
+        }
+        let plan = self.plan.clone().replace_params_with_values(&ParamValues::from(values))?;
+        let plan = with_sources(plan, &|scan| {
+            let table = current.iter().find(|t| t.table().name() == scan.table_name.table())?;
+            Some(provider_as_source(Arc::clone(table) as Arc<dyn TableProvider>))
+        })?;
+        let Some(scans) = scans_of(&plan, tables) else { return Ok(Bound::Stale) };
+        let still_answered = scans.len() == self.scans.len()
+            && scans.iter().zip(&self.scans).all(|((_, now), then)| {
+                now.len() == then.len()
+                    && now.iter().zip(then).all(|(now, then)| match then {
+                        Some(true) => *now == Some(true),
+                        Some(false) => now.is_some(),
+                        None => true,
+                    })
+            });
+        Ok(if still_answered { Bound::Plan(plan) } else { Bound::Unfit })
+    }
+}
+
+/// The plan with each scan's source replaced by `source(scan)` (kept where it gives none).
+fn with_sources(plan: LogicalPlan, source: &dyn Fn(&TableScan) -> Option<Arc<dyn TableSource>>) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|node| match node {
+        LogicalPlan::TableScan(scan) => match source(&scan) {
+            Some(source) => Ok(Transformed::yes(LogicalPlan::TableScan(TableScan { source, ..scan }))),
+            None => Ok(Transformed::no(LogicalPlan::TableScan(scan))),
+        },
+        other => Ok(Transformed::no(other)),
+    })
+    .map(|t| t.data)
+}
+
+/// A bind's outcome.
+#[derive(Debug)]
+pub enum Bound {
+    /// The optimised plan of the query.
+    Plan(LogicalPlan),
+    /// These values do not fit the kept plan (a value that does not convert exactly, a
+    /// filter the scan answers differently for it): plan the query from its text.
+    Unfit,
+    /// A table the plan scans was replaced or dropped since: plan the template again.
+    Stale,
+}
+
+/// `$3` → 2.
+fn index_of(id: &str) -> Option<usize> {
+    id.strip_prefix('$')?.parse::<usize>().ok()?.checked_sub(1)
+}
+
+/// Whether a literal of this kind compared with a column of `data_type` is coerced the way
+/// a bind converts it (numbers with numbers, strings with strings).
+fn same_family(literal: &ScalarValue, data_type: &DataType) -> bool {
+    let text = matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    let number = data_type.is_integer() || data_type.is_floating();
+    match literal {
+        ScalarValue::Utf8(_) => text,
+        _ => number,
+    }
+}
+
+/// `literal` as a `data_type` value, when converting it back gives the literal again.
+fn convert_exactly(literal: &ScalarValue, data_type: &DataType) -> Option<ScalarValue> {
+    let value = literal.cast_to(data_type).ok()?;
+    if value.is_null() {
+        return None;
+    }
+    let back = value.cast_to(&literal.data_type()).ok()?;
+    (back == *literal).then_some(value)
+}
+
+/// Every scan of the plan (subqueries too): its table, which must be the one `tables` holds
+/// under its name now, and how each of its filters is classified.
+#[allow(clippy::type_complexity)]
+fn scans_of(plan: &LogicalPlan, tables: &Tables) -> Option<Vec<(Arc<SegmentTable>, Vec<Option<bool>>)>> {
+    let mut scans = Vec::new();
+    let mut known = true;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let current = tables.get(scan.table_name.table());
+            let provider = source_as_provider(&scan.source).ok();
+            let same = match (&current, &provider) {
+                (Some(current), Some(provider)) => {
+                    let any: &dyn std::any::Any = provider.as_ref();
+                    any.downcast_ref::<SegmentTable>().is_some_and(|kept| std::ptr::eq(kept, current.as_ref()))
+                }
+                _ => false,
+            };
+            match current {
+                Some(table) if same && scan.table_name.schema().is_none_or(|s| s == "public") => {
+                    let classes = scan.filters.iter().map(|f| translate(f, table.table()).map(|t| t.exact)).collect();
+                    scans.push((table, classes));
+                }
+                _ => {
+                    known = false;
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    known.then_some(scans)
+}
+
+/// What the cache holds for a key.
+#[derive(Debug, Clone)]
+pub enum Cached {
+    Plan(Arc<CachedPlan>),
+    /// The template cannot be kept; plan each query from its text.
+    Uncacheable,
+}
+
+/// The process's kept plans (see the module doc).
+#[derive(Debug)]
+pub struct PlanCache {
+    entries: Mutex<HashMap<String, (Cached, u64)>>,
+    capacity: usize,
+    clock: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    from_text: AtomicU64,
+}
+
+/// How a query got its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A kept plan, its values bound.
+    Hit,
+    /// Its template planned and kept.
+    Miss,
+    /// Planned from its text: a template that cannot be kept, values that do not fit one.
+    FromText,
+}
+
+/// What the cache did since start, and how many plans it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanCacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub from_text: u64,
+    pub entries: u64,
+}
+
+impl Default for PlanCache {
+    fn default() -> Self {
+        PlanCache::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl PlanCache {
+    pub fn new(capacity: usize) -> PlanCache {
+        PlanCache {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            clock: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            from_text: AtomicU64::new(0),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Cached> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.entries.lock();
+        entries.get_mut(key).map(|(cached, used)| {
+            *used = tick;
+            cached.clone()
+        })
+    }
+
+    /// Keeps `cached` under `key`, making room by dropping the least recently used.
+    pub fn insert(&self, key: String, cached: Cached) {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.entries.lock();
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            if let Some(oldest) = entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(key, (cached, tick));
+    }
+
+    /// Forgets a key (its plan went stale).
+    pub fn remove(&self, key: &str) {
+        self.entries.lock().remove(key);
+    }
+
+    /// Counts how a query got its plan.
+    pub fn record(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Hit => &self.hits,
+            Outcome::Miss => &self.misses,
+            Outcome::FromText => &self.from_text,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn stats(&self) -> PlanCacheStats {
+        PlanCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            from_text: self.from_text.load(Ordering::Relaxed),
+            entries: self.entries.lock().len() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn parse(sql: &str) -> Statement {
+        Parser::parse_sql(&GenericDialect {}, sql).unwrap().remove(0)
+    }
+
+    #[test]
+    fn comparison_literals_in_where_become_placeholders() {
+        let t = template(&parse(
+            "SELECT a, x = 7 FROM t WHERE x = 5 AND 'a' <> y AND y IN ('a', 'b') AND z BETWEEN 1.5 AND 2 AND f(w) = 3 AND w > -1 LIMIT 10",
+        ))
+        .unwrap();
+        assert_eq!(
+            t.statement.to_string(),
+            "SELECT a, x = 7 FROM t WHERE x = $1 AND $2 <> y AND y IN ($3, $4) AND z BETWEEN $5 AND $6 AND f(w) = 3 AND w > -1 LIMIT 10"
+        );
+        assert_eq!(
+            t.literals,
+            vec![
+                ScalarValue::Int64(Some(5)),
+                ScalarValue::Utf8(Some("a".into())),
+                ScalarValue::Utf8(Some("a".into())),
+                ScalarValue::Utf8(Some("b".into())),
+                ScalarValue::Float64(Some(1.5)),
+                ScalarValue::Int64(Some(2)),
+            ]
+        );
+    }
+
+    #[test]
+    fn equal_shapes_share_a_key_and_kinds_split_it() {
+        let key = |sql: &str| template(&parse(sql)).unwrap().key;
+        assert_eq!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 99999"));
+        assert_eq!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 5.5"));
+        assert_ne!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = '5'"));
+        assert_ne!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 5 LIMIT 3"));
+        assert_ne!(key("SELECT * FROM t WHERE x IN (1)"), key("SELECT * FROM t WHERE x IN (1, 2)"));
+        // Literals in a subquery of the WHERE clause, and in both sides of a UNION.
+        let t = template(&parse(
+            "SELECT a FROM t WHERE a IN (SELECT a FROM u WHERE b = 1) UNION ALL SELECT a FROM t WHERE a = 2",
+        ))
+        .unwrap();
+        assert_eq!(t.literals, vec![ScalarValue::Int64(Some(1)), ScalarValue::Int64(Some(2))]);
+    }
+
+    #[test]
+    fn statements_that_are_not_plain_queries_have_no_template() {
+        assert!(template(&parse("EXPLAIN SELECT * FROM t WHERE x = 1")).is_none());
+        assert!(template(&parse("SELECT * FROM t WHERE x = $1")).is_none());
+        assert!(template(&parse("SELECT * FROM t WHERE x = 1 AND y = $1")).is_none());
+    }
+
+    #[test]
+    fn a_value_binds_only_when_it_converts_back_unchanged() {
+        let int = DataType::Int32;
+        assert_eq!(convert_exactly(&ScalarValue::Int64(Some(5)), &int), Some(ScalarValue::Int32(Some(5))));
+        assert_eq!(convert_exactly(&ScalarValue::Float64(Some(2.0)), &int), Some(ScalarValue::Int32(Some(2))));
+        assert_eq!(convert_exactly(&ScalarValue::Float64(Some(5.5)), &int), None);
+        assert_eq!(convert_exactly(&ScalarValue::Int64(Some(99_999_999_999)), &int), None);
+        assert_eq!(
+            convert_exactly(&ScalarValue::Int64(Some(3)), &DataType::Float64),
+            Some(ScalarValue::Float64(Some(3.0)))
+        );
+        assert_eq!(convert_exactly(&ScalarValue::Int64(Some((1 << 53) + 1)), &DataType::Float64), None);
+        let text = ScalarValue::Utf8(Some("x".into()));
+        assert_eq!(convert_exactly(&text, &DataType::Utf8View), Some(ScalarValue::Utf8View(Some("x".into()))));
+        assert!(same_family(&text, &DataType::Utf8) && !same_family(&text, &DataType::Int64));
+        assert!(!same_family(&ScalarValue::Int64(Some(1)), &DataType::Utf8));
+        let millis = DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Millisecond, None);
+        assert!(!same_family(&ScalarValue::Int64(Some(1)), &millis));
+    }
+
+    #[test]
+    fn the_least_recently_used_plan_goes_first() {
+        let cache = PlanCache::new(2);
+        cache.insert("a".into(), Cached::Uncacheable);
+        cache.insert("b".into(), Cached::Uncacheable);
+        assert!(cache.get("a").is_some());
+        cache.insert("c".into(), Cached::Uncacheable);
+        assert!(cache.get("b").is_none());
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+        assert_eq!(cache.stats().entries, 2);
+    }
+
+    #[test]
+    fn placeholders_count_as_values_only_inside_the_scope() {
+        assert!(!placeholders_are_values());
+        with_placeholders_as_values(|| {
+            assert!(placeholders_are_values());
+            with_placeholders_as_values(|| assert!(placeholders_are_values()));
+            assert!(placeholders_are_values());
+        });
+        assert!(!placeholders_are_values());
+    }
+}
