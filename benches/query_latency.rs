@@ -1,6 +1,7 @@
 //! Query latency through the broker's Pinot query path, in process: p50/p99 of a selective
 //! equality on an inverted column, a range on the sorted column, a filtered group-by
-//! top-10 and COUNT(*), over airlineStats and over a generated events table. Writes the
+//! top-10 and COUNT(*), over airlineStats and over a generated events table, each query
+//! cycling through 16 literals (`QUERY_LATENCY_PLAN_CACHE=0` turns kept plans off). Writes the
 //! generated rows as Parquet so `benches/query_latency.sh` can run DuckDB on the same rows
 //! in the same run.
 //!
