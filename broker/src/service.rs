@@ -335,41 +335,49 @@ impl Engine {
             self.plans.record(Outcome::FromText);
             plan_text(state, sql, principal).await
         };
-        match self.plans.get(&template.key) {
+        let (kept, outcome) = match self.plans.get(&template.key) {
             Some(Cached::Plan(kept)) => match kept.bind(&template.literals, &self.tables)? {
-                Bound::Plan(plan) => {
-                    self.plans.record(Outcome::Hit);
-                    cuvee_query::authorize(&plan, principal)?;
-                    return Ok(Planned { plan, tables: kept.tables() });
+                Bound::Stale => {
+                    self.plans.remove(&template.key);
+                    (self.keep(state, template, principal).await?, Outcome::Miss)
                 }
-                Bound::Unfit => return from_text().await,
-                Bound::Stale => self.plans.remove(&template.key),
+                bound => (Some((kept, bound)), Outcome::Hit),
             },
             Some(Cached::Uncacheable) => return from_text().await,
-            None => {}
+            None => (self.keep(state, template, principal).await?, Outcome::Miss),
+        };
+        match kept {
+            Some((kept, Bound::Plan(plan))) => {
+                self.plans.record(outcome);
+                cuvee_query::authorize(&plan, principal)?;
+                Ok(Planned { plan, tables: kept.tables() })
+            }
+            _ => from_text().await,
         }
+    }
+
+    /// Plans a template and keeps it (or remembers that it cannot be kept); the kept plan
+    /// with this query's literals bound. `None`: plan the query from its text.
+    async fn keep(
+        &self,
+        state: &SessionState,
+        template: &Template,
+        principal: &Principal,
+    ) -> Result<Option<(Arc<CachedPlan>, Bound)>, DataFusionError> {
         let statement = datafusion::sql::parser::Statement::Statement(Box::new(template.statement.clone()));
         cuvee_query::authorize_statement(&statement, principal)?;
         // A template that does not plan (a query in error, most often) is planned from its
         // text, which names the error as the query was written.
-        let Ok(analysed) = state.statement_to_plan(statement).await else { return from_text().await };
+        let Ok(analysed) = state.statement_to_plan(statement).await else { return Ok(None) };
         cuvee_query::read_only(&analysed)?;
-        let Ok(optimized) = with_placeholders_as_values(|| state.optimize(&analysed)) else {
-            return from_text().await;
-        };
+        let Ok(optimized) = with_placeholders_as_values(|| state.optimize(&analysed)) else { return Ok(None) };
         let Some(kept) = CachedPlan::new(&analysed, optimized, template, &self.tables).map(Arc::new) else {
             self.plans.insert(template.key.clone(), Cached::Uncacheable);
-            return from_text().await;
+            return Ok(None);
         };
         self.plans.insert(template.key.clone(), Cached::Plan(Arc::clone(&kept)));
-        match kept.bind(&template.literals, &self.tables)? {
-            Bound::Plan(plan) => {
-                self.plans.record(Outcome::Miss);
-                cuvee_query::authorize(&plan, principal)?;
-                Ok(Planned { plan, tables: kept.tables() })
-            }
-            Bound::Unfit | Bound::Stale => from_text().await,
-        }
+        let bound = kept.bind(&template.literals, &self.tables)?;
+        Ok(Some((kept, bound)))
     }
 
     async fn run(
