@@ -66,8 +66,14 @@ pub struct Template {
     pub literals: Vec<ScalarValue>,
 }
 
-/// The template of a query (`None` for other statements, and for queries that already
-/// hold placeholders).
+/// The longest template kept, in bytes of its text. A kept plan's size follows its text's,
+/// and a client may send statements as long as the door's body limit (2 MiB over HTTP):
+/// 256 of those could hold gigabytes. Dashboards' statements are a few KiB; longer ones plan
+/// from their text each time.
+pub const MAX_TEMPLATE_BYTES: usize = 8 << 10;
+
+/// The template of a query (`None` for other statements, for queries that already hold
+/// placeholders, and for templates longer than [`MAX_TEMPLATE_BYTES`]).
 pub fn template(statement: &Statement) -> Option<Template> {
     let Statement::Query(query) = statement else { return None };
     let has_placeholders = visit_expressions(statement, |expr| match expr {
@@ -83,7 +89,7 @@ pub fn template(statement: &Statement) -> Option<Template> {
     let statement = Statement::Query(query);
     let kinds: String = literals.iter().map(|l| if matches!(l, ScalarValue::Utf8(_)) { 's' } else { 'n' }).collect();
     let key = format!("{statement}\u{0}{kinds}");
-    Some(Template { key, statement, literals })
+    (key.len() <= MAX_TEMPLATE_BYTES).then_some(Template { key, statement, literals })
 }
 
 /// Takes the literals out of the `WHERE` clauses of a query body (and of set operations).
@@ -542,6 +548,15 @@ mod tests {
         assert!(template(&parse("EXPLAIN SELECT * FROM t WHERE x = 1")).is_none());
         assert!(template(&parse("SELECT * FROM t WHERE x = $1")).is_none());
         assert!(template(&parse("SELECT * FROM t WHERE x = 1 AND y = $1")).is_none());
+        // A statement too long to keep (its literals do not count: they are taken out).
+        let list = |n: usize, item: &str| vec![item; n].join(", ");
+        let literals = format!(
+            "SELECT * FROM t WHERE x IN ({})",
+            list(300, "'a literal value long enough to make the text pass the bound'")
+        );
+        assert!(template(&parse(&literals)).is_some());
+        let columns = format!("SELECT {} FROM t WHERE x = 1", list(MAX_TEMPLATE_BYTES / 4, "abc"));
+        assert!(template(&parse(&columns)).is_none());
     }
 
     #[test]
