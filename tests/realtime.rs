@@ -35,10 +35,19 @@ async fn every_message_lands_once_across_seals_restarts_and_bad_input() {
     let sum = server.sql("SELECT SUM(id) FROM events WHERE amount >= 50").await;
     assert_eq!(sum["resultTable"]["rows"][0][0].as_f64(), Some((200..400).sum::<i64>() as f64), "{sum}");
 
-    // Sealed segments are published with Pinot's names and their offsets.
-    let segments = server.get("/segments/events").await;
-    let names = segments[0]["REALTIME"].as_array().unwrap().clone();
-    assert!(names.len() >= 6, "{segments}");
+    // Sealed segments are published with Pinot's names and their offsets. Sealing runs
+    // behind consumption (rows are queryable before their segment is sealed), so the 50-row
+    // threshold's six seals (two per partition) are waited for, not expected at once.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (segments, names) = loop {
+        let segments = server.get("/segments/events").await;
+        let names = segments[0]["REALTIME"].as_array().cloned().unwrap_or_default();
+        if names.len() >= 6 {
+            break (segments, names);
+        }
+        assert!(Instant::now() < deadline, "six seals never published: {segments}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(names.iter().all(|n| n.as_str().unwrap().starts_with("events__")), "{segments}");
     let manifest: Json =
         serde_json::from_slice(&std::fs::read(dir.path().join("tables/events/manifest.json")).unwrap()).unwrap();
