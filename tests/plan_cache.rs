@@ -169,3 +169,30 @@ async fn kept_plans_see_new_rows_replaced_tables_and_check_access() {
     let refused = answer(&service, &sum("view"), &stranger).await;
     assert_eq!(refused, serde_json::json!([180]), "{refused}");
 }
+
+/// `now()` and `ago()` are one value per query, which the optimiser folds into the plan: a
+/// plan kept with them would answer every later query as of the moment it was kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_plans_do_not_freeze_the_time() {
+    let tables = Tables::new();
+    let table = events("LONG");
+    let provider = Arc::new(SegmentTable::new(table.clone(), ScanOptions::default()));
+    let soon = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64 + 300;
+    let rows = [("click", Value::Long(soon)), ("view", Value::Long(soon))];
+    provider.add_consuming(consuming(&table, "events__0__0", &rows));
+    tables.insert(provider);
+    let service = QueryService::new(Arc::clone(&tables), QueryLimits::default()).unwrap();
+    let anyone = Principal::anonymous();
+    let past = |kind: &str| format!("SELECT COUNT(*) FROM events WHERE kind = '{kind}' AND n < ago('PT0S')");
+    let clock = |kind: &str| format!("SELECT ago('PT0S') FROM events WHERE kind = '{kind}'");
+
+    assert_eq!(answer(&service, &past("click"), &anyone).await["rows"], serde_json::json!([[0]]));
+    let before = answer(&service, &clock("click"), &anyone).await["rows"][0][0].as_i64().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // The same shapes with other literals: a kept plan would still see the first query's time.
+    assert_eq!(answer(&service, &past("view"), &anyone).await["rows"], serde_json::json!([[1]]));
+    let after = answer(&service, &clock("view"), &anyone).await["rows"][0][0].as_i64().unwrap();
+    assert!(after >= before + 400, "ago('PT0S') was {before}, then {after} 400 ms later");
+    let stats = service.plan_cache_stats();
+    assert_eq!((stats.hits, stats.misses, stats.from_text), (0, 0, 4), "{stats:?}");
+}

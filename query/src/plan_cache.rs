@@ -20,7 +20,10 @@
 //! (`user_id = 5.5` against a LONG column does not: DataFusion would compare as doubles).
 //! A template whose placeholders take a type its literals cannot have (a string against a
 //! number column, a number against a timestamp — DataFusion casts those differently) is
-//! remembered as uncacheable, so its queries plan once, not twice. (With numbers bound to
+//! remembered as uncacheable, so its queries plan once, not twice. So is a template that
+//! calls a function whose value is fixed per query, not per statement (`now()`,
+//! `ago('PT1H')`, `current_date`): the optimiser folds it to the time it runs, and a kept
+//! plan would answer every later query as of the moment it was kept. (With numbers bound to
 //! number columns and strings to string columns, no value SQL can write classifies
 //! differently from its type's stand-in today; the check guards changes to push-down.)
 //!
@@ -40,7 +43,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, Result, ScalarValue};
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::logical_expr::builder::LogicalTableSource;
-use datafusion::logical_expr::{Expr, LogicalPlan, TableScan, TableSource};
+use datafusion::logical_expr::{Expr, LogicalPlan, TableScan, TableSource, Volatility};
 use datafusion::sql::sqlparser::ast::{
     visit_expressions, visit_expressions_mut, BinaryOperator, Expr as SqlExpr, SetExpr, Statement, Value,
 };
@@ -225,6 +228,9 @@ impl CachedPlan {
         template: &Template,
         tables: &Tables,
     ) -> Option<CachedPlan> {
+        if calls_per_query_functions(analysed) {
+            return None;
+        }
         let mut params: Vec<(String, DataType)> = Vec::new();
         let mut typed = true;
         let _ = optimized.apply_with_subqueries(|node| {
@@ -306,6 +312,23 @@ impl CachedPlan {
             });
         Ok(if still_answered { Bound::Plan(plan) } else { Bound::Unfit })
     }
+}
+
+/// Whether the plan calls a function that is not the same for every query (`now()` and
+/// `ago()` are stable: one value per query, which the optimiser folds in; `random()` is
+/// volatile). Only immutable functions may be folded into a plan that outlives its query.
+fn calls_per_query_functions(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|e| {
+                found |= matches!(e, Expr::ScalarFunction(f) if f.func.signature().volatility != Volatility::Immutable);
+                Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+            })
+        })?;
+        Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+    });
+    found
 }
 
 /// The plan with each scan's source replaced by `source(scan)` (kept where it gives none).
