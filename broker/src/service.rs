@@ -51,6 +51,11 @@ struct Engine {
     table_functions: Arc<parking_lot::RwLock<Vec<NamedTableFunction>>>,
     /// Plans of the shared session's queries, kept by template.
     plans: Arc<PlanCache>,
+    /// The shared session's state, for the physical planning of a kept plan: a copy of it
+    /// per query (~300 functions by name) cost as much as the rest of a hit's binding. A
+    /// kept plan calls no function that reads the query's start time (see
+    /// [`cuvee_query::plan_cache`]), the one thing a fresh copy would set.
+    kept_state: Arc<parking_lot::RwLock<Arc<SessionState>>>,
 }
 
 /// A query's optimised logical plan and the tables it reads.
@@ -87,13 +92,14 @@ impl QueryService {
         let budget = MemoryBudget::new(limits.total_memory_bytes.max(limits.memory_bytes));
         Ok(QueryService {
             engine: Engine {
-                ctx,
                 tables,
                 limits,
                 budget,
                 distribute,
                 table_functions: Default::default(),
                 plans: Arc::new(PlanCache::new(limits.plan_cache_entries)),
+                kept_state: Arc::new(parking_lot::RwLock::new(Arc::new(ctx.state()))),
+                ctx,
             },
             cluster,
             runtime: QueryRuntime::new()?,
@@ -123,6 +129,7 @@ impl QueryService {
     /// for other doors' sessions).
     pub fn register_table_function(&self, name: &str, function: Arc<dyn TableFunctionImpl>) {
         self.engine.ctx.register_udtf(name, Arc::clone(&function));
+        *self.engine.kept_state.write() = Arc::new(self.engine.ctx.state());
         self.engine.table_functions.write().push((name.to_string(), function));
     }
 
@@ -306,54 +313,53 @@ impl Engine {
         Ok(ctx)
     }
 
-    /// The optimised plan of `query`: a kept one when the shared session runs it (see
-    /// [`cuvee_query::plan_cache`]), else planned from its text.
-    async fn plan(
-        &self,
-        ctx: &SessionContext,
-        state: &SessionState,
-        query: &PinotQuery,
-        principal: &Principal,
-    ) -> Result<Planned, DataFusionError> {
+    /// The template of a query the plan cache answers: one the shared session runs (a
+    /// query with `enableNullHandling` or `skipUpsert` plans from its text).
+    fn template_of<'q>(&self, ctx: &SessionContext, query: &'q PinotQuery) -> Option<&'q Template> {
         let shared = ctx.session_id() == self.ctx.session_id();
-        match &query.template {
-            Some(template) if shared && self.limits.plan_cache_entries > 0 => {
-                self.plan_kept(state, template, &query.sql, principal).await
-            }
-            _ => plan_text(state, &query.sql, principal).await,
+        query.template.as_ref().filter(|_| shared && self.limits.plan_cache_entries > 0)
+    }
+
+    /// The query's literals bound into the plan kept for its template, when there is one
+    /// that takes them. Needs no session state: a hit copies none.
+    fn bind_kept(&self, template: &Template, principal: &Principal) -> Result<Lookup, DataFusionError> {
+        match self.plans.get(&template.key) {
+            Some(Cached::Plan(kept)) => match kept.bind(&template.literals, &self.tables)? {
+                Bound::Plan(plan) => {
+                    self.plans.record(Outcome::Hit);
+                    cuvee_query::authorize(&plan, principal)?;
+                    Ok(Lookup::Hit(Planned { plan, tables: kept.tables() }))
+                }
+                Bound::Stale => {
+                    self.plans.remove(&template.key);
+                    Ok(Lookup::Absent)
+                }
+                Bound::Unfit => Ok(Lookup::FromText),
+            },
+            Some(Cached::Uncacheable) => Ok(Lookup::FromText),
+            None => Ok(Lookup::Absent),
         }
     }
 
-    async fn plan_kept(
+    /// The optimised plan of a query no kept plan answered: its template planned and kept
+    /// (`Absent`), else the query planned from its text.
+    async fn plan(
         &self,
         state: &SessionState,
-        template: &Template,
-        sql: &str,
+        query: &PinotQuery,
+        template: Option<(&Template, Lookup)>,
         principal: &Principal,
     ) -> Result<Planned, DataFusionError> {
-        let from_text = || async {
-            self.plans.record(Outcome::FromText);
-            plan_text(state, sql, principal).await
-        };
-        let (kept, outcome) = match self.plans.get(&template.key) {
-            Some(Cached::Plan(kept)) => match kept.bind(&template.literals, &self.tables)? {
-                Bound::Stale => {
-                    self.plans.remove(&template.key);
-                    (self.keep(state, template, principal).await?, Outcome::Miss)
-                }
-                bound => (Some((kept, bound)), Outcome::Hit),
-            },
-            Some(Cached::Uncacheable) => return from_text().await,
-            None => (self.keep(state, template, principal).await?, Outcome::Miss),
-        };
-        match kept {
-            Some((kept, Bound::Plan(plan))) => {
-                self.plans.record(outcome);
+        let Some((template, lookup)) = template else { return plan_text(state, &query.sql, principal).await };
+        if matches!(lookup, Lookup::Absent) {
+            if let Some((kept, Bound::Plan(plan))) = self.keep(state, template, principal).await? {
+                self.plans.record(Outcome::Miss);
                 cuvee_query::authorize(&plan, principal)?;
-                Ok(Planned { plan, tables: kept.tables() })
+                return Ok(Planned { plan, tables: kept.tables() });
             }
-            _ => from_text().await,
         }
+        self.plans.record(Outcome::FromText);
+        plan_text(state, &query.sql, principal).await
     }
 
     /// Plans a template and keeps it (or remembers that it cannot be kept); the kept plan
@@ -387,16 +393,22 @@ impl Engine {
         principal: &Principal,
     ) -> Result<BrokerResponse, DataFusionError> {
         let ctx = self.session_for(query)?;
-        let state = ctx.state();
-        let Planned { plan: logical, tables } = self.plan(&ctx, &state, query, principal).await?;
+        let template = self.template_of(&ctx, query);
+        let lookup = template.map(|t| self.bind_kept(t, principal)).transpose()?;
+        let (Planned { plan: logical, tables }, state) = match lookup {
+            Some(Lookup::Hit(planned)) => (planned, Arc::clone(&self.kept_state.read())),
+            lookup => {
+                let state = Arc::new(ctx.state());
+                (self.plan(&state, query, template.zip(lookup), principal).await?, state)
+            }
+        };
         let strip =
             |name: &str| tables.iter().fold(display_name(name).to_string(), |n, t| n.replace(&format!("{t}."), ""));
         let names: Vec<String> = logical.schema().fields().iter().map(|f| strip(f.name())).collect();
         let types: Vec<_> = logical.schema().fields().iter().map(|f| f.data_type().clone()).collect();
-        let task = TaskContext::from(&state);
-        let config = task.session_config().clone().with_extension(Arc::clone(&scope));
-        let task = bounded_task(task.with_session_config(config), &self.limits, &self.budget)?;
-        let plan = state.query_planner().create_physical_plan(&logical, &state).await?;
+        let config = state.config().clone().with_extension(Arc::clone(&scope));
+        let task = bounded_task(task_context(&state, config), &self.limits, &self.budget)?;
+        let plan = state.query_planner().create_physical_plan(&logical, state.as_ref()).await?;
         let batches = collect_bounded(Arc::clone(&plan), task, self.limits.max_result_rows).await?;
         let (batches, truncated) = match query.option("maxRowsInResult").and_then(|m| m.parse::<usize>().ok()) {
             Some(max) => truncate(batches, max),
@@ -427,6 +439,29 @@ impl Engine {
         add_stats(&stats, &mut response);
         Ok(response)
     }
+}
+
+/// What the plan cache holds for a query's template.
+#[allow(clippy::large_enum_variant, reason = "one per query, matched at once, never stored")]
+enum Lookup {
+    /// A kept plan, the query's literals bound.
+    Hit(Planned),
+    /// No plan kept: plan the template and keep it.
+    Absent,
+    /// A kept plan that does not take these literals, or a template that keeps none: plan
+    /// the query from its text.
+    FromText,
+}
+
+/// A query's task: the session's configuration and runtime, without the session's function
+/// registries. Execution never looks a function up by name (a plan holds its functions;
+/// servers decode fragments with their own registries), and copying ~300 of them per
+/// query was a tenth of a kept plan's cost.
+fn task_context(state: &SessionState, config: datafusion::prelude::SessionConfig) -> TaskContext {
+    use std::collections::HashMap;
+    let session = state.session_id().to_string();
+    let runtime = state.runtime_env().clone();
+    TaskContext::new(None, session, config, HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new(), runtime)
 }
 
 /// A query planned from its text: parsed, checked, planned and optimised.
