@@ -44,128 +44,14 @@ use datafusion::common::{ParamValues, Result, ScalarValue};
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::logical_expr::builder::LogicalTableSource;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableScan, TableSource, Volatility};
-use datafusion::sql::sqlparser::ast::{
-    visit_expressions, visit_expressions_mut, BinaryOperator, Expr as SqlExpr, SetExpr, Statement, Value,
-};
-use parking_lot::Mutex;
 use std::cell::Cell;
-use std::collections::HashMap;
-use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-/// Plans kept per process, least recently used out first. A plan of a dashboard's query is
-/// a few kilobytes; the bound keeps a client that sends endless shapes from growing memory.
-pub const DEFAULT_CAPACITY: usize = 256;
+mod store;
+mod template;
 
-/// A statement with its comparison literals taken out.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Template {
-    /// The template's text and its literals' kinds: equal keys plan alike.
-    pub key: String,
-    /// The statement with placeholders `$1…$n`.
-    pub statement: Statement,
-    /// The literals, in placeholder order, typed as DataFusion types a literal.
-    pub literals: Vec<ScalarValue>,
-}
-
-/// The longest template kept, in bytes of its text. A kept plan's size follows its text's,
-/// and a client may send statements as long as the door's body limit (2 MiB over HTTP):
-/// 256 of those could hold gigabytes. Dashboards' statements are a few KiB; longer ones plan
-/// from their text each time.
-pub const MAX_TEMPLATE_BYTES: usize = 8 << 10;
-
-/// The template of a query (`None` for other statements, for queries that already hold
-/// placeholders, and for templates longer than [`MAX_TEMPLATE_BYTES`]).
-pub fn template(statement: &Statement) -> Option<Template> {
-    let Statement::Query(query) = statement else { return None };
-    let has_placeholders = visit_expressions(statement, |expr| match expr {
-        SqlExpr::Value(v) if matches!(v.value, Value::Placeholder(_)) => ControlFlow::Break(()),
-        _ => ControlFlow::Continue(()),
-    });
-    if has_placeholders.is_break() {
-        return None;
-    }
-    let mut query = query.clone();
-    let mut literals = Vec::new();
-    take_literals(&mut query.body, &mut literals);
-    let statement = Statement::Query(query);
-    let kinds: String = literals.iter().map(|l| if matches!(l, ScalarValue::Utf8(_)) { 's' } else { 'n' }).collect();
-    let key = format!("{statement}\u{0}{kinds}");
-    (key.len() <= MAX_TEMPLATE_BYTES).then_some(Template { key, statement, literals })
-}
-
-/// Takes the literals out of the `WHERE` clauses of a query body (and of set operations).
-fn take_literals(body: &mut SetExpr, literals: &mut Vec<ScalarValue>) {
-    match body {
-        SetExpr::Select(select) => {
-            if let Some(selection) = select.selection.as_mut() {
-                let _ = visit_expressions_mut(selection, |expr| {
-                    take_from(expr, literals);
-                    ControlFlow::<()>::Continue(())
-                });
-            }
-        }
-        SetExpr::Query(query) => take_literals(&mut query.body, literals),
-        SetExpr::SetOperation { left, right, .. } => {
-            take_literals(left, literals);
-            take_literals(right, literals);
-        }
-        _ => {}
-    }
-}
-
-fn take_from(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
-    let is_column = |e: &SqlExpr| matches!(e, SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_));
-    match expr {
-        SqlExpr::BinaryOp {
-            left,
-            op:
-                BinaryOperator::Eq
-                | BinaryOperator::NotEq
-                | BinaryOperator::Lt
-                | BinaryOperator::LtEq
-                | BinaryOperator::Gt
-                | BinaryOperator::GtEq,
-            right,
-        } => {
-            if is_column(left) {
-                take(right, literals);
-            } else if is_column(right) {
-                take(left, literals);
-            }
-        }
-        SqlExpr::InList { expr, list, .. } if is_column(expr) => {
-            list.iter_mut().for_each(|item| take(item, literals));
-        }
-        SqlExpr::Between { expr, low, high, .. } if is_column(expr) => {
-            take(low, literals);
-            take(high, literals);
-        }
-        _ => {}
-    }
-}
-
-/// Replaces a literal DataFusion would type as Int64, Float64 or Utf8 with the next
-/// placeholder.
-fn take(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
-    let SqlExpr::Value(value) = expr else { return };
-    let scalar = match &value.value {
-        Value::SingleQuotedString(s) => ScalarValue::Utf8(Some(s.clone())),
-        Value::Number(n, false) => match n.parse::<i64>() {
-            Ok(i) => ScalarValue::Int64(Some(i)),
-            // DataFusion reads other numbers with a point or an exponent as Float64.
-            Err(_) if n.contains(['.', 'e', 'E']) => match n.parse::<f64>() {
-                Ok(f) if f.is_finite() => ScalarValue::Float64(Some(f)),
-                _ => return,
-            },
-            Err(_) => return,
-        },
-        _ => return,
-    };
-    literals.push(scalar);
-    value.value = Value::Placeholder(format!("${}", literals.len()));
-}
+pub use store::{Cached, Outcome, PlanCache, PlanCacheStats, DEFAULT_CAPACITY};
+pub use template::{template, Template, MAX_TEMPLATE_BYTES};
 
 thread_local! {
     static PLACEHOLDERS_AS_VALUES: Cell<bool> = const { Cell::new(false) };
@@ -233,21 +119,17 @@ impl CachedPlan {
         }
         let mut params: Vec<(String, DataType)> = Vec::new();
         let mut typed = true;
-        let _ = optimized.apply_with_subqueries(|node| {
-            node.apply_expressions(|e| {
-                e.apply(|e| {
-                    if let Expr::Placeholder(p) = e {
-                        match &p.field {
-                            Some(field) if !params.iter().any(|(id, _)| id == &p.id) => {
-                                params.push((p.id.clone(), field.data_type().clone()))
-                            }
-                            Some(_) => {}
-                            None => typed = false,
-                        }
+        any_expression(&optimized, &mut |e| {
+            if let Expr::Placeholder(p) = e {
+                match &p.field {
+                    Some(field) if !params.iter().any(|(id, _)| id == &p.id) => {
+                        params.push((p.id.clone(), field.data_type().clone()))
                     }
-                    Ok(TreeNodeRecursion::Continue)
-                })
-            })
+                    Some(_) => {}
+                    None => typed = false,
+                }
+            }
+            false
         });
         if !typed {
             return None;
@@ -318,17 +200,27 @@ impl CachedPlan {
 /// `ago()` are stable: one value per query, which the optimiser folds in; `random()` is
 /// volatile). Only immutable functions may be folded into a plan that outlives its query.
 fn calls_per_query_functions(plan: &LogicalPlan) -> bool {
-    let mut found = false;
+    any_expression(
+        plan,
+        &mut |e| matches!(e, Expr::ScalarFunction(f) if f.func.signature().volatility != Volatility::Immutable),
+    )
+}
+
+/// Whether `found` holds for any expression of the plan, subqueries and nested expressions
+/// included; the walk stops at the first.
+fn any_expression(plan: &LogicalPlan, found: &mut dyn FnMut(&Expr) -> bool) -> bool {
+    let mut any = false;
+    let stop = |any: bool| if any { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue };
     let _ = plan.apply_with_subqueries(|node| {
         node.apply_expressions(|e| {
             e.apply(|e| {
-                found |= matches!(e, Expr::ScalarFunction(f) if f.func.signature().volatility != Volatility::Immutable);
-                Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+                any = any || found(e);
+                Ok(stop(any))
             })
         })?;
-        Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
+        Ok(stop(any))
     });
-    found
+    any
 }
 
 /// The plan with each scan's source replaced by `source(scan)` (kept where it gives none).
@@ -414,173 +306,9 @@ fn scans_of(plan: &LogicalPlan, tables: &Tables) -> Option<Vec<(Arc<SegmentTable
     known.then_some(scans)
 }
 
-/// What the cache holds for a key.
-#[derive(Debug, Clone)]
-pub enum Cached {
-    Plan(Arc<CachedPlan>),
-    /// The template cannot be kept; plan each query from its text.
-    Uncacheable,
-}
-
-/// The process's kept plans (see the module doc).
-#[derive(Debug)]
-pub struct PlanCache {
-    entries: Mutex<HashMap<String, (Cached, u64)>>,
-    capacity: usize,
-    clock: AtomicU64,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    from_text: AtomicU64,
-}
-
-/// How a query got its plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// A kept plan, its values bound.
-    Hit,
-    /// Its template planned and kept.
-    Miss,
-    /// Planned from its text: a template that cannot be kept, values that do not fit one.
-    FromText,
-}
-
-/// What the cache did since start, and how many plans it holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PlanCacheStats {
-    pub hits: u64,
-    pub misses: u64,
-    pub from_text: u64,
-    pub entries: u64,
-}
-
-impl Default for PlanCache {
-    fn default() -> Self {
-        PlanCache::new(DEFAULT_CAPACITY)
-    }
-}
-
-impl PlanCache {
-    pub fn new(capacity: usize) -> PlanCache {
-        PlanCache {
-            entries: Mutex::new(HashMap::new()),
-            capacity: capacity.max(1),
-            clock: AtomicU64::new(0),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            from_text: AtomicU64::new(0),
-        }
-    }
-
-    pub fn get(&self, key: &str) -> Option<Cached> {
-        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self.entries.lock();
-        entries.get_mut(key).map(|(cached, used)| {
-            *used = tick;
-            cached.clone()
-        })
-    }
-
-    /// Keeps `cached` under `key`, making room by dropping the least recently used.
-    pub fn insert(&self, key: String, cached: Cached) {
-        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self.entries.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            if let Some(oldest) = entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) {
-                entries.remove(&oldest);
-            }
-        }
-        entries.insert(key, (cached, tick));
-    }
-
-    /// Forgets a key (its plan went stale).
-    pub fn remove(&self, key: &str) {
-        self.entries.lock().remove(key);
-    }
-
-    /// Counts how a query got its plan.
-    pub fn record(&self, outcome: Outcome) {
-        let counter = match outcome {
-            Outcome::Hit => &self.hits,
-            Outcome::Miss => &self.misses,
-            Outcome::FromText => &self.from_text,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn stats(&self) -> PlanCacheStats {
-        PlanCacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            from_text: self.from_text.load(Ordering::Relaxed),
-            entries: self.entries.lock().len() as u64,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::GenericDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
-
-    fn parse(sql: &str) -> Statement {
-        Parser::parse_sql(&GenericDialect {}, sql).unwrap().remove(0)
-    }
-
-    #[test]
-    fn comparison_literals_in_where_become_placeholders() {
-        let t = template(&parse(
-            "SELECT a, x = 7 FROM t WHERE x = 5 AND 'a' <> y AND y IN ('a', 'b') AND z BETWEEN 1.5 AND 2 AND f(w) = 3 AND w > -1 LIMIT 10",
-        ))
-        .unwrap();
-        assert_eq!(
-            t.statement.to_string(),
-            "SELECT a, x = 7 FROM t WHERE x = $1 AND $2 <> y AND y IN ($3, $4) AND z BETWEEN $5 AND $6 AND f(w) = 3 AND w > -1 LIMIT 10"
-        );
-        assert_eq!(
-            t.literals,
-            vec![
-                ScalarValue::Int64(Some(5)),
-                ScalarValue::Utf8(Some("a".into())),
-                ScalarValue::Utf8(Some("a".into())),
-                ScalarValue::Utf8(Some("b".into())),
-                ScalarValue::Float64(Some(1.5)),
-                ScalarValue::Int64(Some(2)),
-            ]
-        );
-    }
-
-    #[test]
-    fn equal_shapes_share_a_key_and_kinds_split_it() {
-        let key = |sql: &str| template(&parse(sql)).unwrap().key;
-        assert_eq!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 99999"));
-        assert_eq!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 5.5"));
-        assert_ne!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = '5'"));
-        assert_ne!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 5 LIMIT 3"));
-        assert_ne!(key("SELECT * FROM t WHERE x IN (1)"), key("SELECT * FROM t WHERE x IN (1, 2)"));
-        // Literals in a subquery of the WHERE clause, and in both sides of a UNION.
-        let t = template(&parse(
-            "SELECT a FROM t WHERE a IN (SELECT a FROM u WHERE b = 1) UNION ALL SELECT a FROM t WHERE a = 2",
-        ))
-        .unwrap();
-        assert_eq!(t.literals, vec![ScalarValue::Int64(Some(1)), ScalarValue::Int64(Some(2))]);
-    }
-
-    #[test]
-    fn statements_that_are_not_plain_queries_have_no_template() {
-        assert!(template(&parse("EXPLAIN SELECT * FROM t WHERE x = 1")).is_none());
-        assert!(template(&parse("SELECT * FROM t WHERE x = $1")).is_none());
-        assert!(template(&parse("SELECT * FROM t WHERE x = 1 AND y = $1")).is_none());
-        // A statement too long to keep (its literals do not count: they are taken out).
-        let list = |n: usize, item: &str| vec![item; n].join(", ");
-        let literals = format!(
-            "SELECT * FROM t WHERE x IN ({})",
-            list(300, "'a literal value long enough to make the text pass the bound'")
-        );
-        assert!(template(&parse(&literals)).is_some());
-        let columns = format!("SELECT {} FROM t WHERE x = 1", list(MAX_TEMPLATE_BYTES / 4, "abc"));
-        assert!(template(&parse(&columns)).is_none());
-    }
 
     #[test]
     fn a_value_binds_only_when_it_converts_back_unchanged() {
@@ -600,18 +328,6 @@ mod tests {
         assert!(!same_family(&ScalarValue::Int64(Some(1)), &DataType::Utf8));
         let millis = DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Millisecond, None);
         assert!(!same_family(&ScalarValue::Int64(Some(1)), &millis));
-    }
-
-    #[test]
-    fn the_least_recently_used_plan_goes_first() {
-        let cache = PlanCache::new(2);
-        cache.insert("a".into(), Cached::Uncacheable);
-        cache.insert("b".into(), Cached::Uncacheable);
-        assert!(cache.get("a").is_some());
-        cache.insert("c".into(), Cached::Uncacheable);
-        assert!(cache.get("b").is_none());
-        assert!(cache.get("a").is_some() && cache.get("c").is_some());
-        assert_eq!(cache.stats().entries, 2);
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! The process's kept plans by template key, least recently used out first, and what
+//! they answered.
+
+use super::CachedPlan;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Plans kept per process, least recently used out first. A plan of a dashboard's query is
+/// a few kilobytes; the bound keeps a client that sends endless shapes from growing memory.
+pub const DEFAULT_CAPACITY: usize = 256;
+
+/// What the cache holds for a key.
+#[derive(Debug, Clone)]
+pub enum Cached {
+    Plan(Arc<CachedPlan>),
+    /// The template cannot be kept; plan each query from its text.
+    Uncacheable,
+}
+
+/// The process's kept plans (see the module doc).
+#[derive(Debug)]
+pub struct PlanCache {
+    entries: Mutex<HashMap<String, (Cached, u64)>>,
+    capacity: usize,
+    clock: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    from_text: AtomicU64,
+}
+
+/// How a query got its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A kept plan, its values bound.
+    Hit,
+    /// Its template planned and kept.
+    Miss,
+    /// Planned from its text: a template that cannot be kept, values that do not fit one.
+    FromText,
+}
+
+/// What the cache did since start, and how many plans it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanCacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub from_text: u64,
+    pub entries: u64,
+}
+
+impl Default for PlanCache {
+    fn default() -> Self {
+        PlanCache::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl PlanCache {
+    pub fn new(capacity: usize) -> PlanCache {
+        PlanCache {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            clock: AtomicU64::new(0),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            from_text: AtomicU64::new(0),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<Cached> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.entries.lock();
+        entries.get_mut(key).map(|(cached, used)| {
+            *used = tick;
+            cached.clone()
+        })
+    }
+
+    /// Keeps `cached` under `key`, making room by dropping the least recently used.
+    pub fn insert(&self, key: String, cached: Cached) {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.entries.lock();
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            if let Some(oldest) = entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(key, (cached, tick));
+    }
+
+    /// Forgets a key (its plan went stale).
+    pub fn remove(&self, key: &str) {
+        self.entries.lock().remove(key);
+    }
+
+    /// Counts how a query got its plan.
+    pub fn record(&self, outcome: Outcome) {
+        let counter = match outcome {
+            Outcome::Hit => &self.hits,
+            Outcome::Miss => &self.misses,
+            Outcome::FromText => &self.from_text,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn stats(&self) -> PlanCacheStats {
+        PlanCacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            from_text: self.from_text.load(Ordering::Relaxed),
+            entries: self.entries.lock().len() as u64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_plan_goes_first() {
+        let cache = PlanCache::new(2);
+        cache.insert("a".into(), Cached::Uncacheable);
+        cache.insert("b".into(), Cached::Uncacheable);
+        assert!(cache.get("a").is_some());
+        cache.insert("c".into(), Cached::Uncacheable);
+        assert!(cache.get("b").is_none());
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+        assert_eq!(cache.stats().entries, 2);
+    }
+}
