@@ -299,6 +299,13 @@ impl ImmutableSegment {
                         g.end_doc();
                     }
                 }
+                (Forward::Hex(hex), _) => {
+                    for &doc in docs {
+                        hex.append_value(doc as usize, &mut g.bytes);
+                        g.ends.push(g.bytes.len());
+                        g.end_doc();
+                    }
+                }
                 (Forward::Raw(raw), _) => {
                     let mut current: Option<(usize, crate::forward::RawChunk)> = None;
                     for &doc in docs {

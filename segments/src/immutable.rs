@@ -8,6 +8,7 @@ use crate::error::Malformed;
 use crate::error::{Result, SegmentError};
 use crate::format::{read_footer, u32_at, version_needed, ColumnMetadata, Cursor, SectionKind, SegmentMetadata};
 use crate::forward::{MvIds, PackedIds, RawForward};
+use crate::hex_strings::{HexStrings, RAW_CODEC_HEX};
 use crate::physical::Physical;
 use crate::symbol_table::SymbolTable;
 use cuvee_catalog::{Schema, SchemaConfig};
@@ -65,6 +66,8 @@ pub enum Forward<'a> {
     Raw(RawForward<'a>),
     /// A single-value string column's values, each coded alone (format v5).
     Coded(CodedStrings<'a>),
+    /// A single-value string column's hex digits in fixed-width slots (format v9).
+    Hex(HexStrings<'a>),
 }
 
 /// Everything stored for one column, read in place from the segment.
@@ -93,6 +96,7 @@ impl ColumnReader<'_> {
             SectionKind::ForwardRaw => match &self.forward {
                 Forward::Raw(raw) => Some(raw.codec_name()),
                 Forward::Coded(_) => Some("fsst"),
+                Forward::Hex(_) => Some("hex"),
                 _ => None,
             },
             _ => None,
@@ -292,6 +296,22 @@ impl ImmutableSegment {
                 )));
             }
             Forward::Coded(coded)
+        } else if let Some(bytes) = self
+            .section(index, SectionKind::ForwardRaw)
+            .filter(|b| version >= 9 && b.len() >= 16 && u32_at(b, 12) == RAW_CODEC_HEX)
+        {
+            if !meta.single_value || !matches!(physical, Physical::Var(_)) {
+                return Err(self
+                    .corrupt(format!("column {}: hex slots for a column that is not single-value bytes", meta.name)));
+            }
+            let hex = HexStrings::open(bytes).map_err(wrap(SectionKind::ForwardRaw))?;
+            if hex.num_docs != num_docs as usize {
+                return Err(self.corrupt(format!(
+                    "column {}: forward index has {} docs, segment has {num_docs}",
+                    meta.name, hex.num_docs
+                )));
+            }
+            Forward::Hex(hex)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardRaw) {
             // A codec newer than the file's version is damage, not a choice of its writer
             // (versions 1 and 2 held zstd chunks too, which `version_needed` counts as 3).

@@ -184,7 +184,7 @@ impl ImmutableSegment {
                 }
                 out
             }
-            Forward::Raw(_) | Forward::Coded(_) => {
+            Forward::Raw(_) | Forward::Coded(_) | Forward::Hex(_) => {
                 return Err(corrupt("dictionary column with a raw forward index".into()))
             }
         };
@@ -212,6 +212,7 @@ impl ImmutableSegment {
         let raw = match &column.forward {
             Forward::Raw(raw) => raw,
             Forward::Coded(coded) => return self.coded_match(column, coded, matcher),
+            Forward::Hex(hex) => return Ok((hex_match(hex, matcher), Access::ScanValues)),
             _ => return Err(corrupt("raw column without a raw forward index".into())),
         };
         let mut out = RoaringBitmap::new();
@@ -388,4 +389,22 @@ impl LeafSource for ImmutableSegment {
             None => self.raw_match(&reader, matcher),
         }
     }
+}
+
+/// A leaf on hex slots: equality and `IN` of any length compare packed slots
+/// ([`HexStrings::docs_equal_to`]); anything else decodes each doc (a table look-up a
+/// digit) and tests it.
+fn hex_match(hex: &crate::hex_strings::HexStrings, matcher: &Matcher) -> RoaringBitmap {
+    if let Matcher::BytesSet { kind, values } = matcher {
+        if *kind != crate::physical::VarKind::BigDecimal {
+            return hex.docs_equal_to(values);
+        }
+    }
+    let mut out = RoaringBitmap::new();
+    hex.for_each(|doc, value| {
+        if matcher.test_bytes(value) {
+            let _ = out.try_push(doc as u32);
+        }
+    });
+    out
 }

@@ -34,6 +34,7 @@ pub mod forward;
 pub mod geo_filter;
 pub mod group;
 pub mod h3_index;
+pub mod hex_strings;
 mod host;
 pub mod immutable;
 mod immutable_eval;

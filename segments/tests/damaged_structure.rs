@@ -15,14 +15,14 @@ fn segment_bytes() -> Vec<u8> {
         r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"s","dataType":"STRING"},{"name":"tags","dataType":"STRING","singleValueField":false},
               {"name":"j","dataType":"JSON"},{"name":"i","dataType":"INT"},{"name":"u","dataType":"STRING"},
               {"name":"l4","dataType":"STRING"},{"name":"pt","dataType":"STRING","singleValueField":false},
-              {"name":"r","dataType":"STRING"}],
+              {"name":"r","dataType":"STRING"},{"name":"h","dataType":"STRING"}],
             "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"v","dataType":"LONG"},{"name":"sn","dataType":"DOUBLE"},
               {"name":"dl","dataType":"LONG"},{"name":"dd","dataType":"INT"}]}"#,
     )
     .unwrap();
     let config = TableConfigJson::from_json(
         r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["s","tags","u","v","r"],"sortedColumn":["i"],
-            "rangeIndexColumns":["m","i"],"bloomFilterColumns":["j"],"noDictionaryColumns":["j","m"]},
+            "rangeIndexColumns":["m","i"],"bloomFilterColumns":["j"],"noDictionaryColumns":["j","m","h"]},
             "fieldConfigList":[{"name":"l4","encodingType":"RAW","compressionCodec":"LZ4"},
               {"name":"pt","encodingType":"RAW","compressionCodec":"PASS_THROUGH"},
               {"name":"sn","encodingType":"RAW","compressionCodec":"SNAPPY"},
@@ -44,6 +44,12 @@ fn segment_bytes() -> Vec<u8> {
                 FieldValue::Multi((0..k % 4).map(|t| Value::String(format!("p{}", (k + t) % 13))).collect()),
                 // Runs of the sorted column: roaring's run containers.
                 FieldValue::Single(Value::String(format!("r{}", k / 300))),
+                // Hex ids, a few exceptions among them.
+                FieldValue::Single(Value::String(if k % 200 == 0 {
+                    "none".into()
+                } else {
+                    format!("{:012x}", k * 7919)
+                })),
                 FieldValue::Single(Value::Long(k * 3)),
                 FieldValue::Single(Value::Long(1_600_000_000_000 + k * 997 % 2993)),
                 FieldValue::Single(Value::Double(k as f64 / 8.0)),
@@ -74,7 +80,7 @@ fn reseal(bytes: &mut Vec<u8>) {
     *bytes = out;
 }
 
-const COLUMNS: &[&str] = &["s", "tags", "j", "i", "m", "u", "v", "l4", "pt", "sn", "r"];
+const COLUMNS: &[&str] = &["s", "tags", "j", "i", "m", "u", "v", "l4", "pt", "sn", "r", "h"];
 
 fn exercise(segment: &ImmutableSegment) {
     let predicates = [
@@ -95,6 +101,9 @@ fn exercise(segment: &ImmutableSegment) {
         Predicate::eq("pt", Value::String("p3".into())),
         Predicate::between("sn", Value::Double(10.0), Value::Double(20.0)),
         Predicate::eq("r", Value::String("r4".into())),
+        Predicate::eq("h", Value::String(format!("{:012x}", 77 * 7919))),
+        Predicate::is_in("h", vec![Value::String("none".into()), Value::String(format!("{:012x}", 7919))]),
+        Predicate::like("h", "%7"),
     ];
     for p in &predicates {
         for null_handling in [false, true] {
@@ -120,8 +129,8 @@ fn damage_behind_valid_checksums_never_panics() {
     let good = segment_bytes();
     let intact = ImmutableSegment::from_bytes("t_0.cvs".into(), good.clone()).unwrap();
     let raw_codec = |name: &str| intact.column(name).unwrap().codec(cuvee_segments::format::SectionKind::ForwardRaw);
-    let codecs = ["j", "m", "l4", "pt", "sn", "dl", "dd"].map(raw_codec);
-    let all = ["fsst", "zstd", "lz4", "none", "snappy", "delta", "deltadelta"].map(Some);
+    let codecs = ["j", "m", "l4", "pt", "sn", "dl", "dd", "h"].map(raw_codec);
+    let all = ["fsst", "zstd", "lz4", "none", "snappy", "delta", "deltadelta", "hex"].map(Some);
     assert_eq!(codecs, all, "every raw codec is damaged");
     let inverted = ["s", "u", "r"].map(|name| intact.column(name).unwrap().inverted.as_ref().map(|i| i.codec()));
     assert_eq!(inverted, ["gaps", "postings", "roaring"].map(Some), "every inverted codec is damaged");

@@ -21,7 +21,7 @@ fn builder() -> SegmentBuilder {
               {"name":"s","dataType":"STRING"},{"name":"i","dataType":"INT"},{"name":"b","dataType":"BOOLEAN"},
               {"name":"tags","dataType":"STRING","singleValueField":false},{"name":"j","dataType":"JSON"},
               {"name":"bytes","dataType":"BYTES"},{"name":"dec","dataType":"BIG_DECIMAL"},{"name":"f","dataType":"FLOAT"},{"name":"u","dataType":"STRING"},
-              {"name":"loc","dataType":"BYTES"},{"name":"g","dataType":"STRING"}],
+              {"name":"loc","dataType":"BYTES"},{"name":"g","dataType":"STRING"},{"name":"h","dataType":"STRING"}],
             "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"d","dataType":"DOUBLE"},
               {"name":"seq","dataType":"LONG"},{"name":"step","dataType":"INT"}],
             "dateTimeFieldSpecs":[{"name":"ts","dataType":"TIMESTAMP","format":"1:MILLISECONDS:TIMESTAMP","granularity":"1:SECONDS"}]}"#,
@@ -54,6 +54,8 @@ fn builder() -> SegmentBuilder {
             if k % 100 == 0 { FieldValue::Null } else { FieldValue::Single(Value::Bytes(geography_point(k))) },
             // From version 8; a function of the sorted column, so its docs are runs.
             FieldValue::Single(Value::String(format!("g{}", k % 13 / 4))),
+            // From version 9: nearly unique hex ids, nulls among them.
+            if k % 100 == 0 { FieldValue::Null } else { FieldValue::Single(Value::String(hex_id(k))) },
             FieldValue::Single(Value::Long(k * 1000)),
             FieldValue::Single(Value::Double(k as f64 * 0.5)),
             FieldValue::Single(Value::Long(seq(k))),
@@ -63,6 +65,10 @@ fn builder() -> SegmentBuilder {
         builder.push(&row).unwrap();
     }
     builder
+}
+
+fn hex_id(k: i64) -> String {
+    format!("{:016x}", (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// A counter with uneven steps that runs past the largest LONG (its values and differences wrap).
@@ -207,6 +213,28 @@ fn check_golden(version: u32) {
         assert_eq!(count(Predicate::eq("seq", Value::Long(seq(1234)))), 1);
         let near_zero = (0..2100).filter(|&k| (-10..=10).contains(&step(k))).count() as u64;
         assert_eq!(count(Predicate::between("step", Value::Int(-10), Value::Int(10))), near_zero);
+    }
+    if version >= 9 {
+        // Hex ids as the bytes their digits spell; a null's stand-in is an exception.
+        let raw_codec =
+            |name: &str| segment.column(name).unwrap().codec(cuvee_segments::format::SectionKind::ForwardRaw);
+        assert_eq!(raw_codec("h"), Some("hex"));
+        assert_eq!(count(Predicate::eq("h", Value::String(hex_id(1234)))), 1);
+        assert_eq!(count(Predicate::is_in("h", (1..40).map(|k| Value::String(hex_id(k))).collect())), 39);
+        assert_eq!(count(Predicate::eq("h", Value::String(hex_id(1234).to_uppercase()))), 0);
+        assert_eq!(
+            count(Predicate::like("h", "%00")),
+            (1..2100).filter(|&k| k % 100 != 0 && hex_id(k).ends_with("00")).count() as u64
+        );
+        let all: Vec<u32> = (0..2100).collect();
+        let batch = segment.decode(&["h"], &all, DecodeOptions::default()).unwrap();
+        let h = batch.column(0).as_any().downcast_ref::<arrow_array::StringArray>().unwrap();
+        let mut values: Vec<&str> = h.iter().flatten().collect();
+        values.sort_unstable();
+        let mut expected: Vec<String> =
+            (0..2100).map(|k| if k % 100 == 0 { "null".into() } else { hex_id(k) }).collect();
+        expected.sort_unstable();
+        assert!(values == expected, "every id read back");
     }
     if version >= 4 {
         // Within 3 km of a grid point, through the H3 index.

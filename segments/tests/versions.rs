@@ -4,13 +4,13 @@
 //! version its header, trailer and footer say, and that it opens and answers.
 
 use cuvee_catalog::{Schema, Table, TableConfigJson, Value};
-use cuvee_segments::format::{SegmentMetadata, TRAILER_LEN};
+use cuvee_segments::format::{SectionKind, SegmentMetadata, TRAILER_LEN};
 use cuvee_segments::{EvalOptions, FieldValue, ImmutableSegment, Predicate, SegmentBuilder, SegmentIdentity};
 
 fn build(index_config: &str, field_config: &str) -> ImmutableSegment {
     let schema = Schema::from_json(
         r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"run","dataType":"INT"},{"name":"mixed","dataType":"INT"},
-              {"name":"hex","dataType":"STRING"}],
+              {"name":"hex","dataType":"STRING"},{"name":"text","dataType":"STRING"}],
             "metricFieldSpecs":[{"name":"counter","dataType":"LONG"}]}"#,
     )
     .unwrap();
@@ -25,6 +25,7 @@ fn build(index_config: &str, field_config: &str) -> ImmutableSegment {
                 FieldValue::Single(Value::Int((k / 1000) as i32)),
                 FieldValue::Single(Value::Int((k * 7919 % 13) as i32)),
                 FieldValue::Single(Value::String(format!("{:016x}", (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)))),
+                FieldValue::Single(Value::String(format!("user {} of {}", k * 7919 % 5000, k % 3))),
                 FieldValue::Single(Value::Long(k * 3)),
             ])
             .unwrap();
@@ -54,8 +55,16 @@ fn a_segment_is_written_at_the_lowest_version_its_sections_need() {
     let plain = r#"{"optimizeDictionary":false,"sortedColumn":["run"],"noDictionaryColumns":["counter"]}"#;
     assert_eq!(version(plain, ""), 3);
     assert_eq!(version(r#"{"optimizeDictionary":false,"invertedIndexColumns":["run"]}"#, ""), 3);
-    // Nearly unique strings go raw in FSST codes (version 5).
-    assert_eq!(version(r#"{"noDictionaryColumns":["counter"]}"#, ""), 5);
+    // Nearly unique strings go raw in FSST codes (version 5; the hex ids keep a dictionary
+    // for their inverted index)...
+    let fsst = build(r#"{"noDictionaryColumns":["counter"],"invertedIndexColumns":["hex"]}"#, "");
+    let raw_codec = |s: &ImmutableSegment, name: &str| s.column(name).unwrap().codec(SectionKind::ForwardRaw);
+    assert_eq!((raw_codec(&fsst, "text"), raw_codec(&fsst, "hex")), (Some("fsst"), None));
+    assert_eq!(fsst.metadata().format_version, 5);
+    // ... and hex ids as the bytes their digits spell (version 9).
+    let hex = build(r#"{"noDictionaryColumns":["counter"]}"#, "");
+    assert_eq!((raw_codec(&hex, "text"), raw_codec(&hex, "hex")), (Some("fsst"), Some("hex")));
+    assert_eq!(hex.metadata().format_version, 9);
     let lz4 = r#"{"name":"counter","encodingType":"RAW","compressionCodec":"LZ4"}"#;
     assert_eq!(version(r#"{"optimizeDictionary":false}"#, lz4), 6);
     let delta = r#"{"name":"counter","encodingType":"RAW","compressionCodec":"DELTA"}"#;
