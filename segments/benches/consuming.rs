@@ -213,6 +213,15 @@ fn consuming(c: &mut Criterion) {
     group.bench_function("sealed_decode_session_id_1000_docs", |b| {
         b.iter(|| black_box(sealed.decode(&["session_id"], &docs, DecodeOptions::default()).unwrap().num_rows()))
     });
+    // Reads of the sealed copy that walk multi-value offsets: every doc's (no inverted
+    // index on `tags`), and 1,000 scattered docs'.
+    group.bench_function("sealed_tags_eq_scanning_ids", |b| {
+        let predicate = Predicate::eq("tags", Value::String("tag07".into()));
+        b.iter(|| black_box(sealed.evaluate(&predicate, EvalOptions::default()).unwrap().docs.len()))
+    });
+    group.bench_function("sealed_decode_tags_1000_docs", |b| {
+        b.iter(|| black_box(sealed.decode(&["tags"], &docs, DecodeOptions::default()).unwrap().num_rows()))
+    });
     group.bench_function("sealed_group_country_device_on_ids", |b| {
         b.iter(|| {
             let groups = sealed.aggregate_groups(&["country", "device"], &[], &all).unwrap().unwrap();

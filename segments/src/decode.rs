@@ -284,8 +284,9 @@ impl ImmutableSegment {
                     }
                 }
                 (Forward::MvIds(mv), Some(dict)) => {
+                    let mut ranges = mv.ranges();
                     for &doc in docs {
-                        let (start, end) = mv.range(doc as usize);
+                        let (start, end) = ranges.range(doc as usize);
                         for i in start..end {
                             push_dict(&mut g, dict, mv.ids.get(i) as usize);
                         }

@@ -18,23 +18,17 @@
 //! ```text
 //! u32 list count k, u32 element count m,
 //! ⌈k / 128⌉ × u32 the first element of every 128th list,
-//! blocks of the k list lengths, blocks of the m elements, where blocks of n values are:
-//!     (⌈n / 128⌉ + 1) × u32 word offsets: block j is words[offsets[j]..offsets[j + 1]],
-//!     4 × W words for W-bit values (W ≤ 32; the last block is padded to 128 values),
-//!     then the words: value i of a block at bits i·W .. (i + 1)·W, least significant first
+//! blocks of the k list lengths, blocks of the m elements (see `packed_blocks`)
 //! ```
 //!
-//! The widths follow from the offsets, so no width is stored. Every read checks what it
-//! relies on — a block's words in range, a width of at most 32, a list inside the elements,
+//! Every read checks what it relies on — a block's words in range, a width of at most 32, a list inside the elements,
 //! each doc below the doc count — so a damaged section is an error, never a panic or a doc
 //! out of range. A list's start costs up to 127 lengths summed.
 
-use crate::bitpack::width_for;
 use crate::error::Malformed;
 use crate::format::{cast, put_u32, Cursor};
-
-/// Values per block.
-pub const BLOCK: usize = 128;
+pub use crate::packed_blocks::BLOCK;
+use crate::packed_blocks::{write_blocks, Blocks};
 
 /// The encoding of `postings` (each list ascending), or `None` when it cannot be encoded
 /// (more than `u32::MAX` lists, elements or words).
@@ -63,82 +57,6 @@ pub fn encode(postings: &[&[u32]]) -> Option<Vec<u8>> {
     write_blocks(&lengths, &mut out)?;
     write_blocks(&elements, &mut out)?;
     Some(out)
-}
-
-fn write_blocks(values: &[u32], out: &mut Vec<u8>) -> Option<()> {
-    let mut offsets = Vec::with_capacity(values.len().div_ceil(BLOCK) + 1);
-    let mut words: Vec<u32> = Vec::new();
-    offsets.push(0u32);
-    for block in values.chunks(BLOCK) {
-        let width = width_for(block.iter().copied().max().unwrap_or(0)) as usize;
-        let start = words.len();
-        words.resize(start + 4 * width, 0);
-        let packed = &mut words[start..];
-        for (i, &v) in block.iter().enumerate().filter(|_| width > 0) {
-            let bit = i * width;
-            let (k, shift) = (bit / 32, bit % 32);
-            packed[k] |= v << shift;
-            if shift + width > 32 {
-                packed[k + 1] |= v >> (32 - shift);
-            }
-        }
-        offsets.push(u32::try_from(words.len()).ok()?);
-    }
-    out.extend_from_slice(bytemuck::cast_slice(&offsets));
-    out.extend_from_slice(bytemuck::cast_slice(&words));
-    Some(())
-}
-
-/// Values in bit-packed blocks of 128, read in place.
-struct Blocks<'a> {
-    offsets: &'a [u32],
-    words: &'a [u32],
-}
-
-impl<'a> Blocks<'a> {
-    fn open(cursor: &mut Cursor<'a>, len: usize) -> Result<Blocks<'a>, Malformed> {
-        let offsets: &[u32] = cast(cursor.take(4 * (len.div_ceil(BLOCK) + 1))?)?;
-        let words: &[u32] = cast(cursor.take(4 * offsets[offsets.len() - 1] as usize)?)?;
-        Ok(Blocks { offsets, words })
-    }
-
-    /// The words and width of block `b`, checked.
-    fn block(&self, b: usize) -> Result<(&'a [u32], usize), Malformed> {
-        let (start, end) = (self.offsets[b] as usize, self.offsets[b + 1] as usize);
-        if start > end || end > self.words.len() || (end - start) % 4 != 0 || end - start > 128 {
-            return Err(Malformed(format!("posting block {b} spans words {start}..{end} of {}", self.words.len())));
-        }
-        Ok((&self.words[start..end], (end - start) / 4))
-    }
-
-    /// Calls `f` with values `from..to` (`to` at most the values opened), in order.
-    #[inline]
-    fn for_each(&self, from: usize, to: usize, mut f: impl FnMut(u64)) -> Result<(), Malformed> {
-        let mut at = from;
-        while at < to {
-            let b = at / BLOCK;
-            let (words, width) = self.block(b)?;
-            let stop = to.min((b + 1) * BLOCK);
-            if width == 0 {
-                (at..stop).for_each(|_| f(0));
-                at = stop;
-                continue;
-            }
-            let mask = (1u64 << width) - 1;
-            let mut bit = (at % BLOCK) * width;
-            for _ in at..stop {
-                let (k, shift) = (bit / 32, bit % 32);
-                // A block holds 128 × width bits, so a value that crosses a word has its
-                // next word inside the block.
-                let low = words[k] as u64;
-                let high = if shift + width > 32 { words[k + 1] as u64 } else { 0 };
-                f(((high << 32 | low) >> shift) & mask);
-                bit += width;
-            }
-            at = stop;
-        }
-        Ok(())
-    }
 }
 
 /// Posting lists read in place.

@@ -24,7 +24,7 @@
 //! |---|---|---|
 //! | `dictionary` | dictionary-encoded columns | u32 codec, u32 reserved, then by codec. Fixed-width types, codec 0 (plain): `count × width` native values, ascending; codec 1 (packed): the values' order-preserving keys as an `ascending` sequence. Variable-width, codec 0: u32 count, `(count + 1) ×` u32 byte offsets; codec 1: the `count + 1` offsets as an `ascending` sequence; then (either codec) padding to 8 and the bytes, entries ascending (bytes order, BIG_DECIMAL numeric). The writer packs when that is smaller. (Versions 1–2: no codec words; plain only, and no padding before the bytes.) |
 //! | `forward.ids` | dictionary-encoded single-value columns (from version 3, not the sorted column: its ids are the runs of its `sorted` section) | u32 bit width `W`, u32 value count `n`, then `⌈n / 1024⌉` bit-packed blocks of `W × 128` bytes (see `bitpack`) |
-//! | `forward.mv_ids` | dictionary-encoded multi-value columns | u32 doc count `d`, u32 reserved, the `d + 1` offsets into the flattened id list as an `ascending` sequence, padding to 8, then a `forward.ids` body for the flattened ids. (Version 2: the offsets as a `forward.ids` body, width = bits for the value count; version 1: `(d + 1) ×` u32 offsets right after the doc count.) |
+//! | `forward.mv_ids` | dictionary-encoded multi-value columns | u32 doc count `d`, u32 offsets codec (reserved, 0, before version 9), the `d + 1` offsets into the flattened id list as an `ascending` sequence (codec 0) or from version 9 as `steps` (codec 1: each doc's value count in bit-packed blocks of 128 and the offset at every 128th doc; the writer takes the smaller), padding to 8, then a `forward.ids` body for the flattened ids. (Version 2: the offsets as a `forward.ids` body, width = bits for the value count; version 1: `(d + 1) ×` u32 offsets right after the doc count.) |
 //! | `forward.raw` | raw (no-dictionary) columns | u32 doc count, u32 docs per chunk, u32 chunk count `c`, u32 codec. Codec 0 (zstd chunks; the only one, and the word reserved, before version 5), from version 6 codecs 2 (LZ4), 3 (Snappy) and 4 (uncompressed), and from version 7 codecs 5 and 6 (fixed-width values only: zstd chunks whose values are each value's difference from the one before, as a wrapping little-endian integer of the value's width, once for 5 and twice for 6; the first value kept): `(c + 1) ×` u64 chunk offsets relative to the end of this table, then `c` frames of that codec. A frame decompresses to: for multi-value columns `(k + 1) ×` u32 value offsets first; then fixed-width values as `m × width` native values, or variable-width values as `(m + 1) ×` u32 byte offsets and the bytes. Codec 1 (FSST, single-value variable-width columns; docs per chunk and chunk count 0): a symbol table (`symbol_table`), the `doc count + 1` offsets of each doc's codes as an `ascending` sequence, padding to 8, the codes (see `coded_strings`). From version 9 codec 7 (hex, single-value variable-width columns): the values' shape, the exceptions and their values, then each doc's digits as nibbles in a fixed-width slot (see `hex_strings`). The writer stores a string column as hex slots when one shape holds all but one doc in 64, else with FSST when that codes a sample of it at least 1/8 smaller |
 //! | `inverted` | inverted index | u32 codec, u32 reserved, u32 id count `k`, u32 reserved, then codec 0 (roaring): `(k + 1) ×` u64 offsets relative to the end of this table, then one roaring bitmap (portable serialisation) per dictionary id; codec 1 (postings): the `k + 1` offsets into the doc list as an `ascending` sequence, padding to 8, then a `forward.ids` body holding every id's docs (ascending within an id), id after id; from version 8 codec 2 (gaps): every id's docs as gaps in bit-packed blocks of 128 (see `delta_postings`; a dense id's list there is empty), padding to 8, u32 dense id count `r`, u32 reserved, `r ×` u32 dense ids ascending, padding to 8, then `(r + 1) ×` u64 offsets relative to the end of that table and the dense ids' roaring bitmaps, in that order. The writer picks the smallest codec; within codec 2 a list is dense when its roaring bitmap is at most twice its gaps. (Versions 1–2: no codec words, roaring only.) |
 //! | `sorted` | sorted index (the sorted column) | u32 codec (1), u32 reserved, then the first doc of every dictionary id and the doc count (`k + 1` values) as an `ascending` sequence; id `i`'s docs are `starts[i]..starts[i + 1]`. (Versions 1–2: u32 first doc, u32 end doc per id.) |
@@ -59,7 +59,7 @@
 //! | 6 | `forward.raw` codecs 2–4: chunks in LZ4 (the block's size as a u32, then the block), Snappy (raw format) or as they are, where a field config's `compressionCodec` names one |
 //! | 7 | `forward.raw` codecs 5 and 6: differences (of differences) of fixed-width values, then zstd (`compressionCodec` `DELTA`, `DELTADELTA`) |
 //! | 8 | `inverted` codec 2: posting lists as gaps in bit-packed blocks of 128, dense lists as roaring bitmaps |
-//! | 9 | `forward.raw` codec 7: hex strings of one shape as the bytes their digits spell, other values beside them |
+//! | 9 | `forward.raw` codec 7: hex strings of one shape as the bytes their digits spell, other values beside them; `forward.mv_ids` offsets codec 1: each doc's value count (`steps`) |
 
 use crate::error::Malformed;
 use crate::error::{Result, SegmentError};
@@ -242,6 +242,11 @@ pub fn version_needed(kind: SectionKind, bytes: &[u8]) -> u32 {
         SectionKind::Inverted => match word(0) {
             None | Some(0..=1) => 3,
             Some(2) => 8,
+            Some(_) => FORMAT_VERSION,
+        },
+        SectionKind::ForwardMvIds => match word(4) {
+            None | Some(0) => 3,
+            Some(crate::forward::MV_OFFSETS_STEPS) => 9,
             Some(_) => FORMAT_VERSION,
         },
         SectionKind::Dictionary | SectionKind::Sorted => match word(0) {

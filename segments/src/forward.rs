@@ -12,6 +12,7 @@ use crate::ascending::{self, Ascending};
 use crate::bitpack::{self, BLOCK};
 use crate::error::Malformed;
 use crate::format::{pad_to_8, put_u32, u32_at, Cursor};
+use crate::steps::{self, Steps, StepsCursor};
 use std::borrow::Cow;
 
 pub fn write_ids(ids: &[u32], width: u32, out: &mut Vec<u8>) {
@@ -22,16 +23,29 @@ pub fn write_ids(ids: &[u32], width: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(bytemuck::cast_slice(&packed));
 }
 
-/// Format v3: u32 doc count, u32 reserved, the `doc count + 1` offsets as an `ascending`
-/// sequence (a few bits per doc: deltas from each block's first offset), then the bit-packed
-/// ids.
+/// Codecs of a `forward.mv_ids` section's offsets (its second word; 0 before version 9).
+const MV_OFFSETS_ASCENDING: u32 = 0;
+pub const MV_OFFSETS_STEPS: u32 = 1;
+
+/// Format v3: u32 doc count, u32 codec, the `doc count + 1` offsets — as an `ascending`
+/// sequence (codec 0: residuals above a line per 1,024 docs), or from version 9 as `steps`
+/// (codec 1: each doc's value count, where that is smaller) — then the bit-packed ids.
 pub fn write_mv_ids(offsets: &[u32], ids: &[u32], width: u32) -> Vec<u8> {
     let mut out = Vec::new();
     put_u32(&mut out, (offsets.len() - 1) as u32);
-    put_u32(&mut out, 0);
     let offsets: Vec<u64> = offsets.iter().map(|&o| o as u64).collect();
     // u32 offsets never span 2^32 within a block, so this always encodes.
-    out.extend_from_slice(&ascending::encode(&offsets).unwrap_or_default());
+    let ascending = ascending::encode(&offsets).unwrap_or_default();
+    match steps::encode(&offsets).filter(|steps| steps.len() < ascending.len()) {
+        Some(steps) => {
+            put_u32(&mut out, MV_OFFSETS_STEPS);
+            out.extend_from_slice(&steps);
+        }
+        None => {
+            put_u32(&mut out, MV_OFFSETS_ASCENDING);
+            out.extend_from_slice(&ascending);
+        }
+    }
     pad_to_8(&mut out);
     write_ids(ids, width, &mut out);
     out
@@ -158,6 +172,8 @@ enum MvOffsets<'a> {
     Packed(PackedIds<'a>),
     /// Format v3: block frame-of-reference.
     Ascending(Ascending<'a>),
+    /// Format v9: each doc's value count.
+    Steps(Steps<'a>),
 }
 
 /// Multi-value ids: per-doc offsets into a flattened, bit-packed id list.
@@ -182,20 +198,30 @@ impl<'a> MvIds<'a> {
             }
             MvOffsets::Packed(packed)
         } else {
-            cursor.u32()?;
+            let codec = cursor.u32()?;
             // The walk below checks every doc's offsets when `deep`.
-            let sequence = Ascending::open(&mut cursor, false)?;
-            if sequence.len() != num_docs + 1 {
-                return Err(Malformed(format!("{} offsets for {num_docs} docs", sequence.len())));
+            let offsets = match codec {
+                MV_OFFSETS_ASCENDING => MvOffsets::Ascending(Ascending::open(&mut cursor, false)?),
+                MV_OFFSETS_STEPS if format_version >= 9 => MvOffsets::Steps(Steps::open(&mut cursor)?),
+                other => return Err(Malformed(format!("unknown multi-value offsets codec {other}"))),
+            };
+            let len = match &offsets {
+                MvOffsets::Ascending(sequence) => sequence.len(),
+                MvOffsets::Steps(steps) => steps.len(),
+                _ => 0,
+            };
+            if len != num_docs + 1 {
+                return Err(Malformed(format!("{len} offsets for {num_docs} docs")));
             }
-            MvOffsets::Ascending(sequence)
+            offsets
         };
         cursor.align8();
         let ids = PackedIds::open(&mut cursor, max_id)?;
         let mv = MvIds { num_docs, offsets, ids };
         let mut previous = 0;
+        let mut ranges = mv.ranges();
         for d in (0..=num_docs).filter(|_| deep) {
-            let o = mv.offset(d);
+            let o = ranges.offset(d)?;
             if o < previous || o > mv.ids.len {
                 return Err(Malformed(format!(
                     "value offset {o} of doc {d} is out of order or past {} values",
@@ -207,16 +233,54 @@ impl<'a> MvIds<'a> {
         Ok(mv)
     }
 
-    fn offset(&self, doc: usize) -> usize {
+    /// How the offsets are stored, for size reports.
+    pub fn offsets_codec(&self) -> &'static str {
         match &self.offsets {
-            MvOffsets::Plain(bytes) => u32_at(bytes, 4 * doc) as usize,
-            MvOffsets::Packed(packed) => packed.get(doc) as usize,
-            MvOffsets::Ascending(sequence) => sequence.get(doc) as usize,
+            MvOffsets::Plain(_) => "plain",
+            MvOffsets::Packed(_) => "packed",
+            MvOffsets::Ascending(_) => "ascending",
+            MvOffsets::Steps(_) => "steps",
         }
     }
 
-    pub fn range(&self, doc: usize) -> (usize, usize) {
-        (self.offset(doc), self.offset(doc + 1))
+    /// A reader of docs' value ranges; fastest asked in doc order (steps are decoded a
+    /// block of 128 docs at a time).
+    pub fn ranges(&self) -> MvRanges<'_, 'a> {
+        MvRanges {
+            mv: self,
+            steps: if let MvOffsets::Steps(steps) = &self.offsets { Some(steps.cursor()) } else { None },
+        }
+    }
+}
+
+/// Docs' value ranges in a multi-value column's flattened ids.
+pub struct MvRanges<'m, 'a> {
+    mv: &'m MvIds<'a>,
+    steps: Option<StepsCursor<'m, 'a>>,
+}
+
+impl MvRanges<'_, '_> {
+    fn offset(&mut self, doc: usize) -> Result<usize, Malformed> {
+        Ok(match (&self.mv.offsets, &mut self.steps) {
+            (MvOffsets::Plain(bytes), _) => u32_at(bytes, 4 * doc) as usize,
+            (MvOffsets::Packed(packed), _) => packed.get(doc) as usize,
+            (MvOffsets::Ascending(sequence), _) => sequence.get(doc) as usize,
+            (MvOffsets::Steps(_), Some(cursor)) => cursor.get(doc)? as usize,
+            (MvOffsets::Steps(_), None) => return Err(Malformed("steps read without a cursor".into())),
+        })
+    }
+
+    /// Doc `doc`'s values are ids `start..end` of the flattened list (checked against its
+    /// length when the column opened; damage that reads past it gives an empty range).
+    pub fn range(&mut self, doc: usize) -> (usize, usize) {
+        let pair = match &mut self.steps {
+            Some(cursor) => cursor.pair(doc).map(|(start, end)| (start as usize, end as usize)),
+            None => self.offset(doc).and_then(|start| Ok((start, self.offset(doc + 1)?))),
+        };
+        match pair {
+            Ok((start, end)) if start <= end && end <= self.mv.ids.len => (start, end),
+            _ => (0, 0),
+        }
     }
 }
 

@@ -87,7 +87,8 @@ pub struct ColumnReader<'a> {
 
 impl ColumnReader<'_> {
     /// The codec a section of this column chose at seal, where the writer had a choice
-    /// (`dictionary`, `inverted`, `sorted`, `forward.raw`), for size reports.
+    /// (`dictionary`, `inverted`, `sorted`, `forward.raw`, the offsets of `forward.mv_ids`),
+    /// for size reports.
     pub fn codec(&self, kind: SectionKind) -> Option<&'static str> {
         match kind {
             SectionKind::Dictionary => self.dictionary.map(|d| d.codec()),
@@ -97,6 +98,10 @@ impl ColumnReader<'_> {
                 Forward::Raw(raw) => Some(raw.codec_name()),
                 Forward::Coded(_) => Some("fsst"),
                 Forward::Hex(_) => Some("hex"),
+                _ => None,
+            },
+            SectionKind::ForwardMvIds => match &self.forward {
+                Forward::MvIds(mv) => Some(mv.offsets_codec()),
                 _ => None,
             },
             _ => None,

@@ -176,8 +176,9 @@ impl ImmutableSegment {
             Forward::Ids(ids) => scan_sv(ids, &test),
             Forward::MvIds(mv) => {
                 let mut out = RoaringBitmap::new();
+                let mut ranges = mv.ranges();
                 for doc in 0..mv.num_docs {
-                    let (start, end) = mv.range(doc);
+                    let (start, end) = ranges.range(doc);
                     if (start..end).any(|i| test.contains(mv.ids.get(i))) {
                         let _ = out.try_push(doc as u32);
                     }

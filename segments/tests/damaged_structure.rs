@@ -35,7 +35,10 @@ fn segment_bytes() -> Vec<u8> {
         builder
             .push(&[
                 FieldValue::Single(Value::String(format!("s{}", k % 31))),
-                FieldValue::Multi((0..k % 3).map(|t| Value::String(format!("t{t}"))).collect()),
+                // Uneven value counts: offsets stored as steps.
+                FieldValue::Multi(
+                    (0..((k * 2_654_435_761) >> 13) % 4).map(|t| Value::String(format!("t{t}"))).collect(),
+                ),
                 if k % 7 == 0 { FieldValue::Null } else { FieldValue::Single(Value::Json(format!("{{\"k\":{k}}}"))) },
                 FieldValue::Single(Value::Int((k / 100) as i32)),
                 // Nearly unique: packed dictionaries and posting lists.
@@ -134,6 +137,8 @@ fn damage_behind_valid_checksums_never_panics() {
     assert_eq!(codecs, all, "every raw codec is damaged");
     let inverted = ["s", "u", "r"].map(|name| intact.column(name).unwrap().inverted.as_ref().map(|i| i.codec()));
     assert_eq!(inverted, ["gaps", "postings", "roaring"].map(Some), "every inverted codec is damaged");
+    let mv_offsets = intact.column("tags").unwrap().codec(cuvee_segments::format::SectionKind::ForwardMvIds);
+    assert_eq!(mv_offsets, Some("steps"), "multi-value offsets as steps are damaged");
     let meta = intact.metadata().clone();
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {

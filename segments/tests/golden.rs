@@ -236,6 +236,20 @@ fn check_golden(version: u32) {
         expected.sort_unstable();
         assert!(values == expected, "every id read back");
     }
+    if version >= 3 {
+        // Multi-value offsets: residuals above a line, from version 9 each doc's value count.
+        let mv_offsets = segment.column("tags").unwrap().codec(cuvee_segments::format::SectionKind::ForwardMvIds);
+        assert_eq!(mv_offsets, Some(if version >= 9 { "steps" } else { "ascending" }));
+        let all: Vec<u32> = (0..2100).collect();
+        let batch = segment.decode(&["tags"], &all, DecodeOptions::default()).unwrap();
+        let tags = batch.column(0).as_any().downcast_ref::<arrow_array::ListArray>().unwrap();
+        let mut counts = [0usize; 4];
+        for doc in 0..arrow_array::Array::len(tags) {
+            counts[tags.value_length(doc) as usize] += 1;
+        }
+        // 0–3 tags a doc; an empty list is stored as the default value, as in Pinot.
+        assert_eq!(counts, [0, 1050, 525, 525]);
+    }
     if version >= 4 {
         // Within 3 km of a grid point, through the H3 index.
         let near = Predicate::Leaf {
