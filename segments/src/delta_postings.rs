@@ -183,13 +183,7 @@ mod tests {
 
     #[test]
     fn lists_of_every_shape_read_back() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |bound: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % bound
-        };
+        let mut next = crate::format::test_draws(0x9E37_79B9_7F4A_7C15);
         round_trip(&[], 10);
         round_trip(&[vec![], vec![0], vec![]], 1);
         round_trip(&[(0..1000).collect(), vec![], vec![1000, 1001, u32::MAX - 1]], u32::MAX);

@@ -418,6 +418,18 @@ pub(crate) fn aligned_words(bytes: &[u8]) -> Vec<u64> {
     bytes.chunks(8).map(|c| c.iter().rev().fold(0u64, |k, &b| k << 8 | b as u64)).collect()
 }
 
+/// Seeded draws below a bound (xorshift64; a bound of 0 draws 0), for tests' random data.
+#[cfg(test)]
+pub(crate) fn test_draws(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |below| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below.max(1)
+    }
+}
+
 /// A bounds-checked cursor over a section: every read past the end is a `Corrupt` error.
 pub struct Cursor<'a> {
     pub bytes: &'a [u8],

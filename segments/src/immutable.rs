@@ -70,6 +70,19 @@ pub enum Forward<'a> {
     Hex(HexStrings<'a>),
 }
 
+impl Forward<'_> {
+    /// The docs the forward index holds values for.
+    pub fn num_docs(&self) -> usize {
+        match self {
+            Forward::Ids(ids) => ids.len,
+            Forward::MvIds(mv) => mv.num_docs,
+            Forward::Raw(raw) => raw.num_docs,
+            Forward::Coded(coded) => coded.num_docs,
+            Forward::Hex(hex) => hex.num_docs,
+        }
+    }
+}
+
 /// Everything stored for one column, read in place from the segment.
 pub struct ColumnReader<'a> {
     pub index: usize,
@@ -266,81 +279,59 @@ impl ImmutableSegment {
             if deep {
                 ids.check_below(cardinality).map_err(wrap(SectionKind::ForwardIds))?;
             }
-            if ids.len != num_docs as usize {
-                return Err(self.corrupt(format!(
-                    "column {}: forward index has {} docs, segment has {num_docs}",
-                    meta.name, ids.len
-                )));
-            }
             Forward::Ids(ids)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardMvIds) {
             let ids = MvIds::open(bytes, cardinality, version, deep).map_err(wrap(SectionKind::ForwardMvIds))?;
             if deep {
                 ids.ids.check_below(cardinality).map_err(wrap(SectionKind::ForwardMvIds))?;
             }
-            if ids.num_docs != num_docs as usize {
-                return Err(self.corrupt(format!(
-                    "column {}: forward index has {} docs, segment has {num_docs}",
-                    meta.name, ids.num_docs
-                )));
-            }
             Forward::MvIds(ids)
-        } else if let Some(bytes) = self
-            .section(index, SectionKind::ForwardRaw)
-            .filter(|b| version >= 5 && b.len() >= 16 && u32_at(b, 12) == RAW_CODEC_FSST)
-        {
-            if !meta.single_value || !matches!(physical, Physical::Var(_)) {
-                return Err(self
-                    .corrupt(format!("column {}: FSST codes for a column that is not single-value bytes", meta.name)));
-            }
-            let coded = CodedStrings::open(bytes, deep).map_err(wrap(SectionKind::ForwardRaw))?;
-            if coded.num_docs != num_docs as usize {
-                return Err(self.corrupt(format!(
-                    "column {}: forward index has {} docs, segment has {num_docs}",
-                    meta.name, coded.num_docs
-                )));
-            }
-            Forward::Coded(coded)
-        } else if let Some(bytes) = self
-            .section(index, SectionKind::ForwardRaw)
-            .filter(|b| version >= 9 && b.len() >= 16 && u32_at(b, 12) == RAW_CODEC_HEX)
-        {
-            if !meta.single_value || !matches!(physical, Physical::Var(_)) {
-                return Err(self
-                    .corrupt(format!("column {}: hex slots for a column that is not single-value bytes", meta.name)));
-            }
-            let hex = HexStrings::open(bytes).map_err(wrap(SectionKind::ForwardRaw))?;
-            if hex.num_docs != num_docs as usize {
-                return Err(self.corrupt(format!(
-                    "column {}: forward index has {} docs, segment has {num_docs}",
-                    meta.name, hex.num_docs
-                )));
-            }
-            Forward::Hex(hex)
         } else if let Some(bytes) = self.section(index, SectionKind::ForwardRaw) {
-            // A codec newer than the file's version is damage, not a choice of its writer
-            // (versions 1 and 2 held zstd chunks too, which `version_needed` counts as 3).
-            let needed = version_needed(SectionKind::ForwardRaw, bytes);
-            if needed > version.max(3) {
-                return Err(self.corrupt(format!(
-                    "column {}: raw chunk codec {} needs format version {needed}, the file is version {version}",
-                    meta.name,
-                    u32_at(bytes, 12)
-                )));
+            let single_value_bytes = |codec: &str| {
+                if meta.single_value && matches!(physical, Physical::Var(_)) {
+                    Ok(())
+                } else {
+                    Err(self
+                        .corrupt(format!("column {}: {codec} for a column that is not single-value bytes", meta.name)))
+                }
+            };
+            match (bytes.len() >= 16).then(|| u32_at(bytes, 12)) {
+                Some(RAW_CODEC_FSST) if version >= 5 => {
+                    single_value_bytes("FSST codes")?;
+                    Forward::Coded(CodedStrings::open(bytes, deep).map_err(wrap(SectionKind::ForwardRaw))?)
+                }
+                Some(RAW_CODEC_HEX) if version >= 9 => {
+                    single_value_bytes("hex slots")?;
+                    Forward::Hex(HexStrings::open(bytes).map_err(wrap(SectionKind::ForwardRaw))?)
+                }
+                _ => {
+                    // A codec newer than the file's version is damage, not a choice of its
+                    // writer (versions 1 and 2 held zstd chunks too, which `version_needed`
+                    // counts as 3).
+                    let needed = version_needed(SectionKind::ForwardRaw, bytes);
+                    if needed > version.max(3) {
+                        return Err(self.corrupt(format!(
+                            "column {}: raw chunk codec {} needs format version {needed}, the file is version {version}",
+                            meta.name,
+                            u32_at(bytes, 12)
+                        )));
+                    }
+                    let raw = RawForward::open(bytes, physical, !meta.single_value);
+                    Forward::Raw(raw.map_err(wrap(SectionKind::ForwardRaw))?)
+                }
             }
-            let raw = RawForward::open(bytes, physical, !meta.single_value).map_err(wrap(SectionKind::ForwardRaw))?;
-            if raw.num_docs != num_docs as usize {
-                return Err(self.corrupt(format!(
-                    "column {}: forward index has {} docs, segment has {num_docs}",
-                    meta.name, raw.num_docs
-                )));
-            }
-            Forward::Raw(raw)
         } else if let (Some(SortedIndex::Starts(starts)), true) = (&sorted, meta.single_value && version >= 3) {
             Forward::Ids(PackedIds::from_runs(*starts))
         } else {
             return Err(self.corrupt(format!("column {} has no forward index", meta.name)));
         };
+        if forward.num_docs() != num_docs as usize {
+            return Err(self.corrupt(format!(
+                "column {}: forward index has {} docs, segment has {num_docs}",
+                meta.name,
+                forward.num_docs()
+            )));
+        }
         let inverted = match self.section(index, SectionKind::Inverted) {
             Some(bytes) => {
                 Some(open_inverted(bytes, cardinality, num_docs, version, deep).map_err(wrap(SectionKind::Inverted))?)

@@ -151,17 +151,11 @@ impl StepsCursor<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::aligned_words;
+    use crate::format::{aligned_words, test_draws};
 
     #[test]
     fn sequences_read_back_in_order_and_at_random() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |bound: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % bound
-        };
+        let mut next = test_draws(0x9E37_79B9_7F4A_7C15);
         for len in [0usize, 1, 2, 127, 128, 129, 1000, 5000] {
             let mut values = Vec::with_capacity(len);
             let mut v = next(1 << 40);
@@ -204,13 +198,10 @@ mod tests {
     fn small_uneven_steps_cost_their_width() {
         // Value counts of 0–5 per doc: 3 bits a step, and per 128 a start (64 bits), three
         // checkpoints (96) and a block offset (32).
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = test_draws(0x2545_F491_4F6C_DD1D);
         let values: Vec<u64> = (0..100_000)
             .scan(0, |v, _| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                *v += state % 6;
+                *v += next(6);
                 Some(*v)
             })
             .collect();

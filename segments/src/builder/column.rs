@@ -355,13 +355,7 @@ mod tests {
     /// same metadata and sections whether or not its values were sorted first.
     #[test]
     fn raw_columns_build_the_same_without_sorting_their_values() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below.max(1)
-        };
+        let mut next = crate::format::test_draws(0x2545_f491_4f6c_dd1d);
         let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"];
         let (mut raw, mut dictionary) = (0, 0);
         for config in CONFIGS {
