@@ -1,20 +1,26 @@
 // The fuzz targets' bodies (see lib.rs). Included by lib.rs and by the main workspace's
 // tests/fuzz_corpora.rs, so it names crates, never `crate::`.
 
-use cuvee_catalog::{Decoder, Schema, Table, TableConfigJson};
+use cuvee_catalog::{Decoder, Schema, Table, TableConfigJson, Value};
 use cuvee_ingest::conform::Conformer;
 use cuvee_ingest::{MessageDecoder, MessageMetadata};
-use cuvee_segments::{DecodeOptions, ImmutableSegment};
+use cuvee_segments::{DecodeOptions, EvalOptions, ImmutableSegment, Predicate};
 
 /// A segment file: open (footer, sections, every column's structure), then decode the
-/// first docs of every column. (Under `cfg(fuzzing)` the checksums are not compared, so
-/// the structure checks behind them are reached.)
+/// first docs of every column and filter every column by equality and by a pattern, which
+/// reach the scans of each forward index and the indexes' look-ups. (Under `cfg(fuzzing)`
+/// the checksums are not compared, so the structure checks behind them are reached.)
 pub fn segment_open(data: &[u8]) {
     let Ok(segment) = ImmutableSegment::from_bytes("fuzz.cvs".into(), data.to_vec()) else { return };
     let docs: Vec<u32> = (0..segment.num_docs().min(512)).collect();
     let names: Vec<String> = segment.schema().columns().iter().map(|c| c.name.clone()).collect();
     for name in &names {
         let _ = segment.decode(&[name.as_str()], &docs, DecodeOptions { null_handling: true });
+        // A hex id (a string literal is coerced to the column's type, or refused).
+        let equal = Predicate::eq(name, Value::String("0123456789abcdef".into()));
+        for predicate in [equal, Predicate::like(name, "%a%")] {
+            let _ = segment.evaluate(&predicate, EvalOptions { null_handling: true });
+        }
     }
 }
 

@@ -107,6 +107,15 @@ fn append_decoded(symbols: &[fsst::Symbol], lengths: &[u8], codes: &[u8], out: &
     out.truncate(at);
 }
 
+/// `fsst-rs` 0.7's table of symbols of 3 bytes or more: slots, and the slot of a symbol
+/// (its hash of the first 3 bytes). A rebuild asserts each slot holds one symbol.
+const LONG_SYMBOL_SLOTS: usize = 1 << 11;
+
+fn long_symbol_slot(symbol: u64) -> usize {
+    let prefix = symbol & 0xFF_FFFF;
+    (prefix.wrapping_mul(2_971_215_073) ^ prefix.wrapping_shr(15)) as usize & (LONG_SYMBOL_SLOTS - 1)
+}
+
 /// The code that says the next byte stands for itself.
 const ESCAPE: u8 = 255;
 
@@ -169,7 +178,16 @@ impl StoredSymbols {
     pub(crate) fn coder(&self) -> Result<SymbolTable, Malformed> {
         let (symbols, lengths) = (&self.symbols[..self.count], &self.lengths[..self.count]);
         // The rebuild asserts that no two long symbols share a hash slot; a table the
-        // writer trained never does, so a failure means damage, reported as such.
+        // writer trained never does, so a collision means damage, reported as such. It is
+        // checked first (the fuzzer aborts on any panic, caught or not); the catch stays
+        // for anything else the rebuild asserts.
+        let mut taken = vec![false; LONG_SYMBOL_SLOTS];
+        for (symbol, _) in symbols.iter().zip(lengths).filter(|(_, &length)| length >= 3) {
+            let slot = long_symbol_slot(symbol.to_u64());
+            if std::mem::replace(&mut taken[slot], true) {
+                return Err(Malformed(format!("the symbol table's long symbols collide in slot {slot}")));
+            }
+        }
         std::panic::catch_unwind(|| fsst::Compressor::rebuild_from(symbols, lengths))
             .map(|compressor| SymbolTable { compressor })
             .map_err(|_| Malformed("the symbol table's long symbols collide".into()))
@@ -248,6 +266,32 @@ mod tests {
             assert_eq!(table.encode(&value, &mut b), &codes[..], "coding is deterministic");
         }
         assert!(table.encode(b"", &mut a).is_empty());
+    }
+
+    #[test]
+    fn colliding_long_symbols_are_damage_found_before_the_rebuild() {
+        // Two 3-letter symbols in one slot (17,576 of them for 2,048 slots).
+        let mut slots = std::collections::HashMap::new();
+        let letters =
+            (b'a'..=b'z').flat_map(|x| (b'a'..=b'z').flat_map(move |y| (b'a'..=b'z').map(move |z| [x, y, z])));
+        let (a, b) = letters
+            .filter_map(|s| {
+                let symbol = fsst::Symbol::from_slice(&[s[0], s[1], s[2], 0, 0, 0, 0, 0]);
+                slots.insert(long_symbol_slot(symbol.to_u64()), symbol).map(|other| (other, symbol))
+            })
+            .next()
+            .expect("a collision");
+        // The slot is fsst's own: its rebuild refuses the pair (and panics doing so).
+        assert!(std::panic::catch_unwind(|| fsst::Compressor::rebuild_from([a, b], [3u8, 3])).is_err());
+        let mut bytes = Vec::new();
+        put_u32(&mut bytes, 2);
+        put_u32(&mut bytes, 0);
+        bytes.extend_from_slice(&a.to_u64().to_le_bytes());
+        bytes.extend_from_slice(&b.to_u64().to_le_bytes());
+        bytes.extend_from_slice(&[3, 3]);
+        let stored = StoredSymbols::open(&mut Cursor::new(&bytes)).expect("well-formed on its face");
+        let refused = stored.coder().err().expect("a collision is damage");
+        assert!(refused.0.contains("collide"), "{}", refused.0);
     }
 
     #[test]
