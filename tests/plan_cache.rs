@@ -32,7 +32,7 @@ async fn answer(service: &QueryService, sql: &str, principal: &Principal) -> Jso
 /// kept (a string against a number, a number against a TIMESTAMP, a multi-value column).
 fn shapes() -> Vec<(&'static str, Vec<String>)> {
     let teams = ["'SFN'", "'BOS'", "'NYA'", "'XXX'", "''", "'O''Neil'"];
-    let numbers = ["0", "5", "30", "73", "-1", "2.0", "5.5", "1e1", "99999999999"];
+    let numbers = ["0", "5", "30", "73", "-1", "-7", "-2.5", "-1e1", "2.0", "5.5", "1e1", "99999999999"];
     let each = |values: &[&str], f: &dyn Fn(&str) -> String| values.iter().map(|v| f(v)).collect::<Vec<_>>();
     vec![
         ("SELECT COUNT(*), SUM(homeRuns) FROM baseballStats WHERE teamID = {}", each(&teams, &|v| v.to_string())),

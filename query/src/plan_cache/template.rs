@@ -3,7 +3,7 @@
 
 use datafusion::common::ScalarValue;
 use datafusion::sql::sqlparser::ast::{
-    visit_expressions, visit_expressions_mut, BinaryOperator, Expr as SqlExpr, SetExpr, Statement, Value,
+    visit_expressions, visit_expressions_mut, BinaryOperator, Expr as SqlExpr, SetExpr, Statement, UnaryOperator, Value,
 };
 use std::ops::ControlFlow;
 
@@ -95,25 +95,47 @@ fn take_from(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
     }
 }
 
-/// Replaces a literal DataFusion would type as Int64, Float64 or Utf8 with the next
-/// placeholder.
+/// Replaces a literal DataFusion would type as Int64, Float64 or Utf8 — or the negation of
+/// such a number, which DataFusion types as the number — with the next placeholder.
 fn take(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
-    let SqlExpr::Value(value) = expr else { return };
-    let scalar = match &value.value {
-        Value::SingleQuotedString(s) => ScalarValue::Utf8(Some(s.clone())),
-        Value::Number(n, false) => match n.parse::<i64>() {
-            Ok(i) => ScalarValue::Int64(Some(i)),
-            // DataFusion reads other numbers with a point or an exponent as Float64.
-            Err(_) if n.contains(['.', 'e', 'E']) => match n.parse::<f64>() {
-                Ok(f) if f.is_finite() => ScalarValue::Float64(Some(f)),
+    let scalar = match &*expr {
+        SqlExpr::Value(value) => match &value.value {
+            Value::SingleQuotedString(s) => ScalarValue::Utf8(Some(s.clone())),
+            Value::Number(n, false) => match number(n) {
+                Some(scalar) => scalar,
+                None => return,
+            },
+            _ => return,
+        },
+        SqlExpr::UnaryOp { op: UnaryOperator::Minus, expr: negated } => match &**negated {
+            SqlExpr::Value(value) => match &value.value {
+                Value::Number(n, false) => match number(n) {
+                    Some(ScalarValue::Int64(Some(i))) => ScalarValue::Int64(Some(-i)),
+                    Some(ScalarValue::Float64(Some(f))) => ScalarValue::Float64(Some(-f)),
+                    _ => return,
+                },
                 _ => return,
             },
-            Err(_) => return,
+            _ => return,
         },
         _ => return,
     };
     literals.push(scalar);
-    value.value = Value::Placeholder(format!("${}", literals.len()));
+    *expr = SqlExpr::Value(Value::Placeholder(format!("${}", literals.len())).into());
+}
+
+/// A number as DataFusion types it: Int64 if it fits, else Float64 if it has a point or an
+/// exponent and is finite (`None` otherwise: an integer past Int64 is typed otherwise).
+/// Negating either never overflows (`-i64::MAX` fits).
+fn number(n: &str) -> Option<ScalarValue> {
+    match n.parse::<i64>() {
+        Ok(i) => Some(ScalarValue::Int64(Some(i))),
+        Err(_) if n.contains(['.', 'e', 'E']) => match n.parse::<f64>() {
+            Ok(f) if f.is_finite() => Some(ScalarValue::Float64(Some(f))),
+            _ => None,
+        },
+        Err(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -129,12 +151,12 @@ mod tests {
     #[test]
     fn comparison_literals_in_where_become_placeholders() {
         let t = template(&parse(
-            "SELECT a, x = 7 FROM t WHERE x = 5 AND 'a' <> y AND y IN ('a', 'b') AND z BETWEEN 1.5 AND 2 AND f(w) = 3 AND w > -1 LIMIT 10",
+            "SELECT a, x = 7 FROM t WHERE x = 5 AND 'a' <> y AND y IN ('a', 'b') AND z BETWEEN 1.5 AND 2 AND f(w) = 3 AND w > -1 AND v < -2.5 AND u > -(3) LIMIT 10",
         ))
         .unwrap();
         assert_eq!(
             t.statement.to_string(),
-            "SELECT a, x = 7 FROM t WHERE x = $1 AND $2 <> y AND y IN ($3, $4) AND z BETWEEN $5 AND $6 AND f(w) = 3 AND w > -1 LIMIT 10"
+            "SELECT a, x = 7 FROM t WHERE x = $1 AND $2 <> y AND y IN ($3, $4) AND z BETWEEN $5 AND $6 AND f(w) = 3 AND w > $7 AND v < $8 AND u > -(3) LIMIT 10"
         );
         assert_eq!(
             t.literals,
@@ -145,6 +167,8 @@ mod tests {
                 ScalarValue::Utf8(Some("b".into())),
                 ScalarValue::Float64(Some(1.5)),
                 ScalarValue::Int64(Some(2)),
+                ScalarValue::Int64(Some(-1)),
+                ScalarValue::Float64(Some(-2.5)),
             ]
         );
     }
@@ -154,6 +178,9 @@ mod tests {
         let key = |sql: &str| template(&parse(sql)).unwrap().key;
         assert_eq!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 99999"));
         assert_eq!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 5.5"));
+        assert_eq!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = -5"));
+        // Past Int64 a number is typed otherwise, negated or not: it stays in the text.
+        assert_ne!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = -9223372036854775808"));
         assert_ne!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = '5'"));
         assert_ne!(key("SELECT * FROM t WHERE x = 5"), key("SELECT * FROM t WHERE x = 5 LIMIT 3"));
         assert_ne!(key("SELECT * FROM t WHERE x IN (1)"), key("SELECT * FROM t WHERE x IN (1, 2)"));
