@@ -13,7 +13,8 @@
 
 use crate::ascending::{self, Ascending};
 use crate::error::Malformed;
-use crate::format::{pad_to_8, put_u32, Cursor};
+use crate::format::{pad_to_8, Cursor};
+use crate::forward::{put_unchunked_header, read_unchunked_header};
 use crate::symbol_table::{StoredSymbols, SymbolTable};
 use roaring::RoaringBitmap;
 
@@ -40,10 +41,7 @@ pub fn write<'v>(n: usize, value: impl Fn(usize) -> &'v [u8]) -> Option<Vec<u8>>
         ends.push(codes.len() as u64);
     }
     let mut out = Vec::with_capacity(codes.len() + n / 2 + 4096);
-    put_u32(&mut out, n as u32);
-    put_u32(&mut out, 0);
-    put_u32(&mut out, 0);
-    put_u32(&mut out, RAW_CODEC_FSST);
+    put_unchunked_header(&mut out, n as u32, RAW_CODEC_FSST);
     table.write(&mut out);
     // A doc's codes are at most twice its bytes, so a 1,024-doc block never spans 2^32.
     out.extend_from_slice(&ascending::encode(&ends)?);
@@ -65,11 +63,7 @@ impl<'a> CodedStrings<'a> {
     /// checks that the offsets never go down and that every doc's codes decode.
     pub fn open(bytes: &'a [u8], deep: bool) -> Result<CodedStrings<'a>, Malformed> {
         let mut cursor = Cursor::new(bytes);
-        let num_docs = cursor.u32()? as usize;
-        cursor.take(8)?;
-        if cursor.u32()? != RAW_CODEC_FSST {
-            return Err(Malformed("not an FSST-coded raw column".into()));
-        }
+        let num_docs = read_unchunked_header(&mut cursor, RAW_CODEC_FSST, "FSST codes")?;
         let table = Box::new(StoredSymbols::open(&mut cursor)?);
         let ends = Ascending::open(&mut cursor, deep)?;
         cursor.align8();

@@ -3,6 +3,7 @@
 
 mod raw;
 
+pub(crate) use raw::{put_unchunked_header, read_unchunked_header};
 pub use raw::{
     write_raw, ChunkWriter, RawChunk, RawForward, RawValues, RAW_CODEC_DELTA, RAW_CODEC_DELTA_DELTA, RAW_CODEC_LZ4,
     RAW_CODEC_NONE, RAW_CODEC_SNAPPY, RAW_CODEC_ZSTD,
@@ -200,15 +201,18 @@ impl<'a> MvIds<'a> {
         } else {
             let codec = cursor.u32()?;
             // The walk below checks every doc's offsets when `deep`.
-            let offsets = match codec {
-                MV_OFFSETS_ASCENDING => MvOffsets::Ascending(Ascending::open(&mut cursor, false)?),
-                MV_OFFSETS_STEPS if format_version >= 9 => MvOffsets::Steps(Steps::open(&mut cursor)?),
+            let (offsets, len) = match codec {
+                MV_OFFSETS_ASCENDING => {
+                    let sequence = Ascending::open(&mut cursor, false)?;
+                    let len = sequence.len();
+                    (MvOffsets::Ascending(sequence), len)
+                }
+                MV_OFFSETS_STEPS if format_version >= 9 => {
+                    let steps = Steps::open(&mut cursor)?;
+                    let len = steps.len();
+                    (MvOffsets::Steps(steps), len)
+                }
                 other => return Err(Malformed(format!("unknown multi-value offsets codec {other}"))),
-            };
-            let len = match &offsets {
-                MvOffsets::Ascending(sequence) => sequence.len(),
-                MvOffsets::Steps(steps) => steps.len(),
-                _ => 0,
             };
             if len != num_docs + 1 {
                 return Err(Malformed(format!("{len} offsets for {num_docs} docs")));
@@ -246,36 +250,38 @@ impl<'a> MvIds<'a> {
     /// A reader of docs' value ranges; fastest asked in doc order (steps are decoded a
     /// block of 128 docs at a time).
     pub fn ranges(&self) -> MvRanges<'_, 'a> {
-        MvRanges {
-            mv: self,
-            steps: if let MvOffsets::Steps(steps) = &self.offsets { Some(steps.cursor()) } else { None },
-        }
+        MvRanges { mv: self, steps: None }
     }
 }
 
 /// Docs' value ranges in a multi-value column's flattened ids.
 pub struct MvRanges<'m, 'a> {
     mv: &'m MvIds<'a>,
+    /// For offsets stored as steps: the cursor, made by the first read.
     steps: Option<StepsCursor<'m, 'a>>,
 }
 
 impl MvRanges<'_, '_> {
     fn offset(&mut self, doc: usize) -> Result<usize, Malformed> {
-        Ok(match (&self.mv.offsets, &mut self.steps) {
-            (MvOffsets::Plain(bytes), _) => u32_at(bytes, 4 * doc) as usize,
-            (MvOffsets::Packed(packed), _) => packed.get(doc) as usize,
-            (MvOffsets::Ascending(sequence), _) => sequence.get(doc) as usize,
-            (MvOffsets::Steps(_), Some(cursor)) => cursor.get(doc)? as usize,
-            (MvOffsets::Steps(_), None) => return Err(Malformed("steps read without a cursor".into())),
+        let mv = self.mv;
+        Ok(match &mv.offsets {
+            MvOffsets::Plain(bytes) => u32_at(bytes, 4 * doc) as usize,
+            MvOffsets::Packed(packed) => packed.get(doc) as usize,
+            MvOffsets::Ascending(sequence) => sequence.get(doc) as usize,
+            MvOffsets::Steps(steps) => self.steps.get_or_insert_with(|| steps.cursor()).get(doc)? as usize,
         })
     }
 
     /// Doc `doc`'s values are ids `start..end` of the flattened list (checked against its
     /// length when the column opened; damage that reads past it gives an empty range).
     pub fn range(&mut self, doc: usize) -> (usize, usize) {
-        let pair = match &mut self.steps {
-            Some(cursor) => cursor.pair(doc).map(|(start, end)| (start as usize, end as usize)),
-            None => self.offset(doc).and_then(|start| Ok((start, self.offset(doc + 1)?))),
+        let mv = self.mv;
+        let pair = match &mv.offsets {
+            MvOffsets::Steps(steps) => {
+                let cursor = self.steps.get_or_insert_with(|| steps.cursor());
+                cursor.pair(doc).map(|(start, end)| (start as usize, end as usize))
+            }
+            _ => self.offset(doc).and_then(|start| Ok((start, self.offset(doc + 1)?))),
         };
         match pair {
             Ok((start, end)) if start <= end && end <= self.mv.ids.len => (start, end),

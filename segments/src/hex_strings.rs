@@ -24,6 +24,7 @@
 
 use crate::error::Malformed;
 use crate::format::{cast, pad_to_8, put_u32, Cursor};
+use crate::forward::{put_unchunked_header, read_unchunked_header};
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 
@@ -170,10 +171,7 @@ pub fn write<'v>(n: usize, value: impl Fn(usize) -> &'v [u8]) -> Option<Vec<u8>>
         }
     }
     let mut out = Vec::with_capacity(slots.len() + exception_bytes.len() + 64);
-    put_u32(&mut out, u32::try_from(n).ok()?);
-    put_u32(&mut out, 0);
-    put_u32(&mut out, 0);
-    put_u32(&mut out, RAW_CODEC_HEX);
+    put_unchunked_header(&mut out, u32::try_from(n).ok()?, RAW_CODEC_HEX);
     put_u32(&mut out, shape.bytes.len() as u32);
     put_u32(&mut out, u32::from(shape.digits == UPPER));
     out.extend_from_slice(shape.bytes);
@@ -207,11 +205,7 @@ impl<'a> HexStrings<'a> {
     /// range.
     pub fn open(bytes: &'a [u8]) -> Result<HexStrings<'a>, Malformed> {
         let mut cursor = Cursor::new(bytes);
-        let num_docs = cursor.u32()? as usize;
-        cursor.take(8)?;
-        if cursor.u32()? != RAW_CODEC_HEX {
-            return Err(Malformed("not a hex-coded raw column".into()));
-        }
+        let num_docs = read_unchunked_header(&mut cursor, RAW_CODEC_HEX, "hex slots")?;
         let length = cursor.u32()? as usize;
         let upper = match cursor.u32()? {
             0 => false,

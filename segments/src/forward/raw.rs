@@ -41,6 +41,26 @@ fn codec_word(codec: RawCodec) -> u32 {
     }
 }
 
+/// Starts a `forward.raw` section whose values are each stored alone (FSST codes, hex
+/// slots): the doc count, no docs per chunk and no chunks, the codec.
+pub(crate) fn put_unchunked_header(out: &mut Vec<u8>, num_docs: u32, codec: u32) {
+    put_u32(out, num_docs);
+    put_u32(out, 0);
+    put_u32(out, 0);
+    put_u32(out, codec);
+}
+
+/// Reads the header [`put_unchunked_header`] wrote, checking its codec (`name` says which
+/// it should be); returns the doc count.
+pub(crate) fn read_unchunked_header(cursor: &mut Cursor, codec: u32, name: &str) -> Result<usize, Malformed> {
+    let num_docs = cursor.u32()? as usize;
+    cursor.take(8)?;
+    match cursor.u32()? {
+        found if found == codec => Ok(num_docs),
+        found => Err(Malformed(format!("raw codec {found} where {name} ({codec}) was expected"))),
+    }
+}
+
 /// How many times a codec takes differences of a chunk's values before compressing.
 fn delta_order(codec: u32) -> usize {
     match codec {
