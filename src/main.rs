@@ -215,7 +215,7 @@ fn run(command: Command) -> Result<()> {
                         .with_context(|| format!("unknown format \"{name}\" (expected csv, json, avro or parquet)"))?,
                 ),
             };
-            let options = ImportOptions { strict, max_rows_per_segment, format, progress: true };
+            let options = ImportOptions { strict, max_rows_per_segment, format, ..ImportOptions::default() };
             let dir = table_dir(&data_dir, &table);
             let report = import(&table, &files, &dir, &options)?;
             println!(

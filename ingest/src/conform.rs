@@ -95,13 +95,25 @@ impl Conformer {
         }
         let time_column = table.config.time_column().and_then(|c| table.schema.column_index(c));
         let flatten = table.config.complex_type_config().map(|c| c.delimiter().to_string());
-        let json_rows = (transforms.is_empty() && filter.is_none() && flatten.is_none())
-            .then(|| JsonRows::new(table.schema.columns()));
-        Ok(Conformer { table: table.clone(), transforms, filter, time_column, flatten, json_rows })
+        let mut conformer =
+            Conformer { table: table.clone(), transforms, filter, time_column, flatten, json_rows: None };
+        conformer.json_rows = conformer.takes_fields_as_they_are().then(|| JsonRows::new(table.schema.columns()));
+        Ok(conformer)
     }
 
     pub fn table(&self) -> &Table {
         &self.table
+    }
+
+    /// The time column's index in the schema.
+    pub(crate) fn time_column(&self) -> Option<usize> {
+        self.time_column
+    }
+
+    /// Whether a record's fields become the row's as they are (no transform, filter or
+    /// flattening), so a columnar file can be converted a column at a time.
+    pub(crate) fn takes_fields_as_they_are(&self) -> bool {
+        self.transforms.is_empty() && self.filter.is_none() && self.flatten.is_none()
     }
 
     /// Converts one record; the error says which column and why.

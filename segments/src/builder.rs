@@ -132,18 +132,11 @@ impl ColumnBuffer {
     }
 
     fn push_field(&mut self, field: &FieldValue) -> std::result::Result<(), String> {
-        let default = self.spec.default_null_value.clone();
         let before = self.value_count();
         let outcome = match (field, self.spec.single_value) {
-            (FieldValue::Null, _) => {
-                self.nulls.insert(self.docs);
-                self.push_value(&default)
-            }
+            (FieldValue::Null, _) => self.push_default(),
             (FieldValue::Single(v), _) => self.push_value(v),
-            (FieldValue::Multi(values), false) if values.is_empty() => {
-                self.nulls.insert(self.docs);
-                self.push_value(&default)
-            }
+            (FieldValue::Multi(values), false) if values.is_empty() => self.push_default(),
             (FieldValue::Multi(values), false) => values.iter().try_for_each(|v| self.push_value(v)),
             (FieldValue::Multi(_), true) => {
                 Err(format!("column \"{}\" is single-value but got a list", self.spec.name))
@@ -162,6 +155,48 @@ impl ColumnBuffer {
         }
         self.docs += 1;
         Ok(())
+    }
+
+    /// A null doc's value: the column's default, and the doc marked null.
+    fn push_default(&mut self) -> std::result::Result<(), String> {
+        self.nulls.insert(self.docs);
+        // Taken out for the call rather than cloned: a STRING default would be a copy a doc.
+        let default = std::mem::replace(&mut self.spec.default_null_value, Value::Boolean(false));
+        let pushed = self.push_value(&default);
+        self.spec.default_null_value = default;
+        pushed
+    }
+
+    /// One doc holding `text`, a STRING column's value, copied without making a `Value`;
+    /// any other column converts it as [`push`](Self::push) would `Value::String(text)`.
+    fn push_text(&mut self, text: &str) -> std::result::Result<(), String> {
+        if self.physical != Physical::Var(crate::physical::VarKind::String) {
+            return self.push_field(&FieldValue::Single(Value::String(text.to_string())));
+        }
+        self.push_bytes(text.as_bytes());
+        self.end_doc(false);
+        Ok(())
+    }
+
+    /// Cuts the column back to its first `docs` docs.
+    fn truncate_docs(&mut self, docs: u32) {
+        if docs >= self.docs {
+            return;
+        }
+        let values = if self.spec.single_value {
+            docs as usize
+        } else {
+            self.doc_ends.truncate(docs as usize);
+            self.doc_ends.last().map_or(0, |&end| end as usize)
+        };
+        self.keys.truncate(values.min(self.keys.len()));
+        self.ends.truncate(values.min(self.ends.len()));
+        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
+        if let Some(value_ids) = &mut self.value_ids {
+            value_ids.ids.truncate(values);
+        }
+        self.nulls.remove_range(docs..);
+        self.docs = docs;
     }
 
     /// Adds one value of the doc being built, already in physical form (a consuming
@@ -265,6 +300,61 @@ impl ColumnBuffer {
     }
 }
 
+/// One column of a [`SegmentBuilder::append_columns`] call: each `push` adds one doc.
+pub struct ColumnAppender<'a> {
+    column: &'a mut ColumnBuffer,
+}
+
+impl ColumnAppender<'_> {
+    pub fn spec(&self) -> &ColumnSpec {
+        &self.column.spec
+    }
+
+    /// A doc's field, as [`SegmentBuilder::push`] takes it in a row.
+    pub fn push(&mut self, field: &FieldValue) -> Result<()> {
+        self.column.push(field)
+    }
+
+    /// A doc holding one value.
+    pub fn push_value(&mut self, value: &Value) -> Result<()> {
+        let before = self.column.docs;
+        self.column.push_value(value).map_err(SegmentError::InvalidRow)?;
+        self.column.end_doc(false);
+        debug_assert_eq!(self.column.docs, before + 1);
+        Ok(())
+    }
+
+    /// A doc holding the text `text`: a STRING column copies its bytes, any other converts
+    /// `Value::String` as [`push`](Self::push) would.
+    pub fn push_text(&mut self, text: &str) -> Result<()> {
+        self.column.push_text(text).map_err(SegmentError::InvalidRow)
+    }
+
+    /// A multi-value STRING column's doc holding `texts`, copied without making `Value`s;
+    /// no texts make a null doc, as an empty list does in [`push`](Self::push).
+    pub fn push_texts<'t>(&mut self, texts: impl IntoIterator<Item = &'t str>) -> Result<()> {
+        let column = &mut *self.column;
+        if column.spec.single_value || column.physical != Physical::Var(crate::physical::VarKind::String) {
+            return Err(SegmentError::InvalidRow(format!(
+                "column \"{}\" is not a multi-value STRING column",
+                column.spec.name
+            )));
+        }
+        let before = column.value_count();
+        texts.into_iter().for_each(|text| column.push_bytes(text.as_bytes()));
+        if column.value_count() == before {
+            return self.push_null();
+        }
+        column.end_doc(false);
+        Ok(())
+    }
+
+    /// A null doc: the column's default value, marked null.
+    pub fn push_null(&mut self) -> Result<()> {
+        self.column.push(&FieldValue::Null)
+    }
+}
+
 /// Collects rows (in schema column order) and writes them as one segment.
 pub struct SegmentBuilder {
     table: Table,
@@ -308,6 +398,43 @@ impl SegmentBuilder {
             }
         }
         Ok(())
+    }
+
+    /// Adds docs a column at a time, as a columnar reader holds them: `fill` is called once
+    /// per column, in schema order, and must add the same number of docs to each. Should a
+    /// call fail, or add another number of docs than the first, every column is cut back to
+    /// what it held before and the error returned. Returns the number of docs added.
+    pub fn append_columns(&mut self, mut fill: impl FnMut(&mut ColumnAppender<'_>) -> Result<()>) -> Result<u32> {
+        let before = self.num_docs();
+        let mut added = None;
+        let mut outcome = Ok(());
+        for column in &mut self.columns {
+            outcome = fill(&mut ColumnAppender { column });
+            let now = column.docs - before;
+            match (&outcome, added) {
+                (Err(_), _) => break,
+                (Ok(()), None) => added = Some(now),
+                (Ok(()), Some(first)) if first != now => {
+                    outcome = Err(SegmentError::InvalidRow(format!(
+                        "column \"{}\" was given {now} docs where the columns before it had {first}",
+                        column.spec.name
+                    )));
+                    break;
+                }
+                (Ok(()), Some(_)) => {}
+            }
+        }
+        let added = added.unwrap_or(0);
+        if outcome.is_ok() && u64::from(before) + u64::from(added) >= u64::from(u32::MAX - 1) {
+            outcome = Err(SegmentError::InvalidRow("segment is full (2^32 - 1 docs)".into()));
+        }
+        if let Err(refused) = outcome {
+            for column in &mut self.columns {
+                column.truncate_docs(before);
+            }
+            return Err(refused);
+        }
+        Ok(added)
     }
 
     /// Builds the file's bytes.

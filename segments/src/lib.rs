@@ -52,7 +52,7 @@ mod symbol_table;
 pub mod valid_docs;
 
 pub use absent::{absent_column, resolve_absent};
-pub use builder::{SegmentBuilder, SegmentIdentity};
+pub use builder::{ColumnAppender, SegmentBuilder, SegmentIdentity};
 pub use decode::{arrow_type, DecodeOptions};
 pub use error::{Result, SegmentError};
 pub use eval::{Access, EvalOptions, Evaluation, IndexUse};

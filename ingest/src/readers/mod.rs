@@ -4,7 +4,7 @@
 pub(crate) mod avro;
 mod csv;
 pub(crate) mod json;
-mod parquet;
+pub(crate) mod parquet;
 
 use crate::error::IngestError;
 use cuvee_catalog::Schema;
@@ -77,4 +77,10 @@ pub fn open(path: &Path, format: FileFormat, schema: &Schema) -> Result<Records,
             parquet::records(file).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason })
         }
     }
+}
+
+/// A Parquet file's record batches, for a reader that takes them a column at a time.
+pub(crate) fn parquet_batches(path: &Path) -> Result<parquet::Batches, IngestError> {
+    let file = std::fs::File::open(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
+    parquet::batches(file).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason })
 }

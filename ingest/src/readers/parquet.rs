@@ -15,28 +15,36 @@ pub fn row_count(file: std::fs::File) -> Option<u64> {
     u64::try_from(builder.metadata().file_metadata().num_rows()).ok()
 }
 
-pub fn records(file: std::fs::File) -> Result<Records, String> {
+/// Record batches (and where each starts, counted from 0) or why one could not be read.
+pub type Batches = Box<dyn Iterator<Item = Result<(usize, RecordBatch), BadRecord>>>;
+
+pub fn batches(file: std::fs::File) -> Result<Batches, String> {
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| format!("not a Parquet file: {e}"))?
         .with_batch_size(8192)
         .build()
         .map_err(|e| format!("cannot read Parquet: {e}"))?;
     let mut row = 0usize;
-    Ok(Box::new(reader.flat_map(move |batch| -> Vec<Result<RawRecord, BadRecord>> {
-        match batch {
-            Err(e) => {
-                row += 1;
-                vec![Err(BadRecord {
-                    position: format!("row group after row {row}"),
-                    reason: format!("unreadable Parquet data: {e}"),
-                })]
-            }
-            Ok(batch) => {
-                let first = row;
-                row += batch.num_rows();
-                rows(&batch, first)
-            }
+    Ok(Box::new(reader.map(move |batch| match batch {
+        Err(e) => {
+            row += 1;
+            Err(BadRecord {
+                position: format!("row group after row {row}"),
+                reason: format!("unreadable Parquet data: {e}"),
+            })
         }
+        Ok(batch) => {
+            let first = row;
+            row += batch.num_rows();
+            Ok((first, batch))
+        }
+    })))
+}
+
+pub fn records(file: std::fs::File) -> Result<Records, String> {
+    Ok(Box::new(batches(file)?.flat_map(|batch| match batch {
+        Err(bad) => vec![Err(bad)],
+        Ok((first, batch)) => rows(&batch, first),
     })))
 }
 
@@ -57,20 +65,41 @@ fn float(f: f64) -> Json {
     serde_json::Number::from_f64(f).map(Json::Number).unwrap_or(Json::Null)
 }
 
+/// An integer-like cell (integers up to 32 bits unsigned, dates, timestamps) as the
+/// integer the row path makes of it (dates and timestamps in epoch milliseconds); `None`
+/// for other types. Not called on nulls.
+pub(crate) fn integer(array: &dyn Array, i: usize) -> Option<i64> {
+    Some(match array.data_type() {
+        DataType::Int8 => array.as_primitive::<Int8Type>().value(i) as i64,
+        DataType::Int16 => array.as_primitive::<Int16Type>().value(i) as i64,
+        DataType::Int32 => array.as_primitive::<Int32Type>().value(i) as i64,
+        DataType::Int64 => array.as_primitive::<Int64Type>().value(i),
+        DataType::UInt8 => array.as_primitive::<UInt8Type>().value(i) as i64,
+        DataType::UInt16 => array.as_primitive::<UInt16Type>().value(i) as i64,
+        DataType::UInt32 => array.as_primitive::<UInt32Type>().value(i) as i64,
+        DataType::Date32 => array.as_primitive::<Date32Type>().value(i) as i64 * 86_400_000,
+        DataType::Date64 => array.as_primitive::<Date64Type>().value(i),
+        DataType::Timestamp(unit, _) => match unit {
+            // Saturating: a hostile file's seconds past i64::MAX / 1000 must not overflow.
+            TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(i).saturating_mul(1000),
+            TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(i),
+            TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i) / 1000,
+            TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(i) / 1_000_000,
+        },
+        _ => return None,
+    })
+}
+
 /// One cell of an Arrow array as JSON.
-fn cell(array: &dyn Array, i: usize) -> Json {
+pub(crate) fn cell(array: &dyn Array, i: usize) -> Json {
     if array.is_null(i) {
         return Json::Null;
     }
+    if let Some(v) = integer(array, i) {
+        return Json::from(v);
+    }
     match array.data_type() {
         DataType::Boolean => Json::Bool(array.as_boolean().value(i)),
-        DataType::Int8 => Json::from(array.as_primitive::<Int8Type>().value(i)),
-        DataType::Int16 => Json::from(array.as_primitive::<Int16Type>().value(i)),
-        DataType::Int32 => Json::from(array.as_primitive::<Int32Type>().value(i)),
-        DataType::Int64 => Json::from(array.as_primitive::<Int64Type>().value(i)),
-        DataType::UInt8 => Json::from(array.as_primitive::<UInt8Type>().value(i)),
-        DataType::UInt16 => Json::from(array.as_primitive::<UInt16Type>().value(i)),
-        DataType::UInt32 => Json::from(array.as_primitive::<UInt32Type>().value(i)),
         DataType::UInt64 => Json::from(array.as_primitive::<UInt64Type>().value(i)),
         DataType::Float32 => float(array.as_primitive::<Float32Type>().value(i) as f64),
         DataType::Float64 => float(array.as_primitive::<Float64Type>().value(i)),
@@ -81,17 +110,6 @@ fn cell(array: &dyn Array, i: usize) -> Json {
         DataType::LargeBinary => Json::String(encode_hex(array.as_binary::<i64>().value(i))),
         DataType::BinaryView => Json::String(encode_hex(array.as_binary_view().value(i))),
         DataType::FixedSizeBinary(_) => Json::String(encode_hex(array.as_fixed_size_binary().value(i))),
-        DataType::Date32 => Json::from(array.as_primitive::<Date32Type>().value(i) as i64 * 86_400_000),
-        DataType::Date64 => Json::from(array.as_primitive::<Date64Type>().value(i)),
-        DataType::Timestamp(unit, _) => {
-            let v = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(i) * 1000,
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(i),
-                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(i) / 1000,
-                TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(i) / 1_000_000,
-            };
-            Json::from(v)
-        }
         DataType::Decimal128(_, scale) => {
             let raw = array.as_primitive::<Decimal128Type>().value(i);
             Json::String(decimal_text(raw, *scale))
