@@ -1,6 +1,6 @@
 //! Times `import` of files into a fresh table folder, as `cuvee import` runs it, without
 //! building the server: `cargo run --release -p cuvee-ingest --example import_files --
-//! SCHEMA TABLE_CONFIG FILE...` (`REPEAT=n` runs it n times; `ROWS=1` reads row by row).
+//! SCHEMA TABLE_CONFIG FILE...` (`REPEAT=n` runs it n times; `ROWS=1` takes every record through the general path).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use cuvee_catalog::{Schema, Table, TableConfigJson};
@@ -16,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = TableConfigJson::from_json(&std::fs::read_to_string(config)?)?;
     let table = Table::new(schema, config)?;
     let files: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
-    let options = ImportOptions { progress: false, columnar: std::env::var("ROWS").is_err(), ..Default::default() };
+    let options = ImportOptions { progress: false, direct: std::env::var("ROWS").is_err(), ..Default::default() };
     for _ in 0..std::env::var("REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(1) {
         let dir = tempfile::tempdir()?;
         let start = std::time::Instant::now();

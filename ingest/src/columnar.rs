@@ -7,7 +7,7 @@
 //! Arrow text into a STRING column within its `maxLength`, integers into the INT, LONG and
 //! TIMESTAMP columns that hold them, floats and integers into FLOAT and DOUBLE columns. A
 //! row with a cell that cannot be converted is not added, and its reason names the first
-//! such column in schema order, as the row path's does; `tests/columnar_import.rs` imports
+//! such column in schema order, as the row path's does; `tests/direct_import.rs` imports
 //! files both ways and compares the segments byte for byte.
 
 use crate::conform::{field, Conformer};

@@ -1,7 +1,7 @@
 //! Batch import: files → conformed rows → segments published in a table store.
 
 use crate::columnar;
-use crate::conform::{Conformed, Conformer};
+use crate::conform::{Conformed, Conformer, Rejected};
 use crate::error::IngestError;
 use crate::now_ms;
 use crate::readers::{self, FileFormat};
@@ -20,15 +20,16 @@ pub struct ImportOptions {
     pub format: Option<FileFormat>,
     /// Show a progress bar (only drawn when stderr is a terminal).
     pub progress: bool,
-    /// Read Parquet a column at a time when the table's rows need no transform, filter or
-    /// flattening (the same rows, several times faster); `false` reads every file row by
-    /// row, the reference the columnar path is tested against.
-    pub columnar: bool,
+    /// When the table's fields are taken as they are (no transform, filter or flattening):
+    /// Parquet is read a column at a time, and JSON documents go straight into rows without
+    /// a map — the same rows, faster. `false` takes every record through the
+    /// general path, the reference those are tested against.
+    pub direct: bool,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { strict: false, max_rows_per_segment: 5_000_000, format: None, progress: true, columnar: true }
+        ImportOptions { strict: false, max_rows_per_segment: 5_000_000, format: None, progress: true, direct: true }
     }
 }
 
@@ -165,32 +166,69 @@ impl FileReader<'_> {
             Some(f) => f,
             None => return Err(IngestError::UnknownFormat(file.to_path_buf())),
         };
-        if self.options.columnar && format == FileFormat::Parquet && self.conformer.takes_fields_as_they_are() {
-            return self.read_columns(file, report);
+        let direct = self.options.direct && self.conformer.takes_fields_as_they_are();
+        match format {
+            FileFormat::Parquet if direct => return self.read_columns(file, report),
+            FileFormat::Json if direct => return self.read_json(file, report),
+            _ => {}
         }
-        let records = readers::open(file, format, &self.table.schema)?;
         let mut batch = Batch::new(self.table);
-        for record in records {
-            report.rows_read += 1;
-            if let Some(p) = self.progress {
-                p.inc(1);
-            }
+        for record in readers::open(file, format, &self.table.schema)? {
             let outcome = record
                 .map_err(|bad| (bad.position, bad.reason))
                 .and_then(|r| self.conformer.conform(r.fields).map_err(|reason| (r.position, reason.to_string())));
-            match outcome {
-                Ok(Conformed::Filtered) => report.rows_filtered += 1,
-                Ok(Conformed::Row(row, time_ms)) => {
-                    batch.builder.push(&row).map_err(IngestError::Segment)?;
-                    batch.note_time(time_ms);
-                    if !self.hand_over_if_full(&mut batch) {
-                        return Ok(false);
-                    }
-                }
-                Err((position, reason)) => report.reject(file, position, reason, self.options.strict)?,
+            if !self.add(&mut batch, outcome, file, report)? {
+                return Ok(false);
             }
         }
         Ok(batch.builder.num_docs() == 0 || self.sealer.send(batch).is_ok())
+    }
+
+    /// [`read`](Self::read) for a JSON file whose fields become the row's as they are: each
+    /// document goes straight into a row ([`Conformer::json_row`]); one that is not a
+    /// well-formed object takes the general path, which names the fault.
+    fn read_json(&self, file: &Path, report: &mut ImportReport) -> Result<bool, IngestError> {
+        let mut batch = Batch::new(self.table);
+        for document in readers::json_documents(file)? {
+            let outcome = document.map_err(|bad| (bad.position, bad.reason)).and_then(|(position, bytes)| {
+                let row = self.conformer.json_row(&bytes).unwrap_or_else(|| {
+                    match readers::json::record(position.clone(), &bytes) {
+                        Ok(record) => self.conformer.conform(record.fields),
+                        Err(bad) => Err(Rejected::Undecodable(bad.reason)),
+                    }
+                });
+                row.map_err(|reason| (position, reason.to_string()))
+            });
+            if !self.add(&mut batch, outcome, file, report)? {
+                return Ok(false);
+            }
+        }
+        Ok(batch.builder.num_docs() == 0 || self.sealer.send(batch).is_ok())
+    }
+
+    /// One record's outcome into the builder, the report or the error (strict); `Ok(false)`
+    /// when the sealer has stopped.
+    fn add(
+        &self,
+        batch: &mut Batch,
+        outcome: Result<Conformed, (String, String)>,
+        file: &Path,
+        report: &mut ImportReport,
+    ) -> Result<bool, IngestError> {
+        report.rows_read += 1;
+        if let Some(p) = self.progress {
+            p.inc(1);
+        }
+        match outcome {
+            Ok(Conformed::Filtered) => report.rows_filtered += 1,
+            Ok(Conformed::Row(row, time_ms)) => {
+                batch.builder.push(&row).map_err(IngestError::Segment)?;
+                batch.note_time(time_ms);
+                return Ok(self.hand_over_if_full(batch));
+            }
+            Err((position, reason)) => report.reject(file, position, reason, self.options.strict)?,
+        }
+        Ok(true)
     }
 
     /// [`read`](Self::read) for a Parquet file whose fields become the row's as they are:

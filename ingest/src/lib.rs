@@ -3,7 +3,8 @@
 //! Answers: *how do rows get in?* File readers (CSV, newline-delimited JSON, Avro container
 //! files, Parquet), Pinot's ingestion transforms and filter, conversion of records to rows of
 //! a table (types, nulls, `maxLength`, time formats), and batch import into segments
-//! (Parquet a column at a time where the table allows: [`ImportOptions::columnar`]).
+//! (Parquet a column at a time, JSON straight into rows, where the table allows:
+//! [`ImportOptions::direct`]).
 //! Stream messages decode into the same records ([`message`]), and [`realtime`] consumes a
 //! REALTIME table's Kafka topic into consuming segments and publishes sealed ones with their
 //! offsets (exactly once).

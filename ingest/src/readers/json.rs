@@ -7,6 +7,13 @@ use serde_json::Value as Json;
 use std::io::{BufRead, BufReader};
 
 pub fn records(file: std::fs::File) -> Result<Records, IngestError> {
+    Ok(Box::new(documents(file)?.map(|document| document.and_then(|(position, bytes)| record(position, &bytes)))))
+}
+
+/// A file's JSON documents, each with its position ("line 3", "element 5"), unparsed.
+pub(crate) type Documents = Box<dyn Iterator<Item = Result<(String, Vec<u8>), BadRecord>>>;
+
+pub(crate) fn documents(file: std::fs::File) -> Result<Documents, IngestError> {
     let mut reader = BufReader::new(file);
     let starts_with_array = {
         let buffer = reader.fill_buf().unwrap_or(&[]);
@@ -15,13 +22,7 @@ pub fn records(file: std::fs::File) -> Result<Records, IngestError> {
     if starts_with_array {
         return Ok(Box::new(ArrayElements::new(reader).enumerate().map(|(i, element)| {
             let position = format!("element {}", i + 1);
-            match element {
-                Ok(bytes) => match serde_json::from_slice::<Json>(&bytes) {
-                    Ok(value) => object(value, position),
-                    Err(e) => Err(BadRecord { position, reason: format!("not valid JSON: {e}") }),
-                },
-                Err(reason) => Err(BadRecord { position, reason }),
-            }
+            element.map(|bytes| (position.clone(), bytes)).map_err(|reason| BadRecord { position, reason })
         })));
     }
     Ok(Box::new(reader.lines().enumerate().filter_map(|(i, line)| {
@@ -29,12 +30,17 @@ pub fn records(file: std::fs::File) -> Result<Records, IngestError> {
         match line {
             Err(e) => Some(Err(BadRecord { position, reason: e.to_string() })),
             Ok(line) if line.trim().is_empty() => None,
-            Ok(line) => Some(match serde_json::from_str::<Json>(&line) {
-                Ok(value) => object(value, position),
-                Err(e) => Err(BadRecord { position, reason: format!("not valid JSON: {e}") }),
-            }),
+            Ok(line) => Some(Ok((position, line.into_bytes()))),
         }
     })))
+}
+
+/// One document parsed into a record, or why it is not one.
+pub(crate) fn record(position: String, bytes: &[u8]) -> Result<RawRecord, BadRecord> {
+    match serde_json::from_slice::<Json>(bytes) {
+        Ok(value) => object(value, position),
+        Err(e) => Err(BadRecord { position, reason: format!("not valid JSON: {e}") }),
+    }
 }
 
 /// One array element is refused past this size (a record, not a file).

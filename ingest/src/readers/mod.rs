@@ -84,3 +84,9 @@ pub(crate) fn parquet_batches(path: &Path) -> Result<parquet::Batches, IngestErr
     let file = std::fs::File::open(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
     parquet::batches(file).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason })
 }
+
+/// A JSON file's documents unparsed, for a reader that converts them straight into rows.
+pub(crate) fn json_documents(path: &Path) -> Result<json::Documents, IngestError> {
+    let file = std::fs::File::open(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
+    json::documents(file)
+}

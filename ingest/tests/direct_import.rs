@@ -1,6 +1,7 @@
-//! Parquet read a column at a time must import exactly what the row path imports: the same
-//! segments (metadata with every section's size, every value, every null) and the same bad
-//! rows with the same positions and reasons. Each test imports one file both ways.
+//! Parquet read a column at a time, and JSON documents read straight into rows, must import
+//! exactly what the general path imports: the same segments (metadata with every section's
+//! size, every value, every null) and the same bad rows with the same positions and
+//! reasons. Each test imports one file both ways.
 
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{
@@ -185,23 +186,23 @@ fn write_parquet(path: &Path, batches: &[RecordBatch]) {
 fn import_both_ways(table: &Table, files: &[PathBuf], options: ImportOptions) -> (ImportReport, Vec<ImmutableSegment>) {
     let dir = tempfile::tempdir().unwrap();
     let mut imported = Vec::new();
-    for columnar in [false, true] {
-        let out = dir.path().join(format!("columnar-{columnar}"));
-        let options = ImportOptions { columnar, progress: false, ..options.clone() };
+    for direct in [false, true] {
+        let out = dir.path().join(format!("direct-{direct}"));
+        let options = ImportOptions { direct, progress: false, ..options.clone() };
         let report = import(table, files, &out, &options).unwrap();
         let (segments, errors) = TableStore::open_or_create(&out, table).unwrap().open_segments();
         assert!(errors.is_empty(), "{errors:?}");
         imported.push((report, segments));
     }
-    let (columnar, rows) = (imported.pop().unwrap(), imported.pop().unwrap());
+    let (direct, rows) = (imported.pop().unwrap(), imported.pop().unwrap());
     let reasons = |r: &ImportReport| r.bad_rows.iter().map(|b| b.to_string()).collect::<Vec<_>>();
-    assert_eq!(reasons(&columnar.0), reasons(&rows.0));
+    assert_eq!(reasons(&direct.0), reasons(&rows.0));
     assert_eq!(
-        (columnar.0.rows_read, columnar.0.rows_imported, columnar.0.bad_row_count, &columnar.0.segments),
+        (direct.0.rows_read, direct.0.rows_imported, direct.0.bad_row_count, &direct.0.segments),
         (rows.0.rows_read, rows.0.rows_imported, rows.0.bad_row_count, &rows.0.segments)
     );
-    assert_eq!(columnar.1.len(), rows.1.len());
-    for (a, b) in columnar.1.iter().zip(&rows.1) {
+    assert_eq!(direct.1.len(), rows.1.len());
+    for (a, b) in direct.1.iter().zip(&rows.1) {
         let mut meta = a.metadata().clone();
         meta.bounds.creation_time_ms = b.metadata().bounds.creation_time_ms;
         assert_eq!(&meta, b.metadata(), "segment {}", b.metadata().name);
@@ -211,7 +212,7 @@ fn import_both_ways(table: &Table, files: &[PathBuf], options: ImportOptions) ->
             assert_eq!(a.decode_all(&names, options).unwrap(), b.decode_all(&names, options).unwrap());
         }
     }
-    columnar
+    direct
 }
 
 #[test]
@@ -276,13 +277,92 @@ fn strict_import_stops_at_the_row_the_row_path_stops_at() {
     write_parquet(&file, &[mixed_batch(&mut Draws::seeded(11), 2_000)]);
     let table = table(SCHEMA, "ts", None);
     let errors: Vec<String> = [false, true]
-        .map(|columnar| {
-            let options = ImportOptions { strict: true, columnar, progress: false, ..ImportOptions::default() };
-            match import(&table, std::slice::from_ref(&file), &dir.path().join(format!("t{columnar}")), &options) {
+        .map(|direct| {
+            let options = ImportOptions { strict: true, direct, progress: false, ..ImportOptions::default() };
+            match import(&table, std::slice::from_ref(&file), &dir.path().join(format!("t{direct}")), &options) {
                 Err(e @ IngestError::BadRow { .. }) => e.to_string(),
                 other => panic!("expected a bad row, got {other:?}"),
             }
         })
         .into();
     assert_eq!(errors[0], errors[1]);
+}
+
+/// One JSON value of a random kind, as a file's author might write any column.
+fn json_value(draws: &mut Draws) -> String {
+    match draws.below(12) {
+        0 => "null".into(),
+        1 => format!("{}", draws.below(1 << 40) as i64 - (1 << 39)),
+        2 => format!("{}.{}", draws.below(1000), draws.below(100)),
+        3 => format!("\"{}\"", WORDS[draws.below(WORDS.len() as u64) as usize]),
+        4 => format!("\" {} \"", draws.below(100)),
+        5 => {
+            if draws.below(2) == 0 {
+                "true".into()
+            } else {
+                "false".into()
+            }
+        }
+        6 => "[]".into(),
+        7 => format!("[\"{}\", null, {}]", WORDS[draws.below(4) as usize], draws.below(9)),
+        8 => format!("{{\"k\": {}}}", draws.below(9)),
+        9 => format!("\"{:02x}{:02x}\"", draws.below(256), draws.below(256)),
+        10 => format!("{}", u64::MAX - draws.below(9)),
+        _ => format!("\"{}\"", 1_700_000_000_000 + draws.below(86_400_000)),
+    }
+}
+
+#[test]
+fn json_documents_import_as_the_general_path_imports_them() {
+    let mut draws = Draws::seeded(3);
+    let columns: Vec<String> = table(SCHEMA, "ts", None).schema.columns().iter().map(|c| c.name.clone()).collect();
+    let mut lines = Vec::new();
+    for _ in 0..3_000 {
+        let line = match draws.below(40) {
+            0 => "not json".to_string(),
+            1 => "[1, 2]".to_string(),
+            2 => "   ".to_string(),
+            3 => "{\"ts\": 1, \"s\": \"unterminated".to_string(),
+            4 => "{\"d\": 1e400}".to_string(),
+            _ => {
+                let mut fields = Vec::new();
+                for c in columns.iter().filter(|_| draws.below(8) != 0).collect::<Vec<_>>() {
+                    let value = match (c.as_str(), draws.below(5)) {
+                        (_, 0) => json_value(&mut draws),
+                        ("n_int" | "small", _) => draws.below(30_000).to_string(),
+                        ("ts" | "when" | "l" | "u64" | "long_from_text", _) => {
+                            (1_700_000_000_000 + draws.below(86_400_000)).to_string()
+                        }
+                        ("d" | "f" | "f_from_int", _) => format!("{}.5", draws.below(1000)),
+                        ("flag", _) => "true".into(),
+                        ("tags" | "tags_short", _) => {
+                            format!("[\"{}\", \"{}\"]", WORDS[draws.below(3) as usize], WORDS[draws.below(8) as usize])
+                        }
+                        ("b", _) => "\"0a1b\"".into(),
+                        _ => format!("\"{}\"", WORDS[draws.below(4) as usize]),
+                    };
+                    fields.push(format!("\"{c}\": {value}"));
+                }
+                if draws.below(10) == 0 {
+                    // Unknown keys are skipped; a repeated key's last value is the one kept.
+                    fields.push(format!("\"other\": {}, \"s\": {}", json_value(&mut draws), json_value(&mut draws)));
+                }
+                format!("{{{}}}", fields.join(", "))
+            }
+        };
+        lines.push(line);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (lines_file, array_file) = (dir.path().join("rows.json"), dir.path().join("array.json"));
+    std::fs::write(&lines_file, lines.join("\n")).unwrap();
+    let elements: Vec<&String> = lines.iter().filter(|l| !l.trim().is_empty() && !l.contains("unterminated")).collect();
+    std::fs::write(&array_file, format!("[{}]", elements.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",\n")))
+        .unwrap();
+    for file in [lines_file, array_file] {
+        let options = ImportOptions { max_rows_per_segment: 700, ..ImportOptions::default() };
+        let (report, _) = import_both_ways(&table(SCHEMA, "ts", Some("ts")), std::slice::from_ref(&file), options);
+        let reasons = report.bad_rows.iter().map(|b| b.reason.as_str()).collect::<Vec<_>>().join("\n");
+        assert!(reasons.contains("not valid JSON") && reasons.contains("expected a JSON object"), "{reasons}");
+        assert!(report.rows_imported > 100 && report.bad_row_count > 100, "{report:?}");
+    }
 }
