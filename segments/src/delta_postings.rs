@@ -90,23 +90,51 @@ impl<'a> DeltaPostings<'a> {
         let gaps = Blocks::open(cursor, elements)?;
         let postings = DeltaPostings { lists, num_docs, elements, starts, lengths, gaps };
         if deep {
+            let mut lengths = Vec::with_capacity(lists);
             let mut total = 0u64;
             for (b, &start) in starts.iter().enumerate() {
                 if start as u64 != total {
                     let first = b * BLOCK;
                     return Err(Malformed(format!("posting lists {first}.. start at element {start}, not {total}")));
                 }
-                postings.lengths.for_each(b * BLOCK, lists.min((b + 1) * BLOCK), |n| total += n)?;
+                postings.lengths.for_each(b * BLOCK, lists.min((b + 1) * BLOCK), |n| {
+                    total += n;
+                    lengths.push(n);
+                })?;
             }
             if total != elements as u64 {
                 return Err(Malformed(format!("posting lists hold {total} elements, not {elements}")));
             }
-            let mut docs = Vec::new();
-            for i in 0..lists {
-                postings.docs_into(i, &mut docs)?;
-            }
+            postings.check_docs(&lengths)?;
         }
         Ok(postings)
+    }
+
+    /// Every list's docs below the doc count, in one pass over the gaps: the lists' elements
+    /// follow each other (the starts were checked against the lengths), so a list's docs
+    /// start where the one before it ended. Reading each list by itself would sum up to 127
+    /// lengths to find it — that was half of a segment's open.
+    fn check_docs(&self, lengths: &[u64]) -> Result<(), Malformed> {
+        let mut lists = lengths.iter().enumerate().filter(|(_, &n)| n > 0);
+        let (mut list, mut left) = lists.next().map_or((0, 0), |(i, &n)| (i, n));
+        let (mut next_doc, mut past_end) = (0u64, None);
+        self.gaps.for_each(0, self.elements, |gap| {
+            // A list's first element is its first doc: next_doc is 0 there.
+            let doc = next_doc + gap;
+            if doc >= u64::from(self.num_docs) && past_end.is_none() {
+                past_end = Some((list, doc));
+            }
+            next_doc = doc + 1;
+            left = left.saturating_sub(1);
+            if left == 0 {
+                (list, left) = lists.next().map_or((list, 0), |(i, &n)| (i, n));
+                next_doc = 0;
+            }
+        })?;
+        match past_end {
+            Some((list, doc)) => Err(Malformed(format!("posting list {list} holds doc {doc} of {}", self.num_docs))),
+            None => Ok(()),
+        }
     }
 
     pub fn len(&self) -> usize {
