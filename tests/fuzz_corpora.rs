@@ -46,3 +46,8 @@ fn table_definitions_corpus() {
 fn postgres_framing_corpus() {
     replay("postgres_framing", targets::postgres_framing);
 }
+
+#[test]
+fn file_import_corpus() {
+    replay("file_import", targets::file_import);
+}

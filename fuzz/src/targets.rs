@@ -3,7 +3,7 @@
 
 use cuvee_catalog::{Decoder, Schema, Table, TableConfigJson, Value};
 use cuvee_ingest::conform::Conformer;
-use cuvee_ingest::{MessageDecoder, MessageMetadata};
+use cuvee_ingest::{ImportOptions, MessageDecoder, MessageMetadata};
 use cuvee_segments::{DecodeOptions, EvalOptions, ImmutableSegment, Predicate};
 
 /// A segment file: open (footer, sections, every column's structure), then decode the
@@ -55,6 +55,28 @@ pub fn message_decoders(data: &[u8]) {
     if let Ok(conformer) = Conformer::new(&table) {
         let _ = conformer.conform(record);
     }
+}
+
+/// A file to import: the first byte's bit 0 picks Parquet (0) or JSON (1), bit 1 the
+/// general path instead of the direct one (Parquet a column at a time, JSON straight into
+/// rows); the rest is the file, imported into a fresh table folder as `cuvee import` and
+/// `ingestFromFile` do, in segments of 64 rows at most.
+pub fn file_import(data: &[u8]) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let Some((&pick, file)) = data.split_first() else { return };
+    let config = r#"{"tableName":"fuzz","tableType":"OFFLINE","segmentsConfig":{"timeColumnName":"ts"},
+      "tableIndexConfig":{"invertedIndexColumns":["id","tags"],"sortedColumn":["ts"]}}"#;
+    let (Ok(config), Ok(schema)) = (TableConfigJson::from_json(config), Schema::from_json(FUZZ_SCHEMA)) else { return };
+    let Ok(table) = Table::new(schema, config) else { return };
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let work = std::env::temp_dir().join(format!("cuvee-fuzz-import-{}-{n}", std::process::id()));
+    let path = work.join(if pick & 1 == 0 { "in.parquet" } else { "in.json" });
+    if std::fs::create_dir_all(&work).is_ok() && std::fs::write(&path, file).is_ok() {
+        let direct = pick & 2 == 0;
+        let options = ImportOptions { direct, progress: false, max_rows_per_segment: 64, ..ImportOptions::default() };
+        let _ = cuvee_ingest::import(&table, &[path], &work.join("table"), &options);
+    }
+    let _ = std::fs::remove_dir_all(&work);
 }
 
 /// A Pinot query's front end: `SET`s, `OPTION(...)`, `queryOptions`, the default limit and

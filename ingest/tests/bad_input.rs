@@ -100,3 +100,32 @@ fn broken_configs_and_files_name_the_problem() {
             .to_string();
     assert!(err.contains("cannot tell the format"), "{err}");
 }
+
+/// Damaged Parquet files (found by the `file_import` fuzzer) whose reader fails on every
+/// batch without ever ending, or panics: the import reports one bad row and goes on.
+#[test]
+fn a_parquet_file_whose_reader_fails_or_panics_is_one_bad_row() {
+    let schema = Schema::from_json(
+        r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"id","dataType":"INT"},{"name":"tags","dataType":"STRING","singleValueField":false},
+              {"name":"doc","dataType":"JSON"}],
+            "metricFieldSpecs":[{"name":"amount","dataType":"DOUBLE"}],
+            "dateTimeFieldSpecs":[{"name":"ts","dataType":"LONG","format":"1:MILLISECONDS:EPOCH","granularity":"1:MILLISECONDS"}]}"#,
+    )
+    .unwrap();
+    let config = TableConfigJson::from_json(r#"{"tableName":"t","tableType":"OFFLINE"}"#).unwrap();
+    let table = Table::new(schema, config).unwrap();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let dir = tempfile::tempdir().unwrap();
+    // The second file trips a debug assertion in parquet's reader (the fuzz build's panic);
+    // with assertions off it is an error, and a panic would be one bad row as well.
+    for name in ["endless_errors", "damaged_page"] {
+        let file = data.join(format!("{name}.parquet"));
+        for direct in [true, false] {
+            let options = ImportOptions { direct, progress: false, ..Default::default() };
+            let out = dir.path().join(format!("{name}-{direct}"));
+            let report = import(&table, std::slice::from_ref(&file), &out, &options).unwrap();
+            assert_eq!(report.bad_row_count, 1, "{report:?}");
+            assert!(report.bad_rows[0].reason.contains("unreadable Parquet data"), "{report:?}");
+        }
+    }
+}

@@ -24,19 +24,34 @@ pub fn batches(file: std::fs::File) -> Result<Batches, String> {
         .with_batch_size(8192)
         .build()
         .map_err(|e| format!("cannot read Parquet: {e}"))?;
-    let mut row = 0usize;
-    Ok(Box::new(reader.map(move |batch| match batch {
-        Err(e) => {
-            row += 1;
-            Err(BadRecord {
-                position: format!("row group after row {row}"),
-                reason: format!("unreadable Parquet data: {e}"),
-            })
+    let (mut reader, mut row, mut failed) = (reader, 0usize, false);
+    // The file ends at its first unreadable batch: the reader may go on failing for ever
+    // (found by the `file_import` fuzzer), and what follows damage is not worth trusting. A
+    // panic in the reader (the fuzzer tripped parquet's debug assertions on a damaged page)
+    // is an unreadable batch too, not the end of the import.
+    Ok(Box::new(std::iter::from_fn(move || {
+        if failed {
+            return None;
         }
-        Ok(batch) => {
-            let first = row;
-            row += batch.num_rows();
-            Ok((first, batch))
+        let unreadable = |row: usize, reason: String| {
+            let reason = format!("unreadable Parquet data (the rest of the file is skipped): {reason}");
+            Some(Err(BadRecord { position: format!("row group after row {row}"), reason }))
+        };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())) {
+            Ok(None) => None,
+            Ok(Some(Ok(batch))) => {
+                let first = row;
+                row += batch.num_rows();
+                Some(Ok((first, batch)))
+            }
+            Ok(Some(Err(e))) => {
+                (row, failed) = (row + 1, true);
+                unreadable(row, e.to_string())
+            }
+            Err(panic) => {
+                (row, failed) = (row + 1, true);
+                unreadable(row, format!("the reader failed: {}", cuvee_error::panic_message(panic.as_ref())))
+            }
         }
     })))
 }
