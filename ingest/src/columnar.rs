@@ -11,7 +11,7 @@
 //! files both ways and compares the segments byte for byte.
 
 use crate::conform::{field, Conformer};
-use crate::readers::parquet::{cell, integer};
+use crate::readers::parquet::{cell, integer, is_integer};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type};
 use arrow_array::{Array, RecordBatch};
@@ -63,12 +63,11 @@ pub(crate) fn append(
         // A record's map keeps the last of two fields with one name; so does this.
         let array = batch.schema().fields().iter().rposition(|f| f.name() == &spec.name).map(|i| batch.column(i));
         let is_time = conformer.time_column() == Some(c);
-        let converted = match array.map(|a| (direct(spec, a.as_ref()), a)) {
+        let converted = match array.map(|a| a.as_ref()) {
             None => Cells::Missing,
-            // Time is read from a value: text would be one allocation a row either way.
-            Some((Some(Cells::Text(_)), array)) if is_time => Cells::Fields(fields(spec, array.as_ref())),
-            Some((Some(cells), _)) => cells,
-            Some((None, array)) => Cells::Fields(fields(spec, array.as_ref())),
+            // The time is read from a value: a text one would be one allocation a row anyway.
+            Some(array) if is_time && spec.data_type == DataType::String => Cells::Fields(fields(spec, array)),
+            Some(array) => direct(spec, array).unwrap_or_else(|| Cells::Fields(fields(spec, array))),
         };
         if let Cells::Fields(values) = &converted {
             for (row, value) in values.iter().enumerate() {
@@ -150,15 +149,11 @@ fn direct<'b>(spec: &ColumnSpec, array: &'b dyn Array) -> Option<Cells<'b>> {
     }
     let valid = move |row: usize| array.is_valid(row);
     match (spec.data_type, array.data_type()) {
-        (DataType::String, Arrow::Utf8 | Arrow::LargeUtf8 | Arrow::Utf8View) => {
-            let text: Box<dyn Fn(usize) -> Option<&'b str> + 'b> = match array.data_type() {
-                Arrow::Utf8 => Box::new(move |row| valid(row).then(|| array.as_string::<i32>().value(row))),
-                Arrow::LargeUtf8 => Box::new(move |row| valid(row).then(|| array.as_string::<i64>().value(row))),
-                _ => Box::new(move |row| valid(row).then(|| array.as_string_view().value(row))),
-            };
+        (DataType::String, arrow) if is_text(arrow) => {
+            let text = move |row| valid(row).then(|| text_at(array, row));
             let too_long = |row| text(row).is_some_and(|t| longer_than_max(spec, t));
             let kept = spec.max_length_strategy == MaxLengthStrategy::NoAction || !(0..array.len()).any(too_long);
-            kept.then_some(Cells::Text(text))
+            kept.then(|| Cells::Text(Box::new(text)))
         }
         (DataType::Int | DataType::Long | DataType::Timestamp, _) if is_integer(array.data_type()) => {
             if spec.data_type == DataType::Int && !fits_int(array.data_type()) {
@@ -255,23 +250,6 @@ fn text_at(array: &dyn Array, i: usize) -> &str {
 fn longer_than_max(spec: &ColumnSpec, text: &str) -> bool {
     let max = spec.max_length as usize;
     text.len() > max && text.chars().count() > max
-}
-
-/// Arrow types [`integer`] reads.
-fn is_integer(arrow: &Arrow) -> bool {
-    matches!(
-        arrow,
-        Arrow::Int8
-            | Arrow::Int16
-            | Arrow::Int32
-            | Arrow::Int64
-            | Arrow::UInt8
-            | Arrow::UInt16
-            | Arrow::UInt32
-            | Arrow::Date32
-            | Arrow::Date64
-            | Arrow::Timestamp(_, _)
-    )
 }
 
 /// Integer types whose every value is an INT (the others are range-checked by the row path).

@@ -317,10 +317,8 @@ impl ColumnAppender<'_> {
 
     /// A doc holding one value.
     pub fn push_value(&mut self, value: &Value) -> Result<()> {
-        let before = self.column.docs;
         self.column.push_value(value).map_err(SegmentError::InvalidRow)?;
         self.column.end_doc(false);
-        debug_assert_eq!(self.column.docs, before + 1);
         Ok(())
     }
 
@@ -391,8 +389,9 @@ impl SegmentBuilder {
         for (i, field) in row.iter().enumerate() {
             if let Err(refused) = self.columns[i].push(field) {
                 // Undo the columns already written for this row.
+                let docs = self.columns[i].docs;
                 for column in &mut self.columns[..i] {
-                    column.pop_last_doc();
+                    column.truncate_docs(docs);
                 }
                 return Err(refused);
             }
@@ -513,24 +512,6 @@ impl SegmentBuilder {
             json.as_ref().and_then(|j| spec.data_type.value_from_json(j).ok()).and_then(|v| format.to_millis(&v).ok())
         };
         (to_ms(&meta.min), to_ms(&meta.max))
-    }
-}
-
-impl ColumnBuffer {
-    fn pop_last_doc(&mut self) {
-        if self.docs == 0 {
-            return;
-        }
-        let doc = self.docs as usize - 1;
-        let (start, _) = self.doc_range(doc);
-        self.keys.truncate(start.min(self.keys.len()));
-        self.ends.truncate(start.min(self.ends.len()));
-        self.bytes.truncate(self.ends.last().copied().unwrap_or(0));
-        if !self.spec.single_value {
-            self.doc_ends.pop();
-        }
-        self.nulls.remove(doc as u32);
-        self.docs -= 1;
     }
 }
 

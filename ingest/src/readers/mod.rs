@@ -65,8 +65,7 @@ pub fn row_count(path: &Path, format: FileFormat) -> Option<u64> {
 }
 
 pub fn open(path: &Path, format: FileFormat, schema: &Schema) -> Result<Records, IngestError> {
-    let io = |e: std::io::Error| IngestError::Io { path: path.to_path_buf(), source: e };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = open_file(path)?;
     match format {
         FileFormat::Csv => csv::records(file, schema),
         FileFormat::Json => json::records(file),
@@ -81,12 +80,14 @@ pub fn open(path: &Path, format: FileFormat, schema: &Schema) -> Result<Records,
 
 /// A Parquet file's record batches, for a reader that takes them a column at a time.
 pub(crate) fn parquet_batches(path: &Path) -> Result<parquet::Batches, IngestError> {
-    let file = std::fs::File::open(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
-    parquet::batches(file).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason })
+    parquet::batches(open_file(path)?).map_err(|reason| IngestError::Unreadable { path: path.to_path_buf(), reason })
 }
 
 /// A JSON file's documents unparsed, for a reader that converts them straight into rows.
 pub(crate) fn json_documents(path: &Path) -> Result<json::Documents, IngestError> {
-    let file = std::fs::File::open(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })?;
-    json::documents(file)
+    json::documents(open_file(path)?)
+}
+
+fn open_file(path: &Path) -> Result<std::fs::File, IngestError> {
+    std::fs::File::open(path).map_err(|e| IngestError::Io { path: path.to_path_buf(), source: e })
 }

@@ -19,12 +19,12 @@ pub fn row_count(file: std::fs::File) -> Option<u64> {
 pub type Batches = Box<dyn Iterator<Item = Result<(usize, RecordBatch), BadRecord>>>;
 
 pub fn batches(file: std::fs::File) -> Result<Batches, String> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    let mut reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| format!("not a Parquet file: {e}"))?
         .with_batch_size(8192)
         .build()
         .map_err(|e| format!("cannot read Parquet: {e}"))?;
-    let (mut reader, mut row, mut failed) = (reader, 0usize, false);
+    let (mut row, mut failed) = (0usize, false);
     // The file ends at its first unreadable batch: the reader may go on failing for ever
     // (found by the `file_import` fuzzer), and what follows damage is not worth trusting. A
     // panic in the reader (the fuzzer tripped parquet's debug assertions on a damaged page)
@@ -103,6 +103,23 @@ pub(crate) fn integer(array: &dyn Array, i: usize) -> Option<i64> {
         },
         _ => return None,
     })
+}
+
+/// Arrow types [`integer`] reads: the two lists must agree.
+pub(crate) fn is_integer(arrow: &DataType) -> bool {
+    matches!(
+        arrow,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::Date32
+            | DataType::Date64
+            | DataType::Timestamp(_, _)
+    )
 }
 
 /// One cell of an Arrow array as JSON.
