@@ -1,6 +1,7 @@
 //! Times `import` of files into a fresh table folder, as `cuvee import` runs it, without
 //! building the server: `cargo run --release -p cuvee-ingest --example import_files --
-//! SCHEMA TABLE_CONFIG FILE...` (`REPEAT=n` runs it n times; `ROWS=1` takes every record through the general path).
+//! SCHEMA TABLE_CONFIG FILE...` (`REPEAT=n` runs it n times; `ROWS=1` takes every record through the general path;
+//! `KEEP=DIR` imports into DIR and keeps it, for `cuvee segment inspect` or `open_segments`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use cuvee_catalog::{Schema, Table, TableConfigJson};
@@ -18,9 +19,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
     let options = ImportOptions { progress: false, direct: std::env::var("ROWS").is_err(), ..Default::default() };
     for _ in 0..std::env::var("REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(1) {
-        let dir = tempfile::tempdir()?;
+        let temporary = tempfile::tempdir()?;
+        let dir = std::env::var_os("KEEP").map_or_else(|| temporary.path().to_path_buf(), PathBuf::from);
         let start = std::time::Instant::now();
-        let report = import(&table, &files, dir.path(), &options)?;
+        let report = import(&table, &files, &dir, &options)?;
         let seconds = start.elapsed().as_secs_f64();
         let rows = report.rows_imported;
         println!("{rows} rows in {seconds:.2} s: {:.0} rows/s ({} bad)", rows as f64 / seconds, report.bad_row_count);

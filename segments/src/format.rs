@@ -1,4 +1,4 @@
-//! # The segment file, byte by byte (format version 9)
+//! # The segment file, byte by byte (format version 10)
 //!
 //! One segment is one file, `<segment name>.cvs`, so that publishing it to a deep store is a
 //! single object put. All integers are little-endian; cuvee refuses to build on big-endian
@@ -30,7 +30,7 @@
 //! | `sorted` | sorted index (the sorted column) | u32 codec (1), u32 reserved, then the first doc of every dictionary id and the doc count (`k + 1` values) as an `ascending` sequence; id `i`'s docs are `starts[i]..starts[i + 1]`. (Versions 1–2: u32 first doc, u32 end doc per id.) |
 //! | `range` | range index (bit-sliced) | u32 bit count `b`, u32 reserved, u64 base, `(b + 1) ×` u64 offsets relative to the end of this table, then `b` roaring bitmaps: bitmap `i` holds the docs whose value has bit `i` set. The value is the dictionary id (dictionary columns) or `key − base` (raw fixed-width columns; `key` is the order-preserving key of `physical`) |
 //! | `bloom` | bloom filter | u32 block count `m`, u32 reserved, then `m` blocks of 8 × u32 (split-block bloom filter over XXH3-64 of the value's bytes, see `bloom`) |
-//! | `nulls` | null bitmap (written when a column has nulls) | one roaring bitmap of the docs whose value is null |
+//! | `nulls` | null docs (written when a column has nulls) | one roaring bitmap of the docs whose value is null; from version 10 the smallest of that, a bitset of the doc count, the null docs as gaps, or the docs that are not null as gaps (see `null_docs`) |
 //! | `h3` | H3 index (BYTES columns of geography points) | u32 resolution, u32 cell count `k`, `k ×` u64 H3 cell ids ascending, then `k + 2` u64 offsets relative to the end of that table and `k + 1` roaring bitmaps: each cell's docs, then the docs in no cell (not a geography point, or null) |
 //!
 //! An `ascending` sequence (non-decreasing u64 values, see the `ascending` module) is: u32
@@ -60,6 +60,7 @@
 //! | 7 | `forward.raw` codecs 5 and 6: differences (of differences) of fixed-width values, then zstd (`compressionCodec` `DELTA`, `DELTADELTA`) |
 //! | 8 | `inverted` codec 2: posting lists as gaps in bit-packed blocks of 128, dense lists as roaring bitmaps |
 //! | 9 | `forward.raw` codec 7: hex strings of one shape as the bytes their digits spell, other values beside them; `forward.mv_ids` offsets codec 1: each doc's value count (`steps`) |
+//! | 10 | `nulls` codecs 1–3: a bitset, the null docs as gaps, the docs that are not null as gaps (airlineStats' nulls 13.6 → 3.6 B/row) |
 
 use crate::error::Malformed;
 use crate::error::{Result, SegmentError};
@@ -71,7 +72,7 @@ compile_error!("the cuvee segment format is little-endian; big-endian targets ar
 
 pub const MAGIC: &[u8; 8] = b"CUVEESEG";
 pub const END_MAGIC: &[u8; 8] = b"CUVEEEND";
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;
 pub const HEADER_LEN: usize = 16;
 pub const TRAILER_LEN: usize = 32;
 pub const FILE_EXTENSION: &str = "cvs";
@@ -247,6 +248,15 @@ pub fn version_needed(kind: SectionKind, bytes: &[u8]) -> u32 {
         SectionKind::ForwardMvIds => match word(4) {
             None | Some(0) => 3,
             Some(crate::forward::MV_OFFSETS_STEPS) => 9,
+            Some(_) => FORMAT_VERSION,
+        },
+        SectionKind::Nulls => match crate::null_docs::codec(bytes) {
+            None => 3,
+            Some(
+                crate::null_docs::CODEC_BITSET
+                | crate::null_docs::CODEC_GAPS
+                | crate::null_docs::CODEC_GAPS_OF_NOT_NULL,
+            ) => 10,
             Some(_) => FORMAT_VERSION,
         },
         SectionKind::Dictionary | SectionKind::Sorted => match word(0) {

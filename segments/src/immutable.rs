@@ -96,12 +96,14 @@ pub struct ColumnReader<'a> {
     pub bloom: Option<Bloom<'a>>,
     pub h3: Option<crate::h3_index::H3Index<'a>>,
     pub nulls: &'a RoaringBitmap,
+    /// How the `nulls` section stores them, for size reports.
+    pub nulls_codec: Option<&'static str>,
 }
 
 impl ColumnReader<'_> {
     /// The codec a section of this column chose at seal, where the writer had a choice
-    /// (`dictionary`, `inverted`, `sorted`, `forward.raw`, the offsets of `forward.mv_ids`),
-    /// for size reports.
+    /// (`dictionary`, `inverted`, `sorted`, `forward.raw`, the offsets of `forward.mv_ids`,
+    /// `nulls`), for size reports.
     pub fn codec(&self, kind: SectionKind) -> Option<&'static str> {
         match kind {
             SectionKind::Dictionary => self.dictionary.map(|d| d.codec()),
@@ -113,6 +115,7 @@ impl ColumnReader<'_> {
                 Forward::Hex(_) => Some("hex"),
                 _ => None,
             },
+            SectionKind::Nulls => self.nulls_codec,
             SectionKind::ForwardMvIds => match &self.forward {
                 Forward::MvIds(mv) => Some(mv.offsets_codec()),
                 _ => None,
@@ -172,8 +175,10 @@ impl ImmutableSegment {
         segment.coders = (0..segment.metadata.columns.len()).map(|_| OnceLock::new()).collect();
         for column in 0..segment.metadata.columns.len() {
             let nulls = match segment.section(column, SectionKind::Nulls) {
-                Some(bytes) => RoaringBitmap::deserialize_from(bytes)
-                    .map_err(|e| segment.corrupt(format!("null bitmap of column {column}: {e}")))?,
+                Some(bytes) => {
+                    crate::null_docs::read(bytes, segment.metadata.num_docs, segment.metadata.format_version)
+                        .map_err(|e| segment.corrupt(format!("nulls of column {column}: {e}")))?
+                }
                 None => RoaringBitmap::new(),
             };
             segment.nulls.push(nulls);
@@ -362,6 +367,7 @@ impl ImmutableSegment {
             bloom,
             h3,
             nulls: &self.nulls[index],
+            nulls_codec: self.section(index, SectionKind::Nulls).map(crate::null_docs::codec_name),
         })
     }
 }

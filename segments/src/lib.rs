@@ -41,6 +41,7 @@ mod immutable_eval;
 pub mod mirror;
 pub mod mutable;
 pub mod naming;
+pub mod null_docs;
 mod packed_blocks;
 mod parallel;
 pub mod physical;

@@ -15,7 +15,9 @@ fn segment_bytes() -> Vec<u8> {
         r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"s","dataType":"STRING"},{"name":"tags","dataType":"STRING","singleValueField":false},
               {"name":"j","dataType":"JSON"},{"name":"i","dataType":"INT"},{"name":"u","dataType":"STRING"},
               {"name":"l4","dataType":"STRING"},{"name":"pt","dataType":"STRING","singleValueField":false},
-              {"name":"r","dataType":"STRING"},{"name":"h","dataType":"STRING"}],
+              {"name":"r","dataType":"STRING"},{"name":"h","dataType":"STRING"},
+              {"name":"hn","dataType":"INT"},{"name":"rn","dataType":"STRING"},{"name":"fn","dataType":"INT"},
+              {"name":"gn","dataType":"INT"}],
             "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"v","dataType":"LONG"},{"name":"sn","dataType":"DOUBLE"},
               {"name":"dl","dataType":"LONG"},{"name":"dd","dataType":"INT"}]}"#,
     )
@@ -53,6 +55,16 @@ fn segment_bytes() -> Vec<u8> {
                 } else {
                     format!("{:012x}", k * 7919)
                 })),
+                // Nulls in about half the docs (a bitset), in nearly all (the others as
+                // gaps), in a few (roaring's array), in a twelfth (gaps).
+                if (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63 == 1 {
+                    FieldValue::Null
+                } else {
+                    FieldValue::Single(Value::Int(k as i32))
+                },
+                if k % 20 == 0 { FieldValue::Single(Value::String(format!("n{k}"))) } else { FieldValue::Null },
+                if k % 300 == 1 { FieldValue::Null } else { FieldValue::Single(Value::Int(k as i32 % 5)) },
+                if k % 12 == 5 { FieldValue::Null } else { FieldValue::Single(Value::Int(k as i32 % 9)) },
                 FieldValue::Single(Value::Long(k * 3)),
                 FieldValue::Single(Value::Long(1_600_000_000_000 + k * 997 % 2993)),
                 FieldValue::Single(Value::Double(k as f64 / 8.0)),
@@ -83,7 +95,7 @@ fn reseal(bytes: &mut Vec<u8>) {
     *bytes = out;
 }
 
-const COLUMNS: &[&str] = &["s", "tags", "j", "i", "m", "u", "v", "l4", "pt", "sn", "r", "h"];
+const COLUMNS: &[&str] = &["s", "tags", "j", "i", "m", "u", "v", "l4", "pt", "sn", "r", "h", "hn", "rn", "fn", "gn"];
 
 fn exercise(segment: &ImmutableSegment) {
     let predicates = [
@@ -107,6 +119,10 @@ fn exercise(segment: &ImmutableSegment) {
         Predicate::eq("h", Value::String(format!("{:012x}", 77 * 7919))),
         Predicate::is_in("h", vec![Value::String("none".into()), Value::String(format!("{:012x}", 7919))]),
         Predicate::like("h", "%7"),
+        Predicate::is_null("hn"),
+        Predicate::is_not_null("rn"),
+        Predicate::eq("fn", Value::Int(3)),
+        Predicate::is_null("gn"),
     ];
     for p in &predicates {
         for null_handling in [false, true] {
@@ -139,6 +155,9 @@ fn damage_behind_valid_checksums_never_panics() {
     assert_eq!(inverted, ["gaps", "postings", "roaring"].map(Some), "every inverted codec is damaged");
     let mv_offsets = intact.column("tags").unwrap().codec(cuvee_segments::format::SectionKind::ForwardMvIds);
     assert_eq!(mv_offsets, Some("steps"), "multi-value offsets as steps are damaged");
+    let nulls = ["fn", "hn", "gn", "rn"]
+        .map(|name| intact.column(name).unwrap().codec(cuvee_segments::format::SectionKind::Nulls));
+    assert_eq!(nulls, ["roaring", "bitset", "gaps", "gaps-of-not-null"].map(Some), "every nulls codec is damaged");
     let meta = intact.metadata().clone();
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {

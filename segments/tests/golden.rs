@@ -21,7 +21,8 @@ fn builder() -> SegmentBuilder {
               {"name":"s","dataType":"STRING"},{"name":"i","dataType":"INT"},{"name":"b","dataType":"BOOLEAN"},
               {"name":"tags","dataType":"STRING","singleValueField":false},{"name":"j","dataType":"JSON"},
               {"name":"bytes","dataType":"BYTES"},{"name":"dec","dataType":"BIG_DECIMAL"},{"name":"f","dataType":"FLOAT"},{"name":"u","dataType":"STRING"},
-              {"name":"loc","dataType":"BYTES"},{"name":"g","dataType":"STRING"},{"name":"h","dataType":"STRING"}],
+              {"name":"loc","dataType":"BYTES"},{"name":"g","dataType":"STRING"},{"name":"h","dataType":"STRING"},
+              {"name":"half","dataType":"INT"},{"name":"rare","dataType":"STRING"}],
             "metricFieldSpecs":[{"name":"m","dataType":"LONG"},{"name":"d","dataType":"DOUBLE"},
               {"name":"seq","dataType":"LONG"},{"name":"step","dataType":"INT"}],
             "dateTimeFieldSpecs":[{"name":"ts","dataType":"TIMESTAMP","format":"1:MILLISECONDS:TIMESTAMP","granularity":"1:SECONDS"}]}"#,
@@ -56,6 +57,10 @@ fn builder() -> SegmentBuilder {
             FieldValue::Single(Value::String(format!("g{}", k % 13 / 4))),
             // From version 9: nearly unique hex ids, nulls among them.
             if k % 100 == 0 { FieldValue::Null } else { FieldValue::Single(Value::String(hex_id(k))) },
+            // From version 10: null in about half the docs (a bitset), and in nearly every doc
+            // (the others as gaps; the null docs as gaps win only in larger segments).
+            if half_null(k) { FieldValue::Null } else { FieldValue::Single(Value::Int(k as i32)) },
+            if k % 20 == 0 { FieldValue::Single(Value::String(format!("r{k}"))) } else { FieldValue::Null },
             FieldValue::Single(Value::Long(k * 1000)),
             FieldValue::Single(Value::Double(k as f64 * 0.5)),
             FieldValue::Single(Value::Long(seq(k))),
@@ -65,6 +70,10 @@ fn builder() -> SegmentBuilder {
         builder.push(&row).unwrap();
     }
     builder
+}
+
+fn half_null(k: i64) -> bool {
+    (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63 == 1
 }
 
 fn hex_id(k: i64) -> String {
@@ -235,6 +244,22 @@ fn check_golden(version: u32) {
             (0..2100).map(|k| if k % 100 == 0 { "null".into() } else { hex_id(k) }).collect();
         expected.sort_unstable();
         assert!(values == expected, "every id read back");
+    }
+    {
+        // Nulls: roaring, from version 10 the smallest of it, a bitset and gaps (42 nulls are
+        // smaller in roaring's array than in a block of 128 gaps).
+        let nulls_codec = |name: &str| segment.column(name).unwrap().codec(cuvee_segments::format::SectionKind::Nulls);
+        assert_eq!(nulls_codec("i"), Some("roaring"));
+        if version >= 10 {
+            assert_eq!(count(Predicate::is_null("loc")), 21);
+            assert_eq!(nulls_codec("half"), Some("bitset"));
+            assert_eq!(nulls_codec("rare"), Some("gaps-of-not-null"));
+            let halves = (0..2100).filter(|&k| half_null(k)).count() as u64;
+            assert_eq!(count(Predicate::is_null("half")), halves);
+            assert_eq!(count(Predicate::is_not_null("half")), 2100 - halves);
+            assert_eq!(count(Predicate::is_null("rare")), 2100 - 105);
+            assert_eq!(count(Predicate::eq("rare", Value::String("r80".into()))), 1);
+        }
     }
     if version >= 3 {
         // Multi-value offsets: residuals above a line, from version 9 each doc's value count.

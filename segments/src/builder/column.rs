@@ -6,7 +6,7 @@ use super::distinct::{Encoded, FirstSeen};
 use super::ColumnBuffer;
 use crate::bitmap_index::{write_inverted, write_range, write_sorted};
 use crate::bitpack::width_for;
-use crate::error::{Result, SegmentError};
+use crate::error::Result;
 use crate::format::{ColumnMetadata, SectionKind};
 use crate::physical::{FixedKind, Physical, VarKind};
 use crate::{bloom, dictionary, forward};
@@ -237,11 +237,7 @@ fn build_column_with(column: &ColumnBuffer, num_docs: u32, may_skip_sort: bool) 
         add(SectionKind::H3, crate::h3_index::write_h3(resolution, values));
     }
     if !column.nulls.is_empty() {
-        let mut data = Vec::new();
-        let mut nulls = column.nulls.clone();
-        nulls.optimize();
-        nulls.serialize_into(&mut data).map_err(|e| SegmentError::InvalidRow(e.to_string()))?;
-        add(SectionKind::Nulls, data);
+        add(SectionKind::Nulls, crate::null_docs::write(&column.nulls, num_docs));
     }
     let metadata = ColumnMetadata {
         name: name.to_string(),
