@@ -186,6 +186,10 @@ impl DateTimeFormatSpec {
         let bad = || CatalogError::DateTime(format!("value {value} does not match date-time format \"{}\"", self.text));
         match &self.format {
             TimeFormat::Epoch { size, unit } => {
+                // Milliseconds already (every row of most tables): no 128-bit arithmetic.
+                if let (Value::Long(v) | Value::Timestamp(v), 1_000_000) = (value, *size as i128 * unit.nanos()) {
+                    return Ok(*v);
+                }
                 let n: i128 = match value {
                     Value::Int(v) => *v as i128,
                     Value::Long(v) | Value::Timestamp(v) => *v as i128,

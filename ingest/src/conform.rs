@@ -152,21 +152,38 @@ impl Conformer {
         &self,
         mut field_of: impl FnMut(&ColumnSpec) -> Result<FieldValue, String>,
     ) -> Result<Conformed, Rejected> {
-        let mut row = Vec::with_capacity(self.table.schema.columns().len());
-        let mut time_ms = None;
-        for (i, spec) in self.table.schema.columns().iter().enumerate() {
-            let field = field_of(spec).map_err(|reason| Rejected::Column { column: spec.name.clone(), reason })?;
-            if Some(i) == self.time_column {
-                if let (FieldValue::Single(value), Some(format)) = (&field, &spec.time_format) {
-                    let millis = format
-                        .to_millis(value)
-                        .map_err(|e| Rejected::TimeColumn { column: spec.name.clone(), reason: e.to_string() })?;
-                    time_ms = Some(millis);
-                }
+        let columns = self.table.schema.columns();
+        let mut row = Vec::with_capacity(columns.len());
+        for (i, spec) in columns.iter().enumerate() {
+            match field_of(spec) {
+                Ok(field) => row.push(field),
+                Err(reason) => return self.finish(row, Some((i, reason))),
             }
-            row.push(field);
         }
-        Ok(Conformed::Row(row, time_ms))
+        self.finish(row, None)
+    }
+
+    /// The row once every column's value is in place (or `error`: the first column, in
+    /// schema order, that could not be converted, and why): the time column, when it comes
+    /// before that column, is checked against its declared format, so a row is refused for
+    /// the first fault in schema order either way. `row` holds at least the columns before
+    /// the failing one.
+    pub(crate) fn finish(&self, row: Row, error: Option<(usize, String)>) -> Result<Conformed, Rejected> {
+        let columns = self.table.schema.columns();
+        let mut time_ms = None;
+        if let Some(t) = self.time_column.filter(|&t| error.as_ref().is_none_or(|(i, _)| t < *i)) {
+            let spec = &columns[t];
+            if let (Some(FieldValue::Single(value)), Some(format)) = (row.get(t), &spec.time_format) {
+                let millis = format
+                    .to_millis(value)
+                    .map_err(|e| Rejected::TimeColumn { column: spec.name.clone(), reason: e.to_string() })?;
+                time_ms = Some(millis);
+            }
+        }
+        match error {
+            Some((i, reason)) => Err(Rejected::Column { column: columns[i].name.clone(), reason }),
+            None => Ok(Conformed::Row(row, time_ms)),
+        }
     }
 }
 
@@ -231,6 +248,18 @@ pub(crate) fn field(spec: &ColumnSpec, json: &Json) -> Result<FieldValue, String
     Ok(FieldValue::Multi(values))
 }
 
+/// One item of a multi-value column's JSON list, converted as [`field`] converts each:
+/// `None` for a null (left out of the list) or a value `maxLength` replaces by nothing.
+pub(crate) fn multi_value_item(spec: &ColumnSpec, item: Json) -> Result<Option<Value>, String> {
+    let value = match item {
+        Json::Null => return Ok(None),
+        // What `value_from_json` makes of it (a copy of the text as it is), moved instead.
+        Json::String(text) if spec.data_type == DataType::String => Value::String(text),
+        other => spec.data_type.value_from_json(&other).map_err(|e| e.to_string())?,
+    };
+    limit_length(spec, value)
+}
+
 /// A column's value from a JSON string: parsed as the column's type (a multi-value column
 /// gets a one-value list).
 pub(crate) fn field_from_str(spec: &ColumnSpec, text: &str) -> Result<FieldValue, String> {
@@ -246,7 +275,8 @@ pub(crate) fn field_from_str(spec: &ColumnSpec, text: &str) -> Result<FieldValue
 fn limit_length(spec: &ColumnSpec, value: Value) -> Result<Option<Value>, String> {
     let max = spec.max_length as usize;
     let too_long = match &value {
-        Value::String(s) | Value::Json(s) => s.chars().count() > max,
+        // A character is at least a byte: only a longer text needs counting.
+        Value::String(s) | Value::Json(s) => s.len() > max && s.chars().count() > max,
         Value::Bytes(b) => b.len() > max,
         _ => false,
     };

@@ -8,48 +8,63 @@
 //! [`Conformer::conform`] gives; the conversions are the same functions. A message it cannot
 //! take whole (not an object, not JSON) goes the general way, which names what is wrong.
 
-use crate::conform::{field, field_from_str, Conformed, Conformer, Rejected};
+use crate::conform::{field, field_from_str, multi_value_item, Conformed, Conformer, Rejected};
 use cuvee_catalog::ColumnSpec;
 use cuvee_segments::FieldValue;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A column's value as read: converted, or why it could not be (reported in schema order
-/// once the whole message has been read, as the general path does).
+/// A column's value as read: converted, or why it could not be.
 type Converted = Result<FieldValue, String>;
 
-/// The name table; the columns themselves are the conformer's schema's.
+/// The name table, and the order keys came in; the columns themselves are the conformer's
+/// schema's.
 pub(crate) struct JsonRows {
     positions: HashMap<Box<str>, usize>,
+    /// For each column (and, last, the start of a message), the column whose key followed it
+    /// in the last message: producers write every message's keys in one order, which is
+    /// seldom the schema's (a serialised map's is alphabetical), so a key is compared with
+    /// one name where hashing it would cost more. Shared by the threads of a table's
+    /// consumers; a stale guess costs a hash look-up, never a wrong column.
+    follows: Box<[AtomicUsize]>,
 }
 
 impl JsonRows {
     pub(crate) fn new(specs: &[ColumnSpec]) -> JsonRows {
         let positions = specs.iter().enumerate().map(|(i, s)| (s.name.as_str().into(), i)).collect();
-        JsonRows { positions }
+        // Until messages say otherwise, keys are taken to come in schema order.
+        let n = specs.len();
+        let follows = (0..=n).map(|i| AtomicUsize::new(if i + 1 < n { i + 1 } else { 0 })).collect();
+        JsonRows { positions, follows }
     }
 
     /// The row of one message, or `None` when the message is not one well-formed JSON
     /// object (the general path then names the fault).
     pub(crate) fn row(&self, conformer: &Conformer, payload: &[u8]) -> Option<Result<Conformed, Rejected>> {
         let specs = conformer.table().schema.columns();
-        let mut slots: Vec<Converted> = Vec::with_capacity(specs.len());
-        slots.resize_with(specs.len(), || Ok(FieldValue::Null));
+        let mut row: Vec<FieldValue> = Vec::with_capacity(specs.len());
+        row.resize_with(specs.len(), || FieldValue::Null);
+        let mut errors = Vec::new();
         let mut deserializer = serde_json::Deserializer::from_slice(payload);
-        Record { positions: &self.positions, specs, slots: &mut slots }.deserialize(&mut deserializer).ok()?;
+        Record { rows: self, specs, row: &mut row, errors: &mut errors }.deserialize(&mut deserializer).ok()?;
         deserializer.end().ok()?;
-        let mut slots = slots.into_iter();
-        Some(conformer.assemble(|_| slots.next().unwrap_or(Ok(FieldValue::Null))))
+        // The first column in schema order that could not be converted, as the general
+        // path reports it.
+        let error = errors.into_iter().min_by_key(|(column, _)| *column);
+        Some(conformer.finish(row, error))
     }
 }
 
-/// The top-level object: each key's value into its column's slot.
+/// The top-level object: each key's value into its column's place in the row.
 struct Record<'a> {
-    positions: &'a HashMap<Box<str>, usize>,
+    rows: &'a JsonRows,
     specs: &'a [ColumnSpec],
-    slots: &'a mut [Converted],
+    row: &'a mut [FieldValue],
+    /// Columns whose value could not be converted (at most one entry a column).
+    errors: &'a mut Vec<(usize, String)>,
 }
 
 impl<'de> DeserializeSeed<'de> for Record<'_> {
@@ -68,19 +83,27 @@ impl<'de> Visitor<'de> for Record<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Keys usually come in the same order in every message: try the column after the
-        // last one first, then the name table.
-        let mut expected = 0;
-        while let Some(position) = map.next_key_seed(Key { positions: self.positions, specs: self.specs, expected })? {
-            match position {
-                Some(i) => {
-                    // A repeated key keeps its last value, as a map of the record would.
-                    self.slots[i] = map.next_value_seed(Column { spec: &self.specs[i] })?;
-                    expected = i + 1;
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+        let follows = &self.rows.follows;
+        let mut previous = self.specs.len();
+        loop {
+            let guess = follows[previous].load(Ordering::Relaxed);
+            let key = Key { positions: &self.rows.positions, specs: self.specs, guess };
+            let Some(position) = map.next_key_seed(key)? else { break };
+            let Some(i) = position else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if i != guess {
+                follows[previous].store(i, Ordering::Relaxed);
+            }
+            previous = i;
+            // A repeated key keeps its last value, as a map of the record would.
+            if !self.errors.is_empty() {
+                self.errors.retain(|(column, _)| *column != i);
+            }
+            match map.next_value_seed(Column { spec: &self.specs[i] })? {
+                Ok(value) => self.row[i] = value,
+                Err(reason) => self.errors.push((i, reason)),
             }
         }
         Ok(())
@@ -91,7 +114,8 @@ impl<'de> Visitor<'de> for Record<'_> {
 struct Key<'a> {
     positions: &'a HashMap<Box<str>, usize>,
     specs: &'a [ColumnSpec],
-    expected: usize,
+    /// The column this key most likely names.
+    guess: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
@@ -110,8 +134,8 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        if self.specs.get(self.expected).is_some_and(|s| s.name == key) {
-            return Ok(Some(self.expected));
+        if self.specs.get(self.guess).is_some_and(|s| s.name == key) {
+            return Ok(Some(self.guess));
         }
         Ok(self.positions.get(key).copied())
     }
@@ -166,6 +190,22 @@ impl<'de> Visitor<'de> for Column<'_> {
     // single-value column takes a one-item list; JSON columns keep the text): they are
     // read as values and converted by the general path's function.
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Converted, A::Error> {
+        if !self.spec.single_value {
+            // A multi-value column's list, item by item as `field` converts a list (nulls
+            // left out), a text item moved into its value rather than copied.
+            let mut values = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
+            let mut failed = None;
+            while let Some(item) = seq.next_element::<Json>()? {
+                if failed.is_none() {
+                    match multi_value_item(self.spec, item) {
+                        Ok(Some(value)) => values.push(value),
+                        Ok(None) => {}
+                        Err(reason) => failed = Some(reason),
+                    }
+                }
+            }
+            return Ok(failed.map_or(Ok(FieldValue::Multi(values)), Err));
+        }
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(4).min(64));
         while let Some(item) = seq.next_element::<Json>()? {
             items.push(item);
@@ -254,6 +294,36 @@ mod tests {
         ] {
             same(payload);
         }
+    }
+
+    /// The time column's format fault and another column's conversion fault: the earlier
+    /// in schema order is the one reported, both ways.
+    #[test]
+    fn the_first_fault_in_schema_order_is_reported() {
+        let schema = r#"{"schemaName": "t", "dimensionFieldSpecs": [{"name": "s", "dataType": "INT"}],
+          "dateTimeFieldSpecs": [
+            {"name": "day", "dataType": "STRING", "format": "1:DAYS:SIMPLE_DATE_FORMAT:yyyyMMdd", "granularity": "1:DAYS"},
+            {"name": "n", "dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}]}"#;
+        let config = r#"{"tableName": "t", "tableType": "OFFLINE", "segmentsConfig": {"timeColumnName": "day"}}"#;
+        let table =
+            Table::new(Schema::from_json(schema).unwrap(), TableConfigJson::from_json(config).unwrap()).unwrap();
+        let decoder = MessageDecoder::new(&Decoder::Json, &table.schema, false).unwrap();
+        let conformer = Conformer::new(&table).unwrap();
+        let outcome = |payload: &str| {
+            let (a, b) =
+                (general(&decoder, &conformer, payload.as_bytes()), direct(&decoder, &conformer, payload.as_bytes()));
+            let text = |r: &Result<Conformed, String>| match r {
+                Ok(Conformed::Row(row, time)) => format!("{row:?} {time:?}"),
+                Ok(Conformed::Filtered) => "filtered".into(),
+                Err(e) => e.clone(),
+            };
+            assert_eq!(text(&a), text(&b), "{payload}");
+            text(&a)
+        };
+        assert!(outcome(r#"{"n": "x", "day": "someday"}"#).starts_with("time column day"));
+        assert!(outcome(r#"{"day": "20240101", "n": "x"}"#).starts_with("column n"));
+        assert!(outcome(r#"{"day": "someday", "s": "x"}"#).starts_with("column s"));
+        assert!(outcome(r#"{"n": "x", "s": 1, "day": "20240101", "n": 5}"#).contains("Some(1704067200000)"));
     }
 
     proptest! {
