@@ -4,7 +4,8 @@
 //! files, Parquet), Pinot's ingestion transforms and filter, conversion of records to rows of
 //! a table (types, nulls, `maxLength`, time formats), and batch import into segments
 //! (Parquet a column at a time, JSON straight into rows, where the table allows:
-//! [`ImportOptions::direct`]).
+//! [`ImportOptions::direct`]). JSON and Avro stream messages go straight into rows under the
+//! same condition.
 //! Stream messages decode into the same records ([`message`]), and [`realtime`] consumes a
 //! REALTIME table's Kafka topic into consuming segments and publishes sealed ones with their
 //! offsets (exactly once).
@@ -16,6 +17,7 @@
 //! counted and reported with its file, position and reason, and skipped
 //! ([`ImportOptions::strict`] makes the first one fatal).
 
+mod avro_row;
 mod columnar;
 pub mod conform;
 pub mod error;

@@ -4,6 +4,7 @@
 //! A message that cannot be decoded gives a reason naming what is wrong; it is never
 //! half-decoded.
 
+use crate::avro_row::AvroRows;
 use crate::conform::{Conformed, Conformer, Rejected};
 use crate::error::IngestError;
 use crate::readers::json::kind;
@@ -22,6 +23,8 @@ pub struct MessageMetadata {
 pub struct MessageDecoder {
     format: Format,
     populate_metadata: bool,
+    /// Avro records straight into rows of the table the decoder was made for.
+    avro_rows: Option<AvroRows>,
 }
 
 enum Format {
@@ -50,10 +53,14 @@ impl MessageDecoder {
                 Format::Csv { delimiter, header, multi_value, multi_value_delimiter: *multi_value_delimiter }
             }
         };
-        Ok(MessageDecoder { format, populate_metadata })
+        let avro_rows = match &format {
+            Format::Avro(avro) => AvroRows::new(avro, schema),
+            _ => None,
+        };
+        Ok(MessageDecoder { format, populate_metadata, avro_rows })
     }
 
-    /// One message decoded and conformed to a row of the conformer's table. JSON messages
+    /// One message decoded and conformed to a row of the conformer's table. JSON and Avro messages
     /// go straight into the row when the record itself is not needed (no transforms,
     /// filter, flattening or metadata fields); the answer is the same either way.
     pub fn decode_row(
@@ -62,8 +69,13 @@ impl MessageDecoder {
         metadata: &MessageMetadata,
         conformer: &Conformer,
     ) -> Result<Conformed, Rejected> {
-        if let (Format::Json, false) = (&self.format, self.populate_metadata) {
-            if let Some(row) = conformer.json_row(payload) {
+        if !self.populate_metadata && conformer.takes_fields_as_they_are() {
+            let direct = match &self.format {
+                Format::Json => conformer.json_row(payload),
+                Format::Avro(avro) => self.avro_rows.as_ref().and_then(|rows| rows.row(avro, conformer, payload)),
+                Format::Csv { .. } => None,
+            };
+            if let Some(row) = direct {
                 return row;
             }
         }
