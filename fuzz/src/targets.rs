@@ -36,6 +36,8 @@ const FUZZ_AVRO: &str = r#"{"type":"record","name":"r","fields":[{"name":"id","t
 
 /// A Kafka message through each decoder (the first byte picks JSON, Avro or CSV), then
 /// the table's conforming step (types, transforms, the filter) as the consumer runs it.
+/// For a table that takes its fields as they are, the message also goes the direct way
+/// (JSON and Avro straight into a row), which must give what the general way gives.
 pub fn message_decoders(data: &[u8]) {
     let Some((&pick, payload)) = data.split_first() else { return };
     let Ok(schema) = Schema::from_json(FUZZ_SCHEMA) else { return };
@@ -46,6 +48,14 @@ pub fn message_decoders(data: &[u8]) {
     };
     let Ok(decoder) = MessageDecoder::new(&decoder, &schema, pick & 4 != 0) else { return };
     let metadata = MessageMetadata { key: Some(vec![1, 2]), offset: 7, timestamp_ms: Some(1) };
+    let plain = r#"{"tableName":"fuzz","tableType":"REALTIME","segmentsConfig":{"timeColumnName":"ts"}}"#;
+    if let (Ok(config), Ok(schema)) = (TableConfigJson::from_json(plain), Schema::from_json(FUZZ_SCHEMA)) {
+        if let Some(conformer) = Table::new(schema, config).ok().and_then(|t| Conformer::new(&t).ok()) {
+            let direct = outcome(decoder.decode_row(payload, &metadata, &conformer));
+            let general = outcome(decoder.decode(payload, &metadata).and_then(|r| conformer.conform(r)));
+            assert_eq!(direct, general, "the direct and the general path disagree");
+        }
+    }
     let Ok(record) = decoder.decode(payload, &metadata) else { return };
     let config = r#"{"tableName":"fuzz","tableType":"REALTIME","segmentsConfig":{"timeColumnName":"ts"},
       "ingestionConfig":{"transformConfigs":[{"columnName":"amount","transformFunction":"plus(amount, 1)"}],
@@ -54,6 +64,15 @@ pub fn message_decoders(data: &[u8]) {
     let Ok(table) = Table::new(schema, config) else { return };
     if let Ok(conformer) = Conformer::new(&table) {
         let _ = conformer.conform(record);
+    }
+}
+
+/// A conformed message as text (a NaN is not equal to itself, its text is).
+fn outcome(conformed: Result<cuvee_ingest::Conformed, cuvee_ingest::Rejected>) -> String {
+    match conformed {
+        Ok(cuvee_ingest::Conformed::Row(row, time)) => format!("{row:?} {time:?}"),
+        Ok(cuvee_ingest::Conformed::Filtered) => "filtered".into(),
+        Err(e) => e.to_string(),
     }
 }
 
