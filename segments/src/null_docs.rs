@@ -52,8 +52,8 @@ pub fn codec_name(bytes: &[u8]) -> &'static str {
 /// The smallest encoding of `nulls`, the null docs of a column of `num_docs` docs.
 pub fn write(nulls: &RoaringBitmap, num_docs: u32) -> Vec<u8> {
     let mut best = roaring(nulls);
-    let mut keep = |candidate: Vec<u8>| {
-        if candidate.len() < best.len() {
+    let mut keep = |candidate: Option<Vec<u8>>| {
+        if let Some(candidate) = candidate.filter(|c| c.len() < best.len()) {
             best = candidate;
         }
     };
@@ -63,7 +63,7 @@ pub fn write(nulls: &RoaringBitmap, num_docs: u32) -> Vec<u8> {
     for doc in nulls {
         bitset[start + doc as usize / 8] |= 1 << (doc % 8);
     }
-    keep(bitset);
+    keep(Some(bitset));
     // Gaps of the fewer docs, nulls or the others: the longer list is never the smaller by
     // much, and encoding it would double the seal's work on the column.
     if nulls.len() <= u64::from(num_docs) / 2 {
@@ -94,18 +94,13 @@ fn header(codec: u32) -> Vec<u8> {
     out
 }
 
-/// A codec-2/3 section, or nothing (an empty candidate never wins) when the list cannot be
-/// encoded.
-fn gaps(codec: u32, docs: impl Iterator<Item = u32>) -> Vec<u8> {
+/// A codec-2/3 section, or `None` when the list cannot be encoded.
+fn gaps(codec: u32, docs: impl Iterator<Item = u32>) -> Option<Vec<u8>> {
     let docs: Vec<u32> = docs.collect();
-    match delta_postings::encode(&[&docs]) {
-        Some(list) => {
-            let mut out = header(codec);
-            out.extend_from_slice(&list);
-            out
-        }
-        None => Vec::new(),
-    }
+    let list = delta_postings::encode(&[&docs])?;
+    let mut out = header(codec);
+    out.extend_from_slice(&list);
+    Some(out)
 }
 
 /// The null docs a `nulls` section holds, each checked to be below `num_docs`. A file
