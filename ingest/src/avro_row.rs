@@ -140,23 +140,23 @@ mod tests {
         assert!(super::AvroRows::new(&apache_avro::Schema::parse_str(r#""long""#).unwrap(), &events.schema).is_none());
     }
 
-    fn outcome(decoder: &MessageDecoder, conformer: &Conformer, payload: &[u8]) -> String {
-        let metadata = MessageMetadata { key: None, offset: 0, timestamp_ms: None };
-        match decoder.decode_row(payload, &metadata, conformer) {
-            // As text: a NaN is not equal to itself.
+    /// A conformed message as text: a NaN is not equal to itself, its text is.
+    fn text(conformed: Result<Conformed, crate::conform::Rejected>) -> String {
+        match conformed {
             Ok(Conformed::Row(row, time)) => format!("{row:?} {time:?}"),
             Ok(Conformed::Filtered) => "filtered".into(),
             Err(e) => e.to_string(),
         }
     }
 
+    const METADATA: MessageMetadata = MessageMetadata { key: None, offset: 0, timestamp_ms: None };
+
+    fn outcome(decoder: &MessageDecoder, conformer: &Conformer, payload: &[u8]) -> String {
+        text(decoder.decode_row(payload, &METADATA, conformer))
+    }
+
     fn general(decoder: &MessageDecoder, conformer: &Conformer, payload: &[u8]) -> String {
-        let metadata = MessageMetadata { key: None, offset: 0, timestamp_ms: None };
-        match decoder.decode(payload, &metadata).and_then(|r| conformer.conform(r)) {
-            Ok(Conformed::Row(row, time)) => format!("{row:?} {time:?}"),
-            Ok(Conformed::Filtered) => "filtered".into(),
-            Err(e) => e.to_string(),
-        }
+        text(decoder.decode(payload, &METADATA).and_then(|r| conformer.conform(r)))
     }
 
     proptest! {

@@ -7,6 +7,7 @@ use crate::transform::Expression;
 use cuvee_catalog::{ColumnSpec, DataType, MaxLengthStrategy, Problem, Table, Value};
 use cuvee_segments::{FieldValue, Row};
 use serde_json::{Map, Value as Json};
+use std::borrow::Cow;
 
 /// Why a record did not become a row; it is kept as a dead letter (streams) or reported as
 /// a bad row (files), never silently dropped.
@@ -235,27 +236,28 @@ pub(crate) fn field(spec: &ColumnSpec, json: &Json) -> Result<FieldValue, String
             None => FieldValue::Null,
         });
     }
-    let items: Vec<&Json> = match json {
-        Json::Array(items) => items.iter().filter(|v| !v.is_null()).collect(),
-        other => vec![other],
+    let items = match json {
+        Json::Array(items) => items.as_slice(),
+        other => std::slice::from_ref(other),
     };
     let mut values = Vec::with_capacity(items.len());
     for item in items {
-        if let Some(v) = limit_length(spec, spec.data_type.value_from_json(item).map_err(|e| e.to_string())?)? {
+        if let Some(v) = multi_value_item(spec, Cow::Borrowed(item))? {
             values.push(v);
         }
     }
     Ok(FieldValue::Multi(values))
 }
 
-/// One item of a multi-value column's JSON list, converted as [`field`] converts each:
+/// One item of a multi-value column's JSON list, as [`field`] and the direct paths convert it:
 /// `None` for a null (left out of the list) or a value `maxLength` replaces by nothing.
-pub(crate) fn multi_value_item(spec: &ColumnSpec, item: Json) -> Result<Option<Value>, String> {
+/// An owned item's text is moved into its value.
+pub(crate) fn multi_value_item(spec: &ColumnSpec, item: Cow<'_, Json>) -> Result<Option<Value>, String> {
     let value = match item {
-        Json::Null => return Ok(None),
+        Cow::Borrowed(Json::Null) | Cow::Owned(Json::Null) => return Ok(None),
         // What `value_from_json` makes of it (a copy of the text as it is), moved instead.
-        Json::String(text) if spec.data_type == DataType::String => Value::String(text),
-        other => spec.data_type.value_from_json(&other).map_err(|e| e.to_string())?,
+        Cow::Owned(Json::String(text)) if spec.data_type == DataType::String => Value::String(text),
+        item => spec.data_type.value_from_json(&item).map_err(|e| e.to_string())?,
     };
     limit_length(spec, value)
 }

@@ -197,7 +197,7 @@ impl<'de> Visitor<'de> for Column<'_> {
             let mut failed = None;
             while let Some(item) = seq.next_element::<Json>()? {
                 if failed.is_none() {
-                    match multi_value_item(self.spec, item) {
+                    match multi_value_item(self.spec, std::borrow::Cow::Owned(item)) {
                         Ok(Some(value)) => values.push(value),
                         Ok(None) => {}
                         Err(reason) => failed = Some(reason),
