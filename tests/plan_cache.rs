@@ -100,6 +100,9 @@ async fn kept_plans_answer_as_plans_made_from_the_text() {
     let queries: u64 = shapes().iter().map(|(_, v)| v.len() as u64 * 2).sum();
     assert_eq!(stats.hits + stats.misses + stats.from_text, queries, "{stats:?}");
     assert!(stats.hits >= queries / 2 && stats.from_text >= 10, "{stats:?}");
+    // Most hits also re-use a kept physical plan (the first hit of a shape plans and keeps
+    // it; shapes with a filter the scan does not answer exactly keep none).
+    assert!(stats.physical_hits >= stats.hits / 2, "{stats:?}");
 }
 
 /// `events(kind STRING, n <metric type>)`.
@@ -144,6 +147,13 @@ async fn kept_plans_see_new_rows_replaced_tables_and_check_access() {
     assert_eq!(rows(answer(&service, &sum("view"), &anyone).await), serde_json::json!([[2, 7.0]]));
     let before = service.plan_cache_stats();
     assert_eq!((before.hits, before.misses, before.from_text), (3, 1, 0), "{before:?}");
+    // The first hit kept the physical plan and the second re-used it (with fresh rows);
+    // the new segment made it stale, so the third planned it again.
+    assert_eq!(before.physical_hits, 1, "{before:?}");
+    first.append(&[FieldValue::Single(Value::String("view".into())), FieldValue::Single(Value::Long(1))]).unwrap();
+    assert_eq!(rows(answer(&service, &sum("view"), &anyone).await), serde_json::json!([[3, 8.0]]));
+    assert_eq!(rows(answer(&service, &sum("nothing"), &anyone).await), serde_json::json!([[0, null]]));
+    assert_eq!(service.plan_cache_stats().physical_hits, 3);
 
     // A table replaced under the same name (a new definition, other segments): the kept
     // plan is stale, and the query is planned again over the new table.
@@ -155,6 +165,8 @@ async fn kept_plans_see_new_rows_replaced_tables_and_check_access() {
     assert_eq!(rows(answer(&service, &sum("click"), &anyone).await)[0][0], 0);
     // Kept plans hold no table: the replaced one (and its segments' mapped files) is freed.
     assert_eq!(Arc::strong_count(&provider), 1);
+    drop(provider);
+    assert_eq!(Arc::strong_count(&first), 1, "a kept physical plan holds a segment");
     // A dropped table is not found, kept plan or not.
     tables.remove("events");
     assert_eq!(answer(&service, &sum("view"), &anyone).await, serde_json::json!([190]));

@@ -18,6 +18,8 @@ use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SessionState, TaskContext};
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -54,7 +56,8 @@ struct Engine {
     /// The shared session's state, for the physical planning of a kept plan: a copy of it
     /// per query (~300 functions by name) cost as much as the rest of a hit's binding. A
     /// kept plan calls no function that reads the query's start time (see
-    /// [`cuvee_query::plan_cache`]), the one thing a fresh copy would set.
+    /// [`cuvee_query::plan_cache`]), the one thing a fresh copy would set. Without the
+    /// cut: a physical plan is kept from before it, and the cut runs per query.
     kept_state: Arc<parking_lot::RwLock<Arc<SessionState>>>,
 }
 
@@ -62,6 +65,8 @@ struct Engine {
 struct Planned {
     plan: LogicalPlan,
     tables: Vec<String>,
+    /// The kept plan a hit bound, which may also keep its physical plan.
+    kept: Option<Arc<CachedPlan>>,
 }
 
 impl std::fmt::Debug for QueryService {
@@ -98,7 +103,7 @@ impl QueryService {
                 distribute,
                 table_functions: Default::default(),
                 plans: Arc::new(PlanCache::new(limits.plan_cache_entries)),
-                kept_state: Arc::new(parking_lot::RwLock::new(Arc::new(ctx.state()))),
+                kept_state: Arc::new(parking_lot::RwLock::new(Arc::new(without_the_cut(&ctx)))),
                 ctx,
             },
             cluster,
@@ -129,7 +134,7 @@ impl QueryService {
     /// for other doors' sessions).
     pub fn register_table_function(&self, name: &str, function: Arc<dyn TableFunctionImpl>) {
         self.engine.ctx.register_udtf(name, Arc::clone(&function));
-        *self.engine.kept_state.write() = Arc::new(self.engine.ctx.state());
+        *self.engine.kept_state.write() = Arc::new(without_the_cut(&self.engine.ctx));
         self.engine.table_functions.write().push((name.to_string(), function));
     }
 
@@ -328,7 +333,7 @@ impl Engine {
                 Bound::Plan(plan) => {
                     self.plans.record(Outcome::Hit);
                     cuvee_query::authorize(&plan, principal)?;
-                    Ok(Lookup::Hit(Planned { plan, tables: kept.tables() }))
+                    Ok(Lookup::Hit(Planned { plan, tables: kept.tables(), kept: Some(kept) }))
                 }
                 Bound::Stale => {
                     self.plans.remove(&template.key);
@@ -355,7 +360,7 @@ impl Engine {
             if let Some((kept, Bound::Plan(plan))) = self.keep(state, template, principal).await? {
                 self.plans.record(Outcome::Miss);
                 cuvee_query::authorize(&plan, principal)?;
-                return Ok(Planned { plan, tables: kept.tables() });
+                return Ok(Planned { plan, tables: kept.tables(), kept: None });
             }
         }
         self.plans.record(Outcome::FromText);
@@ -395,7 +400,7 @@ impl Engine {
         let ctx = self.session_for(query)?;
         let template = self.template_of(&ctx, query);
         let lookup = template.map(|t| self.bind_kept(t, principal)).transpose()?;
-        let (Planned { plan: logical, tables }, state) = match lookup {
+        let (Planned { plan: logical, tables, kept }, state) = match lookup {
             Some(Lookup::Hit(planned)) => (planned, Arc::clone(&self.kept_state.read())),
             lookup => {
                 let state = Arc::new(ctx.state());
@@ -408,7 +413,10 @@ impl Engine {
         let types: Vec<_> = logical.schema().fields().iter().map(|f| f.data_type().clone()).collect();
         let config = state.config().clone().with_extension(Arc::clone(&scope));
         let task = bounded_task(task_context(&state, config), &self.limits, &self.budget)?;
-        let plan = state.query_planner().create_physical_plan(&logical, state.as_ref()).await?;
+        let plan = match &kept {
+            Some(kept) => self.physical_plan_of_hit(kept, &logical, &state).await?,
+            None => state.query_planner().create_physical_plan(&logical, state.as_ref()).await?,
+        };
         let batches = collect_bounded(Arc::clone(&plan), task, self.limits.max_result_rows).await?;
         let (batches, truncated) = match query.option("maxRowsInResult").and_then(|m| m.parse::<usize>().ok()) {
             Some(max) => truncate(batches, max),
@@ -439,6 +447,39 @@ impl Engine {
         add_stats(&stats, &mut response);
         Ok(response)
     }
+}
+
+impl Engine {
+    /// A hit's physical plan: the kept one with a fresh scan when it fits, else planned
+    /// (and kept when later hits can re-use it); then the cut, per query.
+    async fn physical_plan_of_hit(
+        &self,
+        kept: &CachedPlan,
+        logical: &LogicalPlan,
+        state: &SessionState,
+    ) -> Result<Arc<dyn ExecutionPlan>, DataFusionError> {
+        let partitions = state.config().target_partitions();
+        let plan = match kept.physical(logical, partitions)? {
+            Some(plan) => {
+                self.plans.record_physical_hit();
+                plan
+            }
+            None => {
+                let generation = kept.generation();
+                let plan = state.query_planner().create_physical_plan(logical, state).await?;
+                kept.keep_physical(&plan, generation, partitions);
+                plan
+            }
+        };
+        self.distribute.optimize(plan, state.config().options())
+    }
+}
+
+/// The session's state without the broker's cut (see `Engine::kept_state`).
+fn without_the_cut(ctx: &SessionContext) -> SessionState {
+    let state = ctx.state();
+    let rules = state.physical_optimizers().iter().filter(|r| r.name() != Distribute::NAME).cloned().collect();
+    datafusion::execution::SessionStateBuilder::new_from_existing(state).with_physical_optimizer_rules(rules).build()
 }
 
 /// What the plan cache holds for a query's template.
@@ -474,7 +515,7 @@ async fn plan_text(state: &SessionState, sql: &str, principal: &Principal) -> Re
     cuvee_query::read_only(&plan)?;
     cuvee_query::authorize(&plan, principal)?;
     let tables = tables_queried(&plan);
-    Ok(Planned { plan: state.optimize(&plan)?, tables })
+    Ok(Planned { plan: state.optimize(&plan)?, tables, kept: None })
 }
 
 /// The first `max` rows, and whether any were cut (`maxRowsInResult`).

@@ -278,8 +278,23 @@ impl SegmentScanExec {
 
     /// The same scan over other segments (one server's share of them).
     pub fn with_sources(&self, sources: Vec<ScanSource>) -> SegmentScanExec {
+        SegmentScanExec::new(self.request_over(sources), self.properties.partitioning.partition_count())
+    }
+
+    /// The same scan holding no segment and planned as it was (its partitions unchanged):
+    /// what a kept physical plan stores, so it keeps no segment (nor its mapped file) alive.
+    /// Never executed: a kept plan gets a fresh scan per query.
+    pub fn without_sources(&self) -> SegmentScanExec {
+        SegmentScanExec {
+            request: self.request_over(Vec::new()),
+            properties: Arc::clone(&self.properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+
+    fn request_over(&self, sources: Vec<ScanSource>) -> ScanRequest {
         let r = &self.request;
-        let request = ScanRequest {
+        ScanRequest {
             table: r.table.clone(),
             table_schema: r.table_schema.clone(),
             sources,
@@ -289,8 +304,7 @@ impl SegmentScanExec {
             limit: r.limit,
             options: r.options,
             unavailable: r.unavailable.clone(),
-        };
-        SegmentScanExec::new(request, self.properties.partitioning.partition_count())
+        }
     }
 
     pub fn request(&self) -> &ScanRequest {

@@ -44,6 +44,9 @@ struct Segments {
     remote: Vec<Arc<RemoteSegment>>,
     /// Published segments that cannot be read here (and, on a broker, by any server).
     unavailable: Vec<UnavailableSegment>,
+    /// Counts changes to these lists (every write access): a physical plan kept for a query
+    /// shape is made again when the segments it was planned over changed.
+    generation: u64,
 }
 
 /// A published segment that cannot be read: queries over its table fail or answer partial,
@@ -137,7 +140,15 @@ impl SegmentTable {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Segments> {
-        self.segments.write()
+        let mut segments = self.segments.write();
+        segments.generation += 1;
+        segments
+    }
+
+    /// Which version of the segment lists this is: it changes when a segment is added,
+    /// sealed, removed or found unavailable (not when a consuming segment gets rows).
+    pub fn generation(&self) -> u64 {
+        self.read().generation
     }
 
     /// Docs in every segment, consuming ones as of now.
@@ -282,6 +293,52 @@ impl SegmentTable {
         Ok(out)
     }
 
+    /// What a scan of this table reads: the projected columns of every segment now
+    /// (consuming ones as fresh snapshots) under the filters it answers.
+    pub fn scan_request(
+        &self,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<ScanRequest> {
+        let mut predicates = Vec::new();
+        let mut all_exact = true;
+        for filter in filters {
+            match translate(filter, &self.table) {
+                Some(t) => {
+                    all_exact &= t.exact;
+                    predicates.push(t.predicate);
+                }
+                None => all_exact = false,
+            }
+        }
+        let mut predicates = crate::pushdown::merge_ranges(predicates, &self.table);
+        let predicate = match predicates.len() {
+            0 => None,
+            1 => predicates.pop(),
+            _ => Some(Predicate::And(predicates)),
+        };
+        let indices: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let schema = Arc::new(self.schema.project(&indices)?);
+        let columns = indices.iter().map(|&i| self.schema.field(i).name().clone()).collect();
+        // A limit is only safe to apply while scanning when the scan answers every filter.
+        let limit = if all_exact { limit } else { None };
+        Ok(ScanRequest {
+            table: self.table.name().to_string(),
+            table_schema: self.table.schema.clone(),
+            sources: self.sources(),
+            columns,
+            schema,
+            predicate,
+            limit,
+            options: self.options,
+            unavailable: self.unavailable(),
+        })
+    }
+
     fn sources(&self) -> Vec<ScanSource> {
         let segments = self.read();
         segments
@@ -342,42 +399,7 @@ impl TableProvider for SegmentTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut predicates = Vec::new();
-        let mut all_exact = true;
-        for filter in filters {
-            match translate(filter, &self.table) {
-                Some(t) => {
-                    all_exact &= t.exact;
-                    predicates.push(t.predicate);
-                }
-                None => all_exact = false,
-            }
-        }
-        let mut predicates = crate::pushdown::merge_ranges(predicates, &self.table);
-        let predicate = match predicates.len() {
-            0 => None,
-            1 => predicates.pop(),
-            _ => Some(Predicate::And(predicates)),
-        };
-        let indices: Vec<usize> = match projection {
-            Some(p) => p.clone(),
-            None => (0..self.schema.fields().len()).collect(),
-        };
-        let schema = Arc::new(self.schema.project(&indices)?);
-        let columns = indices.iter().map(|&i| self.schema.field(i).name().clone()).collect();
-        // A limit is only safe to apply while scanning when the scan answers every filter.
-        let limit = if all_exact { limit } else { None };
-        let request = ScanRequest {
-            table: self.table.name().to_string(),
-            table_schema: self.table.schema.clone(),
-            sources: self.sources(),
-            columns,
-            schema,
-            predicate,
-            limit,
-            options: self.options,
-            unavailable: self.unavailable(),
-        };
+        let request = self.scan_request(projection, filters, limit)?;
         Ok(Arc::new(SegmentScanExec::new(request, state.config().target_partitions())))
     }
 }

@@ -38,6 +38,9 @@ pub struct Distribute {
 }
 
 impl Distribute {
+    /// The rule's name among the session's physical optimiser rules.
+    pub const NAME: &'static str = "cuvee_distribute";
+
     pub fn new(cluster: Arc<Cluster>) -> Distribute {
         Distribute { cluster }
     }
@@ -61,7 +64,7 @@ impl PhysicalOptimizerRule for Distribute {
     }
 
     fn name(&self) -> &str {
-        "cuvee_distribute"
+        Distribute::NAME
     }
 
     fn schema_check(&self) -> bool {

@@ -163,6 +163,12 @@ fn render(scrape: &Scrape) -> String {
     for (how, count) in [("hit", cache.hits), ("miss", cache.misses), ("text", cache.from_text)] {
         x.sample("plan_cache_queries_total", &[("plan", how)], count as f64);
     }
+    x.family(
+        "plan_cache_physical_hits_total",
+        "counter",
+        "Hits that also re-used a kept physical plan (a fresh scan, no physical planning).",
+    );
+    x.sample("plan_cache_physical_hits_total", &[], cache.physical_hits as f64);
     x.family("plan_cache_entries", "gauge", "Query plans kept (at most --plan-cache-entries).");
     x.sample("plan_cache_entries", &[], cache.entries as f64);
     render_fan_out(&mut x, &scrape.servers);

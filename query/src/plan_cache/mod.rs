@@ -31,8 +31,10 @@
 //! table its name has now — when that is the very table planned with; a table replaced (a
 //! new definition) or dropped since makes the plan stale, and the template is planned
 //! again. So a dropped table's segments (and their mapped files) are freed at once, and
-//! each query reads the segments of its moment, fresh rows included, as physical planning
-//! still runs per query.
+//! each query reads the segments of its moment, fresh rows included.
+//!
+//! Where only the scan depends on the literals, the physical plan is kept too
+//! ([`physical`]): a hit then skips physical planning as well, its scan made afresh.
 
 use crate::pushdown::translate;
 use crate::table::SegmentTable;
@@ -47,6 +49,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, TableScan, TableSource, Volati
 use std::cell::Cell;
 use std::sync::{Arc, Weak};
 
+mod physical;
 mod store;
 mod template;
 
@@ -101,6 +104,10 @@ pub struct CachedPlan {
     sources: Vec<(String, Weak<SegmentTable>)>,
     /// How each scan's pushed filters were classified (exact or not), scans in plan order.
     scans: Vec<Vec<Option<bool>>>,
+    /// Whether only the scan depends on the literals (see [`physical`]).
+    physical_keepable: bool,
+    /// The physical plan, once a query planned it (see [`physical`]).
+    physical: parking_lot::RwLock<Option<Arc<physical::KeptPhysical>>>,
 }
 
 impl CachedPlan {
@@ -149,12 +156,48 @@ impl CachedPlan {
         }
         sources.sort_by(|a, b| a.0.cmp(&b.0));
         let scans = with_placeholders_as_values(|| scans_of(&optimized, tables))?;
-        let scans = scans.into_iter().map(|(_, classes)| classes).collect();
+        let scans: Vec<Vec<Option<bool>>> = scans.into_iter().map(|(_, classes)| classes).collect();
+        let physical_keepable = only_the_scan_binds(&optimized, &scans);
         let plan = with_sources(optimized, &|scan| {
             Some(Arc::new(LogicalTableSource::new(scan.source.schema())) as Arc<dyn TableSource>)
         })
         .ok()?;
-        Some(CachedPlan { plan, params, sources, scans })
+        Some(CachedPlan { plan, params, sources, scans, physical_keepable, physical: Default::default() })
+    }
+
+    /// The segment generation of the table a physical plan would be kept for (read it
+    /// before planning, so a change while planning makes the kept plan stale, not wrong).
+    pub fn generation(&self) -> Option<u64> {
+        let [(_, table)] = self.sources.as_slice() else { return None };
+        Some(table.upgrade()?.generation())
+    }
+
+    /// The physical plan of `bound` (this plan's bind, `Bound::Plan`) from the one kept,
+    /// its scan reading the table's segments now. `None` when none is kept or it does not
+    /// fit (the table's segments changed): plan it, then [`CachedPlan::keep_physical`].
+    pub fn physical(
+        &self,
+        bound: &LogicalPlan,
+        target_partitions: usize,
+    ) -> Result<Option<Arc<dyn datafusion::physical_plan::ExecutionPlan>>> {
+        let Some(kept) = self.physical.read().clone() else { return Ok(None) };
+        let [(_, table)] = self.sources.as_slice() else { return Ok(None) };
+        let Some(table) = table.upgrade() else { return Ok(None) };
+        kept.bind(bound, &table, target_partitions)
+    }
+
+    /// Keeps `plan` — `bound` planned physically by every optimiser rule but the broker's
+    /// cut, over the table's segments at `generation` — when later queries can re-use it.
+    pub fn keep_physical(
+        &self,
+        plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        generation: Option<u64>,
+        target_partitions: usize,
+    ) {
+        let Some(generation) = generation.filter(|_| self.physical_keepable) else { return };
+        if let Some(kept) = physical::KeptPhysical::new(plan, generation, target_partitions) {
+            *self.physical.write() = Some(Arc::new(kept));
+        }
     }
 
     /// The tables the query reads, by name, sorted.
@@ -194,6 +237,36 @@ impl CachedPlan {
             });
         Ok(if still_answered { Bound::Plan(plan) } else { Bound::Unfit })
     }
+}
+
+/// Whether the template's literals reach only its one scan, each in a filter the scan
+/// answers exactly (`classes`, as [`scans_of`] gives them), so no operator but the scan
+/// holds a literal. A template without literals is not kept physically: its scan has no
+/// predicate, and its statistics may answer it from metadata, as of planning.
+fn only_the_scan_binds(plan: &LogicalPlan, classes: &[Vec<Option<bool>>]) -> bool {
+    let (Some(scan), [classes]) = (physical::only_scan(plan), classes) else { return false };
+    let count = |e: &Expr| {
+        let mut n = 0;
+        let _ = e.apply(|e| {
+            n += usize::from(matches!(e, Expr::Placeholder(_)));
+            Ok(TreeNodeRecursion::Continue)
+        });
+        n
+    };
+    let mut in_plan = 0;
+    any_expression(plan, &mut |e| {
+        in_plan += usize::from(matches!(e, Expr::Placeholder(_)));
+        false
+    });
+    let mut in_exact_filters = 0;
+    for (filter, class) in scan.filters.iter().zip(classes) {
+        let n = count(filter);
+        if n > 0 && *class != Some(true) {
+            return false;
+        }
+        in_exact_filters += n;
+    }
+    in_plan > 0 && in_plan == in_exact_filters
 }
 
 /// Whether the plan calls a function that is not the same for every query (`now()` and

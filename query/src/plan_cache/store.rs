@@ -28,6 +28,7 @@ pub struct PlanCache {
     hits: AtomicU64,
     misses: AtomicU64,
     from_text: AtomicU64,
+    physical_hits: AtomicU64,
 }
 
 /// How a query got its plan.
@@ -47,6 +48,8 @@ pub struct PlanCacheStats {
     pub hits: u64,
     pub misses: u64,
     pub from_text: u64,
+    /// Hits that also re-used a kept physical plan.
+    pub physical_hits: u64,
     pub entries: u64,
 }
 
@@ -65,6 +68,7 @@ impl PlanCache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             from_text: AtomicU64::new(0),
+            physical_hits: AtomicU64::new(0),
         }
     }
 
@@ -104,11 +108,17 @@ impl PlanCache {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a hit that re-used a kept physical plan too.
+    pub fn record_physical_hit(&self) {
+        self.physical_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn stats(&self) -> PlanCacheStats {
         PlanCacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             from_text: self.from_text.load(Ordering::Relaxed),
+            physical_hits: self.physical_hits.load(Ordering::Relaxed),
             entries: self.entries.lock().len() as u64,
         }
     }
