@@ -19,8 +19,12 @@ pub const DEFAULT_LIMIT: u64 = 10;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PinotQuery {
-    /// The query to plan, with Pinot's default limit applied.
-    pub sql: String,
+    /// The query to plan, with Pinot's default limit applied; `None` when it was prepared
+    /// from a kept shape ([`crate::shapes`]), which plans from the template (see
+    /// [`PinotQuery::sql`]).
+    sql: Option<String>,
+    /// The request's text and options, when `sql` is not written out.
+    request: Option<(String, Option<String>)>,
     /// Query options, keys as written (Pinot's are camelCase: `timeoutMs`).
     pub options: BTreeMap<String, String>,
     /// The query with its comparison literals taken out, the key to a kept plan (`None`
@@ -29,6 +33,31 @@ pub struct PinotQuery {
 }
 
 impl PinotQuery {
+    /// A query prepared from a kept shape: its options and template, and the request it
+    /// came from (prepared in full only if its SQL text is asked for).
+    pub(crate) fn from_shape(
+        text: &str,
+        query_options: Option<&str>,
+        options: BTreeMap<String, String>,
+        template: cuvee_query::plan_cache::Template,
+    ) -> PinotQuery {
+        let request = Some((text.to_string(), query_options.map(str::to_string)));
+        PinotQuery { sql: None, request, options, template: Some(template) }
+    }
+
+    /// The query to plan from its text (Pinot's default limit applied, Pinot's functions
+    /// rewritten). A query prepared from a kept shape is prepared in full here, once a kept
+    /// plan does not take its literals.
+    pub fn sql(&self) -> Result<std::borrow::Cow<'_, str>, DialectError> {
+        match (&self.sql, &self.request) {
+            (Some(sql), _) => Ok(std::borrow::Cow::Borrowed(sql)),
+            (None, Some((text, options))) => {
+                Ok(std::borrow::Cow::Owned(prepare(text, options.as_deref())?.sql()?.into_owned()))
+            }
+            (None, None) => Err(DialectError("the query has no text".into(), ErrorKind::Internal)),
+        }
+    }
+
     pub fn option(&self, key: &str) -> Option<&str> {
         self.options.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
     }
@@ -97,7 +126,7 @@ pub fn prepare(text: &str, query_options: Option<&str>) -> Result<PinotQuery, Di
         _ => {}
     }
     let template = cuvee_query::plan_cache::template(&statement);
-    Ok(PinotQuery { sql: statement.to_string(), options, template })
+    Ok(PinotQuery { sql: Some(statement.to_string()), request: None, options, template })
 }
 
 /// Pinot's `EXPLAIN PLAN FOR <query>` is DataFusion's `EXPLAIN <query>` (its plan text, with
@@ -213,7 +242,7 @@ fn parse_error(e: ParserError) -> DialectError {
 }
 
 /// Splits a trailing `OPTION(...)` (case-insensitive) off the query text.
-fn split_option_suffix(text: &str) -> (String, Option<String>) {
+pub(crate) fn split_option_suffix(text: &str) -> (String, Option<String>) {
     let trimmed = text.trim_end().trim_end_matches(';').trim_end();
     let upper = trimmed.to_ascii_uppercase();
     if let (Some(start), true) = (upper.rfind("OPTION("), trimmed.ends_with(')')) {
@@ -244,20 +273,20 @@ mod tests {
             Some("timeoutMs=9;maxRowsInResult=3"),
         )
         .unwrap();
-        assert_eq!(q.sql, "SELECT a FROM t LIMIT 10");
+        assert_eq!(q.sql().unwrap(), "SELECT a FROM t LIMIT 10");
         assert_eq!(q.option("timeoutMs"), Some("500"));
         assert!(q.flag("enableNullHandling"));
         assert_eq!(q.option("maxRowsInResult"), Some("3"));
         let q = prepare("SELECT a FROM t LIMIT 3 OPTION(timeoutMs=20)", None).unwrap();
-        assert_eq!(q.sql, "SELECT a FROM t LIMIT 3");
+        assert_eq!(q.sql().unwrap(), "SELECT a FROM t LIMIT 3");
         assert_eq!(q.option("timeoutMs"), Some("20"));
         let q = prepare("SELECT teamID, COUNT(*) FROM baseballStats GROUP BY teamID", None).unwrap();
-        assert!(q.sql.ends_with("LIMIT 10"), "{}", q.sql);
+        assert!(q.sql().unwrap().ends_with("LIMIT 10"), "{}", q.sql().unwrap());
         let q = prepare("SELECT a FROM t", Some("useMultistageEngine=true")).unwrap();
-        assert_eq!(q.sql, "SELECT a FROM t", "no default LIMIT on the multi-stage engine");
+        assert_eq!(q.sql().unwrap(), "SELECT a FROM t", "no default LIMIT on the multi-stage engine");
         let q = prepare("SELECT SUM(homeRuns), max(hits) AS best, COUNT(*) FROM b", None).unwrap();
         assert_eq!(
-            q.sql,
+            q.sql().unwrap(),
             r#"SELECT CAST(SUM(homeRuns) AS DOUBLE) AS "sum(homeRuns)", CAST(max(hits) AS DOUBLE) AS best, COUNT(*) AS "count(*)" FROM b LIMIT 10"#
         );
     }

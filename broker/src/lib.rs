@@ -1,7 +1,7 @@
 //! # cuvee-broker
 //!
 //! Answers: *where does a query go, and how are the answers merged?* Pinot's dialect over
-//! DataFusion ([`dialect`], [`pinot_functions`]), one query's run under its deadline and
+//! DataFusion ([`dialect`], [`pinot_functions`], kept per shape of a query's text: [`shapes`]), one query's run under its deadline and
 //! limits on the query runtime ([`service`], [`execution`]) with Pinot's response shape
 //! ([`response`]), and distribution: every plan is cut where partial aggregation ends and
 //! scattered to the servers holding its segments ([`cluster`]) — the in-process server
@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod pinot_functions;
 pub mod response;
 pub mod service;
+pub mod shapes;
 
 pub use cluster::routing::Discovery;
 pub use cluster::{Cluster, Routing};

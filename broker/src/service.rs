@@ -4,11 +4,12 @@
 
 use crate::budget::{Admission, Admitted, MemoryBudget, Overloaded};
 use crate::cluster::{Cluster, Distribute, LocalServer, QueryScope, ScatterExec};
-use crate::dialect::{display_name, prepare, PinotQuery};
+use crate::dialect::{display_name, PinotQuery};
 use crate::execution::{bounded_task, collect_bounded, QueryLimits, QueryRuntime, TaskEnd};
 use crate::metrics::QueryMetrics;
 use crate::response::QueryException;
 use crate::response::{result_table, BrokerResponse, ErrorCode};
+use crate::shapes::Shapes;
 use cuvee_access::Principal;
 use cuvee_query::plan_cache::{with_placeholders_as_values, Bound, Cached, CachedPlan, Outcome, Template};
 use cuvee_query::{FragmentStats, PlanCache, PlanCacheStats, SegmentTable, Tables};
@@ -36,6 +37,8 @@ pub struct QueryService {
     metrics: Arc<QueryMetrics>,
     broker_id: String,
     requests: AtomicU64,
+    /// The dialect's work kept per shape of a query's text.
+    shapes: Shapes,
 }
 
 /// A table function and its SQL name.
@@ -112,6 +115,7 @@ impl QueryService {
             metrics: QueryMetrics::new(limits.slow_query),
             broker_id: format!("cuvee-broker-{}", std::process::id()),
             requests: AtomicU64::new(0),
+            shapes: Shapes::new(limits.plan_cache_entries),
         })
     }
 
@@ -159,7 +163,7 @@ impl QueryService {
 
     /// The plan cache's hits, misses and size.
     pub fn plan_cache_stats(&self) -> PlanCacheStats {
-        self.engine.plans.stats()
+        PlanCacheStats { text_shape_hits: self.shapes.hits(), ..self.engine.plans.stats() }
     }
 
     /// Queries running now.
@@ -222,7 +226,7 @@ impl QueryService {
     ) -> BrokerResponse {
         let started = Instant::now();
         let request_id = self.requests.fetch_add(1, Ordering::Relaxed).to_string();
-        let mut response = match prepare(sql, query_options) {
+        let mut response = match self.shapes.prepare(sql, query_options) {
             Err(e) => {
                 let code = ErrorCode::of(e.1);
                 BrokerResponse::error(code, format!("{}: {}", code.pinot_name(), e.0))
@@ -355,7 +359,7 @@ impl Engine {
         template: Option<(&Template, Lookup)>,
         principal: &Principal,
     ) -> Result<Planned, DataFusionError> {
-        let Some((template, lookup)) = template else { return plan_text(state, &query.sql, principal).await };
+        let Some((template, lookup)) = template else { return plan_text(state, &sql_of(query)?, principal).await };
         if matches!(lookup, Lookup::Absent) {
             if let Some((kept, Bound::Plan(plan))) = self.keep(state, template, principal).await? {
                 self.plans.record(Outcome::Miss);
@@ -364,7 +368,7 @@ impl Engine {
             }
         }
         self.plans.record(Outcome::FromText);
-        plan_text(state, &query.sql, principal).await
+        plan_text(state, &sql_of(query)?, principal).await
     }
 
     /// Plans a template and keeps it (or remembers that it cannot be kept); the kept plan
@@ -375,7 +379,7 @@ impl Engine {
         template: &Template,
         principal: &Principal,
     ) -> Result<Option<(Arc<CachedPlan>, Bound)>, DataFusionError> {
-        let statement = datafusion::sql::parser::Statement::Statement(Box::new(template.statement.clone()));
+        let statement = datafusion::sql::parser::Statement::Statement(Box::new((*template.statement).clone()));
         cuvee_query::authorize_statement(&statement, principal)?;
         // A template that does not plan (a query in error, most often) is planned from its
         // text, which names the error as the query was written.
@@ -503,6 +507,11 @@ fn task_context(state: &SessionState, config: datafusion::prelude::SessionConfig
     let session = state.session_id().to_string();
     let runtime = state.runtime_env().clone();
     TaskContext::new(None, session, config, HashMap::new(), HashMap::new(), HashMap::new(), HashMap::new(), runtime)
+}
+
+/// The query's SQL text to plan (written out in full for a query prepared from a shape).
+fn sql_of(query: &PinotQuery) -> Result<std::borrow::Cow<'_, str>, DataFusionError> {
+    query.sql().map_err(|e| DataFusionError::Plan(e.0))
 }
 
 /// A query planned from its text: parsed, checked, planned and optimised.

@@ -169,6 +169,12 @@ fn render(scrape: &Scrape) -> String {
         "Hits that also re-used a kept physical plan (a fresh scan, no physical planning).",
     );
     x.sample("plan_cache_physical_hits_total", &[], cache.physical_hits as f64);
+    x.family(
+        "plan_cache_text_shape_hits_total",
+        "counter",
+        "Pinot-API queries whose text was read into a kept shape, unparsed (the dialect's work kept).",
+    );
+    x.sample("plan_cache_text_shape_hits_total", &[], cache.text_shape_hits as f64);
     x.family("plan_cache_entries", "gauge", "Query plans kept (at most --plan-cache-entries).");
     x.sample("plan_cache_entries", &[], cache.entries as f64);
     render_fan_out(&mut x, &scrape.servers);

@@ -50,6 +50,9 @@ pub struct PlanCacheStats {
     pub from_text: u64,
     /// Hits that also re-used a kept physical plan.
     pub physical_hits: u64,
+    /// Queries the broker's dialect read from a kept shape of their text, unparsed (the
+    /// broker fills this in: `cuvee_broker::shapes`).
+    pub text_shape_hits: u64,
     pub entries: u64,
 }
 
@@ -119,6 +122,7 @@ impl PlanCache {
             misses: self.misses.load(Ordering::Relaxed),
             from_text: self.from_text.load(Ordering::Relaxed),
             physical_hits: self.physical_hits.load(Ordering::Relaxed),
+            text_shape_hits: 0,
             entries: self.entries.lock().len() as u64,
         }
     }

@@ -6,6 +6,7 @@ use datafusion::sql::sqlparser::ast::{
     visit_expressions, visit_expressions_mut, BinaryOperator, Expr as SqlExpr, SetExpr, Statement, UnaryOperator, Value,
 };
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 /// A statement with its comparison literals taken out.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,9 +14,22 @@ pub struct Template {
     /// The template's text and its literals' kinds: equal keys plan alike.
     pub key: String,
     /// The statement with placeholders `$1…$n`.
-    pub statement: Statement,
+    pub statement: Arc<Statement>,
     /// The literals, in placeholder order, typed as DataFusion types a literal.
     pub literals: Vec<ScalarValue>,
+    /// Where each literal was in the parsed text (empty when the literals did not come from
+    /// a parse: the broker's text shapes fill them in).
+    pub origins: Vec<LiteralAt>,
+}
+
+/// Where a literal a template took out was written: its token's line and column (in
+/// characters, from 1, as sqlparser counts them), and whether a minus sign before it was
+/// taken with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiteralAt {
+    pub line: u64,
+    pub column: u64,
+    pub negated: bool,
 }
 
 /// The longest template kept, in bytes of its text. A kept plan's size follows its text's,
@@ -36,16 +50,29 @@ pub fn template(statement: &Statement) -> Option<Template> {
         return None;
     }
     let mut query = query.clone();
-    let mut literals = Vec::new();
-    take_literals(&mut query.body, &mut literals);
+    let mut taken = Taken::default();
+    take_literals(&mut query.body, &mut taken);
     let statement = Statement::Query(query);
-    let kinds: String = literals.iter().map(|l| if matches!(l, ScalarValue::Utf8(_)) { 's' } else { 'n' }).collect();
+    let kinds: String =
+        taken.literals.iter().map(|l| if matches!(l, ScalarValue::Utf8(_)) { 's' } else { 'n' }).collect();
     let key = format!("{statement}\u{0}{kinds}");
-    (key.len() <= MAX_TEMPLATE_BYTES).then_some(Template { key, statement, literals })
+    (key.len() <= MAX_TEMPLATE_BYTES).then(|| Template {
+        key,
+        statement: Arc::new(statement),
+        literals: taken.literals,
+        origins: taken.origins,
+    })
+}
+
+/// The literals taken out so far, and where each was.
+#[derive(Default)]
+struct Taken {
+    literals: Vec<ScalarValue>,
+    origins: Vec<LiteralAt>,
 }
 
 /// Takes the literals out of the `WHERE` clauses of a query body (and of set operations).
-fn take_literals(body: &mut SetExpr, literals: &mut Vec<ScalarValue>) {
+fn take_literals(body: &mut SetExpr, literals: &mut Taken) {
     match body {
         SetExpr::Select(select) => {
             if let Some(selection) = select.selection.as_mut() {
@@ -64,7 +91,7 @@ fn take_literals(body: &mut SetExpr, literals: &mut Vec<ScalarValue>) {
     }
 }
 
-fn take_from(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
+fn take_from(expr: &mut SqlExpr, literals: &mut Taken) {
     let is_column = |e: &SqlExpr| matches!(e, SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_));
     match expr {
         SqlExpr::BinaryOp {
@@ -97,12 +124,17 @@ fn take_from(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
 
 /// Replaces a literal DataFusion would type as Int64, Float64 or Utf8 — or the negation of
 /// such a number, which DataFusion types as the number — with the next placeholder.
-fn take(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
-    let scalar = match &*expr {
+fn take(expr: &mut SqlExpr, taken: &mut Taken) {
+    let at = |value: &datafusion::sql::sqlparser::ast::ValueWithSpan, negated: bool| LiteralAt {
+        line: value.span.start.line,
+        column: value.span.start.column,
+        negated,
+    };
+    let (scalar, origin) = match &*expr {
         SqlExpr::Value(value) => match &value.value {
-            Value::SingleQuotedString(s) => ScalarValue::Utf8(Some(s.clone())),
+            Value::SingleQuotedString(s) => (ScalarValue::Utf8(Some(s.clone())), at(value, false)),
             Value::Number(n, false) => match number(n) {
-                Some(scalar) => scalar,
+                Some(scalar) => (scalar, at(value, false)),
                 None => return,
             },
             _ => return,
@@ -110,8 +142,8 @@ fn take(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
         SqlExpr::UnaryOp { op: UnaryOperator::Minus, expr: negated } => match &**negated {
             SqlExpr::Value(value) => match &value.value {
                 Value::Number(n, false) => match number(n) {
-                    Some(ScalarValue::Int64(Some(i))) => ScalarValue::Int64(Some(-i)),
-                    Some(ScalarValue::Float64(Some(f))) => ScalarValue::Float64(Some(-f)),
+                    Some(ScalarValue::Int64(Some(i))) => (ScalarValue::Int64(Some(-i)), at(value, true)),
+                    Some(ScalarValue::Float64(Some(f))) => (ScalarValue::Float64(Some(-f)), at(value, true)),
                     _ => return,
                 },
                 _ => return,
@@ -120,14 +152,15 @@ fn take(expr: &mut SqlExpr, literals: &mut Vec<ScalarValue>) {
         },
         _ => return,
     };
-    literals.push(scalar);
-    *expr = SqlExpr::Value(Value::Placeholder(format!("${}", literals.len())).into());
+    taken.literals.push(scalar);
+    taken.origins.push(origin);
+    *expr = SqlExpr::Value(Value::Placeholder(format!("${}", taken.literals.len())).into());
 }
 
 /// A number as DataFusion types it: Int64 if it fits, else Float64 if it has a point or an
 /// exponent and is finite (`None` otherwise: an integer past Int64 is typed otherwise).
 /// Negating either never overflows (`-i64::MAX` fits).
-fn number(n: &str) -> Option<ScalarValue> {
+pub fn number(n: &str) -> Option<ScalarValue> {
     match n.parse::<i64>() {
         Ok(i) => Some(ScalarValue::Int64(Some(i))),
         Err(_) if n.contains(['.', 'e', 'E']) => match n.parse::<f64>() {
