@@ -19,10 +19,9 @@
 //! those literals' values.
 
 use crate::dialect::{prepare, split_option_suffix, DialectError, PinotQuery};
-use cuvee_query::plan_cache::{literal_of_number, Template, MAX_TEMPLATE_BYTES};
+use cuvee_query::plan_cache::{literal_of_number, Recent, Template, MAX_TEMPLATE_BYTES};
 use datafusion::common::ScalarValue;
-use parking_lot::Mutex;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -32,9 +31,8 @@ const MAX_SCANNED_BYTES: usize = 64 << 10;
 /// Shapes kept per process, least recently used out first (as many as kept plans).
 #[derive(Debug)]
 pub struct Shapes {
-    entries: Mutex<HashMap<String, (Arc<Shape>, u64)>>,
-    capacity: usize,
-    clock: AtomicU64,
+    /// `None` when nothing is kept (`--plan-cache-entries 0`).
+    entries: Option<Recent<Arc<Shape>>>,
     hits: AtomicU64,
 }
 
@@ -58,7 +56,7 @@ enum Slot {
 
 impl Shapes {
     pub fn new(capacity: usize) -> Shapes {
-        Shapes { entries: Mutex::default(), capacity, clock: AtomicU64::new(0), hits: AtomicU64::new(0) }
+        Shapes { entries: (capacity > 0).then(|| Recent::new(capacity)), hits: AtomicU64::new(0) }
     }
 
     /// Queries prepared from a kept shape.
@@ -68,9 +66,7 @@ impl Shapes {
 
     /// [`prepare`], from the text's kept shape when it has one.
     pub fn prepare(&self, text: &str, query_options: Option<&str>) -> Result<PinotQuery, DialectError> {
-        if self.capacity == 0 {
-            return prepare(text, query_options);
-        }
+        let Some(entries) = &self.entries else { return prepare(text, query_options) };
         let (parsed, suffix) = split_option_suffix(text);
         // Scanning keeps a few words a character: long texts (IN lists of thousands) are
         // prepared in full.
@@ -83,36 +79,16 @@ impl Shapes {
         if key.len() > MAX_TEMPLATE_BYTES {
             return prepare(text, query_options);
         }
-        let kept = self.get(&key);
+        let kept = entries.get(&key);
         if let Some(query) = kept.and_then(|shape| fill(&shape, &parsed, &scanned.tokens, text, query_options)) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(query);
         }
         let query = prepare(text, query_options)?;
         if let Some(shape) = query.template.as_ref().and_then(|t| shape_of(t, &query, &parsed, &scanned.tokens)) {
-            self.insert(key, Arc::new(shape));
+            entries.insert(key, Arc::new(shape));
         }
         Ok(query)
-    }
-
-    fn get(&self, key: &str) -> Option<Arc<Shape>> {
-        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self.entries.lock();
-        entries.get_mut(key).map(|(shape, used)| {
-            *used = tick;
-            Arc::clone(shape)
-        })
-    }
-
-    fn insert(&self, key: String, shape: Arc<Shape>) {
-        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self.entries.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            if let Some(oldest) = entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) {
-                entries.remove(&oldest);
-            }
-        }
-        entries.insert(key, (shape, tick));
     }
 }
 

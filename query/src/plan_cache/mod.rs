@@ -53,7 +53,7 @@ mod physical;
 mod store;
 mod template;
 
-pub use store::{Cached, Outcome, PlanCache, PlanCacheStats, DEFAULT_CAPACITY};
+pub use store::{Cached, Outcome, PlanCache, PlanCacheStats, Recent, DEFAULT_CAPACITY};
 pub use template::{number as literal_of_number, template, LiteralAt, Template, MAX_TEMPLATE_BYTES};
 
 thread_local! {

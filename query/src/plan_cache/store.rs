@@ -19,12 +19,58 @@ pub enum Cached {
     Uncacheable,
 }
 
+/// Values by key, at most `capacity`, the least recently used out first: the kept plans,
+/// and the broker's kept text shapes.
+#[derive(Debug)]
+pub struct Recent<V> {
+    entries: Mutex<HashMap<String, (V, u64)>>,
+    capacity: usize,
+    clock: AtomicU64,
+}
+
+impl<V: Clone> Recent<V> {
+    pub fn new(capacity: usize) -> Recent<V> {
+        Recent { entries: Mutex::new(HashMap::new()), capacity: capacity.max(1), clock: AtomicU64::new(0) }
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.entries.lock();
+        entries.get_mut(key).map(|(value, used)| {
+            *used = tick;
+            value.clone()
+        })
+    }
+
+    /// Keeps `value` under `key`, making room by dropping the least recently used.
+    pub fn insert(&self, key: String, value: V) {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.entries.lock();
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            if let Some(oldest) = entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) {
+                entries.remove(&oldest);
+            }
+        }
+        entries.insert(key, (value, tick));
+    }
+
+    pub fn remove(&self, key: &str) {
+        self.entries.lock().remove(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// The process's kept plans (see the module doc).
 #[derive(Debug)]
 pub struct PlanCache {
-    entries: Mutex<HashMap<String, (Cached, u64)>>,
-    capacity: usize,
-    clock: AtomicU64,
+    entries: Recent<Cached>,
     hits: AtomicU64,
     misses: AtomicU64,
     from_text: AtomicU64,
@@ -65,9 +111,7 @@ impl Default for PlanCache {
 impl PlanCache {
     pub fn new(capacity: usize) -> PlanCache {
         PlanCache {
-            entries: Mutex::new(HashMap::new()),
-            capacity: capacity.max(1),
-            clock: AtomicU64::new(0),
+            entries: Recent::new(capacity),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             from_text: AtomicU64::new(0),
@@ -76,29 +120,17 @@ impl PlanCache {
     }
 
     pub fn get(&self, key: &str) -> Option<Cached> {
-        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self.entries.lock();
-        entries.get_mut(key).map(|(cached, used)| {
-            *used = tick;
-            cached.clone()
-        })
+        self.entries.get(key)
     }
 
     /// Keeps `cached` under `key`, making room by dropping the least recently used.
     pub fn insert(&self, key: String, cached: Cached) {
-        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self.entries.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(&key) {
-            if let Some(oldest) = entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone()) {
-                entries.remove(&oldest);
-            }
-        }
-        entries.insert(key, (cached, tick));
+        self.entries.insert(key, cached);
     }
 
     /// Forgets a key (its plan went stale).
     pub fn remove(&self, key: &str) {
-        self.entries.lock().remove(key);
+        self.entries.remove(key);
     }
 
     /// Counts how a query got its plan.
@@ -123,7 +155,7 @@ impl PlanCache {
             from_text: self.from_text.load(Ordering::Relaxed),
             physical_hits: self.physical_hits.load(Ordering::Relaxed),
             text_shape_hits: 0,
-            entries: self.entries.lock().len() as u64,
+            entries: self.entries.len() as u64,
         }
     }
 }
