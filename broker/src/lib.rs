@@ -4,7 +4,7 @@
 //! DataFusion ([`dialect`], [`pinot_functions`], kept per shape of a query's text: [`shapes`]), one query's run under its deadline and
 //! limits on the query runtime ([`service`], [`execution`]) with Pinot's response shape
 //! ([`response`]), and distribution: every plan is cut where partial aggregation ends and
-//! scattered to the servers holding its segments ([`cluster`]) — the in-process server
+//! scattered to the servers holding its segments ([`cluster`](mod@cluster)) — the in-process server
 //! over a node's tables, or gRPC servers listed by a cluster broker's [`Routing`].
 //!
 //! It holds no tables of its own: it queries a [`cuvee_query::Tables`] that a node fills (one

@@ -34,7 +34,7 @@
 //! each query reads the segments of its moment, fresh rows included.
 //!
 //! Where only the scan depends on the literals, the physical plan is kept too
-//! ([`physical`]): a hit then skips physical planning as well, its scan made afresh.
+//! (`physical.rs`): a hit then skips physical planning as well, its scan made afresh.
 
 use crate::pushdown::translate;
 use crate::table::SegmentTable;
