@@ -19,7 +19,7 @@
 //! those literals' values.
 
 use crate::dialect::{prepare, split_option_suffix, DialectError, PinotQuery};
-use cuvee_query::plan_cache::{literal_of_number, Recent, Template, MAX_TEMPLATE_BYTES};
+use cuvee_query::plan_cache::{literal_of_number, negate, Recent, Template, MAX_TEMPLATE_BYTES};
 use datafusion::common::ScalarValue;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,8 +74,10 @@ impl Shapes {
             return prepare(text, query_options);
         }
         let Some(scanned) = scan(&parsed) else { return prepare(text, query_options) };
-        let key =
-            format!("{}\u{0}{}\u{0}{}", scanned.skeleton, suffix.unwrap_or_default(), query_options.unwrap_or(""));
+        // Each part with its length: a client's option text may hold any character, so no
+        // separator could keep `OPTION(a\0b)` apart from `OPTION(a)` with options `b`.
+        let (suffix, options) = (suffix.unwrap_or_default(), query_options.unwrap_or(""));
+        let key = format!("{}:{}{}:{}{}", suffix.len(), suffix, options.len(), options, scanned.skeleton);
         if key.len() > MAX_TEMPLATE_BYTES {
             return prepare(text, query_options);
         }
@@ -164,11 +166,11 @@ fn value_of(token: &Token, parsed: &str, negated: bool) -> Option<ScalarValue> {
         }
         return Some(ScalarValue::Utf8(Some(raw[1..raw.len() - 1].replace("''", "'"))));
     }
-    match (literal_of_number(raw)?, negated) {
-        (value, false) => Some(value),
-        (ScalarValue::Int64(Some(i)), true) => Some(ScalarValue::Int64(Some(-i))),
-        (ScalarValue::Float64(Some(f)), true) => Some(ScalarValue::Float64(Some(-f))),
-        _ => None,
+    let value = literal_of_number(raw)?;
+    if negated {
+        negate(value)
+    } else {
+        Some(value)
     }
 }
 
@@ -365,6 +367,32 @@ mod tests {
             assert_eq!(shapes.hits(), hits + 1, "{second}");
             same(&from_shape, &prepare(second, None).unwrap());
         }
+    }
+
+    #[test]
+    fn hostile_texts_and_options_get_no_other_querys_shape() {
+        let shapes = Shapes::new(16);
+        // An option text holding the old separator: each part is keyed with its length.
+        let a = shapes.prepare("SELECT a FROM t WHERE a = 1 OPTION(timeoutMs=5\u{0}enableNullHandling=true)", None);
+        let b = shapes.prepare("SELECT a FROM t WHERE a = 2 OPTION(timeoutMs=5)", Some("enableNullHandling=true\u{0}"));
+        same(
+            &b.unwrap(),
+            &prepare("SELECT a FROM t WHERE a = 2 OPTION(timeoutMs=5)", Some("enableNullHandling=true\u{0}")).unwrap(),
+        );
+        assert!(a.is_ok());
+        assert_eq!(shapes.hits(), 0);
+        // A NUL inside a string is the literal's content, masked like any other.
+        // Statements that are not one query are refused as without shapes, every time.
+        for text in ["DROP TABLE t", "SELECT 1; DROP TABLE t", "SET a = 1;", "SELECT a FROM t WHERE a = '\u{0}'"] {
+            for _ in 0..2 {
+                assert_eq!(shapes.prepare(text, None).map(|_| ()), prepare(text, None).map(|_| ()), "{text}");
+            }
+        }
+        // A text past the scanned bound is prepared in full, not scanned.
+        let hits = shapes.hits();
+        let long = format!("SELECT a FROM t WHERE a IN ({}1)", "1, ".repeat(MAX_SCANNED_BYTES / 3));
+        assert!(shapes.prepare(&long, None).is_ok() && shapes.prepare(&long, None).is_ok());
+        assert_eq!(shapes.hits(), hits);
     }
 
     #[test]

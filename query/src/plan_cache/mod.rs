@@ -54,7 +54,7 @@ mod store;
 mod template;
 
 pub use store::{Cached, Outcome, PlanCache, PlanCacheStats, Recent, DEFAULT_CAPACITY};
-pub use template::{number as literal_of_number, template, LiteralAt, Template, MAX_TEMPLATE_BYTES};
+pub use template::{negate, number as literal_of_number, template, LiteralAt, Template, MAX_TEMPLATE_BYTES};
 
 thread_local! {
     static PLACEHOLDERS_AS_VALUES: Cell<bool> = const { Cell::new(false) };

@@ -141,10 +141,9 @@ fn take(expr: &mut SqlExpr, taken: &mut Taken) {
         },
         SqlExpr::UnaryOp { op: UnaryOperator::Minus, expr: negated } => match &**negated {
             SqlExpr::Value(value) => match &value.value {
-                Value::Number(n, false) => match number(n) {
-                    Some(ScalarValue::Int64(Some(i))) => (ScalarValue::Int64(Some(-i)), at(value, true)),
-                    Some(ScalarValue::Float64(Some(f))) => (ScalarValue::Float64(Some(-f)), at(value, true)),
-                    _ => return,
+                Value::Number(n, false) => match number(n).and_then(negate) {
+                    Some(scalar) => (scalar, at(value, true)),
+                    None => return,
                 },
                 _ => return,
             },
@@ -155,6 +154,16 @@ fn take(expr: &mut SqlExpr, taken: &mut Taken) {
     taken.literals.push(scalar);
     taken.origins.push(origin);
     *expr = SqlExpr::Value(Value::Placeholder(format!("${}", taken.literals.len())).into());
+}
+
+/// A number literal's negation, as a minus sign before it makes it (`None` for anything
+/// [`number`] does not give).
+pub fn negate(value: ScalarValue) -> Option<ScalarValue> {
+    match value {
+        ScalarValue::Int64(Some(i)) => Some(ScalarValue::Int64(Some(-i))),
+        ScalarValue::Float64(Some(f)) => Some(ScalarValue::Float64(Some(-f))),
+        _ => None,
+    }
 }
 
 /// A number as DataFusion types it: Int64 if it fits, else Float64 if it has a point or an
