@@ -71,25 +71,36 @@ pub(crate) fn is_float(kind: FixedKind) -> bool {
 
 /// The values of dictionary entries `ids`, as numbers.
 pub(super) fn numbers(dictionary: &Dictionary, kind: FixedKind, ids: impl Iterator<Item = usize>) -> Numbers {
-    let value = |id: usize| kind.value(dictionary.key(id));
     if is_float(kind) {
-        Numbers::Floats(
-            ids.map(|id| match value(id) {
-                Value::Float(v) => f64::from(v),
-                Value::Double(v) => v,
-                _ => 0.0,
-            })
-            .collect(),
-        )
+        Numbers::Floats(ids.map(|id| as_float(kind.value(dictionary.key(id)))).collect())
     } else {
-        Numbers::Integers(
-            ids.map(|id| match value(id) {
-                Value::Int(v) => i64::from(v),
-                Value::Long(v) | Value::Timestamp(v) => v,
-                _ => 0,
-            })
-            .collect(),
-        )
+        Numbers::Integers(ids.map(|id| as_integer(kind.value(dictionary.key(id)))).collect())
+    }
+}
+
+/// Whether a SUM decodes its column's whole dictionary up front rather than each summed
+/// doc's value as it is read: only when the docs are at least a quarter as many as the
+/// entries. A selective filter over a nearly unique column (a metric, a price) sums a
+/// few thousand docs of a dictionary of a few hundred thousand entries; decoding them
+/// all was 40 % of such a query's time (`benches/README.md`, "A sum reads only the
+/// entries it adds").
+pub(crate) fn decode_whole_dictionary(docs: u64, entries: usize) -> bool {
+    docs.saturating_mul(4) >= entries as u64
+}
+
+fn as_integer(value: Value) -> i64 {
+    match value {
+        Value::Int(v) => i64::from(v),
+        Value::Long(v) | Value::Timestamp(v) => v,
+        _ => 0,
+    }
+}
+
+fn as_float(value: Value) -> f64 {
+    match value {
+        Value::Float(v) => f64::from(v),
+        Value::Double(v) => v,
+        _ => 0.0,
     }
 }
 
@@ -100,7 +111,8 @@ pub(super) struct Measured<'a> {
     pub(super) cardinality: u32,
     dictionary: Dictionary<'a>,
     kind: FixedKind,
-    /// The dictionary's values, when summed.
+    /// The dictionary's values, when summed and decoded up front (see
+    /// [`decode_whole_dictionary`]); a sum without them reads each id's value as it adds it.
     values: Option<Numbers>,
     sum_as: Option<SumAs>,
     integer_sums: Vec<i64>,
@@ -158,6 +170,21 @@ impl<'a> Measured<'a> {
         Ok(())
     }
 
+    /// Id `id`'s value as an integer sum adds it; `None` outside the dictionary.
+    fn integer_at(&self, id: u32) -> Option<i64> {
+        (id < self.cardinality).then(|| as_integer(self.kind.value(self.dictionary.key(id as usize))))
+    }
+
+    /// Id `id`'s value as a float sum adds it (an integer column's cast); `None` outside
+    /// the dictionary.
+    fn float_at(&self, id: u32) -> Option<f64> {
+        let value = |id: u32| self.kind.value(self.dictionary.key(id as usize));
+        (id < self.cardinality).then(|| match is_float(self.kind) {
+            true => as_float(value(id)),
+            false => as_integer(value(id)) as f64,
+        })
+    }
+
     /// Room for `groups` groups' states.
     pub(super) fn grow(&mut self, groups: usize) {
         match self.sum_as {
@@ -210,6 +237,21 @@ impl<'a> Measured<'a> {
                 self.float_sums[0] += sum;
                 self.outside |= outside;
             }
+            (None, Some(SumAs::Integer)) => {
+                let mut sum = 0i64;
+                for &id in ids {
+                    match self.integer_at(id) {
+                        Some(value) => sum = sum.wrapping_add(value),
+                        None => self.outside = true,
+                    }
+                }
+                self.integer_sums[0] = self.integer_sums[0].wrapping_add(sum);
+            }
+            (None, Some(SumAs::Float)) => {
+                let (sum, outside) = sum_floats(ids, |id| self.float_at(id));
+                self.float_sums[0] += sum;
+                self.outside |= outside;
+            }
             _ => {}
         }
         if let Some(min) = &mut self.min_ids {
@@ -252,6 +294,25 @@ impl<'a> Measured<'a> {
                 for (&id, &slot) in ids.iter().zip(slots) {
                     match values.get(id as usize) {
                         Some(&value) => self.float_sums[slot as usize] += value,
+                        None => self.outside = true,
+                    }
+                }
+            }
+            (None, Some(SumAs::Integer)) => {
+                for (&id, &slot) in ids.iter().zip(slots) {
+                    match self.integer_at(id) {
+                        Some(value) => {
+                            let sum = &mut self.integer_sums[slot as usize];
+                            *sum = sum.wrapping_add(value);
+                        }
+                        None => self.outside = true,
+                    }
+                }
+            }
+            (None, Some(SumAs::Float)) => {
+                for (&id, &slot) in ids.iter().zip(slots) {
+                    match self.float_at(id) {
+                        Some(value) => self.float_sums[slot as usize] += value,
                         None => self.outside = true,
                     }
                 }

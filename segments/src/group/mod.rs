@@ -9,7 +9,7 @@
 
 mod measure;
 
-pub(crate) use measure::sum_floats;
+pub(crate) use measure::{decode_whole_dictionary, sum_floats};
 pub use measure::{Histogram, Measure, MeasureStates, Numbers, SumAs, HISTOGRAM_CELLS};
 
 use crate::bitpack::BLOCK;
@@ -99,7 +99,10 @@ impl ImmutableSegment {
             let values = match measure.sum {
                 None => None,
                 Some(SumAs::Integer) if is_float(kind) => return Ok(None),
-                Some(_) => Some(numbers(&dictionary, kind, 0..dictionary.len())),
+                Some(_) if decode_whole_dictionary(docs.len(), dictionary.len()) => {
+                    Some(numbers(&dictionary, kind, 0..dictionary.len()))
+                }
+                Some(_) => None,
             };
             if measure.histogram && !self.histogram_fits(columns, &measure.column) {
                 return Ok(None);

@@ -18,8 +18,8 @@ use crate::bitpack::BLOCK;
 use crate::decode::{self, Gathered};
 use crate::error::{Result, SegmentError};
 use crate::eval::LeafSource;
+use crate::group::{decode_whole_dictionary, sum_floats, MeasureStates, Numbers, SumAs};
 use crate::group::{histogram_cells_fit, is_float, numeric, GroupAggregates, Groups, Histogram, IdSet, Measure};
-use crate::group::{sum_floats, MeasureStates, Numbers, SumAs};
 use crate::physical::{double_from_key, float_from_key, int_from_key, long_from_key, FixedKind, Physical};
 use arrow_array::ArrayRef;
 use roaring::RoaringBitmap;
@@ -90,7 +90,7 @@ impl MutableSnapshot {
             if measure.histogram && !self.histogram_fits(columns, &measure.column) {
                 return Ok(None);
             }
-            measured.push(Measuring::new(measure, snap, kind));
+            measured.push(Measuring::new(measure, snap, kind, docs.len()));
         }
         let mut groups = Groups::new(combinations);
         let chunk = self.chunk_len();
@@ -340,8 +340,8 @@ struct Measuring<'a> {
     column: String,
     values: &'a Packed,
     snap: &'a ColumnSnapshot,
-    /// The key of each dictionary id, when the column has ids (else its values are raw keys).
-    id_keys: Option<Vec<u64>>,
+    /// How a doc's stored value becomes its key.
+    stored: Stored,
     kind: FixedKind,
     sum: Option<SumAs>,
     integer_sums: Vec<i64>,
@@ -352,7 +352,8 @@ struct Measuring<'a> {
     /// Docs per (group, id), at `group * cardinality + id`.
     histogram: Option<Vec<u32>>,
     cardinality: u32,
-    /// Each dictionary id's number as the sum adds it, when the column has ids and a sum.
+    /// Each dictionary id's number as the sum adds it, when the column's keys are a table
+    /// and it has a sum.
     id_numbers: Option<Numbers>,
     /// Whether the current chunk is answered from its zone.
     zoned: bool,
@@ -360,14 +361,31 @@ struct Measuring<'a> {
     zoned_docs: u64,
 }
 
+/// How a measured column's stored values become keys.
+enum Stored {
+    /// The column is raw: what is stored is the key.
+    Keys,
+    /// Ids, with every dictionary entry's key read once: many docs against the entries.
+    IdTable(Vec<u64>),
+    /// Ids, each doc's key read from the dictionary as it is added: few docs against the
+    /// entries ([`decode_whole_dictionary`]).
+    Ids,
+}
+
 impl<'a> Measuring<'a> {
-    fn new(measure: &Measure, snap: &'a ColumnSnapshot, kind: FixedKind) -> Measuring<'a> {
-        // A column with ids has at most as many entries as docs (it would be raw otherwise):
-        // their keys are looked up once, not once per doc.
-        let id_keys: Option<Vec<u64>> = snap.has_ids().then(|| (0..snap.dict_len()).map(|id| snap.key(id)).collect());
-        let id_numbers = match (&id_keys, measure.sum) {
-            (Some(keys), Some(SumAs::Float)) => Some(Numbers::Floats(keys.iter().map(|&k| float(kind, k)).collect())),
-            (Some(keys), Some(SumAs::Integer)) => {
+    fn new(measure: &Measure, snap: &'a ColumnSnapshot, kind: FixedKind, docs: u64) -> Measuring<'a> {
+        let stored = match snap.has_ids() {
+            false => Stored::Keys,
+            true if decode_whole_dictionary(docs, snap.dict_len() as usize) => {
+                Stored::IdTable((0..snap.dict_len()).map(|id| snap.key(id)).collect())
+            }
+            true => Stored::Ids,
+        };
+        let id_numbers = match (&stored, measure.sum) {
+            (Stored::IdTable(keys), Some(SumAs::Float)) => {
+                Some(Numbers::Floats(keys.iter().map(|&k| float(kind, k)).collect()))
+            }
+            (Stored::IdTable(keys), Some(SumAs::Integer)) => {
                 Some(Numbers::Integers(keys.iter().map(|&k| integer(kind, k)).collect()))
             }
             _ => None,
@@ -376,7 +394,7 @@ impl<'a> Measuring<'a> {
             column: measure.column.clone(),
             values: snap.raw.as_ref().unwrap_or(&snap.sv_ids),
             snap,
-            id_keys,
+            stored,
             kind,
             sum: measure.sum,
             integer_sums: Vec::new(),
@@ -454,27 +472,42 @@ impl<'a> Measuring<'a> {
                 }
             };
         }
-        match &self.id_keys {
-            Some(id_keys) => {
+        let has_ids = match &self.stored {
+            Stored::Keys => {
+                keys.copy_from_slice(stored);
+                false
+            }
+            Stored::IdTable(table) => {
                 for (key, &id) in keys.iter_mut().zip(stored) {
-                    match id_keys.get(id as usize) {
+                    match table.get(id as usize) {
                         Some(&k) => *key = k,
                         None => return false,
                     }
                 }
-                if let Some(histogram) = &mut self.histogram {
-                    let width = self.cardinality as usize;
-                    match slots {
-                        Some(slots) => {
-                            for (&slot, &id) in slots.iter().zip(stored) {
-                                histogram[slot as usize * width + id as usize] += 1;
-                            }
-                        }
-                        None => stored.iter().for_each(|&id| histogram[id as usize] += 1),
+                true
+            }
+            Stored::Ids => {
+                for (key, &id) in keys.iter_mut().zip(stored) {
+                    if id >= u64::from(self.cardinality) {
+                        return false;
                     }
+                    *key = self.snap.key(id as u32);
+                }
+                true
+            }
+        };
+        if has_ids {
+            if let Some(histogram) = &mut self.histogram {
+                let width = self.cardinality as usize;
+                match slots {
+                    Some(slots) => {
+                        for (&slot, &id) in slots.iter().zip(stored) {
+                            histogram[slot as usize * width + id as usize] += 1;
+                        }
+                    }
+                    None => stored.iter().for_each(|&id| histogram[id as usize] += 1),
                 }
             }
-            None => keys.copy_from_slice(stored),
         }
         let kind = self.kind;
         match (self.sum, slots) {
