@@ -303,20 +303,35 @@ impl IdSet {
         }
     }
 
+    #[inline]
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.words.get(id as usize / 64).is_some_and(|word| word >> (id % 64) & 1 == 1)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.words.iter().all(|&word| word == 0)
+    }
+
+    /// The ids in the set, ascending.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let id = (w * 64) as u32 + bits.trailing_zeros();
+                    bits &= bits - 1;
+                    id
+                })
+            })
+        })
+    }
+
     /// The ids seen, ascending; `None` when one was outside the cardinality.
     pub(crate) fn ids(self) -> Option<Vec<u32>> {
         if self.outside {
             return None;
         }
-        let mut ids = Vec::new();
-        for (w, &word) in self.words.iter().enumerate() {
-            let mut bits = word;
-            while bits != 0 {
-                ids.push((w * 64) as u32 + bits.trailing_zeros());
-                bits &= bits - 1;
-            }
-        }
-        Some(ids)
+        Some(self.iter().collect())
     }
 }
 

@@ -14,6 +14,7 @@ use super::MutableSnapshot;
 use crate::bitmap_index::all_docs;
 use crate::error::{Result, SegmentError};
 use crate::eval::{Access, LeafSource};
+use crate::group::IdSet;
 use crate::physical::{FixedKind, Physical};
 use crate::predicate::Matcher;
 use cuvee_catalog::DataType;
@@ -54,7 +55,7 @@ impl LeafSource for MutableSnapshot {
                 Matcher::KeyRange(lo, hi) => self.docs_in_key_range(column, *lo, *hi, None),
                 _ => self.docs_in_key_range(column, 0, u64::MAX, Some((matcher, kind))),
             };
-            return Ok((out, Access::ScanValues));
+            return Ok(out);
         }
         if let Some(raw) = &snap.raw_bytes {
             let docs = self.num_docs as usize;
@@ -77,7 +78,7 @@ impl LeafSource for MutableSnapshot {
             return Ok(self.docs_with_ids(column, &ids));
         }
         if let (Matcher::KeyRange(lo, hi), true, Physical::Fixed(_)) = (matcher, col.single_value, col.physical) {
-            return Ok((self.docs_in_key_range(column, *lo, *hi, None), Access::ScanValues));
+            return Ok(self.docs_in_key_range(column, *lo, *hi, None));
         }
         let matching: Vec<bool> = (0..snap.dict_len()).map(|id| snap.matches(col, matcher, id)).collect();
         let count = matching.iter().filter(|&&m| m).count();
@@ -177,17 +178,33 @@ impl MutableSnapshot {
     }
 
     /// Docs of a fixed-width single-value column with a key in `lo..=hi` (that `also`
-    /// accepts, if given). A dictionary column decides per entry which ids are in range,
-    /// then looks each doc's id up (no key read per doc); a raw column tests its keys.
-    fn docs_in_key_range(&self, column: usize, lo: u64, hi: u64, also: Option<(&Matcher, FixedKind)>) -> RoaringBitmap {
+    /// accepts, if given). A raw column tests its keys. A column with ids decides per
+    /// dictionary entry which ids are in range (no key read per doc): with none in range
+    /// no doc is read, with an inverted index their posting lists answer, and otherwise
+    /// each doc's id is tested against a bitset of them (a bit an entry: a large
+    /// dictionary's set stays in the first-level cache, where a byte an entry did not).
+    fn docs_in_key_range(
+        &self,
+        column: usize,
+        lo: u64,
+        hi: u64,
+        also: Option<(&Matcher, FixedKind)>,
+    ) -> (RoaringBitmap, Access) {
         let snap = &self.columns[column];
         let accept = |key: u64| lo <= key && key <= hi && also.is_none_or(|(m, kind)| m.test_key(key, kind));
         let zone = Some((lo, hi, also.is_none()));
         if snap.raw.is_some() {
-            return self.scan_chunks(column, zone, accept);
+            return (self.scan_chunks(column, zone, accept), Access::ScanValues);
         }
-        let in_range: Vec<bool> = (0..snap.dict_len()).map(|id| accept(snap.key(id))).collect();
-        self.scan_chunks(column, zone, |id| in_range.get(id as usize).copied().unwrap_or(false))
+        let mut in_range = IdSet::new(snap.dict_len() as usize);
+        (0..snap.dict_len()).filter(|&id| accept(snap.key(id))).for_each(|id| in_range.insert(u64::from(id)));
+        if in_range.is_empty() {
+            return (RoaringBitmap::new(), Access::Dictionary);
+        }
+        if let Some(inverted) = &self.segment.columns[column].inverted {
+            return (inverted.docs(in_range.iter(), self.num_docs), Access::InvertedIndex);
+        }
+        (self.scan_chunks(column, zone, |id| in_range.contains(id)), Access::ScanIds)
     }
 
     /// Docs of a single-value column whose value — its id, or its key when the column is
