@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::decode::DecodeOptions;
-use crate::eval::EvalOptions;
+use crate::eval::{Access, EvalOptions};
 use crate::predicate::{CompareOp, Leaf, Predicate};
 use cuvee_catalog::{Schema, TableConfigJson};
 
@@ -171,4 +171,42 @@ fn min_max_from_zones_agree_with_the_rows() {
     // Every doc of 12 full chunks: two of the three measures read no doc there.
     let all = late.aggregate_groups(&[], &measures, &(0..100).collect()).unwrap().expect("on ids");
     assert_eq!(all.ids_read, 100 * 3 - 2 * 96);
+}
+
+/// A range on a column with ids is a set of dictionary ids: none in range reads no doc
+/// (the dictionary answers), an inverted index answers with its postings, and otherwise
+/// each doc's id is tested; all three give the docs of a row-by-row test.
+#[test]
+fn a_range_on_ids_is_answered_by_the_dictionary_the_inverted_index_or_a_scan_of_ids() {
+    let schema = Schema::from_json(
+        r#"{"schemaName":"t","dimensionFieldSpecs":[{"name":"user","dataType":"LONG"},{"name":"kind","dataType":"INT"}]}"#,
+    )
+    .unwrap();
+    let config = r#"{"tableName":"t","tableType":"OFFLINE","tableIndexConfig":{"invertedIndexColumns":["kind"]}}"#;
+    let table = Table::new(schema, TableConfigJson::from_json(config).unwrap()).unwrap();
+    let segment = Arc::new(MutableSegment::with_chunk_shift(&table, "t__0__0", 3));
+    // Users repeat (so keep their ids) in an order unlike their values; kinds cycle.
+    let user = |doc: i64| (doc / 2 * 7) % 23 * 10;
+    for doc in 0..200i64 {
+        let row = [FieldValue::Single(Value::Long(user(doc))), FieldValue::Single(Value::Int((doc % 5) as i32))];
+        segment.append(&row).unwrap();
+    }
+    assert!(segment.columns.iter().all(|c| c.raw.get().is_none()), "both columns keep their ids");
+    let snapshot = segment.snapshot();
+    let between = |column: &str, lo: Value, hi: Value| Predicate::Leaf {
+        column: column.into(),
+        leaf: Leaf::Between(lo, hi),
+        negated: false,
+    };
+    let answer = |p: &Predicate| {
+        let evaluation = snapshot.evaluate(p, EvalOptions::default()).unwrap();
+        (evaluation.docs.iter().collect::<Vec<u32>>(), evaluation.trace[0].access)
+    };
+    let users = |lo: i64, hi: i64| (0..200u32).filter(|&d| (lo..=hi).contains(&user(i64::from(d)))).collect::<Vec<_>>();
+    assert_eq!(answer(&between("user", Value::Long(31), Value::Long(39))), (vec![], Access::Dictionary));
+    assert_eq!(answer(&between("user", Value::Long(40), Value::Long(75))), (users(40, 75), Access::ScanIds));
+    assert!(users(40, 75).len() > 10);
+    let kinds = (0..200u32).filter(|d| (1..=2).contains(&(d % 5))).collect::<Vec<_>>();
+    assert_eq!(answer(&between("kind", Value::Int(1), Value::Int(2))), (kinds, Access::InvertedIndex));
+    assert_eq!(answer(&between("kind", Value::Int(7), Value::Int(9))), (vec![], Access::Dictionary));
 }
