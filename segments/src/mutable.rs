@@ -39,6 +39,7 @@ mod dictionary;
 mod group;
 mod leaves;
 mod log;
+mod measure;
 mod packed_log;
 mod postings;
 mod raw_bytes;

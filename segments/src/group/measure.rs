@@ -6,8 +6,7 @@
 
 use crate::dictionary::Dictionary;
 use crate::forward::PackedIds;
-use crate::physical::{FixedKind, Physical};
-use cuvee_catalog::Value;
+use crate::physical::{double_from_key, float_from_key, int_from_key, long_from_key, FixedKind, Physical};
 
 /// Counters of a measure's histograms at most (groups × dictionary ids, 4 bytes each).
 pub const HISTOGRAM_CELLS: u64 = 1 << 22;
@@ -72,9 +71,29 @@ pub(crate) fn is_float(kind: FixedKind) -> bool {
 /// The values of dictionary entries `ids`, as numbers.
 pub(super) fn numbers(dictionary: &Dictionary, kind: FixedKind, ids: impl Iterator<Item = usize>) -> Numbers {
     if is_float(kind) {
-        Numbers::Floats(ids.map(|id| as_float(kind.value(dictionary.key(id)))).collect())
+        Numbers::Floats(ids.map(|id| key_as_float(kind, dictionary.key(id))).collect())
     } else {
-        Numbers::Integers(ids.map(|id| as_integer(kind.value(dictionary.key(id)))).collect())
+        Numbers::Integers(ids.map(|id| key_as_integer(kind, dictionary.key(id))).collect())
+    }
+}
+
+/// A fixed-width key's value as an integer sum adds it (a float truncated).
+pub(crate) fn key_as_integer(kind: FixedKind, key: u64) -> i64 {
+    match kind {
+        FixedKind::Int | FixedKind::Boolean => i64::from(int_from_key(key)),
+        FixedKind::Float => float_from_key(key) as i64,
+        FixedKind::Double => double_from_key(key) as i64,
+        FixedKind::Long | FixedKind::Timestamp => long_from_key(key),
+    }
+}
+
+/// A fixed-width key's value as a float sum adds it (an integer cast).
+pub(crate) fn key_as_float(kind: FixedKind, key: u64) -> f64 {
+    match kind {
+        FixedKind::Int | FixedKind::Boolean => f64::from(int_from_key(key)),
+        FixedKind::Float => f64::from(float_from_key(key)),
+        FixedKind::Double => double_from_key(key),
+        FixedKind::Long | FixedKind::Timestamp => long_from_key(key) as f64,
     }
 }
 
@@ -86,22 +105,6 @@ pub(super) fn numbers(dictionary: &Dictionary, kind: FixedKind, ids: impl Iterat
 /// entries it adds").
 pub(crate) fn decode_whole_dictionary(docs: u64, entries: usize) -> bool {
     docs.saturating_mul(4) >= entries as u64
-}
-
-fn as_integer(value: Value) -> i64 {
-    match value {
-        Value::Int(v) => i64::from(v),
-        Value::Long(v) | Value::Timestamp(v) => v,
-        _ => 0,
-    }
-}
-
-fn as_float(value: Value) -> f64 {
-    match value {
-        Value::Float(v) => f64::from(v),
-        Value::Double(v) => v,
-        _ => 0.0,
-    }
 }
 
 /// One measured column while its docs are read.
@@ -172,17 +175,12 @@ impl<'a> Measured<'a> {
 
     /// Id `id`'s value as an integer sum adds it; `None` outside the dictionary.
     fn integer_at(&self, id: u32) -> Option<i64> {
-        (id < self.cardinality).then(|| as_integer(self.kind.value(self.dictionary.key(id as usize))))
+        (id < self.cardinality).then(|| key_as_integer(self.kind, self.dictionary.key(id as usize)))
     }
 
-    /// Id `id`'s value as a float sum adds it (an integer column's cast); `None` outside
-    /// the dictionary.
+    /// Id `id`'s value as a float sum adds it; `None` outside the dictionary.
     fn float_at(&self, id: u32) -> Option<f64> {
-        let value = |id: u32| self.kind.value(self.dictionary.key(id as usize));
-        (id < self.cardinality).then(|| match is_float(self.kind) {
-            true => as_float(value(id)),
-            false => as_integer(value(id)) as f64,
-        })
+        (id < self.cardinality).then(|| key_as_float(self.kind, self.dictionary.key(id as usize)))
     }
 
     /// Room for `groups` groups' states.

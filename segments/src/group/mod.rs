@@ -9,7 +9,7 @@
 
 mod measure;
 
-pub(crate) use measure::{decode_whole_dictionary, sum_floats};
+pub(crate) use measure::{decode_whole_dictionary, key_as_float, key_as_integer, sum_floats};
 pub use measure::{Histogram, Measure, MeasureStates, Numbers, SumAs, HISTOGRAM_CELLS};
 
 use crate::bitpack::BLOCK;
