@@ -80,24 +80,9 @@ impl LeafSource for MutableSnapshot {
         if let (Matcher::KeyRange(lo, hi), true, Physical::Fixed(_)) = (matcher, col.single_value, col.physical) {
             return Ok(self.docs_in_key_range(column, *lo, *hi, None));
         }
-        let matching: Vec<bool> = (0..snap.dict_len()).map(|id| snap.matches(col, matcher, id)).collect();
-        let count = matching.iter().filter(|&&m| m).count();
-        if count == 0 {
-            return Ok((RoaringBitmap::new(), Access::Dictionary));
-        }
-        if count == matching.len() {
-            return Ok((all_docs(self.num_docs), Access::Dictionary));
-        }
-        if let Some(inverted) = &col.inverted {
-            let ids = matching.iter().enumerate().filter(|(_, m)| **m).map(|(id, _)| id as u32);
-            return Ok((inverted.docs(ids, self.num_docs), Access::InvertedIndex));
-        }
-        if col.single_value {
-            let out = self.scan_chunks(column, None, |id| matching.get(id as usize).copied().unwrap_or(false));
-            return Ok((out, Access::ScanIds));
-        }
-        let out = self.scan_multi_value(column, |id| matching.get(id as usize).copied().unwrap_or(false));
-        Ok((out, Access::ScanIds))
+        let mut matching = IdSet::new(snap.dict_len() as usize);
+        (0..snap.dict_len()).filter(|&id| snap.matches(col, matcher, id)).for_each(|id| matching.insert(u64::from(id)));
+        Ok(self.docs_with_id_set(column, &matching, None))
     }
 
     fn any_match_within(
@@ -177,12 +162,32 @@ impl MutableSnapshot {
         out
     }
 
+    /// Docs of a column with an id in `ids` (the dictionary entries a leaf matched): none —
+    /// no doc read; every entry — every doc; an inverted index — their posting lists; else
+    /// each doc's id tested against the set (a bit an entry: a large dictionary's set stays
+    /// in the first-level cache, where a byte an entry did not). `zone` as
+    /// [`scan_chunks`](Self::scan_chunks) takes it.
+    fn docs_with_id_set(&self, column: usize, ids: &IdSet, zone: Option<(u64, u64, bool)>) -> (RoaringBitmap, Access) {
+        let col = &self.segment.columns[column];
+        match ids.len() {
+            0 => return (RoaringBitmap::new(), Access::Dictionary),
+            n if n == self.columns[column].dict_len() as usize => return (all_docs(self.num_docs), Access::Dictionary),
+            _ => {}
+        }
+        if let Some(inverted) = &col.inverted {
+            return (inverted.docs(ids.iter(), self.num_docs), Access::InvertedIndex);
+        }
+        let out = match col.single_value {
+            true => self.scan_chunks(column, zone, |id| ids.contains(id)),
+            false => self.scan_multi_value(column, |id| ids.contains(id)),
+        };
+        (out, Access::ScanIds)
+    }
+
     /// Docs of a fixed-width single-value column with a key in `lo..=hi` (that `also`
-    /// accepts, if given). A raw column tests its keys. A column with ids decides per
-    /// dictionary entry which ids are in range (no key read per doc): with none in range
-    /// no doc is read, with an inverted index their posting lists answer, and otherwise
-    /// each doc's id is tested against a bitset of them (a bit an entry: a large
-    /// dictionary's set stays in the first-level cache, where a byte an entry did not).
+    /// accepts, if given). A raw column tests its keys; a column with ids decides per
+    /// dictionary entry which ids are in range (no key read per doc), then reads docs as
+    /// [`docs_with_id_set`](Self::docs_with_id_set) does.
     fn docs_in_key_range(
         &self,
         column: usize,
@@ -198,13 +203,7 @@ impl MutableSnapshot {
         }
         let mut in_range = IdSet::new(snap.dict_len() as usize);
         (0..snap.dict_len()).filter(|&id| accept(snap.key(id))).for_each(|id| in_range.insert(u64::from(id)));
-        if in_range.is_empty() {
-            return (RoaringBitmap::new(), Access::Dictionary);
-        }
-        if let Some(inverted) = &self.segment.columns[column].inverted {
-            return (inverted.docs(in_range.iter(), self.num_docs), Access::InvertedIndex);
-        }
-        (self.scan_chunks(column, zone, |id| in_range.contains(id)), Access::ScanIds)
+        self.docs_with_id_set(column, &in_range, zone)
     }
 
     /// Docs of a single-value column whose value — its id, or its key when the column is
