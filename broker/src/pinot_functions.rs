@@ -19,8 +19,9 @@
 //!
 //! Names match as Pinot matches them: case and underscores ignored (`DISTINCT_SUM`).
 //!
-//! Exact distinct counts and percentiles keep every value (as Pinot's do); the states are
-//! mergeable (`array_agg`), so a later cluster plan can split them at partial aggregation.
+//! Exact distinct counts and percentiles keep every value (as Pinot's do); their states
+//! merge exactly across servers (a distinct count alone becomes `pinot_distinct_count`,
+//! whose state is the distinct values: `cuvee_query::distinct_count`).
 
 use datafusion::sql::sqlparser::ast::{
     DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,

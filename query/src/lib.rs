@@ -7,7 +7,9 @@
 //! columns of matching docs.
 //!
 //! Also here, because every door needs them: Pinot's multi-value predicate semantics
-//! ([`multi_value`]), Pinot's scalar functions ([`pinot_scalars`]), exact statistics from
+//! ([`multi_value`]), Pinot's scalar functions ([`pinot_scalars`]), exact distinct counts
+//! and percentiles whose states merge without hashing ([`distinct_count`], [`percentile`]),
+//! exact statistics from
 //! segment metadata (`COUNT(*)`, `MIN`, `MAX` without a scan), the plan-fragment codec
 //! for the cluster ([`codec`]), segments held elsewhere ([`remote`]), running a fragment
 //! where its segments are ([`fragment`]) and plans kept across queries ([`plan_cache`]).
@@ -21,6 +23,7 @@
 pub mod access;
 pub mod codec;
 pub mod complexity;
+pub mod distinct_count;
 pub mod error;
 mod filter_rules;
 pub mod fragment;
@@ -69,17 +72,21 @@ pub fn session() -> SessionContext {
 pub fn session_state(config: SessionConfig) -> SessionStateBuilder {
     let mut config = config.with_information_schema(true);
     config.options_mut().sql_parser.enable_ident_normalization = false;
-    let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> =
-        vec![Arc::new(multi_value::MultiValuePredicates), Arc::new(timestamps::TimestampComparisons)];
+    let mut analyzer_rules: Vec<Arc<dyn AnalyzerRule + Send + Sync>> = vec![
+        Arc::new(multi_value::MultiValuePredicates),
+        Arc::new(timestamps::TimestampComparisons),
+        Arc::new(distinct_count::ExactDistinctCounts),
+    ];
     analyzer_rules.extend(Analyzer::new().rules);
     SessionStateBuilder::new().with_config(config).with_default_features().with_analyzer_rules(analyzer_rules)
 }
 
-/// cuvee's functions: the multi-value predicate helper, Pinot's scalars and its exact
-/// percentile.
+/// cuvee's functions: the multi-value predicate helper, Pinot's scalars, its exact
+/// percentile and distinct count.
 pub fn register_functions(ctx: &SessionContext) {
     ctx.register_udf(multi_value::mv_any_udf().as_ref().clone());
     ctx.register_udaf(percentile::udaf());
+    ctx.register_udaf(distinct_count::udaf());
     pinot_scalars::register(ctx);
 }
 

@@ -21,6 +21,7 @@ use datafusion::physical_plan::{
     SendableRecordBatchStream,
 };
 use futures::StreamExt;
+use roaring::RoaringBitmap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -44,6 +45,27 @@ fn read_on_ids<T>(read: cuvee_segments::Result<Option<T>>, segment: &str, column
         Ok(Some(found)) => Ok(found),
         Ok(None) => Err(DataFusionError::Internal(format!("segment {segment} cannot group {columns:?} on ids"))),
         Err(e) => Err(DataFusionError::External(Box::new(e))),
+    }
+}
+
+/// The distinct values of `column` over `docs`, from the ids they use, as `wanted`.
+fn distinct_values(source: &ScanSource, column: &str, docs: &RoaringBitmap, wanted: &DataType) -> Result<ArrayRef> {
+    let distinct = match source {
+        ScanSource::Sealed(segment) => segment.distinct_ids(column, docs),
+        ScanSource::Consuming(snapshot) => snapshot.distinct_ids(column, docs),
+        ScanSource::Remote(_) => Ok(None),
+    };
+    let distinct = read_on_ids(distinct, source.name(), &[column])?;
+    let values = match source {
+        ScanSource::Sealed(segment) => segment.decode_ids(column, &distinct),
+        ScanSource::Consuming(snapshot) => snapshot.decode_ids(column, &distinct),
+        ScanSource::Remote(_) => Ok(datafusion::arrow::array::new_empty_array(wanted)),
+    }
+    .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    if values.data_type() == wanted {
+        Ok(values)
+    } else {
+        Ok(cast(&values, wanted)?)
     }
 }
 
@@ -85,6 +107,8 @@ fn states_batch(
                 }
                 arrays.extend(crate::percentile::state_arrays(groups)?);
             }
+            // Built per segment before any group aggregate (see `execute_on_ids`).
+            Output::DistinctValues => return Err(missing()),
             Output::Min { measure } | Output::Max { measure } => {
                 let states = states(measure)?;
                 let value = if matches!(output, Output::Min { .. }) { &states.min } else { &states.max };
@@ -109,6 +133,9 @@ impl DisplayAs for SegmentAggregateExec {
                 Output::Max { measure } => format!("max({})", self.measures[measure].column),
                 Output::Percentile { measure } => {
                     format!("percentile({}) from value counts", self.measures[measure].column)
+                }
+                Output::DistinctValues => {
+                    format!("distinct values of {}", self.distinct_of.as_deref().unwrap_or_default())
                 }
             })
             .collect();
@@ -156,6 +183,7 @@ impl ExecutionPlan for SegmentAggregateExec {
                 scan: Arc::clone(&self.scan),
                 group_columns: self.group_columns.clone(),
                 outputs: self.outputs.clone(),
+                distinct_of: self.distinct_of.clone(),
                 measures: self.measures.clone(),
                 schema: Arc::clone(&self.schema),
                 properties: Arc::clone(&self.properties),
@@ -202,6 +230,7 @@ impl SegmentAggregateExec {
         let group_schema: SchemaRef = Arc::new(Schema::new(self.schema.fields()[..keys].to_vec()));
         let (schema, columns) = (Arc::clone(&self.schema), self.group_columns.clone());
         let (outputs, measures) = (self.outputs.clone(), self.measures.clone());
+        let distinct_of = self.distinct_of.clone();
         // The scan's own figures (segments, docs, indexes used) go where every fragment's
         // statistics are read.
         let counters = ScanCounters::new(scan, partition);
@@ -217,33 +246,24 @@ impl SegmentAggregateExec {
             };
             counters.docs_matched.add(docs.len() as usize);
             let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let distinct = |name: &str, wanted: &DataType| {
+                let values = distinct_values(&source, name, &docs, wanted)?;
+                groups.add(values.len());
+                ids.add(docs.len() as usize);
+                Ok(values)
+            };
             if let ([name], true) = (names.as_slice(), outputs.is_empty()) {
                 // A plain grouping of one column: its distinct ids, decoded from the dictionary.
-                let distinct = match &source {
-                    ScanSource::Sealed(segment) => segment.distinct_ids(name, &docs),
-                    ScanSource::Consuming(snapshot) => snapshot.distinct_ids(name, &docs),
-                    ScanSource::Remote(_) => Ok(None),
+                let values = distinct(name, schema.field(0).data_type());
+                return Some(values.and_then(|v| Ok(RecordBatch::try_new(Arc::clone(&schema), vec![v])?)));
+            }
+            if let Some(name) = distinct_of.as_deref() {
+                // An exact distinct count: the same values, as its state's one list.
+                let DataType::List(item) = schema.field(0).data_type() else {
+                    return Some(Err(DataFusionError::Internal("a distinct count's state is not a list".into())));
                 };
-                let distinct = match read_on_ids(distinct, source.name(), &names) {
-                    Ok(distinct) => distinct,
-                    Err(e) => return Some(Err(e)),
-                };
-                groups.add(distinct.len());
-                ids.add(docs.len() as usize);
-                let values = match &source {
-                    ScanSource::Sealed(segment) => segment.decode_ids(name, &distinct),
-                    ScanSource::Consuming(snapshot) => snapshot.decode_ids(name, &distinct),
-                    ScanSource::Remote(_) => Ok(datafusion::arrow::array::new_empty_array(schema.field(0).data_type())),
-                };
-                let values = match values {
-                    Ok(values) => values,
-                    Err(e) => return Some(Err(external(e))),
-                };
-                let wanted = schema.field(0).data_type();
-                let values = if values.data_type() == wanted { Ok(values) } else { cast(&values, wanted) };
-                return Some(
-                    values.and_then(|v| RecordBatch::try_new(Arc::clone(&schema), vec![v])).map_err(Into::into),
-                );
+                let state = distinct(name, item.data_type()).and_then(crate::distinct_count::state_row);
+                return Some(state.and_then(|s| Ok(RecordBatch::try_new(Arc::clone(&schema), vec![s])?)));
             }
             let read = match &source {
                 ScanSource::Sealed(segment) => segment.aggregate_groups(&names, &measures, &docs),

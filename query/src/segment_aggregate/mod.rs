@@ -1,6 +1,8 @@
 //! Aggregation inside the scan: a fragment's `AggregateExec(Partial)` of COUNT, SUM, AVG,
 //! MIN, MAX and Pinot's PERCENTILE over numeric dictionary columns, grouped by dictionary
-//! columns or not, directly over a `SegmentScanExec` of sealed segments, becomes a
+//! columns or not, or of an exact distinct count of a dictionary column (its state the
+//! segment's distinct values, from the ids its docs use: `crate::distinct_count`),
+//! directly over a `SegmentScanExec` of sealed segments, becomes a
 //! [`SegmentAggregateExec`] that aggregates each segment's matching docs per combination of
 //! dictionary ids (`ImmutableSegment::aggregate_groups`) and decodes each group's values
 //! once, from its first doc. A percentile's state is each group's value counts (a
@@ -42,6 +44,8 @@ pub struct SegmentAggregateExec {
     group_columns: Vec<String>,
     /// The partial aggregate's aggregates, in order, and the columns they measure.
     outputs: Vec<Output>,
+    /// The column of an [`Output::DistinctValues`] (then the only output, ungrouped).
+    distinct_of: Option<String>,
     measures: Vec<Measure>,
     /// The partial aggregate's output: the group columns, then each aggregate's state.
     schema: SchemaRef,
@@ -74,6 +78,9 @@ enum Output {
     Percentile {
         measure: usize,
     },
+    /// An exact distinct count's state (`crate::distinct_count`): the segment's distinct
+    /// values of the exec's `distinct_of`, from the ids its docs use.
+    DistinctValues,
 }
 
 impl fmt::Debug for SegmentAggregateExec {

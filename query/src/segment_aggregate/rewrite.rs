@@ -15,8 +15,8 @@ use datafusion::physical_plan::{ExecutionPlan, Partitioning};
 use std::sync::Arc;
 
 /// The fragment with every partial aggregate it can compute on ids (COUNT, SUM, AVG, MIN,
-/// MAX grouped by sealed dictionary columns, or not grouped) computed so; anything else
-/// unchanged.
+/// MAX grouped by sealed dictionary columns, or not grouped; an exact distinct count)
+/// computed so; anything else unchanged.
 pub fn rewrite(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
     plan.transform_up(|node| {
         Ok(match on_ids(node.as_ref()) {
@@ -62,6 +62,7 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
     let schema = aggregate.schema();
     let mut states = schema.fields()[group_columns.len()..].iter().map(|f| f.data_type().clone());
     let (mut outputs, mut measures, mut counted) = (Vec::new(), Vec::new(), Vec::new());
+    let mut distinct_of = None;
     for function in aggregate.aggr_expr() {
         if function.is_distinct() || !function.order_bys().is_empty() {
             return None;
@@ -77,6 +78,19 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
             }
             measures.push(Measure { column, sum: None, min: false, max: false, histogram: true });
             outputs.push(Output::Percentile { measure: measures.len() - 1 });
+            continue;
+        }
+        if function.fun().name() == crate::distinct_count::NAME {
+            // Alone and ungrouped: the state is the segment's distinct values, in one list.
+            let ([arg], true, 1) = (args.as_slice(), group_columns.is_empty(), aggregate.aggr_expr().len()) else {
+                return None;
+            };
+            let column = plain_column(arg, &request.schema)?;
+            if states.next()? != crate::distinct_count::state_type(column.data_type()) {
+                return None;
+            }
+            distinct_of = Some(column.name().clone());
+            outputs.push(Output::DistinctValues);
             continue;
         }
         let [arg] = args.try_into().ok()?;
@@ -139,7 +153,8 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         return None;
     }
     let predicate_columns = request.predicate.as_ref().map(|p| p.columns()).unwrap_or_default();
-    let keys: Vec<&str> = group_columns.iter().map(String::as_str).collect();
+    // A distinct count's column is read as a group key is: its ids, each once.
+    let keys: Vec<&str> = group_columns.iter().chain(&distinct_of).map(String::as_str).collect();
     let shape = Shape { keys: &keys, counted: &counted, measures: &measures, predicate_columns: &predicate_columns };
     let null_handling = request.options.null_handling;
     // A segment that cannot (a column raw or multi-value in it, nulls under null handling,
@@ -182,6 +197,7 @@ fn on_ids(node: &dyn ExecutionPlan) -> Option<Arc<dyn ExecutionPlan>> {
         scan: scan_plan,
         group_columns,
         outputs,
+        distinct_of,
         measures,
         schema,
         properties: Arc::clone(aggregate.properties()),
