@@ -148,6 +148,32 @@ impl<'a> Ascending<'a> {
             .wrapping_add(bitpack::get(self.words, self.width, i) as u64)
     }
 
+    /// The values at `ids` (each `< len`), in their order. Ascending ids (a segment's
+    /// distinct ids) that crowd a block — an eighth of it or more — have it unpacked once
+    /// instead of read value by value; other ids are read one by one.
+    pub fn gather(&self, ids: &[u32]) -> Vec<u64> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut block = [0u32; BLOCK];
+        let mut rest = ids;
+        while let Some(&first) = rest.first() {
+            let b = first as usize / BLOCK;
+            let run = rest.iter().take_while(|&&id| id as usize / BLOCK == b).count();
+            let (here, next) = rest.split_at(run);
+            if run >= BLOCK / 8 {
+                let (intercept, slope) = (self.lines[2 * b], self.lines[2 * b + 1]);
+                self.unpack_deltas(b, &mut block);
+                out.extend(here.iter().map(|&id| {
+                    let j = id as usize % BLOCK;
+                    predict(intercept, slope, j).wrapping_add(block[j] as u64)
+                }));
+            } else {
+                out.extend(here.iter().map(|&id| self.get(id as usize)));
+            }
+            rest = next;
+        }
+        out
+    }
+
     /// The last value, or `None` when empty.
     pub fn last(&self) -> Option<u64> {
         self.len.checked_sub(1).map(|i| self.get(i))
@@ -191,6 +217,16 @@ mod tests {
             assert_eq!(sequence.get(i), v, "value {i}");
         }
         assert_eq!(sequence.decode(), values);
+        // Every id, ascending (blocks unpacked), every other one, and out of order.
+        let all: Vec<u32> = (0..values.len() as u32).collect();
+        assert_eq!(sequence.gather(&all), values);
+        let sparse: Vec<u32> = all.iter().copied().filter(|i| i % 97 == 3).rev().collect();
+        let expected: Vec<u64> = sparse.iter().map(|&i| values[i as usize]).collect();
+        assert_eq!(sequence.gather(&sparse), expected);
+        let halves: Vec<u32> =
+            all.iter().copied().filter(|i| i % 2 == 0).chain(all.iter().copied().filter(|i| i % 2 == 1)).collect();
+        let expected: Vec<u64> = halves.iter().map(|&i| values[i as usize]).collect();
+        assert_eq!(sequence.gather(&halves), expected);
         assert_eq!(sequence.last(), values.last().copied());
     }
 

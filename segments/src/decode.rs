@@ -123,21 +123,19 @@ fn typed_values(dict: &crate::dictionary::Dictionary, ids: &[u32]) -> Option<Arr
     }
     let bytes = match keys {
         Keys::Native(bytes) => bytes,
-        // Packed keys: one random-access read per doc, then the key's native value.
+        // Packed keys: each id's key (blocks unpacked where ascending ids crowd them, as a
+        // segment's distinct ids do), then the key's native value.
         Keys::Packed(keys) => {
-            let key = |id: &u32| keys.get(*id as usize);
+            if *kind == FixedKind::Boolean {
+                return None;
+            }
+            let keys = keys.gather(ids).into_iter();
             return Some(match kind {
-                FixedKind::Int => Arc::new(Int32Array::from_iter_values(ids.iter().map(|id| int_from_key(key(id))))),
-                FixedKind::Long => Arc::new(Int64Array::from_iter_values(ids.iter().map(|id| long_from_key(key(id))))),
-                FixedKind::Timestamp => {
-                    Arc::new(TimestampMillisecondArray::from_iter_values(ids.iter().map(|id| long_from_key(key(id)))))
-                }
-                FixedKind::Float => {
-                    Arc::new(Float32Array::from_iter_values(ids.iter().map(|id| float_from_key(key(id)))))
-                }
-                FixedKind::Double => {
-                    Arc::new(Float64Array::from_iter_values(ids.iter().map(|id| double_from_key(key(id)))))
-                }
+                FixedKind::Int => Arc::new(Int32Array::from_iter_values(keys.map(int_from_key))),
+                FixedKind::Long => Arc::new(Int64Array::from_iter_values(keys.map(long_from_key))),
+                FixedKind::Timestamp => Arc::new(TimestampMillisecondArray::from_iter_values(keys.map(long_from_key))),
+                FixedKind::Float => Arc::new(Float32Array::from_iter_values(keys.map(float_from_key))),
+                FixedKind::Double => Arc::new(Float64Array::from_iter_values(keys.map(double_from_key))),
                 FixedKind::Boolean => return None,
             });
         }
