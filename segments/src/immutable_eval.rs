@@ -15,7 +15,7 @@ use crate::immutable::{ColumnReader, ImmutableSegment};
 use crate::physical::Physical;
 use crate::predicate::Matcher;
 use cuvee_catalog::DataType;
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 /// Dictionary ids matching a leaf: a contiguous range (comparisons) or a sorted list.
 enum IdSet {
@@ -161,14 +161,14 @@ impl ImmutableSegment {
             }
         }
         if let Some(inverted) = &column.inverted {
-            let mut out = RoaringBitmap::new();
             let ids: Box<dyn Iterator<Item = u32>> = match &set {
                 IdSet::Range(lo, hi) => Box::new(*lo..*hi),
                 IdSet::List(ids) => Box::new(ids.iter().copied()),
             };
-            for id in ids {
-                out |= inverted.get(id as usize).map_err(corrupt)?;
-            }
+            // One union of every posting list: a container two lists share becomes a
+            // bitset the others are OR-ed into, instead of a new sorted array per list
+            // (an `IN` of five countries spent 29 % of S4 merging arrays).
+            let out = ids.map(|id| inverted.get(id as usize).map_err(corrupt)).union()?;
             return Ok((out, Access::InvertedIndex));
         }
         let test = IdTest::new(&set, card);
