@@ -213,9 +213,13 @@ async fn a_size_threshold_sizes_the_sealed_segments() {
     // Every published segment was cut by the size (the time threshold is hours away).
     let segments = published_more_than(dir.path(), 3).await;
     let sizes: Vec<u64> = segments.iter().map(|s| s["size_bytes"].as_u64().unwrap()).collect();
-    // The first is cut by memory alone, before any seal has been measured: smaller.
-    assert!(sizes[0] < LIMIT, "{sizes:?}");
-    for size in &sizes[1..] {
+    // The first is cut by memory alone, before any seal has been measured: smaller. The
+    // sealer runs beside the consumer, so on a loaded machine the next may be cut before
+    // the first seal reports; from the first measured one on, every segment is near.
+    let measured = sizes.iter().position(|size| NEAR.contains(size)).unwrap_or(sizes.len());
+    assert!(measured >= 1 && sizes[..measured].iter().all(|&size| size < LIMIT), "{sizes:?}");
+    assert!(sizes.len() - measured >= 2, "too few segments cut by a measured seal: {sizes:?}");
+    for size in &sizes[measured..] {
         assert!(NEAR.contains(size), "a segment far from {LIMIT} bytes: {sizes:?}");
     }
 
