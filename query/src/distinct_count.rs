@@ -30,7 +30,7 @@ use datafusion::common::cast::as_list_array;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::utils::SingleRowListArrayBuilder;
-use datafusion::common::{exec_err, Result, ScalarValue};
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{
@@ -77,8 +77,12 @@ impl AggregateUDFImpl for DistinctCount {
         &self.signature
     }
 
-    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Int64)
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args.first() {
+            Some(t) if orderable(t) => Ok(DataType::Int64),
+            Some(t) => plan_err!("{NAME} counts numbers, strings, bytes, booleans and times, not {t}"),
+            None => plan_err!("{NAME} takes one argument"),
+        }
     }
 
     fn is_nullable(&self) -> bool {
@@ -455,6 +459,14 @@ mod tests {
         let merged: Vec<String> =
             merged.as_any().downcast_ref::<Float64Array>().unwrap().values().iter().map(|v| format!("{v:?}")).collect();
         assert_eq!(merged, ["-2.0", "-1.0", "-0.0", "0.0", "2.5", "3.0", "NaN"]);
+    }
+
+    #[test]
+    fn values_it_cannot_order_are_refused_when_planned() {
+        let count = udaf();
+        assert!(count.return_type(&[DataType::Utf8]).is_ok());
+        let refused = count.return_type(&[DataType::Null]).unwrap_err().to_string();
+        assert!(refused.contains("pinot_distinct_count") && refused.contains("Null"), "{refused}");
     }
 
     #[test]
